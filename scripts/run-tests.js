@@ -6,13 +6,14 @@ import { readdirSync, existsSync } from 'node:fs';
 import { join } from 'node:path';
 
 const filters = process.argv.slice(2);
-const dirs = [
-  ...readdirSync('packages').map((p) => join('packages', p, 'dist', 'test')),
-  join('test', 'dist'),
-];
+const dirs = [...readdirSync('packages').map((p) => join('packages', p, 'dist', 'test')), join('test', 'dist')];
 const files = dirs
   .filter((d) => existsSync(d))
-  .flatMap((d) => readdirSync(d).filter((f) => f.endsWith('.test.js')).map((f) => join(d, f)))
+  .flatMap((d) =>
+    readdirSync(d)
+      .filter((f) => f.endsWith('.test.js'))
+      .map((f) => join(d, f)),
+  )
   .filter((f) => filters.length === 0 || filters.some((s) => f.includes(s)));
 
 if (files.length === 0) {

@@ -25,3 +25,48 @@ export function parseConfig<S extends z.ZodType>(schema: S, input: unknown, sour
     },
   );
 }
+
+/**
+ * Environment overrides for a config object: `<PREFIX>ports__api=0` sets `ports.api` to 0. Path
+ * parts are separated by a double underscore and values are read as YAML scalars would be
+ * (numbers, booleans, null, else strings), or as JSON when they start with `[` or `{`. The
+ * schema then validates the result, so an override of an unknown key is named like a file's.
+ */
+export function applyEnvOverrides(
+  config: Record<string, unknown>,
+  env: NodeJS.ProcessEnv,
+  prefix: string,
+): Record<string, unknown> {
+  const result = structuredClone(config);
+  for (const [name, raw] of Object.entries(env)) {
+    if (!name.startsWith(prefix) || raw === undefined) continue;
+    const path = name
+      .slice(prefix.length)
+      .split('__')
+      .filter((part) => part !== '');
+    const last = path.pop();
+    if (last === undefined) continue;
+    let node: Record<string, unknown> = result;
+    for (const part of path) {
+      const next = node[part];
+      if (typeof next !== 'object' || next === null || Array.isArray(next)) node[part] = {};
+      node = node[part] as Record<string, unknown>;
+    }
+    node[last] = scalar(raw, name);
+  }
+  return result;
+}
+
+function scalar(raw: string, name: string): unknown {
+  if (raw === 'true' || raw === 'false') return raw === 'true';
+  if (raw === 'null') return null;
+  if (/^-?\d+(\.\d+)?$/.test(raw)) return Number(raw);
+  if (raw.startsWith('[') || raw.startsWith('{')) {
+    try {
+      return JSON.parse(raw) as unknown;
+    } catch {
+      throw new PhoenixError(ProtocolErrorCodes.CONFIG_INVALID, `invalid configuration in ${name}: not valid JSON`);
+    }
+  }
+  return raw;
+}

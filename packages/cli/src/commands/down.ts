@@ -1,0 +1,41 @@
+import { parseCommand } from '../args.js';
+import { CliError, CliErrorCodes } from '../errors.js';
+import { emit, outputFormat } from '../output.js';
+import { processAlive, readConnectionFile, removeConnectionFile } from '../home.js';
+
+/** `phoenix down`: stops a detached local cluster and waits until it has exited. */
+export async function down(argv: readonly string[]): Promise<number> {
+  const { values } = parseCommand('down', argv, { out: { type: 'string' } }, false);
+  const out = outputFormat(values.out);
+  const file = await readConnectionFile();
+  if (file === undefined || !processAlive(file.pid)) {
+    await removeConnectionFile();
+    emit(out, { status: 'stopped', wasRunning: false }, () => 'No local cluster is running.');
+    return 0;
+  }
+  process.kill(file.pid, 'SIGTERM');
+  // It stops its instances and emulators first; a cluster that hangs longer is killed outright.
+  const forced = !(await exitsWithin(file.pid, 30_000));
+  if (forced) {
+    process.kill(file.pid, 'SIGKILL');
+    if (!(await exitsWithin(file.pid, 5_000))) {
+      throw new CliError(CliErrorCodes.LOCAL_CLUSTER_FAILED, `the local cluster (pid ${file.pid}) does not exit`);
+    }
+  }
+  await removeConnectionFile();
+  emit(out, { status: 'stopped', wasRunning: true, pid: file.pid, forced }, () =>
+    forced
+      ? `Local cluster (pid ${file.pid}) did not stop in time and was killed.`
+      : `Local cluster (pid ${file.pid}) stopped.`,
+  );
+  return 0;
+}
+
+async function exitsWithin(pid: number, ms: number): Promise<boolean> {
+  const deadline = Date.now() + ms;
+  while (processAlive(pid)) {
+    if (Date.now() > deadline) return false;
+    await new Promise((resolve) => setTimeout(resolve, 50));
+  }
+  return true;
+}

@@ -1,0 +1,20 @@
+import { PhoenixError } from '@phoenix/protocol';
+
+export const CliErrorCodes = {
+  USAGE: 'PHX_CLI_USAGE',
+  NO_LOCAL_CLUSTER: 'PHX_CLI_NO_LOCAL_CLUSTER',
+  LOCAL_CLUSTER_RUNNING: 'PHX_CLI_LOCAL_CLUSTER_RUNNING',
+  LOCAL_CLUSTER_FAILED: 'PHX_CLI_LOCAL_CLUSTER_FAILED',
+  CONNECTION_FILE_INVALID: 'PHX_CLI_CONNECTION_FILE_INVALID',
+  AWS_REQUEST_FAILED: 'PHX_CLI_AWS_REQUEST_FAILED',
+} as const;
+
+export class CliError extends PhoenixError {
+  /** The process exit status: 2 for a command line that cannot be understood, 1 otherwise. */
+  readonly exitCode: number;
+  constructor(code: (typeof CliErrorCodes)[keyof typeof CliErrorCodes], message: string, cause?: unknown) {
+    super(code, message, { cause });
+    this.name = 'CliError';
+    this.exitCode = code === CliErrorCodes.USAGE ? 2 : 1;
+  }
+}

@@ -1,0 +1,4 @@
+export * from './errors.js';
+export * from './options.js';
+export * from './devstack.js';
+export type { LifecycleChannels } from './messaging.js';

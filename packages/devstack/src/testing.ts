@@ -1,0 +1,141 @@
+/**
+ * Test harness: every test file gets its own devstack on free loopback ports, its own temporary
+ * directory and a register of the processes it starts, all torn down in `after` even when a test
+ * fails. Imported by tests only (`@phoenix/devstack/testing`).
+ */
+import { after, before } from 'node:test';
+import { spawn, type ChildProcess, type SpawnOptions } from 'node:child_process';
+import { mkdtemp, readdir, readFile, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { startDevstack, type Devstack } from './devstack.js';
+import type { DevstackOptions } from './options.js';
+
+export interface WaitOptions {
+  /** What is awaited, for the error message when time runs out. */
+  what: string;
+  timeoutMs?: number;
+  intervalMs?: number;
+}
+
+/** Polls `probe` until it returns something other than undefined/false, within a bound. */
+export async function waitFor<T>(
+  probe: () => Promise<T | undefined | false> | T | undefined | false,
+  { what, timeoutMs = 10_000, intervalMs = 25 }: WaitOptions,
+): Promise<T> {
+  const deadline = Date.now() + timeoutMs;
+  let lastError: unknown;
+  for (;;) {
+    try {
+      const value = await probe();
+      if (value !== undefined && value !== false) return value;
+    } catch (err) {
+      lastError = err;
+    }
+    if (Date.now() >= deadline) {
+      const cause = lastError instanceof Error ? ` (last error: ${lastError.message})` : '';
+      throw new Error(`timed out after ${timeoutMs} ms waiting for ${what}${cause}`);
+    }
+    await new Promise((resolve) => setTimeout(resolve, intervalMs));
+  }
+}
+
+/** A devstack for this test file: started in `before`, stopped in `after`. */
+export function useDevstack(options: DevstackOptions = {}): () => Devstack {
+  let devstack: Devstack | undefined;
+  before(async () => {
+    devstack = await startDevstack({ tablePrefix: `t${process.pid}${Date.now().toString(36)}`, ...options });
+  });
+  after(async () => {
+    await devstack?.stop();
+  });
+  return () => {
+    if (devstack === undefined) throw new Error('the devstack is used before it started');
+    return devstack;
+  };
+}
+
+/** A temporary directory for this test file, removed in `after`. */
+export function useTempDir(prefix = 'phoenix-test-'): () => string {
+  let dir: string | undefined;
+  before(async () => {
+    dir = await mkdtemp(join(tmpdir(), prefix));
+  });
+  after(async () => {
+    if (dir !== undefined) await rm(dir, { recursive: true, force: true });
+  });
+  return () => {
+    if (dir === undefined) throw new Error('the temporary directory is used before it was made');
+    return dir;
+  };
+}
+
+export interface ProcessRegister {
+  /** Starts a process that `after` will stop (SIGTERM, then SIGKILL), with its output kept for errors. */
+  spawn(command: string, args: readonly string[], options?: SpawnOptions): ChildProcess;
+  /** What a process wrote to stdout and stderr so far. */
+  output(child: ChildProcess): string;
+}
+
+export function useProcesses(): ProcessRegister {
+  const children = new Map<ChildProcess, string[]>();
+  after(async () => {
+    await Promise.all([...children.keys()].map((child) => stopProcess(child)));
+  });
+  return {
+    spawn(command, args, options = {}) {
+      const child = spawn(command, [...args], { stdio: ['pipe', 'pipe', 'pipe'], ...options });
+      const out: string[] = [];
+      child.stdout?.on('data', (chunk: Buffer) => out.push(chunk.toString()));
+      child.stderr?.on('data', (chunk: Buffer) => out.push(chunk.toString()));
+      children.set(child, out);
+      return child;
+    },
+    output(child) {
+      return (children.get(child) ?? []).join('');
+    },
+  };
+}
+
+export async function stopProcess(child: ChildProcess, graceMs = 5_000): Promise<void> {
+  if (child.exitCode !== null || child.signalCode !== null) return;
+  const exited = new Promise<void>((resolve) => child.once('exit', () => resolve()));
+  child.kill('SIGTERM');
+  const timer = setTimeout(() => child.kill('SIGKILL'), graceMs);
+  await exited;
+  clearTimeout(timer);
+}
+
+/** True while a process with this pid exists (and is not a zombie). */
+export async function isRunning(pid: number): Promise<boolean> {
+  try {
+    const stat = await readFile(`/proc/${pid}/stat`, 'utf8');
+    return stat.slice(stat.lastIndexOf(')') + 2, stat.lastIndexOf(')') + 3) !== 'Z';
+  } catch {
+    return false;
+  }
+}
+
+/** Every process below `pid` in the process tree, read from /proc (Linux). */
+export async function descendantPids(pid: number): Promise<number[]> {
+  const parents = new Map<number, number[]>();
+  for (const entry of await readdir('/proc')) {
+    if (!/^\d+$/.test(entry)) continue;
+    try {
+      const stat = await readFile(`/proc/${entry}/stat`, 'utf8');
+      const ppid = Number(stat.slice(stat.lastIndexOf(')') + 2).split(' ')[1]);
+      parents.set(ppid, [...(parents.get(ppid) ?? []), Number(entry)]);
+    } catch {
+      // The process ended while we looked: it is no descendant any more.
+    }
+  }
+  const found: number[] = [];
+  const queue = [pid];
+  while (queue.length > 0) {
+    for (const child of parents.get(queue.shift() as number) ?? []) {
+      found.push(child);
+      queue.push(child);
+    }
+  }
+  return found;
+}

@@ -1,0 +1,75 @@
+import {
+  createHash,
+  createHmac,
+  createPrivateKey,
+  createPublicKey,
+  diffieHellman,
+  generateKeyPairSync,
+  hkdfSync,
+  timingSafeEqual,
+} from 'node:crypto';
+import type { KeyObject } from 'node:crypto';
+import { z } from 'zod';
+import { z85Decode, z85Encode } from './z85.js';
+
+/** A CURVE public or secret key as ZeroMQ writes it: 40 characters of Z85 (32 bytes). */
+export const CurveKeySchema = z
+  .string()
+  .length(40)
+  .refine((key) => z85Decode(key) !== undefined, 'not a Z85-encoded 32-byte key');
+
+export interface CurveKeyPair {
+  publicKey: string;
+  secretKey: string;
+}
+
+/** A new CURVE key pair (X25519, as ZeroMQ's own curveKeyPair makes), without needing ZeroMQ loaded. */
+export function generateCurveKeyPair(): CurveKeyPair {
+  const { publicKey, privateKey } = generateKeyPairSync('x25519');
+  const raw = (der: Buffer): Buffer => der.subarray(der.length - 32);
+  return {
+    publicKey: z85Encode(raw(publicKey.export({ format: 'der', type: 'spki' }))),
+    secretKey: z85Encode(raw(privateKey.export({ format: 'der', type: 'pkcs8' }))),
+  };
+}
+
+/** The fingerprint operators compare (like salt-key -F): SHA-256 of the raw public key, hex pairs. */
+export function keyFingerprint(publicKey: string): string {
+  const raw = z85Decode(publicKey) ?? Buffer.from(publicKey);
+  return (createHash('sha256').update(raw).digest('hex').match(/../g) ?? []).join(':');
+}
+
+// DER headers of X25519 keys (RFC 8410): the raw 32 bytes follow them.
+const SPKI_X25519 = Buffer.from('302a300506032b656e032100', 'hex');
+const PKCS8_X25519 = Buffer.from('302e020100300506032b656e04220420', 'hex');
+
+function toKeyObject(z85: string, kind: 'public' | 'secret'): KeyObject {
+  const raw = z85Decode(z85);
+  if (raw?.length !== 32) throw new RangeError(`not a CURVE ${kind} key`);
+  return kind === 'public'
+    ? createPublicKey({ key: Buffer.concat([SPKI_X25519, raw]), format: 'der', type: 'spki' })
+    : createPrivateKey({ key: Buffer.concat([PKCS8_X25519, raw]), format: 'der', type: 'pkcs8' });
+}
+
+/**
+ * The key a minion signs its messages with. CURVE keys are X25519 keys, so the minion (its secret
+ * key, the cluster's public key) and any master (the cluster's secret key, the minion's accepted
+ * public key) derive the same secret; nobody without the minion's secret key can. A master can
+ * therefore check that a message claiming minion id X was sent by the holder of X's accepted key.
+ */
+export function messageKey(ownSecretKey: string, peerPublicKey: string): Buffer {
+  const shared = diffieHellman({
+    privateKey: toKeyObject(ownSecretKey, 'secret'),
+    publicKey: toKeyObject(peerPublicKey, 'public'),
+  });
+  return Buffer.from(hkdfSync('sha256', shared, Buffer.alloc(0), 'phoenix minion message key v1', 32));
+}
+
+export function signMessage(key: Buffer, body: Uint8Array): Buffer {
+  return createHmac('sha256', key).update(body).digest();
+}
+
+export function verifyMessage(key: Buffer, body: Uint8Array, mac: Uint8Array): boolean {
+  const expected = signMessage(key, body);
+  return mac.length === expected.length && timingSafeEqual(expected, mac);
+}

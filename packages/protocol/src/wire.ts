@@ -1,0 +1,120 @@
+import { decode, encode } from '@msgpack/msgpack';
+import { z } from 'zod';
+
+/**
+ * Wire messages between minions and masters. Every message is one msgpack map with a version `v`
+ * and a type `t`; minion messages travel as two frames [body, mac] (see keys.ts), master messages
+ * as one. A peer drops what it cannot decode or validate with one log line and keeps the
+ * connection: a bad message never costs more than itself.
+ */
+export const WIRE_VERSION = 1;
+/** Bodies above this are dropped unread; ZeroMQ's own limit on the socket is a little higher. */
+export const MAX_MESSAGE_BYTES = 4 * 1024 * 1024;
+
+const MinionId = z
+  .string()
+  .min(1)
+  .max(255)
+  .regex(/^[A-Za-z0-9][A-Za-z0-9._@-]*$/, 'letters, digits, ".", "_", "@" and "-"');
+const Jid = z.string().regex(/^\d{20}$/, 'a 20-digit jid');
+const Grains = z.record(z.string(), z.unknown());
+const IdentityProof = z.strictObject({ document: z.string().max(16_384), signature: z.string().max(4_096) });
+
+export const MinionIdSchema = MinionId;
+export const JidSchema = Jid;
+
+/** What a minion sends. `id` is the minion id it claims; the master checks it against the signing key. */
+export const MinionMessageSchema = z.discriminatedUnion('t', [
+  z.strictObject({
+    v: z.literal(WIRE_VERSION),
+    t: z.literal('enrol'),
+    id: MinionId,
+    publicKey: z.string().length(40),
+    grains: Grains.optional(),
+    identity: IdentityProof.optional(),
+  }),
+  z.strictObject({
+    v: z.literal(WIRE_VERSION),
+    t: z.literal('hello'),
+    id: MinionId,
+    grains: Grains,
+    running: z.array(Jid),
+  }),
+  z.strictObject({ v: z.literal(WIRE_VERSION), t: z.literal('heartbeat'), id: MinionId, at: z.number() }),
+  z.strictObject({ v: z.literal(WIRE_VERSION), t: z.literal('grains'), id: MinionId, grains: Grains }),
+  z.strictObject({
+    v: z.literal(WIRE_VERSION),
+    t: z.literal('return'),
+    id: MinionId,
+    jid: Jid,
+    fun: z.string().max(255),
+    success: z.boolean(),
+    retcode: z.int(),
+    ret: z.unknown(),
+    startedAt: z.number(),
+    finishedAt: z.number(),
+  }),
+]);
+export type MinionMessage = z.output<typeof MinionMessageSchema>;
+
+export const KeyStateSchema = z.enum(['pending', 'accepted', 'rejected', 'denied']);
+export type KeyState = z.output<typeof KeyStateSchema>;
+
+/** What a master sends to one minion. */
+export const MasterMessageSchema = z.discriminatedUnion('t', [
+  z.strictObject({
+    v: z.literal(WIRE_VERSION),
+    t: z.literal('enrolment'),
+    state: KeyStateSchema,
+    reason: z.string().optional(),
+  }),
+  z.strictObject({
+    v: z.literal(WIRE_VERSION),
+    t: z.literal('welcome'),
+    masterId: z.string(),
+    heartbeatMs: z.int().positive(),
+  }),
+  z.strictObject({ v: z.literal(WIRE_VERSION), t: z.literal('heartbeat'), at: z.number() }),
+  z.strictObject({
+    v: z.literal(WIRE_VERSION),
+    t: z.literal('job'),
+    jid: Jid,
+    fun: z.string().max(255),
+    args: z.array(z.unknown()),
+    kwargs: z.record(z.string(), z.unknown()),
+    timeoutMs: z.int().positive().optional(),
+  }),
+  z.strictObject({ v: z.literal(WIRE_VERSION), t: z.literal('ack'), jid: Jid }),
+  z.strictObject({ v: z.literal(WIRE_VERSION), t: z.literal('revoked'), reason: z.string() }),
+]);
+export type MasterMessage = z.output<typeof MasterMessageSchema>;
+
+export type DecodeResult<T> = { ok: true; message: T } | { ok: false; reason: string };
+
+export function encodeMessage(message: MinionMessage | MasterMessage): Uint8Array {
+  return encode(message, { ignoreUndefined: true });
+}
+
+function decodeWith<T>(schema: z.ZodType<T>, body: Uint8Array): DecodeResult<T> {
+  if (body.byteLength > MAX_MESSAGE_BYTES) return { ok: false, reason: `oversized (${body.byteLength} bytes)` };
+  let raw: unknown;
+  try {
+    raw = decode(body, { maxStrLength: MAX_MESSAGE_BYTES, maxBinLength: MAX_MESSAGE_BYTES });
+  } catch (err) {
+    return { ok: false, reason: `not msgpack (${(err as Error).message})` };
+  }
+  if (typeof raw === 'object' && raw !== null && 'v' in raw && raw.v !== WIRE_VERSION) {
+    return { ok: false, reason: `unsupported wire version ${String(raw.v)}` };
+  }
+  const parsed = schema.safeParse(raw);
+  if (!parsed.success) {
+    const issue = parsed.error.issues[0];
+    return { ok: false, reason: `invalid message: ${issue?.path.join('.') || 'body'}: ${issue?.message ?? 'unknown'}` };
+  }
+  return { ok: true, message: parsed.data };
+}
+
+export const decodeMinionMessage = (body: Uint8Array): DecodeResult<MinionMessage> =>
+  decodeWith(MinionMessageSchema, body);
+export const decodeMasterMessage = (body: Uint8Array): DecodeResult<MasterMessage> =>
+  decodeWith(MasterMessageSchema, body);

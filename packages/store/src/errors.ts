@@ -1,0 +1,64 @@
+import { PhoenixError } from '@phoenix/protocol';
+
+/** Every code this package throws, so a user can search for the one they were shown. */
+export const StoreErrorCodes = {
+  CONDITION_FAILED: 'PHX_STORE_CONDITION_FAILED',
+  CORRUPT_ITEM: 'PHX_STORE_CORRUPT_ITEM',
+  TABLE_NOT_READY: 'PHX_STORE_TABLE_NOT_READY',
+  BAD_CURSOR: 'PHX_STORE_BAD_CURSOR',
+  BAD_PREFIX: 'PHX_STORE_BAD_PREFIX',
+} as const;
+
+export type ItemKey = Readonly<Record<string, string>>;
+
+/** A conditional write lost: someone else decided first (a claim is held, a key is in another state). */
+export class ConditionFailedError extends PhoenixError {
+  readonly table: string;
+  readonly key: ItemKey;
+
+  constructor(table: string, key: ItemKey, cause?: unknown) {
+    super(
+      StoreErrorCodes.CONDITION_FAILED,
+      `conditional write to ${table} ${JSON.stringify(key)} lost: the item changed or is not in the expected state; read it again before deciding`,
+      { cause, details: { table, key } },
+    );
+    this.name = 'ConditionFailedError';
+    this.table = table;
+    this.key = Object.freeze({ ...key });
+  }
+}
+
+/** An item read from a table does not match its schema (written by another version, or by hand). */
+export class CorruptItemError extends PhoenixError {
+  constructor(table: string, key: Readonly<Record<string, unknown>>, problems: string[]) {
+    super(
+      StoreErrorCodes.CORRUPT_ITEM,
+      `item ${JSON.stringify(key)} in ${table} does not match its schema (${problems.join('; ')}); fix or delete the item`,
+      { details: { table, key, problems } },
+    );
+    this.name = 'CorruptItemError';
+  }
+}
+
+export class TableNotReadyError extends PhoenixError {
+  constructor(table: string, status: string, waitedMs: number) {
+    super(
+      StoreErrorCodes.TABLE_NOT_READY,
+      `table ${table} is ${status} after ${waitedMs} ms, not ACTIVE; check the table in DynamoDB and start again`,
+      { details: { table, status, waitedMs } },
+    );
+    this.name = 'TableNotReadyError';
+  }
+}
+
+/** Runs a conditional write; the SDK's ConditionalCheckFailedException becomes a typed ConditionFailedError. */
+export async function conditionalWrite<T>(table: string, key: ItemKey, write: () => Promise<T>): Promise<T> {
+  try {
+    return await write();
+  } catch (err) {
+    if (err instanceof Error && err.name === 'ConditionalCheckFailedException') {
+      throw new ConditionFailedError(table, key, err);
+    }
+    throw err;
+  }
+}

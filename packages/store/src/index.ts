@@ -1,0 +1,16 @@
+export { ConditionFailedError, CorruptItemError, StoreErrorCodes, TableNotReadyError } from './errors.js';
+export type { ItemKey } from './errors.js';
+export * from './tables.js';
+export * from './records.js';
+export { StoreOptionsSchema } from './options.js';
+export type { StoreOptions, StoreOptionsInput } from './options.js';
+export type { Page, PageRequest } from './pagination.js';
+export type { ReadCount } from './table.js';
+export { MastersTable, isLive } from './masters-table.js';
+export type { NewMaster } from './masters-table.js';
+export { MinionsTable } from './minions-table.js';
+export { JobsTable, dayOf } from './jobs-table.js';
+export type { NewJob } from './jobs-table.js';
+export { ReturnsTable } from './returns-table.js';
+export type { NewReturn } from './returns-table.js';
+export { Store } from './store.js';

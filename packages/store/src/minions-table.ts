@@ -1,0 +1,183 @@
+import type { DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
+import { ConditionFailedError } from './errors.js';
+import { expiresAt } from './options.js';
+import type { StoreOptions } from './options.js';
+import { MinionRecordSchema } from './records.js';
+import type { KeyState, Lifecycle, MinionRecord } from './records.js';
+import type { Page, PageRequest } from './pagination.js';
+import { Table } from './table.js';
+import type { ReadCount } from './table.js';
+
+const KEY_ATTRIBUTES = ['keyState', 'publicKey', 'fingerprint', 'keyUpdatedAt', 'attestation'] as const;
+
+/**
+ * The minions table: the cluster-wide key store plus what the masters know of each minion
+ * (grains, presence, lifecycle, first-highstate claim). Writes that decide something are conditional.
+ */
+export class MinionsTable {
+  readonly #table: Table<MinionRecord>;
+
+  constructor(
+    doc: DynamoDBDocumentClient,
+    readonly tableName: string,
+    private readonly options: StoreOptions,
+  ) {
+    this.#table = new Table(doc, tableName, ['minionId'], MinionRecordSchema, options.pageSize);
+  }
+
+  get reads(): ReadCount {
+    return this.#table.reads;
+  }
+
+  get(minionId: string): Promise<MinionRecord | undefined> {
+    return this.#table.get({ minionId });
+  }
+
+  list(request?: PageRequest): Promise<Page<MinionRecord>> {
+    return this.#table.scan(request);
+  }
+
+  listByKeyState(keyState: KeyState, request?: PageRequest): Promise<Page<MinionRecord>> {
+    return this.#table.query(
+      {
+        IndexName: 'byKeyState',
+        KeyConditionExpression: 'keyState = :state',
+        ExpressionAttributeValues: { ':state': keyState },
+      },
+      request,
+    );
+  }
+
+  /**
+   * Records a key as pending, only if the minion has no key yet (a row made by the lifecycle reactor
+   * is fine). Otherwise ConditionFailedError: the caller reads the row and decides (same key, or denied).
+   */
+  registerKey(
+    minionId: string,
+    key: { publicKey: string; fingerprint: string; attestation?: Record<string, unknown> },
+    now = Date.now(),
+  ): Promise<MinionRecord> {
+    return this.#table.update(
+      { minionId },
+      { keyState: 'pending', ...key, keyUpdatedAt: now },
+      { expression: 'attribute_not_exists(keyState)' },
+    );
+  }
+
+  /** Moves a key from one of the expected states to `to`; ConditionFailedError if it is in another. */
+  setKeyState(
+    minionId: string,
+    expectedFrom: KeyState | readonly KeyState[],
+    to: KeyState,
+    now = Date.now(),
+  ): Promise<MinionRecord> {
+    const from = typeof expectedFrom === 'string' ? [expectedFrom] : expectedFrom;
+    const values = Object.fromEntries(from.map((state, i) => [`:from${i}`, state]));
+    return this.#table.update(
+      { minionId },
+      { keyState: to, keyUpdatedAt: now },
+      { expression: `keyState IN (${Object.keys(values).join(', ')})`, values },
+    );
+  }
+
+  /** Forgets the key (the minion may enrol again as pending); lifecycle and highstate history stay. */
+  deleteKey(minionId: string): Promise<MinionRecord> {
+    return this.#table.update({ minionId }, Object.fromEntries(KEY_ATTRIBUTES.map((name) => [name, undefined])), {
+      expression: 'attribute_exists(minionId)',
+    });
+  }
+
+  updateGrains(minionId: string, grains: Record<string, unknown>): Promise<MinionRecord> {
+    return this.#table.update({ minionId }, { grains });
+  }
+
+  /** Written on connect only: presence changes live in the masters' memory, not per heartbeat. */
+  setPresence(minionId: string, masterId: string, now = Date.now()): Promise<MinionRecord> {
+    return this.#table.update({ minionId }, { connectedMaster: masterId, connectedAt: now });
+  }
+
+  /**
+   * Clears presence on disconnect, only if the minion is still recorded on this master: a late
+   * disconnect must not erase the connection the minion already made to another master.
+   * Returns whether it was cleared.
+   */
+  async clearPresence(minionId: string, masterId: string): Promise<boolean> {
+    try {
+      await this.#table.update(
+        { minionId },
+        { connectedMaster: undefined, connectedAt: undefined },
+        { expression: 'connectedMaster = :master', values: { ':master': masterId } },
+      );
+      return true;
+    } catch (err) {
+      if (err instanceof ConditionFailedError) return false;
+      throw err;
+    }
+  }
+
+  /** A terminated minion's row expires after the retention for history; any other state never expires. */
+  setLifecycle(minionId: string, lifecycle: Omit<Lifecycle, 'updatedAt'>, now = Date.now()): Promise<MinionRecord> {
+    const terminated = lifecycle.state === 'terminated';
+    return this.#table.update(
+      { minionId },
+      {
+        lifecycle: { ...lifecycle, updatedAt: now },
+        expiresAt: terminated ? expiresAt(now, this.options.terminatedMinionRetentionMs) : undefined,
+      },
+    );
+  }
+
+  /** Marks the minion disabled (no jobs, no scheduled highstate); undefined enables it again. */
+  setDisabled(
+    minionId: string,
+    disabled: { by: string; reason: string } | undefined,
+    now = Date.now(),
+  ): Promise<MinionRecord> {
+    return this.#table.update({ minionId }, { disabled: disabled && { ...disabled, at: now } });
+  }
+
+  /**
+   * Claims the minion's highstate for `masterId` until now + leaseMs. Succeeds only if nobody holds
+   * it, or the holder's lease expired before it finished (a crashed claimant is replaced). A repeat
+   * by the holder also succeeds, so a retried request whose answer was lost does not lose its own claim.
+   * A finished highstate is never claimed again. Otherwise ConditionFailedError.
+   */
+  claimHighstate(minionId: string, masterId: string, leaseMs: number, now = Date.now()): Promise<MinionRecord> {
+    return this.#table.update(
+      { minionId },
+      { highstate: { claimedBy: masterId, leaseUntil: now + leaseMs, startedAt: now } },
+      {
+        expression:
+          'attribute_exists(minionId) AND (attribute_not_exists(highstate) OR (attribute_not_exists(highstate.finishedAt)' +
+          ' AND (highstate.leaseUntil <= :now OR highstate.claimedBy = :master)))',
+        values: { ':now': now, ':master': masterId },
+      },
+    );
+  }
+
+  /** Extends the holder's lease while the highstate runs; ConditionFailedError if the claim was lost. */
+  renewHighstate(minionId: string, masterId: string, leaseMs: number, now = Date.now()): Promise<MinionRecord> {
+    return this.#table.update({ minionId }, { 'highstate.leaseUntil': now + leaseMs }, this.#heldBy(masterId));
+  }
+
+  /** Records the outcome; ConditionFailedError if another master took the claim over meanwhile. */
+  finishHighstate(
+    minionId: string,
+    masterId: string,
+    outcome: { result: 'success' | 'failure'; jid?: string },
+    now = Date.now(),
+  ): Promise<MinionRecord> {
+    return this.#table.update(
+      { minionId },
+      { 'highstate.result': outcome.result, 'highstate.jid': outcome.jid, 'highstate.finishedAt': now },
+      this.#heldBy(masterId),
+    );
+  }
+
+  #heldBy(masterId: string) {
+    return {
+      expression: 'highstate.claimedBy = :master AND attribute_not_exists(highstate.finishedAt)',
+      values: { ':master': masterId },
+    };
+  }
+}

@@ -1,0 +1,106 @@
+import { z } from 'zod';
+
+// The schemas validate what is READ from a table: an item written by another version or by hand
+// becomes a CorruptItemError instead of a crash deep inside a caller.
+
+const epochMs = z.number();
+const epochSeconds = z.number();
+
+export const MasterRecordSchema = z.object({
+  masterId: z.string(),
+  host: z.string(),
+  ports: z.object({ minion: z.number(), peer: z.number(), api: z.number() }),
+  status: z.enum(['active', 'draining']),
+  heartbeatAt: epochMs,
+  startedAt: epochMs,
+  version: z.string(),
+  minionCount: z.number(),
+  treeHash: z.string().optional(),
+  publicKey: z.string().optional(),
+  instanceId: z.string().optional(),
+  expiresAt: epochSeconds,
+});
+export type MasterRecord = z.output<typeof MasterRecordSchema>;
+export type MasterStatus = MasterRecord['status'];
+
+export const KEY_STATES = ['pending', 'accepted', 'rejected', 'denied'] as const;
+export type KeyState = (typeof KEY_STATES)[number];
+
+export const LifecycleSchema = z.object({
+  state: z.enum(['launching', 'in-service', 'terminating', 'terminated']),
+  group: z.string(),
+  hookName: z.string().optional(),
+  token: z.string().optional(),
+  launchedAt: epochMs.optional(),
+  updatedAt: epochMs,
+});
+export type Lifecycle = z.output<typeof LifecycleSchema>;
+
+export const HighstateSchema = z.object({
+  claimedBy: z.string().optional(),
+  leaseUntil: epochMs.optional(),
+  jid: z.string().optional(),
+  result: z.enum(['success', 'failure']).optional(),
+  startedAt: epochMs.optional(),
+  finishedAt: epochMs.optional(),
+});
+export type Highstate = z.output<typeof HighstateSchema>;
+
+export const MinionRecordSchema = z.object({
+  minionId: z.string(),
+  keyState: z.enum(KEY_STATES).optional(),
+  publicKey: z.string().optional(),
+  fingerprint: z.string().optional(),
+  keyUpdatedAt: epochMs.optional(),
+  attestation: z.record(z.string(), z.unknown()).optional(),
+  grains: z.record(z.string(), z.unknown()).optional(),
+  connectedMaster: z.string().optional(),
+  connectedAt: epochMs.optional(),
+  lifecycle: LifecycleSchema.optional(),
+  highstate: HighstateSchema.optional(),
+  disabled: z.object({ by: z.string(), at: epochMs, reason: z.string() }).optional(),
+  expiresAt: epochSeconds.optional(),
+});
+export type MinionRecord = z.output<typeof MinionRecordSchema>;
+
+export const JobRecordSchema = z.object({
+  jid: z.string(),
+  fun: z.string(),
+  args: z.array(z.unknown()),
+  kwargs: z.record(z.string(), z.unknown()),
+  target: z.string(),
+  targetType: z.enum(['glob', 'list', 'grain', 'compound']),
+  submitter: z.string(),
+  originMaster: z.string(),
+  expected: z.array(z.string()),
+  createdAt: epochMs,
+  /** UTC 'YYYY-MM-DD' of createdAt: the partition of the byDay index. */
+  day: z.string(),
+  expiresAt: epochSeconds,
+});
+export type JobRecord = z.output<typeof JobRecordSchema>;
+
+/** A return as stored: `ret` is JSON text, so any shape a minion sends fits DynamoDB's types and depth limit. */
+const StoredReturnSchema = z.object({
+  jid: z.string(),
+  minionId: z.string(),
+  success: z.boolean(),
+  retcode: z.number(),
+  ret: z.string(),
+  /** Present when `ret` was too large for one item: `ret` is then the leading part of its JSON text. */
+  truncated: z.object({ originalBytes: z.number() }).optional(),
+  masterId: z.string(),
+  receivedAt: epochMs,
+  expiresAt: epochSeconds,
+});
+export type ReturnRecord = Omit<z.output<typeof StoredReturnSchema>, 'ret'> & { ret: unknown };
+
+export const ReturnRecordSchema = StoredReturnSchema.transform((stored, ctx): ReturnRecord => {
+  if (stored.truncated) return stored;
+  try {
+    return { ...stored, ret: JSON.parse(stored.ret) as unknown };
+  } catch {
+    ctx.addIssue({ code: 'custom', path: ['ret'], message: 'is not valid JSON' });
+    return z.NEVER;
+  }
+});

@@ -1,0 +1,37 @@
+import type { DynamoDBClient } from '@aws-sdk/client-dynamodb';
+import { DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
+import { parseConfig } from '@phoenix/protocol';
+import { JobsTable } from './jobs-table.js';
+import { MastersTable } from './masters-table.js';
+import { MinionsTable } from './minions-table.js';
+import { StoreOptionsSchema } from './options.js';
+import type { StoreOptionsInput } from './options.js';
+import { ReturnsTable } from './returns-table.js';
+import { createTables, tableDefinitions } from './tables.js';
+import type { CreateTablesOptions } from './tables.js';
+
+/** The four tables of one cluster (one prefix), over one DynamoDB client. */
+export class Store {
+  readonly masters: MastersTable;
+  readonly minions: MinionsTable;
+  readonly jobs: JobsTable;
+  readonly returns: ReturnsTable;
+
+  constructor(
+    private readonly client: DynamoDBClient,
+    readonly prefix: string,
+    options: StoreOptionsInput = {},
+  ) {
+    const parsed = parseConfig(StoreOptionsSchema, options, 'store options');
+    const names = tableDefinitions(prefix);
+    const doc = DynamoDBDocumentClient.from(client, { marshallOptions: { removeUndefinedValues: true } });
+    this.masters = new MastersTable(doc, names.masters.TableName, parsed);
+    this.minions = new MinionsTable(doc, names.minions.TableName, parsed);
+    this.jobs = new JobsTable(doc, names.jobs.TableName, parsed);
+    this.returns = new ReturnsTable(doc, names.returns.TableName, parsed);
+  }
+
+  createTables(options?: CreateTablesOptions): Promise<void> {
+    return createTables(this.client, this.prefix, options);
+  }
+}

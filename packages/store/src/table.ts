@@ -1,0 +1,140 @@
+import { DeleteCommand, GetCommand, PutCommand, QueryCommand, ScanCommand, UpdateCommand } from '@aws-sdk/lib-dynamodb';
+import type { DynamoDBDocumentClient, QueryCommandInput } from '@aws-sdk/lib-dynamodb';
+import { z } from 'zod';
+import { conditionalWrite, CorruptItemError } from './errors.js';
+import type { ItemKey } from './errors.js';
+import { decodeCursor, encodeCursor, readPages } from './pagination.js';
+import type { Page, PageRequest, RawPage, StartKey } from './pagination.js';
+import { updateExpression } from './update-expression.js';
+import type { ExpressionParts } from './update-expression.js';
+
+export interface ReadCount {
+  /** Requests that read the table (GetItem, each Query or Scan page). */
+  readonly requests: number;
+  /** Items those requests returned. */
+  readonly items: number;
+}
+
+export type QueryInput = Omit<QueryCommandInput, 'TableName' | 'Limit' | 'ExclusiveStartKey'>;
+
+const StartKeySchema = z.record(z.string(), z.unknown());
+
+/**
+ * What every table shares: items validated on the way out, pages followed, reads counted,
+ * a lost condition turned into a ConditionFailedError. The per-table classes only say what to do.
+ */
+export class Table<T> {
+  #requests = 0;
+  #items = 0;
+
+  constructor(
+    private readonly doc: DynamoDBDocumentClient,
+    readonly name: string,
+    private readonly keyNames: readonly string[],
+    private readonly schema: z.ZodType<T>,
+    private readonly pageSize: number | undefined,
+  ) {}
+
+  get reads(): ReadCount {
+    return Object.freeze({ requests: this.#requests, items: this.#items });
+  }
+
+  /** Strongly consistent: the callers read in order to decide something. */
+  async get(key: ItemKey): Promise<T | undefined> {
+    const { Item } = await this.doc.send(new GetCommand({ TableName: this.name, Key: key, ConsistentRead: true }));
+    this.#count(1, Item ? 1 : 0);
+    return Item ? this.parse(Item) : undefined;
+  }
+
+  async put(item: Record<string, unknown>, condition?: ExpressionParts): Promise<void> {
+    const key = this.#keyOf(item);
+    await conditionalWrite(this.name, key, () =>
+      this.doc.send(new PutCommand({ TableName: this.name, Item: item, ...conditionInput(condition) })),
+    );
+  }
+
+  /** Applies a change set (undefined removes an attribute) and returns the item as it is now. */
+  async update(key: ItemKey, changes: Readonly<Record<string, unknown>>, condition?: ExpressionParts): Promise<T> {
+    const update = updateExpression(changes);
+    const { Attributes } = await conditionalWrite(this.name, key, () =>
+      this.doc.send(
+        new UpdateCommand({
+          TableName: this.name,
+          Key: key,
+          UpdateExpression: update.expression,
+          ConditionExpression: condition?.expression,
+          ...expressionValues(update, condition),
+          ReturnValues: 'ALL_NEW',
+        }),
+      ),
+    );
+    return this.parse(Attributes ?? {});
+  }
+
+  async delete(key: ItemKey, condition?: ExpressionParts): Promise<void> {
+    await conditionalWrite(this.name, key, () =>
+      this.doc.send(new DeleteCommand({ TableName: this.name, Key: key, ...conditionInput(condition) })),
+    );
+  }
+
+  async query(input: QueryInput, request: PageRequest = {}): Promise<Page<T>> {
+    return this.#pages(request, (startKey, limit) =>
+      this.doc.send(new QueryCommand({ ...input, TableName: this.name, ExclusiveStartKey: startKey, Limit: limit })),
+    );
+  }
+
+  async scan(request: PageRequest = {}): Promise<Page<T>> {
+    return this.#pages(request, (startKey, limit) =>
+      this.doc.send(new ScanCommand({ TableName: this.name, ExclusiveStartKey: startKey, Limit: limit })),
+    );
+  }
+
+  parse(item: Record<string, unknown>): T {
+    const parsed = this.schema.safeParse(item);
+    if (parsed.success) return parsed.data;
+    const problems = parsed.error.issues.map((i) => `${i.path.map(String).join('.') || 'item'}: ${i.message}`);
+    throw new CorruptItemError(this.name, this.#keyOf(item), problems);
+  }
+
+  async #pages(
+    request: PageRequest,
+    send: (startKey: StartKey | undefined, limit: number | undefined) => Promise<RawPage>,
+  ): Promise<Page<T>> {
+    const startKey = request.cursor === undefined ? undefined : decodeCursor(StartKeySchema, request.cursor);
+    const { items, lastKey } = await readPages(
+      async (key, limit) => {
+        const page = await send(key, limit);
+        this.#count(1, page.Items?.length ?? 0);
+        return page;
+      },
+      request.limit,
+      startKey,
+      this.pageSize,
+    );
+    const parsed = items.map((item) => this.parse(item));
+    return lastKey === undefined ? { items: parsed } : { items: parsed, cursor: encodeCursor(lastKey) };
+  }
+
+  #count(requests: number, items: number) {
+    this.#requests += requests;
+    this.#items += items;
+  }
+
+  #keyOf(item: Record<string, unknown>): ItemKey {
+    return Object.fromEntries(this.keyNames.map((k) => [k, String(item[k])]));
+  }
+}
+
+function conditionInput(condition: ExpressionParts | undefined) {
+  return condition ? { ConditionExpression: condition.expression, ...expressionValues(condition) } : {};
+}
+
+/** DynamoDB rejects empty name/value maps, so only non-empty ones are sent. */
+function expressionValues(...parts: (ExpressionParts | undefined)[]) {
+  const names = Object.assign({}, ...parts.map((p) => p?.names)) as Record<string, string>;
+  const values = Object.assign({}, ...parts.map((p) => p?.values)) as Record<string, unknown>;
+  return {
+    ...(Object.keys(names).length ? { ExpressionAttributeNames: names } : {}),
+    ...(Object.keys(values).length ? { ExpressionAttributeValues: values } : {}),
+  };
+}

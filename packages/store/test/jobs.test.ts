@@ -1,0 +1,78 @@
+import { after, before, test } from 'node:test';
+import assert from 'node:assert/strict';
+import { isPhoenixError } from '@phoenix/protocol';
+import { ConditionFailedError, StoreErrorCodes } from '../src/index.js';
+import type { NewJob } from '../src/index.js';
+import { startStore } from './local-dynamodb.js';
+
+const HOUR = 3_600_000;
+const NOW = Date.parse('2030-05-02T10:00:00Z');
+
+let env: Awaited<ReturnType<typeof startStore>>;
+before(async () => {
+  env = await startStore('jobs-test', { pageSize: 3, jobRetentionMs: 48 * HOUR });
+});
+after(() => env.close());
+
+/** Salt-style jid: the creation time to the microsecond, so jids sort by time. */
+const jidAt = (ms: number) => new Date(ms).toISOString().replace(/\D/g, '').slice(0, 17) + '000';
+
+const job = (createdAt: number): NewJob => ({
+  jid: jidAt(createdAt),
+  fun: 'test.ping',
+  args: [],
+  kwargs: { timeout: 5 },
+  target: 'web*',
+  targetType: 'glob',
+  submitter: 'alice',
+  originMaster: 'm1',
+  expected: ['i-1', 'i-2'],
+  createdAt,
+});
+
+test('a job is stored once; a second put of the same jid is a typed conflict', async () => {
+  const stored = await env.store.jobs.put(job(NOW - 1));
+  assert.equal(stored.day, '2030-05-02');
+  assert.equal(stored.expiresAt, Math.floor((NOW - 1 + 48 * HOUR) / 1000));
+  await assert.rejects(env.store.jobs.put({ ...job(NOW - 1), fun: 'cmd.run' }), (err) => {
+    assert.ok(err instanceof ConditionFailedError);
+    assert.deepEqual(err.key, { jid: jidAt(NOW - 1) });
+    return true;
+  });
+  assert.deepEqual(await env.store.jobs.get(jidAt(NOW - 1)), stored);
+});
+
+test('recent jobs are listed newest first across days, page by page, within retention', async () => {
+  // 18 jobs every 4 hours back from NOW - 2 h: they span three UTC days; the oldest are past retention.
+  const times = Array.from({ length: 18 }, (_, i) => NOW - 2 * HOUR - i * 4 * HOUR);
+  for (const t of times) await env.store.jobs.put(job(t));
+  const oldestDay = new Date(NOW - 48 * HOUR).toISOString().slice(0, 10);
+  const expected = [NOW - 1, ...times].filter((t) => new Date(t).toISOString().slice(0, 10) >= oldestDay).map(jidAt);
+
+  const before = env.store.jobs.reads.requests;
+  const listed: string[] = [];
+  let cursor: string | undefined;
+  do {
+    const page = await env.store.jobs.listRecent({ limit: 4, now: NOW, ...(cursor === undefined ? {} : { cursor }) });
+    assert.ok(page.items.length <= 4);
+    listed.push(...page.items.map((j) => j.jid));
+    cursor = page.cursor;
+  } while (cursor !== undefined);
+
+  assert.deepEqual(listed, expected);
+  assert.ok(env.store.jobs.reads.requests - before > 5, 'many pages were requested');
+  const firstFive = await env.store.jobs.listRecent({ limit: 5, now: NOW });
+  assert.deepEqual(
+    firstFive.items.map((j) => j.jid),
+    expected.slice(0, 5),
+  );
+});
+
+test('a cursor this list never returned is a typed error', async () => {
+  await assert.rejects(env.store.jobs.listRecent({ cursor: 'not-a-cursor' }), (err) =>
+    isPhoenixError(err, StoreErrorCodes.BAD_CURSOR),
+  );
+  await assert.rejects(env.store.minions.list({ cursor: Buffer.from('[1]').toString('base64url') }), (err) =>
+    isPhoenixError(err, StoreErrorCodes.BAD_CURSOR),
+  );
+});

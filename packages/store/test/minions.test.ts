@@ -1,0 +1,133 @@
+import { after, before, test } from 'node:test';
+import assert from 'node:assert/strict';
+import { ConditionFailedError } from '../src/index.js';
+import { startStore } from './local-dynamodb.js';
+
+let env: Awaited<ReturnType<typeof startStore>>;
+before(async () => {
+  env = await startStore('minions-test', { pageSize: 5 });
+});
+after(() => env.close());
+
+const key = (n: string) => ({ publicKey: `pk-${n}`, fingerprint: `fp-${n}` });
+
+test('a new key is registered pending once; a second registration is a typed conflict', async () => {
+  const first = await env.store.minions.registerKey('i-reg', key('a'), 1_000);
+  assert.equal(first.keyState, 'pending');
+  assert.equal(first.publicKey, 'pk-a');
+  assert.equal(first.keyUpdatedAt, 1_000);
+  await assert.rejects(env.store.minions.registerKey('i-reg', key('b')), ConditionFailedError);
+  assert.equal((await env.store.minions.get('i-reg'))?.publicKey, 'pk-a', 'a second key never replaces the first');
+});
+
+test('a key registers pending on a row the lifecycle reactor already made', async () => {
+  await env.store.minions.setLifecycle('i-launched', { state: 'launching', group: 'web', token: 't' }, 5);
+  const registered = await env.store.minions.registerKey('i-launched', key('l'));
+  assert.equal(registered.keyState, 'pending');
+  assert.equal(registered.lifecycle?.state, 'launching');
+});
+
+test('a key state changes only from the expected state', async () => {
+  await env.store.minions.registerKey('i-state', key('s'));
+  await assert.rejects(env.store.minions.setKeyState('i-state', 'accepted', 'rejected'), (err) => {
+    assert.ok(err instanceof ConditionFailedError);
+    assert.equal(err.table, 'minions-test-minions');
+    assert.deepEqual(err.key, { minionId: 'i-state' });
+    return true;
+  });
+  const accepted = await env.store.minions.setKeyState('i-state', ['pending', 'rejected'], 'accepted', 7);
+  assert.equal(accepted.keyState, 'accepted');
+  assert.equal(accepted.keyUpdatedAt, 7);
+});
+
+test('deleting a key keeps the history and lets the minion enrol again as pending', async () => {
+  await env.store.minions.registerKey('i-del', key('d'));
+  await env.store.minions.setLifecycle('i-del', { state: 'terminated', group: 'web' }, 1_000_000);
+  const deleted = await env.store.minions.deleteKey('i-del');
+  assert.equal(deleted.keyState, undefined);
+  assert.equal(deleted.publicKey, undefined);
+  assert.equal(deleted.lifecycle?.state, 'terminated');
+  assert.equal(deleted.expiresAt, Math.floor((1_000_000 + 30 * 86_400_000) / 1000));
+  assert.equal((await env.store.minions.registerKey('i-del', key('d2'))).keyState, 'pending');
+  await assert.rejects(env.store.minions.deleteKey('i-never-seen'), ConditionFailedError);
+});
+
+test('accepted keys are listed from the index, page by page, without the others', async () => {
+  for (let i = 0; i < 12; i++) {
+    const id = `i-acc-${String(i).padStart(2, '0')}`;
+    await env.store.minions.registerKey(id, key(id));
+    if (i % 3 !== 0) await env.store.minions.setKeyState(id, 'pending', 'accepted');
+  }
+  const before = env.store.minions.reads.requests;
+  const all = await env.store.minions.listByKeyState('accepted');
+  assert.ok(env.store.minions.reads.requests - before > 1, 'more than one page was requested');
+  const ids = all.items.map((m) => m.minionId).filter((id) => id.startsWith('i-acc-'));
+  assert.equal(ids.length, 8);
+  assert.ok(all.items.every((m) => m.keyState === 'accepted'));
+  assert.equal(all.cursor, undefined);
+});
+
+test('listing minions with a limit returns a cursor that resumes exactly where it stopped', async () => {
+  for (let i = 0; i < 9; i++) await env.store.minions.updateGrains(`i-page-${i}`, { os: 'Linux', n: i });
+  const seen: string[] = [];
+  let cursor: string | undefined;
+  let pages = 0;
+  do {
+    const page = await env.store.minions.list({ limit: 3, ...(cursor === undefined ? {} : { cursor }) });
+    assert.ok(page.items.length <= 3);
+    seen.push(...page.items.map((m) => m.minionId));
+    cursor = page.cursor;
+    pages++;
+  } while (cursor !== undefined);
+  const total = (await env.store.minions.list()).items.length;
+  assert.equal(seen.length, total);
+  assert.equal(new Set(seen).size, total, 'no minion is listed twice');
+  assert.ok(pages > 2);
+  assert.deepEqual((await env.store.minions.get('i-page-4'))?.grains, { os: 'Linux', n: 4 });
+});
+
+test('a late disconnect does not erase the connection the minion made to another master', async () => {
+  await env.store.minions.setPresence('i-move', 'm1', 10);
+  await env.store.minions.setPresence('i-move', 'm2', 20);
+  assert.equal(await env.store.minions.clearPresence('i-move', 'm1'), false);
+  assert.equal((await env.store.minions.get('i-move'))?.connectedMaster, 'm2');
+  assert.equal(await env.store.minions.clearPresence('i-move', 'm2'), true);
+  assert.equal((await env.store.minions.get('i-move'))?.connectedMaster, undefined);
+});
+
+test('a highstate claim held by another master is refused until its lease expires', async () => {
+  await env.store.minions.registerKey('i-hs', key('hs'));
+  const claim = await env.store.minions.claimHighstate('i-hs', 'm1', 30_000, 100_000);
+  assert.deepEqual(claim.highstate, { claimedBy: 'm1', leaseUntil: 130_000, startedAt: 100_000 });
+  await assert.rejects(env.store.minions.claimHighstate('i-hs', 'm2', 30_000, 129_999), ConditionFailedError);
+  // The holder repeating its claim (a retried request) keeps it.
+  await env.store.minions.claimHighstate('i-hs', 'm1', 30_000, 101_000);
+  const taken = await env.store.minions.claimHighstate('i-hs', 'm2', 30_000, 131_000);
+  assert.equal(taken.highstate?.claimedBy, 'm2');
+  // The crashed holder learns it lost the claim.
+  await assert.rejects(env.store.minions.renewHighstate('i-hs', 'm1', 30_000, 132_000), ConditionFailedError);
+  await assert.rejects(env.store.minions.finishHighstate('i-hs', 'm1', { result: 'success' }), ConditionFailedError);
+});
+
+test('a finished highstate is never claimed again', async () => {
+  await env.store.minions.registerKey('i-done', key('done'));
+  await env.store.minions.claimHighstate('i-done', 'm1', 1_000, 0);
+  assert.equal((await env.store.minions.renewHighstate('i-done', 'm1', 1_000, 500)).highstate?.leaseUntil, 1_500);
+  const done = await env.store.minions.finishHighstate('i-done', 'm1', { result: 'failure', jid: 'j1' }, 900);
+  assert.deepEqual(done.highstate, {
+    claimedBy: 'm1',
+    leaseUntil: 1_500,
+    startedAt: 0,
+    result: 'failure',
+    jid: 'j1',
+    finishedAt: 900,
+  });
+  await assert.rejects(env.store.minions.claimHighstate('i-done', 'm2', 1_000, 10_000), ConditionFailedError);
+  await assert.rejects(env.store.minions.claimHighstate('i-unknown', 'm2', 1_000, 10_000), ConditionFailedError);
+});
+
+test('a minion can be disabled and enabled again', async () => {
+  const disabled = await env.store.minions.setDisabled('i-dis', { by: 'alice', reason: 'maintenance' }, 77);
+  assert.deepEqual(disabled.disabled, { by: 'alice', reason: 'maintenance', at: 77 });
+  assert.equal((await env.store.minions.setDisabled('i-dis', undefined)).disabled, undefined);
+});
