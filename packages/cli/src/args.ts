@@ -1,17 +1,25 @@
-import { parseArgs, type ParseArgsConfig } from 'node:util';
+import { parseArgs } from 'node:util';
 import { CliError, CliErrorCodes } from './errors.js';
 
-type Options = NonNullable<ParseArgsConfig['options']>;
+interface OptionSpec {
+  type: 'string' | 'boolean';
+  short?: string;
+  default?: string | boolean;
+}
+type Values<O extends Record<string, OptionSpec>> = {
+  [K in keyof O]: O[K]['type'] extends 'boolean' ? boolean | undefined : string | undefined;
+};
 
 /** node:util's parseArgs in strict mode, with its errors turned into usage errors naming the command. */
-export function parseCommand<O extends Options>(
+export function parseCommand<O extends Record<string, OptionSpec>>(
   command: string,
   argv: readonly string[],
   options: O,
   allowPositionals = true,
-) {
+): { values: Values<O>; positionals: string[] } {
   try {
-    return parseArgs({ args: [...argv], options, allowPositionals, strict: true });
+    const { values, positionals } = parseArgs({ args: [...argv], options, allowPositionals, strict: true });
+    return { values: values as unknown as Values<O>, positionals };
   } catch (err) {
     throw new CliError(CliErrorCodes.USAGE, `phoenix ${command}: ${(err as Error).message}`);
   }

@@ -1,6 +1,17 @@
 import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import { createTables } from '@phoenix/store';
-import { awsClientConfig, type AwsSettings } from '@phoenix/protocol';
+import { SQSClient } from '@aws-sdk/client-sqs';
+import { SNSClient } from '@aws-sdk/client-sns';
+import pino, { type Logger } from 'pino';
+import { awsClientConfig, generateCurveKeyPair, type AwsSettings, type CurveKeyPair } from '@phoenix/protocol';
+import {
+  AutoScalingSimulator,
+  IdentitySigner,
+  PlaceholderLauncher,
+  startAutoScalingServer,
+  type GroupConfig,
+  type InstanceLauncher,
+} from './autoscaling/index.js';
 import { resolveDevstackOptions, type DevstackOptions, type ResolvedDevstackOptions } from './options.js';
 import { startDynamoDb } from './dynamodb.js';
 import { createLifecycleChannels, startMessaging, type LifecycleChannels } from './messaging.js';
@@ -11,13 +22,27 @@ export const DEVSTACK_CREDENTIALS = Object.freeze({
   secretAccessKey: 'phoenix-devstack',
 });
 
-export interface Devstack {
+/** What the cloud hands to masters, minions and the CLI: the only things that differ from AWS. */
+export interface DevstackInfo {
   readonly options: ResolvedDevstackOptions;
-  /** What masters, minions and the CLI need to reach this cloud: the only thing that differs from AWS. */
   readonly aws: AwsSettings;
   readonly tablePrefix: string;
   readonly lifecycle: LifecycleChannels;
+  /** The certificate that verifies the simulated instances' identity documents. */
+  readonly identityCertificate: string;
+  /** The cluster CURVE key pair the devstack made for its masters. */
+  readonly clusterKeys: CurveKeyPair;
+}
+
+export interface Devstack extends DevstackInfo {
+  readonly simulator: AutoScalingSimulator;
   stop(): Promise<void>;
+}
+
+export interface DevstackDependencies {
+  /** Starts the simulated instances; by default placeholder processes that only wait to be stopped. */
+  launcher?: (info: DevstackInfo) => InstanceLauncher;
+  logger?: Logger;
 }
 
 /**
@@ -25,8 +50,9 @@ export interface Devstack {
  * with the lifecycle queue and topics. A failure part-way stops whatever had started, so nothing
  * half-started is left listening.
  */
-export async function startDevstack(input: DevstackOptions = {}): Promise<Devstack> {
+export async function startDevstack(input: DevstackOptions = {}, deps: DevstackDependencies = {}): Promise<Devstack> {
   const options = resolveDevstackOptions(input);
+  const logger = deps.logger ?? pino({ level: 'silent' });
   const stops: Array<() => Promise<void>> = [];
   const stopAll = async (): Promise<void> => {
     for (const stop of stops.splice(0).reverse()) await stop().catch(() => undefined);
@@ -55,7 +81,64 @@ export async function startDevstack(input: DevstackOptions = {}): Promise<Devsta
       groups,
       options.maxReceiveCount,
     );
-    return Object.freeze({ options, aws, tablePrefix: options.tablePrefix, lifecycle, stop: stopAll });
+    const signer = await IdentitySigner.generate();
+    const info: DevstackInfo = {
+      options,
+      aws,
+      tablePrefix: options.tablePrefix,
+      lifecycle,
+      identityCertificate: signer.certificatePem,
+      clusterKeys: generateCurveKeyPair(),
+    };
+    const sqs = new SQSClient(awsClientConfig(aws, 'sqs'));
+    const sns = new SNSClient(awsClientConfig(aws, 'sns'));
+    stops.push(async () => {
+      sqs.destroy();
+      sns.destroy();
+    });
+    const hooks = (group: string): GroupConfig['hooks'] => [
+      {
+        name: `${group}-launching`,
+        transition: 'autoscaling:EC2_INSTANCE_LAUNCHING',
+        heartbeatTimeoutSeconds: options.hookTimeoutSeconds,
+        defaultResult: 'ABANDON',
+      },
+      {
+        name: `${group}-terminating`,
+        transition: 'autoscaling:EC2_INSTANCE_TERMINATING',
+        heartbeatTimeoutSeconds: options.hookTimeoutSeconds,
+        defaultResult: 'CONTINUE',
+      },
+    ];
+    const simulator = new AutoScalingSimulator({
+      groups: Object.values(options.groups).map((group) => ({
+        name: group.name,
+        minSize: group.min,
+        maxSize: group.max,
+        desiredCapacity: group.desired,
+        topicArn: lifecycle.topicArns[group.name],
+        hooks: hooks(group.name),
+      })),
+      sqs,
+      lifecycleQueueUrl: lifecycle.queueUrl,
+      sns,
+      accountId: options.accountId,
+      region: options.region,
+      launcher: deps.launcher?.(info) ?? new PlaceholderLauncher(),
+      signer,
+      logger: logger.child({ component: 'autoscaling' }),
+    });
+    const server = await startAutoScalingServer({
+      simulator,
+      logger: logger.child({ component: 'autoscaling-api' }),
+      host: options.host,
+      port: options.ports.autoscaling,
+    });
+    stops.push(() => server.close());
+    stops.push(() => simulator.stop());
+    aws.endpoints.autoscaling = server.endpoint;
+    await simulator.start();
+    return Object.freeze({ ...info, simulator, stop: stopAll });
   } catch (err) {
     await stopAll();
     throw err;

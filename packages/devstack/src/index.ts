@@ -2,3 +2,4 @@ export * from './errors.js';
 export * from './options.js';
 export * from './devstack.js';
 export type { LifecycleChannels } from './messaging.js';
+export * from './autoscaling/index.js';

@@ -1,3 +1,5 @@
+import { readFile } from 'node:fs/promises';
+import { parse } from 'yaml';
 import type { z } from 'zod';
 import { PhoenixError, ProtocolErrorCodes } from './errors.js';
 
@@ -69,4 +71,40 @@ function scalar(raw: string, name: string): unknown {
     }
   }
   return raw;
+}
+
+/**
+ * A process's configuration: the YAML file (optional), then `<prefix>…` environment overrides,
+ * then the schema. Errors name the file, the environment variable or the key at fault.
+ */
+export async function loadConfig<S extends z.ZodType>(
+  schema: S,
+  path: string | undefined,
+  env: NodeJS.ProcessEnv,
+  envPrefix: string,
+): Promise<z.output<S>> {
+  let fromFile: unknown = {};
+  if (path !== undefined) {
+    let text: string;
+    try {
+      text = await readFile(path, 'utf8');
+    } catch (err) {
+      throw new PhoenixError(ProtocolErrorCodes.CONFIG_UNREADABLE, `cannot read ${path}: ${(err as Error).message}`);
+    }
+    try {
+      fromFile = parse(text) ?? {};
+    } catch (err) {
+      throw new PhoenixError(
+        ProtocolErrorCodes.CONFIG_INVALID,
+        `invalid configuration in ${path}: ${(err as Error).message}`,
+      );
+    }
+    if (typeof fromFile !== 'object' || Array.isArray(fromFile)) {
+      throw new PhoenixError(ProtocolErrorCodes.CONFIG_INVALID, `invalid configuration in ${path}: not a mapping`);
+    }
+  }
+  const merged = applyEnvOverrides(fromFile as Record<string, unknown>, env, envPrefix);
+  const touched = Object.keys(env).some((name) => name.startsWith(envPrefix));
+  const source = path === undefined ? 'the environment' : touched ? `${path} (with ${envPrefix}* overrides)` : path;
+  return parseConfig(schema, merged, source);
 }

@@ -4,3 +4,7 @@ export * from './aws.js';
 export * from './z85.js';
 export * from './keys.js';
 export * from './wire.js';
+export * from './targeting.js';
+export * from './jid.js';
+export * from './naming.js';
+export * from './identity.js';

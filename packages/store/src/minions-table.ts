@@ -8,7 +8,7 @@ import type { Page, PageRequest } from './pagination.js';
 import { Table } from './table.js';
 import type { ReadCount } from './table.js';
 
-const KEY_ATTRIBUTES = ['keyState', 'publicKey', 'fingerprint', 'keyUpdatedAt', 'attestation'] as const;
+const KEY_ATTRIBUTES = ['keyState', 'publicKey', 'fingerprint', 'keyUpdatedAt', 'attestation', 'deniedKey'] as const;
 
 /**
  * The minions table: the cluster-wide key store plus what the masters know of each minion
@@ -78,6 +78,14 @@ export class MinionsTable {
       { keyState: to, keyUpdatedAt: now },
       { expression: `keyState IN (${Object.keys(values).join(', ')})`, values },
     );
+  }
+
+  /**
+   * Keeps the last key that was denied for this id, for operators to see (`phoenix keys list`);
+   * it never replaces the key the row holds.
+   */
+  recordDeniedKey(minionId: string, key: { publicKey: string; fingerprint: string }, now = Date.now()): Promise<MinionRecord> {
+    return this.#table.update({ minionId }, { deniedKey: { ...key, at: now } }, { expression: 'attribute_exists(keyState)' });
   }
 
   /** Forgets the key (the minion may enrol again as pending); lifecycle and highstate history stay. */

@@ -9,7 +9,7 @@ const epochSeconds = z.number();
 export const MasterRecordSchema = z.object({
   masterId: z.string(),
   host: z.string(),
-  ports: z.object({ minion: z.number(), peer: z.number(), api: z.number() }),
+  ports: z.object({ minion: z.number(), enrol: z.number(), peer: z.number(), api: z.number() }),
   status: z.enum(['active', 'draining']),
   heartbeatAt: epochMs,
   startedAt: epochMs,
@@ -53,6 +53,8 @@ export const MinionRecordSchema = z.object({
   fingerprint: z.string().optional(),
   keyUpdatedAt: epochMs.optional(),
   attestation: z.record(z.string(), z.unknown()).optional(),
+  /** The last key refused because another key is accepted (or pending) for this id. */
+  deniedKey: z.object({ publicKey: z.string(), fingerprint: z.string(), at: epochMs }).optional(),
   grains: z.record(z.string(), z.unknown()).optional(),
   connectedMaster: z.string().optional(),
   connectedAt: epochMs.optional(),
@@ -69,7 +71,7 @@ export const JobRecordSchema = z.object({
   args: z.array(z.unknown()),
   kwargs: z.record(z.string(), z.unknown()),
   target: z.string(),
-  targetType: z.enum(['glob', 'list', 'grain', 'compound']),
+  targetType: z.enum(['glob', 'list', 'grain', 'pcre', 'compound']),
   submitter: z.string(),
   originMaster: z.string(),
   expected: z.array(z.string()),

@@ -14,7 +14,7 @@ after(() => env.close());
 const master = (masterId: string, heartbeatAt = 1_000_000): NewMaster => ({
   masterId,
   host: '10.0.0.1',
-  ports: { minion: 4506, peer: 4507, api: 8080 },
+  ports: { minion: 4506, enrol: 4505, peer: 4507, api: 8080 },
   status: 'active',
   heartbeatAt,
   startedAt: heartbeatAt,

@@ -46,13 +46,16 @@ export async function up(argv: readonly string[]): Promise<number> {
     );
 
   const log = pino({ name: 'phoenix-up' }, pino.destination(2));
-  const devstack = await startDevstack({
-    ...(values['data-dir'] === undefined ? {} : { dataDir: values['data-dir'] }),
-    groups: {
-      masters: { name: 'phoenix-master-devstack', desired: masters },
-      minions: { name: 'demo-web-devstack', desired: minions, max: 10_000 },
+  const devstack = await startDevstack(
+    {
+      ...(values['data-dir'] === undefined ? {} : { dataDir: values['data-dir'] }),
+      groups: {
+        masters: { name: 'phoenix-master-devstack', desired: masters },
+        minions: { name: 'demo-web-devstack', desired: minions, max: 10_000 },
+      },
     },
-  });
+    { logger: log },
+  );
   const file = connectionFor(devstack);
   await writeConnectionFile(file);
   log.info({ endpoints: devstack.aws.endpoints, connectionFile: connectionFilePath() }, 'local cluster ready');
@@ -83,6 +86,7 @@ function connectionFor(devstack: Devstack): ConnectionFile {
     tablePrefix: devstack.tablePrefix,
     groups: { masters: devstack.options.groups.masters.name, minions: devstack.options.groups.minions.name },
     lifecycle: devstack.lifecycle,
+    identityCertificate: devstack.identityCertificate,
   };
 }
 
@@ -118,7 +122,7 @@ async function detach(argv: readonly string[], out: OutputFormat): Promise<numbe
   const deadline = Date.now() + 60_000;
   while (Date.now() < deadline && exited === undefined) {
     const file = await readConnectionFile().catch(() => undefined);
-    if (file?.pid === child.pid) {
+    if (file !== undefined && file.pid === child.pid) {
       child.unref();
       emit(out, { status: 'running', ...file, log: logPath }, () =>
         describe(file, `Logs: ${logPath}\nStop it with phoenix down.`),

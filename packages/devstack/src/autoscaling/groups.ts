@@ -1,0 +1,143 @@
+/**
+ * The simulator's records of groups and instances: built from configuration (validated as AWS
+ * would validate it) and handed out only as frozen snapshots, so no caller can change them.
+ */
+import { randomBytes, randomUUID } from 'node:crypto';
+import { PhoenixError } from '@phoenix/protocol';
+import { AutoScalingErrorCodes } from './errors.js';
+import type { RunningInstance } from './launcher.js';
+import { causeTime, groupArn, type Activity } from './messages.js';
+import {
+  LAUNCHING,
+  TERMINATING,
+  type GroupConfig,
+  type GroupSnapshot,
+  type InstanceSnapshot,
+  type LifecycleHookConfig,
+  type LifecycleState,
+  type LifecycleTransition,
+} from './model.js';
+
+export interface Group {
+  readonly name: string;
+  readonly arn: string;
+  readonly minSize: number;
+  readonly maxSize: number;
+  desired: number;
+  readonly createdTime: Date;
+  readonly availabilityZone: string;
+  readonly instanceType: string;
+  readonly subnetId: string;
+  readonly topicArn: string | undefined;
+  readonly hooks: ReadonlyMap<LifecycleTransition, LifecycleHookConfig>;
+  readonly instances: Map<string, Instance>;
+  /** The last change of desired capacity, in AWS's words: the first sentence of later Causes. */
+  capacityCause: string;
+  reconcileQueued: boolean;
+  backoff?: NodeJS.Timeout;
+}
+
+export interface Instance {
+  readonly id: string;
+  readonly group: Group;
+  readonly seq: number;
+  readonly launchTime: Date;
+  readonly privateIp: string;
+  state: LifecycleState;
+  activity: Activity;
+  action?: {
+    readonly hook: LifecycleHookConfig;
+    readonly token: string;
+    readonly deadline: number;
+    timer?: NodeJS.Timeout;
+  };
+  running?: RunningInstance;
+  stopped?: Promise<void>;
+  /** This instance's side effects, in order: boot, messages, stop. */
+  work: Promise<void>;
+}
+
+export function buildGroup(config: GroupConfig, options: { region: string; accountId: string }, now: Date): Group {
+  const { name, minSize, maxSize, desiredCapacity } = config;
+  if (typeof name !== 'string' || name.length === 0) throw configError(String(name), 'needs a name');
+  if (![minSize, maxSize, desiredCapacity].every((n) => Number.isInteger(n) && n >= 0)) {
+    throw configError(name, 'needs whole, non-negative minSize, maxSize and desiredCapacity');
+  }
+  if (!(minSize <= desiredCapacity && desiredCapacity <= maxSize)) {
+    throw configError(
+      name,
+      `needs minSize <= desiredCapacity <= maxSize (got ${minSize}, ${desiredCapacity}, ${maxSize})`,
+    );
+  }
+  const hooks = new Map<LifecycleTransition, LifecycleHookConfig>();
+  for (const hook of config.hooks ?? []) {
+    if (hook.transition !== LAUNCHING && hook.transition !== TERMINATING) {
+      throw configError(name, `hook "${hook.name}" has an unknown transition "${String(hook.transition)}"`);
+    }
+    if (hooks.has(hook.transition)) throw configError(name, `has more than one ${hook.transition} hook`);
+    if (!(hook.heartbeatTimeoutSeconds > 0 && Number.isFinite(hook.heartbeatTimeoutSeconds))) {
+      throw configError(name, `hook "${hook.name}" needs a positive heartbeatTimeoutSeconds`);
+    }
+    if (hook.defaultResult !== 'CONTINUE' && hook.defaultResult !== 'ABANDON') {
+      throw configError(name, `hook "${hook.name}" needs defaultResult CONTINUE or ABANDON`);
+    }
+    hooks.set(hook.transition, Object.freeze({ ...hook }));
+  }
+  return {
+    name,
+    arn: groupArn(options.region, options.accountId, randomUUID(), name),
+    minSize,
+    maxSize,
+    desired: desiredCapacity,
+    createdTime: now,
+    availabilityZone: config.availabilityZone ?? `${options.region}a`,
+    instanceType: config.instanceType ?? 't3.micro',
+    subnetId: `subnet-${hex(17)}`,
+    topicArn: config.topicArn,
+    hooks,
+    instances: new Map(),
+    capacityCause: `At ${causeTime(now)} a user request created an AutoScalingGroup changing the desired capacity from 0 to ${desiredCapacity}.`,
+    reconcileQueued: false,
+  };
+}
+
+export function snapshotGroup(group: Group): GroupSnapshot {
+  return Object.freeze({
+    name: group.name,
+    arn: group.arn,
+    minSize: group.minSize,
+    maxSize: group.maxSize,
+    desiredCapacity: group.desired,
+    createdTime: group.createdTime.toISOString(),
+    availabilityZone: group.availabilityZone,
+    instanceType: group.instanceType,
+    hooks: Object.freeze([...group.hooks.values()]),
+    instances: Object.freeze([...group.instances.values()].map(snapshotInstance)),
+  });
+}
+
+export function snapshotInstance(instance: Instance): InstanceSnapshot {
+  const pid = instance.state === 'Terminated' ? undefined : instance.running?.pid;
+  return Object.freeze({
+    instanceId: instance.id,
+    groupName: instance.group.name,
+    lifecycleState: instance.state,
+    availabilityZone: instance.group.availabilityZone,
+    instanceType: instance.group.instanceType,
+    privateIp: instance.privateIp,
+    launchTime: instance.launchTime.toISOString(),
+    ...(pid === undefined ? {} : { pid }),
+  });
+}
+
+export function hex(length: number): string {
+  return randomBytes(Math.ceil(length / 2))
+    .toString('hex')
+    .slice(0, length);
+}
+
+export function configError(group: string, problem: string): PhoenixError {
+  return new PhoenixError(AutoScalingErrorCodes.CONFIG_INVALID, `auto-scaling group "${group}" ${problem}`, {
+    details: { group },
+  });
+}

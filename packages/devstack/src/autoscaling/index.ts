@@ -1,0 +1,11 @@
+export * from './errors.js';
+export * from './model.js';
+export { AutoScalingSimulator } from './simulator.js';
+export type { AutoScalingSimulatorOptions, LifecycleActionTarget } from './simulator.js';
+export { PlaceholderLauncher } from './launcher.js';
+export type { InstanceLauncher, LaunchRequest, RunningInstance } from './launcher.js';
+export { IdentitySigner } from './identity-signer.js';
+export type { IdentityDocumentSigner, IdentityFacts } from './identity-signer.js';
+export { startAutoScalingServer } from './server.js';
+export type { AutoScalingServer, AutoScalingServerOptions } from './server.js';
+export type { Activity, GroupEvent } from './messages.js';

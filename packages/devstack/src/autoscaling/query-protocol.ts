@@ -1,0 +1,108 @@
+/**
+ * AWS's Query protocol as Auto Scaling speaks it: form-encoded parameters in, XML out, errors as
+ * `ErrorResponse`. Pure: no socket here, so every answer can be checked byte for byte.
+ */
+import { validationError, type AutoScalingRequestError } from './errors.js';
+
+export const API_VERSION = '2011-01-01';
+export const XML_NAMESPACE = 'http://autoscaling.amazonaws.com/doc/2011-01-01/';
+
+/** An element's content: text, a structure (child elements) or a list (`<member>` elements). */
+export type XmlValue =
+  string | number | boolean | Date | undefined | readonly XmlValue[] | { readonly [element: string]: XmlValue };
+
+/** One request's parameters. The first value of a repeated name counts, as on AWS. */
+export class QueryParams {
+  private constructor(private readonly values: ReadonlyMap<string, string>) {}
+
+  /** Parses form-encoded sources (query string, body); a malformed pair decodes leniently, never throws. */
+  static parse(...sources: string[]): QueryParams {
+    const values = new Map<string, string>();
+    for (const source of sources) {
+      for (const [name, value] of new URLSearchParams(source)) if (!values.has(name)) values.set(name, value);
+    }
+    return new QueryParams(values);
+  }
+
+  optional(name: string): string | undefined {
+    const value = this.values.get(name);
+    return value === undefined || value === '' ? undefined : value;
+  }
+
+  required(name: string): string {
+    const value = this.optional(name);
+    if (value === undefined) throw invalid(name, 'null', 'Member must not be null');
+    return value;
+  }
+
+  integer(name: string): number {
+    const value = this.required(name);
+    if (!/^-?\d{1,9}$/.test(value)) throw invalid(name, `'${value}'`, 'Member must be an integer');
+    return Number(value);
+  }
+
+  boolean(name: string): boolean {
+    const value = this.required(name);
+    if (value !== 'true' && value !== 'false') throw invalid(name, `'${value}'`, 'Member must be a boolean');
+    return value === 'true';
+  }
+
+  /** A list parameter: `Name.member.1`, `Name.member.2`, … in index order. */
+  list(name: string): string[] {
+    const prefix = `${name}.member.`;
+    return [...this.values]
+      .filter(([key]) => key.startsWith(prefix) && /^\d+$/.test(key.slice(prefix.length)))
+      .sort(([a], [b]) => Number(a.slice(prefix.length)) - Number(b.slice(prefix.length)))
+      .map(([, value]) => value);
+  }
+}
+
+/** AWS words a parameter error with the member's name in lower camel case. */
+function invalid(name: string, value: string, constraint: string): AutoScalingRequestError {
+  const member = name.charAt(0).toLowerCase() + name.slice(1);
+  return validationError(
+    `1 validation error detected: Value ${value} at '${member}' failed to satisfy constraint: ${constraint}`,
+  );
+}
+
+/** `<ActionResponse>` with `<ActionResult>` (left out for actions that return nothing) and the request id. */
+export function resultXml(action: string, result: Record<string, XmlValue> | undefined, requestId: string): string {
+  const body = result === undefined ? '' : element(`${action}Result`, result);
+  return (
+    `<${action}Response xmlns="${XML_NAMESPACE}">${body}` +
+    `<ResponseMetadata><RequestId>${requestId}</RequestId></ResponseMetadata></${action}Response>`
+  );
+}
+
+export function errorXml(error: AutoScalingRequestError, requestId: string): string {
+  const type = error.httpStatus >= 500 ? 'Receiver' : 'Sender';
+  return (
+    `<ErrorResponse xmlns="${XML_NAMESPACE}"><Error><Type>${type}</Type><Code>${error.awsCode}</Code>` +
+    `<Message>${escapeXml(error.message)}</Message></Error><RequestId>${requestId}</RequestId></ErrorResponse>`
+  );
+}
+
+function element(name: string, value: XmlValue): string {
+  if (value === undefined) return '';
+  if (value instanceof Date) return `<${name}>${value.toISOString()}</${name}>`;
+  if (Array.isArray(value)) {
+    const members = value.map((member: XmlValue) => element('member', member)).join('');
+    return members === '' ? `<${name}/>` : `<${name}>${members}</${name}>`;
+  }
+  if (typeof value === 'object') {
+    const children = Object.entries(value as Record<string, XmlValue>)
+      .map(([child, content]) => element(child, content))
+      .join('');
+    return children === '' ? `<${name}/>` : `<${name}>${children}</${name}>`;
+  }
+  return `<${name}>${escapeXml(String(value))}</${name}>`;
+}
+
+/** Escapes text content (never attributes) and drops what XML 1.0 cannot carry: a request may echo any bytes back. */
+export function escapeXml(text: string): string {
+  return text
+    .replace(/[^\t\n\r\u0020-\uD7FF\uE000-\uFFFD\u{10000}-\u{10FFFF}]/gu, '')
+    .replace(/&/g, '&amp;')
+    .replace(/</g, '&lt;')
+    .replace(/>/g, '&gt;');
+}

@@ -1,0 +1,523 @@
+import { EventEmitter } from 'node:events';
+import { randomUUID } from 'node:crypto';
+import { SendMessageCommand, type SQSClient } from '@aws-sdk/client-sqs';
+import { PublishCommand, type SNSClient } from '@aws-sdk/client-sns';
+import type { Logger } from 'pino';
+import { PhoenixError } from '@phoenix/protocol';
+import { AutoScalingErrorCodes, validationError } from './errors.js';
+import type { IdentityDocumentSigner } from './identity-signer.js';
+import type { InstanceLauncher } from './launcher.js';
+import { buildGroup, configError, hex, snapshotGroup, snapshotInstance, type Group, type Instance } from './groups.js';
+import { causeTime, groupNotification, lifecycleHookMessage, type Activity, type GroupEvent } from './messages.js';
+import {
+  LAUNCHING,
+  TERMINATING,
+  type AutoScalingSnapshot,
+  type GroupConfig,
+  type InstanceSnapshot,
+  type LifecycleActionResult,
+  type LifecycleHookConfig,
+  type LifecycleState,
+} from './model.js';
+
+export interface AutoScalingSimulatorOptions {
+  groups: readonly GroupConfig[];
+  /** Lifecycle-hook messages go straight to this queue, as with AWS's SQS notification target. */
+  sqs: SQSClient;
+  lifecycleQueueUrl: string;
+  /** Group notifications go to each group's `topicArn` through this client. */
+  sns: SNSClient;
+  accountId: string;
+  region: string;
+  launcher: InstanceLauncher;
+  signer: IdentityDocumentSigner;
+  logger: Logger;
+  /** After the launcher fails, launches in that group wait this long (AWS backs off too). Default 10 s. */
+  launchRetryDelayMs?: number;
+}
+
+export interface LifecycleActionTarget {
+  groupName: string;
+  hookName: string;
+  token?: string;
+  instanceId?: string;
+}
+
+/** Instances that count towards desired capacity: all but those leaving. */
+const COUNTED: ReadonlySet<LifecycleState> = new Set(['Pending', 'Pending:Wait', 'Pending:Proceed', 'InService']);
+const GONE: ReadonlySet<LifecycleState> = new Set([
+  'Terminating',
+  'Terminating:Wait',
+  'Terminating:Proceed',
+  'Terminated',
+]);
+/** AWS's cap on how long one lifecycle action can be kept open by heartbeats: 100 × the timeout, at most 48 h. */
+const GLOBAL_TIMEOUT_FACTOR = 100;
+const MAX_GLOBAL_TIMEOUT_SECONDS = 172_800;
+
+/**
+ * AWS Auto Scaling, in memory: groups keep their desired capacity, instances go through the
+ * lifecycle states, lifecycle hooks hold them in Pending:Wait / Terminating:Wait until completed
+ * or timed out, and the same messages as on AWS go to SQS and SNS. Every state change happens
+ * synchronously inside a call (so a refused request changes nothing); the side effects of each
+ * instance (boot, messages, stop) run in order on that instance's own promise chain.
+ *
+ * Events: `change` (snapshot) after every change of state or capacity.
+ */
+export class AutoScalingSimulator extends EventEmitter<{ change: [AutoScalingSnapshot] }> {
+  private readonly groups = new Map<string, Group>();
+  private readonly log: Logger;
+  private readonly imageId = `ami-${hex(17)}`;
+  private readonly launchRetryDelayMs: number;
+  private launched = 0;
+  private started = false;
+  private stopped = false;
+  private stopping: Promise<void> | undefined;
+
+  constructor(private readonly options: AutoScalingSimulatorOptions) {
+    super();
+    this.log = options.logger.child({ component: 'autoscaling' });
+    this.launchRetryDelayMs = options.launchRetryDelayMs ?? 10_000;
+    const now = new Date();
+    for (const config of options.groups) {
+      const group = buildGroup(config, options, now);
+      if (this.groups.has(group.name)) throw configError(group.name, 'is configured twice');
+      this.groups.set(group.name, group);
+    }
+  }
+
+  /** Launches every group's desired capacity. */
+  start(): void {
+    this.started = true;
+    for (const group of this.groups.values()) this.scheduleReconcile(group);
+  }
+
+  describe(): AutoScalingSnapshot {
+    return Object.freeze({ groups: Object.freeze([...this.groups.values()].map(snapshotGroup)) });
+  }
+
+  instance(instanceId: string): InstanceSnapshot | undefined {
+    for (const group of this.groups.values()) {
+      const instance = group.instances.get(instanceId);
+      if (instance !== undefined) return snapshotInstance(instance);
+    }
+    return undefined;
+  }
+
+  /** Resolves with the first snapshot that satisfies `predicate`; rejects after `timeoutMs`. */
+  waitFor(
+    predicate: (snapshot: AutoScalingSnapshot) => boolean,
+    { timeoutMs = 10_000, what = 'the awaited condition' }: { timeoutMs?: number; what?: string } = {},
+  ): Promise<AutoScalingSnapshot> {
+    return new Promise((resolve, reject) => {
+      const done = (): void => {
+        clearTimeout(timer);
+        this.off('change', check);
+      };
+      const check = (snapshot: AutoScalingSnapshot): void => {
+        try {
+          if (!predicate(snapshot)) return;
+          done();
+          resolve(snapshot);
+        } catch (err) {
+          done();
+          reject(err instanceof Error ? err : new Error(String(err)));
+        }
+      };
+      const timer = setTimeout(() => {
+        done();
+        const message = `auto-scaling simulator: ${what} did not happen within ${timeoutMs} ms`;
+        reject(
+          new PhoenixError(AutoScalingErrorCodes.WAIT_TIMEOUT, message, { details: { snapshot: this.describe() } }),
+        );
+      }, timeoutMs);
+      this.on('change', check);
+      check(this.describe());
+    });
+  }
+
+  setDesiredCapacity(groupName: string, desired: number): void {
+    const group = this.group(groupName);
+    if (!Number.isInteger(desired)) throw validationError(`DesiredCapacity must be an integer, not ${desired}.`);
+    if (desired > group.maxSize) {
+      throw validationError(
+        `New SetDesiredCapacity value ${desired} is above max value ${group.maxSize} for the AutoScalingGroup.`,
+      );
+    }
+    if (desired < group.minSize) {
+      throw validationError(
+        `New SetDesiredCapacity value ${desired} is below min value ${group.minSize} for the AutoScalingGroup.`,
+      );
+    }
+    const at = causeTime(new Date());
+    group.capacityCause = `At ${at} a user request explicitly set group desired capacity changing the desired capacity from ${group.desired} to ${desired}.`;
+    this.log.info({ group: group.name, from: group.desired, to: desired }, 'desired capacity set');
+    group.desired = desired;
+    this.changed(group);
+  }
+
+  /** TerminateInstanceInAutoScalingGroup. Returns the termination activity. */
+  terminateInstance(instanceId: string, shouldDecrementDesiredCapacity: boolean): Activity {
+    const instance = this.findInstance(instanceId);
+    if (instance === undefined || instance.state === 'Terminated') {
+      throw validationError(`Instance Id not found - No managed instance found for instance ID: ${instanceId}`);
+    }
+    // Asking twice is answered with the termination already under way, and changes nothing.
+    if (GONE.has(instance.state)) return instance.activity;
+    const { group } = instance;
+    if (shouldDecrementDesiredCapacity && group.desired <= group.minSize) {
+      throw validationError(
+        `Currently, desiredSize equals minSize (${group.minSize}). Terminating instance without replacement will violate group's min size constraint. Either set shouldDecrementDesiredCapacity flag to false or lower group's min size.`,
+      );
+    }
+    const shrink = shouldDecrementDesiredCapacity
+      ? `, shrinking the capacity from ${group.desired} to ${group.desired - 1}`
+      : '';
+    if (shouldDecrementDesiredCapacity) group.desired -= 1;
+    const cause = `At ${causeTime(new Date())} instance ${instanceId} was taken out of service in response to a user request${shrink}.`;
+    this.beginTermination(instance, cause);
+    return instance.activity;
+  }
+
+  completeLifecycleAction(target: LifecycleActionTarget & { result: string }): void {
+    if (target.result !== 'CONTINUE' && target.result !== 'ABANDON') {
+      throw validationError(
+        `1 validation error detected: Value '${target.result}' at 'lifecycleActionResult' failed to satisfy constraint: Member must satisfy enum value set: [CONTINUE, ABANDON]`,
+      );
+    }
+    const instance = this.openAction(target);
+    this.log.info(
+      { instanceId: instance.id, hook: target.hookName, result: target.result },
+      'lifecycle action completed',
+    );
+    this.resolveAction(instance, target.result);
+  }
+
+  recordLifecycleActionHeartbeat(target: LifecycleActionTarget): void {
+    const instance = this.openAction(target);
+    this.log.debug({ instanceId: instance.id, hook: target.hookName }, 'lifecycle action heartbeat');
+    this.armHeartbeat(instance);
+  }
+
+  /** Ends every instance process and timer. The simulator does nothing more afterwards. */
+  stop(): Promise<void> {
+    this.stopped = true;
+    return (this.stopping ??= this.shutdown());
+  }
+
+  private async shutdown(): Promise<void> {
+    const instances = [...this.groups.values()].flatMap((group) => {
+      clearTimeout(group.backoff);
+      return [...group.instances.values()];
+    });
+    for (const instance of instances) clearTimeout(instance.action?.timer);
+    // Steps already running finish (a boot under way yields a process to stop); queued ones are skipped.
+    let pending: Promise<void>[];
+    do {
+      pending = instances.map((instance) => instance.work);
+      await Promise.all(pending);
+    } while (instances.some((instance, i) => instance.work !== pending[i]));
+    await Promise.all(instances.map((instance) => this.stopProcess(instance)));
+    this.log.info('auto-scaling simulator stopped');
+  }
+
+  private group(name: string): Group {
+    const group = this.groups.get(name);
+    if (group === undefined)
+      throw validationError(`AutoScalingGroup name not found - AutoScalingGroup ${name} not found`);
+    return group;
+  }
+
+  private findInstance(instanceId: string): Instance | undefined {
+    for (const group of this.groups.values()) {
+      const instance = group.instances.get(instanceId);
+      if (instance !== undefined) return instance;
+    }
+    return undefined;
+  }
+
+  /** The instance whose open lifecycle action the target names, with AWS's answers when none is. */
+  private openAction(target: LifecycleActionTarget): Instance {
+    const group = this.group(target.groupName);
+    const open = (instance: Instance | undefined): instance is Instance =>
+      instance?.action !== undefined && instance.action.hook.name === target.hookName;
+    if (target.token !== undefined) {
+      const instance = [...group.instances.values()].find(
+        (candidate) =>
+          open(candidate) &&
+          candidate.action?.token === target.token &&
+          (target.instanceId === undefined || candidate.id === target.instanceId),
+      );
+      if (instance === undefined) throw validationError(`No active Lifecycle Action found with token ${target.token}`);
+      return instance;
+    }
+    if (target.instanceId === undefined) {
+      throw validationError('Either LifecycleActionToken or InstanceId must be specified.');
+    }
+    const instance = group.instances.get(target.instanceId);
+    if (!open(instance))
+      throw validationError(`No active Lifecycle Action found with instance ID ${target.instanceId}`);
+    return instance;
+  }
+
+  /** Brings a group to its desired capacity, once per turn of the event loop however many changes asked. */
+  private scheduleReconcile(group: Group): void {
+    if (group.reconcileQueued || !this.started || this.stopped) return;
+    group.reconcileQueued = true;
+    queueMicrotask(() => {
+      group.reconcileQueued = false;
+      if (!this.stopped) this.reconcile(group);
+    });
+  }
+
+  private reconcile(group: Group): void {
+    const live = [...group.instances.values()].filter((instance) => COUNTED.has(instance.state));
+    if (live.length < group.desired && group.backoff === undefined) {
+      for (let count = live.length; count < group.desired; count++) this.launch(group, count);
+    } else if (live.length > group.desired) {
+      // Newest first (AWS's default policy weighs zones and launch templates, which the devstack
+      // has not): the instance least settled goes, and the long-lived masters stay. Instances in a
+      // passing state (Pending, Pending:Proceed) are left alone; their next change reconciles again.
+      const victims = live
+        .filter((instance) => instance.state === 'InService' || instance.state === 'Pending:Wait')
+        .sort((a, b) => b.seq - a.seq)
+        .slice(0, live.length - group.desired);
+      let count = live.length;
+      for (const victim of victims) {
+        const at = causeTime(new Date());
+        this.beginTermination(
+          victim,
+          `${group.capacityCause}  At ${at} an instance was taken out of service in response to a difference between desired and actual capacity, shrinking the capacity from ${count} to ${count - 1}.  At ${at} instance ${victim.id} was selected for termination.`,
+        );
+        count -= 1;
+      }
+    }
+  }
+
+  private launch(group: Group, count: number): void {
+    const id = `i-${hex(17)}`;
+    const now = new Date();
+    const seq = this.launched++;
+    const instance: Instance = {
+      id,
+      group,
+      seq,
+      launchTime: now,
+      privateIp: `10.0.${Math.floor(seq / 250) % 256}.${(seq % 250) + 4}`,
+      state: 'Pending',
+      activity: {
+        activityId: randomUUID(),
+        groupName: group.name,
+        instanceId: id,
+        description: `Launching a new EC2 instance: ${id}`,
+        cause: `${group.capacityCause}  At ${causeTime(now)} an instance was started in response to a difference between desired and actual capacity, increasing the capacity from ${count} to ${count + 1}.`,
+        startTime: now,
+      },
+      work: Promise.resolve(),
+    };
+    group.instances.set(id, instance);
+    this.setState(instance, 'Pending');
+    this.enqueue(instance, () => this.boot(instance));
+  }
+
+  /** Starts the instance's process at once: on AWS an instance boots while its launch hook holds it. */
+  private async boot(instance: Instance): Promise<void> {
+    const { group } = instance;
+    const identity = this.options.signer.sign({
+      accountId: this.options.accountId,
+      region: this.options.region,
+      availabilityZone: group.availabilityZone,
+      imageId: this.imageId,
+      instanceId: instance.id,
+      instanceType: group.instanceType,
+      privateIp: instance.privateIp,
+      pendingTime: instance.launchTime,
+    });
+    try {
+      instance.running = await this.options.launcher.launch({
+        instanceId: instance.id,
+        groupName: group.name,
+        identity,
+        privateIp: instance.privateIp,
+        availabilityZone: group.availabilityZone,
+      });
+    } catch (err) {
+      this.log.error({ err, instanceId: instance.id, group: group.name }, 'instance launch failed');
+      if (instance.state !== 'Pending') return; // a termination is queued behind this step
+      this.backOff(group);
+      this.setState(instance, 'Terminated');
+      await this.notify(instance, 'autoscaling:EC2_INSTANCE_LAUNCH_ERROR', `Launching instance failed: ${String(err)}`);
+      return;
+    }
+    if (this.stopped || instance.state !== 'Pending') return;
+    const hook = group.hooks.get(LAUNCHING);
+    if (hook === undefined) this.enterService(instance);
+    else this.hold(instance, hook, 'Pending:Wait');
+  }
+
+  private enterService(instance: Instance): void {
+    this.setState(instance, 'InService');
+    this.enqueue(instance, () => this.notify(instance, 'autoscaling:EC2_INSTANCE_LAUNCH'));
+  }
+
+  private beginTermination(instance: Instance, cause: string): void {
+    // A launch still held is given up: its token stops working, as on AWS.
+    clearTimeout(instance.action?.timer);
+    instance.action = undefined;
+    instance.activity = {
+      activityId: randomUUID(),
+      groupName: instance.group.name,
+      instanceId: instance.id,
+      description: `Terminating EC2 instance: ${instance.id}`,
+      cause,
+      startTime: new Date(),
+    };
+    const hook = instance.group.hooks.get(TERMINATING);
+    if (hook === undefined) this.end(instance, 'Terminating', 'autoscaling:EC2_INSTANCE_TERMINATE');
+    else this.hold(instance, hook, 'Terminating:Wait');
+  }
+
+  /** Opens a lifecycle action: the instance waits in `state` and the hook message goes to SQS. */
+  private hold(instance: Instance, hook: LifecycleHookConfig, state: 'Pending:Wait' | 'Terminating:Wait'): void {
+    const token = randomUUID();
+    const globalSeconds = Math.min(hook.heartbeatTimeoutSeconds * GLOBAL_TIMEOUT_FACTOR, MAX_GLOBAL_TIMEOUT_SECONDS);
+    instance.action = { hook, token, deadline: Date.now() + globalSeconds * 1000 };
+    this.armHeartbeat(instance);
+    this.setState(instance, state);
+    const body = lifecycleHookMessage({
+      accountId: this.options.accountId,
+      groupName: instance.group.name,
+      hook,
+      instanceId: instance.id,
+      token,
+      requestId: instance.activity.activityId,
+      time: new Date(),
+    });
+    this.enqueue(instance, async () => {
+      try {
+        await this.options.sqs.send(
+          new SendMessageCommand({ QueueUrl: this.options.lifecycleQueueUrl, MessageBody: body }),
+        );
+        this.log.info(
+          { instanceId: instance.id, hook: hook.name, transition: hook.transition },
+          'lifecycle hook message sent',
+        );
+      } catch (err) {
+        // As on AWS, an undelivered hook message leaves the instance to its heartbeat timeout.
+        this.log.error({ err, instanceId: instance.id, hook: hook.name }, 'lifecycle hook message could not be sent');
+      }
+    });
+  }
+
+  /** (Re)starts the heartbeat timeout, never beyond the action's global timeout. */
+  private armHeartbeat(instance: Instance): void {
+    const action = instance.action;
+    if (action === undefined || this.stopped) return;
+    clearTimeout(action.timer);
+    const ms = Math.min(action.hook.heartbeatTimeoutSeconds * 1000, action.deadline - Date.now());
+    action.timer = setTimeout(
+      () => {
+        this.log.info(
+          { instanceId: instance.id, hook: action.hook.name, result: action.hook.defaultResult },
+          'lifecycle action timed out; the default result applies',
+        );
+        this.resolveAction(instance, action.hook.defaultResult);
+      },
+      Math.max(0, ms),
+    );
+  }
+
+  private resolveAction(instance: Instance, result: LifecycleActionResult): void {
+    const action = instance.action;
+    if (action === undefined) return;
+    clearTimeout(action.timer);
+    instance.action = undefined;
+    if (action.hook.transition === TERMINATING) {
+      // Either result lets a terminating instance go.
+      this.end(instance, 'Terminating:Proceed', 'autoscaling:EC2_INSTANCE_TERMINATE');
+    } else if (result === 'CONTINUE') {
+      this.setState(instance, 'Pending:Proceed');
+      this.enqueue(instance, async () => {
+        if (instance.state === 'Pending:Proceed') this.enterService(instance);
+      });
+    } else {
+      this.end(
+        instance,
+        'Terminating',
+        'autoscaling:EC2_INSTANCE_LAUNCH_ERROR',
+        `Instance failed to complete user's Lifecycle Action: Lifecycle Action with token ${action.token} was abandoned: Lifecycle Action Completed with ABANDON Result`,
+      );
+    }
+  }
+
+  /** Stops the instance's process, then it is Terminated and the group's notification goes out. */
+  private end(instance: Instance, state: LifecycleState, event: GroupEvent, statusMessage?: string): void {
+    this.setState(instance, state);
+    this.enqueue(instance, async () => {
+      await this.stopProcess(instance);
+      this.setState(instance, 'Terminated');
+      await this.notify(instance, event, statusMessage);
+    });
+  }
+
+  private stopProcess(instance: Instance): Promise<void> {
+    const running = instance.running;
+    if (running === undefined) return Promise.resolve();
+    return (instance.stopped ??= running.stop().catch((err: unknown) => {
+      this.log.error({ err, instanceId: instance.id }, 'instance process did not stop cleanly');
+    }));
+  }
+
+  private async notify(instance: Instance, event: GroupEvent, statusMessage?: string): Promise<void> {
+    const { group } = instance;
+    if (group.topicArn === undefined) return;
+    const { subject, message } = groupNotification({
+      event,
+      accountId: this.options.accountId,
+      groupArn: group.arn,
+      activity: instance.activity,
+      availabilityZone: group.availabilityZone,
+      subnetId: group.subnetId,
+      time: new Date(),
+      ...(statusMessage === undefined ? {} : { statusMessage }),
+    });
+    try {
+      await this.options.sns.send(new PublishCommand({ TopicArn: group.topicArn, Subject: subject, Message: message }));
+      this.log.info({ instanceId: instance.id, group: group.name, event }, 'group notification published');
+    } catch (err) {
+      this.log.error({ err, instanceId: instance.id, event }, 'group notification could not be published');
+    }
+  }
+
+  /** Pauses launches in a group after a launcher failure, so a broken launcher does not spin. */
+  private backOff(group: Group): void {
+    if (group.backoff !== undefined || this.stopped) return;
+    group.backoff = setTimeout(() => {
+      group.backoff = undefined;
+      this.scheduleReconcile(group);
+    }, this.launchRetryDelayMs);
+  }
+
+  private enqueue(instance: Instance, step: () => Promise<void>): void {
+    instance.work = instance.work
+      .then(() => (this.stopped ? undefined : step()))
+      .catch((err: unknown) => this.log.error({ err, instanceId: instance.id }, 'instance step failed'));
+  }
+
+  private setState(instance: Instance, state: LifecycleState): void {
+    instance.state = state;
+    this.log.info({ instanceId: instance.id, group: instance.group.name, state }, 'instance lifecycle state');
+    this.changed(instance.group);
+  }
+
+  private changed(group: Group): void {
+    this.scheduleReconcile(group);
+    if (this.listenerCount('change') === 0) return;
+    try {
+      this.emit('change', this.describe());
+    } catch (err) {
+      // A listener's bug must not break the state machine halfway through a transition.
+      this.log.error({ err }, 'a change listener threw');
+    }
+  }
+}
