@@ -84,8 +84,16 @@ export class MinionsTable {
    * Keeps the last key that was denied for this id, for operators to see (`phoenix keys list`);
    * it never replaces the key the row holds.
    */
-  recordDeniedKey(minionId: string, key: { publicKey: string; fingerprint: string }, now = Date.now()): Promise<MinionRecord> {
-    return this.#table.update({ minionId }, { deniedKey: { ...key, at: now } }, { expression: 'attribute_exists(keyState)' });
+  recordDeniedKey(
+    minionId: string,
+    key: { publicKey: string; fingerprint: string },
+    now = Date.now(),
+  ): Promise<MinionRecord> {
+    return this.#table.update(
+      { minionId },
+      { deniedKey: { ...key, at: now } },
+      { expression: 'attribute_exists(keyState)' },
+    );
   }
 
   /** Forgets the key (the minion may enrol again as pending); lifecycle and highstate history stay. */
