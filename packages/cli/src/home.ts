@@ -33,6 +33,9 @@ export const ConnectionFileSchema = z.strictObject({
     topicArns: z.record(z.string(), z.string()),
   }),
   identityCertificate: z.string().optional(),
+  /** The local masters' API URLs, and the admin token the local cluster was made with. */
+  api: z.array(z.string()).optional(),
+  token: z.string().optional(),
 });
 export type ConnectionFile = z.output<typeof ConnectionFileSchema>;
 

@@ -96,12 +96,13 @@ export async function startDevstack(input: DevstackOptions = {}, deps: DevstackD
       sqs.destroy();
       sns.destroy();
     });
+    // Unattended hooks let instances proceed: the reactor completes each action explicitly, and only it abandons.
     const hooks = (group: string): GroupConfig['hooks'] => [
       {
         name: `${group}-launching`,
         transition: 'autoscaling:EC2_INSTANCE_LAUNCHING',
         heartbeatTimeoutSeconds: options.hookTimeoutSeconds,
-        defaultResult: 'ABANDON',
+        defaultResult: 'CONTINUE',
       },
       {
         name: `${group}-terminating`,

@@ -11,8 +11,8 @@ export const JidErrorCodes = {
   INVALID: 'PHX_JID_INVALID',
 } as const;
 
-/** The largest time a jid can hold: 9999-12-31T23:59:59.999999Z, in microseconds. */
-const MAX_MICROS = Date.UTC(9999, 11, 31, 23, 59, 59, 999) * 1000 + 999;
+/** The last millisecond a jid can hold: 9999-12-31T23:59:59.999Z. */
+const MAX_MILLIS = Date.UTC(9999, 11, 31, 23, 59, 59, 999);
 
 export interface JidGeneratorOptions {
   /**
@@ -26,7 +26,9 @@ export interface JidGeneratorOptions {
 /** Mints jids that strictly increase, even when called many times within one millisecond. */
 export class JidGenerator {
   readonly #random: () => number;
-  #lastMicros = -1;
+  // Kept as a pair: epoch microseconds pass 2^53 in the year 2255 and would stop counting by one.
+  #lastMillis = -1;
+  #lastMicros = 999;
 
   constructor(options: JidGeneratorOptions = {}) {
     this.#random = options.random ?? Math.random;
@@ -34,23 +36,27 @@ export class JidGenerator {
 
   /** The next jid for `now` (a Date or epoch milliseconds; default: the current time). */
   next(now: Date | number = Date.now()): string {
-    const millis = typeof now === 'number' ? now : now.getTime();
-    if (!Number.isFinite(millis) || millis < 0) {
+    const time = typeof now === 'number' ? now : now.getTime();
+    if (!Number.isFinite(time) || time < 0) {
       throw new PhoenixError(JidErrorCodes.INVALID, `cannot make a jid for the time ${String(now)}`);
     }
+    let millis = Math.floor(time);
     // `|| 0` also turns a NaN from a broken random source into 0.
-    const offset = Math.min(999, Math.max(0, Math.floor(this.#random() * 1000))) || 0;
-    let micros = Math.floor(millis) * 1000 + offset;
+    let micros = Math.min(999, Math.max(0, Math.floor(this.#random() * 1000))) || 0;
     // A clock that stands still or steps back must not produce an equal or smaller jid.
-    if (micros <= this.#lastMicros) micros = this.#lastMicros + 1;
-    if (micros > MAX_MICROS) throw new PhoenixError(JidErrorCodes.INVALID, 'cannot make a jid after the year 9999');
+    if (millis < this.#lastMillis || (millis === this.#lastMillis && micros <= this.#lastMicros)) {
+      [millis, micros] =
+        this.#lastMicros === 999 ? [this.#lastMillis + 1, 0] : [this.#lastMillis, this.#lastMicros + 1];
+    }
+    if (millis > MAX_MILLIS) throw new PhoenixError(JidErrorCodes.INVALID, 'cannot make a jid after the year 9999');
+    this.#lastMillis = millis;
     this.#lastMicros = micros;
-    return formatJid(micros);
+    return formatJid(millis, micros);
   }
 }
 
-function formatJid(micros: number): string {
-  const date = new Date(Math.floor(micros / 1000));
+function formatJid(millis: number, micros: number): string {
+  const date = new Date(millis);
   const pad = (value: number, width: number) => String(value).padStart(width, '0');
   return (
     pad(date.getUTCFullYear(), 4) +
@@ -59,7 +65,8 @@ function formatJid(micros: number): string {
     pad(date.getUTCHours(), 2) +
     pad(date.getUTCMinutes(), 2) +
     pad(date.getUTCSeconds(), 2) +
-    pad(micros % 1_000_000, 6)
+    pad(date.getUTCMilliseconds(), 3) +
+    pad(micros, 3)
   );
 }
 

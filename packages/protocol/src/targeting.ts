@@ -43,7 +43,7 @@ export const TARGET_LIMITS = Object.freeze({
   regexLength: 256,
   /** Automaton steps all regular expressions of one target may compile to (`a{1000}` is 1000). */
   regexSteps: 2000,
-  /** Longer ids and grain values never match a pattern: matching cost grows with their length. */
+  /** Longer grain values never match a glob or a regex: matching cost grows with their length. */
   matchedValueLength: 1024,
 });
 
@@ -83,7 +83,7 @@ export type Target = z.output<typeof TargetSchema>;
  */
 export function compileTarget(expression: string | readonly string[], type: TargetType = 'glob'): TargetMatcher {
   if (!(TARGET_TYPES as readonly unknown[]).includes(type)) {
-    throw invalid(`unknown target type ${JSON.stringify(type)}: use one of ${TARGET_TYPES.join(', ')}`);
+    throw invalid(`unknown target type ${quote(String(type))}: use one of ${TARGET_TYPES.join(', ')}`);
   }
   if (typeof expression !== 'string') {
     if (type !== 'list' || !Array.isArray(expression)) {
@@ -133,7 +133,6 @@ function quote(text: string): string {
 }
 
 function checkExpression(expression: string, maxLength: number): void {
-  if (typeof expression !== 'string') throw invalid('the expression must be a string');
   if (expression.trim() === '') throw invalid('the expression is empty');
   if (expression.length > maxLength) {
     throw invalid(`the expression is ${expression.length} characters long; the limit is ${maxLength}`);
@@ -462,14 +461,10 @@ class CompoundParser {
   }
 
   #operand({ text, position }: Token): Compiled {
-    const prefixed = /^([A-Z])([^@\s])?@([\s\S]*)$/.exec(text);
-    const engine = prefixed?.[1];
-    const delimiter = prefixed?.[2];
-    const pattern = prefixed?.[3] ?? text;
-    if (engine === undefined) return { test: this.#plain(text, position, () => idGlob(text)), usesGrains: false };
-    if (delimiter !== undefined && engine !== 'G' && engine !== 'P' && !(engine in UNSUPPORTED_PREFIXES)) {
-      return { test: this.#plain(text, position, () => idGlob(text)), usesGrains: false };
-    }
+    // Salt's syntax: a capital letter, for grains and pillars an optional delimiter, then '@'.
+    const prefixed = /^([A-Z])(?:(?<=[GPIJ])([^@\s]))?@(.*)$/.exec(text);
+    if (prefixed === null) return { test: this.#plain(text, position, () => idGlob(text)), usesGrains: false };
+    const [, engine = '', delimiter = ':', pattern = ''] = prefixed;
     const unsupported = UNSUPPORTED_PREFIXES[engine];
     if (unsupported !== undefined) {
       throw invalid(`${engine}@ (${unsupported}) in ${quote(text)} at position ${position} is not supported yet`, {
@@ -477,7 +472,11 @@ class CompoundParser {
       });
     }
     if (!['G', 'P', 'L', 'E'].includes(engine)) {
-      throw invalid(`unknown target prefix ${engine}@ in ${quote(text)} at position ${position}`, { position });
+      throw invalid(
+        `unknown target prefix ${engine}@ in ${quote(text)} at position ${position} ` +
+          `(for an id that starts with "${engine}@", write [${engine}]@…)`,
+        { position },
+      );
     }
     if (pattern === '') throw invalid(`${engine}@ at position ${position} has no pattern`, { position });
     const at = position + text.length - pattern.length;
@@ -485,10 +484,10 @@ class CompoundParser {
       case 'E':
         return { test: idRegex(pattern, at, this.#budget), usesGrains: false };
       case 'P':
-        return { test: compileGrain(pattern, delimiter ?? ':', true, at, this.#budget), usesGrains: true };
+        return { test: compileGrain(pattern, delimiter, true, at, this.#budget), usesGrains: true };
       case 'G':
         return {
-          test: this.#plain(text, position, () => compileGrain(pattern, delimiter ?? ':', false, at, this.#budget)),
+          test: this.#plain(text, position, () => compileGrain(pattern, delimiter, false, at, this.#budget)),
           usesGrains: true,
         };
       default:
@@ -523,7 +522,7 @@ class CompoundParser {
 // The syntax is Python's `re` (what Salt users write) minus what needs backtracking or memory:
 // backreferences, lookaround and inline flags are refused with a clear message. A pattern is parsed
 // into a tree, compiled into a small program and run as a set of simultaneous threads (Thompson's
-// construction, Pike's VM without captures), so a match costs at most program size × input length.
+// construction), so a match costs at most program size × input length (see RegexAutomaton).
 
 interface RegexBudget {
   steps: number;
@@ -612,16 +611,18 @@ class RegexParser {
   #sequence(): RegexNode {
     const items: RegexNode[] = [];
     while (this.#i < this.#chars.length && this.#chars[this.#i] !== '|' && this.#chars[this.#i] !== ')') {
-      items.push(this.#quantified(this.#atom()));
+      const grouped = this.#chars[this.#i] === '(';
+      items.push(this.#quantified(this.#atom(), grouped));
     }
     return items.length === 1 ? (items[0] as RegexNode) : { kind: 'seq', items };
   }
 
-  #quantified(atom: RegexNode): RegexNode {
+  /** As in Python, `^*` has nothing to repeat but `(^)*` is fine (and harmless). */
+  #quantified(atom: RegexNode, grouped: boolean): RegexNode {
     const start = this.#i;
     const bounds = this.#quantifier();
     if (bounds === undefined) return atom;
-    if (atom.kind === 'assert') throw this.#error('nothing to repeat', start);
+    if (atom.kind === 'assert' && !grouped) throw this.#error('nothing to repeat', start);
     if (this.#chars[this.#i] === '?') this.#i++; // lazy: the same set of matches
     if (this.#quantifierAhead()) throw this.#error('multiple repeat', this.#i);
     if (bounds.max < bounds.min) throw this.#error('min repeat greater than max repeat', start);
@@ -884,7 +885,8 @@ interface AutomatonState {
  */
 class RegexAutomaton {
   readonly #program: readonly Instruction[];
-  readonly #seen: Int32Array;
+  /** The generation in which each instruction was last visited; 2^53 generations never run out. */
+  readonly #seen: Float64Array;
   #generation = 0;
   readonly #states = new Map<string, AutomatonState>();
   readonly #start: AutomatonState;
@@ -892,7 +894,7 @@ class RegexAutomaton {
 
   constructor(program: readonly Instruction[]) {
     this.#program = program;
-    this.#seen = new Int32Array(program.length);
+    this.#seen = new Float64Array(program.length);
     this.#start = this.#state([0], true, false);
   }
 
@@ -940,10 +942,10 @@ class RegexAutomaton {
   }
 
   /** Follows jumps, splits and assertions from the waiting counters; collects the character steps. */
-  #follow(state: AutomatonState, atEnd: boolean, beforeWordChar: boolean): { threads: number[]; matched: boolean } {
+  #follow(state: AutomatonState, atEnd: boolean, nextIsWordChar: boolean): { threads: number[]; matched: boolean } {
     const generation = ++this.#generation;
     const threads: number[] = [];
-    const stack = [...state.waiting].reverse();
+    const stack = [...state.waiting];
     while (stack.length > 0) {
       const pc = stack.pop() as number;
       if (this.#seen[pc] === generation) continue;
@@ -963,7 +965,7 @@ class RegexAutomaton {
           break;
         case 'assert': {
           const { assertion } = instruction;
-          const boundary = state.afterWordChar !== (!atEnd && beforeWordChar);
+          const boundary = state.afterWordChar !== (!atEnd && nextIsWordChar);
           const holds =
             assertion === 'start'
               ? state.atStart

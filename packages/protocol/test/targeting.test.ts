@@ -214,6 +214,60 @@ describe('pcre targets (Python re.match on the id)', () => {
     assert.equal(matches('Web', 'pcre', minion('web1')), false);
   });
 
+  test('agrees with a backtracking engine on thousands of random patterns and ids', () => {
+    // A small deterministic generator over the syntax JavaScript and Python share.
+    let seed = 42;
+    const random = (n: number) => (seed = (seed * 48271) % 2147483647) % n;
+    const pick = <T>(items: readonly T[]): T => items[random(items.length)] as T;
+    const atom = (depth: number): string =>
+      depth > 2 || random(3) > 0
+        ? pick(['a', 'b', '-', '.', '\\d', '\\w', '[ab]', '[^a]', '[0-9b-]', '\\.', '\\b', '^', '$'])
+        : `(${pattern(depth + 1)}${random(2) ? `|${pattern(depth + 1)}` : ''})`;
+    const pattern = (depth: number): string =>
+      Array.from({ length: 1 + random(3) }, () => {
+        const inner = atom(depth);
+        const repeatable = !['\\b', '^', '$'].includes(inner);
+        return repeatable ? inner + pick(['', '', '*', '+', '?', '{2}', '{1,3}', '{,2}', '*?']) : inner;
+      }).join('');
+    let agreed = 0;
+    for (let i = 0; i < 3000; i++) {
+      const source = pattern(0);
+      const id = Array.from({ length: random(10) }, () => pick(['a', 'b', '1', '-', '.', '_'])).join('');
+      const expected = new RegExp(`^(?:${source.replaceAll('{,2}', '{0,2}')})`).test(id);
+      assert.equal(matches(source, 'pcre', minion(id)), expected, `${source} on ${JSON.stringify(id)}`);
+      agreed++;
+    }
+    assert.equal(agreed, 3000);
+  });
+
+  test('assertions, escapes and Unicode', () => {
+    assert.equal(matches('\\Aweb\\Z', 'pcre', minion('web')), true);
+    assert.equal(matches('\\Aweb\\Z', 'pcre', minion('web1')), false);
+    assert.equal(matches('web\\B', 'pcre', minion('web1')), true);
+    assert.equal(matches('web\\B', 'pcre', minion('web')), false);
+    assert.equal(matches('web\\b$', 'pcre', minion('web')), true);
+    assert.equal(matches('a.+?c', 'pcre', minion('abbbc')), true);
+    // \w, \d and \s are Unicode-aware, as in Python 3.
+    assert.equal(matches('\\u00e9t\\w$', 'pcre', minion('été')), true);
+    assert.equal(matches('\\w\\d$', 'pcre', minion('ж٣')), true);
+    assert.equal(matches('.t\\w$', 'pcre', minion('été')), true);
+    assert.equal(matches('..$', 'pcre', minion('a😀')), true);
+    assert.equal(matches('[\\d\\s-]+$', 'pcre', minion('1-2 3')), true);
+    assert.equal(matches('[a\\-z]+$', 'pcre', minion('a-z')), true);
+    assert.equal(matches('[a\\-z]+$', 'pcre', minion('b')), false);
+  });
+
+  test('P@ matches grain values case-insensitively, classes and negations included', () => {
+    const debian = minion('m1', { os: 'Debian' });
+    assert.equal(matches('P@os:debian$', 'compound', debian), true);
+    assert.equal(matches('P@os:[A-D]EBIAN$', 'compound', debian), true);
+    assert.equal(matches('P@os:[^d]ebian', 'compound', debian), false);
+    // Salt lowercases the pattern itself, turning \D (not a digit) into \d; Phoenix folds case, not escapes.
+    assert.equal(matches('P@os:\\Debian', 'compound', debian), true);
+    assert.equal(matches('P@os:\\debian', 'compound', debian), false);
+    assert.equal(matches('E@WEB', 'compound', minion('web1')), false);
+  });
+
   test('patterns that hang a backtracking engine finish at once', () => {
     const id = `${'a'.repeat(TARGET_LIMITS.idLength - 1)}!`;
     const evil = ['(a+)+$', '(a|aa)+$', '(a|a)*b', '(.*a){12}$', '(\\w+\\d*)+=', '.*.*.*.*.*.*=', '(x+x+)+y'];

@@ -1,20 +1,32 @@
 #!/usr/bin/env node
 import { isPhoenixError } from '@phoenix/protocol';
 import { CliError } from '../errors.js';
-import { down } from '../commands/down.js';
-import { local, LOCAL_USAGE } from '../commands/local.js';
-import { up, UP_USAGE } from '../commands/up.js';
+import { USAGES } from '../usage.js';
 
 const USAGE = `usage: phoenix COMMAND [ARGS]
 
 Local cluster (the embedded cloud: no AWS account needed)
-  ${UP_USAGE}
-  phoenix down [--out json]
-  ${LOCAL_USAGE}
+  ${USAGES.up}
+  ${USAGES.down}
+  ${USAGES.local}
+
+Cluster (any master's API: --api URL --token T, or PHOENIX_API / PHOENIX_TOKEN, else the local cluster)
+  ${USAGES.run}
+  ${USAGES.keys}
+  ${USAGES.jobs}
 
 Every command takes --out json and then prints one JSON document.`;
 
-const COMMANDS: Record<string, (argv: readonly string[]) => Promise<number>> = { up, down, local };
+type Command = (argv: readonly string[]) => Promise<number>;
+// Loaded on demand: `phoenix run` should not pay for loading the local cloud that `phoenix up` needs.
+const COMMANDS: Record<string, () => Promise<Command>> = {
+  up: async () => (await import('../commands/up.js')).up,
+  down: async () => (await import('../commands/down.js')).down,
+  local: async () => (await import('../commands/local.js')).local,
+  run: async () => (await import('../commands/run.js')).run,
+  keys: async () => (await import('../commands/keys.js')).keys,
+  jobs: async () => (await import('../commands/jobs.js')).jobs,
+};
 
 async function main(argv: readonly string[]): Promise<number> {
   const [name, ...rest] = argv;
@@ -22,12 +34,12 @@ async function main(argv: readonly string[]): Promise<number> {
     process.stdout.write(`${USAGE}\n`);
     return name === undefined ? 2 : 0;
   }
-  const command = COMMANDS[name];
-  if (command === undefined) {
+  const load = COMMANDS[name];
+  if (load === undefined) {
     process.stderr.write(`phoenix: unknown command "${name}"\n${USAGE}\n`);
     return 2;
   }
-  return command(rest);
+  return (await load())(rest);
 }
 
 const argv = process.argv.slice(2);

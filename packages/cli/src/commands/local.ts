@@ -1,11 +1,12 @@
 import { AutoScalingClient, SetDesiredCapacityCommand } from '@aws-sdk/client-auto-scaling';
 import { awsClientConfig } from '@phoenix/protocol';
+import { USAGES } from '../usage.js';
 import { parseCommand, parseCount } from '../args.js';
 import { CliError, CliErrorCodes } from '../errors.js';
 import { emit, outputFormat } from '../output.js';
 import { requireLocalCluster } from '../home.js';
 
-export const LOCAL_USAGE = 'phoenix local scale N [--group minions|masters] [--out json]';
+const LOCAL_USAGE = USAGES.local;
 
 /** `phoenix local …`: drives the local cluster's simulated cloud through the real Auto Scaling API. */
 export async function local(argv: readonly string[]): Promise<number> {

@@ -1,0 +1,120 @@
+import { stringify } from 'yaml';
+import { resolveApi, request, stream } from '../api-client.js';
+import { USAGES } from '../usage.js';
+import { parseCommand } from '../args.js';
+import { CliError, CliErrorCodes } from '../errors.js';
+
+const RUN_USAGE = USAGES.run;
+
+interface Return {
+  minionId: string;
+  success: boolean;
+  retcode: number;
+  ret: unknown;
+}
+
+/** `phoenix run`: Salt's `salt` command. Streams returns; exits 1 when a minion failed or did not answer. */
+export async function run(argv: readonly string[]): Promise<number> {
+  const { values, positionals } = parseCommand('run', argv, {
+    grain: { type: 'boolean', short: 'G', default: false },
+    list: { type: 'boolean', short: 'L', default: false },
+    compound: { type: 'boolean', short: 'C', default: false },
+    pcre: { type: 'boolean', short: 'E', default: false },
+    timeout: { type: 'string', short: 't' },
+    async: { type: 'boolean', default: false },
+    out: { type: 'string' },
+    api: { type: 'string' },
+    token: { type: 'string' },
+  });
+  const [target, fun, ...rest] = positionals;
+  if (target === undefined || fun === undefined) throw new CliError(CliErrorCodes.USAGE, `usage: ${RUN_USAGE}`);
+  const out = values.out ?? 'nested';
+  if (!['nested', 'yaml', 'json'].includes(out)) {
+    throw new CliError(CliErrorCodes.USAGE, `--out must be one of nested, yaml, json, not "${out}"`);
+  }
+  const chosen = (['grain', 'list', 'compound', 'pcre'] as const).filter((type) => values[type]);
+  if (chosen.length > 1) throw new CliError(CliErrorCodes.USAGE, 'choose one of -G, -L, -C and -E');
+  const targetType = chosen[0] ?? 'glob';
+  const timeoutS = values.timeout === undefined ? 30 : Number(values.timeout);
+  if (!Number.isFinite(timeoutS) || timeoutS <= 0 || timeoutS > 86_400) {
+    throw new CliError(CliErrorCodes.USAGE, `--timeout must be seconds from 1 to 86400, not "${values.timeout}"`);
+  }
+  const { args, kwargs } = splitArguments(rest);
+  const api = await resolveApi(values);
+  const submitted = await request<{ jid: string; minions: string[] }>(api, 'POST', '/jobs', {
+    target: targetType === 'list' ? target.split(',') : target,
+    targetType,
+    fun,
+    args,
+    kwargs,
+  });
+  if (values.async) {
+    process.stdout.write(
+      out === 'json' ? `${JSON.stringify({ jid: submitted.jid, minions: submitted.minions })}\n` : `${submitted.jid}\n`,
+    );
+    return 0;
+  }
+  const returns = new Map<string, Return>();
+  let missing: string[] = [];
+  const progress = process.stderr.isTTY && out !== 'json';
+  await stream(api, `/jobs/${submitted.jid}/stream?timeoutMs=${Math.round(timeoutS * 1000)}`, (event, data) => {
+    if (event === 'return') {
+      const ret = data as Return;
+      returns.set(ret.minionId, ret);
+      if (out === 'nested') process.stdout.write(nested(ret));
+      if (progress) process.stderr.write(`\r${returns.size}/${submitted.minions.length} returned`);
+    } else if (event === 'done') {
+      missing = (data as { missing: string[] }).missing;
+    }
+  });
+  if (progress) process.stderr.write('\n');
+  const failed = [...returns.values()].filter((r) => !r.success).map((r) => r.minionId);
+  const document = {
+    jid: submitted.jid,
+    returns: Object.fromEntries(
+      [...returns.values()].map((r) => [r.minionId, { success: r.success, retcode: r.retcode, ret: r.ret }]),
+    ),
+    failed,
+    missing,
+  };
+  if (out === 'json') process.stdout.write(`${JSON.stringify(document, null, 2)}\n`);
+  if (out === 'yaml') process.stdout.write(stringify(document));
+  for (const id of missing) process.stderr.write(`${id}: did not return within ${timeoutS} s\n`);
+  return failed.length > 0 || missing.length > 0 ? 1 : 0;
+}
+
+/** Salt's argument rule: `key=value` is a keyword argument; simple literals become numbers, booleans, null. */
+export function splitArguments(words: readonly string[]): { args: unknown[]; kwargs: Record<string, unknown> } {
+  const args: unknown[] = [];
+  const kwargs: Record<string, unknown> = {};
+  for (const word of words) {
+    const match = /^([A-Za-z_][A-Za-z0-9_]*)=(.*)$/s.exec(word);
+    if (match) kwargs[match[1] as string] = literal(match[2] as string);
+    else args.push(literal(word));
+  }
+  return { args, kwargs };
+}
+
+function literal(text: string): unknown {
+  if (/^(true|True)$/.test(text)) return true;
+  if (/^(false|False)$/.test(text)) return false;
+  if (/^(null|None|~)$/.test(text)) return null;
+  if (/^-?(0|[1-9]\d*)(\.\d+)?$/.test(text)) return Number(text);
+  if (/^[[{]/.test(text)) {
+    try {
+      return JSON.parse(text) as unknown;
+    } catch {
+      return text;
+    }
+  }
+  return text;
+}
+
+function nested(ret: Return): string {
+  const body = stringify(ret.ret ?? null)
+    .trimEnd()
+    .split('\n')
+    .map((line) => `    ${line}`)
+    .join('\n');
+  return `${ret.minionId}:${ret.success ? '' : ` (failed, retcode ${ret.retcode})`}\n${body}\n`;
+}

@@ -1,0 +1,9 @@
+/** One line of usage per command, shown by `phoenix --help` and by each command's usage errors. */
+export const USAGES = {
+  up: 'phoenix up [--masters N] [--minions N] [--detach] [--data-dir DIR] [--out json]',
+  down: 'phoenix down [--out json]',
+  local: 'phoenix local scale N [--group minions|masters] [--out json]',
+  run: 'phoenix run TARGET FUNCTION [ARG ...] [key=value ...] [-G|-L|-C|-E] [--timeout S] [--async] [--out nested|yaml|json]',
+  keys: 'phoenix keys list|accept|reject|delete [PATTERN] [--include] [--state S] [--out json]',
+  jobs: 'phoenix jobs list [--limit N] | phoenix jobs show JID [--out json]',
+} as const;

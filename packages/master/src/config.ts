@@ -1,0 +1,56 @@
+import { z } from 'zod';
+import { AwsSettingsSchema, loadConfig } from '@phoenix/protocol';
+
+const Port = z.int().min(0).max(65535);
+
+export const ApiTokenSchema = z.strictObject({
+  name: z.string().min(1),
+  /** SHA-256 of the token, hex: the master never stores a token itself. */
+  sha256: z.string().regex(/^[0-9a-f]{64}$/, '64 hex characters (sha256 of the token)'),
+  role: z.enum(['read', 'operate', 'admin']),
+});
+export type ApiToken = z.output<typeof ApiTokenSchema>;
+
+export const MasterConfigSchema = z.strictObject({
+  /** Unique in the cluster; defaults to the EC2 instance id or the host name plus the API port. */
+  id: z
+    .string()
+    .regex(/^[A-Za-z0-9][A-Za-z0-9._-]{0,127}$/)
+    .optional(),
+  /** Address the sockets bind to. */
+  bind: z.string().min(1).default('0.0.0.0'),
+  /** Address minions, peers and the CLI reach this master at (written to the masters table). */
+  advertise: z.string().min(1).default('127.0.0.1'),
+  ports: z
+    .strictObject({
+      enrol: Port.default(4505),
+      minion: Port.default(4506),
+      peer: Port.default(4507),
+      api: Port.default(8080),
+    })
+    .prefault({}),
+  aws: AwsSettingsSchema.prefault({}),
+  tablePrefix: z.string().min(1).default('phoenix'),
+  /** The cluster CURVE key pair: `cluster.pub` and `cluster.key` (Z85) in this directory. */
+  pkiDir: z.string().min(1),
+  api: z.strictObject({ tokens: z.array(ApiTokenSchema).default([]) }).prefault({}),
+  heartbeatIntervalMs: z.int().min(50).max(60_000).default(2_000),
+  deadAfterMs: z.int().min(150).max(600_000).default(6_000),
+  /** Default time a CLI waits for returns, when the caller gives none. */
+  jobTimeoutMs: z.int().min(100).max(86_400_000).default(30_000),
+  /** A minion's connection counts as gone when nothing was heard from it for this long. */
+  minionSilenceMs: z.int().min(100).max(600_000).default(30_000),
+  logLevel: z.enum(['trace', 'debug', 'info', 'warn', 'error', 'fatal', 'silent']).default('info'),
+});
+export type MasterConfig = z.output<typeof MasterConfigSchema>;
+export type MasterConfigInput = z.input<typeof MasterConfigSchema>;
+
+export const MASTER_ENV_PREFIX = 'PHOENIX_MASTER__';
+
+/** Reads the YAML config file, applies PHOENIX_MASTER__* overrides, validates the result. */
+export function loadMasterConfig(
+  path: string | undefined,
+  env: NodeJS.ProcessEnv = process.env,
+): Promise<MasterConfig> {
+  return loadConfig(MasterConfigSchema, path, env, MASTER_ENV_PREFIX);
+}

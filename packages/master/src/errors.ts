@@ -1,0 +1,23 @@
+import { PhoenixError } from '@phoenix/protocol';
+
+/** Every error code the master raises, in one place. */
+export const MasterErrorCodes = {
+  START_FAILED: 'PHX_MASTER_START_FAILED',
+  UNAUTHORIZED: 'PHX_API_UNAUTHORIZED',
+  FORBIDDEN: 'PHX_API_FORBIDDEN',
+  BAD_REQUEST: 'PHX_API_BAD_REQUEST',
+  NOT_FOUND: 'PHX_API_NOT_FOUND',
+  NO_MINIONS: 'PHX_JOB_NO_MINIONS',
+} as const;
+export type MasterErrorCode = (typeof MasterErrorCodes)[keyof typeof MasterErrorCodes];
+
+export class MasterError extends PhoenixError {
+  constructor(
+    code: MasterErrorCode,
+    message: string,
+    options: { cause?: unknown; details?: Record<string, unknown> } = {},
+  ) {
+    super(code, message, options);
+    this.name = 'MasterError';
+  }
+}

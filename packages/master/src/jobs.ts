@@ -1,0 +1,194 @@
+import type { Logger } from 'pino';
+import { compileTarget, JidGenerator, WIRE_VERSION, type TargetType } from '@phoenix/protocol';
+import { ConditionFailedError, type JobRecord, type ReturnRecord, type Store } from '@phoenix/store';
+import type { KeyRegistry } from './keys.js';
+import type { MinionLink, MinionSession } from './minion-link.js';
+import { MasterError, MasterErrorCodes } from './errors.js';
+
+export interface JobRequest {
+  target: string | readonly string[];
+  targetType: TargetType;
+  fun: string;
+  args: unknown[];
+  kwargs: Record<string, unknown>;
+  submitter: string;
+  timeoutMs?: number;
+}
+
+export interface ReturnEvent {
+  jid: string;
+  minionId: string;
+  success: boolean;
+  retcode: number;
+  ret: unknown;
+  receivedAt: number;
+}
+
+/**
+ * Jobs on this master: expected minions come from the accepted keys and their cached grains, the
+ * job is stored before anything is sent, and each return is stored (once per minion) before its
+ * acknowledgement goes back. Listeners of a jid hear every new return as it is stored.
+ */
+export class JobService {
+  readonly #store: Store;
+  readonly #keys: KeyRegistry;
+  readonly #link: () => MinionLink;
+  readonly #masterId: string;
+  readonly #log: Logger;
+  readonly #jids = new JidGenerator();
+  readonly #grains = new Map<string, Readonly<Record<string, unknown>>>();
+  readonly #listeners = new Map<string, Set<(event: ReturnEvent) => void>>();
+
+  constructor(store: Store, keys: KeyRegistry, link: () => MinionLink, masterId: string, log: Logger) {
+    this.#store = store;
+    this.#keys = keys;
+    this.#link = link;
+    this.#masterId = masterId;
+    this.#log = log;
+  }
+
+  /** Loads the grains of every known minion, for grain targeting of minions connected elsewhere. */
+  async loadGrains(): Promise<void> {
+    let cursor: string | undefined;
+    do {
+      const page = await this.#store.minions.list({ limit: 1000, cursor });
+      for (const record of page.items) if (record.grains) this.#grains.set(record.minionId, record.grains);
+      cursor = page.cursor;
+    } while (cursor !== undefined);
+  }
+
+  rememberGrains(minionId: string, grains: Record<string, unknown>): void {
+    this.#grains.set(minionId, Object.freeze({ ...grains }));
+  }
+
+  grainsOf(minionId: string): Readonly<Record<string, unknown>> {
+    return this.#grains.get(minionId) ?? {};
+  }
+
+  /** The accepted minions a target selects (validates the target: a bad one is PHX_TARGET_INVALID). */
+  expectedMinions(target: string | readonly string[], type: TargetType): string[] {
+    const matcher = compileTarget(target, type);
+    return this.#keys
+      .acceptedIds()
+      .filter((id) => matcher.matches({ id, grains: this.grainsOf(id) }))
+      .sort();
+  }
+
+  async submit(request: JobRequest, now = Date.now()): Promise<JobRecord> {
+    const expected = this.expectedMinions(request.target, request.targetType);
+    if (expected.length === 0) {
+      throw new MasterError(MasterErrorCodes.NO_MINIONS, 'no accepted minion matches the target; nothing was run', {
+        details: { target: request.target, targetType: request.targetType },
+      });
+    }
+    const job = await this.#storeJob(request, expected, now);
+    // Audit: who ran what, where, when — one structured line per submission.
+    this.#log.info(
+      {
+        audit: 'job',
+        jid: job.jid,
+        submitter: job.submitter,
+        fun: job.fun,
+        target: job.target,
+        targetType: job.targetType,
+        expected: expected.length,
+      },
+      'job submitted',
+    );
+    const link = this.#link();
+    for (const minionId of expected) {
+      link.send(minionId, {
+        v: WIRE_VERSION,
+        t: 'job',
+        jid: job.jid,
+        fun: job.fun,
+        args: job.args,
+        kwargs: job.kwargs,
+        ...(request.timeoutMs === undefined ? {} : { timeoutMs: request.timeoutMs }),
+      });
+    }
+    return job;
+  }
+
+  async #storeJob(request: JobRequest, expected: string[], now: number): Promise<JobRecord> {
+    const target = typeof request.target === 'string' ? request.target : request.target.join(',');
+    // Jids are minted by every master; a collision (same microsecond elsewhere) just takes the next one.
+    for (let attempt = 0; ; attempt++) {
+      try {
+        return await this.#store.jobs.put({
+          jid: this.#jids.next(now),
+          fun: request.fun,
+          args: request.args,
+          kwargs: request.kwargs,
+          target,
+          targetType: request.targetType,
+          submitter: request.submitter,
+          originMaster: this.#masterId,
+          expected,
+          createdAt: now,
+        });
+      } catch (err) {
+        if (!(err instanceof ConditionFailedError) || attempt >= 5) throw err;
+      }
+    }
+  }
+
+  /** Stores a minion's return once; the first copy is announced, re-sends after a failover are not. */
+  async recordReturn(
+    session: MinionSession,
+    message: { jid: string; success: boolean; retcode: number; ret: unknown },
+  ): Promise<void> {
+    const receivedAt = Date.now();
+    const stored = await this.#store.returns.putOnce({
+      jid: message.jid,
+      minionId: session.minionId,
+      success: message.success,
+      retcode: message.retcode,
+      ret: message.ret,
+      masterId: this.#masterId,
+      receivedAt,
+    });
+    if (!stored) return;
+    const event: ReturnEvent = {
+      jid: message.jid,
+      minionId: session.minionId,
+      success: message.success,
+      retcode: message.retcode,
+      ret: message.ret,
+      receivedAt,
+    };
+    for (const listener of this.#listeners.get(message.jid) ?? []) listener(event);
+  }
+
+  /** Hears every return of `jid` stored from now on; returns the function that stops listening. */
+  listen(jid: string, listener: (event: ReturnEvent) => void): () => void {
+    const set = this.#listeners.get(jid) ?? new Set();
+    set.add(listener);
+    this.#listeners.set(jid, set);
+    return () => {
+      set.delete(listener);
+      if (set.size === 0) this.#listeners.delete(jid);
+    };
+  }
+
+  async get(jid: string): Promise<JobRecord> {
+    const job = await this.#store.jobs.get(jid);
+    if (job === undefined) throw new MasterError(MasterErrorCodes.NOT_FOUND, `no job ${jid} in the job cache`);
+    return job;
+  }
+
+  list(limit: number, cursor?: string): Promise<{ items: JobRecord[]; cursor?: string }> {
+    return this.#store.jobs.listRecent({ limit, ...(cursor === undefined ? {} : { cursor }) });
+  }
+
+  async returns(jid: string): Promise<ReturnRecord[]> {
+    const all: ReturnRecord[] = [];
+    let cursor: string | undefined;
+    do {
+      const page = await this.#store.returns.listForJob(jid, { limit: 1000, cursor });
+      all.push(...page.items);
+      cursor = page.cursor;
+    } while (cursor !== undefined);
+    return all;
+  }
+}

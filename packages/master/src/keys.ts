@@ -1,0 +1,217 @@
+import type { Logger } from 'pino';
+import { compileTarget, keyFingerprint, messageKey, type KeyState } from '@phoenix/protocol';
+import { ConditionFailedError, type MinionRecord, type Store } from '@phoenix/store';
+
+export interface AcceptedKey {
+  readonly minionId: string;
+  readonly publicKey: string;
+  /** The key the minion signs its messages with (see protocol keys.ts). */
+  readonly messageKey: Buffer;
+}
+
+export interface KeyInfo {
+  minionId: string;
+  state: KeyState;
+  fingerprint: string;
+  updatedAt?: number;
+}
+
+export type KeyAction = 'accept' | 'reject' | 'delete';
+
+export interface KeyChange {
+  minionId: string;
+  from: KeyState;
+  to: KeyState | 'deleted';
+}
+
+/** What each action may change: like salt-key, accept and reject act on pending keys unless told more. */
+const ACTION_SOURCES: Record<KeyAction, (opts: { include: boolean }) => readonly KeyState[]> = {
+  accept: ({ include }) => (include ? ['pending', 'rejected'] : ['pending']),
+  reject: ({ include }) => (include ? ['pending', 'accepted'] : ['pending']),
+  delete: () => ['pending', 'accepted', 'rejected', 'denied'],
+};
+
+/**
+ * The cluster-wide key store as one master sees it: the minions table is the truth, and the
+ * accepted keys are cached here because the ZAP handler and every incoming message consult them.
+ */
+export class KeyRegistry {
+  readonly #store: Store;
+  readonly #clusterSecretKey: string;
+  readonly #log: Logger;
+  readonly #byId = new Map<string, AcceptedKey>();
+  readonly #byPublicKey = new Map<string, AcceptedKey>();
+  readonly #listeners = new Set<(change: KeyChange) => void>();
+  #lastRefresh = 0;
+  #refreshing: Promise<void> | undefined;
+
+  constructor(store: Store, clusterSecretKey: string, log: Logger) {
+    this.#store = store;
+    this.#clusterSecretKey = clusterSecretKey;
+    this.#log = log;
+  }
+
+  /** Reloads every accepted key from the table (all pages of the byKeyState index). */
+  async refresh(now = Date.now()): Promise<void> {
+    this.#lastRefresh = now;
+    const fresh = new Map<string, AcceptedKey>();
+    let cursor: string | undefined;
+    do {
+      const page = await this.#store.minions.listByKeyState('accepted', { limit: 1000, cursor });
+      for (const record of page.items) {
+        if (record.publicKey !== undefined) fresh.set(record.minionId, this.#entry(record.minionId, record.publicKey));
+      }
+      cursor = page.cursor;
+    } while (cursor !== undefined);
+    for (const id of [...this.#byId.keys()]) if (!fresh.has(id)) this.#forget(id);
+    for (const entry of fresh.values()) this.#remember(entry);
+  }
+
+  /**
+   * A refresh triggered by an unknown key at the door: a key accepted on another master becomes
+   * usable here within about a second, without polling the table while nothing changes.
+   */
+  refreshSoon(minIntervalMs = 1_000): void {
+    if (this.#refreshing !== undefined || Date.now() - this.#lastRefresh < minIntervalMs) return;
+    this.#refreshing = this.refresh()
+      .catch((err: unknown) => this.#log.warn({ err }, 'could not refresh accepted keys'))
+      .finally(() => (this.#refreshing = undefined));
+  }
+
+  isAcceptedPublicKey(publicKey: string): boolean {
+    return this.#byPublicKey.has(publicKey);
+  }
+
+  accepted(minionId: string): AcceptedKey | undefined {
+    return this.#byId.get(minionId);
+  }
+
+  acceptedIds(): string[] {
+    return [...this.#byId.keys()];
+  }
+
+  onChange(listener: (change: KeyChange) => void): () => void {
+    this.#listeners.add(listener);
+    return () => this.#listeners.delete(listener);
+  }
+
+  /**
+   * A minion presents its key. New id: pending. Same key: its current state. A different key for an
+   * id that has one: denied, recorded for operators, and never a replacement (as salt-key does).
+   */
+  async enrol(minionId: string, publicKey: string, now = Date.now()): Promise<{ state: KeyState; reason?: string }> {
+    const fingerprint = keyFingerprint(publicKey);
+    try {
+      await this.#store.minions.registerKey(minionId, { publicKey, fingerprint }, now);
+      this.#log.info({ minionId, fingerprint }, 'new key pending');
+      return { state: 'pending' };
+    } catch (err) {
+      if (!(err instanceof ConditionFailedError)) throw err;
+    }
+    const record = await this.#store.minions.get(minionId);
+    if (record?.keyState === undefined) return this.enrol(minionId, publicKey, now); // deleted meanwhile
+    if (record.publicKey === publicKey) {
+      if (record.keyState === 'accepted') this.#remember(this.#entry(minionId, publicKey));
+      return { state: record.keyState };
+    }
+    await this.#store.minions.recordDeniedKey(minionId, { publicKey, fingerprint }, now);
+    this.#log.warn(
+      { minionId, fingerprint, held: record.fingerprint, heldState: record.keyState },
+      'a different key was presented for a minion id that already has one: denied',
+    );
+    return { state: 'denied', reason: `minion id ${minionId} already has a ${record.keyState} key` };
+  }
+
+  /** Every key whose minion id matches the glob, with denied keys beside the held ones (as salt-key lists them). */
+  async list(pattern = '*', state?: KeyState): Promise<KeyInfo[]> {
+    const matcher = compileTarget(pattern, 'glob');
+    const keys: KeyInfo[] = [];
+    let cursor: string | undefined;
+    do {
+      const page = await this.#store.minions.list({ limit: 1000, cursor });
+      for (const record of page.items) {
+        if (!matcher.matches({ id: record.minionId, grains: {} })) continue;
+        if (record.keyState !== undefined) keys.push(info(record));
+        if (record.deniedKey !== undefined) {
+          const { fingerprint, at } = record.deniedKey;
+          keys.push({ minionId: record.minionId, state: 'denied', fingerprint, updatedAt: at });
+        }
+      }
+      cursor = page.cursor;
+    } while (cursor !== undefined);
+    return keys
+      .filter((key) => state === undefined || key.state === state)
+      .sort((a, b) => a.minionId.localeCompare(b.minionId) || a.state.localeCompare(b.state));
+  }
+
+  /** Applies an action to every key matching the glob whose state allows it; returns what changed. */
+  async apply(action: KeyAction, pattern: string, include = false, now = Date.now()): Promise<KeyChange[]> {
+    const sources = ACTION_SOURCES[action]({ include });
+    const changes: KeyChange[] = [];
+    for (const key of await this.list(pattern)) {
+      if (!sources.includes(key.state)) continue;
+      if (changes.some((change) => change.minionId === key.minionId)) continue; // its denied twin: done
+      try {
+        if (action === 'delete') await this.#store.minions.deleteKey(key.minionId);
+        else
+          await this.#store.minions.setKeyState(
+            key.minionId,
+            key.state,
+            action === 'accept' ? 'accepted' : 'rejected',
+            now,
+          );
+      } catch (err) {
+        if (err instanceof ConditionFailedError) continue; // changed meanwhile by someone else: theirs stands
+        throw err;
+      }
+      const to = action === 'delete' ? 'deleted' : action === 'accept' ? 'accepted' : 'rejected';
+      changes.push({ minionId: key.minionId, from: key.state, to });
+    }
+    for (const change of changes) await this.applyChange(change);
+    return changes;
+  }
+
+  /** Brings the cache in line with a change made here or reported by a peer, and tells listeners. */
+  async applyChange(change: KeyChange): Promise<void> {
+    if (change.to === 'accepted') {
+      const record = await this.#store.minions.get(change.minionId);
+      if (record?.keyState === 'accepted' && record.publicKey !== undefined) {
+        this.#remember(this.#entry(change.minionId, record.publicKey));
+      }
+    } else {
+      this.#forget(change.minionId);
+    }
+    this.#log.info(change, 'key state changed');
+    for (const listener of this.#listeners) listener(change);
+  }
+
+  #entry(minionId: string, publicKey: string): AcceptedKey {
+    const known = this.#byId.get(minionId);
+    if (known?.publicKey === publicKey) return known;
+    return Object.freeze({ minionId, publicKey, messageKey: messageKey(this.#clusterSecretKey, publicKey) });
+  }
+
+  #remember(entry: AcceptedKey): void {
+    const previous = this.#byId.get(entry.minionId);
+    if (previous !== undefined) this.#byPublicKey.delete(previous.publicKey);
+    this.#byId.set(entry.minionId, entry);
+    this.#byPublicKey.set(entry.publicKey, entry);
+  }
+
+  #forget(minionId: string): void {
+    const previous = this.#byId.get(minionId);
+    if (previous === undefined) return;
+    this.#byId.delete(minionId);
+    this.#byPublicKey.delete(previous.publicKey);
+  }
+}
+
+function info(record: MinionRecord): KeyInfo {
+  const key: KeyInfo = {
+    minionId: record.minionId,
+    state: record.keyState ?? 'pending',
+    fingerprint: record.fingerprint ?? '',
+  };
+  if (record.keyUpdatedAt !== undefined) key.updatedAt = record.keyUpdatedAt;
+  return key;
+}

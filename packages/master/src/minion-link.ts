@@ -1,0 +1,305 @@
+import { Router, type Context } from 'zeromq';
+import type { Logger } from 'pino';
+import {
+  decodeMinionMessage,
+  encodeMessage,
+  messageKey,
+  verifyMessage,
+  WIRE_VERSION,
+  MAX_MESSAGE_BYTES,
+  type MasterMessage,
+  type MinionMessage,
+} from '@phoenix/protocol';
+import type { AcceptedKey, KeyRegistry } from './keys.js';
+
+type Message<T extends MinionMessage['t']> = Extract<MinionMessage, { t: T }>;
+
+export interface MinionSession {
+  readonly minionId: string;
+  readonly routingId: Buffer;
+  readonly key: AcceptedKey;
+  readonly connectedAt: number;
+  lastSeen: number;
+}
+
+/** What the master does with authenticated minion traffic; the link only moves and checks bytes. */
+export interface MinionLinkHandlers {
+  hello(session: MinionSession, message: Message<'hello'>): Promise<void>;
+  /** Resolves once the return is stored: only then is it acknowledged. */
+  result(session: MinionSession, message: Message<'return'>): Promise<void>;
+  grains(session: MinionSession, message: Message<'grains'>): Promise<void>;
+  gone(session: MinionSession): void;
+}
+
+export interface MinionLinkOptions {
+  context: Context;
+  bind: string;
+  enrolPort: number;
+  minionPort: number;
+  masterId: string;
+  clusterSecretKey: string;
+  keys: KeyRegistry;
+  heartbeatMs: number;
+  silenceMs: number;
+  log: Logger;
+  handlers: MinionLinkHandlers;
+}
+
+/** ZMTP-level liveness on every connection: handled by libzmq itself, so it costs no JavaScript. */
+const ZMTP_HEARTBEAT = { heartbeatInterval: 1_000, heartbeatTimeout: 3_000, heartbeatTimeToLive: 3_000 };
+
+/**
+ * The master's two router sockets. `enrol` completes a CURVE handshake with any key and accepts
+ * only enrol messages; `minion` completes handshakes only with accepted keys (the ZAP handler says
+ * so) and carries everything else. Every minion message is [body, mac]: the mac must verify with the
+ * accepted key of the minion id the body claims, and after `hello` a connection speaks for that id only.
+ */
+export class MinionLink {
+  readonly #o: MinionLinkOptions;
+  readonly #enrol: Router;
+  readonly #minion: Router;
+  readonly #sessions = new Map<string, MinionSession>();
+  readonly #byRoute = new Map<string, MinionSession>();
+  /** Minions waiting on this master for their key to be accepted, so acceptance reaches them at once. */
+  readonly #waiting = new Map<string, Buffer>();
+  #sweep: NodeJS.Timeout | undefined;
+  #closed = false;
+  ports = { enrol: 0, minion: 0 };
+
+  constructor(options: MinionLinkOptions) {
+    this.#o = options;
+    const common = {
+      context: options.context,
+      curveServer: true,
+      curveSecretKey: options.clusterSecretKey,
+      linger: 0,
+      maxMessageSize: MAX_MESSAGE_BYTES + 1024,
+      mandatory: true,
+      sendTimeout: 0,
+      ...ZMTP_HEARTBEAT,
+    };
+    this.#enrol = new Router({ ...common, zapDomain: 'enrol' });
+    this.#minion = new Router({ ...common, zapDomain: 'minion' });
+    options.keys.onChange((change) => {
+      if (change.to === 'accepted')
+        this.#tellWaiting(change.minionId, { v: WIRE_VERSION, t: 'enrolment', state: 'accepted' });
+      else if (change.to === 'rejected')
+        this.#tellWaiting(change.minionId, { v: WIRE_VERSION, t: 'enrolment', state: 'rejected' });
+      else this.revoke(change.minionId, `key ${change.to}`);
+    });
+  }
+
+  async start(): Promise<void> {
+    const { bind, enrolPort, minionPort } = this.#o;
+    await this.#enrol.bind(`tcp://${bind}:${enrolPort === 0 ? '*' : enrolPort}`);
+    await this.#minion.bind(`tcp://${bind}:${minionPort === 0 ? '*' : minionPort}`);
+    this.ports = { enrol: portOf(this.#enrol.lastEndpoint), minion: portOf(this.#minion.lastEndpoint) };
+    void this.#serve(this.#enrol, (route, body, mac) => this.#onEnrol(route, body, mac));
+    void this.#serve(this.#minion, (route, body, mac) => this.#onMinion(route, body, mac));
+    this.#sweep = setInterval(() => this.#expireSilent(), Math.max(100, this.#o.silenceMs / 3));
+    this.#sweep.unref();
+  }
+
+  get connectedCount(): number {
+    return this.#sessions.size;
+  }
+
+  connected(): string[] {
+    return [...this.#sessions.keys()];
+  }
+
+  isConnected(minionId: string): boolean {
+    return this.#sessions.has(minionId);
+  }
+
+  /** Sends to one connected minion; false when it is not connected here (or its connection just went). */
+  send(minionId: string, message: MasterMessage): boolean {
+    const session = this.#sessions.get(minionId);
+    if (session === undefined) return false;
+    return this.#sendOn(this.#minion, session.routingId, message, () => this.#drop(session));
+  }
+
+  /** Cuts a minion off: it is told why, and nothing it sends on that connection is heard again. */
+  revoke(minionId: string, reason: string): void {
+    const session = this.#sessions.get(minionId);
+    if (session !== undefined) {
+      this.#sendOn(this.#minion, session.routingId, { v: WIRE_VERSION, t: 'revoked', reason }, () => undefined);
+      this.#drop(session);
+      this.#o.log.info({ minionId, reason }, 'minion cut off');
+    }
+    this.#tellWaiting(minionId, { v: WIRE_VERSION, t: 'revoked', reason });
+  }
+
+  close(): void {
+    this.#closed = true;
+    if (this.#sweep) clearInterval(this.#sweep);
+    this.#enrol.close();
+    this.#minion.close();
+  }
+
+  async #serve(
+    socket: Router,
+    handle: (route: Buffer, body: Buffer, mac: Buffer | undefined) => Promise<void>,
+  ): Promise<void> {
+    try {
+      for await (const [route, body, mac, ...extra] of socket) {
+        if (route === undefined || body === undefined || extra.length > 0) {
+          this.#o.log.warn({ frames: extra.length + 3 }, 'dropped a message with the wrong number of frames');
+          continue;
+        }
+        await handle(route, body, mac).catch((err: unknown) =>
+          this.#o.log.error({ err }, 'minion message handling failed'),
+        );
+      }
+    } catch (err) {
+      if (!this.#closed) this.#o.log.error({ err }, 'minion socket stopped');
+    }
+  }
+
+  async #onEnrol(route: Buffer, body: Buffer, mac: Buffer | undefined): Promise<void> {
+    const decoded = decodeMinionMessage(body);
+    if (!decoded.ok || decoded.message.t !== 'enrol' || mac === undefined) {
+      this.#o.log.warn(
+        { reason: decoded.ok ? `unexpected ${decoded.message.t}` : decoded.reason },
+        'dropped an enrol-port message',
+      );
+      return;
+    }
+    const message = decoded.message;
+    // The mac proves the sender holds the secret half of the key it presents.
+    let key: Buffer;
+    try {
+      key = messageKey(this.#o.clusterSecretKey, message.publicKey);
+    } catch {
+      this.#o.log.warn({ minionId: message.id }, 'dropped an enrolment with an unusable public key');
+      return;
+    }
+    if (!verifyMessage(key, body, mac)) {
+      this.#o.log.warn({ minionId: message.id }, 'dropped an enrolment whose signature does not match its key');
+      return;
+    }
+    const { state, reason } = await this.#o.keys.enrol(message.id, message.publicKey);
+    if (state === 'pending') this.#waiting.set(message.id, route);
+    else this.#waiting.delete(message.id);
+    const reply: MasterMessage = {
+      v: WIRE_VERSION,
+      t: 'enrolment',
+      state,
+      ...(reason === undefined ? {} : { reason }),
+    };
+    this.#sendOn(this.#enrol, route, reply, () => this.#waiting.delete(message.id));
+  }
+
+  async #onMinion(route: Buffer, body: Buffer, mac: Buffer | undefined): Promise<void> {
+    const decoded = decodeMinionMessage(body);
+    if (!decoded.ok) {
+      this.#o.log.warn({ reason: decoded.reason }, 'dropped a minion message');
+      return;
+    }
+    const message = decoded.message;
+    const routeKey = route.toString('hex');
+    const bound = this.#byRoute.get(routeKey);
+    const key = bound?.key ?? this.#o.keys.accepted(message.id);
+    if (key === undefined || mac === undefined || !verifyMessage(key.messageKey, body, mac)) {
+      this.#o.log.warn(
+        { claimed: message.id, type: message.t },
+        'refused a message not signed by the key of the minion it claims',
+      );
+      return;
+    }
+    if (bound !== undefined && bound.minionId !== message.id) {
+      this.#o.log.warn(
+        { minionId: bound.minionId, claimed: message.id },
+        'refused a message claiming another minion id',
+      );
+      return;
+    }
+    if (message.t === 'hello') {
+      const previous = this.#sessions.get(message.id);
+      if (previous !== undefined) this.#drop(previous, false);
+      const session: MinionSession = {
+        minionId: message.id,
+        routingId: route,
+        key,
+        connectedAt: Date.now(),
+        lastSeen: Date.now(),
+      };
+      this.#sessions.set(message.id, session);
+      this.#byRoute.set(routeKey, session);
+      this.#send(session, {
+        v: WIRE_VERSION,
+        t: 'welcome',
+        masterId: this.#o.masterId,
+        heartbeatMs: this.#o.heartbeatMs,
+      });
+      await this.#o.handlers.hello(session, message);
+      return;
+    }
+    if (bound === undefined) {
+      this.#o.log.warn({ minionId: message.id, type: message.t }, 'dropped a message sent before hello');
+      return;
+    }
+    bound.lastSeen = Date.now();
+    switch (message.t) {
+      case 'return':
+        await this.#o.handlers.result(bound, message);
+        this.#send(bound, { v: WIRE_VERSION, t: 'ack', jid: message.jid });
+        return;
+      case 'grains':
+        await this.#o.handlers.grains(bound, message);
+        return;
+      case 'heartbeat':
+        this.#send(bound, { v: WIRE_VERSION, t: 'heartbeat', at: Date.now() });
+        return;
+      default:
+        this.#o.log.warn(
+          { minionId: message.id, type: message.t },
+          'dropped a message of a type this port does not take',
+        );
+    }
+  }
+
+  #send(session: MinionSession, message: MasterMessage): void {
+    this.#sendOn(this.#minion, session.routingId, message, () => this.#drop(session));
+  }
+
+  #sendOn(socket: Router, route: Buffer, message: MasterMessage, unreachable: () => void): boolean {
+    try {
+      // mandatory + sendTimeout 0: a gone peer throws at once instead of silently dropping.
+      void socket.send([route, encodeMessage(message)]).catch(unreachable);
+      return true;
+    } catch {
+      unreachable();
+      return false;
+    }
+  }
+
+  #tellWaiting(minionId: string, message: MasterMessage): void {
+    const route = this.#waiting.get(minionId);
+    if (route === undefined) return;
+    this.#waiting.delete(minionId);
+    this.#sendOn(this.#enrol, route, message, () => undefined);
+  }
+
+  #drop(session: MinionSession, notify = true): void {
+    if (this.#sessions.get(session.minionId) === session) this.#sessions.delete(session.minionId);
+    this.#byRoute.delete(session.routingId.toString('hex'));
+    if (notify) this.#o.handlers.gone(session);
+  }
+
+  #expireSilent(): void {
+    const cutoff = Date.now() - this.#o.silenceMs;
+    for (const session of this.#sessions.values()) {
+      if (session.lastSeen < cutoff) {
+        this.#o.log.info({ minionId: session.minionId }, 'minion went silent');
+        this.#drop(session);
+      }
+    }
+  }
+}
+
+function portOf(endpoint: string | null): number {
+  const match = /:(\d+)$/.exec(endpoint ?? '');
+  if (match === null) throw new Error(`no port in endpoint ${String(endpoint)}`);
+  return Number(match[1]);
+}

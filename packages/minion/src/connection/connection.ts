@@ -1,0 +1,314 @@
+import { randomBytes } from 'node:crypto';
+import { Dealer, type Context } from 'zeromq';
+import type { Logger } from 'pino';
+import {
+  decodeMasterMessage,
+  encodeMessage,
+  messageKey,
+  signMessage,
+  WIRE_VERSION,
+  MAX_MESSAGE_BYTES,
+  type CurveKeyPair,
+  type KeyState,
+  type MasterMessage,
+  type MinionMessage,
+} from '@phoenix/protocol';
+import { describeMaster, type MasterAddress } from './master-address.js';
+import { Outbox } from './outbox.js';
+
+type JobMessage = Extract<MasterMessage, { t: 'job' }>;
+
+export interface JobOutcome {
+  success: boolean;
+  retcode: number;
+  ret: unknown;
+  startedAt: number;
+  finishedAt: number;
+}
+
+export interface ConnectionOptions {
+  id: string;
+  /** The masters in failover order, read afresh at every (re)connect. */
+  masters: () => readonly MasterAddress[];
+  clusterPublicKey: string;
+  keyPair: CurveKeyPair;
+  context?: Context;
+  heartbeatMs: number;
+  /** Heartbeats missed before the master counts as dead and the next one is tried. */
+  missedHeartbeats: number;
+  /** How often a pending minion asks again whether its key was accepted. */
+  enrolRetryMs: number;
+  backoffMaxMs: number;
+  grains: () => Record<string, unknown>;
+  identity?: { document: string; signature: string };
+  runJob: (job: JobMessage) => Promise<JobOutcome>;
+  log: Logger;
+}
+
+export type ConnectionState = 'enrolling' | 'pending' | 'connected' | 'disconnected' | 'stopped';
+
+const ZMTP_HEARTBEAT = { heartbeatInterval: 1_000, heartbeatTimeout: 3_000, heartbeatTimeToLive: 3_000 };
+
+/**
+ * One minion's link to the masters: enrol on a master's enrol port until the key is accepted, then
+ * one dealer connection to its minion port that carries jobs, returns, acks and heartbeats. A master
+ * that stops answering heartbeats is left for the next in the failover order; the minion never gives
+ * up (backoff with jitter, capped), and unacknowledged returns follow it to the next master.
+ */
+export class MinionConnection {
+  readonly #o: ConnectionOptions;
+  readonly #key: Buffer;
+  readonly #outbox = new Outbox();
+  #state: ConnectionState = 'disconnected';
+  #master: MasterAddress | undefined;
+  #socket: Dealer | undefined;
+  #sending: Promise<void> = Promise.resolve();
+  #stopped = false;
+  #wake: (() => void) | undefined;
+  #loop: Promise<void> | undefined;
+  /** Set once a master said the key is accepted; cleared when a master refuses the connection. */
+  #accepted = false;
+  #cursor = 0;
+
+  constructor(options: ConnectionOptions) {
+    this.#o = options;
+    this.#key = messageKey(options.keyPair.secretKey, options.clusterPublicKey);
+  }
+
+  get state(): ConnectionState {
+    return this.#state;
+  }
+
+  get master(): MasterAddress | undefined {
+    return this.#state === 'connected' ? this.#master : undefined;
+  }
+
+  get unacknowledged(): number {
+    return this.#outbox.size;
+  }
+
+  start(): void {
+    this.#loop ??= this.#run();
+  }
+
+  async stop(): Promise<void> {
+    this.#stopped = true;
+    this.#state = 'stopped';
+    this.#socket?.close();
+    this.#wake?.();
+    await this.#loop;
+  }
+
+  /** Tells the connected master about changed grains at once, so the next job can target them. */
+  grainsChanged(): void {
+    if (this.#state === 'connected')
+      this.#send({ v: WIRE_VERSION, t: 'grains', id: this.#o.id, grains: this.#o.grains() });
+  }
+
+  async #run(): Promise<void> {
+    let failures = 0;
+    while (!this.#stopped) {
+      const order = this.#o.masters();
+      if (order.length === 0) {
+        this.#o.log.warn('no master is known; waiting for the master list');
+        await this.#pause(this.#backoff(++failures));
+        continue;
+      }
+      const master = order[this.#cursor % order.length] as MasterAddress;
+      this.#master = master;
+      const outcome = await this.#visit(master).catch((err: unknown) => {
+        this.#o.log.warn({ err, master: describeMaster(master) }, 'connection failed');
+        return 'failed' as const;
+      });
+      if (this.#stopped) break;
+      if (outcome === 'failed') {
+        this.#cursor++;
+        failures++;
+        await this.#pause(this.#backoff(failures));
+      } else {
+        failures = 0;
+      }
+    }
+    this.#state = 'stopped';
+  }
+
+  /** Enrols if needed, then serves one connection until it fails or the minion stops. */
+  async #visit(master: MasterAddress): Promise<'failed' | 'again'> {
+    if (!this.#accepted) {
+      const state = await this.#enrol(master);
+      if (state === undefined) return 'failed';
+      if (state === 'pending') return 'again'; // #enrol already waited a full retry interval
+      if (state !== 'accepted') {
+        this.#o.log.warn({ state, master: describeMaster(master) }, 'key not accepted; asking again later');
+        await this.#pause(this.#o.enrolRetryMs);
+        return 'again';
+      }
+      this.#accepted = true;
+    }
+    return this.#serve(master);
+  }
+
+  #socketFor(): Dealer {
+    return new Dealer({
+      ...(this.#o.context === undefined ? {} : { context: this.#o.context }),
+      curveServerKey: this.#o.clusterPublicKey,
+      curvePublicKey: this.#o.keyPair.publicKey,
+      curveSecretKey: this.#o.keyPair.secretKey,
+      routingId: randomBytes(16).toString('hex'),
+      linger: 0,
+      maxMessageSize: MAX_MESSAGE_BYTES + 1024,
+      reconnectInterval: 200,
+      ...ZMTP_HEARTBEAT,
+    });
+  }
+
+  /** Asks `master` for the key's state; waits (bounded) for acceptance while pending. */
+  async #enrol(master: MasterAddress): Promise<KeyState | undefined> {
+    this.#state = 'enrolling';
+    const socket = this.#socketFor();
+    this.#socket = socket;
+    socket.receiveTimeout = this.#o.heartbeatMs * this.#o.missedHeartbeats;
+    try {
+      socket.connect(`tcp://${master.host}:${master.enrolPort}`);
+      const enrol: MinionMessage = {
+        v: WIRE_VERSION,
+        t: 'enrol',
+        id: this.#o.id,
+        publicKey: this.#o.keyPair.publicKey,
+        grains: this.#o.grains(),
+        ...(this.#o.identity === undefined ? {} : { identity: this.#o.identity }),
+      };
+      const body = encodeMessage(enrol);
+      await socket.send([body, signMessage(this.#key, body)]);
+      let reply = await this.#receive(socket);
+      if (reply?.t === 'enrolment' && reply.state === 'pending') {
+        this.#state = 'pending';
+        this.#o.log.info({ master: describeMaster(master) }, 'key pending; waiting for acceptance');
+        // The master tells us the moment the key is accepted; until then this is a quiet wait.
+        socket.receiveTimeout = this.#o.enrolRetryMs;
+        reply = await this.#receive(socket);
+        if (reply === undefined) return 'pending';
+      }
+      if (reply?.t === 'enrolment') return reply.state;
+      if (reply?.t === 'revoked') return 'rejected';
+      return undefined;
+    } finally {
+      socket.close();
+    }
+  }
+
+  async #receive(socket: Dealer): Promise<MasterMessage | undefined> {
+    for (;;) {
+      let frames: Buffer[];
+      try {
+        frames = await socket.receive();
+      } catch {
+        return undefined; // timed out, or closed by stop()
+      }
+      const decoded = decodeMasterMessage(frames[0] ?? Buffer.alloc(0));
+      if (decoded.ok) return decoded.message;
+      this.#o.log.warn({ reason: decoded.reason }, 'dropped a master message');
+    }
+  }
+
+  async #serve(master: MasterAddress): Promise<'failed' | 'again'> {
+    const socket = this.#socketFor();
+    this.#socket = socket;
+    const deadAfter = this.#o.heartbeatMs * this.#o.missedHeartbeats;
+    socket.receiveTimeout = deadAfter;
+    socket.connect(`tcp://${master.host}:${master.port}`);
+    this.#sending = Promise.resolve();
+    let heartbeat: NodeJS.Timeout | undefined;
+    try {
+      this.#send({ v: WIRE_VERSION, t: 'hello', id: this.#o.id, grains: this.#o.grains(), running: [] });
+      const welcome = await this.#receive(socket);
+      if (welcome?.t !== 'welcome') {
+        // No welcome: the master is down, or its door refused the key (not accepted there): enrol again.
+        this.#accepted = false;
+        return 'failed';
+      }
+      this.#state = 'connected';
+      this.#o.log.info({ master: describeMaster(master), masterId: welcome.masterId }, 'connected');
+      for (const pending of this.#outbox.pending()) this.#send(pending);
+      heartbeat = setInterval(
+        () => this.#send({ v: WIRE_VERSION, t: 'heartbeat', id: this.#o.id, at: Date.now() }),
+        this.#o.heartbeatMs,
+      );
+      for (;;) {
+        const message = await this.#receive(socket);
+        if (this.#stopped) return 'again';
+        if (message === undefined) {
+          this.#o.log.warn(
+            { master: describeMaster(master), silentMs: deadAfter },
+            'master stopped answering; failing over',
+          );
+          return 'failed';
+        }
+        switch (message.t) {
+          case 'job':
+            void this.#runJob(message);
+            break;
+          case 'ack':
+            this.#outbox.acknowledge(message.jid);
+            break;
+          case 'revoked':
+            this.#o.log.warn({ reason: message.reason }, 'the master cut this minion off');
+            this.#accepted = false;
+            return 'again';
+          default:
+            break; // heartbeats only prove the master is alive, which receiving already did
+        }
+      }
+    } finally {
+      if (heartbeat) clearInterval(heartbeat);
+      if (this.#state === 'connected') this.#state = 'disconnected';
+      socket.close();
+    }
+  }
+
+  async #runJob(job: JobMessage): Promise<void> {
+    const outcome = await this.#o.runJob(job);
+    const message: Extract<MinionMessage, { t: 'return' }> = {
+      v: WIRE_VERSION,
+      t: 'return',
+      id: this.#o.id,
+      jid: job.jid,
+      fun: job.fun,
+      success: outcome.success,
+      retcode: outcome.retcode,
+      ret: outcome.ret,
+      startedAt: outcome.startedAt,
+      finishedAt: outcome.finishedAt,
+    };
+    this.#outbox.add(message);
+    if (this.#state === 'connected') this.#send(message);
+  }
+
+  /** Sends in order on the current socket; zeromq.js allows one pending send at a time. */
+  #send(message: MinionMessage): void {
+    const socket = this.#socket;
+    if (socket === undefined) return;
+    const body = encodeMessage(message);
+    const frames = [body, signMessage(this.#key, body)];
+    this.#sending = this.#sending.then(
+      () => socket.send(frames).catch(() => undefined),
+      () => undefined,
+    );
+  }
+
+  #backoff(failures: number): number {
+    const ceiling = Math.min(this.#o.backoffMaxMs, 100 * 2 ** Math.min(failures, 16));
+    return ceiling / 2 + Math.random() * (ceiling / 2);
+  }
+
+  #pause(ms: number): Promise<void> {
+    return new Promise((resolve) => {
+      const timer = setTimeout(done, ms);
+      function done(): void {
+        clearTimeout(timer);
+        resolve();
+      }
+      this.#wake = done;
+    });
+  }
+}

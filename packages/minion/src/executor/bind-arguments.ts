@@ -1,0 +1,30 @@
+import { ArgumentError } from './errors.js';
+
+/**
+ * Salt's calling convention: positional arguments fill the parameters in order, keyword arguments
+ * name them. The result is validated afterwards by the function's own schema.
+ */
+export function bindArguments(
+  params: readonly string[],
+  args: readonly unknown[],
+  kwargs: Readonly<Record<string, unknown>>,
+): Record<string, unknown> {
+  if (args.length > params.length) {
+    throw new ArgumentError(
+      params.length === 0
+        ? `takes no positional arguments but ${args.length} ${args.length === 1 ? 'was' : 'were'} given`
+        : `takes at most ${params.length} positional argument${params.length === 1 ? '' : 's'} (${params.join(', ')}) but ${args.length} were given`,
+    );
+  }
+  // Null prototype: a kwarg named __proto__ must not be able to reach Object.prototype.
+  const bound: Record<string, unknown> = Object.create(null) as Record<string, unknown>;
+  args.forEach((value, index) => {
+    bound[params[index] as string] = value;
+  });
+  for (const [name, value] of Object.entries(kwargs)) {
+    if (!params.includes(name)) throw new ArgumentError(`unexpected keyword argument '${name}'`, name);
+    if (name in bound) throw new ArgumentError(`got multiple values for argument '${name}'`, name);
+    bound[name] = value;
+  }
+  return bound;
+}

@@ -1,0 +1,76 @@
+import pino, { type Logger } from 'pino';
+import type { Context } from 'zeromq';
+import type { MinionConfig } from './config.js';
+import { MinionConnection, type ConnectionState } from './connection/connection.js';
+import { Executor } from './executor/index.js';
+import { gatherCoreGrains, GrainStore } from './grains/index.js';
+import { resolveMinionId } from './identity.js';
+import { loadOrCreateKeyPair } from './pki.js';
+
+export const MINION_VERSION = '0.1.0';
+
+export interface Minion {
+  readonly id: string;
+  readonly publicKey: string;
+  readonly state: ConnectionState;
+  stop(): Promise<void>;
+}
+
+/**
+ * Starts one minion. Everything it holds hangs off this call (keys, grains, executor, connection),
+ * and the ZeroMQ context is passed in, so many minions can share one process.
+ */
+export async function startMinion(
+  config: MinionConfig,
+  options: { log?: Logger; context?: Context } = {},
+): Promise<Minion> {
+  const { id, instanceId } = await resolveMinionId(config);
+  const log = (options.log ?? pino({ level: config.logLevel })).child({ minionId: id });
+  const keyPair = await loadOrCreateKeyPair(config.pkiDir);
+  const core = await gatherCoreGrains({
+    minionId: id,
+    ...(instanceId === undefined ? {} : { instanceId }),
+    ...(config.autoscalingGroup === undefined ? {} : { autoscalingGroupName: config.autoscalingGroup }),
+    version: MINION_VERSION,
+  });
+  const grains = await GrainStore.open({ core, cacheDir: config.cacheDir, logger: log });
+  const executor = new Executor({
+    minionId: id,
+    grains,
+    logger: log,
+    cacheDir: config.cacheDir,
+    version: MINION_VERSION,
+  });
+  const connection = new MinionConnection({
+    id,
+    masters: () => config.masters,
+    clusterPublicKey: config.clusterPublicKey,
+    keyPair,
+    ...(options.context === undefined ? {} : { context: options.context }),
+    heartbeatMs: config.heartbeatMs,
+    missedHeartbeats: config.missedHeartbeats,
+    enrolRetryMs: config.enrolRetryMs,
+    backoffMaxMs: config.backoffMaxMs,
+    grains: () => ({ ...grains.items() }),
+    ...(config.identityDocument === undefined ? {} : { identity: config.identityDocument }),
+    runJob: (job) => executor.run(job),
+    log,
+  });
+  const unsubscribe = grains.onChange(() => connection.grainsChanged());
+  connection.start();
+  log.info({ masters: config.masters.length }, 'minion started');
+  return {
+    id,
+    publicKey: keyPair.publicKey,
+    get state() {
+      return connection.state;
+    },
+    async stop() {
+      unsubscribe();
+      await connection.stop();
+      // Commands run detached (their own process group): stop them rather than leave them behind.
+      await executor.killAll();
+      log.info('minion stopped');
+    },
+  };
+}

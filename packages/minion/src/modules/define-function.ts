@@ -1,0 +1,40 @@
+import type { z } from 'zod';
+import { ArgumentError } from '../executor/errors.js';
+import type { ArgsSchema, JobContext, ModuleFunction } from './types.js';
+
+export interface FunctionDefinition<S extends ArgsSchema> {
+  doc: string;
+  schema: S;
+  run(args: z.output<S>, ctx: JobContext): unknown;
+}
+
+/** Types `run`'s arguments from the schema, and validates them there, before the body ever sees them. */
+export function defineFunction<S extends ArgsSchema>(definition: FunctionDefinition<S>): ModuleFunction {
+  const { doc, schema } = definition;
+  return Object.freeze({
+    doc,
+    schema,
+    params: Object.freeze(Object.keys(schema.shape)),
+    async run(args: Readonly<Record<string, unknown>>, ctx: JobContext): Promise<unknown> {
+      const parsed = schema.safeParse(args);
+      if (!parsed.success) throw argumentError(parsed.error, args);
+      return definition.run(parsed.data, ctx);
+    },
+  });
+}
+
+/** The first problem, named by argument the way an operator wrote it. */
+function argumentError(error: z.ZodError, args: Readonly<Record<string, unknown>>): ArgumentError {
+  const issue = error.issues[0];
+  if (!issue) return new ArgumentError('invalid arguments');
+  if (issue.code === 'unrecognized_keys') {
+    return new ArgumentError(`unexpected keyword argument '${issue.keys.join("', '")}'`, issue.keys[0]);
+  }
+  const name = issue.path[0];
+  if (typeof name !== 'string') return new ArgumentError(issue.message);
+  if (args[name] === undefined && issue.path.length === 1) {
+    return new ArgumentError(`missing required argument '${name}'`, name);
+  }
+  const where = issue.path.length > 1 ? `${name}:${issue.path.slice(1).join(':')}` : name;
+  return new ArgumentError(`argument '${where}': ${issue.message}`, name);
+}

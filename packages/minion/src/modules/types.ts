@@ -1,0 +1,46 @@
+import type { Logger } from 'pino';
+import type { z } from 'zod';
+import type { Clock, JobControl } from '../executor/types.js';
+import type { GrainStore } from '../grains/grain-store.js';
+import type { ModuleRegistry } from './registry.js';
+
+/** What a module function may use: everything per minion and per job, nothing process-wide. */
+export interface JobContext {
+  readonly jid: string;
+  readonly fun: string;
+  readonly minionId: string;
+  /** Phoenix's version (test.version). */
+  readonly version: string;
+  readonly cacheDir: string;
+  readonly grains: GrainStore;
+  /** Carries jid and fun. */
+  readonly logger: Logger;
+  readonly clock: Clock;
+  /** Aborted by saltutil.kill_job or the job's timeout; a function must stop its work when it fires. */
+  readonly signal: AbortSignal;
+  readonly modules: ModuleRegistry;
+  readonly jobs: JobControl;
+  /** Salt's `__context__['retcode']`: the job's retcode (and so its success) without an exception. */
+  setRetcode(code: number): void;
+  /** Shows the child in saltutil.running; call the returned function once it has exited. */
+  trackChild(pid: number): () => void;
+}
+
+/** The arguments of a function: a strict zod object whose keys, in order, are its positional parameters. */
+export type ArgsSchema = z.ZodObject<z.ZodRawShape, z.core.$strict>;
+
+/** One entry of the registry ('mod.fun'). */
+export interface ModuleFunction {
+  readonly doc: string;
+  readonly schema: ArgsSchema;
+  /** Parameter names in positional order. */
+  readonly params: readonly string[];
+  /** Validates `args` against the schema (ArgumentError naming the argument) and runs the function. */
+  run(args: Readonly<Record<string, unknown>>, ctx: JobContext): Promise<unknown>;
+}
+
+/** An execution module: `name` is the part before the dot. */
+export interface ExecutionModule {
+  readonly name: string;
+  readonly functions: Readonly<Record<string, ModuleFunction>>;
+}

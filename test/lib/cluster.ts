@@ -1,0 +1,83 @@
+import { createHash } from 'node:crypto';
+import { mkdir, writeFile } from 'node:fs/promises';
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import type { ChildProcess } from 'node:child_process';
+import type { Devstack } from '@phoenix/devstack';
+import { waitFor, type ProcessRegister } from '@phoenix/devstack/testing';
+
+const bin = (pkg: string, name: string): string =>
+  fileURLToPath(new URL(`../../../packages/${pkg}/dist/src/bin/${name}.js`, import.meta.url));
+
+export interface RunningMaster {
+  id: string;
+  process: ChildProcess;
+  ports: { enrol: number; minion: number; api: number };
+  api: string;
+}
+
+export const ADMIN_TOKEN = 'phoenix-test-admin-token';
+
+/** Starts a real phoenix-master process on free loopback ports and waits until it says it is ready. */
+export async function startMasterProcess(
+  devstack: Devstack,
+  dir: string,
+  processes: ProcessRegister,
+  id: string,
+): Promise<RunningMaster> {
+  const pkiDir = join(dir, id, 'pki');
+  await mkdir(pkiDir, { recursive: true });
+  await writeFile(join(pkiDir, 'cluster.pub'), devstack.clusterKeys.publicKey);
+  await writeFile(join(pkiDir, 'cluster.key'), devstack.clusterKeys.secretKey, { mode: 0o600 });
+  const config = {
+    id,
+    bind: '127.0.0.1',
+    advertise: '127.0.0.1',
+    ports: { enrol: 0, minion: 0, peer: 0, api: 0 },
+    aws: devstack.aws,
+    tablePrefix: devstack.tablePrefix,
+    pkiDir,
+    api: {
+      tokens: [{ name: 'test-admin', role: 'admin', sha256: createHash('sha256').update(ADMIN_TOKEN).digest('hex') }],
+    },
+  };
+  const path = join(dir, `${id}.yaml`);
+  await writeFile(path, JSON.stringify(config));
+  const child = processes.spawn(process.execPath, [bin('master', 'phoenix-master'), '--config', path]);
+  const ready = await waitFor(
+    () => {
+      if (child.exitCode !== null) throw new Error(`master ${id} exited: ${processes.output(child)}`);
+      const line = processes
+        .output(child)
+        .split('\n')
+        .find((l) => l.includes('"master ready"'));
+      return line === undefined ? undefined : (JSON.parse(line) as { ports: RunningMaster['ports'] });
+    },
+    { what: `master ${id} to be ready`, timeoutMs: 20_000 },
+  );
+  return { id, process: child, ports: ready.ports, api: `http://127.0.0.1:${ready.ports.api}` };
+}
+
+/** Starts a real phoenix-minion process pointed at the given masters. */
+export async function startMinionProcess(
+  devstack: Devstack,
+  dir: string,
+  processes: ProcessRegister,
+  id: string,
+  masters: readonly RunningMaster[],
+  extra: Record<string, unknown> = {},
+): Promise<ChildProcess> {
+  const config = {
+    id,
+    masters: masters.map((m) => ({ id: m.id, host: '127.0.0.1', port: m.ports.minion, enrolPort: m.ports.enrol })),
+    clusterPublicKey: devstack.clusterKeys.publicKey,
+    pkiDir: join(dir, id, 'pki'),
+    cacheDir: join(dir, id, 'cache'),
+    imds: { enabled: false },
+    enrolRetryMs: 300,
+    ...extra,
+  };
+  const path = join(dir, `${id}.yaml`);
+  await writeFile(path, JSON.stringify(config));
+  return processes.spawn(process.execPath, [bin('minion', 'phoenix-minion'), '--config', path]);
+}

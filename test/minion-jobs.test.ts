@@ -1,0 +1,134 @@
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { connect } from 'node:net';
+import { randomBytes } from 'node:crypto';
+import { useDevstack, useProcesses, useTempDir, waitFor } from '@phoenix/devstack/testing';
+import { json, phoenix } from './lib/cli.js';
+import { ADMIN_TOKEN, startMasterProcess, startMinionProcess, type RunningMaster } from './lib/cluster.js';
+
+const devstack = useDevstack();
+const dir = useTempDir();
+const processes = useProcesses();
+
+interface RunResult {
+  jid: string;
+  returns: Record<string, { success: boolean; retcode: number; ret: unknown }>;
+  failed: string[];
+  missing: string[];
+}
+
+let master: RunningMaster;
+const env = (): NodeJS.ProcessEnv => ({ PHOENIX_API: master.api, PHOENIX_TOKEN: ADMIN_TOKEN, PHOENIX_HOME: dir() });
+const run = async (...args: string[]): Promise<{ code: number; result: RunResult }> => {
+  const out = await phoenix(['run', ...args, '--out', 'json', '--timeout', '10'], env());
+  return { code: out.code, result: json<RunResult>(out) };
+};
+
+test('minions enrol as pending, are accepted with phoenix keys, and answer jobs', async () => {
+  master = await startMasterProcess(devstack(), dir(), processes, 'master-1');
+  for (const id of ['web-1', 'web-2', 'db-1']) await startMinionProcess(devstack(), dir(), processes, id, [master]);
+
+  const pending = await waitFor(
+    async () => {
+      const listed = json<{ keys: Array<{ minionId: string; state: string }> }>(
+        await phoenix(['keys', 'list', '--state', 'pending', '--out', 'json'], env()),
+      );
+      return listed.keys.length === 3 ? listed.keys : undefined;
+    },
+    { what: 'three pending keys', timeoutMs: 20_000 },
+  );
+  assert.deepEqual(
+    pending.map((k) => k.minionId),
+    ['db-1', 'web-1', 'web-2'],
+  );
+
+  const accepted = await phoenix(['keys', 'accept', '*', '--out', 'json'], env());
+  assert.equal(accepted.code, 0, accepted.stderr);
+  assert.equal(json<{ changes: unknown[] }>(accepted).changes.length, 3);
+
+  const ping = await waitFor(
+    async () => {
+      const { code, result } = await run('*', 'test.ping');
+      return code === 0 && Object.keys(result.returns).length === 3 ? result : undefined;
+    },
+    { what: 'all three minions to answer test.ping', timeoutMs: 30_000 },
+  );
+  for (const id of ['web-1', 'web-2', 'db-1'])
+    assert.deepEqual(ping.returns[id], { success: true, retcode: 0, ret: true });
+});
+
+test('glob, list, grain and compound targets select exactly the right minions', async () => {
+  const selected = async (...args: string[]): Promise<string[]> =>
+    Object.keys((await run(...args)).result.returns).sort();
+  assert.deepEqual(await selected('web-*', 'test.ping'), ['web-1', 'web-2']);
+  assert.deepEqual(await selected('-L', 'web-1,db-1', 'test.ping'), ['db-1', 'web-1']);
+  assert.deepEqual(await selected('-G', 'id:db-*', 'test.ping'), ['db-1']);
+  assert.deepEqual(await selected('-C', 'G@id:web-* and not web-2', 'test.ping'), ['web-1']);
+
+  const set = await run('web-2', 'grains.setval', 'role', 'cache');
+  assert.equal(set.code, 0);
+  assert.deepEqual(
+    await selected('-G', 'role:cache', 'test.ping'),
+    ['web-2'],
+    'a grain set by grains.setval is targetable at once',
+  );
+});
+
+test('execution modules return real results and failures exit non-zero', async () => {
+  const echo = await run('web-1', 'test.echo', 'hello world');
+  assert.equal(echo.result.returns['web-1']?.ret, 'hello world');
+
+  const cmd = await run('web-1', 'cmd.run', 'echo $PHX_TEST_VALUE', 'env={"PHX_TEST_VALUE":"from-env"}');
+  assert.equal(cmd.result.returns['web-1']?.ret, 'from-env');
+
+  const failing = await run('db-1', 'cmd.run', 'exit 3');
+  assert.equal(failing.code, 1);
+  assert.deepEqual(failing.result.failed, ['db-1']);
+  assert.equal(failing.result.returns['db-1']?.retcode, 3);
+
+  const unknown = await run('db-1', 'nosuch.function');
+  assert.equal(unknown.code, 1);
+  assert.match(String(unknown.result.returns['db-1']?.ret), /nosuch\.function/);
+
+  const shown = json<{ returns: unknown[]; missing: string[] }>(
+    await phoenix(['jobs', 'show', echo.result.jid, '--out', 'json'], env()),
+  );
+  assert.equal(shown.returns.length, 1);
+  assert.deepEqual(shown.missing, []);
+});
+
+test('garbage bytes and oversized frames sent to the master sockets leave it serving jobs', async () => {
+  // Random bytes, and a ZMTP-looking greeting followed by a frame header claiming 2^62 bytes.
+  const oversized = Buffer.concat([
+    Buffer.from([0xff, 0, 0, 0, 0, 0, 0, 0, 1, 0x7f]),
+    Buffer.alloc(64),
+    Buffer.from([0x02, 0x40, 0, 0, 0, 0, 0, 0, 0]),
+  ]);
+  for (const port of [master.ports.enrol, master.ports.minion]) {
+    for (const payload of [randomBytes(64 * 1024), oversized]) {
+      await new Promise<void>((resolve) => {
+        const socket = connect(port, '127.0.0.1', () => socket.write(payload));
+        // The master may hold the connection open waiting for more: give it a moment, then hang up.
+        socket.setTimeout(1_000, () => socket.destroy());
+        socket.on('close', () => resolve());
+        socket.on('error', () => resolve());
+      });
+    }
+  }
+  const { code, result } = await run('*', 'test.ping');
+  assert.equal(code, 0);
+  assert.equal(Object.keys(result.returns).length, 3);
+});
+
+test('a deleted key stops the minion from receiving jobs', async () => {
+  const deleted = await phoenix(['keys', 'delete', 'db-1', '--out', 'json'], env());
+  assert.deepEqual(
+    json<{ changes: Array<{ minionId: string }> }>(deleted).changes.map((c) => c.minionId),
+    ['db-1'],
+  );
+  const after = await run('*', 'test.ping');
+  assert.deepEqual(Object.keys(after.result.returns).sort(), ['web-1', 'web-2']);
+  const targeted = await phoenix(['run', 'db-1', 'test.ping', '--out', 'json'], env());
+  assert.equal(targeted.code, 1);
+  assert.match(targeted.stderr, /no accepted minion matches/);
+});
