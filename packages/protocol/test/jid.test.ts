@@ -44,6 +44,15 @@ test('more than 1000 jids in one millisecond run on into the next one, still inc
   assert.equal(generator.next(at + 2), '20240102030405680000');
 });
 
+test('counting by one microsecond stays exact far in the future (past 2^53 epoch microseconds)', () => {
+  const generator = noJitter();
+  const late = Date.UTC(9000, 5, 1);
+  assert.deepEqual(
+    [generator.next(late), generator.next(late), generator.next(late)],
+    ['90000601000000000000', '90000601000000000001', '90000601000000000002'],
+  );
+});
+
 test('a clock that steps back never produces an equal or smaller jid', () => {
   const generator = new JidGenerator({ random: () => 0.5 });
   const first = generator.next(at);

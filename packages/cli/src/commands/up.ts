@@ -3,7 +3,6 @@ import { mkdir, open } from 'node:fs/promises';
 import { join } from 'node:path';
 import pino from 'pino';
 import { startDevstack, type Devstack } from '@phoenix/devstack';
-import { USAGES } from '../usage.js';
 import { parseCommand, parseCount } from '../args.js';
 import { CliError, CliErrorCodes } from '../errors.js';
 import { emit, outputFormat, type OutputFormat } from '../output.js';
@@ -24,8 +23,6 @@ const OPTIONS = {
   'data-dir': { type: 'string' },
   out: { type: 'string' },
 } as const;
-
-const UP_USAGE = USAGES.up;
 
 /** `phoenix up`: the whole local cluster in the foreground until Ctrl-C, or detached with --detach. */
 export async function up(argv: readonly string[]): Promise<number> {
