@@ -1,4 +1,5 @@
 import { createHash } from 'node:crypto';
+import { createServer } from 'node:net';
 import { mkdir, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -24,6 +25,7 @@ export async function startMasterProcess(
   dir: string,
   processes: ProcessRegister,
   id: string,
+  ports: { enrol: number; minion: number; api: number } = { enrol: 0, minion: 0, api: 0 },
 ): Promise<RunningMaster> {
   const pkiDir = join(dir, id, 'pki');
   await mkdir(pkiDir, { recursive: true });
@@ -33,7 +35,7 @@ export async function startMasterProcess(
     id,
     bind: '127.0.0.1',
     advertise: '127.0.0.1',
-    ports: { enrol: 0, minion: 0, peer: 0, api: 0 },
+    ports: { ...ports, peer: 0 },
     aws: devstack.aws,
     tablePrefix: devstack.tablePrefix,
     pkiDir,
@@ -78,6 +80,16 @@ export async function startMinionProcess(
     ...extra,
   };
   const path = join(dir, `${id}.yaml`);
+  await mkdir(dir, { recursive: true });
   await writeFile(path, JSON.stringify(config));
   return processes.spawn(process.execPath, [bin('minion', 'phoenix-minion'), '--config', path]);
+}
+
+/** A port that was free a moment ago, for a process that must come back on the same port. */
+export async function freePort(): Promise<number> {
+  const server = createServer();
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  const { port } = server.address() as { port: number };
+  await new Promise((resolve) => server.close(resolve));
+  return port;
 }

@@ -38,6 +38,8 @@ export class JobService {
   readonly #jids = new JidGenerator();
   readonly #grains = new Map<string, Readonly<Record<string, unknown>>>();
   readonly #listeners = new Map<string, Set<(event: ReturnEvent) => void>>();
+  /** Expected minions of recent jobs, so a return can be checked without a table read. */
+  readonly #expected = new Map<string, ReadonlySet<string>>();
 
   constructor(store: Store, keys: KeyRegistry, link: () => MinionLink, masterId: string, log: Logger) {
     this.#store = store;
@@ -82,6 +84,7 @@ export class JobService {
       });
     }
     const job = await this.#storeJob(request, expected, now);
+    this.#rememberExpected(job);
     // Audit: who ran what, where, when — one structured line per submission.
     this.#log.info(
       {
@@ -138,6 +141,14 @@ export class JobService {
     session: MinionSession,
     message: { jid: string; success: boolean; retcode: number; ret: unknown },
   ): Promise<void> {
+    // A minion can only answer for itself, and only to jobs it was sent.
+    if (!(await this.#wasSentTo(message.jid, session.minionId))) {
+      this.#log.warn(
+        { jid: message.jid, minionId: session.minionId },
+        'refused a return for a job this minion was not sent',
+      );
+      return;
+    }
     const receivedAt = Date.now();
     const stored = await this.#store.returns.putOnce({
       jid: message.jid,
@@ -158,6 +169,27 @@ export class JobService {
       receivedAt,
     };
     for (const listener of this.#listeners.get(message.jid) ?? []) listener(event);
+  }
+
+  async #wasSentTo(jid: string, minionId: string): Promise<boolean> {
+    let expected = this.#expected.get(jid);
+    if (expected === undefined) {
+      const job = await this.#store.jobs.get(jid);
+      if (job === undefined) return false;
+      expected = this.#rememberExpected(job);
+    }
+    return expected.has(minionId);
+  }
+
+  #rememberExpected(job: JobRecord): ReadonlySet<string> {
+    const expected = new Set(job.expected);
+    this.#expected.set(job.jid, expected);
+    // Bounded: the oldest entries go first (a Map iterates in insertion order).
+    for (const jid of this.#expected.keys()) {
+      if (this.#expected.size <= 10_000) break;
+      this.#expected.delete(jid);
+    }
+    return expected;
   }
 
   /** Hears every return of `jid` stored from now on; returns the function that stops listening. */
