@@ -97,6 +97,56 @@ test('execution modules return real results and failures exit non-zero', async (
   assert.deepEqual(shown.missing, []);
 });
 
+test('every execution module answers through the master', async () => {
+  const ret = async (...args: string[]): Promise<unknown> => {
+    const { result } = await run('web-1', ...args);
+    assert.ok(result.returns?.['web-1'], `web-1 answered ${args.join(' ')}: ${JSON.stringify(result)}`);
+    return result.returns['web-1']?.ret;
+  };
+  assert.match(String(await ret('test.version')), /^\d+\.\d+\.\d+/);
+  assert.equal(await ret('test.sleep', '0.1'), true);
+  assert.equal(await ret('cmd.retcode', 'exit 0'), 0);
+  const all = (await ret('cmd.run_all', 'echo out; echo err >&2')) as {
+    stdout: string;
+    stderr: string;
+    retcode: number;
+  };
+  assert.deepEqual([all.stdout, all.stderr, all.retcode], ['out', 'err', 0]);
+  const items = (await ret('grains.items')) as Record<string, unknown>;
+  assert.equal(items.id, 'web-1');
+  assert.equal(typeof items.kernel, 'string');
+  assert.equal(await ret('grains.get', 'id'), 'web-1');
+  assert.equal((await ret('grains.setval', 'colour', 'blue')) !== undefined, true);
+  assert.equal(await ret('grains.get', 'colour'), 'blue');
+  await ret('grains.delval', 'colour');
+  assert.equal(await ret('grains.get', 'colour'), '');
+  assert.ok(((await ret('sys.list_functions', 'test')) as string[]).includes('test.ping'));
+  assert.match(JSON.stringify(await ret('sys.doc', 'test.ping')), /test\.ping/);
+  assert.deepEqual(await ret('saltutil.running'), []);
+  assert.equal((await ret('saltutil.is_running', 'test.sleep')) instanceof Array, true);
+
+  // A long job, seen running and then killed from a second job.
+  const sleeping = json<{ jid: string }>(
+    await phoenix(['run', 'web-1', 'test.sleep', '60', '--async', '--out', 'json'], env()),
+  );
+  await waitFor(
+    async () => ((await ret('saltutil.running')) as Array<{ jid: string }>).some((job) => job.jid === sleeping.jid),
+    { what: 'the sleep to show in saltutil.running' },
+  );
+  await ret('saltutil.kill_job', sleeping.jid);
+  const shown = await waitFor(
+    async () => {
+      const out = json<{ returns: Array<{ success: boolean; ret: unknown }> }>(
+        await phoenix(['jobs', 'show', sleeping.jid, '--out', 'json'], env()),
+      );
+      return out.returns[0];
+    },
+    { what: 'the killed job to return' },
+  );
+  assert.equal(shown.success, false);
+  assert.match(String(shown.ret), /killed/);
+});
+
 test('garbage bytes and oversized frames sent to the master sockets leave it serving jobs', async () => {
   // Random bytes, and a ZMTP-looking greeting followed by a frame header claiming 2^62 bytes.
   const oversized = Buffer.concat([

@@ -3,7 +3,7 @@ import { z } from 'zod';
 import { expiresAt } from './options.js';
 import type { StoreOptions } from './options.js';
 import { JobRecordSchema } from './records.js';
-import type { JobRecord } from './records.js';
+import type { JobRecord, StoredJob } from './records.js';
 import { decodeCursor, encodeCursor } from './pagination.js';
 import type { Page } from './pagination.js';
 import { Table } from './table.js';
@@ -49,7 +49,8 @@ export class JobsTable {
       day: dayOf(job.createdAt),
       expiresAt: expiresAt(job.createdAt, this.options.jobRetentionMs),
     };
-    await this.#table.put(record, { expression: 'attribute_not_exists(jid)' });
+    const stored: StoredJob = { ...record, args: JSON.stringify(job.args), kwargs: JSON.stringify(job.kwargs) };
+    await this.#table.put(stored, { expression: 'attribute_not_exists(jid)' });
     return record;
   }
 

@@ -65,11 +65,15 @@ export const MinionRecordSchema = z.object({
 });
 export type MinionRecord = z.output<typeof MinionRecordSchema>;
 
-export const JobRecordSchema = z.object({
+/**
+ * A job as stored: `args` and `kwargs` are JSON text, like a return's `ret`, so any value an
+ * operator passes (a 20-digit number, deep nesting, empty strings) round-trips exactly.
+ */
+const StoredJobSchema = z.object({
   jid: z.string(),
   fun: z.string(),
-  args: z.array(z.unknown()),
-  kwargs: z.record(z.string(), z.unknown()),
+  args: z.string(),
+  kwargs: z.string(),
   target: z.string(),
   targetType: z.enum(['glob', 'list', 'grain', 'pcre', 'compound']),
   submitter: z.string(),
@@ -80,7 +84,22 @@ export const JobRecordSchema = z.object({
   day: z.string(),
   expiresAt: epochSeconds,
 });
-export type JobRecord = z.output<typeof JobRecordSchema>;
+export type StoredJob = z.output<typeof StoredJobSchema>;
+export type JobRecord = Omit<StoredJob, 'args' | 'kwargs'> & { args: unknown[]; kwargs: Record<string, unknown> };
+
+export const JobRecordSchema = StoredJobSchema.transform((stored, ctx): JobRecord => {
+  try {
+    const args = JSON.parse(stored.args) as unknown;
+    const kwargs = JSON.parse(stored.kwargs) as unknown;
+    if (Array.isArray(args) && typeof kwargs === 'object' && kwargs !== null && !Array.isArray(kwargs)) {
+      return { ...stored, args, kwargs: kwargs as Record<string, unknown> };
+    }
+  } catch {
+    // reported below
+  }
+  ctx.addIssue({ code: 'custom', path: ['args'], message: 'args or kwargs are not valid JSON of the right shape' });
+  return z.NEVER;
+});
 
 /** A return as stored: `ret` is JSON text, so any shape a minion sends fits DynamoDB's types and depth limit. */
 const StoredReturnSchema = z.object({

@@ -99,7 +99,8 @@ function literal(text: string): unknown {
   if (/^(true|True)$/.test(text)) return true;
   if (/^(false|False)$/.test(text)) return false;
   if (/^(null|None|~)$/.test(text)) return null;
-  if (/^-?(0|[1-9]\d*)(\.\d+)?$/.test(text)) return Number(text);
+  // A number only when it survives the trip: a jid or a long id stays the string it was.
+  if (/^-?(0|[1-9]\d*)(\.\d+)?$/.test(text) && String(Number(text)) === text) return Number(text);
   if (/^[[{]/.test(text)) {
     try {
       return JSON.parse(text) as unknown;
