@@ -1,3 +1,4 @@
+import { readFileSync } from 'node:fs';
 import { mkdir, readFile, rename, rm, writeFile } from 'node:fs/promises';
 import { homedir } from 'node:os';
 import { dirname, join } from 'node:path';
@@ -84,9 +85,23 @@ export async function requireLocalCluster(): Promise<ConnectionFile> {
 export function processAlive(pid: number): boolean {
   try {
     process.kill(pid, 0);
-    return true;
   } catch (err) {
     return (err as NodeJS.ErrnoException).code === 'EPERM';
+  }
+  return !isZombie(pid);
+}
+
+/**
+ * A process that has ended but was not yet reaped still answers kill(pid, 0). A detached
+ * `phoenix up` belongs to init once its starter exits, and in a container the process 1 may be
+ * slow to reap or never reap; so on Linux the process state decides.
+ */
+function isZombie(pid: number): boolean {
+  try {
+    const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
+    return stat.charAt(stat.lastIndexOf(')') + 2) === 'Z';
+  } catch {
+    return false; // no /proc (not Linux): kill(pid, 0) has the last word
   }
 }
 

@@ -19,6 +19,8 @@ interface KeyChange {
 
 /** `phoenix keys`: salt-key for the cluster-wide key store, through any master's API. */
 export async function keys(argv: readonly string[]): Promise<number> {
+  // Works on local files only: no API involved.
+  if (argv[0] === 'init-cluster') return (await import('./keys-init-cluster.js')).initCluster(argv.slice(1));
   const { values, positionals } = parseCommand('keys', argv, {
     include: { type: 'boolean', default: false },
     state: { type: 'string' },

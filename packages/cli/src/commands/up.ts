@@ -1,11 +1,12 @@
 import { spawn } from 'node:child_process';
-import { mkdir, open } from 'node:fs/promises';
+import { mkdir, open, readFile } from 'node:fs/promises';
 import { join } from 'node:path';
-import pino from 'pino';
-import { startDevstack, type Devstack } from '@phoenix/devstack';
+import pino, { type Logger } from 'pino';
 import { parseCommand, parseCount } from '../args.js';
 import { CliError, CliErrorCodes } from '../errors.js';
 import { emit, outputFormat, type OutputFormat } from '../output.js';
+import { apiUrl } from '../local/instance-config.js';
+import { startLocalCluster, type LocalCluster } from '../local/local-cluster.js';
 import {
   connectionFilePath,
   localClusterDir,
@@ -24,12 +25,21 @@ const OPTIONS = {
   out: { type: 'string' },
 } as const;
 
+/** How often the connection file's list of master APIs is brought up to date. */
+const API_REFRESH_MS = 2_000;
+
 /** `phoenix up`: the whole local cluster in the foreground until Ctrl-C, or detached with --detach. */
 export async function up(argv: readonly string[]): Promise<number> {
   const { values } = parseCommand('up', argv, OPTIONS, false);
   const out = outputFormat(values.out);
-  const masters = parseCount('--masters', values.masters, 0, 100);
+  const masters = parseCount('--masters', values.masters, 1, 100);
   const minions = parseCount('--minions', values.minions, 0, 10_000);
+  if (minions > 0 && masters === 0) {
+    throw new CliError(
+      CliErrorCodes.USAGE,
+      '--minions needs at least one master to connect to: use --masters 1 or more',
+    );
+  }
   const running = await readConnectionFile();
   if (running !== undefined && processAlive(running.pid)) {
     throw new CliError(
@@ -37,45 +47,58 @@ export async function up(argv: readonly string[]): Promise<number> {
       `a local cluster is already running (pid ${running.pid}); stop it with phoenix down`,
     );
   }
-  if (values.detach)
+  if (values.detach) {
     return detach(
       argv.filter((a) => a !== '--detach'),
       out,
+      { masters, minions },
     );
+  }
 
   const log = pino({ name: 'phoenix-up' }, pino.destination(2));
-  const devstack = await startDevstack(
-    {
-      ...(values['data-dir'] === undefined ? {} : { dataDir: values['data-dir'] }),
-      groups: {
-        masters: { name: 'phoenix-master-devstack', desired: masters },
-        minions: { name: 'demo-web-devstack', desired: minions, max: 10_000 },
-      },
-    },
-    { logger: log },
-  );
-  const file = connectionFor(devstack);
-  await writeConnectionFile(file);
-  log.info({ endpoints: devstack.aws.endpoints, connectionFile: connectionFilePath() }, 'local cluster ready');
-  emit(out, { status: 'running', ...file }, () => describe(file, 'Press Ctrl-C to stop it.'));
+  const cluster = await startLocalCluster({
+    masters,
+    minions,
+    ...(values['data-dir'] === undefined ? {} : { dataDir: values['data-dir'] }),
+    instancesDir: join(localClusterDir(), 'instances'),
+    logger: log,
+  });
+  let stopRefresh: () => Promise<void>;
+  try {
+    const file = connectionFor(cluster, (await cluster.liveMasters()).map(apiUrl));
+    await writeConnectionFile(file);
+    stopRefresh = keepApiListCurrent(cluster, file, log);
+    log.info(
+      { endpoints: file.aws.endpoints, api: file.api, connectionFile: connectionFilePath() },
+      'local cluster ready',
+    );
+    emit(out, summary(file, masters, minions), () => describe(file, masters, minions, 'Press Ctrl-C to stop it.'));
+  } catch (err) {
+    await cluster.stop();
+    await removeConnectionFile();
+    throw err;
+  }
 
   await new Promise<void>((resolve) => {
     const stop = (signal: NodeJS.Signals): void => {
       log.info({ signal }, 'stopping the local cluster');
-      // A second signal while stopping means "now": exit without waiting.
+      // A second signal while stopping means "now": exit without waiting (the instances follow:
+      // each ends when it sees this process gone).
       process.once(signal, () => process.exit(130));
       resolve();
     };
     process.once('SIGINT', stop);
     process.once('SIGTERM', stop);
   });
-  await devstack.stop();
+  await stopRefresh();
+  await cluster.stop();
   await removeConnectionFile();
   log.info('local cluster stopped');
   return 0;
 }
 
-function connectionFor(devstack: Devstack): ConnectionFile {
+function connectionFor(cluster: LocalCluster, api: string[]): ConnectionFile {
+  const { devstack } = cluster;
   return {
     version: 1,
     pid: process.pid,
@@ -85,16 +108,61 @@ function connectionFor(devstack: Devstack): ConnectionFile {
     groups: { masters: devstack.options.groups.masters.name, minions: devstack.options.groups.minions.name },
     lifecycle: devstack.lifecycle,
     identityCertificate: devstack.identityCertificate,
+    api,
+    token: cluster.adminToken,
   };
 }
 
-export function describe(file: ConnectionFile, footer: string): string {
-  const endpoints = Object.entries(file.aws.endpoints).map(([name, url]) => `  ${name.padEnd(12)} ${url}`);
+/**
+ * Rewrites the connection file when the live masters change (a master added, killed or replaced),
+ * so the other commands keep finding one. Returns the function that stops it.
+ */
+function keepApiListCurrent(cluster: LocalCluster, file: ConnectionFile, log: Logger): () => Promise<void> {
+  let current = file;
+  let stopped = false;
+  let refreshing: Promise<void> = Promise.resolve();
+  const refresh = async (): Promise<void> => {
+    try {
+      const api = (await cluster.liveMasters()).map(apiUrl);
+      if (stopped || api.join(' ') === (current.api ?? []).join(' ')) return;
+      current = { ...current, api };
+      await writeConnectionFile(current);
+      log.info({ api }, 'master APIs changed');
+    } catch (err) {
+      log.warn({ err }, 'could not refresh the list of master APIs');
+    }
+  };
+  const timer = setInterval(() => {
+    refreshing = refreshing.then(refresh);
+  }, API_REFRESH_MS);
+  return async () => {
+    stopped = true;
+    clearInterval(timer);
+    await refreshing;
+  };
+}
+
+/** What `--out json` prints: the connection file without the token (it stays in the 0600 file). */
+function summary(file: ConnectionFile, masters: number, minions: number): Record<string, unknown> {
+  const { token: _token, ...shown } = file;
+  return { status: 'running', ...shown, desired: { masters, minions }, connectionFile: connectionFilePath() };
+}
+
+function describe(file: ConnectionFile, masters: number, minions: number, footer: string): string {
+  const line = (name: string, value: string): string => `  ${name.padEnd(12)} ${value}`;
+  const endpoints = Object.entries(file.aws.endpoints).map(([name, url]) => line(name, url));
   return [
     `Phoenix local cluster running (pid ${file.pid})`,
     ...endpoints,
-    `  ${'queue'.padEnd(12)} ${file.lifecycle.queueUrl}`,
-    `  ${'groups'.padEnd(12)} ${file.groups.masters}, ${file.groups.minions}`,
+    line('queue', file.lifecycle.queueUrl),
+    line('masters', `${file.groups.masters}: ${masters}, API ${(file.api ?? []).join(', ') || 'none'}`),
+    line('minions', `${file.groups.minions}: ${minions}`),
+    '',
+    'Next steps (the minions enrol within seconds; their keys wait for acceptance):',
+    '  phoenix keys list',
+    "  phoenix keys accept '*'",
+    "  phoenix run '*' test.ping",
+    '',
     footer,
   ].join('\n');
 }
@@ -103,7 +171,11 @@ export function describe(file: ConnectionFile, footer: string): string {
  * Starts `phoenix up` again as a detached process logging to a file, and returns once its
  * connection file is written (the cluster is ready) or it has exited (it failed: its log says why).
  */
-async function detach(argv: readonly string[], out: OutputFormat): Promise<number> {
+async function detach(
+  argv: readonly string[],
+  out: OutputFormat,
+  desired: { masters: number; minions: number },
+): Promise<number> {
   const dir = localClusterDir();
   await mkdir(dir, { recursive: true, mode: 0o700 });
   const logPath = join(dir, 'up.log');
@@ -122,13 +194,29 @@ async function detach(argv: readonly string[], out: OutputFormat): Promise<numbe
     const file = await readConnectionFile().catch(() => undefined);
     if (file !== undefined && file.pid === child.pid) {
       child.unref();
-      emit(out, { status: 'running', ...file, log: logPath }, () =>
-        describe(file, `Logs: ${logPath}\nStop it with phoenix down.`),
+      emit(out, { ...summary(file, desired.masters, desired.minions), log: logPath }, () =>
+        describe(file, desired.masters, desired.minions, `Logs: ${logPath}\nStop it with phoenix down.`),
       );
       return 0;
     }
     await new Promise((resolve) => setTimeout(resolve, 50));
   }
   if (exited === undefined) child.kill('SIGKILL');
-  throw new CliError(CliErrorCodes.LOCAL_CLUSTER_FAILED, `the local cluster did not start; see ${logPath}`);
+  const reason = await failureReason(logPath);
+  throw new CliError(
+    CliErrorCodes.LOCAL_CLUSTER_FAILED,
+    reason === undefined
+      ? `the local cluster did not start; see ${logPath}`
+      : `the local cluster did not start: ${reason} (phoenix up's log: ${logPath})`,
+  );
+}
+
+/** The error the detached `phoenix up` reported last (its `phoenix: … [CODE]` line), if any. */
+async function failureReason(logPath: string): Promise<string | undefined> {
+  const text = await readFile(logPath, 'utf8').catch(() => '');
+  const line = text
+    .split('\n')
+    .reverse()
+    .find((l) => l.startsWith('phoenix: '));
+  return line?.slice('phoenix: '.length).replace(/ \[PHX_[A-Z_]+\]$/, '');
 }

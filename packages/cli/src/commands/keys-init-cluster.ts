@@ -1,0 +1,96 @@
+import { existsSync } from 'node:fs';
+import { chmod, link, mkdir, open, rename, rm } from 'node:fs/promises';
+import { join, resolve } from 'node:path';
+import { generateCurveKeyPair, keyFingerprint } from '@phoenix/protocol';
+import { parseCommand } from '../args.js';
+import { CliError, CliErrorCodes } from '../errors.js';
+import { emit, outputFormat } from '../output.js';
+
+/** Where a master looks by convention (its `pkiDir`), as Salt keeps /etc/salt/pki. */
+export const DEFAULT_PKI_DIR = '/etc/phoenix/pki';
+
+/**
+ * `phoenix keys init-cluster`: makes the cluster CURVE key pair of a real deployment. Every
+ * master reads both files from its pkiDir; every minion pins the public key. Replacing the pair
+ * cuts off every minion that pinned the old key, so existing files are kept unless --force.
+ */
+export async function initCluster(argv: readonly string[]): Promise<number> {
+  const { values } = parseCommand(
+    'keys init-cluster',
+    argv,
+    {
+      'pki-dir': { type: 'string', default: DEFAULT_PKI_DIR },
+      force: { type: 'boolean', default: false },
+      out: { type: 'string' },
+    },
+    false,
+  );
+  const out = outputFormat(values.out);
+  const dir = resolve(values['pki-dir'] ?? DEFAULT_PKI_DIR);
+  const publicKeyFile = join(dir, 'cluster.pub');
+  const secretKeyFile = join(dir, 'cluster.key');
+  const existing = [publicKeyFile, secretKeyFile].filter((path) => existsSync(path));
+  if (existing.length > 0 && !values.force) {
+    throw new CliError(
+      CliErrorCodes.CLUSTER_KEYS_EXIST,
+      `${existing.join(' and ')} already exist${existing.length === 1 ? 's' : ''}; a new cluster key pair cuts off every minion that pinned the old public key (pass --force to replace it anyway)`,
+    );
+  }
+  const pair = generateCurveKeyPair();
+  try {
+    await mkdir(dir, { recursive: true, mode: 0o700 });
+    await writeKeyFile(secretKeyFile, pair.secretKey, 0o600, values.force === true);
+    await writeKeyFile(publicKeyFile, pair.publicKey, 0o644, values.force === true).catch(async (err: unknown) => {
+      // Half a pair is worse than none: take back the secret key this run created.
+      if (values.force !== true) await rm(secretKeyFile, { force: true });
+      throw err;
+    });
+  } catch (err) {
+    if (err instanceof CliError) throw err;
+    throw new CliError(
+      CliErrorCodes.CLUSTER_KEYS_WRITE_FAILED,
+      `cannot write the cluster key pair to ${dir}: ${(err as Error).message}`,
+      err,
+    );
+  }
+  const fingerprint = keyFingerprint(pair.publicKey);
+  emit(out, { pkiDir: dir, publicKeyFile, secretKeyFile, publicKey: pair.publicKey, fingerprint }, () =>
+    [
+      `Wrote the cluster key pair to ${dir}:`,
+      `  cluster.pub  mode 0644  the public key: every minion's clusterPublicKey`,
+      `  cluster.key  mode 0600  the secret key: copy it only into each master's pkiDir`,
+      `Public key:   ${pair.publicKey}`,
+      `Fingerprint:  ${fingerprint}`,
+    ].join('\n'),
+  );
+  return 0;
+}
+
+/**
+ * Writes a temporary file with exactly `mode` (whatever the umask), then moves it into place: a
+ * reader never sees half a key, and without `replace` an existing file is never overwritten
+ * (link(2) fails when the name exists, even if it appeared after the check above).
+ */
+async function writeKeyFile(path: string, key: string, mode: number, replace: boolean): Promise<void> {
+  const temp = `${path}.${process.pid}.tmp`;
+  const file = await open(temp, 'wx', mode);
+  try {
+    await file.writeFile(`${key}\n`);
+    await file.sync();
+  } finally {
+    await file.close();
+  }
+  try {
+    await chmod(temp, mode);
+    if (replace) {
+      await rename(temp, path);
+      return;
+    }
+    await link(temp, path).catch((err: unknown) => {
+      if ((err as NodeJS.ErrnoException).code !== 'EEXIST') throw err;
+      throw new CliError(CliErrorCodes.CLUSTER_KEYS_EXIST, `${path} already exists; pass --force to replace it`);
+    });
+  } finally {
+    await rm(temp, { force: true });
+  }
+}

@@ -1,0 +1,75 @@
+import { join } from 'node:path';
+import type { AwsSettings } from '@phoenix/protocol';
+import type { MasterRecord } from '@phoenix/store';
+
+/**
+ * The config files of the local cluster's instances, as plain data. They follow the schemas in
+ * packages/master/src/config.ts and packages/minion/src/config.ts, which the programs validate at
+ * start-up; the CLI writes them but never imports either package.
+ */
+
+export interface MasterInstance {
+  instanceId: string;
+  /** The instance's own directory: its pki directory and log live here. */
+  dir: string;
+  aws: AwsSettings;
+  tablePrefix: string;
+  /** SHA-256 (hex) of the local cluster's admin token: the token itself is never written here. */
+  adminTokenSha256: string;
+}
+
+export function masterConfig(instance: MasterInstance): Record<string, unknown> {
+  return {
+    id: instance.instanceId,
+    bind: '127.0.0.1',
+    advertise: '127.0.0.1',
+    ports: { enrol: 0, minion: 0, peer: 0, api: 0 },
+    aws: instance.aws,
+    tablePrefix: instance.tablePrefix,
+    pkiDir: masterPkiDir(instance.dir),
+    api: { tokens: [{ name: 'local-admin', role: 'admin', sha256: instance.adminTokenSha256 }] },
+    logLevel: 'info',
+  };
+}
+
+/** Holds `cluster.pub` and `cluster.key`, the key pair every master of the cluster shares. */
+export function masterPkiDir(dir: string): string {
+  return join(dir, 'pki');
+}
+
+export interface MinionInstance {
+  instanceId: string;
+  groupName: string;
+  dir: string;
+  /** The signed EC2-style identity document the simulator made for this instance. */
+  identity: { document: string; signature: string };
+  clusterPublicKey: string;
+  masters: readonly MasterRecord[];
+}
+
+export function minionConfig(instance: MinionInstance): Record<string, unknown> {
+  return {
+    id: instance.instanceId,
+    instanceId: instance.instanceId,
+    autoscalingGroup: instance.groupName,
+    identityDocument: { document: instance.identity.document, signature: instance.identity.signature },
+    clusterPublicKey: instance.clusterPublicKey,
+    masters: instance.masters.map((master) => ({
+      id: master.masterId,
+      host: master.host,
+      port: master.ports.minion,
+      enrolPort: master.ports.enrol,
+    })),
+    pkiDir: join(instance.dir, 'pki'),
+    cacheDir: join(instance.dir, 'cache'),
+    // Not on EC2: the instance id and group come from this file, not from a metadata service.
+    imds: { enabled: false },
+    logLevel: 'info',
+  };
+}
+
+/** Where the CLI reaches a master's API. */
+export function apiUrl(master: Pick<MasterRecord, 'host' | 'ports'>): string {
+  const host = master.host.includes(':') ? `[${master.host}]` : master.host;
+  return `http://${host}:${master.ports.api}`;
+}
