@@ -131,14 +131,14 @@ test('a minion killed mid-job is reported as not returned', async () => {
   const ping = (id: string) => async () =>
     (await phoenix(['run', id, 'test.ping', '--timeout', '2'], env())).code === 0;
   await waitFor(ping('web-1'), { what: 'web-1 to answer again', timeoutMs: 20_000 });
-  const run = phoenix(['run', '-L', 'web-1,web-2', 'test.sleep', '4', '--out', 'json', '--timeout', '8'], env());
+  const run = phoenix(['run', '-L', 'web-1,web-2', 'test.sleep', '8', '--out', 'json', '--timeout', '16'], env());
   await waitFor(
     async () => {
       const out = await phoenix(['run', 'web-2', 'saltutil.running', '--out', 'json', '--timeout', '2'], env());
       const running = json<RunResult>(out).returns['web-2']?.ret;
       return Array.isArray(running) && running.some((job: { fun?: string }) => job.fun === 'test.sleep');
     },
-    { what: 'test.sleep to be running on web-2', timeoutMs: 4_000 },
+    { what: 'test.sleep to be running on web-2', timeoutMs: 7_000 },
   );
   (minions.get('web-2') as ChildProcess).kill('SIGKILL');
   const out = await run;
@@ -146,7 +146,7 @@ test('a minion killed mid-job is reported as not returned', async () => {
   const result = json<RunResult>(out);
   assert.deepEqual(result.missing, ['web-2']);
   assert.equal(result.returns['web-1']?.ret, true);
-  assert.match(out.stderr, /web-2: did not return within 8 s/);
+  assert.match(out.stderr, /web-2: did not return within 16 s/);
 });
 
 test('a minion whose master restarts re-sends its unacknowledged return and the job shows it once', async () => {

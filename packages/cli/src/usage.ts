@@ -5,5 +5,6 @@ export const USAGES = {
   local: 'phoenix local scale N [--group minions|masters] [--out json]',
   run: 'phoenix run TARGET FUNCTION [ARG ...] [key=value ...] [-G|-L|-C|-E] [--timeout S] [--async] [--out nested|yaml|json]',
   keys: 'phoenix keys list|accept|reject|delete [PATTERN] [--include] [--state S] [--out json]\n  phoenix keys init-cluster [--pki-dir DIR] [--force] [--out json]',
+  masters: 'phoenix masters [--out json]',
   jobs: 'phoenix jobs list [--limit N] | phoenix jobs show JID [--out json]',
 } as const;

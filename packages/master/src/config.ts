@@ -40,6 +40,8 @@ export const MasterConfigSchema = z.strictObject({
   jobTimeoutMs: z.int().min(100).max(86_400_000).default(30_000),
   /** A minion's connection counts as gone when nothing was heard from it for this long. */
   minionSilenceMs: z.int().min(100).max(600_000).default(30_000),
+  /** On SIGTERM, how long a draining master waits for its minions to move to other masters. */
+  drainTimeoutMs: z.int().min(0).max(600_000).default(10_000),
   logLevel: z.enum(['trace', 'debug', 'info', 'warn', 'error', 'fatal', 'silent']).default('info'),
 });
 export type MasterConfig = z.output<typeof MasterConfigSchema>;

@@ -15,6 +15,16 @@ export interface JobRequest {
   timeoutMs?: number;
 }
 
+/** A job as it travels to minions and between masters. */
+export interface DispatchedJob {
+  jid: string;
+  fun: string;
+  args: unknown[];
+  kwargs: Record<string, unknown>;
+  expected: string[];
+  timeoutMs?: number;
+}
+
 export interface ReturnEvent {
   jid: string;
   minionId: string;
@@ -39,7 +49,12 @@ export class JobService {
   readonly #grains = new Map<string, Readonly<Record<string, unknown>>>();
   readonly #listeners = new Map<string, Set<(event: ReturnEvent) => void>>();
   /** Expected minions of recent jobs, so a return can be checked without a table read. */
-  readonly #expected = new Map<string, ReadonlySet<string>>();
+  readonly #recent = new Map<string, { expected: ReadonlySet<string>; origin: string }>();
+  /** Set by the master: how jobs and returns cross to the other masters. */
+  hooks: { forwardJob(job: DispatchedJob): void; returnToOrigin(origin: string, event: ReturnEvent): void } = {
+    forwardJob: () => undefined,
+    returnToOrigin: () => undefined,
+  };
 
   constructor(store: Store, keys: KeyRegistry, link: () => MinionLink, masterId: string, log: Logger) {
     this.#store = store;
@@ -84,7 +99,6 @@ export class JobService {
       });
     }
     const job = await this.#storeJob(request, expected, now);
-    this.#rememberExpected(job);
     // Audit: who ran what, where, when — one structured line per submission.
     this.#log.info(
       {
@@ -98,18 +112,16 @@ export class JobService {
       },
       'job submitted',
     );
-    const link = this.#link();
-    for (const minionId of expected) {
-      link.send(minionId, {
-        v: WIRE_VERSION,
-        t: 'job',
-        jid: job.jid,
-        fun: job.fun,
-        args: job.args,
-        kwargs: job.kwargs,
-        ...(request.timeoutMs === undefined ? {} : { timeoutMs: request.timeoutMs }),
-      });
-    }
+    const dispatched: DispatchedJob = {
+      jid: job.jid,
+      fun: job.fun,
+      args: job.args,
+      kwargs: job.kwargs,
+      expected: job.expected,
+      ...(request.timeoutMs === undefined ? {} : { timeoutMs: request.timeoutMs }),
+    };
+    this.deliver(dispatched, this.#masterId);
+    this.hooks.forwardJob(dispatched);
     return job;
   }
 
@@ -142,7 +154,8 @@ export class JobService {
     message: { jid: string; success: boolean; retcode: number; ret: unknown },
   ): Promise<void> {
     // A minion can only answer for itself, and only to jobs it was sent.
-    if (!(await this.#wasSentTo(message.jid, session.minionId))) {
+    const facts = await this.#jobFacts(message.jid);
+    if (facts === undefined || !facts.expected.has(session.minionId)) {
       this.#log.warn(
         { jid: message.jid, minionId: session.minionId },
         'refused a return for a job this minion was not sent',
@@ -168,28 +181,58 @@ export class JobService {
       ret: message.ret,
       receivedAt,
     };
-    for (const listener of this.#listeners.get(message.jid) ?? []) listener(event);
+    this.announce(event);
+    if (facts.origin !== this.#masterId) this.hooks.returnToOrigin(facts.origin, event);
   }
 
-  async #wasSentTo(jid: string, minionId: string): Promise<boolean> {
-    let expected = this.#expected.get(jid);
-    if (expected === undefined) {
-      const job = await this.#store.jobs.get(jid);
-      if (job === undefined) return false;
-      expected = this.#rememberExpected(job);
-    }
-    return expected.has(minionId);
+  async #jobFacts(jid: string): Promise<{ expected: ReadonlySet<string>; origin: string } | undefined> {
+    const known = this.#recent.get(jid);
+    if (known !== undefined) return known;
+    const job = await this.#store.jobs.get(jid);
+    return job === undefined ? undefined : this.#remember(job.jid, job.expected, job.originMaster);
   }
 
-  #rememberExpected(job: JobRecord): ReadonlySet<string> {
-    const expected = new Set(job.expected);
-    this.#expected.set(job.jid, expected);
+  #remember(
+    jid: string,
+    expected: readonly string[],
+    origin: string,
+  ): { expected: ReadonlySet<string>; origin: string } {
+    const facts = { expected: new Set(expected), origin };
+    this.#recent.set(jid, facts);
     // Bounded: the oldest entries go first (a Map iterates in insertion order).
-    for (const jid of this.#expected.keys()) {
-      if (this.#expected.size <= 10_000) break;
-      this.#expected.delete(jid);
+    for (const old of this.#recent.keys()) {
+      if (this.#recent.size <= 10_000) break;
+      this.#recent.delete(old);
     }
-    return expected;
+    return facts;
+  }
+
+  /**
+   * Sends a job to the targeted minions connected to this master: its own jobs, and jobs forwarded
+   * by the master they were submitted on.
+   */
+  deliver(job: DispatchedJob, origin: string): number {
+    this.#remember(job.jid, job.expected, origin);
+    const link = this.#link();
+    let sent = 0;
+    for (const minionId of job.expected) {
+      const delivered = link.send(minionId, {
+        v: WIRE_VERSION,
+        t: 'job',
+        jid: job.jid,
+        fun: job.fun,
+        args: job.args,
+        kwargs: job.kwargs,
+        ...(job.timeoutMs === undefined ? {} : { timeoutMs: job.timeoutMs }),
+      });
+      if (delivered) sent++;
+    }
+    return sent;
+  }
+
+  /** Tells this master's listeners of a return stored elsewhere (a peer forwarded it). */
+  announce(event: ReturnEvent): void {
+    for (const listener of this.#listeners.get(event.jid) ?? []) listener(event);
   }
 
   /** Hears every return of `jid` stored from now on; returns the function that stops listening. */

@@ -20,7 +20,8 @@ export type KeyAction = 'accept' | 'reject' | 'delete';
 
 export interface KeyChange {
   minionId: string;
-  from: KeyState;
+  /** Known where the change was made; a peer reports only where the key went. */
+  from?: KeyState;
   to: KeyState | 'deleted';
 }
 
@@ -41,7 +42,7 @@ export class KeyRegistry {
   readonly #log: Logger;
   readonly #byId = new Map<string, AcceptedKey>();
   readonly #byPublicKey = new Map<string, AcceptedKey>();
-  readonly #listeners = new Set<(change: KeyChange) => void>();
+  readonly #listeners = new Set<(change: KeyChange, local: boolean) => void>();
   #lastRefresh = 0;
   #refreshing: Promise<void> | undefined;
 
@@ -90,7 +91,8 @@ export class KeyRegistry {
     return [...this.#byId.keys()];
   }
 
-  onChange(listener: (change: KeyChange) => void): () => void {
+  /** Hears every key change: `local` when made on this master, else reported by a peer. */
+  onChange(listener: (change: KeyChange, local: boolean) => void): () => void {
     this.#listeners.add(listener);
     return () => this.#listeners.delete(listener);
   }
@@ -167,12 +169,12 @@ export class KeyRegistry {
       const to = action === 'delete' ? 'deleted' : action === 'accept' ? 'accepted' : 'rejected';
       changes.push({ minionId: key.minionId, from: key.state, to });
     }
-    for (const change of changes) await this.applyChange(change);
+    for (const change of changes) await this.applyChange(change, true);
     return changes;
   }
 
   /** Brings the cache in line with a change made here or reported by a peer, and tells listeners. */
-  async applyChange(change: KeyChange): Promise<void> {
+  async applyChange(change: KeyChange, local: boolean): Promise<void> {
     if (change.to === 'accepted') {
       const record = await this.#store.minions.get(change.minionId);
       if (record?.keyState === 'accepted' && record.publicKey !== undefined) {
@@ -182,7 +184,7 @@ export class KeyRegistry {
       this.#forget(change.minionId);
     }
     this.#log.info(change, 'key state changed');
-    for (const listener of this.#listeners) listener(change);
+    for (const listener of this.#listeners) listener(change, local);
   }
 
   #entry(minionId: string, publicKey: string): AcceptedKey {

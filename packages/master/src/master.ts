@@ -2,8 +2,8 @@ import { hostname } from 'node:os';
 import { Context } from 'zeromq';
 import pino, { type Logger } from 'pino';
 import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
-import { awsClientConfig } from '@phoenix/protocol';
-import { Store } from '@phoenix/store';
+import { awsClientConfig, WIRE_VERSION, type MasterEndpoint, type MasterMessage } from '@phoenix/protocol';
+import { Store, type MasterRecord } from '@phoenix/store';
 import type { FastifyInstance } from 'fastify';
 import { buildApi } from './api/server.js';
 import { readClusterKeys } from './cluster-keys.js';
@@ -11,13 +11,15 @@ import type { MasterConfig } from './config.js';
 import { JobService } from './jobs.js';
 import { KeyRegistry } from './keys.js';
 import { MinionLink } from './minion-link.js';
+import { PeerMesh } from './peers.js';
+import { MasterRegistry } from './registry.js';
 import { ZapHandler } from './zap.js';
 
 export const MASTER_VERSION = '0.1.0';
 
 export interface Master {
   readonly id: string;
-  readonly ports: { enrol: number; minion: number; api: number };
+  readonly ports: { enrol: number; minion: number; peer: number; api: number };
   stop(): Promise<void>;
 }
 
@@ -42,6 +44,7 @@ export async function startMaster(
     context,
     (domain, publicKey) => {
       if (domain === 'enrol') return true;
+      if (domain === 'peer') return publicKey === clusterKeys.publicKey;
       if (domain !== 'minion') return false;
       const accepted = keys.isAcceptedPublicKey(publicKey);
       if (!accepted) keys.refreshSoon();
@@ -54,6 +57,13 @@ export async function startMaster(
   // The job service sends through the link, and the link hands returns to the job service.
   const jobs = new JobService(store, keys, () => link, id, log.child({ component: 'jobs' }));
   await jobs.loadGrains();
+  let registry: MasterRegistry | undefined;
+  const mastersMessage = (draining = false): MasterMessage => ({
+    v: WIRE_VERSION,
+    t: 'masters',
+    masters: (registry?.live() ?? []).map(endpoint),
+    ...(draining ? { draining } : {}),
+  });
   const link: MinionLink = new MinionLink({
     context,
     bind: config.bind,
@@ -67,7 +77,15 @@ export async function startMaster(
     log: log.child({ component: 'link' }),
     handlers: {
       hello: async (session, message) => {
+        link.send(session.minionId, mastersMessage(draining));
         jobs.rememberGrains(session.minionId, message.grains);
+        peers.broadcast({
+          v: WIRE_VERSION,
+          t: 'peer-grains',
+          from: id,
+          minionId: session.minionId,
+          grains: message.grains,
+        });
         await store.minions.updateGrains(session.minionId, message.grains);
         await store.minions.setPresence(session.minionId, id);
         log.info({ minionId: session.minionId }, 'minion connected');
@@ -75,6 +93,13 @@ export async function startMaster(
       result: (session, message) => jobs.recordReturn(session, message),
       grains: async (session, message) => {
         jobs.rememberGrains(session.minionId, message.grains);
+        peers.broadcast({
+          v: WIRE_VERSION,
+          t: 'peer-grains',
+          from: id,
+          minionId: session.minionId,
+          grains: message.grains,
+        });
         await store.minions.updateGrains(session.minionId, message.grains);
       },
       gone: (session) => {
@@ -85,50 +110,109 @@ export async function startMaster(
   });
   await link.start();
 
+  const peers = new PeerMesh({
+    context,
+    bind: config.bind,
+    port: config.ports.peer,
+    masterId: id,
+    clusterKeys,
+    log: log.child({ component: 'peers' }),
+    onMessage: (message) => {
+      switch (message.t) {
+        case 'peer-job':
+          jobs.deliver(message, message.from);
+          return;
+        case 'peer-return':
+          jobs.announce(message);
+          return;
+        case 'peer-key':
+          void keys
+            .applyChange({ minionId: message.minionId, to: message.to }, false)
+            .catch((err: unknown) => log.warn({ err }, 'could not apply a key change from a peer'));
+          return;
+        case 'peer-grains':
+          jobs.rememberGrains(message.minionId, message.grains);
+          return;
+        default:
+          return;
+      }
+    },
+  });
+  await peers.start();
+  jobs.hooks = {
+    forwardJob: (job) => peers.broadcast({ v: WIRE_VERSION, t: 'peer-job', from: id, ...job }),
+    returnToOrigin: (origin, event) => {
+      peers.sendTo(origin, { v: WIRE_VERSION, t: 'peer-return', from: id, ...event });
+    },
+  };
+  keys.onChange((change, local) => {
+    if (local) peers.broadcast({ v: WIRE_VERSION, t: 'peer-key', from: id, minionId: change.minionId, to: change.to });
+  });
+
   const api: FastifyInstance = buildApi({
     masterId: id,
     tokens: config.api.tokens,
     keys,
     jobs,
+    masters: () => (registry as MasterRegistry).all(),
     defaultJobTimeoutMs: config.jobTimeoutMs,
     log,
   });
   await api.listen({ host: config.bind, port: config.ports.api });
   const apiPort = (api.server.address() as { port: number }).port;
-  const ports = { ...link.ports, api: apiPort };
+  const ports = { ...link.ports, peer: peers.port, api: apiPort };
 
-  const startedAt = Date.now();
-  const register = (): Promise<unknown> =>
-    store.masters.put({
+  let draining = false;
+  registry = new MasterRegistry({
+    store,
+    row: {
       masterId: id,
       host: config.advertise,
-      ports: { enrol: ports.enrol, minion: ports.minion, peer: config.ports.peer, api: apiPort },
-      status: 'active',
-      heartbeatAt: Date.now(),
-      startedAt,
+      ports,
+      startedAt: Date.now(),
       version: MASTER_VERSION,
-      minionCount: link.connectedCount ?? 0,
-    });
-  await register();
-  const heartbeat = setInterval(() => {
-    store.masters
-      .heartbeat(id, { minionCount: link.connectedCount ?? 0 })
-      .catch(() => register())
-      .catch((err: unknown) => log.warn({ err }, 'heartbeat failed'));
-  }, config.heartbeatIntervalMs);
+    },
+    minionCount: () => link.connectedCount,
+    heartbeatMs: config.heartbeatIntervalMs,
+    deadAfterMs: config.deadAfterMs,
+    log: log.child({ component: 'registry' }),
+  });
+  registry.onChange((live) => {
+    peers.sync(live);
+    // Minions learn of every change at once, so none waits for a table poll to find a new master.
+    link.broadcast(mastersMessage(draining));
+  });
+  await registry.start();
   log.info({ ports }, 'master ready');
 
   return {
     id,
     ports,
     async stop() {
-      clearInterval(heartbeat);
+      // Draining: minions are asked to move on, and given a bounded time to leave.
+      draining = true;
+      await (registry as MasterRegistry).setStatus('draining').catch(() => undefined);
+      link.broadcast(mastersMessage(true));
+      const deadline = Date.now() + config.drainTimeoutMs;
+      while (link.connectedCount > 0 && Date.now() < deadline) await new Promise((r) => setTimeout(r, 50));
+      log.info({ remaining: link.connectedCount }, 'drained');
+      await (registry as MasterRegistry).stop();
       await api.close();
+      peers.close();
       link.close();
       zap.close();
-      await store.masters.delete(id).catch(() => undefined);
       dynamodb.destroy();
       log.info('master stopped');
     },
+  };
+}
+
+function endpoint(master: MasterRecord): MasterEndpoint {
+  return {
+    id: master.masterId,
+    host: master.host,
+    port: master.ports.minion,
+    enrolPort: master.ports.enrol,
+    ...(master.status === 'draining' ? { draining: true } : {}),
   };
 }

@@ -81,11 +81,12 @@ export class MinionLink {
     this.#enrol = new Router({ ...common, zapDomain: 'enrol' });
     this.#minion = new Router({ ...common, zapDomain: 'minion' });
     options.keys.onChange((change) => {
-      if (change.to === 'accepted')
+      if (change.to === 'accepted') {
         this.#tellWaiting(change.minionId, { v: WIRE_VERSION, t: 'enrolment', state: 'accepted' });
-      else if (change.to === 'rejected')
-        this.#tellWaiting(change.minionId, { v: WIRE_VERSION, t: 'enrolment', state: 'rejected' });
-      else this.revoke(change.minionId, `key ${change.to}`);
+      } else if (change.to === 'rejected' || change.to === 'deleted') {
+        // Cut off at once: whether it waits to enrol here or holds a connection.
+        this.revoke(change.minionId, `key ${change.to}`);
+      }
     });
   }
 
@@ -117,6 +118,11 @@ export class MinionLink {
     const session = this.#sessions.get(minionId);
     if (session === undefined) return false;
     return this.#sendOn(this.#minion, session.routingId, message, () => this.#drop(session));
+  }
+
+  /** Sends one message to every minion connected here. */
+  broadcast(message: MasterMessage): void {
+    for (const minionId of [...this.#sessions.keys()]) this.send(minionId, message);
   }
 
   /** Cuts a minion off: it is told why, and nothing it sends on that connection is heard again. */

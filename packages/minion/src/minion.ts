@@ -54,6 +54,8 @@ export async function startMinion(
     grains: () => ({ ...grains.items() }),
     ...(config.identityDocument === undefined ? {} : { identity: config.identityDocument }),
     runJob: (job) => executor.run(job),
+    returnAfterMs: 10_000,
+    moveSpreadMs: 5_000,
     log,
   });
   const unsubscribe = grains.onChange(() => connection.grainsChanged());

@@ -60,6 +60,17 @@ export type MinionMessage = z.output<typeof MinionMessageSchema>;
 export const KeyStateSchema = z.enum(['pending', 'accepted', 'rejected', 'denied']);
 export type KeyState = z.output<typeof KeyStateSchema>;
 
+/** A master as minions reach it: where to enrol and where to connect once accepted. */
+export const MasterEndpointSchema = z.strictObject({
+  id: z.string().min(1).max(128),
+  host: z.string().min(1).max(255),
+  port: z.int().min(1).max(65535),
+  enrolPort: z.int().min(1).max(65535),
+  /** A draining master is still listed (it may finish what it holds) but goes last in every order. */
+  draining: z.boolean().optional(),
+});
+export type MasterEndpoint = z.output<typeof MasterEndpointSchema>;
+
 /** What a master sends to one minion. */
 export const MasterMessageSchema = z.discriminatedUnion('t', [
   z.strictObject({
@@ -86,12 +97,22 @@ export const MasterMessageSchema = z.discriminatedUnion('t', [
   }),
   z.strictObject({ v: z.literal(WIRE_VERSION), t: z.literal('ack'), jid: Jid }),
   z.strictObject({ v: z.literal(WIRE_VERSION), t: z.literal('revoked'), reason: z.string() }),
+  /**
+   * The live masters, pushed whenever they change (and in every welcome), so a minion's failover
+   * list follows the cluster without polling the masters table. `draining` asks the minion to leave.
+   */
+  z.strictObject({
+    v: z.literal(WIRE_VERSION),
+    t: z.literal('masters'),
+    masters: z.array(MasterEndpointSchema).max(1000),
+    draining: z.boolean().optional(),
+  }),
 ]);
 export type MasterMessage = z.output<typeof MasterMessageSchema>;
 
 export type DecodeResult<T> = { ok: true; message: T } | { ok: false; reason: string };
 
-export function encodeMessage(message: MinionMessage | MasterMessage): Uint8Array {
+export function encodeMessage(message: MinionMessage | MasterMessage | PeerMessage): Uint8Array {
   return encode(message, { ignoreUndefined: true });
 }
 
@@ -118,3 +139,51 @@ export const decodeMinionMessage = (body: Uint8Array): DecodeResult<MinionMessag
   decodeWith(MinionMessageSchema, body);
 export const decodeMasterMessage = (body: Uint8Array): DecodeResult<MasterMessage> =>
   decodeWith(MasterMessageSchema, body);
+
+/**
+ * Between masters, over their CURVE peer connections (both ends hold the cluster key). Jobs go to
+ * every peer so each reaches the minions connected there; returns go back to the job's origin;
+ * key and grain changes keep every master's caches in step with the table.
+ */
+export const PeerMessageSchema = z.discriminatedUnion('t', [
+  z.strictObject({ v: z.literal(WIRE_VERSION), t: z.literal('peer-hello'), masterId: z.string().min(1).max(128) }),
+  z.strictObject({
+    v: z.literal(WIRE_VERSION),
+    t: z.literal('peer-job'),
+    from: z.string().min(1).max(128),
+    jid: Jid,
+    fun: z.string().max(255),
+    args: z.array(z.unknown()),
+    kwargs: z.record(z.string(), z.unknown()),
+    expected: z.array(MinionId).max(100_000),
+    timeoutMs: z.int().positive().optional(),
+  }),
+  z.strictObject({
+    v: z.literal(WIRE_VERSION),
+    t: z.literal('peer-return'),
+    from: z.string().min(1).max(128),
+    jid: Jid,
+    minionId: MinionId,
+    success: z.boolean(),
+    retcode: z.int(),
+    ret: z.unknown(),
+    receivedAt: z.number(),
+  }),
+  z.strictObject({
+    v: z.literal(WIRE_VERSION),
+    t: z.literal('peer-key'),
+    from: z.string().min(1).max(128),
+    minionId: MinionId,
+    to: z.enum(['pending', 'accepted', 'rejected', 'denied', 'deleted']),
+  }),
+  z.strictObject({
+    v: z.literal(WIRE_VERSION),
+    t: z.literal('peer-grains'),
+    from: z.string().min(1).max(128),
+    minionId: MinionId,
+    grains: Grains,
+  }),
+]);
+export type PeerMessage = z.output<typeof PeerMessageSchema>;
+
+export const decodePeerMessage = (body: Uint8Array): DecodeResult<PeerMessage> => decodeWith(PeerMessageSchema, body);

@@ -14,6 +14,7 @@ Cluster (any master's API: --api URL --token T, or PHOENIX_API / PHOENIX_TOKEN, 
   ${USAGES.run}
   ${USAGES.keys}
   ${USAGES.jobs}
+  ${USAGES.masters}
 
 Every command takes --out json and then prints one JSON document.`;
 
@@ -26,6 +27,7 @@ const COMMANDS: Record<string, () => Promise<Command>> = {
   run: async () => (await import('../commands/run.js')).run,
   keys: async () => (await import('../commands/keys.js')).keys,
   jobs: async () => (await import('../commands/jobs.js')).jobs,
+  masters: async () => (await import('../commands/masters.js')).masters,
 };
 
 async function main(argv: readonly string[]): Promise<number> {

@@ -6,6 +6,7 @@ import type { ApiToken } from '../config.js';
 import { MasterError, MasterErrorCodes } from '../errors.js';
 import type { JobService } from '../jobs.js';
 import type { KeyRegistry } from '../keys.js';
+import type { MasterView } from '../registry.js';
 import { authenticator } from './auth.js';
 import { jobRoutes } from './jobs.js';
 import { keyRoutes } from './keys.js';
@@ -15,6 +16,7 @@ export interface ApiDeps {
   tokens: readonly ApiToken[];
   keys: KeyRegistry;
   jobs: JobService;
+  masters: () => Promise<MasterView[]>;
   defaultJobTimeoutMs: number;
   log: Logger;
 }
@@ -69,6 +71,7 @@ export function buildApi(deps: ApiDeps): FastifyInstance {
 
   app.get('/healthz', async () => ({ status: 'ok', masterId: deps.masterId }));
   void app.register(keyRoutes(deps, requireRole), { prefix: '/api/v1' });
+  app.get('/api/v1/masters', { preHandler: requireRole('read') }, async () => ({ masters: await deps.masters() }));
   void app.register(jobRoutes(deps, requireRole), { prefix: '/api/v1' });
   return app;
 }

@@ -10,6 +10,7 @@ import {
   MAX_MESSAGE_BYTES,
   type CurveKeyPair,
   type KeyState,
+  type MasterEndpoint,
   type MasterMessage,
   type MinionMessage,
 } from '@phoenix/protocol';
@@ -42,6 +43,12 @@ export interface ConnectionOptions {
   grains: () => Record<string, unknown>;
   identity?: { document: string; signature: string };
   runJob: (job: JobMessage) => Promise<JobOutcome>;
+  /** The connected master's view of the live masters (the master-list manager takes it from here). */
+  onMasters?: (masters: MasterEndpoint[]) => void;
+  /** A better master must stay first in the order this long before the minion moves to it. */
+  returnAfterMs: number;
+  /** Moves to a better master are spread at random over this window, so minions do not move at once. */
+  moveSpreadMs: number;
   log: Logger;
 }
 
@@ -69,6 +76,10 @@ export class MinionConnection {
   /** Set once a master said the key is accepted; cleared when a master refuses the connection. */
   #accepted = false;
   #cursor = 0;
+  /** A master being left (draining, or no longer first): skipped by the next pick while it is listed. */
+  #avoid: string | undefined;
+  #leaving = false;
+  #moveTimer: NodeJS.Timeout | undefined;
 
   constructor(options: ConnectionOptions) {
     this.#o = options;
@@ -91,7 +102,53 @@ export class MinionConnection {
     this.#loop ??= this.#run();
   }
 
+  /**
+   * The failover order changed (the manager calls this). The connection stays where it is unless
+   * its master left the list — then it moves at once — or another master is now first: then it
+   * moves after `returnAfterMs` plus a random share of `moveSpreadMs`, and only if that master is
+   * still first then, so a flapping master does not bounce minions.
+   */
+  reorder(): void {
+    this.#cursor = 0;
+    const current = this.#master;
+    if (this.#state !== 'connected' || current === undefined) return;
+    const order = this.#o.masters();
+    const position = order.findIndex((m) => sameMaster(m, current));
+    if (position === 0) {
+      clearTimeout(this.#moveTimer);
+      this.#moveTimer = undefined;
+      return;
+    }
+    if (position < 0) {
+      this.#o.log.info({ master: describeMaster(current) }, 'master left the list; moving');
+      this.#leave();
+      return;
+    }
+    if (this.#moveTimer !== undefined) return;
+    const delay = this.#o.returnAfterMs + Math.random() * this.#o.moveSpreadMs;
+    this.#moveTimer = setTimeout(() => {
+      this.#moveTimer = undefined;
+      const first = this.#o.masters()[0];
+      if (this.#state === 'connected' && first !== undefined && this.#master && !sameMaster(first, this.#master)) {
+        this.#o.log.info(
+          { from: describeMaster(this.#master), to: describeMaster(first) },
+          'moving to the preferred master',
+        );
+        this.#leave();
+      }
+    }, delay);
+    this.#moveTimer.unref?.();
+  }
+
+  /** Closes the current connection on purpose: the loop connects again from the top of the order. */
+  #leave(avoid?: string): void {
+    this.#leaving = true;
+    this.#avoid = avoid;
+    this.#socket?.close();
+  }
+
   async stop(): Promise<void> {
+    clearTimeout(this.#moveTimer);
     this.#stopped = true;
     this.#state = 'stopped';
     this.#socket?.close();
@@ -114,13 +171,21 @@ export class MinionConnection {
         await this.#pause(this.#backoff(++failures));
         continue;
       }
-      const master = order[this.#cursor % order.length] as MasterAddress;
+      if (this.#avoid !== undefined && !order.some((m) => idOf(m) === this.#avoid)) this.#avoid = undefined;
+      const candidates = order.filter((m) => this.#avoid === undefined || idOf(m) !== this.#avoid);
+      const pool = candidates.length > 0 ? candidates : order;
+      const master = pool[this.#cursor % pool.length] as MasterAddress;
       this.#master = master;
       const outcome = await this.#visit(master).catch((err: unknown) => {
         this.#o.log.warn({ err, master: describeMaster(master) }, 'connection failed');
         return 'failed' as const;
       });
       if (this.#stopped) break;
+      if (this.#leaving) {
+        this.#leaving = false;
+        this.#cursor = 0;
+        continue;
+      }
       if (outcome === 'failed') {
         this.#cursor++;
         failures++;
@@ -251,6 +316,14 @@ export class MinionConnection {
           case 'ack':
             this.#outbox.acknowledge(message.jid);
             break;
+          case 'masters':
+            this.#o.onMasters?.(message.masters);
+            if (message.draining === true) {
+              this.#o.log.info({ master: describeMaster(master) }, 'master is draining; moving');
+              this.#leave(idOf(master));
+              return 'again';
+            }
+            break;
           case 'revoked':
             this.#o.log.warn({ reason: message.reason }, 'the master cut this minion off');
             this.#accepted = false;
@@ -311,4 +384,12 @@ export class MinionConnection {
       this.#wake = done;
     });
   }
+}
+
+function idOf(master: MasterAddress): string {
+  return master.id ?? `${master.host}:${master.port}`;
+}
+
+function sameMaster(a: MasterAddress, b: MasterAddress): boolean {
+  return a.host === b.host && a.port === b.port;
 }

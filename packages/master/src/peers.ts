@@ -1,0 +1,126 @@
+import { Dealer, Router, type Context } from 'zeromq';
+import type { Logger } from 'pino';
+import { decodePeerMessage, encodeMessage, WIRE_VERSION, MAX_MESSAGE_BYTES, type PeerMessage } from '@phoenix/protocol';
+import type { MasterRecord } from '@phoenix/store';
+
+const ZMTP_HEARTBEAT = { heartbeatInterval: 1_000, heartbeatTimeout: 3_000, heartbeatTimeToLive: 3_000 };
+
+/**
+ * The connections between masters. Each master binds one router (ZAP domain `peer`: only the
+ * cluster key itself may connect, and only masters hold it) and keeps one dealer to every other
+ * live master. Sends never block: a peer that is not reachable misses the message, and what
+ * matters (jobs, returns, keys) is in the tables for it to find.
+ */
+export interface PeerMeshOptions {
+  context: Context;
+  bind: string;
+  port: number;
+  masterId: string;
+  clusterKeys: { publicKey: string; secretKey: string };
+  log: Logger;
+  onMessage: (message: PeerMessage) => void;
+}
+
+export class PeerMesh {
+  readonly #o: PeerMeshOptions;
+  readonly #router: Router;
+  readonly #dealers = new Map<string, { socket: Dealer; endpoint: string }>();
+  #closed = false;
+  port = 0;
+
+  constructor(options: PeerMeshOptions) {
+    this.#o = options;
+    this.#router = new Router({
+      context: options.context,
+      curveServer: true,
+      curveSecretKey: options.clusterKeys.secretKey,
+      zapDomain: 'peer',
+      linger: 0,
+      maxMessageSize: MAX_MESSAGE_BYTES * 2,
+      ...ZMTP_HEARTBEAT,
+    });
+  }
+
+  async start(): Promise<void> {
+    await this.#router.bind(`tcp://${this.#o.bind}:${this.#o.port === 0 ? '*' : this.#o.port}`);
+    this.port = Number(/:(\d+)$/.exec(this.#router.lastEndpoint ?? '')?.[1]);
+    void this.#serve();
+  }
+
+  /** Connects to every live master but this one, and lets go of those no longer live. */
+  sync(masters: readonly MasterRecord[]): void {
+    const wanted = new Map(
+      masters
+        .filter((m) => m.masterId !== this.#o.masterId && m.ports.peer > 0)
+        .map((m) => [m.masterId, `tcp://${m.host}:${m.ports.peer}`]),
+    );
+    for (const [id, dealer] of this.#dealers) {
+      if (wanted.get(id) !== dealer.endpoint) {
+        dealer.socket.close();
+        this.#dealers.delete(id);
+      }
+    }
+    for (const [id, endpoint] of wanted) {
+      if (this.#dealers.has(id)) continue;
+      const socket = new Dealer({
+        context: this.#o.context,
+        curveServerKey: this.#o.clusterKeys.publicKey,
+        curvePublicKey: this.#o.clusterKeys.publicKey,
+        curveSecretKey: this.#o.clusterKeys.secretKey,
+        linger: 0,
+        sendTimeout: 0,
+        immediate: true,
+        sendHighWaterMark: 10_000,
+        ...ZMTP_HEARTBEAT,
+      });
+      socket.connect(endpoint);
+      this.#dealers.set(id, { socket, endpoint });
+      this.#send(id, { v: WIRE_VERSION, t: 'peer-hello', masterId: this.#o.masterId });
+    }
+  }
+
+  broadcast(message: PeerMessage): void {
+    for (const id of this.#dealers.keys()) this.#send(id, message);
+  }
+
+  sendTo(masterId: string, message: PeerMessage): boolean {
+    if (!this.#dealers.has(masterId)) return false;
+    this.#send(masterId, message);
+    return true;
+  }
+
+  close(): void {
+    this.#closed = true;
+    for (const dealer of this.#dealers.values()) dealer.socket.close();
+    this.#dealers.clear();
+    this.#router.close();
+  }
+
+  #send(masterId: string, message: PeerMessage): void {
+    const dealer = this.#dealers.get(masterId);
+    if (dealer === undefined) return;
+    dealer.socket.send(encodeMessage(message)).catch(() => {
+      this.#o.log.debug({ peer: masterId, type: message.t }, 'peer not reachable; the table carries it');
+    });
+  }
+
+  async #serve(): Promise<void> {
+    try {
+      for await (const [, body, ...extra] of this.#router) {
+        if (body === undefined || extra.length > 0) continue;
+        const decoded = decodePeerMessage(body);
+        if (!decoded.ok) {
+          this.#o.log.warn({ reason: decoded.reason }, 'dropped a peer message');
+          continue;
+        }
+        try {
+          this.#o.onMessage(decoded.message);
+        } catch (err) {
+          this.#o.log.error({ err, type: decoded.message.t }, 'peer message handling failed');
+        }
+      }
+    } catch (err) {
+      if (!this.#closed) this.#o.log.error({ err }, 'peer socket stopped');
+    }
+  }
+}

@@ -1,0 +1,125 @@
+import type { Logger } from 'pino';
+import { isLive, type MasterRecord, type MasterStatus, type NewMaster, type Store } from '@phoenix/store';
+
+export type MasterLiveness = 'live' | 'draining' | 'dead';
+
+export interface MasterView extends MasterRecord {
+  liveness: MasterLiveness;
+}
+
+/**
+ * This master's row in the masters table and its view of the others. The row is rewritten every
+ * heartbeat; every reader, here and on minions, counts a master whose heartbeat is older than
+ * `deadAfterMs` as dead whatever its status says, so a crashed or frozen master drops out of every
+ * list without waiting for anyone to delete its row.
+ */
+export class MasterRegistry {
+  readonly #store: Store;
+  readonly #row: Omit<NewMaster, 'heartbeatAt' | 'minionCount' | 'status'>;
+  readonly #minionCount: () => number;
+  readonly #heartbeatMs: number;
+  readonly #deadAfterMs: number;
+  readonly #log: Logger;
+  readonly #listeners = new Set<(live: readonly MasterRecord[]) => void>();
+  #status: MasterStatus = 'active';
+  #timer: NodeJS.Timeout | undefined;
+  #known: MasterRecord[] = [];
+  #liveKey = '';
+
+  constructor(options: {
+    store: Store;
+    row: Omit<NewMaster, 'heartbeatAt' | 'minionCount' | 'status'>;
+    minionCount: () => number;
+    heartbeatMs: number;
+    deadAfterMs: number;
+    log: Logger;
+  }) {
+    this.#store = options.store;
+    this.#row = options.row;
+    this.#minionCount = options.minionCount;
+    this.#heartbeatMs = options.heartbeatMs;
+    this.#deadAfterMs = options.deadAfterMs;
+    this.#log = options.log;
+  }
+
+  get id(): string {
+    return this.#row.masterId;
+  }
+
+  async start(): Promise<void> {
+    await this.#write();
+    await this.refresh();
+    this.#timer = setInterval(() => void this.#tick(), this.#heartbeatMs);
+  }
+
+  /** Hears the live masters (this one included) whenever the set or a status changes. */
+  onChange(listener: (live: readonly MasterRecord[]) => void): () => void {
+    this.#listeners.add(listener);
+    return () => this.#listeners.delete(listener);
+  }
+
+  /** Live masters, active ones first, then draining ones. */
+  live(now = Date.now()): MasterRecord[] {
+    return this.#known
+      .filter((master) => isLive(master, this.#deadAfterMs, now))
+      .sort(
+        (a, b) =>
+          Number(a.status === 'draining') - Number(b.status === 'draining') || a.masterId.localeCompare(b.masterId),
+      );
+  }
+
+  /** Every row in the table, with the liveness every reader would give it. */
+  async all(now = Date.now()): Promise<MasterView[]> {
+    const rows = await this.#store.masters.list();
+    return rows
+      .map((row) => ({ ...row, liveness: liveness(row, this.#deadAfterMs, now) }))
+      .sort((a, b) => a.masterId.localeCompare(b.masterId));
+  }
+
+  async setStatus(status: MasterStatus): Promise<void> {
+    this.#status = status;
+    await this.#write();
+  }
+
+  async refresh(): Promise<void> {
+    this.#known = await this.#store.masters.list();
+    const live = this.live();
+    const key = live.map((m) => `${m.masterId}/${m.status}/${m.host}/${m.ports.minion}`).join(',');
+    if (key === this.#liveKey) return;
+    this.#liveKey = key;
+    this.#log.info({ masters: live.map((m) => `${m.masterId}:${m.status}`) }, 'live masters changed');
+    for (const listener of this.#listeners) listener(live);
+  }
+
+  async stop(): Promise<void> {
+    if (this.#timer) clearInterval(this.#timer);
+    await this.#store.masters.delete(this.#row.masterId).catch(() => undefined);
+  }
+
+  async #tick(): Promise<void> {
+    try {
+      await this.#store.masters.heartbeat(this.#row.masterId, {
+        minionCount: this.#minionCount(),
+        status: this.#status,
+      });
+    } catch {
+      // The row is gone (swept while this master was frozen, say): write it whole again.
+      await this.#write().catch((err: unknown) => this.#log.warn({ err }, 'heartbeat failed'));
+    }
+    await this.refresh().catch((err: unknown) => this.#log.warn({ err }, 'could not read the masters table'));
+  }
+
+  #write(): Promise<unknown> {
+    return this.#store.masters.put({
+      ...this.#row,
+      status: this.#status,
+      heartbeatAt: Date.now(),
+      minionCount: this.#minionCount(),
+    });
+  }
+}
+
+function liveness(master: MasterRecord, deadAfterMs: number, now: number): MasterLiveness {
+  if (!isLive(master, deadAfterMs, now)) return 'dead';
+  return master.status === 'draining' ? 'draining' : 'live';
+}
