@@ -57,11 +57,19 @@ export async function startMaster(
   // The job service sends through the link, and the link hands returns to the job service.
   const jobs = new JobService(store, keys, () => link, id, log.child({ component: 'jobs' }));
   await jobs.loadGrains();
-  let registry: MasterRegistry | undefined;
+  /** Set on SIGTERM: every masters list this master sends from then on tells its minions to leave. */
+  let draining = false;
+  const registry = new MasterRegistry({
+    store,
+    minionCount: () => link.connectedCount,
+    heartbeatMs: config.heartbeatIntervalMs,
+    deadAfterMs: config.deadAfterMs,
+    log: log.child({ component: 'registry' }),
+  });
   const mastersMessage = (draining = false): MasterMessage => ({
     v: WIRE_VERSION,
     t: 'masters',
-    masters: (registry?.live() ?? []).map(endpoint),
+    masters: registry.live().map(endpoint),
     ...(draining ? { draining } : {}),
   });
   const link: MinionLink = new MinionLink({
@@ -154,7 +162,7 @@ export async function startMaster(
     tokens: config.api.tokens,
     keys,
     jobs,
-    masters: () => (registry as MasterRegistry).all(),
+    masters: () => registry.all(),
     defaultJobTimeoutMs: config.jobTimeoutMs,
     log,
   });
@@ -162,27 +170,12 @@ export async function startMaster(
   const apiPort = (api.server.address() as { port: number }).port;
   const ports = { ...link.ports, peer: peers.port, api: apiPort };
 
-  let draining = false;
-  registry = new MasterRegistry({
-    store,
-    row: {
-      masterId: id,
-      host: config.advertise,
-      ports,
-      startedAt: Date.now(),
-      version: MASTER_VERSION,
-    },
-    minionCount: () => link.connectedCount,
-    heartbeatMs: config.heartbeatIntervalMs,
-    deadAfterMs: config.deadAfterMs,
-    log: log.child({ component: 'registry' }),
-  });
   registry.onChange((live) => {
     peers.sync(live);
     // Minions learn of every change at once, so none waits for a table poll to find a new master.
     link.broadcast(mastersMessage(draining));
   });
-  await registry.start();
+  await registry.start({ masterId: id, host: config.advertise, ports, startedAt: Date.now(), version: MASTER_VERSION });
   log.info({ ports }, 'master ready');
 
   return {
@@ -191,12 +184,12 @@ export async function startMaster(
     async stop() {
       // Draining: minions are asked to move on, and given a bounded time to leave.
       draining = true;
-      await (registry as MasterRegistry).setStatus('draining').catch(() => undefined);
+      await registry.setStatus('draining').catch(() => undefined);
       link.broadcast(mastersMessage(true));
       const deadline = Date.now() + config.drainTimeoutMs;
       while (link.connectedCount > 0 && Date.now() < deadline) await new Promise((r) => setTimeout(r, 50));
       log.info({ remaining: link.connectedCount }, 'drained');
-      await (registry as MasterRegistry).stop();
+      await registry.stop();
       await api.close();
       peers.close();
       link.close();

@@ -15,7 +15,7 @@ export interface MasterView extends MasterRecord {
  */
 export class MasterRegistry {
   readonly #store: Store;
-  readonly #row: Omit<NewMaster, 'heartbeatAt' | 'minionCount' | 'status'>;
+  #row: Omit<NewMaster, 'heartbeatAt' | 'minionCount' | 'status'> | undefined;
   readonly #minionCount: () => number;
   readonly #heartbeatMs: number;
   readonly #deadAfterMs: number;
@@ -28,25 +28,21 @@ export class MasterRegistry {
 
   constructor(options: {
     store: Store;
-    row: Omit<NewMaster, 'heartbeatAt' | 'minionCount' | 'status'>;
     minionCount: () => number;
     heartbeatMs: number;
     deadAfterMs: number;
     log: Logger;
   }) {
     this.#store = options.store;
-    this.#row = options.row;
     this.#minionCount = options.minionCount;
     this.#heartbeatMs = options.heartbeatMs;
     this.#deadAfterMs = options.deadAfterMs;
     this.#log = options.log;
   }
 
-  get id(): string {
-    return this.#row.masterId;
-  }
-
-  async start(): Promise<void> {
+  /** Writes this master's row (its ports are known once its sockets are bound) and starts heartbeating. */
+  async start(row: Omit<NewMaster, 'heartbeatAt' | 'minionCount' | 'status'>): Promise<void> {
+    this.#row = row;
     await this.#write();
     await this.refresh();
     this.#timer = setInterval(() => void this.#tick(), this.#heartbeatMs);
@@ -93,10 +89,11 @@ export class MasterRegistry {
 
   async stop(): Promise<void> {
     if (this.#timer) clearInterval(this.#timer);
-    await this.#store.masters.delete(this.#row.masterId).catch(() => undefined);
+    if (this.#row) await this.#store.masters.delete(this.#row.masterId).catch(() => undefined);
   }
 
   async #tick(): Promise<void> {
+    if (this.#row === undefined) return;
     try {
       await this.#store.masters.heartbeat(this.#row.masterId, {
         minionCount: this.#minionCount(),
@@ -109,7 +106,8 @@ export class MasterRegistry {
     await this.refresh().catch((err: unknown) => this.#log.warn({ err }, 'could not read the masters table'));
   }
 
-  #write(): Promise<unknown> {
+  async #write(): Promise<unknown> {
+    if (this.#row === undefined) return;
     return this.#store.masters.put({
       ...this.#row,
       status: this.#status,
