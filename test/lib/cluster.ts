@@ -26,6 +26,7 @@ export async function startMasterProcess(
   processes: ProcessRegister,
   id: string,
   ports: { enrol: number; minion: number; api: number } = { enrol: 0, minion: 0, api: 0 },
+  extra: Record<string, unknown> = {},
 ): Promise<RunningMaster> {
   const pkiDir = join(dir, id, 'pki');
   await mkdir(pkiDir, { recursive: true });
@@ -42,6 +43,7 @@ export async function startMasterProcess(
     api: {
       tokens: [{ name: 'test-admin', role: 'admin', sha256: createHash('sha256').update(ADMIN_TOKEN).digest('hex') }],
     },
+    ...extra,
   };
   const path = join(dir, `${id}.yaml`);
   await writeFile(path, JSON.stringify(config));

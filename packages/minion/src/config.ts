@@ -1,5 +1,5 @@
 import { z } from 'zod';
-import { CurveKeySchema, loadConfig } from '@phoenix/protocol';
+import { AwsSettingsSchema, CurveKeySchema, loadConfig } from '@phoenix/protocol';
 import { MasterAddressSchema } from './connection/master-address.js';
 
 export const MinionConfigSchema = z.strictObject({
@@ -35,7 +35,48 @@ export const MinionConfigSchema = z.strictObject({
   missedHeartbeats: z.int().min(2).max(100).default(3),
   enrolRetryMs: z.int().min(50).max(3_600_000).default(10_000),
   backoffMaxMs: z.int().min(100).max(600_000).default(10_000),
+  failover: z
+    .strictObject({
+      /** A better master must stay first in the order this long before the minion moves back to it. */
+      returnAfterMs: z.int().min(0).max(3_600_000).default(10_000),
+      /** Moves to a better master are spread at random over this window. */
+      moveSpreadMs: z.int().min(0).max(3_600_000).default(5_000),
+    })
+    .prefault({}),
   logLevel: z.enum(['trace', 'debug', 'info', 'warn', 'error', 'fatal', 'silent']).default('info'),
+  /** Where the masters table is read (the master-list manager's fallback); unset means pushes only. */
+  aws: AwsSettingsSchema.optional(),
+  /** DynamoDB table name prefix: the masters table is `<prefix>-masters`. */
+  tablePrefix: z
+    .string()
+    .regex(/^[A-Za-z0-9_.-]{1,200}$/)
+    .default('phoenix'),
+  /** The master-list manager: keeps `masters` (or, in Salt mode, a salt-minion drop-in) in failover order. */
+  masterList: z
+    .strictObject({
+      /** Masters-table reads while no master is connected (±20% jitter); none while connected. */
+      pollMs: z.int().min(1_000).max(86_400_000).default(60_000),
+      /** A master whose heartbeat is older than this is left out (the masters' own `deadAfterMs`). */
+      deadAfterMs: z.int().min(500).max(3_600_000).default(6_000),
+      /** After start or losing its master, how long the connection may take before the table is read. */
+      connectGraceMs: z.int().min(0).max(600_000).default(5_000),
+      /** `phoenix` rewrites this file's `masters`; `salt` writes a drop-in for a plain salt-minion. */
+      mode: z.enum(['phoenix', 'salt']).default('phoenix'),
+      salt: z
+        .strictObject({
+          /** The drop-in the manager owns the master keys of (other keys in it are kept). */
+          configPath: z.string().min(1).default('/etc/salt/minion.d/phoenix-masters.conf'),
+          /** Run through /bin/sh once per real change of the drop-in. */
+          restartCommand: z.string().min(1).default('systemctl restart salt-minion'),
+          restartTimeoutMs: z.int().min(100).max(600_000).default(60_000),
+          /** The salt-masters' ret port (`master_port`), when it is not Salt's default 4506. */
+          port: z.int().min(1).max(65535).optional(),
+          /** Salt's `master_alive_interval`: without it a failover minion never notices a dead master. */
+          masterAliveInterval: z.int().min(1).max(86_400).default(30),
+        })
+        .prefault({}),
+    })
+    .prefault({}),
 });
 export type MinionConfig = z.output<typeof MinionConfigSchema>;
 export type MinionConfigInput = z.input<typeof MinionConfigSchema>;

@@ -5,6 +5,7 @@ import { MinionConnection, type ConnectionState } from './connection/connection.
 import { Executor } from './executor/index.js';
 import { gatherCoreGrains, GrainStore } from './grains/index.js';
 import { resolveMinionId } from './identity.js';
+import { createMasterListManager } from './master-list/index.js';
 import { loadOrCreateKeyPair } from './pki.js';
 
 export const MINION_VERSION = '0.1.0';
@@ -13,6 +14,8 @@ export interface Minion {
   readonly id: string;
   readonly publicKey: string;
   readonly state: ConnectionState;
+  /** The id (else host:port) of the master this minion is connected to, if any. */
+  readonly master: string | undefined;
   stop(): Promise<void>;
 }
 
@@ -22,7 +25,7 @@ export interface Minion {
  */
 export async function startMinion(
   config: MinionConfig,
-  options: { log?: Logger; context?: Context } = {},
+  options: { log?: Logger; context?: Context; configPath?: string } = {},
 ): Promise<Minion> {
   const { id, instanceId } = await resolveMinionId(config);
   const log = (options.log ?? pino({ level: config.logLevel })).child({ minionId: id });
@@ -41,9 +44,19 @@ export async function startMinion(
     cacheDir: config.cacheDir,
     version: MINION_VERSION,
   });
-  const connection = new MinionConnection({
+  // The failover-ordered master list: pushed by masters, read from the table when none answers,
+  // written back to the config file; a change re-orders the live connection in place.
+  const masterList = createMasterListManager(config, {
+    minionId: id,
+    ...(options.configPath === undefined ? {} : { configPath: options.configPath }),
+    log,
+    onChange: () => connection.reorder(),
+  });
+  const connection: MinionConnection = new MinionConnection({
     id,
-    masters: () => config.masters,
+    masters: () => masterList.current(),
+    onMasters: (masters) => void masterList.applyPushed(masters),
+    onState: (state) => masterList.setConnected(state === 'connected'),
     clusterPublicKey: config.clusterPublicKey,
     keyPair,
     ...(options.context === undefined ? {} : { context: options.context }),
@@ -54,12 +67,13 @@ export async function startMinion(
     grains: () => ({ ...grains.items() }),
     ...(config.identityDocument === undefined ? {} : { identity: config.identityDocument }),
     runJob: (job) => executor.run(job),
-    returnAfterMs: 10_000,
-    moveSpreadMs: 5_000,
+    returnAfterMs: config.failover.returnAfterMs,
+    moveSpreadMs: config.failover.moveSpreadMs,
     log,
   });
   const unsubscribe = grains.onChange(() => connection.grainsChanged());
   connection.start();
+  masterList.start();
   log.info({ masters: config.masters.length }, 'minion started');
   return {
     id,
@@ -67,9 +81,14 @@ export async function startMinion(
     get state() {
       return connection.state;
     },
+    get master() {
+      const master = connection.master;
+      return master === undefined ? undefined : (master.id ?? `${master.host}:${master.port}`);
+    },
     async stop() {
       unsubscribe();
       await connection.stop();
+      await masterList.stop();
       // Commands run detached (their own process group): stop them rather than leave them behind.
       await executor.killAll();
       log.info('minion stopped');

@@ -8,3 +8,4 @@ export * from './targeting.js';
 export * from './jid.js';
 export * from './naming.js';
 export * from './identity.js';
+export * from './failover.js';

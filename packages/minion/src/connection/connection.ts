@@ -45,6 +45,8 @@ export interface ConnectionOptions {
   runJob: (job: JobMessage) => Promise<JobOutcome>;
   /** The connected master's view of the live masters (the master-list manager takes it from here). */
   onMasters?: (masters: MasterEndpoint[]) => void;
+  /** Told of every change of connection state. */
+  onState?: (state: ConnectionState) => void;
   /** A better master must stay first in the order this long before the minion moves to it. */
   returnAfterMs: number;
   /** Moves to a better master are spread at random over this window, so minions do not move at once. */
@@ -66,7 +68,7 @@ export class MinionConnection {
   readonly #o: ConnectionOptions;
   readonly #key: Buffer;
   readonly #outbox = new Outbox();
-  #state: ConnectionState = 'disconnected';
+  #current: ConnectionState = 'disconnected';
   #master: MasterAddress | undefined;
   #socket: Dealer | undefined;
   #sending: Promise<void> = Promise.resolve();
@@ -87,7 +89,17 @@ export class MinionConnection {
   }
 
   get state(): ConnectionState {
-    return this.#state;
+    return this.#current;
+  }
+
+  get #state(): ConnectionState {
+    return this.#current;
+  }
+
+  set #state(state: ConnectionState) {
+    if (state === this.#current) return;
+    this.#current = state;
+    this.#o.onState?.(state);
   }
 
   get master(): MasterAddress | undefined {
@@ -295,6 +307,8 @@ export class MinionConnection {
       this.#state = 'connected';
       this.#o.log.info({ master: describeMaster(master), masterId: welcome.masterId }, 'connected');
       for (const pending of this.#outbox.pending()) this.#send(pending);
+      // The order may have changed while this connection was being made: settle where it belongs.
+      this.reorder();
       heartbeat = setInterval(
         () => this.#send({ v: WIRE_VERSION, t: 'heartbeat', id: this.#o.id, at: Date.now() }),
         this.#o.heartbeatMs,
