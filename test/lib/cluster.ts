@@ -64,17 +64,17 @@ export async function startMasterProcess(
 
 /** Starts a real phoenix-minion process pointed at the given masters. */
 export async function startMinionProcess(
-  devstack: Devstack,
+  cluster: { clusterKeys: { publicKey: string } },
   dir: string,
   processes: ProcessRegister,
   id: string,
-  masters: readonly RunningMaster[],
+  masters: ReadonlyArray<Pick<RunningMaster, 'id' | 'ports'>>,
   extra: Record<string, unknown> = {},
 ): Promise<ChildProcess> {
   const config = {
     id,
     masters: masters.map((m) => ({ id: m.id, host: '127.0.0.1', port: m.ports.minion, enrolPort: m.ports.enrol })),
-    clusterPublicKey: devstack.clusterKeys.publicKey,
+    clusterPublicKey: cluster.clusterKeys.publicKey,
     pkiDir: join(dir, id, 'pki'),
     cacheDir: join(dir, id, 'cache'),
     imds: { enabled: false },

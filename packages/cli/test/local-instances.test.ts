@@ -24,12 +24,25 @@ test('a local master listens on loopback only, on free ports, and knows the admi
     aws: { region: 'us-east-1', endpoints: { dynamodb: 'http://127.0.0.1:1' } },
     tablePrefix: 'phoenix',
     adminTokenSha256: 'a'.repeat(64),
+    reactor: {
+      queueUrl: 'http://127.0.0.1:2/000000000000/phoenix-lifecycle',
+      groups: { masters: 'phoenix-master-devstack', minions: 'demo-web-devstack' },
+      certificatePem: '-----BEGIN CERTIFICATE-----\nx\n-----END CERTIFICATE-----\n',
+      accountId: '000000000000',
+      region: 'us-east-1',
+    },
   });
   assert.equal(config.id, 'i-0123456789abcdef0');
   assert.equal(config.bind, '127.0.0.1');
   assert.deepEqual(config.ports, { enrol: 0, minion: 0, peer: 0, api: 0 });
   assert.equal(config.pkiDir, '/home/u/.phoenix/local/instances/i-0123456789abcdef0/pki');
   assert.deepEqual(config.api, { tokens: [{ name: 'local-admin', role: 'admin', sha256: 'a'.repeat(64) }] });
+  const reactor = config.reactor as { groups: Record<string, { role: string }>; attestation: { enabled: boolean } };
+  assert.deepEqual(reactor.groups, {
+    'phoenix-master-devstack': { role: 'masters' },
+    'demo-web-devstack': { role: 'minions' },
+  });
+  assert.equal(reactor.attestation.enabled, true, 'the local cluster accepts only attested instances');
 });
 
 test('a local minion is named after its instance, carries its group and identity, and knows the live masters', () => {
@@ -41,6 +54,8 @@ test('a local minion is named after its instance, carries its group and identity
     identity,
     clusterPublicKey: 'k'.repeat(40),
     masters: [master('m-1', '127.0.0.1', 5000)],
+    aws: { region: 'us-east-1', endpoints: { dynamodb: 'http://127.0.0.1:1' } },
+    tablePrefix: 'phoenix',
   });
   assert.equal(config.id, 'i-0123456789abcdef0');
   assert.equal(config.instanceId, 'i-0123456789abcdef0');

@@ -11,6 +11,45 @@ export const ApiTokenSchema = z.strictObject({
 });
 export type ApiToken = z.output<typeof ApiTokenSchema>;
 
+const ReactorGroupSchema = z.strictObject({
+  /** What the group's instances are: minions are enrolled and highstated, masters just proceed. */
+  role: z.enum(['minions', 'masters']),
+  /** The lifecycle action after a failed first highstate: ABANDON terminates the instance. */
+  onHighstateFailure: z.enum(['ABANDON', 'CONTINUE']).default('ABANDON'),
+});
+
+export const ReactorConfigSchema = z.strictObject({
+  /** The lifecycle queue; no reactor runs without it. */
+  queueUrl: z.url().optional(),
+  /** Auto-scaling groups by name; a message about any other group goes to the dead-letter queue. */
+  groups: z.record(z.string().min(1), ReactorGroupSchema).default({}),
+  waitTimeSeconds: z.int().min(0).max(20).default(20),
+  attestation: z
+    .strictObject({
+      /** Auto-accept only minions presenting a valid signed identity document for their own instance. */
+      enabled: z.boolean().default(true),
+      /** PEM certificate that signs identity documents (AWS publishes one per region). */
+      certificate: z.string().min(1).optional(),
+      accountId: z
+        .string()
+        .regex(/^\d{12}$/)
+        .optional(),
+      region: z.string().min(1).optional(),
+    })
+    .prefault({}),
+  highstate: z
+    .strictObject({
+      /** A claim on a first highstate lasts this long unless renewed; a crashed claimant's lapses. */
+      leaseMs: z.int().min(1_000).max(3_600_000).default(60_000),
+      /** How often the claimant renews its lease and sends RecordLifecycleActionHeartbeat. */
+      heartbeatMs: z.int().min(200).max(3_600_000).default(20_000),
+      /** A first highstate that has not returned by then counts as failed. */
+      timeoutMs: z.int().min(1_000).max(86_400_000).default(1_800_000),
+    })
+    .prefault({}),
+});
+export type ReactorConfig = z.output<typeof ReactorConfigSchema>;
+
 export const MasterConfigSchema = z.strictObject({
   /** Unique in the cluster; defaults to the EC2 instance id or the host name plus the API port. */
   id: z
@@ -40,6 +79,7 @@ export const MasterConfigSchema = z.strictObject({
   jobTimeoutMs: z.int().min(100).max(86_400_000).default(30_000),
   /** A minion's connection counts as gone when nothing was heard from it for this long. */
   minionSilenceMs: z.int().min(100).max(600_000).default(30_000),
+  reactor: ReactorConfigSchema.prefault({}),
   /** On SIGTERM, how long a draining master waits for its minions to move to other masters. */
   drainTimeoutMs: z.int().min(0).max(600_000).default(10_000),
   logLevel: z.enum(['trace', 'debug', 'info', 'warn', 'error', 'fatal', 'silent']).default('info'),

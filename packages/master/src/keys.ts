@@ -101,19 +101,28 @@ export class KeyRegistry {
    * A minion presents its key. New id: pending. Same key: its current state. A different key for an
    * id that has one: denied, recorded for operators, and never a replacement (as salt-key does).
    */
-  async enrol(minionId: string, publicKey: string, now = Date.now()): Promise<{ state: KeyState; reason?: string }> {
+  async enrol(
+    minionId: string,
+    publicKey: string,
+    identity?: { document: string; signature: string },
+    now = Date.now(),
+  ): Promise<{ state: KeyState; reason?: string }> {
     const fingerprint = keyFingerprint(publicKey);
+    const attestation = identity === undefined ? {} : { attestation: { ...identity } };
     try {
-      await this.#store.minions.registerKey(minionId, { publicKey, fingerprint }, now);
+      await this.#store.minions.registerKey(minionId, { publicKey, fingerprint, ...attestation }, now);
       this.#log.info({ minionId, fingerprint }, 'new key pending');
       return { state: 'pending' };
     } catch (err) {
       if (!(err instanceof ConditionFailedError)) throw err;
     }
     const record = await this.#store.minions.get(minionId);
-    if (record?.keyState === undefined) return this.enrol(minionId, publicKey, now); // deleted meanwhile
+    if (record?.keyState === undefined) return this.enrol(minionId, publicKey, identity, now); // deleted meanwhile
     if (record.publicKey === publicKey) {
       if (record.keyState === 'accepted') this.#remember(this.#entry(minionId, publicKey));
+      if (record.keyState === 'pending' && identity !== undefined && record.attestation === undefined) {
+        await this.#store.minions.setAttestation(minionId, { ...identity }).catch(() => undefined);
+      }
       return { state: record.keyState };
     }
     await this.#store.minions.recordDeniedKey(minionId, { publicKey, fingerprint }, now);
@@ -171,6 +180,27 @@ export class KeyRegistry {
     }
     for (const change of changes) await this.applyChange(change, true);
     return changes;
+  }
+
+  /** Accepts one pending key (the reactor's auto-accept); false when it was not pending any more. */
+  async acceptPending(minionId: string, now = Date.now()): Promise<boolean> {
+    try {
+      await this.#store.minions.setKeyState(minionId, 'pending', 'accepted', now);
+    } catch (err) {
+      if (err instanceof ConditionFailedError) return false;
+      throw err;
+    }
+    await this.applyChange({ minionId, from: 'pending', to: 'accepted' }, true);
+    return true;
+  }
+
+  /** Deletes one key whatever its state (a terminated instance's); false when there was none. */
+  async deleteOne(minionId: string): Promise<boolean> {
+    const record = await this.#store.minions.get(minionId);
+    if (record?.keyState === undefined) return false;
+    await this.#store.minions.deleteKey(minionId);
+    await this.applyChange({ minionId, from: record.keyState, to: 'deleted' }, true);
+    return true;
   }
 
   /** Brings the cache in line with a change made here or reported by a peer, and tells listeners. */

@@ -1,7 +1,10 @@
 import { hostname } from 'node:os';
 import { Context } from 'zeromq';
 import pino, { type Logger } from 'pino';
+import { readFile } from 'node:fs/promises';
 import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
+import { AutoScalingClient } from '@aws-sdk/client-auto-scaling';
+import { SQSClient } from '@aws-sdk/client-sqs';
 import { awsClientConfig, WIRE_VERSION, type MasterEndpoint, type MasterMessage } from '@phoenix/protocol';
 import { Store, type MasterRecord } from '@phoenix/store';
 import type { FastifyInstance } from 'fastify';
@@ -14,6 +17,11 @@ import { MinionLink } from './minion-link.js';
 import { PeerMesh } from './peers.js';
 import { MasterRegistry } from './registry.js';
 import { ZapHandler } from './zap.js';
+import { ClusterEvents } from './events.js';
+import { AutoAcceptor } from './reactor/auto-accept.js';
+import { LifecycleConsumer } from './reactor/consumer.js';
+import { HighstateCoordinator } from './reactor/highstate.js';
+import { LifecycleReactor } from './reactor/reactor.js';
 
 export const MASTER_VERSION = '0.1.0';
 
@@ -72,6 +80,39 @@ export async function startMaster(
     masters: registry.live().map(endpoint),
     ...(draining ? { draining } : {}),
   });
+  // The lifecycle reactor: auto-accept, first highstate exactly once, lifecycle actions.
+  const events = new ClusterEvents(id, log.child({ component: 'events' }));
+  const reactorConfig = config.reactor;
+  const certificate = await readCertificate(reactorConfig.attestation.certificate);
+  const autoAccept = new AutoAcceptor(
+    store,
+    keys,
+    {
+      enabled: reactorConfig.attestation.enabled,
+      ...(certificate === undefined ? {} : { certificatePem: certificate }),
+      ...(reactorConfig.attestation.accountId === undefined ? {} : { accountId: reactorConfig.attestation.accountId }),
+      ...(reactorConfig.attestation.region === undefined ? {} : { region: reactorConfig.attestation.region }),
+    },
+    events,
+    log.child({ component: 'auto-accept' }),
+  );
+  const autoscaling = new AutoScalingClient(awsClientConfig(config.aws, 'autoscaling'));
+  const highstate = new HighstateCoordinator(
+    store,
+    jobs,
+    autoscaling,
+    {
+      masterId: id,
+      ...reactorConfig.highstate,
+      onFailure: (group) => reactorConfig.groups[group]?.onHighstateFailure ?? 'ABANDON',
+    },
+    events,
+    log.child({ component: 'highstate' }),
+  );
+  // Whichever master hears of an acceptance (its own, or a peer's) tries the claim; one wins.
+  keys.onChange((change) => {
+    if (change.to === 'accepted') void highstate.consider(change.minionId);
+  });
   const link: MinionLink = new MinionLink({
     context,
     bind: config.bind,
@@ -109,6 +150,9 @@ export async function startMaster(
           grains: message.grains,
         });
         await store.minions.updateGrains(session.minionId, message.grains);
+      },
+      pending: async (minionId) => {
+        await autoAccept.consider(minionId);
       },
       gone: (session) => {
         log.info({ minionId: session.minionId }, 'minion disconnected');
@@ -176,6 +220,31 @@ export async function startMaster(
     link.broadcast(mastersMessage(draining));
   });
   await registry.start({ masterId: id, host: config.advertise, ports, startedAt: Date.now(), version: MASTER_VERSION });
+  let consumer: LifecycleConsumer | undefined;
+  let sqs: SQSClient | undefined;
+  if (reactorConfig.queueUrl !== undefined) {
+    sqs = new SQSClient(awsClientConfig(config.aws, 'sqs'));
+    const reactor = new LifecycleReactor(
+      reactorConfig,
+      store,
+      keys,
+      autoAccept,
+      highstate,
+      autoscaling,
+      events,
+      log.child({ component: 'reactor' }),
+    );
+    consumer = new LifecycleConsumer(
+      sqs,
+      reactorConfig.queueUrl,
+      reactorConfig.waitTimeSeconds,
+      reactor,
+      log.child({ component: 'reactor' }),
+    );
+    consumer.start();
+    highstate.start();
+  }
+
   log.info({ ports }, 'master ready');
 
   return {
@@ -189,15 +258,25 @@ export async function startMaster(
       const deadline = Date.now() + config.drainTimeoutMs;
       while (link.connectedCount > 0 && Date.now() < deadline) await new Promise((r) => setTimeout(r, 50));
       log.info({ remaining: link.connectedCount }, 'drained');
+      await consumer?.stop();
+      highstate.stop();
       await registry.stop();
       await api.close();
       peers.close();
       link.close();
       zap.close();
       dynamodb.destroy();
+      autoscaling.destroy();
+      sqs?.destroy();
       log.info('master stopped');
     },
   };
+}
+
+/** The attestation certificate: inline PEM, or the path of a PEM file. */
+async function readCertificate(value: string | undefined): Promise<string | undefined> {
+  if (value === undefined || value.includes('-----BEGIN')) return value;
+  return readFile(value, 'utf8');
 }
 
 function endpoint(master: MasterRecord): MasterEndpoint {

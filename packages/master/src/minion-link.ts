@@ -29,6 +29,8 @@ export interface MinionLinkHandlers {
   result(session: MinionSession, message: Message<'return'>): Promise<void>;
   grains(session: MinionSession, message: Message<'grains'>): Promise<void>;
   gone(session: MinionSession): void;
+  /** A key is pending after an enrolment here (the reactor may accept it). */
+  pending?(minionId: string): Promise<void>;
 }
 
 export interface MinionLinkOptions {
@@ -184,7 +186,7 @@ export class MinionLink {
       this.#o.log.warn({ minionId: message.id }, 'dropped an enrolment whose signature does not match its key');
       return;
     }
-    const { state, reason } = await this.#o.keys.enrol(message.id, message.publicKey);
+    const { state, reason } = await this.#o.keys.enrol(message.id, message.publicKey, message.identity);
     if (state === 'pending') this.#waiting.set(message.id, route);
     else this.#waiting.delete(message.id);
     const reply: MasterMessage = {
@@ -194,6 +196,8 @@ export class MinionLink {
       ...(reason === undefined ? {} : { reason }),
     };
     this.#sendOn(this.#enrol, route, reply, () => this.#waiting.delete(message.id));
+    // A launched instance's key may be accepted at once; the acceptance reaches the waiting minion.
+    if (state === 'pending') await this.#o.handlers.pending?.(message.id);
   }
 
   async #onMinion(route: Buffer, body: Buffer, mac: Buffer | undefined): Promise<void> {

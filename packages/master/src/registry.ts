@@ -95,9 +95,10 @@ export class MasterRegistry {
   async #tick(): Promise<void> {
     if (this.#row === undefined) return;
     try {
+      // The status is only ever set to draining here: a draining mark the reactor wrote stays.
       await this.#store.masters.heartbeat(this.#row.masterId, {
         minionCount: this.#minionCount(),
-        status: this.#status,
+        ...(this.#status === 'draining' ? { status: this.#status } : {}),
       });
     } catch {
       // The row is gone (swept while this master was frozen, say): write it whole again.

@@ -3,6 +3,8 @@ import type { Context } from 'zeromq';
 import type { MinionConfig } from './config.js';
 import { MinionConnection, type ConnectionState } from './connection/connection.js';
 import { Executor } from './executor/index.js';
+import { emptyHighstateModule } from './empty-highstate.js';
+import { createModuleRegistry } from './modules/index.js';
 import { gatherCoreGrains, GrainStore } from './grains/index.js';
 import { resolveMinionId } from './identity.js';
 import { createMasterListManager } from './master-list/index.js';
@@ -43,6 +45,7 @@ export async function startMinion(
     logger: log,
     cacheDir: config.cacheDir,
     version: MINION_VERSION,
+    modules: createModuleRegistry([emptyHighstateModule]),
   });
   // The failover-ordered master list: pushed by masters, read from the table when none answers,
   // written back to the config file; a change re-orders the live connection in place.

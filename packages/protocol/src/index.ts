@@ -9,3 +9,4 @@ export * from './jid.js';
 export * from './naming.js';
 export * from './identity.js';
 export * from './failover.js';
+export * from './lifecycle.js';

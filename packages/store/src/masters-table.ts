@@ -1,3 +1,4 @@
+import { ConditionFailedError } from './errors.js';
 import type { DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
 import { expiresAt } from './options.js';
 import type { StoreOptions } from './options.js';
@@ -78,5 +79,16 @@ export class MastersTable {
         ? undefined
         : { expression: 'heartbeatAt = :seen', values: { ':seen': ifHeartbeatAt } },
     );
+  }
+
+  /** Marks a master draining (its instance is terminating); false when it has no row. */
+  async markDraining(masterId: string): Promise<boolean> {
+    try {
+      await this.#table.update({ masterId }, { status: 'draining' }, { expression: 'attribute_exists(masterId)' });
+      return true;
+    } catch (err) {
+      if (err instanceof ConditionFailedError) return false;
+      throw err;
+    }
   }
 }

@@ -8,6 +8,13 @@ import type { Page, PageRequest } from './pagination.js';
 import { Table } from './table.js';
 import type { ReadCount } from './table.js';
 
+const LIFECYCLE_RANK: Record<Lifecycle['state'], number> = {
+  launching: 1,
+  'in-service': 2,
+  terminating: 3,
+  terminated: 4,
+};
+
 const KEY_ATTRIBUTES = ['keyState', 'publicKey', 'fingerprint', 'keyUpdatedAt', 'attestation', 'deniedKey'] as const;
 
 /**
@@ -80,6 +87,15 @@ export class MinionsTable {
     );
   }
 
+  /** Keeps the identity document a pending minion presented, for attested acceptance. */
+  setAttestation(minionId: string, attestation: Record<string, unknown>): Promise<MinionRecord> {
+    return this.#table.update(
+      { minionId },
+      { attestation },
+      { expression: 'keyState = :pending', values: { ':pending': 'pending' } },
+    );
+  }
+
   /**
    * Keeps the last key that was denied for this id, for operators to see (`phoenix keys list`);
    * it never replaces the key the row holds.
@@ -131,16 +147,33 @@ export class MinionsTable {
     }
   }
 
-  /** A terminated minion's row expires after the retention for history; any other state never expires. */
-  setLifecycle(minionId: string, lifecycle: Omit<Lifecycle, 'updatedAt'>, now = Date.now()): Promise<MinionRecord> {
-    const terminated = lifecycle.state === 'terminated';
-    return this.#table.update(
-      { minionId },
-      {
-        lifecycle: { ...lifecycle, updatedAt: now },
-        expiresAt: terminated ? expiresAt(now, this.options.terminatedMinionRetentionMs) : undefined,
-      },
-    );
+  /**
+   * Records a lifecycle step, only moving forward (launching → in-service → terminating →
+   * terminated): a duplicate delivery rewrites the same step, and a step older than the one stored
+   * (a launch processed after its terminate) changes nothing and returns undefined. A terminated
+   * minion's row expires after the retention for history; any other state never expires.
+   */
+  async setLifecycle(
+    minionId: string,
+    lifecycle: Omit<Lifecycle, 'updatedAt'>,
+    now = Date.now(),
+  ): Promise<MinionRecord | undefined> {
+    const rank = LIFECYCLE_RANK[lifecycle.state];
+    try {
+      return await this.#table.update(
+        { minionId },
+        {
+          lifecycle: { ...lifecycle, updatedAt: now },
+          lifecycleRank: rank,
+          expiresAt:
+            lifecycle.state === 'terminated' ? expiresAt(now, this.options.terminatedMinionRetentionMs) : undefined,
+        },
+        { expression: 'attribute_not_exists(lifecycleRank) OR lifecycleRank <= :rank', values: { ':rank': rank } },
+      );
+    } catch (err) {
+      if (err instanceof ConditionFailedError) return undefined;
+      throw err;
+    }
   }
 
   /** Marks the minion disabled (no jobs, no scheduled highstate); undefined enables it again. */
@@ -169,6 +202,14 @@ export class MinionsTable {
         values: { ':now': now, ':master': masterId },
       },
     );
+  }
+
+  /**
+   * Records the job of a claimed first highstate, so a master taking the claim over waits for that
+   * job instead of running the highstate a second time.
+   */
+  recordHighstateJob(minionId: string, masterId: string, jid: string): Promise<MinionRecord> {
+    return this.#table.update({ minionId }, { 'highstate.jid': jid }, this.#heldBy(masterId));
   }
 
   /** Extends the holder's lease while the highstate runs; ConditionFailedError if the claim was lost. */

@@ -59,6 +59,8 @@ export const MinionRecordSchema = z.object({
   connectedMaster: z.string().optional(),
   connectedAt: epochMs.optional(),
   lifecycle: LifecycleSchema.optional(),
+  /** The lifecycle step's order (launching 1 … terminated 4), so a late message never moves it back. */
+  lifecycleRank: z.number().optional(),
   highstate: HighstateSchema.optional(),
   disabled: z.object({ by: z.string(), at: epochMs, reason: z.string() }).optional(),
   expiresAt: epochSeconds.optional(),

@@ -131,3 +131,12 @@ test('a minion can be disabled and enabled again', async () => {
   assert.deepEqual(disabled.disabled, { by: 'alice', reason: 'maintenance', at: 77 });
   assert.equal((await env.store.minions.setDisabled('i-dis', undefined)).disabled, undefined);
 });
+
+test('lifecycle steps only move forward: a launch processed after its terminate changes nothing', async () => {
+  await env.store.minions.setLifecycle('i-order', { state: 'terminated', group: 'web' }, 10);
+  const late = await env.store.minions.setLifecycle('i-order', { state: 'launching', group: 'web', token: 't' }, 20);
+  assert.equal(late, undefined);
+  assert.equal((await env.store.minions.get('i-order'))?.lifecycle?.state, 'terminated');
+  const again = await env.store.minions.setLifecycle('i-order', { state: 'terminated', group: 'web' }, 30);
+  assert.equal(again?.lifecycle?.updatedAt, 30, 'a duplicate of the current step is applied again');
+});

@@ -16,6 +16,14 @@ export interface MasterInstance {
   tablePrefix: string;
   /** SHA-256 (hex) of the local cluster's admin token: the token itself is never written here. */
   adminTokenSha256: string;
+  /** The lifecycle reactor's settings: the queue, the two groups, and the attestation certificate. */
+  reactor: {
+    queueUrl: string;
+    groups: { masters: string; minions: string };
+    certificatePem: string;
+    accountId: string;
+    region: string;
+  };
 }
 
 export function masterConfig(instance: MasterInstance): Record<string, unknown> {
@@ -28,6 +36,21 @@ export function masterConfig(instance: MasterInstance): Record<string, unknown> 
     tablePrefix: instance.tablePrefix,
     pkiDir: masterPkiDir(instance.dir),
     api: { tokens: [{ name: 'local-admin', role: 'admin', sha256: instance.adminTokenSha256 }] },
+    reactor: {
+      queueUrl: instance.reactor.queueUrl,
+      groups: {
+        [instance.reactor.groups.masters]: { role: 'masters' },
+        [instance.reactor.groups.minions]: { role: 'minions' },
+      },
+      // Short polls: a local cluster stops promptly; on AWS the 20 s default saves requests.
+      waitTimeSeconds: 1,
+      attestation: {
+        enabled: true,
+        certificate: instance.reactor.certificatePem,
+        accountId: instance.reactor.accountId,
+        region: instance.reactor.region,
+      },
+    },
     logLevel: 'info',
   };
 }
@@ -45,6 +68,9 @@ export interface MinionInstance {
   identity: { document: string; signature: string };
   clusterPublicKey: string;
   masters: readonly MasterRecord[];
+  /** For the master-list manager's fallback read of the masters table. */
+  aws: AwsSettings;
+  tablePrefix: string;
 }
 
 export function minionConfig(instance: MinionInstance): Record<string, unknown> {
@@ -62,6 +88,8 @@ export function minionConfig(instance: MinionInstance): Record<string, unknown> 
     })),
     pkiDir: join(instance.dir, 'pki'),
     cacheDir: join(instance.dir, 'cache'),
+    aws: instance.aws,
+    tablePrefix: instance.tablePrefix,
     // Not on EC2: the instance id and group come from this file, not from a metadata service.
     imds: { enabled: false },
     logLevel: 'info',

@@ -23,7 +23,7 @@ export interface LaunchedInstance {
 
 export interface ProcessLauncherOptions {
   /** The local cloud: endpoints, table prefix, cluster key pair and the two group names. */
-  cloud: Pick<DevstackInfo, 'aws' | 'tablePrefix' | 'clusterKeys' | 'options'>;
+  cloud: Pick<DevstackInfo, 'aws' | 'tablePrefix' | 'clusterKeys' | 'options' | 'lifecycle' | 'identityCertificate'>;
   /** Each instance gets `<instancesDir>/<instance-id>/` for its config, keys, cache and log. */
   instancesDir: string;
   /** SHA-256 (hex) of the admin token the masters accept. */
@@ -111,6 +111,13 @@ export class ProcessLauncher implements InstanceLauncher {
       aws: cloud.aws,
       tablePrefix: cloud.tablePrefix,
       adminTokenSha256: this.#options.adminTokenSha256,
+      reactor: {
+        queueUrl: cloud.lifecycle.queueUrl,
+        groups: { masters: cloud.options.groups.masters.name, minions: cloud.options.groups.minions.name },
+        certificatePem: cloud.identityCertificate,
+        accountId: cloud.options.accountId,
+        region: cloud.options.region,
+      },
     });
   }
 
@@ -131,6 +138,8 @@ export class ProcessLauncher implements InstanceLauncher {
       identity: request.identity,
       clusterPublicKey: this.#options.cloud.clusterKeys.publicKey,
       masters,
+      aws: this.#options.cloud.aws,
+      tablePrefix: this.#options.cloud.tablePrefix,
     });
   }
 }

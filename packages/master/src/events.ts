@@ -1,0 +1,36 @@
+import type { Logger } from 'pino';
+
+/** One thing that happened in the cluster, for logs and (through the API) for operators. */
+export interface ClusterEvent {
+  tag: string;
+  at: number;
+  masterId: string;
+  data: Record<string, unknown>;
+}
+
+/**
+ * This master's event bus: every lifecycle step, key decision and highstate milestone is one
+ * structured log line and one event that listeners (the API's event stream) receive.
+ */
+export class ClusterEvents {
+  readonly #listeners = new Set<(event: ClusterEvent) => void>();
+  readonly #masterId: string;
+  readonly #log: Logger;
+
+  constructor(masterId: string, log: Logger) {
+    this.#masterId = masterId;
+    this.#log = log;
+  }
+
+  emit(tag: string, data: Record<string, unknown>): ClusterEvent {
+    const event: ClusterEvent = { tag, at: Date.now(), masterId: this.#masterId, data };
+    this.#log.info({ event: tag, ...data }, tag);
+    for (const listener of this.#listeners) listener(event);
+    return event;
+  }
+
+  on(listener: (event: ClusterEvent) => void): () => void {
+    this.#listeners.add(listener);
+    return () => this.#listeners.delete(listener);
+  }
+}

@@ -1,0 +1,90 @@
+import type { Logger } from 'pino';
+import type { SQSClient } from '@aws-sdk/client-sqs';
+import { ChangeMessageVisibilityCommand, DeleteMessageCommand, ReceiveMessageCommand } from '@aws-sdk/client-sqs';
+import { parseLifecycleMessage } from '@phoenix/protocol';
+import { UnusableLifecycleMessage, type LifecycleReactor } from './reactor.js';
+
+/**
+ * Long-polls the lifecycle queue (every master does; SQS hands each message to one). A message is
+ * deleted only after the reactor has stored its effect. One that cannot be used is made visible
+ * again at once and so reaches the dead-letter queue after the queue's maxReceiveCount, with a
+ * log line each time; one whose handling failed for a passing reason waits out its visibility
+ * timeout and is tried again. Nothing a message contains can stop the loop.
+ */
+export class LifecycleConsumer {
+  readonly #abort = new AbortController();
+  #loop: Promise<void> | undefined;
+
+  constructor(
+    private readonly sqs: SQSClient,
+    private readonly queueUrl: string,
+    private readonly waitTimeSeconds: number,
+    private readonly reactor: LifecycleReactor,
+    private readonly log: Logger,
+  ) {}
+
+  start(): void {
+    this.#loop ??= this.#run();
+  }
+
+  async stop(): Promise<void> {
+    this.#abort.abort();
+    await this.#loop;
+  }
+
+  async #run(): Promise<void> {
+    let failures = 0;
+    while (!this.#abort.signal.aborted) {
+      try {
+        const { Messages = [] } = await this.sqs.send(
+          new ReceiveMessageCommand({
+            QueueUrl: this.queueUrl,
+            WaitTimeSeconds: this.waitTimeSeconds,
+            MaxNumberOfMessages: 10,
+            MessageSystemAttributeNames: ['ApproximateReceiveCount'],
+          }),
+          { abortSignal: this.#abort.signal },
+        );
+        failures = 0;
+        for (const message of Messages)
+          await this.#handle(
+            message.Body ?? '',
+            message.ReceiptHandle ?? '',
+            message.Attributes?.ApproximateReceiveCount,
+          );
+      } catch (err) {
+        if (this.#abort.signal.aborted) break;
+        failures++;
+        this.log.warn({ err }, 'could not read the lifecycle queue');
+        await new Promise((resolve) => setTimeout(resolve, Math.min(10_000, 250 * 2 ** failures)));
+      }
+    }
+  }
+
+  async #handle(body: string, receipt: string, receiveCount: string | undefined): Promise<void> {
+    const parsed = parseLifecycleMessage(body);
+    try {
+      if (!parsed.ok) throw new UnusableLifecycleMessage(parsed.reason);
+      await this.reactor.handle(parsed.event);
+      await this.sqs.send(new DeleteMessageCommand({ QueueUrl: this.queueUrl, ReceiptHandle: receipt }));
+    } catch (err) {
+      if (err instanceof UnusableLifecycleMessage) {
+        this.log.warn(
+          { reason: err.message, receiveCount, body: body.slice(0, 200) },
+          'lifecycle message refused; it goes to the dead-letter queue after its last receive',
+        );
+        await this.sqs
+          .send(
+            new ChangeMessageVisibilityCommand({
+              QueueUrl: this.queueUrl,
+              ReceiptHandle: receipt,
+              VisibilityTimeout: 0,
+            }),
+          )
+          .catch(() => undefined);
+        return;
+      }
+      this.log.error({ err, receiveCount }, 'lifecycle message handling failed; it will be retried');
+    }
+  }
+}

@@ -1,0 +1,254 @@
+import { after, test } from 'node:test';
+import assert from 'node:assert/strict';
+import { readFile, readdir } from 'node:fs/promises';
+import { join } from 'node:path';
+import { AutoScalingClient, DescribeAutoScalingGroupsCommand } from '@aws-sdk/client-auto-scaling';
+import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
+import { ReceiveMessageCommand, SendMessageCommand, SQSClient } from '@aws-sdk/client-sqs';
+import { awsClientConfig, type AwsSettings } from '@phoenix/protocol';
+import { Store } from '@phoenix/store';
+import { useProcesses, useTempDir, waitFor } from '@phoenix/devstack/testing';
+import { json, phoenix } from './lib/cli.js';
+import { startMinionProcess } from './lib/cluster.js';
+
+const home = useTempDir('phoenix-home-');
+const work = useTempDir('phoenix-rogue-');
+const processes = useProcesses();
+const env = (): NodeJS.ProcessEnv => ({ PHOENIX_HOME: home() });
+
+interface Cluster {
+  pid: number;
+  aws: AwsSettings;
+  tablePrefix: string;
+  groups: { masters: string; minions: string };
+  lifecycle: { queueUrl: string; deadLetterQueueUrl: string };
+}
+interface LoggedEvent {
+  event?: string;
+  time: number;
+  minionId?: string;
+  reason?: string;
+  result?: string;
+  action?: string;
+}
+
+let cluster: Cluster;
+let autoscaling: AutoScalingClient;
+let store: Store;
+let dynamodb: DynamoDBClient;
+
+// node:test starts top-level before() hooks together, so the cluster starts in the first test,
+// once the temporary directories exist.
+test('a local cluster with three masters starts', async () => {
+  const started = await phoenix(['up', '--detach', '--masters', '3', '--out', 'json'], env(), 90_000);
+  assert.equal(started.code, 0, started.stderr);
+  cluster = json<Cluster>(started);
+  autoscaling = new AutoScalingClient(awsClientConfig(cluster.aws, 'autoscaling'));
+  dynamodb = new DynamoDBClient(awsClientConfig(cluster.aws, 'dynamodb'));
+  store = new Store(dynamodb, cluster.tablePrefix);
+});
+after(async () => {
+  autoscaling?.destroy();
+  dynamodb?.destroy();
+  await phoenix(['down'], env());
+});
+
+async function minionInstances(): Promise<Array<{ InstanceId?: string; LifecycleState?: string }>> {
+  const { AutoScalingGroups = [] } = await autoscaling.send(
+    new DescribeAutoScalingGroupsCommand({ AutoScalingGroupNames: [cluster.groups.minions] }),
+  );
+  return AutoScalingGroups[0]?.Instances ?? [];
+}
+
+/** Every event every master logged (each master logs one line per event). */
+async function events(): Promise<LoggedEvent[]> {
+  const dir = join(home(), 'local', 'instances');
+  const all: LoggedEvent[] = [];
+  for (const instance of await readdir(dir)) {
+    const log = await readFile(join(dir, instance, 'master.log'), 'utf8').catch(() => '');
+    for (const line of log.split('\n')) {
+      if (!line.includes('"event"')) continue;
+      try {
+        all.push(JSON.parse(line) as LoggedEvent);
+      } catch {
+        // a line cut short while the master writes it
+      }
+    }
+  }
+  return all.sort((a, b) => a.time - b.time);
+}
+
+test('scale to 5: every instance is accepted, highstated exactly once, and goes into service', async () => {
+  assert.equal((await phoenix(['local', 'scale', '5'], env())).code, 0);
+  await waitFor(
+    async () => {
+      const instances = await minionInstances();
+      return instances.length === 5 && instances.every((i) => i.LifecycleState === 'InService');
+    },
+    { what: 'five instances InService', timeoutMs: 120_000, intervalMs: 250 },
+  );
+  const ids = (await minionInstances()).map((i) => i.InstanceId as string);
+  const logged = await events();
+  for (const id of ids) {
+    const mine = logged.filter((e) => e.minionId === id);
+    const at = (tag: string): number | undefined => mine.find((e) => e.event === tag)?.time;
+    assert.equal(
+      mine.filter((e) => e.event === 'highstate/started').length,
+      1,
+      `${id}: one highstate started in the cluster`,
+    );
+    assert.equal(
+      mine.find((e) => e.event === 'highstate/finished')?.result,
+      'success',
+      `${id}: the highstate succeeded`,
+    );
+    assert.equal(mine.find((e) => e.event === 'lifecycle/completed')?.action, 'CONTINUE');
+    const launched = at('lifecycle/launching') as number;
+    const accepted = at('key/accepted') as number;
+    const started = at('highstate/started') as number;
+    assert.ok(launched !== undefined && accepted !== undefined && started !== undefined, `${id}: every step logged`);
+    console.log(
+      `${id}: launch event -> key accepted ${accepted - launched} ms, -> first highstate started ${started - launched} ms`,
+    );
+  }
+  const keys = json<{ keys: Array<{ minionId: string; state: string }> }>(
+    await phoenix(['keys', 'list', '--out', 'json'], env()),
+  ).keys;
+  assert.deepEqual(
+    keys
+      .filter((k) => k.state === 'accepted')
+      .map((k) => k.minionId)
+      .sort(),
+    [...ids].sort(),
+  );
+});
+
+test('scale to 2: the three terminated instances lose their keys and their rows say terminated', async () => {
+  const before = (await minionInstances()).map((i) => i.InstanceId as string);
+  assert.equal((await phoenix(['local', 'scale', '2'], env())).code, 0);
+  await waitFor(async () => (await minionInstances()).length === 2, {
+    what: 'two instances left',
+    timeoutMs: 60_000,
+    intervalMs: 250,
+  });
+  const left = new Set((await minionInstances()).map((i) => i.InstanceId as string));
+  const gone = before.filter((id) => !left.has(id));
+  assert.equal(gone.length, 3);
+  await waitFor(
+    async () => {
+      for (const id of gone) {
+        const row = await store.minions.get(id);
+        if (row?.lifecycle?.state !== 'terminated' || row.keyState !== undefined) return false;
+      }
+      return true;
+    },
+    { what: 'the terminated rows to say terminated, with no key', timeoutMs: 30_000 },
+  );
+  const accepted = json<{ keys: Array<{ minionId: string }> }>(
+    await phoenix(['keys', 'list', '--state', 'accepted', '--out', 'json'], env()),
+  ).keys.map((k) => k.minionId);
+  assert.deepEqual(accepted.sort(), [...left].sort());
+});
+
+test('malformed messages reach the dead-letter queue while good messages behind them are handled', async () => {
+  const sqs = new SQSClient(awsClientConfig(cluster.aws, 'sqs'));
+  try {
+    const hook = (instanceId: string | undefined, group: string): string =>
+      JSON.stringify({
+        LifecycleHookName: `${group}-launching`,
+        AccountId: '000000000000',
+        LifecycleTransition: 'autoscaling:EC2_INSTANCE_LAUNCHING',
+        AutoScalingGroupName: group,
+        Service: 'AWS Auto Scaling',
+        Time: new Date().toISOString(),
+        ...(instanceId === undefined ? {} : { EC2InstanceId: instanceId }),
+        LifecycleActionToken: '00000000-0000-4000-8000-000000000000',
+      });
+    const bad = [
+      'not json',
+      JSON.stringify({ hello: 'world' }),
+      hook('i-0aaaaaaaaaaaaaaa1', 'no-such-group'),
+      hook(undefined, cluster.groups.minions),
+    ];
+    for (const body of bad)
+      await sqs.send(new SendMessageCommand({ QueueUrl: cluster.lifecycle.queueUrl, MessageBody: body }));
+    // Good messages behind the bad ones: two launches the simulator never made (used below).
+    for (const id of ['i-0bbbbbbbbbbbbbbb1', 'i-0bbbbbbbbbbbbbbb2']) {
+      await sqs.send(
+        new SendMessageCommand({ QueueUrl: cluster.lifecycle.queueUrl, MessageBody: hook(id, cluster.groups.minions) }),
+      );
+    }
+    await waitFor(async () => (await store.minions.get('i-0bbbbbbbbbbbbbbb2'))?.lifecycle?.state === 'launching', {
+      what: 'the good messages to be handled',
+      timeoutMs: 20_000,
+    });
+    const dead: string[] = [];
+    await waitFor(
+      async () => {
+        const { Messages = [] } = await sqs.send(
+          new ReceiveMessageCommand({
+            QueueUrl: cluster.lifecycle.deadLetterQueueUrl,
+            WaitTimeSeconds: 1,
+            MaxNumberOfMessages: 10,
+          }),
+        );
+        dead.push(...Messages.map((m) => m.Body ?? ''));
+        return dead.length >= bad.length;
+      },
+      { what: 'the four malformed messages in the dead-letter queue', timeoutMs: 60_000 },
+    );
+    assert.deepEqual([...dead].sort(), [...bad].sort());
+  } finally {
+    sqs.destroy();
+  }
+});
+
+test('a process claiming a launched id without a valid identity document stays pending', async () => {
+  const rows = (await store.masters.list()).filter((m) => m.status === 'active');
+  const master = rows[0];
+  assert.ok(master);
+  const target = { id: master.masterId, ports: master.ports };
+  const cloud = { clusterKeys: { publicKey: await clusterPublicKey() } };
+  // One with no document at all; one with a genuine document of another instance.
+  const genuine = await identityOfARealInstance();
+  await startMinionProcess(cloud, work(), processes, 'i-0bbbbbbbbbbbbbbb1', [target]);
+  await startMinionProcess(cloud, work(), processes, 'i-0bbbbbbbbbbbbbbb2', [target], { identityDocument: genuine });
+  const refusals = await waitFor(
+    async () => {
+      const found = (await events()).filter(
+        (e) => e.event === 'key/refused' && e.minionId?.startsWith('i-0bbbbbbbbbbbbbbb'),
+      );
+      const ids = new Set(found.map((e) => e.minionId));
+      return ids.size === 2 ? found : undefined;
+    },
+    { what: 'both impostors refused', timeoutMs: 20_000 },
+  );
+  assert.match(refusals.find((e) => e.minionId === 'i-0bbbbbbbbbbbbbbb1')?.reason ?? '', /no identity document/);
+  assert.match(refusals.find((e) => e.minionId === 'i-0bbbbbbbbbbbbbbb2')?.reason ?? '', /instance|match/i);
+  const pending = json<{ keys: Array<{ minionId: string }> }>(
+    await phoenix(['keys', 'list', 'i-0bbbbbbbbbbbbbbb*', '--state', 'pending', '--out', 'json'], env()),
+  ).keys.map((k) => k.minionId);
+  assert.deepEqual(pending.sort(), ['i-0bbbbbbbbbbbbbbb1', 'i-0bbbbbbbbbbbbbbb2']);
+});
+
+async function clusterPublicKey(): Promise<string> {
+  const dir = join(home(), 'local', 'instances');
+  for (const instance of await readdir(dir)) {
+    const key = await readFile(join(dir, instance, 'pki', 'cluster.pub'), 'utf8').catch(() => undefined);
+    if (key !== undefined) return key.trim();
+  }
+  throw new Error('no master instance directory holds cluster.pub');
+}
+
+async function identityOfARealInstance(): Promise<{ document: string; signature: string }> {
+  const dir = join(home(), 'local', 'instances');
+  for (const instance of await readdir(dir)) {
+    const text = await readFile(join(dir, instance, 'minion.yaml'), 'utf8').catch(() => undefined);
+    const match = text === undefined ? null : /identityDocument/.exec(text);
+    if (match) {
+      const { parse } = await import('yaml');
+      return (parse(text as string) as { identityDocument: { document: string; signature: string } }).identityDocument;
+    }
+  }
+  throw new Error('no minion instance directory holds an identity document');
+}
