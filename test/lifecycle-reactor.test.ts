@@ -1,6 +1,6 @@
 import { after, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { readFile, readdir } from 'node:fs/promises';
+import { readFile, readdir, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { AutoScalingClient, DescribeAutoScalingGroupsCommand } from '@aws-sdk/client-auto-scaling';
 import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
@@ -251,4 +251,85 @@ async function identityOfARealInstance(): Promise<{ document: string; signature:
     }
   }
   throw new Error('no minion instance directory holds an identity document');
+}
+
+const stateTree = (): string => join(home(), 'local', 'srv', 'salt');
+
+test('a failing first highstate abandons the instance, and the simulator terminates it', async () => {
+  const good = await readFile(join(stateTree(), 'phoenix.sls'), 'utf8');
+  await writeFile(join(stateTree(), 'phoenix.sls'), 'broken-on-purpose:\n  cmd.run:\n    - name: exit 3\n');
+  const before = new Set((await minionInstances()).map((i) => i.InstanceId as string));
+  try {
+    assert.equal((await phoenix(['local', 'scale', '3'], env())).code, 0);
+    const abandoned = await waitFor(
+      async () =>
+        (await events()).find(
+          (e) => e.event === 'lifecycle/completed' && e.action === 'ABANDON' && !before.has(e.minionId ?? ''),
+        ),
+      { what: 'a new instance to be abandoned', timeoutMs: 60_000 },
+    );
+    const id = abandoned.minionId as string;
+    assert.equal(
+      (await events()).find((e) => e.event === 'highstate/finished' && e.minionId === id)?.result,
+      'failure',
+    );
+    await waitFor(async () => !(await minionInstances()).some((i) => i.InstanceId === id), {
+      what: `the simulator to terminate ${id}`,
+      timeoutMs: 30_000,
+    });
+  } finally {
+    await writeFile(join(stateTree(), 'phoenix.sls'), good);
+  }
+  await waitFor(
+    async () => {
+      const instances = await minionInstances();
+      return instances.length === 3 && instances.every((i) => i.LifecycleState === 'InService');
+    },
+    { what: 'the replacement to go into service once the states are fixed', timeoutMs: 90_000, intervalMs: 250 },
+  );
+});
+
+test('killing the master that holds a first-highstate claim: another master finishes it, still once', async () => {
+  await writeFile(join(stateTree(), 'phoenix.sls'), 'slow-first-highstate:\n  cmd.run:\n    - name: sleep 6\n');
+  // Every instance the cluster has seen so far, running or long gone: the next one is new.
+  const before = new Set((await events()).map((e) => e.minionId ?? ''));
+  assert.equal((await phoenix(['local', 'scale', '4'], env())).code, 0);
+  const started = await waitFor(
+    async () => (await events()).find((e) => e.event === 'highstate/started' && !before.has(e.minionId ?? '')),
+    { what: 'the new instance’s first highstate to start', timeoutMs: 60_000 },
+  );
+  const id = started.minionId as string;
+  const claimant = (started as LoggedEvent & { masterId: string }).masterId;
+  const pid = await pidOfMaster(claimant);
+  process.kill(pid, 'SIGKILL');
+  const finished = await waitFor(
+    async () => (await events()).find((e) => e.event === 'highstate/finished' && e.minionId === id),
+    { what: 'another master to finish the first highstate', timeoutMs: 60_000 },
+  );
+  assert.equal(finished.result, 'success');
+  assert.notEqual((finished as LoggedEvent & { masterId: string }).masterId, claimant);
+  const mine = (await events()).filter((e) => e.minionId === id);
+  assert.equal(mine.filter((e) => e.event === 'highstate/started').length, 1, 'the highstate was started once');
+  assert.equal(
+    mine.filter((e) => e.event === 'highstate/adopted').length,
+    1,
+    'the next master adopted the running job',
+  );
+  await waitFor(
+    async () => (await minionInstances()).find((i) => i.InstanceId === id)?.LifecycleState === 'InService',
+    {
+      what: `${id} to go into service`,
+      timeoutMs: 30_000,
+    },
+  );
+});
+
+/** The pid of the phoenix-master process running as simulated instance `instanceId`. */
+async function pidOfMaster(instanceId: string): Promise<number> {
+  for (const entry of await readdir('/proc')) {
+    if (!/^\d+$/.test(entry)) continue;
+    const cmdline = await readFile(`/proc/${entry}/cmdline`, 'utf8').catch(() => '');
+    if (cmdline.includes('phoenix-master') && cmdline.includes(instanceId)) return Number(entry);
+  }
+  throw new Error(`no phoenix-master process for ${instanceId}`);
 }

@@ -6,5 +6,6 @@ export const USAGES = {
   run: 'phoenix run TARGET FUNCTION [ARG ...] [key=value ...] [-G|-L|-C|-E] [--timeout S] [--async] [--out nested|yaml|json]',
   keys: 'phoenix keys list|accept|reject|delete [PATTERN] [--include] [--state S] [--out json]\n  phoenix keys init-cluster [--pki-dir DIR] [--force] [--out json]',
   masters: 'phoenix masters [--out json]',
+  minions: 'phoenix minions [PATTERN] [--state KEY-OR-LIFECYCLE-STATE] [--master ID] [--out json]',
   jobs: 'phoenix jobs list [--limit N] | phoenix jobs show JID [--out json]',
 } as const;

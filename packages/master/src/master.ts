@@ -113,55 +113,6 @@ export async function startMaster(
   keys.onChange((change) => {
     if (change.to === 'accepted') void highstate.consider(change.minionId);
   });
-  const link: MinionLink = new MinionLink({
-    context,
-    bind: config.bind,
-    enrolPort: config.ports.enrol,
-    minionPort: config.ports.minion,
-    masterId: id,
-    clusterSecretKey: clusterKeys.secretKey,
-    keys,
-    heartbeatMs: config.heartbeatIntervalMs,
-    silenceMs: config.minionSilenceMs,
-    log: log.child({ component: 'link' }),
-    handlers: {
-      hello: async (session, message) => {
-        link.send(session.minionId, mastersMessage(draining));
-        jobs.rememberGrains(session.minionId, message.grains);
-        peers.broadcast({
-          v: WIRE_VERSION,
-          t: 'peer-grains',
-          from: id,
-          minionId: session.minionId,
-          grains: message.grains,
-        });
-        await store.minions.updateGrains(session.minionId, message.grains);
-        await store.minions.setPresence(session.minionId, id);
-        log.info({ minionId: session.minionId }, 'minion connected');
-      },
-      result: (session, message) => jobs.recordReturn(session, message),
-      grains: async (session, message) => {
-        jobs.rememberGrains(session.minionId, message.grains);
-        peers.broadcast({
-          v: WIRE_VERSION,
-          t: 'peer-grains',
-          from: id,
-          minionId: session.minionId,
-          grains: message.grains,
-        });
-        await store.minions.updateGrains(session.minionId, message.grains);
-      },
-      pending: async (minionId) => {
-        await autoAccept.consider(minionId);
-      },
-      gone: (session) => {
-        log.info({ minionId: session.minionId }, 'minion disconnected');
-        void store.minions.clearPresence(session.minionId, id).catch(() => undefined);
-      },
-    },
-  });
-  await link.start();
-
   const peers = new PeerMesh({
     context,
     bind: config.bind,
@@ -190,7 +141,44 @@ export async function startMaster(
       }
     },
   });
+  /** A minion's grains, as it reported them: cached here, told to the peers, kept in the table. */
+  const noteGrains = async (minionId: string, grains: Record<string, unknown>): Promise<void> => {
+    jobs.rememberGrains(minionId, grains);
+    peers.broadcast({ v: WIRE_VERSION, t: 'peer-grains', from: id, minionId, grains });
+    await store.minions.updateGrains(minionId, grains);
+  };
+  const link: MinionLink = new MinionLink({
+    context,
+    bind: config.bind,
+    enrolPort: config.ports.enrol,
+    minionPort: config.ports.minion,
+    masterId: id,
+    clusterSecretKey: clusterKeys.secretKey,
+    keys,
+    heartbeatMs: config.heartbeatIntervalMs,
+    silenceMs: config.minionSilenceMs,
+    log: log.child({ component: 'link' }),
+    handlers: {
+      hello: async (session, message) => {
+        link.send(session.minionId, mastersMessage(draining));
+        await noteGrains(session.minionId, message.grains);
+        await store.minions.setPresence(session.minionId, id);
+        events.emit('minion/connected', { minionId: session.minionId });
+      },
+      result: (session, message) => jobs.recordReturn(session, message),
+      grains: (session, message) => noteGrains(session.minionId, message.grains),
+      pending: async (minionId) => {
+        await autoAccept.consider(minionId);
+      },
+      gone: (session) => {
+        events.emit('minion/disconnected', { minionId: session.minionId });
+        void store.minions.clearPresence(session.minionId, id).catch(() => undefined);
+      },
+    },
+  });
+  await link.start();
   await peers.start();
+
   jobs.hooks = {
     forwardJob: (job) => peers.broadcast({ v: WIRE_VERSION, t: 'peer-job', from: id, ...job }),
     returnToOrigin: (origin, event) => {
@@ -203,10 +191,14 @@ export async function startMaster(
 
   const api: FastifyInstance = buildApi({
     masterId: id,
+    version: MASTER_VERSION,
     tokens: config.api.tokens,
     keys,
     jobs,
+    minions: store.minions,
+    events,
     masters: () => registry.all(),
+    connectedMinions: () => link.connectedCount,
     defaultJobTimeoutMs: config.jobTimeoutMs,
     log,
   });

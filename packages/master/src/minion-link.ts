@@ -258,6 +258,9 @@ export class MinionLink {
       case 'grains':
         await this.#o.handlers.grains(bound, message);
         return;
+      case 'bye':
+        this.#drop(bound);
+        return;
       case 'heartbeat':
         this.#send(bound, { v: WIRE_VERSION, t: 'heartbeat', at: Date.now() });
         return;

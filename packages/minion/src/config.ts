@@ -35,6 +35,21 @@ export const MinionConfigSchema = z.strictObject({
   missedHeartbeats: z.int().min(2).max(100).default(3),
   enrolRetryMs: z.int().min(50).max(3_600_000).default(10_000),
   backoffMaxMs: z.int().min(100).max(600_000).default(10_000),
+  /** Where states and pillar are read from (like Salt's file_roots / pillar_roots), by environment. */
+  fileRoots: z
+    .record(z.string().regex(/^[A-Za-z0-9_.-]{1,64}$/), z.array(z.string().min(1)).min(1))
+    .default({ base: ['/srv/salt'] }),
+  pillarRoots: z
+    .record(z.string().regex(/^[A-Za-z0-9_.-]{1,64}$/), z.array(z.string().min(1)).min(1))
+    .default({ base: ['/srv/pillar'] }),
+  state: z
+    .strictObject({
+      failhard: z.boolean().default(false),
+      renderTimeoutMs: z.int().min(1_000).max(3_600_000).default(300_000),
+      jinjaTrimBlocks: z.boolean().default(true),
+      jinjaLstripBlocks: z.boolean().default(true),
+    })
+    .prefault({}),
   failover: z
     .strictObject({
       /** A better master must stay first in the order this long before the minion moves back to it. */

@@ -3,8 +3,7 @@ import type { Context } from 'zeromq';
 import type { MinionConfig } from './config.js';
 import { MinionConnection, type ConnectionState } from './connection/connection.js';
 import { Executor } from './executor/index.js';
-import { emptyHighstateModule } from './empty-highstate.js';
-import { createModuleRegistry } from './modules/index.js';
+import { createModuleRegistry, createStateModule, localStateOptions } from './modules/index.js';
 import { gatherCoreGrains, GrainStore } from './grains/index.js';
 import { resolveMinionId } from './identity.js';
 import { createMasterListManager } from './master-list/index.js';
@@ -45,7 +44,15 @@ export async function startMinion(
     logger: log,
     cacheDir: config.cacheDir,
     version: MINION_VERSION,
-    modules: createModuleRegistry([emptyHighstateModule]),
+    modules: createModuleRegistry([
+      createStateModule({
+        ...localStateOptions({ fileRoots: config.fileRoots, pillarRoots: config.pillarRoots }),
+        failhard: config.state.failhard,
+        renderTimeoutMs: config.state.renderTimeoutMs,
+        jinja: { trimBlocks: config.state.jinjaTrimBlocks, lstripBlocks: config.state.jinjaLstripBlocks },
+        opts: { file_roots: config.fileRoots, pillar_roots: config.pillarRoots, cachedir: config.cacheDir },
+      }),
+    ]),
   });
   // The failover-ordered master list: pushed by masters, read from the table when none answers,
   // written back to the config file; a change re-orders the live connection in place.

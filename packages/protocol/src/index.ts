@@ -10,3 +10,4 @@ export * from './naming.js';
 export * from './identity.js';
 export * from './failover.js';
 export * from './lifecycle.js';
+export * from './highstate-output.js';

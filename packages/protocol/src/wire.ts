@@ -41,6 +41,8 @@ export const MinionMessageSchema = z.discriminatedUnion('t', [
     running: z.array(Jid),
   }),
   z.strictObject({ v: z.literal(WIRE_VERSION), t: z.literal('heartbeat'), id: MinionId, at: z.number() }),
+  /** The minion is leaving this master on purpose (moving, or stopping): its session ends at once. */
+  z.strictObject({ v: z.literal(WIRE_VERSION), t: z.literal('bye'), id: MinionId }),
   z.strictObject({ v: z.literal(WIRE_VERSION), t: z.literal('grains'), id: MinionId, grains: Grains }),
   z.strictObject({
     v: z.literal(WIRE_VERSION),

@@ -15,6 +15,7 @@ Cluster (any master's API: --api URL --token T, or PHOENIX_API / PHOENIX_TOKEN, 
   ${USAGES.keys}
   ${USAGES.jobs}
   ${USAGES.masters}
+  ${USAGES.minions}
 
 Every command takes --out json and then prints one JSON document.`;
 
@@ -28,6 +29,7 @@ const COMMANDS: Record<string, () => Promise<Command>> = {
   keys: async () => (await import('../commands/keys.js')).keys,
   jobs: async () => (await import('../commands/jobs.js')).jobs,
   masters: async () => (await import('../commands/masters.js')).masters,
+  minions: async () => (await import('../commands/minions.js')).minions,
 };
 
 async function main(argv: readonly string[]): Promise<number> {

@@ -44,6 +44,8 @@ export function masterConfig(instance: MasterInstance): Record<string, unknown> 
       },
       // Short polls: a local cluster stops promptly; on AWS the 20 s default saves requests.
       waitTimeSeconds: 1,
+      // Short leases, so a master lost mid-highstate is replaced in seconds on one machine.
+      highstate: { leaseMs: 5_000, heartbeatMs: 1_000 },
       attestation: {
         enabled: true,
         certificate: instance.reactor.certificatePem,
@@ -71,6 +73,7 @@ export interface MinionInstance {
   /** For the master-list manager's fallback read of the masters table. */
   aws: AwsSettings;
   tablePrefix: string;
+  stateTree?: { fileRoot: string; pillarRoot: string };
 }
 
 export function minionConfig(instance: MinionInstance): Record<string, unknown> {
@@ -90,6 +93,9 @@ export function minionConfig(instance: MinionInstance): Record<string, unknown> 
     cacheDir: join(instance.dir, 'cache'),
     aws: instance.aws,
     tablePrefix: instance.tablePrefix,
+    ...(instance.stateTree === undefined
+      ? {}
+      : { fileRoots: { base: [instance.stateTree.fileRoot] }, pillarRoots: { base: [instance.stateTree.pillarRoot] } }),
     // Not on EC2: the instance id and group come from this file, not from a metadata service.
     imds: { enabled: false },
     logLevel: 'info',

@@ -1,5 +1,6 @@
 import { createHash, randomBytes } from 'node:crypto';
-import { mkdir, rm } from 'node:fs/promises';
+import { mkdir, rm, writeFile } from 'node:fs/promises';
+import { dirname, join } from 'node:path';
 import type { Logger } from 'pino';
 import { startDevstack, type Devstack } from '@phoenix/devstack';
 import type { MasterRecord } from '@phoenix/store';
@@ -44,6 +45,7 @@ export async function startLocalCluster(options: LocalClusterOptions): Promise<L
   const adminToken = randomBytes(32).toString('base64url');
   await rm(options.instancesDir, { recursive: true, force: true });
   await mkdir(options.instancesDir, { recursive: true, mode: 0o700 });
+  const stateTree = await ensureStateTree(join(dirname(options.instancesDir), 'srv'));
 
   let launcher: ProcessLauncher | undefined;
   const devstack = await startDevstack(
@@ -60,6 +62,7 @@ export async function startLocalCluster(options: LocalClusterOptions): Promise<L
         (launcher = new ProcessLauncher({
           cloud,
           instancesDir: options.instancesDir,
+          stateTree,
           adminTokenSha256: createHash('sha256').update(adminToken).digest('hex'),
           binaries,
           logger: options.logger,
@@ -124,4 +127,27 @@ async function waitForMasters(launcher: ProcessLauncher, count: number, timeoutM
     }
     await new Promise((resolve) => setTimeout(resolve, 200));
   }
+}
+
+/**
+ * The local cluster's state tree (`srv/salt`, `srv/pillar` beside the instances), shared by every
+ * simulated minion as its file_roots and pillar_roots until masters serve the tree. Made once
+ * with a top that applies one state that changes nothing, so first highstates succeed; an
+ * operator's edits are kept across restarts.
+ */
+async function ensureStateTree(dir: string): Promise<{ fileRoot: string; pillarRoot: string }> {
+  const fileRoot = join(dir, 'salt');
+  const pillarRoot = join(dir, 'pillar');
+  const seed: Array<[string, string]> = [
+    [join(fileRoot, 'top.sls'), "base:\n  '*':\n    - phoenix\n"],
+    [join(fileRoot, 'phoenix.sls'), 'phoenix-managed:\n  test.succeed_without_changes: []\n'],
+    [join(pillarRoot, 'top.sls'), 'base: {}\n'],
+  ];
+  for (const [path, text] of seed) {
+    await mkdir(dirname(path), { recursive: true });
+    await writeFile(path, text, { flag: 'wx' }).catch((err: NodeJS.ErrnoException) => {
+      if (err.code !== 'EEXIST') throw err;
+    });
+  }
+  return { fileRoot, pillarRoot };
 }

@@ -9,6 +9,7 @@
  * phoenix-minion, which never read their stdin.
  */
 import { fstatSync } from 'node:fs';
+import { isMainThread } from 'node:worker_threads';
 
 const STOP_GRACE_MS = 5_000;
 
@@ -21,8 +22,10 @@ const parentGone = (): void => {
 };
 
 // Only a pipe from a parent is watched: stdin from a file or /dev/null ends at once and means nothing.
+// Worker threads inherit --import too, and their process.stdin is an empty stream that ends at
+// once: only the main thread watches.
 const stdin = fstatSync(0);
-if (stdin.isFIFO() || stdin.isSocket()) {
+if (isMainThread && (stdin.isFIFO() || stdin.isSocket())) {
   process.stdin.on('end', parentGone);
   process.stdin.on('error', parentGone);
   process.stdin.on('data', () => undefined); // nothing is ever written; reading is how EOF is seen

@@ -28,6 +28,8 @@ export interface ProcessLauncherOptions {
   instancesDir: string;
   /** SHA-256 (hex) of the admin token the masters accept. */
   adminTokenSha256: string;
+  /** The state tree every local minion reads as its file_roots and pillar_roots. */
+  stateTree: { fileRoot: string; pillarRoot: string };
   binaries: PhoenixBinaries;
   logger: Logger;
   /** How long stop() waits after SIGTERM before SIGKILL. Default 10 s. */
@@ -140,6 +142,7 @@ export class ProcessLauncher implements InstanceLauncher {
       masters,
       aws: this.#options.cloud.aws,
       tablePrefix: this.#options.cloud.tablePrefix,
+      stateTree: this.#options.stateTree,
     });
   }
 }

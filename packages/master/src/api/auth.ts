@@ -2,6 +2,8 @@ import { createHash, timingSafeEqual } from 'node:crypto';
 import type { FastifyReply, FastifyRequest } from 'fastify';
 import type { ApiToken } from '../config.js';
 import { MasterError, MasterErrorCodes } from '../errors.js';
+import type { AuthFailureLimiter } from './auth-failures.js';
+import { ApiError, ApiErrorCodes } from './errors.js';
 
 export type Role = ApiToken['role'];
 const RANK: Record<Role, number> = { read: 0, operate: 1, admin: 2 };
@@ -17,18 +19,39 @@ export function hashToken(token: string): string {
 
 /**
  * Bearer-token authentication: tokens are kept as SHA-256 hashes and compared in constant time.
- * Returns a pre-handler that lets a route through only for callers of at least `role`.
+ * Returns a pre-handler that lets a route through only for callers of at least `role`. Failed
+ * authentications count against the client address; past the limit it gets 429 for a while.
  */
-export function authenticator(tokens: readonly ApiToken[]) {
+export function authenticator(
+  tokens: readonly ApiToken[],
+  failures: AuthFailureLimiter,
+  onFailure: (reason: 'missing' | 'invalid' | 'limited') => void = () => undefined,
+) {
   const known = tokens.map((token) => ({ ...token, hash: Buffer.from(token.sha256, 'hex') }));
   const identify = (request: FastifyRequest): Caller => {
+    const retryAfterMs = failures.retryAfterMs(request.ip);
+    if (retryAfterMs > 0) {
+      onFailure('limited');
+      throw new ApiError(
+        ApiErrorCodes.RATE_LIMITED,
+        `too many failed authentications from ${request.ip}; try again in ${Math.ceil(retryAfterMs / 1000)} s`,
+        { retryAfterSeconds: Math.ceil(retryAfterMs / 1000) },
+      );
+    }
     const header = request.headers.authorization ?? '';
     const match = /^Bearer ([\x21-\x7e]{8,512})$/.exec(header);
-    if (match === null)
+    if (match === null) {
+      failures.fail(request.ip);
+      onFailure('missing');
       throw new MasterError(MasterErrorCodes.UNAUTHORIZED, 'a bearer token is required (Authorization: Bearer TOKEN)');
+    }
     const hash = Buffer.from(hashToken(match[1] as string), 'hex');
     const found = known.find((token) => timingSafeEqual(token.hash, hash));
-    if (found === undefined) throw new MasterError(MasterErrorCodes.UNAUTHORIZED, 'the bearer token is not valid');
+    if (found === undefined) {
+      failures.fail(request.ip);
+      onFailure('invalid');
+      throw new MasterError(MasterErrorCodes.UNAUTHORIZED, 'the bearer token is not valid');
+    }
     return { name: found.name, role: found.role };
   };
   return (role: Role) =>

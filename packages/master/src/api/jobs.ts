@@ -1,9 +1,9 @@
-import type { FastifyPluginAsync, preHandlerHookHandler } from 'fastify';
 import { z } from 'zod';
 import { JidSchema, TargetTypeSchema } from '@phoenix/protocol';
 import type { ReturnEvent } from '../jobs.js';
-import type { Role } from './auth.js';
-import { validate, type ApiDeps } from './server.js';
+import { route, type AnyRoute } from './route.js';
+import { JobSchema, ReturnSchema } from './schemas.js';
+import type { ApiContext } from './server.js';
 
 const SubmitBody = z.strictObject({
   target: z.union([z.string().min(1).max(4096), z.array(z.string().min(1).max(255)).min(1).max(100_000)]),
@@ -19,78 +19,154 @@ const ListQuery = z.strictObject({
   cursor: z.string().max(4096).optional(),
 });
 const StreamQuery = z.strictObject({ timeoutMs: z.coerce.number().int().min(1).max(86_400_000).optional() });
+const StreamEvent = z.union([
+  z.object({ event: z.literal('job'), data: z.object({ jid: z.string(), minions: z.array(z.string()) }) }),
+  z.object({ event: z.literal('return'), data: ReturnSchema }),
+  z.object({ event: z.literal('done'), data: z.object({ jid: z.string(), missing: z.array(z.string()) }) }),
+]);
 
 /** Jobs: submit (operate), list and show (read), and a server-sent-events stream of a job's returns. */
-export function jobRoutes(deps: ApiDeps, requireRole: (role: Role) => preHandlerHookHandler): FastifyPluginAsync {
-  return async (app) => {
-    app.post('/jobs', { preHandler: requireRole('operate') }, async (request, reply) => {
-      const body = validate(SubmitBody, request.body, 'body');
-      const job = await deps.jobs.submit({ ...body, submitter: request.caller?.name ?? 'unknown' });
-      return reply.status(201).send({ jid: job.jid, minions: job.expected, job });
-    });
+export function jobRoutes(deps: ApiContext): AnyRoute[] {
+  return [
+    route({
+      method: 'POST',
+      url: '/jobs',
+      summary: 'submit a job to the minions a target selects (audited)',
+      tag: 'jobs',
+      role: 'operate',
+      body: SubmitBody,
+      status: 201,
+      response: z.object({ jid: z.string(), minions: z.array(z.string()), job: JobSchema }),
+      handler: async ({ body }, request) => {
+        const job = await deps.jobs.submit({ ...body, submitter: request.caller?.name ?? 'unknown' });
+        deps.metrics.jobsSubmitted.inc();
+        deps.events.emit('job/submitted', {
+          jid: job.jid,
+          fun: job.fun,
+          target: job.target,
+          submitter: job.submitter,
+          minions: job.expected.length,
+        });
+        followReturns(deps, job.jid, job.expected, body.timeoutMs ?? deps.defaultJobTimeoutMs);
+        return { jid: job.jid, minions: job.expected, job };
+      },
+    }),
+    route({
+      method: 'GET',
+      url: '/jobs',
+      summary: 'recent jobs, newest first',
+      tag: 'jobs',
+      role: 'read',
+      query: ListQuery,
+      response: z.object({ jobs: z.array(JobSchema), cursor: z.string().optional() }),
+      handler: async ({ query }) => {
+        const page = await deps.jobs.list(query.limit, query.cursor);
+        return { jobs: page.items, ...(page.cursor === undefined ? {} : { cursor: page.cursor }) };
+      },
+    }),
+    route({
+      method: 'GET',
+      url: '/jobs/:jid',
+      summary: 'one job, its returns, and the minions that have not returned',
+      tag: 'jobs',
+      role: 'read',
+      params: JidParams,
+      response: z.object({ job: JobSchema, returns: z.array(ReturnSchema), missing: z.array(z.string()) }),
+      handler: async ({ params }) => {
+        const job = await deps.jobs.get(params.jid);
+        const returns = await deps.jobs.returns(params.jid);
+        const returned = new Set(returns.map((r) => r.minionId));
+        return { job, returns, missing: job.expected.filter((id) => !returned.has(id)) };
+      },
+    }),
+    route({
+      method: 'GET',
+      url: '/jobs/:jid/stream',
+      summary: "a job's returns as server-sent events (job, return…, done)",
+      tag: 'jobs',
+      role: 'read',
+      params: JidParams,
+      query: StreamQuery,
+      stream: true,
+      response: StreamEvent,
+      handler: async ({ params, query }, _request, reply) => {
+        const { jid } = params;
+        const timeoutMs = query.timeoutMs ?? deps.defaultJobTimeoutMs;
+        const job = await deps.jobs.get(jid);
+        const expected = new Set(job.expected);
+        const seen = new Set<string>();
+        reply.hijack();
+        const raw = reply.raw;
+        raw.writeHead(200, {
+          'content-type': 'text/event-stream',
+          'cache-control': 'no-store',
+          connection: 'keep-alive',
+        });
+        const write = (event: string, data: unknown): void => {
+          raw.write(`event: ${event}\ndata: ${JSON.stringify(data)}\n\n`);
+        };
+        let finished = false;
+        const finish = (): void => {
+          if (finished) return;
+          finished = true;
+          stop();
+          clearTimeout(deadline);
+          clearInterval(poll);
+          write('done', { jid, missing: [...expected].filter((id) => !seen.has(id)).sort() });
+          raw.end();
+        };
+        const emit = (event: ReturnEvent): void => {
+          if (finished || seen.has(event.minionId)) return;
+          seen.add(event.minionId);
+          write('return', event);
+          if ([...expected].every((id) => seen.has(id))) finish();
+        };
+        // Listen first, then read what is stored: no return can fall between the two.
+        const stop = deps.jobs.listen(jid, emit);
+        const deadline = setTimeout(finish, Math.max(0, job.createdAt + timeoutMs - Date.now()));
+        // Returns stored by other masters reach this stream through the table.
+        const catchUp = async (): Promise<void> => {
+          for (const stored of await deps.jobs.returns(jid)) emit(stored);
+        };
+        const poll = setInterval(() => void catchUp().catch(() => undefined), 1_000);
+        // When the API closes, an open stream ends at once with what it has.
+        const release = deps.onStreamOpen(finish);
+        raw.on('close', () => {
+          finished = true;
+          stop();
+          clearTimeout(deadline);
+          clearInterval(poll);
+          release();
+        });
+        write('job', { jid, minions: job.expected });
+        await catchUp();
+        return reply;
+      },
+    }),
+  ];
+}
 
-    app.get('/jobs', { preHandler: requireRole('read') }, async (request) => {
-      const query = validate(ListQuery, request.query, 'query');
-      const page = await deps.jobs.list(query.limit, query.cursor);
-      return { jobs: page.items, ...(page.cursor === undefined ? {} : { cursor: page.cursor }) };
-    });
-
-    app.get('/jobs/:jid', { preHandler: requireRole('read') }, async (request) => {
-      const { jid } = validate(JidParams, request.params, 'path');
-      const job = await deps.jobs.get(jid);
-      const returns = await deps.jobs.returns(jid);
-      const returned = new Set(returns.map((r) => r.minionId));
-      return { job, returns, missing: job.expected.filter((id) => !returned.has(id)) };
-    });
-
-    app.get('/jobs/:jid/stream', { preHandler: requireRole('read') }, async (request, reply) => {
-      const { jid } = validate(JidParams, request.params, 'path');
-      const { timeoutMs = deps.defaultJobTimeoutMs } = validate(StreamQuery, request.query, 'query');
-      const job = await deps.jobs.get(jid);
-      const expected = new Set(job.expected);
-      const seen = new Set<string>();
-      reply.hijack();
-      const raw = reply.raw;
-      raw.writeHead(200, {
-        'content-type': 'text/event-stream',
-        'cache-control': 'no-store',
-        connection: 'keep-alive',
-      });
-      const write = (event: string, data: unknown): void => {
-        raw.write(`event: ${event}\ndata: ${JSON.stringify(data)}\n\n`);
-      };
-      let finished = false;
-      const finish = (): void => {
-        if (finished) return;
-        finished = true;
-        stop();
-        clearTimeout(deadline);
-        clearInterval(poll);
-        write('done', { jid, missing: [...expected].filter((id) => !seen.has(id)).sort() });
-        raw.end();
-      };
-      const emit = (event: ReturnEvent): void => {
-        if (finished || seen.has(event.minionId)) return;
-        seen.add(event.minionId);
-        write('return', event);
-        if ([...expected].every((id) => seen.has(id))) finish();
-      };
-      // Listen first, then read what is stored: no return can fall between the two.
-      const stop = deps.jobs.listen(jid, emit);
-      const deadline = setTimeout(finish, Math.max(0, job.createdAt + timeoutMs - Date.now()));
-      // Returns stored by other masters reach this stream through the table.
-      const catchUp = async (): Promise<void> => {
-        for (const stored of await deps.jobs.returns(jid)) emit(stored);
-      };
-      const poll = setInterval(() => void catchUp().catch(() => undefined), 1_000);
-      raw.on('close', () => {
-        finished = true;
-        stop();
-        clearTimeout(deadline);
-        clearInterval(poll);
-      });
-      write('job', { jid, minions: job.expected });
-      await catchUp();
-    });
+/**
+ * The origin master hears every return of its own jobs (peers forward them): each becomes a
+ * `job/return` cluster event and a count, until all returned or the job's time is up.
+ */
+function followReturns(deps: ApiContext, jid: string, expected: readonly string[], timeoutMs: number): void {
+  const waiting = new Set(expected);
+  const done = (): void => {
+    stop();
+    clearTimeout(timer);
   };
+  const stop = deps.jobs.listen(jid, (event) => {
+    if (!waiting.delete(event.minionId)) return;
+    deps.metrics.jobReturns.inc({ success: String(event.success) });
+    deps.events.emit('job/return', {
+      jid,
+      minionId: event.minionId,
+      success: event.success,
+      retcode: event.retcode,
+    });
+    if (waiting.size === 0) done();
+  });
+  const timer = setTimeout(done, timeoutMs + 5_000);
+  timer.unref();
 }

@@ -1,8 +1,8 @@
-import type { FastifyPluginAsync, preHandlerHookHandler } from 'fastify';
 import { z } from 'zod';
 import { KeyStateSchema } from '@phoenix/protocol';
-import type { Role } from './auth.js';
-import { validate, type ApiDeps } from './server.js';
+import { route, type AnyRoute } from './route.js';
+import { KeyChangeSchema, KeyInfoSchema } from './schemas.js';
+import type { ApiContext } from './server.js';
 
 const Pattern = z.string().min(1).max(1024);
 const ListQuery = z.strictObject({ match: Pattern.default('*'), state: KeyStateSchema.optional() });
@@ -14,22 +14,41 @@ const ActionBody = z.strictObject({
 const ActionParams = z.strictObject({ action: z.enum(['accept', 'reject', 'delete']) });
 
 /** Keys: listing for readers, changes for admins; a change takes effect on every master. */
-export function keyRoutes(deps: ApiDeps, requireRole: (role: Role) => preHandlerHookHandler): FastifyPluginAsync {
-  return async (app) => {
-    app.get('/keys', { preHandler: requireRole('read') }, async (request) => {
-      const query = validate(ListQuery, request.query, 'query');
-      return { keys: await deps.keys.list(query.match, query.state) };
-    });
-
-    app.post('/keys/:action', { preHandler: requireRole('admin') }, async (request) => {
-      const { action } = validate(ActionParams, request.params, 'path');
-      const body = validate(ActionBody, request.body ?? {}, 'body');
-      const changes = await deps.keys.apply(action, body.match, body.include);
-      deps.log.info(
-        { audit: 'keys', action, match: body.match, by: request.caller?.name, changed: changes.map((c) => c.minionId) },
-        'key action',
-      );
-      return { changes };
-    });
-  };
+export function keyRoutes(deps: ApiContext): AnyRoute[] {
+  return [
+    route({
+      method: 'GET',
+      url: '/keys',
+      summary: 'minion keys whose id matches a glob, optionally in one state',
+      tag: 'keys',
+      role: 'read',
+      query: ListQuery,
+      response: z.object({ keys: z.array(KeyInfoSchema) }),
+      handler: async ({ query }) => ({ keys: await deps.keys.list(query.match, query.state) }),
+    }),
+    route({
+      method: 'POST',
+      url: '/keys/:action',
+      summary: 'accept, reject or delete the keys matching a glob (audited)',
+      tag: 'keys',
+      role: 'admin',
+      params: ActionParams,
+      body: ActionBody,
+      response: z.object({ changes: z.array(KeyChangeSchema) }),
+      handler: async ({ params, body }, request) => {
+        const changes = await deps.keys.apply(params.action, body.match, body.include);
+        deps.log.info(
+          {
+            audit: 'keys',
+            action: params.action,
+            match: body.match,
+            by: request.caller?.name,
+            changed: changes.map((c) => c.minionId),
+          },
+          'key action',
+        );
+        return { changes };
+      },
+    }),
+  ];
 }

@@ -1,24 +1,48 @@
 import Fastify, { type FastifyBaseLogger, type FastifyInstance } from 'fastify';
 import type { Logger } from 'pino';
-import type { z } from 'zod';
 import { isPhoenixError } from '@phoenix/protocol';
+import { StoreErrorCodes, type MinionsTable } from '@phoenix/store';
 import type { ApiToken } from '../config.js';
-import { MasterError, MasterErrorCodes } from '../errors.js';
+import { MasterErrorCodes } from '../errors.js';
+import type { ClusterEvents } from '../events.js';
 import type { JobService } from '../jobs.js';
 import type { KeyRegistry } from '../keys.js';
 import type { MasterView } from '../registry.js';
 import { authenticator } from './auth.js';
+import { AuthFailureLimiter } from './auth-failures.js';
+import { ApiErrorCodes } from './errors.js';
+import { eventRoutes } from './event-stream.js';
 import { jobRoutes } from './jobs.js';
 import { keyRoutes } from './keys.js';
+import { createMetrics, type ApiMetrics } from './metrics.js';
+import { minionRoutes } from './minions.js';
+import { mountRoutes, type AnyRoute } from './route.js';
+import { systemRoutes } from './system.js';
+
+export { validate } from './route.js';
 
 export interface ApiDeps {
   masterId: string;
+  version: string;
   tokens: readonly ApiToken[];
   keys: KeyRegistry;
   jobs: JobService;
+  minions: MinionsTable;
+  events: ClusterEvents;
   masters: () => Promise<MasterView[]>;
+  connectedMinions: () => number;
   defaultJobTimeoutMs: number;
   log: Logger;
+  /** Failed authentications one client address may make per window before it gets 429. */
+  authFailures?: { maxFailures: number; windowMs: number };
+  bodyLimitBytes?: number;
+}
+
+/** What route modules see: the master's parts plus the API's own metrics and open streams. */
+export interface ApiContext extends ApiDeps {
+  metrics: ApiMetrics;
+  /** Registers an open stream; `end` ends it when the API closes. Call the returned function once it closed. */
+  onStreamOpen(end: () => void): () => void;
 }
 
 const STATUS: Record<string, number> = {
@@ -27,38 +51,56 @@ const STATUS: Record<string, number> = {
   [MasterErrorCodes.NOT_FOUND]: 404,
   [MasterErrorCodes.BAD_REQUEST]: 400,
   [MasterErrorCodes.NO_MINIONS]: 404,
+  [ApiErrorCodes.RATE_LIMITED]: 429,
+  [ApiErrorCodes.NOT_READY]: 503,
+  [StoreErrorCodes.BAD_CURSOR]: 400,
   PHX_TARGET_INVALID: 400,
 };
-
-/** Parses a request part with its schema; a mismatch is a 400 naming the field. */
-export function validate<S extends z.ZodType>(schema: S, value: unknown, where: string): z.output<S> {
-  const result = schema.safeParse(value);
-  if (result.success) return result.data;
-  const problems = result.error.issues.map((issue) => {
-    const path = issue.path.map(String).join('.');
-    return issue.code === 'unrecognized_keys'
-      ? `unknown field${issue.keys.length > 1 ? 's' : ''} ${issue.keys.map((k) => `"${k}"`).join(', ')}`
-      : `${path === '' ? where : `"${path}"`}: ${issue.message}`;
-  });
-  throw new MasterError(MasterErrorCodes.BAD_REQUEST, `invalid ${where}: ${problems.join('; ')}`);
-}
 
 /** The master's HTTP API: any master answers for the whole cluster. */
 export function buildApi(deps: ApiDeps): FastifyInstance {
   // Per-request lines only at warn and above: the audit lines say who did what.
   const logger = deps.log.child({ component: 'api' }, { level: 'warn' }) as FastifyBaseLogger;
-  const app = Fastify({ loggerInstance: logger, bodyLimit: 1024 * 1024 });
-  const requireRole = authenticator(deps.tokens);
+  const app = Fastify({ loggerInstance: logger, bodyLimit: deps.bodyLimitBytes ?? 1024 * 1024 });
+  const metrics = createMetrics({
+    masterId: deps.masterId,
+    connectedMinions: deps.connectedMinions,
+    events: deps.events,
+  });
+  const failures = new AuthFailureLimiter(deps.authFailures ?? { maxFailures: 20, windowMs: 60_000 });
+  const requireRole = authenticator(deps.tokens, failures, (reason) => metrics.authFailures.inc({ reason }));
+  const streams = new Set<() => void>();
+  const context: ApiContext = {
+    ...deps,
+    metrics,
+    onStreamOpen(end) {
+      streams.add(end);
+      return () => streams.delete(end);
+    },
+  };
+
+  // Key changes made here or told by a peer: one event each (`key/accepted` and the like come from
+  // the reactor's own decisions; this is the change itself, whoever made it).
+  const stopKeys = deps.keys.onChange((change, local) => {
+    deps.events.emit('key/changed', { ...change, local });
+  });
 
   app.setErrorHandler((err, request, reply) => {
     if (isPhoenixError(err)) {
-      void reply.status(STATUS[err.code] ?? 500).send({ error: err.toJSON() });
+      const status = STATUS[err.code] ?? 500;
+      if (status === 429) void reply.header('retry-after', String(err.details.retryAfterSeconds ?? 60));
+      if (status >= 500) request.log.error({ err }, 'request failed');
+      void reply.status(status).send({ error: err.toJSON() });
       return;
     }
     const status = (err as { statusCode?: number }).statusCode ?? 500;
     if (status >= 500) request.log.error({ err }, 'request failed');
     const code =
-      status === 413 ? 'PHX_API_BODY_TOO_LARGE' : status < 500 ? MasterErrorCodes.BAD_REQUEST : 'PHX_API_INTERNAL';
+      status === 413
+        ? ApiErrorCodes.BODY_TOO_LARGE
+        : status < 500
+          ? MasterErrorCodes.BAD_REQUEST
+          : ApiErrorCodes.INTERNAL;
     void reply
       .status(status)
       .send({ error: { code, message: status < 500 ? (err as Error).message : 'internal error' } });
@@ -68,10 +110,28 @@ export function buildApi(deps: ApiDeps): FastifyInstance {
       .status(404)
       .send({ error: { code: MasterErrorCodes.NOT_FOUND, message: `no route ${request.method} ${request.url}` } });
   });
+  app.addHook('onResponse', async (request, reply) => {
+    metrics.requestDuration.observe(
+      { method: request.method, route: request.routeOptions.url ?? 'unknown', status: String(reply.statusCode) },
+      reply.elapsedTime / 1000,
+    );
+  });
+  app.addHook('preClose', async () => {
+    for (const end of [...streams]) end();
+  });
+  app.addHook('onClose', async () => {
+    stopKeys();
+    metrics.close();
+  });
 
-  app.get('/healthz', async () => ({ status: 'ok', masterId: deps.masterId }));
-  void app.register(keyRoutes(deps, requireRole), { prefix: '/api/v1' });
-  app.get('/api/v1/masters', { preHandler: requireRole('read') }, async () => ({ masters: await deps.masters() }));
-  void app.register(jobRoutes(deps, requireRole), { prefix: '/api/v1' });
+  const routes: AnyRoute[] = [];
+  routes.push(
+    ...systemRoutes(context, () => routes),
+    ...minionRoutes(context),
+    ...keyRoutes(context),
+    ...jobRoutes(context),
+    ...eventRoutes(context),
+  );
+  mountRoutes(app, routes, requireRole, deps.log.child({ component: 'api' }));
   return app;
 }

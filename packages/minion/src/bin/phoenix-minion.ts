@@ -5,15 +5,21 @@ import { isPhoenixError } from '@phoenix/protocol';
 import { loadMinionConfig } from '../config.js';
 import { startMinion } from '../minion.js';
 import { runMasterListCommand } from '../master-list/standalone.js';
+import { startSwarm } from '../swarm.js';
 
 /**
  * phoenix-minion [--config FILE]: runs one minion until SIGTERM or SIGINT.
  * phoenix-minion master-list --once | --watch [--config FILE] [--out json]: only the master-list
  * manager (see master-list/standalone.ts), e.g. to serve a plain salt-minion.
+ * phoenix-minion swarm --count N --config FILE [--id-prefix P]: N minions in one process (see swarm.ts).
  */
 async function main(): Promise<void> {
   if (process.argv[2] === 'master-list') {
     process.exitCode = await runMasterListCommand(process.argv.slice(3));
+    return;
+  }
+  if (process.argv[2] === 'swarm') {
+    await runSwarm(process.argv.slice(3));
     return;
   }
   const { values } = parseArgs({ options: { config: { type: 'string', short: 'c' } }, strict: true });
@@ -35,6 +41,48 @@ async function main(): Promise<void> {
   };
   process.once('SIGTERM', stop);
   process.once('SIGINT', stop);
+}
+
+/** Hosts the swarm until SIGTERM or SIGINT; says `swarm ready` (one JSON line) once all have started. */
+async function runSwarm(args: string[]): Promise<void> {
+  const { values } = parseArgs({
+    args,
+    options: {
+      count: { type: 'string', short: 'n' },
+      config: { type: 'string', short: 'c' },
+      'id-prefix': { type: 'string', default: 'swarm' },
+    },
+    strict: true,
+  });
+  const count = Number(values.count);
+  if (!Number.isInteger(count) || count < 1 || count > 100_000) {
+    throw new Error('swarm needs --count N, a whole number from 1 to 100000');
+  }
+  if (values.config === undefined) throw new Error('swarm needs --config FILE (a minion config)');
+  const idPrefix = values['id-prefix'];
+  if (!/^[A-Za-z0-9][A-Za-z0-9._@-]{0,200}$/.test(idPrefix)) {
+    throw new Error('--id-prefix: letters, digits, ".", "_", "@" and "-" only');
+  }
+  const base = await loadMinionConfig(values.config);
+  const log = pino({ name: 'phoenix-minion-swarm', level: base.logLevel });
+  const started = Date.now();
+  const swarmReady = startSwarm(base, { count, idPrefix, log });
+  let stopping = false;
+  const stop = (signal: NodeJS.Signals): void => {
+    stopping = true;
+    log.info({ signal }, 'stopping swarm');
+    process.once(signal, () => process.exit(130));
+    void swarmReady.then(
+      (swarm) => swarm.stop().then(() => process.exit(0)),
+      () => process.exit(0),
+    );
+  };
+  process.once('SIGTERM', stop);
+  process.once('SIGINT', stop);
+  await swarmReady;
+  if (!stopping) {
+    process.stdout.write(`${JSON.stringify({ msg: 'swarm ready', count, idPrefix, startMs: Date.now() - started })}\n`);
+  }
 }
 
 main().catch((err: unknown) => {

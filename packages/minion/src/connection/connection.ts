@@ -16,16 +16,9 @@ import {
 } from '@phoenix/protocol';
 import { describeMaster, type MasterAddress } from './master-address.js';
 import { Outbox } from './outbox.js';
+import type { JobOutcome } from '../executor/types.js';
 
 type JobMessage = Extract<MasterMessage, { t: 'job' }>;
-
-export interface JobOutcome {
-  success: boolean;
-  retcode: number;
-  ret: unknown;
-  startedAt: number;
-  finishedAt: number;
-}
 
 export interface ConnectionOptions {
   id: string;
@@ -156,14 +149,27 @@ export class MinionConnection {
   #leave(avoid?: string): void {
     this.#leaving = true;
     this.#avoid = avoid;
-    this.#socket?.close();
+    this.#closeSaying();
+  }
+
+  /** Closes the connection, first telling a connected master so it drops the session at once. */
+  #closeSaying(): void {
+    const socket = this.#socket;
+    if (socket === undefined) return;
+    if (this.#current !== 'connected') {
+      socket.close();
+      return;
+    }
+    this.#send({ v: WIRE_VERSION, t: 'bye', id: this.#o.id });
+    // Close once the goodbye is queued; linger lets ZeroMQ deliver it (bounded by the socket's linger).
+    void this.#sending.then(() => socket.close());
   }
 
   async stop(): Promise<void> {
     clearTimeout(this.#moveTimer);
     this.#stopped = true;
+    this.#closeSaying();
     this.#state = 'stopped';
-    this.#socket?.close();
     this.#wake?.();
     await this.#loop;
   }
@@ -232,7 +238,8 @@ export class MinionConnection {
       curvePublicKey: this.#o.keyPair.publicKey,
       curveSecretKey: this.#o.keyPair.secretKey,
       routingId: randomBytes(16).toString('hex'),
-      linger: 0,
+      // Long enough to deliver a goodbye on close, short enough never to hold a stop back.
+      linger: 200,
       maxMessageSize: MAX_MESSAGE_BYTES + 1024,
       reconnectInterval: 200,
       ...ZMTP_HEARTBEAT,
@@ -377,10 +384,14 @@ export class MinionConnection {
     if (socket === undefined) return;
     const body = encodeMessage(message);
     const frames = [body, signMessage(this.#key, body)];
-    this.#sending = this.#sending.then(
-      () => socket.send(frames).catch(() => undefined),
-      () => undefined,
-    );
+    // A send on a socket closed meanwhile throws at once: it is a message for a connection that is gone.
+    this.#sending = this.#sending.then(async () => {
+      try {
+        await socket.send(frames);
+      } catch {
+        // dropped with its connection; returns stay in the outbox until acknowledged
+      }
+    });
   }
 
   #backoff(failures: number): number {

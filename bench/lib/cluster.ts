@@ -1,0 +1,163 @@
+import { createHash, randomBytes } from 'node:crypto';
+import { spawn, type ChildProcess } from 'node:child_process';
+import { mkdir, writeFile } from 'node:fs/promises';
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import type { Devstack } from '@phoenix/devstack';
+
+const bin = (pkg: string, name: string): string =>
+  fileURLToPath(new URL(`../../../packages/${pkg}/dist/src/bin/${name}.js`, import.meta.url));
+
+/** A spawned process whose output is kept (bounded) and scanned for a JSON line with `msg`. */
+export interface BenchProcess {
+  readonly child: ChildProcess;
+  readonly pid: number;
+  /** Resolves with the first JSON line whose `msg` is `msg`; rejects on exit or after `timeoutMs`. */
+  line<T>(msg: string, timeoutMs: number): Promise<T>;
+  tail(): string;
+}
+
+const live = new Set<ChildProcess>();
+
+function spawnTracked(args: string[]): BenchProcess {
+  const child = spawn(process.execPath, args, { stdio: ['ignore', 'pipe', 'pipe'] });
+  if (child.pid === undefined) throw new Error(`could not start ${args.join(' ')}`);
+  live.add(child);
+  child.once('exit', () => live.delete(child));
+  let buffered = '';
+  let tail = '';
+  const lines: string[] = [];
+  const waiters = new Set<() => void>();
+  const onData = (chunk: Buffer): void => {
+    const text = chunk.toString();
+    tail = (tail + text).slice(-4_000);
+    buffered += text;
+    const parts = buffered.split('\n');
+    buffered = parts.pop() ?? '';
+    // Only lines that may be ready markers are kept: the rest is log volume the bench does not need.
+    for (const part of parts) if (part.includes('ready"')) lines.push(part);
+    for (const wake of waiters) wake();
+  };
+  child.stdout.on('data', onData);
+  child.stderr.on('data', onData);
+  return {
+    child,
+    pid: child.pid,
+    tail: () => tail,
+    line<T>(msg: string, timeoutMs: number): Promise<T> {
+      return new Promise<T>((resolve, reject) => {
+        const check = (): void => {
+          const found = lines.find((l) => l.includes(`"msg":"${msg}"`));
+          if (found !== undefined) {
+            done();
+            resolve(JSON.parse(found) as T);
+          } else if (child.exitCode !== null || child.signalCode !== null) {
+            done();
+            reject(new Error(`process exited before "${msg}": ${tail}`));
+          }
+        };
+        const timer = setTimeout(() => {
+          done();
+          reject(new Error(`no "${msg}" within ${timeoutMs} ms: ${tail}`));
+        }, timeoutMs);
+        const onExit = (): void => check();
+        const done = (): void => {
+          clearTimeout(timer);
+          waiters.delete(check);
+          child.off('exit', onExit);
+        };
+        waiters.add(check);
+        child.on('exit', onExit);
+        check();
+      });
+    },
+  };
+}
+
+/** Stops a process: SIGTERM, then SIGKILL after `graceMs`. */
+export async function stopBenchProcess(proc: BenchProcess, graceMs = 5_000): Promise<void> {
+  const { child } = proc;
+  if (child.exitCode !== null || child.signalCode !== null) return;
+  const exited = new Promise<void>((resolve) => child.once('exit', () => resolve()));
+  child.kill('SIGTERM');
+  const timer = setTimeout(() => child.kill('SIGKILL'), graceMs);
+  await exited;
+  clearTimeout(timer);
+}
+
+/** Last resort (exit of the bench itself): nothing it started outlives it. */
+export function killAllBenchProcesses(): void {
+  for (const child of live) child.kill('SIGKILL');
+}
+
+export interface BenchMaster {
+  id: string;
+  proc: BenchProcess;
+  ports: { enrol: number; minion: number; api: number };
+  api: string;
+}
+
+/** A random admin token for this run; the masters only ever see its sha256. */
+export const benchToken = (): string => randomBytes(24).toString('hex');
+
+export async function startBenchMaster(
+  devstack: Devstack,
+  dir: string,
+  id: string,
+  token: string,
+): Promise<BenchMaster> {
+  const pkiDir = join(dir, id, 'pki');
+  await mkdir(pkiDir, { recursive: true });
+  await writeFile(join(pkiDir, 'cluster.pub'), devstack.clusterKeys.publicKey);
+  await writeFile(join(pkiDir, 'cluster.key'), devstack.clusterKeys.secretKey, { mode: 0o600 });
+  const config = {
+    id,
+    bind: '127.0.0.1',
+    advertise: '127.0.0.1',
+    ports: { enrol: 0, minion: 0, api: 0, peer: 0 },
+    aws: devstack.aws,
+    tablePrefix: devstack.tablePrefix,
+    pkiDir,
+    api: { tokens: [{ name: 'bench-admin', role: 'admin', sha256: createHash('sha256').update(token).digest('hex') }] },
+  };
+  const path = join(dir, `${id}.yaml`);
+  await writeFile(path, JSON.stringify(config));
+  // PHOENIX_BENCH_MASTER_BIN: measure another build of the master (e.g. a release) against this swarm.
+  const masterBin = process.env.PHOENIX_BENCH_MASTER_BIN ?? bin('master', 'phoenix-master');
+  const proc = spawnTracked([masterBin, '--config', path]);
+  const ready = await proc.line<{ ports: BenchMaster['ports'] }>('master ready', 30_000);
+  return { id, proc, ports: ready.ports, api: `http://127.0.0.1:${ready.ports.api}` };
+}
+
+/** Starts `phoenix-minion swarm` with `count` minions pointed at `masters`; resolves once all started. */
+export async function startBenchSwarm(
+  devstack: Devstack,
+  dir: string,
+  masters: readonly BenchMaster[],
+  count: number,
+  idPrefix: string,
+): Promise<BenchProcess> {
+  const config = {
+    masters: masters.map((m) => ({ id: m.id, host: '127.0.0.1', port: m.ports.minion, enrolPort: m.ports.enrol })),
+    clusterPublicKey: devstack.clusterKeys.publicKey,
+    pkiDir: join(dir, 'swarm', 'pki'),
+    cacheDir: join(dir, 'swarm', 'cache'),
+    imds: { enabled: false },
+    enrolRetryMs: 300,
+    logLevel: 'warn',
+  };
+  const path = join(dir, 'swarm.yaml');
+  await writeFile(path, JSON.stringify(config));
+  const proc = spawnTracked([
+    bin('minion', 'phoenix-minion'),
+    'swarm',
+    '--count',
+    String(count),
+    '--config',
+    path,
+    '--id-prefix',
+    idPrefix,
+  ]);
+  await proc.line('swarm ready', 60_000 + count * 100);
+  return proc;
+}

@@ -1,0 +1,273 @@
+/**
+ * The Phoenix benchmark: `npm run bench -- [--n 100,1000] [--repeats 3] [--out-dir bench]`.
+ * For each N: a devstack in this process, one real phoenix-master, `phoenix-minion swarm` with N
+ * minions; test.ping fan-out next to a bare ZeroMQ baseline, and the master's cost per minion and
+ * per job. Writes <out-dir>/results.json and <out-dir>/results.md.
+ */
+import { parseArgs } from 'node:util';
+import { cpus, totalmem, tmpdir } from 'node:os';
+import { mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { startDevstack, type Devstack } from '@phoenix/devstack';
+import { BenchApi } from './lib/api.js';
+import { zeromqBaseline } from './lib/baseline.js';
+import {
+  benchToken,
+  killAllBenchProcesses,
+  startBenchMaster,
+  startBenchSwarm,
+  stopBenchProcess,
+  type BenchMaster,
+  type BenchProcess,
+} from './lib/cluster.js';
+import { cpuMs, median, quantile, rssKb } from './lib/stats.js';
+
+interface FanOut {
+  p50Ms: number;
+  p99Ms: number;
+  maxMs: number;
+  allReturnedMs: number;
+}
+
+export interface ScenarioResult {
+  n: number;
+  fanOut: FanOut;
+  baseline: { allAnsweredMs: number };
+  /** Phoenix's time until the last return / the bare ZeroMQ time until the last answer. */
+  ratio: number;
+  cost: { masterRssKbPerMinion: number; masterCpuMsPerJob: number; swarmStartMs: number };
+}
+
+const JOB_TIMEOUT_MS = 60_000;
+
+/**
+ * dynalite finishes requests whose client has gone (a master killed mid-write) and throws if its
+ * database closed meanwhile: give those a moment, bounded, before the devstack stops.
+ */
+async function stopDevstack(devstack: Devstack): Promise<void> {
+  await new Promise((resolve) => setTimeout(resolve, 1_000));
+  await devstack.stop();
+}
+
+/** Waits until every minion has asked to enrol, accepts them in one call, waits until all are accepted. */
+async function acceptAll(api: BenchApi, n: number): Promise<void> {
+  const deadline = Date.now() + 60_000 + n * 100;
+  const waitKeys = async (state: 'accepted' | undefined, what: string): Promise<void> => {
+    while ((await api.keyCount('bench-*', state)) < n) {
+      if (Date.now() > deadline) throw new Error(`not all ${n} keys ${what} in time`);
+      await new Promise((resolve) => setTimeout(resolve, 250));
+    }
+  };
+  await waitKeys(undefined, 'arrived');
+  await api.accept('bench-*');
+  await waitKeys('accepted', 'were accepted');
+}
+
+async function scenario(n: number, repeats: number): Promise<ScenarioResult> {
+  const baselineTimes = await zeromqBaseline(n, repeats);
+  const dir = await mkdtemp(join(tmpdir(), 'phoenix-bench-'));
+  const devstack = await startDevstack({ tablePrefix: `b${process.pid}${Date.now().toString(36)}` });
+  const token = benchToken();
+  let master: BenchMaster | undefined;
+  let swarm: BenchProcess | undefined;
+  try {
+    master = await startBenchMaster(devstack, dir, 'bench-master-1', token);
+    const api = new BenchApi(master.api, token);
+    const rssBefore = await rssKb(master.proc.pid);
+    const swarmStarted = Date.now();
+    swarm = await startBenchSwarm(devstack, dir, [master], n, 'bench');
+    const swarmStartMs = Date.now() - swarmStarted;
+    await acceptAll(api, n);
+    const warmDeadline = Date.now() + 60_000 + n * 50;
+    for (;;) {
+      const warm = await api.runJob('bench-*', 'test.ping', 10_000);
+      if (warm.expected === n && warm.latencies.length === n) break;
+      if (Date.now() > warmDeadline) throw new Error(`only ${warm.latencies.length} of ${n} minions answer`);
+    }
+    const rssAfter = await rssKb(master.proc.pid);
+    const cpuBefore = await cpuMs(master.proc.pid);
+    const runs: FanOut[] = [];
+    for (let r = 0; r < repeats; r++) {
+      const job = await api.runJob('bench-*', 'test.ping', JOB_TIMEOUT_MS);
+      if (job.latencies.length !== n) throw new Error(`run ${r}: ${job.latencies.length} of ${n} returns`);
+      runs.push({
+        p50Ms: quantile(job.latencies, 0.5),
+        p99Ms: quantile(job.latencies, 0.99),
+        maxMs: quantile(job.latencies, 1),
+        allReturnedMs: job.allMs,
+      });
+    }
+    const cpuAfter = await cpuMs(master.proc.pid);
+    const fanOut: FanOut = {
+      p50Ms: median(runs.map((r) => r.p50Ms)),
+      p99Ms: median(runs.map((r) => r.p99Ms)),
+      maxMs: median(runs.map((r) => r.maxMs)),
+      allReturnedMs: median(runs.map((r) => r.allReturnedMs)),
+    };
+    const allAnsweredMs = median(baselineTimes);
+    return {
+      n,
+      fanOut,
+      baseline: { allAnsweredMs },
+      ratio: fanOut.maxMs / allAnsweredMs,
+      cost: {
+        masterRssKbPerMinion: (rssAfter - rssBefore) / n,
+        masterCpuMsPerJob: (cpuAfter - cpuBefore) / repeats,
+        swarmStartMs,
+      },
+    };
+  } catch (err) {
+    // Said now: tearing down after a failure can fail too and hide it.
+    process.stderr.write(`bench: N=${n} failed: ${err instanceof Error ? err.message : String(err)}\n`);
+    throw err;
+  } finally {
+    if (swarm !== undefined) await stopBenchProcess(swarm, 10_000);
+    if (master !== undefined) await stopBenchProcess(master.proc);
+    await stopDevstack(devstack);
+    await rm(dir, { recursive: true, force: true });
+  }
+}
+
+/**
+ * Failover: two masters, N minions spread over them (rendezvous hashing: about half each); kill -9
+ * of the first, then short pings through the other until every minion answers one. The figure is from the kill to the
+ * last return of that first complete job.
+ */
+async function failover(n: number): Promise<{ n: number; allAnswerMs: number }> {
+  const dir = await mkdtemp(join(tmpdir(), 'phoenix-bench-'));
+  const devstack = await startDevstack({ tablePrefix: `f${process.pid}${Date.now().toString(36)}` });
+  const token = benchToken();
+  const masters: BenchMaster[] = [];
+  let swarm: BenchProcess | undefined;
+  try {
+    masters.push(await startBenchMaster(devstack, dir, 'bench-master-1', token));
+    masters.push(await startBenchMaster(devstack, dir, 'bench-master-2', token));
+    const apis = masters.map((m) => new BenchApi(m.api, token));
+    const [api1, api2] = apis as [BenchApi, BenchApi];
+    swarm = await startBenchSwarm(devstack, dir, masters, n, 'bench');
+    await acceptAll(api1, n);
+    const warmDeadline = Date.now() + 60_000 + n * 50;
+    for (;;) {
+      const warm = await api1.runJob('bench-*', 'test.ping', 10_000);
+      if (warm.expected === n && warm.latencies.length === n) break;
+      if (Date.now() > warmDeadline) throw new Error(`only ${warm.latencies.length} of ${n} minions answer`);
+    }
+    const victim = masters[0] as BenchMaster;
+    const killedAt = Date.now();
+    victim.proc.child.kill('SIGKILL');
+    const deadline = killedAt + 60_000;
+    for (;;) {
+      const job = await api2.runJob('bench-*', 'test.ping', 2_000);
+      if (job.latencies.length === n) {
+        const jobStart = Date.now() - job.allMs;
+        return { n, allAnswerMs: jobStart - killedAt + Math.max(...job.latencies) };
+      }
+      if (Date.now() > deadline) throw new Error(`after the kill only ${job.latencies.length} of ${n} answer`);
+    }
+  } finally {
+    if (swarm !== undefined) await stopBenchProcess(swarm, 10_000);
+    for (const master of masters) await stopBenchProcess(master.proc);
+    await stopDevstack(devstack);
+    await rm(dir, { recursive: true, force: true });
+  }
+}
+
+const fmt = (x: number, digits = 1): string => x.toFixed(digits);
+
+function markdown(results: {
+  machine: Record<string, unknown>;
+  date: string;
+  repeats: number;
+  scenarios: ScenarioResult[];
+  failover?: { n: number; allAnswerMs: number };
+}): string {
+  const m = results.machine;
+  return [
+    '# Phoenix benchmark',
+    '',
+    `Run ${results.date} on ${String(m.cpuModel)} (${String(m.cores)} cores), ${fmt(Number(m.memoryGiB))} GiB, Node ${String(m.node)}.`,
+    `Each figure is the median over ${results.repeats} repeats; one master, minions in one swarm process.`,
+    '',
+    '| N | p50 ms | p99 ms | max ms | client sees all ms | ZeroMQ baseline ms | ratio | master RSS kB/minion | master CPU ms/job |',
+    '| -: | -: | -: | -: | -: | -: | -: | -: | -: |',
+    ...results.scenarios.map(
+      (s) =>
+        `| ${s.n} | ${fmt(s.fanOut.p50Ms)} | ${fmt(s.fanOut.p99Ms)} | ${fmt(s.fanOut.maxMs)} | ${fmt(s.fanOut.allReturnedMs)} | ${fmt(s.baseline.allAnsweredMs, 2)} | ${fmt(s.ratio)} | ${fmt(s.cost.masterRssKbPerMinion)} | ${fmt(s.cost.masterCpuMsPerJob)} |`,
+    ),
+    '',
+    'Latencies run from just before `POST /api/v1/jobs` to each return’s arrival at the master;',
+    'ratio = Phoenix max / baseline (one ROUTER, N CURVE DEALERs, one context, one message each way).',
+    ...(results.failover === undefined
+      ? []
+      : [
+          `Failover: kill -9 of one of two masters, N=${results.failover.n}: every minion answered through the other ${fmt(results.failover.allAnswerMs)} ms after the kill (one run).`,
+          '',
+        ]),
+    'Masters-table reads are not measured: the swarm has no `aws` settings, and connected minions do not read the table.',
+    '',
+  ].join('\n');
+}
+
+async function main(): Promise<void> {
+  const { values } = parseArgs({
+    options: {
+      n: { type: 'string', default: '100,1000' },
+      repeats: { type: 'string', short: 'r', default: '3' },
+      /** Also run the failover scenario at this N (two masters, kill -9 of one). */
+      failover: { type: 'string' },
+      'out-dir': { type: 'string', default: fileURLToPath(new URL('..', import.meta.url)) },
+    },
+    strict: true,
+  });
+  const ns = values.n.split(',').map(Number);
+  const repeats = Number(values.repeats);
+  if (ns.some((n) => !Number.isInteger(n) || n < 1 || n > 20_000))
+    throw new Error('--n: whole numbers 1..20000, comma-separated');
+  if (!Number.isInteger(repeats) || repeats < 1 || repeats > 100) throw new Error('--repeats: a whole number 1..100');
+  const scenarios: ScenarioResult[] = [];
+  for (const n of ns) {
+    process.stderr.write(`bench: N=${n}\n`);
+    const result = await scenario(n, repeats);
+    process.stderr.write(`bench: N=${n} ${JSON.stringify(result)}\n`);
+    scenarios.push(result);
+  }
+  let failoverResult: Awaited<ReturnType<typeof failover>> | undefined;
+  if (values.failover !== undefined) {
+    process.stderr.write(`bench: failover N=${values.failover}\n`);
+    failoverResult = await failover(Number(values.failover));
+    process.stderr.write(`bench: failover ${JSON.stringify(failoverResult)}\n`);
+  }
+  const results = {
+    date: new Date().toISOString(),
+    repeats,
+    machine: {
+      cores: cpus().length,
+      cpuModel: cpus()[0]?.model ?? 'unknown',
+      memoryGiB: totalmem() / 2 ** 30,
+      node: process.version,
+    },
+    scenarios,
+    ...(failoverResult === undefined ? {} : { failover: failoverResult }),
+  };
+  await mkdir(values['out-dir'], { recursive: true });
+  await writeFile(join(values['out-dir'], 'results.json'), `${JSON.stringify(results, null, 2)}\n`);
+  await writeFile(join(values['out-dir'], 'results.md'), markdown(results));
+}
+
+process.once('exit', killAllBenchProcesses);
+for (const signal of ['SIGINT', 'SIGTERM'] as const) {
+  process.once(signal, () => {
+    killAllBenchProcesses();
+    process.exit(130);
+  });
+}
+main().then(
+  () => process.exit(0),
+  (err: unknown) => {
+    process.stderr.write(`bench: ${err instanceof Error ? (err.stack ?? err.message) : String(err)}\n`);
+    process.exitCode = 1;
+    killAllBenchProcesses();
+    process.exit(1);
+  },
+);

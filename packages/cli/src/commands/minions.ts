@@ -1,0 +1,72 @@
+import { resolveApi, request } from '../api-client.js';
+import { parseCommand } from '../args.js';
+import { CliError, CliErrorCodes } from '../errors.js';
+import { emit, outputFormat } from '../output.js';
+import { USAGES } from '../usage.js';
+
+interface MinionView {
+  minionId: string;
+  keyState?: string;
+  lifecycle?: { state: string; group: string };
+  connectedMaster?: string;
+  connected: boolean;
+  grains: Record<string, unknown>;
+  highstate?: { result?: string; finishedAt?: number };
+  disabled?: { by: string; reason: string };
+}
+
+const KEY_STATES = ['pending', 'accepted', 'rejected', 'denied'];
+const LIFECYCLE_STATES = ['launching', 'in-service', 'terminating', 'terminated'];
+
+/**
+ * `phoenix minions [PATTERN]`: the fleet as any master sees it. --state takes a key state or a
+ * lifecycle state (the two vocabularies do not overlap); every page is followed.
+ */
+export async function minions(argv: readonly string[]): Promise<number> {
+  const { values, positionals } = parseCommand('minions', argv, {
+    state: { type: 'string' },
+    master: { type: 'string' },
+    out: { type: 'string' },
+    api: { type: 'string' },
+    token: { type: 'string' },
+  });
+  const out = outputFormat(values.out);
+  const [pattern = '*', ...extra] = positionals;
+  if (extra.length > 0) throw new CliError(CliErrorCodes.USAGE, `usage: ${USAGES.minions}`);
+  const query = new URLSearchParams({ match: pattern, limit: '1000' });
+  if (values.state !== undefined) {
+    if (KEY_STATES.includes(values.state)) query.set('keyState', values.state);
+    else if (LIFECYCLE_STATES.includes(values.state)) query.set('lifecycle', values.state);
+    else
+      throw new CliError(
+        CliErrorCodes.USAGE,
+        `--state must be a key state (${KEY_STATES.join(', ')}) or a lifecycle state (${LIFECYCLE_STATES.join(', ')}), not "${values.state}"`,
+      );
+  }
+  if (values.master !== undefined) query.set('master', values.master);
+  const api = await resolveApi(values);
+  const list: MinionView[] = [];
+  for (let cursor: string | undefined, first = true; first || cursor !== undefined; first = false) {
+    if (cursor !== undefined) query.set('cursor', cursor);
+    const page = await request<{ minions: MinionView[]; cursor?: string }>(api, 'GET', `/minions?${query.toString()}`);
+    list.push(...page.minions);
+    cursor = page.cursor;
+  }
+  list.sort((a, b) => a.minionId.localeCompare(b.minionId));
+  emit(out, { minions: list }, () => (list.length === 0 ? 'No minions.' : list.map(formatMinion).join('\n')));
+  return 0;
+}
+
+function formatMinion(m: MinionView): string {
+  const os = [m.grains.os, m.grains.osrelease].filter((v) => v !== undefined).join(' ');
+  const highstate = m.highstate?.result ?? (m.highstate === undefined ? '-' : 'running');
+  return [
+    m.minionId.padEnd(24),
+    (m.keyState ?? '-').padEnd(9),
+    (m.lifecycle?.state ?? '-').padEnd(12),
+    (m.connected ? (m.connectedMaster ?? '') : 'offline').padEnd(20),
+    `highstate:${highstate}`.padEnd(20),
+    os,
+    m.disabled === undefined ? '' : ` DISABLED (${m.disabled.reason})`,
+  ].join(' ');
+}

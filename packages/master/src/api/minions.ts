@@ -1,0 +1,161 @@
+import { z } from 'zod';
+import { compileTarget } from '@phoenix/protocol';
+import type { MinionRecord, Page } from '@phoenix/store';
+import { MasterError, MasterErrorCodes } from '../errors.js';
+import { route, type AnyRoute } from './route.js';
+import { KeyStateEnum, LifecycleStateEnum, MinionViewSchema, SUMMARY_GRAINS, type MinionView } from './schemas.js';
+import type { ApiContext } from './server.js';
+
+const MinionId = z.string().min(1).max(255);
+const ListQuery = z.strictObject({
+  match: z.string().min(1).max(1024).default('*').describe('glob on the minion id'),
+  keyState: KeyStateEnum.optional(),
+  lifecycle: LifecycleStateEnum.optional(),
+  master: z.string().min(1).max(255).optional().describe('the master the minion is connected to'),
+  disabled: z.enum(['true', 'false']).optional(),
+  limit: z.coerce.number().int().min(1).max(1000).default(100),
+  cursor: z.string().max(4096).optional(),
+});
+const IdParams = z.strictObject({ id: MinionId });
+const DisableBody = z.strictObject({ reason: z.string().min(1).max(1024) });
+
+/** How many rows one listing request may read before it answers with what it has and a cursor. */
+const SCAN_BUDGET = 5_000;
+
+/** Minions: the fleet as the minions table holds it, and disabling or enabling one (admin, audited). */
+export function minionRoutes(deps: ApiContext): AnyRoute[] {
+  const liveMasters = async (): Promise<Set<string>> =>
+    new Set((await deps.masters()).filter((m) => m.liveness !== 'dead').map((m) => m.masterId));
+  const find = async (id: string): Promise<MinionRecord> => {
+    const record = await deps.minions.get(id);
+    if (record === undefined) throw new MasterError(MasterErrorCodes.NOT_FOUND, `no minion ${id} in the minions table`);
+    return record;
+  };
+
+  return [
+    route({
+      method: 'GET',
+      url: '/minions',
+      summary: 'the fleet, filtered and paged (pass the cursor back for the next page)',
+      tag: 'minions',
+      role: 'read',
+      query: ListQuery,
+      response: z.object({ minions: z.array(MinionViewSchema), cursor: z.string().optional() }),
+      handler: async ({ query }) => {
+        const matcher = compileTarget(query.match, 'glob');
+        const keep = (record: MinionRecord): boolean =>
+          matcher.matches({ id: record.minionId, grains: {} }) &&
+          (query.keyState === undefined || record.keyState === query.keyState) &&
+          (query.lifecycle === undefined || record.lifecycle?.state === query.lifecycle) &&
+          (query.master === undefined || record.connectedMaster === query.master) &&
+          (query.disabled === undefined || (record.disabled !== undefined) === (query.disabled === 'true'));
+        // Each read asks for no more rows than are still wanted, so every match fits on this page and
+        // the store's cursor is exactly where the next page starts.
+        const read = (limit: number, cursor: string | undefined): Promise<Page<MinionRecord>> => {
+          const request = { limit, ...(cursor === undefined ? {} : { cursor }) };
+          return query.keyState !== undefined && query.keyState !== 'denied'
+            ? deps.minions.listByKeyState(query.keyState, request)
+            : deps.minions.list(request);
+        };
+        const found: MinionRecord[] = [];
+        let cursor = query.cursor;
+        let scanned = 0;
+        do {
+          const page = await read(query.limit - found.length, cursor);
+          scanned += page.items.length;
+          found.push(...page.items.filter(keep));
+          cursor = page.cursor;
+        } while (cursor !== undefined && found.length < query.limit && scanned < SCAN_BUDGET);
+        const live = await liveMasters();
+        return {
+          minions: found.map((record) => view(record, live)),
+          ...(cursor === undefined ? {} : { cursor }),
+        };
+      },
+    }),
+    route({
+      method: 'GET',
+      url: '/minions/:id',
+      summary: 'one minion, with all its grains',
+      tag: 'minions',
+      role: 'read',
+      params: IdParams,
+      response: z.object({ minion: MinionViewSchema, grains: z.record(z.string(), z.unknown()) }),
+      handler: async ({ params }) => {
+        const record = await find(params.id);
+        return { minion: view(record, await liveMasters()), grains: record.grains ?? {} };
+      },
+    }),
+    route({
+      method: 'POST',
+      url: '/minions/:id/disable',
+      summary: 'mark a minion disabled, with who and why (admin, audited)',
+      tag: 'minions',
+      role: 'admin',
+      params: IdParams,
+      body: DisableBody,
+      response: z.object({ minion: MinionViewSchema }),
+      handler: async ({ params, body }, request) => {
+        await find(params.id);
+        const by = request.caller?.name ?? 'unknown';
+        const record = await deps.minions.setDisabled(params.id, { by, reason: body.reason });
+        deps.log.info(
+          { audit: 'minion', action: 'disable', minionId: params.id, by, reason: body.reason },
+          'minion disabled',
+        );
+        deps.events.emit('minion/disabled', { minionId: params.id, by, reason: body.reason });
+        return { minion: view(record, await liveMasters()) };
+      },
+    }),
+    route({
+      method: 'POST',
+      url: '/minions/:id/enable',
+      summary: 'enable a disabled minion again (admin, audited)',
+      tag: 'minions',
+      role: 'admin',
+      params: IdParams,
+      body: z.strictObject({}),
+      response: z.object({ minion: MinionViewSchema }),
+      handler: async ({ params }, request) => {
+        await find(params.id);
+        const by = request.caller?.name ?? 'unknown';
+        const record = await deps.minions.setDisabled(params.id, undefined);
+        deps.log.info({ audit: 'minion', action: 'enable', minionId: params.id, by }, 'minion enabled');
+        deps.events.emit('minion/enabled', { minionId: params.id, by });
+        return { minion: view(record, await liveMasters()) };
+      },
+    }),
+  ];
+}
+
+function view(record: MinionRecord, liveMasters: ReadonlySet<string>): MinionView {
+  const grains: Record<string, unknown> = {};
+  for (const name of SUMMARY_GRAINS) if (record.grains?.[name] !== undefined) grains[name] = record.grains[name];
+  const minion: MinionView = {
+    minionId: record.minionId,
+    connected: record.connectedMaster !== undefined && liveMasters.has(record.connectedMaster),
+    grains,
+  };
+  if (record.keyState !== undefined) minion.keyState = record.keyState;
+  if (record.fingerprint !== undefined) minion.fingerprint = record.fingerprint;
+  if (record.deniedKey !== undefined)
+    minion.deniedKey = { fingerprint: record.deniedKey.fingerprint, at: record.deniedKey.at };
+  if (record.lifecycle !== undefined) {
+    const { state, group, launchedAt, updatedAt } = record.lifecycle;
+    minion.lifecycle = { state, group, updatedAt, ...(launchedAt === undefined ? {} : { launchedAt }) };
+  }
+  if (record.connectedMaster !== undefined) minion.connectedMaster = record.connectedMaster;
+  if (record.connectedAt !== undefined) minion.connectedAt = record.connectedAt;
+  if (record.highstate !== undefined) {
+    const { result, jid, startedAt, finishedAt, claimedBy } = record.highstate;
+    minion.highstate = {
+      ...(result === undefined ? {} : { result }),
+      ...(jid === undefined ? {} : { jid }),
+      ...(startedAt === undefined ? {} : { startedAt }),
+      ...(finishedAt === undefined ? {} : { finishedAt }),
+      ...(claimedBy === undefined ? {} : { claimedBy }),
+    };
+  }
+  if (record.disabled !== undefined) minion.disabled = record.disabled;
+  return minion;
+}

@@ -1,0 +1,260 @@
+import { MessageChannel, Worker } from 'node:worker_threads';
+import type { MessagePort } from 'node:worker_threads';
+import { StateError, StateErrorCodes } from '../errors.js';
+import type { BridgeRequest, BridgeResponse, RenderFailure, RenderRequest, RenderResponse } from './render-protocol.js';
+
+/** What a template may reach on the main thread while it renders. */
+export interface TemplateServices {
+  /** `salt['mod.fun'](...)` for functions the worker does not answer itself. */
+  call(fun: string, args: unknown[], kwargs: Record<string, unknown>): Promise<unknown>;
+  /** A file of the roots being rendered (include/import), relative path; undefined when missing. */
+  read(path: string): Promise<string | undefined>;
+  /** Whether an SLS exists in the roots being rendered. */
+  slsExists(name: string): Promise<boolean>;
+}
+
+export interface TemplateRendererOptions {
+  /** One render may take this long (a template that loops forever is stopped). Default 5 minutes. */
+  timeoutMs?: number;
+  /** Jinja's trim_blocks / lstrip_blocks. Default true. */
+  trimBlocks?: boolean;
+  lstripBlocks?: boolean;
+  /** The job's signal: aborting it stops the worker and fails the render in progress. */
+  signal?: AbortSignal;
+}
+
+export interface TemplateSource {
+  readonly source: string;
+  /** `salt://web/init.sls`: named in errors, base of relative includes. */
+  readonly path: string;
+  readonly context: Record<string, unknown>;
+  readonly services: TemplateServices;
+}
+
+const DEFAULT_TIMEOUT_MS = 300_000;
+/** Bounds the worker's heap: a template that builds a huge list fails alone, the minion stays up. */
+const WORKER_HEAP_MB = 256;
+
+/** A render failed: names the template (the included one when the error is there) and the line. */
+export class TemplateRenderError extends StateError {
+  readonly file: string;
+  readonly line: number | undefined;
+  readonly reason: string;
+
+  constructor(file: string, line: number | undefined, reason: string, excerpt: string | undefined) {
+    super(
+      StateErrorCodes.RENDER,
+      `Jinja error in ${file}${line === undefined ? '' : `, line ${line}`}: ${reason}${
+        excerpt === undefined || excerpt.trim() === '' ? '' : `\n    ${line} | ${excerpt}`
+      }`,
+      { details: { file, ...(line === undefined ? {} : { line }) } },
+    );
+    this.name = 'TemplateRenderError';
+    this.file = file;
+    this.line = line;
+    this.reason = reason;
+  }
+}
+
+interface Running {
+  readonly id: number;
+  readonly request: TemplateSource;
+  /** Texts of the files the template read, by salt:// path, to quote the line of an error. */
+  readonly sources: Map<string, string>;
+  resolve(output: string): void;
+  reject(err: unknown): void;
+}
+
+/**
+ * Renders Jinja templates in a worker thread (see render-worker.ts for why). One renderer serves one
+ * state run: renders are queued one after another, the worker starts on first use and `close` (or
+ * the job's signal) stops it.
+ */
+export class TemplateRenderer {
+  readonly #timeoutMs: number;
+  readonly #trimBlocks: boolean;
+  readonly #lstripBlocks: boolean;
+  readonly #signal: AbortSignal | undefined;
+  #worker: { worker: Worker; port: MessagePort; flag: Int32Array } | undefined;
+  #running: Running | undefined;
+  #queue: Promise<unknown> = Promise.resolve();
+  #nextId = 1;
+  #closed = false;
+  readonly #onAbort = (): void => this.#fail(this.#signal?.reason);
+
+  constructor(options: TemplateRendererOptions = {}) {
+    this.#timeoutMs = options.timeoutMs ?? DEFAULT_TIMEOUT_MS;
+    this.#trimBlocks = options.trimBlocks ?? true;
+    this.#lstripBlocks = options.lstripBlocks ?? true;
+    this.#signal = options.signal;
+    this.#signal?.addEventListener('abort', this.#onAbort, { once: true });
+  }
+
+  render(request: TemplateSource): Promise<string> {
+    const result = this.#queue.then(() => this.#renderNow(request));
+    this.#queue = result.catch(() => undefined);
+    return result;
+  }
+
+  async close(): Promise<void> {
+    this.#closed = true;
+    this.#signal?.removeEventListener('abort', this.#onAbort);
+    const running = this.#worker;
+    this.#worker = undefined;
+    if (running) {
+      running.port.close();
+      await running.worker.terminate();
+    }
+  }
+
+  #renderNow(request: TemplateSource): Promise<string> {
+    if (this.#signal?.aborted) return Promise.reject(this.#signal.reason as unknown);
+    if (this.#closed) return Promise.reject(new Error('the template renderer is closed'));
+    const { worker } = this.#start();
+    return new Promise<string>((resolve, reject) => {
+      const timer = setTimeout(() => {
+        this.#fail(
+          new TemplateRenderError(
+            request.path,
+            undefined,
+            `rendering took longer than ${this.#timeoutMs} ms and was stopped`,
+            undefined,
+          ),
+        );
+      }, this.#timeoutMs);
+      const running: Running = {
+        id: this.#nextId++,
+        request,
+        sources: new Map([[request.path, request.source]]),
+        resolve: (output) => {
+          clearTimeout(timer);
+          resolve(output);
+        },
+        reject: (err) => {
+          clearTimeout(timer);
+          reject(err);
+        },
+      };
+      this.#running = running;
+      const message: RenderRequest = {
+        id: running.id,
+        source: request.source,
+        path: request.path,
+        context: request.context,
+        trimBlocks: this.#trimBlocks,
+        lstripBlocks: this.#lstripBlocks,
+      };
+      try {
+        worker.postMessage(message);
+      } catch (err) {
+        this.#running = undefined;
+        running.reject(
+          new TemplateRenderError(
+            request.path,
+            undefined,
+            `its variables cannot be passed to the template: ${String(err)}`,
+            undefined,
+          ),
+        );
+      }
+    });
+  }
+
+  #start(): { worker: Worker; port: MessagePort; flag: Int32Array } {
+    if (this.#worker) return this.#worker;
+    const { port1, port2 } = new MessageChannel();
+    const shared = new SharedArrayBuffer(4);
+    const worker = new Worker(new URL('./render-worker.js', import.meta.url), {
+      workerData: { port: port2, flag: shared, callTimeoutMs: this.#timeoutMs },
+      transferList: [port2],
+      resourceLimits: { maxOldGenerationSizeMb: WORKER_HEAP_MB },
+      stdout: false,
+      stderr: false,
+    });
+    const started = { worker, port: port1, flag: new Int32Array(shared) };
+    this.#worker = started;
+    worker.on('message', (response: RenderResponse) => this.#finish(response));
+    // Only the current worker's end fails the render in progress: a worker stopped on purpose
+    // (timeout, abort) reports its exit after a new one may already have started.
+    worker.on('error', (err) => {
+      if (this.#worker !== started) return;
+      this.#fail(
+        new TemplateRenderError(
+          this.#running?.request.path ?? 'template',
+          undefined,
+          `the renderer stopped: ${err.message}`,
+          undefined,
+        ),
+      );
+    });
+    worker.on('exit', () => {
+      port1.close();
+      if (this.#worker !== started) return;
+      this.#fail(
+        new TemplateRenderError(
+          this.#running?.request.path ?? 'template',
+          undefined,
+          'the renderer stopped',
+          undefined,
+        ),
+      );
+    });
+    port1.on('message', (request: BridgeRequest) => {
+      void this.#answer(started, request);
+    });
+    // A renderer left open must not keep the process alive.
+    worker.unref();
+    port1.unref();
+    return started;
+  }
+
+  async #answer(target: { port: MessagePort; flag: Int32Array }, request: BridgeRequest): Promise<void> {
+    const running = this.#running;
+    let response: BridgeResponse;
+    try {
+      if (!running) throw new Error('no render is in progress');
+      const { services } = running.request;
+      let value: unknown;
+      if (request.op === 'call') value = await services.call(request.fun, request.args, request.kwargs);
+      else if (request.op === 'read') {
+        value = await services.read(request.path);
+        if (typeof value === 'string') running.sources.set(`salt://${request.path}`, value);
+      } else value = await services.slsExists(request.name);
+      response = { ok: true, value: value === undefined ? undefined : structuredClone(value) };
+    } catch (err) {
+      response = { ok: false, error: err instanceof Error ? err.message : String(err) };
+    }
+    if (this.#worker?.port !== target.port) return; // stopped meanwhile
+    target.port.postMessage(response);
+    Atomics.store(target.flag, 0, 1);
+    Atomics.notify(target.flag, 0);
+  }
+
+  #finish(response: RenderResponse): void {
+    const running = this.#running;
+    if (!running || running.id !== response.id) return;
+    this.#running = undefined;
+    if (response.ok) running.resolve(response.output);
+    else running.reject(this.#error(running, response.error));
+  }
+
+  #error(running: Running, failure: RenderFailure): TemplateRenderError {
+    const file = failure.file ?? running.request.path;
+    const text = running.sources.get(file);
+    const excerpt = failure.line === undefined ? undefined : text?.split('\n')[failure.line - 1];
+    return new TemplateRenderError(file, failure.line, failure.message, excerpt);
+  }
+
+  /** Stops the worker (a timeout, the job's signal, a crash) and fails the render in progress. */
+  #fail(reason: unknown): void {
+    const running = this.#running;
+    this.#running = undefined;
+    const started = this.#worker;
+    this.#worker = undefined;
+    if (started) {
+      started.port.close();
+      void started.worker.terminate();
+    }
+    running?.reject(reason);
+  }
+}

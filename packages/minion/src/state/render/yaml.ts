@@ -1,0 +1,88 @@
+import { LineCounter, parseDocument } from 'yaml';
+import type { ScalarTag, Tags } from 'yaml';
+
+/** Bounds alias expansion: a "billion laughs" document is an error, not an out-of-memory minion. */
+const MAX_ALIAS_COUNT = 1_000;
+
+export interface ParsedYaml {
+  readonly value: unknown;
+  /** 1-based line of each top-level key of a mapping document (for errors that name an ID). */
+  readonly keyLines: ReadonlyMap<string, number>;
+}
+
+/**
+ * SLS YAML the way Salt reads it (PyYAML, YAML 1.1: `yes`/`on` are true, merge keys), with two
+ * deliberate differences: `0644` stays the string "0644" (a file mode, not the number 420), and
+ * dates stay strings (JSON has no date, and results travel as JSON).
+ */
+export function parseYaml(text: string, where: string): ParsedYaml {
+  const lineCounter = new LineCounter();
+  const doc = parseDocument(text, {
+    version: '1.1',
+    uniqueKeys: true,
+    prettyErrors: false,
+    lineCounter,
+    customTags: keepOctalAndDatesAsText,
+  });
+  const error = doc.errors[0];
+  if (error) {
+    const line = lineCounter.linePos(error.pos[0]).line;
+    throw new YamlError(where, line, text.split('\n')[line - 1] ?? '', cleanMessage(error.message));
+  }
+  const warning = doc.warnings[0];
+  if (warning) {
+    const line = lineCounter.linePos(warning.pos[0]).line;
+    throw new YamlError(where, line, text.split('\n')[line - 1] ?? '', cleanMessage(warning.message));
+  }
+  let value: unknown;
+  try {
+    value = doc.toJS({ maxAliasCount: MAX_ALIAS_COUNT });
+  } catch (err) {
+    throw new YamlError(where, 1, '', err instanceof Error ? err.message : String(err));
+  }
+  const keyLines = new Map<string, number>();
+  const contents = doc.contents as {
+    items?: { key?: { range?: [number, number, number]; toString(): string } }[];
+  } | null;
+  for (const item of contents?.items ?? []) {
+    if (item.key?.range) keyLines.set(String(item.key), lineCounter.linePos(item.key.range[0]).line);
+  }
+  return { value, keyLines };
+}
+
+/** A YAML error in rendered text: names the file, the line of the rendered output, and shows it. */
+export class YamlError extends Error {
+  readonly where: string;
+  readonly line: number;
+
+  constructor(where: string, line: number, text: string, reason: string) {
+    super(
+      `YAML error in ${where}, line ${line} of the rendered output: ${reason}${text.trim() === '' ? '' : `\n    ${line} | ${text}`}`,
+    );
+    this.name = 'YamlError';
+    this.where = where;
+    this.line = line;
+  }
+}
+
+function keepOctalAndDatesAsText(tags: Tags): Tags {
+  const kept: Tags = [];
+  for (const tag of tags) {
+    if (typeof tag === 'string') {
+      if (tag !== 'timestamp') kept.push(tag);
+    } else if (tag.tag === 'tag:yaml.org,2002:timestamp') {
+      continue;
+    } else if ('format' in tag && tag.format === 'OCT' && !('collection' in tag && tag.collection)) {
+      const octal: ScalarTag = { ...(tag as ScalarTag), resolve: (source: string) => source };
+      kept.push(octal);
+    } else {
+      kept.push(tag);
+    }
+  }
+  return kept;
+}
+
+/** The library repeats the position and an excerpt after "at line"; we show our own. */
+function cleanMessage(message: string): string {
+  return message.replace(/ at line \d+, column \d+:[\s\S]*$/, '').trim();
+}

@@ -1,0 +1,79 @@
+import { randomBytes } from 'node:crypto';
+import { mkdir, open, readFile, rename, rm } from 'node:fs/promises';
+import { join } from 'node:path';
+import { StateError, StateErrorCodes } from '../errors.js';
+
+/** In the minion's cache directory: it survives restarts, and deleting the cache lifts it. */
+export const KILLSWITCH_FILE = 'state-disabled.json';
+
+/** Who disabled state runs on this minion, when and why. */
+export interface Killswitch {
+  readonly reason: string;
+  readonly by: string;
+  /** ISO 8601. */
+  readonly at: string;
+  readonly jid: string;
+}
+
+/**
+ * The operator's killswitch: `state.disable "reason"` stops highstates and scheduled runs on one
+ * minion (an investigation, a hand-fixed host) until `state.enable`. A file that cannot be read
+ * counts as disabled: when in doubt, do not touch the host.
+ */
+export async function readKillswitch(cacheDir: string): Promise<Killswitch | undefined> {
+  let text: string;
+  try {
+    text = await readFile(join(cacheDir, KILLSWITCH_FILE), 'utf8');
+  } catch (err) {
+    if ((err as NodeJS.ErrnoException).code === 'ENOENT') return undefined;
+    return unreadable(err);
+  }
+  try {
+    const data = JSON.parse(text) as Partial<Killswitch>;
+    if (typeof data.reason !== 'string' || typeof data.by !== 'string' || typeof data.at !== 'string')
+      return unreadable('missing fields');
+    return { reason: data.reason, by: data.by, at: data.at, jid: typeof data.jid === 'string' ? data.jid : '' };
+  } catch (err) {
+    return unreadable(err);
+  }
+}
+
+export async function writeKillswitch(cacheDir: string, record: Killswitch): Promise<void> {
+  await mkdir(cacheDir, { recursive: true });
+  const path = join(cacheDir, KILLSWITCH_FILE);
+  const temp = `${path}.${randomBytes(4).toString('hex')}.tmp`;
+  try {
+    const handle = await open(temp, 'wx', 0o600);
+    try {
+      await handle.writeFile(`${JSON.stringify(record, null, 2)}\n`);
+      await handle.sync();
+    } finally {
+      await handle.close();
+    }
+    await rename(temp, path);
+  } catch (err) {
+    await rm(temp, { force: true });
+    throw err;
+  }
+}
+
+export async function clearKillswitch(cacheDir: string): Promise<void> {
+  await rm(join(cacheDir, KILLSWITCH_FILE), { force: true });
+}
+
+export function disabledError(record: Killswitch): StateError {
+  return new StateError(
+    StateErrorCodes.DISABLED,
+    `State runs are disabled on this minion by ${record.by} at ${record.at}${record.jid ? ` (jid ${record.jid})` : ''}: "${record.reason}". Run state.enable to allow them again.`,
+    { details: { ...record } },
+  );
+}
+
+function unreadable(err: unknown): Killswitch {
+  return {
+    reason: `the killswitch file ${KILLSWITCH_FILE} exists but cannot be read (${err instanceof Error ? err.message : String(err)}); treated as disabled`,
+    by: 'unknown',
+    at: 'unknown',
+    jid: '',
+  };
+}

@@ -1,0 +1,248 @@
+import type { Logger } from 'pino';
+import { toSaltHigh } from '../compile/high.js';
+import type { SlsTarget } from '../compile/high.js';
+import { toSaltLow } from '../compile/low.js';
+import { isValidSlsName } from '../compile/sls-names.js';
+import type { StateResults } from '../engine/result.js';
+import { runRetcode, startTime } from '../engine/result.js';
+import { StateCompileError, StateError, StateErrorCodes } from '../errors.js';
+import type { Killswitch } from './killswitch.js';
+import { clearKillswitch, disabledError, readKillswitch, writeKillswitch } from './killswitch.js';
+import { StateRunLock } from './run-lock.js';
+import type { RunContext, RunOptions, StateSystemOptions } from './state-run.js';
+import { StateRun } from './state-run.js';
+
+/** The job asking for a state function (built from the executor's JobContext). */
+export interface StateJob extends RunContext {
+  readonly jid: string;
+  readonly fun: string;
+  readonly cacheDir: string;
+  readonly logger?: Logger;
+}
+
+export interface RunRequest extends RunOptions {
+  /** Wait for a run in progress instead of being refused. */
+  readonly queue: boolean;
+}
+
+/** What a state function returns: Salt's `ret` and the job's retcode. */
+export interface StateReturn {
+  readonly ret: unknown;
+  /** 0 success, 1 nothing ran (compile error), 2 a state failed (Salt's codes). */
+  readonly retcode: number;
+}
+
+/** Salt's answer when the top file gives a minion nothing. */
+const NO_MATCH_TAG = 'no_|-states_|-states_|-None';
+
+/**
+ * The state functions of one minion (or of many in one process: locks are kept per minion id).
+ * Each acting run takes the minion's run lock and checks the killswitch; show_* functions do neither.
+ */
+export class StateService {
+  readonly #options: StateSystemOptions;
+  readonly #locks = new Map<string, StateRunLock>();
+
+  constructor(options: StateSystemOptions) {
+    this.#options = options;
+  }
+
+  highstate(job: StateJob, request: RunRequest): Promise<StateReturn> {
+    return this.#acting(job, request, async (run) => {
+      const matches = await run.top();
+      if (matches.length === 0) return noTopMatch(job);
+      const high = await run.high(
+        matches,
+        new Set(matches.filter((m) => m.ignoreMissing).map((m) => `${m.env}:${m.name}`)),
+      );
+      return (await run.execute(run.plan(run.low(high)))).results;
+    });
+  }
+
+  sls(job: StateJob, request: RunRequest, mods: readonly string[]): Promise<StateReturn> {
+    return this.#acting(job, request, async (run) => {
+      const high = await run.high(targets(mods, request.saltenv));
+      return (await run.execute(run.plan(run.low(high)))).results;
+    });
+  }
+
+  slsId(job: StateJob, request: RunRequest, id: string, mods: readonly string[]): Promise<StateReturn> {
+    return this.#acting(job, request, async (run) => {
+      const high = await run.high(targets(mods, request.saltenv));
+      const plan = run.plan(run.low(high));
+      if (!plan.some((planned) => planned.chunk.id === id)) {
+        throw new StateCompileError([
+          `No matches for ID '${id}' found in SLS '${mods.join(',')}' within saltenv '${request.saltenv}'`,
+        ]);
+      }
+      return (await run.execute(plan, (planned) => planned.chunk.id === id)).results;
+    });
+  }
+
+  single(
+    job: StateJob,
+    request: RunRequest,
+    fun: string,
+    name: string,
+    args: Readonly<Record<string, unknown>>,
+  ): Promise<StateReturn> {
+    return this.#acting(job, request, async (run) => {
+      const [module, func] = fun.split('.');
+      if (!module || !func || fun.split('.').length !== 2)
+        throw new StateCompileError([`'${fun}' is not a state function (module.function)`]);
+      return (await run.execute(run.plan(run.low(run.singleHigh(module, func, name, args))))).results;
+    });
+  }
+
+  showSls(job: StateJob, request: RunOptions, mods: readonly string[]): Promise<StateReturn> {
+    return this.#reading(job, request, async (run) => toSaltHigh(await run.high(targets(mods, request.saltenv))));
+  }
+
+  showHighstate(job: StateJob, request: RunOptions): Promise<StateReturn> {
+    return this.#reading(job, request, async (run) => toSaltHigh((await run.highstate()) ?? { ids: [] }));
+  }
+
+  showTop(job: StateJob, request: RunOptions): Promise<StateReturn> {
+    return this.#reading(job, request, async (run) => {
+      const top: Record<string, string[]> = {};
+      for (const match of await run.top()) (top[match.env] ??= []).push(match.name);
+      return top;
+    });
+  }
+
+  showLowstate(job: StateJob, request: RunOptions, mods?: readonly string[]): Promise<StateReturn> {
+    return this.#reading(job, request, async (run) => {
+      const high =
+        mods === undefined ? ((await run.highstate()) ?? { ids: [] }) : await run.high(targets(mods, request.saltenv));
+      return run.plan(run.low(high)).map((planned) => toSaltLow(planned.chunk));
+    });
+  }
+
+  showPillar(job: StateJob, request: RunOptions): Promise<StateReturn> {
+    return this.#reading(job, request, (run) => run.pillar());
+  }
+
+  async disable(job: StateJob, reason: string, by: string | undefined): Promise<StateReturn> {
+    const record: Killswitch = {
+      reason,
+      by: by ?? `job ${job.jid}`,
+      at: new Date(job.now()).toISOString(),
+      jid: job.jid,
+    };
+    await writeKillswitch(job.cacheDir, record);
+    job.logger?.warn({ by: record.by, reason }, 'state runs disabled on this minion');
+    return { ret: { disabled: true, ...record }, retcode: 0 };
+  }
+
+  async enable(job: StateJob): Promise<StateReturn> {
+    const previous = await readKillswitch(job.cacheDir);
+    await clearKillswitch(job.cacheDir);
+    if (previous) job.logger?.warn({ was: previous.reason }, 'state runs enabled again on this minion');
+    return { ret: { disabled: false, ...(previous ? { was: previous } : {}) }, retcode: 0 };
+  }
+
+  async listDisabled(job: StateJob): Promise<StateReturn> {
+    const record = await readKillswitch(job.cacheDir);
+    return { ret: record ? { disabled: true, ...record } : { disabled: false }, retcode: 0 };
+  }
+
+  /** The run in progress on this minion, if any. */
+  running(minionId: string): { jid: string; fun: string; startedAt: number } | undefined {
+    return this.#locks.get(minionId)?.holder;
+  }
+
+  async #acting(
+    job: StateJob,
+    request: RunRequest,
+    body: (run: StateRun) => Promise<StateResults>,
+  ): Promise<StateReturn> {
+    if (!request.test) {
+      const killswitch = await readKillswitch(job.cacheDir);
+      if (killswitch) throw disabledError(killswitch);
+    }
+    let lock = this.#locks.get(job.minionId);
+    if (!lock) {
+      lock = new StateRunLock();
+      this.#locks.set(job.minionId, lock);
+    }
+    const release = await lock.acquire(
+      { jid: job.jid, fun: job.fun, startedAt: job.now() },
+      { queue: request.queue, signal: job.signal },
+    );
+    try {
+      // The killswitch may have been thrown while this run waited in the queue.
+      if (!request.test) {
+        const killswitch = await readKillswitch(job.cacheDir);
+        if (killswitch) throw disabledError(killswitch);
+      }
+      return await this.#reading(
+        job,
+        request,
+        async (run) => {
+          job.logger?.info({ test: request.test }, 'state run started');
+          const results = await body(run);
+          const values = Object.values(results);
+          job.logger?.info(
+            {
+              test: request.test,
+              states: values.length,
+              failed: values.filter((r) => r.result === false).length,
+              changed: values.filter((r) => Object.keys(r.changes).length > 0).length,
+            },
+            'state run finished',
+          );
+          return results;
+        },
+        runRetcode,
+      );
+    } finally {
+      release();
+    }
+  }
+
+  /** A run without the lock (show_*): compile errors become Salt's list of messages, retcode 1. */
+  async #reading<T>(
+    job: StateJob,
+    request: RunOptions,
+    body: (run: StateRun) => Promise<T>,
+    retcode: (ret: T) => number = () => 0,
+  ): Promise<StateReturn> {
+    const run = new StateRun(this.#options, job, request);
+    try {
+      const ret = await body(run);
+      return { ret, retcode: retcode(ret) };
+    } catch (err) {
+      if (err instanceof StateCompileError) {
+        job.logger?.info({ errors: err.errors.length }, 'state run did not compile; nothing ran');
+        return { ret: [...err.errors], retcode: 1 };
+      }
+      throw err;
+    } finally {
+      await run.close();
+    }
+  }
+}
+
+function targets(mods: readonly string[], env: string): SlsTarget[] {
+  for (const name of mods) {
+    if (!isValidSlsName(name)) throw new StateError(StateErrorCodes.BAD_REQUEST, `'${name}' is not a valid SLS name`);
+  }
+  return mods.map((name) => ({ name, env }));
+}
+
+function noTopMatch(job: StateJob): StateResults {
+  const comment = 'No Top file or master_tops data matches found. Please see master log for details.';
+  return {
+    [NO_MATCH_TAG]: {
+      name: 'No States',
+      result: false,
+      comment,
+      changes: {},
+      duration: 0,
+      start_time: startTime(job.now()),
+      __run_num__: 0,
+      __id__: 'states',
+      __sls__: '',
+    },
+  };
+}

@@ -1,0 +1,60 @@
+import { join } from 'node:path';
+import { Context } from 'zeromq';
+import type { Logger } from 'pino';
+import { MinionConfigSchema, type MinionConfig } from './config.js';
+import { startMinion, type Minion } from './minion.js';
+
+/**
+ * A swarm: many independent minions in one process, for benchmarks and load tests. Each has its
+ * own id, key pair (`<pkiDir>/<id>`) and cache (`<cacheDir>/<id>`); they share one ZeroMQ context,
+ * whose socket limit is raised to fit them (libzmq's default of 1023 would stop a big swarm).
+ */
+export interface SwarmOptions {
+  count: number;
+  idPrefix: string;
+  /** Minions started at once: bounds the burst of key generation and enrolment at start-up. */
+  startConcurrency?: number;
+  log: Logger;
+}
+
+export interface Swarm {
+  readonly minions: readonly Minion[];
+  stop(): Promise<void>;
+}
+
+/** `<prefix>-00001`, …: zero-padded so ids sort in start order and glob as `<prefix>-*`. */
+export function swarmMinionId(prefix: string, index: number): string {
+  return `${prefix}-${String(index + 1).padStart(5, '0')}`;
+}
+
+/** The per-minion config: the shared file's settings with id, pkiDir and cacheDir derived. */
+export function swarmMinionConfig(base: MinionConfig, id: string): MinionConfig {
+  return MinionConfigSchema.parse({ ...base, id, pkiDir: join(base.pkiDir, id), cacheDir: join(base.cacheDir, id) });
+}
+
+export async function startSwarm(base: MinionConfig, options: SwarmOptions): Promise<Swarm> {
+  const { count, idPrefix, log } = options;
+  const concurrency = Math.max(1, options.startConcurrency ?? 50);
+  // Each minion holds one ZeroMQ socket (two briefly while enrolling or moving masters).
+  const context = new Context({ maxSockets: count * 2 + 64, ioThreads: 2 });
+  const minions: Minion[] = [];
+  let next = 0;
+  const worker = async (): Promise<void> => {
+    while (next < count) {
+      const index = next++;
+      minions.push(await startMinion(swarmMinionConfig(base, swarmMinionId(idPrefix, index)), { context, log }));
+    }
+  };
+  const stopAll = async (): Promise<void> => {
+    await Promise.all(
+      minions.map((m) => m.stop().catch((err: unknown) => log.warn({ err, minionId: m.id }, 'stop failed'))),
+    );
+  };
+  try {
+    await Promise.all(Array.from({ length: Math.min(concurrency, count) }, worker));
+  } catch (err) {
+    await stopAll();
+    throw err;
+  }
+  return { minions, stop: stopAll };
+}
