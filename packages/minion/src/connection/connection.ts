@@ -356,7 +356,8 @@ export class MinionConnection {
     } finally {
       if (heartbeat) clearInterval(heartbeat);
       if (this.#state === 'connected') this.#state = 'disconnected';
-      socket.close();
+      // A deliberate leave closes the socket itself, once its goodbye has gone out.
+      if (!this.#leaving) socket.close();
     }
   }
 
