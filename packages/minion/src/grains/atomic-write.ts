@@ -7,12 +7,13 @@ import { basename, dirname, join } from 'node:path';
  * one, never half of it: write a temp file in the same directory (rename is atomic only within a
  * file system), flush it to disk, rename it over the target, then flush the directory entry.
  */
-export async function writeFileAtomic(path: string, contents: string, mode = 0o644): Promise<void> {
+export async function writeFileAtomic(path: string, contents: string | Uint8Array, mode = 0o644): Promise<void> {
   const temp = join(dirname(path), `.${basename(path)}.${process.pid}.${randomBytes(4).toString('hex')}.tmp`);
   try {
     const handle = await open(temp, 'wx', mode);
     try {
-      await handle.writeFile(contents, 'utf8');
+      await handle.writeFile(contents);
+      await handle.chmod(mode); // open's mode is filtered by the umask
       await handle.sync();
     } finally {
       await handle.close();

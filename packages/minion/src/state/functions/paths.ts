@@ -1,10 +1,10 @@
-import { randomBytes } from 'node:crypto';
 import type { Stats } from 'node:fs';
-import { chmod, chown, lstat, mkdir, open, rename, rm, stat } from 'node:fs/promises';
-import { basename, dirname, isAbsolute, join, normalize } from 'node:path';
+import { chmod, chown, lstat, mkdir, stat } from 'node:fs/promises';
+import { dirname, isAbsolute, join, normalize } from 'node:path';
 import { z } from 'zod';
 import type { Commands } from './commands.js';
 import { resolveGid, resolveUid } from '../providers/accounts.js';
+import { writeFileAtomic } from '../../grains/atomic-write.js';
 
 /** An absolute path as written in an SLS. */
 export const AbsolutePath = z
@@ -95,22 +95,8 @@ export async function applyAttributes(path: string, attrs: AttributeChanges): Pr
 }
 
 /** Replaces `path` atomically (temp file in the same directory, then rename), keeping `mode`. */
-export async function writeAtomic(path: string, content: Buffer, mode: number): Promise<void> {
-  const temp = join(dirname(path), `.${basename(path)}.phoenix-${randomBytes(4).toString('hex')}`);
-  try {
-    const handle = await open(temp, 'wx', mode);
-    try {
-      await handle.writeFile(content);
-      await handle.chmod(mode); // open's mode is filtered by the umask
-      await handle.sync();
-    } finally {
-      await handle.close();
-    }
-    await rename(temp, path);
-  } catch (err) {
-    await rm(temp, { force: true });
-    throw err;
-  }
+export function writeAtomic(path: string, content: Buffer, mode: number): Promise<void> {
+  return writeFileAtomic(path, content, mode);
 }
 
 export async function makeParents(path: string, mode: number | undefined): Promise<void> {

@@ -1,5 +1,5 @@
-import { randomBytes } from 'node:crypto';
-import { mkdir, open, readFile, rename, rm } from 'node:fs/promises';
+import { mkdir, readFile, rm } from 'node:fs/promises';
+import { writeFileAtomic } from '../../grains/atomic-write.js';
 import { join } from 'node:path';
 import { StateError, StateErrorCodes } from '../errors.js';
 
@@ -41,20 +41,7 @@ export async function readKillswitch(cacheDir: string): Promise<Killswitch | und
 export async function writeKillswitch(cacheDir: string, record: Killswitch): Promise<void> {
   await mkdir(cacheDir, { recursive: true });
   const path = join(cacheDir, KILLSWITCH_FILE);
-  const temp = `${path}.${randomBytes(4).toString('hex')}.tmp`;
-  try {
-    const handle = await open(temp, 'wx', 0o600);
-    try {
-      await handle.writeFile(`${JSON.stringify(record, null, 2)}\n`);
-      await handle.sync();
-    } finally {
-      await handle.close();
-    }
-    await rename(temp, path);
-  } catch (err) {
-    await rm(temp, { force: true });
-    throw err;
-  }
+  await writeFileAtomic(path, `${JSON.stringify(record, null, 2)}\n`, 0o600);
 }
 
 export async function clearKillswitch(cacheDir: string): Promise<void> {
