@@ -24,6 +24,7 @@ test('a local master listens on loopback only, on free ports, and knows the admi
     aws: { region: 'us-east-1', endpoints: { dynamodb: 'http://127.0.0.1:1' } },
     tablePrefix: 'phoenix',
     adminTokenSha256: 'a'.repeat(64),
+    stateTree: { fileRoot: '/home/u/.phoenix/local/srv/salt', pillarRoot: '/home/u/.phoenix/local/srv/pillar' },
     reactor: {
       queueUrl: 'http://127.0.0.1:2/000000000000/phoenix-lifecycle',
       groups: { masters: 'phoenix-master-devstack', minions: 'demo-web-devstack' },
@@ -43,6 +44,11 @@ test('a local master listens on loopback only, on free ports, and knows the admi
     'demo-web-devstack': { role: 'minions' },
   });
   assert.equal(reactor.attestation.enabled, true, 'the local cluster accepts only attested instances');
+  assert.deepEqual(
+    [config.fileRoots, config.pillarRoots],
+    [{ base: ['/home/u/.phoenix/local/srv/salt'] }, { base: ['/home/u/.phoenix/local/srv/pillar'] }],
+    'every local master serves the one shared tree',
+  );
 });
 
 test('a local minion is named after its instance, carries its group and identity, and knows the live masters', () => {

@@ -2,6 +2,7 @@ import { z } from 'zod';
 import { AwsSettingsSchema, loadConfig } from '@phoenix/protocol';
 
 const Port = z.int().min(0).max(65535);
+const Roots = z.record(z.string().regex(/^[A-Za-z0-9_.-]{1,64}$/), z.array(z.string().min(1)).min(1));
 
 export const ApiTokenSchema = z.strictObject({
   name: z.string().min(1),
@@ -80,6 +81,20 @@ export const MasterConfigSchema = z.strictObject({
   /** A minion's connection counts as gone when nothing was heard from it for this long. */
   minionSilenceMs: z.int().min(100).max(600_000).default(30_000),
   reactor: ReactorConfigSchema.prefault({}),
+  /** The state tree served to minions as `salt://` (Salt's file_roots), by environment. */
+  fileRoots: Roots.default({ base: ['/srv/salt'] }),
+  /** Pillar, rendered here per minion and never served raw (Salt's pillar_roots). */
+  pillarRoots: Roots.default({ base: ['/srv/pillar'] }),
+  fileServer: z
+    .strictObject({
+      /** How often the trees' content hash is recomputed for the masters table. */
+      hashIntervalMs: z.int().min(1_000).max(86_400_000).default(30_000),
+      /** One minion's pillar render may take this long. */
+      pillarTimeoutMs: z.int().min(1_000).max(3_600_000).default(60_000),
+      /** Pillar renders at once on this master (each runs in a worker thread). */
+      pillarConcurrency: z.int().min(1).max(64).default(4),
+    })
+    .prefault({}),
   /** On SIGTERM, how long a draining master waits for its minions to move to other masters. */
   drainTimeoutMs: z.int().min(0).max(600_000).default(10_000),
   logLevel: z.enum(['trace', 'debug', 'info', 'warn', 'error', 'fatal', 'silent']).default('info'),

@@ -18,6 +18,9 @@ import { PeerMesh } from './peers.js';
 import { MasterRegistry } from './registry.js';
 import { ZapHandler } from './zap.js';
 import { ClusterEvents } from './events.js';
+import { FileServer } from './file-server/file-server.js';
+import { PillarRenderer } from './file-server/pillar-renderer.js';
+import { StateTree } from './file-server/state-tree.js';
 import { AutoAcceptor } from './reactor/auto-accept.js';
 import { LifecycleConsumer } from './reactor/consumer.js';
 import { HighstateCoordinator } from './reactor/highstate.js';
@@ -141,6 +144,20 @@ export async function startMaster(
       }
     },
   });
+  // The state tree: salt:// files for minions, pillar rendered here for each minion alone.
+  const tree = new StateTree(config.fileRoots, config.pillarRoots);
+  const fileServer = new FileServer({
+    tree,
+    pillar: new PillarRenderer({
+      files: tree.pillar,
+      timeoutMs: config.fileServer.pillarTimeoutMs,
+      concurrency: config.fileServer.pillarConcurrency,
+      opts: { file_roots: config.fileRoots, pillar_roots: config.pillarRoots, master_id: id },
+      log: log.child({ component: 'pillar' }),
+    }),
+    grainsOf: (minionId) => jobs.grainsOf(minionId),
+    log: log.child({ component: 'file-server' }),
+  });
   /** A minion's grains, as it reported them: cached here, told to the peers, kept in the table. */
   const noteGrains = async (minionId: string, grains: Record<string, unknown>): Promise<void> => {
     jobs.rememberGrains(minionId, grains);
@@ -167,6 +184,7 @@ export async function startMaster(
       },
       result: (session, message) => jobs.recordReturn(session, message),
       grains: (session, message) => noteGrains(session.minionId, message.grains),
+      request: (session, message) => fileServer.answer(session.minionId, message),
       pending: async (minionId) => {
         await autoAccept.consider(minionId);
       },
@@ -211,6 +229,17 @@ export async function startMaster(
     // Minions learn of every change at once, so none waits for a table poll to find a new master.
     link.broadcast(mastersMessage(draining));
   });
+  // Operators compare trees across masters (`phoenix masters`): the hash follows edits to the tree.
+  const hashTree = async (): Promise<void> => {
+    try {
+      registry.setTreeHash(await tree.hash());
+    } catch (err) {
+      log.warn({ err }, 'could not hash the state tree');
+    }
+  };
+  await hashTree();
+  const treeTimer = setInterval(() => void hashTree(), config.fileServer.hashIntervalMs);
+  treeTimer.unref();
   await registry.start({ masterId: id, host: config.advertise, ports, startedAt: Date.now(), version: MASTER_VERSION });
   let consumer: LifecycleConsumer | undefined;
   let sqs: SQSClient | undefined;
@@ -252,6 +281,7 @@ export async function startMaster(
       log.info({ remaining: link.connectedCount }, 'drained');
       await consumer?.stop();
       highstate.stop();
+      clearInterval(treeTimer);
       await registry.stop();
       await api.close();
       peers.close();

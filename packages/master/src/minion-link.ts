@@ -28,6 +28,8 @@ export interface MinionLinkHandlers {
   /** Resolves once the return is stored: only then is it acknowledged. */
   result(session: MinionSession, message: Message<'return'>): Promise<void>;
   grains(session: MinionSession, message: Message<'grains'>): Promise<void>;
+  /** A file-server or pillar request: the reply goes back on the same connection. */
+  request(session: MinionSession, message: Message<'file' | 'pillar'>): Promise<MasterMessage>;
   gone(session: MinionSession): void;
   /** A key is pending after an enrolment here (the reactor may accept it). */
   pending?(minionId: string): Promise<void>;
@@ -257,6 +259,16 @@ export class MinionLink {
         return;
       case 'grains':
         await this.#o.handlers.grains(bound, message);
+        return;
+      case 'file':
+      case 'pillar':
+        // Not awaited: a slow pillar render must not hold up the heartbeats and returns behind it.
+        void this.#o.handlers.request(bound, message).then(
+          (reply) => {
+            if (this.#sessions.get(bound.minionId) === bound) this.#send(bound, reply);
+          },
+          (err: unknown) => this.#o.log.error({ err, minionId: bound.minionId }, 'request handling failed'),
+        );
         return;
       case 'bye':
         this.#drop(bound);

@@ -22,6 +22,7 @@ export class MasterRegistry {
   readonly #log: Logger;
   readonly #listeners = new Set<(live: readonly MasterRecord[]) => void>();
   #status: MasterStatus = 'active';
+  #treeHash: string | undefined;
   #timer: NodeJS.Timeout | undefined;
   #known: MasterRecord[] = [];
   #liveKey = '';
@@ -72,6 +73,11 @@ export class MasterRegistry {
       .sort((a, b) => a.masterId.localeCompare(b.masterId));
   }
 
+  /** The state tree's content hash, written with the next heartbeat. */
+  setTreeHash(hash: string): void {
+    this.#treeHash = hash;
+  }
+
   async setStatus(status: MasterStatus): Promise<void> {
     this.#status = status;
     await this.#write();
@@ -99,6 +105,7 @@ export class MasterRegistry {
       await this.#store.masters.heartbeat(this.#row.masterId, {
         minionCount: this.#minionCount(),
         ...(this.#status === 'draining' ? { status: this.#status } : {}),
+        ...(this.#treeHash === undefined ? {} : { treeHash: this.#treeHash }),
       });
     } catch {
       // The row is gone (swept while this master was frozen, say): write it whole again.
@@ -112,6 +119,7 @@ export class MasterRegistry {
     return this.#store.masters.put({
       ...this.#row,
       status: this.#status,
+      ...(this.#treeHash === undefined ? {} : { treeHash: this.#treeHash }),
       heartbeatAt: Date.now(),
       minionCount: this.#minionCount(),
     });

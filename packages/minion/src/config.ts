@@ -35,7 +35,13 @@ export const MinionConfigSchema = z.strictObject({
   missedHeartbeats: z.int().min(2).max(100).default(3),
   enrolRetryMs: z.int().min(50).max(3_600_000).default(10_000),
   backoffMaxMs: z.int().min(100).max(600_000).default(10_000),
-  /** Where states and pillar are read from (like Salt's file_roots / pillar_roots), by environment. */
+  /**
+   * Salt's `file_client`: `remote` gets states from the connected master (cached by content hash,
+   * served from the cache when no master answers) and pillar rendered by the master; `local` reads
+   * `fileRoots` and `pillarRoots` here, as a masterless minion does.
+   */
+  fileClient: z.enum(['remote', 'local']).default('remote'),
+  /** Where a `local` file client reads states and pillar (Salt's file_roots / pillar_roots), by environment. */
   fileRoots: z
     .record(z.string().regex(/^[A-Za-z0-9_.-]{1,64}$/), z.array(z.string().min(1)).min(1))
     .default({ base: ['/srv/salt'] }),
@@ -44,10 +50,14 @@ export const MinionConfigSchema = z.strictObject({
     .default({ base: ['/srv/pillar'] }),
   state: z
     .strictObject({
+      /** The file system states manage: '/' on a host; a directory when building an image or a chroot. */
+      root: z.string().min(1).default('/'),
       failhard: z.boolean().default(false),
       renderTimeoutMs: z.int().min(1_000).max(3_600_000).default(300_000),
       jinjaTrimBlocks: z.boolean().default(true),
       jinjaLstripBlocks: z.boolean().default(true),
+      /** A remote file or pillar request fails when the master has not answered within this. */
+      masterRequestTimeoutMs: z.int().min(1_000).max(3_600_000).default(120_000),
     })
     .prefault({}),
   failover: z

@@ -4,6 +4,7 @@ import type { MinionConfig } from './config.js';
 import { MinionConnection, type ConnectionState } from './connection/connection.js';
 import { Executor } from './executor/index.js';
 import { createModuleRegistry, createStateModule, localStateOptions } from './modules/index.js';
+import { remoteStateOptions } from './file-client/index.js';
 import { gatherCoreGrains, GrainStore } from './grains/index.js';
 import { resolveMinionId } from './identity.js';
 import { createMasterListManager } from './master-list/index.js';
@@ -46,11 +47,21 @@ export async function startMinion(
     version: MINION_VERSION,
     modules: createModuleRegistry([
       createStateModule({
-        ...localStateOptions({ fileRoots: config.fileRoots, pillarRoots: config.pillarRoots }),
+        ...(config.fileClient === 'local'
+          ? localStateOptions({ fileRoots: config.fileRoots, pillarRoots: config.pillarRoots })
+          : remoteStateOptions((body, timeoutMs) => connection.request(body, timeoutMs), {
+              cacheDir: config.cacheDir,
+              timeoutMs: config.state.masterRequestTimeoutMs,
+            })),
+        root: config.state.root,
         failhard: config.state.failhard,
         renderTimeoutMs: config.state.renderTimeoutMs,
         jinja: { trimBlocks: config.state.jinjaTrimBlocks, lstripBlocks: config.state.jinjaLstripBlocks },
-        opts: { file_roots: config.fileRoots, pillar_roots: config.pillarRoots, cachedir: config.cacheDir },
+        opts: {
+          file_client: config.fileClient,
+          ...(config.fileClient === 'local' ? { file_roots: config.fileRoots, pillar_roots: config.pillarRoots } : {}),
+          cachedir: config.cacheDir,
+        },
       }),
     ]),
   });

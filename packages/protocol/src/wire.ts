@@ -20,6 +20,11 @@ const Jid = z.string().regex(/^\d{20}$/, 'a 20-digit jid');
 const Grains = z.record(z.string(), z.unknown());
 const IdentityProof = z.strictObject({ document: z.string().max(16_384), signature: z.string().max(4_096) });
 
+const RequestId = z.int().min(0).max(2 ** 31);
+const SaltEnv = z.string().regex(/^[A-Za-z0-9_.-]{1,64}$/, 'an environment name');
+/** A file-server read returns at most this much per reply, so any file fits in messages. */
+export const FILE_CHUNK_BYTES = 1024 * 1024;
+
 export const MinionIdSchema = MinionId;
 export const JidSchema = Jid;
 
@@ -44,6 +49,22 @@ export const MinionMessageSchema = z.discriminatedUnion('t', [
   /** The minion is leaving this master on purpose (moving, or stopping): its session ends at once. */
   z.strictObject({ v: z.literal(WIRE_VERSION), t: z.literal('bye'), id: MinionId }),
   z.strictObject({ v: z.literal(WIRE_VERSION), t: z.literal('grains'), id: MinionId, grains: Grains }),
+  /**
+   * A request to the master's file server (`op` on `path` of file_roots in `env`); answered by a
+   * `reply` with the same `req`. `read` returns at most FILE_CHUNK_BYTES from `offset`.
+   */
+  z.strictObject({
+    v: z.literal(WIRE_VERSION),
+    t: z.literal('file'),
+    id: MinionId,
+    req: RequestId,
+    op: z.enum(['read', 'hash', 'list']),
+    path: z.string().max(4096),
+    env: SaltEnv,
+    offset: z.int().min(0).optional(),
+  }),
+  /** Asks the master to render this minion's pillar (never sent raw: pillar_roots hold every minion's secrets). */
+  z.strictObject({ v: z.literal(WIRE_VERSION), t: z.literal('pillar'), id: MinionId, req: RequestId, env: SaltEnv }),
   z.strictObject({
     v: z.literal(WIRE_VERSION),
     t: z.literal('return'),
@@ -98,6 +119,22 @@ export const MasterMessageSchema = z.discriminatedUnion('t', [
     timeoutMs: z.int().positive().optional(),
   }),
   z.strictObject({ v: z.literal(WIRE_VERSION), t: z.literal('ack'), jid: Jid }),
+  /** The answer to a minion's `file` or `pillar` request: `error`, or what the request asked for. */
+  z.strictObject({
+    v: z.literal(WIRE_VERSION),
+    t: z.literal('reply'),
+    req: RequestId,
+    error: z.strictObject({ code: z.string().max(64), message: z.string().max(16_384) }).optional(),
+    /** sha256 (hex) of the whole file; absent with no error: the file does not exist. */
+    hash: z
+      .string()
+      .regex(/^[0-9a-f]{64}$/)
+      .optional(),
+    size: z.int().min(0).optional(),
+    content: z.custom<Uint8Array>((value) => value instanceof Uint8Array, 'bytes').optional(),
+    paths: z.array(z.string().max(4096)).max(100_000).optional(),
+    pillar: z.record(z.string(), z.unknown()).optional(),
+  }),
   z.strictObject({ v: z.literal(WIRE_VERSION), t: z.literal('revoked'), reason: z.string() }),
   /**
    * The live masters, pushed whenever they change (and in every welcome), so a minion's failover

@@ -43,7 +43,7 @@ export class MastersTable {
    */
   async heartbeat(
     masterId: string,
-    state: { minionCount: number; status?: MasterStatus },
+    state: { minionCount: number; status?: MasterStatus; treeHash?: string },
     now = Date.now(),
   ): Promise<MasterRecord> {
     return this.#table.update(
@@ -53,6 +53,7 @@ export class MastersTable {
         minionCount: state.minionCount,
         // Absent means unchanged here, not removed.
         ...(state.status === undefined ? {} : { status: state.status }),
+        ...(state.treeHash === undefined ? {} : { treeHash: state.treeHash }),
         expiresAt: expiresAt(now, this.options.masterRetentionMs),
       },
       { expression: 'attribute_exists(masterId)' },

@@ -16,6 +16,8 @@ export interface MasterInstance {
   tablePrefix: string;
   /** SHA-256 (hex) of the local cluster's admin token: the token itself is never written here. */
   adminTokenSha256: string;
+  /** The tree every master serves: the same directories, so every master reports the same tree hash. */
+  stateTree: { fileRoot: string; pillarRoot: string };
   /** The lifecycle reactor's settings: the queue, the two groups, and the attestation certificate. */
   reactor: {
     queueUrl: string;
@@ -36,6 +38,8 @@ export function masterConfig(instance: MasterInstance): Record<string, unknown> 
     tablePrefix: instance.tablePrefix,
     pkiDir: masterPkiDir(instance.dir),
     api: { tokens: [{ name: 'local-admin', role: 'admin', sha256: instance.adminTokenSha256 }] },
+    fileRoots: { base: [instance.stateTree.fileRoot] },
+    pillarRoots: { base: [instance.stateTree.pillarRoot] },
     reactor: {
       queueUrl: instance.reactor.queueUrl,
       groups: {
@@ -73,7 +77,6 @@ export interface MinionInstance {
   /** For the master-list manager's fallback read of the masters table. */
   aws: AwsSettings;
   tablePrefix: string;
-  stateTree?: { fileRoot: string; pillarRoot: string };
 }
 
 export function minionConfig(instance: MinionInstance): Record<string, unknown> {
@@ -93,9 +96,6 @@ export function minionConfig(instance: MinionInstance): Record<string, unknown> 
     cacheDir: join(instance.dir, 'cache'),
     aws: instance.aws,
     tablePrefix: instance.tablePrefix,
-    ...(instance.stateTree === undefined
-      ? {}
-      : { fileRoots: { base: [instance.stateTree.fileRoot] }, pillarRoots: { base: [instance.stateTree.pillarRoot] } }),
     // Not on EC2: the instance id and group come from this file, not from a metadata service.
     imds: { enabled: false },
     logLevel: 'info',

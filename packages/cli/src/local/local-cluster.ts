@@ -130,8 +130,8 @@ async function waitForMasters(launcher: ProcessLauncher, count: number, timeoutM
 }
 
 /**
- * The local cluster's state tree (`srv/salt`, `srv/pillar` beside the instances), shared by every
- * simulated minion as its file_roots and pillar_roots until masters serve the tree. Made once
+ * The local cluster's state tree (`srv/salt`, `srv/pillar` beside the instances), served by every
+ * master as its file_roots and pillar_roots. Made once
  * with a top that applies one state that changes nothing, so first highstates succeed; an
  * operator's edits are kept across restarts.
  */

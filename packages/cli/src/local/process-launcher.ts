@@ -28,7 +28,7 @@ export interface ProcessLauncherOptions {
   instancesDir: string;
   /** SHA-256 (hex) of the admin token the masters accept. */
   adminTokenSha256: string;
-  /** The state tree every local minion reads as its file_roots and pillar_roots. */
+  /** The state tree every local master serves as its file_roots and renders pillar from. */
   stateTree: { fileRoot: string; pillarRoot: string };
   binaries: PhoenixBinaries;
   logger: Logger;
@@ -113,6 +113,7 @@ export class ProcessLauncher implements InstanceLauncher {
       aws: cloud.aws,
       tablePrefix: cloud.tablePrefix,
       adminTokenSha256: this.#options.adminTokenSha256,
+      stateTree: this.#options.stateTree,
       reactor: {
         queueUrl: cloud.lifecycle.queueUrl,
         groups: { masters: cloud.options.groups.masters.name, minions: cloud.options.groups.minions.name },
@@ -142,7 +143,6 @@ export class ProcessLauncher implements InstanceLauncher {
       masters,
       aws: this.#options.cloud.aws,
       tablePrefix: this.#options.cloud.tablePrefix,
-      stateTree: this.#options.stateTree,
     });
   }
 }

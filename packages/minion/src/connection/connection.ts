@@ -8,6 +8,7 @@ import {
   signMessage,
   WIRE_VERSION,
   MAX_MESSAGE_BYTES,
+  PhoenixError,
   type CurveKeyPair,
   type KeyState,
   type MasterEndpoint,
@@ -19,6 +20,25 @@ import { Outbox } from './outbox.js';
 import type { JobOutcome } from '../executor/types.js';
 
 type JobMessage = Extract<MasterMessage, { t: 'job' }>;
+type ReplyMessage = Extract<MasterMessage, { t: 'reply' }>;
+/** What a caller of `request` fills in; the connection adds the version, the minion id and `req`. */
+export type RequestBody =
+  | Omit<Extract<MinionMessage, { t: 'file' }>, 'v' | 'id' | 'req'>
+  | Omit<Extract<MinionMessage, { t: 'pillar' }>, 'v' | 'id' | 'req'>;
+
+/** The connected master could not be asked: none is connected, it went away, or it did not answer. */
+export class MasterUnavailableError extends PhoenixError {
+  constructor(message: string) {
+    super('PHX_MINION_MASTER_UNAVAILABLE', message);
+    this.name = 'MasterUnavailableError';
+  }
+}
+
+interface PendingRequest {
+  resolve(reply: ReplyMessage): void;
+  reject(err: Error): void;
+  timer: NodeJS.Timeout;
+}
 
 export interface ConnectionOptions {
   id: string;
@@ -75,6 +95,8 @@ export class MinionConnection {
   #avoid: string | undefined;
   #leaving = false;
   #moveTimer: NodeJS.Timeout | undefined;
+  readonly #requests = new Map<number, PendingRequest>();
+  #nextRequest = 0;
 
   constructor(options: ConnectionOptions) {
     this.#o = options;
@@ -172,6 +194,34 @@ export class MinionConnection {
     this.#state = 'stopped';
     this.#wake?.();
     await this.#loop;
+  }
+
+  /**
+   * Asks the connected master (its file server, or for this minion's pillar) and waits for the
+   * reply. Fails at once when no master is connected, and when the connection is lost meanwhile:
+   * callers fall back to what they cached rather than wait for a reconnect.
+   */
+  request(body: RequestBody, timeoutMs: number): Promise<ReplyMessage> {
+    if (this.#state !== 'connected') {
+      return Promise.reject(new MasterUnavailableError('no master is connected'));
+    }
+    const req = (this.#nextRequest = (this.#nextRequest + 1) % 2 ** 31);
+    return new Promise<ReplyMessage>((resolve, reject) => {
+      const timer = setTimeout(() => {
+        this.#requests.delete(req);
+        reject(new MasterUnavailableError(`the master did not answer within ${timeoutMs} ms`));
+      }, timeoutMs);
+      this.#requests.set(req, { resolve, reject, timer });
+      this.#send({ ...body, v: WIRE_VERSION, id: this.#o.id, req } as MinionMessage);
+    });
+  }
+
+  #failRequests(reason: string): void {
+    for (const [req, pending] of this.#requests) {
+      clearTimeout(pending.timer);
+      this.#requests.delete(req);
+      pending.reject(new MasterUnavailableError(reason));
+    }
   }
 
   /** Tells the connected master about changed grains at once, so the next job can target them. */
@@ -337,6 +387,15 @@ export class MinionConnection {
           case 'ack':
             this.#outbox.acknowledge(message.jid);
             break;
+          case 'reply': {
+            const pending = this.#requests.get(message.req);
+            if (pending !== undefined) {
+              this.#requests.delete(message.req);
+              clearTimeout(pending.timer);
+              pending.resolve(message);
+            }
+            break;
+          }
           case 'masters':
             this.#o.onMasters?.(message.masters);
             if (message.draining === true) {
@@ -356,6 +415,7 @@ export class MinionConnection {
     } finally {
       if (heartbeat) clearInterval(heartbeat);
       if (this.#state === 'connected') this.#state = 'disconnected';
+      this.#failRequests('the connection to the master was lost');
       // A deliberate leave closes the socket itself, once its goodbye has gone out.
       if (!this.#leaving) socket.close();
     }

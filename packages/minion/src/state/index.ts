@@ -12,6 +12,7 @@ export type { RootsConfig } from './files/local-roots.js';
 export { CachedFiles, FILE_CACHE_DIR } from './files/cached-files.js';
 export type { Pillar, PillarRequest, PillarSource } from './pillar/pillar.js';
 export { LocalPillar, compilePillar, emptyPillar } from './pillar/pillar.js';
+export { TemplateRenderer } from './render/template-renderer.js';
 export type { StateOutcome, StateResult, StateResults } from './engine/result.js';
 export type { StateModule, StateRuntime, StateFunction, StateCallContext } from './functions/types.js';
 export { defineState } from './functions/types.js';

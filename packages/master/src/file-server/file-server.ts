@@ -1,0 +1,55 @@
+import type { Logger } from 'pino';
+import { FILE_CHUNK_BYTES, PhoenixError, WIRE_VERSION, type MasterMessage, type MinionMessage } from '@phoenix/protocol';
+import type { PillarRenderer } from './pillar-renderer.js';
+import type { StateTree } from './state-tree.js';
+
+type Request = Extract<MinionMessage, { t: 'file' } | { t: 'pillar' }>;
+type Reply = Extract<MasterMessage, { t: 'reply' }>;
+
+export interface FileServerOptions {
+  readonly tree: StateTree;
+  readonly pillar: PillarRenderer;
+  /** The grains this master holds for a minion (reported over its own authenticated connection). */
+  readonly grainsOf: (minionId: string) => Readonly<Record<string, unknown>> | undefined;
+  readonly log: Logger;
+}
+
+/**
+ * Answers minions' file and pillar requests: `salt://` files from file_roots, in chunks, and each
+ * minion's own rendered pillar. A request that fails is answered with a coded error, never dropped,
+ * so the minion can say what went wrong instead of waiting out a timeout.
+ */
+export class FileServer {
+  readonly #o: FileServerOptions;
+
+  constructor(options: FileServerOptions) {
+    this.#o = options;
+  }
+
+  async answer(minionId: string, request: Request): Promise<Reply> {
+    const reply = { v: WIRE_VERSION, t: 'reply', req: request.req } as const;
+    try {
+      if (request.t === 'pillar') {
+        const grains = this.#o.grainsOf(minionId) ?? { id: minionId };
+        return { ...reply, pillar: await this.#o.pillar.render(minionId, grains, request.env) };
+      }
+      switch (request.op) {
+        case 'list':
+          return { ...reply, paths: await this.#o.tree.list(request.path, request.env) };
+        case 'hash': {
+          const hash = await this.#o.tree.hashOf(request.path, request.env);
+          return hash === undefined ? reply : { ...reply, hash };
+        }
+        case 'read': {
+          const chunk = await this.#o.tree.read(request.path, request.env, request.offset ?? 0, FILE_CHUNK_BYTES);
+          return chunk === undefined ? reply : { ...reply, ...chunk };
+        }
+      }
+    } catch (err) {
+      const code = err instanceof PhoenixError ? err.code : 'PHX_FILE_SERVER';
+      const message = err instanceof Error ? err.message : String(err);
+      this.#o.log.warn({ minionId, request: request.t, code, err: message }, 'file server request failed');
+      return { ...reply, error: { code, message: message.slice(0, 16_000) } };
+    }
+  }
+}

@@ -1,0 +1,108 @@
+import type { MasterMessage } from '@phoenix/protocol';
+import { StateCompileError, StateError, StateErrorCodes } from '../state/errors.js';
+import { DEFAULT_ENV, parseFileUrl, sha256 } from '../state/files/state-files.js';
+import type { StateFile, StateFiles } from '../state/files/state-files.js';
+import type { Pillar, PillarRequest, PillarSource } from '../state/pillar/pillar.js';
+import type { RequestBody } from '../connection/connection.js';
+
+type Reply = Extract<MasterMessage, { t: 'reply' }>;
+
+/** How the file client reaches the connected master (MinionConnection.request). */
+export type MasterRequest = (body: RequestBody, timeoutMs: number) => Promise<Reply>;
+
+/** A file changed on the master while it was being sent: start over, a few times at most. */
+const READ_ATTEMPTS = 3;
+/** A state file larger than this is refused rather than held in memory. */
+const MAX_FILE_BYTES = 512 * 1024 * 1024;
+
+/**
+ * The master's file server (`salt://` from its file_roots) as a StateFiles. Wrap it in CachedFiles:
+ * then a file already cached is not sent again, and a minion cut off from its masters still serves
+ * the last version it saw. Every received file is checked against the hash the master announced.
+ */
+export class RemoteFiles implements StateFiles {
+  readonly #request: MasterRequest;
+  readonly #timeoutMs: number;
+
+  constructor(request: MasterRequest, timeoutMs: number) {
+    this.#request = request;
+    this.#timeoutMs = timeoutMs;
+  }
+
+  async hash(url: string, env: string = DEFAULT_ENV): Promise<string | undefined> {
+    const { path, env: saltenv } = parseFileUrl(url, env);
+    return (await this.#ask({ t: 'file', op: 'hash', path, env: saltenv })).hash;
+  }
+
+  async list(prefix: string, env: string = DEFAULT_ENV): Promise<string[]> {
+    const path = prefix === '' ? '' : parseFileUrl(prefix, env).path;
+    return (await this.#ask({ t: 'file', op: 'list', path, env })).paths ?? [];
+  }
+
+  async read(url: string, env: string = DEFAULT_ENV): Promise<StateFile | undefined> {
+    const { path, env: saltenv } = parseFileUrl(url, env);
+    for (let attempt = 1; attempt <= READ_ATTEMPTS; attempt++) {
+      const first = await this.#ask({ t: 'file', op: 'read', path, env: saltenv, offset: 0 });
+      if (first.hash === undefined) return undefined;
+      const size = first.size ?? 0;
+      if (size > MAX_FILE_BYTES) {
+        throw new StateError(StateErrorCodes.FILE_UNREADABLE, `'${url}' is ${size} bytes, over the ${MAX_FILE_BYTES}-byte limit`);
+      }
+      const chunks = [Buffer.from(first.content ?? new Uint8Array())];
+      let received = chunks[0]?.byteLength ?? 0;
+      let changed = false;
+      while (received < size && !changed) {
+        const next = await this.#ask({ t: 'file', op: 'read', path, env: saltenv, offset: received });
+        const bytes = next.content ?? new Uint8Array();
+        changed = next.hash !== first.hash || bytes.byteLength === 0;
+        chunks.push(Buffer.from(bytes));
+        received += bytes.byteLength;
+      }
+      const content = Buffer.concat(chunks);
+      if (!changed && sha256(content) === first.hash) return { content, hash: first.hash };
+    }
+    throw new StateError(
+      StateErrorCodes.FILE_UNREADABLE,
+      `'${url}' kept changing on the master while it was being sent; try again`,
+      { details: { url } },
+    );
+  }
+
+  async #ask(body: RequestBody): Promise<Reply> {
+    const reply = await this.#request(body, this.#timeoutMs);
+    if (reply.error !== undefined) throw remoteError(reply.error);
+    return reply;
+  }
+}
+
+/**
+ * Pillar rendered by the master for this minion alone; nothing of pillar_roots reaches the minion.
+ * The request carries only the environment: the master uses the grains it holds for this minion.
+ */
+export class RemotePillar implements PillarSource {
+  readonly #request: MasterRequest;
+  readonly #timeoutMs: number;
+
+  constructor(request: MasterRequest, timeoutMs: number) {
+    this.#request = request;
+    this.#timeoutMs = timeoutMs;
+  }
+
+  async compile(request: PillarRequest): Promise<Pillar> {
+    const reply = await this.#request({ t: 'pillar', env: request.saltenv }, this.#timeoutMs);
+    if (reply.error !== undefined) throw remoteError(reply.error);
+    return reply.pillar ?? {};
+  }
+}
+
+/** The master's error as the state system reports it: a compile error stays one (Salt's error list). */
+function remoteError(error: { code: string; message: string }): StateError {
+  if (error.code === StateErrorCodes.COMPILE) {
+    const listed = /^\d+ errors:\n/.exec(error.message);
+    return new StateCompileError(listed ? error.message.slice(listed[0].length).split('\n') : [error.message]);
+  }
+  const known = Object.values(StateErrorCodes).find((code) => code === error.code);
+  return new StateError(known ?? StateErrorCodes.FILE_UNREADABLE, `the master says: ${error.message}`, {
+    details: { masterCode: error.code },
+  });
+}
