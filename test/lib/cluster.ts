@@ -70,6 +70,7 @@ export async function startMinionProcess(
   id: string,
   masters: ReadonlyArray<Pick<RunningMaster, 'id' | 'ports'>>,
   extra: Record<string, unknown> = {},
+  env: NodeJS.ProcessEnv = {},
 ): Promise<ChildProcess> {
   const config = {
     id,
@@ -84,7 +85,9 @@ export async function startMinionProcess(
   const path = join(dir, `${id}.yaml`);
   await mkdir(dir, { recursive: true });
   await writeFile(path, JSON.stringify(config));
-  return processes.spawn(process.execPath, [bin('minion', 'phoenix-minion'), '--config', path]);
+  return processes.spawn(process.execPath, [bin('minion', 'phoenix-minion'), '--config', path], {
+    env: { ...process.env, ...env },
+  });
 }
 
 /** A port that was free a moment ago, for a process that must come back on the same port. */

@@ -20,7 +20,10 @@ const Jid = z.string().regex(/^\d{20}$/, 'a 20-digit jid');
 const Grains = z.record(z.string(), z.unknown());
 const IdentityProof = z.strictObject({ document: z.string().max(16_384), signature: z.string().max(4_096) });
 
-const RequestId = z.int().min(0).max(2 ** 31);
+const RequestId = z
+  .int()
+  .min(0)
+  .max(2 ** 31);
 const SaltEnv = z.string().regex(/^[A-Za-z0-9_.-]{1,64}$/, 'an environment name');
 /** A file-server read returns at most this much per reply, so any file fits in messages. */
 export const FILE_CHUNK_BYTES = 1024 * 1024;

@@ -27,26 +27,22 @@ export async function masters(argv: readonly string[]): Promise<number> {
   const { masters: list } = await request<{ masters: MasterView[] }>(api, 'GET', '/masters');
   const now = Date.now();
   const differing = treesDiffering(list);
-  emit(
-    out,
-    { masters: list.map((m) => ({ ...m, treeDiffers: differing.has(m.masterId) })) },
-    () => {
-      const lines = list.map(
-        (m) =>
-          `${m.masterId.padEnd(24)} ${m.liveness.padEnd(9)} ${`${m.host}:${m.ports.minion}`.padEnd(22)} ` +
-          `${String(m.minionCount).padStart(6)} minions  tree ${(m.treeHash ?? 'unknown').slice(0, 12).padEnd(12)}` +
-          `${differing.has(m.masterId) ? ' DIFFERS' : ''}  heartbeat ${((now - m.heartbeatAt) / 1000).toFixed(1)} s ago`,
+  emit(out, { masters: list.map((m) => ({ ...m, treeDiffers: differing.has(m.masterId) })) }, () => {
+    const lines = list.map(
+      (m) =>
+        `${m.masterId.padEnd(24)} ${m.liveness.padEnd(9)} ${`${m.host}:${m.ports.minion}`.padEnd(22)} ` +
+        `${String(m.minionCount).padStart(6)} minions  tree ${(m.treeHash ?? 'unknown').slice(0, 12).padEnd(12)}` +
+        `${differing.has(m.masterId) ? ' DIFFERS' : ''}  heartbeat ${((now - m.heartbeatAt) / 1000).toFixed(1)} s ago`,
+    );
+    if (differing.size > 0) {
+      lines.push(
+        '',
+        `Warning: ${[...differing].join(', ')} serve${differing.size === 1 ? 's' : ''} a different state tree ` +
+          'than most live masters; minions get different states depending on their master.',
       );
-      if (differing.size > 0) {
-        lines.push(
-          '',
-          `Warning: ${[...differing].join(', ')} serve${differing.size === 1 ? 's' : ''} a different state tree ` +
-            'than most live masters; minions get different states depending on their master.',
-        );
-      }
-      return lines.join('\n') || 'No masters.';
-    },
-  );
+    }
+    return lines.join('\n') || 'No masters.';
+  });
   return 0;
 }
 

@@ -1,5 +1,11 @@
 import type { Logger } from 'pino';
-import { FILE_CHUNK_BYTES, PhoenixError, WIRE_VERSION, type MasterMessage, type MinionMessage } from '@phoenix/protocol';
+import {
+  FILE_CHUNK_BYTES,
+  PhoenixError,
+  WIRE_VERSION,
+  type MasterMessage,
+  type MinionMessage,
+} from '@phoenix/protocol';
 import type { PillarRenderer } from './pillar-renderer.js';
 import type { StateTree } from './state-tree.js';
 

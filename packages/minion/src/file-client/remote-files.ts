@@ -46,7 +46,10 @@ export class RemoteFiles implements StateFiles {
       if (first.hash === undefined) return undefined;
       const size = first.size ?? 0;
       if (size > MAX_FILE_BYTES) {
-        throw new StateError(StateErrorCodes.FILE_UNREADABLE, `'${url}' is ${size} bytes, over the ${MAX_FILE_BYTES}-byte limit`);
+        throw new StateError(
+          StateErrorCodes.FILE_UNREADABLE,
+          `'${url}' is ${size} bytes, over the ${MAX_FILE_BYTES}-byte limit`,
+        );
       }
       const chunks = [Buffer.from(first.content ?? new Uint8Array())];
       let received = chunks[0]?.byteLength ?? 0;
