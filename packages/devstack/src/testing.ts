@@ -1,11 +1,12 @@
 /**
  * Test harness: every test file gets its own devstack on free loopback ports, its own temporary
- * directory and a register of the processes it starts, all torn down in `after` even when a test
+ * directory and a register of the processes it starts, all torn down even when a test
  * fails. Imported by tests only (`@phoenix/devstack/testing`).
  */
 import { after, before } from 'node:test';
 import { spawn, type ChildProcess, type SpawnOptions } from 'node:child_process';
-import { mkdtemp, readdir, readFile, rm } from 'node:fs/promises';
+import { rmSync } from 'node:fs';
+import { mkdtemp, readdir, readFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { startDevstack, type Devstack } from './devstack.js';
@@ -60,9 +61,10 @@ export function useTempDir(prefix = 'phoenix-test-'): () => string {
   let dir: string | undefined;
   before(async () => {
     dir = await mkdtemp(join(tmpdir(), prefix));
-  });
-  after(async () => {
-    if (dir !== undefined) await rm(dir, { recursive: true, force: true });
+    // Removed when the test process exits, after every `after` hook: node runs those in the order
+    // they were registered, and a hook registered later (say, `phoenix down`) may still need it.
+    const made = dir;
+    process.once('exit', () => rmSync(made, { recursive: true, force: true }));
   });
   return () => {
     if (dir === undefined) throw new Error('the temporary directory is used before it was made');

@@ -117,6 +117,10 @@ export class KeyRegistry {
       if (!(err instanceof ConditionFailedError)) throw err;
     }
     const record = await this.#store.minions.get(minionId);
+    if (record?.lifecycle?.state === 'terminated' && record.keyState === undefined) {
+      this.#log.warn({ minionId, fingerprint }, 'refused an enrolment for a terminated instance');
+      return { state: 'rejected', reason: `instance ${minionId} was terminated` };
+    }
     if (record?.keyState === undefined) return this.enrol(minionId, publicKey, identity, now); // deleted meanwhile
     if (record.publicKey === publicKey) {
       if (record.keyState === 'accepted') this.#remember(this.#entry(minionId, publicKey));

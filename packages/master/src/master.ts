@@ -125,6 +125,12 @@ export async function startMaster(
     log: log.child({ component: 'peers' }),
     onMessage: (message) => {
       switch (message.t) {
+        case 'peer-hello':
+          // A master this one has not seen yet: read the table now rather than at the next
+          // heartbeat, so the mesh is whole before the newcomer's first job is forwarded.
+          if (!registry.live().some((m) => m.masterId === message.masterId))
+            void registry.refresh().catch(() => undefined);
+          return;
         case 'peer-job':
           jobs.deliver(message, message.from);
           return;

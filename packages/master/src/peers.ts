@@ -8,8 +8,8 @@ const ZMTP_HEARTBEAT = { heartbeatInterval: 1_000, heartbeatTimeout: 3_000, hear
 /**
  * The connections between masters. Each master binds one router (ZAP domain `peer`: only the
  * cluster key itself may connect, and only masters hold it) and keeps one dealer to every other
- * live master. Sends never block: a peer that is not reachable misses the message, and what
- * matters (jobs, returns, keys) is in the tables for it to find.
+ * live master. Sends never block: messages for a peer still connecting wait in its queue; a peer
+ * that is gone misses them, and what matters (jobs, returns, keys) is in the tables.
  */
 export interface PeerMeshOptions {
   context: Context;
@@ -69,7 +69,8 @@ export class PeerMesh {
         curveSecretKey: this.#o.clusterKeys.secretKey,
         linger: 0,
         sendTimeout: 0,
-        immediate: true,
+        // Queued while the connection is being made (bounded by the high-water mark), so a job
+        // forwarded the moment a peer is found is not lost to the handshake.
         sendHighWaterMark: 10_000,
         ...ZMTP_HEARTBEAT,
       });

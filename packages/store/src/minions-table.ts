@@ -67,7 +67,13 @@ export class MinionsTable {
     return this.#table.update(
       { minionId },
       { keyState: 'pending', ...key, keyUpdatedAt: now },
-      { expression: 'attribute_not_exists(keyState)' },
+      // A terminated instance's id never comes back: its minion, still running for a moment, must
+      // not re-enrol the key the reactor just removed.
+      {
+        expression: 'attribute_not_exists(keyState) AND (attribute_not_exists(#lc) OR #lc.#st <> :terminated)',
+        names: { '#lc': 'lifecycle', '#st': 'state' },
+        values: { ':terminated': 'terminated' },
+      },
     );
   }
 

@@ -42,14 +42,22 @@ test('a key state changes only from the expected state', async () => {
 
 test('deleting a key keeps the history and lets the minion enrol again as pending', async () => {
   await env.store.minions.registerKey('i-del', key('d'));
-  await env.store.minions.setLifecycle('i-del', { state: 'terminated', group: 'web' }, 1_000_000);
-  const deleted = await env.store.minions.deleteKey('i-del');
+  await env.store.minions.setLifecycle('i-del', { state: 'in-service', group: 'web' }, 1_000);
+  await env.store.minions.deleteKey('i-del');
+  assert.equal((await env.store.minions.registerKey('i-del', key('d2'))).keyState, 'pending');
+  await assert.rejects(env.store.minions.deleteKey('i-never-seen'), ConditionFailedError);
+});
+
+test("a terminated instance's deleted key is gone for good: its minion cannot enrol again", async () => {
+  await env.store.minions.registerKey('i-gone', key('g'));
+  await env.store.minions.setLifecycle('i-gone', { state: 'terminated', group: 'web' }, 1_000_000);
+  const deleted = await env.store.minions.deleteKey('i-gone');
   assert.equal(deleted.keyState, undefined);
   assert.equal(deleted.publicKey, undefined);
   assert.equal(deleted.lifecycle?.state, 'terminated');
   assert.equal(deleted.expiresAt, Math.floor((1_000_000 + 30 * 86_400_000) / 1000));
-  assert.equal((await env.store.minions.registerKey('i-del', key('d2'))).keyState, 'pending');
-  await assert.rejects(env.store.minions.deleteKey('i-never-seen'), ConditionFailedError);
+  await assert.rejects(env.store.minions.registerKey('i-gone', key('g')), ConditionFailedError);
+  assert.equal((await env.store.minions.get('i-gone'))?.keyState, undefined);
 });
 
 test('accepted keys are listed from the index, page by page, without the others', async () => {

@@ -35,6 +35,7 @@ export class MasterUnavailableError extends PhoenixError {
 }
 
 interface PendingRequest {
+  readonly message: MinionMessage;
   resolve(reply: ReplyMessage): void;
   reject(err: Error): void;
   timer: NodeJS.Timeout;
@@ -192,27 +193,28 @@ export class MinionConnection {
     this.#stopped = true;
     this.#closeSaying();
     this.#state = 'stopped';
+    this.#failRequests('the minion is stopping');
     this.#wake?.();
     await this.#loop;
   }
 
   /**
-   * Asks the connected master (its file server, or for this minion's pillar) and waits for the
-   * reply. Fails at once when no master is connected, and when the connection is lost meanwhile:
-   * callers fall back to what they cached rather than wait for a reconnect.
+   * Asks a master (its file server, or for this minion's pillar) and waits for the reply. Requests
+   * only read, so one whose master is lost is asked again of the next master the minion connects
+   * to: a state run survives its master's failover. It fails when no master answered in time; the
+   * caller then falls back to what it cached.
    */
   request(body: RequestBody, timeoutMs: number): Promise<ReplyMessage> {
-    if (this.#state !== 'connected') {
-      return Promise.reject(new MasterUnavailableError('no master is connected'));
-    }
+    if (this.#stopped) return Promise.reject(new MasterUnavailableError('the minion is stopping'));
     const req = (this.#nextRequest = (this.#nextRequest + 1) % 2 ** 31);
+    const message = { ...body, v: WIRE_VERSION, id: this.#o.id, req } as MinionMessage;
     return new Promise<ReplyMessage>((resolve, reject) => {
       const timer = setTimeout(() => {
         this.#requests.delete(req);
-        reject(new MasterUnavailableError(`the master did not answer within ${timeoutMs} ms`));
+        reject(new MasterUnavailableError(`no master answered within ${timeoutMs} ms`));
       }, timeoutMs);
-      this.#requests.set(req, { resolve, reject, timer });
-      this.#send({ ...body, v: WIRE_VERSION, id: this.#o.id, req } as MinionMessage);
+      this.#requests.set(req, { message, resolve, reject, timer });
+      if (this.#state === 'connected') this.#send(message);
     });
   }
 
@@ -364,6 +366,7 @@ export class MinionConnection {
       this.#state = 'connected';
       this.#o.log.info({ master: describeMaster(master), masterId: welcome.masterId }, 'connected');
       for (const pending of this.#outbox.pending()) this.#send(pending);
+      for (const request of this.#requests.values()) this.#send(request.message);
       // The order may have changed while this connection was being made: settle where it belongs.
       this.reorder();
       heartbeat = setInterval(
@@ -415,7 +418,6 @@ export class MinionConnection {
     } finally {
       if (heartbeat) clearInterval(heartbeat);
       if (this.#state === 'connected') this.#state = 'disconnected';
-      this.#failRequests('the connection to the master was lost');
       // A deliberate leave closes the socket itself, once its goodbye has gone out.
       if (!this.#leaving) socket.close();
     }

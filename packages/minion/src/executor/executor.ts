@@ -120,7 +120,7 @@ export class Executor {
       this.#logger.info({ jid: job.jid, fun: job.fun }, 'job asks for a function this minion does not have');
       return this.#outcome(entry, 1, unavailableMessage(job.fun));
     }
-    this.#logger.debug({ jid: job.jid, fun: job.fun }, 'job started');
+    this.#logger.info({ jid: job.jid, fun: job.fun }, 'job started');
     let retcode = 0;
     const ctx = this.#context(entry, (code) => {
       retcode = code;
@@ -175,7 +175,7 @@ export class Executor {
 
   #outcome(entry: ActiveJob, retcode: number, ret: unknown): JobOutcome {
     const outcome = { success: retcode === 0, retcode, ret, startedAt: entry.startedAt, finishedAt: this.#clock.now() };
-    this.#logger.debug({ jid: entry.job.jid, fun: entry.job.fun, retcode }, 'job finished');
+    this.#logger.info({ jid: entry.job.jid, fun: entry.job.fun, retcode }, 'job finished');
     return outcome;
   }
 
