@@ -64,6 +64,11 @@ async function acceptAll(api: BenchApi, n: number): Promise<void> {
   await waitKeys('accepted', 'were accepted');
 }
 
+/** One line per step on stderr, so a long run shows where it is (and where it stalled). */
+function progress(n: number, step: string): void {
+  process.stderr.write(`bench: N=${n} ${step}\n`);
+}
+
 async function scenario(n: number, repeats: number): Promise<ScenarioResult> {
   const baselineTimes = await zeromqBaseline(n, repeats);
   const dir = await mkdtemp(join(tmpdir(), 'phoenix-bench-'));
@@ -78,13 +83,16 @@ async function scenario(n: number, repeats: number): Promise<ScenarioResult> {
     const swarmStarted = Date.now();
     swarm = await startBenchSwarm(devstack, dir, [master], n, 'bench');
     const swarmStartMs = Date.now() - swarmStarted;
+    progress(n, `swarm ready in ${swarmStartMs} ms`);
     await acceptAll(api, n);
+    progress(n, `all keys accepted after ${Date.now() - swarmStarted} ms`);
     const warmDeadline = Date.now() + 60_000 + n * 50;
     for (;;) {
       const warm = await api.runJob('bench-*', 'test.ping', 10_000);
       if (warm.expected === n && warm.latencies.length === n) break;
       if (Date.now() > warmDeadline) throw new Error(`only ${warm.latencies.length} of ${n} minions answer`);
     }
+    progress(n, `every minion answers, ${Date.now() - swarmStarted} ms after the swarm started`);
     const rssAfter = await rssKb(master.proc.pid);
     const cpuBefore = await cpuMs(master.proc.pid);
     const runs: FanOut[] = [];

@@ -143,7 +143,8 @@ export async function startBenchSwarm(
     pkiDir: join(dir, 'swarm', 'pki'),
     cacheDir: join(dir, 'swarm', 'cache'),
     imds: { enabled: false },
-    enrolRetryMs: 300,
+    // Acceptance is pushed to a waiting minion; the retry only covers a lost push.
+    enrolRetryMs: 5_000,
     logLevel: 'warn',
   };
   const path = join(dir, 'swarm.yaml');

@@ -1,5 +1,5 @@
 import type { Logger } from 'pino';
-import { compileTarget, keyFingerprint, messageKey, type KeyState } from '@phoenix/protocol';
+import { compileTarget, keyFingerprint, MessageKeys, type KeyState } from '@phoenix/protocol';
 import { ConditionFailedError, type MinionRecord, type Store } from '@phoenix/store';
 
 export interface AcceptedKey {
@@ -25,6 +25,9 @@ export interface KeyChange {
   to: KeyState | 'deleted';
 }
 
+/** How long this master answers a repeated enrolment from its memory of a pending key. */
+const PENDING_TRUSTED_MS = 30_000;
+
 /** What each action may change: like salt-key, accept and reject act on pending keys unless told more. */
 const ACTION_SOURCES: Record<KeyAction, (opts: { include: boolean }) => readonly KeyState[]> = {
   accept: ({ include }) => (include ? ['pending', 'rejected'] : ['pending']),
@@ -38,8 +41,14 @@ const ACTION_SOURCES: Record<KeyAction, (opts: { include: boolean }) => readonly
  */
 export class KeyRegistry {
   readonly #store: Store;
-  readonly #clusterSecretKey: string;
+  readonly #messageKeys: MessageKeys;
   readonly #log: Logger;
+  /**
+   * Keys this master knows to be pending (id → public key): a pending minion asks again every
+   * `enrolRetryMs`, and is answered from here instead of the table. Any change to the id drops it,
+   * and an entry is trusted for PENDING_TRUSTED_MS only, in case a peer's change never arrived.
+   */
+  readonly #pending = new Map<string, { publicKey: string; at: number }>();
   readonly #byId = new Map<string, AcceptedKey>();
   readonly #byPublicKey = new Map<string, AcceptedKey>();
   readonly #listeners = new Set<(change: KeyChange, local: boolean) => void>();
@@ -48,7 +57,7 @@ export class KeyRegistry {
 
   constructor(store: Store, clusterSecretKey: string, log: Logger) {
     this.#store = store;
-    this.#clusterSecretKey = clusterSecretKey;
+    this.#messageKeys = new MessageKeys(clusterSecretKey);
     this.#log = log;
   }
 
@@ -83,6 +92,11 @@ export class KeyRegistry {
     return this.#byPublicKey.has(publicKey);
   }
 
+  /** The key a minion presenting `publicKey` signs with (RangeError if it is not a CURVE key). */
+  messageKeyFor(publicKey: string): Buffer {
+    return this.#messageKeys.derive(publicKey);
+  }
+
   accepted(minionId: string): AcceptedKey | undefined {
     return this.#byId.get(minionId);
   }
@@ -106,6 +120,23 @@ export class KeyRegistry {
     publicKey: string,
     identity?: { document: string; signature: string },
     now = Date.now(),
+  ): Promise<{ state: KeyState; reason?: string; known?: boolean }> {
+    // Asked again by a minion whose key this master already knows: no table round trip.
+    if (this.#byId.get(minionId)?.publicKey === publicKey) return { state: 'accepted', known: true };
+    const pending = this.#pending.get(minionId);
+    if (pending?.publicKey === publicKey && now - pending.at < PENDING_TRUSTED_MS)
+      return { state: 'pending', known: true };
+    const answer = await this.#enrolInTable(minionId, publicKey, identity, now);
+    if (answer.state === 'pending') this.#pending.set(minionId, { publicKey, at: now });
+    else this.#pending.delete(minionId);
+    return answer;
+  }
+
+  async #enrolInTable(
+    minionId: string,
+    publicKey: string,
+    identity: { document: string; signature: string } | undefined,
+    now: number,
   ): Promise<{ state: KeyState; reason?: string }> {
     const fingerprint = keyFingerprint(publicKey);
     const attestation = identity === undefined ? {} : { attestation: { ...identity } };
@@ -121,7 +152,7 @@ export class KeyRegistry {
       this.#log.warn({ minionId, fingerprint }, 'refused an enrolment for a terminated instance');
       return { state: 'rejected', reason: `instance ${minionId} was terminated` };
     }
-    if (record?.keyState === undefined) return this.enrol(minionId, publicKey, identity, now); // deleted meanwhile
+    if (record?.keyState === undefined) return this.#enrolInTable(minionId, publicKey, identity, now); // deleted meanwhile
     if (record.publicKey === publicKey) {
       if (record.keyState === 'accepted') this.#remember(this.#entry(minionId, publicKey));
       if (record.keyState === 'pending' && identity !== undefined && record.attestation === undefined) {
@@ -209,6 +240,7 @@ export class KeyRegistry {
 
   /** Brings the cache in line with a change made here or reported by a peer, and tells listeners. */
   async applyChange(change: KeyChange, local: boolean): Promise<void> {
+    this.#pending.delete(change.minionId);
     if (change.to === 'accepted') {
       const record = await this.#store.minions.get(change.minionId);
       if (record?.keyState === 'accepted' && record.publicKey !== undefined) {
@@ -224,7 +256,7 @@ export class KeyRegistry {
   #entry(minionId: string, publicKey: string): AcceptedKey {
     const known = this.#byId.get(minionId);
     if (known?.publicKey === publicKey) return known;
-    return Object.freeze({ minionId, publicKey, messageKey: messageKey(this.#clusterSecretKey, publicKey) });
+    return Object.freeze({ minionId, publicKey, messageKey: this.#messageKeys.derive(publicKey) });
   }
 
   #remember(entry: AcceptedKey): void {

@@ -3,7 +3,6 @@ import type { Logger } from 'pino';
 import {
   decodeMinionMessage,
   encodeMessage,
-  messageKey,
   verifyMessage,
   WIRE_VERSION,
   MAX_MESSAGE_BYTES,
@@ -157,9 +156,10 @@ export class MinionLink {
           this.#o.log.warn({ frames: extra.length + 3 }, 'dropped a message with the wrong number of frames');
           continue;
         }
-        await handle(route, body, mac).catch((err: unknown) =>
-          this.#o.log.error({ err }, 'minion message handling failed'),
-        );
+        // Not awaited: checks and session binding happen now, in arrival order; the table writes
+        // behind a message (a return, a hello) overlap, so a thousand returns are not stored one
+        // after another while the next wait in the socket.
+        handle(route, body, mac).catch((err: unknown) => this.#o.log.error({ err }, 'minion message handling failed'));
       }
     } catch (err) {
       if (!this.#closed) this.#o.log.error({ err }, 'minion socket stopped');
@@ -179,7 +179,7 @@ export class MinionLink {
     // The mac proves the sender holds the secret half of the key it presents.
     let key: Buffer;
     try {
-      key = messageKey(this.#o.clusterSecretKey, message.publicKey);
+      key = this.#o.keys.messageKeyFor(message.publicKey);
     } catch {
       this.#o.log.warn({ minionId: message.id }, 'dropped an enrolment with an unusable public key');
       return;
@@ -188,7 +188,7 @@ export class MinionLink {
       this.#o.log.warn({ minionId: message.id }, 'dropped an enrolment whose signature does not match its key');
       return;
     }
-    const { state, reason } = await this.#o.keys.enrol(message.id, message.publicKey, message.identity);
+    const { state, reason, known } = await this.#o.keys.enrol(message.id, message.publicKey, message.identity);
     if (state === 'pending') this.#waiting.set(message.id, route);
     else this.#waiting.delete(message.id);
     const reply: MasterMessage = {
@@ -199,7 +199,8 @@ export class MinionLink {
     };
     this.#sendOn(this.#enrol, route, reply, () => this.#waiting.delete(message.id));
     // A launched instance's key may be accepted at once; the acceptance reaches the waiting minion.
-    if (state === 'pending') await this.#o.handlers.pending?.(message.id);
+    // Once per key on this master: a launch event arriving later makes the reactor look again.
+    if (state === 'pending' && known !== true) await this.#o.handlers.pending?.(message.id);
   }
 
   async #onMinion(route: Buffer, body: Buffer, mac: Buffer | undefined): Promise<void> {
@@ -262,7 +263,6 @@ export class MinionLink {
         return;
       case 'file':
       case 'pillar':
-        // Not awaited: a slow pillar render must not hold up the heartbeats and returns behind it.
         void this.#o.handlers.request(bound, message).then(
           (reply) => {
             if (this.#sessions.get(bound.minionId) === bound) this.#send(bound, reply);

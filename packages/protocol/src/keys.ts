@@ -58,10 +58,39 @@ function toKeyObject(z85: string, kind: 'public' | 'secret'): KeyObject {
  * therefore check that a message claiming minion id X was sent by the holder of X's accepted key.
  */
 export function messageKey(ownSecretKey: string, peerPublicKey: string): Buffer {
-  const shared = diffieHellman({
-    privateKey: toKeyObject(ownSecretKey, 'secret'),
-    publicKey: toKeyObject(peerPublicKey, 'public'),
-  });
+  return deriveMessageKey(toKeyObject(ownSecretKey, 'secret'), peerPublicKey);
+}
+
+/**
+ * `messageKey` for one secret key and many peers (a master and its minions): the secret key is
+ * parsed once, and each peer's derived key is kept, so a minion that enrols again and again costs
+ * a map lookup, not a key agreement.
+ */
+export class MessageKeys {
+  readonly #own: KeyObject;
+  readonly #derived = new Map<string, Buffer>();
+  readonly #limit: number;
+
+  constructor(ownSecretKey: string, limit = 100_000) {
+    this.#own = toKeyObject(ownSecretKey, 'secret');
+    this.#limit = limit;
+  }
+
+  /** Throws RangeError when `peerPublicKey` is not a CURVE key. */
+  derive(peerPublicKey: string): Buffer {
+    let key = this.#derived.get(peerPublicKey);
+    if (key === undefined) {
+      key = deriveMessageKey(this.#own, peerPublicKey);
+      // Bounded: keys presented by strangers must not grow it without end.
+      if (this.#derived.size >= this.#limit) this.#derived.clear();
+      this.#derived.set(peerPublicKey, key);
+    }
+    return key;
+  }
+}
+
+function deriveMessageKey(own: KeyObject, peerPublicKey: string): Buffer {
+  const shared = diffieHellman({ privateKey: own, publicKey: toKeyObject(peerPublicKey, 'public') });
   return Buffer.from(hkdfSync('sha256', shared, Buffer.alloc(0), 'phoenix minion message key v1', 32));
 }
 
