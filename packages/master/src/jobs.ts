@@ -2,6 +2,7 @@ import type { Logger } from 'pino';
 import { compileTarget, JidGenerator, WIRE_VERSION, type TargetType } from '@phoenix/protocol';
 import { ConditionFailedError, type JobRecord, type ReturnRecord, type Store } from '@phoenix/store';
 import type { KeyRegistry } from './keys.js';
+import { ReturnBatcher } from './return-batcher.js';
 import type { MinionLink, MinionSession } from './minion-link.js';
 import { MasterError, MasterErrorCodes } from './errors.js';
 
@@ -34,9 +35,17 @@ export interface ReturnEvent {
   receivedAt: number;
 }
 
+/** What a master keeps of a recent job to check and announce its returns without a table read. */
+interface JobFacts {
+  readonly expected: ReadonlySet<string>;
+  readonly origin: string;
+  /** Minions whose return this master stored and announced. */
+  readonly returned: Set<string>;
+}
+
 /**
  * Jobs on this master: expected minions come from the accepted keys and their cached grains, the
- * job is stored before anything is sent, and each return is stored (once per minion) before its
+ * job is stored before anything is sent, and each return is stored (in batches) before its
  * acknowledgement goes back. Listeners of a jid hear every new return as it is stored.
  */
 export class JobService {
@@ -49,7 +58,8 @@ export class JobService {
   readonly #grains = new Map<string, Readonly<Record<string, unknown>>>();
   readonly #listeners = new Map<string, Set<(event: ReturnEvent) => void>>();
   /** Expected minions of recent jobs, so a return can be checked without a table read. */
-  readonly #recent = new Map<string, { expected: ReadonlySet<string>; origin: string }>();
+  readonly #recent = new Map<string, JobFacts>();
+  readonly #returns: ReturnBatcher;
   /** Set by the master: how jobs and returns cross to the other masters. */
   hooks: { forwardJob(job: DispatchedJob): void; returnToOrigin(origin: string, event: ReturnEvent): void } = {
     forwardJob: () => undefined,
@@ -62,6 +72,7 @@ export class JobService {
     this.#link = link;
     this.#masterId = masterId;
     this.#log = log;
+    this.#returns = new ReturnBatcher((rets) => store.returns.putMany(rets));
   }
 
   /** Loads the grains of every known minion, for grain targeting of minions connected elsewhere. */
@@ -163,7 +174,7 @@ export class JobService {
       return;
     }
     const receivedAt = Date.now();
-    const stored = await this.#store.returns.putOnce({
+    await this.#returns.store({
       jid: message.jid,
       minionId: session.minionId,
       success: message.success,
@@ -172,7 +183,9 @@ export class JobService {
       masterId: this.#masterId,
       receivedAt,
     });
-    if (!stored) return;
+    // A copy re-sent after a failover is stored again (the same row) but announced only once here.
+    if (facts.returned.has(session.minionId)) return;
+    facts.returned.add(session.minionId);
     const event: ReturnEvent = {
       jid: message.jid,
       minionId: session.minionId,
@@ -185,19 +198,17 @@ export class JobService {
     if (facts.origin !== this.#masterId) this.hooks.returnToOrigin(facts.origin, event);
   }
 
-  async #jobFacts(jid: string): Promise<{ expected: ReadonlySet<string>; origin: string } | undefined> {
+  async #jobFacts(jid: string): Promise<JobFacts | undefined> {
     const known = this.#recent.get(jid);
     if (known !== undefined) return known;
     const job = await this.#store.jobs.get(jid);
     return job === undefined ? undefined : this.#remember(job.jid, job.expected, job.originMaster);
   }
 
-  #remember(
-    jid: string,
-    expected: readonly string[],
-    origin: string,
-  ): { expected: ReadonlySet<string>; origin: string } {
-    const facts = { expected: new Set(expected), origin };
+  #remember(jid: string, expected: readonly string[], origin: string): JobFacts {
+    const known = this.#recent.get(jid);
+    if (known !== undefined) return known;
+    const facts: JobFacts = { expected: new Set(expected), origin, returned: new Set() };
     this.#recent.set(jid, facts);
     // Bounded: the oldest entries go first (a Map iterates in insertion order).
     for (const old of this.#recent.keys()) {

@@ -7,6 +7,7 @@ export const StoreErrorCodes = {
   TABLE_NOT_READY: 'PHX_STORE_TABLE_NOT_READY',
   BAD_CURSOR: 'PHX_STORE_BAD_CURSOR',
   BAD_PREFIX: 'PHX_STORE_BAD_PREFIX',
+  WRITE_UNPROCESSED: 'PHX_STORE_WRITE_UNPROCESSED',
 } as const;
 
 export type ItemKey = Readonly<Record<string, string>>;
@@ -37,6 +38,18 @@ export class CorruptItemError extends PhoenixError {
       { details: { table, key, problems } },
     );
     this.name = 'CorruptItemError';
+  }
+}
+
+/** DynamoDB kept leaving part of a batch write unprocessed (throttling): the items were not all stored. */
+export class UnprocessedWriteError extends PhoenixError {
+  constructor(table: string, count: number, attempts: number) {
+    super(
+      StoreErrorCodes.WRITE_UNPROCESSED,
+      `${count} item(s) of a batch write to ${table} stayed unprocessed after ${attempts} attempts; the table is throttled, raise its capacity or try again`,
+      { details: { table, count, attempts } },
+    );
+    this.name = 'UnprocessedWriteError';
   }
 }
 

@@ -1,4 +1,10 @@
-export { ConditionFailedError, CorruptItemError, StoreErrorCodes, TableNotReadyError } from './errors.js';
+export {
+  ConditionFailedError,
+  CorruptItemError,
+  StoreErrorCodes,
+  TableNotReadyError,
+  UnprocessedWriteError,
+} from './errors.js';
 export type { ItemKey } from './errors.js';
 export * from './tables.js';
 export * from './records.js';

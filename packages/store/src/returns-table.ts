@@ -1,5 +1,4 @@
 import type { DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
-import { ConditionFailedError } from './errors.js';
 import { expiresAt } from './options.js';
 import type { StoreOptions } from './options.js';
 import { ReturnRecordSchema } from './records.js';
@@ -27,14 +26,19 @@ export class ReturnsTable {
   }
 
   /**
-   * Stores the return unless one for (jid, minion id) is already there: a minion resends its
-   * outbox after a failover, so a duplicate is expected and answered with false, not an error.
-   * A payload too large for one item is stored truncated (see `truncated`), never rejected.
+   * Stores many returns in batch writes (25 to a request, as DynamoDB allows), which a fan-out to
+   * thousands of minions needs: one request per return costs the master more than the job itself.
+   * Unconditional: a copy re-sent after a failover rewrites the same row, and callers tell first
+   * copies from re-sends themselves. Resolves once every item is stored.
    */
-  async putOnce(ret: NewReturn): Promise<boolean> {
+  putMany(rets: readonly NewReturn[]): Promise<void> {
+    return this.#table.putMany(rets.map((ret) => this.#item(ret)));
+  }
+
+  #item(ret: NewReturn): Record<string, unknown> {
     const json = JSON.stringify(ret.ret ?? null);
     const bytes = Buffer.byteLength(json);
-    const item = {
+    return {
       ...ret,
       ...(bytes > this.options.maxReturnBytes
         ? {
@@ -44,13 +48,6 @@ export class ReturnsTable {
         : { ret: json }),
       expiresAt: expiresAt(ret.receivedAt, this.options.returnRetentionMs),
     };
-    try {
-      await this.#table.put(item, { expression: 'attribute_not_exists(jid)' });
-      return true;
-    } catch (err) {
-      if (err instanceof ConditionFailedError) return false;
-      throw err;
-    }
   }
 
   get(jid: string, minionId: string): Promise<ReturnRecord | undefined> {

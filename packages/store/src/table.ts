@@ -1,7 +1,15 @@
-import { DeleteCommand, GetCommand, PutCommand, QueryCommand, ScanCommand, UpdateCommand } from '@aws-sdk/lib-dynamodb';
+import {
+  BatchWriteCommand,
+  DeleteCommand,
+  GetCommand,
+  PutCommand,
+  QueryCommand,
+  ScanCommand,
+  UpdateCommand,
+} from '@aws-sdk/lib-dynamodb';
 import type { DynamoDBDocumentClient, QueryCommandInput } from '@aws-sdk/lib-dynamodb';
 import { z } from 'zod';
-import { conditionalWrite, CorruptItemError } from './errors.js';
+import { conditionalWrite, CorruptItemError, UnprocessedWriteError } from './errors.js';
 import type { ItemKey } from './errors.js';
 import { decodeCursor, encodeCursor, readPages } from './pagination.js';
 import type { Page, PageRequest, RawPage, StartKey } from './pagination.js';
@@ -18,6 +26,9 @@ export interface ReadCount {
 export type QueryInput = Omit<QueryCommandInput, 'TableName' | 'Limit' | 'ExclusiveStartKey'>;
 
 const StartKeySchema = z.record(z.string(), z.unknown());
+/** DynamoDB's limit per BatchWriteItem request. */
+const BATCH_WRITE_ITEMS = 25;
+const BATCH_WRITE_ATTEMPTS = 6;
 
 /**
  * What every table shares: items validated on the way out, pages followed, reads counted,
@@ -54,6 +65,30 @@ export class Table<T> {
   }
 
   /** Applies a change set (undefined removes an attribute) and returns the item as it is now. */
+  /**
+   * Puts items with BatchWriteItem, 25 to a request; what DynamoDB leaves unprocessed (throttling)
+   * is sent again with backoff, a bounded number of times.
+   */
+  async putMany(items: readonly Record<string, unknown>[]): Promise<void> {
+    const requests: Promise<void>[] = [];
+    for (let i = 0; i < items.length; i += BATCH_WRITE_ITEMS) {
+      requests.push(this.#batchPut(items.slice(i, i + BATCH_WRITE_ITEMS)));
+    }
+    await Promise.all(requests);
+  }
+
+  async #batchPut(items: readonly Record<string, unknown>[]): Promise<void> {
+    let pending = items.map((Item) => ({ PutRequest: { Item } }));
+    for (let attempt = 0; pending.length > 0; attempt++) {
+      if (attempt >= BATCH_WRITE_ATTEMPTS) throw new UnprocessedWriteError(this.name, pending.length, attempt);
+      if (attempt > 0) await new Promise((resolve) => setTimeout(resolve, 50 * 2 ** attempt));
+      const { UnprocessedItems } = await this.doc.send(
+        new BatchWriteCommand({ RequestItems: { [this.name]: pending } }),
+      );
+      pending = (UnprocessedItems?.[this.name] ?? []) as typeof pending;
+    }
+  }
+
   async update(key: ItemKey, changes: Readonly<Record<string, unknown>>, condition?: ExpressionParts): Promise<T> {
     const update = updateExpression(changes);
     const { Attributes } = await conditionalWrite(this.name, key, () =>

@@ -21,26 +21,31 @@ const ret = (jid: string, minionId: string, value: unknown = true): NewReturn =>
   receivedAt: 5_000,
 });
 
-test('a return is stored once; the resent duplicate is answered false and changes nothing', async () => {
-  assert.equal(await env.store.returns.putOnce(ret('j-dup', 'i-1', { out: 'first' })), true);
-  assert.equal(await env.store.returns.putOnce(ret('j-dup', 'i-1', { out: 'second' })), false);
+test('returns are stored in batches; a copy re-sent after a failover rewrites its one row', async () => {
+  await env.store.returns.putMany([ret('j-dup', 'i-1', { out: 'first' }), ret('j-dup', 'i-2')]);
+  await env.store.returns.putMany([ret('j-dup', 'i-1', { out: 'first' })]);
   const stored = await env.store.returns.get('j-dup', 'i-1');
   assert.deepEqual(stored?.ret, { out: 'first' });
   assert.equal(stored?.truncated, undefined);
   assert.equal(stored?.expiresAt, Math.floor((5_000 + 86_400_000) / 1000));
+  assert.deepEqual(
+    (await env.store.returns.listForJob('j-dup')).items.map((r) => r.minionId),
+    ['i-1', 'i-2'],
+  );
+  await env.store.returns.putMany([]);
 });
 
 test('any JSON a minion returns round-trips, however deep or numeric', async () => {
   let deep: unknown = 'bottom';
   for (let i = 0; i < 40; i++) deep = { level: i, inner: deep };
   const value = { deep, big: 1e300, list: [null, '', 0.5], empty: {} };
-  await env.store.returns.putOnce(ret('j-shape', 'i-1', value));
+  await env.store.returns.putMany([ret('j-shape', 'i-1', value)]);
   assert.deepEqual((await env.store.returns.get('j-shape', 'i-1'))?.ret, value);
 });
 
 test('an oversized return is stored truncated with a marker, never rejected', async () => {
   const huge = { stdout: 'x'.repeat(600_000) };
-  assert.equal(await env.store.returns.putOnce(ret('j-big', 'i-1', huge)), true);
+  await env.store.returns.putMany([ret('j-big', 'i-1', huge)]);
   const stored = await env.store.returns.get('j-big', 'i-1');
   assert.equal(stored?.truncated?.originalBytes, JSON.stringify(huge).length);
   assert.equal(typeof stored?.ret, 'string');
@@ -48,9 +53,11 @@ test('an oversized return is stored truncated with a marker, never rejected', as
   assert.equal(String(stored?.ret).length, 350_000);
 });
 
-test('all returns of a job are listed across many pages', async () => {
-  for (let i = 0; i < 35; i++) await env.store.returns.putOnce(ret('j-many', `i-${String(i).padStart(2, '0')}`, i));
-  await env.store.returns.putOnce(ret('j-other', 'i-00'));
+test('all returns of a job are listed across many pages (stored in one call, beyond one batch)', async () => {
+  await env.store.returns.putMany(
+    Array.from({ length: 35 }, (_, i) => ret('j-many', `i-${String(i).padStart(2, '0')}`, i)),
+  );
+  await env.store.returns.putMany([ret('j-other', 'i-00')]);
   const before = env.store.returns.reads.requests;
   const all = await env.store.returns.listForJob('j-many');
   assert.ok(env.store.returns.reads.requests - before >= 4, 'more than one page was requested');
