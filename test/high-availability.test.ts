@@ -10,7 +10,7 @@ import { json, phoenix } from './lib/cli.js';
 import { ADMIN_TOKEN, startMasterProcess, type RunningMaster } from './lib/cluster.js';
 
 // Faster clocks than the defaults, so the suite stays quick; the rules are the same.
-const MASTER_TIMING = { heartbeatIntervalMs: 500, deadAfterMs: 2_000, drainTimeoutMs: 8_000 };
+const MASTER_TIMING = { heartbeatIntervalMs: 500, minionHeartbeatMs: 500, deadAfterMs: 2_000, drainTimeoutMs: 8_000 };
 const MINION_COUNT = 20;
 
 const devstack = useDevstack();

@@ -178,7 +178,7 @@ export async function startMaster(
     masterId: id,
     clusterSecretKey: clusterKeys.secretKey,
     keys,
-    heartbeatMs: config.heartbeatIntervalMs,
+    heartbeatMs: config.minionHeartbeatMs,
     silenceMs: config.minionSilenceMs,
     log: log.child({ component: 'link' }),
     handlers: {

@@ -66,6 +66,7 @@ export class MinionLink {
   /** Minions waiting on this master for their key to be accepted, so acceptance reaches them at once. */
   readonly #waiting = new Map<string, Buffer>();
   #sweep: NodeJS.Timeout | undefined;
+  #heartbeat: NodeJS.Timeout | undefined;
   #closed = false;
   ports = { enrol: 0, minion: 0 };
 
@@ -102,6 +103,8 @@ export class MinionLink {
     void this.#serve(this.#minion, (route, body, mac) => this.#onMinion(route, body, mac));
     this.#sweep = setInterval(() => this.#expireSilent(), Math.max(100, this.#o.silenceMs / 3));
     this.#sweep.unref();
+    this.#heartbeat = setInterval(() => this.#heartbeatAll(), this.#o.heartbeatMs);
+    this.#heartbeat.unref();
   }
 
   get connectedCount(): number {
@@ -142,6 +145,7 @@ export class MinionLink {
   close(): void {
     this.#closed = true;
     if (this.#sweep) clearInterval(this.#sweep);
+    if (this.#heartbeat) clearInterval(this.#heartbeat);
     this.#enrol.close();
     this.#minion.close();
   }
@@ -274,8 +278,7 @@ export class MinionLink {
         this.#drop(bound);
         return;
       case 'heartbeat':
-        this.#send(bound, { v: WIRE_VERSION, t: 'heartbeat', at: Date.now() });
-        return;
+        return; // lastSeen is set: that is all a minion's heartbeat is for
       default:
         this.#o.log.warn(
           { minionId: message.id, type: message.t },
@@ -310,6 +313,21 @@ export class MinionLink {
     if (this.#sessions.get(session.minionId) === session) this.#sessions.delete(session.minionId);
     this.#byRoute.delete(session.routingId.toString('hex'));
     if (notify) this.#o.handlers.gone(session);
+  }
+
+  /**
+   * One heartbeat to every connection, encoded once: it keeps each minion's receive timeout from
+   * firing, and a send that fails (the connection is gone: ZMTP heartbeats closed it) drops the session.
+   */
+  #heartbeatAll(): void {
+    const body = encodeMessage({ v: WIRE_VERSION, t: 'heartbeat', at: Date.now() });
+    for (const session of [...this.#sessions.values()]) {
+      try {
+        void this.#minion.send([session.routingId, body]).catch(() => this.#drop(session));
+      } catch {
+        this.#drop(session);
+      }
+    }
   }
 
   #expireSilent(): void {

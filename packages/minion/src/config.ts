@@ -31,8 +31,12 @@ export const MinionConfigSchema = z.strictObject({
       timeoutMs: z.int().min(10).max(10_000).default(1_000),
     })
     .prefault({}),
+  /** The master heartbeat interval assumed until the master announces its own. */
   heartbeatMs: z.int().min(50).max(60_000).default(1_000),
+  /** A master silent for this many of its heartbeats is dead: the minion fails over. */
   missedHeartbeats: z.int().min(2).max(100).default(3),
+  /** How often the minion tells its master it is alive; keep it well under the master's minionSilenceMs. */
+  aliveIntervalMs: z.int().min(50).max(600_000).default(10_000),
   enrolRetryMs: z.int().min(50).max(3_600_000).default(10_000),
   backoffMaxMs: z.int().min(100).max(600_000).default(10_000),
   /**

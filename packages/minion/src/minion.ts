@@ -83,6 +83,7 @@ export async function startMinion(
     ...(options.context === undefined ? {} : { context: options.context }),
     heartbeatMs: config.heartbeatMs,
     missedHeartbeats: config.missedHeartbeats,
+    aliveIntervalMs: config.aliveIntervalMs,
     enrolRetryMs: config.enrolRetryMs,
     backoffMaxMs: config.backoffMaxMs,
     grains: () => ({ ...grains.items() }),

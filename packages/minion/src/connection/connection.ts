@@ -48,9 +48,12 @@ export interface ConnectionOptions {
   clusterPublicKey: string;
   keyPair: CurveKeyPair;
   context?: Context;
+  /** The master heartbeat interval assumed until a master announces its own (in `welcome`). */
   heartbeatMs: number;
-  /** Heartbeats missed before the master counts as dead and the next one is tried. */
+  /** Master heartbeats missed before the master counts as dead and the next one is tried. */
   missedHeartbeats: number;
+  /** How often the minion tells its master it is alive (the master drops one silent for long). */
+  aliveIntervalMs: number;
   /** How often a pending minion asks again whether its key was accepted. */
   enrolRetryMs: number;
   backoffMaxMs: number;
@@ -364,21 +367,27 @@ export class MinionConnection {
         return 'failed';
       }
       this.#state = 'connected';
+      // The master heartbeats every connection at the interval it announces; silence for a few of
+      // them means it is gone.
+      const silentAfter = welcome.heartbeatMs * this.#o.missedHeartbeats;
+      socket.receiveTimeout = silentAfter;
       this.#o.log.info({ master: describeMaster(master), masterId: welcome.masterId }, 'connected');
       for (const pending of this.#outbox.pending()) this.#send(pending);
       for (const request of this.#requests.values()) this.#send(request.message);
       // The order may have changed while this connection was being made: settle where it belongs.
       this.reorder();
+      // Seldom: the master learns of a dead minion from its connection; this only shows that the
+      // minion itself (not just its socket) is alive.
       heartbeat = setInterval(
         () => this.#send({ v: WIRE_VERSION, t: 'heartbeat', id: this.#o.id, at: Date.now() }),
-        this.#o.heartbeatMs,
+        this.#o.aliveIntervalMs,
       );
       for (;;) {
         const message = await this.#receive(socket);
         if (this.#stopped) return 'again';
         if (message === undefined) {
           this.#o.log.warn(
-            { master: describeMaster(master), silentMs: deadAfter },
+            { master: describeMaster(master), silentMs: silentAfter },
             'master stopped answering; failing over',
           );
           return 'failed';
