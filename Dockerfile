@@ -14,6 +14,7 @@ COPY packages/devstack/package.json packages/devstack/
 COPY packages/master/package.json packages/master/
 COPY packages/minion/package.json packages/minion/
 COPY packages/cli/package.json packages/cli/
+COPY packages/dashboard/package.json packages/dashboard/
 RUN npm ci --no-audit --no-fund
 COPY tsconfig.json tsconfig.base.json README.md ./
 COPY packages packages

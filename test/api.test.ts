@@ -456,6 +456,7 @@ test('openapi.json describes every route with its input and output schemas', asy
     'GET /api/v1/minions',
     'GET /api/v1/minions/{id}',
     'GET /api/v1/openapi.json',
+    'GET /api/v1/whoami',
     'GET /healthz',
     'GET /metrics',
     'GET /readyz',

@@ -143,6 +143,8 @@ export class KeyRegistry {
     try {
       await this.#store.minions.registerKey(minionId, { publicKey, fingerprint, ...attestation }, now);
       this.#log.info({ minionId, fingerprint }, 'new key pending');
+      // A new key is a key change too: peers and every master's event stream hear of it at once.
+      await this.applyChange({ minionId, to: 'pending' }, true);
       return { state: 'pending' };
     } catch (err) {
       if (!(err instanceof ConditionFailedError)) throw err;

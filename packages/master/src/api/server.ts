@@ -10,6 +10,7 @@ import type { KeyRegistry } from '../keys.js';
 import type { MasterView } from '../registry.js';
 import { authenticator } from './auth.js';
 import { AuthFailureLimiter } from './auth-failures.js';
+import { mountDashboard } from './dashboard.js';
 import { ApiErrorCodes } from './errors.js';
 import { eventRoutes } from './event-stream.js';
 import { jobRoutes } from './jobs.js';
@@ -36,6 +37,8 @@ export interface ApiDeps {
   /** Failed authentications one client address may make per window before it gets 429. */
   authFailures?: { maxFailures: number; windowMs: number };
   bodyLimitBytes?: number;
+  /** Serve the web dashboard at /ui/ (default true). */
+  dashboard?: boolean;
 }
 
 /** What route modules see: the master's parts plus the API's own metrics and open streams. */
@@ -133,5 +136,6 @@ export function buildApi(deps: ApiDeps): FastifyInstance {
     ...eventRoutes(context),
   );
   mountRoutes(app, routes, requireRole, deps.log.child({ component: 'api' }));
+  if (deps.dashboard !== false) mountDashboard(app, deps.log.child({ component: 'dashboard' }));
   return app;
 }

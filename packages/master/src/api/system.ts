@@ -5,7 +5,7 @@ import { route, type AnyRoute } from './route.js';
 import { MasterViewSchema } from './schemas.js';
 import type { ApiContext } from './server.js';
 
-/** Health probes (open), the masters list, metrics and the OpenAPI document (read role). */
+/** Health probes (open), the masters list, the caller's role, metrics and the OpenAPI document (read role). */
 export function systemRoutes(deps: ApiContext, all: () => readonly AnyRoute[]): AnyRoute[] {
   let document: Record<string, unknown> | undefined;
   return [
@@ -52,6 +52,19 @@ export function systemRoutes(deps: ApiContext, all: () => readonly AnyRoute[]): 
       role: 'read',
       response: z.object({ masters: z.array(MasterViewSchema) }),
       handler: async () => ({ masters: await deps.masters() }),
+    }),
+    route({
+      method: 'GET',
+      url: '/whoami',
+      summary: "the caller's token name and role, and the master answering (the dashboard shows what a role allows)",
+      tag: 'system',
+      role: 'read',
+      response: z.object({ name: z.string(), role: z.enum(['read', 'operate', 'admin']), masterId: z.string() }),
+      handler: async (_input, request) => ({
+        name: request.caller?.name ?? 'unknown',
+        role: request.caller?.role ?? 'read',
+        masterId: deps.masterId,
+      }),
     }),
     route({
       method: 'GET',

@@ -1,0 +1,96 @@
+import { createHash } from 'node:crypto';
+import { existsSync, readFileSync, readdirSync } from 'node:fs';
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { PhoenixError } from '@phoenix/protocol';
+import { STYLE_CSS } from './style.js';
+
+/** One file of the dashboard, ready to send. */
+export interface DashboardAsset {
+  body: Buffer;
+  contentType: string;
+}
+
+export interface Dashboard {
+  /** Files by their path under the mount point (`index.html`, `app/main.js`, `vendor/preact.mjs`, …). */
+  assets: ReadonlyMap<string, DashboardAsset>;
+  /** The Content-Security-Policy every dashboard answer carries: no inline script but the import map. */
+  contentSecurityPolicy: string;
+}
+
+export const DashboardErrorCodes = { NOT_BUILT: 'PHX_DASHBOARD_NOT_BUILT' } as const;
+
+export class DashboardError extends PhoenixError {
+  constructor(message: string) {
+    super(DashboardErrorCodes.NOT_BUILT, message);
+    this.name = 'DashboardError';
+  }
+}
+
+const JS = 'text/javascript; charset=utf-8';
+
+/**
+ * The browser modules the compiled UI imports by bare name, and where they are served. They are the
+ * npm package's own ES module files, so the page needs nothing from outside the master that serves it.
+ */
+const VENDOR: Record<string, { specifier: string; path: string }> = {
+  preact: { specifier: 'preact', path: 'vendor/preact.mjs' },
+  'preact/hooks': { specifier: 'preact/hooks', path: 'vendor/preact-hooks.mjs' },
+  'preact/jsx-runtime': { specifier: 'preact/jsx-runtime', path: 'vendor/preact-jsx-runtime.mjs' },
+};
+
+/**
+ * Reads the dashboard's files once: the compiled UI (`dist/src/ui`), the vendored modules, and the
+ * page itself. Throws DashboardError when the UI has not been compiled (run `npx tsc -b`).
+ */
+export function loadDashboard(mount = '/ui/'): Dashboard {
+  const uiDir = fileURLToPath(new URL('./ui/', import.meta.url));
+  if (!existsSync(join(uiDir, 'main.js'))) {
+    throw new DashboardError(`the dashboard is not compiled (no ${join(uiDir, 'main.js')}): run npx tsc -b`);
+  }
+  const assets = new Map<string, DashboardAsset>();
+  for (const file of readdirSync(uiDir)) {
+    if (file.endsWith('.js')) assets.set(`app/${file}`, { body: readFileSync(join(uiDir, file)), contentType: JS });
+  }
+  const imports: Record<string, string> = {};
+  for (const { specifier, path } of Object.values(VENDOR)) {
+    assets.set(path, { body: readFileSync(fileURLToPath(import.meta.resolve(specifier))), contentType: JS });
+    imports[specifier] = `${mount}${path}`;
+  }
+  assets.set('style.css', { body: Buffer.from(STYLE_CSS), contentType: 'text/css; charset=utf-8' });
+  const importMap = JSON.stringify({ imports });
+  assets.set('index.html', { body: Buffer.from(page(mount, importMap)), contentType: 'text/html; charset=utf-8' });
+  // The import map is the one inline script; its hash is all the policy allows inline.
+  const mapHash = createHash('sha256').update(importMap).digest('base64');
+  const contentSecurityPolicy = [
+    "default-src 'none'",
+    `script-src 'self' 'sha256-${mapHash}'`,
+    "style-src 'self'",
+    "connect-src 'self'",
+    "img-src 'self' data:",
+    "base-uri 'none'",
+    "form-action 'none'",
+    "frame-ancestors 'none'",
+  ].join('; ');
+  return { assets, contentSecurityPolicy };
+}
+
+function page(mount: string, importMap: string): string {
+  return `<!doctype html>
+<html lang="en">
+  <head>
+    <meta charset="utf-8" />
+    <meta name="viewport" content="width=device-width, initial-scale=1" />
+    <title>Phoenix</title>
+    <link rel="icon" href="data:," />
+    <link rel="stylesheet" href="${mount}style.css" />
+    <script type="importmap">${importMap}</script>
+    <script type="module" src="${mount}app/main.js"></script>
+  </head>
+  <body>
+    <div id="root"><p class="loading">Loading the Phoenix dashboard…</p></div>
+    <noscript>The Phoenix dashboard needs JavaScript.</noscript>
+  </body>
+</html>
+`;
+}

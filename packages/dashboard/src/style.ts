@@ -1,0 +1,48 @@
+/** The dashboard's one style sheet, served as /ui/style.css (a file of its own: the policy allows no inline style). */
+export const STYLE_CSS = `
+:root {
+  --bg: #f6f7f9; --panel: #fff; --text: #1d2330; --muted: #667085; --line: #e3e6eb;
+  --accent: #c2410c; --ok: #15803d; --bad: #b91c1c; --warn: #a16207;
+  font: 14px/1.4 system-ui, -apple-system, 'Segoe UI', Roboto, sans-serif;
+}
+* { box-sizing: border-box; }
+body { margin: 0; background: var(--bg); color: var(--text); }
+header { display: flex; align-items: center; gap: 1rem; padding: 0.6rem 1.2rem; background: #1d2330; color: #fff; }
+header h1 { font-size: 1.1rem; margin: 0; }
+header .spacer { flex: 1; }
+header .who { color: #cbd2dc; }
+main { display: grid; grid-template-columns: minmax(0, 2fr) minmax(0, 1fr); gap: 1rem; padding: 1rem 1.2rem; }
+main > .wide { grid-column: 1 / -1; }
+@media (max-width: 1000px) { main { grid-template-columns: minmax(0, 1fr); } }
+section { background: var(--panel); border: 1px solid var(--line); border-radius: 6px; padding: 0.8rem 1rem; min-width: 0; }
+section h2 { font-size: 1rem; margin: 0 0 0.6rem; display: flex; align-items: center; gap: 0.6rem; }
+section h2 .count { color: var(--muted); font-weight: normal; }
+table { width: 100%; border-collapse: collapse; }
+th, td { text-align: left; padding: 0.3rem 0.5rem; border-bottom: 1px solid var(--line); vertical-align: top; }
+th { color: var(--muted); font-weight: 600; font-size: 0.8rem; text-transform: uppercase; }
+tr.clickable { cursor: pointer; }
+tr.clickable:hover, tr.selected { background: #fff4ed; }
+.scroll { overflow: auto; max-height: 28rem; }
+input, select, button, textarea { font: inherit; padding: 0.3rem 0.5rem; border: 1px solid var(--line); border-radius: 4px; }
+button { background: #fff; cursor: pointer; }
+button.primary { background: var(--accent); border-color: var(--accent); color: #fff; }
+button:disabled { opacity: 0.5; cursor: default; }
+form.row, .row { display: flex; gap: 0.5rem; flex-wrap: wrap; align-items: center; margin-bottom: 0.6rem; }
+.row input.grow { flex: 1; min-width: 8rem; }
+.badge { display: inline-block; padding: 0 0.4rem; border-radius: 3px; font-size: 0.8rem; background: #eef0f3; }
+.badge.ok, .badge.accepted, .badge.live, .badge.success, .badge.InService { background: #dcfce7; color: var(--ok); }
+.badge.bad, .badge.rejected, .badge.denied, .badge.dead, .badge.failure { background: #fee2e2; color: var(--bad); }
+.badge.warn, .badge.pending, .badge.draining, .badge.waiting { background: #fef9c3; color: var(--warn); }
+.dot { display: inline-block; width: 0.6rem; height: 0.6rem; border-radius: 50%; background: var(--muted); margin-right: 0.3rem; }
+.dot.on { background: var(--ok); }
+.muted { color: var(--muted); }
+.fingerprint { font-family: ui-monospace, monospace; font-size: 0.75rem; word-break: break-all; }
+td.actions { white-space: nowrap; text-align: right; }
+.error { color: var(--bad); margin: 0.4rem 0; }
+pre { margin: 0; white-space: pre-wrap; word-break: break-word; font-size: 0.8rem; max-height: 12rem; overflow: auto; }
+.login { max-width: 26rem; margin: 5rem auto; }
+.login input { width: 100%; margin: 0.6rem 0; }
+.events li { font-family: ui-monospace, monospace; font-size: 0.8rem; list-style: none; border-bottom: 1px solid var(--line); padding: 0.2rem 0; }
+.events { margin: 0; padding: 0; max-height: 20rem; overflow: auto; }
+.loading { padding: 2rem; color: var(--muted); }
+`;

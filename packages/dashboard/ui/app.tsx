@@ -1,0 +1,87 @@
+import { useCallback, useEffect, useState } from 'preact/hooks';
+import { api, ApiFailure, tokenStore } from './api.js';
+import { EventLog } from './event-log.js';
+import { errorText } from './format.js';
+import { Instances } from './instances.js';
+import { JobHistory } from './job-history.js';
+import { JobRunner } from './job-runner.js';
+import { Keys } from './keys.js';
+import { ClusterEventFeed, useLinkState } from './live.js';
+import { Login } from './login.js';
+import { Masters } from './masters.js';
+import type { Whoami } from './types.js';
+
+type Session = { state: 'checking' } | { state: 'signed-out'; error?: string } | { state: 'signed-in'; who: Whoami };
+
+export function App() {
+  const [session, setSession] = useState<Session>(
+    tokenStore.get() === null ? { state: 'signed-out' } : { state: 'checking' },
+  );
+  const check = useCallback(() => {
+    api<Whoami>('/whoami')
+      .then((who) => setSession({ state: 'signed-in', who }))
+      .catch((err: unknown) => {
+        if (err instanceof ApiFailure && err.status === 401) tokenStore.clear();
+        setSession({ state: 'signed-out', error: errorText(err) });
+      });
+  }, []);
+  useEffect(() => {
+    if (session.state === 'checking') check();
+  }, [session, check]);
+
+  if (session.state === 'checking') return <p class="loading">Checking the token…</p>;
+  if (session.state === 'signed-out') {
+    return (
+      <Login
+        error={session.error}
+        onToken={(token) => {
+          tokenStore.set(token);
+          setSession({ state: 'checking' });
+        }}
+      />
+    );
+  }
+  return (
+    <Dashboard
+      who={session.who}
+      onSignOut={() => {
+        tokenStore.clear();
+        setSession({ state: 'signed-out' });
+      }}
+    />
+  );
+}
+
+function Dashboard({ who, onSignOut }: { who: Whoami; onSignOut: () => void }) {
+  const [feed] = useState(() => new ClusterEventFeed());
+  useEffect(() => {
+    feed.start();
+    return () => feed.stop();
+  }, [feed]);
+  const link = useLinkState(feed);
+  return (
+    <>
+      <header>
+        <h1>Phoenix</h1>
+        <span class={`badge ${link === 'live' ? 'live' : 'warn'}`} id="link-state">
+          events: {link}
+        </span>
+        <span class="spacer" />
+        <span class="who">
+          {who.name} ({who.role}) via {who.masterId}
+        </span>
+        <button type="button" name="sign-out" onClick={onSignOut}>
+          Sign out
+        </button>
+      </header>
+      <main>
+        <Instances feed={feed} />
+        <Masters feed={feed} />
+        <Keys feed={feed} role={who.role} />
+        <JobRunner role={who.role} />
+        <JobHistory feed={feed} />
+        <EventLog feed={feed} />
+      </main>
+    </>
+  );
+}

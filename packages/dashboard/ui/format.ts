@@ -1,0 +1,41 @@
+import { ApiFailure } from './api.js';
+import type { MinionView } from './types.js';
+
+/** "12 s ago", "3 min ago": how old a timestamp is, for a table cell. */
+export function ago(at: number | undefined, now = Date.now()): string {
+  if (at === undefined) return '—';
+  const seconds = Math.max(0, Math.round((now - at) / 1000));
+  if (seconds < 60) return `${seconds} s ago`;
+  if (seconds < 3600) return `${Math.round(seconds / 60)} min ago`;
+  if (seconds < 86_400) return `${Math.round(seconds / 3600)} h ago`;
+  return new Date(at).toISOString().slice(0, 16).replace('T', ' ');
+}
+
+/** The os and role grains in one short line. */
+export function grainsSummary(minion: MinionView): string {
+  const g = minion.grains;
+  const os = [g.os, g.osrelease].filter((v) => typeof v === 'string' || typeof v === 'number').join(' ');
+  const roles = Array.isArray(g.roles) ? g.roles.join(', ') : typeof g.role === 'string' ? g.role : '';
+  return [os, roles].filter((part) => part !== '').join(' · ');
+}
+
+export function errorText(err: unknown): string {
+  if (err instanceof ApiFailure) return `${err.message} (${err.code})`;
+  return err instanceof Error ? err.message : String(err);
+}
+
+/** Everything a search box matches a minion against. */
+export function searchText(minion: MinionView): string {
+  return [
+    minion.minionId,
+    minion.keyState,
+    minion.connectedMaster,
+    minion.lifecycle?.state,
+    minion.lifecycle?.group,
+    minion.disabled?.reason,
+    grainsSummary(minion),
+  ]
+    .filter((part) => part !== undefined)
+    .join(' ')
+    .toLowerCase();
+}

@@ -1,0 +1,70 @@
+// The shapes the API answers with, as the dashboard reads them (the OpenAPI document has them all).
+
+export type Role = 'read' | 'operate' | 'admin';
+export type KeyState = 'pending' | 'accepted' | 'rejected' | 'denied';
+
+export interface Whoami {
+  name: string;
+  role: Role;
+  masterId: string;
+}
+
+export interface MinionView {
+  minionId: string;
+  keyState?: KeyState;
+  lifecycle?: { state: string; group: string; launchedAt?: number; updatedAt: number };
+  connectedMaster?: string;
+  connectedAt?: number;
+  connected: boolean;
+  grains: Record<string, unknown>;
+  highstate?: { result?: 'success' | 'failure'; jid?: string; startedAt?: number; finishedAt?: number };
+  disabled?: { by: string; at: number; reason: string };
+}
+
+export interface MasterView {
+  masterId: string;
+  host: string;
+  ports: { minion: number; enrol: number; peer: number; api: number };
+  status: 'active' | 'draining';
+  liveness: 'live' | 'draining' | 'dead';
+  minionCount: number;
+  heartbeatAt: number;
+  startedAt: number;
+  version: string;
+  treeHash?: string;
+}
+
+export interface Job {
+  jid: string;
+  fun: string;
+  args: unknown[];
+  target: string;
+  targetType: string;
+  submitter: string;
+  originMaster: string;
+  expected: string[];
+  createdAt: number;
+}
+
+export interface JobReturn {
+  jid: string;
+  minionId: string;
+  success: boolean;
+  retcode: number;
+  ret: unknown;
+  masterId?: string;
+  receivedAt: number;
+}
+
+export interface KeyInfo {
+  minionId: string;
+  state: KeyState;
+  fingerprint: string;
+}
+
+export interface ClusterEvent {
+  tag: string;
+  at: number;
+  masterId: string;
+  data: Record<string, unknown>;
+}
