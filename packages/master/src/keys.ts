@@ -25,6 +25,9 @@ export interface KeyChange {
   to: KeyState | 'deleted';
 }
 
+/** Key writes in flight at once when an action matches many keys. */
+const KEY_WRITES_AT_ONCE = 16;
+
 /** How long this master answers a repeated enrolment from its memory of a pending key. */
 const PENDING_TRUSTED_MS = 30_000;
 
@@ -195,39 +198,44 @@ export class KeyRegistry {
   /** Applies an action to every key matching the glob whose state allows it; returns what changed. */
   async apply(action: KeyAction, pattern: string, include = false, now = Date.now()): Promise<KeyChange[]> {
     const sources = ACTION_SOURCES[action]({ include });
+    const to = action === 'delete' ? 'deleted' : action === 'accept' ? 'accepted' : 'rejected';
+    const seen = new Set<string>();
+    // Each id once: a held key's denied twin is listed beside it.
+    const todo = (await this.list(pattern)).filter(
+      (key) => sources.includes(key.state) && !seen.has(key.minionId) && seen.add(key.minionId),
+    );
     const changes: KeyChange[] = [];
-    for (const key of await this.list(pattern)) {
-      if (!sources.includes(key.state)) continue;
-      if (changes.some((change) => change.minionId === key.minionId)) continue; // its denied twin: done
-      try {
-        if (action === 'delete') await this.#store.minions.deleteKey(key.minionId);
-        else
-          await this.#store.minions.setKeyState(
-            key.minionId,
-            key.state,
-            action === 'accept' ? 'accepted' : 'rejected',
-            now,
-          );
-      } catch (err) {
-        if (err instanceof ConditionFailedError) continue; // changed meanwhile by someone else: theirs stands
-        throw err;
+    // A few writes at a time: accepting a fleet of thousands is seconds, not a write after a write.
+    const worker = async (): Promise<void> => {
+      for (let key = todo.shift(); key !== undefined; key = todo.shift()) {
+        let publicKey: string | undefined;
+        try {
+          if (action === 'delete') await this.#store.minions.deleteKey(key.minionId);
+          else
+            publicKey = (await this.#store.minions.setKeyState(key.minionId, key.state, to as KeyState, now)).publicKey;
+        } catch (err) {
+          if (err instanceof ConditionFailedError) continue; // changed meanwhile by someone else: theirs stands
+          throw err;
+        }
+        const change: KeyChange = { minionId: key.minionId, from: key.state, to };
+        changes.push(change);
+        await this.applyChange(change, true, publicKey);
       }
-      const to = action === 'delete' ? 'deleted' : action === 'accept' ? 'accepted' : 'rejected';
-      changes.push({ minionId: key.minionId, from: key.state, to });
-    }
-    for (const change of changes) await this.applyChange(change, true);
-    return changes;
+    };
+    await Promise.all(Array.from({ length: KEY_WRITES_AT_ONCE }, worker));
+    return changes.sort((a, b) => a.minionId.localeCompare(b.minionId));
   }
 
   /** Accepts one pending key (the reactor's auto-accept); false when it was not pending any more. */
   async acceptPending(minionId: string, now = Date.now()): Promise<boolean> {
+    let publicKey: string | undefined;
     try {
-      await this.#store.minions.setKeyState(minionId, 'pending', 'accepted', now);
+      publicKey = (await this.#store.minions.setKeyState(minionId, 'pending', 'accepted', now)).publicKey;
     } catch (err) {
       if (err instanceof ConditionFailedError) return false;
       throw err;
     }
-    await this.applyChange({ minionId, from: 'pending', to: 'accepted' }, true);
+    await this.applyChange({ minionId, from: 'pending', to: 'accepted' }, true, publicKey);
     return true;
   }
 
@@ -241,18 +249,22 @@ export class KeyRegistry {
   }
 
   /** Brings the cache in line with a change made here or reported by a peer, and tells listeners. */
-  async applyChange(change: KeyChange, local: boolean): Promise<void> {
+  async applyChange(change: KeyChange, local: boolean, acceptedPublicKey?: string): Promise<void> {
     this.#pending.delete(change.minionId);
     if (change.to === 'accepted') {
-      const record = await this.#store.minions.get(change.minionId);
-      if (record?.keyState === 'accepted' && record.publicKey !== undefined) {
-        this.#remember(this.#entry(change.minionId, record.publicKey));
-      }
+      // The writer knows the key it accepted; a peer's report is checked against the table.
+      const publicKey = acceptedPublicKey ?? (await this.#acceptedPublicKeyInTable(change.minionId));
+      if (publicKey !== undefined) this.#remember(this.#entry(change.minionId, publicKey));
     } else {
       this.#forget(change.minionId);
     }
     this.#log.info(change, 'key state changed');
     for (const listener of this.#listeners) listener(change, local);
+  }
+
+  async #acceptedPublicKeyInTable(minionId: string): Promise<string | undefined> {
+    const record = await this.#store.minions.get(minionId);
+    return record?.keyState === 'accepted' ? record.publicKey : undefined;
   }
 
   #entry(minionId: string, publicKey: string): AcceptedKey {
