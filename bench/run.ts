@@ -91,6 +91,7 @@ async function scenario(n: number, repeats: number): Promise<ScenarioResult> {
     for (;;) {
       const warm = await api.runJob('bench-*', 'test.ping', 10_000);
       if (warm.expected === n && warm.latencies.length === n) break;
+      progress(n, `warm-up: ${warm.latencies.length} of ${warm.expected} targeted minions answered`);
       if (Date.now() > warmDeadline) throw new Error(`only ${warm.latencies.length} of ${n} minions answer`);
     }
     progress(n, `every minion answers, ${Date.now() - swarmStarted} ms after the swarm started`);

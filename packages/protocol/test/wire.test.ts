@@ -50,3 +50,17 @@ test('garbage, wrong shapes, unknown types, other versions and oversized bodies 
     if (!result.ok) assert.match(result.reason, reason, what);
   }
 });
+
+test("the master's heartbeat is decoded without the general schema, and refused exactly where the schema would be", () => {
+  assert.deepEqual(decodeMasterMessage(encode({ v: 1, t: 'heartbeat', at: 5 })), {
+    ok: true,
+    message: { v: 1, t: 'heartbeat', at: 5 },
+  });
+  const refused: Array<[string, Record<string, unknown>]> = [
+    ['an extra field', { v: 1, t: 'heartbeat', at: 5, extra: true }],
+    ['another version', { v: 2, t: 'heartbeat', at: 5 }],
+    ['no time', { v: 1, t: 'heartbeat' }],
+    ['a time that is not a number', { v: 1, t: 'heartbeat', at: '5' }],
+  ];
+  for (const [what, body] of refused) assert.equal(decodeMasterMessage(encode(body)).ok, false, what);
+});
