@@ -1,7 +1,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { randomBytes } from 'node:crypto';
-import { cp, mkdir, readFile, readdir, writeFile } from 'node:fs/promises';
+import { cp, mkdir, readFile, readdir, stat, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { createStateSandbox, type StateSandbox } from '@phoenix/minion/state/testing';
@@ -173,6 +173,29 @@ test(
       assert.deepEqual(second.failed, []);
       assert.deepEqual(changed(second.returns['web-1']?.ret), []);
       assert.deepEqual(changed(second.returns['db-1']?.ret), []);
+      // Without --out, a state run is shown as Salt's highstate outputter does, per minion.
+      const shown = await phoenix(['run', 'web-1', 'state.highstate', '--timeout', '60'], cli, 90_000);
+      assert.equal(shown.code, 0, shown.stderr);
+      assert.match(shown.stdout, /^web-1:\n {2}Name: \/etc\/motd - Function: file.managed - Result: Clean/);
+      assert.match(shown.stdout, /Summary for web-1\n-+\nSucceeded: 11 \(changed=0\)\nFailed: {5}0/);
+      // state.single takes the state's arguments as keyword arguments, as Salt's does.
+      const single = await phoenix(
+        [
+          'run',
+          'web-1',
+          'state.single',
+          'file.managed',
+          '/etc/single.conf',
+          'contents=hi',
+          'mode=600',
+          '--out',
+          'json',
+        ],
+        cli,
+      );
+      assert.deepEqual(json<RunDocument>(single).failed, [], single.stdout);
+      assert.equal(await readFile(join(web.root, 'etc', 'single.conf'), 'utf8'), 'hi\n');
+      assert.equal((await stat(join(web.root, 'etc', 'single.conf'))).mode & 0o777, 0o600);
       // And test=True now predicts no change: every result true.
       const settled = await run('state.highstate', 'test=True');
       assert.ok(

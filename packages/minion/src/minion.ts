@@ -2,15 +2,14 @@ import pino, { type Logger } from 'pino';
 import type { Context } from 'zeromq';
 import type { MinionConfig } from './config.js';
 import { MinionConnection, type ConnectionState } from './connection/connection.js';
-import { Executor } from './executor/index.js';
-import { createModuleRegistry, createStateModule, localStateOptions } from './modules/index.js';
+import { createMinionExecutor, MINION_VERSION } from './executor/minion-executor.js';
+import { localStateOptions } from './modules/index.js';
 import { remoteStateOptions } from './file-client/index.js';
-import { gatherCoreGrains, GrainStore } from './grains/index.js';
 import { resolveMinionId } from './identity.js';
 import { createMasterListManager } from './master-list/index.js';
 import { loadOrCreateKeyPair } from './pki.js';
 
-export const MINION_VERSION = '0.1.0';
+export { MINION_VERSION };
 
 export interface Minion {
   readonly id: string;
@@ -32,38 +31,17 @@ export async function startMinion(
   const { id, instanceId } = await resolveMinionId(config);
   const log = (options.log ?? pino({ level: config.logLevel })).child({ minionId: id });
   const keyPair = await loadOrCreateKeyPair(config.pkiDir);
-  const core = await gatherCoreGrains({
-    minionId: id,
+  const { grains, executor } = await createMinionExecutor(config, {
+    id,
     ...(instanceId === undefined ? {} : { instanceId }),
-    ...(config.autoscalingGroup === undefined ? {} : { autoscalingGroupName: config.autoscalingGroup }),
-    version: MINION_VERSION,
-  });
-  const grains = await GrainStore.open({ core, cacheDir: config.cacheDir, logger: log });
-  const executor = new Executor({
-    minionId: id,
-    grains,
-    logger: log,
-    cacheDir: config.cacheDir,
-    version: MINION_VERSION,
-    modules: createModuleRegistry([
-      createStateModule({
-        ...(config.fileClient === 'local'
-          ? localStateOptions({ fileRoots: config.fileRoots, pillarRoots: config.pillarRoots })
-          : remoteStateOptions((body, timeoutMs) => connection.request(body, timeoutMs), {
-              cacheDir: config.cacheDir,
-              timeoutMs: config.state.masterRequestTimeoutMs,
-            })),
-        root: config.state.root,
-        failhard: config.state.failhard,
-        renderTimeoutMs: config.state.renderTimeoutMs,
-        jinja: { trimBlocks: config.state.jinjaTrimBlocks, lstripBlocks: config.state.jinjaLstripBlocks },
-        opts: {
-          file_client: config.fileClient,
-          ...(config.fileClient === 'local' ? { file_roots: config.fileRoots, pillar_roots: config.pillarRoots } : {}),
-          cachedir: config.cacheDir,
-        },
-      }),
-    ]),
+    log,
+    files:
+      config.fileClient === 'local'
+        ? localStateOptions({ fileRoots: config.fileRoots, pillarRoots: config.pillarRoots })
+        : remoteStateOptions((body, timeoutMs) => connection.request(body, timeoutMs), {
+            cacheDir: config.cacheDir,
+            timeoutMs: config.state.masterRequestTimeoutMs,
+          }),
   });
   // The failover-ordered master list: pushed by masters, read from the table when none answers,
   // written back to the config file; a change re-orders the live connection in place.

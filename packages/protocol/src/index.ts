@@ -11,3 +11,4 @@ export * from './identity.js';
 export * from './failover.js';
 export * from './lifecycle.js';
 export * from './highstate-output.js';
+export * from './arguments.js';

@@ -10,6 +10,9 @@ Local cluster (the embedded cloud: no AWS account needed)
   ${USAGES.down}
   ${USAGES.local}
 
+This host, no master (states from local roots, as salt-call --local)
+  ${USAGES.call}
+
 Cluster (any master's API: --api URL --token T, or PHOENIX_API / PHOENIX_TOKEN, else the local cluster)
   ${USAGES.run}
   ${USAGES.keys}
@@ -26,6 +29,7 @@ const COMMANDS: Record<string, () => Promise<Command>> = {
   down: async () => (await import('../commands/down.js')).down,
   local: async () => (await import('../commands/local.js')).local,
   run: async () => (await import('../commands/run.js')).run,
+  call: async () => (await import('../commands/call.js')).call,
   keys: async () => (await import('../commands/keys.js')).keys,
   jobs: async () => (await import('../commands/jobs.js')).jobs,
   masters: async () => (await import('../commands/masters.js')).masters,

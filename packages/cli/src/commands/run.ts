@@ -1,4 +1,5 @@
 import { stringify } from 'yaml';
+import { formatHighstate, isStateRun, splitArguments, useColour } from '@phoenix/protocol';
 import { resolveApi, request, stream } from '../api-client.js';
 import { USAGES } from '../usage.js';
 import { parseCommand } from '../args.js';
@@ -23,15 +24,19 @@ export async function run(argv: readonly string[]): Promise<number> {
     timeout: { type: 'string', short: 't' },
     async: { type: 'boolean', default: false },
     out: { type: 'string' },
+    'no-color': { type: 'boolean', default: false },
+    'force-color': { type: 'boolean', default: false },
     api: { type: 'string' },
     token: { type: 'string' },
   });
   const [target, fun, ...rest] = positionals;
   if (target === undefined || fun === undefined) throw new CliError(CliErrorCodes.USAGE, `usage: ${RUN_USAGE}`);
-  const out = values.out ?? 'nested';
-  if (!['nested', 'yaml', 'json'].includes(out)) {
-    throw new CliError(CliErrorCodes.USAGE, `--out must be one of nested, yaml, json, not "${out}"`);
+  // Like salt: a state run is shown by the highstate outputter, anything else as nested YAML.
+  const out = values.out ?? (isStateRun(fun) ? 'highstate' : 'nested');
+  if (!['nested', 'highstate', 'yaml', 'json'].includes(out)) {
+    throw new CliError(CliErrorCodes.USAGE, `--out must be one of nested, highstate, yaml, json, not "${out}"`);
   }
+  const colour = useColour({ noColor: values['no-color'], forceColor: values['force-color'] }, process.stdout);
   const chosen = (['grain', 'list', 'compound', 'pcre'] as const).filter((type) => values[type]);
   if (chosen.length > 1) throw new CliError(CliErrorCodes.USAGE, 'choose one of -G, -L, -C and -E');
   const targetType = chosen[0] ?? 'glob';
@@ -62,6 +67,7 @@ export async function run(argv: readonly string[]): Promise<number> {
       const ret = data as Return;
       returns.set(ret.minionId, ret);
       if (out === 'nested') process.stdout.write(nested(ret));
+      if (out === 'highstate') process.stdout.write(`${formatHighstate(ret.ret, { colour, minion: ret.minionId })}\n`);
       if (progress) process.stderr.write(`\r${returns.size}/${submitted.minions.length} returned`);
     } else if (event === 'done') {
       missing = (data as { missing: string[] }).missing;
@@ -81,34 +87,6 @@ export async function run(argv: readonly string[]): Promise<number> {
   if (out === 'yaml') process.stdout.write(stringify(document));
   for (const id of missing) process.stderr.write(`${id}: did not return within ${timeoutS} s\n`);
   return failed.length > 0 || missing.length > 0 ? 1 : 0;
-}
-
-/** Salt's argument rule: `key=value` is a keyword argument; simple literals become numbers, booleans, null. */
-export function splitArguments(words: readonly string[]): { args: unknown[]; kwargs: Record<string, unknown> } {
-  const args: unknown[] = [];
-  const kwargs: Record<string, unknown> = {};
-  for (const word of words) {
-    const match = /^([A-Za-z_][A-Za-z0-9_]*)=(.*)$/s.exec(word);
-    if (match) kwargs[match[1] as string] = literal(match[2] as string);
-    else args.push(literal(word));
-  }
-  return { args, kwargs };
-}
-
-function literal(text: string): unknown {
-  if (/^(true|True)$/.test(text)) return true;
-  if (/^(false|False)$/.test(text)) return false;
-  if (/^(null|None|~)$/.test(text)) return null;
-  // A number only when it survives the trip: a jid or a long id stays the string it was.
-  if (/^-?(0|[1-9]\d*)(\.\d+)?$/.test(text) && String(Number(text)) === text) return Number(text);
-  if (/^[[{]/.test(text)) {
-    try {
-      return JSON.parse(text) as unknown;
-    } catch {
-      return text;
-    }
-  }
-  return text;
 }
 
 function nested(ret: Return): string {

@@ -6,16 +6,22 @@ import { loadMinionConfig } from '../config.js';
 import { startMinion } from '../minion.js';
 import { runMasterListCommand } from '../master-list/standalone.js';
 import { startSwarm } from '../swarm.js';
+import { runCallCommand } from '../call-command.js';
 
 /**
  * phoenix-minion [--config FILE]: runs one minion until SIGTERM or SIGINT.
  * phoenix-minion master-list --once | --watch [--config FILE] [--out json]: only the master-list
  * manager (see master-list/standalone.ts), e.g. to serve a plain salt-minion.
  * phoenix-minion swarm --count N --config FILE [--id-prefix P]: N minions in one process (see swarm.ts).
+ * phoenix-minion call --local FUNCTION [ARGS]: one function on this host, no master (see call-command.ts).
  */
 async function main(): Promise<void> {
   if (process.argv[2] === 'master-list') {
     process.exitCode = await runMasterListCommand(process.argv.slice(3));
+    return;
+  }
+  if (process.argv[2] === 'call') {
+    process.exitCode = await runCallCommand(process.argv.slice(3));
     return;
   }
   if (process.argv[2] === 'swarm') {
@@ -88,5 +94,5 @@ async function runSwarm(args: string[]): Promise<void> {
 main().catch((err: unknown) => {
   const code = isPhoenixError(err) ? err.code : 'PHX_MINION_INTERNAL';
   process.stderr.write(`phoenix-minion: ${err instanceof Error ? err.message : String(err)} [${code}]\n`);
-  process.exit(1);
+  process.exit(code === 'PHX_MINION_CALL_USAGE' ? 2 : 1);
 });

@@ -8,6 +8,8 @@ export function bindArguments(
   params: readonly string[],
   args: readonly unknown[],
   kwargs: Readonly<Record<string, unknown>>,
+  /** The function takes keyword arguments beyond its parameters (Salt's `**kwargs`). */
+  extraKeywords = false,
 ): Record<string, unknown> {
   if (args.length > params.length) {
     throw new ArgumentError(
@@ -22,7 +24,8 @@ export function bindArguments(
     bound[params[index] as string] = value;
   });
   for (const [name, value] of Object.entries(kwargs)) {
-    if (!params.includes(name)) throw new ArgumentError(`unexpected keyword argument '${name}'`, name);
+    if (!params.includes(name) && !extraKeywords)
+      throw new ArgumentError(`unexpected keyword argument '${name}'`, name);
     if (name in bound) throw new ArgumentError(`got multiple values for argument '${name}'`, name);
     bound[name] = value;
   }

@@ -131,7 +131,7 @@ export class Executor {
         ? undefined
         : setTimeout(() => controller.abort(new JobTimeoutError(job.jid, timeoutMs)), timeoutMs);
     try {
-      const args = bindArguments(fn.params, job.args, job.kwargs);
+      const args = bindArguments(fn.params, job.args, job.kwargs, fn.extraKeywords);
       const ret = (await untilAborted(fn.run(args, ctx), controller.signal)) ?? null;
       const code = retcode !== 0 ? retcode : reportsFailure(ret) ? 1 : 0;
       return this.#outcome(entry, code, ret);

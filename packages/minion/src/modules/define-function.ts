@@ -5,20 +5,30 @@ import type { ArgsSchema, JobContext, ModuleFunction } from './types.js';
 export interface FunctionDefinition<S extends ArgsSchema> {
   doc: string;
   schema: S;
-  run(args: z.output<S>, ctx: JobContext): unknown;
+  /** Take keyword arguments the schema does not name; `run` gets them as `extra`, unvalidated. */
+  extraKeywords?: boolean;
+  run(args: z.output<S>, ctx: JobContext, extra: Readonly<Record<string, unknown>>): unknown;
 }
 
 /** Types `run`'s arguments from the schema, and validates them there, before the body ever sees them. */
 export function defineFunction<S extends ArgsSchema>(definition: FunctionDefinition<S>): ModuleFunction {
   const { doc, schema } = definition;
+  const params = Object.freeze(Object.keys(schema.shape));
   return Object.freeze({
     doc,
     schema,
-    params: Object.freeze(Object.keys(schema.shape)),
+    params,
+    extraKeywords: definition.extraKeywords === true,
     async run(args: Readonly<Record<string, unknown>>, ctx: JobContext): Promise<unknown> {
-      const parsed = schema.safeParse(args);
-      if (!parsed.success) throw argumentError(parsed.error, args);
-      return definition.run(parsed.data, ctx);
+      const named: Record<string, unknown> = {};
+      const extra: Record<string, unknown> = {};
+      for (const [key, value] of Object.entries(args)) {
+        if (definition.extraKeywords === true && !params.includes(key)) extra[key] = value;
+        else named[key] = value;
+      }
+      const parsed = schema.safeParse(named);
+      if (!parsed.success) throw argumentError(parsed.error, named);
+      return definition.run(parsed.data, ctx, Object.freeze(extra));
     },
   });
 }

@@ -142,17 +142,24 @@ CLI Example: phoenix run '*' state.sls_id nginx web`,
 
 fun: the state function, e.g. file.managed
 name: the state's name
-args: its other arguments as a dictionary, e.g. args='{"contents": "hi"}'${RUN_OPTIONS_DOC}
+other keyword arguments: the state's arguments, e.g. contents=hi mode=644 (or all of them as args='{"contents": "hi"}')${RUN_OPTIONS_DOC}
 
-CLI Example: phoenix run '*' state.single pkg.installed vim`,
+CLI Example: phoenix run '*' state.single file.managed /etc/motd contents='hello' mode=644`,
         schema: z.strictObject({
           fun: z.string().regex(/^[A-Za-z_]\w*\.[A-Za-z_]\w*$/, 'must be module.function'),
           name: z.string().min(1),
           args: PillarOverride.default({}),
           ...runOptions,
         }),
-        run: async (args, ctx) =>
-          finish(await service.single(job(ctx), request(args), args.fun, args.name, args.args), ctx),
+        extraKeywords: true,
+        run: async (args, ctx, extra) =>
+          finish(
+            await service.single(job(ctx), request(args), args.fun, args.name, {
+              ...args.args,
+              ...withoutPublished(extra),
+            }),
+            ctx,
+          ),
       }),
       show_sls: defineFunction({
         doc: "Returns the high data of SLS files, rendered and merged, without running them.\n\nmods: SLS names\nsaltenv: the environment (default base)\n\nCLI Example: phoenix run '*' state.show_sls web",
@@ -232,6 +239,11 @@ export function localStateOptions(config: {
   return { files: new LocalRoots(config.fileRoots), pillarFiles: new LocalRoots(config.pillarRoots) };
 }
 
+/** Salt passes `__pub_*` keys (who sent the job) along with keyword arguments; they are not state arguments. */
+function withoutPublished(extra: Readonly<Record<string, unknown>>): Record<string, unknown> {
+  return Object.fromEntries(Object.entries(extra).filter(([key]) => !key.startsWith('__')));
+}
+
 /** The state system's view of a job. */
 function job(ctx: JobContext): StateJob {
   return {
@@ -249,7 +261,7 @@ function job(ctx: JobContext): StateJob {
       if (!fn) throw new ExecutionError(`'${fun}' is not available.`);
       // A template's call must not set the state run's retcode (cmd.run would).
       const nested = Object.create(ctx, { setRetcode: { value: () => undefined } }) as JobContext;
-      return fn.run(bindArguments(fn.params, args, kwargs), nested);
+      return fn.run(bindArguments(fn.params, args, kwargs, fn.extraKeywords), nested);
     },
   };
 }

@@ -35,6 +35,8 @@ export interface ModuleFunction {
   readonly schema: ArgsSchema;
   /** Parameter names in positional order. */
   readonly params: readonly string[];
+  /** Keyword arguments beyond `params` are taken (as Salt's `**kwargs`) instead of refused. */
+  readonly extraKeywords: boolean;
   /** Validates `args` against the schema (ArgumentError naming the argument) and runs the function. */
   run(args: Readonly<Record<string, unknown>>, ctx: JobContext): Promise<unknown>;
 }

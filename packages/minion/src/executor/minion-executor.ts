@@ -1,0 +1,53 @@
+import type { Logger } from 'pino';
+import type { MinionConfig } from '../config.js';
+import { gatherCoreGrains, GrainStore } from '../grains/index.js';
+import { createModuleRegistry, createStateModule } from '../modules/index.js';
+import type { StateModuleOptions } from '../modules/state.js';
+import { Executor } from './executor.js';
+
+export const MINION_VERSION = '0.1.0';
+
+/**
+ * A minion's grains and executor, with the state module reading files and pillar from `files`:
+ * the connected minion passes its master's file server, `phoenix call --local` the local roots.
+ */
+export async function createMinionExecutor(
+  config: MinionConfig,
+  options: {
+    id: string;
+    instanceId?: string;
+    log: Logger;
+    files: Pick<StateModuleOptions, 'files' | 'pillar' | 'pillarFiles'>;
+  },
+): Promise<{ grains: GrainStore; executor: Executor }> {
+  const core = await gatherCoreGrains({
+    minionId: options.id,
+    ...(options.instanceId === undefined ? {} : { instanceId: options.instanceId }),
+    ...(config.autoscalingGroup === undefined ? {} : { autoscalingGroupName: config.autoscalingGroup }),
+    version: MINION_VERSION,
+  });
+  const grains = await GrainStore.open({ core, cacheDir: config.cacheDir, logger: options.log });
+  const executor = new Executor({
+    minionId: options.id,
+    grains,
+    logger: options.log,
+    cacheDir: config.cacheDir,
+    version: MINION_VERSION,
+    modules: createModuleRegistry([
+      createStateModule({
+        ...options.files,
+        root: config.state.root,
+        failhard: config.state.failhard,
+        renderTimeoutMs: config.state.renderTimeoutMs,
+        jinja: { trimBlocks: config.state.jinjaTrimBlocks, lstripBlocks: config.state.jinjaLstripBlocks },
+        opts: {
+          id: options.id,
+          file_client: config.fileClient,
+          ...(config.fileClient === 'local' ? { file_roots: config.fileRoots, pillar_roots: config.pillarRoots } : {}),
+          cachedir: config.cacheDir,
+        },
+      }),
+    ]),
+  });
+  return { grains, executor };
+}

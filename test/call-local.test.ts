@@ -1,0 +1,134 @@
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { mkdir, readFile, readdir, writeFile } from 'node:fs/promises';
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { createStateSandbox, type StateSandbox } from '@phoenix/minion/state/testing';
+import { useTempDir } from '@phoenix/devstack/testing';
+import { json, phoenix, type CliResult } from './lib/cli.js';
+
+/*
+ * `phoenix call --local`, Salt's `salt-call --local`: the fixture tree applied on this host with no
+ * master, as a bootstrap or an artifact deploy would. The host is a throwaway root with fake system
+ * tools first on PATH (createStateSandbox); nothing outside temporary directories changes.
+ */
+
+const FIXTURES = fileURLToPath(new URL('../../test/fixtures/states/', import.meta.url));
+const tmp = useTempDir('phoenix-call-');
+
+interface StateResult {
+  __id__: string;
+  result: boolean | null;
+  changes: Record<string, unknown>;
+}
+const results = (out: CliResult): StateResult[] =>
+  Object.values(json<{ local: Record<string, StateResult> }>(out).local);
+
+test('phoenix call --local state.highstate applies local roots: predicts, changes, then changes nothing', async () => {
+  const sandbox: StateSandbox = await createStateSandbox({ fakes: join(FIXTURES, 'fakes') });
+  try {
+    const config = join(tmp(), 'minion.yaml');
+    await writeFile(
+      config,
+      JSON.stringify({
+        id: 'web-1',
+        clusterPublicKey: 'rq:rM>}U?@Lns47E1%kR.o@n%FcmmsL/@{H8]yf7',
+        pkiDir: join(tmp(), 'pki'),
+        cacheDir: join(tmp(), 'cache'),
+        imds: { enabled: false },
+        state: { root: sandbox.root },
+      }),
+    );
+    const call = (...args: string[]): Promise<CliResult> =>
+      phoenix(
+        [
+          'call',
+          '--local',
+          '--config',
+          config,
+          '--file-root',
+          join(FIXTURES, 'file_roots'),
+          '--pillar-root',
+          join(FIXTURES, 'pillar_roots'),
+          ...args,
+        ],
+        sandbox.env,
+      );
+    // Custom grains, kept in the cache directory: the grain-matched top and pillar follow them.
+    for (const [key, value] of [
+      ['role', 'web'],
+      ['service_group', 'web'],
+    ]) {
+      const set = await call('grains.setval', key as string, value as string, '--out', 'json');
+      assert.equal(set.code, 0, set.stderr);
+    }
+    await mkdir(join(sandbox.root, 'etc'));
+    await writeFile(join(sandbox.root, 'etc', 'obsolete.conf'), 'remove me\n');
+
+    const predicted = await call('state.highstate', 'test=True', '--out', 'json');
+    assert.equal(predicted.code, 0, predicted.stdout + predicted.stderr);
+    const predictions = results(predicted);
+    assert.ok(
+      predictions.some((r) => r.__id__ === 'nginx-config'),
+      'the top gives web-1 the web states',
+    );
+    assert.deepEqual(
+      predictions.filter((r) => r.result !== null).map((r) => r.__id__),
+      [],
+      'on a fresh host every state predicts a change',
+    );
+    assert.deepEqual(await readdir(sandbox.root), ['etc'], 'test=True changed nothing');
+
+    const first = await call('state.highstate', '--out', 'json');
+    assert.equal(first.code, 0, first.stdout + first.stderr);
+    for (const result of results(first)) {
+      assert.equal(result.result, true, result.__id__);
+      assert.ok(Object.keys(result.changes).length > 0, `${result.__id__} changed something`);
+    }
+    assert.match(await readFile(join(sandbox.root, 'etc', 'nginx', 'nginx.conf'), 'utf8'), /worker_processes 4;/);
+
+    const second = await call('state.highstate', '--out', 'json');
+    assert.equal(second.code, 0);
+    assert.deepEqual(
+      results(second).filter((r) => Object.keys(r.changes).length > 0),
+      [],
+      'the second run changes nothing',
+    );
+
+    // The default output is Salt's highstate outputter.
+    const text = await call('state.highstate');
+    assert.equal(text.code, 0);
+    assert.match(text.stdout, /^local:\n/);
+    assert.match(text.stdout, /Name: \/etc\/motd - Function: file.managed - Result: Clean/);
+    assert.match(text.stdout, /Summary for local\n-+\nSucceeded: 11 \(changed=0\)\nFailed: {5}0/);
+  } finally {
+    await sandbox.close();
+  }
+});
+
+test('phoenix call: a broken SLS is a clear error naming the file; without --local it is a usage error', async () => {
+  const broken = await phoenix(
+    [
+      'call',
+      '--local',
+      '--file-root',
+      join(FIXTURES, 'broken'),
+      '--pillar-root',
+      join(tmp(), 'no-pillar'),
+      'state.sls',
+      'bad_yaml',
+      '--out',
+      'json',
+    ],
+    { HOME: tmp() },
+  );
+  assert.equal(broken.code, 1);
+  assert.match(JSON.stringify(json<{ local: unknown }>(broken).local), /bad_yaml/);
+
+  const usage = await phoenix(['call', 'test.ping'], { HOME: tmp() });
+  assert.equal(usage.code, 2);
+  assert.match(usage.stderr, /only --local is supported/);
+  const unknown = await phoenix(['call', '--local', '--bogus', 'test.ping'], { HOME: tmp() });
+  assert.equal(unknown.code, 2);
+  assert.match(unknown.stderr, /bogus/);
+});
