@@ -320,7 +320,8 @@ test(
     const sandbox = await createStateSandbox();
     const roots = await tree('roots-runaway', {
       // Ten billion steps over small lists: it runs out of time, not of memory.
-      'loop.sls': '{% for i in range(100000) %}{% for j in range(100000) %}{% endfor %}{% endfor %}\nx:\n  test.nop: []\n',
+      'loop.sls':
+        '{% for i in range(100000) %}{% for j in range(100000) %}{% endfor %}{% endfor %}\nx:\n  test.nop: []\n',
       'slow.sls': "{{ salt['test.sleep'](30) }}\n",
     });
     const { env, run } = await stateMinion(roots, sandbox, { renderTimeoutMs: 1_000 });
