@@ -36,7 +36,15 @@ export interface ScenarioResult {
   baseline: { allAnsweredMs: number };
   /** Phoenix's time until the last return / the bare ZeroMQ time until the last answer. */
   ratio: number;
-  cost: { masterRssKbPerMinion: number; masterCpuMsPerJob: number; swarmStartMs: number };
+  cost: {
+    masterRssKbPerMinion: number;
+    masterCpuMsPerJob: number;
+    swarmStartMs: number;
+    /** Masters-table reads per minion while the swarm started and enrolled (before all answered). */
+    tableReadsAtStartPerMinion: number;
+    /** Masters-table reads per minion-hour once every minion answered (the steady state). */
+    tableReadsPerMinionHour: number;
+  };
 }
 
 const JOB_TIMEOUT_MS = 60_000;
@@ -95,6 +103,8 @@ async function scenario(n: number, repeats: number): Promise<ScenarioResult> {
       if (Date.now() > warmDeadline) throw new Error(`only ${warm.latencies.length} of ${n} minions answer`);
     }
     progress(n, `every minion answers, ${Date.now() - swarmStarted} ms after the swarm started`);
+    swarm.child.kill('SIGUSR2');
+    const settled = await swarm.line<{ mastersTableReads: number; at: number }>('swarm reads', 30_000);
     const rssAfter = await rssKb(master.proc.pid);
     const cpuBefore = await cpuMs(master.proc.pid);
     const runs: FanOut[] = [];
@@ -109,6 +119,14 @@ async function scenario(n: number, repeats: number): Promise<ScenarioResult> {
       });
     }
     const cpuAfter = await cpuMs(master.proc.pid);
+    // Masters-table reads: those of start-up and enrolment (per minion), then the steady state's
+    // from the moment every minion answered to the end of the run (per minion-hour).
+    swarm.child.kill('SIGTERM');
+    const stopped = await swarm.line<{ mastersTableReads: number; at: number }>('swarm stopped', 60_000);
+    swarm = undefined;
+    const tableReadsAtStartPerMinion = settled.mastersTableReads / n;
+    const tableReadsPerMinionHour =
+      (stopped.mastersTableReads - settled.mastersTableReads) / ((n * (stopped.at - settled.at)) / 3_600_000);
     const fanOut: FanOut = {
       p50Ms: median(runs.map((r) => r.p50Ms)),
       p99Ms: median(runs.map((r) => r.p99Ms)),
@@ -125,6 +143,8 @@ async function scenario(n: number, repeats: number): Promise<ScenarioResult> {
         masterRssKbPerMinion: (rssAfter - rssBefore) / n,
         masterCpuMsPerJob: (cpuAfter - cpuBefore) / repeats,
         swarmStartMs,
+        tableReadsAtStartPerMinion,
+        tableReadsPerMinionHour,
       },
     };
   } catch (err) {
@@ -199,11 +219,11 @@ function markdown(results: {
     `Run ${results.date} on ${String(m.cpuModel)} (${String(m.cores)} cores), ${fmt(Number(m.memoryGiB))} GiB, Node ${String(m.node)}.`,
     `Each figure is the median over ${results.repeats} repeats; one master, minions in one swarm process.`,
     '',
-    '| N | p50 ms | p99 ms | max ms | client sees all ms | ZeroMQ baseline ms | ratio | master RSS kB/minion | master CPU ms/job |',
-    '| -: | -: | -: | -: | -: | -: | -: | -: | -: |',
+    '| N | p50 ms | p99 ms | max ms | client sees all ms | ZeroMQ baseline ms | ratio | master RSS kB/minion | master CPU ms/job | table reads/minion at start | table reads/minion-hour steady |',
+    '| -: | -: | -: | -: | -: | -: | -: | -: | -: | -: | -: |',
     ...results.scenarios.map(
       (s) =>
-        `| ${s.n} | ${fmt(s.fanOut.p50Ms)} | ${fmt(s.fanOut.p99Ms)} | ${fmt(s.fanOut.maxMs)} | ${fmt(s.fanOut.allReturnedMs)} | ${fmt(s.baseline.allAnsweredMs, 2)} | ${fmt(s.ratio)} | ${fmt(s.cost.masterRssKbPerMinion)} | ${fmt(s.cost.masterCpuMsPerJob)} |`,
+        `| ${s.n} | ${fmt(s.fanOut.p50Ms)} | ${fmt(s.fanOut.p99Ms)} | ${fmt(s.fanOut.maxMs)} | ${fmt(s.fanOut.allReturnedMs)} | ${fmt(s.baseline.allAnsweredMs, 2)} | ${fmt(s.ratio)} | ${fmt(s.cost.masterRssKbPerMinion)} | ${fmt(s.cost.masterCpuMsPerJob)} | ${fmt(s.cost.tableReadsAtStartPerMinion, 2)} | ${fmt(s.cost.tableReadsPerMinionHour, 2)} |`,
     ),
     '',
     'Latencies run from just before `POST /api/v1/jobs` to each return’s arrival at the master;',
@@ -214,7 +234,7 @@ function markdown(results: {
           `Failover: kill -9 of one of two masters, N=${results.failover.n}: every minion answered through the other ${fmt(results.failover.allAnswerMs)} ms after the kill (one run).`,
           '',
         ]),
-    'Masters-table reads are not measured: the swarm has no `aws` settings, and connected minions do not read the table.',
+    'Masters-table reads are counted by each minion’s master-list manager: at start (the fallback read of a minion not connected within its grace period) and per minion-hour once every minion answers.',
     '',
   ].join('\n');
 }

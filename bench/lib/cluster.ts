@@ -35,7 +35,7 @@ function spawnTracked(args: string[]): BenchProcess {
     const parts = buffered.split('\n');
     buffered = parts.pop() ?? '';
     // Only lines that may be ready markers are kept: the rest is log volume the bench does not need.
-    for (const part of parts) if (part.includes('ready"')) lines.push(part);
+    for (const part of parts) if (part.includes('ready"') || part.includes('"msg":"swarm ')) lines.push(part);
     for (const wake of waiters) wake();
   };
   child.stdout.on('data', onData);
@@ -143,6 +143,9 @@ export async function startBenchSwarm(
     pkiDir: join(dir, 'swarm', 'pki'),
     cacheDir: join(dir, 'swarm', 'cache'),
     imds: { enabled: false },
+    // The masters table, as on EC2: the master-list manager's fallback, whose reads the bench counts.
+    aws: devstack.aws,
+    tablePrefix: devstack.tablePrefix,
     // Acceptance is pushed to a waiting minion; the retry only covers a lost push.
     enrolRetryMs: 5_000,
     logLevel: 'warn',

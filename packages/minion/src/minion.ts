@@ -17,6 +17,8 @@ export interface Minion {
   readonly state: ConnectionState;
   /** The id (else host:port) of the master this minion is connected to, if any. */
   readonly master: string | undefined;
+  /** Reads of the masters table this minion's master-list manager made. */
+  readonly mastersTableReads: number;
   stop(): Promise<void>;
 }
 
@@ -80,6 +82,9 @@ export async function startMinion(
     publicKey: keyPair.publicKey,
     get state() {
       return connection.state;
+    },
+    get mastersTableReads() {
+      return masterList.tableReads;
     },
     get master() {
       const master = connection.master;

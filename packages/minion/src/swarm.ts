@@ -19,6 +19,8 @@ export interface SwarmOptions {
 
 export interface Swarm {
   readonly minions: readonly Minion[];
+  /** Masters-table reads of all its minions so far. */
+  mastersTableReads(): number;
   stop(): Promise<void>;
 }
 
@@ -56,5 +58,5 @@ export async function startSwarm(base: MinionConfig, options: SwarmOptions): Pro
     await stopAll();
     throw err;
   }
-  return { minions, stop: stopAll };
+  return { minions, stop: stopAll, mastersTableReads: () => minions.reduce((sum, m) => sum + m.mastersTableReads, 0) };
 }

@@ -79,13 +79,27 @@ async function runSwarm(args: string[]): Promise<void> {
     log.info({ signal }, 'stopping swarm');
     process.once(signal, () => process.exit(130));
     void swarmReady.then(
-      (swarm) => swarm.stop().then(() => process.exit(0)),
+      async (swarm) => {
+        // For the benchmark: how often the minions fell back to reading the masters table.
+        const reads = swarm.mastersTableReads();
+        await swarm.stop();
+        process.stdout.write(
+          `${JSON.stringify({ msg: 'swarm stopped', count, mastersTableReads: reads, at: Date.now() })}\n`,
+        );
+        process.exit(0);
+      },
       () => process.exit(0),
     );
   };
   process.once('SIGTERM', stop);
   process.once('SIGINT', stop);
-  await swarmReady;
+  const swarm = await swarmReady;
+  // For the benchmark: masters-table reads so far, on demand, to tell start-up from steady state.
+  process.on('SIGUSR2', () => {
+    process.stdout.write(
+      `${JSON.stringify({ msg: 'swarm reads', mastersTableReads: swarm.mastersTableReads(), at: Date.now() })}\n`,
+    );
+  });
   if (!stopping) {
     process.stdout.write(`${JSON.stringify({ msg: 'swarm ready', count, idPrefix, startMs: Date.now() - started })}\n`);
   }

@@ -75,6 +75,7 @@ export interface MasterListOutcome {
  * an unreadable table) changes nothing.
  */
 export class MasterListManager {
+  #tableReads = 0;
   readonly #o: MasterListManagerOptions;
   readonly #log: Logger;
   readonly #clock: MasterListClock;
@@ -114,6 +115,11 @@ export class MasterListManager {
   }
 
   /** The list in force, in failover order: a frozen copy, so callers cannot change it. */
+  /** Reads of the masters table so far: none while a master is connected (the benchmark counts them). */
+  get tableReads(): number {
+    return this.#tableReads;
+  }
+
   current(): readonly MasterAddress[] {
     return this.#current;
   }
@@ -152,6 +158,7 @@ export class MasterListManager {
     }
     let rows: readonly MasterRecord[];
     try {
+      this.#tableReads++;
       rows = await table.list();
     } catch (err) {
       const code = isPhoenixError(err) ? ` [${err.code}]` : '';
