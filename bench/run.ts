@@ -184,15 +184,32 @@ async function failover(n: number): Promise<{ n: number; allAnswerMs: number }> 
       if (Date.now() > warmDeadline) throw new Error(`only ${warm.latencies.length} of ${n} minions answer`);
     }
     const victim = masters[0] as BenchMaster;
+    // Kill a master holding about half: wait (bounded) until the minions have spread over both.
+    const spreadDeadline = Date.now() + 60_000;
+    for (;;) {
+      const held = (await api2.connectedByMaster()).get('bench-master-1') ?? 0;
+      if (held >= n * 0.35 && held <= n * 0.65) {
+        progress(n, `failover: bench-master-1 holds ${held} of ${n} minions; killing it`);
+        break;
+      }
+      if (Date.now() > spreadDeadline)
+        throw new Error(`the minions did not spread: bench-master-1 holds ${held} of ${n}`);
+      await new Promise((resolve) => setTimeout(resolve, 500));
+    }
     const killedAt = Date.now();
     victim.proc.child.kill('SIGKILL');
     const deadline = killedAt + 60_000;
     for (;;) {
-      const job = await api2.runJob('bench-*', 'test.ping', 2_000);
+      // Short jobs, so the first one sent after the last minion has moved is not far behind it.
+      const job = await api2.runJob('bench-*', 'test.ping', 1_000);
       if (job.latencies.length === n) {
         const jobStart = Date.now() - job.allMs;
         return { n, allAnswerMs: jobStart - killedAt + Math.max(...job.latencies) };
       }
+      progress(
+        n,
+        `failover: ${job.latencies.length} of ${n} answered a job sent ${Date.now() - job.allMs - killedAt} ms after the kill`,
+      );
       if (Date.now() > deadline) throw new Error(`after the kill only ${job.latencies.length} of ${n} answer`);
     }
   } finally {

@@ -19,6 +19,15 @@ export class BenchApi {
     return (await response.json()) as T;
   }
 
+  /** Minions connected to each master, as the masters table says (updated every registry heartbeat). */
+  async connectedByMaster(): Promise<Map<string, number>> {
+    const { masters } = await this.#call<{ masters: Array<{ masterId: string; minionCount: number }> }>(
+      'GET',
+      '/api/v1/masters',
+    );
+    return new Map(masters.map((m) => [m.masterId, m.minionCount]));
+  }
+
   /** How many keys matching `match` the masters know, in `state` if given. */
   async keyCount(match: string, state?: 'accepted'): Promise<number> {
     const query = `match=${encodeURIComponent(match)}${state === undefined ? '' : `&state=${state}`}`;

@@ -74,6 +74,8 @@ export interface ConnectionOptions {
 export type ConnectionState = 'enrolling' | 'pending' | 'connected' | 'disconnected' | 'stopped';
 
 const ZMTP_HEARTBEAT = { heartbeatInterval: 1_000, heartbeatTimeout: 3_000, heartbeatTimeToLive: 3_000 };
+/** A master lost this recently is not moved back to: by then every registry has it dead or alive again. */
+const LOST_MASTER_MS = 30_000;
 
 /**
  * One minion's link to the masters: enrol on a master's enrol port until the key is accepted, then
@@ -100,6 +102,8 @@ export class MinionConnection {
   #leaving = false;
   #moveTimer: NodeJS.Timeout | undefined;
   readonly #requests = new Map<number, PendingRequest>();
+  /** When each master last failed this minion (by id): a move to the preferred master skips it a while. */
+  readonly #lost = new Map<string, number>();
   #nextRequest = 0;
 
   constructor(options: ConnectionOptions) {
@@ -160,7 +164,15 @@ export class MinionConnection {
     this.#moveTimer = setTimeout(() => {
       this.#moveTimer = undefined;
       const first = this.#o.masters()[0];
-      if (this.#state === 'connected' && first !== undefined && this.#master && !sameMaster(first, this.#master)) {
+      // Not back to a master this minion just lost: it is likely dead, only not yet out of the list.
+      const lostRecently = first !== undefined && Date.now() - (this.#lost.get(idOf(first)) ?? 0) < LOST_MASTER_MS;
+      if (
+        !lostRecently &&
+        this.#state === 'connected' &&
+        first !== undefined &&
+        this.#master &&
+        !sameMaster(first, this.#master)
+      ) {
         this.#o.log.info(
           { from: describeMaster(this.#master), to: describeMaster(first) },
           'moving to the preferred master',
@@ -260,7 +272,13 @@ export class MinionConnection {
         continue;
       }
       if (outcome === 'failed') {
-        this.#cursor++;
+        // Next: the master after the one that failed, in the order as it is now. (Counting on from
+        // the cursor would send a minion that sat on a master other than its first back to the
+        // dead one's predecessor, itself possibly the dead one, costing a whole timeout.)
+        this.#lost.set(idOf(master), Date.now());
+        const now = this.#o.masters();
+        const at = now.findIndex((m) => sameMaster(m, master));
+        this.#cursor = at < 0 ? this.#cursor + 1 : at + 1;
         failures++;
         await this.#pause(this.#backoff(failures));
       } else {
