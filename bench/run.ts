@@ -12,6 +12,7 @@ import { fileURLToPath } from 'node:url';
 import { startDevstack, type Devstack } from '@phoenix/devstack';
 import { BenchApi } from './lib/api.js';
 import { zeromqBaseline } from './lib/baseline.js';
+import { onboarding, type OnboardingResult } from './lib/onboarding.js';
 import {
   benchToken,
   killAllBenchProcesses,
@@ -228,6 +229,7 @@ function markdown(results: {
   repeats: number;
   scenarios: ScenarioResult[];
   failover?: { n: number; allAnswerMs: number };
+  onboarding?: OnboardingResult;
 }): string {
   const m = results.machine;
   return [
@@ -251,6 +253,13 @@ function markdown(results: {
           `Failover: kill -9 of one of two masters, N=${results.failover.n}: every minion answered through the other ${fmt(results.failover.allAnswerMs)} ms after the kill (one run).`,
           '',
         ]),
+    ...(results.onboarding === undefined
+      ? []
+      : [
+          `Onboarding: ${results.onboarding.n} instances launched through the simulator were all accepted, highstated and in service ${fmt(results.onboarding.allInServiceMs)} ms after the scale-up (${fmt(results.onboarding.instancesPerMinute)} a minute; real processes on this machine).`,
+          `Propagation: a new master was in every minion's config ${fmt(results.onboarding.joinPropagationMs)} ms after the scale-up, and a removed one gone from every config ${fmt(results.onboarding.leavePropagationMs)} ms after the scale-down.`,
+          '',
+        ]),
     'Masters-table reads are counted by each minion’s master-list manager: at start (the fallback read of a minion not connected within its grace period) and per minion-hour once every minion answers.',
     '',
   ].join('\n');
@@ -263,6 +272,8 @@ async function main(): Promise<void> {
       repeats: { type: 'string', short: 'r', default: '3' },
       /** Also run the failover scenario at this N (two masters, kill -9 of one). */
       failover: { type: 'string' },
+      /** Also launch this many instances through the local cluster: onboarding and propagation. */
+      onboarding: { type: 'string' },
       'out-dir': { type: 'string', default: fileURLToPath(new URL('..', import.meta.url)) },
     },
     strict: true,
@@ -285,6 +296,14 @@ async function main(): Promise<void> {
     failoverResult = await failover(Number(values.failover));
     process.stderr.write(`bench: failover ${JSON.stringify(failoverResult)}\n`);
   }
+  let onboardingResult: OnboardingResult | undefined;
+  if (values.onboarding !== undefined) {
+    const count = Number(values.onboarding);
+    if (!Number.isInteger(count) || count < 1 || count > 200) throw new Error('--onboarding: a whole number 1..200');
+    process.stderr.write(`bench: onboarding N=${count}\n`);
+    onboardingResult = await onboarding(count, (step) => progress(count, step));
+    process.stderr.write(`bench: onboarding ${JSON.stringify(onboardingResult)}\n`);
+  }
   const results = {
     date: new Date().toISOString(),
     repeats,
@@ -296,6 +315,7 @@ async function main(): Promise<void> {
     },
     scenarios,
     ...(failoverResult === undefined ? {} : { failover: failoverResult }),
+    ...(onboardingResult === undefined ? {} : { onboarding: onboardingResult }),
   };
   await mkdir(values['out-dir'], { recursive: true });
   await writeFile(join(values['out-dir'], 'results.json'), `${JSON.stringify(results, null, 2)}\n`);
