@@ -1,5 +1,6 @@
 import { z } from 'zod';
-import { AwsSettingsSchema, loadConfig } from '@phoenix/protocol';
+import { validateDetailed } from 'node-cron';
+import { AwsSettingsSchema, compileTarget, loadConfig, TargetTypeSchema } from '@phoenix/protocol';
 
 const Port = z.int().min(0).max(65535);
 const Roots = z.record(z.string().regex(/^[A-Za-z0-9_.-]{1,64}$/), z.array(z.string().min(1)).min(1));
@@ -51,6 +52,50 @@ export const ReactorConfigSchema = z.strictObject({
 });
 export type ReactorConfig = z.output<typeof ReactorConfigSchema>;
 
+/** One scheduled job (Salt's master schedule): every master runs the cron, one fires each tick. */
+export const ScheduleEntrySchema = z
+  .strictObject({
+    /** Names the entry in claims, job records and logs; unique in the list. */
+    name: z.string().regex(/^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$/, '1-64 letters, digits, ".", "_" or "-"'),
+    /** node-cron syntax: five fields, or six with a seconds field first. */
+    cron: z.string().superRefine((cron, ctx) => {
+      const checked = validateDetailed(cron);
+      if (!checked.valid) {
+        const why = checked.errors.map((e) => `${e.field}: ${e.message}`).join('; ');
+        ctx.addIssue({ code: 'custom', message: `not a cron expression (${why})` });
+      }
+    }),
+    target: z.string().min(1).max(4096),
+    targetType: TargetTypeSchema.default('glob'),
+    function: z
+      .string()
+      .regex(/^[A-Za-z_][A-Za-z0-9_]*\.[A-Za-z_][A-Za-z0-9_]*$/, 'module.function')
+      .default('state.highstate'),
+    args: z.array(z.unknown()).max(1000).default([]),
+    kwargs: z.record(z.string(), z.unknown()).default({}),
+    /** Each minion waits a random time up to this before it runs the job, so a fleet does not start at once. */
+    splaySeconds: z.int().min(0).max(86_400).default(0),
+    enabled: z.boolean().default(true),
+  })
+  .superRefine((entry, ctx) => {
+    try {
+      compileTarget(entry.target, entry.targetType);
+    } catch (err) {
+      ctx.addIssue({ code: 'custom', path: ['target'], message: err instanceof Error ? err.message : String(err) });
+    }
+  });
+export type ScheduleEntry = z.output<typeof ScheduleEntrySchema>;
+
+const ScheduleSchema = z.array(ScheduleEntrySchema).superRefine((entries, ctx) => {
+  const seen = new Set<string>();
+  entries.forEach((entry, index) => {
+    if (seen.has(entry.name)) {
+      ctx.addIssue({ code: 'custom', path: [index, 'name'], message: `"${entry.name}" is used by an earlier entry` });
+    }
+    seen.add(entry.name);
+  });
+});
+
 export const MasterConfigSchema = z.strictObject({
   /** Unique in the cluster; defaults to the EC2 instance id or the host name plus the API port. */
   id: z
@@ -97,6 +142,8 @@ export const MasterConfigSchema = z.strictObject({
       pillarConcurrency: z.int().min(1).max(64).default(4),
     })
     .prefault({}),
+  /** Jobs the cluster runs on a schedule (a scheduled highstate, say); each tick fires once. */
+  schedule: ScheduleSchema.default([]),
   /** On SIGTERM, how long a draining master waits for its minions to move to other masters. */
   drainTimeoutMs: z.int().min(0).max(600_000).default(10_000),
   logLevel: z.enum(['trace', 'debug', 'info', 'warn', 'error', 'fatal', 'silent']).default('info'),

@@ -1,5 +1,13 @@
 import type { Logger } from 'pino';
-import { compileTarget, JidGenerator, WIRE_VERSION, type TargetType } from '@phoenix/protocol';
+import {
+  compileTarget,
+  disabledSkipReason,
+  JidGenerator,
+  skipsDisabledMinions,
+  stateRunsDisabled,
+  WIRE_VERSION,
+  type TargetType,
+} from '@phoenix/protocol';
 import { ConditionFailedError, type JobRecord, type ReturnRecord, type Store } from '@phoenix/store';
 import type { KeyRegistry } from './keys.js';
 import { ReturnBatcher } from './return-batcher.js';
@@ -14,6 +22,16 @@ export interface JobRequest {
   kwargs: Record<string, unknown>;
   submitter: string;
   timeoutMs?: number;
+  /** Each minion waits a random time up to this before running the job. */
+  splayMs?: number;
+  /** The schedule entry and tick that fired the job, when a schedule did. */
+  schedule?: { name: string; tickAt: number };
+}
+
+/** A minion the target selected that the job was not sent to, and why. */
+export interface SkippedMinion {
+  minionId: string;
+  reason: string;
 }
 
 /** A job as it travels to minions and between masters. */
@@ -24,6 +42,7 @@ export interface DispatchedJob {
   kwargs: Record<string, unknown>;
   expected: string[];
   timeoutMs?: number;
+  splayMs?: number;
 }
 
 export interface ReturnEvent {
@@ -102,14 +121,38 @@ export class JobService {
       .sort();
   }
 
+  /**
+   * Splits the selected minions into those the job goes to and those it skips: a state run that
+   * acts (not test=True) skips every minion whose grains say its state runs are disabled.
+   */
+  partitionDisabled(
+    request: Pick<JobRequest, 'fun' | 'kwargs'>,
+    selected: readonly string[],
+  ): { expected: string[]; skipped: SkippedMinion[] } {
+    if (!skipsDisabledMinions(request.fun, request.kwargs)) return { expected: [...selected], skipped: [] };
+    const expected: string[] = [];
+    const skipped: SkippedMinion[] = [];
+    for (const minionId of selected) {
+      const disabled = stateRunsDisabled(this.grainsOf(minionId));
+      if (disabled === undefined) expected.push(minionId);
+      else skipped.push({ minionId, reason: disabledSkipReason(disabled) });
+    }
+    return { expected, skipped };
+  }
+
+  /**
+   * Stores and sends a job. When every selected minion is skipped the job is still stored (its
+   * record says who was skipped and why) but nothing is sent.
+   */
   async submit(request: JobRequest, now = Date.now()): Promise<JobRecord> {
-    const expected = this.expectedMinions(request.target, request.targetType);
-    if (expected.length === 0) {
+    const selected = this.expectedMinions(request.target, request.targetType);
+    if (selected.length === 0) {
       throw new MasterError(MasterErrorCodes.NO_MINIONS, 'no accepted minion matches the target; nothing was run', {
         details: { target: request.target, targetType: request.targetType },
       });
     }
-    const job = await this.#storeJob(request, expected, now);
+    const { expected, skipped } = this.partitionDisabled(request, selected);
+    const job = await this.#storeJob(request, expected, skipped, now);
     // Audit: who ran what, where, when — one structured line per submission.
     this.#log.info(
       {
@@ -120,9 +163,12 @@ export class JobService {
         target: job.target,
         targetType: job.targetType,
         expected: expected.length,
+        ...(skipped.length === 0 ? {} : { skipped }),
+        ...(request.schedule === undefined ? {} : { schedule: request.schedule.name }),
       },
       'job submitted',
     );
+    if (expected.length === 0) return job;
     const dispatched: DispatchedJob = {
       jid: job.jid,
       fun: job.fun,
@@ -130,13 +176,14 @@ export class JobService {
       kwargs: job.kwargs,
       expected: job.expected,
       ...(request.timeoutMs === undefined ? {} : { timeoutMs: request.timeoutMs }),
+      ...(request.splayMs === undefined || request.splayMs === 0 ? {} : { splayMs: request.splayMs }),
     };
     this.deliver(dispatched, this.#masterId);
     this.hooks.forwardJob(dispatched);
     return job;
   }
 
-  async #storeJob(request: JobRequest, expected: string[], now: number): Promise<JobRecord> {
+  async #storeJob(request: JobRequest, expected: string[], skipped: SkippedMinion[], now: number): Promise<JobRecord> {
     const target = typeof request.target === 'string' ? request.target : request.target.join(',');
     // Jids are minted by every master; a collision (same microsecond elsewhere) just takes the next one.
     for (let attempt = 0; ; attempt++) {
@@ -151,6 +198,8 @@ export class JobService {
           submitter: request.submitter,
           originMaster: this.#masterId,
           expected,
+          ...(skipped.length === 0 ? {} : { skipped }),
+          ...(request.schedule === undefined ? {} : { schedule: request.schedule }),
           createdAt: now,
         });
       } catch (err) {
@@ -235,6 +284,7 @@ export class JobService {
         args: job.args,
         kwargs: job.kwargs,
         ...(job.timeoutMs === undefined ? {} : { timeoutMs: job.timeoutMs }),
+        ...(job.splayMs === undefined ? {} : { splayMs: job.splayMs }),
       });
       if (delivered) sent++;
     }

@@ -25,6 +25,7 @@ import { AutoAcceptor } from './reactor/auto-accept.js';
 import { LifecycleConsumer } from './reactor/consumer.js';
 import { HighstateCoordinator } from './reactor/highstate.js';
 import { LifecycleReactor } from './reactor/reactor.js';
+import { Scheduler } from './schedule/scheduler.js';
 
 export const MASTER_VERSION = '0.1.0';
 
@@ -272,12 +273,25 @@ export async function startMaster(
     highstate.start();
   }
 
+  // The master schedule: every master runs the crons, and one claims each tick and fires it.
+  const scheduler = new Scheduler({
+    masterId: id,
+    entries: config.schedule,
+    claim: (name, tickAt) => store.scheduleClaims.claim(name, tickAt, id),
+    submit: (request) => jobs.submit(request),
+    events,
+    log: log.child({ component: 'schedule' }),
+  });
+  scheduler.start();
+
   log.info({ ports }, 'master ready');
 
   return {
     id,
     ports,
     async stop() {
+      // A draining master fires no more scheduled ticks: the others claim them.
+      await scheduler.stop();
       // Draining: minions are asked to move on, and given a bounded time to leave.
       draining = true;
       await registry.setStatus('draining').catch(() => undefined);

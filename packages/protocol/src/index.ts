@@ -12,3 +12,4 @@ export * from './failover.js';
 export * from './lifecycle.js';
 export * from './highstate-output.js';
 export * from './arguments.js';
+export * from './state-runs.js';

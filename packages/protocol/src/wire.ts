@@ -28,6 +28,9 @@ const SaltEnv = z.string().regex(/^[A-Za-z0-9_.-]{1,64}$/, 'an environment name'
 /** A file-server read returns at most this much per reply, so any file fits in messages. */
 export const FILE_CHUNK_BYTES = 1024 * 1024;
 
+/** Each minion waits a random time up to this before it runs the job (a scheduled highstate's splay). */
+const SplayMs = z.int().min(0).max(86_400_000);
+
 export const MinionIdSchema = MinionId;
 export const JidSchema = Jid;
 
@@ -120,6 +123,7 @@ export const MasterMessageSchema = z.discriminatedUnion('t', [
     args: z.array(z.unknown()),
     kwargs: z.record(z.string(), z.unknown()),
     timeoutMs: z.int().positive().optional(),
+    splayMs: SplayMs.optional(),
   }),
   z.strictObject({ v: z.literal(WIRE_VERSION), t: z.literal('ack'), jid: Jid }),
   /** The answer to a minion's `file` or `pillar` request: `error`, or what the request asked for. */
@@ -216,6 +220,7 @@ export const PeerMessageSchema = z.discriminatedUnion('t', [
     kwargs: z.record(z.string(), z.unknown()),
     expected: z.array(MinionId).max(100_000),
     timeoutMs: z.int().positive().optional(),
+    splayMs: SplayMs.optional(),
   }),
   z.strictObject({
     v: z.literal(WIRE_VERSION),

@@ -19,4 +19,6 @@ export { JobsTable, dayOf } from './jobs-table.js';
 export type { NewJob } from './jobs-table.js';
 export { ReturnsTable } from './returns-table.js';
 export type { NewReturn } from './returns-table.js';
+export { ScheduleClaims, scheduleClaimKey } from './schedule-claims.js';
+export type { ScheduleClaim } from './schedule-claims.js';
 export { Store } from './store.js';

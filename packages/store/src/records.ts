@@ -81,6 +81,10 @@ const StoredJobSchema = z.object({
   submitter: z.string(),
   originMaster: z.string(),
   expected: z.array(z.string()),
+  /** Minions the target selected but the job was not sent to (state runs disabled there), and why. */
+  skipped: z.array(z.object({ minionId: z.string(), reason: z.string() })).optional(),
+  /** Set when a master's schedule fired the job: the entry and the tick it fired for. */
+  schedule: z.object({ name: z.string(), tickAt: epochMs }).optional(),
   createdAt: epochMs,
   /** UTC 'YYYY-MM-DD' of createdAt: the partition of the byDay index. */
   day: z.string(),

@@ -7,6 +7,7 @@ import { MinionsTable } from './minions-table.js';
 import { StoreOptionsSchema } from './options.js';
 import type { StoreOptionsInput } from './options.js';
 import { ReturnsTable } from './returns-table.js';
+import { ScheduleClaims } from './schedule-claims.js';
 import { createTables, tableDefinitions } from './tables.js';
 import type { CreateTablesOptions } from './tables.js';
 
@@ -16,6 +17,8 @@ export class Store {
   readonly minions: MinionsTable;
   readonly jobs: JobsTable;
   readonly returns: ReturnsTable;
+  /** Claims of scheduled ticks, kept in the jobs table. */
+  readonly scheduleClaims: ScheduleClaims;
 
   constructor(
     private readonly client: DynamoDBClient,
@@ -29,6 +32,7 @@ export class Store {
     this.minions = new MinionsTable(doc, names.minions.TableName, parsed);
     this.jobs = new JobsTable(doc, names.jobs.TableName, parsed);
     this.returns = new ReturnsTable(doc, names.returns.TableName, parsed);
+    this.scheduleClaims = new ScheduleClaims(doc, names.jobs.TableName, parsed);
   }
 
   createTables(options?: CreateTablesOptions): Promise<void> {

@@ -12,6 +12,7 @@ interface Job {
   target: string;
   submitter: string;
   expected: string[];
+  skipped?: Array<{ minionId: string; reason: string }>;
 }
 
 /** `phoenix jobs`: the job cache, readable from any master. */
@@ -29,7 +30,10 @@ export async function jobs(argv: readonly string[]): Promise<number> {
     const page = await request<{ jobs: Job[] }>(api, 'GET', `/jobs?limit=${Number(values.limit ?? 50) || 50}`);
     emit(out, page, () =>
       page.jobs
-        .map((j) => `${j.jid}  ${j.fun}  ${j.target}  (${j.expected.length} minions, by ${j.submitter})`)
+        .map(
+          (j) =>
+            `${j.jid}  ${j.fun}  ${j.target}  (${j.expected.length} minions${j.skipped?.length ? `, ${j.skipped.length} skipped` : ''}, by ${j.submitter})`,
+        )
         .join('\n'),
     );
     return 0;
@@ -45,6 +49,7 @@ export async function jobs(argv: readonly string[]): Promise<number> {
         `${shown.job.jid}  ${shown.job.fun}  ${shown.job.target}`,
         ...shown.returns.map((r) => `  ${r.minionId}: ${r.success ? 'ok' : 'failed'}  ${JSON.stringify(r.ret)}`),
         ...shown.missing.map((id) => `  ${id}: no return`),
+        ...(shown.job.skipped ?? []).map((s) => `  ${s.minionId}: skipped: ${s.reason}`),
       ].join('\n'),
     );
     return 0;

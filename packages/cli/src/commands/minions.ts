@@ -67,6 +67,6 @@ function formatMinion(m: MinionView): string {
     (m.connected ? (m.connectedMaster ?? '') : 'offline').padEnd(20),
     `highstate:${highstate}`.padEnd(20),
     os,
-    m.disabled === undefined ? '' : ` DISABLED (${m.disabled.reason})`,
+    m.disabled === undefined ? '' : ` DISABLED by ${m.disabled.by} (${m.disabled.reason})`,
   ].join(' ');
 }

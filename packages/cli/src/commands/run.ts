@@ -7,6 +7,11 @@ import { CliError, CliErrorCodes } from '../errors.js';
 
 const RUN_USAGE = USAGES.run;
 
+interface Skipped {
+  minionId: string;
+  reason: string;
+}
+
 interface Return {
   minionId: string;
   success: boolean;
@@ -14,7 +19,7 @@ interface Return {
   ret: unknown;
 }
 
-/** `phoenix run`: Salt's `salt` command. Streams returns; exits 1 when a minion failed or did not answer. */
+/** `phoenix run`: Salt's `salt` command. Streams returns; exits 1 when a minion failed, did not answer or was skipped. */
 export async function run(argv: readonly string[]): Promise<number> {
   const { values, positionals } = parseCommand('run', argv, {
     grain: { type: 'boolean', short: 'G', default: false },
@@ -46,16 +51,21 @@ export async function run(argv: readonly string[]): Promise<number> {
   }
   const { args, kwargs } = splitArguments(rest);
   const api = await resolveApi(values);
-  const submitted = await request<{ jid: string; minions: string[] }>(api, 'POST', '/jobs', {
+  const submitted = await request<{ jid: string; minions: string[]; skipped?: Skipped[] }>(api, 'POST', '/jobs', {
     target: targetType === 'list' ? target.split(',') : target,
     targetType,
     fun,
     args,
     kwargs,
   });
+  // Minions the master did not send the job to (their state runs are disabled): said, and a failure.
+  const skipped = submitted.skipped ?? [];
+  for (const { minionId, reason } of skipped) process.stderr.write(`${minionId}: skipped: ${reason}\n`);
   if (values.async) {
     process.stdout.write(
-      out === 'json' ? `${JSON.stringify({ jid: submitted.jid, minions: submitted.minions })}\n` : `${submitted.jid}\n`,
+      out === 'json'
+        ? `${JSON.stringify({ jid: submitted.jid, minions: submitted.minions, skipped })}\n`
+        : `${submitted.jid}\n`,
     );
     return 0;
   }
@@ -82,11 +92,12 @@ export async function run(argv: readonly string[]): Promise<number> {
     ),
     failed,
     missing,
+    skipped,
   };
   if (out === 'json') process.stdout.write(`${JSON.stringify(document, null, 2)}\n`);
   if (out === 'yaml') process.stdout.write(stringify(document));
   for (const id of missing) process.stderr.write(`${id}: did not return within ${timeoutS} s\n`);
-  return failed.length > 0 || missing.length > 0 ? 1 : 0;
+  return failed.length > 0 || missing.length > 0 || skipped.length > 0 ? 1 : 0;
 }
 
 function nested(ret: Return): string {

@@ -36,7 +36,13 @@ export function jobRoutes(deps: ApiContext): AnyRoute[] {
       role: 'operate',
       body: SubmitBody,
       status: 201,
-      response: z.object({ jid: z.string(), minions: z.array(z.string()), job: JobSchema }),
+      response: z.object({
+        jid: z.string(),
+        minions: z.array(z.string()),
+        /** Minions the target selected that were not sent the job (state runs disabled there). */
+        skipped: z.array(z.object({ minionId: z.string(), reason: z.string() })),
+        job: JobSchema,
+      }),
       handler: async ({ body }, request) => {
         const job = await deps.jobs.submit({ ...body, submitter: request.caller?.name ?? 'unknown' });
         deps.metrics.jobsSubmitted.inc();
@@ -46,9 +52,10 @@ export function jobRoutes(deps: ApiContext): AnyRoute[] {
           target: job.target,
           submitter: job.submitter,
           minions: job.expected.length,
+          ...(job.skipped === undefined ? {} : { skipped: job.skipped.length }),
         });
         followReturns(deps, job.jid, job.expected, body.timeoutMs ?? deps.defaultJobTimeoutMs);
-        return { jid: job.jid, minions: job.expected, job };
+        return { jid: job.jid, minions: job.expected, skipped: job.skipped ?? [], job };
       },
     }),
     route({
@@ -140,6 +147,8 @@ export function jobRoutes(deps: ApiContext): AnyRoute[] {
         });
         write('job', { jid, minions: job.expected });
         await catchUp();
+        // A job every selected minion skipped has nothing to wait for.
+        if (expected.size === 0) finish();
         return reply;
       },
     }),
@@ -151,6 +160,7 @@ export function jobRoutes(deps: ApiContext): AnyRoute[] {
  * `job/return` cluster event and a count, until all returned or the job's time is up.
  */
 function followReturns(deps: ApiContext, jid: string, expected: readonly string[], timeoutMs: number): void {
+  if (expected.length === 0) return;
   const waiting = new Set(expected);
   const done = (): void => {
     stop();

@@ -1,5 +1,5 @@
 import { z } from 'zod';
-import { compileTarget } from '@phoenix/protocol';
+import { compileTarget, stateRunsDisabled } from '@phoenix/protocol';
 import type { MinionRecord, Page } from '@phoenix/store';
 import { MasterError, MasterErrorCodes } from '../errors.js';
 import { route, type AnyRoute } from './route.js';
@@ -48,7 +48,7 @@ export function minionRoutes(deps: ApiContext): AnyRoute[] {
           (query.keyState === undefined || record.keyState === query.keyState) &&
           (query.lifecycle === undefined || record.lifecycle?.state === query.lifecycle) &&
           (query.master === undefined || record.connectedMaster === query.master) &&
-          (query.disabled === undefined || (record.disabled !== undefined) === (query.disabled === 'true'));
+          (query.disabled === undefined || (disabledOf(record) !== undefined) === (query.disabled === 'true'));
         // Each read asks for no more rows than are still wanted, so every match fits on this page and
         // the store's cursor is exactly where the next page starts.
         const read = (limit: number, cursor: string | undefined): Promise<Page<MinionRecord>> => {
@@ -156,6 +156,20 @@ function view(record: MinionRecord, liveMasters: ReadonlySet<string>): MinionVie
       ...(claimedBy === undefined ? {} : { claimedBy }),
     };
   }
-  if (record.disabled !== undefined) minion.disabled = record.disabled;
+  const disabled = disabledOf(record);
+  if (disabled !== undefined) minion.disabled = disabled;
   return minion;
+}
+
+/**
+ * Whether the minion is disabled, and by whom: its own killswitch (`state.disable`, reported in
+ * its grains: state runs are skipped) wins over a mark made through this API.
+ */
+function disabledOf(record: MinionRecord): MinionView['disabled'] {
+  const killswitch = record.grains === undefined ? undefined : stateRunsDisabled(record.grains);
+  if (killswitch !== undefined) {
+    const at = Date.parse(killswitch.at);
+    return { by: killswitch.by, at: Number.isNaN(at) ? 0 : at, reason: killswitch.reason, source: 'killswitch' };
+  }
+  return record.disabled === undefined ? undefined : { ...record.disabled, source: 'api' };
 }

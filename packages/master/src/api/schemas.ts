@@ -19,6 +19,10 @@ export const JobSchema = z.object({
   submitter: z.string(),
   originMaster: z.string(),
   expected: z.array(z.string()),
+  /** Selected minions the job was not sent to (state runs disabled there), with the reason. */
+  skipped: z.array(z.object({ minionId: z.string(), reason: z.string() })).optional(),
+  /** The schedule entry and tick that fired the job. */
+  schedule: z.object({ name: z.string(), tickAt: z.number() }).optional(),
   createdAt: z.number(),
 });
 
@@ -90,7 +94,10 @@ export const MinionViewSchema = z.object({
       claimedBy: z.string().optional(),
     })
     .optional(),
-  disabled: z.object({ by: z.string(), at: z.number(), reason: z.string() }).optional(),
+  /** killswitch: the minion's state.disable (state runs are skipped); api: marked through this API. */
+  disabled: z
+    .object({ by: z.string(), at: z.number(), reason: z.string(), source: z.enum(['killswitch', 'api']) })
+    .optional(),
 });
 export type MinionView = z.output<typeof MinionViewSchema>;
 

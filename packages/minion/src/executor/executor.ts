@@ -9,6 +9,8 @@ import { failureMessage, reportsFailure, unavailableMessage } from './failure-me
 import { systemClock } from './types.js';
 import type { Clock, Job, JobControl, JobOutcome, RunningJob } from './types.js';
 import { untilAborted } from './until-aborted.js';
+import { splayDelay } from './splay.js';
+import { abortableDelay } from '../modules/abortable-delay.js';
 
 export interface ExecutorOptions {
   minionId: string;
@@ -21,6 +23,8 @@ export interface ExecutorOptions {
   clock?: Clock;
   /** Default: the built-in modules. */
   modules?: ModuleRegistry;
+  /** Chooses each job's splay delay; [0, 1) like Math.random (the default). */
+  random?: () => number;
 }
 
 interface ActiveJob {
@@ -45,6 +49,7 @@ export class Executor {
   readonly #cacheDir: string;
   readonly #version: string;
   readonly #clock: Clock;
+  readonly #random: () => number;
   readonly #active = new Map<string, ActiveJob>();
   readonly #control: JobControl = Object.freeze({
     running: () => this.running(),
@@ -59,6 +64,7 @@ export class Executor {
     this.#cacheDir = options.cacheDir;
     this.#version = options.version;
     this.#clock = options.clock ?? systemClock;
+    this.#random = options.random ?? Math.random;
   }
 
   /**
@@ -120,18 +126,24 @@ export class Executor {
       this.#logger.info({ jid: job.jid, fun: job.fun }, 'job asks for a function this minion does not have');
       return this.#outcome(entry, 1, unavailableMessage(job.fun));
     }
-    this.#logger.info({ jid: job.jid, fun: job.fun }, 'job started');
     let retcode = 0;
     const ctx = this.#context(entry, (code) => {
       retcode = code;
     });
     const { timeoutMs } = job;
-    const timer =
-      timeoutMs === undefined
-        ? undefined
-        : setTimeout(() => controller.abort(new JobTimeoutError(job.jid, timeoutMs)), timeoutMs);
+    let timer: NodeJS.Timeout | undefined;
     try {
       const args = bindArguments(fn.params, job.args, job.kwargs, fn.extraKeywords);
+      // A splayed job waits first (killable like any job); its timeout then starts, so the wait
+      // never eats into the time the function has.
+      const delayMs = splayDelay(job.splayMs ?? 0, this.#random);
+      if (delayMs > 0) {
+        this.#logger.info({ jid: job.jid, fun: job.fun, delayMs }, 'job splayed');
+        await abortableDelay(delayMs, controller.signal);
+      }
+      this.#logger.info({ jid: job.jid, fun: job.fun }, 'job started');
+      if (timeoutMs !== undefined)
+        timer = setTimeout(() => controller.abort(new JobTimeoutError(job.jid, timeoutMs)), timeoutMs);
       const ret = (await untilAborted(fn.run(args, ctx), controller.signal)) ?? null;
       const code = retcode !== 0 ? retcode : reportsFailure(ret) ? 1 : 0;
       return this.#outcome(entry, code, ret);

@@ -3,6 +3,7 @@ import type { MinionConfig } from '../config.js';
 import { gatherCoreGrains, GrainStore } from '../grains/index.js';
 import { createModuleRegistry, createStateModule } from '../modules/index.js';
 import type { StateModuleOptions } from '../modules/state.js';
+import { readKillswitch, reflectKillswitch } from '../state/run/killswitch.js';
 import { Executor } from './executor.js';
 
 export const MINION_VERSION = '0.1.0';
@@ -27,6 +28,8 @@ export async function createMinionExecutor(
     version: MINION_VERSION,
   });
   const grains = await GrainStore.open({ core, cacheDir: config.cacheDir, logger: options.log });
+  // The killswitch survives restarts: the masters must hear of it in the first grains they get.
+  reflectKillswitch(grains, await readKillswitch(config.cacheDir));
   const executor = new Executor({
     minionId: options.id,
     grains,

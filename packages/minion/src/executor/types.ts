@@ -6,6 +6,8 @@ export interface Job {
   readonly kwargs: Readonly<Record<string, unknown>>;
   /** Stop the job (and any child process) after this long; it then returns failed. */
   readonly timeoutMs?: number;
+  /** Wait a random time up to this before running (see splayDelay); the timeout counts from the end of it. */
+  readonly splayMs?: number;
 }
 
 /** What a job returns, shaped like Salt's return: `success` is `retcode === 0`. */

@@ -41,6 +41,9 @@ export class GrainStore {
   readonly #logger: Logger | undefined;
   readonly #listeners = new Set<GrainsListener>();
   #custom: Readonly<Record<string, GrainValue>>;
+  /** Grains that mirror state kept elsewhere (the state killswitch): never on disk, never set by hand. */
+  #reflected: Readonly<Record<string, GrainValue>> = Object.freeze({});
+  readonly #reflectedKeys = new Set<string>();
   #snapshot: Grains;
   #writes: Promise<unknown> = Promise.resolve();
 
@@ -78,9 +81,29 @@ export class GrainStore {
     return Object.keys(this.#snapshot).sort();
   }
 
+  /**
+   * Shows `value` as grain `key` (undefined removes it), mirroring state this minion keeps
+   * elsewhere, such as the state killswitch file: that state stays the truth, so the grain is not
+   * persisted, wins over core and custom grains, and grains.setval/delval refuse the key from then
+   * on. Listeners hear a change only when the value differs.
+   */
+  reflect(key: string, value: GrainValue | undefined): void {
+    assertWritableKey(key);
+    this.#reflectedKeys.add(key);
+    const before = this.#reflected[key];
+    if (value === undefined ? before === undefined : JSON.stringify(value) === JSON.stringify(before)) return;
+    const next = { ...this.#reflected };
+    if (value === undefined) delete next[key];
+    else next[key] = deepFreeze(structuredClone(value));
+    this.#reflected = Object.freeze(next);
+    this.#snapshot = this.#merge();
+    this.#publish({ key, value });
+  }
+
   /** Sets a custom grain; resolves once it is on disk and visible. */
   async setval(key: string, value: unknown): Promise<Grains> {
     assertWritableKey(key);
+    this.#assertNotReflected(key);
     const parsed = GrainValueSchema.safeParse(value);
     if (!parsed.success) {
       throw new GrainError(
@@ -105,6 +128,7 @@ export class GrainStore {
    */
   async delval(key: string): Promise<boolean> {
     assertWritableKey(key);
+    this.#assertNotReflected(key);
     return this.#serialize(async () => {
       if (!Object.hasOwn(this.#custom, key)) {
         if (Object.hasOwn(this.#core, key)) {
@@ -163,7 +187,16 @@ export class GrainStore {
   }
 
   #merge(): Grains {
-    return Object.freeze({ ...this.#core, ...this.#custom });
+    return Object.freeze({ ...this.#core, ...this.#custom, ...this.#reflected });
+  }
+
+  #assertNotReflected(key: string): void {
+    if (!this.#reflectedKeys.has(key)) return;
+    throw new GrainError(
+      GrainErrorCodes.READ_ONLY,
+      `grain '${key}' mirrors the minion's own state and cannot be set by hand (for state_runs_disabled: use state.disable / state.enable)`,
+      { details: { key } },
+    );
   }
 
   /** Runs writes one at a time, in call order; a failed write does not block the next. */

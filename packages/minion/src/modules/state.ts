@@ -8,6 +8,7 @@ import type { StateFiles } from '../state/files/state-files.js';
 import { LocalPillar } from '../state/pillar/pillar.js';
 import type { PillarSource } from '../state/pillar/pillar.js';
 import type { StateSystemOptions } from '../state/run/state-run.js';
+import { reflectKillswitch } from '../state/run/killswitch.js';
 import { StateService } from '../state/run/state-service.js';
 import type { StateJob, StateReturn } from '../state/run/state-service.js';
 import { defineFunction } from './define-function.js';
@@ -255,6 +256,7 @@ function job(ctx: JobContext): StateJob {
     signal: ctx.signal,
     now: () => ctx.clock.now(),
     logger: ctx.logger,
+    onKillswitch: (record) => reflectKillswitch(ctx.grains, record, ctx.clock.now()),
     trackChild: (pid) => ctx.trackChild(pid),
     call: async (fun, args, kwargs) => {
       const fn = ctx.modules.get(fun);

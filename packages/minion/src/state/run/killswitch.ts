@@ -1,6 +1,7 @@
 import { mkdir, readFile, rm } from 'node:fs/promises';
-import { writeFileAtomic } from '../../grains/atomic-write.js';
 import { join } from 'node:path';
+import { STATE_RUNS_DISABLED_GRAIN, type StateRunsDisabled } from '@phoenix/protocol';
+import { writeFileAtomic } from '../../grains/atomic-write.js';
 import { StateError, StateErrorCodes } from '../errors.js';
 
 /** In the minion's cache directory: it survives restarts, and deleting the cache lifts it. */
@@ -46,6 +47,25 @@ export async function writeKillswitch(cacheDir: string, record: Killswitch): Pro
 
 export async function clearKillswitch(cacheDir: string): Promise<void> {
   await rm(join(cacheDir, KILLSWITCH_FILE), { force: true });
+}
+
+/** Where the killswitch is mirrored: the minion's grains (see GrainStore.reflect). */
+export interface KillswitchMirror {
+  reflect(key: string, value: StateRunsDisabled | undefined): void;
+}
+
+/**
+ * Mirrors the killswitch in the `state_runs_disabled` grain, which the masters hear with the other
+ * grains: they skip this minion's state runs and show who disabled it. An unreadable file (no
+ * time known) shows the time it was read.
+ */
+export function reflectKillswitch(grains: KillswitchMirror, record: Killswitch | undefined, now = Date.now()): void {
+  if (record === undefined) {
+    grains.reflect(STATE_RUNS_DISABLED_GRAIN, undefined);
+    return;
+  }
+  const at = Number.isNaN(Date.parse(record.at)) ? new Date(now).toISOString() : record.at;
+  grains.reflect(STATE_RUNS_DISABLED_GRAIN, { by: record.by, at, reason: record.reason });
 }
 
 export function disabledError(record: Killswitch): StateError {

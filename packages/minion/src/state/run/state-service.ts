@@ -18,6 +18,8 @@ export interface StateJob extends RunContext {
   readonly fun: string;
   readonly cacheDir: string;
   readonly logger?: Logger;
+  /** Told the killswitch as it now stands (undefined: lifted), to mirror it where masters see it. */
+  readonly onKillswitch?: (record: Killswitch | undefined) => void;
 }
 
 export interface RunRequest extends RunOptions {
@@ -130,6 +132,7 @@ export class StateService {
       jid: job.jid,
     };
     await writeKillswitch(job.cacheDir, record);
+    job.onKillswitch?.(record);
     job.logger?.warn({ by: record.by, reason }, 'state runs disabled on this minion');
     return { ret: { disabled: true, ...record }, retcode: 0 };
   }
@@ -137,12 +140,15 @@ export class StateService {
   async enable(job: StateJob): Promise<StateReturn> {
     const previous = await readKillswitch(job.cacheDir);
     await clearKillswitch(job.cacheDir);
+    job.onKillswitch?.(undefined);
     if (previous) job.logger?.warn({ was: previous.reason }, 'state runs enabled again on this minion');
     return { ret: { disabled: false, ...(previous ? { was: previous } : {}) }, retcode: 0 };
   }
 
   async listDisabled(job: StateJob): Promise<StateReturn> {
     const record = await readKillswitch(job.cacheDir);
+    // The file may have been removed or restored by hand: the grain follows it from here.
+    job.onKillswitch?.(record);
     return { ret: record ? { disabled: true, ...record } : { disabled: false }, retcode: 0 };
   }
 
