@@ -1,5 +1,5 @@
 import { execFile } from 'node:child_process';
-import { mkdtemp, readFile, readdir, rm } from 'node:fs/promises';
+import { mkdtemp, readFile, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -45,7 +45,7 @@ export async function onboarding(n: number, log: (step: string) => void): Promis
     let joined: string | undefined;
     await until('the new master in every minion config', 120_000, async () => {
       joined ??= (await masterIds(env)).find((id) => !mastersBefore.includes(id));
-      return joined !== undefined && (await minionConfigs(home)).every((text) => text.includes(joined as string));
+      return joined !== undefined && (await minionConfigs(home, env)).every((text) => text.includes(joined as string));
     });
     const joinPropagationMs = Date.now() - joinedAt;
     log(`propagation: ${joined} reached every minion config in ${joinPropagationMs} ms`);
@@ -57,7 +57,7 @@ export async function onboarding(n: number, log: (step: string) => void): Promis
     await until('the removed master out of every minion config', 120_000, async () => {
       const now = await remaining();
       gone ??= [...mastersBefore, joined as string].find((id) => !now.includes(id));
-      return gone !== undefined && (await minionConfigs(home)).every((text) => !text.includes(gone as string));
+      return gone !== undefined && (await minionConfigs(home, env)).every((text) => !text.includes(gone as string));
     });
     const leavePropagationMs = Date.now() - leftAt;
     log(`propagation: ${gone} left every minion config in ${leavePropagationMs} ms`);
@@ -82,13 +82,15 @@ async function masterIds(env: NodeJS.ProcessEnv): Promise<string[]> {
   return masters.filter((m) => m.liveness === 'live').map((m) => m.masterId);
 }
 
-async function minionConfigs(home: string): Promise<string[]> {
+/** The config files of the minions in service (an instance replaced meanwhile leaves its directory behind). */
+async function minionConfigs(home: string, env: NodeJS.ProcessEnv): Promise<string[]> {
+  const listed = JSON.parse(await phoenix(['minions', '--out', 'json'], env, 30_000)) as {
+    minions: Array<{ minionId: string; lifecycle?: { state: string } }>;
+  };
   const dir = join(home, 'local', 'instances');
   const texts: string[] = [];
-  for (const instance of await readdir(dir)) {
-    // Masters' directories hold master.yaml: only minions' configs are read.
-    const text = await readFile(join(dir, instance, 'minion.yaml'), 'utf8').catch(() => undefined);
-    if (text !== undefined) texts.push(text);
+  for (const minion of listed.minions.filter((m) => m.lifecycle?.state === 'in-service')) {
+    texts.push(await readFile(join(dir, minion.minionId, 'minion.yaml'), 'utf8'));
   }
   return texts;
 }
