@@ -86,7 +86,7 @@ const errorOf = (answer: Answer): { code: string; message: string } =>
 /** An open GET /api/v1/events stream collecting what it hears, until `close`. */
 function openEvents(master: RunningMaster, query: string) {
   const controller = new AbortController();
-  const events: Array<{ tag: string; data: Record<string, unknown> }> = [];
+  const events: Array<{ tag: string; masterId: string; data: Record<string, unknown> }> = [];
   const comments: string[] = [];
   const done = (async () => {
     const response = await fetch(`${master.api}/api/v1/events${query}`, {
@@ -105,7 +105,8 @@ function openEvents(master: RunningMaster, query: string) {
         buffer = buffer.slice(end + 2);
         if (block.startsWith(':')) comments.push(block);
         const data = /^data: (.*)$/m.exec(block)?.[1];
-        if (data !== undefined) events.push(JSON.parse(data) as { tag: string; data: Record<string, unknown> });
+        if (data !== undefined)
+          events.push(JSON.parse(data) as { tag: string; masterId: string; data: Record<string, unknown> });
       }
     }
   })().catch((err: unknown) => {
@@ -149,7 +150,7 @@ after(async () => {
   await Promise.all(minions.map((minion) => minion.stop()));
 });
 
-test('the event stream of one master carries a key change made on another', async () => {
+test('the event stream of one master carries a key change made on another, and minions connecting anywhere', async () => {
   const [first, second] = masters as [RunningMaster, RunningMaster];
   const stream = openEvents(second, '?tag=key/&tag=minion/&keepAliveMs=1000');
   try {
@@ -162,6 +163,20 @@ test('the event stream of one master carries a key change made on another', asyn
           stream.events.some((e) => e.tag === 'key/changed' && e.data.minionId === id && e.data.to === 'accepted'),
         ),
       { what: 'a key/changed event for each accepted key', timeoutMs: 10_000 },
+    );
+    // Minions connecting to any master show in this one's stream: peers relay their events.
+    await waitFor(
+      () => MINION_IDS.every((id) => stream.events.some((e) => e.tag === 'minion/connected' && e.data.minionId === id)),
+      { what: 'a minion/connected event for every minion, wherever it connected', timeoutMs: 20_000 },
+    );
+    const connectedAt = new Set(stream.events.filter((e) => e.tag === 'minion/connected').map((e) => e.masterId));
+    assert.ok(
+      [...connectedAt].every((masterId) => masters.some((m) => m.id === masterId)),
+      'each relayed event names the master where it happened',
+    );
+    assert.ok(
+      [...connectedAt].some((masterId) => masterId !== second.id),
+      'some connected elsewhere and were relayed',
     );
     assert.ok(
       stream.events.every((e) => e.tag.startsWith('key/') || e.tag.startsWith('minion/')),

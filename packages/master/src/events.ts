@@ -10,7 +10,8 @@ export interface ClusterEvent {
 
 /**
  * This master's event bus: every lifecycle step, key decision and highstate milestone is one
- * structured log line and one event that listeners (the API's event stream) receive.
+ * structured log line and one event that listeners (the API's event stream) receive, along with
+ * the events peers relay, so any master's stream shows the whole cluster.
  */
 export class ClusterEvents {
   readonly #listeners = new Set<(event: ClusterEvent) => void>();
@@ -29,6 +30,13 @@ export class ClusterEvents {
     return event;
   }
 
+  /** An event a peer emitted: this master's listeners hear it too (it is logged where it happened). */
+  relay(event: ClusterEvent): void {
+    if (event.masterId === this.#masterId) return;
+    for (const listener of this.#listeners) listener(event);
+  }
+
+  /** Hears this master's events and those relayed from peers (`event.masterId` says whose). */
   on(listener: (event: ClusterEvent) => void): () => void {
     this.#listeners.add(listener);
     return () => this.#listeners.delete(listener);

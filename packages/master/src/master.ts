@@ -143,6 +143,9 @@ export async function startMaster(
             .applyChange({ minionId: message.minionId, to: message.to }, false)
             .catch((err: unknown) => log.warn({ err }, 'could not apply a key change from a peer'));
           return;
+        case 'peer-event':
+          events.relay({ tag: message.tag, at: message.at, masterId: message.from, data: message.data });
+          return;
         case 'peer-grains':
           jobs.rememberGrains(message.minionId, message.grains);
           return;
@@ -212,6 +215,12 @@ export async function startMaster(
   };
   keys.onChange((change, local) => {
     if (local) peers.broadcast({ v: WIRE_VERSION, t: 'peer-key', from: id, minionId: change.minionId, to: change.to });
+  });
+  // This master's events go to every peer's event stream too. Not key changes (each master emits
+  // those as it applies them) nor returns (they travel to the job's origin already).
+  events.on((event) => {
+    if (event.masterId !== id || event.tag === 'key/changed' || event.tag === 'job/return') return;
+    peers.broadcast({ v: WIRE_VERSION, t: 'peer-event', from: id, tag: event.tag, at: event.at, data: event.data });
   });
 
   const api: FastifyInstance = buildApi({

@@ -240,6 +240,15 @@ export const PeerMessageSchema = z.discriminatedUnion('t', [
     minionId: MinionId,
     to: z.enum(['pending', 'accepted', 'rejected', 'denied', 'deleted']),
   }),
+  /** An event one master emitted, so every master's event stream shows the whole cluster. */
+  z.strictObject({
+    v: z.literal(WIRE_VERSION),
+    t: z.literal('peer-event'),
+    from: z.string().min(1).max(128),
+    tag: z.string().min(1).max(128),
+    at: z.number(),
+    data: z.record(z.string(), z.unknown()),
+  }),
   z.strictObject({
     v: z.literal(WIRE_VERSION),
     t: z.literal('peer-grains'),

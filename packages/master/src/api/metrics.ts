@@ -61,6 +61,8 @@ export function createMetrics(options: { masterId: string; connectedMinions: () 
     }),
   };
   const unsubscribe = options.events.on((event) => {
+    // This master's own events only: each master counts what happened on it.
+    if (event.masterId !== options.masterId) return;
     // Tags are a fixed vocabulary (no ids in them), so this label stays small.
     metrics.events.inc({ tag: event.tag });
     if (event.tag === 'minion/connected') metrics.minionConnects.inc();
