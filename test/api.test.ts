@@ -384,10 +384,27 @@ test('an admin disables and enables a minion; the listing shows who and why', as
     list.map((m) => [m.minionId, m.disabled?.by, m.disabled?.reason]),
     [['api-3', 'test-admin', 'kernel upgrade']],
   );
+  // The minion's killswitch follows: once its grain reaches the masters, state runs skip it.
+  const skipped = await waitFor(
+    async () => {
+      const job = await call(masters[0] as RunningMaster, 'POST', '/api/v1/jobs', {
+        token: OPERATE_TOKEN,
+        body: { target: 'api-3', fun: 'state.highstate' },
+      });
+      const answer = job.body as { minions: string[]; skipped?: Array<{ minionId: string; reason: string }> };
+      return job.status === 201 && answer.skipped?.length === 1 ? answer.skipped[0] : undefined;
+    },
+    { what: 'a highstate to skip the disabled minion', timeoutMs: 15_000 },
+  );
+  assert.match(skipped?.reason ?? '', /disabled by test-admin .*kernel upgrade/);
   const enabled = await call(master, 'POST', '/api/v1/minions/api-3/enable', { token: ADMIN_TOKEN });
   assert.equal(enabled.status, 200, enabled.text);
-  const detail = await get(master, '/api/v1/minions/api-3');
-  assert.equal((detail.body as { minion: { disabled?: unknown } }).minion.disabled, undefined);
+  await waitFor(
+    async () =>
+      ((await get(master, '/api/v1/minions/api-3')).body as { minion: { disabled?: unknown } }).minion.disabled ===
+      undefined,
+    { what: 'the minion to be enabled again everywhere', timeoutMs: 15_000 },
+  );
   assert.match(processes.output(master.process), /"audit":"minion".*"action":"disable"/);
   const missing = await call(master, 'POST', '/api/v1/minions/nobody/disable', {
     token: ADMIN_TOKEN,

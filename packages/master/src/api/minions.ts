@@ -99,6 +99,7 @@ export function minionRoutes(deps: ApiContext): AnyRoute[] {
         await find(params.id);
         const by = request.caller?.name ?? 'unknown';
         const record = await deps.minions.setDisabled(params.id, { by, reason: body.reason });
+        await tellKillswitch(deps, params.id, 'state.disable', { reason: body.reason, by }, by);
         deps.log.info(
           { audit: 'minion', action: 'disable', minionId: params.id, by, reason: body.reason },
           'minion disabled',
@@ -120,12 +121,32 @@ export function minionRoutes(deps: ApiContext): AnyRoute[] {
         await find(params.id);
         const by = request.caller?.name ?? 'unknown';
         const record = await deps.minions.setDisabled(params.id, undefined);
+        await tellKillswitch(deps, params.id, 'state.enable', {}, by);
         deps.log.info({ audit: 'minion', action: 'enable', minionId: params.id, by }, 'minion enabled');
         deps.events.emit('minion/enabled', { minionId: params.id, by });
         return { minion: view(record, await liveMasters()) };
       },
     }),
   ];
+}
+
+/**
+ * The minion's own killswitch follows the operator's word: it refuses state runs itself, and its
+ * `state_runs_disabled` grain makes every master skip it. A minion that cannot be reached now keeps
+ * the mark in the table; the operator can send `state.disable` again once it is back.
+ */
+async function tellKillswitch(
+  deps: ApiContext,
+  minionId: string,
+  fun: 'state.disable' | 'state.enable',
+  kwargs: Record<string, unknown>,
+  by: string,
+): Promise<void> {
+  try {
+    await deps.jobs.submit({ target: [minionId], targetType: 'list', fun, args: [], kwargs, submitter: by });
+  } catch (err) {
+    deps.log.warn({ err, minionId, fun }, 'could not send the killswitch to the minion');
+  }
 }
 
 function view(record: MinionRecord, liveMasters: ReadonlySet<string>): MinionView {
