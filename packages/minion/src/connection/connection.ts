@@ -403,6 +403,8 @@ export class MinionConnection {
       for (;;) {
         const message = await this.#receive(socket);
         if (this.#stopped) return 'again';
+        // A deliberate leave closed the socket: not a failure, and not to be logged as one.
+        if (message === undefined && this.#leaving) return 'again';
         if (message === undefined) {
           this.#o.log.warn(
             { master: describeMaster(master), silentMs: silentAfter },
