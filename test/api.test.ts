@@ -413,6 +413,43 @@ test('an admin disables and enables a minion; the listing shows who and why', as
   assert.equal(missing.status, 404);
 });
 
+test('a minion disabled through the API while it was away gets its killswitch when it comes back', async () => {
+  const index = MINION_IDS.indexOf('api-4');
+  await (minions[index] as Minion).stop();
+  const master = masters[1] as RunningMaster;
+  const disabled = await call(master, 'POST', '/api/v1/minions/api-4/disable', {
+    token: ADMIN_TOKEN,
+    body: { reason: 'disk replaced' },
+  });
+  assert.equal(disabled.status, 200, disabled.text);
+  minions[index] = await startMinion(
+    MinionConfigSchema.parse({
+      id: 'api-4',
+      masters: masters.map((m) => ({ id: m.id, host: '127.0.0.1', port: m.ports.minion, enrolPort: m.ports.enrol })),
+      clusterPublicKey: devstack().clusterKeys.publicKey,
+      pkiDir: join(dir(), 'api-4', 'pki'),
+      cacheDir: join(dir(), 'api-4', 'cache'),
+      imds: { enabled: false },
+      enrolRetryMs: 300,
+    }),
+    { context, log: pino({ level: 'silent' }) },
+  );
+  const skipped = await waitFor(
+    async () => {
+      const job = await call(masters[2] as RunningMaster, 'POST', '/api/v1/jobs', {
+        token: OPERATE_TOKEN,
+        body: { target: 'api-4', fun: 'state.highstate' },
+      });
+      const answer = job.body as { skipped?: Array<{ reason: string }> };
+      return job.status === 201 && answer.skipped?.length === 1 ? answer.skipped[0] : undefined;
+    },
+    { what: 'the returning minion to be skipped for state runs', timeoutMs: 20_000 },
+  );
+  assert.match(skipped?.reason ?? '', /disk replaced/);
+  const enabled = await call(master, 'POST', '/api/v1/minions/api-4/enable', { token: ADMIN_TOKEN });
+  assert.equal(enabled.status, 200, enabled.text);
+});
+
 test('/metrics is Prometheus text with the connection, job, event and latency series', async () => {
   const master = masters[0] as RunningMaster;
   const submitted = await call(master, 'POST', '/api/v1/jobs', {

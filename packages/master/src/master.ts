@@ -5,7 +5,13 @@ import { readFile } from 'node:fs/promises';
 import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import { AutoScalingClient } from '@aws-sdk/client-auto-scaling';
 import { SQSClient } from '@aws-sdk/client-sqs';
-import { awsClientConfig, WIRE_VERSION, type MasterEndpoint, type MasterMessage } from '@phoenix/protocol';
+import {
+  awsClientConfig,
+  stateRunsDisabled,
+  WIRE_VERSION,
+  type MasterEndpoint,
+  type MasterMessage,
+} from '@phoenix/protocol';
 import { Store, type MasterRecord } from '@phoenix/store';
 import type { FastifyInstance } from 'fastify';
 import { buildApi } from './api/server.js';
@@ -189,8 +195,22 @@ export async function startMaster(
       hello: async (session, message) => {
         link.send(session.minionId, mastersMessage(draining));
         await noteGrains(session.minionId, message.grains);
-        await store.minions.setPresence(session.minionId, id);
+        const record = await store.minions.setPresence(session.minionId, id);
         events.emit('minion/connected', { minionId: session.minionId });
+        // Disabled through the API while it was away: its own killswitch is set now it is back.
+        if (record.disabled !== undefined && stateRunsDisabled(message.grains) === undefined) {
+          const { by, reason } = record.disabled;
+          await jobs
+            .submit({
+              target: [session.minionId],
+              targetType: 'list',
+              fun: 'state.disable',
+              args: [],
+              kwargs: { reason, by },
+              submitter: by,
+            })
+            .catch((err: unknown) => log.warn({ err, minionId: session.minionId }, 'could not set the killswitch'));
+        }
       },
       result: (session, message) => jobs.recordReturn(session, message),
       grains: (session, message) => noteGrains(session.minionId, message.grains),
