@@ -3,7 +3,7 @@ import { spawn, type ChildProcess } from 'node:child_process';
 import { mkdir, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import type { Devstack } from '@phoenix/devstack';
+import { stopProcess, type Devstack } from '@phoenix/devstack';
 
 const bin = (pkg: string, name: string): string =>
   fileURLToPath(new URL(`../../../packages/${pkg}/dist/src/bin/${name}.js`, import.meta.url));
@@ -75,14 +75,8 @@ function spawnTracked(args: string[]): BenchProcess {
 }
 
 /** Stops a process: SIGTERM, then SIGKILL after `graceMs`. */
-export async function stopBenchProcess(proc: BenchProcess, graceMs = 5_000): Promise<void> {
-  const { child } = proc;
-  if (child.exitCode !== null || child.signalCode !== null) return;
-  const exited = new Promise<void>((resolve) => child.once('exit', () => resolve()));
-  child.kill('SIGTERM');
-  const timer = setTimeout(() => child.kill('SIGKILL'), graceMs);
-  await exited;
-  clearTimeout(timer);
+export function stopBenchProcess(proc: BenchProcess, graceMs = 5_000): Promise<void> {
+  return stopProcess(proc.child, graceMs);
 }
 
 /** Last resort (exit of the bench itself): nothing it started outlives it. */

@@ -3,3 +3,4 @@ export * from './options.js';
 export * from './devstack.js';
 export type { LifecycleChannels } from './messaging.js';
 export * from './autoscaling/index.js';
+export { descendantPids, isRunning, stopProcess } from './processes.js';
