@@ -122,11 +122,14 @@ export function jobRoutes(deps: ApiContext): AnyRoute[] {
           write('done', { jid, missing: [...expected].filter((id) => !seen.has(id)).sort() });
           raw.end();
         };
+        // Who has yet to return: a set, so a thousand returns cost a thousand deletes, not a million lookups.
+        const waiting = new Set(expected);
         const emit = (event: ReturnEvent): void => {
           if (finished || seen.has(event.minionId)) return;
           seen.add(event.minionId);
+          waiting.delete(event.minionId);
           write('return', event);
-          if ([...expected].every((id) => seen.has(id))) finish();
+          if (waiting.size === 0) finish();
         };
         // Listen first, then read what is stored: no return can fall between the two.
         const stop = deps.jobs.listen(jid, emit);
