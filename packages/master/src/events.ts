@@ -25,7 +25,9 @@ export class ClusterEvents {
 
   emit(tag: string, data: Record<string, unknown>): ClusterEvent {
     const event: ClusterEvent = { tag, at: Date.now(), masterId: this.#masterId, data };
-    this.#log.info({ event: tag, ...data }, tag);
+    // A job's returns are one event each: at info they would be most of a busy master's log.
+    if (tag === 'job/return') this.#log.debug({ event: tag, ...data }, tag);
+    else this.#log.info({ event: tag, ...data }, tag);
     for (const listener of this.#listeners) listener(event);
     return event;
   }
