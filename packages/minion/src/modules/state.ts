@@ -252,6 +252,7 @@ function job(ctx: JobContext): StateJob {
     fun: ctx.fun,
     minionId: ctx.minionId,
     grains: ctx.grains.items(),
+    grainStore: ctx.grains,
     cacheDir: ctx.cacheDir,
     signal: ctx.signal,
     now: () => ctx.clock.now(),

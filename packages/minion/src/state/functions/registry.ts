@@ -58,7 +58,11 @@ export class StateFunctions {
     const availability = new Map<string, Promise<string | undefined>>();
     return async ({ chunk, mode, test }) => {
       const module = this.#modules.get(chunk.state) as StateModule;
-      const context = { test, rt, id: chunk.id, sls: chunk.sls };
+      const requires = chunk.requisites.require.map((ref) => ({
+        ...(ref.module === undefined ? {} : { module: ref.module }),
+        target: ref.target,
+      }));
+      const context = { test, rt, id: chunk.id, sls: chunk.sls, requires };
       try {
         if (module.available) {
           let why = availability.get(module.name);

@@ -1,120 +1,42 @@
-/** Beyond this many differing lines a diff says so instead of growing without bound. */
-const MAX_EDIT_DISTANCE = 2_000;
-const CONTEXT = 3;
+import { structuredPatch } from 'diff';
 
-type Edit = { op: ' ' | '-' | '+'; line: string };
+/** Beyond this many lines a diff says so instead of growing a state's return without bound. */
+const MAX_LINES = 20_000;
 
 /**
- * A unified diff (3 lines of context) of two texts, as Salt shows in file.managed changes.
- * Myers' O(ND) algorithm; a huge rewrite is summarized rather than computed.
+ * A unified diff with 3 lines of context, as Salt shows in `changes.diff`: Python's
+ * `difflib.unified_diff` over the two files' lines (empty file names, a one-line range without its
+ * length, no "\ No newline" marker). Empty when the texts are equal.
  */
 export function unifiedDiff(before: string, after: string): string {
   if (before === after) return '';
-  const a = splitLines(before);
-  const b = splitLines(after);
-  const edits = myers(a, b);
-  if (edits === undefined)
-    return `Replace file: ${a.length} lines with ${b.length} lines (too many differences to show)`;
-  return ['--- ', '+++ ', ...hunks(edits)].join('\n');
-}
-
-function splitLines(text: string): string[] {
-  if (text === '') return [];
-  const lines = text.split('\n');
-  if (lines.at(-1) === '') lines.pop();
-  else lines[lines.length - 1] += '\n\\ No newline at end of file';
-  return lines;
-}
-
-function myers(a: readonly string[], b: readonly string[]): Edit[] | undefined {
-  const n = a.length;
-  const m = b.length;
-  const max = Math.min(n + m, MAX_EDIT_DISTANCE);
-  const offset = max + 1;
-  let v = new Int32Array(2 * max + 3);
-  const trace: Int32Array[] = [];
-  let found = false;
-  for (let d = 0; d <= max && !found; d++) {
-    trace.push(v.slice());
-    const next = v.slice();
-    for (let k = -d; k <= d; k += 2) {
-      let x: number;
-      if (k === -d || (k !== d && (v[offset + k - 1] ?? 0) < (v[offset + k + 1] ?? 0))) x = v[offset + k + 1] ?? 0;
-      else x = (v[offset + k - 1] ?? 0) + 1;
-      let y = x - k;
-      while (x < n && y < m && a[x] === b[y]) {
-        x++;
-        y++;
-      }
-      next[offset + k] = x;
-      if (x >= n && y >= m) {
-        found = true;
-        break;
+  const lines = (text: string) => (text.match(/\n/g)?.length ?? 0) + 1;
+  if (lines(before) + lines(after) > MAX_LINES)
+    return `Replace file: ${lines(before)} lines with ${lines(after)} lines (too large to show a diff)`;
+  const patch = structuredPatch('', '', before, after, '', '', { context: 3 });
+  const out: string[] = ['--- ', '+++ '];
+  let endsWithNewline = true;
+  for (const hunk of patch.hunks) {
+    out.push(`@@ -${range(hunk.oldStart, hunk.oldLines)} +${range(hunk.newStart, hunk.newLines)} @@`);
+    for (const line of hunk.lines) {
+      if (line.startsWith('\\')) endsWithNewline = false;
+      else {
+        out.push(line);
+        endsWithNewline = true;
       }
     }
-    v = next;
   }
-  if (!found) return undefined;
-  // Walk the trace back from (n, m).
-  const edits: Edit[] = [];
-  let x = n;
-  let y = m;
-  for (let d = trace.length - 1; d >= 0; d--) {
-    const prev = trace[d] as Int32Array;
-    const k = x - y;
-    let prevK: number;
-    if (k === -d || (k !== d && (prev[offset + k - 1] ?? 0) < (prev[offset + k + 1] ?? 0))) prevK = k + 1;
-    else prevK = k - 1;
-    const prevX = d === 0 ? 0 : (prev[offset + prevK] ?? 0);
-    const prevY = d === 0 ? 0 : prevX - prevK;
-    while (x > prevX && y > prevY) {
-      edits.push({ op: ' ', line: a[x - 1] as string });
-      x--;
-      y--;
-    }
-    if (d > 0) {
-      if (x === prevX) edits.push({ op: '+', line: b[y - 1] as string });
-      else edits.push({ op: '-', line: a[x - 1] as string });
-    }
-    x = prevX;
-    y = prevY;
-  }
-  return edits.reverse();
+  return out.join('\n') + (endsWithNewline ? '\n' : '');
 }
 
-function hunks(edits: readonly Edit[]): string[] {
-  const out: string[] = [];
-  let i = 0;
-  let aLine = 1;
-  let bLine = 1;
-  // positions (in edits) of each edit's a/b line numbers
-  const positions = edits.map((edit) => {
-    const at = { a: aLine, b: bLine };
-    if (edit.op !== '+') aLine++;
-    if (edit.op !== '-') bLine++;
-    return at;
-  });
-  while (i < edits.length) {
-    while (i < edits.length && edits[i]?.op === ' ') i++;
-    if (i >= edits.length) break;
-    const start = Math.max(0, i - CONTEXT);
-    let end = i;
-    let lastChange = i;
-    while (end < edits.length) {
-      if (edits[end]?.op !== ' ') lastChange = end;
-      else if (end - lastChange > 2 * CONTEXT) break;
-      end++;
-    }
-    end = Math.min(edits.length, lastChange + CONTEXT + 1);
-    const slice = edits.slice(start, end);
-    const first = positions[start] as { a: number; b: number };
-    const aCount = slice.filter((e) => e.op !== '+').length;
-    const bCount = slice.filter((e) => e.op !== '-').length;
-    const aStart = aCount === 0 ? first.a - 1 : first.a;
-    const bStart = bCount === 0 ? first.b - 1 : first.b;
-    out.push(`@@ -${aStart},${aCount} +${bStart},${bCount} @@`);
-    for (const edit of slice) out.push(`${edit.op}${edit.line}`);
-    i = end;
-  }
-  return out;
+function range(start: number, length: number): string {
+  if (length === 1) return String(start);
+  return `${start},${length}`;
+}
+
+/** Salt's `changes.diff` for a file whose content changes. */
+export function contentDiff(before: Buffer, after: Buffer, showChanges: boolean): string {
+  if (!showChanges) return '<show_changes=False>';
+  if (before.includes(0) || after.includes(0)) return 'Replace binary file';
+  return unifiedDiff(before.toString('utf8'), after.toString('utf8'));
 }

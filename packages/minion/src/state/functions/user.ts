@@ -1,3 +1,4 @@
+import { ExecutionError } from '../../executor/errors.js';
 import { z } from 'zod';
 import type { StateOutcome } from '../engine/result.js';
 import type { GroupEntry } from '../providers/accounts.js';
@@ -40,7 +41,7 @@ function failure(what: string, out: CommandOutput): string {
 /** The supplementary groups `user` is a member of (`getent group` lists every group). */
 async function memberOf(commands: Commands, user: string): Promise<string[]> {
   const out = await commands.run({ argv: ['getent', 'group'] });
-  if (out.retcode !== 0) throw new Error(`getent group failed (exit ${out.retcode}): ${out.stderr.trim()}`);
+  if (out.retcode !== 0) throw new ExecutionError(`getent group failed (exit ${out.retcode}): ${out.stderr.trim()}`);
   return out.stdout
     .split('\n')
     .map((line) => line.split(':'))

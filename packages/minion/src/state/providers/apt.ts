@@ -1,3 +1,4 @@
+import { ExecutionError } from '../../executor/errors.js';
 import type { CommandOutput, Commands } from '../functions/commands.js';
 
 /** A package manager as pkg states use it. Only apt/dpkg today; yum or apk would be another one. */
@@ -37,7 +38,7 @@ export function aptPackages(commands: Commands): PackageManager {
         if (name && status?.endsWith(' installed') && version !== undefined) versions.set(name, version);
       }
       if (out.retcode !== 0 && out.retcode !== 1)
-        throw new Error(`dpkg-query failed (exit ${out.retcode}): ${out.stderr.trim()}`);
+        throw new ExecutionError(`dpkg-query failed (exit ${out.retcode}): ${out.stderr.trim()}`);
       return versions;
     },
     async install(packages, options) {

@@ -8,11 +8,12 @@ import { deepMerge } from '../data.js';
 import type { EngineRun } from '../engine/runner.js';
 import { runPlan } from '../engine/runner.js';
 import { StateCompileError } from '../errors.js';
+import { ExecutionError } from '../../executor/errors.js';
 import type { StateFiles } from '../files/state-files.js';
 import { RunFiles } from '../files/state-files.js';
 import { createCommands, processEnvironment } from '../functions/commands.js';
 import { StateFunctions } from '../functions/registry.js';
-import type { StateModule, StateRuntime } from '../functions/types.js';
+import type { StateGrains, StateModule, StateRuntime } from '../functions/types.js';
 import type { Pillar, PillarSource } from '../pillar/pillar.js';
 import { emptyPillar } from '../pillar/pillar.js';
 import type { ModuleCaller, RenderVars } from '../render/sls-loader.js';
@@ -52,6 +53,10 @@ export interface RunContext {
   /** Execution modules for templates (`salt['cmd.run']`). */
   readonly call: ModuleCaller;
   readonly trackChild?: (pid: number) => () => void;
+  /** The minion's cache directory (backups, the run lock, the killswitch). */
+  readonly cacheDir: string;
+  /** The live grain store, for grains.* states; without it those states fail. */
+  readonly grainStore?: StateGrains;
 }
 
 export interface RunOptions {
@@ -200,6 +205,11 @@ export class StateRun {
       pillar,
       renderTemplate: (source, file, context) =>
         this.#loader.renderText(source, file, this.#run.saltenv, { ...vars, saltenv: this.#run.saltenv, ...context }),
+      minionId: this.#ctx.minionId,
+      cacheDir: this.#ctx.cacheDir,
+      grains: this.#ctx.grainStore ?? frozenGrains(this.#ctx.grains),
+      call: (fun, args, kwargs) => this.#ctx.call(fun, [...args], { ...kwargs }),
+      now: () => this.#ctx.now(),
     };
     return runPlan(plan, {
       test: this.#run.test,
@@ -211,4 +221,11 @@ export class StateRun {
       ...(select === undefined ? {} : { select }),
     });
   }
+}
+
+/** Grains that states may read but not change (a run without the minion's grain store). */
+function frozenGrains(grains: Readonly<Record<string, unknown>>): StateGrains {
+  const refuse = (): Promise<never> =>
+    Promise.reject(new ExecutionError('grains cannot be changed here: this run has no grain store'));
+  return { items: () => grains, custom: () => ({}), setval: refuse, delval: refuse };
 }
