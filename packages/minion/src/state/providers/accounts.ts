@@ -6,6 +6,8 @@ export interface UserEntry {
   readonly name: string;
   readonly uid: number;
   readonly gid: number;
+  /** The comment field (full name, room, phones). */
+  readonly gecos: string;
   readonly home: string;
   readonly shell: string;
 }
@@ -38,6 +40,7 @@ export async function lookupUser(commands: Commands, user: string | number): Pro
     name: fields[0] ?? '',
     uid: Number(fields[2]),
     gid: Number(fields[3]),
+    gecos: fields[4] ?? '',
     home: fields[5] ?? '',
     shell: fields[6] ?? '',
   };
