@@ -3,8 +3,17 @@ import type { LowChunk } from '../compile/low.js';
 import type { CallOutcome } from '../engine/result.js';
 import type { StateCall } from '../engine/runner.js';
 import { CompileErrors } from '../errors.js';
+import { archiveStates } from './archive.js';
 import { cmdStates } from './cmd.js';
+import { cronStates } from './cron.js';
 import { fileStates } from './file.js';
+import { gitStates } from './git.js';
+import { grainsStates } from './grains.js';
+import { hostStates } from './host.js';
+import { moduleStates } from './module.js';
+import { pkgrepoStates } from './pkgrepo.js';
+import { sshAuthStates } from './ssh-auth.js';
+import { sysctlStates } from './sysctl.js';
 import { hostPath, statOrUndefined } from './paths.js';
 import { pkgStates } from './pkg.js';
 import { serviceStates } from './service.js';
@@ -14,7 +23,24 @@ import { groupStates, userStates } from './user.js';
 
 /** The state modules every minion has. */
 export function builtinStateModules(): StateModule[] {
-  return [fileStates, cmdStates, pkgStates(), serviceStates(), userStates, groupStates, testStates];
+  return [
+    fileStates,
+    cmdStates,
+    pkgStates(),
+    pkgrepoStates,
+    serviceStates(),
+    userStates,
+    groupStates,
+    sshAuthStates,
+    cronStates,
+    gitStates,
+    archiveStates,
+    sysctlStates,
+    hostStates,
+    grainsStates,
+    moduleStates,
+    testStates,
+  ];
 }
 
 /** The state modules of a run: looks functions up and checks every chunk before anything runs. */
