@@ -1,7 +1,7 @@
 import type { Logger } from 'pino';
 import type { MinionConfig } from '../config.js';
 import { gatherCoreGrains, GrainStore } from '../grains/index.js';
-import { createModuleRegistry, createStateModule } from '../modules/index.js';
+import { createHostModules, createModuleRegistry, createStateModules } from '../modules/index.js';
 import type { StateModuleOptions } from '../modules/state.js';
 import { readKillswitch, reflectKillswitch } from '../state/run/killswitch.js';
 import { Executor } from './executor.js';
@@ -37,7 +37,8 @@ export async function createMinionExecutor(
     cacheDir: config.cacheDir,
     version: MINION_VERSION,
     modules: createModuleRegistry([
-      createStateModule({
+      ...createHostModules({ root: config.state.root, files: options.files.files }),
+      ...createStateModules({
         ...options.files,
         root: config.state.root,
         failhard: config.state.failhard,

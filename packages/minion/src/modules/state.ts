@@ -12,6 +12,7 @@ import { reflectKillswitch } from '../state/run/killswitch.js';
 import { StateService } from '../state/run/state-service.js';
 import type { StateJob, StateReturn } from '../state/run/state-service.js';
 import { defineFunction } from './define-function.js';
+import { createPillarModule } from './pillar.js';
 import type { ExecutionModule, JobContext } from './types.js';
 
 export interface StateModuleOptions extends Omit<StateSystemOptions, 'pillar'> {
@@ -73,11 +74,29 @@ saltenv: the file-roots environment (default base)`;
  * says where files and pillar come from; see StateSystemOptions.
  */
 export function createStateModule(options: StateModuleOptions): ExecutionModule {
+  return createStateModules(options)[0] as ExecutionModule;
+}
+
+/** The state module and the pillar module, sharing one state service (pillar.* compiles as a run would). */
+export function createStateModules(options: StateModuleOptions): [ExecutionModule, ExecutionModule] {
   const { pillarFiles, pillar, ...system } = options;
   const service = new StateService({
     ...system,
     ...(pillar !== undefined ? { pillar } : pillarFiles !== undefined ? { pillar: new LocalPillar(pillarFiles) } : {}),
   });
+  const pillarModule = createPillarModule(async (ctx, { saltenv, override }) => {
+    const { ret, retcode } = await service.showPillar(job(ctx), {
+      test: true,
+      saltenv,
+      ...(override === undefined ? {} : { pillarOverride: override }),
+    });
+    if (retcode !== 0) throw new ExecutionError(`Pillar failed to render: ${Array.isArray(ret) ? ret.join('; ') : String(ret)}`);
+    return ret as Record<string, unknown>;
+  });
+  return [stateModule(service), pillarModule];
+}
+
+function stateModule(service: StateService): ExecutionModule {
   const finish = (result: StateReturn, ctx: JobContext): unknown => {
     ctx.setRetcode(result.retcode);
     return result.ret;
@@ -264,7 +283,7 @@ function job(ctx: JobContext): StateJob {
       if (!fn) throw new ExecutionError(`'${fun}' is not available.`);
       // A template's call must not set the state run's retcode (cmd.run would).
       const nested = Object.create(ctx, { setRetcode: { value: () => undefined } }) as JobContext;
-      return fn.run(bindArguments(fn.params, args, kwargs, fn.extraKeywords), nested);
+      return fn.run(bindArguments(fn.params, args, kwargs, fn.extraKeywords, fn.varargs, fn.keywordOnly), nested);
     },
   };
 }
