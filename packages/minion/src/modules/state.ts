@@ -10,6 +10,7 @@ import type { PillarSource } from '../state/pillar/pillar.js';
 import type { StateSystemOptions } from '../state/run/state-run.js';
 import { reflectKillswitch } from '../state/run/killswitch.js';
 import { StateService } from '../state/run/state-service.js';
+import { runningMessage } from '../state/run/run-lock.js';
 import type { StateJob, StateReturn } from '../state/run/state-service.js';
 import { defineFunction } from './define-function.js';
 import { createPillarModule } from './pillar.js';
@@ -212,35 +213,40 @@ CLI Example: phoenix run '*' state.single file.managed /etc/motd contents='hello
           finish(await service.showPillar(job(ctx), request({ ...args, test: true, queue: false })), ctx),
       }),
       disable: defineFunction({
-        doc: `Disables state runs on this minion (highstate, apply, sls, sls_id, single; test=True runs still work) until state.enable. Kept in the minion's cache directory, so it survives restarts. Returns who, when and why.
+        doc: `Disables state runs by name, as Salt's: highstate (state.highstate and state.apply without names), an SLS name as state.sls takes it, or prefix.* for every SLS under it; state.enable NAME undoes it. Without names (or with *) every state run on this minion is disabled (test=True runs still work), and every master skips it: give reason= and by=. Kept in the minion's cache directory, so it survives restarts.
 
-reason: why, shown to whoever tries to run states here
+states: names, comma-separated or a list
+reason: why (whole-minion killswitch), shown to whoever tries to run states here
 by: who disabled it (default: the job)
 
-CLI Example: phoenix run web-1 state.disable "debugging the disk"`,
-        schema: z.strictObject({ reason: z.string().min(1).max(1000), by: z.string().min(1).max(200).optional() }),
-        run: async (args, ctx) => finish(await service.disable(job(ctx), args.reason, args.by), ctx),
+CLI Example: phoenix run web-1 state.disable highstate; phoenix run web-1 state.disable reason="debugging the disk"`,
+        schema: z.strictObject({
+          states: Mods.optional(),
+          reason: z.string().min(1).max(1000).optional(),
+          by: z.string().min(1).max(200).optional(),
+        }),
+        run: async (args, ctx) => {
+          if (args.states === undefined && args.reason === undefined)
+            throw new ExecutionError('name the state runs to disable (highstate, an SLS name, web.*), or give reason= to disable every state run on this minion');
+          return finish(await service.disable(job(ctx), args.states ?? [], args.reason, args.by), ctx);
+        },
       }),
       enable: defineFunction({
-        doc: 'Allows state runs on this minion again. Returns what the killswitch said, if it was set.\n\nCLI Example: phoenix run web-1 state.enable',
-        schema: z.strictObject({}),
-        run: async (_args, ctx) => finish(await service.enable(job(ctx)), ctx),
+        doc: "Allows state runs disabled by name again (state.enable highstate); without names (or with *) lifts the whole-minion killswitch.\n\nstates: names, comma-separated or a list\n\nCLI Example: phoenix run web-1 state.enable highstate",
+        schema: z.strictObject({ states: Mods.optional() }),
+        run: async (args, ctx) => finish(await service.enable(job(ctx), args.states ?? []), ctx),
       }),
       list_disabled: defineFunction({
-        doc: "Returns whether state runs are disabled on this minion, and by whom, when and why.\n\nCLI Example: phoenix run '*' state.list_disabled",
+        doc: "Returns the state runs disabled by name; * first when every state run is disabled (see grains.get state_runs_disabled for who, when and why).\n\nCLI Example: phoenix run '*' state.list_disabled",
         schema: z.strictObject({}),
         run: async (_args, ctx) => finish(await service.listDisabled(job(ctx)), ctx),
       }),
       running: defineFunction({
-        doc: "Returns the state run in progress on this minion ([] when none), as Salt's state.running.\n\nCLI Example: phoenix run '*' state.running",
-        schema: z.strictObject({}),
-        run: (_args, ctx) => {
-          const holder = service.running(ctx.minionId);
-          return holder === undefined
-            ? []
-            : [
-                `The function "${holder.fun}" is running as jid ${holder.jid} since ${new Date(holder.startedAt).toISOString()}`,
-              ];
+        doc: "Returns the state run in progress on this minion, in this process or another ([] when none), as Salt's state.running.\n\nCLI Example: phoenix run '*' state.running",
+        schema: z.strictObject({ concurrent: z.boolean().default(false) }),
+        run: async (_args, ctx) => {
+          const holder = await service.running({ minionId: ctx.minionId, cacheDir: ctx.cacheDir });
+          return holder === undefined || holder.jid === ctx.jid ? [] : [runningMessage(holder)];
         },
       }),
     }),

@@ -10,7 +10,7 @@ import {
   applyAttributes,
   attributeChanges,
   hostPath,
-  ModeArg,
+  ModeOrKeep,
   OwnerArg,
   statOrUndefined,
   writeAtomic,
@@ -27,7 +27,7 @@ export const Text = z
 export const TextOrLines = z.union([Text, z.array(Text)]);
 export const Context = z.record(z.string(), z.unknown());
 /** `mode: keep` keeps the mode the file has (Salt: the source's; Phoenix's sources carry none). */
-export const FileMode = z.union([z.literal('keep'), ModeArg]);
+export const FileMode = ModeOrKeep;
 export const Owner = OwnerArg.nullish().transform((value) => value ?? undefined);
 /** `backup: minion` keeps the old file in the minion's cache; '' or False keeps none. */
 export const BackupArg = z

@@ -4,7 +4,7 @@ import { z } from 'zod';
 import type { StateOutcome } from '../engine/result.js';
 import { globMatcher } from '../../modules/glob.js';
 import { applyFile, attributesOf, BackupArg, Context, Owner, parentExists, planFile, TEST_NOTE } from './file-common.js';
-import { AbsolutePath, applyAttributes, attributeChanges, hostPath, ModeArg, statOrUndefined } from './paths.js';
+import { AbsolutePath, applyAttributes, attributeChanges, hostPath, ModeArg, ModeOrKeep, statOrUndefined } from './paths.js';
 import type { Attributes } from './paths.js';
 import { pythonRegex } from './python-regex.js';
 import { defineState, outcome } from './types.js';
@@ -42,7 +42,7 @@ const Recurse = z.strictObject({
   user: Owner,
   group: Owner,
   dir_mode: ModeArg.optional(),
-  file_mode: z.union([z.literal('keep'), ModeArg]).optional(),
+  file_mode: ModeOrKeep.optional(),
   sym_mode: ModeArg.optional(),
   template: z.enum(['jinja']).optional(),
   context: Context.optional(),

@@ -22,6 +22,17 @@ export const ModeArg = z.union([z.string(), z.number()]).transform((value, ctx) 
   return parseInt(text, 8);
 });
 
+/** A mode, or `keep` (file.managed: leave the mode as it is). */
+export const ModeOrKeep = z.union([z.string(), z.number()]).transform((value, ctx): number | 'keep' => {
+  if (value === 'keep') return 'keep';
+  const text = typeof value === 'number' ? String(value) : value.trim();
+  if (!/^0?[0-7]{3,4}$/.test(text)) {
+    ctx.addIssue({ code: 'custom', message: `'${text}' is not an octal file mode such as '0644'` });
+    return z.NEVER;
+  }
+  return parseInt(text, 8);
+});
+
 export const OwnerArg = z.union([z.string().min(1), z.number().int().min(0)]);
 
 /** Where a path of the SLS lives on this host: under the runtime's root. */
