@@ -51,28 +51,33 @@ export async function runCallCommand(argv: readonly string[]): Promise<number> {
   const configPath = values.config ?? (existsSync(DEFAULT_MINION_CONFIG) ? DEFAULT_MINION_CONFIG : undefined);
   const env = {
     ...process.env,
-    PHOENIX_MINION__logLevel: values['log-level'],
     ...(values.id === undefined ? {} : { PHOENIX_MINION__id: values.id }),
   };
-  // With no config file a masterless call needs no cluster: the keys a connected minion must have
-  // get stand-ins (never used), and the cache (custom grains) lives in the user's home.
-  const standIns =
-    configPath === undefined
-      ? {
-          PHOENIX_MINION__clusterPublicKey: generateCurveKeyPair().publicKey,
-          PHOENIX_MINION__pkiDir: join(homedir(), '.phoenix', 'call', 'pki'),
-          PHOENIX_MINION__cacheDir: join(homedir(), '.phoenix', 'call', 'cache'),
-        }
-      : {};
-  const loaded = await loadMinionConfig(configPath, { ...standIns, ...env });
+  // A masterless call needs no cluster: the keys a connected minion must have get stand-ins (never
+  // used) when the config (a Salt minion config, say) has none, and the cache lives in the home.
+  const fallback = {
+    clusterPublicKey: generateCurveKeyPair().publicKey,
+    pkiDir: join(homedir(), '.phoenix', 'call', 'pki'),
+    cacheDir: join(homedir(), '.phoenix', 'call', 'cache'),
+    // A call is quiet unless the config or --log-level says otherwise.
+    logLevel: 'warn',
+  };
+  const warnings: string[] = [];
+  const loaded = await loadMinionConfig(configPath, env, { fallback, warn: (message) => warnings.push(message) });
+  const levels = ['trace', 'debug', 'info', 'warn', 'error', 'fatal', 'silent'] as const;
+  const level = values['log-level'];
+  if (level !== undefined && !levels.includes(level as (typeof levels)[number]))
+    throw new CallUsageError(`--log-level must be one of ${levels.join(', ')}, not "${level}"`);
   const config: MinionConfig = {
     ...loaded,
+    ...(level === undefined ? {} : { logLevel: level as (typeof levels)[number] }),
     fileClient: 'local',
     fileRoots: roots(values['file-root'], loaded.fileRoots),
     pillarRoots: roots(values['pillar-root'], loaded.pillarRoots),
     imds: { ...loaded.imds, enabled: configPath !== undefined && loaded.imds.enabled },
   };
   const log = pino({ name: 'phoenix-minion-call', level: config.logLevel }, pino.destination(2));
+  for (const warning of warnings) log.warn(warning);
   const { id, instanceId } = await resolveMinionId(config);
   const { executor } = await createMinionExecutor(config, {
     id,
@@ -85,7 +90,10 @@ export async function runCallCommand(argv: readonly string[]): Promise<number> {
   const colour = useColour({ noColor: values['no-color'], forceColor: values['force-color'] }, process.stdout);
   if (out === 'json') process.stdout.write(`${JSON.stringify({ local: outcome.ret }, null, 2)}\n`);
   else if (out === 'yaml') process.stdout.write(stringify({ local: outcome.ret ?? null }));
-  else if (out === 'highstate') process.stdout.write(`${formatHighstate(outcome.ret, { colour, minion: 'local' })}\n`);
+  else if (out === 'highstate')
+    process.stdout.write(
+      `${formatHighstate(outcome.ret, { colour, minion: 'local', mode: config.state.output, verbose: config.state.verbose })}\n`,
+    );
   else process.stdout.write(`local:\n${indent(stringify(outcome.ret ?? null))}\n`);
   return outcome.retcode;
 }
@@ -124,7 +132,7 @@ function parseCallArguments(argv: readonly string[]) {
         out: { type: 'string' },
         'no-color': { type: 'boolean', default: false },
         'force-color': { type: 'boolean', default: false },
-        'log-level': { type: 'string', default: 'warn' },
+        'log-level': { type: 'string' },
       },
     });
   } catch (err) {

@@ -51,7 +51,7 @@ const results = {
 
 test('mixed output: one line per clean success, full detail for changes and failures, then the summary', () => {
   assert.equal(
-    formatHighstate(results, { colour: false, mode: 'mixed', minion: 'web-1' }),
+    formatHighstate(results, { colour: false, mode: 'changes', minion: 'web-1' }),
     `web-1:
   Name: /etc/motd - Function: file.managed - Result: Clean - Started: 10:00:00.000000 - Duration: 1.500 ms
 ----------

@@ -27,7 +27,9 @@ export async function createMinionExecutor(
     ...(config.autoscalingGroup === undefined ? {} : { autoscalingGroupName: config.autoscalingGroup }),
     version: MINION_VERSION,
   });
-  const grains = await GrainStore.open({ core, cacheDir: config.cacheDir, logger: options.log });
+  // Salt's static grains from the minion config (the id stays the minion's own).
+  const { id: _id, ...staticGrains } = config.grains;
+  const grains = await GrainStore.open({ core: { ...core, ...staticGrains }, cacheDir: config.cacheDir, logger: options.log });
   // The killswitch survives restarts: the masters must hear of it in the first grains they get.
   reflectKillswitch(grains, await readKillswitch(config.cacheDir));
   const executor = new Executor({
@@ -42,6 +44,8 @@ export async function createMinionExecutor(
         ...options.files,
         root: config.state.root,
         failhard: config.state.failhard,
+        stateTop: config.state.top,
+        test: config.state.test,
         renderTimeoutMs: config.state.renderTimeoutMs,
         jinja: { trimBlocks: config.state.jinjaTrimBlocks, lstripBlocks: config.state.jinjaLstripBlocks },
         opts: {

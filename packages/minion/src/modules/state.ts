@@ -58,7 +58,7 @@ const Env = z
   .default('base');
 
 const runOptions = {
-  test: Flag.default(false),
+  test: Flag.optional(),
   pillar: PillarOverride.optional(),
   queue: Flag.default(false),
   saltenv: Env,
@@ -94,21 +94,21 @@ export function createStateModules(options: StateModuleOptions): [ExecutionModul
     if (retcode !== 0) throw new ExecutionError(`Pillar failed to render: ${Array.isArray(ret) ? ret.join('; ') : String(ret)}`);
     return ret as Record<string, unknown>;
   });
-  return [stateModule(service), pillarModule];
+  return [stateModule(service, options.test ?? false), pillarModule];
 }
 
-function stateModule(service: StateService): ExecutionModule {
+function stateModule(service: StateService, testByDefault: boolean): ExecutionModule {
   const finish = (result: StateReturn, ctx: JobContext): unknown => {
     ctx.setRetcode(result.retcode);
     return result.ret;
   };
   const request = (args: {
-    test: boolean;
+    test?: boolean | undefined;
     pillar?: Record<string, unknown> | undefined;
     queue: boolean;
     saltenv: string;
   }) => ({
-    test: args.test,
+    test: args.test ?? testByDefault,
     queue: args.queue,
     saltenv: args.saltenv,
     ...(args.pillar === undefined ? {} : { pillarOverride: args.pillar }),

@@ -39,6 +39,10 @@ export interface StateSystemOptions {
   readonly jinja?: { readonly trimBlocks?: boolean; readonly lstripBlocks?: boolean };
   /** Extra keys of `opts` in templates (Salt's minion opts). */
   readonly opts?: Readonly<Record<string, unknown>>;
+  /** Salt's `state_top`: the top file's path in the base file roots. Default 'top.sls'. */
+  readonly stateTop?: string;
+  /** Salt's `test` minion option: runs predict unless asked test=False. Default false. */
+  readonly test?: boolean;
   /** Default: file, cmd, pkg, service, user, group, test (see builtinStateModules). */
   readonly stateModules?: readonly StateModule[];
 }
@@ -128,23 +132,24 @@ export class StateRun {
     return { grains: this.#ctx.grains, pillar: await this.pillar(), opts: this.opts };
   }
 
-  /** The SLS files the state top file (`top.sls` of the `base` file roots) gives this minion. */
+  /** The SLS files the state top file (Salt's `state_top`, `top.sls` of the `base` file roots) gives this minion. */
   async top(): Promise<TopMatch[]> {
-    const top = await this.#files.read('top.sls', 'base');
-    if (!top) throw new StateCompileError(['No top file found: salt://top.sls is not in the base file roots']);
+    const name = this.#options.stateTop ?? 'top.sls';
+    const top = await this.#files.read(name, 'base');
+    if (!top) throw new StateCompileError([`No top file found: salt://${name} is not in the base file roots`]);
     let data: unknown;
     try {
-      ({ data } = await this.#loader.renderData(top.content.toString('utf8'), 'top.sls', 'base', await this.#vars(), {
-        tplpath: 'top.sls',
-        tplfile: 'top.sls',
-        tpldir: '',
+      ({ data } = await this.#loader.renderData(top.content.toString('utf8'), name, 'base', await this.#vars(), {
+        tplpath: name,
+        tplfile: name,
+        tpldir: name.includes('/') ? name.slice(0, name.lastIndexOf('/')) : '',
       }));
     } catch (err) {
       throw new StateCompileError([
         `Rendering the top file failed: ${err instanceof Error ? err.message : String(err)}`,
       ]);
     }
-    return matchTop(parseTop(data, 'the top file (salt://top.sls)'), {
+    return matchTop(parseTop(data, `the top file (salt://${name})`), {
       id: this.#ctx.minionId,
       grains: this.#ctx.grains,
     });
