@@ -38,6 +38,17 @@ const HARMLESS_TOOLS = [
   'env',
   'true',
   'false',
+  'sed',
+  'head',
+  'tail',
+  'sort',
+  'tr',
+  'dirname',
+  'chmod',
+  'cp',
+  'ln',
+  // git works on the test's own local repositories (git.latest).
+  'git',
 ];
 
 /** Copies of these fakes answer to a second name, as the real tools share one implementation. */

@@ -48,7 +48,7 @@ function parse(text: string): HostLine[] {
 function render(lines: readonly HostLine[]): string {
   return lines
     .map((line) =>
-      line.ip === undefined || line.names === undefined
+      line.ip === undefined || line.names === undefined || line.text !== ''
         ? line.text
         : `${line.ip}\t\t${line.names.join(' ')}${line.comment ? ` # ${line.comment}` : ''}`,
     )
@@ -87,7 +87,7 @@ async function present(args: z.output<typeof Present>, call: StateCallContext): 
       const same = next.findIndex((line) => line.ip === ip);
       if (same !== -1) {
         const line = next[same] as HostLine;
-        next[same] = { ...line, names: [...(line.names ?? []), name] };
+        next[same] = { ...line, text: '', names: [...(line.names ?? []), name] };
       } else next.push({ text: '', ip, names: [name], ...(args.comment === undefined ? {} : { comment: args.comment }) });
     }
     if (args.clean) {
@@ -96,7 +96,7 @@ async function present(args: z.output<typeof Present>, call: StateCallContext): 
           if (line.ip === undefined || args.ip.includes(line.ip) || !line.names?.includes(name)) return line;
           (removed[line.ip] ??= []).push(name);
           comments.push(`${call.test ? `Host ${name} (${line.ip}) would be removed` : `Removed host ${name} (${line.ip})`}`);
-          return { ...line, names: line.names.filter((n) => n !== name) };
+          return { ...line, text: '', names: line.names.filter((n) => n !== name) };
         })
         .filter((line) => line.ip === undefined || (line.names?.length ?? 0) > 0);
     }
@@ -124,7 +124,7 @@ async function absent(args: z.output<typeof Absent>, call: StateCallContext): Pr
         (removed[line.ip] ??= []).push(name);
         comments.push(call.test ? `Host ${name} (${line.ip}) would be removed` : `Removed host ${name} (${line.ip})`);
       }
-      return { ...line, names: (line.names ?? []).filter((n) => !names.includes(n)) };
+      return { ...line, text: '', names: (line.names ?? []).filter((n) => !names.includes(n)) };
     })
     .filter((line) => line.ip === undefined || (line.names?.length ?? 0) > 0);
   if (Object.keys(removed).length === 0) {
