@@ -71,7 +71,7 @@ export const IGNORED_SALT_KEYS = [
 const REFUSED_SALT_KEYS: Readonly<Record<string, string>> = {
   startup_states: 'Phoenix has no start-up states: the masters run the first highstate of a new instance',
   top_file_merging_strategy: "Phoenix merges top files as Salt's default 'merge' only",
-  pillarenv: 'Phoenix compiles pillar of the run\'s saltenv: pass saltenv= to the state function instead',
+  pillarenv: "Phoenix compiles pillar of the run's saltenv: pass saltenv= to the state function instead",
   environment: "Phoenix's state runs use saltenv=base unless told: pass saltenv= to the state function instead",
   saltenv: "Phoenix's state runs use saltenv=base unless told: pass saltenv= to the state function instead",
   transport: 'Phoenix speaks only its own ZeroMQ protocol',
@@ -87,7 +87,13 @@ const FOLDED: Readonly<Record<string, { readonly to: readonly string[]; readonly
   file_roots: { to: ['fileRoots'], schema: Roots },
   pillar_roots: { to: ['pillarRoots'], schema: Roots },
   file_client: { to: ['fileClient'], schema: z.enum(['remote', 'local']) },
-  state_top: { to: ['state', 'top'], schema: z.string().min(1).transform((top) => top.replace(/^salt:\/\//, '')) },
+  state_top: {
+    to: ['state', 'top'],
+    schema: z
+      .string()
+      .min(1)
+      .transform((top) => top.replace(/^salt:\/\//, '')),
+  },
   renderer: {
     to: ['state', 'renderer'],
     schema: z
@@ -103,7 +109,9 @@ const FOLDED: Readonly<Record<string, { readonly to: readonly string[]; readonly
   pki_dir: { to: ['pkiDir'], schema: z.string().min(1) },
   log_level: {
     to: ['logLevel'],
-    schema: z.enum(Object.keys(SALT_LOG_LEVELS) as [keyof typeof SALT_LOG_LEVELS]).transform((level) => SALT_LOG_LEVELS[level]),
+    schema: z
+      .enum(Object.keys(SALT_LOG_LEVELS) as [keyof typeof SALT_LOG_LEVELS])
+      .transform((level) => SALT_LOG_LEVELS[level]),
   },
 };
 
@@ -157,9 +165,13 @@ export function foldSaltKeys(raw: unknown, source: string, warn: (message: strin
     delete next[key];
   }
   if (problems.length > 0) {
-    throw new PhoenixError(ProtocolErrorCodes.CONFIG_INVALID, `invalid configuration in ${source}: ${problems.join('; ')}`, {
-      details: { source, problems },
-    });
+    throw new PhoenixError(
+      ProtocolErrorCodes.CONFIG_INVALID,
+      `invalid configuration in ${source}: ${problems.join('; ')}`,
+      {
+        details: { source, problems },
+      },
+    );
   }
   return next;
 }

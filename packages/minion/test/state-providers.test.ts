@@ -239,7 +239,10 @@ hosts:
   assert.deepEqual(only(again.byId).changes, {}, 'whitespace differences do not make a line new');
 
   const retarget = only((await apply(h, '/srv/data/link:\n  file.symlink:\n    - target: /srv/data/other\n')).byId);
-  assert.deepEqual([retarget.changes, retarget.comment], [{ change: '/srv/data/link' }, 'Set symlink /srv/data/link to point to /srv/data/other']);
+  assert.deepEqual(
+    [retarget.changes, retarget.comment],
+    [{ change: '/srv/data/link' }, 'Set symlink /srv/data/link to point to /srv/data/other'],
+  );
 
   const refused = only((await apply(h, '/srv/data/hosts:\n  file.symlink:\n    - target: /x\n')).byId);
   assert.equal(refused.result, false, 'a file is not replaced by a link without force');
@@ -406,7 +409,10 @@ config:
   const stopped = only((await apply(h, 'app:\n  service.dead:\n    - enable: False\n')).byId);
   assert.deepEqual(stopped.changes, { app: true, disabled: true });
   const enabled = only((await apply(h, 'worker:\n  service.enabled: []\n')).byId);
-  assert.deepEqual([enabled.changes, enabled.comment], [{ worker: true }, 'Service worker has been enabled, and is in the desired state']);
+  assert.deepEqual(
+    [enabled.changes, enabled.comment],
+    [{ worker: true }, 'Service worker has been enabled, and is in the desired state'],
+  );
   const unknown = only((await apply(h, 'ghost:\n  service.running: []\n')).byId);
   assert.deepEqual([unknown.result, unknown.comment], [false, 'The named service ghost is not available']);
 });

@@ -97,12 +97,19 @@ async function snapshot(): Promise<Record<string, string>> {
       if (key === '/fake/calls.log') continue;
       const info = await lstat(path);
       // The fakes create their (empty) state files when first asked: that is not a change.
-      if (prefix.startsWith('/fake') && ((info.isFile() && info.size === 0) || (entry.isDirectory() && (await readdir(path)).length === 0))) continue;
+      if (
+        prefix.startsWith('/fake') &&
+        ((info.isFile() && info.size === 0) || (entry.isDirectory() && (await readdir(path)).length === 0))
+      )
+        continue;
       if (entry.isSymbolicLink()) out[key] = `link ${await readlink(path)}`;
       else if (entry.isDirectory()) {
         out[key] = `dir ${(info.mode & 0o7777).toString(8)}`;
         await walk(path, key);
-      } else out[key] = `${(info.mode & 0o7777).toString(8)} ${createHash('sha256').update(await readFile(path)).digest('hex')}`;
+      } else
+        out[key] = `${(info.mode & 0o7777).toString(8)} ${createHash('sha256')
+          .update(await readFile(path))
+          .digest('hex')}`;
     }
   };
   await walk(h.sandbox.root, '');
@@ -151,13 +158,19 @@ async function idempotent(
 
 const rooted = (path: string) => join(h.sandbox.root, path);
 
-test('file.managed: a list of sources, source_hash, a Jinja template with defaults and context, pillar, backup', bounded, async () => {
-  await mkdir(join(h.roots, 'http'), { recursive: true });
-  await writeFile(join(h.roots, 'http', 'httpd.conf'), 'Listen {{ port }}\nServerName {{ grains.id }}\nUser {{ custom_var }}\n');
-  const raw = 'static content\n';
-  await writeFile(join(h.roots, 'http', 'static.txt'), raw);
-  const sum = createHash('sha256').update(raw).digest('hex');
-  const first = await idempotent(`
+test(
+  'file.managed: a list of sources, source_hash, a Jinja template with defaults and context, pillar, backup',
+  bounded,
+  async () => {
+    await mkdir(join(h.roots, 'http'), { recursive: true });
+    await writeFile(
+      join(h.roots, 'http', 'httpd.conf'),
+      'Listen {{ port }}\nServerName {{ grains.id }}\nUser {{ custom_var }}\n',
+    );
+    const raw = 'static content\n';
+    await writeFile(join(h.roots, 'http', 'static.txt'), raw);
+    const sum = createHash('sha256').update(raw).digest('hex');
+    const first = await idempotent(`
 /etc/http/conf/http.conf:
   file.managed:
     - source:
@@ -186,29 +199,47 @@ test('file.managed: a list of sources, source_hash, a Jinja template with defaul
       - port={{ pillar['app']['settings']['port'] }}
       - debug=False
 `);
-  assert.equal(await readFile(rooted('etc/http/conf/http.conf'), 'utf8'), 'Listen 80\nServerName test-minion\nUser override\n');
-  assert.deepEqual(first['/etc/http/conf/http.conf']?.changes, { diff: 'New file', mode: '0644' });
-  assert.equal(first['/etc/http/conf/http.conf']?.comment, 'File /etc/http/conf/http.conf updated');
-  assert.equal((await stat(rooted('etc/http/conf'))).mode & 0o777, 0o755);
-  assert.equal(await readFile(rooted('etc/motd'), 'utf8'), 'from pillar\n');
-  assert.equal(await readFile(rooted('etc/app/settings'), 'utf8'), 'port=8080\ndebug=False\n');
+    assert.equal(
+      await readFile(rooted('etc/http/conf/http.conf'), 'utf8'),
+      'Listen 80\nServerName test-minion\nUser override\n',
+    );
+    assert.deepEqual(first['/etc/http/conf/http.conf']?.changes, { diff: 'New file', mode: '0644' });
+    assert.equal(first['/etc/http/conf/http.conf']?.comment, 'File /etc/http/conf/http.conf updated');
+    assert.equal((await stat(rooted('etc/http/conf'))).mode & 0o777, 0o755);
+    assert.equal(await readFile(rooted('etc/motd'), 'utf8'), 'from pillar\n');
+    assert.equal(await readFile(rooted('etc/app/settings'), 'utf8'), 'port=8080\ndebug=False\n');
 
-  const predicted = await apply('/etc/motd:\n  file.managed:\n    - contents: changed\n    - backup: minion\n', { test: true });
-  assert.equal(predicted['/etc/motd']?.result, null);
-  assert.equal(predicted['/etc/motd']?.changes.diff, '--- \n+++ \n@@ -1 +1 @@\n-from pillar\n+changed\n');
-  assert.match(predicted['/etc/motd']?.comment ?? '', /^The file \/etc\/motd is set to be changed\nNote: No changes made/);
-  const backedUp = await apply('/etc/motd:\n  file.managed:\n    - contents: changed\n    - backup: minion\n');
-  assert.equal(backedUp['/etc/motd']?.comment, 'File /etc/motd updated');
-  const backups = await readdir(join(h.env.cacheDir, 'file_backup', 'etc'));
-  assert.equal(backups.length, 1);
-  assert.match(backups[0] ?? '', /^motd_\w{3}_\w{3}_\d\d_\d\d:\d\d:\d\d_\d{6}_\d{4}$/);
+    const predicted = await apply('/etc/motd:\n  file.managed:\n    - contents: changed\n    - backup: minion\n', {
+      test: true,
+    });
+    assert.equal(predicted['/etc/motd']?.result, null);
+    assert.equal(predicted['/etc/motd']?.changes.diff, '--- \n+++ \n@@ -1 +1 @@\n-from pillar\n+changed\n');
+    assert.match(
+      predicted['/etc/motd']?.comment ?? '',
+      /^The file \/etc\/motd is set to be changed\nNote: No changes made/,
+    );
+    const backedUp = await apply('/etc/motd:\n  file.managed:\n    - contents: changed\n    - backup: minion\n');
+    assert.equal(backedUp['/etc/motd']?.comment, 'File /etc/motd updated');
+    const backups = await readdir(join(h.env.cacheDir, 'file_backup', 'etc'));
+    assert.equal(backups.length, 1);
+    assert.match(backups[0] ?? '', /^motd_\w{3}_\w{3}_\d\d_\d\d:\d\d:\d\d_\d{6}_\d{4}$/);
 
-  const wrongSum = await apply(`/etc/other:\n  file.managed:\n    - source: salt://http/static.txt\n    - source_hash: sha256=${'0'.repeat(64)}\n`);
-  assert.equal(wrongSum['/etc/other']?.result, false);
-  assert.match(wrongSum['/etc/other']?.comment ?? '', /^Specified sha256 checksum for salt:\/\/http\/static.txt \(0+\) does not match actual checksum/);
-  const newFile = await apply('/etc/new.conf:\n  file.managed:\n    - contents: x\n', { test: true });
-  assert.deepEqual(newFile['/etc/new.conf']?.changes, { newfile: '/etc/new.conf' }, "Salt's prediction for a new file");
-});
+    const wrongSum = await apply(
+      `/etc/other:\n  file.managed:\n    - source: salt://http/static.txt\n    - source_hash: sha256=${'0'.repeat(64)}\n`,
+    );
+    assert.equal(wrongSum['/etc/other']?.result, false);
+    assert.match(
+      wrongSum['/etc/other']?.comment ?? '',
+      /^Specified sha256 checksum for salt:\/\/http\/static.txt \(0+\) does not match actual checksum/,
+    );
+    const newFile = await apply('/etc/new.conf:\n  file.managed:\n    - contents: x\n', { test: true });
+    assert.deepEqual(
+      newFile['/etc/new.conf']?.changes,
+      { newfile: '/etc/new.conf' },
+      "Salt's prediction for a new file",
+    );
+  },
+);
 
 test('file.directory with recurse and clean, and file.recurse of a salt:// tree with a template', bounded, async () => {
   await mkdir(rooted('srv/www/old'), { recursive: true });
@@ -266,13 +297,19 @@ test('file.directory with recurse and clean, and file.recurse of a salt:// tree 
   );
 });
 
-test('file.replace, file.line, file.blockreplace, file.append/prepend, file.comment/uncomment, file.keyvalue', bounded, async () => {
-  await mkdir(rooted('etc/ssh'), { recursive: true });
-  await writeFile(rooted('etc/ssh/sshd_config'), '#PermitRootLogin yes\nPasswordAuthentication yes\nPort 22\nX11Forwarding yes\n');
-  await writeFile(rooted('etc/hosts.conf'), 'order hosts,bind\n');
-  await writeFile(rooted('etc/app.ini'), 'name = app\nport=80\n# debug=1\n');
-  await writeFile(rooted('etc/motd2'), 'welcome\n');
-  const first = await idempotent(`
+test(
+  'file.replace, file.line, file.blockreplace, file.append/prepend, file.comment/uncomment, file.keyvalue',
+  bounded,
+  async () => {
+    await mkdir(rooted('etc/ssh'), { recursive: true });
+    await writeFile(
+      rooted('etc/ssh/sshd_config'),
+      '#PermitRootLogin yes\nPasswordAuthentication yes\nPort 22\nX11Forwarding yes\n',
+    );
+    await writeFile(rooted('etc/hosts.conf'), 'order hosts,bind\n');
+    await writeFile(rooted('etc/app.ini'), 'name = app\nport=80\n# debug=1\n');
+    await writeFile(rooted('etc/motd2'), 'welcome\n');
+    const first = await idempotent(`
 sshd-port:
   file.replace:
     - name: /etc/ssh/sshd_config
@@ -332,46 +369,61 @@ app-settings:
     - uncomment: '# '
     - append_if_not_found: True
 `);
-  assert.equal(
-    await readFile(rooted('etc/ssh/sshd_config'), 'utf8'),
-    'PermitRootLogin yes\nPasswordAuthentication no\nPort 2222\nBanner /etc/issue\n',
-  );
-  assert.equal(
-    await readFile(rooted('etc/hosts.conf'), 'utf8'),
-    'order hosts,bind\n# START managed zone -DO-NOT-EDIT-\n10.0.0.1 web\n10.0.0.2 db\n# END managed zone --\n',
-  );
-  assert.equal(
-    await readFile(rooted('etc/motd2'), 'utf8'),
-    '# managed by Salt\nwelcome\nTrust no one unless you have the keys.\nHello test-minion\n',
-  );
-  assert.equal(await readFile(rooted('etc/app.ini'), 'utf8'), 'name = app\nport=8080\ndebug=0\n');
-  assert.deepEqual([first['sshd-port']?.comment, first['motd-append']?.comment], ['Changes were made', 'Appended 2 lines']);
-  assert.match(String(first['sshd-port']?.changes.diff), /^--- \n\+\+\+ \n@@ -1,4 \+1,4 @@\n/);
+    assert.equal(
+      await readFile(rooted('etc/ssh/sshd_config'), 'utf8'),
+      'PermitRootLogin yes\nPasswordAuthentication no\nPort 2222\nBanner /etc/issue\n',
+    );
+    assert.equal(
+      await readFile(rooted('etc/hosts.conf'), 'utf8'),
+      'order hosts,bind\n# START managed zone -DO-NOT-EDIT-\n10.0.0.1 web\n10.0.0.2 db\n# END managed zone --\n',
+    );
+    assert.equal(
+      await readFile(rooted('etc/motd2'), 'utf8'),
+      '# managed by Salt\nwelcome\nTrust no one unless you have the keys.\nHello test-minion\n',
+    );
+    assert.equal(await readFile(rooted('etc/app.ini'), 'utf8'), 'name = app\nport=8080\ndebug=0\n');
+    assert.deepEqual(
+      [first['sshd-port']?.comment, first['motd-append']?.comment],
+      ['Changes were made', 'Appended 2 lines'],
+    );
+    assert.match(String(first['sshd-port']?.changes.diff), /^--- \n\+\+\+ \n@@ -1,4 \+1,4 @@\n/);
 
-  const commented = await idempotent(`
+    const commented = await idempotent(`
 x11:
   file.comment:
     - name: /etc/ssh/sshd_config
     - regex: ^Banner
     - backup: False
 `);
-  assert.equal(commented.x11?.comment, 'Commented lines successfully');
-  assert.match(await readFile(rooted('etc/ssh/sshd_config'), 'utf8'), /^#Banner \/etc\/issue$/m);
-  const noMatch = await apply('nothing:\n  file.comment:\n    - name: /etc/ssh/sshd_config\n    - regex: ^NoSuchOption\n');
-  assert.deepEqual([noMatch.nothing?.result, noMatch.nothing?.comment], [false, 'NoSuchOption: Pattern not found']);
-  const missing = await apply('missing:\n  file.replace:\n    - name: /etc/none\n    - pattern: a\n    - repl: b\n');
-  assert.deepEqual([missing.missing?.result, missing.missing?.comment], [false, '/etc/none: file not found']);
-  const backup = await apply("bak:\n  file.replace:\n    - name: /etc/hosts.conf\n    - pattern: 'order hosts,bind'\n    - repl: 'order bind'\n");
-  assert.equal(backup.bak?.result, true);
-  assert.equal(await readFile(rooted('etc/hosts.conf.bak'), 'utf8'), (await readFile(rooted('etc/hosts.conf'), 'utf8')).replace('order bind', 'order hosts,bind'), "Salt's default backup: .bak");
-});
+    assert.equal(commented.x11?.comment, 'Commented lines successfully');
+    assert.match(await readFile(rooted('etc/ssh/sshd_config'), 'utf8'), /^#Banner \/etc\/issue$/m);
+    const noMatch = await apply(
+      'nothing:\n  file.comment:\n    - name: /etc/ssh/sshd_config\n    - regex: ^NoSuchOption\n',
+    );
+    assert.deepEqual([noMatch.nothing?.result, noMatch.nothing?.comment], [false, 'NoSuchOption: Pattern not found']);
+    const missing = await apply('missing:\n  file.replace:\n    - name: /etc/none\n    - pattern: a\n    - repl: b\n');
+    assert.deepEqual([missing.missing?.result, missing.missing?.comment], [false, '/etc/none: file not found']);
+    const backup = await apply(
+      "bak:\n  file.replace:\n    - name: /etc/hosts.conf\n    - pattern: 'order hosts,bind'\n    - repl: 'order bind'\n",
+    );
+    assert.equal(backup.bak?.result, true);
+    assert.equal(
+      await readFile(rooted('etc/hosts.conf.bak'), 'utf8'),
+      (await readFile(rooted('etc/hosts.conf'), 'utf8')).replace('order bind', 'order hosts,bind'),
+      "Salt's default backup: .bak",
+    );
+  },
+);
 
-test('file.serialize (json and yaml, merge_if_exists), file.copy, file.rename, file.symlink, file.exists/missing/absent/touch', bounded, async () => {
-  await mkdir(rooted('etc/app'), { recursive: true });
-  await writeFile(rooted('etc/app/existing.json'), '{"keep": 1, "nested": {"a": 1}}\n');
-  await writeFile(rooted('etc/app/source.txt'), 'copy me\n');
-  await writeFile(rooted('etc/app/old-name'), 'move me\n');
-  await idempotent(`
+test(
+  'file.serialize (json and yaml, merge_if_exists), file.copy, file.rename, file.symlink, file.exists/missing/absent/touch',
+  bounded,
+  async () => {
+    await mkdir(rooted('etc/app'), { recursive: true });
+    await writeFile(rooted('etc/app/existing.json'), '{"keep": 1, "nested": {"a": 1}}\n');
+    await writeFile(rooted('etc/app/source.txt'), 'copy me\n');
+    await writeFile(rooted('etc/app/old-name'), 'move me\n');
+    await idempotent(`
 /etc/app/config.json:
   file.serialize:
     - dataset:
@@ -401,15 +453,21 @@ test('file.serialize (json and yaml, merge_if_exists), file.copy, file.rename, f
   file.symlink:
     - target: /etc/app/config.json
 `);
-  assert.equal(await readFile(rooted('etc/app/config.json'), 'utf8'), '{\n  "name": "app",\n  "port": 8080,\n  "tags": [\n    "a",\n    "b"\n  ]\n}\n');
-  assert.equal(await readFile(rooted('etc/app/config.yaml'), 'utf8'), 'port: 8080\n');
-  assert.deepEqual(JSON.parse(await readFile(rooted('etc/app/existing.json'), 'utf8')), { keep: 1, nested: { a: 1, b: 2 } });
-  assert.equal(await readFile(rooted('etc/app/copy.txt'), 'utf8'), 'copy me\n');
-  assert.equal((await stat(rooted('etc/app/copy.txt'))).mode & 0o777, 0o600);
-  assert.equal(await readFile(rooted('etc/app/new-name'), 'utf8'), 'move me\n');
-  assert.equal(await readlink(rooted('etc/app/current')), '/etc/app/config.json');
+    assert.equal(
+      await readFile(rooted('etc/app/config.json'), 'utf8'),
+      '{\n  "name": "app",\n  "port": 8080,\n  "tags": [\n    "a",\n    "b"\n  ]\n}\n',
+    );
+    assert.equal(await readFile(rooted('etc/app/config.yaml'), 'utf8'), 'port: 8080\n');
+    assert.deepEqual(JSON.parse(await readFile(rooted('etc/app/existing.json'), 'utf8')), {
+      keep: 1,
+      nested: { a: 1, b: 2 },
+    });
+    assert.equal(await readFile(rooted('etc/app/copy.txt'), 'utf8'), 'copy me\n');
+    assert.equal((await stat(rooted('etc/app/copy.txt'))).mode & 0o777, 0o600);
+    assert.equal(await readFile(rooted('etc/app/new-name'), 'utf8'), 'move me\n');
+    assert.equal(await readlink(rooted('etc/app/current')), '/etc/app/config.json');
 
-  const checks = await apply(`
+    const checks = await apply(`
 exists:
   file.exists:
     - name: /etc/app/config.json
@@ -420,21 +478,31 @@ fails:
   file.exists:
     - name: /etc/app/nope
 `);
-  assert.deepEqual(
-    [checks.exists?.result, checks.missing?.result, checks.fails?.result, checks.fails?.comment],
-    [true, true, false, 'Specified path /etc/app/nope does not exist'],
-  );
-  await idempotent('/etc/app/copy.txt:\n  file.absent: []\n');
-  const touched = await apply('/var/run/ready:\n  file.touch:\n    - makedirs: True\n');
-  assert.deepEqual([touched['/var/run/ready']?.changes, touched['/var/run/ready']?.comment], [{ new: '/var/run/ready' }, 'Created empty file /var/run/ready']);
-});
+    assert.deepEqual(
+      [checks.exists?.result, checks.missing?.result, checks.fails?.result, checks.fails?.comment],
+      [true, true, false, 'Specified path /etc/app/nope does not exist'],
+    );
+    await idempotent('/etc/app/copy.txt:\n  file.absent: []\n');
+    const touched = await apply('/var/run/ready:\n  file.touch:\n    - makedirs: True\n');
+    assert.deepEqual(
+      [touched['/var/run/ready']?.changes, touched['/var/run/ready']?.comment],
+      [{ new: '/var/run/ready' }, 'Created empty file /var/run/ready'],
+    );
+  },
+);
 
-test('cmd.run with unless and creates, cmd.script from salt://, stateful commands, cmd.wait on watch', bounded, async () => {
-  await mkdir(join(h.roots, 'scripts'), { recursive: true });
-  await writeFile(join(h.roots, 'scripts', 'setup.sh'), '#!/bin/sh\necho "setting up {{ grains.id }} with $1"\ntouch done\n');
-  await mkdir(rooted('opt'), { recursive: true });
-  const first = await idempotent(
-    `
+test(
+  'cmd.run with unless and creates, cmd.script from salt://, stateful commands, cmd.wait on watch',
+  bounded,
+  async () => {
+    await mkdir(join(h.roots, 'scripts'), { recursive: true });
+    await writeFile(
+      join(h.roots, 'scripts', 'setup.sh'),
+      '#!/bin/sh\necho "setting up {{ grains.id }} with $1"\ntouch done\n',
+    );
+    await mkdir(rooted('opt'), { recursive: true });
+    const first = await idempotent(
+      `
 make-marker:
   cmd.run:
     - name: touch marker
@@ -453,11 +521,11 @@ run-script:
     - cwd: /opt
     - creates: /opt/done
 `,
-    ['make-marker', 'run-script'],
-    ['make-marker', 'run-script'],
-  );
-  assert.match(String(first['run-script']?.changes.stdout), /^setting up test-minion with fast$/);
-  const stateful = await apply(`
+      ['make-marker', 'run-script'],
+      ['make-marker', 'run-script'],
+    );
+    assert.match(String(first['run-script']?.changes.stdout), /^setting up test-minion with fast$/);
+    const stateful = await apply(`
 reports:
   cmd.run:
     - name: echo working; echo "changed=no comment='nothing to do'"
@@ -467,23 +535,33 @@ reports-change:
     - name: echo 'changed=yes comment="did it" version=2'
     - stateful: True
 `);
-  assert.deepEqual([stateful.reports?.comment, stateful.reports?.changes], ['nothing to do', {}]);
-  assert.equal(stateful['reports-change']?.comment, 'did it');
-  assert.equal(stateful['reports-change']?.changes.version, 2);
-  const predicted = await apply('never:\n  cmd.run:\n    - name: touch /never\n', { test: true });
-  assert.deepEqual([predicted.never?.result, predicted.never?.comment], [null, 'Command "touch /never" would have been executed']);
-  const failing = await apply('fails:\n  cmd.run:\n    - name: exit 3\n');
-  assert.deepEqual([failing.fails?.result, failing.fails?.changes.retcode], [false, 3]);
-  const other = await apply('as-nobody:\n  cmd.run:\n    - name: "true"\n    - runas: nosuchuser\n');
-  assert.deepEqual([other['as-nobody']?.result, other['as-nobody']?.comment], [false, "User 'nosuchuser' is not available"]);
-});
+    assert.deepEqual([stateful.reports?.comment, stateful.reports?.changes], ['nothing to do', {}]);
+    assert.equal(stateful['reports-change']?.comment, 'did it');
+    assert.equal(stateful['reports-change']?.changes.version, 2);
+    const predicted = await apply('never:\n  cmd.run:\n    - name: touch /never\n', { test: true });
+    assert.deepEqual(
+      [predicted.never?.result, predicted.never?.comment],
+      [null, 'Command "touch /never" would have been executed'],
+    );
+    const failing = await apply('fails:\n  cmd.run:\n    - name: exit 3\n');
+    assert.deepEqual([failing.fails?.result, failing.fails?.changes.retcode], [false, 3]);
+    const other = await apply('as-nobody:\n  cmd.run:\n    - name: "true"\n    - runas: nosuchuser\n');
+    assert.deepEqual(
+      [other['as-nobody']?.result, other['as-nobody']?.comment],
+      [false, "User 'nosuchuser' is not available"],
+    );
+  },
+);
 
-test('pkg.installed (pkgs, version, hold, sources), pkg.latest, pkg.removed, pkg.purged, pkgrepo.managed', bounded, async () => {
-  await writeFile(join(h.sandbox.fakeState, 'available'), 'nginx 1.24.0-1\ncurl 7.88-1\nvim 9.0-1\nhtop 3.2-1\n');
-  await mkdir(join(h.roots, 'pkgs'), { recursive: true });
-  await writeFile(join(h.roots, 'pkgs', 'tool_2.0-1_amd64.deb'), 'not really a package');
-  await writeFile(join(h.roots, 'repo.gpg'), 'KEY');
-  const first = await idempotent(`
+test(
+  'pkg.installed (pkgs, version, hold, sources), pkg.latest, pkg.removed, pkg.purged, pkgrepo.managed',
+  bounded,
+  async () => {
+    await writeFile(join(h.sandbox.fakeState, 'available'), 'nginx 1.24.0-1\ncurl 7.88-1\nvim 9.0-1\nhtop 3.2-1\n');
+    await mkdir(join(h.roots, 'pkgs'), { recursive: true });
+    await writeFile(join(h.roots, 'pkgs', 'tool_2.0-1_amd64.deb'), 'not really a package');
+    await writeFile(join(h.roots, 'repo.gpg'), 'KEY');
+    const first = await idempotent(`
 web-packages:
   pkg.installed:
     - pkgs:
@@ -506,30 +584,38 @@ nginx-repo:
     - file: /etc/apt/sources.list.d/nginx.list
     - key_url: salt://repo.gpg
 `);
-  assert.deepEqual(first['web-packages']?.changes, {
-    curl: { old: '', new: '7.88-1', hold: { old: '', new: 'hold' } },
-    nginx: { old: '', new: '1.24.0-1', hold: { old: '', new: 'hold' } },
-  });
-  assert.equal(first['web-packages']?.comment, 'The following packages were installed/updated: curl, nginx\nPackage curl is now being held.\nPackage nginx is now being held.');
-  assert.equal(await readFile(join(h.sandbox.fakeState, 'held'), 'utf8'), 'curl\nnginx\n');
-  assert.deepEqual(first.htop?.changes, { htop: { old: '', new: '3.2-1' } });
-  assert.ok((await h.sandbox.calls()).includes('dpkg -i -- ' + join(h.env.cacheDir, 'extrn_files', 'pkg', 'tool_2.0-1_amd64.deb')));
-  assert.equal(
-    await readFile(rooted('etc/apt/sources.list.d/nginx.list'), 'utf8'),
-    'deb [signed-by=/etc/apt/keyrings/repo.gpg] http://nginx.org/packages/debian bookworm nginx\n',
-  );
-  assert.equal(await readFile(rooted('etc/apt/keyrings/repo.gpg'), 'utf8'), 'KEY');
+    assert.deepEqual(first['web-packages']?.changes, {
+      curl: { old: '', new: '7.88-1', hold: { old: '', new: 'hold' } },
+      nginx: { old: '', new: '1.24.0-1', hold: { old: '', new: 'hold' } },
+    });
+    assert.equal(
+      first['web-packages']?.comment,
+      'The following packages were installed/updated: curl, nginx\nPackage curl is now being held.\nPackage nginx is now being held.',
+    );
+    assert.equal(await readFile(join(h.sandbox.fakeState, 'held'), 'utf8'), 'curl\nnginx\n');
+    assert.deepEqual(first.htop?.changes, { htop: { old: '', new: '3.2-1' } });
+    assert.ok(
+      (await h.sandbox.calls()).includes(
+        'dpkg -i -- ' + join(h.env.cacheDir, 'extrn_files', 'pkg', 'tool_2.0-1_amd64.deb'),
+      ),
+    );
+    assert.equal(
+      await readFile(rooted('etc/apt/sources.list.d/nginx.list'), 'utf8'),
+      'deb [signed-by=/etc/apt/keyrings/repo.gpg] http://nginx.org/packages/debian bookworm nginx\n',
+    );
+    assert.equal(await readFile(rooted('etc/apt/keyrings/repo.gpg'), 'utf8'), 'KEY');
 
-  // A newer candidate: pkg.latest upgrades, pkg.installed without a version does not.
-  await writeFile(join(h.sandbox.fakeState, 'available'), 'nginx 1.24.0-1\ncurl 7.88-1\nvim 9.1-1\nhtop 3.3-1\n');
-  const upgraded = await idempotent('htop:\n  pkg.latest: []\nvim:\n  pkg.installed: []\n', ['htop']);
-  assert.deepEqual(upgraded.htop?.changes, { htop: { old: '3.2-1', new: '3.3-1' } });
-  const removed = await idempotent('vim:\n  pkg.removed: []\nhtop:\n  pkg.purged: []\n');
-  assert.equal(removed.htop?.comment, 'All targeted packages were purged.');
-  assert.ok((await h.sandbox.calls()).includes('apt-get -q -y purge -- htop'));
-  const unknown = await apply('nosuch:\n  pkg.latest: []\n');
-  assert.deepEqual([unknown.nosuch?.result, unknown.nosuch?.comment], [false, "No information found for 'nosuch'."]);
-});
+    // A newer candidate: pkg.latest upgrades, pkg.installed without a version does not.
+    await writeFile(join(h.sandbox.fakeState, 'available'), 'nginx 1.24.0-1\ncurl 7.88-1\nvim 9.1-1\nhtop 3.3-1\n');
+    const upgraded = await idempotent('htop:\n  pkg.latest: []\nvim:\n  pkg.installed: []\n', ['htop']);
+    assert.deepEqual(upgraded.htop?.changes, { htop: { old: '3.2-1', new: '3.3-1' } });
+    const removed = await idempotent('vim:\n  pkg.removed: []\nhtop:\n  pkg.purged: []\n');
+    assert.equal(removed.htop?.comment, 'All targeted packages were purged.');
+    assert.ok((await h.sandbox.calls()).includes('apt-get -q -y purge -- htop'));
+    const unknown = await apply('nosuch:\n  pkg.latest: []\n');
+    assert.deepEqual([unknown.nosuch?.result, unknown.nosuch?.comment], [false, "No information found for 'nosuch'."]);
+  },
+);
 
 test('service.running/dead/enabled/disabled, with mod_watch restart and reload', bounded, async () => {
   await writeFile(join(h.sandbox.fakeState, 'units'), 'nginx\nredis\npostfix\ncups\n');
@@ -566,7 +652,11 @@ redis:
       - file: /etc/nginx/nginx.conf
 `);
   assert.deepEqual([watched.nginx?.comment, watched.nginx?.changes], ['Service restarted', { nginx: true }]);
-  assert.deepEqual([watched.redis?.comment, watched.redis?.changes], ['Started service redis', { redis: true }], 'a watched service that was down is started');
+  assert.deepEqual(
+    [watched.redis?.comment, watched.redis?.changes],
+    ['Started service redis', { redis: true }],
+    'a watched service that was down is started',
+  );
   const made = (await h.sandbox.calls()).slice(calls);
   assert.ok(made.includes('systemctl restart -- nginx'), made.join('\n'));
   const again = await apply(`
@@ -583,7 +673,10 @@ redis:
 });
 
 test('user.present/absent, group.present (members)/absent, ssh_auth.present/absent', bounded, async () => {
-  await writeFile(join(h.sandbox.fakeState, 'passwd'), 'alice:x:1001:1001::/home/alice:/bin/sh\nbob:x:1002:1002::/home/bob:/bin/sh\n');
+  await writeFile(
+    join(h.sandbox.fakeState, 'passwd'),
+    'alice:x:1001:1001::/home/alice:/bin/sh\nbob:x:1002:1002::/home/bob:/bin/sh\n',
+  );
   await writeFile(join(h.sandbox.fakeState, 'group'), 'alice:x:1001:\nbob:x:1002:\n');
   const key = 'AAAAC3NzaC1lZDI1NTE5AAAAIExampleKeyMaterial';
   const first = await idempotent(`
@@ -634,7 +727,10 @@ alice-key:
 admins:
   group.absent: []
 `);
-  assert.equal(await readFile(rooted('home/alice/.ssh/authorized_keys'), 'utf8'), 'ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIPillar pillar@example\n');
+  assert.equal(
+    await readFile(rooted('home/alice/.ssh/authorized_keys'), 'utf8'),
+    'ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIPillar pillar@example\n',
+  );
 });
 
 test('cron.present/absent/env_present, sysctl.present, host.present/absent', bounded, async () => {
@@ -673,7 +769,10 @@ db.example.com:
   assert.equal(await readFile(rooted('etc/sysctl.d/99-salt.conf'), 'utf8'), 'vm.swappiness = 10\n');
   assert.equal(await readFile(rooted('etc/sysctl.d/90-forward.conf'), 'utf8'), 'net.ipv4.ip_forward = 1\n');
   assert.match(await readFile(join(h.sandbox.fakeState, 'sysctl'), 'utf8'), /vm\.swappiness 10/);
-  assert.equal(await readFile(rooted('etc/hosts'), 'utf8'), '127.0.0.1\tlocalhost\n10.0.0.5\t\tdb.example.com\n10.0.0.6\t\tdb.example.com\n');
+  assert.equal(
+    await readFile(rooted('etc/hosts'), 'utf8'),
+    '127.0.0.1\tlocalhost\n10.0.0.5\t\tdb.example.com\n10.0.0.6\t\tdb.example.com\n',
+  );
   const moved = await idempotent(`
 date > /tmp/crontest:
   cron.present:
@@ -697,8 +796,17 @@ test('git.latest clones a local repository, then follows its branch', bounded, a
   const git = (...args: string[]) =>
     execFileSync('git', args, {
       cwd: repo,
-      env: { PATH: h.sandbox.env.PATH, HOME: h.sandbox.dir, GIT_AUTHOR_NAME: 't', GIT_AUTHOR_EMAIL: 't@t', GIT_COMMITTER_NAME: 't', GIT_COMMITTER_EMAIL: 't@t' },
-    }).toString().trim();
+      env: {
+        PATH: h.sandbox.env.PATH,
+        HOME: h.sandbox.dir,
+        GIT_AUTHOR_NAME: 't',
+        GIT_AUTHOR_EMAIL: 't@t',
+        GIT_COMMITTER_NAME: 't',
+        GIT_COMMITTER_EMAIL: 't@t',
+      },
+    })
+      .toString()
+      .trim();
   git('init', '--quiet', '--initial-branch=main');
   await writeFile(join(repo, 'README'), 'one\n');
   git('add', 'README');
@@ -771,7 +879,9 @@ test('archive.extracted: a tar.gz and a zip from salt://, with source_hash and e
   await writeFile(join(build, 'app-1.0', 'README'), 'read me\n');
   await mkdir(join(h.roots, 'archives'), { recursive: true });
   await tar.c({ gzip: true, file: join(h.roots, 'archives', 'app-1.0.tar.gz'), cwd: build }, ['app-1.0']);
-  const tarSum = createHash('sha256').update(await readFile(join(h.roots, 'archives', 'app-1.0.tar.gz'))).digest('hex');
+  const tarSum = createHash('sha256')
+    .update(await readFile(join(h.roots, 'archives', 'app-1.0.tar.gz')))
+    .digest('hex');
   await writeFile(join(h.roots, 'archives', 'tool.zip'), storedZip({ 'tool/': '', 'tool/run.sh': 'echo tool\n' }));
   await writeFile(join(h.roots, 'archives', 'bomb.tar.gz'), gzipSync(await tarOf({ 'a.txt': 'a', 'b.txt': 'b' })));
   const first = await idempotent(`
@@ -790,7 +900,9 @@ test('archive.extracted: a tar.gz and a zip from salt://, with source_hash and e
   const bomb = await apply('/opt/bomb:\n  archive.extracted:\n    - source: salt://archives/bomb.tar.gz\n');
   assert.equal(bomb['/opt/bomb']?.result, false);
   assert.match(bomb['/opt/bomb']?.comment ?? '', /^Archive does not have a single top-level directory/);
-  await idempotent('/opt/bomb:\n  archive.extracted:\n    - source: salt://archives/bomb.tar.gz\n    - enforce_toplevel: False\n');
+  await idempotent(
+    '/opt/bomb:\n  archive.extracted:\n    - source: salt://archives/bomb.tar.gz\n    - enforce_toplevel: False\n',
+  );
   assert.equal(await readFile(rooted('opt/bomb/b.txt'), 'utf8'), 'b');
 });
 
@@ -803,8 +915,11 @@ async function tarOf(files: Record<string, string>): Promise<Buffer> {
   return readFile(out);
 }
 
-test('grains.present/absent/list_present/list_absent: a grain set in one run is seen by the next run', bounded, async () => {
-  await idempotent(`
+test(
+  'grains.present/absent/list_present/list_absent: a grain set in one run is seen by the next run',
+  bounded,
+  async () => {
+    await idempotent(`
 roles:
   grains.list_present:
     - value:
@@ -817,14 +932,17 @@ datacenter:
   grains.present:
     - value: eu-west
 `);
-  assert.deepEqual(h.env.grains.items().roles, ['web', 'cache']);
-  assert.deepEqual(h.env.grains.items().deploy, { version: 42 });
-  // The Grain/State pattern: the next run's templates see what the last one set.
-  await writeFile(join(h.roots, 'uses.sls'), "/etc/dc:\n  file.managed:\n    - contents: {{ grains['datacenter'] }} {{ grains['roles'] | join(',') }}\n");
-  const used = await call('state.sls', ['uses']);
-  assert.equal(used.retcode, 0, JSON.stringify(used.ret));
-  assert.equal(await readFile(rooted('etc/dc'), 'utf8'), 'eu-west web,cache\n');
-  await idempotent(`
+    assert.deepEqual(h.env.grains.items().roles, ['web', 'cache']);
+    assert.deepEqual(h.env.grains.items().deploy, { version: 42 });
+    // The Grain/State pattern: the next run's templates see what the last one set.
+    await writeFile(
+      join(h.roots, 'uses.sls'),
+      "/etc/dc:\n  file.managed:\n    - contents: {{ grains['datacenter'] }} {{ grains['roles'] | join(',') }}\n",
+    );
+    const used = await call('state.sls', ['uses']);
+    assert.equal(used.retcode, 0, JSON.stringify(used.ret));
+    assert.equal(await readFile(rooted('etc/dc'), 'utf8'), 'eu-west web,cache\n');
+    await idempotent(`
 roles:
   grains.list_absent:
     - value: cache
@@ -832,10 +950,11 @@ datacenter:
   grains.absent:
     - destructive: True
 `);
-  assert.deepEqual(h.env.grains.items().roles, ['web']);
-  assert.equal(h.env.grains.items().datacenter, undefined);
-  assert.deepEqual((await call('grains.get', ['deploy:version'])).ret, 42, 'the execution module sees it too');
-});
+    assert.deepEqual(h.env.grains.items().roles, ['web']);
+    assert.equal(h.env.grains.items().datacenter, undefined);
+    assert.deepEqual((await call('grains.get', ['deploy:version'])).ret, 42, 'the execution module sees it too');
+  },
+);
 
 test('module.run in both syntaxes, and the test states', bounded, async () => {
   const ran = await apply(`
@@ -859,10 +978,19 @@ missing-function:
   assert.deepEqual(ran['new-syntax']?.changes['test.arg'], { args: ['one'], kwargs: { two: 2 } });
   assert.equal(ran['new-syntax']?.comment, 'test.arg: Success, grains.setval: Success');
   assert.equal(h.env.grains.items().from_module, true);
-  assert.deepEqual([ran['legacy-syntax']?.comment, ran['legacy-syntax']?.changes], ['Module function test.echo executed', { ret: 'legacy' }]);
-  assert.deepEqual([ran['missing-function']?.result, ran['missing-function']?.comment], [false, 'Module function nosuch.function is not available']);
+  assert.deepEqual(
+    [ran['legacy-syntax']?.comment, ran['legacy-syntax']?.changes],
+    ['Module function test.echo executed', { ret: 'legacy' }],
+  );
+  assert.deepEqual(
+    [ran['missing-function']?.result, ran['missing-function']?.comment],
+    [false, 'Module function nosuch.function is not available'],
+  );
   const predicted = await apply('new-syntax:\n  module.run:\n    - test.arg: []\n', { test: true });
-  assert.deepEqual([predicted['new-syntax']?.result, predicted['new-syntax']?.comment], [null, 'Function test.arg to be executed.']);
+  assert.deepEqual(
+    [predicted['new-syntax']?.result, predicted['new-syntax']?.comment],
+    [null, 'Function test.arg to be executed.'],
+  );
 
   const tests = await apply(`
 nop:
@@ -883,20 +1011,20 @@ note:
   test.show_notification:
     - text: a note
 `);
-  assert.deepEqual(
-    Object.fromEntries(Object.entries(tests).map(([id, r]) => [id, [r.result, r.comment]])),
-    {
-      nop: [true, 'Success!'],
-      succeed: [true, 'all good'],
-      changes: [true, 'Success!'],
-      fail: [false, 'Failure!'],
-      configurable: [true, 'configured'],
-      note: [true, 'a note'],
-    },
-  );
+  assert.deepEqual(Object.fromEntries(Object.entries(tests).map(([id, r]) => [id, [r.result, r.comment]])), {
+    nop: [true, 'Success!'],
+    succeed: [true, 'all good'],
+    changes: [true, 'Success!'],
+    fail: [false, 'Failure!'],
+    configurable: [true, 'configured'],
+    note: [true, 'a note'],
+  });
   assert.deepEqual(tests.changes?.changes, { testing: { old: 'Unchanged', new: 'Something pretended to change' } });
   const tested = await apply('changes:\n  test.succeed_with_changes: []\n', { test: true });
-  assert.deepEqual([tested.changes?.result, tested.changes?.comment], [null, "If we weren't testing, this would be successful with changes"]);
+  assert.deepEqual(
+    [tested.changes?.result, tested.changes?.comment],
+    [null, "If we weren't testing, this would be successful with changes"],
+  );
 });
 
 test('a state that needs a tool the host lacks fails alone, saying which tool', bounded, async () => {
@@ -906,11 +1034,22 @@ test('a state that needs a tool the host lacks fails alone, saying which tool', 
     modules: createModuleRegistry([...createStateModules({ files, root: bare.root, commandEnv: bare.env })]),
   });
   try {
-    await writeFile(join(h.roots, 'bare.sls'), 'cron-job:\n  cron.present:\n    - name: "true"\nkernel:\n  sysctl.present:\n    - name: vm.swappiness\n    - value: 1\nok:\n  test.nop: []\n');
+    await writeFile(
+      join(h.roots, 'bare.sls'),
+      'cron-job:\n  cron.present:\n    - name: "true"\nkernel:\n  sysctl.present:\n    - name: vm.swappiness\n    - value: 1\nok:\n  test.nop: []\n',
+    );
     const outcome = await env.executor.run({ jid: nextJid(), fun: 'state.sls', args: ['bare'], kwargs: {} });
-    const byId = Object.fromEntries(Object.values(outcome.ret as Record<string, StateResult>).map((r) => [r.__id__, r]));
-    assert.deepEqual([byId['cron-job']?.result, byId['cron-job']?.comment], [false, 'cannot act here: crontab not found on PATH (cron states edit crontabs with it)']);
-    assert.deepEqual([byId.kernel?.result, byId.kernel?.comment], [false, 'cannot act here: sysctl not found on PATH (sysctl states set kernel parameters with it)']);
+    const byId = Object.fromEntries(
+      Object.values(outcome.ret as Record<string, StateResult>).map((r) => [r.__id__, r]),
+    );
+    assert.deepEqual(
+      [byId['cron-job']?.result, byId['cron-job']?.comment],
+      [false, 'cannot act here: crontab not found on PATH (cron states edit crontabs with it)'],
+    );
+    assert.deepEqual(
+      [byId.kernel?.result, byId.kernel?.comment],
+      [false, 'cannot act here: sysctl not found on PATH (sysctl states set kernel parameters with it)'],
+    );
     assert.equal(byId.ok?.result, true);
   } finally {
     await env.close();

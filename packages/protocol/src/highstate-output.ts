@@ -19,7 +19,16 @@ export interface HighstateOutputOptions {
   readonly minion?: string;
 }
 
-export const STATE_OUTPUT_MODES = ['full', 'terse', 'mixed', 'changes', 'full_id', 'terse_id', 'mixed_id', 'changes_id'] as const;
+export const STATE_OUTPUT_MODES = [
+  'full',
+  'terse',
+  'mixed',
+  'changes',
+  'full_id',
+  'terse_id',
+  'mixed_id',
+  'changes_id',
+] as const;
 export type StateOutputMode = (typeof STATE_OUTPUT_MODES)[number];
 
 /** The fields of one state result that the outputter reads (Salt's shape). */
@@ -87,10 +96,10 @@ export function formatHighstate(ret: unknown, options: HighstateOutputOptions): 
     const base = mode.replace(/_id$/, '');
     const clean = result.result === true && !hasChanges;
     if (clean && options.verbose === false) continue;
-    const oneLine =
-      base === 'terse' || (base === 'mixed' && result.result !== false) || (base === 'changes' && clean);
+    const oneLine = base === 'terse' || (base === 'mixed' && result.result !== false) || (base === 'changes' && clean);
     if (oneLine) {
-      const word = result.result === false ? 'Failed' : result.result === null ? 'Differs' : hasChanges ? 'Changed' : 'Clean';
+      const word =
+        result.result === false ? 'Failed' : result.result === null ? 'Differs' : hasChanges ? 'Changed' : 'Clean';
       const label = mode.endsWith('_id') ? (typeof result.__id__ === 'string' ? result.__id__ : id) : shownName;
       lines.push(
         paint(

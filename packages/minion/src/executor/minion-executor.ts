@@ -29,7 +29,11 @@ export async function createMinionExecutor(
   });
   // Salt's static grains from the minion config (the id stays the minion's own).
   const { id: _id, ...staticGrains } = config.grains;
-  const grains = await GrainStore.open({ core: { ...core, ...staticGrains }, cacheDir: config.cacheDir, logger: options.log });
+  const grains = await GrainStore.open({
+    core: { ...core, ...staticGrains },
+    cacheDir: config.cacheDir,
+    logger: options.log,
+  });
   // The killswitch survives restarts: the masters must hear of it in the first grains they get.
   reflectKillswitch(grains, await readKillswitch(config.cacheDir));
   const executor = new Executor({

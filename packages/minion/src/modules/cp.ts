@@ -10,7 +10,10 @@ import { rooted } from './host-context.js';
 import type { HostOptions } from './host-context.js';
 import type { ExecutionModule } from './types.js';
 
-const Env = z.string().regex(/^[A-Za-z0-9_.-]{1,64}$/).default('base');
+const Env = z
+  .string()
+  .regex(/^[A-Za-z0-9_.-]{1,64}$/)
+  .default('base');
 const SaltUrl = z.string().startsWith('salt://', 'must be a salt:// path');
 
 /**
@@ -37,15 +40,18 @@ export function createCpModule(options: HostOptions & { files: StateFiles }): Ex
           gzip: z.number().optional(),
         }),
         run: async ({ path, dest, saltenv, makedirs, template }) => {
-          if (template !== undefined) throw new ExecutionError('cp.get_file with template is not supported: use cp.get_template or file.managed');
+          if (template !== undefined)
+            throw new ExecutionError('cp.get_file with template is not supported: use cp.get_template or file.managed');
           const found = await fetch(path, saltenv);
           if (!found) return '';
           let target = rooted(options, dest);
           const existing = await stat(target).catch(() => undefined);
-          if (existing?.isDirectory() || dest.endsWith('/')) target = join(target, found.path.split('/').pop() ?? 'file');
+          if (existing?.isDirectory() || dest.endsWith('/'))
+            target = join(target, found.path.split('/').pop() ?? 'file');
           const parent = await stat(dirname(target)).catch(() => undefined);
           if (!parent) {
-            if (!makedirs) throw new ExecutionError(`The directory ${dirname(dest)} does not exist (set makedirs=True)`);
+            if (!makedirs)
+              throw new ExecutionError(`The directory ${dirname(dest)} does not exist (set makedirs=True)`);
             await mkdir(dirname(target), { recursive: true });
           }
           await writeAtomic(target, found.file.content, existing?.isFile() ? existing.mode & 0o7777 : 0o644);

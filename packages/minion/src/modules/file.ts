@@ -1,7 +1,23 @@
 import { createHash } from 'node:crypto';
 import { createReadStream } from 'node:fs';
 import type { Stats } from 'node:fs';
-import { chmod, chown, cp, lstat, mkdir, readdir, readFile, readlink, realpath, rename, rm, stat, symlink, utimes, writeFile } from 'node:fs/promises';
+import {
+  chmod,
+  chown,
+  cp,
+  lstat,
+  mkdir,
+  readdir,
+  readFile,
+  readlink,
+  realpath,
+  rename,
+  rm,
+  stat,
+  symlink,
+  utimes,
+  writeFile,
+} from 'node:fs/promises';
 import { basename, dirname, isAbsolute, join } from 'node:path';
 import { z } from 'zod';
 import { ExecutionError } from '../executor/errors.js';
@@ -65,7 +81,10 @@ const FindOptions = z.strictObject({
   name: z.string().optional(),
   iname: z.string().optional(),
   regex: z.string().optional(),
-  type: z.string().regex(/^[bcdpflsx]+$/, 'is a combination of b c d p f l s').optional(),
+  type: z
+    .string()
+    .regex(/^[bcdpflsx]+$/, 'is a combination of b c d p f l s')
+    .optional(),
   maxdepth: z.coerce.number().int().min(0).optional(),
   mindepth: z.coerce.number().int().min(0).optional(),
   print: z.string().optional(),
@@ -75,10 +94,18 @@ const MAX_FOUND = 100_000;
 
 /** Salt's file execution module (the functions operators call every day), under the minion's root. */
 export function createFileModule(options: HostOptions): ExecutionModule {
-  const chownPath = async (ctx: Parameters<typeof hostCommands>[1], real: string, user: unknown, group: unknown, follow = true) => {
+  const chownPath = async (
+    ctx: Parameters<typeof hostCommands>[1],
+    real: string,
+    user: unknown,
+    group: unknown,
+    follow = true,
+  ) => {
     const commands = hostCommands(options, ctx);
-    const uid = user === undefined || user === null || user === '' ? -1 : await resolveUid(commands, user as string | number);
-    const gid = group === undefined || group === null || group === '' ? -1 : await resolveGid(commands, group as string | number);
+    const uid =
+      user === undefined || user === null || user === '' ? -1 : await resolveUid(commands, user as string | number);
+    const gid =
+      group === undefined || group === null || group === '' ? -1 : await resolveGid(commands, group as string | number);
     if (follow) await chown(real, uid, gid);
     else {
       const { lchown } = await import('node:fs/promises');
@@ -123,7 +150,11 @@ export function createFileModule(options: HostOptions): ExecutionModule {
         run: async ({ path, args }) => {
           const real = rooted(options, path);
           const current = await info(real);
-          await writeAtomic(real, Buffer.from(`${args.map(String).join('\n')}\n`), current ? current.mode & 0o7777 : 0o644);
+          await writeAtomic(
+            real,
+            Buffer.from(`${args.map(String).join('\n')}\n`),
+            current ? current.mode & 0o7777 : 0o644,
+          );
           return `Wrote ${args.length} lines to "${path}"`;
         },
       }),
@@ -151,7 +182,11 @@ export function createFileModule(options: HostOptions): ExecutionModule {
       }),
       stats: defineFunction({
         doc: "Returns a file's inode, uid, gid, user, group, atime, mtime, ctime, size, mode, type and target; {} when it does not exist.\n\npath: the file\nhash_type: add its sum (sha256, md5...)\nfollow_symlinks: report the link's target (default True)\n\nCLI Example: phoenix run '*' file.stats /etc/passwd",
-        schema: z.strictObject({ path: Path, hash_type: z.string().nullish(), follow_symlinks: z.boolean().default(true) }),
+        schema: z.strictObject({
+          path: Path,
+          hash_type: z.string().nullish(),
+          follow_symlinks: z.boolean().default(true),
+        }),
         run: async ({ path, hash_type, follow_symlinks }, ctx) => {
           const real = rooted(options, path);
           const stats = await info(real, follow_symlinks);
@@ -201,7 +236,13 @@ export function createFileModule(options: HostOptions): ExecutionModule {
       }),
       search: defineFunction({
         doc: "Returns True when a Python regex matches somewhere in the file (multiline).\n\nCLI Example: phoenix run '*' file.search /etc/crontab 'mymaintenance.sh'",
-        schema: z.strictObject({ path: Path, pattern: z.string(), flags: PythonFlags.default(8), multiline: z.boolean().default(false), ignore_if_missing: z.boolean().default(false) }),
+        schema: z.strictObject({
+          path: Path,
+          pattern: z.string(),
+          flags: PythonFlags.default(8),
+          multiline: z.boolean().default(false),
+          ignore_if_missing: z.boolean().default(false),
+        }),
         run: async ({ path, pattern, flags, multiline, ignore_if_missing }) => {
           const real = rooted(options, path);
           if (!(await info(real))) {
@@ -252,7 +293,9 @@ export function createFileModule(options: HostOptions): ExecutionModule {
             const content = args.not_found_content ?? args.repl;
             const line = content.endsWith('\n') ? content : `${content}\n`;
             if (!before.split('\n').includes(content.replace(/\n$/, '')))
-              after = args.prepend_if_not_found ? `${line}${before}` : `${before}${before === '' || before.endsWith('\n') ? '' : '\n'}${line}`;
+              after = args.prepend_if_not_found
+                ? `${line}${before}`
+                : `${before}${before === '' || before.endsWith('\n') ? '' : '\n'}${line}`;
           }
           const changed = after !== before;
           if (changed && !args.dry_run) {
@@ -269,8 +312,11 @@ export function createFileModule(options: HostOptions): ExecutionModule {
         varargs: 'args',
         extraKeywords: true,
         run: async ({ path }, _ctx, extra) => {
-          const criteria = FindOptions.safeParse(Object.fromEntries(Object.entries(extra).filter(([key]) => !key.startsWith('__'))));
-          if (!criteria.success) throw new ExecutionError(`file.find: ${criteria.error.issues[0]?.message ?? 'bad options'}`);
+          const criteria = FindOptions.safeParse(
+            Object.fromEntries(Object.entries(extra).filter(([key]) => !key.startsWith('__'))),
+          );
+          if (!criteria.success)
+            throw new ExecutionError(`file.find: ${criteria.error.issues[0]?.message ?? 'bad options'}`);
           const { name, iname, regex, type, maxdepth = Number.POSITIVE_INFINITY, mindepth = 0 } = criteria.data;
           const byName = name === undefined ? undefined : globMatcher(name);
           const byIname = iname === undefined ? undefined : globMatcher(iname.toLowerCase());
@@ -284,7 +330,19 @@ export function createFileModule(options: HostOptions): ExecutionModule {
             if (byRegex && !byRegex.test(unrooted(options, real))) return false;
             if (type !== undefined) {
               const stats = await lstat(real);
-              const letter = stats.isSymbolicLink() ? 'l' : stats.isDirectory() ? 'd' : stats.isFile() ? 'f' : stats.isFIFO() ? 'p' : stats.isBlockDevice() ? 'b' : stats.isCharacterDevice() ? 'c' : 's';
+              const letter = stats.isSymbolicLink()
+                ? 'l'
+                : stats.isDirectory()
+                  ? 'd'
+                  : stats.isFile()
+                    ? 'f'
+                    : stats.isFIFO()
+                      ? 'p'
+                      : stats.isBlockDevice()
+                        ? 'b'
+                        : stats.isCharacterDevice()
+                          ? 'c'
+                          : 's';
               if (!type.includes(letter)) return false;
             }
             return true;
@@ -354,13 +412,20 @@ export function createFileModule(options: HostOptions): ExecutionModule {
       }),
       copy: defineFunction({
         doc: "Copies a file (or, with recurse, a directory). Returns True.\n\nsrc, dst: absolute paths\nrecurse: copy a directory tree\nremove_existing: with recurse, empty dst first\n\nCLI Example: phoenix run '*' file.copy /etc/hosts /tmp/hosts",
-        schema: z.strictObject({ src: Path, dst: Path, recurse: z.boolean().default(false), remove_existing: z.boolean().default(false) }),
+        schema: z.strictObject({
+          src: Path,
+          dst: Path,
+          recurse: z.boolean().default(false),
+          remove_existing: z.boolean().default(false),
+        }),
         run: async ({ src, dst, recurse, remove_existing }) => {
           const { real, stats } = await mustExist(options, src);
-          if (stats.isDirectory() && !recurse) throw new ExecutionError(`${src} is a directory: set recurse=True to copy it`);
+          if (stats.isDirectory() && !recurse)
+            throw new ExecutionError(`${src} is a directory: set recurse=True to copy it`);
           const target = rooted(options, dst);
           if (remove_existing) await rm(target, { recursive: true, force: true });
-          const into = (await info(target))?.isDirectory() && !stats.isDirectory() ? join(target, basename(real)) : target;
+          const into =
+            (await info(target))?.isDirectory() && !stats.isDirectory() ? join(target, basename(real)) : target;
           await cp(real, into, { recursive: recurse, force: true });
           return true;
         },
@@ -408,7 +473,9 @@ export function createFileModule(options: HostOptions): ExecutionModule {
         schema: z.strictObject({ path: Path, follow_symlinks: z.boolean().default(true) }),
         run: async ({ path, follow_symlinks }, ctx) => {
           const { stats } = await mustExist(options, path, follow_symlinks);
-          return (await lookupUser(hostCommands(options, ctx), stats.uid).catch(() => undefined))?.name ?? String(stats.uid);
+          return (
+            (await lookupUser(hostCommands(options, ctx), stats.uid).catch(() => undefined))?.name ?? String(stats.uid)
+          );
         },
       }),
       get_group: defineFunction({
@@ -416,7 +483,9 @@ export function createFileModule(options: HostOptions): ExecutionModule {
         schema: z.strictObject({ path: Path, follow_symlinks: z.boolean().default(true) }),
         run: async ({ path, follow_symlinks }, ctx) => {
           const { stats } = await mustExist(options, path, follow_symlinks);
-          return (await lookupGroup(hostCommands(options, ctx), stats.gid).catch(() => undefined))?.name ?? String(stats.gid);
+          return (
+            (await lookupGroup(hostCommands(options, ctx), stats.gid).catch(() => undefined))?.name ?? String(stats.gid)
+          );
         },
       }),
     }),

@@ -46,7 +46,11 @@ export function filterBy(
   grainValue: unknown,
   options: { default: string; merge?: Record<string, unknown> | undefined; base?: string | undefined },
 ): unknown {
-  const values = Array.isArray(grainValue) ? grainValue.map(String) : grainValue === undefined || grainValue === null ? [] : [String(grainValue)];
+  const values = Array.isArray(grainValue)
+    ? grainValue.map(String)
+    : grainValue === undefined || grainValue === null
+      ? []
+      : [String(grainValue)];
   let found: unknown;
   outer: for (const value of values) {
     if (Object.hasOwn(lookup, value)) {
@@ -65,7 +69,8 @@ export function filterBy(
     const base = lookup[options.base] as Record<string, unknown>;
     found = isMapping(found) ? deepMerge(base, found) : found === undefined ? base : found;
   }
-  if (options.merge !== undefined) found = isMapping(found) ? deepMerge(found, options.merge) : found === undefined ? options.merge : found;
+  if (options.merge !== undefined)
+    found = isMapping(found) ? deepMerge(found, options.merge) : found === undefined ? options.merge : found;
   return found ?? null;
 }
 
@@ -133,7 +138,11 @@ CLI Example: phoenix run '*' grains.delval role destructive=True`,
     }),
     item: defineFunction({
       doc: "Returns {key: value} for each grain named ('' when missing); nested with ':'.\n\nCLI Example: phoenix run '*' grains.item os osrelease",
-      schema: z.strictObject({ args: z.array(Key), delimiter: z.string().min(1).default(':'), sanitize: z.boolean().optional() }),
+      schema: z.strictObject({
+        args: z.array(Key),
+        delimiter: z.string().min(1).default(':'),
+        sanitize: z.boolean().optional(),
+      }),
       varargs: 'args',
       run: ({ args, delimiter }, ctx) => {
         const grains = ctx.grains.items();
@@ -148,14 +157,29 @@ force: replace a dict or list
 delimiter: default ":"
 
 CLI Example: phoenix run '*' grains.set 'apps:myApp:port' 2209`,
-      schema: z.strictObject({ key: Key, val: GrainValueSchema, force: z.boolean().default(false), destructive: z.boolean().default(false), delimiter: z.string().min(1).default(':') }),
+      schema: z.strictObject({
+        key: Key,
+        val: GrainValueSchema,
+        force: z.boolean().default(false),
+        destructive: z.boolean().default(false),
+        delimiter: z.string().min(1).default(':'),
+      }),
       run: async ({ key, val, force, delimiter }, ctx) => {
         const before = traverse(ctx.grains.items(), key, undefined, delimiter);
-        if (JSON.stringify(before) === JSON.stringify(val)) return { result: true, comment: 'The value is already set', changes: {} };
+        if (JSON.stringify(before) === JSON.stringify(val))
+          return { result: true, comment: 'The value is already set', changes: {} };
         if ((isMapping(before) || Array.isArray(before)) && !force)
-          return { result: false, comment: `The key '${key}' exists and the given value is a dict or a list. Use 'force=True' to overwrite.`, changes: {} };
+          return {
+            result: false,
+            comment: `The key '${key}' exists and the given value is a dict or a list. Use 'force=True' to overwrite.`,
+            changes: {},
+          };
         await setNested(ctx, key, val, delimiter);
-        return { result: true, comment: '', changes: { [key.split(delimiter)[0] as string]: ctx.grains.items()[key.split(delimiter)[0] as string] } };
+        return {
+          result: true,
+          comment: '',
+          changes: { [key.split(delimiter)[0] as string]: ctx.grains.items()[key.split(delimiter)[0] as string] },
+        };
       },
     }),
     append: defineFunction({
@@ -166,7 +190,12 @@ convert: turn a scalar grain into a list first
 delimiter: default ":"
 
 CLI Example: phoenix run '*' grains.append roles web`,
-      schema: z.strictObject({ key: Key, val: GrainValueSchema, convert: z.boolean().default(false), delimiter: z.string().min(1).default(':') }),
+      schema: z.strictObject({
+        key: Key,
+        val: GrainValueSchema,
+        convert: z.boolean().default(false),
+        delimiter: z.string().min(1).default(':'),
+      }),
       run: async ({ key, val, convert, delimiter }, ctx) => {
         let list = traverse(ctx.grains.items(), key, [], delimiter);
         if (!Array.isArray(list)) {
@@ -174,7 +203,8 @@ CLI Example: phoenix run '*' grains.append roles web`,
           list = list === null || list === '' ? [] : [list];
         }
         const items = list as unknown[];
-        if (items.some((item) => JSON.stringify(item) === JSON.stringify(val))) return `The val ${JSON.stringify(val)} was already in the list ${key}`;
+        if (items.some((item) => JSON.stringify(item) === JSON.stringify(val)))
+          return `The val ${JSON.stringify(val)} was already in the list ${key}`;
         const next = [...items, val];
         await setNested(ctx, key, next, delimiter);
         return { [key]: next };
@@ -197,7 +227,13 @@ CLI Example: phoenix run '*' grains.append roles web`,
       schema: z.strictObject({ key: Key }),
       run: ({ key }, ctx) => {
         const value = traverse(ctx.grains.items(), key, undefined, ':');
-        return value !== undefined && value !== null && value !== '' && !(Array.isArray(value) && value.length === 0) && !(isMapping(value) && Object.keys(value).length === 0);
+        return (
+          value !== undefined &&
+          value !== null &&
+          value !== '' &&
+          !(Array.isArray(value) && value.length === 0) &&
+          !(isMapping(value) && Object.keys(value).length === 0)
+        );
       },
     }),
     filter_by: defineFunction({

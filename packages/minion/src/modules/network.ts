@@ -58,8 +58,17 @@ function describe(name: string, infos: readonly NetworkInterfaceInfo[]): Record<
     });
   const inet6 = infos
     .filter((info) => info.family === 'IPv6')
-    .map((info) => ({ address: info.address, prefixlen: info.cidr?.split('/')[1] ?? '', scope: info.scopeid === 0 ? 'global' : 'link' }));
-  return { hwaddr: infos[0]?.mac ?? '00:00:00:00:00:00', up: true, ...(inet.length ? { inet } : {}), ...(inet6.length ? { inet6 } : {}) };
+    .map((info) => ({
+      address: info.address,
+      prefixlen: info.cidr?.split('/')[1] ?? '',
+      scope: info.scopeid === 0 ? 'global' : 'link',
+    }));
+  return {
+    hwaddr: infos[0]?.mac ?? '00:00:00:00:00:00',
+    up: true,
+    ...(inet.length ? { inet } : {}),
+    ...(inet6.length ? { inet6 } : {}),
+  };
 }
 
 /** Salt's network module, the part about this host's addresses. */
@@ -79,7 +88,10 @@ export const networkModule: ExecutionModule = Object.freeze({
     interfaces: defineFunction({
       doc: "Returns this host's network interfaces with their addresses.\n\nCLI Example: phoenix run '*' network.interfaces",
       schema: z.strictObject({}),
-      run: () => Object.fromEntries(Object.entries(networkInterfaces()).map(([name, infos]) => [name, describe(name, infos ?? [])])),
+      run: () =>
+        Object.fromEntries(
+          Object.entries(networkInterfaces()).map(([name, infos]) => [name, describe(name, infos ?? [])]),
+        ),
     }),
     hw_addr: defineFunction({
       doc: "Returns the MAC address of an interface.\n\nCLI Example: phoenix run '*' network.hw_addr eth0",

@@ -10,7 +10,10 @@ export type PillarCompiler = (
   request: { saltenv: string; override?: Record<string, unknown> },
 ) => Promise<Record<string, unknown>>;
 
-const Env = z.string().regex(/^[A-Za-z0-9_.-]{1,64}$/).optional();
+const Env = z
+  .string()
+  .regex(/^[A-Za-z0-9_.-]{1,64}$/)
+  .optional();
 const MISSING = Symbol('missing');
 
 /**
@@ -18,7 +21,11 @@ const MISSING = Symbol('missing');
  * (from the master, which renders it for this minion alone), so what it returns is never stale.
  */
 export function createPillarModule(compile: PillarCompiler): ExecutionModule {
-  const pillar = (ctx: JobContext, env: { saltenv?: string | undefined; pillarenv?: string | undefined }, override?: Record<string, unknown>) =>
+  const pillar = (
+    ctx: JobContext,
+    env: { saltenv?: string | undefined; pillarenv?: string | undefined },
+    override?: Record<string, unknown>,
+  ) =>
     compile(ctx, { saltenv: env.pillarenv ?? env.saltenv ?? 'base', ...(override === undefined ? {} : { override }) });
   return Object.freeze({
     name: 'pillar',
@@ -65,7 +72,9 @@ CLI Example: phoenix run '*' pillar.get pkg:apache`,
         varargs: 'args',
         run: async (args, ctx) => {
           const data = await pillar(ctx, args);
-          return Object.fromEntries(args.args.map((key) => [key, traverse(data, key, args.default ?? '', args.delimiter)]));
+          return Object.fromEntries(
+            args.args.map((key) => [key, traverse(data, key, args.default ?? '', args.delimiter)]),
+          );
         },
       }),
       items: defineFunction({
@@ -79,9 +88,12 @@ CLI Example: phoenix run '*' pillar.get pkg:apache`,
         }),
         varargs: 'args',
         run: async (args, ctx) => {
-          if (args.pillar_enc !== undefined) throw new ExecutionError('pillar_enc is not supported: Phoenix has no GPG renderer');
+          if (args.pillar_enc !== undefined)
+            throw new ExecutionError('pillar_enc is not supported: Phoenix has no GPG renderer');
           const data = await pillar(ctx, args, args.pillar);
-          return args.args.length === 0 ? data : Object.fromEntries(args.args.map((key) => [key, traverse(data, key, '', ':')]));
+          return args.args.length === 0
+            ? data
+            : Object.fromEntries(args.args.map((key) => [key, traverse(data, key, '', ':')]));
         },
       }),
       raw: defineFunction({

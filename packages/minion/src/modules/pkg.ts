@@ -25,7 +25,10 @@ const Pkgs = z
   });
 
 /** Salt's pkg module on apt/dpkg: what is installed, and installing, removing and upgrading. */
-export function createPkgModule(options: HostOptions, manager: (commands: Commands) => PackageManager = aptPackages): ExecutionModule {
+export function createPkgModule(
+  options: HostOptions,
+  manager: (commands: Commands) => PackageManager = aptPackages,
+): ExecutionModule {
   const pm = async (ctx: JobContext): Promise<PackageManager> => {
     const found = manager(hostCommands(options, ctx));
     const missing = await found.missing();
@@ -35,15 +38,19 @@ export function createPkgModule(options: HostOptions, manager: (commands: Comman
   const diff = (before: Map<string, string>, after: Map<string, string>) => {
     const changes: Record<string, { old: string; new: string }> = {};
     for (const name of new Set([...before.keys(), ...after.keys()])) {
-      if (before.get(name) !== after.get(name)) changes[name] = { old: before.get(name) ?? '', new: after.get(name) ?? '' };
+      if (before.get(name) !== after.get(name))
+        changes[name] = { old: before.get(name) ?? '', new: after.get(name) ?? '' };
     }
     return changes;
   };
   const failIf = (out: { retcode: number; stderr: string; stdout: string }, what: string, changes: unknown) => {
     if (out.retcode !== 0)
-      throw new ExecutionError(`${what} failed: ${(out.stderr.trim() || out.stdout.trim()).split('\n').slice(-3).join('\n')}`, {
-        details: { changes },
-      });
+      throw new ExecutionError(
+        `${what} failed: ${(out.stderr.trim() || out.stdout.trim()).split('\n').slice(-3).join('\n')}`,
+        {
+          details: { changes },
+        },
+      );
   };
   return Object.freeze({
     name: 'pkg',
@@ -53,7 +60,9 @@ export function createPkgModule(options: HostOptions, manager: (commands: Comman
         schema: z.strictObject({ versions_as_list: z.boolean().default(false) }),
         run: async ({ versions_as_list }, ctx) => {
           const all = await (await pm(ctx)).installed();
-          return Object.fromEntries([...all.entries()].sort().map(([name, version]) => [name, versions_as_list ? [version] : version]));
+          return Object.fromEntries(
+            [...all.entries()].sort().map(([name, version]) => [name, versions_as_list ? [version] : version]),
+          );
         },
       }),
       version: defineFunction({
@@ -68,7 +77,11 @@ export function createPkgModule(options: HostOptions, manager: (commands: Comman
       }),
       latest_version: defineFunction({
         doc: "Returns the newest version available to install or upgrade to ('' when the installed one is the newest); {name: version} for several.\n\nCLI Example: phoenix run '*' pkg.latest_version vim",
-        schema: z.strictObject({ names: Names.min(1), refresh: z.boolean().default(false), fromrepo: z.string().optional() }),
+        schema: z.strictObject({
+          names: Names.min(1),
+          refresh: z.boolean().default(false),
+          fromrepo: z.string().optional(),
+        }),
         varargs: 'names',
         run: async ({ names, refresh, fromrepo }, ctx) => {
           const m = await pm(ctx);
@@ -78,7 +91,10 @@ export function createPkgModule(options: HostOptions, manager: (commands: Comman
           for (const name of names) {
             const candidate = await m.candidate(name, fromrepo === undefined ? {} : { fromrepo });
             const have = installed.get(name);
-            result[name] = candidate !== undefined && (have === undefined || compareDebianVersions(candidate, have) > 0) ? candidate : '';
+            result[name] =
+              candidate !== undefined && (have === undefined || compareDebianVersions(candidate, have) > 0)
+                ? candidate
+                : '';
           }
           return names.length === 1 ? result[names[0] as string] : result;
         },
@@ -100,7 +116,8 @@ export function createPkgModule(options: HostOptions, manager: (commands: Comman
               if (typeof entry === 'string') targets.push({ name: entry });
               else for (const [name, version] of Object.entries(entry)) targets.push({ name, version });
             }
-          } else if (args.name !== undefined) targets.push({ name: args.name, ...(args.version === undefined ? {} : { version: args.version }) });
+          } else if (args.name !== undefined)
+            targets.push({ name: args.name, ...(args.version === undefined ? {} : { version: args.version }) });
           else throw new ExecutionError('name or pkgs is required');
           const m = await pm(ctx);
           const before = await m.installed(targets.map((t) => t.name));
@@ -147,13 +164,21 @@ export function createPkgModule(options: HostOptions, manager: (commands: Comman
     }),
   });
 
-  async function removeOrPurge(m: PackageManager, args: { name?: string | undefined; pkgs?: (string | Record<string, string>)[] | undefined }, purge: boolean) {
+  async function removeOrPurge(
+    m: PackageManager,
+    args: { name?: string | undefined; pkgs?: (string | Record<string, string>)[] | undefined },
+    purge: boolean,
+  ) {
     const names =
       args.pkgs !== undefined
         ? args.pkgs.flatMap((entry) => (typeof entry === 'string' ? [entry] : Object.keys(entry)))
-        : (args.name ?? '').split(',').map((n) => n.trim()).filter(Boolean);
+        : (args.name ?? '')
+            .split(',')
+            .map((n) => n.trim())
+            .filter(Boolean);
     if (names.length === 0) throw new ExecutionError('name or pkgs is required');
-    for (const name of names) if (!Name.safeParse(name).success) throw new ExecutionError(`'${name}' is not a package name`);
+    for (const name of names)
+      if (!Name.safeParse(name).success) throw new ExecutionError(`'${name}' is not a package name`);
     const before = await m.installed(names);
     const present = names.filter((name) => before.has(name));
     if (present.length === 0) return {};

@@ -35,15 +35,25 @@ CLI Example: phoenix run '*' saltutil.find_job 20240101120000123456`,
       run: ({ jid }, ctx) => {
         const job = ctx.jobs.running().find((running) => running.jid === jid);
         if (!job) return {};
-        return { jid: job.jid, fun: job.fun, arg: [...job.args, ...(Object.keys(job.kwargs).length > 0 ? [{ ...job.kwargs, __kwarg__: true }] : [])], pid: job.pid ?? process.pid, startedAt: job.startedAt };
+        return {
+          jid: job.jid,
+          fun: job.fun,
+          arg: [...job.args, ...(Object.keys(job.kwargs).length > 0 ? [{ ...job.kwargs, __kwarg__: true }] : [])],
+          pid: job.pid ?? process.pid,
+          startedAt: job.startedAt,
+        };
       },
     }),
     refresh_pillar: defineFunction({
       doc: "Compiles this minion's pillar anew. Phoenix keeps no pillar between jobs (every state run and pillar.* call compiles it), so this checks that it renders. Returns True, or False when it does not.\n\nCLI Example: phoenix run '*' saltutil.refresh_pillar",
-      schema: z.strictObject({ wait: z.boolean().default(false), clean_cache: z.boolean().default(true), timeout: z.number().optional() }),
+      schema: z.strictObject({
+        wait: z.boolean().default(false),
+        clean_cache: z.boolean().default(true),
+        timeout: z.number().optional(),
+      }),
       run: async (_args, ctx) => {
         const items = ctx.modules.get('pillar.items');
-        if (!items) throw new ExecutionError("this minion has no pillar module");
+        if (!items) throw new ExecutionError('this minion has no pillar module');
         try {
           await items.run({ args: [] }, ctx);
           return true;

@@ -11,7 +11,10 @@ import type { ExecutionModule, JobContext } from './types.js';
 const Unit = z.string().regex(/^[A-Za-z0-9@._:\\*-]+$/, 'is not a service name');
 
 /** Salt's service module on systemd: status, start/stop/restart/reload, enable/disable. */
-export function createServiceModule(options: HostOptions, manager: (commands: Commands) => ServiceManager = systemdServices): ExecutionModule {
+export function createServiceModule(
+  options: HostOptions,
+  manager: (commands: Commands) => ServiceManager = systemdServices,
+): ExecutionModule {
   const sm = async (ctx: JobContext): Promise<ServiceManager> => {
     const found = manager(hostCommands(options, ctx));
     const missing = await found.missing();
@@ -21,12 +24,20 @@ export function createServiceModule(options: HostOptions, manager: (commands: Co
   const action = (verb: 'start' | 'stop' | 'restart' | 'reload' | 'enable' | 'disable', doc: string) =>
     defineFunction({
       doc,
-      schema: z.strictObject({ name: Unit, no_block: z.boolean().optional(), unmask: z.boolean().optional(), unmask_runtime: z.boolean().optional() }),
+      schema: z.strictObject({
+        name: Unit,
+        no_block: z.boolean().optional(),
+        unmask: z.boolean().optional(),
+        unmask_runtime: z.boolean().optional(),
+      }),
       run: async ({ name }, ctx) => {
         const m = await sm(ctx);
         if (!(await m.exists(name))) throw new ExecutionError(`Service '${name}' not found`);
         const out = await m.act(verb, name);
-        if (out.retcode !== 0) throw new ExecutionError(`Failed to ${verb} service ${name}: ${(out.stderr.trim() || out.stdout.trim()).split('\n').slice(-3).join('\n')}`);
+        if (out.retcode !== 0)
+          throw new ExecutionError(
+            `Failed to ${verb} service ${name}: ${(out.stderr.trim() || out.stdout.trim()).split('\n').slice(-3).join('\n')}`,
+          );
         return true;
       },
     });
@@ -60,10 +71,22 @@ export function createServiceModule(options: HostOptions, manager: (commands: Co
       }),
       start: action('start', "Starts a service. Returns True.\n\nCLI Example: phoenix run '*' service.start nginx"),
       stop: action('stop', "Stops a service. Returns True.\n\nCLI Example: phoenix run '*' service.stop nginx"),
-      restart: action('restart', "Restarts a service. Returns True.\n\nCLI Example: phoenix run '*' service.restart nginx"),
-      reload: action('reload', "Reloads a service's configuration. Returns True.\n\nCLI Example: phoenix run '*' service.reload nginx"),
-      enable: action('enable', "Starts a service at boot. Returns True.\n\nCLI Example: phoenix run '*' service.enable nginx"),
-      disable: action('disable', "Stops a service from starting at boot. Returns True.\n\nCLI Example: phoenix run '*' service.disable nginx"),
+      restart: action(
+        'restart',
+        "Restarts a service. Returns True.\n\nCLI Example: phoenix run '*' service.restart nginx",
+      ),
+      reload: action(
+        'reload',
+        "Reloads a service's configuration. Returns True.\n\nCLI Example: phoenix run '*' service.reload nginx",
+      ),
+      enable: action(
+        'enable',
+        "Starts a service at boot. Returns True.\n\nCLI Example: phoenix run '*' service.enable nginx",
+      ),
+      disable: action(
+        'disable',
+        "Stops a service from starting at boot. Returns True.\n\nCLI Example: phoenix run '*' service.disable nginx",
+      ),
     }),
   });
 }

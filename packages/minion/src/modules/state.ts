@@ -91,7 +91,8 @@ export function createStateModules(options: StateModuleOptions): [ExecutionModul
       saltenv,
       ...(override === undefined ? {} : { pillarOverride: override }),
     });
-    if (retcode !== 0) throw new ExecutionError(`Pillar failed to render: ${Array.isArray(ret) ? ret.join('; ') : String(ret)}`);
+    if (retcode !== 0)
+      throw new ExecutionError(`Pillar failed to render: ${Array.isArray(ret) ? ret.join('; ') : String(ret)}`);
     return ret as Record<string, unknown>;
   });
   return [stateModule(service, options.test ?? false), pillarModule];
@@ -227,12 +228,14 @@ CLI Example: phoenix run web-1 state.disable highstate; phoenix run web-1 state.
         }),
         run: async (args, ctx) => {
           if (args.states === undefined && args.reason === undefined)
-            throw new ExecutionError('name the state runs to disable (highstate, an SLS name, web.*), or give reason= to disable every state run on this minion');
+            throw new ExecutionError(
+              'name the state runs to disable (highstate, an SLS name, web.*), or give reason= to disable every state run on this minion',
+            );
           return finish(await service.disable(job(ctx), args.states ?? [], args.reason, args.by), ctx);
         },
       }),
       enable: defineFunction({
-        doc: "Allows state runs disabled by name again (state.enable highstate); without names (or with *) lifts the whole-minion killswitch.\n\nstates: names, comma-separated or a list\n\nCLI Example: phoenix run web-1 state.enable highstate",
+        doc: 'Allows state runs disabled by name again (state.enable highstate); without names (or with *) lifts the whole-minion killswitch.\n\nstates: names, comma-separated or a list\n\nCLI Example: phoenix run web-1 state.enable highstate',
         schema: z.strictObject({ states: Mods.optional() }),
         run: async (args, ctx) => finish(await service.enable(job(ctx), args.states ?? []), ctx),
       }),

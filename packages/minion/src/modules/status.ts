@@ -6,7 +6,26 @@ import { defineFunction } from './define-function.js';
 import type { ExecutionModule } from './types.js';
 
 /** Pseudo file systems diskusage leaves out unless asked for by mount point. */
-const PSEUDO = new Set(['proc', 'sysfs', 'devpts', 'cgroup', 'cgroup2', 'securityfs', 'pstore', 'debugfs', 'tracefs', 'mqueue', 'hugetlbfs', 'configfs', 'fusectl', 'bpf', 'autofs', 'binfmt_misc', 'nsfs', 'rpc_pipefs']);
+const PSEUDO = new Set([
+  'proc',
+  'sysfs',
+  'devpts',
+  'cgroup',
+  'cgroup2',
+  'securityfs',
+  'pstore',
+  'debugfs',
+  'tracefs',
+  'mqueue',
+  'hugetlbfs',
+  'configfs',
+  'fusectl',
+  'bpf',
+  'autofs',
+  'binfmt_misc',
+  'nsfs',
+  'rpc_pipefs',
+]);
 
 async function mounts(): Promise<{ mount: string; type: string }[]> {
   const text = await readFile('/proc/mounts', 'utf8').catch(() => '');
@@ -53,7 +72,10 @@ export const statusModule: ExecutionModule = Object.freeze({
       varargs: 'args',
       run: async ({ args }) => {
         const all = await mounts();
-        const wanted = args.length === 0 ? all.filter((m) => !PSEUDO.has(m.type)) : all.filter((m) => args.includes(m.mount) || args.includes(m.type));
+        const wanted =
+          args.length === 0
+            ? all.filter((m) => !PSEUDO.has(m.type))
+            : all.filter((m) => args.includes(m.mount) || args.includes(m.type));
         const points = args.length === 0 || wanted.length > 0 ? wanted.map((m) => m.mount) : args;
         const usage: Record<string, { available: number; total: number }> = {};
         for (const point of [...new Set(points)]) {

@@ -153,8 +153,13 @@ async function extracted(args: Extracted, call: StateCallContext): Promise<State
     return outcome(false, `Unable to list the contents of ${found.url}: ${(err as Error).message}`);
   }
   const bad = members.find(unsafe);
-  if (bad !== undefined) return outcome(false, `Archive member '${bad}' would be extracted outside ${args.name}; refusing`);
-  const tops = [...new Set(members.map((m) => m.replace(/^\.\//, '').split('/')[0]).filter((m): m is string => m !== undefined && m !== ''))];
+  if (bad !== undefined)
+    return outcome(false, `Archive member '${bad}' would be extracted outside ${args.name}; refusing`);
+  const tops = [
+    ...new Set(
+      members.map((m) => m.replace(/^\.\//, '').split('/')[0]).filter((m): m is string => m !== undefined && m !== ''),
+    ),
+  ];
   if (args.enforce_toplevel && tops.length !== 1)
     return outcome(
       false,
@@ -168,9 +173,16 @@ async function extracted(args: Extracted, call: StateCallContext): Promise<State
   if (missing.length === 0 && !args.overwrite && !args.force) {
     const ownership = await fixOwnership(args, call, dest, tops);
     if (Object.keys(ownership).length === 0) return outcome(true, 'All files in archive are already present');
-    return outcome(call.test ? null : true, call.test ? 'Ownership would be updated on extracted files' : 'Ownership updated on extracted files', ownership);
+    return outcome(
+      call.test ? null : true,
+      call.test ? 'Ownership would be updated on extracted files' : 'Ownership updated on extracted files',
+      ownership,
+    );
   }
-  const changes: Record<string, unknown> = { extracted_files: args.trim_output === false ? members : members.slice(0, Number(args.trim_output) || members.length) };
+  const changes: Record<string, unknown> = {
+    extracted_files:
+      args.trim_output === false ? members : members.slice(0, Number(args.trim_output) || members.length),
+  };
   const destInfo = await statOrUndefined(dest);
   if (!destInfo) changes.directories_created = [args.name];
   if (call.test) return outcome(null, `Archive ${found.url} would be extracted to ${args.name}`, changes);
@@ -178,7 +190,8 @@ async function extracted(args: Extracted, call: StateCallContext): Promise<State
   await mkdir(dest, { recursive: true });
   try {
     if (format === 'zip') await zipExtract(cached, dest);
-    else await tar.x({ file: cached, cwd: dest, preserveOwner: false, ...(args.extract_perms ? {} : { noChmod: true }) });
+    else
+      await tar.x({ file: cached, cwd: dest, preserveOwner: false, ...(args.extract_perms ? {} : { noChmod: true }) });
   } catch (err) {
     return outcome(false, `Failed to extract ${found.url}: ${(err as Error).message}`);
   } finally {
@@ -189,10 +202,21 @@ async function extracted(args: Extracted, call: StateCallContext): Promise<State
 }
 
 /** `user`/`group`: the extracted tree is owned by them (Salt's enforce_ownership_on narrows where). */
-async function fixOwnership(args: Extracted, call: StateCallContext, dest: string, tops: readonly string[]): Promise<Record<string, unknown>> {
+async function fixOwnership(
+  args: Extracted,
+  call: StateCallContext,
+  dest: string,
+  tops: readonly string[],
+): Promise<Record<string, unknown>> {
   if (args.user === undefined && args.group === undefined) return {};
-  const wanted = { ...(args.user === undefined ? {} : { user: args.user }), ...(args.group === undefined ? {} : { group: args.group }) };
-  const roots = args.enforce_ownership_on !== undefined ? [hostPath(call.rt.root, args.enforce_ownership_on)] : tops.map((top) => join(dest, top));
+  const wanted = {
+    ...(args.user === undefined ? {} : { user: args.user }),
+    ...(args.group === undefined ? {} : { group: args.group }),
+  };
+  const roots =
+    args.enforce_ownership_on !== undefined
+      ? [hostPath(call.rt.root, args.enforce_ownership_on)]
+      : tops.map((top) => join(dest, top));
   const changed: string[] = [];
   const visit = async (path: string): Promise<void> => {
     const info = await statOrUndefined(path, false);

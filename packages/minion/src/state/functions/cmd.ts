@@ -75,7 +75,10 @@ const Script = z.strictObject({
 });
 type ScriptArgs = z.output<typeof Script>;
 
-async function alreadyCreated(args: { creates?: string | string[] | undefined }, call: StateCallContext): Promise<StateOutcome | undefined> {
+async function alreadyCreated(
+  args: { creates?: string | string[] | undefined },
+  call: StateCallContext,
+): Promise<StateOutcome | undefined> {
   if (args.creates === undefined) return undefined;
   const paths = Array.isArray(args.creates) ? args.creates : [args.creates];
   for (const path of paths) {
@@ -95,8 +98,10 @@ async function asUser(
   const user = await lookupUser(call.rt.commands, runas).catch(() => undefined);
   if (!user) return { error: `User '${runas}' is not available` };
   if (user.uid === process.geteuid?.()) return { spec: { script, shell } };
-  if (process.geteuid?.() !== 0) return { error: `runas ${runas}: the minion must run as root to run commands as another user` };
-  if (await call.rt.commands.which('runuser')) return { spec: { argv: ['runuser', '-u', runas, '--', shell, '-c', script] } };
+  if (process.geteuid?.() !== 0)
+    return { error: `runas ${runas}: the minion must run as root to run commands as another user` };
+  if (await call.rt.commands.which('runuser'))
+    return { spec: { argv: ['runuser', '-u', runas, '--', shell, '-c', script] } };
   if (await call.rt.commands.which('su')) return { spec: { argv: ['su', '-s', shell, '-c', script, runas] } };
   return { error: `runas ${runas}: neither runuser nor su is on PATH` };
 }
@@ -210,9 +215,17 @@ async function runScript(args: ScriptArgs, call: StateCallContext): Promise<Stat
   await writeFile(path, text, { mode: 0o700 });
   await chmod(path, 0o755);
   try {
-    const extra = args.args === undefined ? '' : ` ${typeof args.args === 'string' ? args.args : args.args.map((a) => shellQuote(String(a))).join(' ')}`;
+    const extra =
+      args.args === undefined
+        ? ''
+        : ` ${typeof args.args === 'string' ? args.args : args.args.map((a) => shellQuote(String(a))).join(' ')}`;
     const rest = args.source !== undefined ? '' : args.name.split(/\s+/).slice(1).join(' ');
-    return await execute(args, { ...call, test: false }, `${shellQuote(path)}${extra}${rest === '' ? '' : ` ${rest}`}`, args.name);
+    return await execute(
+      args,
+      { ...call, test: false },
+      `${shellQuote(path)}${extra}${rest === '' ? '' : ` ${rest}`}`,
+      args.name,
+    );
   } finally {
     await rm(path, { force: true });
   }

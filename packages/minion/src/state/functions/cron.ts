@@ -9,7 +9,10 @@ const SALT_HEADER = '# Lines below here are managed by Salt, do not edit';
 const IDENTIFIER = 'SALT_CRON_IDENTIFIER:';
 
 const Field = z.union([z.string(), z.number()]).transform(String).default('*');
-const User = z.string().regex(/^[a-z_][a-z0-9_.-]*$/i, 'is not a user name').default('root');
+const User = z
+  .string()
+  .regex(/^[a-z_][a-z0-9_.-]*$/i, 'is not a user name')
+  .default('root');
 
 const Present = z.strictObject({
   name: z.string().min(1),
@@ -22,10 +25,22 @@ const Present = z.strictObject({
   comment: z.string().optional(),
   commented: z.boolean().default(false),
   identifier: z.union([z.string(), z.literal(false)]).optional(),
-  special: z.string().regex(/^@\w+$/).optional(),
+  special: z
+    .string()
+    .regex(/^@\w+$/)
+    .optional(),
 });
-const Absent = z.strictObject({ name: z.string().min(1), user: User, identifier: z.union([z.string(), z.literal(false)]).optional(), special: z.string().optional() });
-const EnvPresent = z.strictObject({ name: z.string().regex(/^[A-Za-z_]\w*$/), value: z.union([z.string(), z.number()]).transform(String), user: User });
+const Absent = z.strictObject({
+  name: z.string().min(1),
+  user: User,
+  identifier: z.union([z.string(), z.literal(false)]).optional(),
+  special: z.string().optional(),
+});
+const EnvPresent = z.strictObject({
+  name: z.string().regex(/^[A-Za-z_]\w*$/),
+  value: z.union([z.string(), z.number()]).transform(String),
+  user: User,
+});
 const EnvAbsent = z.strictObject({ name: z.string().regex(/^[A-Za-z_]\w*$/), user: User });
 
 interface CronEntry {
@@ -50,11 +65,19 @@ function parseCrontab(text: string): { pre: string[]; entries: CronEntry[] } {
     }
     const body = line.replace(/^#DISABLED#/, '');
     const env = /^([A-Za-z_]\w*)=(.*)$/.exec(body);
-    const identifier = pending.map((c) => c.split(IDENTIFIER)[1]).find((id) => id !== undefined)?.trim();
+    const identifier = pending
+      .map((c) => c.split(IDENTIFIER)[1])
+      .find((id) => id !== undefined)
+      ?.trim();
     if (env) entries.push({ kind: 'env', lines: [...pending, line], envName: env[1] as string });
     else {
       const cmd = body.startsWith('@') ? body.split(/\s+/).slice(1).join(' ') : body.split(/\s+/).slice(5).join(' ');
-      entries.push({ kind: 'cron', lines: [...pending, line], cmd, ...(identifier === undefined ? {} : { identifier }) });
+      entries.push({
+        kind: 'cron',
+        lines: [...pending, line],
+        cmd,
+        ...(identifier === undefined ? {} : { identifier }),
+      });
     }
     pending = [];
   }
@@ -80,7 +103,9 @@ async function writeCrontab(commands: Commands, user: string, text: string): Pro
 
 function cronLines(args: z.output<typeof Present>, identifier: string | undefined): string[] {
   const when = args.special ?? [args.minute, args.hour, args.daymonth, args.month, args.dayweek].join(' ');
-  const comment = [args.comment, identifier === undefined ? undefined : `${IDENTIFIER}${identifier}`].filter(Boolean).join(' ');
+  const comment = [args.comment, identifier === undefined ? undefined : `${IDENTIFIER}${identifier}`]
+    .filter(Boolean)
+    .join(' ');
   return [...(comment === '' ? [] : [`# ${comment}`]), `${args.commented ? '#DISABLED#' : ''}${when} ${args.name}`];
 }
 
@@ -94,7 +119,12 @@ async function edit(
   const { pre, entries } = parseCrontab(await readCrontab(call.rt.commands, user));
   const { entries: next, verdict } = change(entries);
   if (verdict === 'unchanged') return outcome(true, messages.unchanged);
-  if (call.test) return outcome(null, messages.test.replace('{verdict}', verdict === 'removed' ? 'removed' : verdict === 'added' ? 'added' : 'updated'), { [user]: changeValue });
+  if (call.test)
+    return outcome(
+      null,
+      messages.test.replace('{verdict}', verdict === 'removed' ? 'removed' : verdict === 'added' ? 'added' : 'updated'),
+      { [user]: changeValue },
+    );
   const error = await writeCrontab(call.rt.commands, user, renderCrontab(pre, next));
   if (error) return outcome(false, error);
   return outcome(true, messages[verdict], { [user]: changeValue });
@@ -104,7 +134,9 @@ async function edit(
 export const cronStates: StateModule = Object.freeze({
   name: 'cron',
   available: async (rt: StateRuntime) =>
-    (await rt.commands.which('crontab')) === undefined ? 'crontab not found on PATH (cron states edit crontabs with it)' : undefined,
+    (await rt.commands.which('crontab')) === undefined
+      ? 'crontab not found on PATH (cron states edit crontabs with it)'
+      : undefined,
   functions: Object.freeze({
     present: defineState({
       schema: Present,
@@ -115,9 +147,16 @@ export const cronStates: StateModule = Object.freeze({
           call,
           args.user,
           (entries) => {
-            const at = entries.findIndex((e) => e.kind === 'cron' && (identifier !== undefined && e.identifier !== undefined ? e.identifier === identifier : e.cmd === args.name));
+            const at = entries.findIndex(
+              (e) =>
+                e.kind === 'cron' &&
+                (identifier !== undefined && e.identifier !== undefined
+                  ? e.identifier === identifier
+                  : e.cmd === args.name),
+            );
             if (at === -1) return { entries: [...entries, { kind: 'cron', lines, cmd: args.name }], verdict: 'added' };
-            if ((entries[at] as CronEntry).lines.join('\n') === lines.join('\n')) return { entries, verdict: 'unchanged' };
+            if ((entries[at] as CronEntry).lines.join('\n') === lines.join('\n'))
+              return { entries, verdict: 'unchanged' };
             const next = [...entries];
             next[at] = { kind: 'cron', lines, cmd: args.name };
             return { entries: next, verdict: 'updated' };
@@ -142,7 +181,13 @@ export const cronStates: StateModule = Object.freeze({
           args.user,
           (entries) => {
             const next = entries.filter(
-              (e) => !(e.kind === 'cron' && (identifier !== undefined ? e.identifier === identifier : e.cmd === args.name || e.identifier === args.name)),
+              (e) =>
+                !(
+                  e.kind === 'cron' &&
+                  (identifier !== undefined
+                    ? e.identifier === identifier
+                    : e.cmd === args.name || e.identifier === args.name)
+                ),
             );
             return { entries: next, verdict: next.length === entries.length ? 'unchanged' : 'removed' };
           },
@@ -166,7 +211,8 @@ export const cronStates: StateModule = Object.freeze({
           args.user,
           (entries) => {
             const at = entries.findIndex((e) => e.kind === 'env' && e.envName === args.name);
-            if (at === -1) return { entries: [{ kind: 'env', lines: [line], envName: args.name }, ...entries], verdict: 'added' };
+            if (at === -1)
+              return { entries: [{ kind: 'env', lines: [line], envName: args.name }, ...entries], verdict: 'added' };
             if ((entries[at] as CronEntry).lines.at(-1) === line) return { entries, verdict: 'unchanged' };
             const next = [...entries];
             next[at] = { kind: 'env', lines: [line], envName: args.name };

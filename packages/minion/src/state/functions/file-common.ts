@@ -99,7 +99,14 @@ export async function readSource(
   };
 }
 
-const HASH_LENGTHS: Readonly<Record<number, string>> = { 32: 'md5', 40: 'sha1', 56: 'sha224', 64: 'sha256', 96: 'sha384', 128: 'sha512' };
+const HASH_LENGTHS: Readonly<Record<number, string>> = {
+  32: 'md5',
+  40: 'sha1',
+  56: 'sha224',
+  64: 'sha256',
+  96: 'sha384',
+  128: 'sha512',
+};
 
 /**
  * Salt's `source_hash`: `sha256=<hex>`, a bare hex digest (its length names the type), or a file
@@ -164,7 +171,8 @@ export async function desiredContent(
   const given = [args.source, args.contents, args.contents_pillar, args.contents_grains].filter(
     (value) => value !== undefined,
   ).length;
-  if (given > 1) return { error: "'source', 'contents', 'contents_pillar' and 'contents_grains' are mutually exclusive" };
+  if (given > 1)
+    return { error: "'source', 'contents', 'contents_pillar' and 'contents_grains' are mutually exclusive" };
   const context = { ...args.defaults, ...args.context };
   if (args.source !== undefined) {
     const sources = typeof args.source === 'string' ? [args.source] : [...args.source];
@@ -175,7 +183,9 @@ export async function desiredContent(
       if (mismatch) return { error: mismatch };
     }
     if (args.template === undefined) return { content: found.content };
-    const file = found.url.startsWith('salt://') ? (found.url.slice('salt://'.length).split('?')[0] ?? '') : found.url.replace(/^\/+/, '');
+    const file = found.url.startsWith('salt://')
+      ? (found.url.slice('salt://'.length).split('?')[0] ?? '')
+      : found.url.replace(/^\/+/, '');
     return { content: Buffer.from(await call.rt.renderTemplate(found.content.toString('utf8'), file, context)) };
   }
   let text: string;
@@ -198,8 +208,7 @@ export async function desiredContent(
     return { content: undefined };
   }
   if (args.contents_newline !== false && text !== '' && !text.endsWith('\n')) text += '\n';
-  if (args.template !== undefined)
-    text = await call.rt.renderTemplate(text, args.name.replace(/^\/+/, ''), context);
+  if (args.template !== undefined) text = await call.rt.renderTemplate(text, args.name.replace(/^\/+/, ''), context);
   return { content: Buffer.from(text) };
 }
 
@@ -261,7 +270,10 @@ export async function applyFile(
   options: { makedirs: boolean; dirMode?: number | undefined; backup?: string | undefined },
 ): Promise<void> {
   if (!plan.exists && options.makedirs)
-    await mkdir(dirname(plan.path), { recursive: true, ...(options.dirMode === undefined ? {} : { mode: options.dirMode }) });
+    await mkdir(dirname(plan.path), {
+      recursive: true,
+      ...(options.dirMode === undefined ? {} : { mode: options.dirMode }),
+    });
   if (plan.write !== undefined) {
     if (plan.exists && options.backup === 'minion') await backupToCache(rt, name, plan.path);
     const current = plan.exists ? await statOrUndefined(plan.path) : undefined;

@@ -148,7 +148,9 @@ async function replaceState(args: z.output<typeof Replace>, call: StateCallConte
   if (!found && (args.append_if_not_found || args.prepend_if_not_found)) {
     const content = args.not_found_content ?? args.repl;
     if (!lines(before).some((line) => line.replace(/\n$/, '') === content)) {
-      after = args.prepend_if_not_found ? `${withNewline(content)}${before}` : `${withNewline(before)}${withNewline(content)}`;
+      after = args.prepend_if_not_found
+        ? `${withNewline(content)}${before}`
+        : `${withNewline(before)}${withNewline(content)}`;
     }
   }
   return finishEdit(call, path, before, after, {
@@ -167,13 +169,18 @@ async function lineState(args: z.output<typeof Line>, call: StateCallContext): P
   }
   if (args.mode !== 'delete' && args.content === undefined)
     return outcome(false, `Content can only be empty if mode is "delete"`);
-  if (args.mode !== 'delete' && args.mode !== 'insert' && args.mode !== 'ensure' && args.match === undefined && args.content === undefined)
+  if (
+    args.mode !== 'delete' &&
+    args.mode !== 'insert' &&
+    args.mode !== 'ensure' &&
+    args.match === undefined &&
+    args.content === undefined
+  )
     return outcome(false, 'Neither match nor content given');
   const content = args.content ?? '';
   const body = lines(before).map((line) => line.replace(/\n$/, ''));
   const trailingNewline = before === '' || before.endsWith('\n');
-  const matchRegex = (text: string | undefined) =>
-    text === undefined ? undefined : pythonRegex(text, 0, false);
+  const matchRegex = (text: string | undefined) => (text === undefined ? undefined : pythonRegex(text, 0, false));
   const match = matchRegex(args.match ?? (args.mode === 'delete' || args.mode === 'replace' ? content : undefined));
   const beforeRe = matchRegex(args.before);
   const afterRe = matchRegex(args.after);
@@ -204,7 +211,11 @@ async function lineState(args: z.output<typeof Line>, call: StateCallContext): P
         const between = body.slice(a + 1, b);
         if (between.length === 1 && present(between[0] as string)) break;
         if (args.mode === 'insert' && between.some(present)) break;
-        out = [...body.slice(0, a + 1), `${indentOf(body[a])}${content.trim()}`, ...body.slice(args.mode === 'ensure' ? b : a + 1)];
+        out = [
+          ...body.slice(0, a + 1),
+          `${indentOf(body[a])}${content.trim()}`,
+          ...body.slice(args.mode === 'ensure' ? b : a + 1),
+        ];
         break;
       }
       if (afterRe) {
@@ -225,7 +236,10 @@ async function lineState(args: z.output<typeof Line>, call: StateCallContext): P
       }
       if (body.some(present)) break;
       if (args.location === undefined && args.mode === 'ensure')
-        return outcome(false, 'Wrong conditions? Unable to ensure line without knowing where to put it before and/or after.');
+        return outcome(
+          false,
+          'Wrong conditions? Unable to ensure line without knowing where to put it before and/or after.',
+        );
       if (args.location === 'start') out.unshift(content);
       else out.push(content);
       break;
@@ -237,7 +251,11 @@ async function lineState(args: z.output<typeof Line>, call: StateCallContext): P
     backup: args.backup,
     predicted: 'Changes would be made',
   });
-  if (!call.test && result.result === true && (args.user !== undefined || args.group !== undefined || args.file_mode !== undefined)) {
+  if (
+    !call.test &&
+    result.result === true &&
+    (args.user !== undefined || args.group !== undefined || args.file_mode !== undefined)
+  ) {
     const attrs = await attributeChanges(call.rt.commands, await statOrUndefined(path), {
       ...(args.user === undefined ? {} : { user: args.user }),
       ...(args.group === undefined ? {} : { group: args.group }),
@@ -261,7 +279,14 @@ async function blockReplace(args: z.output<typeof BlockReplace>, call: StateCall
   let content: string;
   if (source !== undefined) {
     const wanted = await desiredContent(
-      { name: args.name, source, source_hash: args.source_hash, template: args.template, context: args.context, defaults: args.defaults },
+      {
+        name: args.name,
+        source,
+        source_hash: args.source_hash,
+        template: args.template,
+        context: args.context,
+        defaults: args.defaults,
+      },
       call,
     );
     if ('error' in wanted) return outcome(false, wanted.error);
@@ -269,7 +294,10 @@ async function blockReplace(args: z.output<typeof BlockReplace>, call: StateCall
   } else {
     content = Array.isArray(args.content) ? args.content.join('\n') : (args.content as string);
     if (args.template !== undefined)
-      content = await call.rt.renderTemplate(content, args.name.replace(/^\/+/, ''), { ...args.defaults, ...args.context });
+      content = await call.rt.renderTemplate(content, args.name.replace(/^\/+/, ''), {
+        ...args.defaults,
+        ...args.context,
+      });
   }
   const block = content === '' ? '' : withNewline(content);
   const fileLines = lines(before);
@@ -320,7 +348,14 @@ function appendOrPrepend(where: 'append' | 'prepend'): StateFunction {
       const source = args.source ?? args.sources;
       if (source !== undefined) {
         const wanted = await desiredContent(
-          { name: args.name, source, source_hash: args.source_hash, template: args.template, context: args.context, defaults: args.defaults },
+          {
+            name: args.name,
+            source,
+            source_hash: args.source_hash,
+            template: args.template,
+            context: args.context,
+            defaults: args.defaults,
+          },
           call,
         );
         if ('error' in wanted) return outcome(false, wanted.error);
@@ -330,15 +365,20 @@ function appendOrPrepend(where: 'append' | 'prepend'): StateFunction {
         if (args.template !== undefined) {
           const rendered: string[] = [];
           for (const chunk of chunks)
-            rendered.push(await call.rt.renderTemplate(chunk, args.name.replace(/^\/+/, ''), { ...args.defaults, ...args.context }));
+            rendered.push(
+              await call.rt.renderTemplate(chunk, args.name.replace(/^\/+/, ''), { ...args.defaults, ...args.context }),
+            );
           chunks = rendered;
         }
       } else return outcome(false, 'No text or source given');
       if (!current && !(await parentExists(path))) {
         if (!args.makedirs && !call.test)
-          return outcome(false, `Parent directory not present: ${dirname(args.name)} (set makedirs: True to create it)`);
+          return outcome(
+            false,
+            `Parent directory not present: ${dirname(args.name)} (set makedirs: True to create it)`,
+          );
       }
-      const before = current ? await readTextFile(path) ?? '' : '';
+      const before = current ? ((await readTextFile(path)) ?? '') : '';
       const squash = (text: string) => (args.ignore_whitespace ? text.replace(/\s+/g, ' ').trim() : text);
       const missing = chunks.filter((chunk) => !squash(before).includes(squash(chunk)));
       if (missing.length === 0) return outcome(true, `File ${args.name} is in correct state`);
@@ -425,7 +465,8 @@ async function keyValue(args: z.output<typeof KeyValue>, call: StateCallContext)
       return outcome(false, "Either 'key' and 'value' or 'key_values' must be given");
     pairs = { [args.key]: args.value };
   }
-  const same = (a: string, b: string, ignoreCase: boolean) => (ignoreCase ? a.toLowerCase() === b.toLowerCase() : a === b);
+  const same = (a: string, b: string, ignoreCase: boolean) =>
+    ignoreCase ? a.toLowerCase() === b.toLowerCase() : a === b;
   const seen = new Map<string, number>();
   let changed = 0;
   const out = lines(before).map((line) => {
@@ -434,7 +475,9 @@ async function keyValue(args: z.output<typeof KeyValue>, call: StateCallContext)
     let uncommented = false;
     if (args.uncomment !== undefined && text.trimStart().startsWith(args.uncomment)) {
       const probe = text.trimStart().slice(args.uncomment.length);
-      if (Object.keys(pairs).some((key) => same(probe.split(args.separator)[0]?.trim() ?? '', key, args.key_ignore_case))) {
+      if (
+        Object.keys(pairs).some((key) => same(probe.split(args.separator)[0]?.trim() ?? '', key, args.key_ignore_case))
+      ) {
         text = probe;
         uncommented = true;
       }

@@ -3,8 +3,25 @@ import { join, posix, relative } from 'node:path';
 import { z } from 'zod';
 import type { StateOutcome } from '../engine/result.js';
 import { globMatcher } from '../../modules/glob.js';
-import { applyFile, attributesOf, BackupArg, Context, Owner, parentExists, planFile, TEST_NOTE } from './file-common.js';
-import { AbsolutePath, applyAttributes, attributeChanges, hostPath, ModeArg, ModeOrKeep, statOrUndefined } from './paths.js';
+import {
+  applyFile,
+  attributesOf,
+  BackupArg,
+  Context,
+  Owner,
+  parentExists,
+  planFile,
+  TEST_NOTE,
+} from './file-common.js';
+import {
+  AbsolutePath,
+  applyAttributes,
+  attributeChanges,
+  hostPath,
+  ModeArg,
+  ModeOrKeep,
+  statOrUndefined,
+} from './paths.js';
 import type { Attributes } from './paths.js';
 import { pythonRegex } from './python-regex.js';
 import { defineState, outcome } from './types.js';
@@ -129,7 +146,9 @@ async function cleanTree(
 /** The paths of the file states this state requires: what `clean` keeps. */
 function requiredPaths(call: StateCallContext): Set<string> {
   return new Set(
-    call.requires.filter((ref) => ref.module === 'file' && ref.target.startsWith('/')).map((ref) => posix.normalize(ref.target)),
+    call.requires
+      .filter((ref) => ref.module === 'file' && ref.target.startsWith('/'))
+      .map((ref) => posix.normalize(ref.target)),
   );
 }
 
@@ -177,12 +196,18 @@ async function directory(args: z.output<typeof Directory>, call: StateCallContex
       }
       const recursion = manage.has('silent') ? { recursion: 'changed' } : summary;
       Object.assign(changes, recursion);
-      for (const child of children) predicted[posix.join(args.name, relative(path, child.path))] = { ...child.attrs.changes };
+      for (const child of children)
+        predicted[posix.join(args.name, relative(path, child.path))] = { ...child.attrs.changes };
     }
   }
   let removed: string[] = [];
   if (args.clean && current) {
-    removed = await cleanTree({ ...call, test: true }, args.name, requiredPaths(call), patternMatcher(args.exclude_pat));
+    removed = await cleanTree(
+      { ...call, test: true },
+      args.name,
+      requiredPaths(call),
+      patternMatcher(args.exclude_pat),
+    );
     if (removed.length > 0) {
       changes.removed = removed;
       for (const gone of removed) predicted[gone] = { removed: 'Removed due to clean' };
@@ -246,7 +271,8 @@ async function recurse(args: z.output<typeof Recurse>, call: StateCallContext): 
     }
     managed.add(dir);
     if (!call.test && (!info || Object.keys(attrs.changes).length > 0)) {
-      if (!info) await mkdir(dirPath, { recursive: true, ...(args.dir_mode === undefined ? {} : { mode: args.dir_mode }) });
+      if (!info)
+        await mkdir(dirPath, { recursive: true, ...(args.dir_mode === undefined ? {} : { mode: args.dir_mode }) });
       await applyAttributes(dirPath, attrs);
     }
   }
@@ -258,7 +284,9 @@ async function recurse(args: z.output<typeof Recurse>, call: StateCallContext): 
     if (!source) return outcome(false, `Source file salt://${file} not found in saltenv '${env}'`);
     let content = source.content;
     if (args.template !== undefined)
-      content = Buffer.from(await rt.renderTemplate(content.toString('utf8'), file, { ...args.defaults, ...args.context }));
+      content = Buffer.from(
+        await rt.renderTemplate(content.toString('utf8'), file, { ...args.defaults, ...args.context }),
+      );
     const plan = await planFile(rt, name, hostPath(rt.root, name), content, {
       replace: args.replace,
       showChanges: args.show_changes,
@@ -287,4 +315,3 @@ async function recurse(args: z.output<typeof Recurse>, call: StateCallContext): 
 
 export const directoryState: StateFunction = defineState({ schema: Directory, run: directory });
 export const recurseState: StateFunction = defineState({ schema: Recurse, run: recurse });
-

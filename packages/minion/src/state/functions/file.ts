@@ -16,7 +16,6 @@ import {
   planFile,
   targetPath,
   TEST_NOTE,
-  Text,
   TextOrLines,
 } from './file-common.js';
 import { fileEditStates } from './file-edit.js';
@@ -24,7 +23,7 @@ import { directoryState, recurseState } from './file-tree.js';
 import { AbsolutePath, applyAttributes, attributeChanges, hostPath, ModeArg, statOrUndefined } from './paths.js';
 import { contentDiff } from './text-diff.js';
 import { defineState, outcome } from './types.js';
-import type { StateCallContext, StateModule, StateRuntime } from './types.js';
+import type { StateCallContext, StateModule } from './types.js';
 
 const Sources = z.union([z.string().min(1), z.array(z.string().min(1)).min(1)]);
 
@@ -197,7 +196,8 @@ async function symlinkState(args: z.output<typeof Symlink>, call: StateCallConte
     const who = `${args.user ?? process.getuid?.() ?? ''}:${args.group ?? process.getgid?.() ?? ''}`;
     if (Object.keys(ownerChanges).length === 0)
       return outcome(true, `Symlink ${args.name} is present and owned by ${who}`);
-    if (call.test) return outcome(null, `Ownership of symlink ${args.name} is set to be changed to ${who}`, ownerChanges);
+    if (call.test)
+      return outcome(null, `Ownership of symlink ${args.name} is set to be changed to ${who}`, ownerChanges);
     const { lchown } = await import('node:fs/promises');
     await lchown(path, attrs.uid ?? -1, attrs.gid ?? -1);
     return outcome(true, `Symlink ${args.name} is present and owned by ${who}`, { ownership: who });
@@ -220,7 +220,10 @@ async function symlinkState(args: z.output<typeof Symlink>, call: StateCallConte
         new: args.name,
       });
     if (args.backupname !== undefined) {
-      const backup = hostPath(rt.root, args.backupname.startsWith('/') ? args.backupname : join(dirname(args.name), args.backupname));
+      const backup = hostPath(
+        rt.root,
+        args.backupname.startsWith('/') ? args.backupname : join(dirname(args.name), args.backupname),
+      );
       if ((await statOrUndefined(backup, false)) && !args.force)
         return outcome(false, `Backupname ${args.backupname} exists and force is False`);
       await rm(backup, { recursive: true, force: true });
@@ -286,9 +289,14 @@ async function copy(args: z.output<typeof Copy>, call: StateCallContext): Promis
     const changes = await perms();
     if (Object.keys(changes).length === 0)
       return outcome(true, `The target file "${name}" exists and will not be overwritten`);
-    return outcome(call.test ? null : true, `Permissions of "${name}" ${call.test ? 'are set to be' : 'were'} updated`, changes);
+    return outcome(
+      call.test ? null : true,
+      `Permissions of "${name}" ${call.test ? 'are set to be' : 'were'} updated`,
+      changes,
+    );
   }
-  if (call.test) return outcome(null, `File "${args.source}" is set to be copied to "${name}"`, { [name]: args.source });
+  if (call.test)
+    return outcome(null, `File "${args.source}" is set to be copied to "${name}"`, { [name]: args.source });
   if (!(await parentExists(dest))) {
     if (!args.makedirs) return outcome(false, `The target directory ${dirname(name)} is not present`);
     await mkdir(dirname(dest), { recursive: true });
@@ -307,9 +315,9 @@ async function renameState(args: z.output<typeof Rename>, call: StateCallContext
   if (!(await statOrUndefined(source, false)))
     return outcome(true, `Source file "${args.source}" has already been moved out of place`);
   const target = await statOrUndefined(dest, false);
-  if (target && !args.force)
-    return outcome(true, `The target file "${args.name}" exists and will not be overwritten`);
-  if (call.test) return outcome(null, `File "${args.source}" is set to be moved to "${args.name}"`, { [args.name]: args.source });
+  if (target && !args.force) return outcome(true, `The target file "${args.name}" exists and will not be overwritten`);
+  if (call.test)
+    return outcome(null, `File "${args.source}" is set to be moved to "${args.name}"`, { [args.name]: args.source });
   if (target) await rm(dest, { recursive: true, force: true });
   if (!(await parentExists(dest))) {
     if (!args.makedirs) return outcome(false, `The target directory ${dirname(args.name)} is not present`);
@@ -356,7 +364,9 @@ async function serialize(args: z.output<typeof Serialize>, call: StateCallContex
   });
   if (call.test) {
     if (Object.keys(plan.predicted).length === 0) return outcome(true, `The file ${args.name} is in the correct state`);
-    const predicted = current ? plan.changes : { ...plan.predicted, diff: contentDiff(Buffer.alloc(0), Buffer.from(contents), args.show_changes) };
+    const predicted = current
+      ? plan.changes
+      : { ...plan.predicted, diff: contentDiff(Buffer.alloc(0), Buffer.from(contents), args.show_changes) };
     return outcome(null, `Dataset will be serialized and stored into ${args.name}`, predicted);
   }
   if (Object.keys(plan.changes).length === 0) return outcome(true, `File ${args.name} is in the correct state`);
@@ -387,4 +397,3 @@ function sortDeep(value: unknown): unknown {
     );
   return value;
 }
-

@@ -13,7 +13,10 @@ const Latest = z.strictObject({
   rev: z.union([z.string(), z.number()]).transform(String).default('HEAD'),
   branch: z.string().min(1).optional(),
   user: z.string().optional(),
-  remote: z.string().regex(/^[A-Za-z0-9_.-]+$/).default('origin'),
+  remote: z
+    .string()
+    .regex(/^[A-Za-z0-9_.-]+$/)
+    .default('origin'),
   force_clone: z.boolean().default(false),
   force_checkout: z.boolean().default(false),
   force_fetch: z.boolean().default(false),
@@ -45,7 +48,12 @@ async function resolveRemote(
   rev: string,
 ): Promise<{ sha: string; branch?: string } | string> {
   if (/^[0-9a-f]{40}$/i.test(rev)) return { sha: rev.toLowerCase() };
-  const out = await git(['ls-remote', '--symref', url, ...(rev === 'HEAD' ? ['HEAD'] : [rev, `refs/heads/${rev}`, `refs/tags/${rev}`, `refs/tags/${rev}^{}`])]);
+  const out = await git([
+    'ls-remote',
+    '--symref',
+    url,
+    ...(rev === 'HEAD' ? ['HEAD'] : [rev, `refs/heads/${rev}`, `refs/tags/${rev}`, `refs/tags/${rev}^{}`]),
+  ]);
   if (out.retcode !== 0) return gitError(`Failed to check remote ${url}`, out);
   let sha: string | undefined;
   let branch: string | undefined;
@@ -79,12 +87,16 @@ async function latest(args: Latest, call: StateCallContext): Promise<StateOutcom
   const isRepo = info?.isDirectory() === true && (await statOrUndefined(`${target}/.git`)) !== undefined;
   const empty = info === undefined || (info.isDirectory() && (await readdir(target)).length === 0);
   if (!isRepo && !empty && !args.force_clone)
-    return outcome(false, `Target '${args.target}' exists, is non-empty and is not a git repository. Set the 'force_clone' option to True to remove this directory's contents and proceed with cloning the remote repository`);
+    return outcome(
+      false,
+      `Target '${args.target}' exists, is non-empty and is not a git repository. Set the 'force_clone' option to True to remove this directory's contents and proceed with cloning the remote repository`,
+    );
   if (!isRepo) {
     const changes = { new: `${args.name} => ${args.target}`, revision: { old: null, new: remote.sha } };
     if (call.test) return outcome(null, `${args.name} would be cloned to ${args.target}`, changes);
     if (!empty) {
-      for (const entry of await readdir(target)) await rt.commands.run({ argv: ['rm', '-rf', '--', `${target}/${entry}`] });
+      for (const entry of await readdir(target))
+        await rt.commands.run({ argv: ['rm', '-rf', '--', `${target}/${entry}`] });
     }
     await mkdir(dirname(target), { recursive: true });
     const clone = await git([
@@ -115,19 +127,42 @@ async function latest(args: Latest, call: StateCallContext): Promise<StateOutcom
   if (Object.keys(changes).length === 0) return outcome(true, `Repository ${args.target} is up-to-date`);
   const dirty = (await git(['status', '--porcelain', '--untracked-files=no'], target)).stdout.trim() !== '';
   if (dirty && !args.force_reset && head !== remote.sha)
-    return outcome(false, `Repository ${args.target} has local changes: set force_reset: True to discard them and move to ${args.rev}`);
+    return outcome(
+      false,
+      `Repository ${args.target} has local changes: set force_reset: True to discard them and move to ${args.rev}`,
+    );
   if (call.test)
     return outcome(
       null,
-      head === remote.sha ? `Remote '${args.remote}' would be changed to ${args.name}` : `Repository ${args.target} would be updated from ${head?.slice(0, 7)} to ${remote.sha.slice(0, 7)}`,
+      head === remote.sha
+        ? `Remote '${args.remote}' would be changed to ${args.name}`
+        : `Repository ${args.target} would be updated from ${head?.slice(0, 7)} to ${remote.sha.slice(0, 7)}`,
       changes,
     );
   if (changes.remotes !== undefined) await git(['remote', 'set-url', args.remote, args.name], target);
   if (changes.revision !== undefined) {
-    const fetch = await git(['fetch', ...(args.fetch_tags ? ['--tags'] : []), args.remote, ...(branch === undefined ? [] : [`+refs/heads/${branch}:refs/remotes/${args.remote}/${branch}`])], target);
+    const fetch = await git(
+      [
+        'fetch',
+        ...(args.fetch_tags ? ['--tags'] : []),
+        args.remote,
+        ...(branch === undefined ? [] : [`+refs/heads/${branch}:refs/remotes/${args.remote}/${branch}`]),
+      ],
+      target,
+    );
     if (fetch.retcode !== 0) return outcome(false, gitError(`Fetch from ${args.name} failed`, fetch));
     if (branch !== undefined) {
-      const move = await git(['checkout', '--quiet', ...(args.force_checkout || args.force_reset ? ['--force'] : []), '-B', branch, `${args.remote}/${branch}`], target);
+      const move = await git(
+        [
+          'checkout',
+          '--quiet',
+          ...(args.force_checkout || args.force_reset ? ['--force'] : []),
+          '-B',
+          branch,
+          `${args.remote}/${branch}`,
+        ],
+        target,
+      );
       if (move.retcode !== 0) return outcome(false, gitError(`Checkout of ${branch} failed`, move));
       if (args.force_reset) await git(['reset', '--hard', `${args.remote}/${branch}`], target);
     } else {
@@ -143,6 +178,8 @@ async function latest(args: Latest, call: StateCallContext): Promise<StateOutcom
 export const gitStates: StateModule = Object.freeze({
   name: 'git',
   available: async (rt: StateRuntime) =>
-    (await rt.commands.which('git')) === undefined ? 'git not found on PATH (git states use the system git)' : undefined,
+    (await rt.commands.which('git')) === undefined
+      ? 'git not found on PATH (git states use the system git)'
+      : undefined,
   functions: Object.freeze({ latest: defineState({ schema: Latest, run: latest }) }),
 });

@@ -13,7 +13,12 @@ import type { StateCallContext, StateGrains, StateModule } from './types.js';
 const Name = z.string().min(1);
 const Delimiter = z.string().min(1).default(':');
 
-const Present = z.strictObject({ name: Name, value: z.json(), delimiter: Delimiter, force: z.boolean().default(false) });
+const Present = z.strictObject({
+  name: Name,
+  value: z.json(),
+  delimiter: Delimiter,
+  force: z.boolean().default(false),
+});
 const Absent = z.strictObject({
   name: Name,
   destructive: z.boolean().default(false),
@@ -61,7 +66,10 @@ async function present(args: z.output<typeof Present>, call: StateCallContext): 
   const existing = current(grains, args.name, args.delimiter);
   if (existing !== MISSING && same(existing, args.value)) return outcome(true, 'Grain is already set');
   if (existing !== MISSING && isMapping(existing) && !args.force)
-    return outcome(false, `The key '${args.name}' exists and the given value is a dict or a list. Use 'force=True' to overwrite.`);
+    return outcome(
+      false,
+      `The key '${args.name}' exists and the given value is a dict or a list. Use 'force=True' to overwrite.`,
+    );
   if (call.test)
     return outcome(
       null,
@@ -103,7 +111,9 @@ async function listPresent(args: z.output<typeof ListPresent>, call: StateCallCo
     return outcome(true, `Value ${JSON.stringify(args.value)} is already in grain ${args.name}`);
   const next = [...list, ...missing];
   if (call.test)
-    return outcome(null, `Value ${JSON.stringify(args.value)} is set to be appended to grain ${args.name}`, { new: next });
+    return outcome(null, `Value ${JSON.stringify(args.value)} is set to be appended to grain ${args.name}`, {
+      new: next,
+    });
   await write(grains, args.name, args.delimiter, next);
   return outcome(true, `Append value ${JSON.stringify(args.value)} to grain ${args.name}`, { new: next });
 }
@@ -115,10 +125,13 @@ async function listAbsent(args: z.output<typeof ListAbsent>, call: StateCallCont
   if (existing === MISSING || existing === null) return outcome(true, `Grain ${args.name} does not exist`);
   if (!Array.isArray(existing)) return outcome(false, `Grain ${args.name} is not a valid list`);
   const present = values.filter((value) => existing.some((have) => same(have, value)));
-  if (present.length === 0) return outcome(true, `Value ${JSON.stringify(args.value)} is absent from grain ${args.name}`);
+  if (present.length === 0)
+    return outcome(true, `Value ${JSON.stringify(args.value)} is absent from grain ${args.name}`);
   const next = existing.filter((have) => !values.some((value) => same(have, value)));
   if (call.test)
-    return outcome(null, `Value ${JSON.stringify(args.value)} in grain ${args.name} is set to be deleted`, { deleted: present });
+    return outcome(null, `Value ${JSON.stringify(args.value)} in grain ${args.name} is set to be deleted`, {
+      deleted: present,
+    });
   await write(grains, args.name, args.delimiter, next);
   return outcome(true, `Value ${JSON.stringify(args.value)} was deleted from grain ${args.name}`, { deleted: present });
 }

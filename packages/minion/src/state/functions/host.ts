@@ -88,14 +88,17 @@ async function present(args: z.output<typeof Present>, call: StateCallContext): 
       if (same !== -1) {
         const line = next[same] as HostLine;
         next[same] = { ...line, text: '', names: [...(line.names ?? []), name] };
-      } else next.push({ text: '', ip, names: [name], ...(args.comment === undefined ? {} : { comment: args.comment }) });
+      } else
+        next.push({ text: '', ip, names: [name], ...(args.comment === undefined ? {} : { comment: args.comment }) });
     }
     if (args.clean) {
       next = next
         .map((line) => {
           if (line.ip === undefined || args.ip.includes(line.ip) || !line.names?.includes(name)) return line;
           (removed[line.ip] ??= []).push(name);
-          comments.push(`${call.test ? `Host ${name} (${line.ip}) would be removed` : `Removed host ${name} (${line.ip})`}`);
+          comments.push(
+            `${call.test ? `Host ${name} (${line.ip}) would be removed` : `Removed host ${name} (${line.ip})`}`,
+          );
           return { ...line, text: '', names: line.names.filter((n) => n !== name) };
         })
         .filter((line) => line.ip === undefined || (line.names?.length ?? 0) > 0);
@@ -128,7 +131,10 @@ async function absent(args: z.output<typeof Absent>, call: StateCallContext): Pr
     })
     .filter((line) => line.ip === undefined || (line.names?.length ?? 0) > 0);
   if (Object.keys(removed).length === 0) {
-    return outcome(true, names.flatMap((name) => args.ip.map((ip) => `Host ${name} (${ip}) already absent`)).join('\n'));
+    return outcome(
+      true,
+      names.flatMap((name) => args.ip.map((ip) => `Host ${name} (${ip}) already absent`)).join('\n'),
+    );
   }
   if (call.test) return outcome(null, comments.join('\n'), { removed });
   await save(path, next);

@@ -34,7 +34,11 @@ function splitFunctionArgs(value: unknown): { args: unknown[]; kwargs: Record<st
 }
 
 /** `module.run: [{test.arg: [a, {b: c}]}]`: every key with a dot is a function to call, in order. */
-async function runNew(args: Record<string, unknown>, functions: string[], call: StateCallContext): Promise<StateOutcome> {
+async function runNew(
+  args: Record<string, unknown>,
+  functions: string[],
+  call: StateCallContext,
+): Promise<StateOutcome> {
   if (call.test) {
     const names = functions.map((fun) => fun.split(':')[0]);
     return outcome(null, `Function${names.length === 1 ? '' : 's'} ${names.join(', ')} to be executed.`);
@@ -48,7 +52,11 @@ async function runNew(args: Record<string, unknown>, functions: string[], call: 
     try {
       const ret = await call.rt.call(fun, positional, kwargs);
       if (!succeeded(ret)) {
-        failures.push(isMapping(ret) ? `'${key}' failed: ${String(ret.comment ?? '(error message N/A)')}` : `'${key}': ${String(ret)}`);
+        failures.push(
+          isMapping(ret)
+            ? `'${key}' failed: ${String(ret.comment ?? '(error message N/A)')}`
+            : `'${key}': ${String(ret)}`,
+        );
       } else {
         successes.push(`${key}: ${isMapping(ret) && typeof ret.comment === 'string' ? ret.comment : 'Success'}`);
         changes[key] = ret;
@@ -90,7 +98,9 @@ export const moduleStates: StateModule = Object.freeze({
     run: defineState({
       schema: Args,
       run: async (args, call) => {
-        const functions = Object.keys(args).filter((key) => key !== 'name' && /^[A-Za-z_]\w*\.[A-Za-z_]\w*(:.*)?$/.test(key));
+        const functions = Object.keys(args).filter(
+          (key) => key !== 'name' && /^[A-Za-z_]\w*\.[A-Za-z_]\w*(:.*)?$/.test(key),
+        );
         if (functions.length > 0) return runNew(args, functions, call);
         return runLegacy(args, call);
       },

@@ -44,7 +44,10 @@ const Installed = z.strictObject({
 });
 const Latest = z.strictObject({
   name: z.string().min(1),
-  pkgs: z.array(z.union([PackageName, z.record(PackageName, Version)])).min(1).optional(),
+  pkgs: z
+    .array(z.union([PackageName, z.record(PackageName, Version)]))
+    .min(1)
+    .optional(),
   refresh: z.boolean().default(false),
   fromrepo: z.string().min(1).optional(),
   skip_verify: z.boolean().optional(),
@@ -66,7 +69,11 @@ interface Wanted {
   readonly version?: string | undefined;
 }
 
-function targets(args: { name: string; pkgs?: z.output<typeof Pkgs> | undefined; version?: string | undefined }): Wanted[] | string {
+function targets(args: {
+  name: string;
+  pkgs?: z.output<typeof Pkgs> | undefined;
+  version?: string | undefined;
+}): Wanted[] | string {
   if (args.pkgs === undefined) {
     if (!PackageName.safeParse(args.name).success) return `'${args.name}' is not a package name`;
     return [{ name: args.name, version: args.version }];
@@ -131,7 +138,11 @@ async function applyHold(
   for (const name of todo) {
     const entry = (changes[name] ?? {}) as Record<string, unknown>;
     changes[name] = { ...entry, hold: { old: hold ? '' : 'hold', new: hold ? 'hold' : '' } };
-    comments.push(test ? `Package ${name} is set to be ${hold ? 'held' : 'unheld'}.` : `Package ${name} is now ${hold ? 'being held' : 'unheld'}.`);
+    comments.push(
+      test
+        ? `Package ${name} is set to be ${hold ? 'held' : 'unheld'}.`
+        : `Package ${name} is now ${hold ? 'being held' : 'unheld'}.`,
+    );
   }
   if (test) return true;
   const out = await pm.hold(todo, hold);
@@ -191,31 +202,57 @@ export function pkgStates(manager: (commands: Commands) => PackageManager = aptP
       const have = before.get(p.name);
       if (have === undefined || args.reinstall) return true;
       // allow_updates: a newer version than the one asked for is good enough.
-      if (args.allow_updates && p.version !== undefined && compareDebianVersions(have, aptVersion(p.version) ?? have) > 0)
+      if (
+        args.allow_updates &&
+        p.version !== undefined &&
+        compareDebianVersions(have, aptVersion(p.version) ?? have) > 0
+      )
         return false;
       return !versionSatisfies(have, p.version);
     });
     const comments: string[] = [];
     const changes: Record<string, unknown> = {};
     if (todo.length === 0) {
-      const held = await applyHold(pm, wanted.map((p) => p.name), args.hold, call.test, changes, comments);
+      const held = await applyHold(
+        pm,
+        wanted.map((p) => p.name),
+        args.hold,
+        call.test,
+        changes,
+        comments,
+      );
       const base = 'All specified packages are already installed';
-      return outcome(!held ? false : call.test && Object.keys(changes).length > 0 ? null : true, [base, ...comments].join('\n'), changes);
+      return outcome(
+        !held ? false : call.test && Object.keys(changes).length > 0 ? null : true,
+        [base, ...comments].join('\n'),
+        changes,
+      );
     }
     if (call.test) {
-      for (const p of todo) changes[p.name] = { old: before.get(p.name) ?? '', new: aptVersion(p.version) ?? 'installed' };
-      return outcome(null, `The following packages would be installed/updated: ${list(todo.map((p) => p.name))}`, changes);
+      for (const p of todo)
+        changes[p.name] = { old: before.get(p.name) ?? '', new: aptVersion(p.version) ?? 'installed' };
+      return outcome(
+        null,
+        `The following packages would be installed/updated: ${list(todo.map((p) => p.name))}`,
+        changes,
+      );
     }
     const held = await pm.held();
     const blocked = todo.filter((p) => held.has(p.name) && before.has(p.name) && !args.update_holds);
     if (blocked.length > 0)
-      return outcome(false, `The following packages are held and would be changed: ${list(blocked.map((p) => p.name))} (set update_holds: True)`);
+      return outcome(
+        false,
+        `The following packages are held and would be changed: ${list(blocked.map((p) => p.name))} (set update_holds: True)`,
+      );
     if (args.update_holds) {
       const unhold = todo.filter((p) => held.has(p.name)).map((p) => p.name);
       if (unhold.length > 0) await pm.hold(unhold, false);
     }
     const result = await pm.install(
-      todo.map((p) => ({ name: p.name, ...(aptVersion(p.version) === undefined ? {} : { version: aptVersion(p.version) as string }) })),
+      todo.map((p) => ({
+        name: p.name,
+        ...(aptVersion(p.version) === undefined ? {} : { version: aptVersion(p.version) as string }),
+      })),
       {
         refresh: args.refresh,
         reinstall: args.reinstall,
@@ -225,7 +262,8 @@ export function pkgStates(manager: (commands: Commands) => PackageManager = aptP
     );
     const after = await pm.installed(wanted.map((p) => p.name));
     for (const p of todo) {
-      if (after.get(p.name) !== before.get(p.name)) changes[p.name] = { old: before.get(p.name) ?? '', new: after.get(p.name) ?? '' };
+      if (after.get(p.name) !== before.get(p.name))
+        changes[p.name] = { old: before.get(p.name) ?? '', new: after.get(p.name) ?? '' };
     }
     const failed = todo.filter((p) => {
       const have = after.get(p.name);
@@ -238,8 +276,19 @@ export function pkgStates(manager: (commands: Commands) => PackageManager = aptP
         changes,
       );
     }
-    const holdOk = await applyHold(pm, wanted.map((p) => p.name), args.hold, false, changes, comments);
-    return outcome(holdOk, [`The following packages were installed/updated: ${list(todo.map((p) => p.name))}`, ...comments].join('\n'), changes);
+    const holdOk = await applyHold(
+      pm,
+      wanted.map((p) => p.name),
+      args.hold,
+      false,
+      changes,
+      comments,
+    );
+    return outcome(
+      holdOk,
+      [`The following packages were installed/updated: ${list(todo.map((p) => p.name))}`, ...comments].join('\n'),
+      changes,
+    );
   };
 
   const latest = async (args: z.output<typeof Latest>, call: StateCallContext): Promise<StateOutcome> => {
@@ -271,7 +320,11 @@ export function pkgStates(manager: (commands: Commands) => PackageManager = aptP
     if (todo.length === 0) {
       const held = await applyHold(pm, names, args.hold, call.test, changes, comments);
       const base = names.length === 1 ? `Package ${names[0]} is already up-to-date` : 'All packages are up-to-date';
-      return outcome(!held ? false : call.test && Object.keys(changes).length > 0 ? null : true, [base, ...comments].join('\n'), changes);
+      return outcome(
+        !held ? false : call.test && Object.keys(changes).length > 0 ? null : true,
+        [base, ...comments].join('\n'),
+        changes,
+      );
     }
     if (call.test) {
       for (const name of todo) changes[name] = { old: before.get(name) ?? '', new: candidates.get(name) ?? 'latest' };
@@ -283,12 +336,21 @@ export function pkgStates(manager: (commands: Commands) => PackageManager = aptP
     );
     const after = await pm.installed(names);
     for (const name of todo)
-      if (after.get(name) !== before.get(name)) changes[name] = { old: before.get(name) ?? '', new: after.get(name) ?? '' };
+      if (after.get(name) !== before.get(name))
+        changes[name] = { old: before.get(name) ?? '', new: after.get(name) ?? '' };
     const failed = todo.filter((name) => after.get(name) === undefined || after.get(name) === before.get(name));
     if (failed.length > 0 || result.retcode !== 0)
-      return outcome(false, `An error was encountered while installing package(s): ${list(failed)}\n${detail(result)}`, changes);
+      return outcome(
+        false,
+        `An error was encountered while installing package(s): ${list(failed)}\n${detail(result)}`,
+        changes,
+      );
     const holdOk = await applyHold(pm, names, args.hold, false, changes, comments);
-    return outcome(holdOk, [`The following packages were successfully installed/upgraded: ${list(todo)}`, ...comments].join('\n'), changes);
+    return outcome(
+      holdOk,
+      [`The following packages were successfully installed/upgraded: ${list(todo)}`, ...comments].join('\n'),
+      changes,
+    );
   };
 
   const removal =
@@ -307,7 +369,11 @@ export function pkgStates(manager: (commands: Commands) => PackageManager = aptP
       if (todo.length === 0) return outcome(true, 'All specified packages are already absent');
       const predicted = Object.fromEntries(todo.map((name) => [name, { old: before.get(name) ?? '', new: '' }]));
       if (call.test)
-        return outcome(null, `The following packages will be ${purge ? 'purged' : 'removed'}: ${list(todo)}`, predicted);
+        return outcome(
+          null,
+          `The following packages will be ${purge ? 'purged' : 'removed'}: ${list(todo)}`,
+          predicted,
+        );
       const result = await pm.remove(todo, { purge });
       const after = await pm.installed(todo);
       const changes = Object.fromEntries(

@@ -26,9 +26,12 @@ const Managed = z.strictObject({
   refresh_db: z.boolean().optional(),
   clean_file: z.boolean().default(false),
   consolidate: z.boolean().optional(),
-
 });
-const Absent = z.strictObject({ name: z.string().min(1), file: AbsolutePath.default('/etc/apt/sources.list'), keyid: z.string().optional() });
+const Absent = z.strictObject({
+  name: z.string().min(1),
+  file: AbsolutePath.default('/etc/apt/sources.list'),
+  keyid: z.string().optional(),
+});
 
 const squash = (line: string) => line.trim().replace(/\s+/g, ' ');
 const uncommented = (line: string) => squash(line.replace(/^\s*#\s*/, ''));
@@ -43,7 +46,10 @@ async function readLines(path: string): Promise<string[]> {
 async function managed(args: z.output<typeof Managed>, call: StateCallContext): Promise<StateOutcome> {
   const { rt } = call;
   if (args.keyid !== undefined || args.keyserver !== undefined)
-    return outcome(false, 'keyid/keyserver need a key server, which Phoenix does not reach: serve the key from the file server with key_url: salt://...');
+    return outcome(
+      false,
+      'keyid/keyserver need a key server, which Phoenix does not reach: serve the key from the file server with key_url: salt://...',
+    );
   const disabled = args.disabled ?? (args.enabled === undefined ? false : !args.enabled);
   const line = `${disabled ? '# ' : ''}${squash(args.name)}`;
   const path = hostPath(rt.root, args.file);
@@ -59,7 +65,10 @@ async function managed(args: z.output<typeof Managed>, call: StateCallContext): 
   let key: { path: string; content: Buffer } | undefined;
   if (args.key_url !== undefined) {
     if (!args.key_url.startsWith('salt://') && !args.key_url.startsWith('/'))
-      return outcome(false, `key_url ${args.key_url}: Phoenix fetches no URLs; serve the key from the file server (salt://)`);
+      return outcome(
+        false,
+        `key_url ${args.key_url}: Phoenix fetches no URLs; serve the key from the file server (salt://)`,
+      );
     const found = await readSource(rt, [args.key_url]);
     if ('error' in found) return outcome(false, found.error);
     const keyPath = hostPath(rt.root, args.signedby ?? posix.join('/etc/apt/keyrings', posix.basename(args.key_url)));
@@ -90,7 +99,11 @@ async function managed(args: z.output<typeof Managed>, call: StateCallContext): 
     if ((await pm.missing()) === undefined) {
       const out = await pm.refresh();
       if (out.retcode !== 0)
-        return outcome(false, `Configured package repo '${args.name}', but apt-get update failed: ${out.stderr.trim()}`, changes);
+        return outcome(
+          false,
+          `Configured package repo '${args.name}', but apt-get update failed: ${out.stderr.trim()}`,
+          changes,
+        );
     }
   }
   return outcome(true, `Configured package repo '${args.name}'`, changes);

@@ -33,7 +33,10 @@ export const PythonFlags = z
     for (const name of names) {
       const bit = FLAG_BITS[name.toUpperCase().replace(/^RE\./, '')];
       if (bit === undefined) {
-        ctx.addIssue({ code: 'custom', message: `'${name}' is not a Python re flag (IGNORECASE, MULTILINE, DOTALL...)` });
+        ctx.addIssue({
+          code: 'custom',
+          message: `'${name}' is not a Python re flag (IGNORECASE, MULTILINE, DOTALL...)`,
+        });
         return z.NEVER;
       }
       bits |= bit;
@@ -90,11 +93,14 @@ export function pythonReplacement(repl: string, literal = false): (match: string
       }
       return named?.[ref] ?? '';
     };
-    return repl.replace(/\\(?:g<([^>]+)>|(\d{1,2})|([\\nrt]))/g, (_all, name?: string, digits?: string, escape?: string) => {
-      if (name !== undefined) return group(name);
-      if (digits !== undefined) return group(digits);
-      return escape === 'n' ? '\n' : escape === 't' ? '\t' : escape === 'r' ? '\r' : '\\';
-    });
+    return repl.replace(
+      /\\(?:g<([^>]+)>|(\d{1,2})|([\\nrt]))/g,
+      (_all, name?: string, digits?: string, escape?: string) => {
+        if (name !== undefined) return group(name);
+        if (digits !== undefined) return group(digits);
+        return escape === 'n' ? '\n' : escape === 't' ? '\t' : escape === 'r' ? '\r' : '\\';
+      },
+    );
   };
 }
 

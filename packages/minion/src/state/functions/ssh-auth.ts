@@ -8,7 +8,8 @@ import { hostPath, statOrUndefined, writeAtomic } from './paths.js';
 import { defineState, outcome } from './types.js';
 import type { StateCallContext, StateModule } from './types.js';
 
-const KEY_TYPES = /^(ssh-(rsa|dss|ed25519)|ecdsa-sha2-nistp(256|384|521)|sk-(ssh-ed25519|ecdsa-sha2-nistp256)@openssh\.com)$/;
+const KEY_TYPES =
+  /^(ssh-(rsa|dss|ed25519)|ecdsa-sha2-nistp(256|384|521)|sk-(ssh-ed25519|ecdsa-sha2-nistp256)@openssh\.com)$/;
 
 const Args = z.strictObject({
   name: z.string().min(1),
@@ -48,7 +49,13 @@ export function parseKeyLine(line: string): Key | undefined {
   const typeAt = fields.findIndex((field) => KEY_TYPES.test(field));
   if (typeAt === -1 || fields[typeAt + 1] === undefined) return undefined;
   return {
-    options: typeAt === 0 ? [] : (fields.slice(0, typeAt).join(' ').match(/(?:[^,"]|"[^"]*")+/g) ?? []),
+    options:
+      typeAt === 0
+        ? []
+        : (fields
+            .slice(0, typeAt)
+            .join(' ')
+            .match(/(?:[^,"]|"[^"]*")+/g) ?? []),
     enc: fields[typeAt] as string,
     key: fields[typeAt + 1] as string,
     comment: fields.slice(typeAt + 2).join(' '),
@@ -73,12 +80,22 @@ async function wantedKeys(args: Args, call: StateCallContext): Promise<Key[] | s
     return keys;
   }
   const line = parseKeyLine(args.name);
-  if (line) return [{ ...line, options: args.options.length > 0 ? args.options : line.options, comment: line.comment || args.comment }];
+  if (line)
+    return [
+      {
+        ...line,
+        options: args.options.length > 0 ? args.options : line.options,
+        comment: line.comment || args.comment,
+      },
+    ];
   if (/\s/.test(args.name.trim())) return `Invalid public ssh key: ${args.name}`;
   return [{ options: args.options, enc: args.enc, key: args.name.trim(), comment: args.comment }];
 }
 
-async function keyFile(args: Args, call: StateCallContext): Promise<{ path: string; uid: number; gid: number } | string> {
+async function keyFile(
+  args: Args,
+  call: StateCallContext,
+): Promise<{ path: string; uid: number; gid: number } | string> {
   const user = await lookupUser(call.rt.commands, args.user).catch(() => undefined);
   if (!user) return `User ${args.user} does not exist`;
   const config = args.config.replace(/%h/g, user.home).replace(/%u/g, args.user);
@@ -119,7 +136,11 @@ async function present(args: Args, call: StateCallContext): Promise<StateOutcome
       changes[key.key] = 'New';
     } else if (next[at] !== wanted) {
       const existing = parseKeyLine(next[at] as string) as Key;
-      if (existing.enc !== key.enc || existing.options.join(',') !== key.options.join(',') || existing.comment !== key.comment) {
+      if (
+        existing.enc !== key.enc ||
+        existing.options.join(',') !== key.options.join(',') ||
+        existing.comment !== key.comment
+      ) {
         next[at] = wanted;
         changes[key.key] = 'Updated';
       }
@@ -146,8 +167,11 @@ async function absent(args: Args, call: StateCallContext): Promise<StateOutcome>
   const gone = new Set(keys.map((key) => key.key));
   const next = lines.filter((line) => !gone.has(parseKeyLine(line)?.key ?? '\0'));
   if (next.length === lines.length) return outcome(true, 'Key not present');
-  const changes = Object.fromEntries(keys.filter((key) => lines.some((l) => parseKeyLine(l)?.key === key.key)).map((key) => [key.key, 'Removed']));
-  if (call.test) return outcome(null, `Key ${keys[0]?.key ?? args.name} for user ${args.user} is set for removal`, changes);
+  const changes = Object.fromEntries(
+    keys.filter((key) => lines.some((l) => parseKeyLine(l)?.key === key.key)).map((key) => [key.key, 'Removed']),
+  );
+  if (call.test)
+    return outcome(null, `Key ${keys[0]?.key ?? args.name} for user ${args.user} is set for removal`, changes);
   await writeKeys(file, next);
   return outcome(true, 'Key removed', changes);
 }

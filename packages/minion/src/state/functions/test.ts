@@ -9,7 +9,9 @@ const PRETEND = { testing: { old: 'Unchanged', new: 'Something pretended to chan
 /** `True`, `False` or `Random`, as YAML or a command line gives them. */
 const TriState = z
   .union([z.boolean(), z.enum(['Random', 'random', 'True', 'true', 'False', 'false'])])
-  .transform((value) => (typeof value === 'boolean' ? value : value.toLowerCase() === 'random' ? 'Random' : value.toLowerCase() === 'true'));
+  .transform((value) =>
+    typeof value === 'boolean' ? value : value.toLowerCase() === 'random' ? 'Random' : value.toLowerCase() === 'true',
+  );
 
 const Configurable = z.looseObject({
   name: z.string(),
@@ -54,7 +56,8 @@ export const testStates: StateModule = Object.freeze({
       run: async (args, call) => {
         const pick = (value: boolean | 'Random') => (value === 'Random' ? Math.random() < 0.5 : value);
         const changes = pick(args.changes) ? PRETEND : {};
-        if (call.test) return outcome(Object.keys(changes).length === 0 ? true : null, args.comment || 'This is a test', changes);
+        if (call.test)
+          return outcome(Object.keys(changes).length === 0 ? true : null, args.comment || 'This is a test', changes);
         return outcome(pick(args.result), args.comment, changes);
       },
     }),

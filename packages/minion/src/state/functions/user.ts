@@ -52,7 +52,11 @@ const UserPresent = z.strictObject({
   warndays: z.number().optional(),
 });
 
-const UserAbsent = z.strictObject({ name: AccountName, purge: z.boolean().default(false), force: z.boolean().default(false) });
+const UserAbsent = z.strictObject({
+  name: AccountName,
+  purge: z.boolean().default(false),
+  force: z.boolean().default(false),
+});
 
 const GroupPresent = z.strictObject({
   name: AccountName,
@@ -151,13 +155,19 @@ export const userStates: StateModule = Object.freeze({
         const argv = ['usermod'];
         if (args.uid !== undefined && current.uid !== args.uid) {
           if (!args.allow_uid_change)
-            return outcome(false, `Changing the uid of user ${args.name} from ${current.uid} to ${args.uid} is not allowed (set allow_uid_change: True)`);
+            return outcome(
+              false,
+              `Changing the uid of user ${args.name} from ${current.uid} to ${args.uid} is not allowed (set allow_uid_change: True)`,
+            );
           changes.uid = args.uid;
           argv.push('-u', String(args.uid));
         }
         if (gid !== undefined && current.gid !== gid) {
           if (!args.allow_gid_change)
-            return outcome(false, `Changing the gid of user ${args.name} from ${current.gid} to ${gid} is not allowed (set allow_gid_change: True)`);
+            return outcome(
+              false,
+              `Changing the gid of user ${args.name} from ${current.gid} to ${gid} is not allowed (set allow_gid_change: True)`,
+            );
           changes.gid = gid;
           argv.push('-g', String(gid));
         }

@@ -32,7 +32,8 @@ export async function accountToolsMissing(commands: Commands, tools: readonly st
 export async function lookupUser(commands: Commands, user: string | number): Promise<UserEntry | undefined> {
   const out = await commands.run({ argv: ['getent', 'passwd', String(user)] });
   if (out.retcode === 2) return undefined;
-  if (out.retcode !== 0) throw new ExecutionError(`getent passwd ${user} failed (exit ${out.retcode}): ${out.stderr.trim()}`);
+  if (out.retcode !== 0)
+    throw new ExecutionError(`getent passwd ${user} failed (exit ${out.retcode}): ${out.stderr.trim()}`);
   const fields = (out.stdout.split('\n')[0] ?? '').split(':');
   if (fields.length < 7)
     throw new ExecutionError(`getent passwd ${user} printed an entry it cannot be read from: ${out.stdout.trim()}`);
@@ -50,7 +51,8 @@ export async function lookupUser(commands: Commands, user: string | number): Pro
 export async function lookupGroup(commands: Commands, group: string | number): Promise<GroupEntry | undefined> {
   const out = await commands.run({ argv: ['getent', 'group', String(group)] });
   if (out.retcode === 2) return undefined;
-  if (out.retcode !== 0) throw new ExecutionError(`getent group ${group} failed (exit ${out.retcode}): ${out.stderr.trim()}`);
+  if (out.retcode !== 0)
+    throw new ExecutionError(`getent group ${group} failed (exit ${out.retcode}): ${out.stderr.trim()}`);
   const fields = (out.stdout.split('\n')[0] ?? '').split(':');
   if (fields.length < 4)
     throw new ExecutionError(`getent group ${group} printed an entry it cannot be read from: ${out.stdout.trim()}`);

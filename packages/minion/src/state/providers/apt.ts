@@ -41,7 +41,12 @@ export function aptPackages(commands: Commands): PackageManager {
       if (names !== undefined && names.length === 0) return versions;
       // Unknown packages make dpkg-query exit 1 and complain on stderr; the known ones still print.
       const out = await commands.run({
-        argv: ['dpkg-query', '-W', '-f=${Package}\\t${Status}\\t${Version}\\n', ...(names === undefined ? [] : ['--', ...names])],
+        argv: [
+          'dpkg-query',
+          '-W',
+          '-f=${Package}\\t${Status}\\t${Version}\\n',
+          ...(names === undefined ? [] : ['--', ...names]),
+        ],
       });
       for (const line of out.stdout.split('\n')) {
         const [name, status, version] = line.split('\t');
@@ -87,19 +92,30 @@ export function aptPackages(commands: Commands): PackageManager {
       return commands.run({ argv: ['dpkg', '-i', '--', ...paths], env: APT_ENV });
     },
     remove(names, options = {}) {
-      return commands.run({ argv: ['apt-get', '-q', '-y', options.purge ? 'purge' : 'remove', '--', ...names], env: APT_ENV });
+      return commands.run({
+        argv: ['apt-get', '-q', '-y', options.purge ? 'purge' : 'remove', '--', ...names],
+        env: APT_ENV,
+      });
     },
     async upgrade(options) {
       if (options.refresh) {
         const update = await this.refresh();
         if (update.retcode !== 0) return update;
       }
-      return commands.run({ argv: ['apt-get', ...APT_OPTIONS, options.dist ? 'dist-upgrade' : 'upgrade'], env: APT_ENV });
+      return commands.run({
+        argv: ['apt-get', ...APT_OPTIONS, options.dist ? 'dist-upgrade' : 'upgrade'],
+        env: APT_ENV,
+      });
     },
     async held() {
       if ((await commands.which('apt-mark')) === undefined) return new Set();
       const out = await commands.run({ argv: ['apt-mark', 'showhold'] });
-      return new Set(out.stdout.split('\n').map((line) => line.trim()).filter(Boolean));
+      return new Set(
+        out.stdout
+          .split('\n')
+          .map((line) => line.trim())
+          .filter(Boolean),
+      );
     },
     async hold(names, hold) {
       if ((await commands.which('apt-mark')) === undefined)
@@ -139,7 +155,7 @@ export function compareDebianVersions(a: string, b: string): number {
       while (x[i] === '0') i++;
       while (y[j] === '0') j++;
       while (i < x.length && /\d/.test(x[i] as string) && j < y.length && /\d/.test(y[j] as string)) {
-        if (!firstDiff) firstDiff = (x.charCodeAt(i) - y.charCodeAt(j));
+        if (!firstDiff) firstDiff = x.charCodeAt(i) - y.charCodeAt(j);
         i++;
         j++;
       }

@@ -123,7 +123,9 @@ export function disabledMessages(disabled: readonly string[], requested: readonl
         const prefix = name.split('.')[0] ?? '';
         const target = prefix.endsWith('.') ? prefix : `${prefix}.`;
         if (state.startsWith(target))
-          messages.push(`The state file "${state}" is currently disabled by "${name}", to re-enable, run state.enable ${name}.`);
+          messages.push(
+            `The state file "${state}" is currently disabled by "${name}", to re-enable, run state.enable ${name}.`,
+          );
       } else if (name === state) {
         messages.push(`The state file "${name}" is currently disabled, to re-enable, run state.enable ${name}.`);
       }

@@ -190,8 +190,14 @@ export class StateRunLock {
     }
     try {
       const data = JSON.parse(text) as Partial<LockHolder>;
-      if (typeof data.jid !== 'string' || typeof data.fun !== 'string' || typeof data.pid !== 'number') return undefined;
-      return { jid: data.jid, fun: data.fun, pid: data.pid, startedAt: typeof data.startedAt === 'number' ? data.startedAt : 0 };
+      if (typeof data.jid !== 'string' || typeof data.fun !== 'string' || typeof data.pid !== 'number')
+        return undefined;
+      return {
+        jid: data.jid,
+        fun: data.fun,
+        pid: data.pid,
+        startedAt: typeof data.startedAt === 'number' ? data.startedAt : 0,
+      };
     } catch {
       return undefined;
     }

@@ -158,7 +158,12 @@ export class StateService {
    * state.enable names them. Without names (or with `*`), every state run on the minion is: the
    * killswitch, mirrored in the `state_runs_disabled` grain that masters read, with who and why.
    */
-  async disable(job: StateJob, states: readonly string[], reason: string | undefined, by: string | undefined): Promise<StateReturn> {
+  async disable(
+    job: StateJob,
+    states: readonly string[],
+    reason: string | undefined,
+    by: string | undefined,
+  ): Promise<StateReturn> {
     const named = states.filter((name) => name !== ALL_STATES);
     const messages: string[] = [];
     let whole: Record<string, unknown> = {};
