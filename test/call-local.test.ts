@@ -132,3 +132,64 @@ test('phoenix call: a broken SLS is a clear error naming the file; without --loc
   assert.equal(unknown.code, 2);
   assert.match(unknown.stderr, /bogus/);
 });
+
+test('one state run at a time across processes: a second phoenix call is refused with the PID and jid, queue=True waits, a dead holder is taken over', async () => {
+  const sandbox: StateSandbox = await createStateSandbox({ fakes: join(FIXTURES, 'fakes') });
+  try {
+    const roots = join(tmp(), 'lock-roots');
+    await mkdir(roots, { recursive: true });
+    const gate = join(sandbox.dir, 'gate');
+    await writeFile(
+      join(roots, 'hold.sls'),
+      `hold:\n  cmd.run:\n    - name: 'touch ${gate}.held; while [ ! -f ${gate} ]; do sleep 0.05; done'\n`,
+    );
+    await writeFile(join(roots, 'quick.sls'), 'quick:\n  test.nop: []\n');
+    const config = join(tmp(), 'lock-minion.yaml');
+    const cacheDir = join(tmp(), 'lock-cache');
+    await writeFile(
+      config,
+      JSON.stringify({
+        id: 'lock-1',
+        file_client: 'local',
+        cachedir: cacheDir,
+        file_roots: { base: [roots] },
+        state: { root: sandbox.root },
+      }),
+    );
+    const call = (...args: string[]) =>
+      phoenix(['call', '--local', '--config', config, ...args, '--out', 'json'], { ...sandbox.env, HOME: tmp() });
+    const holder = call('state.sls', 'hold');
+    for (
+      let i = 0;
+      i < 600 &&
+      !(await readFile(`${gate}.held`).then(
+        () => true,
+        () => false,
+      ));
+      i++
+    )
+      await new Promise((r) => setTimeout(r, 50));
+    const lock = JSON.parse(await readFile(join(cacheDir, 'state-run.lock'), 'utf8')) as { pid: number; jid: string };
+    const refused = await call('state.sls', 'quick');
+    assert.equal(refused.code, 1, refused.stdout + refused.stderr);
+    const [message] = json<{ local: string[] }>(refused).local;
+    assert.match(
+      message ?? '',
+      new RegExp(
+        `^The function "state.sls" is running as PID ${lock.pid} and was started at \\d{4}, \\w{3} \\d\\d [\\d:.]+ with jid ${lock.jid}$`,
+      ),
+    );
+    const queued = call('state.sls', 'quick', 'queue=True');
+    await writeFile(gate, '');
+    assert.equal((await holder).code, 0);
+    assert.equal((await queued).code, 0, 'the queued run ran once the first one finished');
+    // A lock left by a process that died is taken over.
+    await writeFile(
+      join(cacheDir, 'state-run.lock'),
+      JSON.stringify({ jid: '20200101000000000000', fun: 'state.sls', pid: 2 ** 22 + 1, startedAt: 0 }),
+    );
+    assert.equal((await call('state.sls', 'quick')).code, 0);
+  } finally {
+    await sandbox.close();
+  }
+});
