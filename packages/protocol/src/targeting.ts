@@ -24,6 +24,8 @@ import { checkExpression, TARGET_LIMITS } from './targeting/limits.js';
 
 export { TargetErrorCodes } from './targeting/errors.js';
 export { TARGET_LIMITS } from './targeting/limits.js';
+/** Python's fnmatch, case-sensitive or not: minion ids here, function names and requisite targets elsewhere. */
+export { compileGlob } from './targeting/glob.js';
 
 export const TARGET_TYPES = ['glob', 'list', 'grain', 'pcre', 'compound'] as const;
 export const TargetTypeSchema = z.enum(TARGET_TYPES);

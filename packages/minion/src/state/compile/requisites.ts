@@ -1,4 +1,4 @@
-import { globMatcher } from '../../modules/glob.js';
+import { compileGlob } from '@phoenix/protocol';
 import { CompileErrors } from '../errors.js';
 import type { RequisiteKind } from './high.js';
 import { REQUISITE_KINDS } from './high.js';
@@ -13,7 +13,7 @@ type Matchable = Pick<LowChunk, 'state' | 'id' | 'name' | 'sls'>;
  * ID. Targets may be globs, as in Salt.
  */
 export function findMatches<T extends Matchable>(ref: RequisiteRef, chunks: readonly T[], self?: T): T[] {
-  const matches = /[*?[]/.test(ref.target) ? globMatcher(ref.target) : (value: string) => value === ref.target;
+  const matches = /[*?[]/.test(ref.target) ? compileGlob(ref.target, false) : (value: string) => value === ref.target;
   return chunks.filter((chunk) => {
     if (chunk === self && ref.kind === 'sls') return false;
     if (ref.kind === 'sls') return matches(chunk.sls);
