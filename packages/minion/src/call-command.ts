@@ -4,15 +4,8 @@ import { join, resolve } from 'node:path';
 import { parseArgs } from 'node:util';
 import pino from 'pino';
 import { stringify } from 'yaml';
-import {
-  formatHighstate,
-  generateCurveKeyPair,
-  isStateRun,
-  JidGenerator,
-  PhoenixError,
-  splitArguments,
-  useColour,
-} from '@phoenix/protocol';
+import { generateCurveKeyPair, isStateRun, JidGenerator, PhoenixError, splitArguments } from '@phoenix/protocol';
+import { formatHighstate, useColour } from '@phoenix/state';
 import { loadMinionConfig, type MinionConfig } from './config.js';
 import { createMinionExecutor } from './executor/minion-executor.js';
 import { resolveMinionId } from './identity.js';

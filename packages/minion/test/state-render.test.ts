@@ -8,11 +8,8 @@ import type { JobOutcome } from '../src/executor/index.js';
 import { createTestExecutor } from '../src/executor/testing.js';
 import type { TestExecutor } from '../src/executor/testing.js';
 import { createModuleRegistry, createStateModule } from '../src/modules/index.js';
-import { CachedFiles, LocalRoots, sha256, StateErrorCodes } from '../src/state/index.js';
-import type { StateFile, StateFiles } from '../src/state/index.js';
-import { TemplateRenderer } from '../src/state/render/template-renderer.js';
-import type { TemplateServices } from '../src/state/render/template-renderer.js';
-import { parseYaml } from '../src/state/render/yaml.js';
+import { CachedFiles, LocalRoots, sha256, StateErrorCodes, TemplateRenderer, parseYaml } from '@phoenix/state';
+import type { StateFile, StateFiles, TemplateServices } from '@phoenix/state';
 import { createStateSandbox } from '../src/state/testing.js';
 import type { StateSandbox } from '../src/state/testing.js';
 

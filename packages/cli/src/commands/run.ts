@@ -1,5 +1,6 @@
 import { stringify } from 'yaml';
-import { formatHighstate, isStateRun, splitArguments, useColour } from '@phoenix/protocol';
+import { isStateRun, splitArguments } from '@phoenix/protocol';
+import { formatHighstate, useColour } from '@phoenix/state';
 import { resolveApi, request, stream } from '../api-client.js';
 import { USAGES } from '../usage.js';
 import { parseCommand } from '../args.js';

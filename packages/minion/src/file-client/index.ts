@@ -1,4 +1,4 @@
-import { CachedFiles } from '../state/files/cached-files.js';
+import { CachedFiles } from '@phoenix/state';
 import type { StateModuleOptions } from '../modules/state.js';
 import { RemoteFiles, RemotePillar, type MasterRequest } from './remote-files.js';
 

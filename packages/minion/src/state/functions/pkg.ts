@@ -1,5 +1,5 @@
 import { z } from 'zod';
-import type { StateOutcome } from '../engine/result.js';
+import type { StateOutcome } from '@phoenix/state';
 import type { PackageManager } from '../providers/apt.js';
 import { aptPackages } from '../providers/apt.js';
 import type { Commands } from './commands.js';

@@ -1,5 +1,5 @@
 import { z } from 'zod';
-import type { StateOutcome } from '../engine/result.js';
+import type { StateOutcome } from '@phoenix/state';
 import type { ServiceManager } from '../providers/systemd.js';
 import { systemdServices } from '../providers/systemd.js';
 import type { Commands, CommandOutput } from './commands.js';

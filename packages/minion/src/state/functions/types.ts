@@ -1,6 +1,5 @@
 import type { z } from 'zod';
-import type { StateOutcome } from '../engine/result.js';
-import type { StateFiles } from '../files/state-files.js';
+import type { StateOutcome, StateFiles } from '@phoenix/state';
 import type { Commands } from './commands.js';
 
 /**

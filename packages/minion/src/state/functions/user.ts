@@ -1,5 +1,5 @@
 import { z } from 'zod';
-import type { StateOutcome } from '../engine/result.js';
+import type { StateOutcome } from '@phoenix/state';
 import type { GroupEntry } from '../providers/accounts.js';
 import { accountToolsMissing, lookupGroup, lookupUser, resolveGid } from '../providers/accounts.js';
 import type { CommandOutput, Commands } from './commands.js';

@@ -1,6 +1,6 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { formatHighstate } from '../src/highstate-output.js';
+import { formatHighstate } from '../src/output/highstate.js';
 
 const results = {
   'file_|-motd_|-/etc/motd_|-managed': {
