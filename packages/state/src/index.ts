@@ -41,3 +41,5 @@ export { runPlan } from './engine/runner.js';
 
 export type { HighstateOutputOptions } from './output/highstate.js';
 export { formatHighstate, useColour } from './output/highstate.js';
+export type { NestedOutputOptions } from './output/nested.js';
+export { formatNested } from './output/nested.js';
