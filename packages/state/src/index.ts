@@ -28,11 +28,12 @@ export { parseTop, matchTop } from './top/top-file.js';
 
 export type { StateDecl, IdDecl, HighState, SlsTarget, RequisiteKind } from './compile/high.js';
 export { buildHighState, toSaltHigh, REQUISITE_KINDS } from './compile/high.js';
-export type { LowChunk, RequisiteRef } from './compile/low.js';
-export { compileLow, toSaltLow, chunkTag } from './compile/low.js';
+export type { LowChunk, RequisiteRef } from './compile/chunk.js';
+export { chunkTag } from './compile/chunk.js';
+export { compileLow, toSaltLow } from './compile/low.js';
 export type { PlannedChunk, ChunkDeps } from './compile/requisites.js';
 export { planRun } from './compile/requisites.js';
-export { isValidSlsName } from './compile/sls-names.js';
+export { isValidSlsName } from './files/sls-names.js';
 
 export type { StateOutcome, CallOutcome, StateResult, StateResults } from './engine/result.js';
 export { startTime, hasChanges, runRetcode } from './engine/result.js';

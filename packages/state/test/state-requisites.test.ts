@@ -2,7 +2,7 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { buildHighState } from '../src/compile/high.js';
 import { compileLow } from '../src/compile/low.js';
-import type { LowChunk } from '../src/compile/low.js';
+import type { LowChunk } from '../src/compile/chunk.js';
 import { planRun } from '../src/compile/requisites.js';
 import type { PlannedChunk } from '../src/compile/requisites.js';
 import type { CallOutcome } from '../src/engine/result.js';
