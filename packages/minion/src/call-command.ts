@@ -9,7 +9,7 @@ import { formatHighstate, formatNested, useColour } from '@phoenix/state';
 import { loadMinionConfig, type MinionConfig } from './config.js';
 import { createMinionExecutor } from './executor/minion-executor.js';
 import { resolveMinionId } from './identity.js';
-import { localStateOptions } from './modules/index.js';
+import { localStateOptions } from './state/state-module.js';
 
 export const CALL_USAGE =
   'phoenix-minion call --local FUNCTION [ARG ...] [key=value ...] [--config FILE] [--file-root DIR ...] [--pillar-root DIR ...] [--id ID] [--out nested|highstate|yaml|json] [--no-color|--force-color]';

@@ -8,7 +8,8 @@ import { LocalRoots } from '@phoenix/state';
 import type { JobOutcome } from '../src/executor/index.js';
 import { createTestExecutor } from '../src/executor/testing.js';
 import type { TestExecutor } from '../src/executor/testing.js';
-import { createModuleRegistry, createStateModule } from '../src/modules/index.js';
+import { createModuleRegistry } from '../src/modules/index.js';
+import { createStateModule } from '../src/state/index.js';
 import { createStateSandbox } from '../src/state/testing.js';
 import type { StateSandbox } from '../src/state/testing.js';
 

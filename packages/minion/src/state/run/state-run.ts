@@ -26,7 +26,7 @@ import type {
   RenderVars,
   TopMatch,
 } from '@phoenix/state';
-import { createCommands, processEnvironment } from '../functions/commands.js';
+import { createCommands, processEnvironment } from '../providers/commands.js';
 import { StateFunctions } from '../functions/registry.js';
 import type { StateModule, StateRuntime } from '../functions/types.js';
 
