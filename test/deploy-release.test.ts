@@ -89,7 +89,7 @@ test('npm run release packs the three programs, compiled code and production dep
   }
   assert.equal(
     await readlink(join(current, 'bin', 'phoenix-master')),
-    '../packages/master/dist/src/bin/phoenix-master.js',
+    '../packages/master/bin/phoenix-master.js',
   );
   for (const pkg of ['protocol', 'store', 'devstack', 'master', 'minion', 'cli']) {
     assert.ok(files.includes(`${top}packages/${pkg}/package.json`), `${pkg}'s manifest`);
