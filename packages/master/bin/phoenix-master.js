@@ -6,7 +6,7 @@
 // The AWS SDK warns every process on Node.js 20 that its releases after January 2027 need Node.js
 // 22. Phoenix supports Node.js 20 and its lockfile fixes the SDK's version, so that one notice is switched off here, by
 // the SDK's own setting (inherited by every process this one starts); other warnings still show.
-import { fileURLToPath } from 'node:url';
+import { fileURLToPath, URL } from 'node:url';
 
 process.env.AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED ??= 'true';
 const program = new URL('../dist/src/bin/phoenix-master.js', import.meta.url);
