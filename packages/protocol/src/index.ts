@@ -13,3 +13,4 @@ export * from './lifecycle.js';
 export * from './highstate-output.js';
 export * from './arguments.js';
 export * from './state-runs.js';
+export * from './call-options.js';
