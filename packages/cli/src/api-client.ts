@@ -5,6 +5,8 @@ import { readLocalApi } from './home.js';
 export interface ApiTarget {
   url: string;
   token: string;
+  /** Other masters' APIs, tried in turn when `url` cannot be reached (the local cluster lists them all). */
+  others?: readonly string[];
 }
 
 /**
@@ -21,7 +23,8 @@ export async function resolveApi(flags: { api?: string | undefined; token?: stri
       'no master to talk to: pass --api URL and --token TOKEN, set PHOENIX_API and PHOENIX_TOKEN, or start a local cluster with npx phoenix up',
     );
   }
-  return { url: url.replace(/\/+$/, ''), token };
+  const others = (local?.api ?? []).filter((other) => other !== url).map((other) => other.replace(/\/+$/, ''));
+  return { url: url.replace(/\/+$/, ''), token, ...(others.length === 0 ? {} : { others }) };
 }
 
 /**
@@ -29,6 +32,25 @@ export async function resolveApi(flags: { api?: string | undefined; token?: stri
  * first use, which costs a CLI command more start-up than the rest of it together.
  */
 async function open(
+  api: ApiTarget,
+  method: string,
+  path: string,
+  body: unknown,
+  timeoutMs: number,
+): Promise<IncomingMessage> {
+  // Any master answers for the whole cluster: one that is gone (killed a moment ago) is passed over.
+  for (const other of api.others ?? []) {
+    try {
+      return await openOne(api, method, path, body, timeoutMs);
+    } catch (err) {
+      if (!(err instanceof CliError) || err.code !== CliErrorCodes.API_UNREACHABLE) throw err;
+      api = { url: other, token: api.token };
+    }
+  }
+  return openOne(api, method, path, body, timeoutMs);
+}
+
+async function openOne(
   api: ApiTarget,
   method: string,
   path: string,
