@@ -87,10 +87,7 @@ test('npm run release packs the three programs, compiled code and production dep
     const line = entries.find((l) => l.includes(` ${top}bin/${bin} -> `));
     assert.ok(line?.startsWith('l'), `bin/${bin} is a link into its package`);
   }
-  assert.equal(
-    await readlink(join(current, 'bin', 'phoenix-master')),
-    '../packages/master/bin/phoenix-master.js',
-  );
+  assert.equal(await readlink(join(current, 'bin', 'phoenix-master')), '../packages/master/bin/phoenix-master.js');
   for (const pkg of ['protocol', 'store', 'devstack', 'master', 'minion', 'cli']) {
     assert.ok(files.includes(`${top}packages/${pkg}/package.json`), `${pkg}'s manifest`);
     assert.ok(
