@@ -126,7 +126,15 @@ async function upLogger(): Promise<Logger> {
   return pino(
     { name: 'phoenix-up' },
     pino.multistream([
-      { stream: pretty({ destination: 2, sync: true, ignore: 'pid,hostname,name', translateTime: 'SYS:HH:MM:ss' }) },
+      {
+        stream: pretty({
+          destination: 2,
+          sync: true,
+          singleLine: true,
+          ignore: 'pid,hostname,name',
+          translateTime: 'SYS:HH:MM:ss',
+        }),
+      },
       { stream: pino.destination({ dest: join(dir, 'up.log'), mkdir: true, sync: true }) },
     ]),
   );
