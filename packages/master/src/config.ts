@@ -131,7 +131,11 @@ export const MasterConfigSchema = z.strictObject({
    * A terminated instance stays in the minion listings this long, then leaves them (`all=true`
    * still shows it); its row carries the TTL attribute for DynamoDB to delete it then.
    */
-  terminatedMinionRetentionMs: z.int().min(1_000).max(90 * 86_400_000).default(900_000),
+  terminatedMinionRetentionMs: z
+    .int()
+    .min(1_000)
+    .max(90 * 86_400_000)
+    .default(900_000),
   reactor: ReactorConfigSchema.prefault({}),
   /** The state tree served to minions as `salt://` (Salt's file_roots), by environment. */
   fileRoots: Roots.default({ base: ['/srv/salt'] }),

@@ -39,7 +39,7 @@ export const CALL_OPTIONS: readonly CommandOption[] = [
     type: 'string',
     value: 'DIR',
     multiple: true,
-    description: "a state tree for the base environment (repeatable), e.g. --file-root ./salt; salt:// reads from it",
+    description: 'a state tree for the base environment (repeatable), e.g. --file-root ./salt; salt:// reads from it',
   },
   {
     name: 'pillar-root',
@@ -57,7 +57,12 @@ export const CALL_OPTIONS: readonly CommandOption[] = [
     description: 'how the result is printed (default highstate for state runs, else nested), e.g. --out json',
   },
   { name: 'no-color', type: 'boolean', default: false, description: 'never colour the output' },
-  { name: 'force-color', type: 'boolean', default: false, description: 'colour the output even when not on a terminal' },
+  {
+    name: 'force-color',
+    type: 'boolean',
+    default: false,
+    description: 'colour the output even when not on a terminal',
+  },
   {
     name: 'log-level',
     type: 'string',
