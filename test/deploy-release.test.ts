@@ -124,7 +124,7 @@ test('phoenix --help runs from the unpacked tarball, and so do the master and th
   await release();
   const help = await run(join(current, 'bin', 'phoenix'), ['--help'], { cwd: hostRoot, env: withNode });
   assert.equal(help.code, 0, help.stderr);
-  assert.match(help.stdout, /^usage: phoenix COMMAND/);
+  assert.match(help.stdout, /^Usage: phoenix COMMAND/);
   // The operator's first step on AWS (docs/deploy-aws.md), from the release itself.
   const pki = join(dir(), 'cluster-pki');
   const keys = await run(join(current, 'bin', 'phoenix'), ['keys', 'init-cluster', '--pki-dir', pki, '--out', 'json'], {

@@ -32,6 +32,7 @@ interface MinionView {
 }
 
 let ids: string[] = [];
+const sandbox = (): string => join(home(), 'sandbox');
 const minionPid = async (id: string): Promise<number> =>
   Number(await readFile(join(home(), 'local', 'instances', id, 'minion.pid'), 'utf8'));
 const listMinions = async (...extra: string[]): Promise<MinionView[]> =>
@@ -46,7 +47,7 @@ let started: Promise<void> | undefined;
 const cluster = (): Promise<void> => (started ??= startCluster());
 async function startCluster(): Promise<void> {
   const started = await phoenix(
-    ['up', '--detach', '--masters', '1', '--minions', '2', '--out', 'json'],
+    ['up', '--detach', '--masters', '1', '--minions', '2', '--sandbox-root', sandbox(), '--out', 'json'],
     env(),
     120_000,
   );
@@ -104,6 +105,62 @@ test('a minion connected to no master is reported at once; the job waits only fo
     },
     { what: 'both minions to answer once the frozen one runs again', timeoutMs: 30_000 },
   );
+});
+
+test('--sandbox-root confines each local minion to its own directory; --version names the masters', async () => {
+  await cluster();
+  const wrote = await ping('*', 'state.single', 'file.managed', 'name=/etc/motd', 'contents=hello', 'makedirs=True');
+  assert.equal(wrote.code, 0, wrote.stderr);
+  for (const id of ids) {
+    assert.equal(await readFile(join(sandbox(), id, 'etc', 'motd'), 'utf8'), 'hello', `${id} wrote in its sandbox`);
+  }
+  const version = await phoenix(['--version'], env());
+  assert.equal(version.code, 0, version.stderr);
+  assert.match(version.stdout, /^phoenix \d+\.\d+\.\d+\nmaster i-[0-9a-f]{17} \d+\.\d+\.\d+\n$/);
+});
+
+test('failover by hand: add-master, freeze-master and thaw-master, kill-master --hard', async () => {
+  await cluster();
+  interface MasterView {
+    masterId: string;
+    liveness: string;
+  }
+  const masters = async (): Promise<MasterView[]> =>
+    json<{ masters: MasterView[] }>(await phoenix(['masters', '--out', 'json'], env())).masters;
+  const [first] = await masters();
+  assert.ok(first !== undefined);
+  assert.equal((await phoenix(['local', 'add-master'], env())).code, 0);
+  const second = await waitFor(
+    async () => (await masters()).find((m) => m.masterId !== first.masterId && m.liveness === 'live')?.masterId,
+    { what: 'a second live master', timeoutMs: 30_000 },
+  );
+  const pid = Number(await readFile(join(home(), 'local', 'instances', second, 'master.pid'), 'utf8'));
+  const state = async (): Promise<string> => {
+    const stat = await readFile(`/proc/${pid}/stat`, 'utf8');
+    return stat.charAt(stat.lastIndexOf(')') + 2);
+  };
+  assert.equal((await phoenix(['local', 'freeze-master', second], env())).code, 0);
+  await waitFor(async () => (await state()) === 'T', { what: `${second} to be stopped`, timeoutMs: 5_000 });
+  assert.equal((await phoenix(['local', 'thaw-master', second], env())).code, 0);
+  await waitFor(async () => (await state()) !== 'T', { what: `${second} to run again`, timeoutMs: 5_000 });
+  const killed = await phoenix(['local', 'kill-master', second, '--hard', '--out', 'json'], env());
+  assert.equal(killed.code, 0, killed.stderr);
+  assert.deepEqual(json(killed), { instanceId: second, pid, signal: 'SIGKILL' });
+  await waitFor(async () => (await masters()).find((m) => m.masterId === second)?.liveness === 'dead', {
+    what: `${second} to be dead to the cluster`,
+    timeoutMs: 30_000,
+  });
+  // Every minion answers through the master that is left.
+  await waitFor(
+    async () => {
+      const { code, result } = await ping('*', 'test.ping', '--timeout', '10');
+      return code === 0 && Object.keys(result.returns).length === ids.length;
+    },
+    { what: 'every minion to answer through the first master', timeoutMs: 30_000 },
+  );
+  const unknown = await phoenix(['local', 'kill-master', 'i-00000000000000000'], env());
+  assert.equal(unknown.code, 2);
+  assert.match(unknown.stderr, /not a master of the local cluster/);
 });
 
 test('accepting a rejected key again lets its minion back at once, not at its next retry', async () => {

@@ -27,6 +27,8 @@ export const ConnectionFileSchema = z.strictObject({
   /** The local masters' API URLs, and the admin token the local cluster was made with. */
   api: z.array(z.string()).optional(),
   token: z.string().optional(),
+  /** What `phoenix up` saw of its first minions before it reported ready. */
+  minions: z.strictObject({ accepted: z.int().min(0), connected: z.int().min(0) }).optional(),
 });
 export type ConnectionFile = z.output<typeof ConnectionFileSchema>;
 

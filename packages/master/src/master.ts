@@ -228,6 +228,8 @@ export async function startMaster(
         await autoAccept.consider(minionId);
       },
       gone: (session) => {
+        // A minion that reconnected here already has a new session: its old one's end changes nothing.
+        if (link.isConnected(session.minionId)) return;
         events.emit('minion/disconnected', { minionId: session.minionId });
         void store.minions.clearPresence(session.minionId, id).catch(() => undefined);
       },

@@ -78,9 +78,10 @@ export async function up(options: UpOptions): Promise<number> {
   });
   let stopRefresh: () => Promise<void>;
   try {
-    const file = connectionFor(cluster, (await cluster.liveMasters()).map(apiUrl));
+    const listed = connectionFor(cluster, (await cluster.liveMasters()).map(apiUrl));
     // Said once the first minions can take jobs: the commands the banner suggests then work.
-    const ready = await waitForMinions(file, minions, log);
+    const ready = await waitForMinions(listed, minions, log);
+    const file = { ...listed, minions: ready };
     await writeConnectionFile(file);
     stopRefresh = keepApiListCurrent(cluster, file, log);
     log.info(
@@ -215,7 +216,7 @@ function keepApiListCurrent(cluster: LocalCluster, file: ConnectionFile, log: Lo
 
 /** What `--out json` prints: the connection file without the token (it stays in the 0600 file). */
 function summary(file: ConnectionFile, options: UpOptions, ready: Readiness): Record<string, unknown> {
-  const { token: _token, ...shown } = file;
+  const { token: _token, minions: _minions, ...shown } = file;
   return {
     status: 'running',
     ...shown,
@@ -300,7 +301,7 @@ async function detach(argv: readonly string[], out: OutputFormat, options: UpOpt
     const file = await readConnectionFile().catch(() => undefined);
     if (file !== undefined && file.pid === child.pid) {
       child.unref();
-      const ready = await readiness(file, options.minions);
+      const ready = file.minions ?? { accepted: 0, connected: 0 };
       await emit(out, { ...summary(file, options, ready), log: logPath }, () =>
         describe(
           file,
@@ -322,18 +323,6 @@ async function detach(argv: readonly string[], out: OutputFormat, options: UpOpt
       ? `the local cluster did not start; see ${logPath}`
       : `the local cluster did not start: ${reason} (phoenix up's log: ${logPath})`,
   );
-}
-
-/** What the detached cluster's minions look like now that it has said it is ready. */
-async function readiness(file: ConnectionFile, minions: number): Promise<Readiness> {
-  if (minions === 0 || file.api?.[0] === undefined || file.token === undefined) return { accepted: 0, connected: 0 };
-  const { minions: listed } = await request<{ minions: Array<{ keyState?: string; connected: boolean }> }>(
-    { url: file.api[0], token: file.token },
-    'GET',
-    '/minions?limit=1000',
-  ).catch(() => ({ minions: [] }));
-  const accepted = listed.filter((m) => m.keyState === 'accepted');
-  return { accepted: accepted.length, connected: accepted.filter((m) => m.connected).length };
 }
 
 /** The error the detached `phoenix up` reported last (its `phoenix: … [CODE]` line), if any. */
