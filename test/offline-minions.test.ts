@@ -112,7 +112,7 @@ test('--sandbox-root confines each local minion to its own directory; --version 
   const wrote = await ping('*', 'state.single', 'file.managed', 'name=/etc/motd', 'contents=hello', 'makedirs=True');
   assert.equal(wrote.code, 0, wrote.stderr);
   for (const id of ids) {
-    assert.equal(await readFile(join(sandbox(), id, 'etc', 'motd'), 'utf8'), 'hello', `${id} wrote in its sandbox`);
+    assert.equal(await readFile(join(sandbox(), id, 'etc', 'motd'), 'utf8'), 'hello\n', `${id} wrote in its sandbox`);
   }
   const version = await phoenix(['--version'], env());
   assert.equal(version.code, 0, version.stderr);
