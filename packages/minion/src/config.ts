@@ -2,7 +2,7 @@ import { z } from 'zod';
 import { AwsSettingsSchema, CurveKeySchema, loadConfig } from '@phoenix/protocol';
 import { MasterAddressSchema } from './connection/master-address.js';
 import { foldSaltKeys } from './salt-config.js';
-import { STATE_OUTPUT_MODES } from '@phoenix/protocol';
+import { STATE_OUTPUT_MODES } from '@phoenix/state/highstate-output';
 
 export const MinionConfigSchema = z.strictObject({
   /** The minion id; else the EC2 instance id (IMDSv2), else the host name. */

@@ -1,5 +1,6 @@
 import { z } from 'zod';
-import { PhoenixError, ProtocolErrorCodes, STATE_OUTPUT_MODES } from '@phoenix/protocol';
+import { PhoenixError, ProtocolErrorCodes } from '@phoenix/protocol';
+import { STATE_OUTPUT_MODES } from '@phoenix/state/highstate-output';
 
 /**
  * Salt's names for the minion config keys Phoenix has, so a Salt minion config works as Phoenix's.

@@ -10,9 +10,10 @@ import * as tar from 'tar';
 import type { JobOutcome } from '../src/executor/index.js';
 import { createTestExecutor } from '../src/executor/testing.js';
 import type { TestExecutor } from '../src/executor/testing.js';
-import { createHostModules, createModuleRegistry, createStateModules } from '../src/modules/index.js';
-import { LocalRoots } from '../src/state/index.js';
-import type { StateResult } from '../src/state/index.js';
+import { LocalRoots } from '@phoenix/state';
+import type { StateResult } from '@phoenix/state';
+import { createHostModules, createModuleRegistry } from '../src/modules/index.js';
+import { createStateModules } from '../src/state/state-module.js';
 import { createStateSandbox } from '../src/state/testing.js';
 import type { StateSandbox } from '../src/state/testing.js';
 

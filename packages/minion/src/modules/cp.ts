@@ -1,10 +1,10 @@
 import { mkdir, stat } from 'node:fs/promises';
 import { dirname, join } from 'node:path';
 import { z } from 'zod';
-import { ExecutionError } from '../executor/errors.js';
-import { parseFileUrl } from '../state/files/state-files.js';
-import type { StateFiles } from '../state/files/state-files.js';
-import { writeAtomic } from '../state/functions/paths.js';
+import { ExecutionError } from './errors.js';
+import { parseFileUrl } from '@phoenix/state';
+import type { StateFiles } from '@phoenix/state';
+import { writeAtomic } from './host-paths.js';
 import { defineFunction } from './define-function.js';
 import { rooted } from './host-context.js';
 import type { HostOptions } from './host-context.js';

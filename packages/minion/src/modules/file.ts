@@ -20,11 +20,11 @@ import {
 } from 'node:fs/promises';
 import { basename, dirname, isAbsolute, join } from 'node:path';
 import { z } from 'zod';
-import { ExecutionError } from '../executor/errors.js';
-import { lookupGroup, lookupUser, resolveGid, resolveUid } from '../state/providers/accounts.js';
-import { formatMode, ModeArg, writeAtomic } from '../state/functions/paths.js';
-import { PythonFlags, pythonRegex, pythonReplacement } from '../state/functions/python-regex.js';
-import { unifiedDiff } from '../state/functions/text-diff.js';
+import { ExecutionError } from './errors.js';
+import { lookupGroup, lookupUser, resolveGid, resolveUid } from './accounts.js';
+import { formatMode, ModeArg, writeAtomic } from './host-paths.js';
+import { PythonFlags, pythonRegex, pythonReplacement } from './python-regex.js';
+import { unifiedDiff } from './text-diff.js';
 import { defineFunction } from './define-function.js';
 import { globMatcher } from './glob.js';
 import { hostCommands, rooted, unrooted } from './host-context.js';

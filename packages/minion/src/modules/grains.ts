@@ -1,8 +1,8 @@
 import { z } from 'zod';
 import { parse as parseYaml } from 'yaml';
-import { ExecutionError } from '../executor/errors.js';
+import { ExecutionError } from './errors.js';
 import { GrainValueSchema } from '../grains/types.js';
-import { deepMerge, isMapping, traverse } from '../state/data.js';
+import { deepMerge, isMapping, traverse } from '@phoenix/state';
 import { defineFunction } from './define-function.js';
 import { globMatcher } from './glob.js';
 import type { ExecutionModule, JobContext } from './types.js';

@@ -1,6 +1,6 @@
-import { createCommands, processEnvironment } from '../state/functions/commands.js';
-import type { Commands } from '../state/functions/commands.js';
-import { hostPath } from '../state/functions/paths.js';
+import { createCommands, processEnvironment } from './commands.js';
+import type { Commands } from './commands.js';
+import { hostPath } from './host-paths.js';
 import type { JobContext } from './types.js';
 
 /**

@@ -1,4 +1,4 @@
-import type { StateFiles } from '../state/files/state-files.js';
+import type { StateFiles } from '@phoenix/state';
 import { createCpModule } from './cp.js';
 import { createFileModule } from './file.js';
 import type { HostOptions } from './host-context.js';

@@ -29,7 +29,6 @@ export type { CommandOptions, CommandResult } from './command-runner.js';
 export { abortableDelay } from './abortable-delay.js';
 export { globMatcher, selectFunctions } from './glob.js';
 export { cmdModule, grainsModule, saltutilModule, sysModule, testModule };
-export { createStateModule, createStateModules, localStateOptions, type StateModuleOptions } from './state.js';
 export { createFileModule } from './file.js';
 export { createPkgModule } from './pkg.js';
 export { createServiceModule } from './service.js';

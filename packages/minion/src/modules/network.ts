@@ -2,7 +2,7 @@ import { networkInterfaces } from 'node:os';
 import type { NetworkInterfaceInfo } from 'node:os';
 import { BlockList } from 'node:net';
 import { z } from 'zod';
-import { ExecutionError } from '../executor/errors.js';
+import { ExecutionError } from './errors.js';
 import { defineFunction } from './define-function.js';
 import type { ExecutionModule } from './types.js';
 

@@ -1,6 +1,6 @@
 import { z } from 'zod';
-import { deepMerge, isMapping, traverse } from '../state/data.js';
-import { ExecutionError } from '../executor/errors.js';
+import { deepMerge, isMapping, traverse } from '@phoenix/state';
+import { ExecutionError } from './errors.js';
 import { defineFunction } from './define-function.js';
 import type { ExecutionModule, JobContext } from './types.js';
 

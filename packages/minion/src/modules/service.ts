@@ -1,8 +1,8 @@
 import { z } from 'zod';
-import { ExecutionError } from '../executor/errors.js';
-import type { ServiceManager } from '../state/providers/systemd.js';
-import { systemdServices } from '../state/providers/systemd.js';
-import type { Commands } from '../state/functions/commands.js';
+import { ExecutionError } from './errors.js';
+import type { ServiceManager } from './systemd.js';
+import { systemdServices } from './systemd.js';
+import type { Commands } from './commands.js';
 import { defineFunction } from './define-function.js';
 import { hostCommands } from './host-context.js';
 import type { HostOptions } from './host-context.js';

@@ -1,7 +1,7 @@
 import { readFile, statfs } from 'node:fs/promises';
 import { loadavg, uptime } from 'node:os';
 import { z } from 'zod';
-import { ExecutionError } from '../executor/errors.js';
+import { ExecutionError } from './errors.js';
 import { defineFunction } from './define-function.js';
 import type { ExecutionModule } from './types.js';
 

@@ -5,10 +5,16 @@ import { pipeline } from 'node:stream/promises';
 import * as tar from 'tar';
 import yauzl from 'yauzl';
 import { z } from 'zod';
-import type { StateOutcome } from '../engine/result.js';
-import { ExecutionError } from '../../executor/errors.js';
+import type { StateOutcome } from '@phoenix/state';
+import { ExecutionError } from '../../modules/errors.js';
 import { checkSourceHash, Owner, readSource } from './file-common.js';
-import { AbsolutePath, applyAttributes, attributeChanges, hostPath, statOrUndefined } from './paths.js';
+import {
+  AbsolutePath,
+  applyAttributes,
+  attributeChanges,
+  hostPath,
+  statOrUndefined,
+} from '../../modules/host-paths.js';
 import { defineState, outcome } from './types.js';
 import type { StateCallContext, StateModule } from './types.js';
 

@@ -1,6 +1,6 @@
 import { z } from 'zod';
-import type { StateOutcome } from '../engine/result.js';
-import type { Commands } from './commands.js';
+import type { StateOutcome } from '@phoenix/state';
+import type { Commands } from '../../modules/commands.js';
 import { defineState, outcome } from './types.js';
 import type { StateCallContext, StateModule, StateRuntime } from './types.js';
 

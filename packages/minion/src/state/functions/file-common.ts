@@ -3,9 +3,9 @@ import { copyFile, mkdir, readFile, realpath } from 'node:fs/promises';
 import { dirname, join } from 'node:path';
 import { stringify as yamlStringify } from 'yaml';
 import { z } from 'zod';
-import { traverse } from '../data.js';
-import type { StateOutcome } from '../engine/result.js';
-import { ExecutionError } from '../../executor/errors.js';
+import { traverse } from '@phoenix/state';
+import type { StateOutcome } from '@phoenix/state';
+import { ExecutionError } from '../../modules/errors.js';
 import {
   applyAttributes,
   attributeChanges,
@@ -14,9 +14,9 @@ import {
   OwnerArg,
   statOrUndefined,
   writeAtomic,
-} from './paths.js';
-import type { AttributeChanges, Attributes } from './paths.js';
-import { contentDiff } from './text-diff.js';
+} from '../../modules/host-paths.js';
+import type { AttributeChanges, Attributes } from '../../modules/host-paths.js';
+import { contentDiff } from '../../modules/text-diff.js';
 import { outcome } from './types.js';
 import type { StateCallContext, StateRuntime } from './types.js';
 

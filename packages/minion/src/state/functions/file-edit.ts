@@ -1,7 +1,7 @@
 import { mkdir, writeFile } from 'node:fs/promises';
 import { dirname } from 'node:path';
 import { z } from 'zod';
-import type { StateOutcome } from '../engine/result.js';
+import type { StateOutcome } from '@phoenix/state';
 import {
   Context,
   desiredContent,
@@ -14,9 +14,16 @@ import {
   Text,
   TextOrLines,
 } from './file-common.js';
-import { AbsolutePath, applyAttributes, attributeChanges, hostPath, ModeArg, statOrUndefined } from './paths.js';
-import { escapeRegex, PythonFlags, pythonRegex, pythonReplacement } from './python-regex.js';
-import { contentDiff } from './text-diff.js';
+import {
+  AbsolutePath,
+  applyAttributes,
+  attributeChanges,
+  hostPath,
+  ModeArg,
+  statOrUndefined,
+} from '../../modules/host-paths.js';
+import { escapeRegex, PythonFlags, pythonRegex, pythonReplacement } from '../../modules/python-regex.js';
+import { contentDiff } from '../../modules/text-diff.js';
 import { defineState, outcome } from './types.js';
 import type { StateCallContext, StateFunction } from './types.js';
 

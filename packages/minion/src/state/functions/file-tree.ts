@@ -1,7 +1,7 @@
 import { mkdir, readdir, rm } from 'node:fs/promises';
 import { join, posix, relative } from 'node:path';
 import { z } from 'zod';
-import type { StateOutcome } from '../engine/result.js';
+import type { StateOutcome } from '@phoenix/state';
 import { globMatcher } from '../../modules/glob.js';
 import {
   applyFile,
@@ -21,9 +21,9 @@ import {
   ModeArg,
   ModeOrKeep,
   statOrUndefined,
-} from './paths.js';
-import type { Attributes } from './paths.js';
-import { pythonRegex } from './python-regex.js';
+} from '../../modules/host-paths.js';
+import type { Attributes } from '../../modules/host-paths.js';
+import { pythonRegex } from '../../modules/python-regex.js';
 import { defineState, outcome } from './types.js';
 import type { StateCallContext, StateFunction } from './types.js';
 

@@ -2,8 +2,8 @@ import { cp, mkdir, readFile, readlink, rename, rm, symlink, utimes, writeFile }
 import { basename, dirname, join } from 'node:path';
 import { parse as parseYaml, stringify as yamlStringify } from 'yaml';
 import { z } from 'zod';
-import { deepMerge, isMapping, traverse } from '../data.js';
-import type { StateOutcome } from '../engine/result.js';
+import { deepMerge, isMapping, traverse } from '@phoenix/state';
+import type { StateOutcome } from '@phoenix/state';
 import {
   applyFile,
   attributesOf,
@@ -20,8 +20,15 @@ import {
 } from './file-common.js';
 import { fileEditStates } from './file-edit.js';
 import { directoryState, recurseState } from './file-tree.js';
-import { AbsolutePath, applyAttributes, attributeChanges, hostPath, ModeArg, statOrUndefined } from './paths.js';
-import { contentDiff } from './text-diff.js';
+import {
+  AbsolutePath,
+  applyAttributes,
+  attributeChanges,
+  hostPath,
+  ModeArg,
+  statOrUndefined,
+} from '../../modules/host-paths.js';
+import { contentDiff } from '../../modules/text-diff.js';
 import { defineState, outcome } from './types.js';
 import type { StateCallContext, StateModule } from './types.js';
 

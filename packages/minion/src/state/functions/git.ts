@@ -1,9 +1,9 @@
 import { mkdir, readdir } from 'node:fs/promises';
 import { dirname } from 'node:path';
 import { z } from 'zod';
-import type { StateOutcome } from '../engine/result.js';
-import type { CommandOutput } from './commands.js';
-import { AbsolutePath, hostPath, statOrUndefined } from './paths.js';
+import type { StateOutcome } from '@phoenix/state';
+import type { CommandOutput } from '../../modules/commands.js';
+import { AbsolutePath, hostPath, statOrUndefined } from '../../modules/host-paths.js';
 import { defineState, outcome } from './types.js';
 import type { StateCallContext, StateModule, StateRuntime } from './types.js';
 

@@ -1,6 +1,6 @@
 import { z } from 'zod';
-import { isMapping, traverse } from '../data.js';
-import type { StateOutcome } from '../engine/result.js';
+import { isMapping, traverse } from '@phoenix/state';
+import type { StateOutcome } from '@phoenix/state';
 import { defineState, outcome } from './types.js';
 import type { StateCallContext, StateGrains, StateModule } from './types.js';
 

@@ -1,8 +1,8 @@
 import { readFile } from 'node:fs/promises';
 import { isIP } from 'node:net';
 import { z } from 'zod';
-import type { StateOutcome } from '../engine/result.js';
-import { hostPath, statOrUndefined, writeAtomic } from './paths.js';
+import type { StateOutcome } from '@phoenix/state';
+import { hostPath, statOrUndefined, writeAtomic } from '../../modules/host-paths.js';
 import { defineState, outcome } from './types.js';
 import type { StateCallContext, StateModule } from './types.js';
 

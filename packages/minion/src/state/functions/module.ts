@@ -1,6 +1,6 @@
 import { z } from 'zod';
-import { isMapping } from '../data.js';
-import type { StateOutcome } from '../engine/result.js';
+import { isMapping } from '@phoenix/state';
+import type { StateOutcome } from '@phoenix/state';
 import { defineState, outcome } from './types.js';
 import type { StateCallContext, StateModule } from './types.js';
 

@@ -1,10 +1,10 @@
 import { mkdir, readFile } from 'node:fs/promises';
 import { dirname, posix } from 'node:path';
 import { z } from 'zod';
-import type { StateOutcome } from '../engine/result.js';
-import { aptPackages } from '../providers/apt.js';
+import type { StateOutcome } from '@phoenix/state';
+import { aptPackages } from '../../modules/apt.js';
 import { readSource } from './file-common.js';
-import { AbsolutePath, hostPath, statOrUndefined, writeAtomic } from './paths.js';
+import { AbsolutePath, hostPath, statOrUndefined, writeAtomic } from '../../modules/host-paths.js';
 import { defineState, outcome } from './types.js';
 import type { StateCallContext, StateModule } from './types.js';
 

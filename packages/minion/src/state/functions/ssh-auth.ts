@@ -1,10 +1,10 @@
 import { chmod, chown, mkdir, readFile } from 'node:fs/promises';
 import { dirname, posix } from 'node:path';
 import { z } from 'zod';
-import type { StateOutcome } from '../engine/result.js';
-import { lookupUser } from '../providers/accounts.js';
+import type { StateOutcome } from '@phoenix/state';
+import { lookupUser } from '../../modules/accounts.js';
 import { readSource } from './file-common.js';
-import { hostPath, statOrUndefined, writeAtomic } from './paths.js';
+import { hostPath, statOrUndefined, writeAtomic } from '../../modules/host-paths.js';
 import { defineState, outcome } from './types.js';
 import type { StateCallContext, StateModule } from './types.js';
 

@@ -1,8 +1,8 @@
 import { mkdir, readFile } from 'node:fs/promises';
 import { dirname } from 'node:path';
 import { z } from 'zod';
-import type { StateOutcome } from '../engine/result.js';
-import { AbsolutePath, hostPath, statOrUndefined, writeAtomic } from './paths.js';
+import type { StateOutcome } from '@phoenix/state';
+import { AbsolutePath, hostPath, statOrUndefined, writeAtomic } from '../../modules/host-paths.js';
 import { defineState, outcome } from './types.js';
 import type { StateModule, StateRuntime } from './types.js';
 

@@ -1,10 +1,10 @@
-import { ExecutionError } from '../../executor/errors.js';
+import { ExecutionError } from '../../modules/errors.js';
 import { z } from 'zod';
-import type { StateOutcome } from '../engine/result.js';
-import type { GroupEntry } from '../providers/accounts.js';
-import { accountToolsMissing, lookupGroup, lookupUser, resolveGid } from '../providers/accounts.js';
-import type { CommandOutput, Commands } from './commands.js';
-import { AbsolutePath } from './paths.js';
+import type { StateOutcome } from '@phoenix/state';
+import type { GroupEntry } from '../../modules/accounts.js';
+import { accountToolsMissing, lookupGroup, lookupUser, resolveGid } from '../../modules/accounts.js';
+import type { CommandOutput, Commands } from '../../modules/commands.js';
+import { AbsolutePath } from '../../modules/host-paths.js';
 import { defineState, outcome } from './types.js';
 import type { StateModule, StateRuntime } from './types.js';
 

@@ -1,7 +1,7 @@
 import { mkdir, open, readFile, rm, stat } from 'node:fs/promises';
 import { join } from 'node:path';
 import { abortableDelay } from '../../modules/abortable-delay.js';
-import { StateError, StateErrorCodes } from '../errors.js';
+import { StateError, StateErrorCodes } from '@phoenix/state';
 
 /** In the minion's cache directory: `phoenix call --local` and the daemon share it. */
 export const RUN_LOCK_FILE = 'state-run.lock';
