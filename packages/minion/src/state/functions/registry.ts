@@ -1,9 +1,18 @@
 import type { z } from 'zod';
 import { CompileErrors } from '@phoenix/state';
 import type { LowChunk, CallOutcome, StateCall } from '@phoenix/state';
+import { archiveStates } from './archive.js';
 import { cmdStates } from './cmd.js';
+import { cronStates } from './cron.js';
 import { fileStates } from './file.js';
-import { hostPath, statOrUndefined } from './paths.js';
+import { gitStates } from './git.js';
+import { grainsStates } from './grains.js';
+import { hostStates } from './host.js';
+import { moduleStates } from './module.js';
+import { pkgrepoStates } from './pkgrepo.js';
+import { sshAuthStates } from './ssh-auth.js';
+import { sysctlStates } from './sysctl.js';
+import { hostPath, statOrUndefined } from '../../modules/host-paths.js';
 import { pkgStates } from './pkg.js';
 import { serviceStates } from './service.js';
 import type { StateModule, StateRuntime } from './types.js';
@@ -12,7 +21,24 @@ import { groupStates, userStates } from './user.js';
 
 /** The state modules every minion has. */
 export function builtinStateModules(): StateModule[] {
-  return [fileStates, cmdStates, pkgStates(), serviceStates(), userStates, groupStates, testStates];
+  return [
+    fileStates,
+    cmdStates,
+    pkgStates(),
+    pkgrepoStates,
+    serviceStates(),
+    userStates,
+    groupStates,
+    sshAuthStates,
+    cronStates,
+    gitStates,
+    archiveStates,
+    sysctlStates,
+    hostStates,
+    grainsStates,
+    moduleStates,
+    testStates,
+  ];
 }
 
 /** The state modules of a run: looks functions up and checks every chunk before anything runs. */
@@ -56,7 +82,11 @@ export class StateFunctions {
     const availability = new Map<string, Promise<string | undefined>>();
     return async ({ chunk, mode, test }) => {
       const module = this.#modules.get(chunk.state) as StateModule;
-      const context = { test, rt, id: chunk.id, sls: chunk.sls };
+      const requires = chunk.requisites.require.map((ref) => ({
+        ...(ref.module === undefined ? {} : { module: ref.module }),
+        target: ref.target,
+      }));
+      const context = { test, rt, id: chunk.id, sls: chunk.sls, requires };
       try {
         if (module.available) {
           let why = availability.get(module.name);
