@@ -58,8 +58,8 @@ export const MinionConfigSchema = z.strictObject({
       root: z.string().min(1).default('/'),
       failhard: z.boolean().default(false),
       renderTimeoutMs: z.int().min(1_000).max(3_600_000).default(300_000),
-      jinjaTrimBlocks: z.boolean().default(true),
-      jinjaLstripBlocks: z.boolean().default(true),
+      jinjaTrimBlocks: z.boolean().default(false),
+      jinjaLstripBlocks: z.boolean().default(false),
       /** A remote file or pillar request fails when the master has not answered within this. */
       masterRequestTimeoutMs: z.int().min(1_000).max(3_600_000).default(120_000),
     })
