@@ -107,7 +107,7 @@ test('render errors name the SLS file and line; a broken SLS changes nothing and
     const expectations: [string, RegExp][] = [
       [
         'undefined_var',
-        /^Rendering SLS 'base:undefined_var' failed: Jinja error in salt:\/\/undefined_var.sls, line 4: the value printed here is undefined .*\n {4}4 \| {5}- name: \{\{ nosuchvariable \}\}$/,
+        /^Rendering SLS 'base:undefined_var' failed: Jinja error in salt:\/\/undefined_var.sls, line 4: Jinja variable 'nosuchvariable' is undefined\n {4}4 \| {5}- name: \{\{ nosuchvariable \}\}$/,
       ],
       [
         'bad_yaml',

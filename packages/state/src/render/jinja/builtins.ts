@@ -284,8 +284,8 @@ export function pythonJson(
   return walk(value, 0);
 }
 
-function fn(name: string, params: readonly string[], body: (...bound: unknown[]) => unknown): Filter {
-  return pyfunction(name, params, body);
+function fn(name: string, params: readonly string[], body: (...bound: unknown[]) => unknown, undefinedOk = false): Filter {
+  return pyfunction(name, params, body, undefinedOk);
 }
 
 export function jinjaFilters(scope: FilterScope): Record<string, Filter> {
@@ -327,7 +327,7 @@ export function jinjaFilters(scope: FilterScope): Record<string, Filter> {
     default: fn('default', ['value', 'default_value=', 'boolean='], (v, fallback, boolean) => {
       const missing = v instanceof PyUndefined || v === undefined || (truth(boolean ?? false) && !truth(v));
       return missing ? (fallback === undefined ? '' : fallback) : v;
-    }),
+    }, true),
     dictsort: fn('dictsort', ['value', 'case_sensitive=', 'by=', 'reverse='], (v, cs, by, reverse) => {
       check(v);
       if (!isDict(v)) throw new PyError('TypeError', 'dictsort requires a dict');

@@ -591,6 +591,7 @@ export function pyfunction(
   name: string,
   params: readonly string[],
   body: (...bound: unknown[]) => unknown,
+  undefinedOk = false,
 ): (...raw: unknown[]) => unknown {
   const named = params.filter((p) => !p.startsWith('*')).map((p) => p.replace(/=$/, ''));
   const required = params.filter((p) => !p.startsWith('*') && !p.endsWith('=')).length;
@@ -598,6 +599,10 @@ export function pyfunction(
   const restKwargs = params.some((p) => p.startsWith('**'));
   return (...raw: unknown[]) => {
     const { args, kwargs } = splitArguments(raw);
+    if (!undefinedOk) {
+      for (const value of args) if (value instanceof PyUndefined) value.fail();
+      for (const value of Object.values(kwargs)) if (value instanceof PyUndefined) value.fail();
+    }
     const bound: unknown[] = new Array<unknown>(named.length).fill(undefined);
     const extra: unknown[] = [];
     args.forEach((value, i) => {

@@ -276,8 +276,9 @@ function installParser(proto: Record<string, unknown>): void {
           ops.push(new N.CompareOperand(tok.lineno, tok.colno, (this.pyMath1 as () => AstNode).call(this), tok.value));
         } else if (isSymbol(tok, 'in')) {
           ops.push(new N.CompareOperand(tok.lineno, tok.colno, (this.pyMath1 as () => AstNode).call(this), 'in'));
-        } else if (isSymbol(tok, 'not') && isSymbol(this.peekToken(), 'in')) {
-          this.nextToken();
+        } else if (isSymbol(tok, 'not')) {
+          // After an expression, `not` can only start `not in`.
+          if (!this.skipSymbol('in')) this.fail("expected 'in' after 'not'", tok.lineno, tok.colno);
           ops.push(new N.CompareOperand(tok.lineno, tok.colno, (this.pyMath1 as () => AstNode).call(this), 'notin'));
         } else {
           this.pushToken(tok);
@@ -447,20 +448,15 @@ function installParser(proto: Record<string, unknown>): void {
         first = false;
         if (this.skip(T.RPAREN)) break;
         const tok = this.peekToken();
-        if (tok.type === T.SYMBOL) {
-          this.nextToken();
-          if (this.skipValue(T.OPERATOR, '=')) {
-            (kwargs.children as AstNode[]).push(
-              new N.Pair(tok.lineno, tok.colno, new N.Symbol(tok.lineno, tok.colno, tok.value), this.parseExpression()),
-            );
-            continue;
-          }
-          this.pushToken(tok);
+        const arg = this.parseExpression();
+        if (arg.typename === 'Symbol' && this.skipValue(T.OPERATOR, '=')) {
+          (kwargs.children as AstNode[]).push(new N.Pair(tok.lineno, tok.colno, arg, this.parseExpression()));
+          continue;
         }
         if ((kwargs.children as AstNode[]).length > 0) {
           this.fail('positional argument follows keyword argument', tok.lineno, tok.colno);
         }
-        (args.children as AstNode[]).push(this.parseExpression());
+        (args.children as AstNode[]).push(arg);
       }
       if ((kwargs.children as AstNode[]).length > 0) (args.children as AstNode[]).push(kwargs);
       return args;
