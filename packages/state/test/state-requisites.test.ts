@@ -415,8 +415,8 @@ c:
   assert.match(viaPrereq[0] ?? '', /Recursive requisite found/);
 });
 
-test('a requisite naming no state is a compile error with the state, SLS and line', async () => {
-  const errors = await compileErrors({
+test('a requisite naming no state fails that state only, with Salt\'s comment; the rest runs', async () => {
+  const planned = await plan({
     main: `
 ok:
   test.nop: []
@@ -425,14 +425,29 @@ config:
     - name: /etc/x
     - require:
       - pkg: ngnix
+      - ok
     - watch_in:
       - service: missing-service
+after:
+  test.nop:
+    - require:
+      - file: config
 `,
   });
-  assert.deepEqual(errors, [
-    "The requisite 'require: pkg: ngnix' of state 'file: /etc/x' (ID 'config' in SLS 'base:main' (salt://main.sls, line 4)) names no state in this run (a typo, or an SLS that is not included?)",
-    "The requisite 'watch_in: service: missing-service' of state 'file: /etc/x' (ID 'config' in SLS 'base:main' (salt://main.sls, line 4)) names no state in this run (a typo, or an SLS that is not included?)",
-  ]);
+  const { byId, calls } = await run(planned);
+  assert.deepEqual(byId.config, {
+    result: false,
+    comment:
+      'The following requisites were not found:\n' +
+      '                   require:\n' +
+      '                       pkg: ngnix\n' +
+      '                   watch_in:\n' +
+      '                       service: missing-service\n',
+    changes: {},
+    run: 1,
+  });
+  assert.equal(byId.after?.comment, 'One or more requisite failed: main.config');
+  assert.deepEqual(calls, ['ok'], 'the state with a lost requisite did not run; the others did');
 });
 
 test('requisite targets may be globs and may name a state by its name instead of its ID', async () => {
@@ -578,14 +593,14 @@ bad-order:
     - order: soon
 unsupported:
   test.nop:
-    - listen:
-      - test: a
+    - retry:
+        attempts: 2
 `,
   });
   const more = secondPass.join('\n');
   assert.match(more, /in 'require', \["a","b"\] is not a requisite/);
   assert.match(more, /'order' must be a number, 'first' or 'last'/);
-  assert.match(more, /'listen' is not supported by Phoenix states/);
+  assert.match(more, /'retry' is not supported by Phoenix states/);
 });
 
 test('conflicting IDs across SLS files are an error, as in Salt', async () => {

@@ -182,11 +182,9 @@ export class StateRun {
     return { ids: [{ id: name, sls: 'single', env: this.#run.saltenv, file: '', line: undefined, states: [decl] }] };
   }
 
-  /** Low chunks, checked against the state modules (unknown function, bad argument: nothing runs). */
+  /** Low chunks. An unknown state function or a bad argument fails that state when it runs, as in Salt. */
   low(high: HighState): LowChunk[] {
-    const chunks = compileLow(high);
-    this.#functions.verify(chunks);
-    return chunks;
+    return compileLow(high);
   }
 
   plan(chunks: readonly LowChunk[]): PlannedChunk[] {
@@ -215,6 +213,7 @@ export class StateRun {
       failhard: this.#options.failhard ?? false,
       call: this.#functions.dispatcher(rt, this.#ctx.signal),
       hasModWatch: (chunk) => this.#functions.hasModWatch(chunk),
+      verify: (chunk) => this.#functions.problem(chunk),
       now: () => this.#ctx.now(),
       signal: this.#ctx.signal,
       ...(select === undefined ? {} : { select }),
