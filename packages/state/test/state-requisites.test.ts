@@ -627,3 +627,168 @@ target:
   const { calls } = await run(planned, {}, { select: (p) => p.chunk.id === 'target' });
   assert.deepEqual(calls, ['dep', 'target']);
 });
+
+test('listen and listen_in: each listener runs its mod_watch once, at the end, in definition order', async () => {
+  const planned = await plan({
+    main: `
+nginx-conf:
+  file.managed:
+    - name: /etc/nginx/nginx.conf
+    - listen_in:
+      - service: nginx
+site-conf:
+  file.managed:
+    - name: /etc/nginx/site.conf
+    - listen_in:
+      - service: nginx
+php-conf:
+  file.managed:
+    - name: /etc/php.ini
+unchanged:
+  file.managed:
+    - name: /etc/quiet
+nginx:
+  service.running: []
+php-fpm:
+  service.running:
+    - listen:
+      - file: php-conf
+quiet-service:
+  service.running:
+    - listen:
+      - file: unchanged
+after:
+  test.nop: []
+broken-listen:
+  test.nop:
+    - listen:
+      - service: nosuch
+`,
+  });
+  const { calls, results, byId } = await run(planned, {
+    'nginx-conf': { changes: true },
+    'site-conf': { changes: true },
+    'php-conf': { changes: true },
+  });
+  assert.deepEqual(calls, [
+    'nginx-conf',
+    'site-conf',
+    'php-conf',
+    'unchanged',
+    'nginx',
+    'php-fpm',
+    'quiet-service',
+    'after',
+    'broken-listen',
+    'nginx:mod_watch',
+    'php-fpm:mod_watch',
+  ]);
+  const listener = results['service_|-listener_nginx_|-nginx_|-mod_watch'];
+  assert.equal(listener?.__id__, 'listener_nginx');
+  assert.equal(listener?.__run_num__, 9, 'after every state of the run');
+  assert.equal(byId.nginx?.comment, 'in the right state', 'the state itself ran as usual, in its place');
+  assert.ok(results['service_|-listener_php-fpm_|-php-fpm_|-mod_watch']);
+  assert.equal(results['service_|-listener_quiet-service_|-quiet-service_|-mod_watch'], undefined);
+  assert.deepEqual(results['Listen_Error_|-listen_nosuch_|-listen_service_|-Listen_Error'], {
+    name: 'listen_service:nosuch',
+    result: false,
+    comment: 'Referenced state service: nosuch does not exist',
+    changes: {},
+    duration: 0,
+    start_time: results['Listen_Error_|-listen_nosuch_|-listen_service_|-Listen_Error']?.start_time,
+    __run_num__: 11,
+    __id__: 'listen_nosuch',
+    __sls__: 'main',
+  });
+});
+
+test('the _any forms: require_any, watch_any, onchanges_any, onfail_any need one target; onfail_all needs all', async () => {
+  const planned = await plan({
+    main: `
+good:
+  test.nop: []
+bad:
+  test.nop: []
+changed:
+  test.nop: []
+require-any:
+  test.nop:
+    - require_any:
+      - bad
+      - good
+require-all:
+  test.nop:
+    - require:
+      - bad
+      - good
+watch-any:
+  service.running:
+    - watch_any:
+      - bad
+      - changed
+onchanges-any:
+  test.nop:
+    - onchanges_any:
+      - good
+      - changed
+onchanges-none:
+  test.nop:
+    - onchanges_any:
+      - good
+onfail-any:
+  test.nop:
+    - onfail_any:
+      - good
+      - bad
+onfail-all-not-met:
+  test.nop:
+    - onfail_all:
+      - good
+      - bad
+onfail-all-met:
+  test.nop:
+    - onfail_all:
+      - bad
+`,
+  });
+  const { byId, calls } = await run(planned, { bad: { fails: true }, changed: { changes: true } });
+  assert.equal(byId['require-any']?.result, true);
+  assert.equal(byId['require-all']?.comment, 'One or more requisite failed: main.bad');
+  assert.ok(calls.includes('watch-any:mod_watch'), 'one watched state changed: mod_watch');
+  assert.equal(byId['onchanges-any']?.comment, 'in the right state');
+  assert.equal(byId['onchanges-none']?.comment, 'State was not run because none of the onchanges reqs changed');
+  assert.equal(byId['onfail-any']?.comment, 'in the right state');
+  assert.equal(byId['onfail-all-not-met']?.comment, 'State was not run because onfail req did not change');
+  assert.equal(byId['onfail-all-met']?.comment, 'in the right state');
+});
+
+test('requisites by sls, by ID, by name and by glob; failhard does not stop a test=True run', async () => {
+  const planned = await plan(
+    {
+      main: `
+include:
+  - lib
+app-a:
+  test.nop:
+    - name: application-a
+    - failhard: True
+use-all:
+  test.nop:
+    - require:
+      - sls: lib
+      - test: application-*
+      - app-a
+`,
+      lib: `
+lib-one:
+  test.nop: []
+`,
+    },
+    ['main'],
+  );
+  const { byId } = await run(planned, { 'app-a': { fails: true } }, { test: true });
+  assert.equal(byId['use-all']?.comment, 'One or more requisite failed: main.app-a', 'the run went on past failhard');
+  const real = await run(planned, { 'app-a': { fails: true } });
+  assert.equal(real.byId['use-all'], undefined, 'failhard stopped the run');
+  assert.equal(real.haltedBy, 'test_|-app-a_|-application-a_|-nop');
+});

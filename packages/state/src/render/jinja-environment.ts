@@ -133,7 +133,7 @@ function pythonRuntime(): Record<string, unknown> {
   };
   return {
     ...py,
-    undef: (hint: string) => new PyUndefined(hint),
+    undef: (hint: string) => new PyUndefined(hint, true),
     local: (value: unknown, name: string) => (value === undefined ? py.undefinedName(name) : value),
     out: (value: unknown) => py.str(value),
     chain: (first: unknown, ...rest: unknown[]) => {

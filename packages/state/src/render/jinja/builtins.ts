@@ -229,7 +229,7 @@ function wordwrap(value: unknown, width: unknown, breakLong: unknown, wrapstring
 }
 
 function groupRow(grouper: unknown, list: unknown[]): unknown[] {
-  const row = tuple([grouper, list]);
+  const row = attributeObject(tuple([grouper, list]));
   Object.defineProperty(row, 'grouper', { value: grouper, enumerable: false });
   Object.defineProperty(row, 'list', { value: list, enumerable: false });
   return row;

@@ -19,7 +19,11 @@ export class PyError extends Error {
 
 /** An undefined value (Jinja's StrictUndefined): defined-tests and `default` see it, anything else fails. */
 export class PyUndefined {
-  constructor(readonly hint: string) {}
+  /** `lenient`: prints as '' (the missing else of an inline if, as Jinja2 does). */
+  constructor(
+    readonly hint: string,
+    readonly lenient = false,
+  ) {}
   fail(): never {
     throw new PyError('', `Jinja variable ${this.hint}`);
   }
@@ -142,7 +146,10 @@ export function check(value: unknown): unknown {
 // ---------------------------------------------------------------- truth, str, repr
 
 export function truth(value: unknown): boolean {
-  if (value instanceof PyUndefined) value.fail();
+  if (value instanceof PyUndefined) {
+    if (value.lenient) return false;
+    value.fail();
+  }
   if (value === null || value === undefined) return false;
   if (typeof value === 'boolean') return value;
   if (isNumber(value)) return num(value) !== 0;
@@ -169,7 +176,10 @@ export function floatRepr(value: number): string {
 
 /** str(): how Jinja prints a value. */
 export function str(value: unknown): string {
-  if (value instanceof PyUndefined) value.fail();
+  if (value instanceof PyUndefined) {
+    if (value.lenient) return '';
+    value.fail();
+  }
   if (value === undefined) return '';
   if (isString(value)) return s(value);
   return repr(value);
@@ -1094,6 +1104,24 @@ interface Spec {
   type: string;
 }
 
+/**
+ * Python formats a float from its exact binary value, and an exact half rounds to even; JavaScript's
+ * toFixed rounds the half up (2.25 -> '2.3' where Python prints '2.2').
+ */
+export function toFixedHalfEven(value: number, digits: number): string {
+  const fixed = value.toFixed(digits);
+  if (digits >= 80) return fixed;
+  const exact = value.toFixed(Math.min(100, digits + 20));
+  const rest = exact.slice(exact.length - 20);
+  if (!/^50*$/.test(rest)) return fixed;
+  const last = Number(fixed.charAt(fixed.length - 1));
+  if (last % 2 === 0) return fixed;
+  // The half was rounded up to an odd digit: one unit less is the even neighbour.
+  const units = BigInt(fixed.replace('.', '')) - 1n;
+  const text = units.toString().padStart(digits + 1, '0');
+  return digits === 0 ? text : `${text.slice(0, -digits)}.${text.slice(-digits)}`;
+}
+
 function groupDigits(digits: string, separator: string): string {
   return digits.replace(/\B(?=(\d{3})+(?!\d))/g, separator);
 }
@@ -1134,7 +1162,7 @@ function formatNumber(value: unknown, spec: Spec): string {
       break;
     case 'f':
     case 'F':
-      body = Number.isFinite(a) ? a.toFixed(spec.precision ?? 6) : a > 0 ? 'inf' : 'nan';
+      body = Number.isFinite(a) ? toFixedHalfEven(a, spec.precision ?? 6) : a > 0 ? 'inf' : 'nan';
       break;
     case 'e':
     case 'E': {
