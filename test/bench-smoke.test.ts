@@ -37,9 +37,13 @@ const positive = (value: number, what: string): void => {
 
 test('the benchmark runs end to end at N=5 and writes results.json and results.md', { timeout: 90_000 }, async () => {
   const out: string[] = [];
-  const child = spawn(process.execPath, [benchRun, '--n', '5', '--repeats', '1', '--highstate', '20', '--out-dir', dir()], {
-    stdio: ['ignore', 'pipe', 'pipe'],
-  });
+  const child = spawn(
+    process.execPath,
+    [benchRun, '--n', '5', '--repeats', '1', '--highstate', '20', '--out-dir', dir()],
+    {
+      stdio: ['ignore', 'pipe', 'pipe'],
+    },
+  );
   child.stdout.on('data', (chunk: Buffer) => out.push(chunk.toString()));
   child.stderr.on('data', (chunk: Buffer) => out.push(chunk.toString()));
   const timer = setTimeout(() => child.kill('SIGTERM'), 80_000);

@@ -47,7 +47,7 @@ async function assertFirstRun(results: Results, sandbox: StateSandbox): Promise<
   const failed = Object.values(results).filter((r) => r.result !== true);
   assert.deepEqual(failed, [], 'every state succeeded');
   const order = inOrder(results);
-  assert.equal(order.at(-2), 'app-report', "order: last runs after every other state");
+  assert.equal(order.at(-2), 'app-report', 'order: last runs after every other state');
   assert.equal(order.at(-1), 'listener_nginx-service', 'the listener runs once, at the very end');
   assert.equal(order.filter((id) => id.startsWith('listener_')).length, 1);
   assert.ok(results[LISTENER], 'the listen_in restart is keyed as Salt keys it');
@@ -94,7 +94,17 @@ test('phoenix call --local: the Salt tree predicts with test=True, applies, then
     );
     const call = (...args: string[]): Promise<CliResult> =>
       phoenix(
-        ['call', '--local', '--config', config, '--file-root', join(TREE, 'salt'), '--pillar-root', join(TREE, 'pillar'), ...args],
+        [
+          'call',
+          '--local',
+          '--config',
+          config,
+          '--file-root',
+          join(TREE, 'salt'),
+          '--pillar-root',
+          join(TREE, 'pillar'),
+          ...args,
+        ],
         sandbox.env,
       );
     const highstate = async (...args: string[]): Promise<{ code: number; results: Results }> => {
@@ -136,7 +146,12 @@ test('phoenix call --local: the Salt tree predicts with test=True, applies, then
     const killed = await highstate();
     assert.equal(killed.code, 2, 'a failed state is retcode 2');
     assert.deepEqual(inOrder(killed.results), ['maintenance-killswitch'], 'failhard: nothing after the killswitch ran');
-    assert.equal(killed.results['test_|-maintenance-killswitch_|-host web-1 is in maintenance, nothing is applied_|-fail_without_changes']?.result, false);
+    assert.equal(
+      killed.results[
+        'test_|-maintenance-killswitch_|-host web-1 is in maintenance, nothing is applied_|-fail_without_changes'
+      ]?.result,
+      false,
+    );
   } finally {
     await sandbox.close();
   }
@@ -158,7 +173,15 @@ test(
     const sandbox = await createStateSandbox({ fakes: FAKES });
     try {
       await mkdir(join(sandbox.root, 'etc'));
-      await startMinionProcess(cloud, dir, processes, 'web-1', [master], { state: { root: sandbox.root } }, sandbox.env);
+      await startMinionProcess(
+        cloud,
+        dir,
+        processes,
+        'web-1',
+        [master],
+        { state: { root: sandbox.root } },
+        sandbox.env,
+      );
       await waitFor(
         async () => {
           const accepted = await phoenix(['keys', 'accept', '*', '--out', 'json'], cli);
@@ -176,12 +199,19 @@ test(
         assert.equal(set.code, 0, set.stdout + set.stderr);
       }
       const highstate = async (...args: string[]): Promise<Results> => {
-        const out = await phoenix(['run', '*', 'state.highstate', ...args, '--out', 'json', '--timeout', '90'], cli, 120_000);
+        const out = await phoenix(
+          ['run', '*', 'state.highstate', ...args, '--out', 'json', '--timeout', '90'],
+          cli,
+          120_000,
+        );
         const doc = json<{ returns: Record<string, { ret: Results }> }>(out);
         return doc.returns['web-1']?.ret ?? {};
       };
       const predicted = await highstate('test=True');
-      assert.ok(Object.values(predicted).every((r) => r.result !== false), JSON.stringify(predicted, null, 1));
+      assert.ok(
+        Object.values(predicted).every((r) => r.result !== false),
+        JSON.stringify(predicted, null, 1),
+      );
       assert.deepEqual(await readdir(sandbox.root), ['etc'], 'test=True changed nothing');
       await assertFirstRun(await highstate(), sandbox);
       assert.deepEqual(changed(await highstate()), [], 'the second run reports zero changes');

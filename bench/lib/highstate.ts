@@ -102,7 +102,8 @@ function highstate(args: readonly string[]): Promise<Run> {
           return;
         }
         const results = Object.values(
-          (JSON.parse(stdout) as { local: Record<string, { duration: number; changes: object; result: unknown }> }).local,
+          (JSON.parse(stdout) as { local: Record<string, { duration: number; changes: object; result: unknown }> })
+            .local,
         );
         const failed = results.filter((r) => r.result !== true);
         if (failed.length > 0) {

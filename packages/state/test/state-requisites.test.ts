@@ -415,7 +415,7 @@ c:
   assert.match(viaPrereq[0] ?? '', /Recursive requisite found/);
 });
 
-test('a requisite naming no state fails that state only, with Salt\'s comment; the rest runs', async () => {
+test("a requisite naming no state fails that state only, with Salt's comment; the rest runs", async () => {
   const planned = await plan({
     main: `
 ok:

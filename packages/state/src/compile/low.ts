@@ -6,14 +6,7 @@ import { findMatches, REQUISITE_FIELDS } from './chunk.js';
 import type { LowChunk, RequisiteField, RequisiteRef } from './chunk.js';
 
 /** Arguments that steer the engine rather than the state function. */
-const ENGINE_ARGS = new Set<string>([
-  ...REQUISITE_FIELDS,
-  'order',
-  'failhard',
-  'unless',
-  'onlyif',
-  'names',
-]);
+const ENGINE_ARGS = new Set<string>([...REQUISITE_FIELDS, 'order', 'failhard', 'unless', 'onlyif', 'names']);
 /** Salt arguments that only matter to features Phoenix does not have: accepted, ignored. */
 const IGNORED_ARGS = new Set([
   // Salt's state_aggregate batches pkg states into one call; each state runs on its own here.
@@ -223,7 +216,10 @@ function assignOrder(drafts: Draft[]): LowChunk[] {
     return Object.freeze({ ...draft, order });
   });
   const sortKey = (chunk: LowChunk) => `${chunk.state}${chunk.name}${chunk.fun}`;
-  return chunks.sort((a, b) => a.order - b.order || (sortKey(a) < sortKey(b) ? -1 : sortKey(a) > sortKey(b) ? 1 : 0) || a.index - b.index);
+  return chunks.sort(
+    (a, b) =>
+      a.order - b.order || (sortKey(a) < sortKey(b) ? -1 : sortKey(a) > sortKey(b) ? 1 : 0) || a.index - b.index,
+  );
 }
 
 /** Salt's low data shape (state.show_lowstate). */

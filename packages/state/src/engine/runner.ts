@@ -64,7 +64,12 @@ export async function runPlan(plan: readonly PlannedChunk[], options: EngineOpti
   let runNum = 0;
   let haltedBy: string | undefined;
 
-  const addResult = (tag: string, chunk: Pick<LowChunk, 'name' | 'id' | 'sls'>, outcome: StateOutcome, started: number) => {
+  const addResult = (
+    tag: string,
+    chunk: Pick<LowChunk, 'name' | 'id' | 'sls'>,
+    outcome: StateOutcome,
+    started: number,
+  ) => {
     results[tag] = {
       name: chunk.name,
       result: outcome.result,
@@ -166,7 +171,12 @@ async function runListeners(
   plan: readonly PlannedChunk[],
   recorded: ReadonlyMap<number, Recorded>,
   options: EngineOptions,
-  addResult: (tag: string, chunk: Pick<LowChunk, 'name' | 'id' | 'sls'>, outcome: StateOutcome, started: number) => void,
+  addResult: (
+    tag: string,
+    chunk: Pick<LowChunk, 'name' | 'id' | 'sls'>,
+    outcome: StateOutcome,
+    started: number,
+  ) => void,
 ): Promise<void> {
   const position = new Map<number, number>();
   const errors: { tag: string; ref: RequisiteRef; sls: string }[] = [];
@@ -178,7 +188,12 @@ async function runListeners(
     for (const ref of planned.deps.lostListen) {
       const module = ref.module ?? 'id';
       errors.push({
-        tag: chunkTag({ state: 'Listen_Error', id: `listen_${ref.target}`, name: `listen_${module}`, fun: 'Listen_Error' }),
+        tag: chunkTag({
+          state: 'Listen_Error',
+          id: `listen_${ref.target}`,
+          name: `listen_${module}`,
+          fun: 'Listen_Error',
+        }),
         ref,
         sls: planned.chunk.sls,
       });
@@ -221,7 +236,8 @@ function notFound(planned: PlannedChunk): string {
   for (const { kind, ref } of planned.deps.lost) byKind.set(kind, [...(byKind.get(kind) ?? []), ref]);
   for (const [kind, refs] of byKind) {
     comment += `${' '.repeat(19)}${kind}:\n`;
-    for (const ref of refs) comment += `${' '.repeat(23)}${ref.kind === 'state' ? ref.module : ref.kind}: ${ref.target}\n`;
+    for (const ref of refs)
+      comment += `${' '.repeat(23)}${ref.kind === 'state' ? ref.module : ref.kind}: ${ref.target}\n`;
   }
   return comment;
 }

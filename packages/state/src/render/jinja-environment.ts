@@ -142,7 +142,11 @@ function pythonRuntime(): Record<string, unknown> {
         const op = rest[i] as string;
         const right = (rest[i + 1] as () => unknown)();
         const ok =
-          op === 'in' ? py.contains(right, left) : op === 'notin' ? !py.contains(right, left) : py.compare(op, left, right);
+          op === 'in'
+            ? py.contains(right, left)
+            : op === 'notin'
+              ? !py.contains(right, left)
+              : py.compare(op, left, right);
         if (!ok) return false;
         left = right;
       }
@@ -304,7 +308,8 @@ function filterBy(
     const baseValues = lookupDict[py.str(base)];
     if (ret === null) ret = baseValues;
     else if (py.isDict(baseValues)) {
-      if (!py.isDict(ret)) throw new PyError('SaltException', 'filter_by default and look-up values must both be dictionaries.');
+      if (!py.isDict(ret))
+        throw new PyError('SaltException', 'filter_by default and look-up values must both be dictionaries.');
       ret = dictUpdate(deepCopy(baseValues) as Record<string, unknown>, ret);
     }
   }
@@ -341,7 +346,11 @@ export function createSaltFunctions(scope: RenderScope, bridge: TemplateBridge):
     }
   };
   const builtins: Record<string, (...args: unknown[]) => unknown> = {
-    'grains.get': py.pyfunction('grains.get', ['key', 'default=', 'delimiter=', 'ordered='], lookupWith(() => scope.grains)),
+    'grains.get': py.pyfunction(
+      'grains.get',
+      ['key', 'default=', 'delimiter=', 'ordered='],
+      lookupWith(() => scope.grains),
+    ),
     'grains.item': py.pyfunction('grains.item', ['*args'], (names) =>
       Object.fromEntries((names as unknown[]).map((n) => [py.str(n), traverse(scope.grains, py.str(n), '')])),
     ),
@@ -350,36 +359,59 @@ export function createSaltFunctions(scope: RenderScope, bridge: TemplateBridge):
       'grains.filter_by',
       ['lookup_dict', 'grain=', 'merge=', 'default=', 'base='],
       (lookupDict, grain, merge, fallback, base) =>
-        filterBy(scope.grains, lookupDict, grain === undefined ? 'os_family' : py.str(grain), merge, fallback === undefined ? 'default' : py.str(fallback), base),
+        filterBy(
+          scope.grains,
+          lookupDict,
+          grain === undefined ? 'os_family' : py.str(grain),
+          merge,
+          fallback === undefined ? 'default' : py.str(fallback),
+          base,
+        ),
     ),
     'pillar.get': py.pyfunction(
       'pillar.get',
       ['key', 'default=', 'merge=', 'merge_nested_lists=', 'delimiter=', 'pillarenv=', 'saltenv='],
-      (key, fallback, merge, _nested, delimiter) => lookupWith(() => scope.pillar)(key, fallback ?? '', delimiter ?? ':', merge),
+      (key, fallback, merge, _nested, delimiter) =>
+        lookupWith(() => scope.pillar)(key, fallback ?? '', delimiter ?? ':', merge),
     ),
     'pillar.item': py.pyfunction('pillar.item', ['*args'], (names) =>
       Object.fromEntries((names as unknown[]).map((n) => [py.str(n), traverse(scope.pillar, py.str(n), '')])),
     ),
     'pillar.items': py.pyfunction('pillar.items', ['*args'], () => scope.pillar),
-    'pillar.raw': py.pyfunction('pillar.raw', ['key='], (key) => (key === undefined ? scope.pillar : traverse(scope.pillar, py.str(key), ''))),
+    'pillar.raw': py.pyfunction('pillar.raw', ['key='], (key) =>
+      key === undefined ? scope.pillar : traverse(scope.pillar, py.str(key), ''),
+    ),
     'pillar.filter_by': py.pyfunction(
       'pillar.filter_by',
       ['lookup_dict', 'pillar=', 'merge=', 'default=', 'base='],
       (lookupDict, key, merge, fallback, base) =>
-        filterBy(scope.pillar, lookupDict, py.str(key), merge, fallback === undefined ? 'default' : py.str(fallback), base),
+        filterBy(
+          scope.pillar,
+          lookupDict,
+          py.str(key),
+          merge,
+          fallback === undefined ? 'default' : py.str(fallback),
+          base,
+        ),
     ),
-    'config.get': py.pyfunction('config.get', ['key', 'default=', 'delimiter='], (key, fallback = '', delimiter = ':') => {
-      const missing = Symbol('missing');
-      for (const data of [scope.opts, scope.grains, scope.pillar]) {
-        const found = traverse(data, py.str(key), missing, py.str(delimiter));
-        if (found !== missing) return found;
-      }
-      return fallback;
-    }),
+    'config.get': py.pyfunction(
+      'config.get',
+      ['key', 'default=', 'delimiter='],
+      (key, fallback = '', delimiter = ':') => {
+        const missing = Symbol('missing');
+        for (const data of [scope.opts, scope.grains, scope.pillar]) {
+          const found = traverse(data, py.str(key), missing, py.str(delimiter));
+          if (found !== missing) return found;
+        }
+        return fallback;
+      },
+    ),
     'file.file_exists': py.pyfunction('file.file_exists', ['path'], exists('file')),
     'file.directory_exists': py.pyfunction('file.directory_exists', ['path'], exists('directory')),
     'file.join': py.pyfunction('file.join', ['*args'], (parts) => posix.join(...(parts as unknown[]).map(py.str))),
-    'state.sls_exists': py.pyfunction('state.sls_exists', ['mods', '**kwargs'], (mods) => bridge.slsExists(py.str(mods))),
+    'state.sls_exists': py.pyfunction('state.sls_exists', ['mods', '**kwargs'], (mods) =>
+      bridge.slsExists(py.str(mods)),
+    ),
   };
   const callable = (fun: string) =>
     builtins[fun] ??
@@ -480,7 +512,7 @@ export function createJinjaEnvironment(
     raise: py.pyfunction('raise', ['msg'], (msg) => {
       throw new PyError('', py.str(msg));
     }),
-    odict: (jinjaGlobals().dict as (...raw: unknown[]) => unknown),
+    odict: jinjaGlobals().dict as (...raw: unknown[]) => unknown,
     sls_exists: py.pyfunction('sls_exists', ['name'], (name) => bridge.slsExists(py.str(name))),
     ...context,
   };

@@ -41,7 +41,9 @@ export class StateFunctions {
       return `State '${chunk.state}.${chunk.fun}' was not found in SLS '${chunk.sls}'\nReason: '${chunk.state}.${chunk.fun}' is not available (${chunk.where})`;
     }
     const parsed = fn.schema.safeParse(chunk.args);
-    return parsed.success ? undefined : `State '${chunk.state}.${chunk.fun}' of ${chunk.where}: ${describeIssue(parsed.error)}`;
+    return parsed.success
+      ? undefined
+      : `State '${chunk.state}.${chunk.fun}' of ${chunk.where}: ${describeIssue(parsed.error)}`;
   }
 
   /** Every problem of a run's states at once (state.show_lowstate checks). */

@@ -16,7 +16,6 @@ import {
   isFloat,
   isNumber,
   isString,
-  isTuple,
   iterate,
   key,
   len,
@@ -56,7 +55,8 @@ function attributeGetter(attribute: unknown, fallback?: unknown): (item: unknown
   return (item: unknown) => {
     let value = item;
     for (const part of parts) {
-      value = typeof part === 'number' || /^\d+$/.test(String(part)) ? getitem(value, Number(part)) : getitem(value, part);
+      value =
+        typeof part === 'number' || /^\d+$/.test(String(part)) ? getitem(value, Number(part)) : getitem(value, part);
       if (value instanceof PyUndefined) {
         if (fallback !== undefined) return fallback;
         break;
@@ -82,7 +82,8 @@ function prepareMap(scope: FilterScope, args: unknown[], kwargs: Record<string, 
   const [name, ...rest] = args;
   if (name === undefined) throw new PyError('TypeError', 'map requires a filter argument');
   const filter = scope.filter(str(name));
-  return (item: unknown) => filter(item, ...rest, ...(Object.keys(kwargs).length > 0 ? [{ ...kwargs, __keywords: true }] : []));
+  return (item: unknown) =>
+    filter(item, ...rest, ...(Object.keys(kwargs).length > 0 ? [{ ...kwargs, __keywords: true }] : []));
 }
 
 function prepareSelect(
@@ -125,7 +126,16 @@ function toInt(value: unknown, fallback: unknown, base: unknown): unknown {
     const text = s(value).trim().replace(/_/g, '');
     const prefixed = /^[-+]?0[xob]/i.test(text) && b !== 10;
     const body = prefixed ? text.replace(/^([-+]?)0[xob]/i, '$1') : text;
-    const digits = b === 10 ? /^[-+]?\d+$/ : b === 16 ? /^[-+]?[0-9a-f]+$/i : b === 8 ? /^[-+]?[0-7]+$/ : b === 2 ? /^[-+]?[01]+$/ : /^[-+]?[0-9a-z]+$/i;
+    const digits =
+      b === 10
+        ? /^[-+]?\d+$/
+        : b === 16
+          ? /^[-+]?[0-9a-f]+$/i
+          : b === 8
+            ? /^[-+]?[0-7]+$/
+            : b === 2
+              ? /^[-+]?[01]+$/
+              : /^[-+]?[0-9a-z]+$/i;
     if (digits.test(body)) return parseInt(body, b);
     const f = Number(text);
     if (text !== '' && Number.isFinite(f)) return Math.trunc(f);
@@ -252,7 +262,8 @@ export function pythonJson(
   const pad = typeof options.indent === 'number' ? ' '.repeat(options.indent) : options.indent;
   const encodeString = (text: string) => {
     let out = JSON.stringify(text);
-    if (options.ensureAscii === true) out = out.replace(/[\u007f-\uffff]/g, (c) => `\\u${c.charCodeAt(0).toString(16).padStart(4, '0')}`);
+    if (options.ensureAscii === true)
+      out = out.replace(/[\u007f-\uffff]/g, (c) => `\\u${c.charCodeAt(0).toString(16).padStart(4, '0')}`);
     return out;
   };
   const walk = (v: unknown, depth: number): string => {
@@ -284,7 +295,12 @@ export function pythonJson(
   return walk(value, 0);
 }
 
-function fn(name: string, params: readonly string[], body: (...bound: unknown[]) => unknown, undefinedOk = false): Filter {
+function fn(
+  name: string,
+  params: readonly string[],
+  body: (...bound: unknown[]) => unknown,
+  undefinedOk = false,
+): Filter {
   return pyfunction(name, params, body, undefinedOk);
 }
 
@@ -324,10 +340,15 @@ export function jinjaFilters(scope: FilterScope): Record<string, Filter> {
       const left = Math.floor(missing / 2) + (missing & width & 1);
       return ' '.repeat(left) + t + ' '.repeat(missing - left);
     }),
-    default: fn('default', ['value', 'default_value=', 'boolean='], (v, fallback, boolean) => {
-      const missing = v instanceof PyUndefined || v === undefined || (truth(boolean ?? false) && !truth(v));
-      return missing ? (fallback === undefined ? '' : fallback) : v;
-    }, true),
+    default: fn(
+      'default',
+      ['value', 'default_value=', 'boolean='],
+      (v, fallback, boolean) => {
+        const missing = v instanceof PyUndefined || v === undefined || (truth(boolean ?? false) && !truth(v));
+        return missing ? (fallback === undefined ? '' : fallback) : v;
+      },
+      true,
+    ),
     dictsort: fn('dictsort', ['value', 'case_sensitive=', 'by=', 'reverse='], (v, cs, by, reverse) => {
       check(v);
       if (!isDict(v)) throw new PyError('TypeError', 'dictsort requires a dict');
@@ -487,13 +508,19 @@ export function jinjaFilters(scope: FilterScope): Record<string, Filter> {
     }),
     title: fn('title', ['s'], (v) => titleCase(str(v))),
     tojson: fn('tojson', ['value', 'indent='], (v, ind) =>
-      pythonJson(v, { sortKeys: true, indent: ind === undefined || ind === null ? undefined : num(ind), ensureAscii: true })
+      pythonJson(v, {
+        sortKeys: true,
+        indent: ind === undefined || ind === null ? undefined : num(ind),
+        ensureAscii: true,
+      })
         .replace(/</g, '\\u003c')
         .replace(/>/g, '\\u003e')
         .replace(/&/g, '\\u0026')
         .replace(/'/g, '\\u0027'),
     ),
-    trim: fn('trim', ['value', 'chars='], (v, chars) => (getattr(str(v), 'strip') as (...a: unknown[]) => unknown)(...(chars === undefined ? [] : [chars]))),
+    trim: fn('trim', ['value', 'chars='], (v, chars) =>
+      (getattr(str(v), 'strip') as (...a: unknown[]) => unknown)(...(chars === undefined ? [] : [chars])),
+    ),
     truncate: fn('truncate', ['s', 'length=', 'killwords=', 'end=', 'leeway='], truncate),
     unique: fn('unique', ['value', 'case_sensitive=', 'attribute='], (v, cs, attribute) => {
       const getter = attribute === undefined || attribute === null ? (x: unknown) => x : attributeGetter(attribute);
@@ -510,7 +537,10 @@ export function jinjaFilters(scope: FilterScope): Record<string, Filter> {
     }),
     upper: fn('upper', ['s'], (v) => str(v).toUpperCase()),
     urlencode: fn('urlencode', ['value'], (v) => {
-      if (isDict(v)) return Object.entries(v).map(([k, item]) => `${encodeURIComponent(k)}=${encodeURIComponent(str(item))}`).join('&');
+      if (isDict(v))
+        return Object.entries(v)
+          .map(([k, item]) => `${encodeURIComponent(k)}=${encodeURIComponent(str(item))}`)
+          .join('&');
       return encodeURIComponent(str(v)).replace(/%2F/g, '/');
     }),
     wordcount: fn('wordcount', ['s'], (v) => (str(v).match(/\w+/gu) ?? []).length),
@@ -609,7 +639,10 @@ export function jinjaGlobals(): Record<string, unknown> {
       if (step === 0) throw new PyError('ValueError', 'range() arg 3 must not be zero');
       const count = Math.max(0, Math.ceil((stop - start) / step));
       if (count > MAX_RANGE) {
-        throw new PyError('OverflowError', `Range too big. The sandbox blocks ranges larger than MAX_RANGE (${MAX_RANGE}).`);
+        throw new PyError(
+          'OverflowError',
+          `Range too big. The sandbox blocks ranges larger than MAX_RANGE (${MAX_RANGE}).`,
+        );
       }
       return Array.from({ length: count }, (_v, i) => start + i * step);
     }),
@@ -619,10 +652,11 @@ export function jinjaGlobals(): Record<string, unknown> {
       const [source] = args;
       if (source !== undefined) {
         if (isDict(source)) Object.assign(out, copyDict(source));
-        else for (const pair of iterate(source)) {
-          const [k, v] = unpack(pair, 2);
-          defineOwn(out, key(k), v);
-        }
+        else
+          for (const pair of iterate(source)) {
+            const [k, v] = unpack(pair, 2);
+            defineOwn(out, key(k), v);
+          }
       }
       for (const [k, v] of Object.entries(kwargs)) defineOwn(out, k, v);
       return out;
@@ -674,7 +708,11 @@ export function loopContext(items: readonly unknown[]): { at(index: number): obj
         },
         changed: (...raw: unknown[]) => {
           const { args } = splitArguments(raw);
-          if (lastChanged !== undefined && lastChanged.length === args.length && lastChanged.every((v, i) => eq(v, args[i]))) {
+          if (
+            lastChanged !== undefined &&
+            lastChanged.length === args.length &&
+            lastChanged.every((v, i) => eq(v, args[i]))
+          ) {
             return false;
           }
           lastChanged = args;

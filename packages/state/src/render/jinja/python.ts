@@ -241,10 +241,7 @@ function numeric(value: unknown): boolean {
 }
 
 function unsupported(op: string, a: unknown, b: unknown): never {
-  throw new PyError(
-    'TypeError',
-    `unsupported operand type(s) for ${op}: '${typeName(a)}' and '${typeName(b)}'`,
-  );
+  throw new PyError('TypeError', `unsupported operand type(s) for ${op}: '${typeName(a)}' and '${typeName(b)}'`);
 }
 
 function numberResult(value: number, asFloat: boolean): number | PyFloat {
@@ -264,10 +261,7 @@ export function add(a: unknown, b: unknown): unknown {
     throw new PyError('TypeError', `can only concatenate str (not "${typeName(b)}") to str`);
   }
   if (Array.isArray(a)) {
-    throw new PyError(
-      'TypeError',
-      `can only concatenate ${typeName(a)} (not "${typeName(b)}") to ${typeName(a)}`,
-    );
+    throw new PyError('TypeError', `can only concatenate ${typeName(a)} (not "${typeName(b)}") to ${typeName(a)}`);
   }
   return unsupported('+', a, b);
 }
@@ -279,7 +273,7 @@ export function sub(a: unknown, b: unknown): unknown {
   return unsupported('-', a, b);
 }
 
-function repeat(count: unknown, what: string): number {
+function repeat(count: unknown): number {
   if (!numeric(count) || isFloat(count)) {
     throw new PyError('TypeError', `can't multiply sequence by non-int of type '${typeName(count)}'`);
   }
@@ -290,11 +284,11 @@ export function mul(a: unknown, b: unknown): unknown {
   check(a);
   check(b);
   if (numeric(a) && numeric(b)) return numberResult(num(a) * num(b), isFloat(a) || isFloat(b));
-  if (isString(a)) return s(a).repeat(repeat(b, 'str'));
-  if (isString(b)) return s(b).repeat(repeat(a, 'str'));
+  if (isString(a)) return s(a).repeat(repeat(b));
+  if (isString(b)) return s(b).repeat(repeat(a));
   const seq = Array.isArray(a) ? a : Array.isArray(b) ? b : undefined;
   if (seq) {
-    const times = repeat(seq === a ? b : a, 'list');
+    const times = repeat(seq === a ? b : a);
     const out: unknown[] = [];
     for (let i = 0; i < times; i++) out.push(...seq);
     return isTuple(seq) ? tuple(out) : out;
@@ -319,10 +313,7 @@ export function floordiv(a: unknown, b: unknown): unknown {
   check(a);
   check(b);
   if (!numeric(a) || !numeric(b)) return unsupported('//', a, b);
-  return numberResult(
-    Math.floor(num(a) / divisor(b, 'integer division or modulo by zero')),
-    isFloat(a) || isFloat(b),
-  );
+  return numberResult(Math.floor(num(a) / divisor(b, 'integer division or modulo by zero')), isFloat(a) || isFloat(b));
 }
 
 export function mod(a: unknown, b: unknown): unknown {
@@ -391,10 +382,7 @@ export function order(a: unknown, b: unknown, op: string): number {
     }
     return a.length - b.length;
   }
-  throw new PyError(
-    'TypeError',
-    `'${op}' not supported between instances of '${typeName(a)}' and '${typeName(b)}'`,
-  );
+  throw new PyError('TypeError', `'${op}' not supported between instances of '${typeName(a)}' and '${typeName(b)}'`);
 }
 
 export function compare(op: string, a: unknown, b: unknown): boolean {
@@ -679,10 +667,7 @@ function stripChars(text: string, chars: unknown, left: boolean, right: boolean)
 function affixes(value: unknown, method: string): string[] {
   if (isString(value)) return [s(value)];
   if (isTuple(value) && value.every(isString)) return value.map(s);
-  throw new PyError(
-    'TypeError',
-    `${method} first arg must be str or a tuple of str, not ${typeName(value)}`,
-  );
+  throw new PyError('TypeError', `${method} first arg must be str or a tuple of str, not ${typeName(value)}`);
 }
 
 function splitWords(text: string, maxsplit: number, fromRight: boolean): string[] {
@@ -725,7 +710,8 @@ function splitBy(text: string, sep: unknown, maxsplit: unknown, fromRight: boole
 
 function findIn(text: string, sub: unknown, start: unknown, end: unknown, fromRight: boolean): number {
   const region = slice(text, start ?? null, end ?? null, null) as string;
-  const offset = start === undefined || start === null ? 0 : Math.max(0, num(start) < 0 ? text.length + num(start) : num(start));
+  const offset =
+    start === undefined || start === null ? 0 : Math.max(0, num(start) < 0 ? text.length + num(start) : num(start));
   const found = fromRight ? region.lastIndexOf(str(sub)) : region.indexOf(str(sub));
   return found === -1 ? -1 : found + offset;
 }
@@ -772,8 +758,7 @@ const STR_METHODS: MethodTable = {
   capitalize: [[], (t: string) => t.charAt(0).toUpperCase() + t.slice(1).toLowerCase()],
   swapcase: [
     [],
-    (t: string) =>
-      [...t].map((c) => (c === c.toUpperCase() ? c.toLowerCase() : c.toUpperCase())).join(''),
+    (t: string) => [...t].map((c) => (c === c.toUpperCase() ? c.toLowerCase() : c.toUpperCase())).join(''),
   ],
   strip: [['chars='], (t: string, chars) => stripChars(t, chars, true, true)],
   lstrip: [['chars='], (t: string, chars) => stripChars(t, chars, true, false)],
@@ -788,12 +773,18 @@ const STR_METHODS: MethodTable = {
       return truth(keep) ? out : out.map((line) => line.replace(/(\r\n|\n|\r)$/, ''));
     },
   ],
-  join: [['iterable'], (t: string, items) => iterate(items).map((item) => {
-    if (!isString(item)) {
-      throw new PyError('TypeError', `sequence item: expected str instance, ${typeName(item)} found`);
-    }
-    return s(item);
-  }).join(t)],
+  join: [
+    ['iterable'],
+    (t: string, items) =>
+      iterate(items)
+        .map((item) => {
+          if (!isString(item)) {
+            throw new PyError('TypeError', `sequence item: expected str instance, ${typeName(item)} found`);
+          }
+          return s(item);
+        })
+        .join(t),
+  ],
   startswith: [
     ['prefix', 'start=', 'end='],
     (t: string, prefix, start, end) => {
@@ -882,10 +873,7 @@ const STR_METHODS: MethodTable = {
   rjust: [['width', 'fillchar='], (t: string, w, f) => pad(t, w, f, 'right')],
   center: [['width', 'fillchar='], (t: string, w, f) => pad(t, w, f, 'center')],
   removeprefix: [['prefix'], (t: string, p) => (t.startsWith(str(p)) ? t.slice(str(p).length) : t)],
-  removesuffix: [
-    ['suffix'],
-    (t: string, p) => (str(p) !== '' && t.endsWith(str(p)) ? t.slice(0, -str(p).length) : t),
-  ],
+  removesuffix: [['suffix'], (t: string, p) => (str(p) !== '' && t.endsWith(str(p)) ? t.slice(0, -str(p).length) : t)],
   isdigit: [[], (t: string) => /^\d+$/.test(t)],
   isdecimal: [[], (t: string) => /^\d+$/.test(t)],
   isnumeric: [[], (t: string) => /^\p{N}+$/u.test(t)],
@@ -896,9 +884,12 @@ const STR_METHODS: MethodTable = {
   isupper: [[], (t: string) => /\p{Lu}/u.test(t) && t === t.toUpperCase()],
   istitle: [[], (t: string) => isTitle(t)],
   isidentifier: [[], (t: string) => /^[A-Za-z_][A-Za-z0-9_]*$/.test(t)],
-  isascii: [[], (t: string) => /^[\x00-\x7f]*$/.test(t)],
+  isascii: [[], (t: string) => [...t].every((c) => (c.codePointAt(0) ?? 0) < 0x80)],
   expandtabs: [['tabsize='], (t: string, size) => t.replace(/\t/g, ' '.repeat(size === undefined ? 8 : num(size)))],
-  format: [['*args', '**kwargs'], (t: string, args, kwargs) => strFormat(t, args as unknown[], kwargs as Record<string, unknown>)],
+  format: [
+    ['*args', '**kwargs'],
+    (t: string, args, kwargs) => strFormat(t, args as unknown[], kwargs as Record<string, unknown>),
+  ],
   format_map: [['mapping'], (t: string, mapping) => strFormat(t, [], mapping as Record<string, unknown>)],
   encode: [['encoding=', 'errors='], (t: string) => t],
   decode: [['encoding=', 'errors='], (t: string) => t],
@@ -982,7 +973,10 @@ const LIST_METHODS: MethodTable = {
   sort: [
     ['key=', 'reverse='],
     (l: unknown[], keyFn, reverse) => {
-      const keyOf = keyFn === undefined || keyFn === null ? (x: unknown) => x : (x: unknown) => (keyFn as (v: unknown) => unknown)(x);
+      const keyOf =
+        keyFn === undefined || keyFn === null
+          ? (x: unknown) => x
+          : (x: unknown) => (keyFn as (v: unknown) => unknown)(x);
       const sorted = sortValues(l, keyOf, truth(reverse ?? false));
       mutable(l).splice(0, l.length, ...sorted);
       return null;
@@ -1266,15 +1260,19 @@ function fieldValue(field: string, args: unknown[], kwargs: Record<string, unkno
   const head = m[1] ?? '';
   let value: unknown;
   if (head === '') {
-    if (auto.next < 0) throw new PyError('ValueError', 'cannot switch from manual field specification to automatic field numbering');
+    if (auto.next < 0)
+      throw new PyError('ValueError', 'cannot switch from manual field specification to automatic field numbering');
     value = args[auto.next];
-    if (auto.next >= args.length) throw new PyError('IndexError', `Replacement index ${auto.next} out of range for positional args tuple`);
+    if (auto.next >= args.length)
+      throw new PyError('IndexError', `Replacement index ${auto.next} out of range for positional args tuple`);
     auto.next++;
   } else if (/^\d+$/.test(head)) {
-    if (auto.next > 0) throw new PyError('ValueError', 'cannot switch from automatic field numbering to manual field specification');
+    if (auto.next > 0)
+      throw new PyError('ValueError', 'cannot switch from automatic field numbering to manual field specification');
     auto.next = -1;
     const i = Number(head);
-    if (i >= args.length) throw new PyError('IndexError', `Replacement index ${i} out of range for positional args tuple`);
+    if (i >= args.length)
+      throw new PyError('IndexError', `Replacement index ${i} out of range for positional args tuple`);
     value = args[i];
   } else {
     if (!Object.hasOwn(kwargs, head)) throw new PyError('KeyError', stringRepr(head));
@@ -1353,7 +1351,14 @@ export function percentFormat(template: string, values: unknown): string {
   };
   const out = template.replace(
     /%(?:\(([^)]*)\))?([#0\- +]*)(\*|\d+)?(?:\.(\*|\d+))?[hlL]?([diouxXeEfFgGcrsa%])/g,
-    (_all, name: string | undefined, flags: string, width: string | undefined, precision: string | undefined, conv: string) => {
+    (
+      _all,
+      name: string | undefined,
+      flags: string,
+      width: string | undefined,
+      precision: string | undefined,
+      conv: string,
+    ) => {
       if (conv === '%' && name === undefined) return '%';
       let value: unknown;
       if (name !== undefined) {
@@ -1387,7 +1392,8 @@ export function percentFormat(template: string, values: unknown): string {
         case 'd':
         case 'i':
         case 'u': {
-          if (!numeric(value)) throw new PyError('TypeError', `%${conv} format: a number is required, not ${typeName(value)}`);
+          if (!numeric(value))
+            throw new PyError('TypeError', `%${conv} format: a number is required, not ${typeName(value)}`);
           return formatNumber(Math.trunc(num(value)), { ...spec, type: 'd', align: spec.align || '' });
         }
         case 'o':

@@ -39,8 +39,7 @@ import { pythonRegex } from './python-regex.js';
 
 // ---------------------------------------------------------------- YAML as PyYAML writes it
 
-const YAML_PLAIN_UNSAFE =
-  /^(?:[-?:,[\]{}#&*!|>'"%@`]|[-?:](?:\s|$))|[\n\r\t]|: |:$| #|^\s|\s$|^$|^~$/;
+const YAML_PLAIN_UNSAFE = /^(?:[-?:,[\]{}#&*!|>'"%@`]|[-?:](?:\s|$))|[\n\r\t]|: |:$| #|^\s|\s$|^$|^~$/;
 const YAML_RESOLVES =
   /^(?:y|Y|yes|Yes|YES|n|N|no|No|NO|true|True|TRUE|false|False|FALSE|on|On|ON|off|Off|OFF|null|Null|NULL|~|[-+]?(?:0|[1-9][0-9_]*)|0[0-7_]+|0x[0-9a-fA-F_]+|0b[01_]+|[-+]?(?:\d[\d_]*)?\.[\d_]*(?:[eE][-+]?\d+)?|[-+]?\d[\d_]*(?:[eE][-+]?\d+)|[-+]?\.(?:inf|Inf|INF)|\.(?:nan|NaN|NAN)|\d{4}-\d\d?-\d\d?(?:[Tt ].*)?|[-+]?[1-9][\d_]*(?::[0-5]?\d)+(?:\.[\d_]*)?|<<|=)$/;
 
@@ -95,7 +94,10 @@ function flowYaml(value: unknown): string {
   const scalar = yamlScalar(value, true);
   if (scalar !== undefined) return scalar;
   if (Array.isArray(value)) return `[${value.map(flowYaml).join(', ')}]`;
-  if (isDict(value)) return `{${sortedEntries(value).map(([k, v]) => `${yamlString(k, true)}: ${flowYaml(v)}`).join(', ')}}`;
+  if (isDict(value))
+    return `{${sortedEntries(value)
+      .map(([k, v]) => `${yamlString(k, true)}: ${flowYaml(v)}`)
+      .join(', ')}}`;
   throw new PyError('RepresenterError', `cannot represent an object: ${typeName(value)}`);
 }
 
@@ -254,7 +256,10 @@ function parseDate(value: unknown, now: () => number): Date {
   if (/^\d+(\.\d+)?$/.test(text)) return new Date(Number(text) * 1000);
   const normalized = text.replace(/^(\d{4})\/(\d{1,2})\/(\d{1,2})/, '$1-$2-$3');
   const iso = /^\d{4}-\d{1,2}-\d{1,2}$/.test(normalized)
-    ? normalized.replace(/^(\d{4})-(\d{1,2})-(\d{1,2})$/, (_a, y: string, m: string, d: string) => `${y}-${m.padStart(2, '0')}-${d.padStart(2, '0')}T00:00:00Z`)
+    ? normalized.replace(
+        /^(\d{4})-(\d{1,2})-(\d{1,2})$/,
+        (_a, y: string, m: string, d: string) => `${y}-${m.padStart(2, '0')}-${d.padStart(2, '0')}T00:00:00Z`,
+      )
     : normalized;
   const date = new Date(iso);
   if (Number.isNaN(date.getTime())) throw new PyError('ValueError', `Unable to parse ${repr(text)}`);
@@ -287,11 +292,17 @@ function humanToBytes(value: unknown): number {
 
 // ---------------------------------------------------------------- the filters
 
-export function saltFilters(options: { now(): number; roots?: (path: string) => string | undefined }): Record<string, Filter> {
+export function saltFilters(options: {
+  now(): number;
+  roots?: (path: string) => string | undefined;
+}): Record<string, Filter> {
   const filters: Record<string, Filter> = {
     yaml: pyfunction('yaml', ['value', 'flow_style='], (v, flow) => yamlDump(v, flow ?? true)),
     json: pyfunction('json', ['value', 'sort_keys=', 'indent='], (v, sortKeys, indent) =>
-      pythonJson(v, { sortKeys: truth(sortKeys ?? true), indent: indent === undefined || indent === null ? undefined : num(indent) }),
+      pythonJson(v, {
+        sortKeys: truth(sortKeys ?? true),
+        indent: indent === undefined || indent === null ? undefined : num(indent),
+      }),
     ),
     python: pyfunction('python', ['value'], (v) => repr(v)),
     yaml_encode: pyfunction('yaml_encode', ['data'], (v) => {
@@ -299,7 +310,10 @@ export function saltFilters(options: { now(): number; roots?: (path: string) => 
       if (isString(v)) return yamlDoubleQuoted(s(v));
       const scalar = yamlScalar(v, true);
       if (scalar === undefined) {
-        throw new PyError('TypeError', `yaml_encode() only works with YAML scalar data; failed for <class '${typeName(v)}'>`);
+        throw new PyError(
+          'TypeError',
+          `yaml_encode() only works with YAML scalar data; failed for <class '${typeName(v)}'>`,
+        );
       }
       return scalar;
     }),
@@ -314,10 +328,14 @@ export function saltFilters(options: { now(): number; roots?: (path: string) => 
       }
     }),
     load_text: pyfunction('load_text', ['value'], (v) => str(v)),
-    regex_replace: pyfunction('regex_replace', ['txt', 'rgx', 'val', 'ignorecase=', 'multiline='], (txt, rgx, val, ic, ml) => {
-      const re = pythonRegex(str(rgx), `g${regexFlags(ic, ml)}`);
-      return str(txt).replace(re.regex, re.replacement(str(val)));
-    }),
+    regex_replace: pyfunction(
+      'regex_replace',
+      ['txt', 'rgx', 'val', 'ignorecase=', 'multiline='],
+      (txt, rgx, val, ic, ml) => {
+        const re = pythonRegex(str(rgx), `g${regexFlags(ic, ml)}`);
+        return str(txt).replace(re.regex, re.replacement(str(val)));
+      },
+    ),
     regex_search: pyfunction('regex_search', ['txt', 'rgx', 'ignorecase=', 'multiline='], (txt, rgx, ic, ml) =>
       groupsOf(pythonRegex(str(rgx), regexFlags(ic, ml)).regex.exec(str(txt))),
     ),
@@ -358,21 +376,29 @@ export function saltFilters(options: { now(): number; roots?: (path: string) => 
     traverse: pyfunction('traverse', ['data', 'key', 'default=', 'delimiter='], (data, k, fallback, delimiter) =>
       traverse(data, str(k), fallback === undefined ? null : fallback, delimiter === undefined ? ':' : str(delimiter)),
     ),
-    dict_merge: pyfunction('dict_merge', ['obj_a', 'obj_b', 'strategy=', 'renderer=', 'merge_lists='], (a, b, strategy, _renderer, mergeLists) => {
-      check(a);
-      check(b);
-      if (!isDict(a) || !isDict(b)) throw new PyError('TypeError', 'dict_merge merges two dictionaries');
-      const copied = deepCopy(a) as Record<string, unknown>;
-      const how = strategy === undefined ? 'smart' : str(strategy);
-      if (how === 'overwrite') return { ...copied, ...b };
-      return dictUpdate(copied, deepCopy(b) as Record<string, unknown>, how !== 'none', truth(mergeLists ?? false));
-    }),
-    update: pyfunction('update', ['dest', 'upd', 'recursive_update=', 'merge_lists='], (dest, upd, recursive, mergeLists) => {
-      check(dest);
-      check(upd);
-      if (!isDict(dest) || !isDict(upd)) throw new PyError('TypeError', 'update merges two dictionaries');
-      return dictUpdate(dest, upd, truth(recursive ?? true), truth(mergeLists ?? false));
-    }),
+    dict_merge: pyfunction(
+      'dict_merge',
+      ['obj_a', 'obj_b', 'strategy=', 'renderer=', 'merge_lists='],
+      (a, b, strategy, _renderer, mergeLists) => {
+        check(a);
+        check(b);
+        if (!isDict(a) || !isDict(b)) throw new PyError('TypeError', 'dict_merge merges two dictionaries');
+        const copied = deepCopy(a) as Record<string, unknown>;
+        const how = strategy === undefined ? 'smart' : str(strategy);
+        if (how === 'overwrite') return { ...copied, ...b };
+        return dictUpdate(copied, deepCopy(b) as Record<string, unknown>, how !== 'none', truth(mergeLists ?? false));
+      },
+    ),
+    update: pyfunction(
+      'update',
+      ['dest', 'upd', 'recursive_update=', 'merge_lists='],
+      (dest, upd, recursive, mergeLists) => {
+        check(dest);
+        check(upd);
+        if (!isDict(dest) || !isDict(upd)) throw new PyError('TypeError', 'update merges two dictionaries');
+        return dictUpdate(dest, upd, truth(recursive ?? true), truth(mergeLists ?? false));
+      },
+    ),
     is_list: pyfunction('is_list', ['value'], (v) => Array.isArray(v) && !isTuple(v)),
     is_iter: pyfunction('is_iter', ['y', 'ignore='], (v) => Array.isArray(v) || isDict(v)),
     is_ip: pyfunction('is_ip', ['ip', 'options='], (v) => isString(v) && ipAddressMatches(s(v), undefined)),
@@ -394,7 +420,9 @@ export function saltFilters(options: { now(): number; roots?: (path: string) => 
       if (!statSync(file, { throwIfNoEntry: false })?.isFile()) {
         throw new PyError('CommandExecutionError', `file ${file} not found`);
       }
-      return createHash(type === undefined ? 'sha256' : str(type)).update(readFileSync(file)).digest('hex');
+      return createHash(type === undefined ? 'sha256' : str(type))
+        .update(readFileSync(file))
+        .digest('hex');
     }),
     union: pyfunction('union', ['lst1', 'lst2'], (a, b) => unique([...iterate(a), ...iterate(b)])),
     intersect: pyfunction('intersect', ['lst1', 'lst2'], (a, b) => unique(iterate(a).filter((x) => contains(b, x)))),
@@ -410,7 +438,8 @@ export function saltFilters(options: { now(): number; roots?: (path: string) => 
     flatten: pyfunction('flatten', ['lst', 'levels=', 'preserve_nulls='], (v, levels, keepNulls) => {
       const walk = (items: unknown[], depth: number): unknown[] =>
         items.flatMap((item) => {
-          if (Array.isArray(item) && (levels === undefined || levels === null || depth < num(levels))) return walk(item, depth + 1);
+          if (Array.isArray(item) && (levels === undefined || levels === null || depth < num(levels)))
+            return walk(item, depth + 1);
           if (item === null && !truth(keepNulls ?? false)) return [];
           return [item];
         });
@@ -421,7 +450,11 @@ export function saltFilters(options: { now(): number; roots?: (path: string) => 
       const n = Math.min(...all.map((l) => l.length));
       return Array.from({ length: n }, (_x, i) => tuple(all.map((l) => l[i])));
     }),
-    exactly_n_true: pyfunction('exactly_n_true', ['iterable', 'amount='], (v, n) => iterate(v).filter(truth).length === (n === undefined ? 1 : num(n))),
+    exactly_n_true: pyfunction(
+      'exactly_n_true',
+      ['iterable', 'amount='],
+      (v, n) => iterate(v).filter(truth).length === (n === undefined ? 1 : num(n)),
+    ),
     exactly_one_true: pyfunction('exactly_one_true', ['iterable'], (v) => iterate(v).filter(truth).length === 1),
     compare_lists: pyfunction('compare_lists', ['old', 'new'], (a, b) => {
       const out: Record<string, unknown> = {};

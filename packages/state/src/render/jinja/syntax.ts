@@ -219,7 +219,8 @@ function installLexer(): void {
     const tok = original.call(this);
     if (tok) {
       if (tok.type === T.LPAREN || tok.type === T.LBRACKET || tok.type === T.LCURLY) this.pyDepth = depth + 1;
-      else if (tok.type === T.RPAREN || tok.type === T.RBRACKET || tok.type === T.RCURLY) this.pyDepth = Math.max(0, depth - 1);
+      else if (tok.type === T.RPAREN || tok.type === T.RBRACKET || tok.type === T.RCURLY)
+        this.pyDepth = Math.max(0, depth - 1);
       else if (tok.type === T.BLOCK_END || tok.type === lexer.TOKEN_VARIABLE_END) this.pyDepth = 0;
     }
     return tok;
@@ -291,15 +292,18 @@ function installParser(proto: Record<string, unknown>): void {
     pyMath1(this: ParserThis): AstNode {
       let node = (this.parseConcat as () => AstNode).call(this);
       for (;;) {
-        if (this.skipValue(T.OPERATOR, '+')) node = new N.Add(node.lineno, node.colno, node, (this.parseConcat as () => AstNode).call(this));
-        else if (this.skipValue(T.OPERATOR, '-')) node = new N.Sub(node.lineno, node.colno, node, (this.parseConcat as () => AstNode).call(this));
+        if (this.skipValue(T.OPERATOR, '+'))
+          node = new N.Add(node.lineno, node.colno, node, (this.parseConcat as () => AstNode).call(this));
+        else if (this.skipValue(T.OPERATOR, '-'))
+          node = new N.Sub(node.lineno, node.colno, node, (this.parseConcat as () => AstNode).call(this));
         else return node;
       }
     },
 
     parseConcat(this: ParserThis): AstNode {
       let node = (this.pyMath2 as () => AstNode).call(this);
-      while (this.skip(T.TILDE)) node = new N.Concat(node.lineno, node.colno, node, (this.pyMath2 as () => AstNode).call(this));
+      while (this.skip(T.TILDE))
+        node = new N.Concat(node.lineno, node.colno, node, (this.pyMath2 as () => AstNode).call(this));
       return node;
     },
 
@@ -341,7 +345,10 @@ function installParser(proto: Record<string, unknown>): void {
         if (tok.type === T.PIPE) {
           this.nextToken();
           const name = this.parseFilterName();
-          const args = this.peekToken().type === T.LPAREN ? ((this.pyCallArgs as () => AstNode).call(this).children as AstNode[]) : [];
+          const args =
+            this.peekToken().type === T.LPAREN
+              ? ((this.pyCallArgs as () => AstNode).call(this).children as AstNode[])
+              : [];
           node = new N.Filter(name.lineno, name.colno, name, new N.NodeList(name.lineno, name.colno, [node, ...args]));
         } else if (isSymbol(tok, 'is')) {
           this.nextToken();
@@ -357,7 +364,13 @@ function installParser(proto: Record<string, unknown>): void {
           const next = this.peekToken();
           if (next.type === T.LPAREN) args = (this.pyCallArgs as () => AstNode).call(this).children as AstNode[];
           else if (startsArgument(next)) args = [this.parsePrimary()];
-          node = new N.Test(nameTok.lineno, nameTok.colno, node, test, new N.NodeList(nameTok.lineno, nameTok.colno, args));
+          node = new N.Test(
+            nameTok.lineno,
+            nameTok.colno,
+            node,
+            test,
+            new N.NodeList(nameTok.lineno, nameTok.colno, args),
+          );
           if (negated) node = new N.Not(node.lineno, node.colno, node);
         } else if (tok.type === T.LPAREN && node.typename === 'Filter') {
           node = new N.FunCall(tok.lineno, tok.colno, node, (this.pyCallArgs as () => AstNode).call(this));
@@ -381,7 +394,8 @@ function installParser(proto: Record<string, unknown>): void {
       } else if (tok.type === T.BOOLEAN) node = new N.Literal(tok.lineno, tok.colno, tok.value === 'true');
       else if (tok.type === T.NONE) node = new N.Literal(tok.lineno, tok.colno, null);
       else if (tok.type === T.SYMBOL) {
-        if (tok.value === 'True' || tok.value === 'False') node = new N.Literal(tok.lineno, tok.colno, tok.value === 'True');
+        if (tok.value === 'True' || tok.value === 'False')
+          node = new N.Literal(tok.lineno, tok.colno, tok.value === 'True');
         else if (tok.value === 'None') node = new N.Literal(tok.lineno, tok.colno, null);
         else node = new N.Symbol(tok.lineno, tok.colno, tok.value);
       } else if (tok.type === T.LPAREN) node = (this.pyParenthesized as (t: Token) => AstNode).call(this, tok);
@@ -477,7 +491,12 @@ function installParser(proto: Record<string, unknown>): void {
           const name = this.nextToken() as Token;
           if (name.type === T.SYMBOL) node = new N.Attr(tok.lineno, tok.colno, node, name.value);
           else if (name.type === T.INT) {
-            node = new N.LookupVal(tok.lineno, tok.colno, node, new N.Literal(name.lineno, name.colno, Number(name.value)));
+            node = new N.LookupVal(
+              tok.lineno,
+              tok.colno,
+              node,
+              new N.Literal(name.lineno, name.colno, Number(name.value)),
+            );
           } else if (name.type === T.NONE || name.type === T.BOOLEAN) {
             node = new N.Attr(tok.lineno, tok.colno, node, name.value);
           } else this.fail(`expected an attribute name after '.', got '${name.value}'`, name.lineno, name.colno);
@@ -916,7 +935,9 @@ function installCompiler(proto: Record<string, unknown>): void {
         } else {
           const unpacked = this._tmpid();
           this._emitLine(`var ${unpacked} = runtime.py.unpack(${value}, ${targets.length});`);
-          targets.forEach((target, u) => this._emitLine(`frame.set(${JSON.stringify(target.value)}, ${unpacked}[${u}]);`));
+          targets.forEach((target, u) =>
+            this._emitLine(`frame.set(${JSON.stringify(target.value)}, ${unpacked}[${u}]);`),
+          );
         }
       };
       if (node.cond) {
@@ -968,7 +989,9 @@ function installCompiler(proto: Record<string, unknown>): void {
         return id;
       });
       this._emitLine('frame = frame.push(true);');
-      (node.targets as AstNode[]).forEach((target, i) => this._emitLine(`frame.set(${JSON.stringify(target.value)}, ${values[i]});`));
+      (node.targets as AstNode[]).forEach((target, i) =>
+        this._emitLine(`frame.set(${JSON.stringify(target.value)}, ${values[i]});`),
+      );
       this._withScopedSyntax(() => this.compile(node.body, frame));
       this._emitLine('frame = frame.pop();');
     },
