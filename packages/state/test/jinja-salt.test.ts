@@ -19,6 +19,7 @@ const FILES: Record<string, string> = {
   'defaults.yaml': 'port: {{ grains.port | default(80) }}\nusers: [a, b]\n',
   'defaults.json': '{"enabled": true, "workers": 4}',
   'motd.txt': 'Hello {{ grains.id }}\n',
+  'broken-map.jinja': '{% set ok = 1 %}\n{% set broken = grains.no_such_grain.x %}\n',
   'macros.jinja': `{% macro user(name, shell='/bin/bash') -%}
 {{ name }}:{{ shell }}:{{ grains.id }}
 {%- endmacro %}
@@ -352,6 +353,13 @@ test('an error names the file and line (also inside an imported map.jinja) and t
     assert.match(
       err.message,
       /^Jinja error in salt:\/\/macros.jinja, line 6: Jinja variable 'undefined_in_macro' is undefined/,
+    );
+    return true;
+  });
+  await assert.rejects(render("x: 1\n{% from 'broken-map.jinja' import ok %}"), (err: Error) => {
+    assert.match(
+      err.message,
+      /^Jinja error in salt:\/\/broken-map.jinja, line 2: Jinja variable 'dict object' has no attribute 'no_such_grain'/,
     );
     return true;
   });

@@ -217,6 +217,16 @@ function trackMacroFiles(): void {
     const root = this.rootRenderFunc;
     const path = this.path;
     this.rootRenderFunc = function (this: unknown, ...args: unknown[]) {
+      // An error raised at the top level of an imported file (map.jinja) reaches the importer
+      // through this callback: it happened here.
+      const cb = args.at(-1);
+      if (typeof cb === 'function') {
+        args[args.length - 1] = (err: unknown, res: unknown) => {
+          if (err !== null && typeof err === 'object' && !(MACRO_FILE in err))
+            Object.assign(err, { [MACRO_FILE]: path });
+          return (cb as (e: unknown, r: unknown) => unknown)(err, res);
+        };
+      }
       executing.push(path);
       try {
         return root.apply(this, args);

@@ -885,7 +885,25 @@ const STR_METHODS: MethodTable = {
   istitle: [[], (t: string) => isTitle(t)],
   isidentifier: [[], (t: string) => /^[A-Za-z_][A-Za-z0-9_]*$/.test(t)],
   isascii: [[], (t: string) => [...t].every((c) => (c.codePointAt(0) ?? 0) < 0x80)],
-  expandtabs: [['tabsize='], (t: string, size) => t.replace(/\t/g, ' '.repeat(size === undefined ? 8 : num(size)))],
+  expandtabs: [
+    ['tabsize='],
+    (t: string, size) => {
+      const width = size === undefined ? 8 : num(size);
+      let column = 0;
+      let out = '';
+      for (const c of t) {
+        if (c === '\t') {
+          const pad = width > 0 ? width - (column % width) : 0;
+          out += ' '.repeat(pad);
+          column += pad;
+        } else {
+          out += c;
+          column = c === '\n' || c === '\r' ? 0 : column + 1;
+        }
+      }
+      return out;
+    },
+  ],
   format: [
     ['*args', '**kwargs'],
     (t: string, args, kwargs) => strFormat(t, args as unknown[], kwargs as Record<string, unknown>),
