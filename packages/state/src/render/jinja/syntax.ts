@@ -231,6 +231,18 @@ function installLexer(): void {
 
 function installParser(proto: Record<string, unknown>): void {
   const originalStatement = proto.parseStatement as (this: ParserThis) => AstNode | null;
+  const originalPeek = proto.peekToken as (this: ParserThis) => Token | null;
+  // The end of the template as a token rather than null: a truncated expression is a syntax
+  // error naming the line, not a TypeError from reading `.type` of nothing.
+  proto.expect = function (this: ParserThis, type: string): Token {
+    const tok = this.nextToken();
+    if (!tok) this.fail(`expected ${type}, got the end of the template`);
+    if (tok.type !== type) this.fail(`expected ${type}, got ${tok.value}`, tok.lineno, tok.colno);
+    return tok;
+  };
+  proto.peekToken = function (this: ParserThis): Token {
+    return originalPeek.call(this) ?? { type: 'end of template', value: '', lineno: 0, colno: 0 };
+  };
 
   const p: Record<string, (this: ParserThis, ...args: never[]) => unknown> = {
     parseInlineIf(this: ParserThis): AstNode {
@@ -353,7 +365,8 @@ function installParser(proto: Record<string, unknown>): void {
         } else if (isSymbol(tok, 'is')) {
           this.nextToken();
           const negated = this.skipSymbol('not');
-          const nameTok = this.nextToken() as Token;
+          const nameTok = this.peekToken();
+          this.nextToken();
           let test: string;
           if (nameTok.type === T.SYMBOL) test = nameTok.value;
           else if (nameTok.type === T.NONE) test = 'none';
@@ -488,7 +501,8 @@ function installParser(proto: Record<string, unknown>): void {
           node = (this.pySubscript as (target: AstNode, t: Token) => AstNode).call(this, node, tok);
         } else if (tok.type === T.OPERATOR && tok.value === '.') {
           this.nextToken();
-          const name = this.nextToken() as Token;
+          const name = this.peekToken();
+          this.nextToken();
           if (name.type === T.SYMBOL) node = new N.Attr(tok.lineno, tok.colno, node, name.value);
           else if (name.type === T.INT) {
             node = new N.LookupVal(
