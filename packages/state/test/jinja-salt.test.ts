@@ -413,3 +413,18 @@ test("Salt's defaults: trim_blocks and lstrip_blocks off, so block lines stay; o
     await trimmed.close();
   }
 });
+
+test('every truncation of a template is a clear render error, never a crash of the parser', async () => {
+  const source =
+    "{% set d = {'a': [1, (2, 3)], 'b': x|default('y') ~ 'z'} %}{% for k, v in d.items() if k is string %}{{ k }}={{ v[0] if v is sequence else v }}{% endfor %}{% do d.update(c=1) %}";
+  for (let i = 1; i < source.length; i++) {
+    const cut = source.slice(0, i);
+    await render(cut).then(
+      () => undefined,
+      (err: Error) => {
+        assert.equal(err.name, 'TemplateRenderError', cut);
+        assert.doesNotMatch(err.message, /Cannot read|is not a function|of null|of undefined/, cut);
+      },
+    );
+  }
+});
