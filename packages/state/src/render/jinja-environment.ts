@@ -511,11 +511,10 @@ export function createJinjaEnvironment(
       return t;
     },
   };
-  Object.assign(filters, jinjaFilters(scope), saltFilters({ now }));
-  // Salt keeps Jinja2's own unique/min/max semantics for lists; its versions add nothing here.
+  // Salt's filters replace Jinja2's of the same name (unique), except min and max, where
+  // Jinja2's take Salt's list and also an attribute.
   const jinja = jinjaFilters(scope);
-  filters.min = jinja.min as Filter;
-  filters.max = jinja.max as Filter;
+  Object.assign(filters, jinja, saltFilters({ now }), { min: jinja.min, max: jinja.max });
   SCOPES.set(env, { filters, tests });
   const globals: Record<string, unknown> = {
     ...jinjaGlobals(),
