@@ -103,10 +103,15 @@ export class StateRun {
     await this.#renderer.close();
   }
 
+  /** Salt's `opts` in templates: the minion's config by Salt's names, with its grains. */
   get opts(): Record<string, unknown> {
     return {
+      renderer: 'jinja|yaml',
+      jinja_trim_blocks: this.#options.jinja?.trimBlocks ?? false,
+      jinja_lstrip_blocks: this.#options.jinja?.lstripBlocks ?? false,
       ...this.#options.opts,
       id: this.#ctx.minionId,
+      grains: this.#ctx.grains,
       saltenv: this.#run.saltenv,
       test: this.#run.test,
       failhard: this.#options.failhard ?? false,
