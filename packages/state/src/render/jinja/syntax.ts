@@ -192,7 +192,9 @@ interface TokenizerThis {
   lineno: number;
   colno: number;
   pyDepth?: number;
+  trimBlocks: boolean;
   forward(): void;
+  current(): string;
 }
 
 /**
@@ -222,6 +224,8 @@ function installLexer(): void {
       else if (tok.type === T.RPAREN || tok.type === T.RBRACKET || tok.type === T.RCURLY)
         this.pyDepth = Math.max(0, depth - 1);
       else if (tok.type === T.BLOCK_END || tok.type === lexer.TOKEN_VARIABLE_END) this.pyDepth = 0;
+      // Jinja2's trim_blocks removes the newline after a comment too.
+      else if (tok.type === lexer.TOKEN_COMMENT && this.trimBlocks && this.current() === '\n') this.forward();
     }
     return tok;
   };
