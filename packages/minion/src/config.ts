@@ -60,8 +60,8 @@ export const MinionConfigSchema = z.strictObject({
       root: z.string().min(1).default('/'),
       failhard: z.boolean().default(false),
       renderTimeoutMs: z.int().min(1_000).max(3_600_000).default(300_000),
-      jinjaTrimBlocks: z.boolean().default(true),
-      jinjaLstripBlocks: z.boolean().default(true),
+      jinjaTrimBlocks: z.boolean().default(false),
+      jinjaLstripBlocks: z.boolean().default(false),
       /** Salt's `state_output` for `phoenix call` (full, terse, mixed, changes; `_id` forms). */
       output: z.enum(STATE_OUTPUT_MODES).default('changes'),
       /** Salt's `state_verbose`: false leaves successful states without changes out of the output. */

@@ -57,18 +57,27 @@ export class StateFunctions {
     return this.#modules.get(chunk.state)?.modWatch !== undefined;
   }
 
-  /** Salt's verify step: an unknown state function or a bad argument fails the whole run up front. */
+  /**
+   * Salt's verify_data, for one state when its turn comes: an unknown state function or a bad
+   * argument fails that state (naming its ID, SLS, file and line) and the rest of the run goes on.
+   */
+  problem(chunk: LowChunk): string | undefined {
+    const fn = this.#modules.get(chunk.state)?.functions[chunk.fun];
+    if (!fn) {
+      return `State '${chunk.state}.${chunk.fun}' was not found in SLS '${chunk.sls}'\nReason: '${chunk.state}.${chunk.fun}' is not available (${chunk.where})`;
+    }
+    const parsed = fn.schema.safeParse(chunk.args);
+    return parsed.success
+      ? undefined
+      : `State '${chunk.state}.${chunk.fun}' of ${chunk.where}: ${describeIssue(parsed.error)}`;
+  }
+
+  /** Every problem of a run's states at once (state.show_lowstate checks). */
   verify(chunks: readonly LowChunk[]): void {
     const errors = new CompileErrors();
     for (const chunk of chunks) {
-      const fn = this.#modules.get(chunk.state)?.functions[chunk.fun];
-      if (!fn) {
-        errors.add(`State '${chunk.state}.${chunk.fun}' was not found in SLS '${chunk.sls}' (${chunk.where})`);
-        continue;
-      }
-      const parsed = fn.schema.safeParse(chunk.args);
-      if (!parsed.success)
-        errors.add(`State '${chunk.state}.${chunk.fun}' of ${chunk.where}: ${describeIssue(parsed.error)}`);
+      const problem = this.problem(chunk);
+      if (problem !== undefined) errors.add(problem);
     }
     errors.throwIfAny();
   }

@@ -112,10 +112,15 @@ export class StateRun {
     await this.#renderer.close();
   }
 
+  /** Salt's `opts` in templates: the minion's config by Salt's names, with its grains. */
   get opts(): Record<string, unknown> {
     return {
+      renderer: 'jinja|yaml',
+      jinja_trim_blocks: this.#options.jinja?.trimBlocks ?? false,
+      jinja_lstrip_blocks: this.#options.jinja?.lstripBlocks ?? false,
       ...this.#options.opts,
       id: this.#ctx.minionId,
+      grains: this.#ctx.grains,
       saltenv: this.#run.saltenv,
       test: this.#run.test,
       failhard: this.#options.failhard ?? false,
@@ -192,11 +197,9 @@ export class StateRun {
     return { ids: [{ id: name, sls: 'single', env: this.#run.saltenv, file: '', line: undefined, states: [decl] }] };
   }
 
-  /** Low chunks, checked against the state modules (unknown function, bad argument: nothing runs). */
+  /** Low chunks. An unknown state function or a bad argument fails that state when it runs, as in Salt. */
   low(high: HighState): LowChunk[] {
-    const chunks = compileLow(high);
-    this.#functions.verify(chunks);
-    return chunks;
+    return compileLow(high);
   }
 
   plan(chunks: readonly LowChunk[]): PlannedChunk[] {
@@ -230,6 +233,7 @@ export class StateRun {
       failhard: this.#options.failhard ?? false,
       call: this.#functions.dispatcher(rt, this.#ctx.signal),
       hasModWatch: (chunk) => this.#functions.hasModWatch(chunk),
+      verify: (chunk) => this.#functions.problem(chunk),
       now: () => this.#ctx.now(),
       signal: this.#ctx.signal,
       ...(select === undefined ? {} : { select }),
