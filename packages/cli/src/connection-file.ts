@@ -2,8 +2,9 @@ import { mkdir, readFile, rename, rm, writeFile } from 'node:fs/promises';
 import { dirname } from 'node:path';
 import { z } from 'zod';
 import { AwsSettingsSchema } from '@phoenix/protocol';
-import { CliError, CliErrorCodes } from './errors.js';
 import { connectionFilePath, processAlive, safeJson } from './home.js';
+import { PhoenixError } from '@phoenix/protocol/errors';
+import { CliErrors } from './errors.js';
 
 /**
  * The local cluster's connection file: written by `phoenix up` once everything listens, removed
@@ -42,8 +43,8 @@ export async function readConnectionFile(path = connectionFilePath()): Promise<C
   }
   const parsed = ConnectionFileSchema.safeParse(safeJson(text));
   if (!parsed.success) {
-    throw new CliError(
-      CliErrorCodes.CONNECTION_FILE_INVALID,
+    throw new PhoenixError(
+      CliErrors.PHX_CLI_CONNECTION_FILE_INVALID,
       `${path} is not a Phoenix connection file (${parsed.error.issues[0]?.message ?? 'unreadable'}); remove it and run phoenix up again`,
     );
   }
@@ -65,7 +66,10 @@ export async function removeConnectionFile(path = connectionFilePath()): Promise
 export async function requireLocalCluster(): Promise<ConnectionFile> {
   const file = await readConnectionFile();
   if (file === undefined || !processAlive(file.pid)) {
-    throw new CliError(CliErrorCodes.NO_LOCAL_CLUSTER, 'no local cluster is running; start one with phoenix up');
+    throw new PhoenixError(
+      CliErrors.PHX_CLI_NO_LOCAL_CLUSTER,
+      'no local cluster is running; start one with phoenix up',
+    );
   }
   return file;
 }

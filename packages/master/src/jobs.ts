@@ -7,12 +7,13 @@ import {
   stateRunsDisabled,
   WIRE_VERSION,
   type TargetType,
+  PhoenixError,
 } from '@phoenix/protocol';
 import { ConditionFailedError, type JobRecord, type ReturnRecord, type Store } from '@phoenix/store';
 import type { KeyRegistry } from './keys.js';
 import { ReturnBatcher } from './return-batcher.js';
 import type { MinionLink, MinionSession } from './minion-link.js';
-import { MasterError, MasterErrorCodes } from './errors.js';
+import { MasterErrors } from './errors.js';
 
 export interface JobRequest {
   target: string | readonly string[];
@@ -178,9 +179,13 @@ export class JobService {
   async submit(request: JobRequest, now = Date.now()): Promise<JobRecord> {
     const selected = this.expectedMinions(request.target, request.targetType);
     if (selected.length === 0) {
-      throw new MasterError(MasterErrorCodes.NO_MINIONS, 'no accepted minion matches the target; nothing was run', {
-        details: { target: request.target, targetType: request.targetType },
-      });
+      throw new PhoenixError(
+        MasterErrors.PHX_JOB_NO_MINIONS,
+        'no accepted minion matches the target; nothing was run',
+        {
+          details: { target: request.target, targetType: request.targetType },
+        },
+      );
     }
     const { expected, skipped } = this.partitionDisabled(request, selected);
     // Said at once rather than waited for: a minion connected to no master cannot get the job.
@@ -350,7 +355,7 @@ export class JobService {
 
   async get(jid: string): Promise<JobRecord> {
     const job = await this.#store.jobs.get(jid);
-    if (job === undefined) throw new MasterError(MasterErrorCodes.NOT_FOUND, `no job ${jid} in the job cache`);
+    if (job === undefined) throw new PhoenixError(MasterErrors.PHX_API_NOT_FOUND, `no job ${jid} in the job cache`);
     return job;
   }
 

@@ -8,8 +8,10 @@ import {
   MAX_MESSAGE_BYTES,
   type MasterMessage,
   type MinionMessage,
+  PhoenixError,
 } from '@phoenix/protocol';
 import type { AcceptedKey, KeyRegistry } from './keys.js';
+import { MasterErrors } from './errors.js';
 
 type Message<T extends MinionMessage['t']> = Extract<MinionMessage, { t: T }>;
 
@@ -345,6 +347,8 @@ export class MinionLink {
 
 function portOf(endpoint: string | null): number {
   const match = /:(\d+)$/.exec(endpoint ?? '');
-  if (match === null) throw new Error(`no port in endpoint ${String(endpoint)}`);
+  if (match === null) {
+    throw new PhoenixError(MasterErrors.PHX_MASTER_START_FAILED, `no port in the bound endpoint ${String(endpoint)}`);
+  }
   return Number(match[1]);
 }

@@ -1,6 +1,7 @@
 import { chmod, mkdir, readFile, rename, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
-import { CurveKeySchema, generateCurveKeyPair, type CurveKeyPair } from '@phoenix/protocol';
+import { CurveKeySchema, generateCurveKeyPair, type CurveKeyPair, PhoenixError } from '@phoenix/protocol';
+import { MinionErrors } from './errors.js';
 
 /**
  * The minion's CURVE key pair: read from the pki directory, or made on first start. The secret key
@@ -16,7 +17,10 @@ export async function loadOrCreateKeyPair(pkiDir: string): Promise<CurveKeyPair>
       await chmod(secretPath, 0o600);
       return { publicKey, secretKey };
     }
-    throw new Error(`${pkiDir} holds an unreadable key pair; move it away to create a new one`);
+    throw new PhoenixError(
+      MinionErrors.PHX_MINION_PKI_INVALID,
+      `${pkiDir} holds an unreadable key pair; move it away to create a new one`,
+    );
   } catch (err) {
     if ((err as NodeJS.ErrnoException).code !== 'ENOENT') throw err;
   }

@@ -1,11 +1,11 @@
 #!/usr/bin/env node
 import { CommanderError } from 'commander';
-import { isPhoenixError } from '@phoenix/protocol/errors';
-import { CliError } from '../errors.js';
+import { isPhoenixError, ProtocolErrors } from '@phoenix/protocol/errors';
+import { CliErrors } from '../errors.js';
 import { buildProgram, type Outcome } from '../program.js';
 
-/** Exit status of a command line that could not be understood (as the error table says of PHX_CLI_USAGE). */
-const USAGE_EXIT = 2;
+/** Exit status of a command line that could not be understood. */
+const USAGE_EXIT = ProtocolErrors.PHX_CLI_USAGE.exit;
 
 async function main(argv: readonly string[]): Promise<number> {
   const outcome: Outcome = { exitCode: 0 };
@@ -27,9 +27,13 @@ async function main(argv: readonly string[]): Promise<number> {
       .replace(/\n\(Did you mean (.*)\?\)/, ' (did you mean $1?)')
       .replace(/\n/g, ' ')
       .replace(/\.$/, '');
-    process.stderr.write(`phoenix: ${message}; see phoenix ${commandPath(args)}--help [PHX_CLI_USAGE]\n`);
+    process.stderr.write(
+      `phoenix: ${message}; see phoenix ${commandPath(args)}--help [${ProtocolErrors.PHX_CLI_USAGE.code}]\n`,
+    );
     if (wantsJson(args)) {
-      process.stdout.write(`${JSON.stringify({ error: { code: 'PHX_CLI_USAGE', message } }, null, 2)}\n`);
+      process.stdout.write(
+        `${JSON.stringify({ error: { code: ProtocolErrors.PHX_CLI_USAGE.code, message } }, null, 2)}\n`,
+      );
     }
     return USAGE_EXIT;
   }
@@ -66,10 +70,10 @@ main(argv).then(
   },
   (err: unknown) => {
     const known = isPhoenixError(err);
-    const code = known ? err.code : 'PHX_CLI_INTERNAL';
+    const code = known ? err.code : CliErrors.PHX_CLI_INTERNAL.code;
     const message = err instanceof Error ? err.message : String(err);
     process.stderr.write(`phoenix: ${message} [${code}]\n`);
     if (wantsJson(argv)) process.stdout.write(`${JSON.stringify({ error: { code, message } }, null, 2)}\n`);
-    process.exitCode = err instanceof CliError ? err.exitCode : 1;
+    process.exitCode = known ? err.exit : 1;
   },
 );

@@ -9,11 +9,12 @@ import {
   writeConnectionFile,
   type ConnectionFile,
 } from '../connection-file.js';
-import { CliError, CliErrorCodes } from '../errors.js';
 import { connectionFilePath, localClusterDir, processAlive } from '../home.js';
 import { emit, type OutputFormat } from '../output.js';
 import { apiUrl } from '../local/instance-config.js';
 import { startLocalCluster, type LocalCluster } from '../local/local-cluster.js';
+import { ProtocolErrors, PhoenixError } from '@phoenix/protocol/errors';
+import { CliErrors } from '../errors.js';
 
 /** `phoenix up`'s options, as program.ts declares them. */
 export interface UpOptions {
@@ -41,15 +42,15 @@ export async function up(options: UpOptions): Promise<number> {
   const out = options.out ?? 'text';
   const { masters, minions } = options;
   if (minions > 0 && masters === 0) {
-    throw new CliError(
-      CliErrorCodes.USAGE,
+    throw new PhoenixError(
+      ProtocolErrors.PHX_CLI_USAGE,
       'phoenix up: --minions needs at least one master to connect to: use --masters 1 or more',
     );
   }
   const running = await readConnectionFile();
   if (running !== undefined && processAlive(running.pid)) {
-    throw new CliError(
-      CliErrorCodes.LOCAL_CLUSTER_RUNNING,
+    throw new PhoenixError(
+      CliErrors.PHX_CLI_LOCAL_CLUSTER_RUNNING,
       `a local cluster is already running (pid ${running.pid}); stop it with npx phoenix down`,
     );
   }
@@ -317,8 +318,8 @@ async function detach(argv: readonly string[], out: OutputFormat, options: UpOpt
   }
   if (exited === undefined) child.kill('SIGKILL');
   const reason = await failureReason(logPath);
-  throw new CliError(
-    CliErrorCodes.LOCAL_CLUSTER_FAILED,
+  throw new PhoenixError(
+    CliErrors.PHX_CLI_LOCAL_CLUSTER_FAILED,
     reason === undefined
       ? `the local cluster did not start; see ${logPath}`
       : `the local cluster did not start: ${reason} (phoenix up's log: ${logPath})`,

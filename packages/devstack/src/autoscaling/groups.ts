@@ -4,7 +4,6 @@
  */
 import { randomBytes, randomUUID } from 'node:crypto';
 import { PhoenixError } from '@phoenix/protocol';
-import { AutoScalingErrorCodes } from './errors.js';
 import type { RunningInstance } from './launcher.js';
 import { causeTime, groupArn, type Activity } from './messages.js';
 import {
@@ -17,6 +16,7 @@ import {
   type LifecycleState,
   type LifecycleTransition,
 } from './model.js';
+import { DevstackErrors } from '../errors.js';
 
 export interface Group {
   readonly name: string;
@@ -137,7 +137,7 @@ export function hex(length: number): string {
 }
 
 export function configError(group: string, problem: string): PhoenixError {
-  return new PhoenixError(AutoScalingErrorCodes.CONFIG_INVALID, `auto-scaling group "${group}" ${problem}`, {
+  return new PhoenixError(DevstackErrors.PHX_DEVSTACK_ASG_CONFIG_INVALID, `auto-scaling group "${group}" ${problem}`, {
     details: { group },
   });
 }

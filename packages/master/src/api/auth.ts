@@ -1,9 +1,9 @@
 import { createHash, timingSafeEqual } from 'node:crypto';
 import type { FastifyReply, FastifyRequest } from 'fastify';
 import type { ApiToken } from '../config.js';
-import { MasterError, MasterErrorCodes } from '../errors.js';
 import type { AuthFailureLimiter } from './auth-failures.js';
-import { ApiError, ApiErrorCodes } from './errors.js';
+import { PhoenixError } from '@phoenix/protocol';
+import { MasterErrors } from '../errors.js';
 
 export type Role = ApiToken['role'];
 const RANK: Record<Role, number> = { read: 0, operate: 1, admin: 2 };
@@ -32,10 +32,10 @@ export function authenticator(
     const retryAfterMs = failures.retryAfterMs(request.ip);
     if (retryAfterMs > 0) {
       onFailure('limited');
-      throw new ApiError(
-        ApiErrorCodes.RATE_LIMITED,
+      throw new PhoenixError(
+        MasterErrors.PHX_API_RATE_LIMITED,
         `too many failed authentications from ${request.ip}; try again in ${Math.ceil(retryAfterMs / 1000)} s`,
-        { retryAfterSeconds: Math.ceil(retryAfterMs / 1000) },
+        { details: { retryAfterSeconds: Math.ceil(retryAfterMs / 1000) } },
       );
     }
     const header = request.headers.authorization ?? '';
@@ -43,14 +43,17 @@ export function authenticator(
     if (match === null) {
       failures.fail(request.ip);
       onFailure('missing');
-      throw new MasterError(MasterErrorCodes.UNAUTHORIZED, 'a bearer token is required (Authorization: Bearer TOKEN)');
+      throw new PhoenixError(
+        MasterErrors.PHX_API_UNAUTHORIZED,
+        'a bearer token is required (Authorization: Bearer TOKEN)',
+      );
     }
     const hash = Buffer.from(hashToken(match[1] as string), 'hex');
     const found = known.find((token) => timingSafeEqual(token.hash, hash));
     if (found === undefined) {
       failures.fail(request.ip);
       onFailure('invalid');
-      throw new MasterError(MasterErrorCodes.UNAUTHORIZED, 'the bearer token is not valid');
+      throw new PhoenixError(MasterErrors.PHX_API_UNAUTHORIZED, 'the bearer token is not valid');
     }
     return { name: found.name, role: found.role };
   };
@@ -58,8 +61,8 @@ export function authenticator(
     async (request: FastifyRequest, _reply: FastifyReply): Promise<void> => {
       const caller = identify(request);
       if (RANK[caller.role] < RANK[role]) {
-        throw new MasterError(
-          MasterErrorCodes.FORBIDDEN,
+        throw new PhoenixError(
+          MasterErrors.PHX_API_FORBIDDEN,
           `this needs the ${role} role; token "${caller.name}" has ${caller.role}`,
         );
       }

@@ -1,12 +1,9 @@
 import Fastify, { type FastifyBaseLogger, type FastifyInstance } from 'fastify';
 import { isPhoenixError } from '@phoenix/protocol';
-import { StoreErrorCodes } from '@phoenix/store';
-import { MasterErrorCodes } from '../errors.js';
 import { authenticator } from './auth.js';
 import type { ApiContext, ApiDeps } from './context.js';
 import { AuthFailureLimiter } from './auth-failures.js';
 import { mountDashboard } from './dashboard.js';
-import { ApiErrorCodes } from './errors.js';
 import { eventRoutes } from './event-stream.js';
 import { jobRoutes } from './jobs.js';
 import { keyRoutes } from './keys.js';
@@ -14,20 +11,9 @@ import { createMetrics } from './metrics.js';
 import { minionRoutes } from './minions.js';
 import { mountRoutes, type AnyRoute } from './route.js';
 import { systemRoutes } from './system.js';
+import { MasterErrors } from '../errors.js';
 
 export { validate } from './route.js';
-
-const STATUS: Record<string, number> = {
-  [MasterErrorCodes.UNAUTHORIZED]: 401,
-  [MasterErrorCodes.FORBIDDEN]: 403,
-  [MasterErrorCodes.NOT_FOUND]: 404,
-  [MasterErrorCodes.BAD_REQUEST]: 400,
-  [MasterErrorCodes.NO_MINIONS]: 404,
-  [ApiErrorCodes.RATE_LIMITED]: 429,
-  [ApiErrorCodes.NOT_READY]: 503,
-  [StoreErrorCodes.BAD_CURSOR]: 400,
-  PHX_TARGET_INVALID: 400,
-};
 
 /** The master's HTTP API: any master answers for the whole cluster. */
 export function buildApi(deps: ApiDeps): FastifyInstance {
@@ -59,7 +45,8 @@ export function buildApi(deps: ApiDeps): FastifyInstance {
 
   app.setErrorHandler((err, request, reply) => {
     if (isPhoenixError(err)) {
-      const status = STATUS[err.code] ?? 500;
+      // The status is the error table's (a code without one of its own answers 500).
+      const status = err.status;
       if (status === 429) void reply.header('retry-after', String(err.details.retryAfterSeconds ?? 60));
       if (status >= 500) request.log.error({ err }, 'request failed');
       void reply.status(status).send({ error: err.toJSON() });
@@ -69,18 +56,18 @@ export function buildApi(deps: ApiDeps): FastifyInstance {
     if (status >= 500) request.log.error({ err }, 'request failed');
     const code =
       status === 413
-        ? ApiErrorCodes.BODY_TOO_LARGE
+        ? MasterErrors.PHX_API_BODY_TOO_LARGE.code
         : status < 500
-          ? MasterErrorCodes.BAD_REQUEST
-          : ApiErrorCodes.INTERNAL;
+          ? MasterErrors.PHX_API_BAD_REQUEST.code
+          : MasterErrors.PHX_API_INTERNAL.code;
     void reply
       .status(status)
       .send({ error: { code, message: status < 500 ? (err as Error).message : 'internal error' } });
   });
   app.setNotFoundHandler((request, reply) => {
-    void reply
-      .status(404)
-      .send({ error: { code: MasterErrorCodes.NOT_FOUND, message: `no route ${request.method} ${request.url}` } });
+    void reply.status(404).send({
+      error: { code: MasterErrors.PHX_API_NOT_FOUND.code, message: `no route ${request.method} ${request.url}` },
+    });
   });
   app.addHook('onResponse', async (request, reply) => {
     metrics.requestDuration.observe(

@@ -4,6 +4,7 @@ import pino from 'pino';
 import { isPhoenixError } from '@phoenix/protocol';
 import { loadMasterConfig } from '../config.js';
 import { startMaster } from '../master.js';
+import { MasterErrors } from '../errors.js';
 
 /** phoenix-master [--config FILE]: runs one master until SIGTERM or SIGINT. */
 async function main(): Promise<void> {
@@ -27,7 +28,7 @@ async function main(): Promise<void> {
 }
 
 main().catch((err: unknown) => {
-  const code = isPhoenixError(err) ? err.code : 'PHX_MASTER_INTERNAL';
+  const code = isPhoenixError(err) ? err.code : MasterErrors.PHX_MASTER_INTERNAL.code;
   process.stderr.write(`phoenix-master: ${err instanceof Error ? err.message : String(err)} [${code}]\n`);
   process.exit(1);
 });

@@ -8,6 +8,7 @@ import {
 } from '@phoenix/protocol';
 import type { PillarRenderer } from './pillar-renderer.js';
 import type { StateTree } from './state-tree.js';
+import { MasterErrors } from '../errors.js';
 
 type Request = Extract<MinionMessage, { t: 'file' } | { t: 'pillar' }>;
 type Reply = Extract<MasterMessage, { t: 'reply' }>;
@@ -52,7 +53,7 @@ export class FileServer {
         }
       }
     } catch (err) {
-      const code = err instanceof PhoenixError ? err.code : 'PHX_FILE_SERVER';
+      const code = err instanceof PhoenixError ? err.code : MasterErrors.PHX_FILE_SERVER.code;
       const message = err instanceof Error ? err.message : String(err);
       this.#o.log.warn({ minionId, request: request.t, code, err: message }, 'file server request failed');
       return { ...reply, error: { code, message: message.slice(0, 16_000) } };

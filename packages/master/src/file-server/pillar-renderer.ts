@@ -1,12 +1,6 @@
 import type { Logger } from 'pino';
-import {
-  compilePillar,
-  StateError,
-  StateErrorCodes,
-  TemplateRenderer,
-  type Pillar,
-  type StateFiles,
-} from '@phoenix/state';
+import { compilePillar, TemplateRenderer, type Pillar, type StateFiles, StateErrors } from '@phoenix/state';
+import { PhoenixError } from '@phoenix/protocol';
 
 export interface PillarRendererOptions {
   readonly files: StateFiles;
@@ -44,8 +38,8 @@ export class PillarRenderer {
         renderer,
         call: (fun) =>
           Promise.reject(
-            new StateError(
-              StateErrorCodes.RENDER,
+            new PhoenixError(
+              StateErrors.PHX_STATE_RENDER,
               `salt['${fun}'] is not available in pillar: the master renders pillar and runs no execution modules for it`,
             ),
           ),

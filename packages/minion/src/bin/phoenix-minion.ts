@@ -1,12 +1,13 @@
 #!/usr/bin/env node
 import { parseArgs } from 'node:util';
 import pino from 'pino';
-import { isPhoenixError } from '@phoenix/protocol';
+import { isPhoenixError, ProtocolErrors, PhoenixError } from '@phoenix/protocol';
 import { loadMinionConfig } from '../config.js';
 import { startMinion } from '../minion.js';
 import { runMasterListCommand } from '../master-list/standalone.js';
 import { startSwarm } from '../swarm.js';
 import { runCallCommand } from '../call-command.js';
+import { MinionErrors } from '../errors.js';
 
 /**
  * phoenix-minion [--config FILE]: runs one minion until SIGTERM or SIGINT.
@@ -62,12 +63,14 @@ async function runSwarm(args: string[]): Promise<void> {
   });
   const count = Number(values.count);
   if (!Number.isInteger(count) || count < 1 || count > 100_000) {
-    throw new Error('swarm needs --count N, a whole number from 1 to 100000');
+    throw new PhoenixError(ProtocolErrors.PHX_CLI_USAGE, 'swarm needs --count N, a whole number from 1 to 100000');
   }
-  if (values.config === undefined) throw new Error('swarm needs --config FILE (a minion config)');
+  if (values.config === undefined) {
+    throw new PhoenixError(ProtocolErrors.PHX_CLI_USAGE, 'swarm needs --config FILE (a minion config)');
+  }
   const idPrefix = values['id-prefix'];
   if (!/^[A-Za-z0-9][A-Za-z0-9._@-]{0,200}$/.test(idPrefix)) {
-    throw new Error('--id-prefix: letters, digits, ".", "_", "@" and "-" only');
+    throw new PhoenixError(ProtocolErrors.PHX_CLI_USAGE, '--id-prefix: letters, digits, ".", "_", "@" and "-" only');
   }
   const base = await loadMinionConfig(values.config);
   const log = pino({ name: 'phoenix-minion-swarm', level: base.logLevel });
@@ -106,7 +109,7 @@ async function runSwarm(args: string[]): Promise<void> {
 }
 
 main().catch((err: unknown) => {
-  const code = isPhoenixError(err) ? err.code : 'PHX_MINION_INTERNAL';
+  const code = isPhoenixError(err) ? err.code : MinionErrors.PHX_MINION_INTERNAL.code;
   process.stderr.write(`phoenix-minion: ${err instanceof Error ? err.message : String(err)} [${code}]\n`);
-  process.exit(code === 'PHX_MINION_CALL_USAGE' ? 2 : 1);
+  process.exit(isPhoenixError(err) ? err.exit : 1);
 });

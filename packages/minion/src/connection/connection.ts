@@ -18,6 +18,7 @@ import {
 import { describeMaster, type MasterAddress } from './master-address.js';
 import { Outbox } from './outbox.js';
 import type { JobOutcome } from '../executor/types.js';
+import { MinionErrors } from '../errors.js';
 
 type JobMessage = Extract<MasterMessage, { t: 'job' }>;
 type ReplyMessage = Extract<MasterMessage, { t: 'reply' }>;
@@ -29,7 +30,7 @@ export type RequestBody =
 /** The connected master could not be asked: none is connected, it went away, or it did not answer. */
 export class MasterUnavailableError extends PhoenixError {
   constructor(message: string) {
-    super('PHX_MINION_MASTER_UNAVAILABLE', message);
+    super(MinionErrors.PHX_MINION_MASTER_UNAVAILABLE, message);
     this.name = 'MasterUnavailableError';
   }
 }

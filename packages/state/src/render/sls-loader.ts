@@ -107,7 +107,7 @@ export class SlsLoader {
       try {
         return { data: output.trim() === '' ? null : (JSON.parse(output) as unknown), keyLines: new Map() };
       } catch (err) {
-        throw new Error(`JSON error in ${url}: ${err instanceof Error ? err.message : String(err)}`);
+        throw new SlsLoadError(`JSON error in ${url}: ${err instanceof Error ? err.message : String(err)}`);
       }
     }
     const { value, keyLines } = parseYaml(output, url);

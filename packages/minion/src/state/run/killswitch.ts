@@ -1,8 +1,8 @@
 import { mkdir, readFile, rm } from 'node:fs/promises';
 import { join } from 'node:path';
-import { STATE_RUNS_DISABLED_GRAIN, type StateRunsDisabled } from '@phoenix/protocol';
+import { STATE_RUNS_DISABLED_GRAIN, type StateRunsDisabled, PhoenixError } from '@phoenix/protocol';
 import { writeFileAtomic } from '../../grains/atomic-write.js';
-import { StateError, StateErrorCodes } from '@phoenix/state';
+import { StateErrors } from '@phoenix/state';
 
 /** In the minion's cache directory: it survives restarts, and deleting the cache lifts it. */
 export const KILLSWITCH_FILE = 'state-disabled.json';
@@ -68,9 +68,9 @@ export function reflectKillswitch(grains: KillswitchMirror, record: Killswitch |
   grains.reflect(STATE_RUNS_DISABLED_GRAIN, { by: record.by, at, reason: record.reason });
 }
 
-export function disabledError(record: Killswitch): StateError {
-  return new StateError(
-    StateErrorCodes.DISABLED,
+export function disabledError(record: Killswitch): PhoenixError {
+  return new PhoenixError(
+    StateErrors.PHX_STATE_DISABLED,
     `State runs are disabled on this minion by ${record.by} at ${record.at}${record.jid ? ` (jid ${record.jid})` : ''}: "${record.reason}". Run state.enable to allow them again.`,
     { details: { ...record } },
   );
