@@ -1,7 +1,7 @@
-import { mkdir, readFile, rename, rm, writeFile } from 'node:fs/promises';
+import { mkdir, readFile, rm } from 'node:fs/promises';
 import { dirname } from 'node:path';
 import { z } from 'zod';
-import { AwsSettingsSchema } from '@phoenix/protocol';
+import { AwsSettingsSchema, writeFileAtomic } from '@phoenix/protocol';
 import { connectionFilePath, processAlive, safeJson } from './home.js';
 import { PhoenixError } from '@phoenix/protocol/errors';
 import { CliErrors } from './errors.js';
@@ -54,9 +54,8 @@ export async function readConnectionFile(path = connectionFilePath()): Promise<C
 /** Atomic: a reader sees the old file or the new one, never half of one. */
 export async function writeConnectionFile(file: ConnectionFile, path = connectionFilePath()): Promise<void> {
   await mkdir(dirname(path), { recursive: true, mode: 0o700 });
-  const temp = `${path}.${process.pid}.tmp`;
-  await writeFile(temp, `${JSON.stringify(file, null, 2)}\n`, { mode: 0o600 });
-  await rename(temp, path);
+  // Rewritten whenever the masters change, and only good while this cluster runs: no flush to disk.
+  await writeFileAtomic(path, `${JSON.stringify(file, null, 2)}\n`, { mode: 0o600, durable: false });
 }
 
 export async function removeConnectionFile(path = connectionFilePath()): Promise<void> {

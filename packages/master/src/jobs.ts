@@ -55,6 +55,26 @@ export interface ReturnEvent {
   receivedAt: number;
 }
 
+/** How jobs and returns cross to the other masters (the peer mesh). */
+export interface JobPeers {
+  /** To every other master, for the targeted minions connected there. */
+  forwardJob(job: DispatchedJob): void;
+  /** To the master the job was submitted on, which streams it to the caller. */
+  returnToOrigin(origin: string, event: ReturnEvent): void;
+}
+
+export interface JobServiceOptions {
+  store: Store;
+  keys: KeyRegistry;
+  /** This master's minion connections: jobs go out through it. */
+  link: MinionLink;
+  peers: JobPeers;
+  masterId: string;
+  /** The masters live now, by id (a minion on a master that is gone is not connected). */
+  liveMasters: () => ReadonlySet<string>;
+  log: Logger;
+}
+
 /** What a master keeps of a recent job to check and announce its returns without a table read. */
 interface JobFacts {
   readonly expected: ReadonlySet<string>;
@@ -71,7 +91,7 @@ interface JobFacts {
 export class JobService {
   readonly #store: Store;
   readonly #keys: KeyRegistry;
-  readonly #link: () => MinionLink;
+  readonly #link: MinionLink;
   readonly #masterId: string;
   readonly #log: Logger;
   readonly #jids = new JidGenerator();
@@ -83,27 +103,17 @@ export class JobService {
   /** Which master each minion connected elsewhere is on, as their connect and disconnect events said. */
   readonly #presence = new Map<string, string>();
   readonly #liveMasters: () => ReadonlySet<string>;
-  /** Set by the master: how jobs and returns cross to the other masters. */
-  hooks: { forwardJob(job: DispatchedJob): void; returnToOrigin(origin: string, event: ReturnEvent): void } = {
-    forwardJob: () => undefined,
-    returnToOrigin: () => undefined,
-  };
+  readonly #peers: JobPeers;
 
-  constructor(
-    store: Store,
-    keys: KeyRegistry,
-    link: () => MinionLink,
-    masterId: string,
-    log: Logger,
-    liveMasters: () => ReadonlySet<string> = () => new Set(),
-  ) {
-    this.#liveMasters = liveMasters;
-    this.#store = store;
-    this.#keys = keys;
-    this.#link = link;
-    this.#masterId = masterId;
-    this.#log = log;
-    this.#returns = new ReturnBatcher((rets) => store.returns.putMany(rets));
+  constructor(options: JobServiceOptions) {
+    this.#liveMasters = options.liveMasters;
+    this.#store = options.store;
+    this.#keys = options.keys;
+    this.#link = options.link;
+    this.#peers = options.peers;
+    this.#masterId = options.masterId;
+    this.#log = options.log;
+    this.#returns = new ReturnBatcher((rets) => options.store.returns.putMany(rets));
   }
 
   /** Loads the grains of every known minion, for grain targeting of minions connected elsewhere. */
@@ -135,7 +145,7 @@ export class JobService {
 
   /** Connected here, or to a live peer as far as presence says. */
   isConnected(minionId: string): boolean {
-    if (this.#link().isConnected(minionId)) return true;
+    if (this.#link.isConnected(minionId)) return true;
     const master = this.#presence.get(minionId);
     return master !== undefined && master !== this.#masterId && this.#liveMasters().has(master);
   }
@@ -218,7 +228,7 @@ export class JobService {
       ...(request.splayMs === undefined || request.splayMs === 0 ? {} : { splayMs: request.splayMs }),
     };
     this.deliver(dispatched, this.#masterId);
-    this.hooks.forwardJob(dispatched);
+    this.#peers.forwardJob(dispatched);
     return job;
   }
 
@@ -290,7 +300,7 @@ export class JobService {
       receivedAt,
     };
     this.announce(event);
-    if (facts.origin !== this.#masterId) this.hooks.returnToOrigin(facts.origin, event);
+    if (facts.origin !== this.#masterId) this.#peers.returnToOrigin(facts.origin, event);
   }
 
   async #jobFacts(jid: string): Promise<JobFacts | undefined> {
@@ -319,7 +329,7 @@ export class JobService {
    */
   deliver(job: DispatchedJob, origin: string): number {
     this.#remember(job.jid, job.expected, origin);
-    const link = this.#link();
+    const link = this.#link;
     let sent = 0;
     for (const minionId of job.expected) {
       const delivered = link.send(minionId, {

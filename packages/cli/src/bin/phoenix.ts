@@ -1,6 +1,7 @@
 #!/usr/bin/env node
 import { CommanderError } from 'commander';
-import { isPhoenixError, ProtocolErrors } from '@phoenix/protocol/errors';
+import { ProtocolErrors } from '@phoenix/protocol/errors';
+import { runMain } from '@phoenix/protocol/main';
 import { CliErrors } from '../errors.js';
 import { buildProgram, type Outcome } from '../program.js';
 
@@ -57,23 +58,5 @@ function wantsJson(args: readonly string[]): boolean {
   return args.some((arg, i) => arg === '--out=json' || (arg === '--out' && args[i + 1] === 'json'));
 }
 
-// `phoenix … | head` closes the pipe early: that ends the output, it is not an error.
-process.stdout.on('error', (err: NodeJS.ErrnoException) => {
-  if (err.code === 'EPIPE') process.exit(process.exitCode ?? 0);
-  throw err;
-});
-
 const argv = process.argv.slice(2);
-main(argv).then(
-  (code) => {
-    process.exitCode = code;
-  },
-  (err: unknown) => {
-    const known = isPhoenixError(err);
-    const code = known ? err.code : CliErrors.PHX_CLI_INTERNAL.code;
-    const message = err instanceof Error ? err.message : String(err);
-    process.stderr.write(`phoenix: ${message} [${code}]\n`);
-    if (wantsJson(argv)) process.stdout.write(`${JSON.stringify({ error: { code, message } }, null, 2)}\n`);
-    process.exitCode = known ? err.exit : 1;
-  },
-);
+runMain('phoenix', () => main(argv), { internal: CliErrors.PHX_CLI_INTERNAL, json: wantsJson(argv) });

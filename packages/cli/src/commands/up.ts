@@ -14,6 +14,7 @@ import { emit, type OutputFormat } from '../output.js';
 import { apiUrl } from '../local/instance-config.js';
 import { startLocalCluster, type LocalCluster } from '../local/local-cluster.js';
 import { ProtocolErrors, PhoenixError } from '@phoenix/protocol/errors';
+import { untilStopSignal } from '@phoenix/protocol/main';
 import { CliErrors } from '../errors.js';
 
 /** `phoenix up`'s options, as program.ts declares them. */
@@ -98,17 +99,10 @@ export async function up(options: UpOptions): Promise<number> {
     throw err;
   }
 
-  await new Promise<void>((resolve) => {
-    const stop = (signal: NodeJS.Signals): void => {
-      log.info({ signal }, 'stopping the local cluster');
-      // A second signal while stopping means "now": exit without waiting (the instances follow:
-      // each ends when it sees this process gone).
-      process.once(signal, () => process.exit(130));
-      resolve();
-    };
-    process.once('SIGINT', stop);
-    process.once('SIGTERM', stop);
-  });
+  // A second signal while stopping means "now": the process exits at once (the instances follow:
+  // each ends when it sees this process gone).
+  const signal = await untilStopSignal();
+  log.info({ signal }, 'stopping the local cluster');
   await stopRefresh();
   await cluster.stop();
   await removeConnectionFile();

@@ -1,13 +1,14 @@
 #!/usr/bin/env node
 import { parseArgs } from 'node:util';
 import pino from 'pino';
-import { isPhoenixError, ProtocolErrors, PhoenixError } from '@phoenix/protocol';
+import { PhoenixError, ProtocolErrors } from '@phoenix/protocol';
+import { configFileArgument, runMain, type RunningProgram } from '@phoenix/protocol/main';
 import { loadMinionConfig } from '../config.js';
+import { MinionErrors } from '../errors.js';
 import { startMinion } from '../minion.js';
 import { runMasterListCommand } from '../master-list/standalone.js';
 import { startSwarm } from '../swarm.js';
 import { runCallCommand } from '../call-command.js';
-import { MinionErrors } from '../errors.js';
 
 /**
  * phoenix-minion [--config FILE]: runs one minion until SIGTERM or SIGINT.
@@ -16,42 +17,29 @@ import { MinionErrors } from '../errors.js';
  * phoenix-minion swarm --count N --config FILE [--id-prefix P]: N minions in one process (see swarm.ts).
  * phoenix-minion call --local FUNCTION [ARGS]: one function on this host, no master (see call-command.ts).
  */
-async function main(): Promise<void> {
-  if (process.argv[2] === 'master-list') {
-    process.exitCode = await runMasterListCommand(process.argv.slice(3));
-    return;
-  }
-  if (process.argv[2] === 'call') {
-    process.exitCode = await runCallCommand(process.argv.slice(3));
-    return;
-  }
-  if (process.argv[2] === 'swarm') {
-    await runSwarm(process.argv.slice(3));
-    return;
-  }
-  const { values } = parseArgs({ options: { config: { type: 'string', short: 'c' } }, strict: true });
-  const configPath = values.config ?? process.env.PHOENIX_MINION_CONFIG;
+async function main(): Promise<number | RunningProgram> {
+  const [command, ...args] = process.argv.slice(2);
+  if (command === 'master-list') return runMasterListCommand(args);
+  if (command === 'call') return runCallCommand(args);
+  if (command === 'swarm') return runSwarm(args);
+  const configPath = configFileArgument(process.argv.slice(2), process.env.PHOENIX_MINION_CONFIG);
   const config = await loadMinionConfig(configPath);
   const log = pino({ name: 'phoenix-minion', level: config.logLevel });
   // With a config file, the master-list manager keeps its `masters` in step with the cluster.
   const minion = await startMinion(config, { log, ...(configPath === undefined ? {} : { configPath }) });
-  const stop = (signal: NodeJS.Signals): void => {
-    log.info({ signal }, 'stopping');
-    process.once(signal, () => process.exit(130));
-    minion.stop().then(
-      () => process.exit(0),
-      (err: unknown) => {
+  return {
+    async stop(signal) {
+      log.info({ signal }, 'stopping');
+      await minion.stop().catch((err: unknown) => {
         log.error({ err }, 'stop failed');
-        process.exit(1);
-      },
-    );
+        throw err;
+      });
+    },
   };
-  process.once('SIGTERM', stop);
-  process.once('SIGINT', stop);
 }
 
 /** Hosts the swarm until SIGTERM or SIGINT; says `swarm ready` (one JSON line) once all have started. */
-async function runSwarm(args: string[]): Promise<void> {
+async function runSwarm(args: string[]): Promise<RunningProgram> {
   const { values } = parseArgs({
     args,
     options: {
@@ -75,41 +63,27 @@ async function runSwarm(args: string[]): Promise<void> {
   const base = await loadMinionConfig(values.config);
   const log = pino({ name: 'phoenix-minion-swarm', level: base.logLevel });
   const started = Date.now();
-  const swarmReady = startSwarm(base, { count, idPrefix, log });
-  let stopping = false;
-  const stop = (signal: NodeJS.Signals): void => {
-    stopping = true;
-    log.info({ signal }, 'stopping swarm');
-    process.once(signal, () => process.exit(130));
-    void swarmReady.then(
-      async (swarm) => {
-        // For the benchmark: how often the minions fell back to reading the masters table.
-        const reads = swarm.mastersTableReads();
-        await swarm.stop();
-        process.stdout.write(
-          `${JSON.stringify({ msg: 'swarm stopped', count, mastersTableReads: reads, at: Date.now() })}\n`,
-        );
-        process.exit(0);
-      },
-      () => process.exit(0),
-    );
-  };
-  process.once('SIGTERM', stop);
-  process.once('SIGINT', stop);
-  const swarm = await swarmReady;
+  const swarm = await startSwarm(base, { count, idPrefix, log });
   // For the benchmark: masters-table reads so far, on demand, to tell start-up from steady state.
-  process.on('SIGUSR2', () => {
+  const reads = (): void => {
     process.stdout.write(
       `${JSON.stringify({ msg: 'swarm reads', mastersTableReads: swarm.mastersTableReads(), at: Date.now() })}\n`,
     );
-  });
-  if (!stopping) {
-    process.stdout.write(`${JSON.stringify({ msg: 'swarm ready', count, idPrefix, startMs: Date.now() - started })}\n`);
-  }
+  };
+  process.on('SIGUSR2', reads);
+  process.stdout.write(`${JSON.stringify({ msg: 'swarm ready', count, idPrefix, startMs: Date.now() - started })}\n`);
+  return {
+    async stop(signal) {
+      log.info({ signal }, 'stopping swarm');
+      process.off('SIGUSR2', reads);
+      // For the benchmark: how often the minions fell back to reading the masters table.
+      const tableReads = swarm.mastersTableReads();
+      await swarm.stop();
+      process.stdout.write(
+        `${JSON.stringify({ msg: 'swarm stopped', count, mastersTableReads: tableReads, at: Date.now() })}\n`,
+      );
+    },
+  };
 }
 
-main().catch((err: unknown) => {
-  const code = isPhoenixError(err) ? err.code : MinionErrors.PHX_MINION_INTERNAL.code;
-  process.stderr.write(`phoenix-minion: ${err instanceof Error ? err.message : String(err)} [${code}]\n`);
-  process.exit(isPhoenixError(err) ? err.exit : 1);
-});
+runMain('phoenix-minion', main, { internal: MinionErrors.PHX_MINION_INTERNAL });

@@ -1,10 +1,9 @@
 import { readFile } from 'node:fs/promises';
 import { z } from 'zod';
 import { parse, stringify } from 'yaml';
-import { writeFileAtomic } from './atomic-write.js';
 import { GrainValueSchema } from './types.js';
 import type { GrainValue } from './types.js';
-import { PhoenixError } from '@phoenix/protocol';
+import { PhoenixError, writeFileAtomic } from '@phoenix/protocol';
 import { MinionErrors } from '../errors.js';
 
 export const CUSTOM_GRAINS_FILE = 'grains.yaml';

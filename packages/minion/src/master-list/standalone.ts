@@ -1,6 +1,7 @@
 import { parseArgs } from 'node:util';
 import pino from 'pino';
 import { isPhoenixError, loadConfig, PhoenixError, ProtocolErrors } from '@phoenix/protocol';
+import { untilStopSignal } from '@phoenix/protocol/main';
 import { MINION_ENV_PREFIX, MinionConfigSchema, type MinionConfig } from '../config.js';
 import { describeMaster } from '../connection/master-address.js';
 import { resolveMinionId } from '../identity.js';
@@ -83,12 +84,10 @@ export async function runMasterListCommand(argv: readonly string[], env = proces
 
 /** Polls until SIGTERM or SIGINT; a failed read is logged and tried again at the next poll. */
 async function watch(manager: ReturnType<typeof createMasterListManager>, log: pino.Logger): Promise<number> {
-  const signal = await new Promise<NodeJS.Signals>((resolve) => {
-    // The first read happens at once: there is no connection to wait for.
-    manager.start();
-    process.once('SIGTERM', () => resolve('SIGTERM'));
-    process.once('SIGINT', () => resolve('SIGINT'));
-  });
+  const stopped = untilStopSignal();
+  // The first read happens at once: there is no connection to wait for.
+  manager.start();
+  const signal = await stopped;
   log.info({ signal }, 'stopping');
   await manager.stop();
   return 0;

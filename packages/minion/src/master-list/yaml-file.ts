@@ -1,8 +1,7 @@
 import { mkdir, readFile, stat } from 'node:fs/promises';
 import { dirname } from 'node:path';
 import { isMap, parseDocument, type Document } from 'yaml';
-import { writeFileAtomic } from '../grains/atomic-write.js';
-import { PhoenixError } from '@phoenix/protocol';
+import { PhoenixError, writeFileAtomic } from '@phoenix/protocol';
 import { MinionErrors } from '../errors.js';
 
 /** A YAML config file as a document, so keys the manager does not own keep their values and comments. */
@@ -47,7 +46,7 @@ export async function readYamlFile(path: string): Promise<YamlFile> {
 export async function writeYamlFile(path: string, file: YamlFile): Promise<void> {
   try {
     if (!file.exists) await mkdir(dirname(path), { recursive: true });
-    await writeFileAtomic(path, String(file.doc), file.mode);
+    await writeFileAtomic(path, String(file.doc), { mode: file.mode });
   } catch (err) {
     throw new PhoenixError(
       MinionErrors.PHX_MASTER_LIST_WRITE_FAILED,

@@ -1,7 +1,6 @@
 import { mkdir, readFile, rm } from 'node:fs/promises';
 import { join } from 'node:path';
-import { STATE_RUNS_DISABLED_GRAIN, type StateRunsDisabled, PhoenixError } from '@phoenix/protocol';
-import { writeFileAtomic } from '../../grains/atomic-write.js';
+import { STATE_RUNS_DISABLED_GRAIN, type StateRunsDisabled, PhoenixError, writeFileAtomic } from '@phoenix/protocol';
 import { StateErrors } from '@phoenix/state';
 
 /** In the minion's cache directory: it survives restarts, and deleting the cache lifts it. */
@@ -42,7 +41,7 @@ export async function readKillswitch(cacheDir: string): Promise<Killswitch | und
 export async function writeKillswitch(cacheDir: string, record: Killswitch): Promise<void> {
   await mkdir(cacheDir, { recursive: true });
   const path = join(cacheDir, KILLSWITCH_FILE);
-  await writeFileAtomic(path, `${JSON.stringify(record, null, 2)}\n`, 0o600);
+  await writeFileAtomic(path, `${JSON.stringify(record, null, 2)}\n`, { mode: 0o600 });
 }
 
 export async function clearKillswitch(cacheDir: string): Promise<void> {
@@ -108,7 +107,7 @@ export async function writeDisabledStates(cacheDir: string, names: readonly stri
   await mkdir(cacheDir, { recursive: true });
   const path = join(cacheDir, DISABLED_STATES_FILE);
   if (names.length === 0) await rm(path, { force: true });
-  else await writeFileAtomic(path, `${JSON.stringify(names)}\n`, 0o600);
+  else await writeFileAtomic(path, `${JSON.stringify(names)}\n`, { mode: 0o600 });
 }
 
 /**
