@@ -363,6 +363,28 @@ test('an error names the file and line (also inside an imported map.jinja) and t
     );
     return true;
   });
+  // After an import or an include, an error further down is the importing file's, at its own line.
+  for (const head of [
+    "{% from 'map.jinja' import apache with context %}",
+    "{% import 'macros.jinja' as m %}{{ m.user('a') }}",
+    "{% from 'macros.jinja' import user %}{{ user('a') }}",
+    "{% include 'motd.txt' %}",
+    "{% import_yaml 'defaults.yaml' as defaults %}",
+  ]) {
+    await assert.rejects(render(`${head}\nok: 1\nbad: {{ after_import }}\n`), (err: Error) => {
+      assert.match(
+        err.message,
+        /^Jinja error in salt:\/\/t.sls, line 3: Jinja variable 'after_import' is undefined\n {4}3 \| bad: \{\{ after_import \}\}$/,
+        head,
+      );
+      return true;
+    });
+  }
+  // A macro defined after an import is still the importing file's.
+  await assert.rejects(
+    render("{% import 'macros.jinja' as m %}\n{% macro local() %}\n{{ in_local }}\n{% endmacro %}\n{{ local() }}"),
+    /: Jinja error in salt:\/\/t.sls, line 3: Jinja variable 'in_local' is undefined/,
+  );
   await assert.rejects(render("x\n{{ 'a' + 1 }}"), /line 2: TypeError: can only concatenate str \(not "int"\) to str/);
   await assert.rejects(render('{% if pillar.missing %}x{% endif %}'), /'dict object' has no attribute 'missing'/);
   await assert.rejects(render('{{ [1] | nosuchfilter }}'), /No filter named 'nosuchfilter'/);

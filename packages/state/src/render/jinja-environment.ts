@@ -217,22 +217,40 @@ function trackMacroFiles(): void {
     const root = this.rootRenderFunc;
     const path = this.path;
     this.rootRenderFunc = function (this: unknown, ...args: unknown[]) {
-      // An error raised at the top level of an imported file (map.jinja) reaches the importer
-      // through this callback: it happened here.
+      const depth = executing.length;
+      // nunjucks renders in continuation-passing style: the rest of the importing (or including)
+      // template runs inside this template's success callback, within its try block. An error
+      // there is the importer's, at the importer's line: it is held here and rethrown once this
+      // template has returned, so that the importer's own handler sees it.
+      let escaped: { error: unknown } | undefined;
       const cb = args.at(-1);
       if (typeof cb === 'function') {
         args[args.length - 1] = (err: unknown, res: unknown) => {
-          if (err !== null && typeof err === 'object' && !(MACRO_FILE in err))
-            Object.assign(err, { [MACRO_FILE]: path });
-          return (cb as (e: unknown, r: unknown) => unknown)(err, res);
+          const next = cb as (e: unknown, r: unknown) => unknown;
+          // An error raised at the top level of an imported file (map.jinja) reaches the importer
+          // through this callback: it happened here.
+          if (err !== null && err !== undefined) {
+            if (typeof err === 'object' && !(MACRO_FILE in err)) Object.assign(err, { [MACRO_FILE]: path });
+            return next(err, res);
+          }
+          // What runs now is the importer's: macros it defines are its own.
+          executing.length = depth;
+          try {
+            return next(err, res);
+          } catch (error) {
+            escaped = { error };
+            return undefined;
+          }
         };
       }
       executing.push(path);
       try {
-        return root.apply(this, args);
+        root.apply(this, args);
       } finally {
-        executing.pop();
+        executing.length = depth;
       }
+      if (escaped) throw escaped.error;
+      return undefined;
     };
   };
   const makeMacro = runtime.makeMacro;

@@ -1068,6 +1068,34 @@ function installCompiler(proto: Record<string, unknown>): void {
     };
   }
   Object.assign(proto, c);
+  wrapMacroBodies(proto);
+}
+
+/**
+ * A macro's body shares the line counter of the template that defines it, but not its error
+ * handler: called from another file, its error would reach that file's handler, which names the
+ * caller's line. Each macro body catches its own errors and stamps them with its line first.
+ */
+function wrapMacroBodies(proto: Record<string, unknown>): void {
+  const compileMacro = proto._compileMacro as (this: CompilerThis, node: unknown, frame?: Frame) => string;
+  proto._compileMacro = function (this: CompilerThis, node: unknown, frame?: Frame): string {
+    const self = this as unknown as Record<string, unknown>;
+    const hadOwn = Object.hasOwn(self, '_withScopedSyntax');
+    const scoped = this._withScopedSyntax;
+    // The first scoped compile of _compileMacro is the macro's body.
+    self._withScopedSyntax = function (this: CompilerThis, fn: () => void) {
+      self._withScopedSyntax = scoped;
+      this._emitLine('try {');
+      scoped.call(this, fn);
+      this._emitLine('} catch (e) { throw runtime.handleError(e, lineno, colno); }');
+    };
+    try {
+      return compileMacro.call(this, node, frame);
+    } finally {
+      if (hadOwn) self._withScopedSyntax = scoped;
+      else delete self._withScopedSyntax;
+    }
+  };
 }
 
 function bufferOf(compiler: CompilerThis): string {
