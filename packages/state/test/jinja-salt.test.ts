@@ -275,6 +275,16 @@ test("Salt's filters", async () => {
       '{a: [1, 2.0], b: 1, c: \'yes\'}|a:\n  x:\n  - 1\nb: 1|{"a": 2, "b": 1}',
     ],
     [
+      // PyYAML quotes what its resolvers would read as something else, and flow indicators.
+      "{{ ['y', 'n', '1e3', '1.5e+3', '09', '0644', 'http://x', 'a?b', 'a\\tb', 'é', '2024-1-1', '2024-01-01', {'y': 'n', 'k:v': 1}] | yaml }}|{{ {'y': 'n', 'url': 'http://x', 'a': 'x: y'} | yaml(False) }}",
+      `[y, n, 1e3, '1.5e+3', 09, '0644', 'http://x', 'a?b', "a\\tb", é, 2024-1-1, '2024-01-01', {'k:v': 1, y: n}]|a: 'x: y'\nurl: http://x\ny: n`,
+    ],
+    [
+      // String literals are Python's: unknown escapes keep their backslash.
+      "{{ 'a1b22' | regex_replace('\\d+', '#') }} {{ 'x.y'.split('\\.') }} {{ '\\x41\\u00e9\\101|\\q' }}",
+      "a#b# ['x.y'] AéA|\\q",
+    ],
+    [
       "{{ 'a \"b\"' | yaml_encode }} {{ True | yaml_encode }} {{ 1 | yaml_encode }} {{ 'x\"y' | yaml_dquote }} {{ \"it's\" | yaml_squote }} {{ 'a b' | quote }} {{ 'ab' | quote }}",
       `"a \\"b\\"" true 1 "x\\"y" 'it''s' 'a b' ab`,
     ],
