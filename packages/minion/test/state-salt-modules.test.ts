@@ -291,6 +291,53 @@ test('file.directory with recurse and clean, and file.recurse of a salt:// tree 
       - mode
 `);
   assert.deepEqual(recursed['/srv/site']?.changes.removed, ['/srv/site/css/extra.css']);
+  // clean keeps what the states it requires manage, named by ID or by name, or through require_in:
+  // a file, everything a required file.recurse puts there (and nothing more), a required directory.
+  await mkdir(rooted('srv/cleaned/code'), { recursive: true });
+  await mkdir(rooted('srv/cleaned/data/deep'), { recursive: true });
+  await writeFile(rooted('srv/cleaned/stale.conf'), 'old');
+  await writeFile(rooted('srv/cleaned/code/not-from-source.txt'), 'old');
+  await writeFile(rooted('srv/cleaned/data/deep/db'), 'data');
+  const tree = `
+/srv/cleaned:
+  file.directory:
+    - clean: True
+    - require:
+      - file: app-config
+      - file: app-code
+      - file: /srv/cleaned/data
+app-config:
+  file.managed:
+    - name: /srv/cleaned/app.conf
+    - contents: port=80
+app-code:
+  file.recurse:
+    - name: /srv/cleaned/code
+    - source: salt://site
+/srv/cleaned/data:
+  file.directory: []
+app-extra:
+  file.managed:
+    - name: /srv/cleaned/extra.conf
+    - contents: extra
+    - require_in:
+      - file: /srv/cleaned
+`;
+  const predicted = await apply(tree, { test: true });
+  assert.deepEqual(Object.keys(predicted['/srv/cleaned']?.changes ?? {}).sort(), [
+    '/srv/cleaned/code/not-from-source.txt',
+    '/srv/cleaned/stale.conf',
+  ]);
+  const cleaned = await apply(tree);
+  assert.deepEqual(cleaned['/srv/cleaned']?.changes.removed, [
+    '/srv/cleaned/code/not-from-source.txt',
+    '/srv/cleaned/stale.conf',
+  ]);
+  assert.deepEqual((await readdir(rooted('srv/cleaned'))).sort(), ['app.conf', 'code', 'data', 'extra.conf']);
+  assert.deepEqual((await readdir(rooted('srv/cleaned/code'))).sort(), ['css', 'index.html']);
+  assert.equal(await readFile(rooted('srv/cleaned/data/deep/db'), 'utf8'), 'data');
+  assert.deepEqual((await apply(tree))['/srv/cleaned']?.changes, {}, 'the second run removes nothing');
+
   const missing = await apply('/srv/none:\n  file.recurse:\n    - source: salt://nothing-here\n');
   assert.deepEqual(
     [missing['/srv/none']?.result, missing['/srv/none']?.comment],
