@@ -3,6 +3,7 @@ import { posix } from 'node:path';
 import nunjucks from 'nunjucks';
 import type { ILoader, LoaderSource } from 'nunjucks';
 import { traverse } from '../data.js';
+import { ownDirectories, pathOnHost } from '../files/host-path.js';
 import { jinjaFilters, jinjaGlobals, jinjaTests, loopContext } from './jinja/builtins.js';
 import type { Filter, Test } from './jinja/builtins.js';
 import * as py from './jinja/python.js';
@@ -283,6 +284,8 @@ interface RenderScope {
   grains: unknown;
   pillar: unknown;
   opts: unknown;
+  /** The file system the states manage (see pathOnHost). */
+  root: string;
 }
 
 /** Salt's fnmatch.fnmatchcase: `*`, `?`, `[seq]`, `[!seq]`. */
@@ -365,9 +368,10 @@ export function createSaltFunctions(scope: RenderScope, bridge: TemplateBridge):
       }
       return found;
     };
+  const ownDirs = ownDirectories(py.isDict(scope.opts) ? scope.opts : undefined);
   const exists = (kind: 'file' | 'directory') => (path: unknown) => {
     try {
-      const info = statSync(py.str(path));
+      const info = statSync(pathOnHost(py.str(path), scope.root, ownDirs));
       return kind === 'file' ? info.isFile() : info.isDirectory();
     } catch {
       return false;
