@@ -205,7 +205,7 @@ probe:
     - name: /probe.txt
     - contents: |
         managed: {{ salt['file.file_exists']('/etc/marker') }}
-        dir: {{ salt['file.directory_exists']('/etc') }}
+        dir: {{ salt['file.directory_exists']('/etc') }} {{ salt['file.exists']('/etc') }}
         read: {{ salt['file.read']('/etc/marker') | trim }}
         own: {{ salt['file.file_exists'](own) }}
         elsewhere: {{ salt['file.file_exists']('${join(scratch, 'elsewhere.txt')}') }}
@@ -236,7 +236,7 @@ probe:
       const { readFile } = await import('node:fs/promises');
       assert.equal(
         await readFile(join(sandbox.root, 'probe.txt'), 'utf8'),
-        'managed: True\ndir: True\nread: in the managed root\nown: True\nelsewhere: False\n',
+        'managed: True\ndir: True True\nread: in the managed root\nown: True\nelsewhere: False\n',
       );
       const module = async (fun: string, path: string) =>
         (await env.executor.run({ jid: '20250101000000000901', fun, args: [path], kwargs: {} })).ret;
@@ -245,6 +245,14 @@ probe:
       assert.equal(await module('file.directory_exists', join(roots)), true);
       assert.equal(await module('file.file_exists', join(roots, '..', 'own-pillar', 'top.sls')), true);
       assert.equal(await module('file.file_exists', join(scratch, 'elsewhere.txt')), false);
+      assert.deepEqual(
+        [
+          await module('file.exists', '/etc'),
+          await module('file.exists', '/etc/marker'),
+          await module('file.exists', '/nope'),
+        ],
+        [true, true, false],
+      );
     } finally {
       await env.close();
       await sandbox.close();

@@ -344,6 +344,31 @@ test('salt[...] in templates, grains.filter_by, pillar.get with colon paths and 
       'web-1 /srv/salt /srv/pillar base web-1',
     ],
     ["{{ sls_exists('web') }} {{ salt['state.sls_exists']('db') }}", 'True False'],
+    // Formulas merge their defaults with pillar in place (Salt's defaults and slsutil modules).
+    [
+      "{% set d = {'a': {'x': 1, 'l': [1]}, 'b': 1} %}{% do salt['defaults.merge'](d, {'a': {'y': 2, 'l': [2]}, 'c': None}) %}{{ d }}",
+      "{'a': {'x': 1, 'l': [2], 'y': 2}, 'b': 1, 'c': None}",
+    ],
+    [
+      "{% set d = {'a': {'x': 1, 'l': [1]}, 'b': 1} %}{{ salt['defaults.merge'](d, {'a': {'l': [1, 2]}}, merge_lists=True, in_place=False) }} {{ d }} {{ salt['defaults.merge'](None, {'k': 1}) }}",
+      "{'a': {'x': 1, 'l': [1, 2]}, 'b': 1} {'a': {'x': 1, 'l': [1]}, 'b': 1} {'k': 1}",
+    ],
+    [
+      "{% set nodes = {'h1': {'index': 'foo'}, 'h2': {'index': 'bar', 'extra': ['x']}} %}{% do salt['defaults.update'](nodes, {'enabled': True, 'extra': ['test']}) %}{{ nodes }}",
+      "{'h1': {'enabled': True, 'extra': ['test'], 'index': 'foo'}, 'h2': {'enabled': True, 'extra': ['test', 'x'], 'index': 'bar'}}",
+    ],
+    [
+      "{% set a = {'l': [1]} %}{% set c = salt['defaults.deepcopy'](a) %}{% do c.l.append(2) %}{{ a }} {{ c }}",
+      "{'l': [1]} {'l': [1, 2]}",
+    ],
+    [
+      "{% set a = {'x': {'y': 1}} %}{{ salt['slsutil.merge'](a, {'x': {'z': 2}}) }} {{ a }} {{ salt['slsutil.merge']({'k': 1}, {'k': 2}, strategy='list') }} {{ salt['slsutil.merge_all']([{'a': 1}, {'b': 2}, {'a': 3}]) }}{% do salt['slsutil.update'](a, {'x': {'w': 0}}) %} {{ a }}",
+      "{'x': {'y': 1, 'z': 2}} {'x': {'y': 1}} {'k': [1, 2]} {'a': 3, 'b': 2} {'x': {'y': 1, 'w': 0}}",
+    ],
+    [
+      "{{ salt['file.exists']('/nonexistent/x') }} {{ salt['file.basename']('/etc/nginx/nginx.conf') }} {{ salt['file.dirname']('/etc/nginx/nginx.conf') }} {{ salt['file.join']('/etc', 'nginx') }}",
+      'False nginx.conf /etc/nginx /etc/nginx',
+    ],
   ]);
 });
 

@@ -8,7 +8,7 @@ import { jinjaFilters, jinjaGlobals, jinjaTests, loopContext } from './jinja/bui
 import type { Filter, Test } from './jinja/builtins.js';
 import * as py from './jinja/python.js';
 import { PyError, PyUndefined } from './jinja/python.js';
-import { dictUpdate, saltFilters, saltTests, useMethodLookup } from './jinja/salt-filters.js';
+import { deepCopy as pyDeepCopy, dictUpdate, saltFilters, saltTests, useMethodLookup } from './jinja/salt-filters.js';
 import { installJinjaSyntax } from './jinja/syntax.js';
 import { parseYaml } from './yaml.js';
 
@@ -352,6 +352,91 @@ function filterBy(
   return ret;
 }
 
+/** salt.utils.dictupdate.update: both must be dicts. */
+function dictupdate(dest: unknown, upd: unknown, recursive: boolean, mergeLists: boolean): Record<string, unknown> {
+  if (!py.isDict(dest) || !py.isDict(upd))
+    throw new PyError('TypeError', 'Cannot update using non-dict types in dictupdate.update()');
+  return dictUpdate(dest, upd, recursive, mergeLists);
+}
+
+/** salt.utils.dictupdate.merge with its strategies (Phoenix has no yamlex: smart and aggregate recurse). */
+function dictMerge(a: unknown, b: unknown, strategy: string, mergeLists: boolean): unknown {
+  if (strategy === 'list') {
+    if (!py.isDict(a) || !py.isDict(b)) throw new PyError('TypeError', 'merge takes two dicts');
+    const ret: Record<string, unknown> = {};
+    for (const [k, v] of Object.entries(a)) py.defineOwn(ret, k, Object.hasOwn(b, k) ? [v, b[k]] : v);
+    return ret;
+  }
+  if (strategy === 'overwrite' && py.isDict(a) && py.isDict(b)) {
+    for (const k of Object.keys(b)) if (Object.hasOwn(a, k)) py.defineOwn(a, k, b[k]);
+  }
+  return dictupdate(pyDeepCopy(a), b, true, mergeLists);
+}
+
+/**
+ * Salt's defaults and slsutil merges, which formulas call to merge their defaults with pillar.
+ * They change the template's own data in place (`{% do salt['defaults.merge'](defaults, config) %}`),
+ * so they answer here, never across threads.
+ */
+function mergeFunctions(): Record<string, (...args: unknown[]) => unknown> {
+  const merge = (dest: unknown, src: unknown, mergeLists: unknown, inPlace: unknown, convertNone: unknown) => {
+    let d = dest;
+    let s = src;
+    if (py.truth(convertNone ?? true)) {
+      if (!py.truth(s)) s = {};
+      if (!py.truth(d)) d = {};
+    }
+    return dictupdate(py.truth(inPlace ?? true) ? d : pyDeepCopy(d), s, true, py.truth(mergeLists ?? false));
+  };
+  return {
+    'defaults.merge': py.pyfunction(
+      'defaults.merge',
+      ['dest', 'src', 'merge_lists=', 'in_place=', 'convert_none='],
+      merge,
+    ),
+    'defaults.update': py.pyfunction(
+      'defaults.update',
+      ['dest', 'defaults', 'merge_lists=', 'in_place=', 'convert_none='],
+      (dest, defaults, mergeLists = true, inPlace = true, convertNone = true) => {
+        let d = dest;
+        let fallback = defaults;
+        if (py.truth(convertNone)) {
+          if (!py.truth(fallback)) fallback = {};
+          if (!py.truth(d)) d = {};
+        }
+        if (!py.isDict(d)) throw new PyError('TypeError', 'defaults.update takes a dict of dicts');
+        const nodes = py.truth(inPlace) ? d : (pyDeepCopy(d) as Record<string, unknown>);
+        for (const [name, vars] of Object.entries(nodes)) {
+          py.defineOwn(nodes, name, merge(pyDeepCopy(fallback), vars, mergeLists, true, true));
+        }
+        return nodes;
+      },
+    ),
+    'defaults.deepcopy': py.pyfunction('defaults.deepcopy', ['source'], (source) => pyDeepCopy(source)),
+    'slsutil.update': py.pyfunction(
+      'slsutil.update',
+      ['dest', 'upd', 'recursive_update=', 'merge_lists='],
+      (dest, upd, recursive = true, mergeLists = false) =>
+        dictupdate(dest, upd, py.truth(recursive), py.truth(mergeLists)),
+    ),
+    'slsutil.merge': py.pyfunction(
+      'slsutil.merge',
+      ['obj_a', 'obj_b', 'strategy=', 'renderer=', 'merge_lists='],
+      (a, b, strategy = 'smart', _renderer, mergeLists = false) =>
+        dictMerge(a, b, py.str(strategy), py.truth(mergeLists)),
+    ),
+    'slsutil.merge_all': py.pyfunction(
+      'slsutil.merge_all',
+      ['lst', 'strategy=', 'renderer=', 'merge_lists='],
+      (lst, strategy = 'smart', _renderer, mergeLists = false) => {
+        let ret: unknown = {};
+        for (const obj of py.iterate(lst)) ret = dictMerge(ret, obj, py.str(strategy), py.truth(mergeLists));
+        return ret;
+      },
+    ),
+  };
+}
+
 /**
  * `salt` in a template: `salt['mod.fun'](...)` and `salt.mod.fun(...)`. Functions that only read
  * data the template already has, or the local file system, answer here at once; every other
@@ -440,7 +525,18 @@ export function createSaltFunctions(scope: RenderScope, bridge: TemplateBridge):
     ),
     'file.file_exists': py.pyfunction('file.file_exists', ['path'], exists('file')),
     'file.directory_exists': py.pyfunction('file.directory_exists', ['path'], exists('directory')),
+    'file.exists': py.pyfunction('file.exists', ['path'], (path) => exists('file')(path) || exists('directory')(path)),
     'file.join': py.pyfunction('file.join', ['*args'], (parts) => posix.join(...(parts as unknown[]).map(py.str))),
+    // Python's os.path.basename and dirname split at the last slash: '/a/b/' is ('/a/b', '').
+    'file.basename': py.pyfunction('file.basename', ['path'], (path) =>
+      py.str(path).slice(py.str(path).lastIndexOf('/') + 1),
+    ),
+    'file.dirname': py.pyfunction('file.dirname', ['path'], (path) => {
+      const text = py.str(path);
+      const head = text.slice(0, text.lastIndexOf('/') + 1);
+      return /^\/+$/.test(head) ? head : head.replace(/\/+$/, '');
+    }),
+    ...mergeFunctions(),
     'state.sls_exists': py.pyfunction('state.sls_exists', ['mods', '**kwargs'], (mods) =>
       bridge.slsExists(py.str(mods)),
     ),

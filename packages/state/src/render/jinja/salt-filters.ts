@@ -215,7 +215,8 @@ export function dictUpdate(
   return dest;
 }
 
-function deepCopy(value: unknown): unknown {
+/** Python's copy.deepcopy of template data. */
+export function deepCopy(value: unknown): unknown {
   if (Array.isArray(value)) {
     const copied = value.map(deepCopy);
     return isTuple(value) ? tuple(copied) : copied;
