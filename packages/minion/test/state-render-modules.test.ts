@@ -126,6 +126,10 @@ test('render errors name the SLS file and line; a broken SLS changes nothing and
         /^SLS 'base:not_a_dict' \(salt:\/\/not_a_dict.sls\) is not formed as a dictionary of IDs: it rendered to a list$/,
       ],
       ['does_not_exist', /^No matching sls found for 'does_not_exist' in env 'base'$/],
+      [
+        'bad_module_arg',
+        /^Rendering SLS 'base:bad_module_arg' failed: Jinja error in salt:\/\/bad_module_arg.sls, line 5: Passed invalid arguments to test.echo: missing required argument 'text'\n {4}5 \| {5}- text: \{\{ salt\['test.echo'\]\(\) \}\}$/,
+      ],
     ];
     for (const [sls, expected] of expectations) {
       const outcome = await run('state.sls', [sls]);
