@@ -113,10 +113,19 @@ test(
         '/var/log': null,
         'reload-log': null,
       });
+      const predictedRet = predicted.ret as Results;
       assert.deepEqual(
-        predictions.nginx && Object.keys(predictions.nginx.changes),
+        Object.keys(predictedRet['pkg_|-nginx_|-nginx_|-installed']?.changes ?? {}),
         ['nginx'],
-        'both nginx states predict',
+        'the package predicts its install',
+      );
+      assert.deepEqual(
+        [
+          predictedRet['service_|-nginx_|-nginx_|-running']?.result,
+          predictedRet['service_|-nginx_|-nginx_|-running']?.comment,
+        ],
+        [null, 'Service is set to be started'],
+        "the service watches its config, which would change: Salt's mod_watch predicts the start",
       );
       assert.deepEqual(await readdir(sandbox.root), ['etc']);
       assert.deepEqual(await readdir(join(sandbox.root, 'etc')), ['obsolete.conf']);

@@ -669,7 +669,8 @@ test('service.running/dead/enabled/disabled, with mod_watch restart and reload',
   await writeFile(join(h.sandbox.fakeState, 'units'), 'nginx\nredis\npostfix\ncups\n');
   await writeFile(join(h.sandbox.fakeState, 'active'), 'postfix\n');
   await writeFile(join(h.sandbox.fakeState, 'enabled'), 'cups\n');
-  const first = await idempotent(`
+  const first = await idempotent(
+    `
 nginx:
   service.running:
     - enable: True
@@ -679,10 +680,42 @@ postfix:
   service.dead: []
 cups:
   service.disabled: []
-`);
-  assert.deepEqual(first.nginx?.changes, { nginx: true, enabled: true });
-  assert.equal(first.postfix?.comment, 'Service postfix was killed');
+`,
+    undefined,
+    // As in Salt, a service state's prediction names no changes.
+    ['nginx', 'redis', 'postfix', 'cups'],
+  );
+  assert.deepEqual(
+    [first.nginx?.changes, first.nginx?.comment],
+    [{ nginx: true }, 'Service nginx has been enabled, and is running'],
+  );
+  assert.deepEqual(
+    [first.postfix?.changes, first.postfix?.comment],
+    [{ postfix: false }, 'Service postfix was killed'],
+  );
+  assert.deepEqual(
+    [first.redis?.changes, first.redis?.comment],
+    [{ redis: true }, 'Service redis has been enabled, and is in the desired state'],
+  );
   assert.equal(first.cups?.comment, 'Service cups has been disabled, and is in the desired state');
+  // Salt's answers for a service that is not there: running fails, dead and disabled are fine.
+  const ghosts = await apply(
+    'g1:\n  service.running:\n    - name: ghost\ng2:\n  service.dead:\n    - name: ghost\ng3:\n  service.enabled:\n    - name: ghost\ng4:\n  service.disabled:\n    - name: ghost\n',
+  );
+  assert.deepEqual(
+    ['g1', 'g2', 'g3', 'g4'].map((id) => [ghosts[id]?.result, ghosts[id]?.comment]),
+    [
+      [false, 'The named service ghost is not available'],
+      [true, 'The named service ghost is not available'],
+      [false, 'The named service ghost is not available'],
+      [true, 'The named service ghost is not available'],
+    ],
+  );
+  const ghostTest = await apply('g1:\n  service.running:\n    - name: ghost\n', { test: true });
+  assert.deepEqual(
+    [ghostTest.g1?.result, ghostTest.g1?.comment, ghostTest.g1?.changes],
+    [null, 'Service ghost not present; if created in this state run, it would have been started', {}],
+  );
   const calls = (await h.sandbox.calls()).length;
   await mkdir(rooted('etc/nginx'), { recursive: true });
   const watched = await apply(`
@@ -702,7 +735,7 @@ redis:
   assert.deepEqual([watched.nginx?.comment, watched.nginx?.changes], ['Service restarted', { nginx: true }]);
   assert.deepEqual(
     [watched.redis?.comment, watched.redis?.changes],
-    ['Started service redis', { redis: true }],
+    ['Started Service redis', { redis: true }],
     'a watched service that was down is started',
   );
   const made = (await h.sandbox.calls()).slice(calls);
