@@ -115,6 +115,7 @@ test('str methods: format, %, replace, split, strip, startswith with tuples, par
       "{{ '%s-%d' % ('x', 3) }} {{ '%(a)s=%(b)05.1f' % {'a': 'k', 'b': 2.25} }} {{ '%s' % 'one' }} {{ '%x %o %e %%' % (255, 8, 12345.678) }}",
       'x-3 k=002.2 one ff 10 1.234568e+04 %',
     ],
+    ["{{ '%s' % [1, 2] }} {{ '%s' % {'a': 1} }} {{ '%(a)s' % {'a': [1]} }}", "[1, 2] {'a': 1} [1]"],
     ["{{ 'a.b.c'.replace('.', '/') }} {{ 'aaa'.replace('a', 'b', 2) }}", 'a/b/c bba'],
     [
       "{{ 'a b  c'.split() }} {{ 'a,b,c'.split(',', 1) }} {{ 'a,b,c'.rsplit(',', 1) }} {{ ' x '.strip() }}|{{ 'xxhixx'.strip('x') }}|{{ '  l'.lstrip() }}|{{ 'r  '.rstrip() }}",
@@ -208,6 +209,10 @@ test('Jinja2 statements: loop.*, loop filters, else, break/continue, namespace, 
 
 test('Jinja2 filters with Jinja2 semantics', async () => {
   await renders([
+    [
+      "{% for g in [{'n': 'a', 's': 'zsh'}, {'n': 'b', 's': 'sh'}, {'n': 'c', 's': 'zsh'}] | groupby('s') %}{{ g.grouper }}={{ g.list | map(attribute='n') | join(',') }};{% endfor %} {{ [{'s': 1}, {'s': 2}] | groupby('s') | map(attribute='grouper') | list }}",
+      'sh=b;zsh=a,c; [1, 2]',
+    ],
     [
       "{{ none | default('d') }} {{ '' | default('d', true) }} {{ '' | d('x', boolean=true) }} {{ undefined_name | default('u') }}",
       'None d x u',
