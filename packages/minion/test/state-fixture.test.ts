@@ -469,6 +469,69 @@ test(
   },
 );
 
+test(
+  "Salt's killswitch by name: state.disable highstate or an SLS refuses only that, state.enable undoes it",
+  bounded,
+  async () => {
+    const sandbox = await createStateSandbox({ fakes: join(FIXTURES, 'fakes') });
+    const minion = await fixtureMinion('db-1', { role: 'db' }, sandbox);
+    try {
+      const off = await minion.run('state.disable', ['highstate']);
+      assert.deepEqual([off.retcode, off.ret], [0, { res: true, msg: 'Info: highstate state disabled.' }]);
+      assert.deepEqual((await minion.run('state.disable', ['highstate'])).ret, {
+        res: true,
+        msg: 'Info: highstate state already disabled.',
+      });
+      for (const [fun, args] of [
+        ['state.highstate', []],
+        ['state.apply', []],
+      ] as const) {
+        const refused = await minion.run(fun, [...args]);
+        assert.deepEqual(
+          (refused.ret as { name: string; comment: string }).name,
+          'Salt highstate run is disabled. To re-enable, run state.enable highstate',
+          fun,
+        );
+        assert.equal((refused.ret as { comment: string }).comment, 'Disabled', fun);
+      }
+      assert.deepEqual(await readdir(sandbox.root), [], 'no highstate ran');
+      const sls = await minion.run('state.sls', ['db']);
+      assert.equal(sls.retcode, 0, `state.sls is not highstate: ${JSON.stringify(sls.ret)}`);
+
+      await minion.run('state.disable', ['base,db']);
+      assert.deepEqual((await minion.run('state.list_disabled')).ret, ['highstate', 'base', 'db']);
+      const refused = await minion.run('state.sls', ['db']);
+      assert.equal(refused.retcode, 2, "Salt's EX_STATE_FAILURE");
+      assert.deepEqual(refused.ret, ['The state file "db" is currently disabled, to re-enable, run state.enable db.']);
+      assert.deepEqual((await minion.run('state.enable', ['highstate'])).ret, {
+        res: true,
+        msg: 'Info: highstate state enabled.',
+      });
+      assert.deepEqual((await minion.run('state.enable', ['nothing'])).ret, {
+        res: true,
+        msg: 'Info: nothing state already enabled.',
+      });
+      // A highstate is not state.sls: the SLS names disabled do not stop it, as in Salt.
+      const highstate = await minion.run('state.highstate');
+      assert.equal(highstate.retcode, 0, JSON.stringify(highstate.ret));
+
+      await minion.run('state.enable', ['base,db']);
+      // Salt's one pattern, `name.*`: what is below the name, not the name itself.
+      await minion.run('state.disable', ['db.*']);
+      assert.deepEqual((await minion.run('state.sls', ['db.replica'])).ret, [
+        'The state file "db.replica" is currently disabled by "db.*", to re-enable, run state.enable db.*.',
+      ]);
+      assert.equal((await minion.run('state.sls', ['db'])).retcode, 0);
+      await minion.run('state.enable', ['db.*']);
+      assert.deepEqual((await minion.run('state.list_disabled')).ret, []);
+      assert.equal((await minion.run('state.sls', ['db'])).retcode, 0);
+    } finally {
+      await minion.close();
+      await sandbox.close();
+    }
+  },
+);
+
 test('a killswitch file that cannot be read counts as disabled', bounded, async () => {
   const sandbox = await createStateSandbox();
   const minion = await fixtureMinion('db-1', { role: 'db' }, sandbox);
