@@ -29,9 +29,7 @@ async function get(master: RunningMaster, path: string): Promise<{ status: numbe
 async function metric(master: RunningMaster, name: string, labels: Record<string, string>): Promise<number> {
   const { text } = await get(master, '/metrics');
   const wanted = Object.entries(labels).map(([k, v]) => `${k}="${v}"`);
-  const line = text
-    .split('\n')
-    .find((l) => l.startsWith(`${name}{`) && wanted.every((label) => l.includes(label)));
+  const line = text.split('\n').find((l) => l.startsWith(`${name}{`) && wanted.every((label) => l.includes(label)));
   return line === undefined ? 0 : Number(line.slice(line.lastIndexOf(' ') + 1));
 }
 

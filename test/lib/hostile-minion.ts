@@ -4,6 +4,8 @@ import {
   encodeMessage,
   generateCurveKeyPair,
   messageKey,
+  sealMessage,
+  sessionKey,
   signMessage,
   type CurveKeyPair,
   type MasterMessage,
@@ -30,6 +32,8 @@ export class HostileMinion {
   readonly #clusterPublicKey: string;
   readonly #key: Buffer;
   #socket: Dealer | undefined;
+  /** The current connection's session key and the last sequence number used on it. */
+  #session: { key: Buffer; seq: number } | undefined;
   /** Messages received on the current connection, oldest first (bounded). */
   readonly received: MasterMessage[] = [];
   /** Everything sent on the current connection, in order. */
@@ -62,29 +66,60 @@ export class HostileMinion {
   }
 
   /**
-   * Opens a connection to `master`'s minion port and says hello as this minion; resolves with the
-   * welcome, or undefined when none came (the key is not accepted there, or the master refused).
+   * Opens a connection to `master`'s minion port without saying anything yet: `knock` then gets the
+   * connection's nonce. For replays: frames captured elsewhere can be sent on it as they are.
    */
-  async connect(master: MasterPorts, timeoutMs = 5_000): Promise<MasterMessage | undefined> {
+  open(master: MasterPorts): void {
     this.close();
     const socket = this.#dealer();
     this.#socket = socket;
+    this.#session = undefined;
     this.received.length = 0;
     this.sent.length = 0;
     socket.connect(`tcp://127.0.0.1:${master.ports.minion}`);
     void this.#listen(socket);
+  }
+
+  /** Asks for this connection's nonce and derives its session key, as a real minion does. */
+  async knock(timeoutMs = 5_000): Promise<boolean> {
+    await this.sendFrames([encodeMessage({ v: 1, t: 'knock', id: this.id })]);
+    const challenge = await this.waitFor((m) => m.t === 'challenge', timeoutMs).catch(() => undefined);
+    if (challenge?.t !== 'challenge') return false;
+    this.#session = { key: sessionKey(this.#key, challenge.nonce), seq: -1 };
+    return true;
+  }
+
+  /**
+   * Opens a connection to `master`'s minion port and says hello as this minion, as a real minion
+   * does (knock, challenge, sealed hello); resolves with the welcome, or undefined when none came
+   * (the key is not accepted there, or the master refused).
+   */
+  async connect(master: MasterPorts, timeoutMs = 5_000): Promise<MasterMessage | undefined> {
+    this.open(master);
+    if (!(await this.knock(timeoutMs))) return undefined;
     await this.send({ v: 1, t: 'hello', id: this.id, grains: { hostile: true }, running: [] });
     return this.waitFor((m) => m.t === 'welcome', timeoutMs).catch(() => undefined);
   }
 
-  /** Encodes, signs and sends one message on the current connection. */
+  /** Encodes, seals and sends one message on the current connection. */
   send(message: MinionMessage | Record<string, unknown>): Promise<void> {
     return this.sendBody(encodeMessage(message as MinionMessage));
   }
 
-  /** Signs and sends arbitrary bytes as a message body: what the codec itself would never produce. */
-  async sendBody(body: Uint8Array): Promise<void> {
-    await this.sendFrames([body, signMessage(this.#key, body)]);
+  /**
+   * Seals and sends arbitrary bytes as a message body (what the codec itself would never produce)
+   * with the connection's next sequence number, or with `seq` when given.
+   */
+  async sendBody(body: Uint8Array, seq?: number): Promise<void> {
+    const session = this.#session;
+    if (session === undefined) throw new Error(`${this.id} has no session: knock first`);
+    session.seq = seq ?? session.seq + 1;
+    await this.sendFrames([body, sealMessage(session.key, session.seq, body)]);
+  }
+
+  /** Frames for the enrol port, signed with the minion's own key (enrolment has no session). */
+  signed(body: Uint8Array): Frames {
+    return [body, signMessage(this.#key, body)];
   }
 
   /** Sends frames exactly as given (a replay of someone else's, say). */

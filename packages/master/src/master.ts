@@ -32,6 +32,8 @@ import { LifecycleConsumer } from './reactor/consumer.js';
 import { HighstateCoordinator } from './reactor/highstate.js';
 import { LifecycleReactor } from './reactor/reactor.js';
 import { Scheduler } from './schedule/scheduler.js';
+import { Refusals } from './limits/refusals.js';
+import { PoisonWatch } from './limits/poison-watch.js';
 
 export const MASTER_VERSION = '0.1.0';
 
@@ -54,7 +56,11 @@ export async function startMaster(
   const clusterKeys = await readClusterKeys(config.pkiDir);
   const dynamodb = new DynamoDBClient(awsClientConfig(config.aws, 'dynamodb'));
   const store = new Store(dynamodb, config.tablePrefix);
-  const keys = new KeyRegistry(store, clusterKeys.secretKey, log.child({ component: 'keys' }));
+  // Every input refused at this master's boundaries, by where and why: /metrics shows them.
+  const refusals = new Refusals();
+  const keys = new KeyRegistry(store, clusterKeys.secretKey, log.child({ component: 'keys' }), {
+    maxPendingKeys: config.enrolment.maxPendingKeys,
+  });
   await keys.refresh();
   // Each master owns its context: the ZAP endpoint is per context, and nothing is shared by accident.
   const context = new Context();
@@ -73,7 +79,7 @@ export async function startMaster(
   await zap.start();
 
   // The job service sends through the link, and the link hands returns to the job service.
-  const jobs = new JobService(store, keys, () => link, id, log.child({ component: 'jobs' }));
+  const jobs = new JobService(store, keys, () => link, id, log.child({ component: 'jobs' }), refusals);
   await jobs.loadGrains();
   /** Set on SIGTERM: every masters list this master sends from then on tells its minions to leave. */
   let draining = false;
@@ -129,6 +135,7 @@ export async function startMaster(
     port: config.ports.peer,
     masterId: id,
     clusterKeys,
+    refusals,
     log: log.child({ component: 'peers' }),
     onMessage: (message) => {
       switch (message.t) {
@@ -180,6 +187,14 @@ export async function startMaster(
     peers.broadcast({ v: WIRE_VERSION, t: 'peer-grains', from: id, minionId, grains });
     await store.minions.updateGrains(minionId, grains);
   };
+  // A minion that keeps sending what must be refused is quarantined, cluster-wide.
+  const poison = new PoisonWatch({
+    after: config.quarantine.after,
+    windowMs: config.quarantine.windowMs,
+    addStrikes: (minionId, count, windowMs) => store.minions.addStrikes(minionId, count, windowMs),
+    quarantine: (minionId, reason) => keys.quarantine(minionId, reason, id),
+    log: log.child({ component: 'quarantine' }),
+  });
   const link: MinionLink = new MinionLink({
     context,
     bind: config.bind,
@@ -190,12 +205,20 @@ export async function startMaster(
     keys,
     heartbeatMs: config.minionHeartbeatMs,
     silenceMs: config.minionSilenceMs,
+    enrolment: config.enrolment,
+    refusals,
     log: log.child({ component: 'link' }),
     handlers: {
       hello: async (session, message) => {
         link.send(session.minionId, mastersMessage(draining));
         await noteGrains(session.minionId, message.grains);
         const record = await store.minions.setPresence(session.minionId, id);
+        // Quarantined while this master was not told (a lost peer message): the row says so.
+        if (record.quarantine !== undefined) {
+          link.revoke(session.minionId, 'key quarantined');
+          keys.refreshSoon(0);
+          return;
+        }
         events.emit('minion/connected', { minionId: session.minionId });
         // Disabled through the API while it was away: its own killswitch is set now it is back.
         if (record.disabled !== undefined && stateRunsDisabled(message.grains) === undefined) {
@@ -218,6 +241,7 @@ export async function startMaster(
       pending: async (minionId) => {
         await autoAccept.consider(minionId);
       },
+      poison: (minionId, reason) => poison.strike(minionId, reason),
       gone: (session) => {
         events.emit('minion/disconnected', { minionId: session.minionId });
         void store.minions.clearPresence(session.minionId, id).catch(() => undefined);
@@ -254,6 +278,8 @@ export async function startMaster(
     masters: () => registry.all(),
     connectedMinions: () => link.connectedCount,
     defaultJobTimeoutMs: config.jobTimeoutMs,
+    refusals,
+    streamsPerToken: config.api.streamsPerToken,
     log,
   });
   await api.listen({ host: config.bind, port: config.ports.api });
@@ -297,6 +323,7 @@ export async function startMaster(
       reactorConfig.waitTimeSeconds,
       reactor,
       log.child({ component: 'reactor' }),
+      refusals,
     );
     consumer.start();
     highstate.start();

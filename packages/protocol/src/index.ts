@@ -3,6 +3,7 @@ export * from './config.js';
 export * from './aws.js';
 export * from './z85.js';
 export * from './keys.js';
+export * from './bounds.js';
 export * from './wire.js';
 export * from './targeting.js';
 export * from './jid.js';

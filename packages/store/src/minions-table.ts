@@ -134,7 +134,10 @@ export class MinionsTable {
           { minionId },
           { strikes },
           held === undefined
-            ? { expression: 'keyState = :accepted AND attribute_not_exists(strikes)', values: { ':accepted': 'accepted' } }
+            ? {
+                expression: 'keyState = :accepted AND attribute_not_exists(strikes)',
+                values: { ':accepted': 'accepted' },
+              }
             : {
                 expression: 'keyState = :accepted AND strikes.#count = :count AND strikes.since = :since',
                 names: { '#count': 'count' },

@@ -68,15 +68,14 @@ test('strikes add up over a window across writers, and a quarantine holds an acc
   assert.equal(await env.store.minions.addStrikes('i-poison', 1, 60_000, 1_000), undefined, 'not accepted yet');
   await env.store.minions.setKeyState('i-poison', 'pending', 'accepted');
   const counts = await Promise.all([1, 2, 3].map(() => env.store.minions.addStrikes('i-poison', 1, 60_000, 2_000)));
-  assert.deepEqual(
-    counts.sort(),
-    [1, 2, 3],
-    'concurrent writers each add their strike',
-  );
+  assert.deepEqual(counts.sort(), [1, 2, 3], 'concurrent writers each add their strike');
   assert.equal(await env.store.minions.addStrikes('i-poison', 2, 60_000, 70_000), 2, 'a new window starts afresh');
   const held = await env.store.minions.setQuarantine('i-poison', { at: 5, reason: 'poison', by: 'm1' });
   assert.equal(held.quarantine?.reason, 'poison');
-  await assert.rejects(env.store.minions.setQuarantine('i-poison', { at: 6, reason: 'x', by: 'm2' }), ConditionFailedError);
+  await assert.rejects(
+    env.store.minions.setQuarantine('i-poison', { at: 6, reason: 'x', by: 'm2' }),
+    ConditionFailedError,
+  );
   const lifted = await env.store.minions.liftQuarantine('i-poison');
   assert.equal(lifted.quarantine, undefined);
   assert.equal(lifted.strikes, undefined);
