@@ -12,8 +12,6 @@ export const MasterErrorCodes = {
   OVER_LIMIT: 'PHX_INPUT_OVER_LIMIT',
   /** A fair share is used up (waiting requests of one minion, streams of one token): ask again later. */
   BUSY: 'PHX_MASTER_BUSY',
-  /** Something that must never happen did: the last-resort handler stops the master for it. */
-  INVARIANT: 'PHX_MASTER_INVARIANT',
 } as const;
 export type MasterErrorCode = (typeof MasterErrorCodes)[keyof typeof MasterErrorCodes];
 

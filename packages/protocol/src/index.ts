@@ -1,4 +1,5 @@
 export * from './errors.js';
+export * from './last-resort.js';
 export * from './config.js';
 export * from './aws.js';
 export * from './z85.js';

@@ -180,9 +180,10 @@ export type MasterMessage = z.output<typeof MasterMessageSchema>;
 
 // One of each, reused: a codec per message was a measurable share of a master's time under load.
 // Both are stateless between calls (and re-entrant), so sharing them shares nothing of a minion's.
-// The encoder counts the outermost map as depth 0; the limits count it as 1: so nothing is sent that
-// the other side would refuse for its depth.
-const encoder = new Encoder({ ignoreUndefined: true, maxDepth: WIRE_LIMITS.maxDepth - 1 });
+// The encoder counts every value's level from 1 (leaves too), the limits count containers: this way
+// it refuses what the other side would refuse for its depth (an empty container one level deeper
+// is the one case it lets through, and the scan still refuses it).
+const encoder = new Encoder({ ignoreUndefined: true, maxDepth: WIRE_LIMITS.maxDepth + 1 });
 const decoder = new Decoder({ maxStrLength: MAX_MESSAGE_BYTES, maxBinLength: MAX_MESSAGE_BYTES });
 
 /** Why a body was refused, as a fixed vocabulary (metrics count by it); `reason` says it in words. */

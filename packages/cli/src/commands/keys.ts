@@ -10,6 +10,7 @@ interface KeyInfo {
   minionId: string;
   state: string;
   fingerprint: string;
+  quarantined?: { reason: string };
 }
 interface KeyChange {
   minionId: string;
@@ -55,7 +56,9 @@ export async function keys(argv: readonly string[]): Promise<number> {
 
 function formatKeys(list: readonly KeyInfo[]): string {
   const sections = ['accepted', 'pending', 'rejected', 'denied'].map((state) => {
-    const ids = list.filter((k) => k.state === state).map((k) => `  ${k.minionId}  ${k.fingerprint}`);
+    const ids = list
+      .filter((k) => k.state === state)
+      .map((k) => `  ${k.minionId}  ${k.fingerprint}${k.quarantined ? `  QUARANTINED: ${k.quarantined.reason}` : ''}`);
     return [`${state[0]?.toUpperCase()}${state.slice(1)} keys:`, ...ids].join('\n');
   });
   return sections.join('\n');
