@@ -1,4 +1,3 @@
-import { parse as parseYaml } from 'yaml';
 import { z } from 'zod';
 import { bindArguments } from '../executor/bind-arguments.js';
 import { ExecutionError } from '../executor/errors.js';
@@ -9,6 +8,7 @@ import { LocalPillar } from '../state/pillar/pillar.js';
 import type { PillarSource } from '../state/pillar/pillar.js';
 import type { StateSystemOptions } from '../state/run/state-run.js';
 import { reflectKillswitch } from '../state/run/killswitch.js';
+import { parseYaml } from '../state/render/yaml.js';
 import { StateService } from '../state/run/state-service.js';
 import type { StateJob, StateReturn } from '../state/run/state-service.js';
 import { defineFunction } from './define-function.js';
@@ -30,7 +30,8 @@ const Flag = z
 const PillarOverride = z.union([z.record(z.string(), z.unknown()), z.string()]).transform((value, ctx) => {
   if (typeof value !== 'string') return value;
   try {
-    const parsed: unknown = parseYaml(value);
+    // The state engine's parser: bounded like any SLS, since this text comes from whoever ran the job.
+    const parsed: unknown = parseYaml(value, 'pillar=').value;
     if (parsed !== null && typeof parsed === 'object' && !Array.isArray(parsed))
       return parsed as Record<string, unknown>;
   } catch {
