@@ -175,10 +175,17 @@ export async function startMaster(
       files: tree.pillar,
       timeoutMs: config.fileServer.pillarTimeoutMs,
       concurrency: config.fileServer.pillarConcurrency,
+      waitingPerMinion: config.fileServer.pillarWaitingPerMinion,
       opts: { file_roots: config.fileRoots, pillar_roots: config.pillarRoots, master_id: id },
       log: log.child({ component: 'pillar' }),
     }),
     grainsOf: (minionId) => jobs.grainsOf(minionId),
+    files: {
+      atOnce: config.fileServer.fileRequestsAtOnce,
+      runningPerMinion: config.fileServer.fileRunningPerMinion,
+      waitingPerMinion: config.fileServer.fileWaitingPerMinion,
+    },
+    refusals,
     log: log.child({ component: 'file-server' }),
   });
   /** A minion's grains, as it reported them: cached here, told to the peers, kept in the table. */

@@ -25,23 +25,26 @@ interface Waiting {
 }
 
 /**
- * Runs tasks with bounded concurrency, taking turns between keys (a minion, a token): whoever has
- * work waiting is served once before anyone is served twice, so one key with five hundred requests
- * delays another key's single request by at most one round, never by the five hundred.
+ * Runs tasks with bounded concurrency, taking turns between keys (a minion, a token): the next task
+ * is always from the key served longest ago (a key new to the queue counts as never served), so one
+ * key with five hundred requests delays another key's single request by at most one turn, never by
+ * the five hundred.
  */
 export class FairQueue {
   readonly #o: FairQueueOptions;
-  /** Keys with work waiting, in turn order (a Map iterates in insertion order). */
-  readonly #waiting = new Map<string, Waiting[]>();
+  /** Keys with work waiting, and when each was last served (a count of starts). */
+  readonly #waiting = new Map<string, { queue: Waiting[]; served: number }>();
   readonly #running = new Map<string, number>();
   #active = 0;
+  #starts = 0;
 
   constructor(options: FairQueueOptions) {
     this.#o = options;
   }
 
   run<T>(key: string, task: () => Promise<T>): Promise<T> {
-    const queue = this.#waiting.get(key) ?? [];
+    const entry = this.#waiting.get(key) ?? { queue: [], served: this.#running.has(key) ? this.#starts : 0 };
+    const { queue } = entry;
     if (queue.length >= this.#o.perKeyWaiting) return Promise.reject(new FairQueueFullError(key, queue.length));
     return new Promise<T>((resolve, reject) => {
       queue.push({
@@ -63,7 +66,7 @@ export class FairQueue {
           });
         },
       });
-      this.#waiting.set(key, queue);
+      this.#waiting.set(key, entry);
       this.#dispatch();
     });
   }
@@ -71,24 +74,25 @@ export class FairQueue {
   /** Tasks waiting, over all keys. */
   get waiting(): number {
     let count = 0;
-    for (const queue of this.#waiting.values()) count += queue.length;
+    for (const { queue } of this.#waiting.values()) count += queue.length;
     return count;
   }
 
   #dispatch(): void {
     while (this.#active < this.#o.concurrency) {
-      let started = false;
-      for (const [key, queue] of this.#waiting) {
-        if ((this.#running.get(key) ?? 0) >= this.#o.perKeyRunning) continue;
-        const next = queue.shift() as Waiting;
-        // Its turn is used: to the back of the line (or out of it, with nothing left to wait for).
-        this.#waiting.delete(key);
-        if (queue.length > 0) this.#waiting.set(key, queue);
-        next.start();
-        started = true;
-        break;
+      let chosen: string | undefined;
+      let oldest = Number.POSITIVE_INFINITY;
+      for (const [key, { served }] of this.#waiting) {
+        if (served >= oldest || (this.#running.get(key) ?? 0) >= this.#o.perKeyRunning) continue;
+        chosen = key;
+        oldest = served;
       }
-      if (!started) return;
+      if (chosen === undefined) return;
+      const entry = this.#waiting.get(chosen) as { queue: Waiting[]; served: number };
+      const next = entry.queue.shift() as Waiting;
+      entry.served = ++this.#starts;
+      if (entry.queue.length === 0) this.#waiting.delete(chosen);
+      next.start();
     }
   }
 }
