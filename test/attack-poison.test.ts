@@ -1,5 +1,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
+import { SendMessageCommand, SQSClient } from '@aws-sdk/client-sqs';
+import { awsClientConfig } from '@phoenix/protocol';
 import { useDevstack, useProcesses, useTempDir, waitFor } from '@phoenix/devstack/testing';
 import { json, phoenix } from './lib/cli.js';
 import { ADMIN_TOKEN, startMasterProcess, startMinionProcess, type RunningMaster } from './lib/cluster.js';
@@ -7,6 +9,7 @@ import { deepReturnBody, HostileMinion } from './lib/hostile-minion.js';
 
 // Faster clocks than the defaults, so the file stays quick; the rules are the same.
 const MASTER_TIMING = { heartbeatIntervalMs: 500, minionHeartbeatMs: 500, deadAfterMs: 2_000, drainTimeoutMs: 2_000 };
+const QUARANTINE_AFTER = 5;
 
 const devstack = useDevstack();
 const dir = useTempDir();
@@ -19,50 +22,84 @@ const env = (master: RunningMaster): NodeJS.ProcessEnv => ({
   PHOENIX_TOKEN: ADMIN_TOKEN,
   PHOENIX_HOME: dir(),
 });
+const first = (): RunningMaster => masters[0] as RunningMaster;
 
-async function get(master: RunningMaster, path: string): Promise<{ status: number; text: string }> {
-  const response = await fetch(`${master.api}${path}`, { headers: { authorization: `Bearer ${ADMIN_TOKEN}` } });
+async function api(
+  master: RunningMaster,
+  method: string,
+  path: string,
+  body?: string,
+): Promise<{ status: number; text: string }> {
+  const response = await fetch(`${master.api}${path}`, {
+    method,
+    headers: {
+      authorization: `Bearer ${ADMIN_TOKEN}`,
+      ...(body === undefined ? {} : { 'content-type': 'application/json' }),
+    },
+    ...(body === undefined ? {} : { body }),
+  });
   return { status: response.status, text: await response.text() };
 }
 
 /** The value of one Prometheus sample on a master, 0 when it is absent. */
-async function metric(master: RunningMaster, name: string, labels: Record<string, string>): Promise<number> {
-  const { text } = await get(master, '/metrics');
+async function metric(master: RunningMaster, name: string, labels: Record<string, string> = {}): Promise<number> {
+  const { text } = await api(master, 'GET', '/metrics');
   const wanted = Object.entries(labels).map(([k, v]) => `${k}="${v}"`);
-  const line = text.split('\n').find((l) => l.startsWith(`${name}{`) && wanted.every((label) => l.includes(label)));
+  const line = text
+    .split('\n')
+    .find((l) => (l.startsWith(`${name}{`) || l.startsWith(`${name} `)) && wanted.every((label) => l.includes(label)));
   return line === undefined ? 0 : Number(line.slice(line.lastIndexOf(' ') + 1));
 }
+
+const refused = (master: RunningMaster, input: string, reason: string): Promise<number> =>
+  metric(master, 'phoenix_refused_inputs_total', { input, reason });
 
 /** Every master is up, says so on /healthz, and a test.ping through it reaches the genuine minion. */
 async function everyMasterAnswers(): Promise<void> {
   for (const master of masters) {
     assert.equal(master.process.exitCode, null, `${master.id} is running`);
     assert.equal(master.process.signalCode, null, `${master.id} is running`);
-    assert.equal((await get(master, '/healthz')).status, 200, `${master.id} answers /healthz`);
+    assert.equal((await api(master, 'GET', '/healthz')).status, 200, `${master.id} answers /healthz`);
     const out = await phoenix(['run', 'steady-1', 'test.ping', '--out', 'json', '--timeout', '10'], env(master));
     assert.equal(out.code, 0, `a test.ping through ${master.id}: ${out.stdout}${out.stderr}`);
     assert.equal(json<{ returns: Record<string, { ret: unknown }> }>(out).returns['steady-1']?.ret, true);
   }
 }
 
+interface ListedKey {
+  minionId: string;
+  state: string;
+  quarantined?: { reason: string; by: string };
+}
+const listedKey = async (master: RunningMaster, id: string): Promise<ListedKey | undefined> =>
+  (JSON.parse((await api(master, 'GET', `/api/v1/keys?match=${id}`)).text) as { keys: ListedKey[] }).keys[0];
+
 test('three masters, a genuine minion and an accepted hostile one', async () => {
+  const reactor = { queueUrl: devstack().lifecycle.queueUrl, waitTimeSeconds: 1 };
   for (const id of ['m1', 'm2', 'm3'])
-    masters.push(await startMasterProcess(devstack(), dir(), processes, id, undefined, MASTER_TIMING));
+    masters.push(
+      await startMasterProcess(devstack(), dir(), processes, id, undefined, {
+        ...MASTER_TIMING,
+        quarantine: { after: QUARANTINE_AFTER },
+        reactor,
+      }),
+    );
   await startMinionProcess(devstack(), dir(), processes, 'steady-1', masters, { heartbeatMs: 500 });
   rogue = new HostileMinion('rogue-1', devstack().clusterKeys.publicKey);
-  assert.equal(await rogue.enrol(masters[0] as RunningMaster), 'pending');
+  assert.equal(await rogue.enrol(first()), 'pending');
   await waitFor(
     async () =>
-      json<{ keys: unknown[] }>(
-        await phoenix(['keys', 'list', '--state', 'pending', '--out', 'json'], env(masters[0] as RunningMaster)),
-      ).keys.length === 2,
+      json<{ keys: unknown[] }>(await phoenix(['keys', 'list', '--state', 'pending', '--out', 'json'], env(first())))
+        .keys.length === 2,
     { what: 'both keys pending', timeoutMs: 20_000 },
   );
-  await phoenix(['keys', 'accept', '*'], env(masters[0] as RunningMaster));
+  await phoenix(['keys', 'accept', '*'], env(first()));
   await waitFor(
-    async () =>
-      (await phoenix(['run', 'steady-1', 'test.ping', '--timeout', '3'], env(masters[0] as RunningMaster))).code === 0,
-    { what: 'the genuine minion to answer', timeoutMs: 30_000 },
+    async () => (await phoenix(['run', 'steady-1', 'test.ping', '--timeout', '3'], env(first()))).code === 0,
+    {
+      what: 'the genuine minion to answer',
+      timeoutMs: 30_000,
+    },
   );
 });
 
@@ -73,6 +110,7 @@ test('a return nested 200,000 arrays deep, sent to every master in turn, stops n
       timeoutMs: 20_000,
     });
     assert.equal(welcome.t, 'welcome');
+    // The same jid is valid on every master: the job is the cluster's.
     const submitted = json<{ jid: string }>(
       await phoenix(['run', 'rogue-1', 'test.ping', '--async', '--out', 'json'], env(master)),
     );
@@ -80,11 +118,116 @@ test('a return nested 200,000 arrays deep, sent to every master in turn, stops n
     const poison = deepReturnBody('rogue-1', submitted.jid, 200_000);
     assert.ok(poison.length > 190_000 && poison.length < 210_000, `${poison.length} bytes`);
     await rogue.sendBody(poison);
-    await waitFor(async () => (await metric(master, 'phoenix_refused_inputs_total', { reason: 'too-deep' })) >= 1, {
+    await waitFor(async () => (await refused(master, 'wire', 'too-deep')) >= 1, {
       what: `${master.id} to count the refused return`,
       timeoutMs: 10_000,
     });
     await everyMasterAnswers();
+    // The session was kept: the refused message cost only itself (and a strike).
+    const shown = json<{ returns: unknown[]; missing: string[] }>(
+      await phoenix(['jobs', 'show', submitted.jid, '--out', 'json'], env(master)),
+    );
+    assert.deepEqual(shown.returns, [], 'nothing of the poison was stored');
   }
   rogue.close();
+});
+
+test('a minion that keeps sending poison is quarantined on every master until an operator accepts it again', async () => {
+  const master = masters[1] as RunningMaster;
+  assert.ok(await waitFor(() => rogue.connect(master, 2_000), { what: 'a session on m2', timeoutMs: 20_000 }));
+  // Kinds of poison, each on the minion's own sealed session: deep, a map of too many keys, not msgpack.
+  const tooManyKeys = Buffer.concat([Buffer.from([0xdf, 0x00, 0x01, 0x10, 0x00]), Buffer.alloc(0x10000 * 2, 0xc0)]);
+  const kinds = [deepReturnBody('rogue-1', '00000000000000000000', 1_000), tooManyKeys, Buffer.from([0xc1])];
+  for (const body of kinds) await rogue.sendBody(body);
+  let sent = kinds.length;
+  await waitFor(
+    async () => {
+      if ((await listedKey(master, 'rogue-1'))?.quarantined !== undefined) return true;
+      if (sent < QUARANTINE_AFTER * 2) {
+        await rogue.sendBody(kinds[0] as Buffer);
+        sent++;
+      }
+      return false;
+    },
+    { what: 'rogue-1 to be quarantined', timeoutMs: 20_000, intervalMs: 100 },
+  );
+  // Strikes count on every master together: the three of the previous test were not forgotten.
+  assert.ok(sent <= QUARANTINE_AFTER, `quarantined after ${sent} more`);
+  for (const [reason, count] of [
+    ['too-deep', 1],
+    ['too-many-keys', 1],
+    ['not-msgpack', 1],
+  ] as const)
+    assert.ok((await refused(master, 'wire', reason)) >= count, `${reason} counted on m2`);
+  for (const m of masters) {
+    const key = await listedKey(m, 'rogue-1');
+    assert.equal(key?.state, 'accepted', 'the key itself stays accepted');
+    assert.match(key?.quarantined?.reason ?? '', /refused messages within/, `${m.id} shows the quarantine`);
+    assert.equal(await rogue.connect(m, 1_500), undefined, `${m.id} refuses the quarantined minion`);
+  }
+  const listed = await phoenix(['keys', 'list'], env(first()));
+  assert.match(listed.stdout, /rogue-1 .* QUARANTINED: \d+ refused messages/);
+  await everyMasterAnswers();
+
+  const lifted = await phoenix(['keys', 'accept', 'rogue-1', '--out', 'json'], env(first()));
+  assert.deepEqual(json<{ changes: unknown[] }>(lifted).changes, [
+    { minionId: 'rogue-1', from: 'quarantined', to: 'accepted' },
+  ]);
+  for (const m of masters) {
+    const welcome = await waitFor(() => rogue.connect(m, 1_500), {
+      what: `${m.id} to let rogue-1 in again`,
+      timeoutMs: 15_000,
+    });
+    assert.equal(welcome.t, 'welcome');
+  }
+  assert.equal((await listedKey(first(), 'rogue-1'))?.quarantined, undefined);
+  rogue.close();
+});
+
+test('job arguments nested too deep are a 400 that stores nothing and touches no session', async () => {
+  const nested = (depth: number): string => `${'['.repeat(depth)}1${']'.repeat(depth)}`;
+  const jobsBefore = (JSON.parse((await api(first(), 'GET', '/api/v1/jobs?limit=1000')).text) as { jobs: unknown[] })
+    .jobs.length;
+  const disconnects = await Promise.all(masters.map((m) => metric(m, 'phoenix_minion_disconnects_total')));
+  for (const [depth, input] of [
+    [100_000, 'api'],
+    [150, 'api'],
+    [35, 'job'],
+  ] as const) {
+    const answer = await api(
+      first(),
+      'POST',
+      '/api/v1/jobs',
+      `{"target":"steady-1","fun":"test.echo","args":[${nested(depth)}]}`,
+    );
+    assert.equal(answer.status, 400, `${depth} deep: ${answer.text}`);
+    const error = (JSON.parse(answer.text) as { error: { code: string; message: string } }).error;
+    assert.equal(error.code, 'PHX_INPUT_OVER_LIMIT');
+    assert.match(error.message, /nested deeper than \d+ levels/);
+    assert.ok((await refused(first(), input, 'too-deep')) >= 1, `counted as ${input}`);
+  }
+  const jobsAfter = (JSON.parse((await api(first(), 'GET', '/api/v1/jobs?limit=1000')).text) as { jobs: unknown[] })
+    .jobs.length;
+  assert.equal(jobsAfter, jobsBefore, 'no job was stored');
+  await everyMasterAnswers();
+  assert.deepEqual(
+    await Promise.all(masters.map((m) => metric(m, 'phoenix_minion_disconnects_total'))),
+    disconnects,
+    'no minion lost its session',
+  );
+});
+
+test('a lifecycle message nested too deep is refused and counted, and every master keeps answering', async () => {
+  const sqs = new SQSClient(awsClientConfig(devstack().aws, 'sqs'));
+  try {
+    const body = `${'['.repeat(20_000)}${']'.repeat(20_000)}`;
+    await sqs.send(new SendMessageCommand({ QueueUrl: devstack().lifecycle.queueUrl, MessageBody: body }));
+    await waitFor(
+      async () => (await Promise.all(masters.map((m) => refused(m, 'sqs', 'too-deep')))).some((n) => n >= 1),
+      { what: 'a master to refuse the message', timeoutMs: 20_000 },
+    );
+  } finally {
+    sqs.destroy();
+  }
+  await everyMasterAnswers();
 });
