@@ -66,6 +66,48 @@ export class HostileMinion {
   }
 
   /**
+   * Enrols `count` made-up ids (`<prefix>-<n>`) with this minion's key, all on one connection to
+   * `master`'s enrol port, as fast as the socket takes them; waits (bounded) for the answers and
+   * counts them by state. A real minion enrols one id, once per connection.
+   */
+  async enrolFlood(
+    master: MasterPorts,
+    count: number,
+    prefix: string,
+    timeoutMs = 30_000,
+  ): Promise<{ sent: number; answers: Record<string, number> }> {
+    const socket = this.#dealer();
+    const answers: Record<string, number> = {};
+    let answered = 0;
+    try {
+      socket.connect(`tcp://127.0.0.1:${master.ports.enrol}`);
+      const listening = (async () => {
+        socket.receiveTimeout = 2_000;
+        for (;;) {
+          let reply: Buffer | undefined;
+          try {
+            [reply] = await socket.receive();
+          } catch {
+            return; // quiet for two seconds, or closed
+          }
+          const decoded = decodeMasterMessage(reply ?? Buffer.alloc(0));
+          const state = decoded.ok && decoded.message.t === 'enrolment' ? decoded.message.state : 'other';
+          answers[state] = (answers[state] ?? 0) + 1;
+          if (++answered >= count) return;
+        }
+      })();
+      for (let i = 0; i < count; i++) {
+        const body = encodeMessage({ v: 1, t: 'enrol', id: `${prefix}-${i}`, publicKey: this.keyPair.publicKey });
+        await socket.send([...this.signed(body)]);
+      }
+      await Promise.race([listening, new Promise((resolve) => setTimeout(resolve, timeoutMs))]);
+      return { sent: count, answers };
+    } finally {
+      socket.close();
+    }
+  }
+
+  /**
    * Opens a connection to `master`'s minion port without saying anything yet: `knock` then gets the
    * connection's nonce. For replays: frames captured elsewhere can be sent on it as they are.
    */

@@ -81,6 +81,8 @@ export class KeyRegistry {
   readonly #maxPending: number;
   #pendingCount = { value: 0, at: Number.NEGATIVE_INFINITY, added: 0 };
   #counting: Promise<void> | undefined;
+  /** New keys being written now (counted against the cap until written or refused). */
+  #reserved = 0;
   readonly #byId = new Map<string, AcceptedKey>();
   readonly #byPublicKey = new Map<string, AcceptedKey>();
   readonly #listeners = new Set<(change: KeyChange, local: boolean) => void>();
@@ -182,16 +184,25 @@ export class KeyRegistry {
     const fingerprint = keyFingerprint(publicKey);
     const attestation = identity === undefined ? {} : { attestation: { ...identity } };
     let record: MinionRecord | undefined;
-    if ((await this.#pendingKeys(now)) < this.#maxPending) {
+    // Checked and reserved in one step (no await between): enrolments in flight together cannot
+    // all take the last place.
+    if ((await this.#pendingKeys(now)) + this.#reserved < this.#maxPending) {
+      this.#reserved++;
+      let registered = false;
       try {
         await this.#store.minions.registerKey(minionId, { publicKey, fingerprint, ...attestation }, now);
-        this.#pendingCount.added++;
+        registered = true;
+      } catch (err) {
+        if (!(err instanceof ConditionFailedError)) throw err;
+      } finally {
+        this.#reserved--;
+        if (registered) this.#pendingCount.added++;
+      }
+      if (registered) {
         this.#log.info({ minionId, fingerprint }, 'new key pending');
         // A new key is a key change too: peers and every master's event stream hear of it at once.
         await this.applyChange({ minionId, to: 'pending' }, true);
         return { state: 'pending' };
-      } catch (err) {
-        if (!(err instanceof ConditionFailedError)) throw err;
       }
       record = await this.#store.minions.get(minionId);
     } else {
