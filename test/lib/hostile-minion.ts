@@ -36,6 +36,8 @@ export class HostileMinion {
   #session: { key: Buffer; seq: number } | undefined;
   /** Messages received on the current connection, oldest first (bounded). */
   readonly received: MasterMessage[] = [];
+  /** When each of `received` arrived (performance.now()), for ordering across clients. */
+  readonly receivedAt: number[] = [];
   /** Everything sent on the current connection, in order. */
   readonly sent: Frames[] = [];
   #waiters = new Set<() => void>();
@@ -117,6 +119,7 @@ export class HostileMinion {
     this.#socket = socket;
     this.#session = undefined;
     this.received.length = 0;
+    this.receivedAt.length = 0;
     this.sent.length = 0;
     socket.connect(`tcp://127.0.0.1:${master.ports.minion}`);
     void this.#listen(socket);
@@ -217,7 +220,11 @@ export class HostileMinion {
         const decoded = decodeMasterMessage(body ?? Buffer.alloc(0));
         if (!decoded.ok || decoded.message.t === 'heartbeat') continue;
         this.received.push(decoded.message);
-        if (this.received.length > 10_000) this.received.shift();
+        this.receivedAt.push(performance.now());
+        if (this.received.length > 10_000) {
+          this.received.shift();
+          this.receivedAt.shift();
+        }
         for (const wake of [...this.#waiters]) wake();
       }
     } catch {
