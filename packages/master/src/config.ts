@@ -129,7 +129,7 @@ export const MasterConfigSchema = z.strictObject({
   enrolment: z
     .strictObject({
       /** Pending keys the cluster holds at most; an enrolment of a new id beyond it is refused. */
-      maxPendingKeys: z.int().min(1).max(1_000_000).default(10_000),
+      maxPendingKeys: z.int().min(1).max(1_000_000).default(20_000),
       /** Enrolments one connection may make that need the table: a burst, then `perSecond`. */
       burst: z.int().min(1).max(1_000_000).default(20),
       perSecond: z.number().positive().max(1_000_000).default(2),
