@@ -13,6 +13,7 @@ import { startDevstack, type Devstack } from '@phoenix/devstack';
 import { BenchApi } from './lib/api.js';
 import { zeromqBaseline } from './lib/baseline.js';
 import { onboarding, type OnboardingResult } from './lib/onboarding.js';
+import { cliRunTimes } from './lib/cli-time.js';
 import {
   benchToken,
   killAllBenchProcesses,
@@ -22,7 +23,7 @@ import {
   type BenchMaster,
   type BenchProcess,
 } from './lib/cluster.js';
-import { cpuMs, median, quantile, rssKb } from './lib/stats.js';
+import { median, quantile, rssKb } from './lib/stats.js';
 
 interface FanOut {
   p50Ms: number;
@@ -46,6 +47,8 @@ export interface ScenarioResult {
     /** Masters-table reads per minion-hour once every minion answered (the steady state). */
     tableReadsPerMinionHour: number;
   };
+  /** `phoenix run '*' test.ping` as a whole command, next to `node -e 0`, in ms (medians). */
+  cli: { phoenixRunMs: number; nodeMs: number; ratio: number; startupMs: number };
 }
 
 const JOB_TIMEOUT_MS = 60_000;
@@ -107,7 +110,7 @@ async function scenario(n: number, repeats: number): Promise<ScenarioResult> {
     swarm.child.kill('SIGUSR2');
     const settled = await swarm.line<{ mastersTableReads: number; at: number }>('swarm reads', 30_000);
     const rssAfter = await rssKb(master.proc.pid);
-    const cpuBefore = await cpuMs(master.proc.pid);
+    const cpuBefore = await api.cpuMs();
     const runs: FanOut[] = [];
     for (let r = 0; r < repeats; r++) {
       const job = await api.runJob('bench-*', 'test.ping', JOB_TIMEOUT_MS);
@@ -119,7 +122,9 @@ async function scenario(n: number, repeats: number): Promise<ScenarioResult> {
         allReturnedMs: job.allMs,
       });
     }
-    const cpuAfter = await cpuMs(master.proc.pid);
+    const cpuAfter = await api.cpuMs();
+    const cliTimes = await cliRunTimes(master.api, token, Math.max(repeats, 5));
+    progress(n, `phoenix run '*' test.ping: ${cliTimes.phoenixRunMs.map((ms) => Math.round(ms)).join(', ')} ms`);
     // Masters-table reads: those of start-up and enrolment (per minion), then the steady state's
     // from the moment every minion answered to the end of the run (per minion-hour).
     swarm.child.kill('SIGTERM');
@@ -135,6 +140,8 @@ async function scenario(n: number, repeats: number): Promise<ScenarioResult> {
       allReturnedMs: median(runs.map((r) => r.allReturnedMs)),
     };
     const allAnsweredMs = median(baselineTimes);
+    const phoenixRunMs = median(cliTimes.phoenixRunMs);
+    const nodeMs = median(cliTimes.nodeMs);
     return {
       n,
       fanOut,
@@ -147,6 +154,8 @@ async function scenario(n: number, repeats: number): Promise<ScenarioResult> {
         tableReadsAtStartPerMinion,
         tableReadsPerMinionHour,
       },
+      // Start-up: the command's time less the job's own (the client sees every return).
+      cli: { phoenixRunMs, nodeMs, ratio: phoenixRunMs / nodeMs, startupMs: phoenixRunMs - fanOut.allReturnedMs },
     };
   } catch (err) {
     // Said now: tearing down after a failure can fail too and hide it.
@@ -245,6 +254,13 @@ function markdown(results: {
         `| ${s.n} | ${fmt(s.fanOut.p50Ms)} | ${fmt(s.fanOut.p99Ms)} | ${fmt(s.fanOut.maxMs)} | ${fmt(s.fanOut.allReturnedMs)} | ${fmt(s.baseline.allAnsweredMs, 2)} | ${fmt(s.ratio)} | ${fmt(s.cost.masterRssKbPerMinion)} | ${fmt(s.cost.masterCpuMsPerJob)} | ${fmt(s.cost.tableReadsAtStartPerMinion, 2)} | ${fmt(s.cost.tableReadsPerMinionHour, 2)} |`,
     ),
     '',
+    "| N | `phoenix run '*' test.ping` ms | `node -e 0` ms | ratio | CLI start-up ms (command less the job) |",
+    '| -: | -: | -: | -: | -: |',
+    ...results.scenarios.map(
+      (s) =>
+        `| ${s.n} | ${fmt(s.cli.phoenixRunMs)} | ${fmt(s.cli.nodeMs)} | ${fmt(s.cli.ratio, 2)} | ${fmt(s.cli.startupMs)} |`,
+    ),
+    '',
     'Latencies run from just before `POST /api/v1/jobs` to each return’s arrival at the master;',
     'ratio = Phoenix max / baseline (one ROUTER, N CURVE DEALERs, one context, one message each way).',
     ...(results.failover === undefined
@@ -322,6 +338,9 @@ async function main(): Promise<void> {
   await writeFile(join(values['out-dir'], 'results.md'), markdown(results));
 }
 
+// The AWS SDK's notice that its 2027 releases need Node.js 22, off as in the programs' launchers
+// (packages/*/bin): this process runs the devstack's SDK clients, and its children inherit it.
+process.env.AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED ??= 'true';
 process.once('exit', killAllBenchProcesses);
 for (const signal of ['SIGINT', 'SIGTERM'] as const) {
   process.once(signal, () => {

@@ -19,6 +19,7 @@ interface Results {
     baseline: { allAnsweredMs: number };
     ratio: number;
     cost: { masterRssKbPerMinion: number; masterCpuMsPerJob: number; swarmStartMs: number };
+    cli: { phoenixRunMs: number; nodeMs: number; ratio: number };
   }>;
 }
 
@@ -54,10 +55,14 @@ test('the benchmark runs end to end at N=5 and writes results.json and results.m
   positive(scenario.ratio, 'ratio');
   positive(scenario.cost.masterCpuMsPerJob, 'CPU per job');
   positive(scenario.cost.swarmStartMs, 'swarm start');
+  positive(scenario.cli.phoenixRunMs, "the whole phoenix run '*' test.ping");
+  positive(scenario.cli.nodeMs, 'node -e 0');
+  positive(scenario.cli.ratio, 'the CLI ratio');
   // RSS per minion may be noisy at N=5 (a GC can shrink it), but it is a finite number.
   assert.ok(Number.isFinite(scenario.cost.masterRssKbPerMinion));
 
   const md = await readFile(join(dir(), 'results.md'), 'utf8');
   assert.match(md, /^# Phoenix benchmark/);
   assert.match(md, /\| 5 \| [\d.]+ \| [\d.]+ \| [\d.]+ \|/);
+  assert.match(md, /`phoenix run '\*' test\.ping` ms/);
 });

@@ -13,8 +13,10 @@ import { phoenix } from './lib/cli.js';
  * master's listing, and scheduled and submitted highstates skip it and say why.
  */
 
-const devstack = useDevstack();
+// Processes first: `after` hooks run in the order they were registered, and masters whose
+// schedule ticks every second must stop before the local DynamoDB they write to does.
 const processes = useProcesses();
+const devstack = useDevstack();
 const tmp = useTempDir('phoenix-schedule-');
 
 interface Skipped {

@@ -88,6 +88,9 @@ export class JobService {
   /** Expected minions of recent jobs, so a return can be checked without a table read. */
   readonly #recent = new Map<string, JobFacts>();
   readonly #returns: ReturnBatcher;
+  /** Which master each minion connected elsewhere is on, as their connect and disconnect events said. */
+  readonly #presence = new Map<string, string>();
+  readonly #liveMasters: () => ReadonlySet<string>;
   /** Set by the master: how jobs and returns cross to the other masters. */
   hooks: { forwardJob(job: DispatchedJob): void; returnToOrigin(origin: string, event: ReturnEvent): void } = {
     forwardJob: () => undefined,
@@ -102,8 +105,10 @@ export class JobService {
     link: () => MinionLink,
     masterId: string,
     log: Logger,
+    liveMasters: () => ReadonlySet<string> = () => new Set(),
     refusals?: Refusals,
   ) {
+    this.#liveMasters = liveMasters;
     this.#store = store;
     this.#refusals = refusals;
     this.#keys = keys;
@@ -118,13 +123,33 @@ export class JobService {
     let cursor: string | undefined;
     do {
       const page = await this.#store.minions.list({ limit: 1000, cursor });
-      for (const record of page.items) if (record.grains) this.#grains.set(record.minionId, record.grains);
+      for (const record of page.items) {
+        if (record.grains) this.#grains.set(record.minionId, record.grains);
+        if (record.connectedMaster !== undefined) this.#presence.set(record.minionId, record.connectedMaster);
+      }
       cursor = page.cursor;
     } while (cursor !== undefined);
   }
 
   rememberGrains(minionId: string, grains: Record<string, unknown>): void {
     this.#grains.set(minionId, Object.freeze({ ...grains }));
+  }
+
+  /** A minion said hello to `masterId` (this one or a peer: the cluster's `minion/connected` event). */
+  notePresence(minionId: string, masterId: string): void {
+    this.#presence.set(minionId, masterId);
+  }
+
+  /** A minion left `masterId`; a later connection elsewhere is kept (the events may cross). */
+  noteAbsence(minionId: string, masterId: string): void {
+    if (this.#presence.get(minionId) === masterId) this.#presence.delete(minionId);
+  }
+
+  /** Connected here, or to a live peer as far as presence says. */
+  isConnected(minionId: string): boolean {
+    if (this.#link().isConnected(minionId)) return true;
+    const master = this.#presence.get(minionId);
+    return master !== undefined && master !== this.#masterId && this.#liveMasters().has(master);
   }
 
   grainsOf(minionId: string): Readonly<Record<string, unknown>> {
@@ -173,7 +198,9 @@ export class JobService {
       });
     }
     const { expected, skipped } = this.partitionDisabled(request, selected);
-    const job = await this.#storeJob(request, expected, skipped, now);
+    // Said at once rather than waited for: a minion connected to no master cannot get the job.
+    const notConnected = expected.filter((minionId) => !this.isConnected(minionId));
+    const job = await this.#storeJob(request, expected, skipped, notConnected, now);
     // Audit: who ran what, where, when — one structured line per submission.
     this.#log.info(
       {
@@ -185,6 +212,7 @@ export class JobService {
         targetType: job.targetType,
         expected: expected.length,
         ...(skipped.length === 0 ? {} : { skipped }),
+        ...(notConnected.length === 0 ? {} : { notConnected: notConnected.length }),
         ...(request.schedule === undefined ? {} : { schedule: request.schedule.name }),
       },
       'job submitted',
@@ -223,7 +251,13 @@ export class JobService {
     });
   }
 
-  async #storeJob(request: JobRequest, expected: string[], skipped: SkippedMinion[], now: number): Promise<JobRecord> {
+  async #storeJob(
+    request: JobRequest,
+    expected: string[],
+    skipped: SkippedMinion[],
+    notConnected: string[],
+    now: number,
+  ): Promise<JobRecord> {
     const target = typeof request.target === 'string' ? request.target : request.target.join(',');
     // Jids are minted by every master; a collision (same microsecond elsewhere) just takes the next one.
     for (let attempt = 0; ; attempt++) {
@@ -239,6 +273,7 @@ export class JobService {
           originMaster: this.#masterId,
           expected,
           ...(skipped.length === 0 ? {} : { skipped }),
+          ...(notConnected.length === 0 ? {} : { notConnected }),
           ...(request.schedule === undefined ? {} : { schedule: request.schedule }),
           createdAt: now,
         });

@@ -288,7 +288,9 @@ export class MinionLink {
     }
     const { state, reason, refused } = answer;
     if (refused !== undefined) this.#o.refusals.count('enrol', refused);
-    if (state === 'pending') this.#wait(message.id, route);
+    // A pending or rejected key's minion waits here to hear that it was accepted (an operator may
+    // accept a rejected key again: the minion is back at once, not at its next retry).
+    if (state === 'pending' || state === 'rejected') this.#wait(message.id, route);
     else this.#waiting.delete(message.id);
     const reply: MasterMessage = {
       v: WIRE_VERSION,

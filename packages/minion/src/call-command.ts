@@ -5,18 +5,20 @@ import { parseArgs } from 'node:util';
 import pino from 'pino';
 import { stringify } from 'yaml';
 import {
-  formatHighstate,
+  CALL_OPTIONS,
+  CALL_OUTPUTS,
   generateCurveKeyPair,
   isStateRun,
   JidGenerator,
+  parseArgsOptions,
   PhoenixError,
   splitArguments,
-  useColour,
 } from '@phoenix/protocol';
+import { formatHighstate, formatNested, useColour } from '@phoenix/state';
 import { loadMinionConfig, type MinionConfig } from './config.js';
 import { createMinionExecutor } from './executor/minion-executor.js';
 import { resolveMinionId } from './identity.js';
-import { localStateOptions } from './modules/index.js';
+import { localStateOptions } from './state/state-module.js';
 
 export const CALL_USAGE =
   'phoenix-minion call --local FUNCTION [ARG ...] [key=value ...] [--config FILE] [--file-root DIR ...] [--pillar-root DIR ...] [--id ID] [--out nested|highstate|yaml|json] [--no-color|--force-color]';
@@ -45,8 +47,8 @@ export async function runCallCommand(argv: readonly string[]): Promise<number> {
   const [fun, ...words] = positionals;
   if (fun === undefined) throw new CallUsageError('name the function to call');
   const out = values.out ?? (isStateRun(fun) ? 'highstate' : 'nested');
-  if (!['nested', 'highstate', 'yaml', 'json'].includes(out)) {
-    throw new CallUsageError(`--out must be one of nested, highstate, yaml, json, not "${out}"`);
+  if (!(CALL_OUTPUTS as readonly string[]).includes(out)) {
+    throw new CallUsageError(`--out must be one of ${CALL_OUTPUTS.join(', ')}, not "${out}"`);
   }
   const configPath = values.config ?? (existsSync(DEFAULT_MINION_CONFIG) ? DEFAULT_MINION_CONFIG : undefined);
   const env = {
@@ -86,7 +88,7 @@ export async function runCallCommand(argv: readonly string[]): Promise<number> {
   if (out === 'json') process.stdout.write(`${JSON.stringify({ local: outcome.ret }, null, 2)}\n`);
   else if (out === 'yaml') process.stdout.write(stringify({ local: outcome.ret ?? null }));
   else if (out === 'highstate') process.stdout.write(`${formatHighstate(outcome.ret, { colour, minion: 'local' })}\n`);
-  else process.stdout.write(`local:\n${indent(stringify(outcome.ret ?? null))}\n`);
+  else process.stdout.write(`${formatNested(outcome.ret, { minion: 'local' })}\n`);
   return outcome.retcode;
 }
 
@@ -100,34 +102,29 @@ function roots(
   return all;
 }
 
-function indent(text: string): string {
-  return text
-    .trimEnd()
-    .split('\n')
-    .map((line) => `    ${line}`)
-    .join('\n');
-}
-
-/** Salt-call's flags; a mistyped one is a usage error (exit status 2), not a crash. */
+/** Salt-call's flags (one table, shared with the phoenix CLI); a mistyped one is a usage error (exit status 2), not a crash. */
 function parseCallArguments(argv: readonly string[]) {
   try {
-    return parseArgs({
+    const { values, positionals } = parseArgs({
       args: [...argv],
       allowPositionals: true,
       strict: true,
-      options: {
-        local: { type: 'boolean', default: false },
-        config: { type: 'string', short: 'c' },
-        'file-root': { type: 'string', multiple: true },
-        'pillar-root': { type: 'string', multiple: true },
-        id: { type: 'string' },
-        out: { type: 'string' },
-        'no-color': { type: 'boolean', default: false },
-        'force-color': { type: 'boolean', default: false },
-        'log-level': { type: 'string', default: 'warn' },
-      },
+      options: parseArgsOptions(CALL_OPTIONS),
     });
+    return { values: values as unknown as CallValues, positionals };
   } catch (err) {
     throw new CallUsageError(err instanceof Error ? err.message : String(err));
   }
+}
+
+interface CallValues {
+  local: boolean;
+  config?: string;
+  'file-root'?: string[];
+  'pillar-root'?: string[];
+  id?: string;
+  out?: string;
+  'no-color': boolean;
+  'force-color': boolean;
+  'log-level': string;
 }

@@ -12,6 +12,7 @@ export * from './naming.js';
 export * from './identity.js';
 export * from './failover.js';
 export * from './lifecycle.js';
-export * from './highstate-output.js';
 export * from './arguments.js';
 export * from './state-runs.js';
+export * from './state-functions.js';
+export * from './call-options.js';

@@ -1,5 +1,5 @@
 import { z } from 'zod';
-import { isStateRun } from './highstate-output.js';
+import { isStateRun } from './state-functions.js';
 
 /**
  * The minion's killswitch as a grain (Salt's `state_runs_disabled`): set by `state.disable`, and at

@@ -1,63 +1,24 @@
 import Fastify, { type FastifyBaseLogger, type FastifyInstance } from 'fastify';
-import type { Logger } from 'pino';
 import { checkValue, DATA_LIMITS, isPhoenixError, type DataLimits } from '@phoenix/protocol';
-import { StoreErrorCodes, type MinionsTable } from '@phoenix/store';
-import type { ApiToken } from '../config.js';
+import { StoreErrorCodes } from '@phoenix/store';
 import { MasterError, MasterErrorCodes } from '../errors.js';
-import type { Refusals } from '../limits/refusals.js';
-import type { ClusterEvents } from '../events.js';
-import type { JobService } from '../jobs.js';
-import type { KeyRegistry } from '../keys.js';
-import type { MasterView } from '../registry.js';
 import { authenticator } from './auth.js';
+import type { ApiContext, ApiDeps } from './context.js';
 import { AuthFailureLimiter } from './auth-failures.js';
 import { mountDashboard } from './dashboard.js';
 import { ApiError, ApiErrorCodes } from './errors.js';
 import { eventRoutes } from './event-stream.js';
 import { jobRoutes } from './jobs.js';
 import { keyRoutes } from './keys.js';
-import { createMetrics, type ApiMetrics } from './metrics.js';
+import { createMetrics } from './metrics.js';
 import { minionRoutes } from './minions.js';
 import { mountRoutes, type AnyRoute } from './route.js';
 import { systemRoutes } from './system.js';
 
 export { validate } from './route.js';
 
-export interface ApiDeps {
-  masterId: string;
-  version: string;
-  tokens: readonly ApiToken[];
-  keys: KeyRegistry;
-  jobs: JobService;
-  minions: MinionsTable;
-  events: ClusterEvents;
-  masters: () => Promise<MasterView[]>;
-  connectedMinions: () => number;
-  defaultJobTimeoutMs: number;
-  log: Logger;
-  /** Failed authentications one client address may make per window before it gets 429. */
-  authFailures?: { maxFailures: number; windowMs: number };
-  bodyLimitBytes?: number;
-  /** Serve the web dashboard at /ui/ (default true). */
-  dashboard?: boolean;
-  /** Counts what the API refuses (bodies over a limit, streams over a token's share). */
-  refusals?: Refusals;
-  /** Event and job streams one token may hold open at once (default 32). */
-  streamsPerToken?: number;
-}
-
 /** Request bodies: a job's arguments (DATA_LIMITS) plus the body's own levels around them. */
 export const API_BODY_LIMITS: DataLimits = Object.freeze({ ...DATA_LIMITS, maxDepth: DATA_LIMITS.maxDepth + 8 });
-
-/** What route modules see: the master's parts plus the API's own metrics and open streams. */
-export interface ApiContext extends ApiDeps {
-  metrics: ApiMetrics;
-  /**
-   * Registers an open stream of `owner` (a token's name); `end` ends it when the API closes. Call
-   * the returned function once it closed. PHX_API_RATE_LIMITED when the owner holds its share already.
-   */
-  onStreamOpen(end: () => void, owner: string): () => void;
-}
 
 const STATUS: Record<string, number> = {
   [MasterErrorCodes.UNAUTHORIZED]: 401,

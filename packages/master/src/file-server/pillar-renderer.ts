@@ -6,7 +6,7 @@ import {
   TemplateRenderer,
   type Pillar,
   type StateFiles,
-} from '@phoenix/minion/state';
+} from '@phoenix/state';
 import { FairQueue } from '../limits/fair-queue.js';
 
 export interface PillarRendererOptions {

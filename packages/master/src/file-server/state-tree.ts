@@ -1,7 +1,7 @@
 import { createHash } from 'node:crypto';
 import { createReadStream } from 'node:fs';
 import { open } from 'node:fs/promises';
-import { LocalRoots, type RootsConfig } from '@phoenix/minion/state';
+import { LocalRoots, type RootsConfig } from '@phoenix/state';
 
 /** A file's hash as of its size, modification time and inode: read again only when one changes. */
 interface KnownHash {
