@@ -14,6 +14,7 @@ import { BenchApi } from './lib/api.js';
 import { zeromqBaseline } from './lib/baseline.js';
 import { onboarding, type OnboardingResult } from './lib/onboarding.js';
 import { cliRunTimes } from './lib/cli-time.js';
+import { noChangeHighstate, type HighstateResult } from './lib/highstate.js';
 import {
   benchToken,
   killAllBenchProcesses,
@@ -239,6 +240,7 @@ function markdown(results: {
   scenarios: ScenarioResult[];
   failover?: { n: number; allAnswerMs: number };
   onboarding?: OnboardingResult;
+  highstate?: HighstateResult;
 }): string {
   const m = results.machine;
   return [
@@ -276,6 +278,12 @@ function markdown(results: {
           `Propagation: a new master was in every minion's config ${fmt(results.onboarding.joinPropagationMs)} ms after the scale-up, and a removed one gone from every config ${fmt(results.onboarding.leavePropagationMs)} ms after the scale-down.`,
           '',
         ]),
+    ...(results.highstate === undefined
+      ? []
+      : [
+          `No-change highstate of a ${results.highstate.states}-state tree (\`phoenix call --local state.highstate\`, Jinja loops, map.jinja, requisites): ${fmt(results.highstate.wholeCommandMs)} ms for the whole command, ${fmt(results.highstate.inStatesMs)} ms in the states, ${fmt(results.highstate.outsideStatesMs)} ms outside them (process and CLI start-up, pillar, top, rendering, compiling); \`phoenix call --local test.ping\` ${fmt(results.highstate.callPingMs)} ms, \`node -e 0\` ${fmt(results.highstate.nodeMs)} ms.`,
+          '',
+        ]),
     'Masters-table reads are counted by each minion’s master-list manager: at start (the fallback read of a minion not connected within its grace period) and per minion-hour once every minion answers.',
     '',
   ].join('\n');
@@ -290,6 +298,8 @@ async function main(): Promise<void> {
       failover: { type: 'string' },
       /** Also launch this many instances through the local cluster: onboarding and propagation. */
       onboarding: { type: 'string' },
+      /** States in the no-change highstate tree (phoenix call --local); 0 skips it. */
+      highstate: { type: 'string', default: '200' },
       'out-dir': { type: 'string', default: fileURLToPath(new URL('..', import.meta.url)) },
     },
     strict: true,
@@ -320,6 +330,14 @@ async function main(): Promise<void> {
     onboardingResult = await onboarding(count, (step) => progress(count, step));
     process.stderr.write(`bench: onboarding ${JSON.stringify(onboardingResult)}\n`);
   }
+  let highstateResult: HighstateResult | undefined;
+  const states = Number(values.highstate);
+  if (!Number.isInteger(states) || states < 0 || states > 5_000) throw new Error('--highstate: a whole number 0..5000');
+  if (states > 0) {
+    process.stderr.write(`bench: no-change highstate of ${states} states\n`);
+    highstateResult = await noChangeHighstate(states, repeats);
+    process.stderr.write(`bench: highstate ${JSON.stringify(highstateResult)}\n`);
+  }
   const results = {
     date: new Date().toISOString(),
     repeats,
@@ -332,6 +350,7 @@ async function main(): Promise<void> {
     scenarios,
     ...(failoverResult === undefined ? {} : { failover: failoverResult }),
     ...(onboardingResult === undefined ? {} : { onboarding: onboardingResult }),
+    ...(highstateResult === undefined ? {} : { highstate: highstateResult }),
   };
   await mkdir(values['out-dir'], { recursive: true });
   await writeFile(join(values['out-dir'], 'results.json'), `${JSON.stringify(results, null, 2)}\n`);

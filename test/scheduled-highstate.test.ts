@@ -139,8 +139,7 @@ test(
     const disabled = await api<Submitted>(m1, 'POST', '/jobs', {
       target: 'web-1',
       fun: 'state.disable',
-      args: ['maintenance window'],
-      kwargs: { by: 'alice' },
+      kwargs: { reason: 'maintenance window', by: 'alice' },
     });
     assert.deepEqual(disabled.minions, ['web-1']);
     const [disableReturn] = await returnsOf(m1, disabled.jid);

@@ -67,9 +67,9 @@ export const CALL_OPTIONS: readonly CommandOption[] = [
     name: 'log-level',
     type: 'string',
     value: 'LEVEL',
-    default: 'warn',
     choices: ['fatal', 'error', 'warn', 'info', 'debug', 'trace'],
-    description: 'how much the minion logs to stderr, e.g. --log-level debug',
+    description:
+      "how much the minion logs to stderr (default the config's log_level, else warn), e.g. --log-level debug",
   },
 ];
 
