@@ -1,29 +1,25 @@
-import { test } from 'node:test';
+import { after, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { useDevstack, useProcesses, useTempDir, waitFor } from '@phoenix/devstack/testing';
+import { adminEnv, everyMasterAnswers, refused as refusedAt } from './lib/attack.js';
 import { json, phoenix } from './lib/cli.js';
-import { ADMIN_TOKEN, startMasterProcess, type RunningMaster } from './lib/cluster.js';
+import { startMasterProcess, startMinionProcess, type RunningMaster } from './lib/cluster.js';
 import { HostileMinion, type Frames } from './lib/hostile-minion.js';
 
 const devstack = useDevstack();
 const dir = useTempDir();
 const processes = useProcesses();
+const masters: RunningMaster[] = [];
 let master: RunningMaster;
 let victim: HostileMinion;
 let attacker: HostileMinion;
+after(() => {
+  victim?.close();
+  attacker?.close();
+});
 
-const env = (): NodeJS.ProcessEnv => ({ PHOENIX_API: master.api, PHOENIX_TOKEN: ADMIN_TOKEN, PHOENIX_HOME: dir() });
-
-async function refused(reason: string): Promise<number> {
-  const response = await fetch(`${master.api}/metrics`, { headers: { authorization: `Bearer ${ADMIN_TOKEN}` } });
-  const line = (await response.text())
-    .split('\n')
-    .find(
-      (l) =>
-        l.startsWith('phoenix_refused_inputs_total{') && l.includes('input="wire"') && l.includes(`reason="${reason}"`),
-    );
-  return line === undefined ? 0 : Number(line.slice(line.lastIndexOf(' ') + 1));
-}
+const env = (): NodeJS.ProcessEnv => adminEnv(master, dir());
+const refused = (reason: string, at: RunningMaster = master): Promise<number> => refusedAt(at, 'wire', reason);
 
 /** Submits a job to `id` without waiting for it; the jid. */
 async function submit(id: string): Promise<string> {
@@ -51,12 +47,20 @@ const answer = (minion: HostileMinion, jid: string, ret: unknown) =>
     finishedAt: 0,
   });
 
-test('a master and two accepted minions, the victim with a session', async () => {
-  master = await startMasterProcess(devstack(), dir(), processes, 'm1');
+test('two masters, a genuine minion, and two accepted hand-made ones, the victim with a session', async () => {
+  for (const id of ['m1', 'm2']) masters.push(await startMasterProcess(devstack(), dir(), processes, id));
+  master = masters[0] as RunningMaster;
+  await startMinionProcess(devstack(), dir(), processes, 'steady-1', masters);
   victim = new HostileMinion('victim-1', devstack().clusterKeys.publicKey);
   attacker = new HostileMinion('attacker-1', devstack().clusterKeys.publicKey);
   assert.equal(await victim.enrol(master), 'pending');
   assert.equal(await attacker.enrol(master), 'pending');
+  await waitFor(
+    async () =>
+      json<{ keys: unknown[] }>(await phoenix(['keys', 'list', '--state', 'pending', '--out', 'json'], env())).keys
+        .length === 3,
+    { what: 'three keys pending', timeoutMs: 20_000 },
+  );
   await phoenix(['keys', 'accept', '*'], env());
   const welcome = await waitFor(() => victim.connect(master, 2_000), {
     what: 'the victim welcomed',
@@ -87,6 +91,25 @@ test('a captured hello replayed on another connection neither takes the session 
     undefined,
     'no welcome for the replay',
   );
+  // And on another master, where the victim has no session at all.
+  const other = masters[1] as RunningMaster;
+  const otherBadSealBefore = await refused('bad-seal', other);
+  const elsewhere = new HostileMinion('attacker-1', devstack().clusterKeys.publicKey, attacker.keyPair);
+  try {
+    elsewhere.open(other);
+    assert.ok(await elsewhere.knock(), 'the attacker gets a nonce from the other master');
+    await elsewhere.sendFrames(hello);
+    await waitFor(async () => (await refused('bad-seal', other)) > otherBadSealBefore, {
+      what: 'the other master to refuse the hello',
+    });
+    assert.equal(
+      elsewhere.received.find((m) => m.t === 'welcome'),
+      undefined,
+      'no welcome on the other master',
+    );
+  } finally {
+    elsewhere.close();
+  }
 
   // The victim's next job reaches the victim, and nothing reaches the attacker's connection.
   const jid = await submit('victim-1');
@@ -103,6 +126,7 @@ test('a captured hello replayed on another connection neither takes the session 
     [['victim-1', true]],
   );
   attacker.close();
+  await everyMasterAnswers(masters, 'steady-1', dir());
 });
 
 test('a sealed message played again, on its own connection or a later one, is refused', async () => {
@@ -126,6 +150,6 @@ test('a sealed message played again, on its own connection or a later one, is re
   const stored = await returnsOf(jid);
   assert.equal(stored.length, 1);
   assert.equal(stored[0]?.ret, 'first', 'what was stored is what was sent once');
-  assert.equal((await fetch(`${master.api}/healthz`)).status, 200);
   victim.close();
+  await everyMasterAnswers(masters, 'steady-1', dir());
 });
