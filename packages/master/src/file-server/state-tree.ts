@@ -1,13 +1,14 @@
 import { createHash } from 'node:crypto';
-import { createReadStream } from 'node:fs';
-import { open } from 'node:fs/promises';
+import type { Stats } from 'node:fs';
+import { open, type FileHandle } from 'node:fs/promises';
 import { LocalRoots, type RootsConfig } from '@phoenix/state';
 
-/** A file's hash as of its size, modification time and inode: read again only when one changes. */
+/** A file's hash as of its inode, size and change times: read again when one of them changes. */
 interface KnownHash {
   readonly ino: number;
   readonly size: number;
   readonly mtimeMs: number;
+  readonly ctimeMs: number;
   readonly hash: string;
 }
 
@@ -51,7 +52,7 @@ export class StateTree {
     const file = await open(real, 'r');
     try {
       const info = await file.stat();
-      const hash = await this.#hashOf(real, info);
+      const hash = await this.#hashOf(real, file, info);
       const length = Math.max(0, Math.min(limit, info.size - offset));
       const content = Buffer.alloc(length);
       const { bytesRead } = length === 0 ? { bytesRead: 0 } : await file.read(content, 0, length, offset);
@@ -96,26 +97,38 @@ export class StateTree {
     if (real === undefined) return undefined;
     const file = await open(real, 'r');
     try {
-      return await this.#hashOf(real, await file.stat());
+      return await this.#hashOf(real, file, await file.stat());
     } finally {
       await file.close();
     }
   }
 
-  /** The sha256 of the file at `real` as `info` describes it, streamed when not known yet. */
-  async #hashOf(real: string, info: { ino: number; size: number; mtimeMs: number }): Promise<string> {
+  /**
+   * The sha256 of the open `file` (at `real`) as `info` describes it: remembered, or streamed from
+   * that same open file in pieces, so the hash is of the bytes the chunks are read from.
+   */
+  async #hashOf(real: string, file: FileHandle, info: Stats): Promise<string> {
     const known = this.#hashes.get(real);
-    if (known !== undefined && known.ino === info.ino && known.size === info.size && known.mtimeMs === info.mtimeMs)
-      return known.hash;
+    if (known !== undefined && same(known, info)) return known.hash;
     const digest = createHash('sha256');
-    for await (const piece of createReadStream(real, { highWaterMark: 256 * 1024 })) digest.update(piece as Buffer);
+    for await (const piece of file.createReadStream({ start: 0, autoClose: false, highWaterMark: 256 * 1024 }))
+      digest.update(piece as Buffer);
     const hash = digest.digest('hex');
     this.#hashes.delete(real);
     if (this.#hashes.size >= HASHES_HELD) {
       const oldest = this.#hashes.keys().next();
       if (oldest.done !== true) this.#hashes.delete(oldest.value);
     }
-    this.#hashes.set(real, { ino: info.ino, size: info.size, mtimeMs: info.mtimeMs, hash });
+    this.#hashes.set(real, { ino: info.ino, size: info.size, mtimeMs: info.mtimeMs, ctimeMs: info.ctimeMs, hash });
     return hash;
   }
+}
+
+function same(known: KnownHash, info: Stats): boolean {
+  return (
+    known.ino === info.ino &&
+    known.size === info.size &&
+    known.mtimeMs === info.mtimeMs &&
+    known.ctimeMs === info.ctimeMs
+  );
 }
