@@ -213,7 +213,7 @@ test('Jinja2 filters with Jinja2 semantics', async () => {
       "{% for g in [{'n': 'a', 's': 'zsh'}, {'n': 'b', 's': 'sh'}, {'n': 'c', 's': 'zsh'}] | groupby('s') %}{{ g.grouper }}={{ g.list | map(attribute='n') | join(',') }};{% endfor %} {{ [{'s': 1}, {'s': 2}] | groupby('s') | map(attribute='grouper') | list }}",
       'sh=b;zsh=a,c; [1, 2]',
     ],
-    ["{{ [[1, 2], [3]] | sum(start=[]) }} {{ [1, 2.5] | sum }} {{ [1, 2] | sum(start=10) }}", '[1, 2, 3] 3.5 13'],
+    ['{{ [[1, 2], [3]] | sum(start=[]) }} {{ [1, 2.5] | sum }} {{ [1, 2] | sum(start=10) }}', '[1, 2, 3] 3.5 13'],
     [
       "{{ none | default('d') }} {{ '' | default('d', true) }} {{ '' | d('x', boolean=true) }} {{ undefined_name | default('u') }}",
       'None d x u',
