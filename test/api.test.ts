@@ -296,7 +296,7 @@ test('tokens: 401 without or with a bad token, 403 below the role, JSON error bo
   }
 });
 
-test('repeated failed authentications from one address are refused with 429, other addresses are not', async () => {
+test('repeated failed authentications from one address are refused with 429, a valid token is not', async () => {
   const master = masters[1] as RunningMaster;
   const attacker = '127.0.0.7';
   let limited: Answer | undefined;
@@ -315,7 +315,7 @@ test('repeated failed authentications from one address are refused with 429, oth
     token: READ_TOKEN,
     localAddress: attacker,
   });
-  assert.equal(evenWithAGoodToken.status, 429);
+  assert.equal(evenWithAGoodToken.status, 200, 'other people’s failures never lock a valid token out');
   assert.equal((await get(master, '/api/v1/minions')).status, 200, 'another address is unaffected');
   assert.equal((await call(master, 'GET', '/healthz', { localAddress: attacker })).status, 200);
 });

@@ -10,6 +10,8 @@ export const ApiTokenSchema = z.strictObject({
   /** SHA-256 of the token, hex: the master never stores a token itself. */
   sha256: z.string().regex(/^[0-9a-f]{64}$/, '64 hex characters (sha256 of the token)'),
   role: z.enum(['read', 'operate', 'admin']),
+  /** When the token stops working (ISO 8601); without it a config token works until removed. */
+  expires: z.iso.datetime({ offset: true }).optional(),
 });
 export type ApiToken = z.output<typeof ApiTokenSchema>;
 

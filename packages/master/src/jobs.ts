@@ -26,6 +26,15 @@ export interface JobRequest {
   splayMs?: number;
   /** The schedule entry and tick that fired the job, when a schedule did. */
   schedule?: { name: string; tickAt: number };
+  /** The submitter's API role; undefined when the master itself submits (reactor, schedule, killswitch). */
+  role?: 'read' | 'operate' | 'admin';
+}
+
+/** A minion an admin disabled (through the API, or with a state.disable job): only an admin lifts it. */
+export interface AdminDisable {
+  by: string;
+  reason: string;
+  at: number;
 }
 
 /** A minion the target selected that the job was not sent to, and why. */
@@ -75,6 +84,7 @@ export class JobService {
   readonly #log: Logger;
   readonly #jids = new JidGenerator();
   readonly #grains = new Map<string, Readonly<Record<string, unknown>>>();
+  readonly #adminDisabled = new Map<string, AdminDisable>();
   readonly #listeners = new Map<string, Set<(event: ReturnEvent) => void>>();
   /** Expected minions of recent jobs, so a return can be checked without a table read. */
   readonly #recent = new Map<string, JobFacts>();
@@ -99,13 +109,26 @@ export class JobService {
     let cursor: string | undefined;
     do {
       const page = await this.#store.minions.list({ limit: 1000, cursor });
-      for (const record of page.items) if (record.grains) this.#grains.set(record.minionId, record.grains);
+      for (const record of page.items) {
+        if (record.grains) this.#grains.set(record.minionId, record.grains);
+        if (record.disabled) this.#adminDisabled.set(record.minionId, record.disabled);
+      }
       cursor = page.cursor;
     } while (cursor !== undefined);
   }
 
   rememberGrains(minionId: string, grains: Record<string, unknown>): void {
     this.#grains.set(minionId, Object.freeze({ ...grains }));
+  }
+
+  /** Kept in step by the `minion/disabled` and `minion/enabled` events of every master. */
+  noteAdminDisable(minionId: string, disabled: AdminDisable | undefined): void {
+    if (disabled === undefined) this.#adminDisabled.delete(minionId);
+    else this.#adminDisabled.set(minionId, disabled);
+  }
+
+  adminDisabled(minionId: string): AdminDisable | undefined {
+    return this.#adminDisabled.get(minionId);
   }
 
   grainsOf(minionId: string): Readonly<Record<string, unknown>> {
@@ -126,16 +149,31 @@ export class JobService {
    * acts (not test=True) skips every minion whose grains say its state runs are disabled.
    */
   partitionDisabled(
-    request: Pick<JobRequest, 'fun' | 'kwargs'>,
+    request: Pick<JobRequest, 'fun' | 'kwargs' | 'role'>,
     selected: readonly string[],
   ): { expected: string[]; skipped: SkippedMinion[] } {
-    if (!skipsDisabledMinions(request.fun, request.kwargs)) return { expected: [...selected], skipped: [] };
+    // Below admin, state.enable cannot lift what an admin disabled: the minion is skipped, saying so.
+    const lifting = request.fun === 'state.enable' && request.role !== undefined && request.role !== 'admin';
+    const stateRun = skipsDisabledMinions(request.fun, request.kwargs);
+    if (!lifting && !stateRun) return { expected: [...selected], skipped: [] };
     const expected: string[] = [];
     const skipped: SkippedMinion[] = [];
     for (const minionId of selected) {
-      const disabled = stateRunsDisabled(this.grainsOf(minionId));
-      if (disabled === undefined) expected.push(minionId);
-      else skipped.push({ minionId, reason: disabledSkipReason(disabled) });
+      const byAdmin = this.#adminDisabled.get(minionId);
+      if (lifting && byAdmin !== undefined) {
+        skipped.push({
+          minionId,
+          reason: `disabled by the admin ${byAdmin.by} ("${byAdmin.reason}"): only an admin can enable it`,
+        });
+        continue;
+      }
+      // The master's own mark counts as much as the minion's grain, which the minion could lose.
+      const disabled =
+        stateRun &&
+        (stateRunsDisabled(this.grainsOf(minionId)) ??
+          (byAdmin === undefined ? undefined : { ...byAdmin, at: new Date(byAdmin.at).toISOString() }));
+      if (disabled) skipped.push({ minionId, reason: disabledSkipReason(disabled) });
+      else expected.push(minionId);
     }
     return { expected, skipped };
   }

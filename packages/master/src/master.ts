@@ -236,6 +236,20 @@ export async function startMaster(
   keys.onChange((change, local) => {
     if (local) peers.broadcast({ v: WIRE_VERSION, t: 'peer-key', from: id, minionId: change.minionId, to: change.to });
   });
+  // Admin disables, made here or on a peer: every master's job service skips them alike.
+  events.on((event) => {
+    const minionId = event.data.minionId;
+    if (typeof minionId !== 'string') return;
+    if (event.tag === 'minion/enabled') jobs.noteAdminDisable(minionId, undefined);
+    if (event.tag === 'minion/disabled') {
+      const { by, reason, at } = event.data;
+      jobs.noteAdminDisable(minionId, {
+        by: String(by),
+        reason: String(reason),
+        at: typeof at === 'number' ? at : event.at,
+      });
+    }
+  });
   // This master's events go to every peer's event stream too. Not key changes (each master emits
   // those as it applies them) nor returns (they travel to the job's origin already).
   events.on((event) => {

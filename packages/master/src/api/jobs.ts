@@ -44,7 +44,12 @@ export function jobRoutes(deps: ApiContext): AnyRoute[] {
         job: JobSchema,
       }),
       handler: async ({ body }, request) => {
-        const job = await deps.jobs.submit({ ...body, submitter: request.caller?.name ?? 'unknown' });
+        const submitter = request.caller?.name ?? 'unknown';
+        const role = request.caller?.role ?? 'read';
+        // Who disabled state runs is the master's word, not an argument the submitter chooses.
+        const kwargs = body.fun === 'state.disable' ? { ...body.kwargs, by: submitter } : body.kwargs;
+        const job = await deps.jobs.submit({ ...body, kwargs, submitter, role });
+        if (role === 'admin') await markAdminDisables(deps, job.fun, job.expected, submitter, kwargs.reason);
         deps.metrics.jobsSubmitted.inc();
         deps.events.emit('job/submitted', {
           jid: job.jid,
@@ -156,6 +161,29 @@ export function jobRoutes(deps: ApiContext): AnyRoute[] {
       },
     }),
   ];
+}
+
+/**
+ * An admin's state.disable is the master's mark too (as the API's disable is), so only an admin can
+ * lift it; an admin's state.enable lifts the marks of the minions it went to.
+ */
+async function markAdminDisables(
+  deps: ApiContext,
+  fun: string,
+  minionIds: readonly string[],
+  by: string,
+  reason: unknown,
+): Promise<void> {
+  if (fun !== 'state.disable' && fun !== 'state.enable') return;
+  for (const minionId of minionIds) {
+    if (fun === 'state.disable') {
+      const record = await deps.minions.setDisabled(minionId, { by, reason: String(reason ?? '') });
+      deps.events.emit('minion/disabled', { minionId, by, reason: record.disabled?.reason, at: record.disabled?.at });
+    } else if (deps.jobs.adminDisabled(minionId) !== undefined) {
+      await deps.minions.setDisabled(minionId, undefined);
+      deps.events.emit('minion/enabled', { minionId, by });
+    }
+  }
 }
 
 /**

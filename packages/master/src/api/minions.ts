@@ -104,7 +104,7 @@ export function minionRoutes(deps: ApiContext): AnyRoute[] {
           { audit: 'minion', action: 'disable', minionId: params.id, by, reason: body.reason },
           'minion disabled',
         );
-        deps.events.emit('minion/disabled', { minionId: params.id, by, reason: body.reason });
+        deps.events.emit('minion/disabled', { minionId: params.id, by, reason: body.reason, at: record.disabled?.at });
         return { minion: view(record, await liveMasters()) };
       },
     }),

@@ -8,7 +8,7 @@ import type { ClusterEvents } from '../events.js';
 import type { JobService } from '../jobs.js';
 import type { KeyRegistry } from '../keys.js';
 import type { MasterView } from '../registry.js';
-import { authenticator } from './auth.js';
+import { authenticator, staticTokens } from './auth.js';
 import { AuthFailureLimiter } from './auth-failures.js';
 import { mountDashboard } from './dashboard.js';
 import { ApiErrorCodes } from './errors.js';
@@ -71,7 +71,9 @@ export function buildApi(deps: ApiDeps): FastifyInstance {
     events: deps.events,
   });
   const failures = new AuthFailureLimiter(deps.authFailures ?? { maxFailures: 20, windowMs: 60_000 });
-  const requireRole = authenticator(deps.tokens, failures, (reason) => metrics.authFailures.inc({ reason }));
+  const requireRole = authenticator(staticTokens(deps.tokens), failures, (reason) =>
+    metrics.authFailures.inc({ reason }),
+  );
   const streams = new Set<() => void>();
   const context: ApiContext = {
     ...deps,
