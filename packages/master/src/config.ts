@@ -39,6 +39,13 @@ export const ReactorConfigSchema = z.strictObject({
         .regex(/^\d{12}$/)
         .optional(),
       region: z.string().min(1).optional(),
+      /** A document whose pendingTime is older than this is refused: it is a replay, not a launch. */
+      maxDocumentAgeSeconds: z.int().min(1).max(604_800).default(900),
+      /**
+       * A new key is auto-accepted only once it has been the only claimant of its id this long: a
+       * second key in that time (a process racing the real minion) contests the id for an operator.
+       */
+      contestWindowMs: z.int().min(0).max(600_000).default(1_000),
     })
     .prefault({}),
   highstate: z

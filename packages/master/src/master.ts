@@ -94,11 +94,15 @@ export async function startMaster(
   const events = new ClusterEvents(id, log.child({ component: 'events' }));
   const reactorConfig = config.reactor;
   const certificate = await readCertificate(reactorConfig.attestation.certificate);
+  const autoscaling = new AutoScalingClient(awsClientConfig(config.aws, 'autoscaling'));
   const autoAccept = new AutoAcceptor(
     store,
     keys,
+    autoscaling,
     {
       enabled: reactorConfig.attestation.enabled,
+      maxDocumentAgeMs: reactorConfig.attestation.maxDocumentAgeSeconds * 1000,
+      contestWindowMs: reactorConfig.attestation.contestWindowMs,
       ...(certificate === undefined ? {} : { certificatePem: certificate }),
       ...(reactorConfig.attestation.accountId === undefined ? {} : { accountId: reactorConfig.attestation.accountId }),
       ...(reactorConfig.attestation.region === undefined ? {} : { region: reactorConfig.attestation.region }),
@@ -106,7 +110,6 @@ export async function startMaster(
     events,
     log.child({ component: 'auto-accept' }),
   );
-  const autoscaling = new AutoScalingClient(awsClientConfig(config.aws, 'autoscaling'));
   const highstate = new HighstateCoordinator(
     store,
     jobs,
@@ -344,6 +347,7 @@ export async function startMaster(
       log.info({ remaining: link.connectedCount }, 'drained');
       await consumer?.stop();
       highstate.stop();
+      autoAccept.stop();
       clearInterval(treeTimer);
       await registry.stop();
       await api.close();

@@ -1,3 +1,4 @@
+import { randomBytes } from 'node:crypto';
 import { Router, type Context } from 'zeromq';
 import type { Logger } from 'pino';
 import {
@@ -9,7 +10,12 @@ import {
   type MasterMessage,
   type MinionMessage,
 } from '@phoenix/protocol';
-import type { AcceptedKey, KeyRegistry } from './keys.js';
+import type { AcceptedKey, Attestation, KeyRegistry } from './keys.js';
+
+/** A challenge is good for one answer, on the connection it was set on, this long. */
+const CHALLENGE_MS = 30_000;
+/** Challenges outstanding at once: strangers cannot grow the map without end. */
+const MAX_CHALLENGES = 10_000;
 
 type Message<T extends MinionMessage['t']> = Extract<MinionMessage, { t: T }>;
 
@@ -65,6 +71,8 @@ export class MinionLink {
   readonly #byRoute = new Map<string, MinionSession>();
   /** Minions waiting on this master for their key to be accepted, so acceptance reaches them at once. */
   readonly #waiting = new Map<string, Buffer>();
+  /** Enrolment challenges set, by connection: what an identity document must come back with. */
+  readonly #challenges = new Map<string, { minionId: string; publicKey: string; challenge: string; at: number }>();
   #sweep: NodeJS.Timeout | undefined;
   #heartbeat: NodeJS.Timeout | undefined;
   #closed = false;
@@ -192,19 +200,59 @@ export class MinionLink {
       this.#o.log.warn({ minionId: message.id }, 'dropped an enrolment whose signature does not match its key');
       return;
     }
-    const { state, reason, known } = await this.#o.keys.enrol(message.id, message.publicKey, message.identity);
+    const attestation = this.#proven(route, message);
+    const { state, reason, known } = await this.#o.keys.enrol(message.id, message.publicKey, attestation);
     if (state === 'pending') this.#waiting.set(message.id, route);
     else this.#waiting.delete(message.id);
+    const challenge = state === 'pending' ? this.#challenge(route, message.id, message.publicKey) : undefined;
     const reply: MasterMessage = {
       v: WIRE_VERSION,
       t: 'enrolment',
       state,
       ...(reason === undefined ? {} : { reason }),
+      ...(challenge === undefined ? {} : { challenge }),
     };
     this.#sendOn(this.#enrol, route, reply, () => this.#waiting.delete(message.id));
     // A launched instance's key may be accepted at once; the acceptance reaches the waiting minion.
     // Once per key on this master: a launch event arriving later makes the reactor look again.
     if (state === 'pending' && known !== true) await this.#o.handlers.pending?.(message.id);
+  }
+
+  /**
+   * An identity document counts only in answer to the challenge this master set on this very
+   * connection, for this id and key, a moment ago: the mac over it (checked already) proves the
+   * sender holds the key now, so a document captured with someone else's enrolment proves nothing.
+   */
+  #proven(route: Buffer, message: Extract<MinionMessage, { t: 'enrol' }>): Attestation | undefined {
+    const identity = message.identity;
+    if (identity === undefined) return undefined;
+    const routeKey = route.toString('hex');
+    const set = this.#challenges.get(routeKey);
+    const fresh =
+      set !== undefined &&
+      identity.challenge === set.challenge &&
+      set.minionId === message.id &&
+      set.publicKey === message.publicKey &&
+      Date.now() - set.at < CHALLENGE_MS;
+    if (identity.challenge !== undefined) this.#challenges.delete(routeKey);
+    if (!fresh) {
+      this.#o.log.warn({ minionId: message.id }, 'an identity document came without this master’s challenge: ignored');
+      return undefined;
+    }
+    return { document: identity.document, signature: identity.signature, provenAt: Date.now() };
+  }
+
+  #challenge(route: Buffer, minionId: string, publicKey: string): string {
+    const routeKey = route.toString('hex');
+    const challenge = randomBytes(32).toString('base64');
+    this.#challenges.delete(routeKey);
+    this.#challenges.set(routeKey, { minionId, publicKey, challenge, at: Date.now() });
+    // Oldest first (a Map keeps insertion order): expired ones, then any beyond the bound.
+    for (const [key, entry] of this.#challenges) {
+      if (this.#challenges.size <= MAX_CHALLENGES && Date.now() - entry.at < CHALLENGE_MS) break;
+      this.#challenges.delete(key);
+    }
+    return challenge;
   }
 
   async #onMinion(route: Buffer, body: Buffer, mac: Buffer | undefined): Promise<void> {

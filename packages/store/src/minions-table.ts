@@ -15,7 +15,20 @@ const LIFECYCLE_RANK: Record<Lifecycle['state'], number> = {
   terminated: 4,
 };
 
-const KEY_ATTRIBUTES = ['keyState', 'publicKey', 'fingerprint', 'keyUpdatedAt', 'attestation', 'deniedKey'] as const;
+const KEY_ATTRIBUTES = [
+  'keyState',
+  'publicKey',
+  'fingerprint',
+  'keyUpdatedAt',
+  'attestation',
+  'deniedKey',
+  'contested',
+] as const;
+
+/** Claimants kept per contested id: the first ones (a real minion enrols early), bounded. */
+const MAX_CLAIMANTS = 16;
+
+export type Claimant = NonNullable<MinionRecord['contested']>['claimants'][number];
 
 /**
  * The minions table: the cluster-wide key store plus what the masters know of each minion
@@ -93,12 +106,73 @@ export class MinionsTable {
     );
   }
 
+  /** The reactor's accept: a pending key that no other key contests (ConditionFailedError otherwise). */
+  acceptUncontested(minionId: string, now = Date.now()): Promise<MinionRecord> {
+    return this.#table.update(
+      { minionId },
+      { keyState: 'accepted', keyUpdatedAt: now },
+      { expression: 'keyState = :pending AND attribute_not_exists(contested)', values: { ':pending': 'pending' } },
+    );
+  }
+
   /** Keeps the identity document a pending minion presented, for attested acceptance. */
   setAttestation(minionId: string, attestation: Record<string, unknown>): Promise<MinionRecord> {
     return this.#table.update(
       { minionId },
       { attestation },
       { expression: 'keyState = :pending', values: { ':pending': 'pending' } },
+    );
+  }
+
+  /**
+   * Records another key claiming an id whose key is still pending: the id is contested from now
+   * on, and neither key is auto-accepted. Conditional on the row still holding `heldPublicKey`
+   * pending (ConditionFailedError otherwise: the caller reads the row again).
+   */
+  async addClaimant(record: MinionRecord, claimant: Omit<Claimant, 'at'>, now = Date.now()): Promise<MinionRecord> {
+    const claimants = record.contested?.claimants ?? [];
+    if (claimants.some((c) => c.publicKey === claimant.publicKey)) {
+      if (claimant.attestation === undefined) return record;
+      // A claimant that proves itself later keeps its place and gains its attestation.
+    } else if (claimants.length >= MAX_CLAIMANTS) return record;
+    const next = claimants.some((c) => c.publicKey === claimant.publicKey)
+      ? claimants.map((c) => (c.publicKey === claimant.publicKey ? { ...c, attestation: claimant.attestation } : c))
+      : [...claimants, { ...claimant, at: now }];
+    return this.#table.update(
+      { minionId: record.minionId },
+      { contested: { at: record.contested?.at ?? now, claimants: next } },
+      {
+        expression: 'keyState = :pending AND publicKey = :held',
+        values: { ':pending': 'pending', ':held': record.publicKey },
+      },
+    );
+  }
+
+  /**
+   * An operator's choice for a contested id: the chosen key (the held one or a claimant) becomes
+   * the accepted key, the contest ends, and the last other key is kept as denied for the record.
+   */
+  chooseKey(
+    record: MinionRecord,
+    chosen: { publicKey: string; fingerprint: string; attestation?: Record<string, unknown> },
+    denied: { publicKey: string; fingerprint: string } | undefined,
+    now = Date.now(),
+  ): Promise<MinionRecord> {
+    return this.#table.update(
+      { minionId: record.minionId },
+      {
+        keyState: 'accepted',
+        publicKey: chosen.publicKey,
+        fingerprint: chosen.fingerprint,
+        attestation: chosen.attestation,
+        contested: undefined,
+        deniedKey: denied === undefined ? undefined : { ...denied, at: now },
+        keyUpdatedAt: now,
+      },
+      {
+        expression: 'keyState = :pending AND publicKey = :held',
+        values: { ':pending': 'pending', ':held': record.publicKey },
+      },
     );
   }
 

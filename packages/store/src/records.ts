@@ -53,6 +53,24 @@ export const MinionRecordSchema = z.object({
   fingerprint: z.string().optional(),
   keyUpdatedAt: epochMs.optional(),
   attestation: z.record(z.string(), z.unknown()).optional(),
+  /**
+   * More than one key claimed this id while its key was pending: none is auto-accepted, and the
+   * launch is held until an operator accepts one of them by fingerprint. `claimants` are the keys
+   * besides the one the row holds, first come first kept.
+   */
+  contested: z
+    .object({
+      at: epochMs,
+      claimants: z.array(
+        z.object({
+          publicKey: z.string(),
+          fingerprint: z.string(),
+          at: epochMs,
+          attestation: z.record(z.string(), z.unknown()).optional(),
+        }),
+      ),
+    })
+    .optional(),
   /** The last key refused because another key is accepted (or pending) for this id. */
   deniedKey: z.object({ publicKey: z.string(), fingerprint: z.string(), at: epochMs }).optional(),
   grains: z.record(z.string(), z.unknown()).optional(),

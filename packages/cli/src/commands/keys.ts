@@ -10,6 +10,7 @@ interface KeyInfo {
   minionId: string;
   state: string;
   fingerprint: string;
+  contested?: boolean;
 }
 interface KeyChange {
   minionId: string;
@@ -23,6 +24,7 @@ export async function keys(argv: readonly string[]): Promise<number> {
   if (argv[0] === 'init-cluster') return (await import('./keys-init-cluster.js')).initCluster(argv.slice(1));
   const { values, positionals } = parseCommand('keys', argv, {
     include: { type: 'boolean', default: false },
+    fingerprint: { type: 'string' },
     state: { type: 'string' },
     out: { type: 'string' },
     api: { type: 'string' },
@@ -44,6 +46,7 @@ export async function keys(argv: readonly string[]): Promise<number> {
   const { changes } = await request<{ changes: KeyChange[] }>(api, 'POST', `/keys/${action}`, {
     match: pattern,
     include: values.include,
+    ...(values.fingerprint === undefined ? {} : { fingerprint: values.fingerprint }),
   });
   emit(out, { changes }, () =>
     changes.length === 0
@@ -55,7 +58,9 @@ export async function keys(argv: readonly string[]): Promise<number> {
 
 function formatKeys(list: readonly KeyInfo[]): string {
   const sections = ['accepted', 'pending', 'rejected', 'denied'].map((state) => {
-    const ids = list.filter((k) => k.state === state).map((k) => `  ${k.minionId}  ${k.fingerprint}`);
+    const ids = list
+      .filter((k) => k.state === state)
+      .map((k) => `  ${k.minionId}  ${k.fingerprint}${k.contested === true ? '  CONTESTED' : ''}`);
     return [`${state[0]?.toUpperCase()}${state.slice(1)} keys:`, ...ids].join('\n');
   });
   return sections.join('\n');

@@ -13,6 +13,7 @@ interface MinionView {
   grains: Record<string, unknown>;
   highstate?: { result?: string; finishedAt?: number };
   disabled?: { by: string; reason: string };
+  contested?: { fingerprints: string[] };
 }
 
 const KEY_STATES = ['pending', 'accepted', 'rejected', 'denied'];
@@ -68,5 +69,8 @@ function formatMinion(m: MinionView): string {
     `highstate:${highstate}`.padEnd(20),
     os,
     m.disabled === undefined ? '' : ` DISABLED by ${m.disabled.by} (${m.disabled.reason})`,
+    m.contested === undefined
+      ? ''
+      : ` CONTESTED by ${m.contested.fingerprints.length} keys (phoenix keys list ${m.minionId})`,
   ].join(' ');
 }

@@ -161,6 +161,12 @@ function view(record: MinionRecord, liveMasters: ReadonlySet<string>): MinionVie
   if (record.fingerprint !== undefined) minion.fingerprint = record.fingerprint;
   if (record.deniedKey !== undefined)
     minion.deniedKey = { fingerprint: record.deniedKey.fingerprint, at: record.deniedKey.at };
+  if (record.contested !== undefined) {
+    minion.contested = {
+      at: record.contested.at,
+      fingerprints: [record.fingerprint ?? '', ...record.contested.claimants.map((c) => c.fingerprint)],
+    };
+  }
   if (record.lifecycle !== undefined) {
     const { state, group, launchedAt, updatedAt } = record.lifecycle;
     minion.lifecycle = { state, group, updatedAt, ...(launchedAt === undefined ? {} : { launchedAt }) };

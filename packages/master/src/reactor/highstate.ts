@@ -25,7 +25,10 @@ const UNFINISHED = new Set(['launching', 'in-service']);
  */
 export class HighstateCoordinator {
   readonly #running = new Set<string>();
+  /** Contested launches this master has announced it holds. */
+  readonly #held = new Set<string>();
   #sweep: NodeJS.Timeout | undefined;
+  #hold: NodeJS.Timeout | undefined;
 
   constructor(
     private readonly store: Store,
@@ -40,10 +43,47 @@ export class HighstateCoordinator {
   start(): void {
     this.#sweep = setInterval(() => void this.sweep().catch(() => undefined), Math.max(500, this.options.leaseMs / 2));
     this.#sweep.unref();
+    this.#hold = setInterval(() => void this.holdContested().catch(() => undefined), this.options.heartbeatMs);
+    this.#hold.unref();
   }
 
   stop(): void {
     clearInterval(this.#sweep);
+    clearInterval(this.#hold);
+  }
+
+  /**
+   * A launch whose id more than one key claims waits for an operator, not for the hook's timeout:
+   * its lifecycle action is heartbeated (by every master: heartbeats are idempotent) until an
+   * operator accepts a key, and then the first highstate runs as usual.
+   */
+  async holdContested(): Promise<void> {
+    let cursor: string | undefined;
+    do {
+      const page = await this.store.minions.listByKeyState('pending', { limit: 500, cursor });
+      for (const record of page.items) {
+        const lifecycle = record.lifecycle;
+        if (record.contested === undefined || lifecycle?.state !== 'launching') continue;
+        if (lifecycle.token === undefined || lifecycle.hookName === undefined) continue;
+        try {
+          await this.autoscaling.send(
+            new RecordLifecycleActionHeartbeatCommand({
+              AutoScalingGroupName: lifecycle.group,
+              LifecycleHookName: lifecycle.hookName,
+              LifecycleActionToken: lifecycle.token,
+              InstanceId: record.minionId,
+            }),
+          );
+          if (!this.#held.has(record.minionId)) {
+            this.#held.add(record.minionId);
+            this.events.emit('lifecycle/held', { minionId: record.minionId, group: lifecycle.group, why: 'contested' });
+          }
+        } catch (err) {
+          this.log.warn({ err, minionId: record.minionId }, 'could not hold a contested launch');
+        }
+      }
+      cursor = page.cursor;
+    } while (cursor !== undefined);
   }
 
   async sweep(now = Date.now()): Promise<void> {
