@@ -137,6 +137,14 @@ export const MasterConfigSchema = z.strictObject({
   /** A minion's connection counts as gone when nothing was heard from it for this long. */
   minionSilenceMs: z.int().min(100).max(600_000).default(30_000),
   reactor: ReactorConfigSchema.prefault({}),
+  /**
+   * Grains a minion reports about itself are its own word. Pillar top files and grain targets match
+   * only grains the master vouches for (id, instance_id and naming grains from the lifecycle
+   * record, grains operators set through the master) unless these opt in to self-reported ones.
+   */
+  selfReportedGrains: z
+    .strictObject({ pillar: z.boolean().default(false), targeting: z.boolean().default(false) })
+    .prefault({}),
   /** The state tree served to minions as `salt://` (Salt's file_roots), by environment. */
   fileRoots: Roots.default({ base: ['/srv/salt'] }),
   /** Pillar, rendered here per minion and never served raw (Salt's pillar_roots). */

@@ -1,6 +1,7 @@
 import type { Logger } from 'pino';
 import {
   compileTarget,
+  namingGrains,
   disabledSkipReason,
   JidGenerator,
   skipsDisabledMinions,
@@ -8,7 +9,7 @@ import {
   WIRE_VERSION,
   type TargetType,
 } from '@phoenix/protocol';
-import { ConditionFailedError, type JobRecord, type ReturnRecord, type Store } from '@phoenix/store';
+import { ConditionFailedError, type JobRecord, type MinionRecord, type ReturnRecord, type Store } from '@phoenix/store';
 import type { KeyRegistry } from './keys.js';
 import { ReturnBatcher } from './return-batcher.js';
 import type { MinionLink, MinionSession } from './minion-link.js';
@@ -63,10 +64,29 @@ export interface ReturnEvent {
   receivedAt: number;
 }
 
+/** Where self-reported grains count (a minion reports whatever it likes): nowhere, by default. */
+export interface SelfReportedGrains {
+  pillar: boolean;
+  targeting: boolean;
+}
+
+/** What a grains job an operator sent does to the grains the master vouches for, once it returns. */
+type GrainsChange = { set: string; value: unknown } | { delete: string };
+
+function grainsChange(fun: string, args: readonly unknown[], kwargs: Readonly<Record<string, unknown>>) {
+  const key = kwargs.key ?? args[0];
+  if (typeof key !== 'string' || key === 'id') return undefined;
+  if (fun === 'grains.setval') return { set: key, value: 'val' in kwargs ? kwargs.val : args[1] };
+  if (fun === 'grains.delval') return { delete: key };
+  return undefined;
+}
+
 /** What a master keeps of a recent job to check and announce its returns without a table read. */
 interface JobFacts {
   readonly expected: ReadonlySet<string>;
   readonly origin: string;
+  /** Set for grains.setval / grains.delval: applied to the vouched grains of each minion that succeeds. */
+  readonly grains?: GrainsChange;
   /** Minions whose return this master stored and announced. */
   readonly returned: Set<string>;
 }
@@ -85,17 +105,37 @@ export class JobService {
   readonly #jids = new JidGenerator();
   readonly #grains = new Map<string, Readonly<Record<string, unknown>>>();
   readonly #adminDisabled = new Map<string, AdminDisable>();
+  /** Grains this master vouches for, by minion: its id, its lifecycle record's, operators' grains.setval. */
+  readonly #vouched = new Map<string, Readonly<Record<string, unknown>>>();
+  /** Grains operators set through the master, by minion (kept in the table as vouchedGrains). */
+  readonly #operatorGrains = new Map<string, Readonly<Record<string, unknown>>>();
+  readonly #lifecycleGroup = new Map<string, string>();
   readonly #listeners = new Map<string, Set<(event: ReturnEvent) => void>>();
   /** Expected minions of recent jobs, so a return can be checked without a table read. */
   readonly #recent = new Map<string, JobFacts>();
   readonly #returns: ReturnBatcher;
   /** Set by the master: how jobs and returns cross to the other masters. */
-  hooks: { forwardJob(job: DispatchedJob): void; returnToOrigin(origin: string, event: ReturnEvent): void } = {
+  hooks: {
+    forwardJob(job: DispatchedJob): void;
+    returnToOrigin(origin: string, event: ReturnEvent): void;
+    /** An operator's grains job changed what this master vouches for about a minion. */
+    vouched(minionId: string, operatorGrains: Record<string, unknown>): void;
+  } = {
     forwardJob: () => undefined,
     returnToOrigin: () => undefined,
+    vouched: () => undefined,
   };
+  readonly #selfReported: SelfReportedGrains;
 
-  constructor(store: Store, keys: KeyRegistry, link: () => MinionLink, masterId: string, log: Logger) {
+  constructor(
+    store: Store,
+    keys: KeyRegistry,
+    link: () => MinionLink,
+    masterId: string,
+    log: Logger,
+    selfReported: SelfReportedGrains = { pillar: false, targeting: false },
+  ) {
+    this.#selfReported = selfReported;
     this.#store = store;
     this.#keys = keys;
     this.#link = link;
@@ -112,6 +152,7 @@ export class JobService {
       for (const record of page.items) {
         if (record.grains) this.#grains.set(record.minionId, record.grains);
         if (record.disabled) this.#adminDisabled.set(record.minionId, record.disabled);
+        this.noteRecord(record);
       }
       cursor = page.cursor;
     } while (cursor !== undefined);
@@ -119,6 +160,47 @@ export class JobService {
 
   rememberGrains(minionId: string, grains: Record<string, unknown>): void {
     this.#grains.set(minionId, Object.freeze({ ...grains }));
+  }
+
+  /** What a minion's row says that the master can vouch for: its lifecycle group, its operator grains. */
+  noteRecord(record: Pick<MinionRecord, 'minionId' | 'lifecycle' | 'vouchedGrains'>): void {
+    if (record.lifecycle !== undefined) this.#lifecycleGroup.set(record.minionId, record.lifecycle.group);
+    if (record.vouchedGrains !== undefined) this.#operatorGrains.set(record.minionId, record.vouchedGrains);
+    this.#vouched.delete(record.minionId);
+  }
+
+  /** Operators' grains for a minion, as told by the master that recorded them (a peer's event). */
+  noteOperatorGrains(minionId: string, grains: Record<string, unknown>): void {
+    this.#operatorGrains.set(minionId, Object.freeze({ ...grains }));
+    this.#vouched.delete(minionId);
+  }
+
+  /**
+   * The grains this master vouches for: `id`; for a launched instance `instance_id` and the
+   * naming-convention grains of the group its lifecycle record names; and what operators set
+   * through the master (grains.setval / grains.delval jobs, taken from the job, not the minion).
+   */
+  vouchedGrains(minionId: string): Readonly<Record<string, unknown>> {
+    const known = this.#vouched.get(minionId);
+    if (known !== undefined) return known;
+    const group = this.#lifecycleGroup.get(minionId);
+    const lifecycle =
+      group === undefined ? {} : { instance_id: minionId, ...(namingGrains(group, minionId) ?? namingGrains(group)) };
+    const vouched = Object.freeze({ ...lifecycle, ...this.#operatorGrains.get(minionId), id: minionId });
+    this.#vouched.set(minionId, vouched);
+    if (this.#vouched.size > 200_000) this.#vouched.delete(this.#vouched.keys().next().value as string);
+    return vouched;
+  }
+
+  /** The grains pillar is rendered with: vouched only, unless self-reported ones are opted in. */
+  pillarGrains(minionId: string): Readonly<Record<string, unknown>> {
+    const vouched = this.vouchedGrains(minionId);
+    return this.#selfReported.pillar ? { ...this.grainsOf(minionId), ...vouched } : vouched;
+  }
+
+  #targetingGrains(minionId: string): Readonly<Record<string, unknown>> {
+    const vouched = this.vouchedGrains(minionId);
+    return this.#selfReported.targeting ? { ...this.grainsOf(minionId), ...vouched } : vouched;
   }
 
   /** Kept in step by the `minion/disabled` and `minion/enabled` events of every master. */
@@ -140,7 +222,7 @@ export class JobService {
     const matcher = compileTarget(target, type);
     return this.#keys
       .acceptedIds()
-      .filter((id) => matcher.matches({ id, grains: this.grainsOf(id) }))
+      .filter((id) => matcher.matches({ id, grains: this.#targetingGrains(id) }))
       .sort();
   }
 
@@ -273,6 +355,7 @@ export class JobService {
     // A copy re-sent after a failover is stored again (the same row) but announced only once here.
     if (facts.returned.has(session.minionId)) return;
     facts.returned.add(session.minionId);
+    if (facts.grains !== undefined && message.success) this.#applyGrainsChange(session.minionId, facts.grains);
     const event: ReturnEvent = {
       jid: message.jid,
       minionId: session.minionId,
@@ -289,13 +372,20 @@ export class JobService {
     const known = this.#recent.get(jid);
     if (known !== undefined) return known;
     const job = await this.#store.jobs.get(jid);
-    return job === undefined ? undefined : this.#remember(job.jid, job.expected, job.originMaster);
+    return job === undefined ? undefined : this.#remember(job, job.originMaster);
   }
 
-  #remember(jid: string, expected: readonly string[], origin: string): JobFacts {
+  #remember(job: Pick<DispatchedJob, 'jid' | 'expected' | 'fun' | 'args' | 'kwargs'>, origin: string): JobFacts {
+    const { jid, expected } = job;
     const known = this.#recent.get(jid);
     if (known !== undefined) return known;
-    const facts: JobFacts = { expected: new Set(expected), origin, returned: new Set() };
+    const grains = grainsChange(job.fun, job.args, job.kwargs);
+    const facts: JobFacts = {
+      expected: new Set(expected),
+      origin,
+      returned: new Set(),
+      ...(grains === undefined ? {} : { grains }),
+    };
     this.#recent.set(jid, facts);
     // Bounded: the oldest entries go first (a Map iterates in insertion order).
     for (const old of this.#recent.keys()) {
@@ -305,12 +395,20 @@ export class JobService {
     return facts;
   }
 
+  #applyGrainsChange(minionId: string, change: GrainsChange): void {
+    const next: Record<string, unknown> = { ...this.#operatorGrains.get(minionId) };
+    if ('set' in change) next[change.set] = change.value;
+    else delete next[change.delete];
+    this.noteOperatorGrains(minionId, next);
+    this.hooks.vouched(minionId, next);
+  }
+
   /**
    * Sends a job to the targeted minions connected to this master: its own jobs, and jobs forwarded
    * by the master they were submitted on.
    */
   deliver(job: DispatchedJob, origin: string): number {
-    this.#remember(job.jid, job.expected, origin);
+    this.#remember(job, origin);
     const link = this.#link();
     let sent = 0;
     for (const minionId of job.expected) {

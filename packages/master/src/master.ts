@@ -73,7 +73,7 @@ export async function startMaster(
   await zap.start();
 
   // The job service sends through the link, and the link hands returns to the job service.
-  const jobs = new JobService(store, keys, () => link, id, log.child({ component: 'jobs' }));
+  const jobs = new JobService(store, keys, () => link, id, log.child({ component: 'jobs' }), config.selfReportedGrains);
   await jobs.loadGrains();
   /** Set on SIGTERM: every masters list this master sends from then on tells its minions to leave. */
   let draining = false;
@@ -157,6 +157,11 @@ export async function startMaster(
           return;
         case 'peer-grains':
           jobs.rememberGrains(message.minionId, message.grains);
+          // It said hello on that peer: its row may hold a lifecycle this master has not read yet.
+          void store.minions
+            .get(message.minionId)
+            .then((record) => record && jobs.noteRecord(record))
+            .catch(() => undefined);
           return;
         default:
           return;
@@ -174,7 +179,7 @@ export async function startMaster(
       opts: { file_roots: config.fileRoots, pillar_roots: config.pillarRoots, master_id: id },
       log: log.child({ component: 'pillar' }),
     }),
-    grainsOf: (minionId) => jobs.grainsOf(minionId),
+    grainsOf: (minionId) => jobs.pillarGrains(minionId),
     log: log.child({ component: 'file-server' }),
   });
   /** A minion's grains, as it reported them: cached here, told to the peers, kept in the table. */
@@ -199,6 +204,7 @@ export async function startMaster(
         link.send(session.minionId, mastersMessage(draining));
         await noteGrains(session.minionId, message.grains);
         const record = await store.minions.setPresence(session.minionId, id);
+        jobs.noteRecord(record);
         events.emit('minion/connected', { minionId: session.minionId });
         // Disabled through the API while it was away: its own killswitch is set now it is back.
         if (record.disabled !== undefined && stateRunsDisabled(message.grains) === undefined) {
@@ -235,6 +241,12 @@ export async function startMaster(
     returnToOrigin: (origin, event) => {
       peers.sendTo(origin, { v: WIRE_VERSION, t: 'peer-return', from: id, ...event });
     },
+    vouched: (minionId, grains) => {
+      events.emit('grains/vouched', { minionId, grains });
+      void store.minions
+        .setVouchedGrains(minionId, grains)
+        .catch((err: unknown) => log.warn({ err, minionId }, 'could not record vouched grains'));
+    },
   };
   keys.onChange((change, local) => {
     if (local) peers.broadcast({ v: WIRE_VERSION, t: 'peer-key', from: id, minionId: change.minionId, to: change.to });
@@ -244,6 +256,8 @@ export async function startMaster(
     const minionId = event.data.minionId;
     if (typeof minionId !== 'string') return;
     if (event.tag === 'minion/enabled') jobs.noteAdminDisable(minionId, undefined);
+    if (event.tag === 'grains/vouched' && event.masterId !== id && typeof event.data.grains === 'object')
+      jobs.noteOperatorGrains(minionId, event.data.grains as Record<string, unknown>);
     if (event.tag === 'minion/disabled') {
       const { by, reason, at } = event.data;
       jobs.noteAdminDisable(minionId, {

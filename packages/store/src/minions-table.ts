@@ -199,6 +199,10 @@ export class MinionsTable {
     });
   }
 
+  setVouchedGrains(minionId: string, grains: Record<string, unknown>): Promise<MinionRecord> {
+    return this.#table.update({ minionId }, { vouchedGrains: grains });
+  }
+
   updateGrains(minionId: string, grains: Record<string, unknown>): Promise<MinionRecord> {
     return this.#table.update({ minionId }, { grains });
   }

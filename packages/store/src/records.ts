@@ -74,6 +74,8 @@ export const MinionRecordSchema = z.object({
   /** The last key refused because another key is accepted (or pending) for this id. */
   deniedKey: z.object({ publicKey: z.string(), fingerprint: z.string(), at: epochMs }).optional(),
   grains: z.record(z.string(), z.unknown()).optional(),
+  /** Grains operators set through the master (grains.setval jobs): the master vouches for these. */
+  vouchedGrains: z.record(z.string(), z.unknown()).optional(),
   connectedMaster: z.string().optional(),
   connectedAt: epochMs.optional(),
   lifecycle: LifecycleSchema.optional(),

@@ -76,14 +76,25 @@ export function minionRoutes(deps: ApiContext): AnyRoute[] {
     route({
       method: 'GET',
       url: '/minions/:id',
-      summary: 'one minion, with all its grains',
+      summary: 'one minion, with all its grains: as it reports them, and those the master vouches for',
       tag: 'minions',
       role: 'read',
       params: IdParams,
-      response: z.object({ minion: MinionViewSchema, grains: z.record(z.string(), z.unknown()) }),
+      response: z.object({
+        minion: MinionViewSchema,
+        grains: z.record(z.string(), z.unknown()).describe('self-reported: what the minion says about itself'),
+        vouchedGrains: z
+          .record(z.string(), z.unknown())
+          .describe('what the master vouches for (id, lifecycle and naming grains, grains set through the master)'),
+      }),
       handler: async ({ params }) => {
         const record = await find(params.id);
-        return { minion: view(record, await liveMasters()), grains: record.grains ?? {} };
+        deps.jobs.noteRecord(record);
+        return {
+          minion: view(record, await liveMasters()),
+          grains: record.grains ?? {},
+          vouchedGrains: deps.jobs.vouchedGrains(params.id),
+        };
       },
     }),
     route({
