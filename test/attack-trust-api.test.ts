@@ -1,12 +1,17 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { createHash } from 'node:crypto';
+import { execFileSync } from 'node:child_process';
+import { readFileSync } from 'node:fs';
+import { request as httpsRequest } from 'node:https';
 import { request as httpRequest } from 'node:http';
+import { join } from 'node:path';
 import { useDevstack, useProcesses, useTempDir, waitFor } from '@phoenix/devstack/testing';
 import { json, phoenix } from './lib/cli.js';
 import { ADMIN_TOKEN, startMasterProcess, startMinionProcess, type RunningMaster } from './lib/cluster.js';
 
-// Attacks on the API's trust: lockout by other people's failures, roles that do not hold.
+// Attacks on the API's trust: lockout by other people's failures, roles that do not hold, tokens
+// that never end. The master speaks HTTPS with a certificate made here.
 
 const devstack = useDevstack();
 const dir = useTempDir();
@@ -14,9 +19,18 @@ const processes = useProcesses();
 
 const OPERATE_TOKEN = 'phoenix-attack-operate-token';
 const READ_TOKEN = 'phoenix-attack-read-token';
+const EXPIRED_TOKEN = 'phoenix-attack-expired-token';
 const sha256 = (token: string): string => createHash('sha256').update(token).digest('hex');
 
 let master: RunningMaster;
+let ca: string;
+let caFile: string;
+/** The CLI trusts the test's certificate the way an operator's would: NODE_EXTRA_CA_CERTS. */
+const cliEnv = (token = ADMIN_TOKEN): NodeJS.ProcessEnv => ({
+  PHOENIX_API: master.api,
+  PHOENIX_TOKEN: token,
+  NODE_EXTRA_CA_CERTS: caFile,
+});
 
 interface Answer {
   status: number;
@@ -32,10 +46,11 @@ function call(
 ): Promise<Answer> {
   const payload = options.body === undefined ? undefined : JSON.stringify(options.body);
   return new Promise((resolve, reject) => {
-    const req = httpRequest(
+    const req = httpsRequest(
       `${master.api}${path}`,
       {
         method,
+        ca,
         timeout: 10_000,
         ...(options.localAddress === undefined ? {} : { localAddress: options.localAddress }),
         headers: {
@@ -77,27 +92,53 @@ const submit = async (token: string, body: Record<string, unknown>): Promise<Sub
 };
 /** What the minion itself says about its killswitch (state.list_disabled), asked with the admin token. */
 const killswitchOf = async (minionId: string): Promise<{ disabled: boolean; by?: string }> => {
-  const out = await phoenix(['run', minionId, 'state.list_disabled', '--out', 'json', '--timeout', '10'], {
-    PHOENIX_API: master.api,
-    PHOENIX_TOKEN: ADMIN_TOKEN,
-  });
+  const out = await phoenix(['run', minionId, 'state.list_disabled', '--out', 'json', '--timeout', '10'], cliEnv());
   const ret = json<{ returns: Record<string, { ret: { disabled: boolean; by?: string } }> }>(out).returns[minionId];
   assert.ok(ret, `${minionId} answered: ${out.stdout}${out.stderr}`);
   return ret.ret;
 };
 
-test('a master with three roles of token and one accepted minion', async () => {
+test('an HTTPS master with three roles of token and one accepted minion', async () => {
+  caFile = join(dir(), 'api.crt');
+  const keyFile = join(dir(), 'api.key');
+  execFileSync(
+    'openssl',
+    [
+      'req',
+      '-x509',
+      '-newkey',
+      'ec',
+      '-pkeyopt',
+      'ec_paramgen_curve:P-256',
+      '-nodes',
+      '-days',
+      '1',
+      '-subj',
+      '/CN=127.0.0.1',
+      '-addext',
+      'subjectAltName=IP:127.0.0.1',
+      '-keyout',
+      keyFile,
+      '-out',
+      caFile,
+    ],
+    { stdio: 'ignore' },
+  );
+  ca = readFileSync(caFile, 'utf8');
   master = await startMasterProcess(devstack(), dir(), processes, 'master-1', undefined, {
     api: {
+      tls: { certFile: caFile, keyFile },
       tokens: [
         { name: 'test-admin', role: 'admin', sha256: sha256(ADMIN_TOKEN) },
         { name: 'test-operate', role: 'operate', sha256: sha256(OPERATE_TOKEN) },
         { name: 'test-read', role: 'read', sha256: sha256(READ_TOKEN) },
+        { name: 'old', role: 'admin', sha256: sha256(EXPIRED_TOKEN), expires: '2020-01-01T00:00:00Z' },
       ],
     },
   });
+  master = { ...master, api: master.api.replace(/^http:/, 'https:') };
   await startMinionProcess(devstack(), dir(), processes, 'web-1', [master]);
-  const env = { PHOENIX_API: master.api, PHOENIX_TOKEN: ADMIN_TOKEN };
+  const env = cliEnv();
   await waitFor(
     async () => (await phoenix(['keys', 'accept', 'web-1', '--out', 'json'], env)).stdout.includes('web-1'),
     {
@@ -221,4 +262,67 @@ test('every operation of the OpenAPI document names its role', async () => {
   assert.equal(roleOf.get('POST /api/v1/keys/{action}'), 'admin');
   assert.equal(roleOf.get('POST /api/v1/minions/{id}/enable'), 'admin');
   assert.equal((await call('GET', '/healthz')).status, 200, 'the master keeps answering');
+});
+
+test('HTTPS only, and every API answer says no-store and nosniff', async () => {
+  const answer = await call('GET', '/api/v1/minions', { token: READ_TOKEN });
+  assert.equal(answer.status, 200);
+  assert.equal(answer.headers['cache-control'], 'no-store');
+  assert.equal(answer.headers['x-content-type-options'], 'nosniff');
+  const refused = await call('GET', '/api/v1/whoami', { token: 'not-a-valid-token' });
+  assert.equal(refused.headers['cache-control'], 'no-store', 'errors too');
+  const plain = await new Promise<string>((resolve) => {
+    const req = httpRequest(master.api.replace(/^https:/, 'http:') + '/healthz', { timeout: 5_000 }, (res) =>
+      resolve(`answered ${res.statusCode}`),
+    );
+    req.on('error', (err) => resolve(err.message));
+    req.on('timeout', () => req.destroy(new Error('timed out')));
+    req.end();
+  });
+  assert.doesNotMatch(plain, /answered 200/, 'no plain HTTP answer from the HTTPS port');
+});
+
+test('tokens: an expired config token is refused; phoenix tokens create, list and revoke', async () => {
+  const expired = await call('GET', '/api/v1/whoami', { token: EXPIRED_TOKEN });
+  assert.equal(expired.status, 401);
+  assert.match(expired.text, /expired/);
+
+  const made = await phoenix(
+    ['tokens', 'create', 'ci-reader', '--role', 'read', '--ttl', '30d', '--out', 'json'],
+    cliEnv(),
+  );
+  assert.equal(made.code, 0, made.stderr);
+  const { token, info } = json<{ token: string; info: { id: string; state: string } }>(made);
+  assert.match(token, /^phx_[0-9a-f]{12}_/);
+  assert.equal(info.state, 'active');
+  const who = await call('GET', '/api/v1/whoami', { token });
+  assert.deepEqual((who.body as { name: string; role: string }).role, 'read');
+  const escalate = await phoenix(['tokens', 'create', 'x', '--role', 'admin'], cliEnv(OPERATE_TOKEN));
+  assert.notEqual(escalate.code, 0, 'only an admin makes tokens');
+
+  const listed = json<{ tokens: Array<{ id: string; state: string }> }>(
+    await phoenix(['tokens', 'list', '--out', 'json'], cliEnv()),
+  ).tokens;
+  assert.deepEqual(
+    listed.map((t) => [t.id, t.state]),
+    [[info.id, 'active']],
+  );
+  assert.doesNotMatch(JSON.stringify(listed), new RegExp(token.slice(18)), 'the token itself is never listed');
+
+  assert.equal((await phoenix(['tokens', 'revoke', info.id], cliEnv())).code, 0);
+  const revoked = await call('GET', '/api/v1/whoami', { token });
+  assert.equal(revoked.status, 401);
+  assert.match(revoked.text, /revoked/);
+
+  // A short-lived token stops working by itself.
+  const brief = json<{ token: string }>(
+    await phoenix(['tokens', 'create', 'brief', '--role', 'read', '--ttl', '2s', '--out', 'json'], cliEnv()),
+  ).token;
+  assert.equal((await call('GET', '/api/v1/whoami', { token: brief })).status, 200);
+  await waitFor(async () => (await call('GET', '/api/v1/whoami', { token: brief })).status === 401, {
+    what: 'the two-second token to expire',
+    timeoutMs: 10_000,
+    intervalMs: 250,
+  });
+  assert.equal((await call('GET', '/healthz')).status, 200);
 });

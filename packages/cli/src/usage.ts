@@ -9,4 +9,5 @@ export const USAGES = {
   masters: 'phoenix masters [--out json]',
   minions: 'phoenix minions [PATTERN] [--state KEY-OR-LIFECYCLE-STATE] [--master ID] [--out json]',
   jobs: 'phoenix jobs list [--limit N] | phoenix jobs show JID [--out json]',
+  tokens: 'phoenix tokens create NAME --role read|operate|admin [--ttl 30d] | list | revoke ID [--out json]',
 } as const;

@@ -127,7 +127,15 @@ export const MasterConfigSchema = z.strictObject({
   tablePrefix: z.string().min(1).default('phoenix'),
   /** The cluster CURVE key pair: `cluster.pub` and `cluster.key` (Z85) in this directory. */
   pkiDir: z.string().min(1),
-  api: z.strictObject({ tokens: z.array(ApiTokenSchema).default([]) }).prefault({}),
+  api: z
+    .strictObject({
+      tokens: z.array(ApiTokenSchema).default([]),
+      /** HTTPS: PEM files of the certificate (chain) and its key; without them the API speaks HTTP. */
+      tls: z.strictObject({ certFile: z.string().min(1), keyFile: z.string().min(1) }).optional(),
+      /** How often tokens made with `phoenix tokens create` are re-read (revocations elsewhere land by then). */
+      tokenRefreshMs: z.int().min(1_000).max(3_600_000).default(10_000),
+    })
+    .prefault({}),
   heartbeatIntervalMs: z.int().min(50).max(60_000).default(2_000),
   deadAfterMs: z.int().min(150).max(600_000).default(6_000),
   /** Default time a CLI waits for returns, when the caller gives none. */

@@ -15,6 +15,7 @@ import {
 import { Store, type MasterRecord } from '@phoenix/store';
 import type { FastifyInstance } from 'fastify';
 import { buildApi } from './api/server.js';
+import { TokenRegistry } from './api/tokens.js';
 import { readClusterKeys } from './cluster-keys.js';
 import type { MasterConfig } from './config.js';
 import { JobService } from './jobs.js';
@@ -24,6 +25,7 @@ import { PeerMesh } from './peers.js';
 import { MasterRegistry } from './registry.js';
 import { ZapHandler } from './zap.js';
 import { ClusterEvents } from './events.js';
+import { MasterError, MasterErrorCodes } from './errors.js';
 import { FileServer } from './file-server/file-server.js';
 import { PillarRenderer } from './file-server/pillar-renderer.js';
 import { StateTree } from './file-server/state-tree.js';
@@ -274,7 +276,24 @@ export async function startMaster(
     peers.broadcast({ v: WIRE_VERSION, t: 'peer-event', from: id, tag: event.tag, at: event.at, data: event.data });
   });
 
+  const apiTokens = new TokenRegistry(store.apiTokens, log.child({ component: 'tokens' }));
+  await apiTokens.start(config.api.tokenRefreshMs);
+  // A token made or revoked on a peer is read again at once, not at the next refresh.
+  events.on((event) => {
+    if (event.masterId !== id && (event.tag === 'token/created' || event.tag === 'token/revoked'))
+      void apiTokens.refresh();
+  });
+  const tls = config.api.tls;
   const api: FastifyInstance = buildApi({
+    apiTokens,
+    ...(tls === undefined
+      ? {}
+      : {
+          https: {
+            cert: await readPem(tls.certFile, 'api.tls.certFile'),
+            key: await readPem(tls.keyFile, 'api.tls.keyFile'),
+          },
+        }),
     masterId: id,
     version: MASTER_VERSION,
     tokens: config.api.tokens,
@@ -365,6 +384,7 @@ export async function startMaster(
       clearInterval(treeTimer);
       await registry.stop();
       await api.close();
+      apiTokens.stop();
       peers.close();
       link.close();
       zap.close();
@@ -374,6 +394,17 @@ export async function startMaster(
       log.info('master stopped');
     },
   };
+}
+
+/** A PEM file the config names; unreadable, the master does not start, saying which key and why. */
+async function readPem(path: string, key: string): Promise<string> {
+  try {
+    return await readFile(path, 'utf8');
+  } catch (cause) {
+    throw new MasterError(MasterErrorCodes.START_FAILED, `${key}: cannot read ${path}: ${(cause as Error).message}`, {
+      cause,
+    });
+  }
 }
 
 /** The attestation certificate: inline PEM, or the path of a PEM file. */

@@ -19,6 +19,7 @@ Cluster (any master's API: --api URL --token T, or PHOENIX_API / PHOENIX_TOKEN, 
   ${USAGES.jobs}
   ${USAGES.masters}
   ${USAGES.minions}
+  ${USAGES.tokens}
 
 Every command takes --out json and then prints one JSON document.`;
 
@@ -34,6 +35,7 @@ const COMMANDS: Record<string, () => Promise<Command>> = {
   jobs: async () => (await import('../commands/jobs.js')).jobs,
   masters: async () => (await import('../commands/masters.js')).masters,
   minions: async () => (await import('../commands/minions.js')).minions,
+  tokens: async () => (await import('../commands/tokens.js')).tokens,
 };
 
 async function main(argv: readonly string[]): Promise<number> {

@@ -46,10 +46,14 @@ export function jobRoutes(deps: ApiContext): AnyRoute[] {
       handler: async ({ body }, request) => {
         const submitter = request.caller?.name ?? 'unknown';
         const role = request.caller?.role ?? 'read';
-        // Who disabled state runs is the master's word, not an argument the submitter chooses.
-        const kwargs = body.fun === 'state.disable' ? { ...body.kwargs, by: submitter } : body.kwargs;
+        // Who disabled state runs is the master's word: below admin, not an argument the submitter
+        // chooses (an admin may name the person it acts for).
+        const kwargs =
+          body.fun === 'state.disable' && role !== 'admin' ? { ...body.kwargs, by: submitter } : body.kwargs;
         const job = await deps.jobs.submit({ ...body, kwargs, submitter, role });
-        if (role === 'admin') await markAdminDisables(deps, job.fun, job.expected, submitter, kwargs.reason);
+        const by = typeof kwargs.by === 'string' ? kwargs.by : submitter;
+        const reason = kwargs.reason ?? job.args[0];
+        if (role === 'admin') await markAdminDisables(deps, job.fun, job.expected, by, reason);
         deps.metrics.jobsSubmitted.inc();
         deps.events.emit('job/submitted', {
           jid: job.jid,

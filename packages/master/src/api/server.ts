@@ -19,6 +19,7 @@ import { createMetrics, type ApiMetrics } from './metrics.js';
 import { minionRoutes } from './minions.js';
 import { mountRoutes, type AnyRoute } from './route.js';
 import { systemRoutes } from './system.js';
+import { tokenRoutes, type TokenRegistry } from './tokens.js';
 
 export { validate } from './route.js';
 
@@ -39,6 +40,10 @@ export interface ApiDeps {
   bodyLimitBytes?: number;
   /** Serve the web dashboard at /ui/ (default true). */
   dashboard?: boolean;
+  /** Tokens made with `phoenix tokens create`, besides the config's. */
+  apiTokens?: TokenRegistry;
+  /** Serve HTTPS with this certificate chain and key (PEM). */
+  https?: { cert: string; key: string };
 }
 
 /** What route modules see: the master's parts plus the API's own metrics and open streams. */
@@ -64,15 +69,22 @@ const STATUS: Record<string, number> = {
 export function buildApi(deps: ApiDeps): FastifyInstance {
   // Per-request lines only at warn and above: the audit lines say who did what.
   const logger = deps.log.child({ component: 'api' }, { level: 'warn' }) as FastifyBaseLogger;
-  const app = Fastify({ loggerInstance: logger, bodyLimit: deps.bodyLimitBytes ?? 1024 * 1024 });
+  const app = Fastify({
+    loggerInstance: logger,
+    bodyLimit: deps.bodyLimitBytes ?? 1024 * 1024,
+    ...(deps.https === undefined ? {} : { https: deps.https }),
+  }) as unknown as FastifyInstance;
   const metrics = createMetrics({
     masterId: deps.masterId,
     connectedMinions: deps.connectedMinions,
     events: deps.events,
   });
   const failures = new AuthFailureLimiter(deps.authFailures ?? { maxFailures: 20, windowMs: 60_000 });
-  const requireRole = authenticator(staticTokens(deps.tokens), failures, (reason) =>
-    metrics.authFailures.inc({ reason }),
+  const fromConfig = staticTokens(deps.tokens);
+  const requireRole = authenticator(
+    async (token) => fromConfig(token) ?? (await deps.apiTokens?.verify(token)),
+    failures,
+    (reason) => metrics.authFailures.inc({ reason }),
   );
   const streams = new Set<() => void>();
   const context: ApiContext = {
@@ -115,6 +127,12 @@ export function buildApi(deps: ApiDeps): FastifyInstance {
       .status(404)
       .send({ error: { code: MasterErrorCodes.NOT_FOUND, message: `no route ${request.method} ${request.url}` } });
   });
+  // Answers carry tokens' effects and the fleet's state: no cache keeps them, no browser sniffs them.
+  app.addHook('onSend', async (request, reply, payload) => {
+    void reply.header('x-content-type-options', 'nosniff');
+    if (!request.url.startsWith('/ui/') && request.url !== '/') void reply.header('cache-control', 'no-store');
+    return payload;
+  });
   app.addHook('onResponse', async (request, reply) => {
     metrics.requestDuration.observe(
       { method: request.method, route: request.routeOptions.url ?? 'unknown', status: String(reply.statusCode) },
@@ -136,6 +154,7 @@ export function buildApi(deps: ApiDeps): FastifyInstance {
     ...keyRoutes(context),
     ...jobRoutes(context),
     ...eventRoutes(context),
+    ...(deps.apiTokens === undefined ? [] : tokenRoutes(context, deps.apiTokens)),
   );
   mountRoutes(app, routes, requireRole, deps.log.child({ component: 'api' }));
   if (deps.dashboard !== false) mountDashboard(app, deps.log.child({ component: 'dashboard' }));
