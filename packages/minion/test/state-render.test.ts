@@ -343,3 +343,45 @@ test(
     }
   },
 );
+
+test('templates cannot reach JavaScript: the known nunjucks escapes are render errors', bounded, async () => {
+  const renderer = new TemplateRenderer({ timeoutMs: 20_000 });
+  const services: TemplateServices = {
+    call: async () => 'unused',
+    read: async () => undefined,
+    slsExists: async () => false,
+  };
+  const escapes = [
+    '{{ range.constructor("return process")() }}',
+    '{{ cycler.constructor("return process")() }}',
+    '{{ joiner.constructor.constructor("return process")() }}',
+    '{{ "".constructor.constructor("return process")() }}',
+    '{{ grains["constructor"]["constructor"]("return process")() }}',
+    '{{ constructor.getOwnPropertyNames(grains) }}',
+    '{% set p = grains.__proto__ %}{{ p }}',
+    '{{ range.__lookupGetter__("__proto__") }}',
+    '{{ [].map.prototype }}',
+    '{% include "../../etc/passwd" %}',
+  ];
+  try {
+    for (const source of escapes) {
+      await assert.rejects(
+        renderer.render({ path: 'salt://evil.sls', services, context: { grains: { id: 'x' } }, source }),
+        (err: Error) => err.name === 'TemplateRenderError' && !/\[object process\]/.test(err.message),
+        source,
+      );
+    }
+    assert.equal(
+      await renderer.render({
+        path: 'salt://ok.sls',
+        services,
+        context: { grains: { id: 'x' } },
+        source: '{{ grains.id }}',
+      }),
+      'x',
+      'the renderer still works after every refused escape',
+    );
+  } finally {
+    await renderer.close();
+  }
+});

@@ -43,11 +43,17 @@ type Runtime = {
   ensureDefined(value: unknown, lineno: number, colno: number): unknown;
   suppressValue(value: unknown, autoescape: boolean): unknown;
   memberLookup(obj: unknown, key: unknown, ...rest: unknown[]): unknown;
+  contextOrFrameLookup(
+    context: { ctx: Record<string, unknown>; env: { globals: Record<string, unknown> } },
+    frame: { lookup(name: string): unknown },
+    name: string,
+  ): unknown;
 };
 type TemplateErrorClass = new (message: unknown, lineno?: number, colno?: number) => Error & { lineno?: number };
 
 const nunjucksModule = nunjucks as unknown as {
   runtime: Runtime;
+
   Template: { prototype: { _compile(): void; rootRenderFunc: (...args: unknown[]) => unknown; path: string } };
   lib: { TemplateError: TemplateErrorClass };
   installJinjaCompat(): void;
@@ -83,8 +89,23 @@ function installSaltCompat(): void {
   };
   runtime.suppressValue = (value) => pythonText(value);
   trackMacroFiles();
+  // Names a template looks up are the context's and the globals' own: `{{ constructor }}` must not
+  // find Object through a prototype.
+  runtime.contextOrFrameLookup = (context, frame, name) => {
+    const value = frame.lookup(name);
+    if (value !== undefined) return value;
+    if (Object.hasOwn(context.ctx, name)) return context.ctx[name];
+    if (Object.hasOwn(context.env.globals, name)) return context.env.globals[name];
+    return Object.hasOwn(PYTHON_CONSTANTS, name) ? PYTHON_CONSTANTS[name] : undefined;
+  };
   const lookup = runtime.memberLookup;
   runtime.memberLookup = function memberLookup(this: unknown, obj: unknown, key: unknown, ...rest: unknown[]) {
+    // nunjucks is no sandbox: `range.constructor("return process")()` would run code. The way from
+    // any value to Function (and so to process, require, the file system) goes through these
+    // names, and prototypes through `__proto__`-like ones: none is reachable from a template.
+    if (typeof key === 'string' && (FORBIDDEN_MEMBERS.has(key) || key.startsWith('__'))) {
+      throw new TemplateError(`"${key}" cannot be used in a template`);
+    }
     if (typeof obj === 'string' && typeof key === 'string' && Object.hasOwn(STRING_METHODS, key)) {
       const method = STRING_METHODS[key] as (this: string, ...args: unknown[]) => unknown;
       return (...args: unknown[]) => method.apply(obj, args);
@@ -92,6 +113,10 @@ function installSaltCompat(): void {
     return lookup.call(this, obj, key, ...rest);
   };
 }
+
+/** Jinja's own names for them (nunjucks' Jinja compatibility answers these in the lookup replaced here). */
+const PYTHON_CONSTANTS: Readonly<Record<string, unknown>> = { True: true, False: false, None: null };
+const FORBIDDEN_MEMBERS: ReadonlySet<string> = new Set(['constructor', 'prototype']);
 
 /** Set on an error raised inside a macro: the template that defined the macro. */
 export const MACRO_FILE = 'phoenixMacroFile';
