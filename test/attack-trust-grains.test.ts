@@ -84,3 +84,22 @@ test('the API shows what the minion reports apart from what the master vouches f
   assert.deepEqual(db.vouchedGrains, { id: 'db-1', role: 'db' });
   assert.equal((await fetch(`${master.api}/healthz`)).status, 200);
 });
+
+test('a pillar template that tries to escape gets a render error; the secret stays, the master answers', async () => {
+  const pillar = join(dir(), 'pillar');
+  await writeFile(
+    join(pillar, 'top.sls'),
+    "base:\n  '*':\n    - common\n  'role:db':\n    - match: grain\n    - db\n  'evil-1':\n    - escape\n",
+  );
+  await writeFile(
+    join(pillar, 'escape.sls'),
+    "stolen: {{ range.constructor(\"return process.getBuiltinModule('fs').readFileSync('cluster.key', 'utf8')\")() }}\n",
+  );
+  const out = await phoenix(['run', 'evil-1', 'state.show_pillar', '--out', 'json', '--timeout', '20'], env());
+  assert.notEqual(out.code, 0);
+  assert.match(out.stdout, /constructor.*cannot be used in a template/);
+  assert.ok(!out.stdout.includes(devstack().clusterKeys.secretKey), 'the cluster secret key is not revealed');
+  const db = await run('db-1', 'state.show_pillar');
+  assert.equal((db.returns['db-1']?.ret as Record<string, unknown>).db_password, 'only-for-database-hosts');
+  assert.equal((await fetch(`${master.api}/healthz`)).status, 200);
+});
