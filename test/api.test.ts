@@ -515,25 +515,31 @@ test('openapi.json describes every route with its input and output schemas', asy
   const routes = Object.entries(doc.paths).flatMap(([path, methods]) =>
     Object.keys(methods).map((method) => `${method.toUpperCase()} ${path}`),
   );
-  assert.deepEqual(routes.sort(), [
-    'GET /api/v1/events',
-    'GET /api/v1/jobs',
-    'GET /api/v1/jobs/{jid}',
-    'GET /api/v1/jobs/{jid}/stream',
-    'GET /api/v1/keys',
-    'GET /api/v1/masters',
-    'GET /api/v1/minions',
-    'GET /api/v1/minions/{id}',
-    'GET /api/v1/openapi.json',
-    'GET /api/v1/whoami',
-    'GET /healthz',
-    'GET /metrics',
-    'GET /readyz',
-    'POST /api/v1/jobs',
-    'POST /api/v1/keys/{action}',
-    'POST /api/v1/minions/{id}/disable',
-    'POST /api/v1/minions/{id}/enable',
-  ]);
+  assert.deepEqual(
+    routes.sort(),
+    [
+      'GET /api/v1/events',
+      'GET /api/v1/jobs',
+      'GET /api/v1/jobs/{jid}',
+      'GET /api/v1/jobs/{jid}/stream',
+      'GET /api/v1/keys',
+      'GET /api/v1/masters',
+      'GET /api/v1/minions',
+      'GET /api/v1/minions/{id}',
+      'GET /api/v1/openapi.json',
+      'GET /api/v1/whoami',
+      'GET /healthz',
+      'GET /metrics',
+      'GET /readyz',
+      'POST /api/v1/jobs',
+      'POST /api/v1/keys/{action}',
+      'POST /api/v1/minions/{id}/disable',
+      'POST /api/v1/minions/{id}/enable',
+      'GET /api/v1/tokens',
+      'POST /api/v1/tokens',
+      'POST /api/v1/tokens/{id}/revoke',
+    ].sort(),
+  );
   const submit = doc.paths['/api/v1/jobs']?.post;
   assert.ok(submit?.requestBody, 'POST /jobs has a request body schema');
   assert.ok(submit.responses['201'], 'and a response schema');

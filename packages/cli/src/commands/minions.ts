@@ -68,9 +68,9 @@ function formatMinion(m: MinionView): string {
     (m.connected ? (m.connectedMaster ?? '') : 'offline').padEnd(20),
     `highstate:${highstate}`.padEnd(20),
     os,
-    m.disabled === undefined ? '' : ` DISABLED by ${m.disabled.by} (${m.disabled.reason})`,
-    m.contested === undefined
-      ? ''
-      : ` CONTESTED by ${m.contested.fingerprints.length} keys (phoenix keys list ${m.minionId})`,
+    (m.disabled === undefined ? '' : ` DISABLED by ${m.disabled.by} (${m.disabled.reason})`) +
+      (m.contested === undefined
+        ? ''
+        : ` CONTESTED by ${m.contested.fingerprints.length} keys (phoenix keys list ${m.minionId})`),
   ].join(' ');
 }
