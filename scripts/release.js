@@ -109,7 +109,7 @@ run(
   [
     '--input-type=module',
     '-e',
-    "for (const p of ['master', 'minion', 'devstack', 'store', 'protocol']) await import(`@phoenix/${p}`);",
+    "for (const p of ['master', 'minion', 'devstack', 'state', 'store', 'protocol']) await import(`@phoenix/${p}`);",
   ],
   { cwd: stage },
 );

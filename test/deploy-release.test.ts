@@ -91,7 +91,7 @@ test('npm run release packs the three programs, compiled code and production dep
     await readlink(join(current, 'bin', 'phoenix-master')),
     '../packages/master/dist/src/bin/phoenix-master.js',
   );
-  for (const pkg of ['protocol', 'store', 'devstack', 'master', 'minion', 'cli']) {
+  for (const pkg of ['protocol', 'store', 'state', 'devstack', 'master', 'minion', 'cli']) {
     assert.ok(files.includes(`${top}packages/${pkg}/package.json`), `${pkg}'s manifest`);
     assert.ok(
       files.some((f) => f.startsWith(`${top}packages/${pkg}/dist/src/`)),

@@ -4,19 +4,12 @@ import { join, resolve } from 'node:path';
 import { parseArgs } from 'node:util';
 import pino from 'pino';
 import { stringify } from 'yaml';
-import {
-  formatHighstate,
-  generateCurveKeyPair,
-  isStateRun,
-  JidGenerator,
-  PhoenixError,
-  splitArguments,
-  useColour,
-} from '@phoenix/protocol';
+import { generateCurveKeyPair, isStateRun, JidGenerator, PhoenixError, splitArguments } from '@phoenix/protocol';
+import { formatHighstate, formatNested, useColour } from '@phoenix/state';
 import { loadMinionConfig, type MinionConfig } from './config.js';
 import { createMinionExecutor } from './executor/minion-executor.js';
 import { resolveMinionId } from './identity.js';
-import { localStateOptions } from './modules/index.js';
+import { localStateOptions } from './state/state-module.js';
 
 export const CALL_USAGE =
   'phoenix-minion call --local FUNCTION [ARG ...] [key=value ...] [--config FILE] [--file-root DIR ...] [--pillar-root DIR ...] [--id ID] [--out nested|highstate|yaml|json] [--no-color|--force-color]';
@@ -86,7 +79,7 @@ export async function runCallCommand(argv: readonly string[]): Promise<number> {
   if (out === 'json') process.stdout.write(`${JSON.stringify({ local: outcome.ret }, null, 2)}\n`);
   else if (out === 'yaml') process.stdout.write(stringify({ local: outcome.ret ?? null }));
   else if (out === 'highstate') process.stdout.write(`${formatHighstate(outcome.ret, { colour, minion: 'local' })}\n`);
-  else process.stdout.write(`local:\n${indent(stringify(outcome.ret ?? null))}\n`);
+  else process.stdout.write(`${formatNested(outcome.ret, { minion: 'local' })}\n`);
   return outcome.retcode;
 }
 
@@ -98,14 +91,6 @@ function roots(
   const all = Object.fromEntries(Object.entries(configured).map(([env, dirs]) => [env, [...dirs]]));
   if (given !== undefined && given.length > 0) all.base = given.map((dir) => resolve(dir));
   return all;
-}
-
-function indent(text: string): string {
-  return text
-    .trimEnd()
-    .split('\n')
-    .map((line) => `    ${line}`)
-    .join('\n');
 }
 
 /** Salt-call's flags; a mistyped one is a usage error (exit status 2), not a crash. */

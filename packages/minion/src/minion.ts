@@ -3,7 +3,7 @@ import type { Context } from 'zeromq';
 import type { MinionConfig } from './config.js';
 import { MinionConnection, type ConnectionState } from './connection/connection.js';
 import { createMinionExecutor, MINION_VERSION } from './executor/minion-executor.js';
-import { localStateOptions } from './modules/index.js';
+import { localStateOptions } from './state/state-module.js';
 import { remoteStateOptions } from './file-client/index.js';
 import { resolveMinionId } from './identity.js';
 import { createMasterListManager } from './master-list/index.js';

@@ -9,7 +9,8 @@ import { MinionConfigSchema } from '../src/config.js';
 import { Executor } from '../src/executor/executor.js';
 import { createMinionExecutor } from '../src/executor/minion-executor.js';
 import { GrainStore, type Grains } from '../src/grains/index.js';
-import { createModuleRegistry, createStateModule, localStateOptions } from '../src/modules/index.js';
+import { createModuleRegistry } from '../src/modules/index.js';
+import { createStateModule, localStateOptions } from '../src/state/index.js';
 import { KILLSWITCH_FILE } from '../src/state/run/killswitch.js';
 
 /*

@@ -6,9 +6,10 @@ import { fileURLToPath } from 'node:url';
 import type { JobOutcome } from '../src/executor/index.js';
 import { createTestExecutor } from '../src/executor/testing.js';
 import type { TestExecutor } from '../src/executor/testing.js';
-import { createModuleRegistry, createStateModule } from '../src/modules/index.js';
-import { LocalRoots } from '../src/state/index.js';
-import type { StateResult } from '../src/state/index.js';
+import { createModuleRegistry } from '../src/modules/index.js';
+import { createStateModule } from '../src/state/index.js';
+import { LocalRoots } from '@phoenix/state';
+import type { StateResult } from '@phoenix/state';
 import { createStateSandbox } from '../src/state/testing.js';
 import type { StateSandbox } from '../src/state/testing.js';
 

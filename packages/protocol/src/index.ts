@@ -10,6 +10,5 @@ export * from './naming.js';
 export * from './identity.js';
 export * from './failover.js';
 export * from './lifecycle.js';
-export * from './highstate-output.js';
 export * from './arguments.js';
 export * from './state-runs.js';

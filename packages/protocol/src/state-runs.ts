@@ -1,5 +1,4 @@
 import { z } from 'zod';
-import { isStateRun } from './highstate-output.js';
 
 /**
  * The minion's killswitch as a grain (Salt's `state_runs_disabled`): set by `state.disable`, and at
@@ -23,6 +22,13 @@ export function stateRunsDisabled(grains: Readonly<Record<string, unknown>>): St
   const parsed = StateRunsDisabledSchema.safeParse(value);
   // A grain in another shape (set by hand, or by an older minion) still says "disabled".
   return parsed.success ? parsed.data : { by: 'unknown', at: 'unknown', reason: JSON.stringify(value) };
+}
+
+/** The functions whose return is a state run, shown by the highstate outputter unless told otherwise. */
+const STATE_RUNS = new Set(['state.apply', 'state.highstate', 'state.sls', 'state.sls_id', 'state.single']);
+
+export function isStateRun(fun: string): boolean {
+  return STATE_RUNS.has(fun);
 }
 
 /** Salt's `test=True` as a job's keyword argument may carry it (a boolean, or text from a command line). */

@@ -2,7 +2,8 @@ import { z } from 'zod';
 import { CompoundParser } from './targeting/compound.js';
 import { invalid, quote } from './targeting/errors.js';
 import { compileGrain } from './targeting/grains.js';
-import { compileList, idGlob, idRegex, type Predicate } from './targeting/ids.js';
+import { compileList, idGlob, idRegex } from './targeting/ids.js';
+import type { MinionFacts, Predicate } from './targeting/predicate.js';
 import { checkExpression, TARGET_LIMITS } from './targeting/limits.js';
 
 /**
@@ -20,20 +21,19 @@ import { checkExpression, TARGET_LIMITS } from './targeting/limits.js';
  * - grains.ts: `key:value`, nested keys, values matched case-insensitively.
  * - compound.ts: `and`, `or`, `not`, parentheses, and the prefixes `G@ P@ L@ E@`.
  * - limits.ts and errors.ts: the bounds of the input boundary and the error code.
+ * - predicate.ts: what a target is matched against (`MinionFacts`) and one compiled part of it.
  */
 
 export { TargetErrorCodes } from './targeting/errors.js';
 export { TARGET_LIMITS } from './targeting/limits.js';
+/** Python's fnmatch, case-sensitive or not: minion ids here, function names and requisite targets elsewhere. */
+export { compileGlob } from './targeting/glob.js';
 
 export const TARGET_TYPES = ['glob', 'list', 'grain', 'pcre', 'compound'] as const;
 export const TargetTypeSchema = z.enum(TARGET_TYPES);
 export type TargetType = z.output<typeof TargetTypeSchema>;
 
-/** What a target is matched against: a minion's id and its (cached) grains. */
-export interface MinionFacts {
-  readonly id: string;
-  readonly grains: Readonly<Record<string, unknown>>;
-}
+export type { MinionFacts } from './targeting/predicate.js';
 
 export interface TargetMatcher {
   readonly type: TargetType;

@@ -1,5 +1,6 @@
 import { stringify } from 'yaml';
-import { formatHighstate, isStateRun, splitArguments, useColour } from '@phoenix/protocol';
+import { isStateRun, splitArguments } from '@phoenix/protocol';
+import { formatHighstate, formatNested, useColour } from '@phoenix/state';
 import { resolveApi, request, stream } from '../api-client.js';
 import { USAGES } from '../usage.js';
 import { parseCommand } from '../args.js';
@@ -76,7 +77,10 @@ export async function run(argv: readonly string[]): Promise<number> {
     if (event === 'return') {
       const ret = data as Return;
       returns.set(ret.minionId, ret);
-      if (out === 'nested') process.stdout.write(nested(ret));
+      if (out === 'nested') {
+        const note = ret.success ? undefined : `failed, retcode ${ret.retcode}`;
+        process.stdout.write(`${formatNested(ret.ret, { minion: ret.minionId, note })}\n`);
+      }
       if (out === 'highstate') process.stdout.write(`${formatHighstate(ret.ret, { colour, minion: ret.minionId })}\n`);
       if (progress) process.stderr.write(`\r${returns.size}/${submitted.minions.length} returned`);
     } else if (event === 'done') {
@@ -98,13 +102,4 @@ export async function run(argv: readonly string[]): Promise<number> {
   if (out === 'yaml') process.stdout.write(stringify(document));
   for (const id of missing) process.stderr.write(`${id}: did not return within ${timeoutS} s\n`);
   return failed.length > 0 || missing.length > 0 || skipped.length > 0 ? 1 : 0;
-}
-
-function nested(ret: Return): string {
-  const body = stringify(ret.ret ?? null)
-    .trimEnd()
-    .split('\n')
-    .map((line) => `    ${line}`)
-    .join('\n');
-  return `${ret.minionId}:${ret.success ? '' : ` (failed, retcode ${ret.retcode})`}\n${body}\n`;
 }

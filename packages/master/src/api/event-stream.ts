@@ -2,7 +2,7 @@ import { z } from 'zod';
 import type { ClusterEvent } from '../events.js';
 import { route, type AnyRoute } from './route.js';
 import { ClusterEventSchema } from './schemas.js';
-import type { ApiContext } from './server.js';
+import type { ApiContext } from './context.js';
 
 const TagPrefix = z.string().min(1).max(200);
 const StreamQuery = z.strictObject({

@@ -3,7 +3,7 @@ import { JidSchema, TargetTypeSchema } from '@phoenix/protocol';
 import type { ReturnEvent } from '../jobs.js';
 import { route, type AnyRoute } from './route.js';
 import { JobSchema, ReturnSchema } from './schemas.js';
-import type { ApiContext } from './server.js';
+import type { ApiContext } from './context.js';
 
 const SubmitBody = z.strictObject({
   target: z.union([z.string().min(1).max(4096), z.array(z.string().min(1).max(255)).min(1).max(100_000)]),

@@ -2,7 +2,7 @@ import { z } from 'zod';
 import { KeyStateSchema } from '@phoenix/protocol';
 import { route, type AnyRoute } from './route.js';
 import { KeyChangeSchema, KeyInfoSchema } from './schemas.js';
-import type { ApiContext } from './server.js';
+import type { ApiContext } from './context.js';
 
 const Pattern = z.string().min(1).max(1024);
 const ListQuery = z.strictObject({ match: Pattern.default('*'), state: KeyStateSchema.optional() });

@@ -4,7 +4,7 @@ import type { MinionRecord, Page } from '@phoenix/store';
 import { MasterError, MasterErrorCodes } from '../errors.js';
 import { route, type AnyRoute } from './route.js';
 import { KeyStateEnum, LifecycleStateEnum, MinionViewSchema, SUMMARY_GRAINS, type MinionView } from './schemas.js';
-import type { ApiContext } from './server.js';
+import type { ApiContext } from './context.js';
 
 const MinionId = z.string().min(1).max(255);
 const ListQuery = z.strictObject({

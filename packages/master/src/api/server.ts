@@ -1,57 +1,22 @@
 import Fastify, { type FastifyBaseLogger, type FastifyInstance } from 'fastify';
-import type { Logger } from 'pino';
 import { isPhoenixError } from '@phoenix/protocol';
-import { StoreErrorCodes, type MinionsTable } from '@phoenix/store';
-import type { ApiToken } from '../config.js';
+import { StoreErrorCodes } from '@phoenix/store';
 import { MasterErrorCodes } from '../errors.js';
-import type { ClusterEvents } from '../events.js';
-import type { JobService } from '../jobs.js';
-import type { KeyRegistry } from '../keys.js';
-import type { MasterView } from '../registry.js';
 import { authenticator, staticTokens } from './auth.js';
+import type { ApiContext, ApiDeps } from './context.js';
 import { AuthFailureLimiter } from './auth-failures.js';
 import { mountDashboard } from './dashboard.js';
 import { ApiErrorCodes } from './errors.js';
 import { eventRoutes } from './event-stream.js';
 import { jobRoutes } from './jobs.js';
 import { keyRoutes } from './keys.js';
-import { createMetrics, type ApiMetrics } from './metrics.js';
+import { createMetrics } from './metrics.js';
 import { minionRoutes } from './minions.js';
 import { mountRoutes, type AnyRoute } from './route.js';
 import { systemRoutes } from './system.js';
-import { tokenRoutes, type TokenRegistry } from './tokens.js';
+import { tokenRoutes } from './tokens.js';
 
 export { validate } from './route.js';
-
-export interface ApiDeps {
-  masterId: string;
-  version: string;
-  tokens: readonly ApiToken[];
-  keys: KeyRegistry;
-  jobs: JobService;
-  minions: MinionsTable;
-  events: ClusterEvents;
-  masters: () => Promise<MasterView[]>;
-  connectedMinions: () => number;
-  defaultJobTimeoutMs: number;
-  log: Logger;
-  /** Failed authentications one client address may make per window before it gets 429. */
-  authFailures?: { maxFailures: number; windowMs: number };
-  bodyLimitBytes?: number;
-  /** Serve the web dashboard at /ui/ (default true). */
-  dashboard?: boolean;
-  /** Tokens made with `phoenix tokens create`, besides the config's. */
-  apiTokens?: TokenRegistry;
-  /** Serve HTTPS with this certificate chain and key (PEM). */
-  https?: { cert: string; key: string };
-}
-
-/** What route modules see: the master's parts plus the API's own metrics and open streams. */
-export interface ApiContext extends ApiDeps {
-  metrics: ApiMetrics;
-  /** Registers an open stream; `end` ends it when the API closes. Call the returned function once it closed. */
-  onStreamOpen(end: () => void): () => void;
-}
 
 const STATUS: Record<string, number> = {
   [MasterErrorCodes.UNAUTHORIZED]: 401,

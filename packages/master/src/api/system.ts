@@ -3,7 +3,7 @@ import { ApiError, ApiErrorCodes } from './errors.js';
 import { openApiDocument } from './openapi.js';
 import { route, type AnyRoute } from './route.js';
 import { MasterViewSchema } from './schemas.js';
-import type { ApiContext } from './server.js';
+import type { ApiContext } from './context.js';
 
 /** Health probes (open), the masters list, the caller's role, metrics and the OpenAPI document (read role). */
 export function systemRoutes(deps: ApiContext, all: () => readonly AnyRoute[]): AnyRoute[] {

@@ -5,7 +5,7 @@ import { ConditionFailedError, type ApiTokenRecord, type ApiTokensTable } from '
 import { MasterError, MasterErrorCodes } from '../errors.js';
 import { hashToken, roleAtLeast, type Caller } from './auth.js';
 import { route, type AnyRoute } from './route.js';
-import type { ApiContext } from './server.js';
+import type { ApiContext } from './context.js';
 
 /** `phx_<12 hex id>_<43 base64url characters>`: the id is public (it names the token), the rest is 256 random bits. */
 const TOKEN = /^phx_([0-9a-f]{12})_[A-Za-z0-9_-]{43}$/;

@@ -6,7 +6,7 @@ import {
   TemplateRenderer,
   type Pillar,
   type StateFiles,
-} from '@phoenix/minion/state';
+} from '@phoenix/state';
 
 export interface PillarRendererOptions {
   readonly files: StateFiles;

@@ -1,5 +1,5 @@
 import { createHash } from 'node:crypto';
-import { LocalRoots, type RootsConfig, type StateFile } from '@phoenix/minion/state';
+import { LocalRoots, type RootsConfig, type StateFile } from '@phoenix/state';
 
 /** A file as the master last read it: kept while its bytes are served in chunks. */
 interface Held {

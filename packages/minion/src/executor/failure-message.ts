@@ -1,5 +1,5 @@
 import { isPhoenixError } from '@phoenix/protocol';
-import { ArgumentError, JobKilledError, JobTimeoutError } from './errors.js';
+import { ArgumentError, JobKilledError, JobTimeoutError } from '../modules/errors.js';
 
 /** The `ret` of a failed job, worded as Salt words it, so operators see familiar messages. */
 export function failureMessage(fun: string, err: unknown): string {

@@ -1,5 +1,12 @@
 export { Executor } from './executor.js';
 export type { ExecutorOptions } from './executor.js';
-export { systemClock } from './types.js';
-export type { Clock, Job, JobControl, JobOutcome, RunningJob } from './types.js';
-export { ArgumentError, ExecutionError, ExecutorErrorCodes, JobKilledError, JobTimeoutError } from './errors.js';
+export type { Job, JobOutcome } from './types.js';
+export { systemClock } from '../modules/types.js';
+export type { Clock, JobControl, RunningJob } from '../modules/types.js';
+export {
+  ArgumentError,
+  ExecutionError,
+  ExecutorErrorCodes,
+  JobKilledError,
+  JobTimeoutError,
+} from '../modules/errors.js';

@@ -1,8 +1,9 @@
 import type { Logger } from 'pino';
 import type { MinionConfig } from '../config.js';
 import { gatherCoreGrains, GrainStore } from '../grains/index.js';
-import { createModuleRegistry, createStateModule } from '../modules/index.js';
-import type { StateModuleOptions } from '../modules/state.js';
+import { createModuleRegistry } from '../modules/index.js';
+import { createStateModule } from '../state/state-module.js';
+import type { StateModuleOptions } from '../state/state-module.js';
 import { readKillswitch, reflectKillswitch } from '../state/run/killswitch.js';
 import { Executor } from './executor.js';
 

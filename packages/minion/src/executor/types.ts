@@ -18,28 +18,3 @@ export interface JobOutcome {
   startedAt: number;
   finishedAt: number;
 }
-
-/** One entry of saltutil.running; a frozen copy. */
-export interface RunningJob {
-  readonly jid: string;
-  readonly fun: string;
-  readonly args: readonly unknown[];
-  readonly kwargs: Readonly<Record<string, unknown>>;
-  readonly startedAt: number;
-  /** The child process the job is waiting on, if any. */
-  readonly pid: number | null;
-}
-
-/** Time is a parameter: tests and the benchmark may pass their own. */
-export interface Clock {
-  now(): number;
-}
-
-export const systemClock: Clock = Object.freeze({ now: () => Date.now() });
-
-/** The executor's running-job table as module functions see it (saltutil.*). */
-export interface JobControl {
-  running(): readonly RunningJob[];
-  /** Aborts a running job; false when no job with that jid is running. */
-  kill(jid: string): boolean;
-}

@@ -1,5 +1,5 @@
-import { CachedFiles } from '../state/files/cached-files.js';
-import type { StateModuleOptions } from '../modules/state.js';
+import { CachedFiles } from '@phoenix/state';
+import type { StateModuleOptions } from '../state/state-module.js';
 import { RemoteFiles, RemotePillar, type MasterRequest } from './remote-files.js';
 
 export { RemoteFiles, RemotePillar, type MasterRequest } from './remote-files.js';

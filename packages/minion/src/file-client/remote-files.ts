@@ -1,8 +1,6 @@
 import type { MasterMessage } from '@phoenix/protocol';
-import { StateCompileError, StateError, StateErrorCodes } from '../state/errors.js';
-import { DEFAULT_ENV, parseFileUrl, sha256 } from '../state/files/state-files.js';
-import type { StateFile, StateFiles } from '../state/files/state-files.js';
-import type { Pillar, PillarRequest, PillarSource } from '../state/pillar/pillar.js';
+import { StateCompileError, StateError, StateErrorCodes, DEFAULT_ENV, parseFileUrl, sha256 } from '@phoenix/state';
+import type { StateFile, StateFiles, Pillar, PillarRequest, PillarSource } from '@phoenix/state';
 import type { RequestBody } from '../connection/connection.js';
 
 type Reply = Extract<MasterMessage, { t: 'reply' }>;

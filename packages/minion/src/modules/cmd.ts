@@ -4,7 +4,7 @@ import { homedir } from 'node:os';
 import { isAbsolute } from 'node:path';
 import { MAX_MESSAGE_BYTES } from '@phoenix/protocol';
 import { z } from 'zod';
-import { ExecutionError } from '../executor/errors.js';
+import { ExecutionError } from './errors.js';
 import { runCommand } from './command-runner.js';
 import type { CommandResult } from './command-runner.js';
 import { defineFunction } from './define-function.js';

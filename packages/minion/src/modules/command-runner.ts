@@ -1,6 +1,6 @@
 import { spawn } from 'node:child_process';
 import { constants } from 'node:os';
-import { ExecutionError } from '../executor/errors.js';
+import { ExecutionError } from './errors.js';
 import { OutputBuffer } from './output-buffer.js';
 
 export interface CommandOptions {

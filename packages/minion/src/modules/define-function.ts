@@ -1,5 +1,5 @@
 import type { z } from 'zod';
-import { ArgumentError } from '../executor/errors.js';
+import { ArgumentError } from './errors.js';
 import type { ArgsSchema, JobContext, ModuleFunction } from './types.js';
 
 export interface FunctionDefinition<S extends ArgsSchema> {

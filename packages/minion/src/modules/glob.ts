@@ -1,3 +1,5 @@
+import { compileGlob } from '@phoenix/protocol';
+
 /** Longer patterns are refused: function names are short, and the regex cost grows with the pattern. */
 const MAX_PATTERN_LENGTH = 255;
 
@@ -7,26 +9,7 @@ const MAX_PATTERN_LENGTH = 255;
  */
 export function globMatcher(pattern: string): (name: string) => boolean {
   if (pattern.length > MAX_PATTERN_LENGTH) return () => false;
-  let source = '';
-  for (let i = 0; i < pattern.length; i++) {
-    const c = pattern.charAt(i);
-    if (c === '*') source += '.*';
-    else if (c === '?') source += '.';
-    else if (c === '[') {
-      const end = pattern.indexOf(']', i + 2);
-      if (end === -1) {
-        source += '\\[';
-        continue;
-      }
-      let members = pattern.slice(i + 1, end);
-      const negate = members.startsWith('!');
-      if (negate) members = members.slice(1);
-      source += `[${negate ? '^' : ''}${members.replace(/[\\\]^]/g, '\\$&')}]`;
-      i = end;
-    } else source += c.replace(/[.*+?^${}()|[\]\\/]/g, '\\$&');
-  }
-  const regex = new RegExp(`^${source}$`, 's');
-  return (name) => regex.test(name);
+  return compileGlob(pattern, false);
 }
 
 /**

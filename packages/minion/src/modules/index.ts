@@ -29,4 +29,3 @@ export type { CommandOptions, CommandResult } from './command-runner.js';
 export { abortableDelay } from './abortable-delay.js';
 export { globMatcher, selectFunctions } from './glob.js';
 export { cmdModule, grainsModule, saltutilModule, sysModule, testModule };
-export { createStateModule, localStateOptions, type StateModuleOptions } from './state.js';

@@ -1,12 +1,12 @@
-import { ExecutorErrorCodes } from '../executor/errors.js';
+import { ExecutorErrorCodes } from './errors.js';
 import { PhoenixError } from '@phoenix/protocol';
-import type { ExecutionModule, ModuleFunction } from './types.js';
+import type { ExecutionModule, ModuleFunction, ModuleLookup } from './types.js';
 
 /**
  * Maps 'mod.fun' to its function. Immutable: `with` returns a new registry, so a registry shared by
  * many executors (the benchmark hosts hundreds of minions in one process) can never change under them.
  */
-export class ModuleRegistry {
+export class ModuleRegistry implements ModuleLookup {
   readonly #functions: ReadonlyMap<string, ModuleFunction>;
   readonly #modules: readonly ExecutionModule[];
 

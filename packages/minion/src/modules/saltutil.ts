@@ -1,5 +1,5 @@
 import { z } from 'zod';
-import { ExecutionError } from '../executor/errors.js';
+import { ExecutionError } from './errors.js';
 import { defineFunction } from './define-function.js';
 import { globMatcher } from './glob.js';
 import type { ExecutionModule } from './types.js';

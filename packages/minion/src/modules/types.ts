@@ -1,8 +1,6 @@
 import type { Logger } from 'pino';
 import type { z } from 'zod';
-import type { Clock, JobControl } from '../executor/types.js';
 import type { GrainStore } from '../grains/grain-store.js';
-import type { ModuleRegistry } from './registry.js';
 
 /** What a module function may use: everything per minion and per job, nothing process-wide. */
 export interface JobContext {
@@ -18,7 +16,7 @@ export interface JobContext {
   readonly clock: Clock;
   /** Aborted by saltutil.kill_job or the job's timeout; a function must stop its work when it fires. */
   readonly signal: AbortSignal;
-  readonly modules: ModuleRegistry;
+  readonly modules: ModuleLookup;
   readonly jobs: JobControl;
   /** Salt's `__context__['retcode']`: the job's retcode (and so its success) without an exception. */
   setRetcode(code: number): void;
@@ -45,4 +43,38 @@ export interface ModuleFunction {
 export interface ExecutionModule {
   readonly name: string;
   readonly functions: Readonly<Record<string, ModuleFunction>>;
+}
+
+/** One entry of saltutil.running; a frozen copy. */
+export interface RunningJob {
+  readonly jid: string;
+  readonly fun: string;
+  readonly args: readonly unknown[];
+  readonly kwargs: Readonly<Record<string, unknown>>;
+  readonly startedAt: number;
+  /** The child process the job is waiting on, if any. */
+  readonly pid: number | null;
+}
+
+/** Time is a parameter: tests and the benchmark may pass their own. */
+export interface Clock {
+  now(): number;
+}
+
+export const systemClock: Clock = Object.freeze({ now: () => Date.now() });
+
+/** The executor's running-job table as module functions see it (saltutil.*). */
+export interface JobControl {
+  running(): readonly RunningJob[];
+  /** Aborts a running job; false when no job with that jid is running. */
+  kill(jid: string): boolean;
+}
+
+/** The functions a job can see and call (`sys.*`, `salt[...]` in templates): its ModuleRegistry. */
+export interface ModuleLookup {
+  get(fun: string): ModuleFunction | undefined;
+  /** Every 'mod.fun', sorted. */
+  functionNames(): string[];
+  /** Every module name, sorted. */
+  moduleNames(): string[];
 }

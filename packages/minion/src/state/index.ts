@@ -1,22 +1,13 @@
 /**
- * The state system: SLS files (Jinja rendering YAML) from a file server, a top file, pillar,
- * requisites and the state modules that act on the host. Pure cores (compile/, engine/, top/,
- * data.ts) with thin shells (files/, render/, functions/, providers/, run/). See README.md.
+ * The minion's side of the state system: the state modules that act on the host (functions/), how
+ * they reach it (providers/), and the run service (run/: one run at a time, the killswitch). The
+ * engine itself (render, compile, requisites, top, pillar) is `@phoenix/state`. See README.md.
  */
-export { StateError, StateErrorCodes, StateCompileError } from './errors.js';
-export type { StateErrorCode } from './errors.js';
-export type { StateFile, StateFiles, FileLocation } from './files/state-files.js';
-export { parseFileUrl, sha256, DEFAULT_ENV } from './files/state-files.js';
-export { LocalRoots } from './files/local-roots.js';
-export type { RootsConfig } from './files/local-roots.js';
-export { CachedFiles, FILE_CACHE_DIR } from './files/cached-files.js';
-export type { Pillar, PillarRequest, PillarSource } from './pillar/pillar.js';
-export { LocalPillar, compilePillar, emptyPillar } from './pillar/pillar.js';
-export { TemplateRenderer } from './render/template-renderer.js';
-export type { StateOutcome, StateResult, StateResults } from './engine/result.js';
+export { createStateModule, localStateOptions } from './state-module.js';
+export type { StateModuleOptions } from './state-module.js';
 export type { StateModule, StateRuntime, StateFunction, StateCallContext } from './functions/types.js';
 export { defineState } from './functions/types.js';
-export type { Commands, CommandSpec, CommandOutput } from './functions/commands.js';
+export type { Commands, CommandSpec, CommandOutput } from './providers/commands.js';
 export { builtinStateModules } from './functions/registry.js';
 export type { StateSystemOptions } from './run/state-run.js';
 export { StateService } from './run/state-service.js';

@@ -1,7 +1,7 @@
 import { chmod, copyFile, mkdir, mkdtemp, readdir, readFile, rm, symlink } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { createCommands } from './functions/commands.js';
+import { createCommands } from './providers/commands.js';
 
 /**
  * A throwaway host for state tests: `root` stands in for `/`, and `env` puts fake system tools

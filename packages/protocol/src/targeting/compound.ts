@@ -1,7 +1,8 @@
 import type { PhoenixError } from '../errors.js';
 import { invalid, quote } from './errors.js';
 import { compileGrain } from './grains.js';
-import { compileList, idGlob, idRegex, type Predicate } from './ids.js';
+import { compileList, idGlob, idRegex } from './ids.js';
+import type { Predicate } from './predicate.js';
 import type { RegexBudget } from './regex.js';
 
 /**

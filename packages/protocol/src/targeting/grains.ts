@@ -1,6 +1,6 @@
 import { invalid, quote } from './errors.js';
 import { compileGlob } from './glob.js';
-import type { Predicate } from './ids.js';
+import type { Predicate } from './predicate.js';
 import { TARGET_LIMITS } from './limits.js';
 import { compileRegex, type RegexBudget } from './regex.js';
 

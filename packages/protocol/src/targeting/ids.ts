@@ -1,12 +1,10 @@
-import type { MinionFacts } from '../targeting.js';
 import { invalid, quote } from './errors.js';
 import { compileGlob } from './glob.js';
 import { controlCharacterAt, TARGET_LIMITS } from './limits.js';
 import { compileRegex, type RegexBudget } from './regex.js';
+import type { Predicate } from './predicate.js';
 
 /** Targets on the minion id: glob (fnmatch, case-sensitive, the whole id), pcre, and list. */
-
-export type Predicate = (minion: MinionFacts) => boolean;
 
 export function idGlob(pattern: string): Predicate {
   const test = compileGlob(pattern, false);

@@ -1,5 +1,5 @@
 import { z } from 'zod';
-import type { StateOutcome } from '../engine/result.js';
+import type { StateOutcome } from '@phoenix/state';
 import { AbsolutePath, hostPath, statOrUndefined } from './paths.js';
 import { defineState, outcome } from './types.js';
 import type { StateCallContext, StateModule } from './types.js';

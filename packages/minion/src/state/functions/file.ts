@@ -1,7 +1,8 @@
 import { readFile, readlink, rm, symlink, mkdir, appendFile } from 'node:fs/promises';
 import { dirname } from 'node:path';
 import { z } from 'zod';
-import { traverse } from '../data.js';
+import { traverse } from '@phoenix/state';
+import type { StateOutcome } from '@phoenix/state';
 import { unifiedDiff } from './text-diff.js';
 import {
   AbsolutePath,
@@ -14,7 +15,6 @@ import {
   statOrUndefined,
   writeAtomic,
 } from './paths.js';
-import type { StateOutcome } from '../engine/result.js';
 import { defineState, outcome } from './types.js';
 import type { StateCallContext, StateModule } from './types.js';
 

@@ -2,7 +2,7 @@ import type { Stats } from 'node:fs';
 import { chmod, chown, lstat, mkdir, stat } from 'node:fs/promises';
 import { dirname, isAbsolute, join, normalize } from 'node:path';
 import { z } from 'zod';
-import type { Commands } from './commands.js';
+import type { Commands } from '../providers/commands.js';
 import { resolveGid, resolveUid } from '../providers/accounts.js';
 import { writeFileAtomic } from '../../grains/atomic-write.js';
 

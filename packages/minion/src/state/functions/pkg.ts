@@ -1,8 +1,8 @@
 import { z } from 'zod';
-import type { StateOutcome } from '../engine/result.js';
+import type { StateOutcome } from '@phoenix/state';
 import type { PackageManager } from '../providers/apt.js';
 import { aptPackages } from '../providers/apt.js';
-import type { Commands } from './commands.js';
+import type { Commands } from '../providers/commands.js';
 import { defineState, outcome } from './types.js';
 import type { StateModule, StateRuntime } from './types.js';
 

@@ -1,8 +1,6 @@
 import type { z } from 'zod';
-import type { LowChunk } from '../compile/low.js';
-import type { CallOutcome } from '../engine/result.js';
-import type { StateCall } from '../engine/runner.js';
-import { CompileErrors } from '../errors.js';
+import { CompileErrors } from '@phoenix/state';
+import type { LowChunk, CallOutcome, StateCall } from '@phoenix/state';
 import { cmdStates } from './cmd.js';
 import { fileStates } from './file.js';
 import { hostPath, statOrUndefined } from './paths.js';

@@ -1,8 +1,8 @@
 import { z } from 'zod';
-import type { StateOutcome } from '../engine/result.js';
+import type { StateOutcome } from '@phoenix/state';
 import type { ServiceManager } from '../providers/systemd.js';
 import { systemdServices } from '../providers/systemd.js';
-import type { Commands, CommandOutput } from './commands.js';
+import type { Commands, CommandOutput } from '../providers/commands.js';
 import { defineState, outcome } from './types.js';
 import type { StateCallContext, StateModule, StateRuntime } from './types.js';
 

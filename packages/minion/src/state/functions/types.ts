@@ -1,7 +1,6 @@
 import type { z } from 'zod';
-import type { StateOutcome } from '../engine/result.js';
-import type { StateFiles } from '../files/state-files.js';
-import type { Commands } from './commands.js';
+import type { StateOutcome, StateFiles } from '@phoenix/state';
+import type { Commands } from '../providers/commands.js';
 
 /**
  * Everything a state function may touch. Each is a seam: tests run the same functions against a

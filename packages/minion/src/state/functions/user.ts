@@ -1,8 +1,8 @@
 import { z } from 'zod';
-import type { StateOutcome } from '../engine/result.js';
+import type { StateOutcome } from '@phoenix/state';
 import type { GroupEntry } from '../providers/accounts.js';
 import { accountToolsMissing, lookupGroup, lookupUser, resolveGid } from '../providers/accounts.js';
-import type { CommandOutput, Commands } from './commands.js';
+import type { CommandOutput, Commands } from '../providers/commands.js';
 import { AbsolutePath } from './paths.js';
 import { defineState, outcome } from './types.js';
 import type { StateModule, StateRuntime } from './types.js';

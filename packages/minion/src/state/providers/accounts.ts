@@ -1,4 +1,4 @@
-import type { Commands } from '../functions/commands.js';
+import type { Commands } from './commands.js';
 
 /** A passwd entry as `getent passwd` prints it. */
 export interface UserEntry {

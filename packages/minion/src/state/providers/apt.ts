@@ -1,4 +1,4 @@
-import type { CommandOutput, Commands } from '../functions/commands.js';
+import type { CommandOutput, Commands } from './commands.js';
 
 /** A package manager as pkg states use it. Only apt/dpkg today; yum or apk would be another one. */
 export interface PackageManager {

@@ -1,4 +1,4 @@
-import type { CommandOutput, Commands } from '../functions/commands.js';
+import type { CommandOutput, Commands } from './commands.js';
 
 /** A service manager as service states use it. Only systemd today. */
 export interface ServiceManager {

@@ -2,7 +2,7 @@ import { mkdir, readFile, rm } from 'node:fs/promises';
 import { join } from 'node:path';
 import { STATE_RUNS_DISABLED_GRAIN, type StateRunsDisabled } from '@phoenix/protocol';
 import { writeFileAtomic } from '../../grains/atomic-write.js';
-import { StateError, StateErrorCodes } from '../errors.js';
+import { StateError, StateErrorCodes } from '@phoenix/state';
 
 /** In the minion's cache directory: it survives restarts, and deleting the cache lifts it. */
 export const KILLSWITCH_FILE = 'state-disabled.json';

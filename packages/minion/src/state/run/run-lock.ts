@@ -1,4 +1,4 @@
-import { StateError, StateErrorCodes } from '../errors.js';
+import { StateError, StateErrorCodes } from '@phoenix/state';
 
 /** Who holds a minion's state run. */
 export interface RunOwner {

@@ -1,25 +1,34 @@
-import type { HighState, SlsTarget, StateDecl } from '../compile/high.js';
-import { buildHighState } from '../compile/high.js';
-import type { LowChunk } from '../compile/low.js';
-import { compileLow } from '../compile/low.js';
-import type { PlannedChunk } from '../compile/requisites.js';
-import { planRun } from '../compile/requisites.js';
-import { deepMerge } from '../data.js';
-import type { EngineRun } from '../engine/runner.js';
-import { runPlan } from '../engine/runner.js';
-import { StateCompileError } from '../errors.js';
-import type { StateFiles } from '../files/state-files.js';
-import { RunFiles } from '../files/state-files.js';
-import { createCommands, processEnvironment } from '../functions/commands.js';
+import {
+  buildHighState,
+  compileLow,
+  planRun,
+  deepMerge,
+  runPlan,
+  StateCompileError,
+  RunFiles,
+  emptyPillar,
+  SlsLoader,
+  TemplateRenderer,
+  matchTop,
+  parseTop,
+} from '@phoenix/state';
+import type {
+  HighState,
+  SlsTarget,
+  StateDecl,
+  LowChunk,
+  PlannedChunk,
+  EngineRun,
+  StateFiles,
+  Pillar,
+  PillarSource,
+  ModuleCaller,
+  RenderVars,
+  TopMatch,
+} from '@phoenix/state';
+import { createCommands, processEnvironment } from '../providers/commands.js';
 import { StateFunctions } from '../functions/registry.js';
 import type { StateModule, StateRuntime } from '../functions/types.js';
-import type { Pillar, PillarSource } from '../pillar/pillar.js';
-import { emptyPillar } from '../pillar/pillar.js';
-import type { ModuleCaller, RenderVars } from '../render/sls-loader.js';
-import { SlsLoader } from '../render/sls-loader.js';
-import { TemplateRenderer } from '../render/template-renderer.js';
-import type { TopMatch } from '../top/top-file.js';
-import { matchTop, parseTop } from '../top/top-file.js';
 
 /** How a minion runs states: its file server, pillar, and the host it acts on. */
 export interface StateSystemOptions {

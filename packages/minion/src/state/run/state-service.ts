@@ -1,11 +1,15 @@
 import type { Logger } from 'pino';
-import { toSaltHigh } from '../compile/high.js';
-import type { SlsTarget } from '../compile/high.js';
-import { toSaltLow } from '../compile/low.js';
-import { isValidSlsName } from '../compile/sls-names.js';
-import type { StateResults } from '../engine/result.js';
-import { runRetcode, startTime } from '../engine/result.js';
-import { StateCompileError, StateError, StateErrorCodes } from '../errors.js';
+import {
+  toSaltHigh,
+  toSaltLow,
+  isValidSlsName,
+  runRetcode,
+  startTime,
+  StateCompileError,
+  StateError,
+  StateErrorCodes,
+} from '@phoenix/state';
+import type { SlsTarget, StateResults } from '@phoenix/state';
 import type { Killswitch } from './killswitch.js';
 import { clearKillswitch, disabledError, readKillswitch, writeKillswitch } from './killswitch.js';
 import { StateRunLock } from './run-lock.js';

@@ -2,7 +2,7 @@ import { compileTarget } from '@phoenix/protocol';
 import type { MinionFacts, TargetType } from '@phoenix/protocol';
 import { CompileErrors } from '../errors.js';
 import { isMapping } from '../data.js';
-import { isValidSlsName } from '../compile/sls-names.js';
+import { isValidSlsName } from '../files/sls-names.js';
 
 /** One target of a top file: `'role:web': [{match: grain}, web, {order: 2}]` under an environment. */
 export interface TopTarget {

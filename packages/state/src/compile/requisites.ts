@@ -1,26 +1,8 @@
-import { globMatcher } from '../../modules/glob.js';
 import { CompileErrors } from '../errors.js';
 import type { RequisiteKind } from './high.js';
 import { REQUISITE_KINDS } from './high.js';
-import type { LowChunk, RequisiteRef } from './low.js';
-import { chunkLabel, chunkTag } from './low.js';
-
-type Matchable = Pick<LowChunk, 'state' | 'id' | 'name' | 'sls'>;
-
-/**
- * The chunks a requisite names: `- pkg: nginx` matches pkg states whose ID or name is nginx,
- * `- sls: web` every state of that SLS (but never the referring state itself), a bare string an
- * ID. Targets may be globs, as in Salt.
- */
-export function findMatches<T extends Matchable>(ref: RequisiteRef, chunks: readonly T[], self?: T): T[] {
-  const matches = /[*?[]/.test(ref.target) ? globMatcher(ref.target) : (value: string) => value === ref.target;
-  return chunks.filter((chunk) => {
-    if (chunk === self && ref.kind === 'sls') return false;
-    if (ref.kind === 'sls') return matches(chunk.sls);
-    if (ref.kind === 'id') return matches(chunk.id);
-    return chunk.state === ref.module && (matches(chunk.id) || matches(chunk.name));
-  });
-}
+import { chunkLabel, chunkTag, findMatches } from './chunk.js';
+import type { LowChunk, RequisiteRef } from './chunk.js';
 
 /** What must run before a chunk, and how its result depends on them (indexes into the plan). */
 export interface ChunkDeps {

@@ -169,13 +169,6 @@ function scalar(value: unknown): string {
   return String(value);
 }
 
-/** The functions whose return is a state run, shown by the highstate outputter unless told otherwise. */
-const STATE_RUNS = new Set(['state.apply', 'state.highstate', 'state.sls', 'state.sls_id', 'state.single']);
-
-export function isStateRun(fun: string): boolean {
-  return STATE_RUNS.has(fun);
-}
-
 /** Salt's rule for colour: on a terminal, unless NO_COLOR is set; `--force-color` and `--no-color` win. */
 export function useColour(flags: { forceColor?: boolean; noColor?: boolean }, stream: { isTTY?: boolean }): boolean {
   if (flags.noColor === true) return false;

@@ -1,4 +1,4 @@
-import type { LowChunk } from '../compile/low.js';
+import type { LowChunk } from '../compile/chunk.js';
 import type { PlannedChunk } from '../compile/requisites.js';
 import { runsBefore } from '../compile/requisites.js';
 import type { CallOutcome, StateOutcome, StateResult, StateResults } from './result.js';

@@ -2,7 +2,7 @@ import { isMapping } from '../data.js';
 import { CompileErrors } from '../errors.js';
 import type { LoadedSls } from '../render/sls-loader.js';
 import { SlsLoadError } from '../render/sls-loader.js';
-import { isValidSlsName, resolveInclude } from './sls-names.js';
+import { isValidSlsName, resolveInclude } from '../files/sls-names.js';
 
 /**
  * High data: the SLS files of a run, rendered, checked and merged (includes first, then each file's

@@ -1,5 +1,5 @@
 import type { StateFiles } from '../files/state-files.js';
-import { isValidSlsName, slsCandidates, slsDirectory } from '../compile/sls-names.js';
+import { isValidSlsName, slsCandidates, slsDirectory } from '../files/sls-names.js';
 import type { TemplateRenderer, TemplateServices } from './template-renderer.js';
 import { parseYaml } from './yaml.js';
 

@@ -1,6 +1,6 @@
 import { isMapping, deepMerge } from '../data.js';
 import { CompileErrors, StateCompileError } from '../errors.js';
-import { isValidSlsName, resolveInclude } from '../compile/sls-names.js';
+import { isValidSlsName, resolveInclude } from '../files/sls-names.js';
 import type { StateFiles } from '../files/state-files.js';
 import { RunFiles } from '../files/state-files.js';
 import type { ModuleCaller } from '../render/sls-loader.js';

@@ -1,9 +1,9 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { deepMerge, traverse } from '../src/state/data.js';
-import { StateCompileError } from '../src/state/errors.js';
-import { parseYaml } from '../src/state/render/yaml.js';
-import { matchTop, parseTop } from '../src/state/top/top-file.js';
+import { deepMerge, traverse } from '../src/data.js';
+import { StateCompileError } from '../src/errors.js';
+import { parseYaml } from '../src/render/yaml.js';
+import { matchTop, parseTop } from '../src/top/top-file.js';
 
 const top = (text: string) => parseTop(parseYaml(text, 'salt://top.sls').value, 'the top file');
 const web1 = { id: 'web-1', grains: { id: 'web-1', role: 'web', os: 'Debian', env: 'prod' } };

@@ -1,18 +1,15 @@
 import { parse as parseYaml } from 'yaml';
 import { z } from 'zod';
-import { bindArguments } from '../executor/bind-arguments.js';
-import { ExecutionError } from '../executor/errors.js';
-import { LocalRoots } from '../state/files/local-roots.js';
-import type { RootsConfig } from '../state/files/local-roots.js';
-import type { StateFiles } from '../state/files/state-files.js';
-import { LocalPillar } from '../state/pillar/pillar.js';
-import type { PillarSource } from '../state/pillar/pillar.js';
-import type { StateSystemOptions } from '../state/run/state-run.js';
-import { reflectKillswitch } from '../state/run/killswitch.js';
-import { StateService } from '../state/run/state-service.js';
-import type { StateJob, StateReturn } from '../state/run/state-service.js';
-import { defineFunction } from './define-function.js';
-import type { ExecutionModule, JobContext } from './types.js';
+import { bindArguments } from '../modules/bind-arguments.js';
+import { ExecutionError } from '../modules/errors.js';
+import { LocalRoots, LocalPillar } from '@phoenix/state';
+import type { RootsConfig, StateFiles, PillarSource } from '@phoenix/state';
+import type { StateSystemOptions } from './run/state-run.js';
+import { reflectKillswitch } from './run/killswitch.js';
+import { StateService } from './run/state-service.js';
+import type { StateJob, StateReturn } from './run/state-service.js';
+import { defineFunction } from '../modules/define-function.js';
+import type { ExecutionModule, JobContext } from '../modules/types.js';
 
 export interface StateModuleOptions extends Omit<StateSystemOptions, 'pillar'> {
   /** Pillar from a source (the master, later); or */

@@ -1,15 +1,15 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { buildHighState } from '../src/state/compile/high.js';
-import { compileLow } from '../src/state/compile/low.js';
-import type { LowChunk } from '../src/state/compile/low.js';
-import { planRun } from '../src/state/compile/requisites.js';
-import type { PlannedChunk } from '../src/state/compile/requisites.js';
-import type { CallOutcome } from '../src/state/engine/result.js';
-import { runPlan } from '../src/state/engine/runner.js';
-import type { StateCall } from '../src/state/engine/runner.js';
-import { StateCompileError } from '../src/state/errors.js';
-import { parseYaml } from '../src/state/render/yaml.js';
+import { buildHighState } from '../src/compile/high.js';
+import { compileLow } from '../src/compile/low.js';
+import type { LowChunk } from '../src/compile/chunk.js';
+import { planRun } from '../src/compile/requisites.js';
+import type { PlannedChunk } from '../src/compile/requisites.js';
+import type { CallOutcome } from '../src/engine/result.js';
+import { runPlan } from '../src/engine/runner.js';
+import type { StateCall } from '../src/engine/runner.js';
+import { StateCompileError } from '../src/errors.js';
+import { parseYaml } from '../src/render/yaml.js';
 
 /*
  * The requisite system as a pure core: SLS text is parsed, compiled into low chunks and planned,

@@ -1,6 +1,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { formatHighstate } from '../src/highstate-output.js';
+import { formatHighstate } from '../src/output/highstate.js';
+import { formatNested } from '../src/output/nested.js';
 
 const results = {
   'file_|-motd_|-/etc/motd_|-managed': {
@@ -151,4 +152,16 @@ test('a run that did not compile, and any other return, are shown as they are', 
     'web-1:\n    ERROR: state runs are disabled',
   );
   assert.match(formatHighstate({}, { colour: false }), /^minion:\n\nSummary for minion\n[\s\S]*Total states run: {5}0/);
+});
+
+test('the nested outputter shows a return as YAML under its minion, with a note when it failed', () => {
+  assert.equal(formatNested(true, { minion: 'web-1' }), 'web-1:\n    true');
+  assert.equal(
+    formatNested({ pid: 42, stdout: 'a\nb' }, { minion: 'local' }),
+    'local:\n    pid: 42\n    stdout: |-\n      a\n      b',
+  );
+  assert.equal(
+    formatNested(undefined, { minion: 'db-1', note: 'failed, retcode 1' }),
+    'db-1: (failed, retcode 1)\n    null',
+  );
 });

@@ -1,0 +1,40 @@
+import type { Logger } from 'pino';
+import type { MinionsTable } from '@phoenix/store';
+import type { ApiToken } from '../config.js';
+import type { ClusterEvents } from '../events.js';
+import type { JobService } from '../jobs.js';
+import type { KeyRegistry } from '../keys.js';
+import type { MasterView } from '../registry.js';
+import type { ApiMetrics } from './metrics.js';
+import type { TokenRegistry } from './tokens.js';
+
+/** What the API is built from: the master's parts (see buildApi in server.ts). */
+export interface ApiDeps {
+  masterId: string;
+  version: string;
+  tokens: readonly ApiToken[];
+  keys: KeyRegistry;
+  jobs: JobService;
+  minions: MinionsTable;
+  events: ClusterEvents;
+  masters: () => Promise<MasterView[]>;
+  connectedMinions: () => number;
+  defaultJobTimeoutMs: number;
+  log: Logger;
+  /** Failed authentications one client address may make per window before it gets 429. */
+  authFailures?: { maxFailures: number; windowMs: number };
+  bodyLimitBytes?: number;
+  /** Serve the web dashboard at /ui/ (default true). */
+  dashboard?: boolean;
+  /** Tokens made with `phoenix tokens create`, besides the config's. */
+  apiTokens?: TokenRegistry;
+  /** Serve HTTPS with this certificate chain and key (PEM). */
+  https?: { cert: string; key: string };
+}
+
+/** What route modules see: the master's parts plus the API's own metrics and open streams. */
+export interface ApiContext extends ApiDeps {
+  metrics: ApiMetrics;
+  /** Registers an open stream; `end` ends it when the API closes. Call the returned function once it closed. */
+  onStreamOpen(end: () => void): () => void;
+}

@@ -1,0 +1,180 @@
+import { after, before, test } from 'node:test';
+import assert from 'node:assert/strict';
+import { mkdir, mkdtemp, readdir, rm, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { dirname, join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { LocalRoots } from '@phoenix/state';
+import type { JobOutcome } from '../src/executor/index.js';
+import { createTestExecutor } from '../src/executor/testing.js';
+import type { TestExecutor } from '../src/executor/testing.js';
+import { createModuleRegistry } from '../src/modules/index.js';
+import { createStateModule } from '../src/state/index.js';
+import { createStateSandbox } from '../src/state/testing.js';
+import type { StateSandbox } from '../src/state/testing.js';
+
+const FIXTURES = fileURLToPath(new URL('../../../../test/fixtures/states/', import.meta.url));
+const bounded = { timeout: 60_000 };
+
+let scratch: string;
+before(async () => {
+  scratch = await mkdtemp(join(tmpdir(), 'phoenix-state-render-'));
+});
+after(() => rm(scratch, { recursive: true, force: true }));
+
+async function tree(name: string, files: Record<string, string>): Promise<string> {
+  const dir = join(scratch, name);
+  for (const [path, text] of Object.entries(files)) {
+    await mkdir(dirname(join(dir, path)), { recursive: true });
+    await writeFile(join(dir, path), text);
+  }
+  return dir;
+}
+
+/** An executor whose state module serves `roots` as file_roots, acting under a sandbox root. */
+async function stateMinion(
+  roots: string,
+  sandbox: StateSandbox,
+  options: { pillarRoots?: string; renderTimeoutMs?: number } = {},
+): Promise<{
+  env: TestExecutor;
+  run: (fun: string, args?: unknown[], kwargs?: Record<string, unknown>, timeoutMs?: number) => Promise<JobOutcome>;
+}> {
+  const module = createStateModule({
+    files: new LocalRoots({ base: [roots] }),
+    ...(options.pillarRoots === undefined ? {} : { pillarFiles: new LocalRoots({ base: [options.pillarRoots] }) }),
+    root: sandbox.root,
+    commandEnv: sandbox.env,
+    ...(options.renderTimeoutMs === undefined ? {} : { renderTimeoutMs: options.renderTimeoutMs }),
+  });
+  const env = await createTestExecutor({
+    minionId: 'web-1',
+    core: { id: 'web-1', os: 'Debian', role: 'web', service_group: 'web' },
+    modules: createModuleRegistry([module]),
+  });
+  let sequence = 0;
+  return {
+    env,
+    run: (fun, args = [], kwargs = {}, timeoutMs) =>
+      env.executor.run({
+        jid: String(20250101000000000000n + BigInt(++sequence)),
+        fun,
+        args,
+        kwargs,
+        ...(timeoutMs === undefined ? {} : { timeoutMs }),
+      }),
+  };
+}
+test('a template calls execution modules through the registry without blocking the minion', bounded, async () => {
+  const sandbox = await createStateSandbox();
+  const roots = await tree('roots-calls', {
+    'calls.sls': `
+probe:
+  file.managed:
+    - name: /probe.txt
+    - contents: |
+        echo: {{ salt['cmd.run']('echo from-a-child-process') }}
+        grain: {{ salt['grains.get']('role') }}
+        slept: {{ salt['test.sleep'](0.3) }}
+        ping: {{ salt.test.ping() }}
+`,
+  });
+  const { env, run } = await stateMinion(roots, sandbox);
+  try {
+    let ticks = 0;
+    const timer = setInterval(() => ticks++, 20);
+    const outcome = await run('state.sls', ['calls']);
+    clearInterval(timer);
+    assert.equal(outcome.retcode, 0, JSON.stringify(outcome.ret));
+    const result = Object.values(outcome.ret as Record<string, { changes: { diff?: string } }>)[0];
+    assert.equal(result?.changes.diff, 'New file');
+    const { readFile } = await import('node:fs/promises');
+    assert.equal(
+      await readFile(join(sandbox.root, 'probe.txt'), 'utf8'),
+      'echo: from-a-child-process\ngrain: web\nslept: True\nping: True\n',
+    );
+    assert.ok(ticks >= 5, `the event loop kept running while the template waited (${ticks} ticks)`);
+  } finally {
+    await env.close();
+    await sandbox.close();
+  }
+});
+
+test('render errors name the SLS file and line; a broken SLS changes nothing and never crashes', bounded, async () => {
+  const sandbox = await createStateSandbox();
+  const { env, run } = await stateMinion(join(FIXTURES, 'broken'), sandbox);
+  try {
+    const expectations: [string, RegExp][] = [
+      [
+        'undefined_var',
+        /^Rendering SLS 'base:undefined_var' failed: Jinja error in salt:\/\/undefined_var.sls, line 4: the value printed here is undefined .*\n {4}4 \| {5}- name: \{\{ nosuchvariable \}\}$/,
+      ],
+      [
+        'bad_yaml',
+        /^Rendering SLS 'base:bad_yaml' failed: YAML error in salt:\/\/bad_yaml.sls, line \d of the rendered output: .+/,
+      ],
+      [
+        'bad_include',
+        /^Rendering SLS 'base:bad_include' failed: Jinja error in salt:\/\/macros\/broken.jinja, line 3: /,
+      ],
+      [
+        'syntax_error',
+        /^Rendering SLS 'base:syntax_error' failed: Jinja error in salt:\/\/syntax_error.sls, line 3: .*\n {4}3 \| \{% for item in %\}/,
+      ],
+      [
+        'not_a_dict',
+        /^SLS 'base:not_a_dict' \(salt:\/\/not_a_dict.sls\) is not formed as a dictionary of IDs: it rendered to a list$/,
+      ],
+      ['does_not_exist', /^No matching sls found for 'does_not_exist' in env 'base'$/],
+    ];
+    for (const [sls, expected] of expectations) {
+      const outcome = await run('state.sls', [sls]);
+      assert.equal(outcome.retcode, 1, `${sls}: nothing ran, retcode 1 as Salt's compile errors`);
+      assert.ok(Array.isArray(outcome.ret), `${sls}: the return is the list of errors`);
+      assert.match((outcome.ret as string[])[0] ?? '', expected, sls);
+    }
+    const unknown = await run('state.sls', ['unknown_state']);
+    assert.equal(unknown.retcode, 1);
+    assert.deepEqual(unknown.ret, [
+      "State 'file.manged' was not found in SLS 'unknown_state' (ID 'typo' in SLS 'base:unknown_state' (salt://unknown_state.sls, line 5))",
+      "State 'file.managed' of ID 'bad-arg' in SLS 'base:unknown_state' (salt://unknown_state.sls, line 8): argument 'mode': '0999' is not an octal file mode such as '0644'; unexpected argument 'moed'",
+    ]);
+    assert.deepEqual(await readdir(sandbox.root), [], 'no state of a run that did not compile ran');
+    const fine = await run('test.ping');
+    assert.equal(fine.ret, true, 'the minion is still answering');
+  } finally {
+    await env.close();
+    await sandbox.close();
+  }
+});
+
+test(
+  'a template that never ends is stopped by the render timeout; a killed job stops its render',
+  bounded,
+  async () => {
+    const sandbox = await createStateSandbox();
+    const roots = await tree('roots-runaway', {
+      // Ten billion steps over small lists: it runs out of time, not of memory.
+      'loop.sls':
+        '{% for i in range(100000) %}{% for j in range(100000) %}{% endfor %}{% endfor %}\nx:\n  test.nop: []\n',
+      'slow.sls': "{{ salt['test.sleep'](30) }}\n",
+    });
+    const { env, run } = await stateMinion(roots, sandbox, { renderTimeoutMs: 1_000 });
+    try {
+      const started = Date.now();
+      const loop = await run('state.sls', ['loop']);
+      assert.equal(loop.retcode, 1);
+      assert.match(
+        (loop.ret as string[])[0] ?? '',
+        /Jinja error in salt:\/\/loop.sls: rendering took longer than 1000 ms and was stopped/,
+      );
+      assert.ok(Date.now() - started < 15_000);
+      const killed = await run('state.sls', ['slow'], {}, 500);
+      assert.equal(killed.success, false);
+      assert.match(String(killed.ret), /timed out after 500 ms/);
+    } finally {
+      await env.close();
+      await sandbox.close();
+    }
+  },
+);
