@@ -13,6 +13,8 @@ import { startDevstack, type Devstack } from '@phoenix/devstack';
 import { BenchApi } from './lib/api.js';
 import { zeromqBaseline } from './lib/baseline.js';
 import { onboarding, type OnboardingResult } from './lib/onboarding.js';
+import { cliRunTimes } from './lib/cli-time.js';
+import { noChangeHighstate, type HighstateResult } from './lib/highstate.js';
 import {
   benchToken,
   killAllBenchProcesses,
@@ -22,7 +24,7 @@ import {
   type BenchMaster,
   type BenchProcess,
 } from './lib/cluster.js';
-import { cpuMs, median, quantile, rssKb } from './lib/stats.js';
+import { median, quantile, rssKb } from './lib/stats.js';
 
 interface FanOut {
   p50Ms: number;
@@ -46,6 +48,8 @@ export interface ScenarioResult {
     /** Masters-table reads per minion-hour once every minion answered (the steady state). */
     tableReadsPerMinionHour: number;
   };
+  /** `phoenix run '*' test.ping` as a whole command, next to `node -e 0`, in ms (medians). */
+  cli: { phoenixRunMs: number; nodeMs: number; ratio: number; startupMs: number };
 }
 
 const JOB_TIMEOUT_MS = 60_000;
@@ -107,7 +111,7 @@ async function scenario(n: number, repeats: number): Promise<ScenarioResult> {
     swarm.child.kill('SIGUSR2');
     const settled = await swarm.line<{ mastersTableReads: number; at: number }>('swarm reads', 30_000);
     const rssAfter = await rssKb(master.proc.pid);
-    const cpuBefore = await cpuMs(master.proc.pid);
+    const cpuBefore = await api.cpuMs();
     const runs: FanOut[] = [];
     for (let r = 0; r < repeats; r++) {
       const job = await api.runJob('bench-*', 'test.ping', JOB_TIMEOUT_MS);
@@ -119,7 +123,9 @@ async function scenario(n: number, repeats: number): Promise<ScenarioResult> {
         allReturnedMs: job.allMs,
       });
     }
-    const cpuAfter = await cpuMs(master.proc.pid);
+    const cpuAfter = await api.cpuMs();
+    const cliTimes = await cliRunTimes(master.api, token, Math.max(repeats, 5));
+    progress(n, `phoenix run '*' test.ping: ${cliTimes.phoenixRunMs.map((ms) => Math.round(ms)).join(', ')} ms`);
     // Masters-table reads: those of start-up and enrolment (per minion), then the steady state's
     // from the moment every minion answered to the end of the run (per minion-hour).
     swarm.child.kill('SIGTERM');
@@ -135,6 +141,8 @@ async function scenario(n: number, repeats: number): Promise<ScenarioResult> {
       allReturnedMs: median(runs.map((r) => r.allReturnedMs)),
     };
     const allAnsweredMs = median(baselineTimes);
+    const phoenixRunMs = median(cliTimes.phoenixRunMs);
+    const nodeMs = median(cliTimes.nodeMs);
     return {
       n,
       fanOut,
@@ -147,6 +155,8 @@ async function scenario(n: number, repeats: number): Promise<ScenarioResult> {
         tableReadsAtStartPerMinion,
         tableReadsPerMinionHour,
       },
+      // Start-up: the command's time less the job's own (the client sees every return).
+      cli: { phoenixRunMs, nodeMs, ratio: phoenixRunMs / nodeMs, startupMs: phoenixRunMs - fanOut.allReturnedMs },
     };
   } catch (err) {
     // Said now: tearing down after a failure can fail too and hide it.
@@ -230,6 +240,7 @@ function markdown(results: {
   scenarios: ScenarioResult[];
   failover?: { n: number; allAnswerMs: number };
   onboarding?: OnboardingResult;
+  highstate?: HighstateResult;
 }): string {
   const m = results.machine;
   return [
@@ -243,6 +254,13 @@ function markdown(results: {
     ...results.scenarios.map(
       (s) =>
         `| ${s.n} | ${fmt(s.fanOut.p50Ms)} | ${fmt(s.fanOut.p99Ms)} | ${fmt(s.fanOut.maxMs)} | ${fmt(s.fanOut.allReturnedMs)} | ${fmt(s.baseline.allAnsweredMs, 2)} | ${fmt(s.ratio)} | ${fmt(s.cost.masterRssKbPerMinion)} | ${fmt(s.cost.masterCpuMsPerJob)} | ${fmt(s.cost.tableReadsAtStartPerMinion, 2)} | ${fmt(s.cost.tableReadsPerMinionHour, 2)} |`,
+    ),
+    '',
+    "| N | `phoenix run '*' test.ping` ms | `node -e 0` ms | ratio | CLI start-up ms (command less the job) |",
+    '| -: | -: | -: | -: | -: |',
+    ...results.scenarios.map(
+      (s) =>
+        `| ${s.n} | ${fmt(s.cli.phoenixRunMs)} | ${fmt(s.cli.nodeMs)} | ${fmt(s.cli.ratio, 2)} | ${fmt(s.cli.startupMs)} |`,
     ),
     '',
     'Latencies run from just before `POST /api/v1/jobs` to each return’s arrival at the master;',
@@ -260,6 +278,12 @@ function markdown(results: {
           `Propagation: a new master was in every minion's config ${fmt(results.onboarding.joinPropagationMs)} ms after the scale-up, and a removed one gone from every config ${fmt(results.onboarding.leavePropagationMs)} ms after the scale-down.`,
           '',
         ]),
+    ...(results.highstate === undefined
+      ? []
+      : [
+          `No-change highstate of a ${results.highstate.states}-state tree (\`phoenix call --local state.highstate\`, Jinja loops, map.jinja, requisites): ${fmt(results.highstate.wholeCommandMs)} ms for the whole command, ${fmt(results.highstate.inStatesMs)} ms in the states, ${fmt(results.highstate.outsideStatesMs)} ms outside them (process and CLI start-up, pillar, top, rendering, compiling); \`phoenix call --local test.ping\` ${fmt(results.highstate.callPingMs)} ms, \`node -e 0\` ${fmt(results.highstate.nodeMs)} ms.`,
+          '',
+        ]),
     'Masters-table reads are counted by each minion’s master-list manager: at start (the fallback read of a minion not connected within its grace period) and per minion-hour once every minion answers.',
     '',
   ].join('\n');
@@ -274,6 +298,8 @@ async function main(): Promise<void> {
       failover: { type: 'string' },
       /** Also launch this many instances through the local cluster: onboarding and propagation. */
       onboarding: { type: 'string' },
+      /** States in the no-change highstate tree (phoenix call --local); 0 skips it. */
+      highstate: { type: 'string', default: '200' },
       'out-dir': { type: 'string', default: fileURLToPath(new URL('..', import.meta.url)) },
     },
     strict: true,
@@ -304,6 +330,14 @@ async function main(): Promise<void> {
     onboardingResult = await onboarding(count, (step) => progress(count, step));
     process.stderr.write(`bench: onboarding ${JSON.stringify(onboardingResult)}\n`);
   }
+  let highstateResult: HighstateResult | undefined;
+  const states = Number(values.highstate);
+  if (!Number.isInteger(states) || states < 0 || states > 5_000) throw new Error('--highstate: a whole number 0..5000');
+  if (states > 0) {
+    process.stderr.write(`bench: no-change highstate of ${states} states\n`);
+    highstateResult = await noChangeHighstate(states, repeats);
+    process.stderr.write(`bench: highstate ${JSON.stringify(highstateResult)}\n`);
+  }
   const results = {
     date: new Date().toISOString(),
     repeats,
@@ -316,12 +350,16 @@ async function main(): Promise<void> {
     scenarios,
     ...(failoverResult === undefined ? {} : { failover: failoverResult }),
     ...(onboardingResult === undefined ? {} : { onboarding: onboardingResult }),
+    ...(highstateResult === undefined ? {} : { highstate: highstateResult }),
   };
   await mkdir(values['out-dir'], { recursive: true });
   await writeFile(join(values['out-dir'], 'results.json'), `${JSON.stringify(results, null, 2)}\n`);
   await writeFile(join(values['out-dir'], 'results.md'), markdown(results));
 }
 
+// The AWS SDK's notice that its 2027 releases need Node.js 22, off as in the programs' launchers
+// (packages/*/bin): this process runs the devstack's SDK clients, and its children inherit it.
+process.env.AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED ??= 'true';
 process.once('exit', killAllBenchProcesses);
 for (const signal of ['SIGINT', 'SIGTERM'] as const) {
   process.once(signal, () => {

@@ -11,9 +11,11 @@ import { useDevstack, useProcesses, useTempDir, waitFor } from '@phoenix/devstac
 import { json, phoenix } from './lib/cli.js';
 import { ADMIN_TOKEN, startMasterProcess, type RunningMaster } from './lib/cluster.js';
 
+// Processes first: `after` hooks run in the order they were registered, and masters that heartbeat
+// into the local DynamoDB must stop before it does.
+const processes = useProcesses();
 const devstack = useDevstack();
 const dir = useTempDir();
-const processes = useProcesses();
 
 const READ_TOKEN = 'phoenix-test-read-token';
 const OPERATE_TOKEN = 'phoenix-test-operate-token';

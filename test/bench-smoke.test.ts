@@ -19,7 +19,16 @@ interface Results {
     baseline: { allAnsweredMs: number };
     ratio: number;
     cost: { masterRssKbPerMinion: number; masterCpuMsPerJob: number; swarmStartMs: number };
+    cli: { phoenixRunMs: number; nodeMs: number; ratio: number };
   }>;
+  highstate: {
+    states: number;
+    wholeCommandMs: number;
+    inStatesMs: number;
+    outsideStatesMs: number;
+    callPingMs: number;
+    nodeMs: number;
+  };
 }
 
 const positive = (value: number, what: string): void => {
@@ -28,9 +37,13 @@ const positive = (value: number, what: string): void => {
 
 test('the benchmark runs end to end at N=5 and writes results.json and results.md', { timeout: 90_000 }, async () => {
   const out: string[] = [];
-  const child = spawn(process.execPath, [benchRun, '--n', '5', '--repeats', '1', '--out-dir', dir()], {
-    stdio: ['ignore', 'pipe', 'pipe'],
-  });
+  const child = spawn(
+    process.execPath,
+    [benchRun, '--n', '5', '--repeats', '1', '--highstate', '20', '--out-dir', dir()],
+    {
+      stdio: ['ignore', 'pipe', 'pipe'],
+    },
+  );
   child.stdout.on('data', (chunk: Buffer) => out.push(chunk.toString()));
   child.stderr.on('data', (chunk: Buffer) => out.push(chunk.toString()));
   const timer = setTimeout(() => child.kill('SIGTERM'), 80_000);
@@ -54,10 +67,18 @@ test('the benchmark runs end to end at N=5 and writes results.json and results.m
   positive(scenario.ratio, 'ratio');
   positive(scenario.cost.masterCpuMsPerJob, 'CPU per job');
   positive(scenario.cost.swarmStartMs, 'swarm start');
+  positive(scenario.cli.phoenixRunMs, "the whole phoenix run '*' test.ping");
+  positive(scenario.cli.nodeMs, 'node -e 0');
+  positive(scenario.cli.ratio, 'the CLI ratio');
   // RSS per minion may be noisy at N=5 (a GC can shrink it), but it is a finite number.
   assert.ok(Number.isFinite(scenario.cost.masterRssKbPerMinion));
 
+  assert.equal(results.highstate.states, 20, 'the no-change highstate ran its whole tree');
+  for (const [key, value] of Object.entries(results.highstate)) positive(value, `highstate ${key}`);
+
   const md = await readFile(join(dir(), 'results.md'), 'utf8');
+  assert.match(md, /No-change highstate of a 20-state tree/);
   assert.match(md, /^# Phoenix benchmark/);
   assert.match(md, /\| 5 \| [\d.]+ \| [\d.]+ \| [\d.]+ \|/);
+  assert.match(md, /`phoenix run '\*' test\.ping` ms/);
 });

@@ -177,9 +177,9 @@ test("the compose services' entry points run a cluster on one loopback: two mast
   const bin = join(home, 'bin');
   await mkdir(bin, { recursive: true });
   const programs: Record<string, string> = {
-    phoenix: 'packages/cli/dist/src/bin/phoenix.js',
-    'phoenix-master': 'packages/master/dist/src/bin/phoenix-master.js',
-    'phoenix-minion': 'packages/minion/dist/src/bin/phoenix-minion.js',
+    phoenix: 'packages/cli/bin/phoenix.js',
+    'phoenix-master': 'packages/master/bin/phoenix-master.js',
+    'phoenix-minion': 'packages/minion/bin/phoenix-minion.js',
   };
   for (const [name, path] of Object.entries(programs)) {
     await writeFile(join(bin, name), `#!/bin/sh\nexec '${process.execPath}' '${join(ROOT, path)}' "$@"\n`);

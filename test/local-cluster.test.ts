@@ -66,23 +66,11 @@ test('phoenix up --detach, local scale 3 and down work from a script and leave n
   assert.deepEqual(json(idle), { status: 'stopped', wasRunning: false });
 });
 
-test('commands without a running cluster and bad command lines fail clearly', async () => {
+test('a command that needs the local cluster says none is running', async () => {
   const scale = await phoenix(['local', 'scale', '2'], env());
   assert.equal(scale.code, 1);
   assert.match(scale.stderr, /no local cluster is running.*\[PHX_CLI_NO_LOCAL_CLUSTER\]/);
-
-  const cases: Array<[string[], RegExp]> = [
-    [['local', 'scale', 'lots'], /N must be a whole number/],
-    [['up', '--masters', '-1'], /--masters/],
-    [['up', '--colour'], /Unknown option '--colour'/],
-    [['up', '--out', 'xml'], /--out must be one of text, json, yaml/],
-    [['frobnicate'], /unknown command "frobnicate"/],
-  ];
-  for (const [args, message] of cases) {
-    const result = await phoenix(args, env());
-    assert.equal(result.code, 2, `${args.join(' ')} exits 2`);
-    assert.match(result.stderr, message, args.join(' '));
-  }
-  const failed = await phoenix(['local', 'scale', 'x', '--out', 'json'], env());
-  assert.equal(json<{ error: { code: string } }>(failed).error.code, 'PHX_CLI_USAGE');
+  const token = await phoenix(['token'], env());
+  assert.equal(token.code, 1);
+  assert.match(token.stderr, /no local cluster is running/);
 });

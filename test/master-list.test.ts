@@ -14,7 +14,7 @@ const devstack = useDevstack();
 const dir = useTempDir();
 const processes = useProcesses();
 
-const MINION_BIN = fileURLToPath(new URL('../../packages/minion/dist/src/bin/phoenix-minion.js', import.meta.url));
+const MINION_BIN = fileURLToPath(new URL('../../packages/minion/bin/phoenix-minion.js', import.meta.url));
 
 interface Outcome {
   source: string;

@@ -119,7 +119,18 @@ test('every execution module answers through the master', async () => {
   assert.equal((await ret('grains.setval', 'colour', 'blue')) !== undefined, true);
   assert.equal(await ret('grains.get', 'colour'), 'blue');
   await ret('grains.delval', 'colour');
+  assert.equal(await ret('grains.get', 'colour'), null, "Salt's delval leaves the grain, set to None");
+  await ret('grains.delval', 'colour', 'destructive=True');
   assert.equal(await ret('grains.get', 'colour'), '');
+  // The modules operators call every day, through a real master.
+  assert.equal(typeof (await ret('pillar.items')), 'object');
+  assert.deepEqual(Object.keys((await ret('grains.item', 'os')) as object), ['os']);
+  assert.equal(await ret('file.file_exists', '/etc/hosts'), true);
+  const ssh = await ret('service.status', 'ssh');
+  assert.ok(
+    typeof ssh === 'boolean' || /systemd is not running|systemctl not found/.test(String(ssh)),
+    `service.status answers, or says why it cannot: ${JSON.stringify(ssh)}`,
+  );
   assert.ok(((await ret('sys.list_functions', 'test')) as string[]).includes('test.ping'));
   assert.match(JSON.stringify(await ret('sys.doc', 'test.ping')), /test\.ping/);
   assert.deepEqual(await ret('saltutil.running'), []);

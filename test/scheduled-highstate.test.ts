@@ -13,8 +13,10 @@ import { phoenix } from './lib/cli.js';
  * master's listing, and scheduled and submitted highstates skip it and say why.
  */
 
-const devstack = useDevstack();
+// Processes first: `after` hooks run in the order they were registered, and masters whose
+// schedule ticks every second must stop before the local DynamoDB they write to does.
 const processes = useProcesses();
+const devstack = useDevstack();
 const tmp = useTempDir('phoenix-schedule-');
 
 interface Skipped {
@@ -137,8 +139,7 @@ test(
     const disabled = await api<Submitted>(m1, 'POST', '/jobs', {
       target: 'web-1',
       fun: 'state.disable',
-      args: ['maintenance window'],
-      kwargs: { by: 'alice' },
+      kwargs: { reason: 'maintenance window', by: 'alice' },
     });
     assert.deepEqual(disabled.minions, ['web-1']);
     const [disableReturn] = await returnsOf(m1, disabled.jid);

@@ -43,6 +43,8 @@ test('phoenix up starts real masters and minions that answer jobs through the co
   const file = JSON.parse(await readFile(connectionFile(), 'utf8')) as { api: string[]; token: string };
   assert.deepEqual(file.api, cluster.api);
   assert.match(file.token, /^[A-Za-z0-9_-]{40,}$/, 'a random admin token is in the connection file');
+  const token = await phoenix(['token'], env());
+  assert.equal(token.stdout, `${file.token}\n`, 'phoenix token prints the admin token');
 
   // The lifecycle reactor accepts the keys of the instances it saw launch, attested: no operator step.
   const pending = await waitFor(

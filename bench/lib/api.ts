@@ -19,6 +19,22 @@ export class BenchApi {
     return (await response.json()) as T;
   }
 
+  /**
+   * The master's CPU time in ms as it measures it (process.cpuUsage, microseconds), from its
+   * /metrics: /proc's 10 ms ticks can read zero across a few small jobs.
+   */
+  async cpuMs(): Promise<number> {
+    const response = await fetch(`${this.base}/metrics`, {
+      headers: { authorization: `Bearer ${this.token}` },
+      signal: AbortSignal.timeout(30_000),
+    });
+    if (!response.ok) throw new Error(`GET /metrics: ${response.status}`);
+    const text = await response.text();
+    const line = /^phoenix_master_process_cpu_seconds_total(?:\{[^}]*\})? (\S+)$/m.exec(text);
+    if (line === null) throw new Error('GET /metrics: no phoenix_master_process_cpu_seconds_total');
+    return Number(line[1]) * 1000;
+  }
+
   /** Minions connected to each master, as the masters table says (updated every registry heartbeat). */
   async connectedByMaster(): Promise<Map<string, number>> {
     const { masters } = await this.#call<{ masters: Array<{ masterId: string; minionCount: number }> }>(

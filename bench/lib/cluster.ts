@@ -6,7 +6,7 @@ import { fileURLToPath } from 'node:url';
 import { stopProcess, type Devstack } from '@phoenix/devstack';
 
 const bin = (pkg: string, name: string): string =>
-  fileURLToPath(new URL(`../../../packages/${pkg}/dist/src/bin/${name}.js`, import.meta.url));
+  fileURLToPath(new URL(`../../../packages/${pkg}/bin/${name}.js`, import.meta.url));
 
 /** A spawned process whose output is kept (bounded) and scanned for a JSON line with `msg`. */
 export interface BenchProcess {

@@ -4,7 +4,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 
-const PHOENIX = fileURLToPath(new URL('../../../packages/cli/dist/src/bin/phoenix.js', import.meta.url));
+const PHOENIX = fileURLToPath(new URL('../../../packages/cli/bin/phoenix.js', import.meta.url));
 
 export interface OnboardingResult {
   n: number;

@@ -16,12 +16,3 @@ export async function rssKb(pid: number): Promise<number> {
   if (match === null) throw new Error(`no VmRSS for pid ${pid}`);
   return Number(match[1]);
 }
-
-/** User plus system CPU time a process has used, in ms, from /proc/<pid>/stat (Linux). */
-export async function cpuMs(pid: number): Promise<number> {
-  const stat = await readFile(`/proc/${pid}/stat`, 'utf8');
-  // Fields after the command name (which may hold spaces): state is field 3, utime 14, stime 15.
-  const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
-  const ticks = Number(fields[11]) + Number(fields[12]);
-  return (ticks * 1000) / 100; // USER_HZ is 100 on Linux
-}

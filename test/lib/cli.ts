@@ -2,7 +2,7 @@ import { execFile } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
 
 /** The built `phoenix` entry point, run as a user would run it. */
-export const PHOENIX_BIN = fileURLToPath(new URL('../../../packages/cli/dist/src/bin/phoenix.js', import.meta.url));
+export const PHOENIX_BIN = fileURLToPath(new URL('../../../packages/cli/bin/phoenix.js', import.meta.url));
 
 export interface CliResult {
   code: number;

@@ -8,7 +8,7 @@ import type { Devstack } from '@phoenix/devstack';
 import { waitFor, type ProcessRegister } from '@phoenix/devstack/testing';
 
 const bin = (pkg: string, name: string): string =>
-  fileURLToPath(new URL(`../../../packages/${pkg}/dist/src/bin/${name}.js`, import.meta.url));
+  fileURLToPath(new URL(`../../../packages/${pkg}/bin/${name}.js`, import.meta.url));
 
 export interface RunningMaster {
   id: string;

@@ -1,4 +1,4 @@
-import { PhoenixError } from '@phoenix/protocol';
+import { PhoenixError } from '@phoenix/protocol/errors';
 
 export const CliErrorCodes = {
   USAGE: 'PHX_CLI_USAGE',

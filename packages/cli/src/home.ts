@@ -1,9 +1,7 @@
 import { readFileSync } from 'node:fs';
-import { mkdir, readFile, rename, rm, writeFile } from 'node:fs/promises';
+import { readFile } from 'node:fs/promises';
 import { homedir } from 'node:os';
-import { dirname, join } from 'node:path';
-import { z } from 'zod';
-import { AwsSettingsSchema } from '@phoenix/protocol';
+import { join } from 'node:path';
 import { CliError, CliErrorCodes } from './errors.js';
 
 /** Where the CLI keeps local state: $PHOENIX_HOME, else ~/.phoenix. */
@@ -15,36 +13,17 @@ export function localClusterDir(env: NodeJS.ProcessEnv = process.env): string {
   return join(phoenixHome(env), 'local');
 }
 
-/**
- * The local cluster's connection file: written by `phoenix up` once everything listens, removed
- * when it stops. Every other command finds the cluster through it.
- */
-export const ConnectionFileSchema = z.strictObject({
-  version: z.literal(1),
-  pid: z.int().positive(),
-  startedAt: z.string(),
-  aws: AwsSettingsSchema,
-  tablePrefix: z.string(),
-  groups: z.strictObject({ masters: z.string(), minions: z.string() }),
-  lifecycle: z.strictObject({
-    queueUrl: z.string(),
-    queueArn: z.string(),
-    deadLetterQueueUrl: z.string(),
-    deadLetterQueueArn: z.string(),
-    topicArns: z.record(z.string(), z.string()),
-  }),
-  identityCertificate: z.string().optional(),
-  /** The local masters' API URLs, and the admin token the local cluster was made with. */
-  api: z.array(z.string()).optional(),
-  token: z.string().optional(),
-});
-export type ConnectionFile = z.output<typeof ConnectionFileSchema>;
-
 export function connectionFilePath(env: NodeJS.ProcessEnv = process.env): string {
   return join(localClusterDir(env), 'cluster.json');
 }
 
-export async function readConnectionFile(path = connectionFilePath()): Promise<ConnectionFile | undefined> {
+/**
+ * The master API and token of the running local cluster, for the commands that talk to a master
+ * (run, keys, jobs…). Only these fields are checked, by hand: the full schema
+ * (connection-file.ts) costs a zod import, a third of `phoenix run`'s start-up, and the local
+ * commands that need the rest use it. Undefined when no local cluster is running.
+ */
+export async function readLocalApi(path = connectionFilePath()): Promise<{ api: string[]; token: string } | undefined> {
   let text: string;
   try {
     text = await readFile(path, 'utf8');
@@ -52,34 +31,20 @@ export async function readConnectionFile(path = connectionFilePath()): Promise<C
     if ((err as NodeJS.ErrnoException).code === 'ENOENT') return undefined;
     throw err;
   }
-  const parsed = ConnectionFileSchema.safeParse(safeJson(text));
-  if (!parsed.success) {
+  const file = safeJson(text) as { pid?: unknown; api?: unknown; token?: unknown } | undefined;
+  const api = file?.api;
+  if (
+    typeof file?.pid !== 'number' ||
+    typeof file.token !== 'string' ||
+    !Array.isArray(api) ||
+    !api.every((url): url is string => typeof url === 'string')
+  ) {
     throw new CliError(
       CliErrorCodes.CONNECTION_FILE_INVALID,
-      `${path} is not a Phoenix connection file (${parsed.error.issues[0]?.message ?? 'unreadable'}); remove it and run phoenix up again`,
+      `${path} is not a Phoenix connection file; remove it and run phoenix up again`,
     );
   }
-  return parsed.data;
-}
-
-/** Atomic: a reader sees the old file or the new one, never half of one. */
-export async function writeConnectionFile(file: ConnectionFile, path = connectionFilePath()): Promise<void> {
-  await mkdir(dirname(path), { recursive: true, mode: 0o700 });
-  const temp = `${path}.${process.pid}.tmp`;
-  await writeFile(temp, `${JSON.stringify(file, null, 2)}\n`, { mode: 0o600 });
-  await rename(temp, path);
-}
-
-export async function removeConnectionFile(path = connectionFilePath()): Promise<void> {
-  await rm(path, { force: true });
-}
-
-export async function requireLocalCluster(): Promise<ConnectionFile> {
-  const file = await readConnectionFile();
-  if (file === undefined || !processAlive(file.pid)) {
-    throw new CliError(CliErrorCodes.NO_LOCAL_CLUSTER, 'no local cluster is running; start one with phoenix up');
-  }
-  return file;
+  return processAlive(file.pid) ? { api, token: file.token } : undefined;
 }
 
 export function processAlive(pid: number): boolean {
@@ -105,7 +70,7 @@ function isZombie(pid: number): boolean {
   }
 }
 
-function safeJson(text: string): unknown {
+export function safeJson(text: string): unknown {
   try {
     return JSON.parse(text) as unknown;
   } catch {

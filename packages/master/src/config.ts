@@ -144,6 +144,15 @@ export const MasterConfigSchema = z.strictObject({
   minionHeartbeatMs: z.int().min(50).max(60_000).default(1_000),
   /** A minion's connection counts as gone when nothing was heard from it for this long. */
   minionSilenceMs: z.int().min(100).max(600_000).default(30_000),
+  /**
+   * A terminated instance stays in the minion listings this long, then leaves them (`all=true`
+   * still shows it); its row carries the TTL attribute for DynamoDB to delete it then.
+   */
+  terminatedMinionRetentionMs: z
+    .int()
+    .min(1_000)
+    .max(90 * 86_400_000)
+    .default(900_000),
   reactor: ReactorConfigSchema.prefault({}),
   /**
    * Grains a minion reports about itself are its own word. Pillar top files and grain targets match

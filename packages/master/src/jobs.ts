@@ -114,6 +114,9 @@ export class JobService {
   /** Expected minions of recent jobs, so a return can be checked without a table read. */
   readonly #recent = new Map<string, JobFacts>();
   readonly #returns: ReturnBatcher;
+  /** Which master each minion connected elsewhere is on, as their connect and disconnect events said. */
+  readonly #presence = new Map<string, string>();
+  readonly #liveMasters: () => ReadonlySet<string>;
   /** Set by the master: how jobs and returns cross to the other masters. */
   hooks: {
     forwardJob(job: DispatchedJob): void;
@@ -133,8 +136,10 @@ export class JobService {
     link: () => MinionLink,
     masterId: string,
     log: Logger,
+    liveMasters: () => ReadonlySet<string> = () => new Set(),
     selfReported: SelfReportedGrains = { pillar: false, targeting: false },
   ) {
+    this.#liveMasters = liveMasters;
     this.#selfReported = selfReported;
     this.#store = store;
     this.#keys = keys;
@@ -153,6 +158,7 @@ export class JobService {
         if (record.grains) this.#grains.set(record.minionId, record.grains);
         if (record.disabled) this.#adminDisabled.set(record.minionId, record.disabled);
         this.noteRecord(record);
+        if (record.connectedMaster !== undefined) this.#presence.set(record.minionId, record.connectedMaster);
       }
       cursor = page.cursor;
     } while (cursor !== undefined);
@@ -211,6 +217,23 @@ export class JobService {
 
   adminDisabled(minionId: string): AdminDisable | undefined {
     return this.#adminDisabled.get(minionId);
+  }
+
+  /** A minion said hello to `masterId` (this one or a peer: the cluster's `minion/connected` event). */
+  notePresence(minionId: string, masterId: string): void {
+    this.#presence.set(minionId, masterId);
+  }
+
+  /** A minion left `masterId`; a later connection elsewhere is kept (the events may cross). */
+  noteAbsence(minionId: string, masterId: string): void {
+    if (this.#presence.get(minionId) === masterId) this.#presence.delete(minionId);
+  }
+
+  /** Connected here, or to a live peer as far as presence says. */
+  isConnected(minionId: string): boolean {
+    if (this.#link().isConnected(minionId)) return true;
+    const master = this.#presence.get(minionId);
+    return master !== undefined && master !== this.#masterId && this.#liveMasters().has(master);
   }
 
   grainsOf(minionId: string): Readonly<Record<string, unknown>> {
@@ -272,7 +295,9 @@ export class JobService {
       });
     }
     const { expected, skipped } = this.partitionDisabled(request, selected);
-    const job = await this.#storeJob(request, expected, skipped, now);
+    // Said at once rather than waited for: a minion connected to no master cannot get the job.
+    const notConnected = expected.filter((minionId) => !this.isConnected(minionId));
+    const job = await this.#storeJob(request, expected, skipped, notConnected, now);
     // Audit: who ran what, where, when — one structured line per submission.
     this.#log.info(
       {
@@ -284,6 +309,7 @@ export class JobService {
         targetType: job.targetType,
         expected: expected.length,
         ...(skipped.length === 0 ? {} : { skipped }),
+        ...(notConnected.length === 0 ? {} : { notConnected: notConnected.length }),
         ...(request.schedule === undefined ? {} : { schedule: request.schedule.name }),
       },
       'job submitted',
@@ -303,7 +329,13 @@ export class JobService {
     return job;
   }
 
-  async #storeJob(request: JobRequest, expected: string[], skipped: SkippedMinion[], now: number): Promise<JobRecord> {
+  async #storeJob(
+    request: JobRequest,
+    expected: string[],
+    skipped: SkippedMinion[],
+    notConnected: string[],
+    now: number,
+  ): Promise<JobRecord> {
     const target = typeof request.target === 'string' ? request.target : request.target.join(',');
     // Jids are minted by every master; a collision (same microsecond elsewhere) just takes the next one.
     for (let attempt = 0; ; attempt++) {
@@ -319,6 +351,7 @@ export class JobService {
           originMaster: this.#masterId,
           expected,
           ...(skipped.length === 0 ? {} : { skipped }),
+          ...(notConnected.length === 0 ? {} : { notConnected }),
           ...(request.schedule === undefined ? {} : { schedule: request.schedule }),
           createdAt: now,
         });

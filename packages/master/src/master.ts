@@ -55,7 +55,9 @@ export async function startMaster(
   log = log.child({ masterId: id });
   const clusterKeys = await readClusterKeys(config.pkiDir);
   const dynamodb = new DynamoDBClient(awsClientConfig(config.aws, 'dynamodb'));
-  const store = new Store(dynamodb, config.tablePrefix);
+  const store = new Store(dynamodb, config.tablePrefix, {
+    terminatedMinionRetentionMs: config.terminatedMinionRetentionMs,
+  });
   const keys = new KeyRegistry(store, clusterKeys.secretKey, log.child({ component: 'keys' }));
   await keys.refresh();
   // Each master owns its context: the ZAP endpoint is per context, and nothing is shared by accident.
@@ -75,7 +77,15 @@ export async function startMaster(
   await zap.start();
 
   // The job service sends through the link, and the link hands returns to the job service.
-  const jobs = new JobService(store, keys, () => link, id, log.child({ component: 'jobs' }), config.selfReportedGrains);
+  const jobs = new JobService(
+    store,
+    keys,
+    () => link,
+    id,
+    log.child({ component: 'jobs' }),
+    () => new Set(registry.live().map((m) => m.masterId)),
+    config.selfReportedGrains,
+  );
   await jobs.loadGrains();
   /** Set on SIGTERM: every masters list this master sends from then on tells its minions to leave. */
   let draining = false;
@@ -230,6 +240,8 @@ export async function startMaster(
         await autoAccept.consider(minionId);
       },
       gone: (session) => {
+        // A minion that reconnected here already has a new session: its old one's end changes nothing.
+        if (link.isConnected(session.minionId)) return;
         events.emit('minion/disconnected', { minionId: session.minionId });
         void store.minions.clearPresence(session.minionId, id).catch(() => undefined);
       },
@@ -253,7 +265,8 @@ export async function startMaster(
   keys.onChange((change, local) => {
     if (local) peers.broadcast({ v: WIRE_VERSION, t: 'peer-key', from: id, minionId: change.minionId, to: change.to });
   });
-  // Admin disables, made here or on a peer: every master's job service skips them alike.
+  // Admin disables, operators' grains and presence, made here or on a peer: every master's job
+  // service sees them alike.
   events.on((event) => {
     const minionId = event.data.minionId;
     if (typeof minionId !== 'string') return;
@@ -268,6 +281,8 @@ export async function startMaster(
         at: typeof at === 'number' ? at : event.at,
       });
     }
+    if (event.tag === 'minion/connected') jobs.notePresence(minionId, event.masterId);
+    else if (event.tag === 'minion/disconnected') jobs.noteAbsence(minionId, event.masterId);
   });
   // This master's events go to every peer's event stream too. Not key changes (each master emits
   // those as it applies them) nor returns (they travel to the job's origin already).

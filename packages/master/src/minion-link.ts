@@ -202,7 +202,9 @@ export class MinionLink {
     }
     const attestation = this.#proven(route, message);
     const { state, reason, known } = await this.#o.keys.enrol(message.id, message.publicKey, attestation);
-    if (state === 'pending') this.#waiting.set(message.id, route);
+    // A pending or rejected key's minion waits here to hear that it was accepted (an operator may
+    // accept a rejected key again: the minion is back at once, not at its next retry).
+    if (state === 'pending' || state === 'rejected') this.#waiting.set(message.id, route);
     else this.#waiting.delete(message.id);
     const challenge = state === 'pending' ? this.#challenge(route, message.id, message.publicKey) : undefined;
     const reply: MasterMessage = {

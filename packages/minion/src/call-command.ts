@@ -4,7 +4,16 @@ import { join, resolve } from 'node:path';
 import { parseArgs } from 'node:util';
 import pino from 'pino';
 import { stringify } from 'yaml';
-import { generateCurveKeyPair, isStateRun, JidGenerator, PhoenixError, splitArguments } from '@phoenix/protocol';
+import {
+  CALL_OPTIONS,
+  CALL_OUTPUTS,
+  generateCurveKeyPair,
+  isStateRun,
+  JidGenerator,
+  parseArgsOptions,
+  PhoenixError,
+  splitArguments,
+} from '@phoenix/protocol';
 import { formatHighstate, formatNested, useColour } from '@phoenix/state';
 import { loadMinionConfig, type MinionConfig } from './config.js';
 import { createMinionExecutor } from './executor/minion-executor.js';
@@ -16,6 +25,8 @@ export const CALL_USAGE =
 
 /** The minion config read when no --config is given and it exists (as salt-call reads /etc/salt/minion). */
 export const DEFAULT_MINION_CONFIG = '/etc/phoenix/minion.yaml';
+
+const LOG_LEVELS: readonly string[] = CALL_OPTIONS.find((o) => o.name === 'log-level')?.choices ?? [];
 
 class CallUsageError extends PhoenixError {
   constructor(message: string) {
@@ -38,34 +49,38 @@ export async function runCallCommand(argv: readonly string[]): Promise<number> {
   const [fun, ...words] = positionals;
   if (fun === undefined) throw new CallUsageError('name the function to call');
   const out = values.out ?? (isStateRun(fun) ? 'highstate' : 'nested');
-  if (!['nested', 'highstate', 'yaml', 'json'].includes(out)) {
-    throw new CallUsageError(`--out must be one of nested, highstate, yaml, json, not "${out}"`);
+  if (!(CALL_OUTPUTS as readonly string[]).includes(out)) {
+    throw new CallUsageError(`--out must be one of ${CALL_OUTPUTS.join(', ')}, not "${out}"`);
   }
   const configPath = values.config ?? (existsSync(DEFAULT_MINION_CONFIG) ? DEFAULT_MINION_CONFIG : undefined);
   const env = {
     ...process.env,
-    PHOENIX_MINION__logLevel: values['log-level'],
     ...(values.id === undefined ? {} : { PHOENIX_MINION__id: values.id }),
   };
-  // With no config file a masterless call needs no cluster: the keys a connected minion must have
-  // get stand-ins (never used), and the cache (custom grains) lives in the user's home.
-  const standIns =
-    configPath === undefined
-      ? {
-          PHOENIX_MINION__clusterPublicKey: generateCurveKeyPair().publicKey,
-          PHOENIX_MINION__pkiDir: join(homedir(), '.phoenix', 'call', 'pki'),
-          PHOENIX_MINION__cacheDir: join(homedir(), '.phoenix', 'call', 'cache'),
-        }
-      : {};
-  const loaded = await loadMinionConfig(configPath, { ...standIns, ...env });
+  // A masterless call needs no cluster: the keys a connected minion must have get stand-ins (never
+  // used) when the config (a Salt minion config, say) has none, and the cache lives in the home.
+  const fallback = {
+    clusterPublicKey: generateCurveKeyPair().publicKey,
+    pkiDir: join(homedir(), '.phoenix', 'call', 'pki'),
+    cacheDir: join(homedir(), '.phoenix', 'call', 'cache'),
+    // A call is quiet unless the config or --log-level says otherwise.
+    logLevel: 'warn',
+  };
+  const warnings: string[] = [];
+  const loaded = await loadMinionConfig(configPath, env, { fallback, warn: (message) => warnings.push(message) });
+  const level = values['log-level'];
+  if (level !== undefined && !LOG_LEVELS.includes(level))
+    throw new CallUsageError(`--log-level must be one of ${LOG_LEVELS.join(', ')}, not "${level}"`);
   const config: MinionConfig = {
     ...loaded,
+    ...(level === undefined ? {} : { logLevel: level as MinionConfig['logLevel'] }),
     fileClient: 'local',
     fileRoots: roots(values['file-root'], loaded.fileRoots),
     pillarRoots: roots(values['pillar-root'], loaded.pillarRoots),
     imds: { ...loaded.imds, enabled: configPath !== undefined && loaded.imds.enabled },
   };
   const log = pino({ name: 'phoenix-minion-call', level: config.logLevel }, pino.destination(2));
+  for (const warning of warnings) log.warn(warning);
   const { id, instanceId } = await resolveMinionId(config);
   const { executor } = await createMinionExecutor(config, {
     id,
@@ -78,7 +93,10 @@ export async function runCallCommand(argv: readonly string[]): Promise<number> {
   const colour = useColour({ noColor: values['no-color'], forceColor: values['force-color'] }, process.stdout);
   if (out === 'json') process.stdout.write(`${JSON.stringify({ local: outcome.ret }, null, 2)}\n`);
   else if (out === 'yaml') process.stdout.write(stringify({ local: outcome.ret ?? null }));
-  else if (out === 'highstate') process.stdout.write(`${formatHighstate(outcome.ret, { colour, minion: 'local' })}\n`);
+  else if (out === 'highstate')
+    process.stdout.write(
+      `${formatHighstate(outcome.ret, { colour, minion: 'local', mode: config.state.output, verbose: config.state.verbose })}\n`,
+    );
   else process.stdout.write(`${formatNested(outcome.ret, { minion: 'local' })}\n`);
   return outcome.retcode;
 }
@@ -93,26 +111,29 @@ function roots(
   return all;
 }
 
-/** Salt-call's flags; a mistyped one is a usage error (exit status 2), not a crash. */
+/** Salt-call's flags (one table, shared with the phoenix CLI); a mistyped one is a usage error (exit status 2), not a crash. */
 function parseCallArguments(argv: readonly string[]) {
   try {
-    return parseArgs({
+    const { values, positionals } = parseArgs({
       args: [...argv],
       allowPositionals: true,
       strict: true,
-      options: {
-        local: { type: 'boolean', default: false },
-        config: { type: 'string', short: 'c' },
-        'file-root': { type: 'string', multiple: true },
-        'pillar-root': { type: 'string', multiple: true },
-        id: { type: 'string' },
-        out: { type: 'string' },
-        'no-color': { type: 'boolean', default: false },
-        'force-color': { type: 'boolean', default: false },
-        'log-level': { type: 'string', default: 'warn' },
-      },
+      options: parseArgsOptions(CALL_OPTIONS),
     });
+    return { values: values as unknown as CallValues, positionals };
   } catch (err) {
     throw new CallUsageError(err instanceof Error ? err.message : String(err));
   }
+}
+
+interface CallValues {
+  local: boolean;
+  config?: string;
+  'file-root'?: string[];
+  'pillar-root'?: string[];
+  id?: string;
+  out?: string;
+  'no-color': boolean;
+  'force-color': boolean;
+  'log-level'?: string;
 }

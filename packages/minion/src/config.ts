@@ -1,6 +1,8 @@
 import { z } from 'zod';
 import { AwsSettingsSchema, CurveKeySchema, loadConfig } from '@phoenix/protocol';
 import { MasterAddressSchema } from './connection/master-address.js';
+import { foldSaltKeys } from './salt-config.js';
+import { STATE_OUTPUT_MODES } from '@phoenix/state/highstate-output';
 
 export const MinionConfigSchema = z.strictObject({
   /** The minion id; else the EC2 instance id (IMDSv2), else the host name. */
@@ -58,8 +60,18 @@ export const MinionConfigSchema = z.strictObject({
       root: z.string().min(1).default('/'),
       failhard: z.boolean().default(false),
       renderTimeoutMs: z.int().min(1_000).max(3_600_000).default(300_000),
-      jinjaTrimBlocks: z.boolean().default(true),
-      jinjaLstripBlocks: z.boolean().default(true),
+      jinjaTrimBlocks: z.boolean().default(false),
+      jinjaLstripBlocks: z.boolean().default(false),
+      /** Salt's `state_output` for `phoenix call` (full, terse, mixed, changes; `_id` forms). */
+      output: z.enum(STATE_OUTPUT_MODES).default('changes'),
+      /** Salt's `state_verbose`: false leaves successful states without changes out of the output. */
+      verbose: z.boolean().default(true),
+      /** Salt's `state_top`: the top file in the base file roots. */
+      top: z.string().min(1).default('top.sls'),
+      /** Salt's `renderer`: SLS files are Jinja, then YAML (the only pipe Phoenix has). */
+      renderer: z.literal('jinja|yaml').default('jinja|yaml'),
+      /** Salt's `test`: state runs predict unless a run says test=False. */
+      test: z.boolean().default(false),
       /** A remote file or pillar request fails when the master has not answered within this. */
       masterRequestTimeoutMs: z.int().min(1_000).max(3_600_000).default(120_000),
     })
@@ -73,6 +85,8 @@ export const MinionConfigSchema = z.strictObject({
     })
     .prefault({}),
   logLevel: z.enum(['trace', 'debug', 'info', 'warn', 'error', 'fatal', 'silent']).default('info'),
+  /** Salt's static grains in the minion config: merged over the core grains. */
+  grains: z.record(z.string().min(1), z.json()).default({}),
   /** Where the masters table is read (the master-list manager's fallback); unset means pushes only. */
   aws: AwsSettingsSchema.optional(),
   /** DynamoDB table name prefix: the masters table is `<prefix>-masters`. */
@@ -112,9 +126,25 @@ export type MinionConfigInput = z.input<typeof MinionConfigSchema>;
 
 export const MINION_ENV_PREFIX = 'PHOENIX_MINION__';
 
+/**
+ * The minion's config file, with Salt's names for the keys Phoenix has (see salt-config.ts): a
+ * Salt minion config works as Phoenix's. Ignored Salt keys are told to `warn` (default: stderr).
+ */
 export function loadMinionConfig(
   path: string | undefined,
   env: NodeJS.ProcessEnv = process.env,
+  options: {
+    warn?: (message: string) => void;
+    /** Top-level keys used where neither the file nor the environment gives them. */
+    fallback?: Readonly<Record<string, unknown>>;
+  } = {},
 ): Promise<MinionConfig> {
-  return loadConfig(MinionConfigSchema, path, env, MINION_ENV_PREFIX);
+  const warn = options.warn ?? ((message: string) => process.emitWarning(message));
+  const schema = z.preprocess((raw) => {
+    const folded = foldSaltKeys(raw, path ?? 'the environment', warn);
+    return folded !== null && typeof folded === 'object' && !Array.isArray(folded)
+      ? { ...options.fallback, ...folded }
+      : folded;
+  }, MinionConfigSchema);
+  return loadConfig(schema, path, env, MINION_ENV_PREFIX);
 }

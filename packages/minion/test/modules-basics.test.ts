@@ -96,15 +96,19 @@ test('sys.list_modules and sys.list_functions, with module names and globs as in
   assert.ok(all.includes('test.ping') && all.includes('cmd.run_all') && all.includes('grains.setval'));
   assert.deepEqual(all, [...all].sort());
   assert.deepEqual((await run('sys.list_functions', ['test'])).ret, [
+    'test.arg',
     'test.echo',
+    'test.false',
     'test.ping',
     'test.sleep',
+    'test.true',
     'test.version',
   ]);
   assert.deepEqual((await run('sys.list_functions', ['cmd.run*'])).ret, ['cmd.run', 'cmd.run_all']);
   assert.deepEqual((await run('sys.list_functions', ['cmd.run'])).ret, ['cmd.run']);
   assert.deepEqual((await run('sys.list_functions', ['s'])).ret, [], "'s' is a module name, not a prefix");
   assert.deepEqual((await run('sys.list_functions', ['t?st.[ep]*'])).ret, ['test.echo', 'test.ping']);
+  assert.deepEqual((await run('test.arg', [1, 'two'], { three: 3 })).ret, { args: [1, 'two'], kwargs: { three: 3 } });
 });
 
 test('sys.doc returns the documentation of a function, a module or everything', bounded, async () => {

@@ -65,19 +65,25 @@ test('grains.setval persists a custom grain, shows it at once and tells the list
   }
 });
 
-test('grains.delval removes a custom grain; a core grain it overrode shows again', bounded, async () => {
-  await run('grains.setval', ['temporary', 'x']);
-  assert.deepEqual((await run('grains.delval', ['temporary'])).ret, { temporary: null });
-  assert.equal((await run('grains.get', ['temporary'])).ret, '');
-  assert.ok(!((await run('grains.ls')).ret as string[]).includes('temporary'));
+test(
+  'grains.delval empties a custom grain, destructive=True removes it; a core grain it overrode shows again',
+  bounded,
+  async () => {
+    await run('grains.setval', ['temporary', 'x']);
+    assert.deepEqual((await run('grains.delval', ['temporary'])).ret, { temporary: null }, "Salt's delval sets None");
+    assert.ok(((await run('grains.ls')).ret as string[]).includes('temporary'), 'the empty grain stays');
+    assert.deepEqual((await run('grains.delval', ['temporary'], { destructive: true })).ret, { temporary: null });
+    assert.equal((await run('grains.get', ['temporary'])).ret, '');
+    assert.ok(!((await run('grains.ls')).ret as string[]).includes('temporary'));
 
-  await run('grains.setval', ['os', 'Custom']);
-  assert.deepEqual((await run('grains.delval', ['os'])).ret, { os: 'Ubuntu' });
-  const coreDelete = await run('grains.delval', ['os_family']);
-  assert.equal(coreDelete.success, false);
-  assert.match(String(coreDelete.ret), /^ERROR: grain 'os_family' is a core grain/);
-  assert.equal((await run('grains.delval', ['never-set'])).success, true, 'deleting what is not there is a no-op');
-});
+    await run('grains.setval', ['os', 'Custom']);
+    assert.deepEqual((await run('grains.delkey', ['os'])).ret, { os: 'Ubuntu' });
+    const coreDelete = await run('grains.delval', ['os_family'], { destructive: true });
+    assert.equal(coreDelete.success, false);
+    assert.match(String(coreDelete.ret), /^ERROR: grain 'os_family' is a core grain/);
+    assert.equal((await run('grains.delkey', ['never-set'])).success, true, 'deleting what is not there is a no-op');
+  },
+);
 
 test('grains.setval refuses the id grain and values that are not data', bounded, async () => {
   const id = await run('grains.setval', ['id', 'someone-else']);

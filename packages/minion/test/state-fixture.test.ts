@@ -194,7 +194,7 @@ http {
         String(results['nginx-config']?.changes.diff),
         /- {2}server \{ listen 8080; \}\n\+ {2}server \{ listen 9090; \}/,
       );
-      assert.equal(results.nginx?.comment, 'Service nginx restarted');
+      assert.equal(results.nginx?.comment, 'Service restarted');
       assert.deepEqual(results.nginx?.changes, { nginx: true });
       assert.deepEqual(
         (await sandbox.calls()).slice(callsBefore).filter((call) => MUTATING.test(call)),
@@ -209,7 +209,7 @@ http {
       assert.match(text, /Name: \/etc\/motd - Function: file.managed - Result: Clean/);
       assert.match(
         text,
-        / {10}ID: nginx\n {4}Function: service.running\n {6}Result: True\n {5}Comment: Service nginx restarted/,
+        / {10}ID: nginx\n {4}Function: service.running\n {6}Result: True\n {5}Comment: Service restarted/,
       );
       assert.match(text, /Succeeded: 11 \(changed=3\)\nFailed: {5}0/);
     } finally {
@@ -320,18 +320,14 @@ test(
       const holder = minion.start(holderJid, 'state.single', ['gate.wait', 'hold']);
       await waitFor(() => held.entered(), 'the first run to hold the lock', 30_000);
 
+      // Salt's answer: the running function, its PID, when it started and its jid; retcode 1.
       const refused = await minion.run('state.apply', [], { test: true });
       assert.equal(refused.success, false);
       assert.equal(refused.retcode, 1);
-      assert.match(
-        String(refused.ret),
-        new RegExp(
-          `^ERROR: The function "state.single" is running as jid ${holderJid} since \\S+: one state run at a time per minion. Pass queue=True to wait for it.$`,
-        ),
-      );
-      assert.deepEqual((await minion.run('state.running')).ret, [
-        `The function "state.single" is running as jid ${holderJid} since ${(String(refused.ret).match(/since (\S+):/) ?? [])[1]}`,
-      ]);
+      const y = holderJid.slice(0, 4);
+      const message = `The function "state.single" is running as PID ${process.pid} and was started at ${y}, Mar ${holderJid.slice(6, 8)} ${holderJid.slice(8, 10)}:${holderJid.slice(10, 12)}:${holderJid.slice(12, 14)}.${holderJid.slice(14)} with jid ${holderJid}`;
+      assert.deepEqual(refused.ret, [message]);
+      assert.deepEqual((await minion.run('state.running')).ret, [message]);
 
       const queuedJid = nextJid();
       const finished: string[] = [];
@@ -391,9 +387,18 @@ test(
     const sandbox = await createStateSandbox({ fakes: join(FIXTURES, 'fakes') });
     const minion = await fixtureMinion('db-1', { role: 'db' }, sandbox);
     try {
-      const disabled = await minion.run('state.disable', ['investigating disk errors'], { by: 'alice' });
+      const disabled = await minion.run('state.disable', [], { reason: 'investigating disk errors', by: 'alice' });
       assert.equal(disabled.retcode, 0);
-      const record = disabled.ret as { disabled: boolean; by: string; at: string; reason: string; jid: string };
+      const { res, msg, ...record } = disabled.ret as {
+        res: boolean;
+        msg: string;
+        disabled: boolean;
+        by: string;
+        at: string;
+        reason: string;
+        jid: string;
+      };
+      assert.deepEqual([res, msg], [true, 'Info: all state runs disabled.']);
       assert.equal(record.disabled, true);
       assert.equal(record.by, 'alice');
       assert.equal(record.reason, 'investigating disk errors');
@@ -417,7 +422,7 @@ test(
       assert.deepEqual(await readdir(sandbox.root), [], 'nothing ran');
       const predicted = await minion.run('state.highstate', [], { test: true });
       assert.equal(predicted.retcode, 0, 'test=True still works: it changes nothing');
-      assert.deepEqual((await minion.run('state.list_disabled')).ret, record);
+      assert.deepEqual((await minion.run('state.list_disabled')).ret, ['*']);
 
       // A restarted minion (new executor and module on the same cache directory) is still disabled.
       const grains = await GrainStore.open({
@@ -444,10 +449,10 @@ test(
 
       const enabled = await minion.run('state.enable');
       const { disabled: _wasDisabled, ...was } = record;
-      assert.deepEqual(enabled.ret, { disabled: false, was });
+      assert.deepEqual(enabled.ret, { res: true, msg: 'Info: all state runs enabled.', disabled: false, was });
       const applied = await minion.run('state.highstate');
       assert.equal(applied.retcode, 0, JSON.stringify(applied.ret));
-      assert.deepEqual((await minion.run('state.list_disabled')).ret, { disabled: false });
+      assert.deepEqual((await minion.run('state.list_disabled')).ret, []);
     } finally {
       await minion.close();
       await sandbox.close();

@@ -52,7 +52,7 @@ test('state.disable shows the killswitch in the grains at once; state.enable rem
   const run = (fun: string, args: unknown[] = [], kwargs: Record<string, unknown> = {}) =>
     executor.run({ jid: nextJid(), fun, args, kwargs });
 
-  const disabled = await run('state.disable', ['disk errors'], { by: 'alice' });
+  const disabled = await run('state.disable', [], { reason: 'disk errors', by: 'alice' });
   assert.equal(disabled.retcode, 0, JSON.stringify(disabled.ret));
   const { at } = disabled.ret as { at: string };
   const expected = { by: 'alice', at, reason: 'disk errors' };
@@ -108,8 +108,8 @@ test('a minion that starts with the killswitch set reports it in its first grain
   const disabled = await first.executor.run({
     jid: nextJid(),
     fun: 'state.disable',
-    args: ['maintenance'],
-    kwargs: { by: 'carol' },
+    args: [],
+    kwargs: { reason: 'maintenance', by: 'carol' },
   });
   assert.equal(disabled.retcode, 0, JSON.stringify(disabled.ret));
 

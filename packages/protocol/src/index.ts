@@ -12,3 +12,5 @@ export * from './failover.js';
 export * from './lifecycle.js';
 export * from './arguments.js';
 export * from './state-runs.js';
+export * from './state-functions.js';
+export * from './call-options.js';

@@ -1,4 +1,5 @@
 import { z } from 'zod';
+import { isStateRun } from './state-functions.js';
 
 /**
  * The minion's killswitch as a grain (Salt's `state_runs_disabled`): set by `state.disable`, and at
@@ -22,13 +23,6 @@ export function stateRunsDisabled(grains: Readonly<Record<string, unknown>>): St
   const parsed = StateRunsDisabledSchema.safeParse(value);
   // A grain in another shape (set by hand, or by an older minion) still says "disabled".
   return parsed.success ? parsed.data : { by: 'unknown', at: 'unknown', reason: JSON.stringify(value) };
-}
-
-/** The functions whose return is a state run, shown by the highstate outputter unless told otherwise. */
-const STATE_RUNS = new Set(['state.apply', 'state.highstate', 'state.sls', 'state.sls_id', 'state.single']);
-
-export function isStateRun(fun: string): boolean {
-  return STATE_RUNS.has(fun);
 }
 
 /** Salt's `test=True` as a job's keyword argument may carry it (a boolean, or text from a command line). */

@@ -50,9 +50,9 @@ const results = {
   },
 };
 
-test('mixed output: one line per clean success, full detail for changes and failures, then the summary', () => {
+test('changes output (the default): one line per clean success, full detail for changes and failures, then the summary', () => {
   assert.equal(
-    formatHighstate(results, { colour: false, mode: 'mixed', minion: 'web-1' }),
+    formatHighstate(results, { colour: false, mode: 'changes', minion: 'web-1' }),
     `web-1:
   Name: /etc/motd - Function: file.managed - Result: Clean - Started: 10:00:00.000000 - Duration: 1.500 ms
 ----------
@@ -109,6 +109,44 @@ Failed:    1
 Total states run:     4
 Total run time:   1.025 s`,
   );
+});
+
+test("terse, mixed and the _id forms are Salt's state_output; state_verbose false leaves out clean states", () => {
+  const oneLines = (text: string): string[] =>
+    text
+      .split('\n')
+      .filter((line) => line.startsWith('  Name: '))
+      .map((line) => line.replace(/ - Started: .*$/, ''));
+  const terse = formatHighstate(results, { colour: false, mode: 'terse', minion: 'web-1' });
+  assert.deepEqual(oneLines(terse), [
+    '  Name: /etc/motd - Function: file.managed - Result: Clean',
+    '  Name: /etc/nginx/nginx.conf - Function: file.managed - Result: Changed',
+    '  Name: nginx - Function: service.running - Result: Changed',
+    '  Name: ./migrate - Function: cmd.run - Result: Failed',
+  ]);
+  assert.ok(!terse.includes('     Changes:'), 'terse shows no state in detail');
+  assert.match(terse, /Succeeded: 3 \(changed=2\)\nFailed: {4}1\n/);
+
+  // mixed: only failures in full; everything else one line.
+  const mixed = formatHighstate(results, { colour: false, mode: 'mixed', minion: 'web-1' });
+  assert.deepEqual(oneLines(mixed), oneLines(terse).slice(0, 3));
+  assert.deepEqual(
+    [...mixed.matchAll(/^ {10}ID: (.*)$/gm)].map((m) => m[1]),
+    ['migrate'],
+  );
+
+  // The _id forms name a one-line state by its ID.
+  assert.deepEqual(oneLines(formatHighstate(results, { colour: false, mode: 'terse_id' })), [
+    '  Name: motd - Function: file.managed - Result: Clean',
+    '  Name: nginx-config - Function: file.managed - Result: Changed',
+    '  Name: nginx - Function: service.running - Result: Changed',
+    '  Name: migrate - Function: cmd.run - Result: Failed',
+  ]);
+
+  // state_verbose: False drops the clean state, and the summary still counts it.
+  const quiet = formatHighstate(results, { colour: false, mode: 'terse', verbose: false, minion: 'web-1' });
+  assert.deepEqual(oneLines(quiet), oneLines(terse).slice(1));
+  assert.match(quiet, /Succeeded: 3 \(changed=2\)\nFailed: {4}1\n-+\nTotal states run: {5}4/);
 });
 
 test('full output shows clean states in detail too; test=True predictions count as unchanged', () => {

@@ -132,10 +132,10 @@ test('YAML is read as Salt reads it: yes is true, 0644 stays a mode, duplicate k
 });
 
 test(
-  'Jinja renders like Salt: trim and lstrip blocks, Python printing, do, str methods, macros and filters',
+  'Jinja renders like Salt with jinja_trim_blocks and jinja_lstrip_blocks on: Python printing, do, str methods, macros and filters',
   bounded,
   async () => {
-    const renderer = new TemplateRenderer({ timeoutMs: 20_000 });
+    const renderer = new TemplateRenderer({ timeoutMs: 20_000, trimBlocks: true, lstripBlocks: true });
     const services: TemplateServices = {
       call: async () => 'unused',
       read: async (path) =>

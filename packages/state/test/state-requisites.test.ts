@@ -415,8 +415,8 @@ c:
   assert.match(viaPrereq[0] ?? '', /Recursive requisite found/);
 });
 
-test('a requisite naming no state is a compile error with the state, SLS and line', async () => {
-  const errors = await compileErrors({
+test("a requisite naming no state fails that state only, with Salt's comment; the rest runs", async () => {
+  const planned = await plan({
     main: `
 ok:
   test.nop: []
@@ -425,14 +425,29 @@ config:
     - name: /etc/x
     - require:
       - pkg: ngnix
+      - ok
     - watch_in:
       - service: missing-service
+after:
+  test.nop:
+    - require:
+      - file: config
 `,
   });
-  assert.deepEqual(errors, [
-    "The requisite 'require: pkg: ngnix' of state 'file: /etc/x' (ID 'config' in SLS 'base:main' (salt://main.sls, line 4)) names no state in this run (a typo, or an SLS that is not included?)",
-    "The requisite 'watch_in: service: missing-service' of state 'file: /etc/x' (ID 'config' in SLS 'base:main' (salt://main.sls, line 4)) names no state in this run (a typo, or an SLS that is not included?)",
-  ]);
+  const { byId, calls } = await run(planned);
+  assert.deepEqual(byId.config, {
+    result: false,
+    comment:
+      'The following requisites were not found:\n' +
+      '                   require:\n' +
+      '                       pkg: ngnix\n' +
+      '                   watch_in:\n' +
+      '                       service: missing-service\n',
+    changes: {},
+    run: 1,
+  });
+  assert.equal(byId.after?.comment, 'One or more requisite failed: main.config');
+  assert.deepEqual(calls, ['ok'], 'the state with a lost requisite did not run; the others did');
 });
 
 test('requisite targets may be globs and may name a state by its name instead of its ID', async () => {
@@ -578,14 +593,14 @@ bad-order:
     - order: soon
 unsupported:
   test.nop:
-    - listen:
-      - test: a
+    - retry:
+        attempts: 2
 `,
   });
   const more = secondPass.join('\n');
   assert.match(more, /in 'require', \["a","b"\] is not a requisite/);
   assert.match(more, /'order' must be a number, 'first' or 'last'/);
-  assert.match(more, /'listen' is not supported by Phoenix states/);
+  assert.match(more, /'retry' is not supported by Phoenix states/);
 });
 
 test('conflicting IDs across SLS files are an error, as in Salt', async () => {
@@ -611,4 +626,169 @@ target:
   });
   const { calls } = await run(planned, {}, { select: (p) => p.chunk.id === 'target' });
   assert.deepEqual(calls, ['dep', 'target']);
+});
+
+test('listen and listen_in: each listener runs its mod_watch once, at the end, in definition order', async () => {
+  const planned = await plan({
+    main: `
+nginx-conf:
+  file.managed:
+    - name: /etc/nginx/nginx.conf
+    - listen_in:
+      - service: nginx
+site-conf:
+  file.managed:
+    - name: /etc/nginx/site.conf
+    - listen_in:
+      - service: nginx
+php-conf:
+  file.managed:
+    - name: /etc/php.ini
+unchanged:
+  file.managed:
+    - name: /etc/quiet
+nginx:
+  service.running: []
+php-fpm:
+  service.running:
+    - listen:
+      - file: php-conf
+quiet-service:
+  service.running:
+    - listen:
+      - file: unchanged
+after:
+  test.nop: []
+broken-listen:
+  test.nop:
+    - listen:
+      - service: nosuch
+`,
+  });
+  const { calls, results, byId } = await run(planned, {
+    'nginx-conf': { changes: true },
+    'site-conf': { changes: true },
+    'php-conf': { changes: true },
+  });
+  assert.deepEqual(calls, [
+    'nginx-conf',
+    'site-conf',
+    'php-conf',
+    'unchanged',
+    'nginx',
+    'php-fpm',
+    'quiet-service',
+    'after',
+    'broken-listen',
+    'nginx:mod_watch',
+    'php-fpm:mod_watch',
+  ]);
+  const listener = results['service_|-listener_nginx_|-nginx_|-mod_watch'];
+  assert.equal(listener?.__id__, 'listener_nginx');
+  assert.equal(listener?.__run_num__, 9, 'after every state of the run');
+  assert.equal(byId.nginx?.comment, 'in the right state', 'the state itself ran as usual, in its place');
+  assert.ok(results['service_|-listener_php-fpm_|-php-fpm_|-mod_watch']);
+  assert.equal(results['service_|-listener_quiet-service_|-quiet-service_|-mod_watch'], undefined);
+  assert.deepEqual(results['Listen_Error_|-listen_nosuch_|-listen_service_|-Listen_Error'], {
+    name: 'listen_service:nosuch',
+    result: false,
+    comment: 'Referenced state service: nosuch does not exist',
+    changes: {},
+    duration: 0,
+    start_time: results['Listen_Error_|-listen_nosuch_|-listen_service_|-Listen_Error']?.start_time,
+    __run_num__: 11,
+    __id__: 'listen_nosuch',
+    __sls__: 'main',
+  });
+});
+
+test('the _any forms: require_any, watch_any, onchanges_any, onfail_any need one target; onfail_all needs all', async () => {
+  const planned = await plan({
+    main: `
+good:
+  test.nop: []
+bad:
+  test.nop: []
+changed:
+  test.nop: []
+require-any:
+  test.nop:
+    - require_any:
+      - bad
+      - good
+require-all:
+  test.nop:
+    - require:
+      - bad
+      - good
+watch-any:
+  service.running:
+    - watch_any:
+      - bad
+      - changed
+onchanges-any:
+  test.nop:
+    - onchanges_any:
+      - good
+      - changed
+onchanges-none:
+  test.nop:
+    - onchanges_any:
+      - good
+onfail-any:
+  test.nop:
+    - onfail_any:
+      - good
+      - bad
+onfail-all-not-met:
+  test.nop:
+    - onfail_all:
+      - good
+      - bad
+onfail-all-met:
+  test.nop:
+    - onfail_all:
+      - bad
+`,
+  });
+  const { byId, calls } = await run(planned, { bad: { fails: true }, changed: { changes: true } });
+  assert.equal(byId['require-any']?.result, true);
+  assert.equal(byId['require-all']?.comment, 'One or more requisite failed: main.bad');
+  assert.ok(calls.includes('watch-any:mod_watch'), 'one watched state changed: mod_watch');
+  assert.equal(byId['onchanges-any']?.comment, 'in the right state');
+  assert.equal(byId['onchanges-none']?.comment, 'State was not run because none of the onchanges reqs changed');
+  assert.equal(byId['onfail-any']?.comment, 'in the right state');
+  assert.equal(byId['onfail-all-not-met']?.comment, 'State was not run because onfail req did not change');
+  assert.equal(byId['onfail-all-met']?.comment, 'in the right state');
+});
+
+test('requisites by sls, by ID, by name and by glob; failhard does not stop a test=True run', async () => {
+  const planned = await plan(
+    {
+      main: `
+include:
+  - lib
+app-a:
+  test.nop:
+    - name: application-a
+    - failhard: True
+use-all:
+  test.nop:
+    - require:
+      - sls: lib
+      - test: application-*
+      - app-a
+`,
+      lib: `
+lib-one:
+  test.nop: []
+`,
+    },
+    ['main'],
+  );
+  const { byId } = await run(planned, { 'app-a': { fails: true } }, { test: true });
+  assert.equal(byId['use-all']?.comment, 'One or more requisite failed: main.app-a', 'the run went on past failhard');
+  const real = await run(planned, { 'app-a': { fails: true } });
+  assert.equal(real.byId['use-all'], undefined, 'failhard stopped the run');
+  assert.equal(real.haltedBy, 'test_|-app-a_|-application-a_|-nop');
 });

@@ -103,6 +103,8 @@ const StoredJobSchema = z.object({
   expected: z.array(z.string()),
   /** Minions the target selected but the job was not sent to (state runs disabled there), and why. */
   skipped: z.array(z.object({ minionId: z.string(), reason: z.string() })).optional(),
+  /** Expected minions that were connected to no master when the job was sent: nothing waits for them. */
+  notConnected: z.array(z.string()).optional(),
   /** Set when a master's schedule fired the job: the entry and the tick it fired for. */
   schedule: z.object({ name: z.string(), tickAt: epochMs }).optional(),
   createdAt: epochMs,

@@ -1,56 +1,63 @@
 #!/usr/bin/env node
-import { isPhoenixError } from '@phoenix/protocol';
+import { CommanderError } from 'commander';
+import { isPhoenixError } from '@phoenix/protocol/errors';
 import { CliError } from '../errors.js';
-import { USAGES } from '../usage.js';
+import { buildProgram, type Outcome } from '../program.js';
 
-const USAGE = `usage: phoenix COMMAND [ARGS]
-
-Local cluster (the embedded cloud: no AWS account needed)
-  ${USAGES.up}
-  ${USAGES.down}
-  ${USAGES.local}
-
-This host, no master (states from local roots, as salt-call --local)
-  ${USAGES.call}
-
-Cluster (any master's API: --api URL --token T, or PHOENIX_API / PHOENIX_TOKEN, else the local cluster)
-  ${USAGES.run}
-  ${USAGES.keys}
-  ${USAGES.jobs}
-  ${USAGES.masters}
-  ${USAGES.minions}
-  ${USAGES.tokens}
-
-Every command takes --out json and then prints one JSON document.`;
-
-type Command = (argv: readonly string[]) => Promise<number>;
-// Loaded on demand: `phoenix run` should not pay for loading the local cloud that `phoenix up` needs.
-const COMMANDS: Record<string, () => Promise<Command>> = {
-  up: async () => (await import('../commands/up.js')).up,
-  down: async () => (await import('../commands/down.js')).down,
-  local: async () => (await import('../commands/local.js')).local,
-  run: async () => (await import('../commands/run.js')).run,
-  call: async () => (await import('../commands/call.js')).call,
-  keys: async () => (await import('../commands/keys.js')).keys,
-  jobs: async () => (await import('../commands/jobs.js')).jobs,
-  masters: async () => (await import('../commands/masters.js')).masters,
-  minions: async () => (await import('../commands/minions.js')).minions,
-  tokens: async () => (await import('../commands/tokens.js')).tokens,
-};
+/** Exit status of a command line that could not be understood (as the error table says of PHX_CLI_USAGE). */
+const USAGE_EXIT = 2;
 
 async function main(argv: readonly string[]): Promise<number> {
-  const [name, ...rest] = argv;
-  if (name === undefined || name === '--help' || name === '-h' || name === 'help') {
-    process.stdout.write(`${USAGE}\n`);
-    return name === undefined ? 2 : 0;
+  const outcome: Outcome = { exitCode: 0 };
+  const program = buildProgram(outcome);
+  // `phoenix help keys list` is `phoenix keys list --help` (commander's help command takes one name).
+  const args = argv[0] === 'help' && argv.length > 1 ? [...argv.slice(1), '--help'] : [...argv];
+  // --version asks the cluster too, so it is a command of its own (declared in the table for help).
+  if (args.length === 1 && (args[0] === '--version' || args[0] === '-V')) {
+    return (await import('../commands/version.js')).version();
   }
-  const load = COMMANDS[name];
-  if (load === undefined) {
-    process.stderr.write(`phoenix: unknown command "${name}"\n${USAGE}\n`);
-    return 2;
+  try {
+    await program.parseAsync(args, { from: 'user' });
+  } catch (err) {
+    if (!(err instanceof CommanderError)) throw err;
+    if (err.code === 'commander.helpDisplayed' || err.code === 'commander.version') return 0;
+    if (err.code === 'commander.help') return USAGE_EXIT;
+    const message = err.message
+      .replace(/^error: /, '')
+      .replace(/\n\(Did you mean (.*)\?\)/, ' (did you mean $1?)')
+      .replace(/\n/g, ' ')
+      .replace(/\.$/, '');
+    process.stderr.write(`phoenix: ${message}; see phoenix ${commandPath(args)}--help [PHX_CLI_USAGE]\n`);
+    if (wantsJson(args)) {
+      process.stdout.write(`${JSON.stringify({ error: { code: 'PHX_CLI_USAGE', message } }, null, 2)}\n`);
+    }
+    return USAGE_EXIT;
   }
-  return (await load())(rest);
+  return outcome.exitCode;
 }
+
+/** The known command words at the front of a command line (for "see phoenix keys list --help"). */
+function commandPath(args: readonly string[]): string {
+  const words: string[] = [];
+  let command = buildProgram({ exitCode: 0 });
+  for (const arg of args) {
+    const next = command.commands.find((c) => c.name() === arg || c.aliases().includes(arg));
+    if (next === undefined) break;
+    words.push(arg);
+    command = next;
+  }
+  return words.length === 0 ? '' : `${words.join(' ')} `;
+}
+
+function wantsJson(args: readonly string[]): boolean {
+  return args.some((arg, i) => arg === '--out=json' || (arg === '--out' && args[i + 1] === 'json'));
+}
+
+// `phoenix … | head` closes the pipe early: that ends the output, it is not an error.
+process.stdout.on('error', (err: NodeJS.ErrnoException) => {
+  if (err.code === 'EPIPE') process.exit(process.exitCode ?? 0);
+  throw err;
+});
 
 const argv = process.argv.slice(2);
 main(argv).then(
@@ -66,7 +73,3 @@ main(argv).then(
     process.exitCode = err instanceof CliError ? err.exitCode : 1;
   },
 );
-
-function wantsJson(args: readonly string[]): boolean {
-  return args.some((arg, i) => arg === '--out=json' || (arg === '--out' && args[i + 1] === 'json'));
-}

@@ -1,16 +1,18 @@
-import { parseCommand } from '../args.js';
+import { readConnectionFile, removeConnectionFile } from '../connection-file.js';
 import { CliError, CliErrorCodes } from '../errors.js';
-import { emit, outputFormat } from '../output.js';
-import { processAlive, readConnectionFile, removeConnectionFile } from '../home.js';
+import { processAlive } from '../home.js';
+import { emit, type OutputFormat } from '../output.js';
 
-/** `phoenix down`: stops a detached local cluster and waits until it has exited. */
-export async function down(argv: readonly string[]): Promise<number> {
-  const { values } = parseCommand('down', argv, { out: { type: 'string' } }, false);
-  const out = outputFormat(values.out);
+/**
+ * `phoenix down`: stops the local cluster, whether `phoenix up` runs in the foreground (another
+ * terminal) or detached, and waits until it has exited.
+ */
+export async function down(options: { out?: OutputFormat }): Promise<number> {
+  const out = options.out ?? 'text';
   const file = await readConnectionFile();
   if (file === undefined || !processAlive(file.pid)) {
     await removeConnectionFile();
-    emit(out, { status: 'stopped', wasRunning: false }, () => 'No local cluster is running.');
+    await emit(out, { status: 'stopped', wasRunning: false }, () => 'No local cluster is running.');
     return 0;
   }
   process.kill(file.pid, 'SIGTERM');
@@ -23,7 +25,7 @@ export async function down(argv: readonly string[]): Promise<number> {
     }
   }
   await removeConnectionFile();
-  emit(out, { status: 'stopped', wasRunning: true, pid: file.pid, forced }, () =>
+  await emit(out, { status: 'stopped', wasRunning: true, pid: file.pid, forced }, () =>
     forced
       ? `Local cluster (pid ${file.pid}) did not stop in time and was killed.`
       : `Local cluster (pid ${file.pid}) stopped.`,

@@ -2,9 +2,14 @@ import { existsSync } from 'node:fs';
 import { chmod, link, mkdir, open, rename, rm } from 'node:fs/promises';
 import { join, resolve } from 'node:path';
 import { generateCurveKeyPair, keyFingerprint } from '@phoenix/protocol';
-import { parseCommand } from '../args.js';
 import { CliError, CliErrorCodes } from '../errors.js';
-import { emit, outputFormat } from '../output.js';
+import { emit, type OutputFormat } from '../output.js';
+
+export interface InitClusterOptions {
+  pkiDir?: string;
+  force?: boolean;
+  out?: OutputFormat;
+}
 
 /** Where a master looks by convention (its `pkiDir`), as Salt keeps /etc/salt/pki. */
 export const DEFAULT_PKI_DIR = '/etc/phoenix/pki';
@@ -14,19 +19,10 @@ export const DEFAULT_PKI_DIR = '/etc/phoenix/pki';
  * master reads both files from its pkiDir; every minion pins the public key. Replacing the pair
  * cuts off every minion that pinned the old key, so existing files are kept unless --force.
  */
-export async function initCluster(argv: readonly string[]): Promise<number> {
-  const { values } = parseCommand(
-    'keys init-cluster',
-    argv,
-    {
-      'pki-dir': { type: 'string', default: DEFAULT_PKI_DIR },
-      force: { type: 'boolean', default: false },
-      out: { type: 'string' },
-    },
-    false,
-  );
-  const out = outputFormat(values.out);
-  const dir = resolve(values['pki-dir'] ?? DEFAULT_PKI_DIR);
+export async function initCluster(options: InitClusterOptions): Promise<number> {
+  const values = { force: options.force === true };
+  const out = options.out ?? 'text';
+  const dir = resolve(options.pkiDir ?? DEFAULT_PKI_DIR);
   const publicKeyFile = join(dir, 'cluster.pub');
   const secretKeyFile = join(dir, 'cluster.key');
   const existing = [publicKeyFile, secretKeyFile].filter((path) => existsSync(path));
@@ -54,7 +50,7 @@ export async function initCluster(argv: readonly string[]): Promise<number> {
     );
   }
   const fingerprint = keyFingerprint(pair.publicKey);
-  emit(out, { pkiDir: dir, publicKeyFile, secretKeyFile, publicKey: pair.publicKey, fingerprint }, () =>
+  await emit(out, { pkiDir: dir, publicKeyFile, secretKeyFile, publicKey: pair.publicKey, fingerprint }, () =>
     [
       `Wrote the cluster key pair to ${dir}:`,
       `  cluster.pub  mode 0644  the public key: every minion's clusterPublicKey`,

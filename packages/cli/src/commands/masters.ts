@@ -1,6 +1,12 @@
 import { resolveApi, request } from '../api-client.js';
-import { parseCommand } from '../args.js';
-import { emit, outputFormat } from '../output.js';
+import { emit, type OutputFormat } from '../output.js';
+
+export interface ApiOptions {
+  out?: OutputFormat;
+  api?: string;
+  token?: string;
+  ca?: string;
+}
 
 interface MasterView {
   masterId: string;
@@ -15,34 +21,31 @@ interface MasterView {
 }
 
 /** `phoenix masters`: every master in the table, live, draining or dead, as any master sees it. */
-export async function masters(argv: readonly string[]): Promise<number> {
-  const { values } = parseCommand(
-    'masters',
-    argv,
-    { out: { type: 'string' }, api: { type: 'string' }, token: { type: 'string' } },
-    false,
-  );
-  const out = outputFormat(values.out);
-  const api = await resolveApi(values);
+export async function masters(options: ApiOptions): Promise<number> {
+  const api = await resolveApi(options);
   const { masters: list } = await request<{ masters: MasterView[] }>(api, 'GET', '/masters');
   const now = Date.now();
   const differing = treesDiffering(list);
-  emit(out, { masters: list.map((m) => ({ ...m, treeDiffers: differing.has(m.masterId) })) }, () => {
-    const lines = list.map(
-      (m) =>
-        `${m.masterId.padEnd(24)} ${m.liveness.padEnd(9)} ${`${m.host}:${m.ports.minion}`.padEnd(22)} ` +
-        `${String(m.minionCount).padStart(6)} minions  tree ${(m.treeHash ?? 'unknown').slice(0, 12).padEnd(12)}` +
-        `${differing.has(m.masterId) ? ' DIFFERS' : ''}  heartbeat ${((now - m.heartbeatAt) / 1000).toFixed(1)} s ago`,
-    );
-    if (differing.size > 0) {
-      lines.push(
-        '',
-        `Warning: ${[...differing].join(', ')} serve${differing.size === 1 ? 's' : ''} a different state tree ` +
-          'than most live masters; minions get different states depending on their master.',
+  await emit(
+    options.out ?? 'text',
+    { masters: list.map((m) => ({ ...m, treeDiffers: differing.has(m.masterId) })) },
+    () => {
+      const lines = list.map(
+        (m) =>
+          `${m.masterId.padEnd(24)} ${m.liveness.padEnd(9)} ${`${m.host}:${m.ports.minion}`.padEnd(22)} ` +
+          `${String(m.minionCount).padStart(6)} minions  tree ${(m.treeHash ?? 'unknown').slice(0, 12).padEnd(12)}` +
+          `${differing.has(m.masterId) ? ' DIFFERS' : ''}  heartbeat ${((now - m.heartbeatAt) / 1000).toFixed(1)} s ago`,
       );
-    }
-    return lines.join('\n') || 'No masters.';
-  });
+      if (differing.size > 0) {
+        lines.push(
+          '',
+          `Warning: ${[...differing].join(', ')} serve${differing.size === 1 ? 's' : ''} a different state tree ` +
+            'than most live masters; minions get different states depending on their master.',
+        );
+      }
+      return lines.join('\n') || 'No masters.';
+    },
+  );
   return 0;
 }
 

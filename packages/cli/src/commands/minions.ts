@@ -1,8 +1,6 @@
 import { resolveApi, request } from '../api-client.js';
-import { parseCommand } from '../args.js';
 import { CliError, CliErrorCodes } from '../errors.js';
-import { emit, outputFormat } from '../output.js';
-import { USAGES } from '../usage.js';
+import { emit, type OutputFormat } from '../output.js';
 
 interface MinionView {
   minionId: string;
@@ -19,33 +17,35 @@ interface MinionView {
 const KEY_STATES = ['pending', 'accepted', 'rejected', 'denied'];
 const LIFECYCLE_STATES = ['launching', 'in-service', 'terminating', 'terminated'];
 
+export interface MinionsOptions {
+  state?: string;
+  master?: string;
+  all?: boolean;
+  out?: OutputFormat;
+  api?: string;
+  token?: string;
+  ca?: string;
+}
+
 /**
  * `phoenix minions [PATTERN]`: the fleet as any master sees it. --state takes a key state or a
  * lifecycle state (the two vocabularies do not overlap); every page is followed.
  */
-export async function minions(argv: readonly string[]): Promise<number> {
-  const { values, positionals } = parseCommand('minions', argv, {
-    state: { type: 'string' },
-    master: { type: 'string' },
-    out: { type: 'string' },
-    api: { type: 'string' },
-    token: { type: 'string' },
-  });
-  const out = outputFormat(values.out);
-  const [pattern = '*', ...extra] = positionals;
-  if (extra.length > 0) throw new CliError(CliErrorCodes.USAGE, `usage: ${USAGES.minions}`);
+export async function minions(pattern: string, options: MinionsOptions): Promise<number> {
   const query = new URLSearchParams({ match: pattern, limit: '1000' });
-  if (values.state !== undefined) {
-    if (KEY_STATES.includes(values.state)) query.set('keyState', values.state);
-    else if (LIFECYCLE_STATES.includes(values.state)) query.set('lifecycle', values.state);
+  const state = options.state;
+  if (state !== undefined) {
+    if (KEY_STATES.includes(state)) query.set('keyState', state);
+    else if (LIFECYCLE_STATES.includes(state)) query.set('lifecycle', state);
     else
       throw new CliError(
         CliErrorCodes.USAGE,
-        `--state must be a key state (${KEY_STATES.join(', ')}) or a lifecycle state (${LIFECYCLE_STATES.join(', ')}), not "${values.state}"`,
+        `phoenix minions: --state must be a key state (${KEY_STATES.join(', ')}) or a lifecycle state (${LIFECYCLE_STATES.join(', ')}), not "${state}"`,
       );
   }
-  if (values.master !== undefined) query.set('master', values.master);
-  const api = await resolveApi(values);
+  if (options.all === true) query.set('all', 'true');
+  if (options.master !== undefined) query.set('master', options.master);
+  const api = await resolveApi(options);
   const list: MinionView[] = [];
   for (let cursor: string | undefined, first = true; first || cursor !== undefined; first = false) {
     if (cursor !== undefined) query.set('cursor', cursor);
@@ -54,7 +54,9 @@ export async function minions(argv: readonly string[]): Promise<number> {
     cursor = page.cursor;
   }
   list.sort((a, b) => a.minionId.localeCompare(b.minionId));
-  emit(out, { minions: list }, () => (list.length === 0 ? 'No minions.' : list.map(formatMinion).join('\n')));
+  await emit(options.out ?? 'text', { minions: list }, () =>
+    list.length === 0 ? 'No minions.' : list.map(formatMinion).join('\n'),
+  );
   return 0;
 }
 

@@ -1,12 +1,30 @@
-import { stringify } from 'yaml';
-import { isStateRun, splitArguments } from '@phoenix/protocol';
-import { formatHighstate, formatNested, useColour } from '@phoenix/state';
+import { splitArguments } from '@phoenix/protocol/arguments';
+import { isStateRun } from '@phoenix/protocol/state-functions';
+import { formatHighstate, useColour } from '@phoenix/state/highstate-output';
 import { resolveApi, request, stream } from '../api-client.js';
-import { USAGES } from '../usage.js';
-import { parseCommand } from '../args.js';
 import { CliError, CliErrorCodes } from '../errors.js';
+import { yaml, type RUN_OUTPUTS } from '../output.js';
 
-const RUN_USAGE = USAGES.run;
+/** `phoenix run`'s options, as program.ts declares them. */
+export interface RunOptions {
+  grain?: boolean;
+  list?: boolean;
+  compound?: boolean;
+  pcre?: boolean;
+  pillar?: boolean;
+  timeout: number;
+  async?: boolean;
+  waitOffline?: boolean;
+  out?: (typeof RUN_OUTPUTS)[number];
+  color: boolean;
+  forceColor?: boolean;
+  api?: string;
+  token?: string;
+  ca?: string;
+}
+
+/** Exit status when the only minions missing are those not connected to any master. */
+export const EXIT_NOT_CONNECTED = 3;
 
 interface Skipped {
   minionId: string;
@@ -20,73 +38,84 @@ interface Return {
   ret: unknown;
 }
 
-/** `phoenix run`: Salt's `salt` command. Streams returns; exits 1 when a minion failed, did not answer or was skipped. */
-export async function run(argv: readonly string[]): Promise<number> {
-  const { values, positionals } = parseCommand('run', argv, {
-    grain: { type: 'boolean', short: 'G', default: false },
-    list: { type: 'boolean', short: 'L', default: false },
-    compound: { type: 'boolean', short: 'C', default: false },
-    pcre: { type: 'boolean', short: 'E', default: false },
-    timeout: { type: 'string', short: 't' },
-    async: { type: 'boolean', default: false },
-    out: { type: 'string' },
-    'no-color': { type: 'boolean', default: false },
-    'force-color': { type: 'boolean', default: false },
-    api: { type: 'string' },
-    token: { type: 'string' },
-  });
-  const [target, fun, ...rest] = positionals;
-  if (target === undefined || fun === undefined) throw new CliError(CliErrorCodes.USAGE, `usage: ${RUN_USAGE}`);
+/**
+ * `phoenix run`: Salt's `salt` command. Streams returns; reports at once the minions that are not
+ * connected to any master. Exits 1 when a minion failed, did not answer or was skipped, 3 when
+ * the only ones missing are not connected.
+ */
+export async function run(target: string, fun: string, words: string[], options: RunOptions): Promise<number> {
+  if (options.pillar === true) {
+    throw new CliError(
+      CliErrorCodes.USAGE,
+      "phoenix run: Phoenix does not target by pillar (Salt's -I); target grains instead: -G 'KEY:VALUE' or G@ in -C",
+    );
+  }
   // Like salt: a state run is shown by the highstate outputter, anything else as nested YAML.
-  const out = values.out ?? (isStateRun(fun) ? 'highstate' : 'nested');
-  if (!['nested', 'highstate', 'yaml', 'json'].includes(out)) {
-    throw new CliError(CliErrorCodes.USAGE, `--out must be one of nested, highstate, yaml, json, not "${out}"`);
-  }
-  const colour = useColour({ noColor: values['no-color'], forceColor: values['force-color'] }, process.stdout);
-  const chosen = (['grain', 'list', 'compound', 'pcre'] as const).filter((type) => values[type]);
-  if (chosen.length > 1) throw new CliError(CliErrorCodes.USAGE, 'choose one of -G, -L, -C and -E');
-  const targetType = chosen[0] ?? 'glob';
-  const timeoutS = values.timeout === undefined ? 30 : Number(values.timeout);
-  if (!Number.isFinite(timeoutS) || timeoutS <= 0 || timeoutS > 86_400) {
-    throw new CliError(CliErrorCodes.USAGE, `--timeout must be seconds from 1 to 86400, not "${values.timeout}"`);
-  }
-  const { args, kwargs } = splitArguments(rest);
-  const api = await resolveApi(values);
-  const submitted = await request<{ jid: string; minions: string[]; skipped?: Skipped[] }>(api, 'POST', '/jobs', {
+  const out = options.out ?? (isStateRun(fun) ? 'highstate' : 'nested');
+  const colour = useColour({ noColor: !options.color, forceColor: options.forceColor === true }, process.stdout);
+  const targetType = options.grain
+    ? 'grain'
+    : options.list
+      ? 'list'
+      : options.compound
+        ? 'compound'
+        : options.pcre
+          ? 'pcre'
+          : 'glob';
+  const timeoutMs = Math.round(options.timeout * 1000);
+  const { args, kwargs } = splitArguments(words);
+  const api = await resolveApi(options);
+  const submitted = await request<{
+    jid: string;
+    minions: string[];
+    skipped?: Skipped[];
+    notConnected?: string[];
+  }>(api, 'POST', '/jobs', {
     target: targetType === 'list' ? target.split(',') : target,
     targetType,
     fun,
     args,
     kwargs,
+    timeoutMs,
   });
   // Minions the master did not send the job to (their state runs are disabled): said, and a failure.
   const skipped = submitted.skipped ?? [];
   for (const { minionId, reason } of skipped) process.stderr.write(`${minionId}: skipped: ${reason}\n`);
-  if (values.async) {
+  const notConnected = submitted.notConnected ?? [];
+  if (options.async) {
     process.stdout.write(
       out === 'json'
-        ? `${JSON.stringify({ jid: submitted.jid, minions: submitted.minions, skipped })}\n`
+        ? `${JSON.stringify({ jid: submitted.jid, minions: submitted.minions, skipped, notConnected })}\n`
         : `${submitted.jid}\n`,
     );
     return 0;
   }
+  if (!options.waitOffline) {
+    for (const id of notConnected) process.stderr.write(`${id}: not connected to any master; not waiting for it\n`);
+  }
   const returns = new Map<string, Return>();
   let missing: string[] = [];
+  let offline: string[] = notConnected;
   const progress = process.stderr.isTTY && out !== 'json';
-  await stream(api, `/jobs/${submitted.jid}/stream?timeoutMs=${Math.round(timeoutS * 1000)}`, (event, data) => {
+  const query = `timeoutMs=${timeoutMs}${options.waitOffline ? '&waitOffline=true' : ''}`;
+  let printing = Promise.resolve();
+  await stream(api, `/jobs/${submitted.jid}/stream?${query}`, (event, data) => {
     if (event === 'return') {
       const ret = data as Return;
       returns.set(ret.minionId, ret);
-      if (out === 'nested') {
-        const note = ret.success ? undefined : `failed, retcode ${ret.retcode}`;
-        process.stdout.write(`${formatNested(ret.ret, { minion: ret.minionId, note })}\n`);
-      }
-      if (out === 'highstate') process.stdout.write(`${formatHighstate(ret.ret, { colour, minion: ret.minionId })}\n`);
+      printing = printing.then(async () => {
+        if (out === 'nested') process.stdout.write(await nested(ret));
+        if (out === 'highstate')
+          process.stdout.write(`${formatHighstate(ret.ret, { colour, minion: ret.minionId })}\n`);
+      });
       if (progress) process.stderr.write(`\r${returns.size}/${submitted.minions.length} returned`);
     } else if (event === 'done') {
-      missing = (data as { missing: string[] }).missing;
+      const done = data as { missing: string[]; notConnected?: string[] };
+      missing = done.missing;
+      offline = done.notConnected ?? [];
     }
   });
+  await printing;
   if (progress) process.stderr.write('\n');
   const failed = [...returns.values()].filter((r) => !r.success).map((r) => r.minionId);
   const document = {
@@ -96,10 +125,20 @@ export async function run(argv: readonly string[]): Promise<number> {
     ),
     failed,
     missing,
+    notConnected: offline,
     skipped,
   };
   if (out === 'json') process.stdout.write(`${JSON.stringify(document, null, 2)}\n`);
-  if (out === 'yaml') process.stdout.write(stringify(document));
-  for (const id of missing) process.stderr.write(`${id}: did not return within ${timeoutS} s\n`);
-  return failed.length > 0 || missing.length > 0 || skipped.length > 0 ? 1 : 0;
+  if (out === 'yaml') process.stdout.write(await yaml(document));
+  for (const id of missing) process.stderr.write(`${id}: did not return within ${options.timeout} s\n`);
+  if (options.waitOffline) for (const id of offline) process.stderr.write(`${id}: not connected; did not return\n`);
+  if (failed.length > 0 || missing.length > 0 || skipped.length > 0) return 1;
+  return offline.length > 0 ? EXIT_NOT_CONNECTED : 0;
+}
+
+/** Not a state run: the nested outputter, loaded only when a return is shown that way (it brings YAML). */
+async function nested(ret: Return): Promise<string> {
+  const { formatNested } = await import('@phoenix/state/nested-output');
+  const note = ret.success ? undefined : `failed, retcode ${ret.retcode}`;
+  return `${formatNested(ret.ret, { minion: ret.minionId, ...(note === undefined ? {} : { note }) })}\n`;
 }

@@ -1,8 +1,12 @@
 import { resolveApi, request } from '../api-client.js';
-import { parseCommand } from '../args.js';
-import { CliError, CliErrorCodes } from '../errors.js';
-import { emit, outputFormat } from '../output.js';
-import { USAGES } from '../usage.js';
+import { emit } from '../output.js';
+import type { ApiOptions } from './masters.js';
+
+export interface TokenCreateOptions extends ApiOptions {
+  role: 'read' | 'operate' | 'admin';
+  /** Seconds the token is valid for (program.ts parses 30d, 12h...). */
+  ttl?: number;
+}
 
 interface TokenInfo {
   id: string;
@@ -14,65 +18,43 @@ interface TokenInfo {
   state: string;
 }
 
-const UNITS: Record<string, number> = { s: 1, m: 60, h: 3600, d: 86_400 };
-
-function parseTtl(value: string | undefined): number | undefined {
-  if (value === undefined) return undefined;
-  const match = /^(\d+)([smhd])$/.exec(value);
-  if (match === null)
-    throw new CliError(CliErrorCodes.USAGE, `--ttl must be a number and s, m, h or d (30d), not "${value}"`);
-  return Number(match[1]) * (UNITS[match[2] as string] as number);
+/** `phoenix tokens create NAME --role R [--ttl 30d]`: prints the token once; only its hash is kept. */
+export async function create(name: string, options: TokenCreateOptions): Promise<number> {
+  const api = await resolveApi(options);
+  const made = await request<{ token: string; info: TokenInfo }>(api, 'POST', '/tokens', {
+    name,
+    role: options.role,
+    ...(options.ttl === undefined ? {} : { ttlSeconds: options.ttl }),
+  });
+  await emit(
+    options.out ?? 'text',
+    made,
+    () =>
+      `${made.token}\n(token ${made.info.id} "${made.info.name}", ${made.info.role}${until(made.info)}: shown this once)`,
+  );
+  return 0;
 }
 
-/** `phoenix tokens`: API tokens kept cluster-wide (hashed), made, listed and revoked by an admin. */
-export async function tokens(argv: readonly string[]): Promise<number> {
-  const { values, positionals } = parseCommand('tokens', argv, {
-    role: { type: 'string' },
-    ttl: { type: 'string' },
-    out: { type: 'string' },
-    api: { type: 'string' },
-    token: { type: 'string' },
-  });
-  const out = outputFormat(values.out);
-  const [action, arg, ...extra] = positionals;
-  const usage = (): CliError => new CliError(CliErrorCodes.USAGE, `usage: ${USAGES.tokens}`);
-  if (extra.length > 0) throw usage();
-  if (action === 'create') {
-    if (arg === undefined || values.role === undefined) throw usage();
-    const ttlSeconds = parseTtl(values.ttl);
-    const api = await resolveApi(values);
-    const made = await request<{ token: string; info: TokenInfo }>(api, 'POST', '/tokens', {
-      name: arg,
-      role: values.role,
-      ...(ttlSeconds === undefined ? {} : { ttlSeconds }),
-    });
-    emit(
-      out,
-      made,
-      () =>
-        `${made.token}\n(token ${made.info.id} "${made.info.name}", ${made.info.role}${until(made.info)}: shown this once)`,
-    );
-    return 0;
-  }
-  if (action === 'list' && arg === undefined) {
-    const api = await resolveApi(values);
-    const { tokens: list } = await request<{ tokens: TokenInfo[] }>(api, 'GET', '/tokens');
-    emit(out, { tokens: list }, () =>
-      list.length === 0
-        ? 'No tokens made with phoenix tokens create.'
-        : list
-            .map((t) => `${t.id}  ${t.name.padEnd(20)} ${t.role.padEnd(8)} ${t.state.padEnd(8)}${until(t)}`)
-            .join('\n'),
-    );
-    return 0;
-  }
-  if (action === 'revoke' && arg !== undefined) {
-    const api = await resolveApi(values);
-    const { info } = await request<{ info: TokenInfo }>(api, 'POST', `/tokens/${encodeURIComponent(arg)}/revoke`, {});
-    emit(out, { info }, () => `token ${info.id} "${info.name}" revoked`);
-    return 0;
-  }
-  throw usage();
+/** `phoenix tokens list`: every token made with `tokens create`, active, expired or revoked. */
+export async function list(options: ApiOptions): Promise<number> {
+  const api = await resolveApi(options);
+  const { tokens: found } = await request<{ tokens: TokenInfo[] }>(api, 'GET', '/tokens');
+  await emit(options.out ?? 'text', { tokens: found }, () =>
+    found.length === 0
+      ? 'No tokens made with phoenix tokens create.'
+      : found
+          .map((t) => `${t.id}  ${t.name.padEnd(20)} ${t.role.padEnd(8)} ${t.state.padEnd(8)}${until(t)}`)
+          .join('\n'),
+  );
+  return 0;
+}
+
+/** `phoenix tokens revoke ID`: refused from then on, on every master. */
+export async function revoke(id: string, options: ApiOptions): Promise<number> {
+  const api = await resolveApi(options);
+  const { info } = await request<{ info: TokenInfo }>(api, 'POST', `/tokens/${encodeURIComponent(id)}/revoke`, {});
+  await emit(options.out ?? 'text', { info }, () => `token ${info.id} "${info.name}" revoked`);
+  return 0;
 }
 
 function until(token: TokenInfo): string {

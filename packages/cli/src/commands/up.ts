@@ -1,78 +1,96 @@
 import { spawn } from 'node:child_process';
 import { mkdir, open, readFile } from 'node:fs/promises';
-import { join } from 'node:path';
+import { join, resolve } from 'node:path';
 import pino, { type Logger } from 'pino';
-import { parseCommand, parseCount } from '../args.js';
-import { CliError, CliErrorCodes } from '../errors.js';
-import { emit, outputFormat, type OutputFormat } from '../output.js';
-import { apiUrl } from '../local/instance-config.js';
-import { startLocalCluster, type LocalCluster } from '../local/local-cluster.js';
+import { request } from '../api-client.js';
 import {
-  connectionFilePath,
-  localClusterDir,
-  processAlive,
   readConnectionFile,
   removeConnectionFile,
   writeConnectionFile,
   type ConnectionFile,
-} from '../home.js';
+} from '../connection-file.js';
+import { CliError, CliErrorCodes } from '../errors.js';
+import { connectionFilePath, localClusterDir, processAlive } from '../home.js';
+import { emit, type OutputFormat } from '../output.js';
+import { apiUrl } from '../local/instance-config.js';
+import { startLocalCluster, type LocalCluster } from '../local/local-cluster.js';
 
-const OPTIONS = {
-  masters: { type: 'string' },
-  minions: { type: 'string' },
-  detach: { type: 'boolean', default: false },
-  'data-dir': { type: 'string' },
-  out: { type: 'string' },
-} as const;
+/** `phoenix up`'s options, as program.ts declares them. */
+export interface UpOptions {
+  masters: number;
+  minions: number;
+  detach?: boolean;
+  dataDir?: string;
+  sandboxRoot?: string;
+  out?: OutputFormat;
+}
 
 /** How often the connection file's list of master APIs is brought up to date. */
 const API_REFRESH_MS = 2_000;
+/** How long `phoenix up` waits for its first minions to be accepted and connected before it reports. */
+const MINIONS_READY_TIMEOUT_MS = 60_000;
+
+/** What the cluster's start-up came to, for the banner: what happened, not what should. */
+interface Readiness {
+  accepted: number;
+  connected: number;
+}
 
 /** `phoenix up`: the whole local cluster in the foreground until Ctrl-C, or detached with --detach. */
-export async function up(argv: readonly string[]): Promise<number> {
-  const { values } = parseCommand('up', argv, OPTIONS, false);
-  const out = outputFormat(values.out);
-  const masters = parseCount('--masters', values.masters, 1, 100);
-  const minions = parseCount('--minions', values.minions, 0, 10_000);
+export async function up(options: UpOptions): Promise<number> {
+  const out = options.out ?? 'text';
+  const { masters, minions } = options;
   if (minions > 0 && masters === 0) {
     throw new CliError(
       CliErrorCodes.USAGE,
-      '--minions needs at least one master to connect to: use --masters 1 or more',
+      'phoenix up: --minions needs at least one master to connect to: use --masters 1 or more',
     );
   }
   const running = await readConnectionFile();
   if (running !== undefined && processAlive(running.pid)) {
     throw new CliError(
       CliErrorCodes.LOCAL_CLUSTER_RUNNING,
-      `a local cluster is already running (pid ${running.pid}); stop it with phoenix down`,
+      `a local cluster is already running (pid ${running.pid}); stop it with npx phoenix down`,
     );
   }
-  if (values.detach) {
+  if (options.detach === true) {
     return detach(
-      argv.filter((a) => a !== '--detach'),
+      process.argv.slice(process.argv.indexOf('up') + 1).filter((a) => a !== '--detach'),
       out,
-      { masters, minions },
+      options,
     );
   }
 
-  const log = pino({ name: 'phoenix-up' }, pino.destination(2));
+  const log = await upLogger();
+  const sandboxRoot = options.sandboxRoot === undefined ? undefined : resolve(options.sandboxRoot);
+  if (sandboxRoot === undefined && minions > 0) {
+    log.warn(
+      "the local minions manage this host's own file system (state.root /): a state such as file.managed changes real files; phoenix up --sandbox-root DIR confines them",
+    );
+  }
   const cluster = await startLocalCluster({
     masters,
     minions,
-    ...(values['data-dir'] === undefined ? {} : { dataDir: values['data-dir'] }),
+    ...(options.dataDir === undefined ? {} : { dataDir: options.dataDir }),
+    ...(sandboxRoot === undefined ? {} : { sandboxRoot }),
     instancesDir: join(localClusterDir(), 'instances'),
     logger: log,
   });
   let stopRefresh: () => Promise<void>;
   try {
-    const file = connectionFor(cluster, (await cluster.liveMasters()).map(apiUrl));
+    const listed = connectionFor(cluster, (await cluster.liveMasters()).map(apiUrl));
+    // Said once the first minions can take jobs: the commands the banner suggests then work.
+    const ready = await waitForMinions(listed, minions, log);
+    const file = { ...listed, minions: ready };
     await writeConnectionFile(file);
     stopRefresh = keepApiListCurrent(cluster, file, log);
     log.info(
-      { endpoints: file.aws.endpoints, api: file.api, connectionFile: connectionFilePath() },
+      { endpoints: file.aws.endpoints, api: file.api, connectionFile: connectionFilePath(), ...ready },
       'local cluster ready',
     );
-    emit(out, summary(file, masters, minions), () => describe(file, masters, minions, 'Press Ctrl-C to stop it.'));
+    await emit(out, summary(file, options, ready), () =>
+      describe(file, options, ready, sandboxRoot, 'Press Ctrl-C (or run npx phoenix down) to stop it.'),
+    );
   } catch (err) {
     await cluster.stop();
     await removeConnectionFile();
@@ -95,6 +113,60 @@ export async function up(argv: readonly string[]): Promise<number> {
   await removeConnectionFile();
   log.info('local cluster stopped');
   return 0;
+}
+
+/**
+ * On a terminal: readable lines (pino-pretty) there, and the JSON lines in local/up.log. Not on a
+ * terminal (a detached `phoenix up`, whose stderr is that log file, or a pipe): JSON on stderr.
+ */
+async function upLogger(): Promise<Logger> {
+  if (!process.stderr.isTTY) return pino({ name: 'phoenix-up' }, pino.destination(2));
+  const { default: pretty } = await import('pino-pretty');
+  const dir = localClusterDir();
+  await mkdir(dir, { recursive: true, mode: 0o700 });
+  return pino(
+    { name: 'phoenix-up' },
+    pino.multistream([
+      {
+        stream: pretty({
+          destination: 2,
+          sync: true,
+          singleLine: true,
+          ignore: 'pid,hostname,name',
+          translateTime: 'SYS:HH:MM:ss',
+        }),
+      },
+      { stream: pino.destination({ dest: join(dir, 'up.log'), mkdir: true, sync: true }) },
+    ]),
+  );
+}
+
+/**
+ * Waits (bounded) until the minions asked for are accepted, by the lifecycle reactor, and
+ * connected to a master, through the API as any operator would see it. Returns what it saw.
+ */
+async function waitForMinions(file: ConnectionFile, minions: number, log: Logger): Promise<Readiness> {
+  const api = { url: file.api?.[0] ?? '', token: file.token ?? '' };
+  const deadline = Date.now() + MINIONS_READY_TIMEOUT_MS;
+  let seen: Readiness = { accepted: 0, connected: 0 };
+  if (minions === 0 || api.url === '') return seen;
+  for (;;) {
+    try {
+      const { minions: listed } = await request<{
+        minions: Array<{ keyState?: string; connected: boolean }>;
+      }>(api, 'GET', '/minions?limit=1000', undefined, 5_000);
+      const accepted = listed.filter((m) => m.keyState === 'accepted');
+      seen = { accepted: accepted.length, connected: accepted.filter((m) => m.connected).length };
+      if (seen.connected >= minions) return seen;
+    } catch (err) {
+      log.debug({ err }, 'the masters API is not answering yet');
+    }
+    if (Date.now() > deadline) {
+      log.warn({ ...seen, minions }, 'not every minion was accepted and connected in time; see their logs');
+      return seen;
+    }
+    await new Promise((resolve) => setTimeout(resolve, 250));
+  }
 }
 
 function connectionFor(cluster: LocalCluster, api: string[]): ConnectionFile {
@@ -143,25 +215,64 @@ function keepApiListCurrent(cluster: LocalCluster, file: ConnectionFile, log: Lo
 }
 
 /** What `--out json` prints: the connection file without the token (it stays in the 0600 file). */
-function summary(file: ConnectionFile, masters: number, minions: number): Record<string, unknown> {
-  const { token: _token, ...shown } = file;
-  return { status: 'running', ...shown, desired: { masters, minions }, connectionFile: connectionFilePath() };
+function summary(file: ConnectionFile, options: UpOptions, ready: Readiness): Record<string, unknown> {
+  const { token: _token, minions: _minions, ...shown } = file;
+  return {
+    status: 'running',
+    ...shown,
+    desired: { masters: options.masters, minions: options.minions },
+    minions: ready,
+    dashboard: dashboardUrl(file),
+    connectionFile: connectionFilePath(),
+  };
 }
 
-function describe(file: ConnectionFile, masters: number, minions: number, footer: string): string {
+function dashboardUrl(file: ConnectionFile): string | undefined {
+  const first = file.api?.[0];
+  return first === undefined ? undefined : `${first}/ui/`;
+}
+
+function describe(
+  file: ConnectionFile,
+  options: UpOptions,
+  ready: Readiness,
+  sandboxRoot: string | undefined,
+  footer: string,
+): string {
   const line = (name: string, value: string): string => `  ${name.padEnd(12)} ${value}`;
-  const endpoints = Object.entries(file.aws.endpoints).map(([name, url]) => line(name, url));
+  const { masters, minions } = options;
+  const happened =
+    minions === 0
+      ? 'No minions were asked for: add some with npx phoenix local scale N.'
+      : ready.connected >= minions
+        ? `${minions} minion${minions === 1 ? '' : 's'} launched; the lifecycle reactor accepted ${minions === 1 ? 'its key' : 'their keys'} (attested launches) and ${minions === 1 ? 'it is' : 'they are'} connected.`
+        : `${minions} minion${minions === 1 ? '' : 's'} launched; ${ready.accepted} accepted and ${ready.connected} connected so far (their logs: ${join(localClusterDir(), 'instances')}).`;
   return [
     `Phoenix local cluster running (pid ${file.pid})`,
-    ...endpoints,
-    line('queue', file.lifecycle.queueUrl),
-    line('masters', `${file.groups.masters}: ${masters}, API ${(file.api ?? []).join(', ') || 'none'}`),
-    line('minions', `${file.groups.minions}: ${minions}`),
+    line('masters', `${masters} (${file.groups.masters}), API ${(file.api ?? []).join(', ') || 'none'}`),
+    line('minions', `${minions} (${file.groups.minions}), grains role:web`),
+    line('dashboard', `${dashboardUrl(file) ?? 'none'}  (sign in with the token: npx phoenix token)`),
+    line(
+      'state.root',
+      sandboxRoot === undefined
+        ? "/ (this host's files; --sandbox-root DIR confines them)"
+        : `${sandboxRoot}/<instance-id>`,
+    ),
+    line(
+      'local cloud',
+      Object.entries(file.aws.endpoints)
+        .map(([name, url]) => `${name} ${url}`)
+        .join(', '),
+    ),
     '',
-    'Next steps (the minions enrol within seconds; their keys wait for acceptance):',
-    '  phoenix keys list',
-    "  phoenix keys accept '*'",
-    "  phoenix run '*' test.ping",
+    happened,
+    '',
+    'Try, in another terminal:',
+    '  npx phoenix keys list',
+    "  npx phoenix run '*' test.ping",
+    "  npx phoenix run -G 'role:web' cmd.run 'uptime'",
+    '  npx phoenix local scale 5',
+    '  npx phoenix --help',
     '',
     footer,
   ].join('\n');
@@ -171,11 +282,7 @@ function describe(file: ConnectionFile, masters: number, minions: number, footer
  * Starts `phoenix up` again as a detached process logging to a file, and returns once its
  * connection file is written (the cluster is ready) or it has exited (it failed: its log says why).
  */
-async function detach(
-  argv: readonly string[],
-  out: OutputFormat,
-  desired: { masters: number; minions: number },
-): Promise<number> {
+async function detach(argv: readonly string[], out: OutputFormat, options: UpOptions): Promise<number> {
   const dir = localClusterDir();
   await mkdir(dir, { recursive: true, mode: 0o700 });
   const logPath = join(dir, 'up.log');
@@ -189,13 +296,20 @@ async function detach(
   await logFile.close();
   let exited: number | null | undefined;
   child.once('exit', (code) => (exited = code));
-  const deadline = Date.now() + 60_000;
+  const deadline = Date.now() + 60_000 + MINIONS_READY_TIMEOUT_MS;
   while (Date.now() < deadline && exited === undefined) {
     const file = await readConnectionFile().catch(() => undefined);
     if (file !== undefined && file.pid === child.pid) {
       child.unref();
-      emit(out, { ...summary(file, desired.masters, desired.minions), log: logPath }, () =>
-        describe(file, desired.masters, desired.minions, `Logs: ${logPath}\nStop it with phoenix down.`),
+      const ready = file.minions ?? { accepted: 0, connected: 0 };
+      await emit(out, { ...summary(file, options, ready), log: logPath }, () =>
+        describe(
+          file,
+          options,
+          ready,
+          options.sandboxRoot === undefined ? undefined : resolve(options.sandboxRoot),
+          `Logs: ${logPath}\nStop it with npx phoenix down.`,
+        ),
       );
       return 0;
     }

@@ -77,6 +77,8 @@ export interface MinionInstance {
   /** For the master-list manager's fallback read of the masters table. */
   aws: AwsSettings;
   tablePrefix: string;
+  /** The directory the minion's states manage (its state.root); this host's `/` when unset. */
+  stateRoot?: string;
 }
 
 export function minionConfig(instance: MinionInstance): Record<string, unknown> {
@@ -98,6 +100,7 @@ export function minionConfig(instance: MinionInstance): Record<string, unknown> 
     tablePrefix: instance.tablePrefix,
     // Not on EC2: the instance id and group come from this file, not from a metadata service.
     imds: { enabled: false },
+    ...(instance.stateRoot === undefined ? {} : { state: { root: instance.stateRoot } }),
     logLevel: 'info',
   };
 }
@@ -106,4 +109,12 @@ export function minionConfig(instance: MinionInstance): Record<string, unknown> 
 export function apiUrl(master: Pick<MasterRecord, 'host' | 'ports'>): string {
   const host = master.host.includes(':') ? `[${master.host}]` : master.host;
   return `http://${host}:${master.ports.api}`;
+}
+
+/** The custom grains every local minion starts with (as user data would write them on EC2). */
+export const LOCAL_MINION_GRAINS = Object.freeze({ role: 'web' });
+
+/** Where the local cluster keeps an instance's process id, for `phoenix local kill-master` and friends. */
+export function instancePidFile(dir: string, role: 'master' | 'minion'): string {
+  return join(dir, `${role}.pid`);
 }

@@ -50,6 +50,8 @@ export async function startInstanceProcess(bin: string, configPath: string, logP
 
 async function stopChild(child: ChildProcess, exited: Promise<unknown>, graceMs: number): Promise<void> {
   if (child.exitCode === null && child.signalCode === null) {
+    // A frozen instance (phoenix local freeze-master) must run to hear the SIGTERM.
+    child.kill('SIGCONT');
     child.kill('SIGTERM');
     const timer = setTimeout(() => child.kill('SIGKILL'), graceMs);
     await exited;

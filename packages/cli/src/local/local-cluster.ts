@@ -15,6 +15,8 @@ export interface LocalClusterOptions {
   minions: number;
   /** Keep DynamoDB's tables here across runs; in memory when unset. */
   dataDir?: string;
+  /** Each minion's states manage `<sandboxRoot>/<instance-id>` instead of this host's `/`. */
+  sandboxRoot?: string;
   /** Instance directories go here; whatever a previous run left in it is removed first. */
   instancesDir: string;
   logger: Logger;
@@ -66,6 +68,7 @@ export async function startLocalCluster(options: LocalClusterOptions): Promise<L
           adminTokenSha256: createHash('sha256').update(adminToken).digest('hex'),
           binaries,
           logger: options.logger,
+          ...(options.sandboxRoot === undefined ? {} : { sandboxRoot: options.sandboxRoot }),
         })),
     },
   );

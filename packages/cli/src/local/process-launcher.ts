@@ -5,7 +5,7 @@ import { stringify } from 'yaml';
 import type { DevstackInfo, InstanceLauncher, LaunchRequest, RunningInstance } from '@phoenix/devstack';
 import { CliError, CliErrorCodes } from '../errors.js';
 import type { PhoenixBinaries } from './binaries.js';
-import { masterConfig, masterPkiDir, minionConfig } from './instance-config.js';
+import { instancePidFile, LOCAL_MINION_GRAINS, masterConfig, masterPkiDir, minionConfig } from './instance-config.js';
 import { startInstanceProcess } from './instance-process.js';
 import { LiveMasters } from './live-masters.js';
 
@@ -32,6 +32,8 @@ export interface ProcessLauncherOptions {
   stateTree: { fileRoot: string; pillarRoot: string };
   binaries: PhoenixBinaries;
   logger: Logger;
+  /** Each minion's states manage `<sandboxRoot>/<instance-id>` instead of this host's `/`. */
+  sandboxRoot?: string;
   /** How long stop() waits after SIGTERM before SIGKILL. Default 10 s. */
   stopGraceMs?: number;
 }
@@ -64,6 +66,7 @@ export class ProcessLauncher implements InstanceLauncher {
     const logPath = join(dir, `${role}.log`);
     const bin = role === 'master' ? this.#options.binaries.master : this.#options.binaries.minion;
     const child = await startInstanceProcess(bin, configPath, logPath);
+    await writeFile(instancePidFile(dir, role), `${child.pid}\n`, { mode: 0o600 });
 
     const { instanceId } = request;
     let stopped = false;
@@ -134,7 +137,14 @@ export class ProcessLauncher implements InstanceLauncher {
         `no live master for minion ${request.instanceId} to connect to; scale the masters group up first`,
       );
     }
+    // Custom grains, as user data would write them: the role the README's examples target.
+    await mkdir(join(dir, 'cache'), { recursive: true, mode: 0o700 });
+    await writeFile(join(dir, 'cache', 'grains.yaml'), stringify({ ...LOCAL_MINION_GRAINS }), { mode: 0o600 });
+    const { sandboxRoot } = this.#options;
+    const stateRoot = sandboxRoot === undefined ? undefined : join(sandboxRoot, request.instanceId);
+    if (stateRoot !== undefined) await mkdir(stateRoot, { recursive: true, mode: 0o755 });
     return minionConfig({
+      ...(stateRoot === undefined ? {} : { stateRoot }),
       instanceId: request.instanceId,
       groupName: request.groupName,
       dir,

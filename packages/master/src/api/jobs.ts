@@ -18,11 +18,18 @@ const ListQuery = z.strictObject({
   limit: z.coerce.number().int().min(1).max(1000).default(50),
   cursor: z.string().max(4096).optional(),
 });
-const StreamQuery = z.strictObject({ timeoutMs: z.coerce.number().int().min(1).max(86_400_000).optional() });
+const StreamQuery = z.strictObject({
+  timeoutMs: z.coerce.number().int().min(1).max(86_400_000).optional(),
+  /** Also wait for minions that were not connected when the job was sent (Salt waits for every one). */
+  waitOffline: z.enum(['true', 'false']).optional(),
+});
 const StreamEvent = z.union([
   z.object({ event: z.literal('job'), data: z.object({ jid: z.string(), minions: z.array(z.string()) }) }),
   z.object({ event: z.literal('return'), data: ReturnSchema }),
-  z.object({ event: z.literal('done'), data: z.object({ jid: z.string(), missing: z.array(z.string()) }) }),
+  z.object({
+    event: z.literal('done'),
+    data: z.object({ jid: z.string(), missing: z.array(z.string()), notConnected: z.array(z.string()) }),
+  }),
 ]);
 
 /** Jobs: submit (operate), list and show (read), and a server-sent-events stream of a job's returns. */
@@ -41,6 +48,8 @@ export function jobRoutes(deps: ApiContext): AnyRoute[] {
         minions: z.array(z.string()),
         /** Minions the target selected that were not sent the job (state runs disabled there). */
         skipped: z.array(z.object({ minionId: z.string(), reason: z.string() })),
+        /** Minions connected to no master: they cannot get the job, and nothing waits for them. */
+        notConnected: z.array(z.string()),
         job: JobSchema,
       }),
       handler: async ({ body }, request) => {
@@ -64,7 +73,13 @@ export function jobRoutes(deps: ApiContext): AnyRoute[] {
           ...(job.skipped === undefined ? {} : { skipped: job.skipped.length }),
         });
         followReturns(deps, job.jid, job.expected, body.timeoutMs ?? deps.defaultJobTimeoutMs);
-        return { jid: job.jid, minions: job.expected, skipped: job.skipped ?? [], job };
+        return {
+          jid: job.jid,
+          minions: job.expected,
+          skipped: job.skipped ?? [],
+          notConnected: job.notConnected ?? [],
+          job,
+        };
       },
     }),
     route({
@@ -87,12 +102,23 @@ export function jobRoutes(deps: ApiContext): AnyRoute[] {
       tag: 'jobs',
       role: 'read',
       params: JidParams,
-      response: z.object({ job: JobSchema, returns: z.array(ReturnSchema), missing: z.array(z.string()) }),
+      response: z.object({
+        job: JobSchema,
+        returns: z.array(ReturnSchema),
+        missing: z.array(z.string()),
+        notConnected: z.array(z.string()),
+      }),
       handler: async ({ params }) => {
         const job = await deps.jobs.get(params.jid);
         const returns = await deps.jobs.returns(params.jid);
         const returned = new Set(returns.map((r) => r.minionId));
-        return { job, returns, missing: job.expected.filter((id) => !returned.has(id)) };
+        const offline = new Set(job.notConnected ?? []);
+        return {
+          job,
+          returns,
+          missing: job.expected.filter((id) => !returned.has(id) && !offline.has(id)),
+          notConnected: [...offline].filter((id) => !returned.has(id)),
+        };
       },
     }),
     route({
@@ -110,6 +136,7 @@ export function jobRoutes(deps: ApiContext): AnyRoute[] {
         const timeoutMs = query.timeoutMs ?? deps.defaultJobTimeoutMs;
         const job = await deps.jobs.get(jid);
         const expected = new Set(job.expected);
+        const offline = new Set(job.notConnected ?? []);
         const seen = new Set<string>();
         reply.hijack();
         const raw = reply.raw;
@@ -128,11 +155,19 @@ export function jobRoutes(deps: ApiContext): AnyRoute[] {
           stop();
           clearTimeout(deadline);
           clearInterval(poll);
-          write('done', { jid, missing: [...expected].filter((id) => !seen.has(id)).sort() });
+          const unseen = [...expected].filter((id) => !seen.has(id)).sort();
+          write('done', {
+            jid,
+            missing: unseen.filter((id) => !offline.has(id)),
+            notConnected: unseen.filter((id) => offline.has(id)),
+          });
           raw.end();
         };
         // Who has yet to return: a set, so a thousand returns cost a thousand deletes, not a million lookups.
-        const waiting = new Set(expected);
+        // Minions connected to no master are not waited for, unless the caller asks (as salt waits).
+        const waiting = new Set(
+          query.waitOffline === 'true' ? expected : [...expected].filter((id) => !offline.has(id)),
+        );
         const emit = (event: ReturnEvent): void => {
           if (finished || seen.has(event.minionId)) return;
           seen.add(event.minionId);
@@ -159,8 +194,8 @@ export function jobRoutes(deps: ApiContext): AnyRoute[] {
         });
         write('job', { jid, minions: job.expected });
         await catchUp();
-        // A job every selected minion skipped has nothing to wait for.
-        if (expected.size === 0) finish();
+        // A job every selected minion skipped, or none of whose minions is connected, has nothing to wait for.
+        if (waiting.size === 0) finish();
         return reply;
       },
     }),

@@ -13,6 +13,8 @@ const ListQuery = z.strictObject({
   lifecycle: LifecycleStateEnum.optional(),
   master: z.string().min(1).max(255).optional().describe('the master the minion is connected to'),
   disabled: z.enum(['true', 'false']).optional(),
+  /** Also terminated instances past their retention window (DynamoDB deletes them by TTL; dynalite never does). */
+  all: z.enum(['true', 'false']).optional(),
   limit: z.coerce.number().int().min(1).max(1000).default(100),
   cursor: z.string().max(4096).optional(),
 });
@@ -43,7 +45,9 @@ export function minionRoutes(deps: ApiContext): AnyRoute[] {
       response: z.object({ minions: z.array(MinionViewSchema), cursor: z.string().optional() }),
       handler: async ({ query }) => {
         const matcher = compileTarget(query.match, 'glob');
+        const now = Date.now();
         const keep = (record: MinionRecord): boolean =>
+          (query.all === 'true' || !retentionPassed(record, now)) &&
           matcher.matches({ id: record.minionId, grains: {} }) &&
           (query.keyState === undefined || record.keyState === query.keyState) &&
           (query.lifecycle === undefined || record.lifecycle?.state === query.lifecycle) &&
@@ -158,6 +162,11 @@ async function tellKillswitch(
   } catch (err) {
     deps.log.warn({ err, minionId, fun }, 'could not send the killswitch to the minion');
   }
+}
+
+/** A terminated instance whose TTL has come: every reader treats it as gone, whether or not DynamoDB deleted it yet. */
+function retentionPassed(record: MinionRecord, now: number): boolean {
+  return record.lifecycle?.state === 'terminated' && record.expiresAt !== undefined && record.expiresAt * 1000 <= now;
 }
 
 function view(record: MinionRecord, liveMasters: ReadonlySet<string>): MinionView {

@@ -21,6 +21,8 @@ export const JobSchema = z.object({
   expected: z.array(z.string()),
   /** Selected minions the job was not sent to (state runs disabled there), with the reason. */
   skipped: z.array(z.object({ minionId: z.string(), reason: z.string() })).optional(),
+  /** Expected minions connected to no master when the job was sent (they cannot get it). */
+  notConnected: z.array(z.string()).optional(),
   /** The schedule entry and tick that fired the job. */
   schedule: z.object({ name: z.string(), tickAt: z.number() }).optional(),
   createdAt: z.number(),

@@ -293,7 +293,7 @@ export class MinionConnection {
     if (!this.#accepted) {
       const state = await this.#enrol(master);
       if (state === undefined) return 'failed';
-      if (state === 'pending') return 'again'; // #enrol already waited a full retry interval
+      if (state === 'waited') return 'again'; // #enrol already waited a full retry interval
       if (state !== 'accepted') {
         this.#o.log.warn({ state, master: describeMaster(master) }, 'key not accepted; asking again later');
         await this.#pause(this.#o.enrolRetryMs);
@@ -319,8 +319,12 @@ export class MinionConnection {
     });
   }
 
-  /** Asks `master` for the key's state; waits (bounded) for acceptance while pending. */
-  async #enrol(master: MasterAddress): Promise<KeyState | undefined> {
+  /**
+   * Asks `master` for the key's state; while it is pending or rejected, waits (bounded) for the
+   * master's word that it was accepted, so an operator's accept lets the minion in at once.
+   * 'waited': no word within the retry interval.
+   */
+  async #enrol(master: MasterAddress): Promise<KeyState | 'waited' | undefined> {
     this.#state = 'enrolling';
     const socket = this.#socketFor();
     this.#socket = socket;
@@ -347,13 +351,16 @@ export class MinionConnection {
         await sendSigned({ ...enrol, identity: { ...this.#o.identity, challenge } });
         reply = await this.#receive(socket);
       }
-      if (reply?.t === 'enrolment' && reply.state === 'pending') {
+      if (reply?.t === 'enrolment' && (reply.state === 'pending' || reply.state === 'rejected')) {
         this.#state = 'pending';
-        this.#o.log.info({ master: describeMaster(master) }, 'key pending; waiting for acceptance');
+        this.#o.log.info(
+          { master: describeMaster(master), state: reply.state },
+          `key ${reply.state}; waiting for acceptance`,
+        );
         // The master tells us the moment the key is accepted; until then this is a quiet wait.
         socket.receiveTimeout = this.#o.enrolRetryMs;
         reply = await this.#receive(socket);
-        if (reply === undefined) return 'pending';
+        if (reply === undefined) return 'waited';
       }
       if (reply?.t === 'enrolment') return reply.state;
       if (reply?.t === 'revoked') return 'rejected';

@@ -134,7 +134,7 @@ export class Executor {
     const { timeoutMs } = job;
     let timer: NodeJS.Timeout | undefined;
     try {
-      const args = bindArguments(fn.params, job.args, job.kwargs, fn.extraKeywords);
+      const args = bindArguments(fn.params, job.args, job.kwargs, fn.extraKeywords, fn.varargs, fn.keywordOnly);
       // A splayed job waits first (killable like any job); its timeout then starts, so the wait
       // never eats into the time the function has.
       const delayMs = splayDelay(job.splayMs ?? 0, this.#random);

@@ -1,8 +1,8 @@
 import type { Logger } from 'pino';
 import type { MinionConfig } from '../config.js';
 import { gatherCoreGrains, GrainStore } from '../grains/index.js';
-import { createModuleRegistry } from '../modules/index.js';
-import { createStateModule } from '../state/state-module.js';
+import { createHostModules, createModuleRegistry } from '../modules/index.js';
+import { createStateModules } from '../state/state-module.js';
 import type { StateModuleOptions } from '../state/state-module.js';
 import { readKillswitch, reflectKillswitch } from '../state/run/killswitch.js';
 import { Executor } from './executor.js';
@@ -28,7 +28,13 @@ export async function createMinionExecutor(
     ...(config.autoscalingGroup === undefined ? {} : { autoscalingGroupName: config.autoscalingGroup }),
     version: MINION_VERSION,
   });
-  const grains = await GrainStore.open({ core, cacheDir: config.cacheDir, logger: options.log });
+  // Salt's static grains from the minion config (the id stays the minion's own).
+  const { id: _id, ...staticGrains } = config.grains;
+  const grains = await GrainStore.open({
+    core: { ...core, ...staticGrains },
+    cacheDir: config.cacheDir,
+    logger: options.log,
+  });
   // The killswitch survives restarts: the masters must hear of it in the first grains they get.
   reflectKillswitch(grains, await readKillswitch(config.cacheDir));
   const executor = new Executor({
@@ -38,10 +44,13 @@ export async function createMinionExecutor(
     cacheDir: config.cacheDir,
     version: MINION_VERSION,
     modules: createModuleRegistry([
-      createStateModule({
+      ...createHostModules({ root: config.state.root, files: options.files.files }),
+      ...createStateModules({
         ...options.files,
         root: config.state.root,
         failhard: config.state.failhard,
+        stateTop: config.state.top,
+        test: config.state.test,
         renderTimeoutMs: config.state.renderTimeoutMs,
         jinja: { trimBlocks: config.state.jinjaTrimBlocks, lstripBlocks: config.state.jinjaLstripBlocks },
         opts: {

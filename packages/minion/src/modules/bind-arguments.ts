@@ -10,8 +10,12 @@ export function bindArguments(
   kwargs: Readonly<Record<string, unknown>>,
   /** The function takes keyword arguments beyond its parameters (Salt's `**kwargs`). */
   extraKeywords = false,
+  /** The parameter that collects positional arguments beyond `params` (Salt's `*args`), as a list. */
+  varargs?: string,
+  /** Parameters after `varargs`: named only, never filled by position. */
+  keywordOnly?: readonly string[],
 ): Record<string, unknown> {
-  if (args.length > params.length) {
+  if (args.length > params.length && varargs === undefined) {
     throw new ArgumentError(
       params.length === 0
         ? `takes no positional arguments but ${args.length} ${args.length === 1 ? 'was' : 'were'} given`
@@ -20,11 +24,13 @@ export function bindArguments(
   }
   // Null prototype: a kwarg named __proto__ must not be able to reach Object.prototype.
   const bound: Record<string, unknown> = Object.create(null) as Record<string, unknown>;
-  args.forEach((value, index) => {
+  args.slice(0, params.length).forEach((value, index) => {
     bound[params[index] as string] = value;
   });
+  if (varargs !== undefined) bound[varargs] = args.slice(params.length);
   for (const [name, value] of Object.entries(kwargs)) {
-    if (!params.includes(name) && !extraKeywords)
+    if (name === varargs) throw new ArgumentError(`'${name}' takes positional arguments only`, name);
+    if (!params.includes(name) && !extraKeywords && !keywordOnly?.includes(name))
       throw new ArgumentError(`unexpected keyword argument '${name}'`, name);
     if (name in bound) throw new ArgumentError(`got multiple values for argument '${name}'`, name);
     bound[name] = value;

@@ -7,23 +7,33 @@ export interface FunctionDefinition<S extends ArgsSchema> {
   schema: S;
   /** Take keyword arguments the schema does not name; `run` gets them as `extra`, unvalidated. */
   extraKeywords?: boolean;
+  /**
+   * A schema key that collects the positional arguments after the ones before it (Salt's `*args`);
+   * keys after it are keyword-only.
+   */
+  varargs?: string;
   run(args: z.output<S>, ctx: JobContext, extra: Readonly<Record<string, unknown>>): unknown;
 }
 
 /** Types `run`'s arguments from the schema, and validates them there, before the body ever sees them. */
 export function defineFunction<S extends ArgsSchema>(definition: FunctionDefinition<S>): ModuleFunction {
-  const { doc, schema } = definition;
-  const params = Object.freeze(Object.keys(schema.shape));
+  const { doc, schema, varargs } = definition;
+  const keys = Object.keys(schema.shape);
+  const at = varargs === undefined ? -1 : keys.indexOf(varargs);
+  const params = Object.freeze(at === -1 ? keys : keys.slice(0, at));
+  const keywordOnly = Object.freeze(at === -1 ? [] : keys.slice(at + 1));
+  const declared: readonly string[] = [...params, ...keywordOnly, ...(varargs === undefined ? [] : [varargs])];
   return Object.freeze({
     doc,
     schema,
     params,
+    ...(at === -1 ? {} : { varargs: varargs as string, keywordOnly }),
     extraKeywords: definition.extraKeywords === true,
     async run(args: Readonly<Record<string, unknown>>, ctx: JobContext): Promise<unknown> {
       const named: Record<string, unknown> = {};
       const extra: Record<string, unknown> = {};
       for (const [key, value] of Object.entries(args)) {
-        if (definition.extraKeywords === true && !params.includes(key)) extra[key] = value;
+        if (definition.extraKeywords === true && !declared.includes(key)) extra[key] = value;
         else named[key] = value;
       }
       const parsed = schema.safeParse(named);

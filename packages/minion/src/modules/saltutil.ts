@@ -25,6 +25,44 @@ CLI Example: phoenix run '*' saltutil.is_running 'state.*'`,
         return ctx.jobs.running().filter((job) => job.jid !== ctx.jid && matches(job.fun));
       },
     }),
+    find_job: defineFunction({
+      doc: `Returns the running job with this jid ({jid, fun, arg, pid, ...}), or {} when none is running.
+
+jid: the job
+
+CLI Example: phoenix run '*' saltutil.find_job 20240101120000123456`,
+      schema: z.strictObject({ jid: z.string().min(1) }),
+      run: ({ jid }, ctx) => {
+        const job = ctx.jobs.running().find((running) => running.jid === jid);
+        if (!job) return {};
+        return {
+          jid: job.jid,
+          fun: job.fun,
+          arg: [...job.args, ...(Object.keys(job.kwargs).length > 0 ? [{ ...job.kwargs, __kwarg__: true }] : [])],
+          pid: job.pid ?? process.pid,
+          startedAt: job.startedAt,
+        };
+      },
+    }),
+    refresh_pillar: defineFunction({
+      doc: "Compiles this minion's pillar anew. Phoenix keeps no pillar between jobs (every state run and pillar.* call compiles it), so this checks that it renders. Returns True, or False when it does not.\n\nCLI Example: phoenix run '*' saltutil.refresh_pillar",
+      schema: z.strictObject({
+        wait: z.boolean().default(false),
+        clean_cache: z.boolean().default(true),
+        timeout: z.number().optional(),
+      }),
+      run: async (_args, ctx) => {
+        const items = ctx.modules.get('pillar.items');
+        if (!items) throw new ExecutionError('this minion has no pillar module');
+        try {
+          await items.run({ args: [] }, ctx);
+          return true;
+        } catch (err) {
+          ctx.logger.warn({ err }, 'pillar did not compile');
+          return false;
+        }
+      },
+    }),
     kill_job: defineFunction({
       doc: `Stops a running job and any process it started; that job returns failed. Returns true.
 

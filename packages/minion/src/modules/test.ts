@@ -28,6 +28,26 @@ export const testModule: ExecutionModule = Object.freeze({
         return true;
       },
     }),
+    arg: defineFunction({
+      doc: "Returns the arguments it was given: {args, kwargs} (Salt's test.arg).\n\nCLI Example: phoenix run '*' test.arg 1 'two' three=3",
+      schema: z.strictObject({ args: z.array(z.unknown()) }),
+      varargs: 'args',
+      extraKeywords: true,
+      run: ({ args }, _ctx, extra) => ({
+        args,
+        kwargs: Object.fromEntries(Object.entries(extra).filter(([key]) => !key.startsWith('__'))),
+      }),
+    }),
+    true: defineFunction({
+      doc: "Returns True.\n\nCLI Example: phoenix run '*' test.true",
+      schema: z.strictObject({}),
+      run: () => true,
+    }),
+    false: defineFunction({
+      doc: "Returns False (and the job fails).\n\nCLI Example: phoenix run '*' test.false",
+      schema: z.strictObject({}),
+      run: () => false,
+    }),
     version: defineFunction({
       doc: "Returns the Phoenix version the minion runs.\n\nCLI Example: phoenix run '*' test.version",
       schema: z.strictObject({}),

@@ -35,6 +35,10 @@ export interface ModuleFunction {
   readonly params: readonly string[];
   /** Keyword arguments beyond `params` are taken (as Salt's `**kwargs`) instead of refused. */
   readonly extraKeywords: boolean;
+  /** The parameter that collects extra positional arguments (Salt's `*args`), if any. */
+  readonly varargs?: string;
+  /** Parameters after `varargs`, given by name only. */
+  readonly keywordOnly?: readonly string[];
   /** Validates `args` against the schema (ArgumentError naming the argument) and runs the function. */
   run(args: Readonly<Record<string, unknown>>, ctx: JobContext): Promise<unknown>;
 }

@@ -1,13 +1,13 @@
 /**
- * The minion's side of the state system: the state modules that act on the host (functions/), how
- * they reach it (providers/), and the run service (run/: one run at a time, the killswitch). The
+ * The minion's side of the state system: the state modules that act on the host (functions/, which
+ * reach it through modules/), and the run service (run/: one run at a time, the killswitch). The
  * engine itself (render, compile, requisites, top, pillar) is `@phoenix/state`. See README.md.
  */
 export { createStateModule, localStateOptions } from './state-module.js';
 export type { StateModuleOptions } from './state-module.js';
 export type { StateModule, StateRuntime, StateFunction, StateCallContext } from './functions/types.js';
 export { defineState } from './functions/types.js';
-export type { Commands, CommandSpec, CommandOutput } from './providers/commands.js';
+export type { Commands, CommandSpec, CommandOutput } from '../modules/commands.js';
 export { builtinStateModules } from './functions/registry.js';
 export type { StateSystemOptions } from './run/state-run.js';
 export { StateService } from './run/state-service.js';

@@ -7,8 +7,10 @@ import type { RootsConfig, StateFiles, PillarSource } from '@phoenix/state';
 import type { StateSystemOptions } from './run/state-run.js';
 import { reflectKillswitch } from './run/killswitch.js';
 import { StateService } from './run/state-service.js';
+import { runningMessage } from './run/run-lock.js';
 import type { StateJob, StateReturn } from './run/state-service.js';
 import { defineFunction } from '../modules/define-function.js';
+import { createPillarModule } from '../modules/pillar.js';
 import type { ExecutionModule, JobContext } from '../modules/types.js';
 
 export interface StateModuleOptions extends Omit<StateSystemOptions, 'pillar'> {
@@ -53,7 +55,7 @@ const Env = z
   .default('base');
 
 const runOptions = {
-  test: Flag.default(false),
+  test: Flag.optional(),
   pillar: PillarOverride.optional(),
   queue: Flag.default(false),
   saltenv: Env,
@@ -70,22 +72,41 @@ saltenv: the file-roots environment (default base)`;
  * says where files and pillar come from; see StateSystemOptions.
  */
 export function createStateModule(options: StateModuleOptions): ExecutionModule {
+  return createStateModules(options)[0] as ExecutionModule;
+}
+
+/** The state module and the pillar module, sharing one state service (pillar.* compiles as a run would). */
+export function createStateModules(options: StateModuleOptions): [ExecutionModule, ExecutionModule] {
   const { pillarFiles, pillar, ...system } = options;
   const service = new StateService({
     ...system,
     ...(pillar !== undefined ? { pillar } : pillarFiles !== undefined ? { pillar: new LocalPillar(pillarFiles) } : {}),
   });
+  const pillarModule = createPillarModule(async (ctx, { saltenv, override }) => {
+    const { ret, retcode } = await service.showPillar(job(ctx), {
+      test: true,
+      saltenv,
+      ...(override === undefined ? {} : { pillarOverride: override }),
+    });
+    if (retcode !== 0)
+      throw new ExecutionError(`Pillar failed to render: ${Array.isArray(ret) ? ret.join('; ') : String(ret)}`);
+    return ret as Record<string, unknown>;
+  });
+  return [stateModule(service, options.test ?? false), pillarModule];
+}
+
+function stateModule(service: StateService, testByDefault: boolean): ExecutionModule {
   const finish = (result: StateReturn, ctx: JobContext): unknown => {
     ctx.setRetcode(result.retcode);
     return result.ret;
   };
   const request = (args: {
-    test: boolean;
+    test?: boolean | undefined;
     pillar?: Record<string, unknown> | undefined;
     queue: boolean;
     saltenv: string;
   }) => ({
-    test: args.test,
+    test: args.test ?? testByDefault,
     queue: args.queue,
     saltenv: args.saltenv,
     ...(args.pillar === undefined ? {} : { pillarOverride: args.pillar }),
@@ -190,35 +211,42 @@ CLI Example: phoenix run '*' state.single file.managed /etc/motd contents='hello
           finish(await service.showPillar(job(ctx), request({ ...args, test: true, queue: false })), ctx),
       }),
       disable: defineFunction({
-        doc: `Disables state runs on this minion (highstate, apply, sls, sls_id, single; test=True runs still work) until state.enable. Kept in the minion's cache directory, so it survives restarts. Returns who, when and why.
+        doc: `Disables state runs by name, as Salt's: highstate (state.highstate and state.apply without names), an SLS name as state.sls takes it, or prefix.* for every SLS under it; state.enable NAME undoes it. Without names (or with *) every state run on this minion is disabled (test=True runs still work), and every master skips it: give reason= and by=. Kept in the minion's cache directory, so it survives restarts.
 
-reason: why, shown to whoever tries to run states here
+states: names, comma-separated or a list
+reason: why (whole-minion killswitch), shown to whoever tries to run states here
 by: who disabled it (default: the job)
 
-CLI Example: phoenix run web-1 state.disable "debugging the disk"`,
-        schema: z.strictObject({ reason: z.string().min(1).max(1000), by: z.string().min(1).max(200).optional() }),
-        run: async (args, ctx) => finish(await service.disable(job(ctx), args.reason, args.by), ctx),
+CLI Example: phoenix run web-1 state.disable highstate; phoenix run web-1 state.disable reason="debugging the disk"`,
+        schema: z.strictObject({
+          states: Mods.optional(),
+          reason: z.string().min(1).max(1000).optional(),
+          by: z.string().min(1).max(200).optional(),
+        }),
+        run: async (args, ctx) => {
+          if (args.states === undefined && args.reason === undefined)
+            throw new ExecutionError(
+              'name the state runs to disable (highstate, an SLS name, web.*), or give reason= to disable every state run on this minion',
+            );
+          return finish(await service.disable(job(ctx), args.states ?? [], args.reason, args.by), ctx);
+        },
       }),
       enable: defineFunction({
-        doc: 'Allows state runs on this minion again. Returns what the killswitch said, if it was set.\n\nCLI Example: phoenix run web-1 state.enable',
-        schema: z.strictObject({}),
-        run: async (_args, ctx) => finish(await service.enable(job(ctx)), ctx),
+        doc: 'Allows state runs disabled by name again (state.enable highstate); without names (or with *) lifts the whole-minion killswitch.\n\nstates: names, comma-separated or a list\n\nCLI Example: phoenix run web-1 state.enable highstate',
+        schema: z.strictObject({ states: Mods.optional() }),
+        run: async (args, ctx) => finish(await service.enable(job(ctx), args.states ?? []), ctx),
       }),
       list_disabled: defineFunction({
-        doc: "Returns whether state runs are disabled on this minion, and by whom, when and why.\n\nCLI Example: phoenix run '*' state.list_disabled",
+        doc: "Returns the state runs disabled by name; * first when every state run is disabled (see grains.get state_runs_disabled for who, when and why).\n\nCLI Example: phoenix run '*' state.list_disabled",
         schema: z.strictObject({}),
         run: async (_args, ctx) => finish(await service.listDisabled(job(ctx)), ctx),
       }),
       running: defineFunction({
-        doc: "Returns the state run in progress on this minion ([] when none), as Salt's state.running.\n\nCLI Example: phoenix run '*' state.running",
-        schema: z.strictObject({}),
-        run: (_args, ctx) => {
-          const holder = service.running(ctx.minionId);
-          return holder === undefined
-            ? []
-            : [
-                `The function "${holder.fun}" is running as jid ${holder.jid} since ${new Date(holder.startedAt).toISOString()}`,
-              ];
+        doc: "Returns the state run in progress on this minion, in this process or another ([] when none), as Salt's state.running.\n\nCLI Example: phoenix run '*' state.running",
+        schema: z.strictObject({ concurrent: z.boolean().default(false) }),
+        run: async (_args, ctx) => {
+          const holder = await service.running({ minionId: ctx.minionId, cacheDir: ctx.cacheDir });
+          return holder === undefined || holder.jid === ctx.jid ? [] : [runningMessage(holder)];
         },
       }),
     }),
@@ -249,6 +277,7 @@ function job(ctx: JobContext): StateJob {
     fun: ctx.fun,
     minionId: ctx.minionId,
     grains: ctx.grains.items(),
+    grainStore: ctx.grains,
     cacheDir: ctx.cacheDir,
     signal: ctx.signal,
     now: () => ctx.clock.now(),
@@ -260,7 +289,7 @@ function job(ctx: JobContext): StateJob {
       if (!fn) throw new ExecutionError(`'${fun}' is not available.`);
       // A template's call must not set the state run's retcode (cmd.run would).
       const nested = Object.create(ctx, { setRetcode: { value: () => undefined } }) as JobContext;
-      return fn.run(bindArguments(fn.params, args, kwargs, fn.extraKeywords), nested);
+      return fn.run(bindArguments(fn.params, args, kwargs, fn.extraKeywords, fn.varargs, fn.keywordOnly), nested);
     },
   };
 }

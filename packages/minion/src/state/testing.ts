@@ -1,7 +1,7 @@
 import { chmod, copyFile, mkdir, mkdtemp, readdir, readFile, rm, symlink } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { createCommands } from './providers/commands.js';
+import { createCommands } from '../modules/commands.js';
 
 /**
  * A throwaway host for state tests: `root` stands in for `/`, and `env` puts fake system tools
@@ -38,6 +38,17 @@ const HARMLESS_TOOLS = [
   'env',
   'true',
   'false',
+  'sed',
+  'head',
+  'tail',
+  'sort',
+  'tr',
+  'dirname',
+  'chmod',
+  'cp',
+  'ln',
+  // git works on the test's own local repositories (git.latest).
+  'git',
 ];
 
 /** Copies of these fakes answer to a second name, as the real tools share one implementation. */

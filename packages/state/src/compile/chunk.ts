@@ -1,6 +1,6 @@
 import { compileGlob } from '@phoenix/protocol';
-import type { RequisiteKind } from './high.js';
-import { REQUISITE_KINDS } from './high.js';
+import type { AnyRequisite, RequisiteKind } from './high.js';
+import { ANY_REQUISITES, REQUISITE_KINDS } from './high.js';
 
 /** A requisite as written: `- pkg: nginx`, `- sls: web`, or a bare ID. */
 export interface RequisiteRef {
@@ -13,10 +13,11 @@ export interface RequisiteRef {
   readonly text: string;
 }
 
-export type RequisiteField = RequisiteKind | `${RequisiteKind}_in`;
+export type RequisiteField = RequisiteKind | `${RequisiteKind}_in` | AnyRequisite;
 export const REQUISITE_FIELDS: readonly RequisiteField[] = [
   ...REQUISITE_KINDS,
   ...REQUISITE_KINDS.map((kind) => `${kind}_in` as const),
+  ...ANY_REQUISITES,
 ];
 
 /**
@@ -32,8 +33,6 @@ export interface LowChunk {
   readonly env: string;
   readonly args: Readonly<Record<string, unknown>>;
   readonly requisites: Readonly<Record<RequisiteField, readonly RequisiteRef[]>>;
-  /** `onfail_all`: run only when every onfail target failed (Salt's default is any). */
-  readonly onfailAll: boolean;
   /** Sort key: explicit `order`, else definition order after every explicit number. */
   readonly order: number;
   /** Definition position: the tie-breaker. */

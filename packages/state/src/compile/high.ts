@@ -39,14 +39,16 @@ export interface SlsTarget {
   readonly env: string;
 }
 
-/** The requisite arguments: `extend` adds to these lists instead of replacing them. */
-export const REQUISITE_KINDS = ['require', 'watch', 'onchanges', 'onfail', 'prereq', 'use'] as const;
+/** The requisites that have an `_in` form; `extend` adds to these lists instead of replacing them. */
+export const REQUISITE_KINDS = ['require', 'watch', 'onchanges', 'onfail', 'prereq', 'use', 'listen'] as const;
 export type RequisiteKind = (typeof REQUISITE_KINDS)[number];
+/** Salt's `_any` forms (and `onfail_all`): one target meeting the condition is enough (or all must). */
+export const ANY_REQUISITES = ['require_any', 'watch_any', 'onchanges_any', 'onfail_any', 'onfail_all'] as const;
+export type AnyRequisite = (typeof ANY_REQUISITES)[number];
 const LIST_MERGED_ARGS = new Set<string>([
   ...REQUISITE_KINDS,
   ...REQUISITE_KINDS.map((kind) => `${kind}_in`),
-  'onfail_all',
-  'onfail_any',
+  ...ANY_REQUISITES,
 ]);
 
 type Loader = (name: string, env: string) => Promise<LoadedSls | undefined>;

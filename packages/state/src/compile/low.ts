@@ -6,18 +6,11 @@ import { findMatches, REQUISITE_FIELDS } from './chunk.js';
 import type { LowChunk, RequisiteField, RequisiteRef } from './chunk.js';
 
 /** Arguments that steer the engine rather than the state function. */
-const ENGINE_ARGS = new Set<string>([
-  ...REQUISITE_FIELDS,
-  'onfail_all',
-  'onfail_any',
-  'order',
-  'failhard',
-  'unless',
-  'onlyif',
-  'names',
-]);
+const ENGINE_ARGS = new Set<string>([...REQUISITE_FIELDS, 'order', 'failhard', 'unless', 'onlyif', 'names']);
 /** Salt arguments that only matter to features Phoenix does not have: accepted, ignored. */
 const IGNORED_ARGS = new Set([
+  // Salt's state_aggregate batches pkg states into one call; each state runs on its own here.
+  'aggregate',
   'reload_modules',
   'reload_pillar',
   'reload_grains',
@@ -27,17 +20,7 @@ const IGNORED_ARGS = new Set([
   '__sls__',
 ]);
 /** Salt arguments Phoenix refuses rather than silently ignore, because ignoring them changes what runs. */
-const UNSUPPORTED_ARGS = new Set([
-  'listen',
-  'listen_in',
-  'check_cmd',
-  'retry',
-  'parallel',
-  'prereq_any',
-  'require_any',
-  'watch_any',
-  'onchanges_any',
-]);
+const UNSUPPORTED_ARGS = new Set(['check_cmd', 'retry', 'parallel']);
 
 /** Explicit orders above this would collide with automatic ones; Salt's auto order starts here. */
 const AUTO_ORDER_BASE = 10_000;
@@ -45,6 +28,8 @@ const AUTO_ORDER_BASE = 10_000;
 interface Draft extends Omit<LowChunk, 'order' | 'args'> {
   args: Record<string, unknown>;
   explicitOrder: number | 'first' | 'last' | undefined;
+  /** Position among the names of one `names` list (Salt's name_order). */
+  nameOrder?: number;
 }
 
 /** Compiles high data into low chunks in execution order (before requisites reorder them). */
@@ -67,7 +52,6 @@ function chunksOf(decl: IdDecl, state: StateDecl, start: number, errors: Compile
     RequisiteField,
     RequisiteRef[]
   >;
-  let onfailAll = false;
   let order: Draft['explicitOrder'];
   let failhard: boolean | undefined;
   let unless: string[] = [];
@@ -78,9 +62,6 @@ function chunksOf(decl: IdDecl, state: StateDecl, start: number, errors: Compile
       errors.add(`${where}: '${key}' is not supported by Phoenix states`);
     } else if (IGNORED_ARGS.has(key)) {
       continue;
-    } else if (key === 'onfail_all' || key === 'onfail_any') {
-      onfailAll = key === 'onfail_all';
-      requisites.onfail.push(...parseRefs(value, key, where, errors));
     } else if ((REQUISITE_FIELDS as readonly string[]).includes(key)) {
       requisites[key as RequisiteField].push(...parseRefs(value, key, where, errors));
     } else if (key === 'order') {
@@ -108,7 +89,6 @@ function chunksOf(decl: IdDecl, state: StateDecl, start: number, errors: Compile
     sls: decl.sls,
     env: decl.env,
     requisites,
-    onfailAll,
     failhard,
     unless,
     onlyif,
@@ -144,6 +124,7 @@ function chunksOf(decl: IdDecl, state: StateDecl, start: number, errors: Compile
       name: String(name),
       args: { ...args, ...extra, name: String(name) },
       index: start + drafts.length,
+      nameOrder: drafts.length,
     });
   }
   return drafts;
@@ -157,7 +138,9 @@ function parseRefs(value: unknown, key: string, where: string, errors: CompileEr
       continue;
     }
     if (isMapping(item) && Object.keys(item).length === 1) {
-      const [module, target] = Object.entries(item)[0] as [string, unknown];
+      const [written, target] = Object.entries(item)[0] as [string, unknown];
+      // Salt's trim_req: `- cmd.run: foo` names the cmd state foo.
+      const module = written.split('.')[0] ?? written;
       if (typeof target === 'string' || typeof target === 'number') {
         const text = `${module}: ${target}`;
         if (module === 'sls') refs.push({ kind: 'sls', target: String(target), text });
@@ -212,21 +195,31 @@ function resolveUse(drafts: Draft[], errors: CompileErrors): void {
   }
 }
 
-/** Salt's order_chunks: explicit numbers first, then definition order, `last` and negative numbers at the end. */
+/**
+ * Salt's order_chunks with state_auto_order: every state without `order` gets the next number from
+ * 10000 in definition order; `first` is 0, `last` and negative numbers go after everything; names
+ * of one `names` list keep their order; equal orders sort by state, name and function, as Salt's do.
+ */
 function assignOrder(drafts: Draft[]): LowChunk[] {
   const numeric = drafts.map((draft) =>
     typeof draft.explicitOrder === 'number' ? draft.explicitOrder : AUTO_ORDER_BASE + draft.index,
   );
   const cap = Math.max(1, ...numeric) + 100;
-  const chunks = drafts.map(({ explicitOrder, ...draft }): LowChunk => {
+  const chunks = drafts.map(({ explicitOrder, nameOrder, ...draft }): LowChunk => {
     let order: number;
     if (explicitOrder === 'first') order = 0;
     else if (explicitOrder === 'last') order = cap + 1_000_000;
-    else if (explicitOrder === undefined) order = AUTO_ORDER_BASE + draft.index;
-    else order = explicitOrder < 0 ? cap + 1_000_000 + explicitOrder : explicitOrder;
+    else if (explicitOrder === undefined) order = AUTO_ORDER_BASE + draft.index - (nameOrder ?? 0);
+    else order = explicitOrder;
+    if (nameOrder !== undefined) order += nameOrder / 10_000;
+    if (order < 0) order = cap + 1_000_000 + order;
     return Object.freeze({ ...draft, order });
   });
-  return chunks.sort((a, b) => a.order - b.order || a.index - b.index);
+  const sortKey = (chunk: LowChunk) => `${chunk.state}${chunk.name}${chunk.fun}`;
+  return chunks.sort(
+    (a, b) =>
+      a.order - b.order || (sortKey(a) < sortKey(b) ? -1 : sortKey(a) > sortKey(b) ? 1 : 0) || a.index - b.index,
+  );
 }
 
 /** Salt's low data shape (state.show_lowstate). */

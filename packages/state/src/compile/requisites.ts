@@ -1,19 +1,42 @@
 import { CompileErrors } from '../errors.js';
-import type { RequisiteKind } from './high.js';
-import { REQUISITE_KINDS } from './high.js';
 import { chunkLabel, chunkTag, findMatches } from './chunk.js';
-import type { LowChunk, RequisiteRef } from './chunk.js';
+import type { LowChunk, RequisiteField, RequisiteRef } from './chunk.js';
+
+/** The requisites the engine checks before a state runs (Salt's check_requisite). */
+export const CHECKED_KINDS = [
+  'require',
+  'require_any',
+  'watch',
+  'watch_any',
+  'onchanges',
+  'onchanges_any',
+  'onfail',
+  'onfail_any',
+  'onfail_all',
+  'prereq',
+] as const;
+export type CheckedKind = (typeof CHECKED_KINDS)[number];
+
+/** A requisite that names no state: the state fails with Salt's "not found" comment. */
+export interface LostRequisite {
+  readonly kind: RequisiteField;
+  readonly ref: RequisiteRef;
+}
 
 /** What must run before a chunk, and how its result depends on them (indexes into the plan). */
-export interface ChunkDeps {
-  readonly require: readonly number[];
-  readonly watch: readonly number[];
-  readonly onchanges: readonly number[];
-  readonly onfail: readonly number[];
-  /** States this one runs before, if they would change (its `prereq`). */
-  readonly prereq: readonly number[];
+export interface ChunkDeps extends Readonly<Record<CheckedKind, readonly number[]>> {
   /** States that declared `prereq` on this one: they run first, and their failure fails it. */
   readonly prerequired: readonly number[];
+  /**
+   * States whose changes make this one's mod_watch run at the end of the run (listen), with the
+   * state that declared each (this one for listen, the target for listen_in): Salt orders the
+   * listeners by it.
+   */
+  readonly listen: readonly { readonly target: number; readonly declaredBy: number }[];
+  /** Requisites of this state that name nothing: it fails without running. */
+  readonly lost: readonly LostRequisite[];
+  /** listen / listen_in entries of this state that name nothing: Salt's Listen_Error results. */
+  readonly lostListen: readonly RequisiteRef[];
 }
 
 export interface PlannedChunk {
@@ -22,35 +45,59 @@ export interface PlannedChunk {
   readonly deps: ChunkDeps;
 }
 
-type MutableDeps = Record<RequisiteKind | 'prerequired', Set<number>>;
+type MutableDeps = Record<CheckedKind | 'prerequired', Set<number>> & { listen: Map<number, number> };
+
+/** Requisites with an `_in` form, and the kind the target receives. */
+const IN_FORMS = ['require', 'watch', 'onchanges', 'onfail', 'prereq', 'listen'] as const;
 
 /**
  * Resolves every requisite (and `_in` form) to the chunks it names. A requisite that names no
- * state, and any cycle, is a compile error: nothing runs. `chunks` must already be in order.
+ * state fails only the state that declared it (at run time, as Salt does); a cycle is a compile
+ * error and nothing runs. `chunks` must already be in order.
  */
 export function planRun(chunks: readonly LowChunk[]): PlannedChunk[] {
   const errors = new CompileErrors();
   const deps: MutableDeps[] = chunks.map(() => ({
     require: new Set(),
+    require_any: new Set(),
     watch: new Set(),
+    watch_any: new Set(),
     onchanges: new Set(),
+    onchanges_any: new Set(),
     onfail: new Set(),
+    onfail_any: new Set(),
+    onfail_all: new Set(),
     prereq: new Set(),
-    use: new Set(),
     prerequired: new Set(),
+    listen: new Map(),
   }));
+  const lost: LostRequisite[][] = chunks.map(() => []);
+  const lostListen: RequisiteRef[][] = chunks.map(() => []);
   chunks.forEach((chunk, index) => {
-    for (const kind of REQUISITE_KINDS) {
-      if (kind === 'use') continue; // resolved into arguments by compileLow
+    for (const kind of CHECKED_KINDS) {
       for (const ref of chunk.requisites[kind]) {
         const found = matchIndexes(ref, chunks, index);
-        if (found.length === 0) errors.add(missing(kind, ref, chunk));
+        if (found.length === 0) lost[index]?.push({ kind, ref });
         for (const target of found) deps[index]?.[kind].add(target);
       }
+    }
+    for (const ref of chunk.requisites.listen) {
+      const found = matchIndexes(ref, chunks, index);
+      if (found.length === 0) lostListen[index]?.push(ref);
+      for (const target of found) if (!deps[index]?.listen.has(target)) deps[index]?.listen.set(target, index);
+    }
+    for (const kind of IN_FORMS) {
       for (const ref of chunk.requisites[`${kind}_in`]) {
         const found = matchIndexes(ref, chunks, index);
-        if (found.length === 0) errors.add(missing(`${kind}_in`, ref, chunk));
-        for (const target of found) deps[target]?.[kind].add(index);
+        if (found.length === 0) {
+          if (kind === 'listen') lostListen[index]?.push(ref);
+          else lost[index]?.push({ kind: `${kind}_in`, ref });
+        }
+        for (const target of found) {
+          if (kind === 'listen') {
+            if (!deps[target]?.listen.has(index)) deps[target]?.listen.set(index, index);
+          } else deps[target]?.[kind].add(index);
+        }
       }
     }
   });
@@ -58,7 +105,8 @@ export function planRun(chunks: readonly LowChunk[]): PlannedChunk[] {
     for (const target of own.prereq) deps[target]?.prerequired.add(index);
   });
   deps.forEach((own, index) => {
-    for (const kind of ['require', 'watch', 'onchanges', 'onfail', 'prereq'] as const) {
+    own.listen.delete(index);
+    for (const kind of CHECKED_KINDS) {
       if (own[kind].has(index)) {
         errors.add(`Recursive requisite found: ${label(chunks, index)} has a ${kind} on itself`);
         own[kind].delete(index);
@@ -70,35 +118,37 @@ export function planRun(chunks: readonly LowChunk[]): PlannedChunk[] {
   return chunks.map((chunk, index) => {
     const own = deps[index] as MutableDeps;
     const sorted = (set: Set<number>) => Object.freeze([...set].sort((a, b) => a - b));
+    const frozen = Object.fromEntries(CHECKED_KINDS.map((kind) => [kind, sorted(own[kind])])) as Record<
+      CheckedKind,
+      readonly number[]
+    >;
     return Object.freeze({
       chunk,
       tag: chunkTag(chunk),
       deps: Object.freeze({
-        require: sorted(own.require),
-        watch: sorted(own.watch),
-        onchanges: sorted(own.onchanges),
-        onfail: sorted(own.onfail),
-        prereq: sorted(own.prereq),
+        ...frozen,
         prerequired: sorted(own.prerequired),
+        listen: Object.freeze([...own.listen].map(([target, declaredBy]) => Object.freeze({ target, declaredBy }))),
+        lost: Object.freeze(lost[index] ?? []),
+        lostListen: Object.freeze(lostListen[index] ?? []),
       }),
     });
   });
 }
 
+/** The requisites that run before a state (all but prereq, which runs after; listen adds no order). */
+const BEFORE_KINDS = CHECKED_KINDS.filter((kind) => kind !== 'prereq');
+
 /** Everything that must have run before `index` runs (for prereq: before its test of the target). */
 export function runsBefore(deps: ChunkDeps): number[] {
-  return [...new Set([...deps.require, ...deps.watch, ...deps.onchanges, ...deps.onfail, ...deps.prerequired])].sort(
-    (a, b) => a - b,
-  );
+  const all = new Set<number>(deps.prerequired);
+  for (const kind of BEFORE_KINDS) for (const dep of deps[kind]) all.add(dep);
+  return [...all].sort((a, b) => a - b);
 }
 
 function matchIndexes(ref: RequisiteRef, chunks: readonly LowChunk[], self: number): number[] {
   const found = findMatches(ref, chunks, chunks[self]);
   return found.map((chunk) => chunks.indexOf(chunk));
-}
-
-function missing(kind: string, ref: RequisiteRef, chunk: LowChunk): string {
-  return `The requisite '${kind}: ${ref.text}' of state '${chunkLabel(chunk)}' (${chunk.where}) names no state in this run (a typo, or an SLS that is not included?)`;
 }
 
 function label(chunks: readonly LowChunk[], index: number): string {
@@ -113,13 +163,12 @@ function label(chunks: readonly LowChunk[], index: number): string {
 function findCycle(chunks: readonly LowChunk[], deps: readonly MutableDeps[], errors: CompileErrors): void {
   const before: Set<number>[] = chunks.map(() => new Set());
   deps.forEach((own, index) => {
-    for (const kind of ['require', 'watch', 'onchanges', 'onfail'] as const)
-      for (const dep of own[kind]) before[index]?.add(dep);
+    for (const kind of BEFORE_KINDS) for (const dep of own[kind]) before[index]?.add(dep);
     for (const target of own.prereq) {
       before[target]?.add(index);
       const targetDeps = deps[target];
       if (!targetDeps) continue;
-      for (const kind of ['require', 'watch', 'onchanges', 'onfail'] as const) {
+      for (const kind of BEFORE_KINDS) {
         for (const dep of targetDeps[kind]) if (dep !== index) before[index]?.add(dep);
       }
     }

@@ -1,16 +1,34 @@
 /**
  * Salt's `highstate` outputter for one minion's state run, as a pure function: the CLI prints it,
- * and it is the same on every side that shows a state run. `mixed` is Salt's `state_output: mixed`:
- * one line for each state that succeeded without changes, full detail for changes and failures,
- * then the summary. `full` shows every state in detail.
+ * and it is the same on every side that shows a state run. The modes are Salt's `state_output`
+ * (see HighstateOutputOptions.mode), then the summary.
  */
 
 export interface HighstateOutputOptions {
   readonly colour: boolean;
-  readonly mode?: 'mixed' | 'full';
+  /**
+   * Salt's `state_output`: `full` (every state in full), `terse` (one line each), `mixed` (only
+   * failures in full), `changes` (failures and changes in full; the default here); the `_id` forms
+   * name states by ID in the one-line form.
+   */
+  readonly mode?: StateOutputMode;
+  /** Salt's `state_verbose`: false leaves out states that succeeded without changes. Default true. */
+  readonly verbose?: boolean;
   /** Named in the summary ("Summary for web-1"). */
   readonly minion?: string;
 }
+
+export const STATE_OUTPUT_MODES = [
+  'full',
+  'terse',
+  'mixed',
+  'changes',
+  'full_id',
+  'terse_id',
+  'mixed_id',
+  'changes_id',
+] as const;
+export type StateOutputMode = (typeof STATE_OUTPUT_MODES)[number];
 
 /** The fields of one state result that the outputter reads (Salt's shape). */
 interface ResultLike {
@@ -73,11 +91,19 @@ export function formatHighstate(ret: unknown, options: HighstateOutputOptions): 
       result.result === false ? 'red' : result.result === null ? 'yellow' : hasChanges ? 'cyan' : 'green';
     const [module = '', id = String(result.__id__ ?? ''), name = '', fun = ''] = tag.split('_|-');
     const shownName = typeof result.name === 'string' ? result.name : name;
-    if ((options.mode ?? 'mixed') === 'mixed' && result.result === true && !hasChanges) {
+    const mode = options.mode ?? 'changes';
+    const base = mode.replace(/_id$/, '');
+    const clean = result.result === true && !hasChanges;
+    if (clean && options.verbose === false) continue;
+    const oneLine = base === 'terse' || (base === 'mixed' && result.result !== false) || (base === 'changes' && clean);
+    if (oneLine) {
+      const word =
+        result.result === false ? 'Failed' : result.result === null ? 'Differs' : hasChanges ? 'Changed' : 'Clean';
+      const label = mode.endsWith('_id') ? (typeof result.__id__ === 'string' ? result.__id__ : id) : shownName;
       lines.push(
         paint(
           colour,
-          `  Name: ${shownName} - Function: ${module}.${fun} - Result: Clean - Started: ${String(result.start_time ?? '')} - Duration: ${formatMs(duration)}`,
+          `  Name: ${label} - Function: ${module}.${fun} - Result: ${word} - Started: ${String(result.start_time ?? '')} - Duration: ${formatMs(duration)}`,
         ),
       );
       continue;

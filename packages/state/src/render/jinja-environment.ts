@@ -3,22 +3,25 @@ import { posix } from 'node:path';
 import nunjucks from 'nunjucks';
 import type { ILoader, LoaderSource } from 'nunjucks';
 import { traverse } from '../data.js';
+import { jinjaFilters, jinjaGlobals, jinjaTests, loopContext } from './jinja/builtins.js';
+import type { Filter, Test } from './jinja/builtins.js';
+import * as py from './jinja/python.js';
+import { PyError, PyUndefined } from './jinja/python.js';
+import { dictUpdate, saltFilters, saltTests, useMethodLookup } from './jinja/salt-filters.js';
+import { installJinjaSyntax } from './jinja/syntax.js';
+import { parseYaml } from './yaml.js';
 
 /**
- * Nunjucks set up to behave like Salt's Jinja. Only the render worker imports this file: the
- * compatibility layer patches nunjucks' module-wide runtime, and inside a worker thread that patch
- * touches nothing else in the minion.
+ * Nunjucks set up to behave like Salt's Jinja (Jinja2 in a SandboxedEnvironment with
+ * StrictUndefined, trim_blocks and lstrip_blocks off unless the minion config turns them on).
+ * Only the render worker imports this file: the compatibility layer patches nunjucks' module-wide
+ * parser, compiler and runtime, and inside a worker thread that patch touches nothing else.
  *
- * What is Jinja-like here:
- * - autoescape off; `trim_blocks` and `lstrip_blocks` on by default (block tags leave no blank lines
- *   or indentation behind in the YAML);
- * - StrictUndefined, as Salt's default: printing an undefined value is an error naming the line
- *   (testing it with `is defined` or `if` is fine);
- * - Python's way of printing values: True/False/None, `{'a': 1}` and `['x']` (valid YAML flow);
- * - `True`/`False`/`None`, slices, dict methods (`items()`, `get()`, `update()`...), list methods
- *   (`append()`...) and common str methods (`startswith()`, `split()`, `upper()`...);
- * - `{% do %}`, and Salt's filters `json`, `yaml`, `yaml_encode`, `yaml_dquote`, `yaml_squote`,
- *   `quote`, `sequence`, `to_bool`, `unique`.
+ * - jinja/syntax.ts: Jinja2's expression grammar and statements on nunjucks' parser and compiler;
+ * - jinja/python.ts: Python's semantics for every value a template sees (printing, operators,
+ *   truth, `%` and str.format, str/list/dict methods, attribute and item lookup);
+ * - jinja/builtins.ts: Jinja2's filters, tests, globals and `loop`;
+ * - jinja/salt-filters.ts: Salt's filters and tests (yaml, json, regex_*, hashes, dict_merge...).
  */
 
 /** Synchronous access to the main thread, provided by the worker. */
@@ -36,40 +39,63 @@ export interface JinjaOptions {
   lstripBlocks: boolean;
 }
 
+interface Frame {
+  lookup(name: string): unknown;
+}
+
+interface RuntimeContext {
+  ctx: Record<string, unknown>;
+  env: { globals: Record<string, unknown> };
+  getVariables(): Record<string, unknown>;
+}
+
 type Runtime = {
   SafeString: new (value: string) => object;
-  makeMacro(argNames: unknown, kwargNames: unknown, func: (...args: unknown[]) => unknown): unknown;
+  makeMacro(argNames: string[], kwargNames: string[], func: (...args: unknown[]) => unknown): unknown;
   handleError(error: unknown, lineno: number, colno: number): unknown;
-  ensureDefined(value: unknown, lineno: number, colno: number): unknown;
-  suppressValue(value: unknown, autoescape: boolean): unknown;
   memberLookup(obj: unknown, key: unknown, ...rest: unknown[]): unknown;
-  contextOrFrameLookup(
-    context: { ctx: Record<string, unknown>; env: { globals: Record<string, unknown> } },
-    frame: { lookup(name: string): unknown },
-    name: string,
-  ): unknown;
+  contextOrFrameLookup(context: RuntimeContext, frame: Frame, name: string): unknown;
+  callWrap(obj: unknown, name: string, context: unknown, args: unknown[]): unknown;
+  py: Record<string, unknown>;
 };
 type TemplateErrorClass = new (message: unknown, lineno?: number, colno?: number) => Error & { lineno?: number };
+interface NunjucksTemplate {
+  render(ctx: Record<string, unknown>, parentFrame?: unknown): string;
+}
+type NunjucksEnv = nunjucks.Environment & {
+  getTemplate(
+    name: string,
+    eager: boolean,
+    parent: string | undefined,
+    ignoreMissing: boolean,
+    cb: (err: unknown, template: NunjucksTemplate) => void,
+  ): void;
+};
 
 const nunjucksModule = nunjucks as unknown as {
   runtime: Runtime;
-
   Template: { prototype: { _compile(): void; rootRenderFunc: (...args: unknown[]) => unknown; path: string } };
   lib: { TemplateError: TemplateErrorClass };
-  installJinjaCompat(): void;
 };
 const runtime = nunjucksModule.runtime;
 const TemplateError = nunjucksModule.lib.TemplateError;
 
+/** Set on an error raised inside a macro: the template that defined the macro. */
+export const MACRO_FILE = 'phoenixMacroFile';
+
+/** The filters and tests of each environment (filter and test calls carry the environment). */
+const SCOPES = new WeakMap<object, { filters: Record<string, Filter>; tests: Record<string, Test> }>();
+
 let installed = false;
 
-/** Patches nunjucks' runtime once per worker. */
+/** Patches nunjucks' parser, compiler and runtime once per worker. */
 function installSaltCompat(): void {
   if (installed) return;
   installed = true;
-  nunjucksModule.installJinjaCompat();
-  // nunjucks reports line numbers from handleError 0-based and from ensureDefined 1-based: make
-  // both 1-based, as editors count.
+  installJinjaSyntax();
+  py.useSafeStringClass(runtime.SafeString);
+  useMethodLookup(py.getattr);
+  // nunjucks reports line numbers 0-based: make them 1-based, as editors count.
   runtime.handleError = (error, lineno, colno) => {
     if ((error as { lineno?: unknown }).lineno) return error;
     const wrapped = new TemplateError(error, lineno + 1, colno + 1);
@@ -77,54 +103,110 @@ function installSaltCompat(): void {
     if (file !== undefined) Object.assign(wrapped, { [MACRO_FILE]: file });
     return wrapped;
   };
-  runtime.ensureDefined = (value, lineno, colno) => {
-    if (value === undefined) {
-      throw new TemplateError(
-        'the value printed here is undefined (a missing variable, grain or pillar key?)',
-        lineno + 1,
-        colno + 1,
-      );
-    }
-    return value;
-  };
-  runtime.suppressValue = (value) => pythonText(value);
-  trackMacroFiles();
-  // Names a template looks up are the context's and the globals' own: `{{ constructor }}` must not
-  // find Object through a prototype.
+  // Names a template looks up are its own variables, the context's and the globals' own values: never
+  // anything found through a prototype (`{{ constructor }}`), and an unknown name is Undefined.
   runtime.contextOrFrameLookup = (context, frame, name) => {
     const value = frame.lookup(name);
     if (value !== undefined) return value;
     if (Object.hasOwn(context.ctx, name)) return context.ctx[name];
     if (Object.hasOwn(context.env.globals, name)) return context.env.globals[name];
-    return Object.hasOwn(PYTHON_CONSTANTS, name) ? PYTHON_CONSTANTS[name] : undefined;
+    return py.undefinedName(name);
   };
-  const lookup = runtime.memberLookup;
-  runtime.memberLookup = function memberLookup(this: unknown, obj: unknown, key: unknown, ...rest: unknown[]) {
-    // nunjucks is no sandbox: `range.constructor("return process")()` would run code. The way from
-    // any value to Function (and so to process, require, the file system) goes through these
-    // names, and prototypes through `__proto__`-like ones: none is reachable from a template.
-    if (typeof key === 'string' && (FORBIDDEN_MEMBERS.has(key) || key.startsWith('__'))) {
-      throw new TemplateError(`"${key}" cannot be used in a template`);
+  runtime.memberLookup = (obj, key) => py.getitem(obj, key);
+  runtime.callWrap = (obj, name, context, args) => {
+    if (obj instanceof PyUndefined) obj.fail();
+    if (typeof obj !== 'function') {
+      throw new PyError('TypeError', `'${py.typeName(obj)}' object is not callable (${name})`);
     }
-    if (typeof obj === 'string' && typeof key === 'string' && Object.hasOwn(STRING_METHODS, key)) {
-      const method = STRING_METHODS[key] as (this: string, ...args: unknown[]) => unknown;
-      return (...args: unknown[]) => method.apply(obj, args);
-    }
-    return lookup.call(this, obj, key, ...rest);
+    return (obj as (...a: unknown[]) => unknown).apply(context, args);
+  };
+  runtime.py = pythonRuntime();
+  trackMacroFiles();
+}
+
+/** What compiled templates call: see syntax.ts. */
+function pythonRuntime(): Record<string, unknown> {
+  const scopeOf = (env: object) => {
+    const scope = SCOPES.get(env);
+    if (!scope) throw new PyError('', 'template environment without filters');
+    return scope;
+  };
+  return {
+    ...py,
+    undef: (hint: string) => new PyUndefined(hint, true),
+    local: (value: unknown, name: string) => (value === undefined ? py.undefinedName(name) : value),
+    out: (value: unknown) => py.str(value),
+    chain: (first: unknown, ...rest: unknown[]) => {
+      let left = first;
+      for (let i = 0; i < rest.length; i += 2) {
+        const op = rest[i] as string;
+        const right = (rest[i + 1] as () => unknown)();
+        const ok =
+          op === 'in'
+            ? py.contains(right, left)
+            : op === 'notin'
+              ? !py.contains(right, left)
+              : py.compare(op, left, right);
+        if (!ok) return false;
+        left = right;
+      }
+      return true;
+    },
+    filter: (env: object, _context: unknown, name: string, args: unknown[]) => {
+      const { filters } = scopeOf(env);
+      const filter = Object.hasOwn(filters, name) ? filters[name] : undefined;
+      if (!filter) throw new PyError('', `No filter named '${name}'.`);
+      if (name !== 'default' && name !== 'd') {
+        for (const arg of args) if (arg instanceof PyUndefined) arg.fail();
+      }
+      return filter(...args);
+    },
+    test: (env: object, _context: unknown, name: string, value: unknown, args: unknown[]) => {
+      const { tests } = scopeOf(env);
+      const test = Object.hasOwn(tests, name) ? tests[name] : undefined;
+      if (!test) throw new PyError('', `No test named '${name}'.`);
+      return test(value, ...py.splitArguments(args).args);
+    },
+    loop: (items: unknown[]) => loopContext(items),
+    importData: (
+      env: NunjucksEnv,
+      context: RuntimeContext,
+      frame: unknown,
+      kind: string,
+      name: unknown,
+      withContext: boolean,
+      parentName: string | undefined,
+    ) => {
+      let template: NunjucksTemplate | undefined;
+      env.getTemplate(py.str(name), false, parentName, false, (err, found) => {
+        if (err) throw err;
+        template = found;
+      });
+      if (!template) throw new PyError('TemplateNotFound', py.str(name));
+      const text = withContext ? template.render(context.getVariables(), frame) : template.render({});
+      return loadData(kind, text, py.str(name));
+    },
+    loadData: (kind: string, text: unknown) => loadData(kind, py.str(text), `load_${kind}`),
   };
 }
 
-/** Jinja's own names for them (nunjucks' Jinja compatibility answers these in the lookup replaced here). */
-const PYTHON_CONSTANTS: Readonly<Record<string, unknown>> = { True: true, False: false, None: null };
-const FORBIDDEN_MEMBERS: ReadonlySet<string> = new Set(['constructor', 'prototype']);
-
-/** Set on an error raised inside a macro: the template that defined the macro. */
-export const MACRO_FILE = 'phoenixMacroFile';
+function loadData(kind: string, text: string, where: string): unknown {
+  if (kind === 'text') return text;
+  if (kind === 'json') {
+    try {
+      return JSON.parse(text) as unknown;
+    } catch (err) {
+      throw new PyError('TemplateRuntimeError', `Unable to load json from ${where}: ${(err as Error).message}`);
+    }
+  }
+  return parseYaml(text, where).value ?? null;
+}
 
 /**
  * nunjucks names the template that catches an error, which for an error inside a macro imported
  * from another file is the importing template, while the line is the macro's. So: remember which
  * template is executing when each macro is defined, and tag errors raised inside the macro with it.
+ * Missing arguments are Undefined (printing one fails, naming it), as in Jinja2.
  */
 function trackMacroFiles(): void {
   const executing: string[] = [];
@@ -135,6 +217,16 @@ function trackMacroFiles(): void {
     const root = this.rootRenderFunc;
     const path = this.path;
     this.rootRenderFunc = function (this: unknown, ...args: unknown[]) {
+      // An error raised at the top level of an imported file (map.jinja) reaches the importer
+      // through this callback: it happened here.
+      const cb = args.at(-1);
+      if (typeof cb === 'function') {
+        args[args.length - 1] = (err: unknown, res: unknown) => {
+          if (err !== null && typeof err === 'object' && !(MACRO_FILE in err))
+            Object.assign(err, { [MACRO_FILE]: path });
+          return (cb as (e: unknown, r: unknown) => unknown)(err, res);
+        };
+      }
       executing.push(path);
       try {
         return root.apply(this, args);
@@ -147,8 +239,11 @@ function trackMacroFiles(): void {
   runtime.makeMacro = (argNames, kwargNames, func) => {
     const file = executing.at(-1);
     return makeMacro(argNames, kwargNames, function (this: unknown, ...args: unknown[]) {
+      const bound = args.map((value, i) =>
+        i < argNames.length && value === undefined ? py.undefinedName(argNames[i] as string) : value,
+      );
       try {
-        return func.apply(this, args);
+        return func.apply(this, bound);
       } catch (err) {
         if (file !== undefined && err !== null && typeof err === 'object' && !(MACRO_FILE in err)) {
           Object.assign(err, { [MACRO_FILE]: file });
@@ -159,114 +254,12 @@ function trackMacroFiles(): void {
   };
 }
 
-const STRING_METHODS: Record<string, (this: string, ...args: never[]) => unknown> = {
-  startswith(prefix: string) {
-    return this.startsWith(prefix);
-  },
-  endswith(suffix: string) {
-    return this.endsWith(suffix);
-  },
-  upper() {
-    return this.toUpperCase();
-  },
-  lower() {
-    return this.toLowerCase();
-  },
-  strip(chars?: string) {
-    return stripChars(this, chars, true, true);
-  },
-  lstrip(chars?: string) {
-    return stripChars(this, chars, true, false);
-  },
-  rstrip(chars?: string) {
-    return stripChars(this, chars, false, true);
-  },
-  split(separator?: string | null, maxsplit?: number) {
-    const parts =
-      separator === undefined || separator === null ? this.trim().split(/\s+/).filter(Boolean) : this.split(separator);
-    if (maxsplit === undefined || maxsplit < 0 || parts.length <= maxsplit + 1) return parts;
-    const sep = separator ?? ' ';
-    return [...parts.slice(0, maxsplit), parts.slice(maxsplit).join(sep)];
-  },
-  splitlines() {
-    return this.split(/\r?\n/).filter((line, i, all) => i < all.length - 1 || line !== '');
-  },
-  join(items: unknown[]) {
-    return items.map((item) => pythonText(item)).join(this);
-  },
-  title() {
-    return this.toLowerCase().replace(/\b\w/g, (c) => c.toUpperCase());
-  },
-  capitalize() {
-    return this.charAt(0).toUpperCase() + this.slice(1).toLowerCase();
-  },
-  isdigit() {
-    return /^\d+$/.test(this);
-  },
-  find(sub: string) {
-    return this.indexOf(sub);
-  },
-};
-
-function stripChars(text: string, chars: string | undefined, left: boolean, right: boolean): string {
-  const set = chars === undefined ? ' \t\n\r\v\f' : chars;
-  let start = 0;
-  let end = text.length;
-  if (left) while (start < end && set.includes(text.charAt(start))) start++;
-  if (right) while (end > start && set.includes(text.charAt(end - 1))) end--;
-  return text.slice(start, end);
-}
-
 /** How Jinja prints a value: Python's str(). */
 export function pythonText(value: unknown): string {
-  if (value === undefined || value === null) return value === null ? 'None' : '';
-  if (typeof value === 'string') return value;
-  if (value instanceof runtime.SafeString) return String(value);
-  if (typeof value === 'boolean') return value ? 'True' : 'False';
-  if (typeof value === 'number' || typeof value === 'bigint') return String(value);
-  if (Array.isArray(value) || isPlainObject(value)) return pythonRepr(value);
-  return String(value);
+  return py.str(value);
 }
 
-/** Python's repr() of data: what `{{ pillar['users'] }}` prints in Salt (and valid YAML flow). */
-export function pythonRepr(value: unknown): string {
-  if (value === null || value === undefined) return 'None';
-  if (typeof value === 'boolean') return value ? 'True' : 'False';
-  if (typeof value === 'number' || typeof value === 'bigint') return String(value);
-  if (typeof value === 'string') {
-    const quote = value.includes("'") && !value.includes('"') ? '"' : "'";
-    const escaped = value
-      .replace(/\\/g, '\\\\')
-      .replace(/\n/g, '\\n')
-      .replace(/\r/g, '\\r')
-      .replace(/\t/g, '\\t')
-      .replaceAll(quote, `\\${quote}`);
-    return `${quote}${escaped}${quote}`;
-  }
-  if (Array.isArray(value)) return `[${value.map(pythonRepr).join(', ')}]`;
-  if (isPlainObject(value)) {
-    return `{${Object.entries(value)
-      .map(([k, v]) => `${pythonRepr(k)}: ${pythonRepr(v)}`)
-      .join(', ')}}`;
-  }
-  return pythonRepr(String(value));
-}
-
-function isPlainObject(value: unknown): value is Record<string, unknown> {
-  if (value === null || typeof value !== 'object') return false;
-  const proto = Object.getPrototypeOf(value) as unknown;
-  return proto === Object.prototype || proto === null;
-}
-
-/** nunjucks passes `f(a, b=1)` as f(a, {b: 1, __keywords: true}). */
-export function splitKeywords(args: unknown[]): { args: unknown[]; kwargs: Record<string, unknown> } {
-  const last = args.at(-1);
-  if (isPlainObject(last) && last.__keywords === true) {
-    const { __keywords: _ignored, ...kwargs } = last;
-    return { args: args.slice(0, -1), kwargs };
-  }
-  return { args, kwargs: {} };
-}
+export const pythonRepr = py.repr;
 
 interface RenderScope {
   grains: unknown;
@@ -274,18 +267,68 @@ interface RenderScope {
   opts: unknown;
 }
 
-/** A template-side function with named parameters, so keyword arguments work as in Salt. */
-function local(params: readonly string[], run: (...args: unknown[]) => unknown): (...raw: unknown[]) => unknown {
-  return (...raw: unknown[]) => {
-    const { args, kwargs } = splitKeywords(raw);
-    const bound = [...args];
-    for (const [name, value] of Object.entries(kwargs)) {
-      const index = params.indexOf(name);
-      if (index === -1) throw new Error(`unexpected keyword argument '${name}'`);
-      bound[index] = value;
+/** Salt's fnmatch.fnmatchcase: `*`, `?`, `[seq]`, `[!seq]`. */
+function fnmatch(value: string, pattern: string): boolean {
+  let source = '';
+  for (let i = 0; i < pattern.length; i++) {
+    const c = pattern.charAt(i);
+    if (c === '*') source += '.*';
+    else if (c === '?') source += '.';
+    else if (c === '[') {
+      const end = pattern.indexOf(']', i + 2);
+      if (end === -1) source += '\\[';
+      else {
+        let set = pattern.slice(i + 1, end);
+        if (set.startsWith('!')) set = `^${set.slice(1)}`;
+        source += `[${set.replace(/\\/g, '\\\\')}]`;
+        i = end;
+      }
+    } else source += c.replace(/[.*+?^${}()|[\]\\/]/g, '\\$&');
+  }
+  return new RegExp(`^${source}$`, 's').test(value);
+}
+
+function deepCopy(value: unknown): unknown {
+  return value === undefined ? undefined : (structuredClone(py.toPlain(value)) as unknown);
+}
+
+/** salt.utils.data.filter_by, as grains.filter_by and pillar.filter_by call it. */
+function filterBy(
+  data: unknown,
+  lookupDict: unknown,
+  lookup: string,
+  merge: unknown,
+  fallback: string,
+  base: unknown,
+): unknown {
+  if (!py.isDict(lookupDict)) throw new PyError('SaltException', 'filter_by lookup_dict must be a dictionary');
+  const found = traverse(data, lookup, []);
+  let ret: unknown = null;
+  for (const each of Array.isArray(found) ? found : [found]) {
+    for (const candidate of Object.keys(lookupDict)) {
+      if (fnmatch(py.str(each), candidate)) {
+        ret = lookupDict[candidate];
+        break;
+      }
     }
-    return run(...bound);
-  };
+    if (ret !== null && ret !== undefined) break;
+  }
+  if (ret === null || ret === undefined) ret = Object.hasOwn(lookupDict, fallback) ? lookupDict[fallback] : null;
+  if (base !== undefined && base !== null && Object.hasOwn(lookupDict, py.str(base))) {
+    const baseValues = lookupDict[py.str(base)];
+    if (ret === null) ret = baseValues;
+    else if (py.isDict(baseValues)) {
+      if (!py.isDict(ret))
+        throw new PyError('SaltException', 'filter_by default and look-up values must both be dictionaries.');
+      ret = dictUpdate(deepCopy(baseValues) as Record<string, unknown>, ret);
+    }
+  }
+  if (merge !== undefined && merge !== null) {
+    if (!py.isDict(merge)) throw new PyError('SaltException', 'filter_by merge argument must be a dictionary.');
+    if (ret === null) ret = merge;
+    else if (py.isDict(ret)) dictUpdate(ret, deepCopy(merge) as Record<string, unknown>);
+  }
+  return ret;
 }
 
 /**
@@ -297,114 +340,123 @@ function local(params: readonly string[], run: (...args: unknown[]) => unknown):
 export function createSaltFunctions(scope: RenderScope, bridge: TemplateBridge): object {
   const lookupWith =
     (data: () => unknown) =>
-    (key: unknown, fallback: unknown = '', delimiter: unknown = ':') =>
-      traverse(data(), String(key), fallback, typeof delimiter === 'string' ? delimiter : ':');
+    (key: unknown, fallback: unknown = '', delimiter: unknown = ':', merge?: unknown) => {
+      const found = traverse(data(), py.str(key), fallback, typeof delimiter === 'string' ? delimiter : ':');
+      if (py.truth(merge ?? false) && py.isDict(fallback) && py.isDict(found) && found !== fallback) {
+        return dictUpdate(deepCopy(fallback) as Record<string, unknown>, found);
+      }
+      return found;
+    };
   const exists = (kind: 'file' | 'directory') => (path: unknown) => {
     try {
-      const info = statSync(String(path));
+      const info = statSync(py.str(path));
       return kind === 'file' ? info.isFile() : info.isDirectory();
     } catch {
       return false;
     }
   };
   const builtins: Record<string, (...args: unknown[]) => unknown> = {
-    'grains.get': local(
-      ['key', 'default', 'delimiter'],
+    'grains.get': py.pyfunction(
+      'grains.get',
+      ['key', 'default=', 'delimiter=', 'ordered='],
       lookupWith(() => scope.grains),
     ),
-    'grains.items': local([], () => scope.grains),
-    'pillar.get': local(
-      ['key', 'default', 'delimiter'],
-      lookupWith(() => scope.pillar),
+    'grains.item': py.pyfunction('grains.item', ['*args'], (names) =>
+      Object.fromEntries((names as unknown[]).map((n) => [py.str(n), traverse(scope.grains, py.str(n), '')])),
     ),
-    'pillar.items': local([], () => scope.pillar),
-    'config.get': local(['key', 'default', 'delimiter'], (key, fallback = '', delimiter = ':') => {
-      const missing = Symbol('missing');
-      for (const data of [scope.opts, scope.grains, scope.pillar]) {
-        const found = traverse(data, String(key), missing, String(delimiter));
-        if (found !== missing) return found;
-      }
-      return fallback;
-    }),
-    'file.file_exists': local(['path'], exists('file')),
-    'file.directory_exists': local(['path'], exists('directory')),
-    'state.sls_exists': local(['mods'], (mods) => bridge.slsExists(String(mods))),
+    'grains.items': py.pyfunction('grains.items', [], () => scope.grains),
+    'grains.filter_by': py.pyfunction(
+      'grains.filter_by',
+      ['lookup_dict', 'grain=', 'merge=', 'default=', 'base='],
+      (lookupDict, grain, merge, fallback, base) =>
+        filterBy(
+          scope.grains,
+          lookupDict,
+          grain === undefined ? 'os_family' : py.str(grain),
+          merge,
+          fallback === undefined ? 'default' : py.str(fallback),
+          base,
+        ),
+    ),
+    'pillar.get': py.pyfunction(
+      'pillar.get',
+      ['key', 'default=', 'merge=', 'merge_nested_lists=', 'delimiter=', 'pillarenv=', 'saltenv='],
+      (key, fallback, merge, _nested, delimiter) =>
+        lookupWith(() => scope.pillar)(key, fallback ?? '', delimiter ?? ':', merge),
+    ),
+    'pillar.item': py.pyfunction('pillar.item', ['*args'], (names) =>
+      Object.fromEntries((names as unknown[]).map((n) => [py.str(n), traverse(scope.pillar, py.str(n), '')])),
+    ),
+    'pillar.items': py.pyfunction('pillar.items', ['*args'], () => scope.pillar),
+    'pillar.raw': py.pyfunction('pillar.raw', ['key='], (key) =>
+      key === undefined ? scope.pillar : traverse(scope.pillar, py.str(key), ''),
+    ),
+    'pillar.filter_by': py.pyfunction(
+      'pillar.filter_by',
+      ['lookup_dict', 'pillar=', 'merge=', 'default=', 'base='],
+      (lookupDict, key, merge, fallback, base) =>
+        filterBy(
+          scope.pillar,
+          lookupDict,
+          py.str(key),
+          merge,
+          fallback === undefined ? 'default' : py.str(fallback),
+          base,
+        ),
+    ),
+    'config.get': py.pyfunction(
+      'config.get',
+      ['key', 'default=', 'delimiter='],
+      (key, fallback = '', delimiter = ':') => {
+        const missing = Symbol('missing');
+        for (const data of [scope.opts, scope.grains, scope.pillar]) {
+          const found = traverse(data, py.str(key), missing, py.str(delimiter));
+          if (found !== missing) return found;
+        }
+        return fallback;
+      },
+    ),
+    'file.file_exists': py.pyfunction('file.file_exists', ['path'], exists('file')),
+    'file.directory_exists': py.pyfunction('file.directory_exists', ['path'], exists('directory')),
+    'file.join': py.pyfunction('file.join', ['*args'], (parts) => posix.join(...(parts as unknown[]).map(py.str))),
+    'state.sls_exists': py.pyfunction('state.sls_exists', ['mods', '**kwargs'], (mods) =>
+      bridge.slsExists(py.str(mods)),
+    ),
   };
   const callable = (fun: string) =>
     builtins[fun] ??
     ((...raw: unknown[]) => {
       if (fun.startsWith('state.')) {
-        throw new Error(`salt['${fun}'] cannot be called while rendering a state run`);
+        throw new PyError('', `salt['${fun}'] cannot be called while rendering a state run`);
       }
-      const { args, kwargs } = splitKeywords(raw);
-      return bridge.call(fun, args, kwargs);
+      const { args, kwargs } = py.splitArguments(raw);
+      return bridge.call(fun, py.toPlain(args) as unknown[], py.toPlain(kwargs) as Record<string, unknown>);
     });
-  const moduleProxy = (module: string) =>
-    new Proxy(
+  const moduleProxy = (module: string) => {
+    const proxy = new Proxy(
       {},
       {
         get: (_target, fun) => (typeof fun === 'string' ? callable(`${module}.${fun}`) : undefined),
       },
     );
-  return new Proxy(
+    py.registerSaltProxy(proxy);
+    return proxy;
+  };
+  const salt = new Proxy(
     {},
     {
       get: (_target, key) => {
         if (typeof key !== 'string') return undefined;
         if (/^[A-Za-z_][\w]*\.[A-Za-z_][\w]*$/.test(key)) return callable(key);
         if (/^[A-Za-z_][\w]*$/.test(key)) return moduleProxy(key);
-        return undefined;
+        return new PyUndefined(`'salt' has no function '${key}'`);
       },
       has: (_target, key) => typeof key === 'string',
     },
   );
+  py.registerSaltProxy(salt);
+  return salt;
 }
-
-/** `{% do expr %}`: evaluates an expression for its effect (`{% do users.append(u) %}`). */
-class DoExtension {
-  readonly tags = ['do'];
-
-  parse(
-    parser: {
-      nextToken(): { value: string; lineno: number; colno: number };
-      parseExpression(): unknown;
-      advanceAfterBlockEnd(name: string): void;
-    },
-    nodes: {
-      NodeList: new (lineno: number, colno: number, children: unknown[]) => unknown;
-      CallExtension: new (ext: unknown, prop: string, args: unknown) => unknown;
-    },
-  ): unknown {
-    const token = parser.nextToken();
-    const expression = parser.parseExpression();
-    parser.advanceAfterBlockEnd(token.value);
-    return new nodes.CallExtension(this, 'run', new nodes.NodeList(token.lineno, token.colno, [expression]));
-  }
-
-  run(): string {
-    return '';
-  }
-}
-
-function shellQuote(value: unknown): string {
-  const text = pythonText(value);
-  return /^[A-Za-z0-9_@%+=:,./-]+$/.test(text) ? text : `'${text.replace(/'/g, `'"'"'`)}'`;
-}
-
-const FILTERS: Record<string, (...args: unknown[]) => unknown> = {
-  json: (value) => JSON.stringify(value ?? null),
-  tojson: (value) => JSON.stringify(value ?? null),
-  // JSON is YAML flow style: what Salt's `yaml` filter (default_flow_style=True) is for.
-  yaml: (value) => JSON.stringify(value ?? null),
-  yaml_encode: (value) => (typeof value === 'string' ? JSON.stringify(value) : pythonText(value ?? null)),
-  yaml_dquote: (value) => JSON.stringify(pythonText(value)),
-  yaml_squote: (value) => `'${pythonText(value).replace(/'/g, "''")}'`,
-  quote: shellQuote,
-  sequence: (value) => (Array.isArray(value) ? value : [value]),
-  to_bool: (value) =>
-    typeof value === 'string' ? ['1', 'true', 'yes', 'on', 'y'].includes(value.toLowerCase()) : Boolean(value),
-  unique: (value) => (Array.isArray(value) ? [...new Set(value)] : value),
-};
 
 /**
  * The loader for `{% include %}`, `{% import %}` and `{% extends %}`: paths relative to the roots
@@ -426,7 +478,16 @@ function rootsLoader(
   };
 }
 
-export function createJinjaEnvironment(options: JinjaOptions, bridge: TemplateBridge): nunjucks.Environment {
+/**
+ * One environment per render. `context` becomes the environment's globals too, as Salt does
+ * (`jinja_env.globals.update(context)`): an import without context still sees grains and salt.
+ */
+export function createJinjaEnvironment(
+  options: JinjaOptions,
+  bridge: TemplateBridge,
+  context: Record<string, unknown> = {},
+  now: () => number = Date.now,
+): nunjucks.Environment {
   installSaltCompat();
   const env = new nunjucks.Environment([rootsLoader(bridge)], {
     autoescape: false,
@@ -436,8 +497,38 @@ export function createJinjaEnvironment(options: JinjaOptions, bridge: TemplateBr
     // Keeps nunjucks' own error objects (line and column) instead of flattening them.
     dev: true,
   });
-  for (const [name, filter] of Object.entries(FILTERS)) env.addFilter(name, filter);
-  env.addExtension('do', new DoExtension());
-  env.addGlobal('sls_exists', (name: unknown) => bridge.slsExists(String(name)));
+  const filters: Record<string, Filter> = {};
+  const tests: Record<string, Test> = { ...jinjaTests, ...saltTests };
+  const scope = {
+    filter: (name: string) => {
+      const f = Object.hasOwn(filters, name) ? filters[name] : undefined;
+      if (!f) throw new PyError('', `No filter named '${name}'.`);
+      return f;
+    },
+    test: (name: string) => {
+      const t = Object.hasOwn(tests, name) ? tests[name] : undefined;
+      if (!t) throw new PyError('', `No test named '${name}'.`);
+      return t;
+    },
+  };
+  // Salt's filters replace Jinja2's of the same name (unique), except min and max, where
+  // Jinja2's take Salt's list and also an attribute.
+  const jinja = jinjaFilters(scope);
+  Object.assign(filters, jinja, saltFilters({ now }), { min: jinja.min, max: jinja.max });
+  SCOPES.set(env, { filters, tests });
+  const globals: Record<string, unknown> = {
+    ...jinjaGlobals(),
+    raise: py.pyfunction('raise', ['msg'], (msg) => {
+      throw new PyError('', py.str(msg));
+    }),
+    odict: jinjaGlobals().dict as (...raw: unknown[]) => unknown,
+    sls_exists: py.pyfunction('sls_exists', ['name'], (name) => bridge.slsExists(py.str(name))),
+    ...context,
+  };
+  // nunjucks' own globals (range, cycler, joiner) have JavaScript semantics: replace them all.
+  const envGlobals = (env as unknown as { globals: Record<string, unknown> }).globals;
+  for (const name of Object.keys(envGlobals)) delete envGlobals[name];
+  for (const [name, value] of Object.entries(globals)) py.defineOwn(envGlobals, name, value);
+  py.defineOwn(envGlobals, 'show_full_context', () => ({ ...context }));
   return env;
 }

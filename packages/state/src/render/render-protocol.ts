@@ -70,5 +70,5 @@ export function describeTemplateError(err: unknown, macroFileKey?: string): Rend
 }
 
 function cleanReason(reason: string): string {
-  return reason.replace(/^(?:Template render error: )?(?:Error: )+/, '').trim();
+  return reason.replace(/^(?:Template render error: )?(?:(?:Error|PyError): )+/, '').trim();
 }

@@ -52,11 +52,12 @@ const bridge: TemplateBridge = {
 parentPort?.on('message', (request: RenderRequest) => {
   let response: RenderResponse;
   try {
-    const env = createJinjaEnvironment(request, bridge);
     const context = request.context;
     const salt = createSaltFunctions({ grains: context.grains, pillar: context.pillar, opts: context.opts }, bridge);
+    const variables = { ...context, salt };
+    const env = createJinjaEnvironment(request, bridge, variables);
     const template = new nunjucks.Template(request.source, env, request.path, true);
-    response = { id: request.id, ok: true, output: template.render({ ...context, salt }) };
+    response = { id: request.id, ok: true, output: template.render(variables) };
   } catch (err) {
     response = { id: request.id, ok: false, error: describeTemplateError(err, MACRO_FILE) };
   }

@@ -16,7 +16,7 @@ export interface TemplateServices {
 export interface TemplateRendererOptions {
   /** One render may take this long (a template that loops forever is stopped). Default 5 minutes. */
   timeoutMs?: number;
-  /** Jinja's trim_blocks / lstrip_blocks. Default true. */
+  /** Jinja's trim_blocks / lstrip_blocks. Default false, as Salt's jinja_trim_blocks / jinja_lstrip_blocks. */
   trimBlocks?: boolean;
   lstripBlocks?: boolean;
   /** The job's signal: aborting it stops the worker and fails the render in progress. */
@@ -84,8 +84,8 @@ export class TemplateRenderer {
 
   constructor(options: TemplateRendererOptions = {}) {
     this.#timeoutMs = options.timeoutMs ?? DEFAULT_TIMEOUT_MS;
-    this.#trimBlocks = options.trimBlocks ?? true;
-    this.#lstripBlocks = options.lstripBlocks ?? true;
+    this.#trimBlocks = options.trimBlocks ?? false;
+    this.#lstripBlocks = options.lstripBlocks ?? false;
     this.#signal = options.signal;
     this.#signal?.addEventListener('abort', this.#onAbort, { once: true });
   }

@@ -1,284 +1,406 @@
-import { readFile, readlink, rm, symlink, mkdir, appendFile } from 'node:fs/promises';
-import { dirname } from 'node:path';
+import { cp, mkdir, readFile, readlink, rename, rm, symlink, utimes, writeFile } from 'node:fs/promises';
+import { basename, dirname, join } from 'node:path';
+import { parse as parseYaml, stringify as yamlStringify } from 'yaml';
 import { z } from 'zod';
-import { traverse } from '@phoenix/state';
+import { deepMerge, isMapping, traverse } from '@phoenix/state';
 import type { StateOutcome } from '@phoenix/state';
-import { unifiedDiff } from './text-diff.js';
+import {
+  applyFile,
+  attributesOf,
+  BackupArg,
+  Context,
+  desiredContent,
+  FileMode,
+  Owner,
+  parentExists,
+  planFile,
+  targetPath,
+  TEST_NOTE,
+  TextOrLines,
+} from './file-common.js';
+import { fileEditStates } from './file-edit.js';
+import { directoryState, recurseState } from './file-tree.js';
 import {
   AbsolutePath,
   applyAttributes,
   attributeChanges,
   hostPath,
-  makeParents,
   ModeArg,
-  OwnerArg,
   statOrUndefined,
-  writeAtomic,
-} from './paths.js';
+} from '../../modules/host-paths.js';
+import { contentDiff } from '../../modules/text-diff.js';
 import { defineState, outcome } from './types.js';
 import type { StateCallContext, StateModule } from './types.js';
 
-const Text = z.union([z.string(), z.number(), z.boolean()]).transform(String);
-const TextOrLines = z.union([Text, z.array(Text)]);
+const Sources = z.union([z.string().min(1), z.array(z.string().min(1)).min(1)]);
 
 const Managed = z.strictObject({
   name: AbsolutePath,
-  source: z.union([z.string().min(1), z.array(z.string().min(1)).min(1)]).optional(),
+  source: Sources.optional(),
   source_hash: z.string().optional(),
+  source_hash_name: z.string().optional(),
+  keep_source: z.boolean().optional(),
+  skip_verify: z.boolean().optional(),
   contents: TextOrLines.optional(),
   contents_pillar: z.string().min(1).optional(),
+  contents_grains: z.string().min(1).optional(),
+  contents_newline: z.boolean().default(true),
+  contents_delimiter: z.string().min(1).default(':'),
   template: z.enum(['jinja']).optional(),
-  context: z.record(z.string(), z.unknown()).optional(),
-  defaults: z.record(z.string(), z.unknown()).optional(),
-  user: OwnerArg.optional(),
-  group: OwnerArg.optional(),
-  mode: ModeArg.optional(),
+  context: Context.optional(),
+  defaults: Context.optional(),
+  user: Owner,
+  group: Owner,
+  mode: FileMode.optional(),
   dir_mode: ModeArg.optional(),
   makedirs: z.boolean().default(false),
   replace: z.boolean().default(true),
   create: z.boolean().default(true),
+  backup: BackupArg.default(''),
   show_changes: z.boolean().default(true),
-});
-
-const Directory = z.strictObject({
-  name: AbsolutePath,
-  user: OwnerArg.optional(),
-  group: OwnerArg.optional(),
-  mode: ModeArg.optional(),
-  dir_mode: ModeArg.optional(),
-  makedirs: z.boolean().default(false),
+  follow_symlinks: z.boolean().default(true),
+  allow_empty: z.boolean().default(true),
+  tmp_ext: z.string().optional(),
+  encoding: z.enum(['utf-8', 'utf8', 'UTF-8']).optional(),
 });
 
 const Absent = z.strictObject({ name: AbsolutePath });
+const Exists = z.strictObject({ name: AbsolutePath });
 
 const Symlink = z.strictObject({
   name: AbsolutePath,
   target: z.string().min(1),
   force: z.boolean().default(false),
+  backupname: z.string().min(1).optional(),
+  makedirs: z.boolean().default(false),
+  user: Owner,
+  group: Owner,
+  mode: ModeArg.optional(),
+  follow_symlinks: z.boolean().optional(),
+  atomic: z.boolean().optional(),
+});
+
+const Touch = z.strictObject({
+  name: AbsolutePath,
+  atime: z.number().optional(),
+  mtime: z.number().optional(),
   makedirs: z.boolean().default(false),
 });
 
-const Append = z.strictObject({
+const Copy = z.strictObject({
   name: AbsolutePath,
-  text: TextOrLines,
+  source: AbsolutePath,
+  force: z.boolean().default(false),
   makedirs: z.boolean().default(false),
+  preserve: z.boolean().default(false),
+  user: Owner,
+  group: Owner,
+  mode: ModeArg.optional(),
+  subdir: z.boolean().default(false),
+});
+
+const Rename = z.strictObject({
+  name: AbsolutePath,
+  source: AbsolutePath,
+  force: z.boolean().default(false),
+  makedirs: z.boolean().default(false),
+});
+
+const Serialize = z.strictObject({
+  name: AbsolutePath,
+  dataset: z.unknown().optional(),
+  dataset_pillar: z.string().min(1).optional(),
+  user: Owner,
+  group: Owner,
+  mode: ModeArg.optional(),
+  backup: BackupArg.default(''),
+  makedirs: z.boolean().default(false),
+  show_changes: z.boolean().default(true),
+  create: z.boolean().default(true),
+  merge_if_exists: z.boolean().default(false),
+  serializer: z.enum(['yaml', 'json']).optional(),
+  formatter: z.enum(['yaml', 'json']).optional(),
+  serializer_opts: z.array(Context).optional(),
+  deserializer_opts: z.array(Context).optional(),
+  encoding: z.enum(['utf-8', 'utf8', 'UTF-8']).optional(),
 });
 
 /** Salt's file states, on the runtime's root. */
 export const fileStates: StateModule = Object.freeze({
   name: 'file',
   functions: Object.freeze({
-    managed: defineState({
-      schema: Managed,
-      run: async (args, call) => {
-        const path = hostPath(call.rt.root, args.name);
-        const wanted = await desiredContent(args, call);
-        if ('error' in wanted) return outcome(false, wanted.error);
-        const current = await statOrUndefined(path);
-        if (current?.isDirectory()) return outcome(false, `Specified target ${args.name} is a directory`);
-        if (!current && !args.create)
-          return outcome(true, `File ${args.name} is not present and is not set for creation`);
-        if (!current && !args.makedirs && !(await parentExists(path))) {
-          return missingParent(
-            call,
-            `Parent directory not present: ${dirname(args.name)} (set makedirs: True to create it)`,
-            { diff: 'New file' },
-          );
-        }
-        const changes: Record<string, unknown> = {};
-        const before = current ? await readFile(path) : undefined;
-        const content = wanted.content ?? before ?? Buffer.alloc(0);
-        const replace =
-          before === undefined || (args.replace && wanted.content !== undefined && !before.equals(content));
-        if (before === undefined) changes.diff = 'New file';
-        else if (replace) changes.diff = describeDiff(before, content, args.show_changes);
-        const attrs = await attributeChanges(call.rt.commands, current, {
-          ...(args.user === undefined ? {} : { user: args.user }),
-          ...(args.group === undefined ? {} : { group: args.group }),
-          ...(args.mode === undefined ? {} : { mode: args.mode }),
-        });
-        Object.assign(changes, attrs.changes);
-        if (Object.keys(changes).length === 0) return outcome(true, `File ${args.name} is in the correct state`);
-        if (call.test) return outcome(null, `The file ${args.name} is set to be changed`, changes);
-        if (!current && args.makedirs) await makeParents(path, args.dir_mode);
-        if (replace) await writeAtomic(path, content, attrs.mode ?? (current ? current.mode & 0o7777 : 0o644));
-        await applyAttributes(path, attrs);
-        return outcome(true, before === undefined ? `File ${args.name} created` : `File ${args.name} updated`, changes);
-      },
+    managed: defineState({ schema: Managed, run: managed }),
+    directory: directoryState,
+    recurse: recurseState,
+    absent: defineState({ schema: Absent, run: absent }),
+    exists: defineState({
+      schema: Exists,
+      run: async (args, call) =>
+        (await statOrUndefined(hostPath(call.rt.root, args.name), false))
+          ? outcome(true, `Path ${args.name} exists`)
+          : outcome(false, `Specified path ${args.name} does not exist`),
     }),
-    directory: defineState({
-      schema: Directory,
-      run: async (args, call) => {
-        const path = hostPath(call.rt.root, args.name);
-        const current = await statOrUndefined(path);
-        if (current && !current.isDirectory())
-          return outcome(false, `Specified location ${args.name} exists and is a file`);
-        if (!current && !args.makedirs && !(await parentExists(path))) {
-          return missingParent(
-            call,
-            `No directory to create ${args.name} in (set makedirs: True to create its parents)`,
-            { [args.name]: 'New Dir' },
-          );
-        }
-        const mode = args.mode ?? args.dir_mode;
-        const attrs = await attributeChanges(call.rt.commands, current, {
-          ...(args.user === undefined ? {} : { user: args.user }),
-          ...(args.group === undefined ? {} : { group: args.group }),
-          ...(mode === undefined ? {} : { mode }),
-        });
-        const changes: Record<string, unknown> = current
-          ? { ...attrs.changes }
-          : { [args.name]: 'New Dir', ...attrs.changes };
-        if (Object.keys(changes).length === 0)
-          return outcome(true, `The directory ${args.name} is in the correct state`);
-        if (call.test)
-          return outcome(null, `The directory ${args.name} is set to be ${current ? 'updated' : 'created'}`, changes);
-        if (!current) await mkdir(path, { recursive: args.makedirs, ...(mode === undefined ? {} : { mode }) });
-        await applyAttributes(path, attrs);
-        return outcome(true, current ? `Directory ${args.name} updated` : `Directory ${args.name} created`, changes);
-      },
+    missing: defineState({
+      schema: Exists,
+      run: async (args, call) =>
+        (await statOrUndefined(hostPath(call.rt.root, args.name), false))
+          ? outcome(false, `Specified path ${args.name} exists`)
+          : outcome(true, `Path ${args.name} is missing`),
     }),
-    absent: defineState({
-      schema: Absent,
-      run: async (args, call) => {
-        const path = hostPath(call.rt.root, args.name);
-        if (hostPath('/', args.name) === '/') return outcome(false, 'Refusing to remove the root directory');
-        const current = await statOrUndefined(path, false);
-        if (!current) return outcome(true, `File ${args.name} is not present`);
-        const kind = current.isDirectory() ? 'directory' : 'file';
-        if (call.test)
-          return outcome(null, `${kind === 'file' ? 'File' : 'Directory'} ${args.name} is set for removal`, {
-            removed: args.name,
-          });
-        await rm(path, { recursive: true, force: true });
-        return outcome(true, `Removed ${kind} ${args.name}`, { removed: args.name });
-      },
-    }),
-    symlink: defineState({
-      schema: Symlink,
-      run: async (args, call) => {
-        const path = hostPath(call.rt.root, args.name);
-        const current = await statOrUndefined(path, false);
-        if (current?.isSymbolicLink() && (await readlink(path)) === args.target) {
-          return outcome(true, `Symlink ${args.name} is present and points to ${args.target}`);
-        }
-        if (current && !current.isSymbolicLink() && !args.force) {
-          return outcome(false, `File exists where the symlink ${args.name} should be (set force: True to replace it)`);
-        }
-        if (!current && !args.makedirs && !(await parentExists(path))) {
-          return missingParent(
-            call,
-            `Directory ${dirname(args.name)} for symlink is not present (set makedirs: True)`,
-            { new: args.name },
-          );
-        }
-        const changes = current?.isSymbolicLink()
-          ? { target: { old: await readlink(path), new: args.target } }
-          : { new: args.name };
-        if (call.test) return outcome(null, `Symlink ${args.name} to ${args.target} is set for creation`, changes);
-        if (current) await rm(path, { recursive: true, force: true });
-        else if (args.makedirs) await makeParents(path, undefined);
-        await symlink(args.target, path);
-        return outcome(true, `Created new symlink ${args.name} -> ${args.target}`, changes);
-      },
-    }),
-    append: defineState({
-      schema: Append,
-      run: async (args, call) => {
-        const path = hostPath(call.rt.root, args.name);
-        const current = await statOrUndefined(path);
-        if (current?.isDirectory()) return outcome(false, `${args.name} is a directory`);
-        if (!current && !args.makedirs && !(await parentExists(path))) {
-          return missingParent(
-            call,
-            `Parent directory not present: ${dirname(args.name)} (set makedirs: True to create it)`,
-            { diff: 'New file' },
-          );
-        }
-        const before = current ? await readFile(path, 'utf8') : '';
-        const chunks = (Array.isArray(args.text) ? args.text : [args.text]).filter(
-          (chunk) => !containsText(before, chunk),
-        );
-        if (chunks.length === 0) return outcome(true, 'File is in the correct state');
-        const prefix = before === '' || before.endsWith('\n') ? '' : '\n';
-        const addition = `${prefix}${chunks.map((chunk) => (chunk.endsWith('\n') ? chunk : `${chunk}\n`)).join('')}`;
-        const changes = { diff: unifiedDiff(before, before + addition) };
-        if (call.test) return outcome(null, `File ${args.name} is set to be updated`, changes);
-        if (!current && args.makedirs) await makeParents(path, undefined);
-        await appendFile(path, addition);
-        const lines = chunks.reduce((n, chunk) => n + chunk.split('\n').filter(Boolean).length, 0);
-        return outcome(true, `Appended ${lines} line${lines === 1 ? '' : 's'}`, changes);
-      },
-    }),
+    symlink: defineState({ schema: Symlink, run: symlinkState }),
+    touch: defineState({ schema: Touch, run: touch }),
+    copy: defineState({ schema: Copy, run: copy }),
+    rename: defineState({ schema: Rename, run: renameState }),
+    serialize: defineState({ schema: Serialize, run: serialize }),
+    ...fileEditStates,
   }),
 });
 
-type ManagedArgs = z.output<typeof Managed>;
-
-async function parentExists(path: string): Promise<boolean> {
-  return (await statOrUndefined(dirname(path)))?.isDirectory() === true;
+async function managed(args: z.output<typeof Managed>, call: StateCallContext): Promise<StateOutcome> {
+  const { rt } = call;
+  const path = await targetPath(rt, args.name, args.follow_symlinks);
+  const current = await statOrUndefined(path);
+  if (current?.isDirectory()) return outcome(false, `Specified target ${args.name} is a directory`);
+  if (!current && !args.create) return outcome(true, `File ${args.name} is not present and is not set for creation`);
+  const wanted = await desiredContent(args, call);
+  if ('error' in wanted) return outcome(false, wanted.error);
+  if (!args.allow_empty && wanted.content !== undefined && wanted.content.length === 0)
+    return outcome(false, 'contents is empty and allow_empty is False');
+  if (!current && !args.makedirs && !(await parentExists(path)) && !call.test)
+    return outcome(false, `Parent directory not present: ${dirname(args.name)} (set makedirs: True to create it)`);
+  const plan = await planFile(rt, args.name, path, wanted.content, {
+    replace: args.replace,
+    showChanges: args.show_changes,
+    attributes: attributesOf(args),
+  });
+  if (call.test) {
+    if (Object.keys(plan.predicted).length === 0) return outcome(true, `The file ${args.name} is in the correct state`);
+    return outcome(null, `The file ${args.name} is set to be changed${TEST_NOTE}`, plan.predicted);
+  }
+  if (Object.keys(plan.changes).length === 0) return outcome(true, `File ${args.name} is in the correct state`);
+  await applyFile(rt, args.name, plan, { makedirs: args.makedirs, dirMode: args.dir_mode, backup: args.backup });
+  return outcome(true, `File ${args.name} updated`, plan.changes);
 }
 
-/**
- * A missing parent directory fails the state; with test=True an earlier state of the same run may
- * still create it, so the prediction is "would change" with the caveat in the comment.
- */
-function missingParent(call: StateCallContext, message: string, changes: Record<string, unknown>): StateOutcome {
-  return call.test
-    ? outcome(null, `${message}; test=True: a state that runs before it may create it`, changes)
-    : outcome(false, message);
+async function absent(args: z.output<typeof Absent>, call: StateCallContext): Promise<StateOutcome> {
+  if (hostPath('/', args.name) === '/') return outcome(false, 'Refusing to make "/" absent');
+  const path = hostPath(call.rt.root, args.name);
+  const current = await statOrUndefined(path, false);
+  if (!current) return outcome(true, `File ${args.name} is not present`);
+  const kind = current.isDirectory() ? 'Directory' : 'File';
+  if (call.test) return outcome(null, `${kind} ${args.name} is set for removal`, { removed: args.name });
+  await rm(path, { recursive: true, force: true });
+  return outcome(true, `Removed ${kind.toLowerCase()} ${args.name}`, { removed: args.name });
 }
 
-/** The bytes the file should hold, or undefined to leave its content alone. */
-async function desiredContent(
-  args: ManagedArgs,
-  call: StateCallContext,
-): Promise<{ content: Buffer | undefined } | { error: string }> {
-  const given = [args.source, args.contents, args.contents_pillar].filter((value) => value !== undefined).length;
-  if (given > 1) return { error: 'Only one of source, contents and contents_pillar may be given' };
-  let text: string | undefined;
-  if (args.source !== undefined) {
-    const sources = Array.isArray(args.source) ? args.source : [args.source];
-    const bad = sources.find((source) => !source.startsWith('salt://'));
-    if (bad) return { error: `Source '${bad}' is not supported: Phoenix serves salt:// sources from the file roots` };
-    let found: { content: Buffer; url: string } | undefined;
-    for (const url of sources) {
-      const file = await call.rt.files.read(url, call.rt.saltenv);
-      if (file) {
-        found = { content: file.content, url };
-        break;
-      }
+async function symlinkState(args: z.output<typeof Symlink>, call: StateCallContext): Promise<StateOutcome> {
+  const { rt } = call;
+  const path = hostPath(rt.root, args.name);
+  const current = await statOrUndefined(path, false);
+  const owner = async (): Promise<StateOutcome> => {
+    const attrs = await attributeChanges(rt.commands, await statOrUndefined(path, false), attributesOf(args));
+    const { mode: _mode, ...ownerChanges } = attrs.changes;
+    const who = `${args.user ?? process.getuid?.() ?? ''}:${args.group ?? process.getgid?.() ?? ''}`;
+    if (Object.keys(ownerChanges).length === 0)
+      return outcome(true, `Symlink ${args.name} is present and owned by ${who}`);
+    if (call.test)
+      return outcome(null, `Ownership of symlink ${args.name} is set to be changed to ${who}`, ownerChanges);
+    const { lchown } = await import('node:fs/promises');
+    await lchown(path, attrs.uid ?? -1, attrs.gid ?? -1);
+    return outcome(true, `Symlink ${args.name} is present and owned by ${who}`, { ownership: who });
+  };
+  if (current?.isSymbolicLink()) {
+    const existing = await readlink(path);
+    if (existing === args.target || join(existing) === join(args.target)) return owner();
+    if (call.test)
+      return outcome(null, `Link ${args.name} target is set to be changed to ${args.target}`, { change: args.name });
+    await rm(path, { force: true });
+    await symlink(args.target, path);
+    return outcome(true, `Set symlink ${args.name} to point to ${args.target}`, { change: args.name });
+  }
+  if (current) {
+    const kind = current.isDirectory() ? 'Directory' : 'File';
+    if (!args.force && args.backupname === undefined)
+      return outcome(false, `${kind} exists where the symlink ${args.name} should be (set force: True to replace it)`);
+    if (call.test)
+      return outcome(null, `${kind} ${args.name} is set to be replaced by a symlink to ${args.target}`, {
+        new: args.name,
+      });
+    if (args.backupname !== undefined) {
+      const backup = hostPath(
+        rt.root,
+        args.backupname.startsWith('/') ? args.backupname : join(dirname(args.name), args.backupname),
+      );
+      if ((await statOrUndefined(backup, false)) && !args.force)
+        return outcome(false, `Backupname ${args.backupname} exists and force is False`);
+      await rm(backup, { recursive: true, force: true });
+      await rename(path, backup);
+    } else await rm(path, { recursive: true, force: true });
+  } else if (!(await parentExists(path))) {
+    if (!args.makedirs && !call.test)
+      return outcome(false, `Directory ${dirname(args.name)} for symlink is not present (set makedirs: True)`);
+  }
+  if (call.test) return outcome(null, `Symlink ${args.name} to ${args.target} is set for creation`, { new: args.name });
+  if (args.makedirs) await mkdir(dirname(path), { recursive: true });
+  await symlink(args.target, path);
+  const attrs = await attributeChanges(rt.commands, await statOrUndefined(path, false), attributesOf(args));
+  if (attrs.uid !== undefined || attrs.gid !== undefined) {
+    const { lchown } = await import('node:fs/promises');
+    await lchown(path, attrs.uid ?? -1, attrs.gid ?? -1);
+  }
+  return outcome(true, `Created new symlink ${args.name} -> ${args.target}`, { new: args.name });
+}
+
+async function touch(args: z.output<typeof Touch>, call: StateCallContext): Promise<StateOutcome> {
+  const path = hostPath(call.rt.root, args.name);
+  const current = await statOrUndefined(path);
+  if (call.test) {
+    return current
+      ? outcome(null, `File ${args.name} is set to be updated`, { touched: args.name })
+      : outcome(null, `File ${args.name} is set to be created`, { new: args.name });
+  }
+  if (!current && !(await parentExists(path))) {
+    if (!args.makedirs) return outcome(false, `Directory not present to touch file ${args.name}`);
+    await mkdir(dirname(path), { recursive: true });
+  }
+  if (!current) await writeFile(path, '', { flag: 'a' });
+  const now = call.rt.now() / 1000;
+  await utimes(path, args.atime ?? now, args.mtime ?? now);
+  return current
+    ? outcome(true, `Updated times on file ${args.name}`, { touched: args.name })
+    : outcome(true, `Created empty file ${args.name}`, { new: args.name });
+}
+
+async function copy(args: z.output<typeof Copy>, call: StateCallContext): Promise<StateOutcome> {
+  const { rt } = call;
+  const source = hostPath(rt.root, args.source);
+  const sourceInfo = await statOrUndefined(source);
+  if (!sourceInfo) return outcome(false, `Source file "${args.source}" is not present`);
+  let name = args.name;
+  const existing = await statOrUndefined(hostPath(rt.root, name));
+  if (existing?.isDirectory() && (sourceInfo.isFile() || args.subdir)) name = join(name, basename(args.source));
+  const dest = hostPath(rt.root, name);
+  const target = await statOrUndefined(dest);
+  let changed = true;
+  if (target) {
+    if (!args.force) changed = false;
+    else if (target.isFile() && sourceInfo.isFile()) changed = !(await readFile(dest)).equals(await readFile(source));
+  }
+  const perms = async (): Promise<Record<string, unknown>> => {
+    const attrs = await attributeChanges(rt.commands, await statOrUndefined(dest), attributesOf(args));
+    if (!call.test) await applyAttributes(dest, attrs);
+    return attrs.changes;
+  };
+  if (!changed) {
+    if (!target) return outcome(true, `The target file "${name}" exists and will not be overwritten`);
+    const changes = await perms();
+    if (Object.keys(changes).length === 0)
+      return outcome(true, `The target file "${name}" exists and will not be overwritten`);
+    return outcome(
+      call.test ? null : true,
+      `Permissions of "${name}" ${call.test ? 'are set to be' : 'were'} updated`,
+      changes,
+    );
+  }
+  if (call.test)
+    return outcome(null, `File "${args.source}" is set to be copied to "${name}"`, { [name]: args.source });
+  if (!(await parentExists(dest))) {
+    if (!args.makedirs) return outcome(false, `The target directory ${dirname(name)} is not present`);
+    await mkdir(dirname(dest), { recursive: true });
+  }
+  if (target && !target.isDirectory()) await rm(dest, { force: true });
+  await cp(source, dest, { recursive: true, preserveTimestamps: args.preserve, force: true });
+  const changes: Record<string, unknown> = { [name]: args.source };
+  if (!args.preserve) Object.assign(changes, await perms());
+  return outcome(true, `Copied "${args.source}" to "${name}"`, changes);
+}
+
+async function renameState(args: z.output<typeof Rename>, call: StateCallContext): Promise<StateOutcome> {
+  const { rt } = call;
+  const source = hostPath(rt.root, args.source);
+  const dest = hostPath(rt.root, args.name);
+  if (!(await statOrUndefined(source, false)))
+    return outcome(true, `Source file "${args.source}" has already been moved out of place`);
+  const target = await statOrUndefined(dest, false);
+  if (target && !args.force) return outcome(true, `The target file "${args.name}" exists and will not be overwritten`);
+  if (call.test)
+    return outcome(null, `File "${args.source}" is set to be moved to "${args.name}"`, { [args.name]: args.source });
+  if (target) await rm(dest, { recursive: true, force: true });
+  if (!(await parentExists(dest))) {
+    if (!args.makedirs) return outcome(false, `The target directory ${dirname(args.name)} is not present`);
+    await mkdir(dirname(dest), { recursive: true });
+  }
+  await rename(source, dest);
+  return outcome(true, `Moved "${args.source}" to "${args.name}"`, { [args.name]: args.source });
+}
+
+async function serialize(args: z.output<typeof Serialize>, call: StateCallContext): Promise<StateOutcome> {
+  const { rt } = call;
+  if ((args.dataset === undefined) === (args.dataset_pillar === undefined))
+    return outcome(false, "Exactly one of 'dataset' or 'dataset_pillar' must be given");
+  if (args.serializer !== undefined && args.formatter !== undefined && args.serializer !== args.formatter)
+    return outcome(false, "Only one of 'serializer' and 'formatter' is allowed");
+  const format = args.serializer ?? args.formatter ?? 'yaml';
+  let dataset: unknown =
+    args.dataset_pillar !== undefined ? traverse(rt.pillar, args.dataset_pillar, undefined) : args.dataset;
+  if (dataset === undefined) return outcome(false, `Pillar ${args.dataset_pillar} does not exist`);
+  const path = hostPath(rt.root, args.name);
+  const current = await statOrUndefined(path);
+  if (current?.isDirectory()) return outcome(false, `Specified target ${args.name} is a directory`);
+  if (!current && !args.create) return outcome(true, `File ${args.name} is not present and is not set for creation`);
+  if (args.merge_if_exists && current) {
+    const text = await readFile(path, 'utf8');
+    let existing: unknown;
+    try {
+      existing = format === 'json' ? JSON.parse(text) : parseYaml(text);
+    } catch (err) {
+      return outcome(false, `Failed to deserialize existing data: ${(err as Error).message}`);
     }
-    if (!found) return { error: `Source file ${sources.join(', ')} not found in saltenv '${call.rt.saltenv}'` };
-    if (args.template === undefined) return { content: found.content };
-    text = found.content.toString('utf8');
-    const file = found.url.slice('salt://'.length).split('?')[0] ?? found.url;
-    const rendered = await call.rt.renderTemplate(text, file, { ...args.defaults, ...args.context });
-    return { content: Buffer.from(rendered) };
+    if (isMapping(existing) && isMapping(dataset)) dataset = deepMerge(existing, dataset);
+    else if (existing !== null && existing !== undefined)
+      return outcome(false, `Existing data in ${args.name} is not a mapping and cannot be merged`);
   }
-  if (args.contents_pillar !== undefined) {
-    const value = traverse(call.rt.pillar, args.contents_pillar, undefined);
-    if (value === undefined) return { error: `Pillar ${args.contents_pillar} does not exist` };
-    text = typeof value === 'string' ? value : JSON.stringify(value);
-  } else if (args.contents !== undefined) {
-    text = Array.isArray(args.contents) ? args.contents.join('\n') : args.contents;
-  } else {
-    return { content: undefined };
+  const options = Object.assign({}, ...(args.serializer_opts ?? [])) as Record<string, unknown>;
+  const contents = serializeData(dataset, format, options);
+  if (!current && !args.makedirs && !(await parentExists(path)) && !call.test)
+    return outcome(false, `Parent directory not present: ${dirname(args.name)} (set makedirs: True to create it)`);
+  const plan = await planFile(rt, args.name, path, Buffer.from(contents), {
+    replace: true,
+    showChanges: args.show_changes,
+    attributes: attributesOf(args),
+  });
+  if (call.test) {
+    if (Object.keys(plan.predicted).length === 0) return outcome(true, `The file ${args.name} is in the correct state`);
+    const predicted = current
+      ? plan.changes
+      : { ...plan.predicted, diff: contentDiff(Buffer.alloc(0), Buffer.from(contents), args.show_changes) };
+    return outcome(null, `Dataset will be serialized and stored into ${args.name}`, predicted);
   }
-  if (!text.endsWith('\n') && text !== '') text += '\n';
-  if (args.template === 'jinja')
-    text = await call.rt.renderTemplate(text, args.name.replace(/^\/+/, ''), { ...args.defaults, ...args.context });
-  return { content: Buffer.from(text) };
+  if (Object.keys(plan.changes).length === 0) return outcome(true, `File ${args.name} is in the correct state`);
+  await applyFile(rt, args.name, plan, { makedirs: args.makedirs, backup: args.backup });
+  return outcome(true, `File ${args.name} updated`, plan.changes);
 }
 
-function describeDiff(before: Buffer, after: Buffer, show: boolean): string {
-  if (!show) return '<show_changes=False>';
-  if (before.includes(0) || after.includes(0)) return 'Replace binary file';
-  return unifiedDiff(before.toString('utf8'), after.toString('utf8'));
+/** Salt's serializers as file.serialize calls them: JSON sorted with 2 spaces, YAML block style, sorted. */
+export function serializeData(data: unknown, format: 'yaml' | 'json', options: Record<string, unknown> = {}): string {
+  if (format === 'json') {
+    const indent = typeof options.indent === 'number' ? options.indent : 2;
+    const sortKeys = options.sort_keys !== false;
+    const sorted = sortKeys ? sortDeep(data) : data;
+    return `${JSON.stringify(sorted, null, indent)}\n`;
+  }
+  const flow = options.default_flow_style === true;
+  const text = yamlStringify(sortDeep(data), { sortMapEntries: true, ...(flow ? { collectionStyle: 'flow' } : {}) });
+  return text.endsWith('\n') ? text : `${text}\n`;
 }
 
-/** file.append's check: is this text already in the file (ignoring differences in whitespace)? */
-function containsText(haystack: string, needle: string): boolean {
-  const squash = (text: string) => text.replace(/\s+/g, ' ').trim();
-  return squash(haystack).includes(squash(needle));
+function sortDeep(value: unknown): unknown {
+  if (Array.isArray(value)) return value.map(sortDeep);
+  if (isMapping(value))
+    return Object.fromEntries(
+      Object.keys(value)
+        .sort()
+        .map((key) => [key, sortDeep(value[key])]),
+    );
+  return value;
 }

@@ -1,9 +1,18 @@
 import type { z } from 'zod';
 import { CompileErrors } from '@phoenix/state';
 import type { LowChunk, CallOutcome, StateCall } from '@phoenix/state';
+import { archiveStates } from './archive.js';
 import { cmdStates } from './cmd.js';
+import { cronStates } from './cron.js';
 import { fileStates } from './file.js';
-import { hostPath, statOrUndefined } from './paths.js';
+import { gitStates } from './git.js';
+import { grainsStates } from './grains.js';
+import { hostStates } from './host.js';
+import { moduleStates } from './module.js';
+import { pkgrepoStates } from './pkgrepo.js';
+import { sshAuthStates } from './ssh-auth.js';
+import { sysctlStates } from './sysctl.js';
+import { hostPath, statOrUndefined } from '../../modules/host-paths.js';
 import { pkgStates } from './pkg.js';
 import { serviceStates } from './service.js';
 import type { StateModule, StateRuntime } from './types.js';
@@ -12,7 +21,24 @@ import { groupStates, userStates } from './user.js';
 
 /** The state modules every minion has. */
 export function builtinStateModules(): StateModule[] {
-  return [fileStates, cmdStates, pkgStates(), serviceStates(), userStates, groupStates, testStates];
+  return [
+    fileStates,
+    cmdStates,
+    pkgStates(),
+    pkgrepoStates,
+    serviceStates(),
+    userStates,
+    groupStates,
+    sshAuthStates,
+    cronStates,
+    gitStates,
+    archiveStates,
+    sysctlStates,
+    hostStates,
+    grainsStates,
+    moduleStates,
+    testStates,
+  ];
 }
 
 /** The state modules of a run: looks functions up and checks every chunk before anything runs. */
@@ -31,18 +57,27 @@ export class StateFunctions {
     return this.#modules.get(chunk.state)?.modWatch !== undefined;
   }
 
-  /** Salt's verify step: an unknown state function or a bad argument fails the whole run up front. */
+  /**
+   * Salt's verify_data, for one state when its turn comes: an unknown state function or a bad
+   * argument fails that state (naming its ID, SLS, file and line) and the rest of the run goes on.
+   */
+  problem(chunk: LowChunk): string | undefined {
+    const fn = this.#modules.get(chunk.state)?.functions[chunk.fun];
+    if (!fn) {
+      return `State '${chunk.state}.${chunk.fun}' was not found in SLS '${chunk.sls}'\nReason: '${chunk.state}.${chunk.fun}' is not available (${chunk.where})`;
+    }
+    const parsed = fn.schema.safeParse(chunk.args);
+    return parsed.success
+      ? undefined
+      : `State '${chunk.state}.${chunk.fun}' of ${chunk.where}: ${describeIssue(parsed.error)}`;
+  }
+
+  /** Every problem of a run's states at once (state.show_lowstate checks). */
   verify(chunks: readonly LowChunk[]): void {
     const errors = new CompileErrors();
     for (const chunk of chunks) {
-      const fn = this.#modules.get(chunk.state)?.functions[chunk.fun];
-      if (!fn) {
-        errors.add(`State '${chunk.state}.${chunk.fun}' was not found in SLS '${chunk.sls}' (${chunk.where})`);
-        continue;
-      }
-      const parsed = fn.schema.safeParse(chunk.args);
-      if (!parsed.success)
-        errors.add(`State '${chunk.state}.${chunk.fun}' of ${chunk.where}: ${describeIssue(parsed.error)}`);
+      const problem = this.problem(chunk);
+      if (problem !== undefined) errors.add(problem);
     }
     errors.throwIfAny();
   }
@@ -56,7 +91,11 @@ export class StateFunctions {
     const availability = new Map<string, Promise<string | undefined>>();
     return async ({ chunk, mode, test }) => {
       const module = this.#modules.get(chunk.state) as StateModule;
-      const context = { test, rt, id: chunk.id, sls: chunk.sls };
+      const requires = chunk.requisites.require.map((ref) => ({
+        ...(ref.module === undefined ? {} : { module: ref.module }),
+        target: ref.target,
+      }));
+      const context = { test, rt, id: chunk.id, sls: chunk.sls, requires };
       try {
         if (module.available) {
           let why = availability.get(module.name);

@@ -1,15 +1,32 @@
 import { z } from 'zod';
 import type { StateOutcome } from '@phoenix/state';
-import type { ServiceManager } from '../providers/systemd.js';
-import { systemdServices } from '../providers/systemd.js';
-import type { Commands, CommandOutput } from '../providers/commands.js';
+import type { ServiceManager } from '../../modules/systemd.js';
+import { systemdServices } from '../../modules/systemd.js';
+import type { Commands, CommandOutput } from '../../modules/commands.js';
 import { defineState, outcome } from './types.js';
 import type { StateCallContext, StateModule, StateRuntime } from './types.js';
 
 const UnitName = z.string().regex(/^[A-Za-z0-9@._:\\-]+$/, 'is not a service name');
-const Running = z.strictObject({ name: UnitName, enable: z.boolean().optional(), reload: z.boolean().default(false) });
-const Dead = z.strictObject({ name: UnitName, enable: z.boolean().optional() });
-const Enabled = z.strictObject({ name: UnitName });
+/** Accepted for Salt trees; systemd needs none of them. */
+const Ignored = {
+  sig: z.string().optional(),
+  init_delay: z.number().optional(),
+  no_block: z.boolean().optional(),
+  unmask: z.boolean().optional(),
+  unmask_runtime: z.boolean().optional(),
+  timeout: z.number().optional(),
+  provider: z.string().optional(),
+};
+const Running = z.strictObject({
+  name: UnitName,
+  enable: z.boolean().optional(),
+  reload: z.boolean().default(false),
+  full_restart: z.boolean().default(false),
+  force: z.boolean().optional(),
+  ...Ignored,
+});
+const Dead = z.strictObject({ name: UnitName, enable: z.boolean().optional(), ...Ignored });
+const Enabled = z.strictObject({ name: UnitName, ...Ignored });
 
 function failure(what: string, out: CommandOutput): string {
   const detail = (out.stderr.trim() || out.stdout.trim()).split('\n').slice(-5).join('\n');
@@ -65,7 +82,7 @@ export function serviceStates(manager: (commands: Commands) => ServiceManager = 
     const comments: string[] = [];
     if ((await sm.isActive(name)) !== running) {
       changes[name] = true;
-      if (call.test) comments.push(`Service ${name} is set to ${running ? 'start' : 'stop'}`);
+      if (call.test) comments.push(running ? `Service ${name} is set to start` : `Service ${name} is set to be killed`);
       else {
         const out = await sm.act(running ? 'start' : 'stop', name);
         if (out.retcode !== 0 || (await sm.isActive(name)) !== running) {
@@ -80,38 +97,46 @@ export function serviceStates(manager: (commands: Commands) => ServiceManager = 
     return outcome(call.test && changed ? null : true, comments.join(', '), changes);
   };
 
+  const setEnabled = async (name: string, call: StateCallContext, enable: boolean): Promise<StateOutcome> => {
+    const sm = manager(call.rt.commands);
+    const word = enable ? 'enabled' : 'disabled';
+    if (!(await sm.exists(name))) return unavailable(name, call.test, `be ${word}`);
+    if ((await sm.isEnabled(name)) === enable)
+      return outcome(true, `Service ${name} is already ${word}, and is in the desired state`);
+    if (call.test) return outcome(null, `Service ${name} set to be ${word}`, { [name]: true });
+    const out = await sm.act(enable ? 'enable' : 'disable', name);
+    if (out.retcode !== 0) return outcome(false, failure(`Failed when setting service ${name} to ${word}`, out));
+    return outcome(true, `Service ${name} has been ${word}, and is in the desired state`, { [name]: true });
+  };
+
   return Object.freeze({
     name: 'service',
     available: (rt: StateRuntime) => manager(rt.commands).missing(),
     functions: Object.freeze({
       running: defineState({ schema: Running, run: (args, call) => setRunning(args, call, true) }),
       dead: defineState({ schema: Dead, run: (args, call) => setRunning(args, call, false) }),
-      enabled: defineState({
-        schema: Enabled,
-        run: async (args, call) => {
-          const sm = manager(call.rt.commands);
-          if (!(await sm.exists(args.name))) return unavailable(args.name, call.test, 'be enabled');
-          const changes: Record<string, unknown> = {};
-          const comments: string[] = [];
-          const error = await ensureEnabled(sm, args.name, true, call.test, changes, comments);
-          if (error) return outcome(false, error, changes);
-          if (comments.length === 0)
-            return outcome(true, `Service ${args.name} is already enabled, and is in the desired state`);
-          return outcome(call.test ? null : true, comments.join(', '), changes);
-        },
-      }),
+      enabled: defineState({ schema: Enabled, run: (args, call) => setEnabled(args.name, call, true) }),
+      disabled: defineState({ schema: Enabled, run: (args, call) => setEnabled(args.name, call, false) }),
     }),
     async modWatch(args: Record<string, unknown>, sfun: string, call: StateCallContext): Promise<StateOutcome> {
+      const sm = manager(call.rt.commands);
+      if (sfun === 'dead') {
+        const { name } = Dead.parse(args);
+        if (!(await sm.isActive(name))) return outcome(true, 'Service is already stopped');
+        if (call.test) return outcome(null, 'Service is set to be stopped', { [name]: true });
+        const out = await sm.act('stop', name);
+        if (out.retcode !== 0) return outcome(false, failure(`Service ${name} failed to stop`, out));
+        return outcome(true, 'Service stopped', { [name]: true });
+      }
       if (sfun !== 'running') return outcome(true, `service.${sfun} does nothing on watch`);
       const { name, reload } = Running.parse(args);
-      const sm = manager(call.rt.commands);
       const active = await sm.isActive(name);
       const action = !active ? 'start' : reload ? 'reload' : 'restart';
       const done = { start: 'started', reload: 'reloaded', restart: 'restarted' }[action];
-      if (call.test) return outcome(null, `Service ${name} is set to be ${done}`, { [name]: true });
+      if (call.test) return outcome(null, `Service is set to be ${done}`, { [name]: true });
       const out = await sm.act(action, name);
       if (out.retcode !== 0) return outcome(false, failure(`Service ${name} failed to ${action}`, out));
-      return outcome(true, `Service ${name} ${done}`, { [name]: true });
+      return outcome(true, `Service ${done}`, { [name]: true });
     },
   });
 }

@@ -1,6 +1,6 @@
 import type { z } from 'zod';
 import type { StateOutcome, StateFiles } from '@phoenix/state';
-import type { Commands } from '../providers/commands.js';
+import type { Commands } from '../../modules/commands.js';
 
 /**
  * Everything a state function may touch. Each is a seam: tests run the same functions against a
@@ -21,6 +21,30 @@ export interface StateRuntime {
   /** Jinja for `template: jinja`, with the run's grains, pillar and opts plus `context`. */
   renderTemplate(source: string, file: string, context: Record<string, unknown>): Promise<string>;
   readonly pillar: Readonly<Record<string, unknown>>;
+  readonly minionId: string;
+  /** The minion's cache directory: `backup: minion` copies, cached sources, archives. */
+  readonly cacheDir: string;
+  /** The minion's grains, live: grains.present writes here, and later runs and the masters see it. */
+  readonly grains: StateGrains;
+  /** An execution module through the minion's registry (module.run). */
+  call(fun: string, args: readonly unknown[], kwargs: Readonly<Record<string, unknown>>): Promise<unknown>;
+  /** Milliseconds since the epoch. */
+  now(): number;
+}
+
+/** The grain store as grains.* states use it (the minion's GrainStore). */
+export interface StateGrains {
+  items(): Readonly<Record<string, unknown>>;
+  /** The grains set by hand (grains.setval, grains.present), which states may change. */
+  custom(): Readonly<Record<string, unknown>>;
+  setval(key: string, value: unknown): Promise<unknown>;
+  delval(key: string): Promise<unknown>;
+}
+
+/** A `require` of the state, as written (`- file: /etc/nginx/conf.d/a.conf`). */
+export interface RequiredState {
+  readonly module?: string;
+  readonly target: string;
 }
 
 export interface StateCallContext {
@@ -28,6 +52,8 @@ export interface StateCallContext {
   readonly rt: StateRuntime;
   readonly id: string;
   readonly sls: string;
+  /** What the state requires (file.directory `clean` keeps the files of required file states). */
+  readonly requires: readonly RequiredState[];
 }
 
 export interface StateFunction {

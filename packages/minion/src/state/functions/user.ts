@@ -1,9 +1,10 @@
+import { ExecutionError } from '../../modules/errors.js';
 import { z } from 'zod';
 import type { StateOutcome } from '@phoenix/state';
-import type { GroupEntry } from '../providers/accounts.js';
-import { accountToolsMissing, lookupGroup, lookupUser, resolveGid } from '../providers/accounts.js';
-import type { CommandOutput, Commands } from '../providers/commands.js';
-import { AbsolutePath } from './paths.js';
+import type { GroupEntry } from '../../modules/accounts.js';
+import { accountToolsMissing, lookupGroup, lookupUser, resolveGid } from '../../modules/accounts.js';
+import type { CommandOutput, Commands } from '../../modules/commands.js';
+import { AbsolutePath } from '../../modules/host-paths.js';
 import { defineState, outcome } from './types.js';
 import type { StateModule, StateRuntime } from './types.js';
 
@@ -28,9 +29,46 @@ const UserPresent = z.strictObject({
     .optional(),
   system: z.boolean().default(false),
   createhome: z.boolean().default(true),
+  /** A crypt(3) hash, as Salt takes it (hash_password: True hashes a plain one; not supported). */
+  password: z.string().optional(),
+  enforce_password: z.boolean().default(true),
+  empty_password: z.boolean().default(false),
+  optional_groups: z.array(AccountName).optional(),
+  usergroup: z.boolean().optional(),
+  gid_from_name: z.boolean().optional(),
+  allow_uid_change: z.boolean().default(false),
+  allow_gid_change: z.boolean().default(false),
+  unique: z.boolean().optional(),
+  nologinit: z.boolean().optional(),
+  roomnumber: z.string().optional(),
+  workphone: z.string().optional(),
+  homephone: z.string().optional(),
+  other: z.string().optional(),
+  loginclass: z.string().optional(),
+  expire: z.union([z.string(), z.number()]).optional(),
+  mindays: z.number().optional(),
+  maxdays: z.number().optional(),
+  inactdays: z.number().optional(),
+  warndays: z.number().optional(),
 });
 
-const GroupPresent = z.strictObject({ name: AccountName, gid: Id.optional(), system: z.boolean().default(false) });
+const UserAbsent = z.strictObject({
+  name: AccountName,
+  purge: z.boolean().default(false),
+  force: z.boolean().default(false),
+});
+
+const GroupPresent = z.strictObject({
+  name: AccountName,
+  gid: Id.optional(),
+  system: z.boolean().default(false),
+  members: z.array(AccountName).optional(),
+  addusers: z.array(AccountName).optional(),
+  delusers: z.array(AccountName).optional(),
+  local: z.boolean().optional(),
+  non_unique: z.boolean().optional(),
+});
+const GroupAbsent = z.strictObject({ name: AccountName, local: z.boolean().optional() });
 
 function failure(what: string, out: CommandOutput): string {
   const detail = (out.stderr.trim() || out.stdout.trim()).split('\n').slice(-3).join('\n');
@@ -40,7 +78,7 @@ function failure(what: string, out: CommandOutput): string {
 /** The supplementary groups `user` is a member of (`getent group` lists every group). */
 async function memberOf(commands: Commands, user: string): Promise<string[]> {
   const out = await commands.run({ argv: ['getent', 'group'] });
-  if (out.retcode !== 0) throw new Error(`getent group failed (exit ${out.retcode}): ${out.stderr.trim()}`);
+  if (out.retcode !== 0) throw new ExecutionError(`getent group failed (exit ${out.retcode}): ${out.stderr.trim()}`);
   return out.stdout
     .split('\n')
     .map((line) => line.split(':'))
@@ -60,6 +98,12 @@ export const userStates: StateModule = Object.freeze({
         const { commands } = call.rt;
         const missing: string[] = [];
         for (const group of args.groups ?? []) if (!(await lookupGroup(commands, group))) missing.push(group);
+        // optional_groups: those that exist are wanted, the others are skipped quietly (Salt's rule).
+        for (const group of args.optional_groups ?? []) {
+          if (await lookupGroup(commands, group)) {
+            args = { ...args, groups: [...(args.groups ?? []), group] };
+          }
+        }
         const gid = args.gid === undefined ? undefined : await resolveGid(commands, args.gid).catch(() => undefined);
         if (args.gid !== undefined && gid === undefined) missing.push(String(args.gid));
         const current = await lookupUser(commands, args.name);
@@ -90,6 +134,8 @@ export const userStates: StateModule = Object.freeze({
           if (args.shell !== undefined) argv.push('-s', args.shell);
           if (args.fullname !== undefined) argv.push('-c', args.fullname);
           if (args.system) argv.push('-r');
+          if (args.password !== undefined) argv.push('-p', args.password);
+          else if (args.empty_password) argv.push('-p', '');
           argv.push(args.createhome ? '-m' : '-M', '--', args.name);
           const out = await commands.run({ argv });
           if (out.retcode !== 0) return outcome(false, failure(`Failed to create new user ${args.name}`, out));
@@ -108,10 +154,20 @@ export const userStates: StateModule = Object.freeze({
         const changes: Record<string, unknown> = {};
         const argv = ['usermod'];
         if (args.uid !== undefined && current.uid !== args.uid) {
+          if (!args.allow_uid_change)
+            return outcome(
+              false,
+              `Changing the uid of user ${args.name} from ${current.uid} to ${args.uid} is not allowed (set allow_uid_change: True)`,
+            );
           changes.uid = args.uid;
           argv.push('-u', String(args.uid));
         }
         if (gid !== undefined && current.gid !== gid) {
+          if (!args.allow_gid_change)
+            return outcome(
+              false,
+              `Changing the gid of user ${args.name} from ${current.gid} to ${gid} is not allowed (set allow_gid_change: True)`,
+            );
           changes.gid = gid;
           argv.push('-g', String(gid));
         }
@@ -133,11 +189,24 @@ export const userStates: StateModule = Object.freeze({
             argv.push('-G', want.join(','));
           }
         }
+        if (args.fullname !== undefined && current.gecos.split(',')[0] !== args.fullname) {
+          changes.fullname = args.fullname;
+          argv.push('-c', args.fullname);
+        }
+        if (args.password !== undefined && args.enforce_password) {
+          const shadow = await lookupShadowHash(commands, args.name);
+          if (shadow !== undefined && shadow !== args.password) {
+            changes.passwd = 'XXX-REDACTED-XXX';
+            argv.push('-p', args.password);
+          }
+        }
         if (Object.keys(changes).length === 0) return outcome(true, `User ${args.name} is present and up to date`);
         if (call.test)
           return outcome(
             null,
-            `The following user attributes are set to be changed: ${Object.keys(changes).join(', ')}`,
+            `The following user attributes are set to be changed:\n${Object.entries(changes)
+              .map(([key, value]) => `${key}: ${Array.isArray(value) ? value.join(', ') : String(value)}\n`)
+              .join('')}`,
             changes,
           );
         argv.push('--', args.name);
@@ -146,8 +215,29 @@ export const userStates: StateModule = Object.freeze({
         return outcome(true, `Updated user ${args.name}`, changes);
       },
     }),
+    absent: defineState({
+      schema: UserAbsent,
+      run: async (args, call): Promise<StateOutcome> => {
+        const { commands } = call.rt;
+        if (!(await lookupUser(commands, args.name))) return outcome(true, 'User not present');
+        if (call.test) return outcome(null, `User ${args.name} set for removal`, { [args.name]: 'removed' });
+        if (!(await commands.which('userdel'))) return outcome(false, 'userdel not found on PATH');
+        const out = await commands.run({
+          argv: ['userdel', ...(args.purge ? ['-r'] : []), ...(args.force ? ['-f'] : []), '--', args.name],
+        });
+        if (out.retcode !== 0) return outcome(false, failure(`Failed to remove user ${args.name}`, out));
+        return outcome(true, `Removed user ${args.name}`, { [args.name]: 'removed' });
+      },
+    }),
   }),
 });
+
+/** The password hash `getent shadow` shows, or undefined when it cannot be read. */
+async function lookupShadowHash(commands: Commands, user: string): Promise<string | undefined> {
+  const out = await commands.run({ argv: ['getent', 'shadow', user] });
+  if (out.retcode !== 0) return undefined;
+  return out.stdout.split('\n')[0]?.split(':')[1];
+}
 
 export const groupStates: StateModule = Object.freeze({
   name: 'group',
@@ -173,20 +263,76 @@ export const groupStates: StateModule = Object.freeze({
           ];
           const out = await commands.run({ argv });
           if (out.retcode !== 0) return outcome(false, failure(`Failed to create new group ${args.name}`, out));
+          const members = wantedMembers([], args);
+          if (members !== undefined && members.length > 0) {
+            const error = await setMembers(commands, args.name, members);
+            if (error) return outcome(false, error, { name: args.name });
+          }
           const made = await lookupGroup(commands, args.name);
           return outcome(true, `New group ${args.name} created`, {
             name: args.name,
             gid: made?.gid ?? args.gid ?? null,
+            members: made ? [...made.members] : [],
           });
         }
-        if (args.gid === undefined || current.gid === args.gid)
-          return outcome(true, `Group ${args.name} is present and up to date`);
+        const changes: Record<string, unknown> = {};
+        if (args.gid !== undefined && current.gid !== args.gid) changes.gid = args.gid;
+        const members = wantedMembers(current.members, args);
+        if (members !== undefined) changes.members = members;
+        if (Object.keys(changes).length === 0) return outcome(true, `Group ${args.name} is present and up to date`);
         if (call.test)
-          return outcome(null, `Group ${args.name} is set to change gid to ${args.gid}`, { gid: args.gid });
-        const out = await commands.run({ argv: ['groupmod', '-g', String(args.gid), '--', args.name] });
-        if (out.retcode !== 0) return outcome(false, failure(`Failed to change the gid of group ${args.name}`, out));
-        return outcome(true, `Updated group ${args.name}`, { gid: args.gid });
+          return outcome(
+            null,
+            `The following group attributes are set to be changed:\n${Object.entries(changes)
+              .map(([key, value]) => `${key}: ${Array.isArray(value) ? value.join(',') : String(value)}\n`)
+              .join('')}`,
+            changes,
+          );
+        if (changes.gid !== undefined) {
+          const out = await commands.run({ argv: ['groupmod', '-g', String(args.gid), '--', args.name] });
+          if (out.retcode !== 0) return outcome(false, failure(`Failed to change the gid of group ${args.name}`, out));
+        }
+        if (members !== undefined) {
+          const error = await setMembers(commands, args.name, members);
+          if (error) return outcome(false, error, changes.gid === undefined ? {} : { gid: changes.gid });
+        }
+        return outcome(true, `Updated group ${args.name}`, changes);
+      },
+    }),
+    absent: defineState({
+      schema: GroupAbsent,
+      run: async (args, call): Promise<StateOutcome> => {
+        const { commands } = call.rt;
+        if (!(await lookupGroup(commands, args.name))) return outcome(true, 'Group not present');
+        if (call.test) return outcome(null, `Group ${args.name} is set for removal`, { [args.name]: '' });
+        if (!(await commands.which('groupdel'))) return outcome(false, 'groupdel not found on PATH');
+        const out = await commands.run({ argv: ['groupdel', '--', args.name] });
+        if (out.retcode !== 0) return outcome(false, failure(`Failed to remove group ${args.name}`, out));
+        return outcome(true, `Removed group ${args.name}`, { [args.name]: '' });
       },
     }),
   }),
 });
+
+/** The member list group.present wants (members replaces, addusers/delusers edit), or undefined: no change. */
+function wantedMembers(
+  current: readonly string[],
+  args: { members?: string[] | undefined; addusers?: string[] | undefined; delusers?: string[] | undefined },
+): string[] | undefined {
+  const have = [...current].sort();
+  let want: string[];
+  if (args.members !== undefined) want = [...new Set(args.members)].sort();
+  else if (args.addusers !== undefined || args.delusers !== undefined) {
+    const set = new Set(have);
+    for (const user of args.addusers ?? []) set.add(user);
+    for (const user of args.delusers ?? []) set.delete(user);
+    want = [...set].sort();
+  } else return undefined;
+  return want.join(',') === have.join(',') ? undefined : want;
+}
+
+async function setMembers(commands: Commands, group: string, members: readonly string[]): Promise<string | undefined> {
+  if (!(await commands.which('gpasswd'))) return 'gpasswd not found on PATH (needed to set group members)';
+  const out = await commands.run({ argv: ['gpasswd', '-M', members.join(','), group] });
+  return out.retcode === 0 ? undefined : failure(`Failed to set the members of group ${group}`, out);
+}

@@ -84,3 +84,52 @@ function unreadable(err: unknown): Killswitch {
     jid: '',
   };
 }
+
+/** Salt's named killswitch (`state.disable highstate`, `state.disable web`, `web.*`): the names, in order. */
+export const DISABLED_STATES_FILE = 'state-runs-disabled.json';
+
+export async function readDisabledStates(cacheDir: string): Promise<string[]> {
+  let text: string;
+  try {
+    text = await readFile(join(cacheDir, DISABLED_STATES_FILE), 'utf8');
+  } catch (err) {
+    if ((err as NodeJS.ErrnoException).code === 'ENOENT') return [];
+    throw err;
+  }
+  try {
+    const data: unknown = JSON.parse(text);
+    return Array.isArray(data) ? data.filter((name): name is string => typeof name === 'string') : [];
+  } catch {
+    return [];
+  }
+}
+
+export async function writeDisabledStates(cacheDir: string, names: readonly string[]): Promise<void> {
+  await mkdir(cacheDir, { recursive: true });
+  const path = join(cacheDir, DISABLED_STATES_FILE);
+  if (names.length === 0) await rm(path, { force: true });
+  else await writeFileAtomic(path, `${JSON.stringify(names)}\n`, 0o600);
+}
+
+/**
+ * Salt's `_disabled`: a message for each requested name (`highstate`, or an SLS) that a disabled
+ * name covers, either exactly or as `prefix.*` (which covers `prefix.anything`).
+ */
+export function disabledMessages(disabled: readonly string[], requested: readonly string[]): string[] {
+  const messages: string[] = [];
+  for (const state of requested) {
+    for (const name of disabled) {
+      if (name.includes('.*')) {
+        const prefix = name.split('.')[0] ?? '';
+        const target = prefix.endsWith('.') ? prefix : `${prefix}.`;
+        if (state.startsWith(target))
+          messages.push(
+            `The state file "${state}" is currently disabled by "${name}", to re-enable, run state.enable ${name}.`,
+          );
+      } else if (name === state) {
+        messages.push(`The state file "${name}" is currently disabled, to re-enable, run state.enable ${name}.`);
+      }
+    }
+  }
+  return messages;
+}

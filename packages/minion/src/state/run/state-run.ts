@@ -26,9 +26,10 @@ import type {
   RenderVars,
   TopMatch,
 } from '@phoenix/state';
-import { createCommands, processEnvironment } from '../providers/commands.js';
+import { ExecutionError } from '../../modules/errors.js';
+import { createCommands, processEnvironment } from '../../modules/commands.js';
 import { StateFunctions } from '../functions/registry.js';
-import type { StateModule, StateRuntime } from '../functions/types.js';
+import type { StateGrains, StateModule, StateRuntime } from '../functions/types.js';
 
 /** How a minion runs states: its file server, pillar, and the host it acts on. */
 export interface StateSystemOptions {
@@ -47,6 +48,10 @@ export interface StateSystemOptions {
   readonly jinja?: { readonly trimBlocks?: boolean; readonly lstripBlocks?: boolean };
   /** Extra keys of `opts` in templates (Salt's minion opts). */
   readonly opts?: Readonly<Record<string, unknown>>;
+  /** Salt's `state_top`: the top file's path in the base file roots. Default 'top.sls'. */
+  readonly stateTop?: string;
+  /** Salt's `test` minion option: runs predict unless asked test=False. Default false. */
+  readonly test?: boolean;
   /** Default: file, cmd, pkg, service, user, group, test (see builtinStateModules). */
   readonly stateModules?: readonly StateModule[];
 }
@@ -61,6 +66,10 @@ export interface RunContext {
   /** Execution modules for templates (`salt['cmd.run']`). */
   readonly call: ModuleCaller;
   readonly trackChild?: (pid: number) => () => void;
+  /** The minion's cache directory (backups, the run lock, the killswitch). */
+  readonly cacheDir: string;
+  /** The live grain store, for grains.* states; without it those states fail. */
+  readonly grainStore?: StateGrains;
 }
 
 export interface RunOptions {
@@ -103,10 +112,15 @@ export class StateRun {
     await this.#renderer.close();
   }
 
+  /** Salt's `opts` in templates: the minion's config by Salt's names, with its grains. */
   get opts(): Record<string, unknown> {
     return {
+      renderer: 'jinja|yaml',
+      jinja_trim_blocks: this.#options.jinja?.trimBlocks ?? false,
+      jinja_lstrip_blocks: this.#options.jinja?.lstripBlocks ?? false,
       ...this.#options.opts,
       id: this.#ctx.minionId,
+      grains: this.#ctx.grains,
       saltenv: this.#run.saltenv,
       test: this.#run.test,
       failhard: this.#options.failhard ?? false,
@@ -132,23 +146,24 @@ export class StateRun {
     return { grains: this.#ctx.grains, pillar: await this.pillar(), opts: this.opts };
   }
 
-  /** The SLS files the state top file (`top.sls` of the `base` file roots) gives this minion. */
+  /** The SLS files the state top file (Salt's `state_top`, `top.sls` of the `base` file roots) gives this minion. */
   async top(): Promise<TopMatch[]> {
-    const top = await this.#files.read('top.sls', 'base');
-    if (!top) throw new StateCompileError(['No top file found: salt://top.sls is not in the base file roots']);
+    const name = this.#options.stateTop ?? 'top.sls';
+    const top = await this.#files.read(name, 'base');
+    if (!top) throw new StateCompileError([`No top file found: salt://${name} is not in the base file roots`]);
     let data: unknown;
     try {
-      ({ data } = await this.#loader.renderData(top.content.toString('utf8'), 'top.sls', 'base', await this.#vars(), {
-        tplpath: 'top.sls',
-        tplfile: 'top.sls',
-        tpldir: '',
+      ({ data } = await this.#loader.renderData(top.content.toString('utf8'), name, 'base', await this.#vars(), {
+        tplpath: name,
+        tplfile: name,
+        tpldir: name.includes('/') ? name.slice(0, name.lastIndexOf('/')) : '',
       }));
     } catch (err) {
       throw new StateCompileError([
         `Rendering the top file failed: ${err instanceof Error ? err.message : String(err)}`,
       ]);
     }
-    return matchTop(parseTop(data, 'the top file (salt://top.sls)'), {
+    return matchTop(parseTop(data, `the top file (salt://${name})`), {
       id: this.#ctx.minionId,
       grains: this.#ctx.grains,
     });
@@ -182,11 +197,9 @@ export class StateRun {
     return { ids: [{ id: name, sls: 'single', env: this.#run.saltenv, file: '', line: undefined, states: [decl] }] };
   }
 
-  /** Low chunks, checked against the state modules (unknown function, bad argument: nothing runs). */
+  /** Low chunks. An unknown state function or a bad argument fails that state when it runs, as in Salt. */
   low(high: HighState): LowChunk[] {
-    const chunks = compileLow(high);
-    this.#functions.verify(chunks);
-    return chunks;
+    return compileLow(high);
   }
 
   plan(chunks: readonly LowChunk[]): PlannedChunk[] {
@@ -209,15 +222,28 @@ export class StateRun {
       pillar,
       renderTemplate: (source, file, context) =>
         this.#loader.renderText(source, file, this.#run.saltenv, { ...vars, saltenv: this.#run.saltenv, ...context }),
+      minionId: this.#ctx.minionId,
+      cacheDir: this.#ctx.cacheDir,
+      grains: this.#ctx.grainStore ?? frozenGrains(this.#ctx.grains),
+      call: (fun, args, kwargs) => this.#ctx.call(fun, [...args], { ...kwargs }),
+      now: () => this.#ctx.now(),
     };
     return runPlan(plan, {
       test: this.#run.test,
       failhard: this.#options.failhard ?? false,
       call: this.#functions.dispatcher(rt, this.#ctx.signal),
       hasModWatch: (chunk) => this.#functions.hasModWatch(chunk),
+      verify: (chunk) => this.#functions.problem(chunk),
       now: () => this.#ctx.now(),
       signal: this.#ctx.signal,
       ...(select === undefined ? {} : { select }),
     });
   }
+}
+
+/** Grains that states may read but not change (a run without the minion's grain store). */
+function frozenGrains(grains: Readonly<Record<string, unknown>>): StateGrains {
+  const refuse = (): Promise<never> =>
+    Promise.reject(new ExecutionError('grains cannot be changed here: this run has no grain store'));
+  return { items: () => grains, custom: () => ({}), setval: refuse, delval: refuse };
 }

@@ -11,8 +11,17 @@ import {
 } from '@phoenix/state';
 import type { SlsTarget, StateResults } from '@phoenix/state';
 import type { Killswitch } from './killswitch.js';
-import { clearKillswitch, disabledError, readKillswitch, writeKillswitch } from './killswitch.js';
-import { StateRunLock } from './run-lock.js';
+import {
+  clearKillswitch,
+  disabledError,
+  disabledMessages,
+  readDisabledStates,
+  readKillswitch,
+  writeDisabledStates,
+  writeKillswitch,
+} from './killswitch.js';
+import type { LockHolder, RunLockOptions } from './run-lock.js';
+import { StateBusyError, StateRunLock } from './run-lock.js';
 import type { RunContext, RunOptions, StateSystemOptions } from './state-run.js';
 import { StateRun } from './state-run.js';
 
@@ -31,6 +40,9 @@ export interface RunRequest extends RunOptions {
   readonly queue: boolean;
 }
 
+/** The name in `state.disable` that stands for every state run (the whole-minion killswitch). */
+export const ALL_STATES = '*';
+
 /** What a state function returns: Salt's `ret` and the job's retcode. */
 export interface StateReturn {
   readonly ret: unknown;
@@ -47,13 +59,26 @@ const NO_MATCH_TAG = 'no_|-states_|-states_|-None';
  */
 export class StateService {
   readonly #options: StateSystemOptions;
+  readonly #lockOptions: RunLockOptions;
   readonly #locks = new Map<string, StateRunLock>();
 
-  constructor(options: StateSystemOptions) {
+  constructor(options: StateSystemOptions, lockOptions: RunLockOptions = {}) {
     this.#options = options;
+    this.#lockOptions = lockOptions;
   }
 
-  highstate(job: StateJob, request: RunRequest): Promise<StateReturn> {
+  async highstate(job: StateJob, request: RunRequest): Promise<StateReturn> {
+    if (disabledMessages(await readDisabledStates(job.cacheDir), ['highstate']).length > 0) {
+      // Salt's answer, with a boolean result and a retcode that says it did not run.
+      return {
+        ret: {
+          name: 'Salt highstate run is disabled. To re-enable, run state.enable highstate',
+          result: false,
+          comment: 'Disabled',
+        },
+        retcode: 1,
+      };
+    }
     return this.#acting(job, request, async (run) => {
       const matches = await run.top();
       if (matches.length === 0) return noTopMatch(job);
@@ -65,14 +90,18 @@ export class StateService {
     });
   }
 
-  sls(job: StateJob, request: RunRequest, mods: readonly string[]): Promise<StateReturn> {
+  async sls(job: StateJob, request: RunRequest, mods: readonly string[]): Promise<StateReturn> {
+    const disabled = disabledMessages(await readDisabledStates(job.cacheDir), mods);
+    if (disabled.length > 0) return { ret: disabled, retcode: 1 };
     return this.#acting(job, request, async (run) => {
       const high = await run.high(targets(mods, request.saltenv));
       return (await run.execute(run.plan(run.low(high)))).results;
     });
   }
 
-  slsId(job: StateJob, request: RunRequest, id: string, mods: readonly string[]): Promise<StateReturn> {
+  async slsId(job: StateJob, request: RunRequest, id: string, mods: readonly string[]): Promise<StateReturn> {
+    const disabled = disabledMessages(await readDisabledStates(job.cacheDir), mods);
+    if (disabled.length > 0) return { ret: disabled, retcode: 1 };
     return this.#acting(job, request, async (run) => {
       const high = await run.high(targets(mods, request.saltenv));
       const plan = run.plan(run.low(high));
@@ -128,37 +157,103 @@ export class StateService {
     return this.#reading(job, request, (run) => run.pillar());
   }
 
-  async disable(job: StateJob, reason: string, by: string | undefined): Promise<StateReturn> {
-    const record: Killswitch = {
-      reason,
-      by: by ?? `job ${job.jid}`,
-      at: new Date(job.now()).toISOString(),
-      jid: job.jid,
-    };
-    await writeKillswitch(job.cacheDir, record);
-    job.onKillswitch?.(record);
-    job.logger?.warn({ by: record.by, reason }, 'state runs disabled on this minion');
-    return { ret: { disabled: true, ...record }, retcode: 0 };
+  /**
+   * Salt's state.disable: the named runs (`highstate`, an SLS, `web.*`) are refused until
+   * state.enable names them. Without names (or with `*`), every state run on the minion is: the
+   * killswitch, mirrored in the `state_runs_disabled` grain that masters read, with who and why.
+   */
+  async disable(
+    job: StateJob,
+    states: readonly string[],
+    reason: string | undefined,
+    by: string | undefined,
+  ): Promise<StateReturn> {
+    const named = states.filter((name) => name !== ALL_STATES);
+    const messages: string[] = [];
+    let whole: Record<string, unknown> = {};
+    if (states.length === 0 || states.includes(ALL_STATES)) {
+      const record: Killswitch = {
+        reason: reason ?? 'disabled with state.disable',
+        by: by ?? `job ${job.jid}`,
+        at: new Date(job.now()).toISOString(),
+        jid: job.jid,
+      };
+      await writeKillswitch(job.cacheDir, record);
+      job.onKillswitch?.(record);
+      job.logger?.warn({ by: record.by, reason: record.reason }, 'state runs disabled on this minion');
+      messages.push('Info: all state runs disabled.');
+      whole = { disabled: true, ...record };
+    }
+    if (named.length > 0) {
+      const current = await readDisabledStates(job.cacheDir);
+      for (const name of named) {
+        if (current.includes(name)) messages.push(`Info: ${name} state already disabled.`);
+        else {
+          messages.push(`Info: ${name} state disabled.`);
+          current.push(name);
+        }
+      }
+      await writeDisabledStates(job.cacheDir, current);
+      job.logger?.warn({ states: named }, 'state runs disabled by name');
+    }
+    return { ret: { res: true, msg: messages.join('\n'), ...whole }, retcode: 0 };
   }
 
-  async enable(job: StateJob): Promise<StateReturn> {
-    const previous = await readKillswitch(job.cacheDir);
-    await clearKillswitch(job.cacheDir);
-    job.onKillswitch?.(undefined);
-    if (previous) job.logger?.warn({ was: previous.reason }, 'state runs enabled again on this minion');
-    return { ret: { disabled: false, ...(previous ? { was: previous } : {}) }, retcode: 0 };
+  /** Salt's state.enable: names are allowed again; without names (or with `*`), the killswitch is lifted. */
+  async enable(job: StateJob, states: readonly string[]): Promise<StateReturn> {
+    const named = states.filter((name) => name !== ALL_STATES);
+    const messages: string[] = [];
+    let whole: Record<string, unknown> = {};
+    if (states.length === 0 || states.includes(ALL_STATES)) {
+      const previous = await readKillswitch(job.cacheDir);
+      await clearKillswitch(job.cacheDir);
+      job.onKillswitch?.(undefined);
+      if (previous) job.logger?.warn({ was: previous.reason }, 'state runs enabled again on this minion');
+      messages.push(previous ? 'Info: all state runs enabled.' : 'Info: state runs were not disabled.');
+      whole = { disabled: false, ...(previous ? { was: previous } : {}) };
+    }
+    if (named.length > 0) {
+      const current = await readDisabledStates(job.cacheDir);
+      for (const name of named) {
+        const at = current.indexOf(name);
+        if (at === -1) messages.push(`Info: ${name} state already enabled.`);
+        else {
+          messages.push(`Info: ${name} state enabled.`);
+          current.splice(at, 1);
+        }
+      }
+      await writeDisabledStates(job.cacheDir, current);
+    }
+    return { ret: { res: true, msg: messages.join('\n'), ...whole }, retcode: 0 };
   }
 
+  /** Salt's state.list_disabled: the disabled names; `*` first when every state run is disabled. */
   async listDisabled(job: StateJob): Promise<StateReturn> {
     const record = await readKillswitch(job.cacheDir);
     // The file may have been removed or restored by hand: the grain follows it from here.
     job.onKillswitch?.(record);
-    return { ret: record ? { disabled: true, ...record } : { disabled: false }, retcode: 0 };
+    const names = await readDisabledStates(job.cacheDir);
+    return { ret: [...(record ? [ALL_STATES] : []), ...names], retcode: 0 };
   }
 
-  /** The run in progress on this minion, if any. */
-  running(minionId: string): { jid: string; fun: string; startedAt: number } | undefined {
-    return this.#locks.get(minionId)?.holder;
+  /** The whole-minion killswitch record, if set (who, when, why). */
+  async killswitch(job: StateJob): Promise<Killswitch | undefined> {
+    return readKillswitch(job.cacheDir);
+  }
+
+  /** The run in progress on this minion, in this process or another (the lock file), if any. */
+  running(job: Pick<StateJob, 'minionId' | 'cacheDir'>): Promise<LockHolder | undefined> {
+    return this.#lock(job).holder();
+  }
+
+  #lock(job: Pick<StateJob, 'minionId' | 'cacheDir'>): StateRunLock {
+    const key = `${job.minionId}\0${job.cacheDir}`;
+    let lock = this.#locks.get(key);
+    if (!lock) {
+      lock = new StateRunLock(job.cacheDir, this.#lockOptions);
+      this.#locks.set(key, lock);
+    }
+    return lock;
   }
 
   async #acting(
@@ -170,15 +265,20 @@ export class StateService {
       const killswitch = await readKillswitch(job.cacheDir);
       if (killswitch) throw disabledError(killswitch);
     }
-    let lock = this.#locks.get(job.minionId);
-    if (!lock) {
-      lock = new StateRunLock();
-      this.#locks.set(job.minionId, lock);
+    let release: () => Promise<void>;
+    try {
+      release = await this.#lock(job).acquire(
+        { jid: job.jid, fun: job.fun, startedAt: job.now() },
+        { queue: request.queue, signal: job.signal },
+      );
+    } catch (err) {
+      // Salt's answer to a second run: the running one, as a list, retcode 1.
+      if (err instanceof StateBusyError) {
+        job.logger?.info({ holder: err.holder }, 'state run refused: another one is running');
+        return { ret: [err.message], retcode: 1 };
+      }
+      throw err;
     }
-    const release = await lock.acquire(
-      { jid: job.jid, fun: job.fun, startedAt: job.now() },
-      { queue: request.queue, signal: job.signal },
-    );
     try {
       // The killswitch may have been thrown while this run waited in the queue.
       if (!request.test) {
@@ -206,7 +306,7 @@ export class StateService {
         runRetcode,
       );
     } finally {
-      release();
+      await release();
     }
   }
 

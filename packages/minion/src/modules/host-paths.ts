@@ -2,9 +2,9 @@ import type { Stats } from 'node:fs';
 import { chmod, chown, lstat, mkdir, stat } from 'node:fs/promises';
 import { dirname, isAbsolute, join, normalize } from 'node:path';
 import { z } from 'zod';
-import type { Commands } from '../providers/commands.js';
-import { resolveGid, resolveUid } from '../providers/accounts.js';
-import { writeFileAtomic } from '../../grains/atomic-write.js';
+import type { Commands } from './commands.js';
+import { resolveGid, resolveUid } from './accounts.js';
+import { writeFileAtomic } from '../grains/atomic-write.js';
 
 /** An absolute path as written in an SLS. */
 export const AbsolutePath = z
@@ -14,6 +14,17 @@ export const AbsolutePath = z
 
 /** A file mode: '0644', '644', or 644 (YAML without quotes: read as the octal digits it shows). */
 export const ModeArg = z.union([z.string(), z.number()]).transform((value, ctx) => {
+  const text = typeof value === 'number' ? String(value) : value.trim();
+  if (!/^0?[0-7]{3,4}$/.test(text)) {
+    ctx.addIssue({ code: 'custom', message: `'${text}' is not an octal file mode such as '0644'` });
+    return z.NEVER;
+  }
+  return parseInt(text, 8);
+});
+
+/** A mode, or `keep` (file.managed: leave the mode as it is). */
+export const ModeOrKeep = z.union([z.string(), z.number()]).transform((value, ctx): number | 'keep' => {
+  if (value === 'keep') return 'keep';
   const text = typeof value === 'number' ? String(value) : value.trim();
   if (!/^0?[0-7]{3,4}$/.test(text)) {
     ctx.addIssue({ code: 'custom', message: `'${text}' is not an octal file mode such as '0644'` });

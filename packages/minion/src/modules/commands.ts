@@ -1,7 +1,7 @@
 import { constants } from 'node:fs';
 import { access, stat } from 'node:fs/promises';
 import { delimiter, join } from 'node:path';
-import { runCommand } from '../../modules/command-runner.js';
+import { runCommand } from './command-runner.js';
 
 export interface CommandSpec {
   /** A program and its arguments, run without a shell (arguments are never re-parsed). */

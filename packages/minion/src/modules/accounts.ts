@@ -1,3 +1,4 @@
+import { ExecutionError } from './errors.js';
 import type { Commands } from './commands.js';
 
 /** A passwd entry as `getent passwd` prints it. */
@@ -5,6 +6,8 @@ export interface UserEntry {
   readonly name: string;
   readonly uid: number;
   readonly gid: number;
+  /** The comment field (full name, room, phones). */
+  readonly gecos: string;
   readonly home: string;
   readonly shell: string;
 }
@@ -29,14 +32,16 @@ export async function accountToolsMissing(commands: Commands, tools: readonly st
 export async function lookupUser(commands: Commands, user: string | number): Promise<UserEntry | undefined> {
   const out = await commands.run({ argv: ['getent', 'passwd', String(user)] });
   if (out.retcode === 2) return undefined;
-  if (out.retcode !== 0) throw new Error(`getent passwd ${user} failed (exit ${out.retcode}): ${out.stderr.trim()}`);
+  if (out.retcode !== 0)
+    throw new ExecutionError(`getent passwd ${user} failed (exit ${out.retcode}): ${out.stderr.trim()}`);
   const fields = (out.stdout.split('\n')[0] ?? '').split(':');
   if (fields.length < 7)
-    throw new Error(`getent passwd ${user} printed an entry it cannot be read from: ${out.stdout.trim()}`);
+    throw new ExecutionError(`getent passwd ${user} printed an entry it cannot be read from: ${out.stdout.trim()}`);
   return {
     name: fields[0] ?? '',
     uid: Number(fields[2]),
     gid: Number(fields[3]),
+    gecos: fields[4] ?? '',
     home: fields[5] ?? '',
     shell: fields[6] ?? '',
   };
@@ -46,10 +51,11 @@ export async function lookupUser(commands: Commands, user: string | number): Pro
 export async function lookupGroup(commands: Commands, group: string | number): Promise<GroupEntry | undefined> {
   const out = await commands.run({ argv: ['getent', 'group', String(group)] });
   if (out.retcode === 2) return undefined;
-  if (out.retcode !== 0) throw new Error(`getent group ${group} failed (exit ${out.retcode}): ${out.stderr.trim()}`);
+  if (out.retcode !== 0)
+    throw new ExecutionError(`getent group ${group} failed (exit ${out.retcode}): ${out.stderr.trim()}`);
   const fields = (out.stdout.split('\n')[0] ?? '').split(':');
   if (fields.length < 4)
-    throw new Error(`getent group ${group} printed an entry it cannot be read from: ${out.stdout.trim()}`);
+    throw new ExecutionError(`getent group ${group} printed an entry it cannot be read from: ${out.stdout.trim()}`);
   return { name: fields[0] ?? '', gid: Number(fields[2]), members: (fields[3] ?? '').split(',').filter(Boolean) };
 }
 
@@ -57,13 +63,13 @@ export async function lookupGroup(commands: Commands, group: string | number): P
 export async function resolveUid(commands: Commands, user: string | number): Promise<number> {
   if (typeof user === 'number' || /^\d+$/.test(user)) return Number(user);
   const entry = await lookupUser(commands, user);
-  if (!entry) throw new Error(`User ${user} is not available`);
+  if (!entry) throw new ExecutionError(`User ${user} is not available`);
   return entry.uid;
 }
 
 export async function resolveGid(commands: Commands, group: string | number): Promise<number> {
   if (typeof group === 'number' || /^\d+$/.test(group)) return Number(group);
   const entry = await lookupGroup(commands, group);
-  if (!entry) throw new Error(`Group ${group} is not available`);
+  if (!entry) throw new ExecutionError(`Group ${group} is not available`);
   return entry.gid;
 }
