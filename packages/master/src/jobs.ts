@@ -36,6 +36,29 @@ export interface AdminDisable {
   by: string;
   reason: string;
   at: number;
+  /** The state runs disabled by name (`highstate`, an SLS, `web.*`); `*` is every one. Absent: `*`. */
+  states?: readonly string[];
+}
+
+/** Every state run: Salt's whole-minion killswitch. */
+export const ALL_STATE_RUNS = '*';
+
+/**
+ * The names a state.disable or state.enable job acts on, read as the minion reads them (the
+ * `states` argument, comma-separated or a list); none is the whole-minion killswitch, `*`.
+ */
+export function killswitchNames(args: readonly unknown[], kwargs: Readonly<Record<string, unknown>>): string[] {
+  const value = args[0] ?? kwargs.states;
+  const names = (Array.isArray(value) ? value : typeof value === 'string' ? value.split(',') : [])
+    .filter((name): name is string => typeof name === 'string')
+    .map((name) => name.trim())
+    .filter((name) => name !== '');
+  return names.length === 0 ? [ALL_STATE_RUNS] : [...new Set(names)];
+}
+
+/** The names an admin's mark holds. */
+export function adminStates(mark: AdminDisable): readonly string[] {
+  return mark.states ?? [ALL_STATE_RUNS];
 }
 
 /** A minion the target selected that the job was not sent to, and why. */
@@ -254,29 +277,33 @@ export class JobService {
    * acts (not test=True) skips every minion whose grains say its state runs are disabled.
    */
   partitionDisabled(
-    request: Pick<JobRequest, 'fun' | 'kwargs' | 'role'>,
+    request: Pick<JobRequest, 'fun' | 'args' | 'kwargs' | 'role'>,
     selected: readonly string[],
   ): { expected: string[]; skipped: SkippedMinion[] } {
     // Below admin, state.enable cannot lift what an admin disabled: the minion is skipped, saying so.
     const lifting = request.fun === 'state.enable' && request.role !== undefined && request.role !== 'admin';
+    const lifted = lifting ? killswitchNames(request.args, request.kwargs) : [];
     const stateRun = skipsDisabledMinions(request.fun, request.kwargs);
     if (!lifting && !stateRun) return { expected: [...selected], skipped: [] };
     const expected: string[] = [];
     const skipped: SkippedMinion[] = [];
     for (const minionId of selected) {
       const byAdmin = this.#adminDisabled.get(minionId);
-      if (lifting && byAdmin !== undefined) {
+      const held = byAdmin === undefined ? [] : lifted.filter((name) => adminStates(byAdmin).includes(name));
+      if (byAdmin !== undefined && held.length > 0) {
         skipped.push({
           minionId,
-          reason: `disabled by the admin ${byAdmin.by} ("${byAdmin.reason}"): only an admin can enable it`,
+          reason: `${held.join(', ')} disabled by the admin ${byAdmin.by}${byAdmin.reason === '' ? '' : ` ("${byAdmin.reason}")`}: only an admin can enable it`,
         });
         continue;
       }
-      // The master's own mark counts as much as the minion's grain, which the minion could lose.
+      // The master's own mark of the whole killswitch counts as much as the minion's grain, which
+      // the minion could lose.
+      const whole = byAdmin !== undefined && adminStates(byAdmin).includes(ALL_STATE_RUNS);
       const disabled =
         stateRun &&
         (stateRunsDisabled(this.grainsOf(minionId)) ??
-          (byAdmin === undefined ? undefined : { ...byAdmin, at: new Date(byAdmin.at).toISOString() }));
+          (whole ? { ...byAdmin, at: new Date(byAdmin.at).toISOString() } : undefined));
       if (disabled) skipped.push({ minionId, reason: disabledSkipReason(disabled) });
       else expected.push(minionId);
     }

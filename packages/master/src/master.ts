@@ -18,7 +18,7 @@ import { buildApi } from './api/server.js';
 import { TokenRegistry } from './api/tokens.js';
 import { readClusterKeys } from './cluster-keys.js';
 import type { MasterConfig } from './config.js';
-import { JobService } from './jobs.js';
+import { adminStates, ALL_STATE_RUNS, JobService } from './jobs.js';
 import { KeyRegistry } from './keys.js';
 import { MinionLink } from './minion-link.js';
 import { PeerMesh } from './peers.js';
@@ -219,7 +219,11 @@ export async function startMaster(
         jobs.noteRecord(record);
         events.emit('minion/connected', { minionId: session.minionId });
         // Disabled through the API while it was away: its own killswitch is set now it is back.
-        if (record.disabled !== undefined && stateRunsDisabled(message.grains) === undefined) {
+        if (
+          record.disabled !== undefined &&
+          adminStates(record.disabled).includes(ALL_STATE_RUNS) &&
+          stateRunsDisabled(message.grains) === undefined
+        ) {
           const { by, reason } = record.disabled;
           await jobs
             .submit({
@@ -274,11 +278,12 @@ export async function startMaster(
     if (event.tag === 'grains/vouched' && event.masterId !== id && typeof event.data.grains === 'object')
       jobs.noteOperatorGrains(minionId, event.data.grains as Record<string, unknown>);
     if (event.tag === 'minion/disabled') {
-      const { by, reason, at } = event.data;
+      const { by, reason, at, states } = event.data;
       jobs.noteAdminDisable(minionId, {
         by: String(by),
         reason: String(reason),
         at: typeof at === 'number' ? at : event.at,
+        ...(Array.isArray(states) ? { states: states.map(String) } : {}),
       });
     }
     if (event.tag === 'minion/connected') jobs.notePresence(minionId, event.masterId);

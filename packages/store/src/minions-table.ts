@@ -263,10 +263,13 @@ export class MinionsTable {
   /** Marks the minion disabled (no jobs, no scheduled highstate); undefined enables it again. */
   setDisabled(
     minionId: string,
-    disabled: { by: string; reason: string } | undefined,
+    disabled: { by: string; reason: string; states?: readonly string[] } | undefined,
     now = Date.now(),
   ): Promise<MinionRecord> {
-    return this.#table.update({ minionId }, { disabled: disabled && { ...disabled, at: now } });
+    return this.#table.update(
+      { minionId },
+      { disabled: disabled && { ...disabled, ...(disabled.states && { states: [...disabled.states] }), at: now } },
+    );
   }
 
   /**

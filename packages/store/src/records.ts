@@ -82,7 +82,10 @@ export const MinionRecordSchema = z.object({
   /** The lifecycle step's order (launching 1 … terminated 4), so a late message never moves it back. */
   lifecycleRank: z.number().optional(),
   highstate: HighstateSchema.optional(),
-  disabled: z.object({ by: z.string(), at: epochMs, reason: z.string() }).optional(),
+  /** An admin's disable: `states` are the names it disabled, `*` every state run (absent: `*`). */
+  disabled: z
+    .object({ by: z.string(), at: epochMs, reason: z.string(), states: z.array(z.string()).optional() })
+    .optional(),
   expiresAt: epochSeconds.optional(),
 });
 export type MinionRecord = z.output<typeof MinionRecordSchema>;

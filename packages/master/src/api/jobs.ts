@@ -1,6 +1,7 @@
 import { z } from 'zod';
 import { JidSchema, TargetTypeSchema } from '@phoenix/protocol';
-import type { ReturnEvent } from '../jobs.js';
+import type { JobRecord } from '@phoenix/store';
+import { adminStates, killswitchNames, type ReturnEvent } from '../jobs.js';
 import { route, type AnyRoute } from './route.js';
 import { JobSchema, ReturnSchema } from './schemas.js';
 import type { ApiContext } from './context.js';
@@ -61,8 +62,7 @@ export function jobRoutes(deps: ApiContext): AnyRoute[] {
           body.fun === 'state.disable' && role !== 'admin' ? { ...body.kwargs, by: submitter } : body.kwargs;
         const job = await deps.jobs.submit({ ...body, kwargs, submitter, role });
         const by = typeof kwargs.by === 'string' ? kwargs.by : submitter;
-        const reason = kwargs.reason ?? job.args[0];
-        if (role === 'admin') await markAdminDisables(deps, job.fun, job.expected, by, reason);
+        if (role === 'admin') await markAdminDisables(deps, job, by);
         deps.metrics.jobsSubmitted.inc();
         deps.events.emit('job/submitted', {
           jid: job.jid,
@@ -204,24 +204,42 @@ export function jobRoutes(deps: ApiContext): AnyRoute[] {
 
 /**
  * An admin's state.disable is the master's mark too (as the API's disable is), so only an admin can
- * lift it; an admin's state.enable lifts the marks of the minions it went to.
+ * lift it: the names it disabled (`*` for every state run) join the minion's mark; an admin's
+ * state.enable takes the names it enables out of the marks of the minions it went to.
  */
 async function markAdminDisables(
   deps: ApiContext,
-  fun: string,
-  minionIds: readonly string[],
+  job: Pick<JobRecord, 'fun' | 'args' | 'kwargs' | 'expected'>,
   by: string,
-  reason: unknown,
 ): Promise<void> {
-  if (fun !== 'state.disable' && fun !== 'state.enable') return;
-  for (const minionId of minionIds) {
-    if (fun === 'state.disable') {
-      const record = await deps.minions.setDisabled(minionId, { by, reason: String(reason ?? '') });
-      deps.events.emit('minion/disabled', { minionId, by, reason: record.disabled?.reason, at: record.disabled?.at });
-    } else if (deps.jobs.adminDisabled(minionId) !== undefined) {
+  if (job.fun !== 'state.disable' && job.fun !== 'state.enable') return;
+  const names = killswitchNames(job.args, job.kwargs);
+  const reason = typeof job.kwargs.reason === 'string' ? job.kwargs.reason : '';
+  for (const minionId of job.expected) {
+    const mark = deps.jobs.adminDisabled(minionId);
+    const before = mark === undefined ? [] : adminStates(mark);
+    const states =
+      job.fun === 'state.disable'
+        ? [...new Set([...before, ...names])]
+        : before.filter((name) => !names.includes(name));
+    if (states.length === before.length && states.every((name) => before.includes(name))) continue;
+    if (states.length === 0) {
       await deps.minions.setDisabled(minionId, undefined);
       deps.events.emit('minion/enabled', { minionId, by });
+      continue;
     }
+    const record = await deps.minions.setDisabled(minionId, {
+      by,
+      reason: job.fun === 'state.disable' && reason !== '' ? reason : (mark?.reason ?? reason),
+      states,
+    });
+    deps.events.emit('minion/disabled', {
+      minionId,
+      by,
+      reason: record.disabled?.reason,
+      at: record.disabled?.at,
+      states,
+    });
   }
 }
 
