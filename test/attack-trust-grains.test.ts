@@ -9,9 +9,10 @@ import { ADMIN_TOKEN, startMasterProcess, startMinionProcess, type RunningMaster
 // A minion that reports `role: db` about itself: it must not get the database's pillar, nor the
 // jobs an operator targets at the database hosts by that grain.
 
+// Masters stop before the local DynamoDB they heartbeat into (after hooks run in registration order).
+const processes = useProcesses();
 const devstack = useDevstack();
 const dir = useTempDir();
-const processes = useProcesses();
 let master: RunningMaster;
 const env = (): NodeJS.ProcessEnv => ({ PHOENIX_API: master.api, PHOENIX_TOKEN: ADMIN_TOKEN });
 
@@ -85,21 +86,55 @@ test('the API shows what the minion reports apart from what the master vouches f
   assert.equal((await fetch(`${master.api}/healthz`)).status, 200);
 });
 
-test('a pillar template that tries to escape gets a render error; the secret stays, the master answers', async () => {
+test('pillar templates that try to escape get render errors; the secret stays, the master answers', async () => {
   const pillar = join(dir(), 'pillar');
-  await writeFile(
-    join(pillar, 'top.sls'),
-    "base:\n  '*':\n    - common\n  'role:db':\n    - match: grain\n    - db\n  'evil-1':\n    - escape\n",
-  );
-  await writeFile(
-    join(pillar, 'escape.sls'),
-    "stolen: {{ range.constructor(\"return process.getBuiltinModule('fs').readFileSync('cluster.key', 'utf8')\")() }}\n",
-  );
-  const out = await phoenix(['run', 'evil-1', 'state.show_pillar', '--out', 'json', '--timeout', '20'], env());
+  const keyFile = join(dir(), 'master-1', 'pki', 'cluster.key');
+  const read = (path: string): string => `process.getBuiltinModule('fs').readFileSync('${path}', 'utf8')`;
+  // Each a way out of a template that worked somewhere (nunjucks, Jinja2), or a file of the master's.
+  const escapes = [
+    `{{ range.constructor("return ${read(keyFile)}")() }}`,
+    `{{ cycler.constructor.constructor("return ${read(keyFile)}")() }}`,
+    '{{ cycler.__init__.__globals__ }}',
+    '{{ joiner.__class__.__mro__[1].__subclasses__() }}',
+    '{{ lipsum.__globals__["os"].popen("cat cluster.key").read() }}',
+    '{{ "".constructor.constructor("return process")().env }}',
+    '{{ grains.__proto__.constructor }}',
+    '{{ range | attr("constructor") }}',
+    '{{ "{0.__class__}".format(grains) }}',
+    '{{ process.env }}',
+    '{{ require("fs").readFileSync("cluster.key") }}',
+    '{{ globalThis.process.mainModule }}',
+    `{% include "../master-1/pki/cluster.key" %}`,
+    `{% import_text "${keyFile}" as key %}{{ key }}`,
+    `{{ "${keyFile}" | file_hashsum }}`,
+  ];
+  const names = escapes.map((_, i) => `escape${i}`);
+  await Promise.all(escapes.map((text, i) => writeFile(join(pillar, `${names[i]}.sls`), `stolen: ${text}\n`)));
+  await writeFile(join(pillar, 'probe.sls'), `key_exists: {{ salt['file.file_exists']('${keyFile}') }}\n`);
+  const top = (evil: readonly string[]): string =>
+    `base:\n  '*':\n    - common\n  'role:db':\n    - match: grain\n    - db\n  'evil-1':\n${evil.map((n) => `    - ${n}\n`).join('')}`;
+  await writeFile(join(pillar, 'top.sls'), top(names));
+  const out = await phoenix(['run', 'evil-1', 'state.show_pillar', '--out', 'json', '--timeout', '30'], env());
   assert.notEqual(out.code, 0);
-  assert.match(out.stdout, /constructor.*cannot be used in a template/);
-  assert.ok(!out.stdout.includes(devstack().clusterKeys.secretKey), 'the cluster secret key is not revealed');
+  const errors = json<Run>(out).returns['evil-1']?.ret as string[];
+  assert.ok(Array.isArray(errors), out.stdout);
+  for (const name of names) {
+    assert.ok(
+      errors.some((e) => e.includes(`salt://${name}.sls`) || e.includes(`'base:${name}'`)),
+      `${name} is a render error: ${JSON.stringify(errors)}`,
+    );
+  }
+  const secret = devstack().clusterKeys.secretKey;
+  assert.ok(!out.stdout.includes(secret), 'the cluster secret key is not revealed');
+  assert.ok(!out.stdout.includes('AWS_') && !out.stdout.includes('/root'), 'nor the environment');
+
+  // Where a minion may ask about its own files, a pillar template may not ask about the master's.
+  await writeFile(join(pillar, 'top.sls'), top(['probe']));
+  const probe = await run('evil-1', 'state.show_pillar');
+  assert.deepEqual(probe.returns['evil-1']?.ret, { motd: 'welcome', key_exists: false });
+
   const db = await run('db-1', 'state.show_pillar');
   assert.equal((db.returns['db-1']?.ret as Record<string, unknown>).db_password, 'only-for-database-hosts');
   assert.equal((await fetch(`${master.api}/healthz`)).status, 200);
+  assert.deepEqual(Object.keys((await run('*', 'test.ping')).returns).sort(), ['db-1', 'evil-1']);
 });

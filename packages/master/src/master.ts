@@ -13,6 +13,7 @@ import {
   type MasterMessage,
 } from '@phoenix/protocol';
 import { Store, type MasterRecord } from '@phoenix/store';
+import { RenderProcess } from '@phoenix/state';
 import type { FastifyInstance } from 'fastify';
 import { buildApi } from './api/server.js';
 import { TokenRegistry } from './api/tokens.js';
@@ -182,6 +183,11 @@ export async function startMaster(
   });
   // The state tree: salt:// files for minions, pillar rendered here for each minion alone.
   const tree = new StateTree(config.fileRoots, config.pillarRoots);
+  // Pillar templates run in a process that holds none of this master's secrets (see @phoenix/state).
+  const renderProcess = new RenderProcess({
+    onExit: ({ code, signal, stderr }) =>
+      log.warn({ code, signal, stderr: stderr.slice(-1000) }, 'the render process stopped; the next render starts one'),
+  });
   const fileServer = new FileServer({
     tree,
     pillar: new PillarRenderer({
@@ -190,6 +196,8 @@ export async function startMaster(
       concurrency: config.fileServer.pillarConcurrency,
       opts: { file_roots: config.fileRoots, pillar_roots: config.pillarRoots, master_id: id },
       log: log.child({ component: 'pillar' }),
+      isolation: renderProcess,
+      hostPath: async (path, kind) => (await tree.pillar.hostPath(path, kind)) ?? tree.files.hostPath(path, kind),
     }),
     grainsOf: (minionId) => jobs.pillarGrains(minionId),
     log: log.child({ component: 'file-server' }),
@@ -408,6 +416,7 @@ export async function startMaster(
       peers.close();
       link.close();
       zap.close();
+      await renderProcess.close();
       dynamodb.destroy();
       autoscaling.destroy();
       sqs?.destroy();
