@@ -342,6 +342,22 @@ test('HTTPS only, and every API answer says no-store and nosniff', async () => {
     assert.equal(refused.status, 401);
     assert.equal(refused.headers['cache-control'], 'no-store', 'errors too');
     assert.equal(refused.headers['x-content-type-options'], 'nosniff');
+    // The streams too: they are answered past the usual hooks.
+    const streamed = await new Promise<Record<string, string | string[] | undefined>>((resolve, reject) => {
+      const req = httpsRequest(
+        `${apiOf(master)}/api/v1/events?tag=none/`,
+        { ca, timeout: 10_000, headers: { authorization: `Bearer ${READ_TOKEN}` } },
+        (res) => {
+          resolve(res.headers);
+          req.destroy();
+        },
+      );
+      req.on('error', reject);
+      req.end();
+    });
+    assert.equal(streamed['content-type'], 'text/event-stream');
+    assert.equal(streamed['cache-control'], 'no-store');
+    assert.equal(streamed['x-content-type-options'], 'nosniff');
     const plain = await new Promise<string>((resolve) => {
       const req = httpRequest(`${apiOf(master).replace(/^https:/, 'http:')}/healthz`, { timeout: 5_000 }, (res) =>
         resolve(`answered ${res.statusCode}`),

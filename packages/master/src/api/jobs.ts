@@ -2,7 +2,7 @@ import { z } from 'zod';
 import { JidSchema, TargetTypeSchema } from '@phoenix/protocol';
 import type { JobRecord } from '@phoenix/store';
 import { adminStates, killswitchNames, type ReturnEvent } from '../jobs.js';
-import { route, type AnyRoute } from './route.js';
+import { API_ANSWER_HEADERS, route, type AnyRoute } from './route.js';
 import { JobSchema, ReturnSchema } from './schemas.js';
 import type { ApiContext } from './context.js';
 
@@ -142,7 +142,7 @@ export function jobRoutes(deps: ApiContext): AnyRoute[] {
         const raw = reply.raw;
         raw.writeHead(200, {
           'content-type': 'text/event-stream',
-          'cache-control': 'no-store',
+          ...API_ANSWER_HEADERS,
           connection: 'keep-alive',
         });
         const write = (event: string, data: unknown): void => {

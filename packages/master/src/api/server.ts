@@ -12,7 +12,7 @@ import { jobRoutes } from './jobs.js';
 import { keyRoutes } from './keys.js';
 import { createMetrics } from './metrics.js';
 import { minionRoutes } from './minions.js';
-import { mountRoutes, type AnyRoute } from './route.js';
+import { API_ANSWER_HEADERS, mountRoutes, type AnyRoute } from './route.js';
 import { systemRoutes } from './system.js';
 import { tokenRoutes } from './tokens.js';
 
@@ -92,10 +92,11 @@ export function buildApi(deps: ApiDeps): FastifyInstance {
       .status(404)
       .send({ error: { code: MasterErrorCodes.NOT_FOUND, message: `no route ${request.method} ${request.url}` } });
   });
-  // Answers carry tokens' effects and the fleet's state: no cache keeps them, no browser sniffs them.
+  // The dashboard's own files (no data in them) may be cached; nothing else.
   app.addHook('onSend', async (request, reply, payload) => {
-    void reply.header('x-content-type-options', 'nosniff');
-    if (!request.url.startsWith('/ui/') && request.url !== '/') void reply.header('cache-control', 'no-store');
+    void reply.header('x-content-type-options', API_ANSWER_HEADERS['x-content-type-options']);
+    if (!request.url.startsWith('/ui/') && request.url !== '/')
+      void reply.header('cache-control', API_ANSWER_HEADERS['cache-control']);
     return payload;
   });
   app.addHook('onResponse', async (request, reply) => {
