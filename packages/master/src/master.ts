@@ -16,7 +16,7 @@ import { Store, type MasterRecord } from '@phoenix/store';
 import { RenderProcess } from '@phoenix/state';
 import type { FastifyInstance } from 'fastify';
 import { buildApi } from './api/server.js';
-import { TokenRegistry } from './api/tokens.js';
+import { TokenRegistry } from './api/token-registry.js';
 import { readClusterKeys } from './cluster-keys.js';
 import type { MasterConfig } from './config.js';
 import { adminStates, ALL_STATE_RUNS, JobService } from './jobs.js';

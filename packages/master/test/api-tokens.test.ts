@@ -7,7 +7,7 @@ import dynalite from 'dynalite';
 import { pino } from 'pino';
 import { Store } from '@phoenix/store';
 import { hashToken, staticTokens } from '../src/api/auth.js';
-import { TokenRegistry } from '../src/api/tokens.js';
+import { TokenRegistry } from '../src/api/token-registry.js';
 
 // Tokens made with `phoenix tokens create`, as two masters see them through one real (local)
 // DynamoDB, on a clock the test moves: expiry needs no waiting.

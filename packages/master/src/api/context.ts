@@ -6,7 +6,7 @@ import type { JobService } from '../jobs.js';
 import type { KeyRegistry } from '../keys.js';
 import type { MasterView } from '../registry.js';
 import type { ApiMetrics } from './metrics.js';
-import type { TokenRegistry } from './tokens.js';
+import type { TokenRegistry } from './token-registry.js';
 
 /** What the API is built from: the master's parts (see buildApi in server.ts). */
 export interface ApiDeps {
