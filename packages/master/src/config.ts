@@ -20,6 +20,11 @@ const ReactorGroupSchema = z.strictObject({
   role: z.enum(['minions', 'masters']),
   /** The lifecycle action after a failed first highstate: ABANDON terminates the instance. */
   onHighstateFailure: z.enum(['ABANDON', 'CONTINUE']).default('ABANDON'),
+  /**
+   * Grains every instance of this group has, vouched for by the master (the lifecycle record, from
+   * Auto Scaling, says the instance is in the group): `{ role: web }` for pillar and `-G role:web`.
+   */
+  grains: z.record(z.string().min(1).max(128), z.json()).optional(),
 });
 
 export const ReactorConfigSchema = z.strictObject({

@@ -152,6 +152,7 @@ export class JobService {
     vouched: () => undefined,
   };
   readonly #selfReported: SelfReportedGrains;
+  readonly #groupGrains: (group: string) => Readonly<Record<string, unknown>> | undefined;
 
   constructor(
     store: Store,
@@ -161,7 +162,10 @@ export class JobService {
     log: Logger,
     liveMasters: () => ReadonlySet<string> = () => new Set(),
     selfReported: SelfReportedGrains = { pillar: false, targeting: false },
+    /** Grains the config gives every instance of an auto-scaling group (reactor.groups.NAME.grains). */
+    groupGrains: (group: string) => Readonly<Record<string, unknown>> | undefined = () => undefined,
   ) {
+    this.#groupGrains = groupGrains;
     this.#liveMasters = liveMasters;
     this.#selfReported = selfReported;
     this.#store = store;
@@ -205,8 +209,9 @@ export class JobService {
   }
 
   /**
-   * The grains this master vouches for: `id`; for a launched instance `instance_id` and the
-   * naming-convention grains of the group its lifecycle record names; and what operators set
+   * The grains this master vouches for: `id`; for a launched instance `instance_id`, the
+   * naming-convention grains of the group its lifecycle record names and the grains the config
+   * gives that group (`reactor.groups.NAME.grains`); and what operators set
    * through the master (grains.setval / grains.delval jobs, taken from the job, not the minion).
    */
   vouchedGrains(minionId: string): Readonly<Record<string, unknown>> {
@@ -214,7 +219,13 @@ export class JobService {
     if (known !== undefined) return known;
     const group = this.#lifecycleGroup.get(minionId);
     const lifecycle =
-      group === undefined ? {} : { instance_id: minionId, ...(namingGrains(group, minionId) ?? namingGrains(group)) };
+      group === undefined
+        ? {}
+        : {
+            instance_id: minionId,
+            ...(namingGrains(group, minionId) ?? namingGrains(group)),
+            ...this.#groupGrains(group),
+          };
     const vouched = Object.freeze({ ...lifecycle, ...this.#operatorGrains.get(minionId), id: minionId });
     this.#vouched.set(minionId, vouched);
     if (this.#vouched.size > 200_000) this.#vouched.delete(this.#vouched.keys().next().value as string);

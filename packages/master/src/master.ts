@@ -86,6 +86,7 @@ export async function startMaster(
     log.child({ component: 'jobs' }),
     () => new Set(registry.live().map((m) => m.masterId)),
     config.selfReportedGrains,
+    (group) => config.reactor.groups[group]?.grains as Readonly<Record<string, unknown>> | undefined,
   );
   await jobs.loadGrains();
   /** Set on SIGTERM: every masters list this master sends from then on tells its minions to leave. */
