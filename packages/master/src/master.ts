@@ -132,6 +132,7 @@ export async function startMaster(
       masterId: id,
       ...reactorConfig.highstate,
       onFailure: (group) => reactorConfig.groups[group]?.onHighstateFailure ?? 'ABANDON',
+      contestWindowMs: reactorConfig.attestation.contestWindowMs,
     },
     events,
     log.child({ component: 'highstate' }),

@@ -12,6 +12,8 @@ export interface HighstateOptions {
   timeoutMs: number;
   /** The lifecycle action after a failed first highstate, per group (ABANDON when unset). */
   onFailure: (group: string) => 'ABANDON' | 'CONTINUE';
+  /** How long a new key waits for a rival before auto-accept (reactor.attestation.contestWindowMs). */
+  contestWindowMs?: number;
 }
 
 const UNFINISHED = new Set(['launching', 'in-service']);
@@ -55,15 +57,20 @@ export class HighstateCoordinator {
   /**
    * A launch whose id more than one key claims waits for an operator, not for the hook's timeout:
    * its lifecycle action is heartbeated (by every master: heartbeats are idempotent) until an
-   * operator accepts a key, and then the first highstate runs as usual.
+   * operator accepts a key, and then the first highstate runs as usual. So is a launch whose new
+   * key waits out the contest window: Phoenix is the one waiting, and the hook's timeout may be
+   * shorter than the window.
    */
-  async holdContested(): Promise<void> {
+  async holdContested(now = Date.now()): Promise<void> {
+    const window = this.options.contestWindowMs ?? 0;
     let cursor: string | undefined;
     do {
       const page = await this.store.minions.listByKeyState('pending', { limit: 500, cursor });
       for (const record of page.items) {
         const lifecycle = record.lifecycle;
-        if (record.contested === undefined || lifecycle?.state !== 'launching') continue;
+        const waiting =
+          record.keyUpdatedAt !== undefined && now - record.keyUpdatedAt < window + this.options.heartbeatMs;
+        if ((record.contested === undefined && !waiting) || lifecycle?.state !== 'launching') continue;
         if (lifecycle.token === undefined || lifecycle.hookName === undefined) continue;
         try {
           await this.autoscaling.send(
@@ -74,7 +81,7 @@ export class HighstateCoordinator {
               InstanceId: record.minionId,
             }),
           );
-          if (!this.#held.has(record.minionId)) {
+          if (record.contested !== undefined && !this.#held.has(record.minionId)) {
             this.#held.add(record.minionId);
             this.events.emit('lifecycle/held', { minionId: record.minionId, group: lifecycle.group, why: 'contested' });
           }
