@@ -26,6 +26,7 @@ function renderer(): PillarRenderer {
     files: new LocalRoots({ base: [join(roots, 'base')] }),
     timeoutMs: 30_000,
     concurrency: 1,
+    waitingPerMinion: 4,
     opts: {},
     log: pino({ level: 'silent' }),
   });
@@ -78,6 +79,7 @@ test(
       files,
       timeoutMs: 30_000,
       concurrency: 2,
+      waitingPerMinion: 4,
       opts: { pillar_roots: { base: [tree] } },
       log: pino({ level: 'silent' }),
       isolation: processes,

@@ -16,6 +16,7 @@ interface KeyInfo {
   state: string;
   fingerprint: string;
   contested?: boolean;
+  quarantined?: { reason: string };
 }
 interface KeyChange {
   minionId: string;
@@ -56,7 +57,10 @@ function formatKeys(found: readonly KeyInfo[]): string {
   const sections = ['accepted', 'pending', 'rejected', 'denied'].map((state) => {
     const ids = found
       .filter((k) => k.state === state)
-      .map((k) => `  ${k.minionId}  ${k.fingerprint}${k.contested === true ? '  CONTESTED' : ''}`);
+      .map(
+        (k) =>
+          `  ${k.minionId}  ${k.fingerprint}${k.contested === true ? '  CONTESTED' : ''}${k.quarantined ? `  QUARANTINED: ${k.quarantined.reason}` : ''}`,
+      );
     return [`${state[0]?.toUpperCase()}${state.slice(1)} keys:`, ...ids].join('\n');
   });
   return sections.join('\n');
