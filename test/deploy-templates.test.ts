@@ -962,6 +962,8 @@ test('a master launched from the template writes a master config its schema acce
       certificate: '/etc/phoenix/identity-certificate.pem',
       accountId: ACCOUNT,
       region: REGION,
+      maxDocumentAgeSeconds: 900,
+      contestWindowMs: 1000,
     });
     assert.equal(
       await readFile(join(root, 'etc/phoenix/identity-certificate.pem'), 'utf8'),

@@ -22,9 +22,15 @@ const KEY_ATTRIBUTES = [
   'keyUpdatedAt',
   'attestation',
   'deniedKey',
+  'contested',
   'quarantine',
   'strikes',
 ] as const;
+
+/** Claimants kept per contested id: the first ones (a real minion enrols early), bounded. */
+const MAX_CLAIMANTS = 16;
+
+export type Claimant = NonNullable<MinionRecord['contested']>['claimants'][number];
 
 /** A strike count read and written back is retried this often when another master wrote meanwhile. */
 const STRIKE_ATTEMPTS = 5;
@@ -115,6 +121,15 @@ export class MinionsTable {
     );
   }
 
+  /** The reactor's accept: a pending key that no other key contests (ConditionFailedError otherwise). */
+  acceptUncontested(minionId: string, now = Date.now()): Promise<MinionRecord> {
+    return this.#table.update(
+      { minionId },
+      { keyState: 'accepted', keyUpdatedAt: now },
+      { expression: 'keyState = :pending AND attribute_not_exists(contested)', values: { ':pending': 'pending' } },
+    );
+  }
+
   /**
    * Adds `count` refused messages to the minion's strikes, in a window that starts with the first
    * strike and lasts `windowMs`; returns the strikes of the window now, or undefined when the minion
@@ -183,6 +198,58 @@ export class MinionsTable {
   }
 
   /**
+   * Records another key claiming an id whose key is still pending: the id is contested from now
+   * on, and neither key is auto-accepted. Conditional on the row still holding `heldPublicKey`
+   * pending (ConditionFailedError otherwise: the caller reads the row again).
+   */
+  async addClaimant(record: MinionRecord, claimant: Omit<Claimant, 'at'>, now = Date.now()): Promise<MinionRecord> {
+    const claimants = record.contested?.claimants ?? [];
+    if (claimants.some((c) => c.publicKey === claimant.publicKey)) {
+      if (claimant.attestation === undefined) return record;
+      // A claimant that proves itself later keeps its place and gains its attestation.
+    } else if (claimants.length >= MAX_CLAIMANTS) return record;
+    const next = claimants.some((c) => c.publicKey === claimant.publicKey)
+      ? claimants.map((c) => (c.publicKey === claimant.publicKey ? { ...c, attestation: claimant.attestation } : c))
+      : [...claimants, { ...claimant, at: now }];
+    return this.#table.update(
+      { minionId: record.minionId },
+      { contested: { at: record.contested?.at ?? now, claimants: next } },
+      {
+        expression: 'keyState = :pending AND publicKey = :held',
+        values: { ':pending': 'pending', ':held': record.publicKey },
+      },
+    );
+  }
+
+  /**
+   * An operator's choice for a contested id: the chosen key (the held one or a claimant) becomes
+   * the accepted key, the contest ends, and the last other key is kept as denied for the record.
+   */
+  chooseKey(
+    record: MinionRecord,
+    chosen: { publicKey: string; fingerprint: string; attestation?: Record<string, unknown> },
+    denied: { publicKey: string; fingerprint: string } | undefined,
+    now = Date.now(),
+  ): Promise<MinionRecord> {
+    return this.#table.update(
+      { minionId: record.minionId },
+      {
+        keyState: 'accepted',
+        publicKey: chosen.publicKey,
+        fingerprint: chosen.fingerprint,
+        attestation: chosen.attestation,
+        contested: undefined,
+        deniedKey: denied === undefined ? undefined : { ...denied, at: now },
+        keyUpdatedAt: now,
+      },
+      {
+        expression: 'keyState = :pending AND publicKey = :held',
+        values: { ':pending': 'pending', ':held': record.publicKey },
+      },
+    );
+  }
+
+  /**
    * Keeps the last key that was denied for this id, for operators to see (`phoenix keys list`);
    * it never replaces the key the row holds.
    */
@@ -218,6 +285,10 @@ export class MinionsTable {
     return this.#table.update({ minionId }, Object.fromEntries(removed.map((name) => [name, undefined])), {
       expression: 'attribute_exists(minionId)',
     });
+  }
+
+  setVouchedGrains(minionId: string, grains: Record<string, unknown>): Promise<MinionRecord> {
+    return this.#table.update({ minionId }, { vouchedGrains: grains });
   }
 
   updateGrains(minionId: string, grains: Record<string, unknown>): Promise<MinionRecord> {
@@ -280,10 +351,13 @@ export class MinionsTable {
   /** Marks the minion disabled (no jobs, no scheduled highstate); undefined enables it again. */
   setDisabled(
     minionId: string,
-    disabled: { by: string; reason: string } | undefined,
+    disabled: { by: string; reason: string; states?: readonly string[] } | undefined,
     now = Date.now(),
   ): Promise<MinionRecord> {
-    return this.#table.update({ minionId }, { disabled: disabled && { ...disabled, at: now } });
+    return this.#table.update(
+      { minionId },
+      { disabled: disabled && { ...disabled, ...(disabled.states && { states: [...disabled.states] }), at: now } },
+    );
   }
 
   /**

@@ -337,17 +337,26 @@ export class MinionConnection {
     socket.receiveTimeout = this.#o.heartbeatMs * this.#o.missedHeartbeats;
     try {
       socket.connect(`tcp://${master.host}:${master.enrolPort}`);
-      const enrol: MinionMessage = {
+      const enrol = {
         v: WIRE_VERSION,
         t: 'enrol',
         id: this.#o.id,
         publicKey: this.#o.keyPair.publicKey,
         grains: this.#o.grains(),
-        ...(this.#o.identity === undefined ? {} : { identity: this.#o.identity }),
+      } as const;
+      const sendSigned = async (message: MinionMessage): Promise<void> => {
+        const body = encodeMessage(message);
+        await socket.send([body, signMessage(this.#key, body)]);
       };
-      const body = encodeMessage(enrol);
-      await socket.send([body, signMessage(this.#key, body)]);
+      await sendSigned(enrol);
       let reply = await this.#receive(socket);
+      // The identity document goes back with the master's challenge: signed by this key, it proves
+      // the document was presented by the key's holder, on this connection, now (not replayed).
+      const challenge = reply?.t === 'enrolment' ? reply.challenge : undefined;
+      if (challenge !== undefined && this.#o.identity !== undefined) {
+        await sendSigned({ ...enrol, identity: { ...this.#o.identity, challenge } });
+        reply = await this.#receive(socket);
+      }
       if (reply?.t === 'enrolment' && (reply.state === 'pending' || reply.state === 'rejected')) {
         this.#state = 'pending';
         this.#o.log.info(
