@@ -1,0 +1,159 @@
+import { after, test } from 'node:test';
+import assert from 'node:assert/strict';
+import { mkdir, writeFile } from 'node:fs/promises';
+import { join } from 'node:path';
+import { Context } from 'zeromq';
+import pino from 'pino';
+import { AutoScalingClient, SetDesiredCapacityCommand } from '@aws-sdk/client-auto-scaling';
+import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
+import { startMinion, MinionConfigSchema, type Minion } from '@phoenix/minion';
+import { awsClientConfig } from '@phoenix/protocol';
+import { Store } from '@phoenix/store';
+import type { InstanceLauncher, LaunchRequest, RunningInstance } from '@phoenix/devstack';
+import { useDevstack, useProcesses, useTempDir, waitFor } from '@phoenix/devstack/testing';
+import { startMasterProcess, type RunningMaster } from './lib/cluster.js';
+
+// The order that raced: the instance's key is already pending when its launch message is handled
+// (normal when a master dies mid-message and SQS hands the message to another). The accepting
+// master must claim, run and judge the first highstate exactly once.
+const INSTANCES = 20;
+const MASTER_TIMING = { heartbeatIntervalMs: 500, minionHeartbeatMs: 500, deadAfterMs: 2_000 };
+
+const masters: RunningMaster[] = [];
+const minions = new Map<string, Minion>();
+const context = new Context();
+let store: Store | undefined;
+let stopping = false;
+// Registered before the devstack's: the minions stop, and no launch waits on the table, before the cloud goes.
+after(async () => {
+  stopping = true;
+  await Promise.all([...minions.values()].map((m) => m.stop()));
+});
+
+/** Starts each simulated instance as a minion in this process and returns once its key is pending. */
+const launcher: InstanceLauncher = {
+  async launch(request: LaunchRequest): Promise<RunningInstance> {
+    if (stopping) throw new Error('the test is over');
+    const id = request.instanceId;
+    const config = MinionConfigSchema.parse({
+      id,
+      masters: masters.map((m) => ({ id: m.id, host: '127.0.0.1', port: m.ports.minion, enrolPort: m.ports.enrol })),
+      clusterPublicKey: devstack().clusterKeys.publicKey,
+      pkiDir: join(dir(), id, 'pki'),
+      cacheDir: join(dir(), id, 'cache'),
+      imds: { enabled: false },
+      identityDocument: request.identity,
+      autoscalingGroup: request.groupName,
+      enrolRetryMs: 300,
+      heartbeatMs: 500,
+      state: { root: join(dir(), id, 'root') },
+    });
+    const minion = await startMinion(config, { context, log: pino({ level: 'silent' }) });
+    minions.set(id, minion);
+    // Only now does the simulator send the launch message: the key is already waiting for it.
+    await waitFor(async () => stopping || (await store?.minions.get(id))?.keyState === 'pending', {
+      what: `${id}'s key to be pending before its launch message`,
+      timeoutMs: 30_000,
+    });
+    return { stop: () => minion.stop() };
+  },
+};
+
+const devstack = useDevstack({ hookTimeoutSeconds: 300 }, { launcher: () => launcher });
+const dir = useTempDir();
+const processes = useProcesses();
+
+interface LoggedEvent {
+  event: string;
+  masterId: string;
+  minionId?: string;
+  action?: string;
+  result?: string;
+  jid?: string;
+}
+
+function events(): LoggedEvent[] {
+  const all: LoggedEvent[] = [];
+  for (const master of masters) {
+    for (const line of processes.output(master.process).split('\n')) {
+      if (!line.includes('"event"')) continue;
+      try {
+        all.push(JSON.parse(line) as LoggedEvent);
+      } catch {
+        // a line cut short while the master writes it
+      }
+    }
+  }
+  return all;
+}
+
+test(`key pending before the launch message, ${INSTANCES} times: one first highstate each, never ABANDON`, async () => {
+  const cloud = devstack();
+  const dynamodb = new DynamoDBClient(awsClientConfig(cloud.aws, 'dynamodb'));
+  const autoscaling = new AutoScalingClient(awsClientConfig(cloud.aws, 'autoscaling'));
+  store = new Store(dynamodb, cloud.tablePrefix);
+  try {
+    const tree = join(dir(), 'srv', 'salt');
+    await mkdir(tree, { recursive: true });
+    await writeFile(join(tree, 'top.sls'), "base:\n  '*':\n    - first\n");
+    // Long enough that a second run overlaps the first (the minion runs one state run at a time).
+    await writeFile(join(tree, 'first.sls'), 'configured:\n  cmd.run:\n    - name: sleep 1\n');
+    const groups = cloud.options.groups;
+    for (const id of ['m1', 'm2']) {
+      masters.push(
+        await startMasterProcess(cloud, dir(), processes, id, undefined, {
+          ...MASTER_TIMING,
+          fileRoots: { base: [tree] },
+          reactor: {
+            queueUrl: cloud.lifecycle.queueUrl,
+            groups: { [groups.masters.name]: { role: 'masters' }, [groups.minions.name]: { role: 'minions' } },
+            waitTimeSeconds: 1,
+            highstate: { leaseMs: 5_000, heartbeatMs: 1_000 },
+            attestation: {
+              enabled: true,
+              certificate: cloud.identityCertificate,
+              accountId: cloud.options.accountId,
+              region: cloud.options.region,
+            },
+          },
+        }),
+      );
+    }
+    await autoscaling.send(
+      new SetDesiredCapacityCommand({ AutoScalingGroupName: groups.minions.name, DesiredCapacity: INSTANCES }),
+    );
+    const abandoned = (): LoggedEvent[] =>
+      events().filter((e) => e.event === 'lifecycle/completed' && e.action === 'ABANDON');
+    await waitFor(
+      () => {
+        if (abandoned().length > 0) return true;
+        const group = cloud.simulator.describe().groups.find((g) => g.name === groups.minions.name);
+        return group?.instances.length === INSTANCES && group.instances.every((i) => i.lifecycleState === 'InService');
+      },
+      { what: `${INSTANCES} instances in service (or one abandoned)`, timeoutMs: 120_000, intervalMs: 250 },
+    );
+    assert.deepEqual(
+      abandoned().map((e) => e.minionId),
+      [],
+      'no instance was abandoned',
+    );
+    const logged = events();
+    for (const id of minions.keys()) {
+      const mine = logged.filter((e) => e.minionId === id);
+      const started = mine.filter((e) => e.event === 'highstate/started');
+      assert.equal(started.length, 1, `${id}: one first highstate started (${started.map((e) => e.masterId).join(', ')})`);
+      assert.equal(mine.filter((e) => e.event === 'highstate/finished').length, 1, `${id}: judged once`);
+      assert.equal(mine.find((e) => e.event === 'highstate/finished')?.result, 'success', `${id}: it succeeded`);
+      const row = await store.minions.get(id);
+      assert.equal(row?.highstate?.result, 'success');
+      assert.equal(row.highstate.jid, started[0]?.jid, `${id}: the result is the claimed job's`);
+    }
+    const highstateJobs = (await store.jobs.listRecent({ limit: 1000 })).items.filter(
+      (j) => j.fun === 'state.highstate',
+    );
+    assert.equal(highstateJobs.length, minions.size, 'one state.highstate job per instance in the job cache');
+  } finally {
+    autoscaling.destroy();
+    dynamodb.destroy();
+  }
+});
