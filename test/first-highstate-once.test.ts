@@ -35,6 +35,8 @@ const launcher: InstanceLauncher = {
   async launch(request: LaunchRequest): Promise<RunningInstance> {
     if (stopping) throw new Error('the test is over');
     const id = request.instanceId;
+    // The directory the minion's states manage (its `/`).
+    await mkdir(join(dir(), id, 'root'), { recursive: true });
     const config = MinionConfigSchema.parse({
       id,
       masters: masters.map((m) => ({ id: m.id, host: '127.0.0.1', port: m.ports.minion, enrolPort: m.ports.enrol })),
@@ -132,16 +134,25 @@ test(`key pending before the launch message, ${INSTANCES} times: one first highs
       },
       { what: `${INSTANCES} instances in service (or one abandoned)`, timeoutMs: 120_000, intervalMs: 250 },
     );
-    assert.deepEqual(
-      abandoned().map((e) => e.minionId),
-      [],
-      'no instance was abandoned',
-    );
+    const gone = abandoned().map((e) => e.minionId);
+    const story: string[] = [];
+    for (const e of events().filter((e) => gone.includes(e.minionId))) {
+      story.push(`${e.minionId} ${e.masterId} ${e.event} ${e.result ?? e.action ?? ''}`);
+      if (e.event === 'highstate/finished' && e.jid !== undefined) {
+        const returns = await store.returns.listForJob(e.jid);
+        story.push(`  returned: ${JSON.stringify(returns.items.map((r) => r.ret))}`);
+      }
+    }
+    assert.deepEqual(gone, [], `no instance was abandoned; what happened to them:\n${story.join('\n')}`);
     const logged = events();
     for (const id of minions.keys()) {
       const mine = logged.filter((e) => e.minionId === id);
       const started = mine.filter((e) => e.event === 'highstate/started');
-      assert.equal(started.length, 1, `${id}: one first highstate started (${started.map((e) => e.masterId).join(', ')})`);
+      assert.equal(
+        started.length,
+        1,
+        `${id}: one first highstate started (${started.map((e) => e.masterId).join(', ')})`,
+      );
       assert.equal(mine.filter((e) => e.event === 'highstate/finished').length, 1, `${id}: judged once`);
       assert.equal(mine.find((e) => e.event === 'highstate/finished')?.result, 'success', `${id}: it succeeded`);
       const row = await store.minions.get(id);

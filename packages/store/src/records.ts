@@ -38,6 +38,8 @@ export type Lifecycle = z.output<typeof LifecycleSchema>;
 
 export const HighstateSchema = z.object({
   claimedBy: z.string().optional(),
+  /** The attempt holding the claim (see MinionsTable.claimHighstate). */
+  claimId: z.string().optional(),
   leaseUntil: epochMs.optional(),
   jid: z.string().optional(),
   result: z.enum(['success', 'failure']).optional(),
