@@ -1,0 +1,121 @@
+import { randomBytes } from 'node:crypto';
+import { Dealer, type Context } from 'zeromq';
+import type { Logger } from 'pino';
+import {
+  decodeMasterMessage,
+  encodeMessage,
+  signMessage,
+  MAX_MESSAGE_BYTES,
+  type CurveKeyPair,
+  type MasterMessage,
+  type MinionMessage,
+} from '@phoenix/protocol';
+import type { MasterAddress } from './master-address.js';
+
+/** What every socket of one minion shares: its keys, the cluster key it pins, the context. */
+export interface SocketSettings {
+  clusterPublicKey: string;
+  keyPair: CurveKeyPair;
+  /** The key this minion signs its messages with (messageKey of its secret and the cluster key). */
+  messageKey: Buffer;
+  context?: Context;
+  log: Logger;
+}
+
+const ZMTP_HEARTBEAT = { heartbeatInterval: 1_000, heartbeatTimeout: 3_000, heartbeatTimeToLive: 3_000 };
+
+/**
+ * A dealer to one master port. `immediate`: messages are queued only on a completed connection
+ * (CURVE handshake and the master's admission done), which is what makes `reachable` mean
+ * something: it turns false at once when the master's process is gone (its kernel closed the
+ * connection), and stays false while a master refuses or cannot answer a handshake.
+ */
+function dealer(settings: SocketSettings): Dealer {
+  return new Dealer({
+    ...(settings.context === undefined ? {} : { context: settings.context }),
+    curveServerKey: settings.clusterPublicKey,
+    curvePublicKey: settings.keyPair.publicKey,
+    curveSecretKey: settings.keyPair.secretKey,
+    routingId: randomBytes(16).toString('hex'),
+    immediate: true,
+    // Long enough to deliver a goodbye on close, short enough never to hold a stop back.
+    linger: 200,
+    maxMessageSize: MAX_MESSAGE_BYTES + 1024,
+    reconnectInterval: 200,
+    ...ZMTP_HEARTBEAT,
+  });
+}
+
+/**
+ * One connection to one port of one master, carrying signed minion messages out and master
+ * messages in. Sends go out in order (zeromq.js allows one pending send at a time); a send on a
+ * connection that is gone is dropped with it (what must survive, the outbox and the request table
+ * keep). It knows nothing of what the messages mean.
+ */
+export class MasterSocket {
+  readonly #settings: SocketSettings;
+  readonly #socket: Dealer;
+  #sending: Promise<void> = Promise.resolve();
+  #closed = false;
+
+  constructor(settings: SocketSettings, master: MasterAddress, port: 'enrol' | 'minion') {
+    this.#settings = settings;
+    this.#socket = dealer(settings);
+    this.#socket.connect(`tcp://${master.host}:${port === 'enrol' ? master.enrolPort : master.port}`);
+  }
+
+  /** A completed connection exists: false once the master's end is gone or never let it in. */
+  get reachable(): boolean {
+    return !this.#closed && this.#socket.writable;
+  }
+
+  get closed(): boolean {
+    return this.#closed;
+  }
+
+  /** Queues a message, signed with the minion's key, behind those before it. */
+  send(message: MinionMessage): void {
+    if (this.#closed) return;
+    const body = encodeMessage(message);
+    const frames = [body, signMessage(this.#settings.messageKey, body)];
+    const socket = this.#socket;
+    // A send on a socket closed meanwhile throws at once: it is a message for a connection that is gone.
+    this.#sending = this.#sending.then(async () => {
+      try {
+        await socket.send(frames);
+      } catch {
+        // dropped with its connection
+      }
+    });
+  }
+
+  /** The next master message within `timeoutMs`; undefined on time-out or once closed. */
+  async receive(timeoutMs: number): Promise<MasterMessage | undefined> {
+    for (;;) {
+      if (this.#closed) return undefined;
+      this.#socket.receiveTimeout = timeoutMs;
+      let frames: Buffer[];
+      try {
+        frames = await this.#socket.receive();
+      } catch {
+        return undefined; // timed out, or closed
+      }
+      const decoded = decodeMasterMessage(frames[0] ?? Buffer.alloc(0));
+      if (decoded.ok) return decoded.message;
+      this.#settings.log.warn({ reason: decoded.reason }, 'dropped a master message');
+    }
+  }
+
+  /** Closes once what is queued has been handed to ZeroMQ (linger delivers it, bounded). */
+  closeAfterSends(): void {
+    if (this.#closed) return;
+    this.#closed = true;
+    void this.#sending.then(() => this.#socket.close());
+  }
+
+  close(): void {
+    if (this.#closed) return;
+    this.#closed = true;
+    this.#socket.close();
+  }
+}
