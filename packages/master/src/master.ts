@@ -82,6 +82,7 @@ export async function startMaster(
     id,
     log.child({ component: 'jobs' }),
     () => new Set(registry.live().map((m) => m.masterId)),
+    { windowMs: config.jobRedeliveryWindowMs, defaultTimeoutMs: config.jobTimeoutMs },
   );
   await jobs.loadGrains();
   /** Set on SIGTERM: every masters list this master sends from then on tells its minions to leave. */
@@ -203,6 +204,10 @@ export async function startMaster(
     handlers: {
       hello: async (session, message) => {
         link.send(session.minionId, mastersMessage(draining));
+        // First: a job lost with the master this minion was on reaches it now.
+        void jobs
+          .redeliver(session.minionId, message.seen ?? [])
+          .catch((err: unknown) => log.warn({ err, minionId: session.minionId }, 'could not send missed jobs'));
         await noteGrains(session.minionId, message.grains);
         const record = await store.minions.setPresence(session.minionId, id);
         events.emit('minion/connected', { minionId: session.minionId });

@@ -89,6 +89,10 @@ const StoredJobSchema = z.object({
   notConnected: z.array(z.string()).optional(),
   /** Set when a master's schedule fired the job: the entry and the tick it fired for. */
   schedule: z.object({ name: z.string(), tickAt: epochMs }).optional(),
+  /** How long the job may run on a minion; also how long a minion that connects late is still sent it. */
+  timeoutMs: z.number().optional(),
+  /** Each minion waits a random time up to this before it runs the job. */
+  splayMs: z.number().optional(),
   createdAt: epochMs,
   /** UTC 'YYYY-MM-DD' of createdAt: the partition of the byDay index. */
   day: z.string(),

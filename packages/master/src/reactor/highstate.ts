@@ -112,6 +112,11 @@ export class HighstateCoordinator {
       if (adopted !== undefined) {
         jid = adopted;
         this.events.emit('highstate/adopted', { minionId, jid });
+        // The master it was sent through may have died before it reached the minion: sent again
+        // wherever the minion is (it runs a jid once, so a minion that has it carries on).
+        await this.jobs
+          .redispatch(jid)
+          .catch((err: unknown) => this.log.warn({ err, minionId, jid }, 'could not send the adopted job again'));
       } else {
         // The key was just accepted: give the minion a moment to connect before it is sent the job.
         await this.#waitForPresence(minionId, Math.min(deadline, Date.now() + 30_000), lost.signal);

@@ -1,6 +1,7 @@
 import type { Context } from 'zeromq';
 import type { Logger } from 'pino';
 import {
+  HELLO_SEEN_MAX,
   messageKey,
   WIRE_VERSION,
   type CurveKeyPair,
@@ -14,6 +15,7 @@ import type { SocketSettings } from './master-socket.js';
 import { Enrolment, type EnrolmentOutcome } from './enrolment.js';
 import { Outbox } from './outbox.js';
 import { MasterUnavailableError, RequestTable, type ReplyMessage, type RequestBody } from './requests.js';
+import { SeenJobs } from './seen-jobs.js';
 import { MasterSession } from './session.js';
 import type { JobOutcome } from '../executor/types.js';
 
@@ -71,6 +73,7 @@ export class MinionConnection {
   readonly #settings: SocketSettings;
   readonly #outbox = new Outbox();
   readonly #requests = new RequestTable();
+  readonly #seen = new SeenJobs();
   readonly #pool: MasterPool;
   #current: ConnectionState = 'disconnected';
   /** The master being visited (enrolling on, connecting to, or connected to). */
@@ -316,6 +319,7 @@ export class MinionConnection {
         id: this.#o.id,
         grains: this.#o.grains(),
         running: [],
+        seen: this.#seen.newest(HELLO_SEEN_MAX),
       });
       if (welcome === 'closed') return 'again';
       if (typeof welcome === 'string') {
@@ -352,7 +356,7 @@ export class MinionConnection {
         }
         switch (message.t) {
           case 'job':
-            void this.#runJob(message);
+            this.#onJob(message);
             break;
           case 'ack':
             this.#outbox.acknowledge(message.jid);
@@ -386,6 +390,18 @@ export class MinionConnection {
       // A deliberate leave already asked for a close after its goodbye; then this does nothing.
       session.close();
     }
+  }
+
+  /** A job runs once per jid: one sent again (after a failover, or two ways at once) does not run again. */
+  #onJob(job: JobMessage): void {
+    if (this.#seen.add(job.jid)) {
+      void this.#runJob(job);
+      return;
+    }
+    // Its return, if no master has acknowledged it yet, goes to this master now.
+    const pending = this.#outbox.get(job.jid);
+    if (pending !== undefined) this.#send(pending);
+    this.#o.log.debug({ jid: job.jid }, 'job already seen; not run again');
   }
 
   async #runJob(job: JobMessage): Promise<void> {
