@@ -24,6 +24,11 @@ const minions = new Map<string, Minion>();
 const context = new Context();
 let store: Store | undefined;
 let stopping = false;
+/** Each in-process minion's log lines. */
+const starts = new Map<string, string[]>();
+/** How many times a minion started a state.highstate job. */
+const minionStarts = (id: string): number =>
+  (starts.get(id) ?? []).filter((l) => l.includes('"job started"') && l.includes('"state.highstate"')).length;
 // Registered before the devstack's: the minions stop, and no launch waits on the table, before the cloud goes.
 after(async () => {
   stopping = true;
@@ -50,7 +55,10 @@ const launcher: InstanceLauncher = {
       heartbeatMs: 500,
       state: { root: join(dir(), id, 'root') },
     });
-    const minion = await startMinion(config, { context, log: pino({ level: 'silent' }) });
+    const lines: string[] = [];
+    starts.set(id, lines);
+    const log = pino({ level: 'info' }, { write: (line: string) => void lines.push(line) });
+    const minion = await startMinion(config, { context, log });
     minions.set(id, minion);
     // Only now does the simulator send the launch message: the key is already waiting for it.
     await waitFor(async () => stopping || (await store?.minions.get(id))?.keyState === 'pending', {
@@ -166,5 +174,66 @@ test(`key pending before the launch message, ${INSTANCES} times: one first highs
   } finally {
     autoscaling.destroy();
     dynamodb.destroy();
+  }
+});
+
+test('a claimant frozen past its lease: another master adopts the job and finishes it; the thawed one stops at once and decides nothing', async () => {
+  const cloud = devstack();
+  const autoscaling = new AutoScalingClient(awsClientConfig(cloud.aws, 'autoscaling'));
+  try {
+    // Slow enough that the claimant's lease (5 s) lapses while the minion still runs it.
+    await writeFile(join(dir(), 'srv', 'salt', 'first.sls'), 'configured:\n  cmd.run:\n    - name: sleep 8\n');
+    const before = new Set(minions.keys());
+    const marks = new Map(masters.map((m) => [m.id, processes.output(m.process).length]));
+    await autoscaling.send(
+      new SetDesiredCapacityCommand({
+        AutoScalingGroupName: cloud.options.groups.minions.name,
+        DesiredCapacity: INSTANCES + 1,
+      }),
+    );
+    const started = await waitFor(
+      () => events().find((e) => e.event === 'highstate/started' && !before.has(e.minionId ?? '')),
+      { what: 'the new instance’s first highstate to start', timeoutMs: 30_000 },
+    );
+    const id = started.minionId as string;
+    const claimant = masters.find((m) => m.id === started.masterId) as RunningMaster;
+    claimant.process.kill('SIGSTOP');
+    try {
+      await waitFor(() => events().find((e) => e.event === 'highstate/adopted' && e.minionId === id), {
+        what: 'another master to adopt the first highstate',
+        timeoutMs: 30_000,
+      });
+    } finally {
+      claimant.process.kill('SIGCONT');
+    }
+    const finished = await waitFor(() => events().find((e) => e.event === 'highstate/finished' && e.minionId === id), {
+      what: 'the adopter to finish the first highstate',
+      timeoutMs: 30_000,
+    });
+    assert.equal(finished.result, 'success');
+    assert.notEqual(finished.masterId, claimant.id);
+    // The thawed claimant learns at its next renewal that it lost the claim, and stops there.
+    const said = (): string[] =>
+      processes
+        .output(claimant.process)
+        .slice(marks.get(claimant.id))
+        .split('\n')
+        .filter((l) => l.includes(id) || l.includes('first-highstate claim'));
+    await waitFor(() => said().some((l) => l.includes('the first-highstate claim was lost')), {
+      what: 'the thawed claimant to see that it lost the claim',
+      timeoutMs: 15_000,
+    });
+    const mine = events().filter((e) => e.minionId === id);
+    assert.equal(mine.filter((e) => e.event === 'highstate/started').length, 1, 'one job');
+    assert.equal(mine.filter((e) => e.event === 'highstate/finished').length, 1, 'judged once');
+    assert.deepEqual(
+      mine.filter((e) => e.event === 'lifecycle/completed').map((e) => e.action),
+      ['CONTINUE'],
+    );
+    assert.equal(minionStarts(id), 1, 'the minion ran it once');
+    assert.equal(said().filter((l) => l.includes('could not renew')).length, 0, 'no renewal after the loss');
+    assert.equal(said().filter((l) => l.includes('the first-highstate claim was lost')).length, 1);
+  } finally {
+    autoscaling.destroy();
   }
 });

@@ -70,7 +70,8 @@ export class Enrolment {
     for (;;) {
       const message = await this.#socket.receive(step);
       if (message !== undefined || this.#socket.closed) return message;
-      if (!this.#socket.reachable || Date.now() - startedAt >= answerMs) return undefined;
+      if (Date.now() - startedAt >= answerMs) return undefined;
+      if (!this.#socket.reachable && (await this.#socket.gone(step))) return undefined;
     }
   }
 }

@@ -1,4 +1,5 @@
 import { randomBytes } from 'node:crypto';
+import { connect } from 'node:net';
 import { Dealer, type Context } from 'zeromq';
 import type { Logger } from 'pino';
 import {
@@ -27,8 +28,8 @@ const ZMTP_HEARTBEAT = { heartbeatInterval: 1_000, heartbeatTimeout: 3_000, hear
 /**
  * A dealer to one master port. `immediate`: messages are queued only on a completed connection
  * (CURVE handshake and the master's admission done), which is what makes `reachable` mean
- * something: it turns false at once when the master's process is gone (its kernel closed the
- * connection), and stays false while a master refuses or cannot answer a handshake.
+ * something: it turns false at once when the master's end of the connection is gone, and stays
+ * false until a handshake completes.
  */
 function dealer(settings: SocketSettings): Dealer {
   return new Dealer({
@@ -55,18 +56,47 @@ function dealer(settings: SocketSettings): Dealer {
 export class MasterSocket {
   readonly #settings: SocketSettings;
   readonly #socket: Dealer;
+  readonly #host: string;
+  readonly #port: number;
   #sending: Promise<void> = Promise.resolve();
   #closed = false;
 
   constructor(settings: SocketSettings, master: MasterAddress, port: 'enrol' | 'minion') {
     this.#settings = settings;
     this.#socket = dealer(settings);
-    this.#socket.connect(`tcp://${master.host}:${port === 'enrol' ? master.enrolPort : master.port}`);
+    this.#host = master.host;
+    this.#port = port === 'enrol' ? master.enrolPort : master.port;
+    this.#socket.connect(`tcp://${this.#host}:${this.#port}`);
   }
 
-  /** A completed connection exists: false once the master's end is gone or never let it in. */
+  /**
+   * A completed connection exists. False while the handshake is still under way (a busy master),
+   * once the master's end is gone, or while a master will not let this minion in: `gone()` tells
+   * the gone case apart.
+   */
   get reachable(): boolean {
     return !this.#closed && this.#socket.writable;
+  }
+
+  /**
+   * Whether nothing listens on the master's port any more (its process died: the connection is
+   * refused at once). A master that is busy or frozen still accepts at the TCP level, and a host
+   * that does not answer within `timeoutMs` is not taken as gone: for those, silence decides.
+   */
+  gone(timeoutMs: number): Promise<boolean> {
+    return new Promise((resolve) => {
+      const probe = connect({ host: this.#host, port: this.#port });
+      const done = (refused: boolean): void => {
+        clearTimeout(timer);
+        probe.destroy();
+        resolve(refused);
+      };
+      const timer = setTimeout(() => done(false), timeoutMs);
+      probe.once('connect', () => done(false));
+      probe.once('error', (err: NodeJS.ErrnoException) =>
+        done(err.code === 'ECONNREFUSED' || err.code === 'EHOSTUNREACH' || err.code === 'ENETUNREACH'),
+      );
+    });
   }
 
   get closed(): boolean {

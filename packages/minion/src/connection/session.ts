@@ -22,8 +22,9 @@ export interface SessionTiming {
 /**
  * One session with a master's minion port: hello, welcome, then the master's messages until the
  * connection ends. Liveness is judged here: a master's heartbeat is due every interval; when one is
- * late the connection itself is looked at, so a dead master (its connection closed by its kernel)
- * is left after at most one interval, and a frozen one after `missedHeartbeats` of them.
+ * late the connection itself is looked at, so a dead master (its connection closed, its port
+ * refusing) is left after at most one interval, and a frozen or overloaded one after
+ * `missedHeartbeats` of them.
  */
 export class MasterSession {
   readonly #socket: MasterSocket;
@@ -50,7 +51,7 @@ export class MasterSession {
         return message;
       }
       if (message !== undefined) continue; // nothing else means anything before the welcome
-      if (!this.#socket.reachable) return 'gone';
+      if (await this.#gone()) return 'gone';
       if (Date.now() - startedAt >= this.#silentAfter()) return 'silent';
     }
   }
@@ -64,9 +65,15 @@ export class MasterSession {
         this.#lastHeard = Date.now();
         return message;
       }
-      if (!this.#socket.reachable) return 'gone';
+      if (await this.#gone()) return 'gone';
       if (Date.now() - this.#lastHeard >= this.#silentAfter()) return 'silent';
     }
+  }
+
+  /** Asked only when a heartbeat (or the welcome) is late: is the master's process gone? */
+  async #gone(): Promise<boolean> {
+    if (this.#socket.reachable) return false;
+    return this.#socket.gone(this.#heartbeatMs);
   }
 
   /** How long silence may last before the master counts as gone: a few of its heartbeats. */
