@@ -18,12 +18,6 @@ const MASTER_TIMING = { heartbeatIntervalMs: 500, minionHeartbeatMs: 500, deadAf
 const FAILOVER = { returnAfterMs: 2_000, moveSpreadMs: 1_000 };
 const MINION_COUNT = 12;
 
-const devstack = useDevstack();
-const dir = useTempDir();
-const processes = useProcesses();
-const masters = new Map<string, RunningMaster>();
-const context = new Context();
-
 interface LogLine {
   msg: string;
   time: number;
@@ -36,9 +30,15 @@ interface TestMinion {
   lines: LogLine[];
 }
 const minions: TestMinion[] = [];
+// Registered before the devstack's: the minions stop before the masters and the tables they would read.
 after(async () => {
   await Promise.all(minions.map((m) => m.minion.stop()));
 });
+const devstack = useDevstack();
+const dir = useTempDir();
+const processes = useProcesses();
+const masters = new Map<string, RunningMaster>();
+const context = new Context();
 
 const live = (): RunningMaster[] =>
   [...masters.values()].filter((m) => m.process.exitCode === null && m.process.signalCode === null);
