@@ -214,6 +214,10 @@ test('a claimant frozen past its lease: another master adopts the job and finish
     });
     assert.equal(finished.result, 'success');
     assert.notEqual(finished.masterId, claimant.id);
+    await waitFor(() => events().find((e) => e.event === 'lifecycle/completed' && e.minionId === id), {
+      what: 'the adopter to complete the lifecycle action',
+      timeoutMs: 15_000,
+    });
     // The thawed claimant learns at its next renewal that it lost the claim, and stops there.
     const said = (): string[] =>
       processes
