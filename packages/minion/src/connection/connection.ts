@@ -1,8 +1,12 @@
 import type { Context } from 'zeromq';
 import type { Logger } from 'pino';
 import {
+  encodeMessage,
   HELLO_SEEN_MAX,
+  MAX_MESSAGE_BYTES,
   messageKey,
+  scanMsgpack,
+  WIRE_LIMITS,
   WIRE_VERSION,
   type CurveKeyPair,
   type MasterEndpoint,
@@ -406,7 +410,7 @@ export class MinionConnection {
 
   async #runJob(job: JobMessage): Promise<void> {
     const outcome = await this.#o.runJob(job);
-    const message: Extract<MinionMessage, { t: 'return' }> = {
+    let message: Extract<MinionMessage, { t: 'return' }> = {
       v: WIRE_VERSION,
       t: 'return',
       id: this.#o.id,
@@ -418,8 +422,16 @@ export class MinionConnection {
       startedAt: outcome.startedAt,
       finishedAt: outcome.finishedAt,
     };
+    // A return its master would refuse (nested too deep, too big) would only earn this minion
+    // strikes: it goes as a failed return saying why instead.
+    let body = encodeWithin(message);
+    if (typeof body === 'string') {
+      this.#o.log.warn({ jid: job.jid, fun: job.fun, reason: body }, 'a return over the wire limits was replaced');
+      message = { ...message, success: false, retcode: 1, ret: `the return of ${job.fun} was not sent: ${body}` };
+      body = encodeMessage(message);
+    }
     this.#outbox.add(message);
-    if (this.#state === 'connected') this.#send(message);
+    if (this.#state === 'connected') this.#session?.sendBody(body);
   }
 
   #send(message: MinionMessage): void {
@@ -436,5 +448,16 @@ export class MinionConnection {
       const timer = setTimeout(done, ms);
       this.#wake = done;
     });
+  }
+}
+
+/** The message's body, or why its master would refuse it (a string). */
+function encodeWithin(message: MinionMessage): Uint8Array | string {
+  try {
+    const body = encodeMessage(message);
+    if (body.byteLength > MAX_MESSAGE_BYTES) return `${body.byteLength} bytes (the limit is ${MAX_MESSAGE_BYTES})`;
+    return scanMsgpack(body, WIRE_LIMITS)?.message ?? body;
+  } catch (err) {
+    return err instanceof Error ? err.message : String(err);
   }
 }

@@ -29,7 +29,7 @@ export class Enrolment {
   readonly #socket: MasterSocket;
 
   constructor(settings: SocketSettings, master: MasterAddress) {
-    this.#socket = new MasterSocket(settings, master, 'enrol');
+    this.#socket = new MasterSocket(settings, master, 'enrol', 'signed');
   }
 
   async run(request: EnrolmentRequest, publicKey: string): Promise<EnrolmentOutcome> {

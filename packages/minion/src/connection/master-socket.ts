@@ -5,6 +5,8 @@ import type { Logger } from 'pino';
 import {
   decodeMasterMessage,
   encodeMessage,
+  sealMessage,
+  sessionKey,
   signMessage,
   MAX_MESSAGE_BYTES,
   type CurveKeyPair,
@@ -48,25 +50,41 @@ function dealer(settings: SocketSettings): Dealer {
 }
 
 /**
- * One connection to one port of one master, carrying signed minion messages out and master
- * messages in. Sends go out in order (zeromq.js allows one pending send at a time); a send on a
- * connection that is gone is dropped with it (what must survive, the outbox and the request table
- * keep). It knows nothing of what the messages mean.
+ * How a socket's messages prove who sent them: `signed` (the enrol port) with the minion's key;
+ * `sealed` (the minion port) with a key bound to the nonce the master names for this connection and
+ * a sequence number, so no message is worth anything on another connection or a second time.
+ */
+export type Framing = 'signed' | 'sealed';
+
+/**
+ * One connection to one port of one master, carrying signed or sealed minion messages out and
+ * master messages in. Sends go out in order (zeromq.js allows one pending send at a time); a send
+ * on a connection that is gone is dropped with it (what must survive, the outbox and the request
+ * table keep). It knows nothing of what the messages mean.
  */
 export class MasterSocket {
   readonly #settings: SocketSettings;
   readonly #socket: Dealer;
   readonly #host: string;
   readonly #port: number;
+  readonly #framing: Framing;
+  /** A sealed socket's session: its key (bound to the master's nonce) and the last number used. */
+  #session: { key: Buffer; seq: number } | undefined;
   #sending: Promise<void> = Promise.resolve();
   #closed = false;
 
-  constructor(settings: SocketSettings, master: MasterAddress, port: 'enrol' | 'minion') {
+  constructor(settings: SocketSettings, master: MasterAddress, port: 'enrol' | 'minion', framing: Framing) {
     this.#settings = settings;
     this.#socket = dealer(settings);
     this.#host = master.host;
     this.#port = port === 'enrol' ? master.enrolPort : master.port;
+    this.#framing = framing;
     this.#socket.connect(`tcp://${this.#host}:${this.#port}`);
+  }
+
+  /** From now on every message is sealed for the connection the master named `nonce` for. */
+  sealWith(nonce: Uint8Array): void {
+    this.#session = { key: sessionKey(this.#settings.messageKey, nonce), seq: -1 };
   }
 
   /**
@@ -103,11 +121,40 @@ export class MasterSocket {
     return this.#closed;
   }
 
-  /** Queues a message, signed with the minion's key, behind those before it. */
+  /** Queues a message behind those before it; one that cannot be encoded is logged and not sent. */
   send(message: MinionMessage): void {
+    let body: Uint8Array;
+    try {
+      body = encodeMessage(message);
+    } catch (err) {
+      this.#settings.log.warn({ err, type: message.t }, 'a message could not be encoded; not sent');
+      return;
+    }
+    this.sendBody(body);
+  }
+
+  /** Queues an encoded message, signed or sealed. A sealed socket sends nothing before its session exists. */
+  sendBody(body: Uint8Array): void {
     if (this.#closed) return;
-    const body = encodeMessage(message);
-    const frames = [body, signMessage(this.#settings.messageKey, body)];
+    let proof: Buffer;
+    if (this.#framing === 'signed') {
+      proof = signMessage(this.#settings.messageKey, body);
+    } else {
+      const session = this.#session;
+      if (session === undefined) return;
+      session.seq++;
+      proof = sealMessage(session.key, session.seq, body);
+    }
+    this.#queue([body, proof]);
+  }
+
+  /** Queues a message as it is, with no proof: the knock that asks the master for a nonce. */
+  sendBare(message: MinionMessage): void {
+    if (this.#closed) return;
+    this.#queue([encodeMessage(message)]);
+  }
+
+  #queue(frames: Array<Uint8Array | Buffer>): void {
     const socket = this.#socket;
     // A send on a socket closed meanwhile throws at once: it is a message for a connection that is gone.
     this.#sending = this.#sending.then(async () => {

@@ -1,4 +1,4 @@
-import type { MasterMessage, MinionMessage } from '@phoenix/protocol';
+import { WIRE_VERSION, type MasterMessage, type MinionMessage } from '@phoenix/protocol';
 import type { MasterAddress } from './master-address.js';
 import { MasterSocket, type SocketSettings } from './master-socket.js';
 
@@ -33,26 +33,41 @@ export class MasterSession {
   #lastHeard = Date.now();
 
   constructor(settings: SocketSettings, master: MasterAddress, timing: SessionTiming) {
-    this.#socket = new MasterSocket(settings, master, 'minion');
+    this.#socket = new MasterSocket(settings, master, 'minion', 'sealed');
     this.#timing = timing;
     this.#heartbeatMs = timing.heartbeatMs;
   }
 
-  /** Says hello; the master's welcome, or why none came. */
+  /**
+   * Knocks, seals the session with the nonce the master answers with, says hello: the master's
+   * welcome, or why none came.
+   */
   async open(hello: HelloMessage): Promise<WelcomeMessage | SessionEnd> {
     const startedAt = Date.now();
+    this.#socket.sendBare({ v: WIRE_VERSION, t: 'knock', id: hello.id });
+    const challenge = await this.#await('challenge', startedAt);
+    if (typeof challenge === 'string') return challenge;
+    this.#socket.sealWith(challenge.nonce);
     this.#socket.send(hello);
+    const welcome = await this.#await('welcome', startedAt);
+    if (typeof welcome === 'string') return welcome;
+    this.#heartbeatMs = welcome.heartbeatMs;
+    this.#lastHeard = Date.now();
+    return welcome;
+  }
+
+  /** The master's answer of type `t` (anything else before it means nothing), within a few heartbeats of `since`. */
+  async #await<T extends 'challenge' | 'welcome'>(
+    t: T,
+    since: number,
+  ): Promise<Extract<MasterMessage, { t: T }> | SessionEnd> {
     for (;;) {
       const message = await this.#socket.receive(this.#heartbeatMs);
       if (this.#socket.closed) return 'closed';
-      if (message?.t === 'welcome') {
-        this.#heartbeatMs = message.heartbeatMs;
-        this.#lastHeard = Date.now();
-        return message;
-      }
-      if (message !== undefined) continue; // nothing else means anything before the welcome
+      if (message?.t === t) return message as Extract<MasterMessage, { t: T }>;
+      if (message !== undefined) continue;
       if (await this.#gone()) return 'gone';
-      if (Date.now() - startedAt >= this.#silentAfter()) return 'silent';
+      if (Date.now() - since >= this.#silentAfter()) return 'silent';
     }
   }
 
@@ -83,6 +98,11 @@ export class MasterSession {
 
   send(message: MinionMessage): void {
     this.#socket.send(message);
+  }
+
+  /** Sends a message already encoded (and checked against the wire's limits). */
+  sendBody(body: Uint8Array): void {
+    this.#socket.sendBody(body);
   }
 
   /** Closes once the messages already queued (a goodbye) have gone to ZeroMQ. */
