@@ -11,7 +11,8 @@ export interface AttestationPolicy {
   region?: string;
 }
 
-const LAUNCHED = new Set(['launching', 'in-service']);
+/** Instances the reactor saw launch, into service or into the warm pool, and not leaving. */
+const LAUNCHED = new Set(['warming', 'warmed', 'launching', 'in-service']);
 
 /**
  * Accepts a pending key without a human only for an instance the reactor saw launch and that is not
