@@ -71,16 +71,20 @@ export function useLifecycleCluster(
   const processes = useProcesses();
   let cluster: LifecycleCluster | undefined;
   let dynamodb: DynamoDBClient | undefined;
+  let release = (): void => undefined;
   before(async () => {
-    // The launcher needs the master, which needs the devstack that the launcher is part of.
-    const started: { master?: RunningMaster } = {};
+    // The launcher needs the master, which needs the devstack that the launcher is part of: an
+    // instance launched before the master is up (a warm pool fills at once) boots once it is.
+    let masterStarted: (master: RunningMaster | undefined) => void = () => undefined;
+    const masterReady = new Promise<RunningMaster | undefined>((resolve) => (masterStarted = resolve));
+    release = () => masterStarted(undefined);
     const identities = new Map<string, { document: string; signature: string }>();
     const state: { boot: 'minion' | 'nothing' } = { boot: 'minion' };
     const placeholders = new PlaceholderLauncher(2_000);
     const launcher: InstanceLauncher = {
       async launch(request: LaunchRequest) {
         identities.set(request.instanceId, request.identity);
-        const master = started.master;
+        const master = await masterReady;
         if (state.boot === 'nothing' || master === undefined) return placeholders.launch(request);
         const child: ChildProcess = await startMinionProcess(
           devstack,
@@ -129,7 +133,7 @@ export function useLifecycleCluster(
         ...options.reactor,
       },
     });
-    started.master = running;
+    masterStarted(running);
     dynamodb = new DynamoDBClient(awsClientConfig(devstack.aws, 'dynamodb'));
     const sqs = new SQSClient(awsClientConfig(devstack.aws, 'sqs'));
     const autoscaling = new AutoScalingClient(awsClientConfig(devstack.aws, 'autoscaling'));
@@ -187,6 +191,7 @@ export function useLifecycleCluster(
     };
   });
   after(async () => {
+    release();
     cluster?.sqs.destroy();
     cluster?.autoscaling.destroy();
     // The master first (it calls the devstack), then the cloud and the instances it runs.
