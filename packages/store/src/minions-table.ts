@@ -191,11 +191,7 @@ export class MinionsTable {
    * so its first highstate in service runs. Only from `warming` or `warmed`: a repeated message
    * finds the instance launching already and changes nothing (false).
    */
-  async leaveWarmPool(
-    minionId: string,
-    lifecycle: Omit<Lifecycle, 'updatedAt'>,
-    now = Date.now(),
-  ): Promise<boolean> {
+  async leaveWarmPool(minionId: string, lifecycle: Omit<Lifecycle, 'updatedAt'>, now = Date.now()): Promise<boolean> {
     return this.#conditional(
       { minionId },
       {
