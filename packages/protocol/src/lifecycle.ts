@@ -1,4 +1,5 @@
 import { z } from 'zod';
+import { checkValue, type BoundsReason, type DataLimits } from './bounds.js';
 
 /**
  * Where an instance comes from and goes to in a lifecycle transition, as AWS names it: `EC2` (a new
@@ -39,7 +40,8 @@ export type LifecycleEvent =
   /** An Auto Scaling event about something else (an instance refresh, say): nothing to do. */
   | { kind: 'other'; what: string; group?: string };
 
-export type LifecycleParse = { ok: true; event: LifecycleEvent } | { ok: false; reason: string };
+export type LifecycleParse =
+  { ok: true; event: LifecycleEvent } | { ok: false; reason: string; code: BoundsReason | 'oversized' | 'invalid' };
 
 const InstanceId = z.string().regex(/^i-[0-9a-f]{8,17}$/, 'an EC2 instance id');
 const GroupName = z.string().min(1).max(255);
@@ -101,22 +103,40 @@ const SnsEnvelope = z.object({ Type: z.literal('Notification'), Message: z.strin
 /** Bodies above this are not lifecycle messages (AWS's are well under 2 KiB). */
 const MAX_BODY = 64 * 1024;
 
+/** AWS's lifecycle messages are flat maps inside at most an SNS envelope: anything deeper is not one. */
+export const LIFECYCLE_LIMITS: DataLimits = Object.freeze({
+  maxDepth: 8,
+  maxKeys: 256,
+  maxItems: 256,
+  maxStringLength: MAX_BODY,
+  maxValues: 4_096,
+});
+
 export function parseLifecycleMessage(body: string): LifecycleParse {
-  if (body.length > MAX_BODY) return { ok: false, reason: `oversized body (${body.length} characters)` };
+  if (body.length > MAX_BODY)
+    return { ok: false, code: 'oversized', reason: `oversized body (${body.length} characters)` };
   const outer = json(body);
-  if (outer === undefined) return { ok: false, reason: 'not JSON' };
+  if (outer === undefined) return invalid('not JSON');
+  const outerViolation = checkValue(outer, LIFECYCLE_LIMITS);
+  if (outerViolation !== undefined) return { ok: false, code: outerViolation.reason, reason: outerViolation.message };
   const envelope = SnsEnvelope.safeParse(outer);
   if (envelope.success) {
     const inner = json(envelope.data.Message);
-    if (inner === undefined) return { ok: false, reason: 'the SNS message is not JSON' };
+    if (inner === undefined) return invalid('the SNS message is not JSON');
+    const innerViolation = checkValue(inner, LIFECYCLE_LIMITS);
+    if (innerViolation !== undefined)
+      return { ok: false, code: innerViolation.reason, reason: `the SNS message: ${innerViolation.message}` };
     return parseInner(inner);
   }
   return parseInner(outer);
 }
 
+function invalid(reason: string): LifecycleParse {
+  return { ok: false, code: 'invalid', reason };
+}
+
 function parseInner(value: unknown): LifecycleParse {
-  if (typeof value !== 'object' || value === null || Array.isArray(value))
-    return { ok: false, reason: 'not an object' };
+  if (typeof value !== 'object' || value === null || Array.isArray(value)) return invalid('not an object');
   const record = value as Record<string, unknown>;
   if ('detail-type' in record) return parseEventBridge(record);
   if (record.Event === 'autoscaling:TEST_NOTIFICATION') {
@@ -131,16 +151,16 @@ function parseInner(value: unknown): LifecycleParse {
   if ('LifecycleTransition' in record) return parseHook(record, 'lifecycle-hook message');
   if ('Event' in record) {
     const notification = Notification.safeParse(record);
-    if (!notification.success) return { ok: false, reason: `group notification: ${issue(notification.error)}` };
+    if (!notification.success) return invalid(`group notification: ${issue(notification.error)}`);
     const { Event, Time } = notification.data;
     return notificationEvent(NOTIFICATION_EVENTS[Event], notification.data, Time);
   }
-  return { ok: false, reason: 'neither a lifecycle-hook message, a group notification nor an EventBridge event' };
+  return invalid('neither a lifecycle-hook message, a group notification nor an EventBridge event');
 }
 
 function parseHook(record: unknown, what: string, time?: string): LifecycleParse {
   const hook = HookMessage.safeParse(record);
-  if (!hook.success) return { ok: false, reason: `${what}: ${issue(hook.error)}` };
+  if (!hook.success) return invalid(`${what}: ${issue(hook.error)}`);
   const { data } = hook;
   const at = data.Time ?? time;
   return {
@@ -160,20 +180,19 @@ function parseHook(record: unknown, what: string, time?: string): LifecycleParse
 
 function parseEventBridge(record: Record<string, unknown>): LifecycleParse {
   const parsed = EventBridgeEvent.safeParse(record);
-  if (!parsed.success) return { ok: false, reason: `EventBridge event: ${issue(parsed.error)}` };
+  if (!parsed.success) return invalid(`EventBridge event: ${issue(parsed.error)}`);
   const { source, time, detail } = parsed.data;
   const type = parsed.data['detail-type'];
-  if (source !== 'aws.autoscaling')
-    return { ok: false, reason: `an EventBridge event from ${source}, not Auto Scaling` };
+  if (source !== 'aws.autoscaling') return invalid(`an EventBridge event from ${source}, not Auto Scaling`);
   if (Object.hasOwn(EVENTBRIDGE_HOOKS, type)) {
     const transition = EVENTBRIDGE_HOOKS[type as keyof typeof EVENTBRIDGE_HOOKS];
     if (detail.LifecycleTransition !== transition)
-      return { ok: false, reason: `EventBridge "${type}": its detail's LifecycleTransition is not ${transition}` };
+      return invalid(`EventBridge "${type}": its detail's LifecycleTransition is not ${transition}`);
     return parseHook(detail, `EventBridge "${type}"`, time);
   }
   if (Object.hasOwn(EVENTBRIDGE_NOTIFICATIONS, type)) {
     const notification = EventBridgeNotification.safeParse(detail);
-    if (!notification.success) return { ok: false, reason: `EventBridge "${type}": ${issue(notification.error)}` };
+    if (!notification.success) return invalid(`EventBridge "${type}": ${issue(notification.error)}`);
     const event = EVENTBRIDGE_NOTIFICATIONS[type as keyof typeof EVENTBRIDGE_NOTIFICATIONS];
     return notificationEvent(event, notification.data, time);
   }
@@ -182,7 +201,7 @@ function parseEventBridge(record: Record<string, unknown>): LifecycleParse {
     const group = detail.AutoScalingGroupName;
     return { ok: true, event: { kind: 'other', what: type, ...(typeof group === 'string' ? { group } : {}) } };
   }
-  return { ok: false, reason: `an Auto Scaling EventBridge event of an unknown type "${type.slice(0, 100)}"` };
+  return invalid(`an Auto Scaling EventBridge event of an unknown type "${type.slice(0, 100)}"`);
 }
 
 function notificationEvent(

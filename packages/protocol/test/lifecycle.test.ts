@@ -243,10 +243,17 @@ test('malformed messages are refused with a reason', () => {
     ],
     [JSON.stringify(bus('EC2 Instance Launch Successful', { AutoScalingGroupName: 'g' })), /EC2InstanceId/],
     [JSON.stringify(bus('EC2 Spot Instance Interruption Warning', {})), /unknown type/],
+    ['['.repeat(30_000) + ']'.repeat(30_000), /nested deeper than 8 levels/],
+    [
+      JSON.stringify({ Type: 'Notification', Message: '{"a":'.repeat(20) + '1' + '}'.repeat(20) }),
+      /SNS message: nested/,
+    ],
   ];
   for (const [body, reason] of cases) {
     const parsed = parseLifecycleMessage(body);
     assert.equal(parsed.ok, false, body.slice(0, 60));
     if (!parsed.ok) assert.match(parsed.reason, reason);
   }
+  const deep = parseLifecycleMessage('['.repeat(30_000) + ']'.repeat(30_000));
+  assert.equal(deep.ok ? undefined : deep.code, 'too-deep', 'counted by its limit');
 });

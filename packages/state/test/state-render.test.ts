@@ -131,6 +131,25 @@ test('YAML is read as Salt reads it: yes is true, 0644 stays a mode, duplicate k
   );
 });
 
+test('SLS text over the limits is a YAML error naming the file, never a crash', () => {
+  // Ten thousand nested flow collections took the process down inside V8 before the lexer counted them.
+  const flood = `a: ${'['.repeat(100_000)}${']'.repeat(100_000)}`;
+  assert.throws(() => parseYaml(flood, 'salt://deep.sls'), /salt:\/\/deep.sls.*nested deeper than 32 levels/);
+  const quoted = `a: "${'['.repeat(100)}"\nb: [1, [2]]\n# ${'{'.repeat(100)}\n`;
+  assert.deepEqual(
+    parseYaml(quoted, 'salt://ok.sls').value,
+    { a: '['.repeat(100), b: [1, [2]] },
+    'brackets in text are text',
+  );
+  let block = '';
+  for (let i = 0; i < 40; i++) block += `${' '.repeat(i * 2)}k${i}:\n`;
+  assert.throws(
+    () => parseYaml(`${block}${' '.repeat(80)}v`, 'salt://blocks.sls'),
+    /over a limit: nested deeper than 32/,
+  );
+  assert.throws(() => parseYaml(`a: ${'x'.repeat(5 * 1024 * 1024)}`, 'salt://big.sls'), /characters of rendered text/);
+});
+
 test(
   'Jinja renders like Salt with jinja_trim_blocks and jinja_lstrip_blocks on: Python printing, do, str methods, macros and filters',
   bounded,

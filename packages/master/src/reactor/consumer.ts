@@ -2,6 +2,7 @@ import type { Logger } from 'pino';
 import type { SQSClient } from '@aws-sdk/client-sqs';
 import { ChangeMessageVisibilityCommand, DeleteMessageCommand, ReceiveMessageCommand } from '@aws-sdk/client-sqs';
 import { parseLifecycleMessage } from '@phoenix/protocol';
+import type { Refusals } from '../limits/refusals.js';
 import type { LifecycleReactor } from './reactor.js';
 
 /**
@@ -22,6 +23,7 @@ export class LifecycleConsumer {
     private readonly waitTimeSeconds: number,
     private readonly reactor: LifecycleReactor,
     private readonly log: Logger,
+    private readonly refusals?: Refusals,
   ) {}
 
   start(): void {
@@ -63,20 +65,25 @@ export class LifecycleConsumer {
   }
 
   async #handle(body: string, receipt: string, receiveCount: string | undefined): Promise<void> {
-    const parsed = parseLifecycleMessage(body);
-    if (!parsed.ok) {
-      this.log.warn(
-        { reason: parsed.reason, receiveCount, body: body.slice(0, 200) },
-        'lifecycle message refused; it goes to the dead-letter queue after its last receive',
-      );
-      await this.sqs
-        .send(
-          new ChangeMessageVisibilityCommand({ QueueUrl: this.queueUrl, ReceiptHandle: receipt, VisibilityTimeout: 0 }),
-        )
-        .catch(() => undefined);
-      return;
-    }
     try {
+      const parsed = parseLifecycleMessage(body);
+      if (!parsed.ok) {
+        this.refusals?.count('sqs', parsed.code);
+        this.log.warn(
+          { reason: parsed.reason, receiveCount, body: body.slice(0, 200) },
+          'lifecycle message refused; it goes to the dead-letter queue after its last receive',
+        );
+        await this.sqs
+          .send(
+            new ChangeMessageVisibilityCommand({
+              QueueUrl: this.queueUrl,
+              ReceiptHandle: receipt,
+              VisibilityTimeout: 0,
+            }),
+          )
+          .catch(() => undefined);
+        return;
+      }
       const outcome = await this.reactor.handle(parsed.event);
       if (!outcome.acted) {
         const { event } = parsed;

@@ -1,8 +1,7 @@
-import { parse as parseYaml } from 'yaml';
 import { z } from 'zod';
 import { bindArguments } from '../modules/bind-arguments.js';
 import { ExecutionError } from '../modules/errors.js';
-import { LocalRoots, LocalPillar } from '@phoenix/state';
+import { LocalRoots, LocalPillar, parseYaml } from '@phoenix/state';
 import type { RootsConfig, StateFiles, PillarSource } from '@phoenix/state';
 import type { StateSystemOptions } from './run/state-run.js';
 import { reflectKillswitch } from './run/killswitch.js';
@@ -29,7 +28,8 @@ const Flag = z
 const PillarOverride = z.union([z.record(z.string(), z.unknown()), z.string()]).transform((value, ctx) => {
   if (typeof value !== 'string') return value;
   try {
-    const parsed: unknown = parseYaml(value);
+    // The state engine's parser: bounded like any SLS, since this text comes from whoever ran the job.
+    const parsed: unknown = parseYaml(value, 'pillar=').value;
     if (parsed !== null && typeof parsed === 'object' && !Array.isArray(parsed))
       return parsed as Record<string, unknown>;
   } catch {

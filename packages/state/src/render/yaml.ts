@@ -1,8 +1,37 @@
-import { LineCounter, parseDocument } from 'yaml';
+import { Lexer, LineCounter, parseDocument } from 'yaml';
 import type { ScalarTag, Tags } from 'yaml';
+import { checkValue, DATA_LIMITS } from '@phoenix/protocol';
 
 /** Bounds alias expansion: a "billion laughs" document is an error, not an out-of-memory minion. */
 const MAX_ALIAS_COUNT = 1_000;
+/** Rendered SLS or pillar text above this is refused unread (a pillar must fit in one wire message). */
+export const MAX_SLS_TEXT = 4 * 1024 * 1024;
+
+/**
+ * The limits on SLS, pillar and top data, wherever it is loaded from (YAML here, or JSON): text
+ * over MAX_SLS_TEXT, flow collections nested deeper than DATA_LIMITS allow (counted by the YAML
+ * lexer, which does not recurse, before the composer, which does: ten thousand `[` in one document
+ * take the whole process down from inside V8's regular-expression compiler), and data over
+ * DATA_LIMITS. Throws a YamlError naming `where`.
+ */
+export function checkSlsText(text: string, where: string): void {
+  if (text.length > MAX_SLS_TEXT)
+    throw new YamlError(where, 1, '', `${text.length} characters of rendered text (the limit is ${MAX_SLS_TEXT})`);
+  let depth = 0;
+  for (const token of new Lexer().lex(text)) {
+    if (token === '[' || token === '{') {
+      if (++depth > DATA_LIMITS.maxDepth)
+        throw new YamlError(where, 1, '', `collections nested deeper than ${DATA_LIMITS.maxDepth} levels`);
+    } else if ((token === ']' || token === '}') && depth > 0) {
+      depth--;
+    }
+  }
+}
+
+export function checkSlsData(value: unknown, where: string): void {
+  const violation = checkValue(value, DATA_LIMITS);
+  if (violation !== undefined) throw new YamlError(where, 1, '', `the data is over a limit: ${violation.message}`);
+}
 
 export interface ParsedYaml {
   readonly value: unknown;
@@ -16,6 +45,7 @@ export interface ParsedYaml {
  * dates stay strings (JSON has no date, and results travel as JSON).
  */
 export function parseYaml(text: string, where: string): ParsedYaml {
+  checkSlsText(text, where);
   const lineCounter = new LineCounter();
   const doc = parseDocument(text, {
     version: '1.1',
@@ -40,6 +70,7 @@ export function parseYaml(text: string, where: string): ParsedYaml {
   } catch (err) {
     throw new YamlError(where, 1, '', err instanceof Error ? err.message : String(err));
   }
+  checkSlsData(value, where);
   const keyLines = new Map<string, number>();
   const contents = doc.contents as {
     items?: { key?: { range?: [number, number, number]; toString(): string } }[];
