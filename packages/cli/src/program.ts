@@ -405,7 +405,7 @@ Start here:
     .argument('[PATTERN]', "a glob on the minion id, e.g. 'web-*'", '*')
     .option(
       '--state <STATE>',
-      'a key state (pending, accepted, rejected, denied) or a lifecycle state (launching, in-service, terminating, terminated), e.g. --state in-service',
+      'a key state (pending, accepted, rejected, denied) or a lifecycle state (warming, warmed, launching, in-service, terminating, terminated), e.g. --state in-service',
     )
     .option('--master <ID>', 'only minions connected to this master, e.g. --master i-0abc…')
     .option('--all', 'also terminated instances whose retention window has passed');

@@ -25,14 +25,28 @@ const ReactorGroupSchema = z.strictObject({
    * Auto Scaling, says the instance is in the group): `{ role: web }` for pillar and `-G role:web`.
    */
   grains: z.record(z.string().min(1).max(128), z.json()).optional(),
+  /**
+   * Run a highstate on an instance entering the group's warm pool before it is stopped there; the
+   * instance still gets its first highstate in service when it leaves the pool.
+   */
+  warmPoolHighstate: z.boolean().default(false),
 });
 
 export const ReactorConfigSchema = z.strictObject({
   /** The lifecycle queue; no reactor runs without it. */
   queueUrl: z.url().optional(),
-  /** Auto-scaling groups by name; a message about any other group goes to the dead-letter queue. */
+  /** Auto-scaling groups by name; a message about any other group is deleted with a log line. */
   groups: z.record(z.string().min(1), ReactorGroupSchema).default({}),
   waitTimeSeconds: z.int().min(0).max(20).default(20),
+  /**
+   * A row still launching this long after its launch message is checked against its group, and
+   * forgotten if the group does not have the instance (it never came to be, or vanished unseen).
+   */
+  launchingExpiryMs: z
+    .int()
+    .min(1_000)
+    .max(7 * 86_400_000)
+    .default(3_600_000),
   attestation: z
     .strictObject({
       /** Auto-accept only minions presenting a valid signed identity document for their own instance. */

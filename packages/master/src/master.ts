@@ -33,6 +33,7 @@ import { StateTree } from './file-server/state-tree.js';
 import { AutoAcceptor } from './reactor/auto-accept.js';
 import { LifecycleConsumer } from './reactor/consumer.js';
 import { HighstateCoordinator } from './reactor/highstate.js';
+import { GroupMembership } from './reactor/group-check.js';
 import { LifecycleReactor } from './reactor/reactor.js';
 import { Scheduler } from './schedule/scheduler.js';
 import { Refusals } from './limits/refusals.js';
@@ -397,15 +398,17 @@ export async function startMaster(
   treeTimer.unref();
   await registry.start({ masterId: id, host: config.advertise, ports, startedAt: Date.now(), version: MASTER_VERSION });
   let consumer: LifecycleConsumer | undefined;
+  let reactor: LifecycleReactor | undefined;
   let sqs: SQSClient | undefined;
   if (reactorConfig.queueUrl !== undefined) {
     sqs = new SQSClient(awsClientConfig(config.aws, 'sqs'));
-    const reactor = new LifecycleReactor(
+    reactor = new LifecycleReactor(
       reactorConfig,
       store,
       keys,
       autoAccept,
       highstate,
+      new GroupMembership(autoscaling),
       autoscaling,
       events,
       log.child({ component: 'reactor' }),
@@ -419,6 +422,7 @@ export async function startMaster(
       refusals,
     );
     consumer.start();
+    reactor.start();
     highstate.start();
   }
 
@@ -449,6 +453,7 @@ export async function startMaster(
       while (link.connectedCount > 0 && Date.now() < deadline) await new Promise((r) => setTimeout(r, 50));
       log.info({ remaining: link.connectedCount }, 'drained');
       await consumer?.stop();
+      reactor?.stop();
       highstate.stop();
       autoAccept.stop();
       clearInterval(treeTimer);

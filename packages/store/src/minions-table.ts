@@ -6,9 +6,12 @@ import { MinionRecordSchema } from './records.js';
 import type { KeyState, Lifecycle, MinionRecord, Quarantine } from './records.js';
 import type { Page, PageRequest } from './pagination.js';
 import { Table } from './table.js';
+import type { ExpressionParts } from './update-expression.js';
 import type { ReadCount } from './table.js';
 
 const LIFECYCLE_RANK: Record<Lifecycle['state'], number> = {
+  warming: 1,
+  warmed: 1,
   launching: 1,
   'in-service': 2,
   terminating: 3,
@@ -350,6 +353,62 @@ export class MinionsTable {
       );
     } catch (err) {
       if (err instanceof ConditionFailedError) return undefined;
+      throw err;
+    }
+  }
+
+  /**
+   * An instance leaves the warm pool for service: its lifecycle starts again at `lifecycle`
+   * (launching, or in service without a hook) and the highstate record of its preparation goes,
+   * so its first highstate in service runs. Only from `warming` or `warmed`: a repeated message
+   * finds the instance launching already and changes nothing (false).
+   */
+  async leaveWarmPool(minionId: string, lifecycle: Omit<Lifecycle, 'updatedAt'>, now = Date.now()): Promise<boolean> {
+    return this.#conditional(
+      { minionId },
+      {
+        lifecycle: { ...lifecycle, updatedAt: now },
+        lifecycleRank: LIFECYCLE_RANK[lifecycle.state],
+        highstate: undefined,
+        expiresAt: undefined,
+      },
+      {
+        expression: '#lc.#st IN (:warming, :warmed)',
+        names: { '#lc': 'lifecycle', '#st': 'state' },
+        values: { ':warming': 'warming', ':warmed': 'warmed' },
+      },
+    );
+  }
+
+  /**
+   * An instance goes back into the warm pool on scale-in: `warmed` again, its key and history
+   * kept. Never from terminating or terminated (false then).
+   */
+  async returnToWarmPool(
+    minionId: string,
+    lifecycle: Omit<Lifecycle, 'updatedAt' | 'state'>,
+    now = Date.now(),
+  ): Promise<boolean> {
+    return this.#conditional(
+      { minionId },
+      { lifecycle: { ...lifecycle, state: 'warmed', updatedAt: now }, lifecycleRank: LIFECYCLE_RANK.warmed },
+      {
+        expression: 'attribute_exists(minionId) AND lifecycleRank <= :rank',
+        values: { ':rank': LIFECYCLE_RANK['in-service'] },
+      },
+    );
+  }
+
+  async #conditional(
+    key: { minionId: string },
+    changes: Record<string, unknown>,
+    condition: ExpressionParts,
+  ): Promise<boolean> {
+    try {
+      await this.#table.update(key, changes, condition);
+      return true;
+    } catch (err) {
+      if (err instanceof ConditionFailedError) return false;
       throw err;
     }
   }

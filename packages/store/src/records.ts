@@ -27,7 +27,12 @@ export const KEY_STATES = ['pending', 'accepted', 'rejected', 'denied'] as const
 export type KeyState = (typeof KEY_STATES)[number];
 
 export const LifecycleSchema = z.object({
-  state: z.enum(['launching', 'in-service', 'terminating', 'terminated']),
+  /**
+   * launching → in-service → terminating → terminated; with a warm pool, `warming` (its warm-pool
+   * highstate to run) and `warmed` (prepared, in the pool) come before launching, and an instance
+   * returned to the pool is `warmed` again.
+   */
+  state: z.enum(['warming', 'warmed', 'launching', 'in-service', 'terminating', 'terminated']),
   group: z.string(),
   hookName: z.string().optional(),
   token: z.string().optional(),
@@ -84,7 +89,7 @@ export const MinionRecordSchema = z.object({
   connectedMaster: z.string().optional(),
   connectedAt: epochMs.optional(),
   lifecycle: LifecycleSchema.optional(),
-  /** The lifecycle step's order (launching 1 … terminated 4), so a late message never moves it back. */
+  /** The lifecycle step's order (warming, warmed, launching 1 … terminated 4), so a late message never moves it back. */
   lifecycleRank: z.number().optional(),
   highstate: HighstateSchema.optional(),
   /** An admin's disable: `states` are the names it disabled, `*` every state run (absent: `*`). */

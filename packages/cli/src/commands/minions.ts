@@ -15,7 +15,7 @@ interface MinionView {
 }
 
 const KEY_STATES = ['pending', 'accepted', 'rejected', 'denied'];
-const LIFECYCLE_STATES = ['launching', 'in-service', 'terminating', 'terminated'];
+const LIFECYCLE_STATES = ['warming', 'warmed', 'launching', 'in-service', 'terminating', 'terminated'];
 
 export interface MinionsOptions {
   state?: string;

@@ -16,9 +16,17 @@ export interface AttestationPolicy {
   contestWindowMs: number;
 }
 
-const LAUNCHED = new Set(['launching', 'in-service']);
-/** Where an instance is while it launches: the only time its document may enrol a key. */
-const LAUNCHING_STATES = new Set(['Pending', 'Pending:Wait', 'Pending:Proceed']);
+/** Instances the reactor saw launch, into service or into the warm pool, and not leaving. */
+const LAUNCHED = new Set(['warming', 'warmed', 'launching', 'in-service']);
+/** Where an instance is while it launches (into service or a warm pool): the only time its document may enrol a key. */
+const LAUNCHING_STATES = new Set([
+  'Pending',
+  'Pending:Wait',
+  'Pending:Proceed',
+  'Warmed:Pending',
+  'Warmed:Pending:Wait',
+  'Warmed:Pending:Proceed',
+]);
 
 /**
  * Accepts a pending key without a human only for an instance the reactor saw launch and that is not

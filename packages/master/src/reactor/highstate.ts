@@ -17,7 +17,8 @@ export interface HighstateOptions {
   contestWindowMs?: number;
 }
 
-const UNFINISHED = new Set(['launching', 'in-service']);
+/** Lifecycle states whose highstate may be due: a launch's, or a warm-pool preparation's (`warming`). */
+const UNFINISHED = new Set(['warming', 'launching', 'in-service']);
 
 /**
  * Runs each launched instance's first highstate exactly once in the cluster. Every master may try;
@@ -199,7 +200,8 @@ export class HighstateCoordinator {
         result: success ? 'success' : ret === undefined ? 'timeout' : 'failure',
       });
       const action = success ? 'CONTINUE' : this.options.onFailure(lifecycle.group);
-      if (lifecycle.token !== undefined && lifecycle.hookName !== undefined && lifecycle.state === 'launching') {
+      const held = lifecycle.state === 'launching' || lifecycle.state === 'warming';
+      if (lifecycle.token !== undefined && lifecycle.hookName !== undefined && held) {
         await this.autoscaling.send(
           new CompleteLifecycleActionCommand({
             AutoScalingGroupName: lifecycle.group,
@@ -212,7 +214,9 @@ export class HighstateCoordinator {
         this.events.emit('lifecycle/completed', { minionId, group: lifecycle.group, action });
       }
       if (action === 'CONTINUE') {
-        await this.store.minions.setLifecycle(minionId, { ...lifecycle, state: 'in-service' });
+        // A warm-pool instance is prepared, not in service: it stays in the pool until it is needed.
+        const next = lifecycle.state === 'warming' ? 'warmed' : 'in-service';
+        await this.store.minions.setLifecycle(minionId, { ...lifecycle, state: next });
       }
     } finally {
       clearInterval(keepAlive);
