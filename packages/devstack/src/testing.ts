@@ -49,7 +49,10 @@ export async function waitFor<T>(
  */
 const started = new Set<ChildProcess>();
 
-/** A devstack for this test file: started in `before`, stopped in `after` (after the processes). */
+/**
+ * A devstack for this test file: started in `before`, stopped in `after` (after the processes).
+ * `deps` as for startDevstack: a test may launch the simulated instances itself.
+ */
 export function useDevstack(options: DevstackOptions = {}, deps: DevstackDependencies = {}): () => Devstack {
   let devstack: Devstack | undefined;
   before(async () => {

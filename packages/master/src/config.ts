@@ -166,6 +166,11 @@ export const MasterConfigSchema = z.strictObject({
   deadAfterMs: z.int().min(150).max(600_000).default(6_000),
   /** Default time a CLI waits for returns, when the caller gives none. */
   jobTimeoutMs: z.int().min(100).max(86_400_000).default(30_000),
+  /**
+   * A minion that connects is sent the jobs it missed that are still within their timeout (the
+   * default timeout is jobTimeoutMs), going back this far at most.
+   */
+  jobRedeliveryWindowMs: z.int().min(0).max(86_400_000).default(600_000),
   /** How often this master heartbeats each minion connection (a minion fails over after missing a few). */
   minionHeartbeatMs: z.int().min(50).max(60_000).default(1_000),
   /** A minion's connection counts as gone when nothing was heard from it for this long. */

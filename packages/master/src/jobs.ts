@@ -17,6 +17,9 @@ import { ReturnBatcher } from './return-batcher.js';
 import type { MinionLink, MinionSession } from './minion-link.js';
 import { MasterError, MasterErrorCodes } from './errors.js';
 import type { Refusals } from './limits/refusals.js';
+import { dispatchedFrom, RecentJobs, type DispatchedJob } from './recent-jobs.js';
+
+export type { DispatchedJob };
 
 /**
  * A job's arguments travel in every job message and live in the jobs table as JSON text: bounded
@@ -76,15 +79,12 @@ export interface SkippedMinion {
   reason: string;
 }
 
-/** A job as it travels to minions and between masters. */
-export interface DispatchedJob {
-  jid: string;
-  fun: string;
-  args: unknown[];
-  kwargs: Record<string, unknown>;
-  expected: string[];
-  timeoutMs?: number;
-  splayMs?: number;
+/** Which jobs a minion that connects late is still sent (see RecentJobs). */
+export interface RedeliveryOptions {
+  /** A job older than this is never sent again, whatever its timeout. */
+  windowMs: number;
+  /** The timeout of a job that names none. */
+  defaultTimeoutMs: number;
 }
 
 export interface ReturnEvent {
@@ -149,6 +149,7 @@ export class JobService {
   /** Which master each minion connected elsewhere is on, as their connect and disconnect events said. */
   readonly #presence = new Map<string, string>();
   readonly #liveMasters: () => ReadonlySet<string>;
+  readonly #owed: RecentJobs;
   /** Set by the master: how jobs and returns cross to the other masters. */
   hooks: {
     forwardJob(job: DispatchedJob): void;
@@ -176,10 +177,15 @@ export class JobService {
     selfReported: SelfReportedGrains = { pillar: false, targeting: false },
     /** Grains the config gives every instance of an auto-scaling group (reactor.groups.NAME.grains). */
     groupGrains: (group: string) => Readonly<Record<string, unknown>> | undefined = () => undefined,
+    redelivery: RedeliveryOptions = { windowMs: 600_000, defaultTimeoutMs: 30_000 },
   ) {
     this.#groupGrains = groupGrains;
     this.#liveMasters = liveMasters;
     this.#selfReported = selfReported;
+    this.#owed = new RecentJobs({
+      ...redelivery,
+      listSince: (fromMs, now) => store.jobs.listSince(fromMs, { now }),
+    });
     this.#store = store;
     this.#refusals = refusals;
     this.#keys = keys;
@@ -374,6 +380,7 @@ export class JobService {
       args: job.args,
       kwargs: job.kwargs,
       expected: job.expected,
+      ...(notConnected.length === 0 ? {} : { notConnected }),
       ...(request.timeoutMs === undefined ? {} : { timeoutMs: request.timeoutMs }),
       ...(request.splayMs === undefined || request.splayMs === 0 ? {} : { splayMs: request.splayMs }),
     };
@@ -425,6 +432,8 @@ export class JobService {
           ...(skipped.length === 0 ? {} : { skipped }),
           ...(notConnected.length === 0 ? {} : { notConnected }),
           ...(request.schedule === undefined ? {} : { schedule: request.schedule }),
+          ...(request.timeoutMs === undefined ? {} : { timeoutMs: request.timeoutMs }),
+          ...(request.splayMs === undefined || request.splayMs === 0 ? {} : { splayMs: request.splayMs }),
           createdAt: now,
         });
       } catch (err) {
@@ -514,27 +523,59 @@ export class JobService {
    */
   deliver(job: DispatchedJob, origin: string): number {
     this.#remember(job, origin);
+    this.#owed.note(job);
     const link = this.#link();
     let sent = 0;
     try {
-      for (const minionId of job.expected) {
-        const delivered = link.send(minionId, {
-          v: WIRE_VERSION,
-          t: 'job',
-          jid: job.jid,
-          fun: job.fun,
-          args: job.args,
-          kwargs: job.kwargs,
-          ...(job.timeoutMs === undefined ? {} : { timeoutMs: job.timeoutMs }),
-          ...(job.splayMs === undefined ? {} : { splayMs: job.splayMs }),
-        });
-        if (delivered) sent++;
-      }
+      for (const minionId of job.expected) if (link.send(minionId, jobMessage(job))) sent++;
     } catch (err) {
       // Only a job this master did not check itself (a peer's) can fail to encode: its minions keep their sessions.
       this.#log.warn({ err, jid: job.jid, origin }, 'a job could not be sent');
     }
     return sent;
+  }
+
+  /**
+   * A minion connected here: it is sent every job still within its time that targeted it and that
+   * it has neither seen (its hello names those) nor returned — a job published into a master that
+   * died, or forwarded to one, reaches it all the same. The minion runs a jid once, whatever
+   * arrives twice. Resolves with the jids sent.
+   */
+  async redeliver(minionId: string, seen: readonly string[]): Promise<string[]> {
+    const owed = await this.#owed.owedTo(minionId, new Set(seen));
+    const sent: string[] = [];
+    for (const job of owed) {
+      if (await this.#returned(job.jid, minionId)) continue;
+      try {
+        if (this.#link().send(minionId, jobMessage(job))) sent.push(job.jid);
+      } catch (err) {
+        this.#log.warn({ err, jid: job.jid, minionId }, 'a job could not be sent');
+      }
+    }
+    if (sent.length > 0) this.#log.info({ minionId, jids: sent }, 'sent a minion the jobs it missed');
+    return sent;
+  }
+
+  /**
+   * Sends a stored job again to its minions wherever they are connected: here, and through every
+   * peer (they de-duplicate by jid). For whoever holds a job whose master died before it reached
+   * the minion. False when the job is unknown.
+   */
+  async redispatch(jid: string): Promise<boolean> {
+    let job = this.#owed.get(jid);
+    if (job === undefined) {
+      const record = await this.#store.jobs.get(jid);
+      if (record === undefined) return false;
+      job = dispatchedFrom(record);
+    }
+    this.deliver(job, this.#recent.get(jid)?.origin ?? this.#masterId);
+    this.hooks.forwardJob(job);
+    return true;
+  }
+
+  async #returned(jid: string, minionId: string): Promise<boolean> {
+    if (this.#recent.get(jid)?.returned.has(minionId) === true) return true;
+    return (await this.#store.returns.get(jid, minionId)) !== undefined;
   }
 
   /** Tells this master's listeners of a return stored elsewhere (a peer forwarded it). */
@@ -580,4 +621,17 @@ export class JobService {
     } while (cursor !== undefined);
     return all;
   }
+}
+
+function jobMessage(job: DispatchedJob) {
+  return {
+    v: WIRE_VERSION,
+    t: 'job',
+    jid: job.jid,
+    fun: job.fun,
+    args: job.args,
+    kwargs: job.kwargs,
+    ...(job.timeoutMs === undefined ? {} : { timeoutMs: job.timeoutMs }),
+    ...(job.splayMs === undefined ? {} : { splayMs: job.splayMs }),
+  } as const;
 }

@@ -94,6 +94,7 @@ export async function startMaster(
     refusals,
     config.selfReportedGrains,
     (group) => config.reactor.groups[group]?.grains as Readonly<Record<string, unknown>> | undefined,
+    { windowMs: config.jobRedeliveryWindowMs, defaultTimeoutMs: config.jobTimeoutMs },
   );
   await jobs.loadGrains();
   /** Set on SIGTERM: every masters list this master sends from then on tells its minions to leave. */
@@ -249,6 +250,10 @@ export async function startMaster(
     handlers: {
       hello: async (session, message) => {
         link.send(session.minionId, mastersMessage(draining));
+        // First: a job lost with the master this minion was on reaches it now.
+        void jobs
+          .redeliver(session.minionId, message.seen ?? [])
+          .catch((err: unknown) => log.warn({ err, minionId: session.minionId }, 'could not send missed jobs'));
         await noteGrains(session.minionId, message.grains);
         const record = await store.minions.setPresence(session.minionId, id);
         jobs.noteRecord(record);

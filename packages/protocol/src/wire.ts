@@ -48,6 +48,9 @@ export const NONCE_BYTES = 16;
 /** A file-server read returns at most this much per reply, so any file fits in messages. */
 export const FILE_CHUNK_BYTES = 1024 * 1024;
 
+/** Jids a minion names in its hello as seen: the newest, so a master does not send those again. */
+export const HELLO_SEEN_MAX = 256;
+
 /** Each minion waits a random time up to this before it runs the job (a scheduled highstate's splay). */
 const SplayMs = z.int().min(0).max(86_400_000);
 
@@ -76,6 +79,11 @@ export const MinionMessageSchema = z.discriminatedUnion('t', [
     id: MinionId,
     grains: Grains,
     running: z.array(Jid),
+    /**
+     * Jobs this minion has already been sent (newest first): the master sends it every job still
+     * within its timeout that targeted it and that it has neither seen nor returned.
+     */
+    seen: z.array(Jid).max(HELLO_SEEN_MAX).optional(),
   }),
   z.strictObject({ v: z.literal(WIRE_VERSION), t: z.literal('heartbeat'), id: MinionId, at: z.number() }),
   /** The minion is leaving this master on purpose (moving, or stopping): its session ends at once. */
@@ -276,6 +284,8 @@ export const PeerMessageSchema = z.discriminatedUnion('t', [
     args: z.array(z.unknown()),
     kwargs: z.record(z.string(), z.unknown()),
     expected: z.array(MinionId).max(100_000),
+    /** Expected minions connected to no master when it was sent: never sent it later either. */
+    notConnected: z.array(MinionId).max(100_000).optional(),
     timeoutMs: z.int().positive().optional(),
     splayMs: SplayMs.optional(),
   }),

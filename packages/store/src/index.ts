@@ -15,6 +15,7 @@ export type { ReadCount } from './table.js';
 export { MastersTable, isLive } from './masters-table.js';
 export type { NewMaster } from './masters-table.js';
 export { MinionsTable } from './minions-table.js';
+export type { HighstateClaim } from './minions-table.js';
 export { JobsTable, dayOf } from './jobs-table.js';
 export type { NewJob } from './jobs-table.js';
 export { ReturnsTable } from './returns-table.js';

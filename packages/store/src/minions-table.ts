@@ -35,6 +35,12 @@ export type Claimant = NonNullable<MinionRecord['contested']>['claimants'][numbe
 /** A strike count read and written back is retried this often when another master wrote meanwhile. */
 const STRIKE_ATTEMPTS = 5;
 
+/** One attempt at an instance's first highstate: the master making it and an id unique to the attempt. */
+export interface HighstateClaim {
+  readonly masterId: string;
+  readonly claimId: string;
+}
+
 /**
  * The minions table: the cluster-wide key store plus what the masters know of each minion
  * (grains, presence, lifecycle, first-highstate claim). Writes that decide something are conditional.
@@ -361,55 +367,89 @@ export class MinionsTable {
   }
 
   /**
-   * Claims the minion's highstate for `masterId` until now + leaseMs. Succeeds only if nobody holds
-   * it, or the holder's lease expired before it finished (a crashed claimant is replaced). A repeat
-   * by the holder also succeeds, so a retried request whose answer was lost does not lose its own claim.
-   * A finished highstate is never claimed again. Otherwise ConditionFailedError.
+   * Claims the minion's first highstate for one attempt (`claim`: the master and an id of its own
+   * for this attempt) until now + leaseMs. Succeeds only if nobody holds it, or the holder's lease
+   * expired before it finished (a crashed claimant is replaced), and only while the row's job is
+   * still `jid` (the job the caller read and will adopt; none for a fresh claim). The same attempt
+   * repeating its request (a retry whose answer was lost) keeps its claim; a second attempt, even by
+   * the same master, is refused while the lease holds: one run per instance. A finished highstate is
+   * never claimed again. Otherwise ConditionFailedError.
    */
-  claimHighstate(minionId: string, masterId: string, leaseMs: number, now = Date.now()): Promise<MinionRecord> {
+  claimHighstate(
+    minionId: string,
+    claim: HighstateClaim,
+    leaseMs: number,
+    options: { jid?: string; now?: number } = {},
+  ): Promise<MinionRecord> {
+    const now = options.now ?? Date.now();
+    const { jid } = options;
     return this.#table.update(
       { minionId },
-      { highstate: { claimedBy: masterId, leaseUntil: now + leaseMs, startedAt: now } },
+      {
+        highstate: {
+          claimedBy: claim.masterId,
+          claimId: claim.claimId,
+          leaseUntil: now + leaseMs,
+          startedAt: now,
+          ...(jid === undefined ? {} : { jid }),
+        },
+      },
       {
         expression:
           'attribute_exists(minionId) AND (attribute_not_exists(highstate) OR (attribute_not_exists(highstate.finishedAt)' +
-          ' AND (highstate.leaseUntil <= :now OR highstate.claimedBy = :master)))',
-        values: { ':now': now, ':master': masterId },
+          ' AND (highstate.leaseUntil <= :now OR highstate.claimId = :claim)' +
+          (jid === undefined ? ' AND attribute_not_exists(highstate.jid)))' : ' AND highstate.jid = :jid))'),
+        values: { ':now': now, ':claim': claim.claimId, ...(jid === undefined ? {} : { ':jid': jid }) },
       },
     );
   }
 
   /**
    * Records the job of a claimed first highstate, so a master taking the claim over waits for that
-   * job instead of running the highstate a second time.
+   * job instead of running the highstate a second time. One job per claim: refused once a job is
+   * recorded, unless it replaces `previous` (a job the minion refused because another run held it).
    */
-  recordHighstateJob(minionId: string, masterId: string, jid: string): Promise<MinionRecord> {
-    return this.#table.update({ minionId }, { 'highstate.jid': jid }, this.#heldBy(masterId));
-  }
-
-  /** Extends the holder's lease while the highstate runs; ConditionFailedError if the claim was lost. */
-  renewHighstate(minionId: string, masterId: string, leaseMs: number, now = Date.now()): Promise<MinionRecord> {
-    return this.#table.update({ minionId }, { 'highstate.leaseUntil': now + leaseMs }, this.#heldBy(masterId));
-  }
-
-  /** Records the outcome; ConditionFailedError if another master took the claim over meanwhile. */
-  finishHighstate(
-    minionId: string,
-    masterId: string,
-    outcome: { result: 'success' | 'failure'; jid?: string },
-    now = Date.now(),
-  ): Promise<MinionRecord> {
+  recordHighstateJob(minionId: string, claim: HighstateClaim, jid: string, previous?: string): Promise<MinionRecord> {
+    const held = this.#heldBy(claim);
     return this.#table.update(
       { minionId },
-      { 'highstate.result': outcome.result, 'highstate.jid': outcome.jid, 'highstate.finishedAt': now },
-      this.#heldBy(masterId),
+      { 'highstate.jid': jid },
+      previous === undefined
+        ? { expression: `${held.expression} AND attribute_not_exists(highstate.jid)`, values: held.values }
+        : {
+            expression: `${held.expression} AND highstate.jid = :previous`,
+            values: { ...held.values, ':previous': previous },
+          },
     );
   }
 
-  #heldBy(masterId: string) {
+  /** Extends the holder's lease while the highstate runs; ConditionFailedError if the claim was lost. */
+  renewHighstate(minionId: string, claim: HighstateClaim, leaseMs: number, now = Date.now()): Promise<MinionRecord> {
+    return this.#table.update({ minionId }, { 'highstate.leaseUntil': now + leaseMs }, this.#heldBy(claim));
+  }
+
+  /**
+   * Records the outcome of the claimed job; ConditionFailedError if another master took the claim
+   * over meanwhile, or the row's job is another one.
+   */
+  finishHighstate(
+    minionId: string,
+    claim: HighstateClaim,
+    outcome: { result: 'success' | 'failure'; jid: string },
+    now = Date.now(),
+  ): Promise<MinionRecord> {
+    const held = this.#heldBy(claim);
+    return this.#table.update(
+      { minionId },
+      { 'highstate.result': outcome.result, 'highstate.finishedAt': now },
+      { expression: `${held.expression} AND highstate.jid = :jid`, values: { ...held.values, ':jid': outcome.jid } },
+    );
+  }
+
+  #heldBy(claim: HighstateClaim) {
     return {
-      expression: 'highstate.claimedBy = :master AND attribute_not_exists(highstate.finishedAt)',
-      values: { ':master': masterId },
+      expression: 'highstate.claimId = :claim AND attribute_not_exists(highstate.finishedAt)',
+      values: { ':claim': claim.claimId },
     };
   }
 }

@@ -38,6 +38,8 @@ export type Lifecycle = z.output<typeof LifecycleSchema>;
 
 export const HighstateSchema = z.object({
   claimedBy: z.string().optional(),
+  /** The attempt holding the claim (see MinionsTable.claimHighstate). */
+  claimId: z.string().optional(),
   leaseUntil: epochMs.optional(),
   jid: z.string().optional(),
   result: z.enum(['success', 'failure']).optional(),
@@ -120,6 +122,10 @@ const StoredJobSchema = z.object({
   notConnected: z.array(z.string()).optional(),
   /** Set when a master's schedule fired the job: the entry and the tick it fired for. */
   schedule: z.object({ name: z.string(), tickAt: epochMs }).optional(),
+  /** How long the job may run on a minion; also how long a minion that connects late is still sent it. */
+  timeoutMs: z.number().optional(),
+  /** Each minion waits a random time up to this before it runs the job. */
+  splayMs: z.number().optional(),
   createdAt: epochMs,
   /** UTC 'YYYY-MM-DD' of createdAt: the partition of the byDay index. */
   day: z.string(),

@@ -1,7 +1,8 @@
+import { randomUUID } from 'node:crypto';
 import type { Logger } from 'pino';
 import type { AutoScalingClient } from '@aws-sdk/client-auto-scaling';
 import { CompleteLifecycleActionCommand, RecordLifecycleActionHeartbeatCommand } from '@aws-sdk/client-auto-scaling';
-import { ConditionFailedError, type MinionRecord, type Store } from '@phoenix/store';
+import { ConditionFailedError, type HighstateClaim, type MinionRecord, type Store } from '@phoenix/store';
 import type { ClusterEvents } from '../events.js';
 import type { JobService, ReturnEvent } from '../jobs.js';
 
@@ -102,21 +103,36 @@ export class HighstateCoordinator {
     } while (cursor !== undefined);
   }
 
-  /** Claims and runs the minion's first highstate if it is due and nobody else holds it. */
+  /**
+   * Claims and runs the minion's first highstate if it is due and nobody else holds it. Once per
+   * instance on this master at a time (the acceptance and the launch message that caused it, or the
+   * sweep, may ask together), and once in the cluster: the claim is per attempt, so this master's
+   * own second attempt is refused by the table too.
+   */
   async consider(minionId: string): Promise<void> {
+    // Taken before the first await: a second caller must not get past this line meanwhile.
     if (this.#running.has(minionId)) return;
-    const record = await this.store.minions.get(minionId);
-    if (record === undefined || !this.#due(record, Date.now())) return;
     this.#running.add(minionId);
     try {
+      const record = await this.store.minions.get(minionId);
+      if (record === undefined || !this.#due(record, Date.now())) return;
+      const claim: HighstateClaim = { masterId: this.options.masterId, claimId: randomUUID() };
+      // A job recorded by a claimant whose lease lapsed is adopted, never run a second time.
+      const adopt = record.highstate?.jid;
+      let claimed: MinionRecord;
       try {
-        await this.store.minions.claimHighstate(minionId, this.options.masterId, this.options.leaseMs);
+        claimed = await this.store.minions.claimHighstate(
+          minionId,
+          claim,
+          this.options.leaseMs,
+          adopt === undefined ? {} : { jid: adopt },
+        );
       } catch (err) {
-        if (err instanceof ConditionFailedError) return; // another master holds it, or it is done
+        if (err instanceof ConditionFailedError) return; // another attempt holds it, or it is done
         throw err;
       }
       this.events.emit('highstate/claimed', { minionId });
-      await this.#run(record);
+      await this.#run(claimed, claim);
     } catch (err) {
       this.log.error({ err, minionId }, 'first highstate failed to run');
     } finally {
@@ -130,39 +146,53 @@ export class HighstateCoordinator {
     return record.highstate?.leaseUntil === undefined || record.highstate.leaseUntil <= now;
   }
 
-  async #run(record: MinionRecord): Promise<void> {
+  async #run(record: MinionRecord, claim: HighstateClaim): Promise<void> {
     const { minionId } = record;
     const lifecycle = record.lifecycle as NonNullable<MinionRecord['lifecycle']>;
     const deadline = Date.now() + this.options.timeoutMs;
-    const keepAlive = setInterval(() => void this.#keepAlive(record), this.options.heartbeatMs);
+    // Aborted when a renewal finds the claim gone: this attempt stops at once and decides nothing.
+    const lost = new AbortController();
+    const keepAlive = setInterval(() => void this.#keepAlive(record, claim, lost), this.options.heartbeatMs);
     try {
-      // A claim taken over from a master that died mid-run adopts its job: the highstate runs once.
-      const adopted = record.highstate?.jid;
       let jid: string;
+      const adopted = record.highstate?.jid;
       if (adopted !== undefined) {
         jid = adopted;
         this.events.emit('highstate/adopted', { minionId, jid });
+        // The master it was sent through may have died before it reached the minion: sent again
+        // wherever the minion is (it runs a jid once, so a minion that has it carries on).
+        await this.jobs
+          .redispatch(jid)
+          .catch((err: unknown) => this.log.warn({ err, minionId, jid }, 'could not send the adopted job again'));
       } else {
         // The key was just accepted: give the minion a moment to connect before it is sent the job.
-        await this.#waitForPresence(minionId, Math.min(deadline, Date.now() + 30_000));
-        const job = await this.jobs.submit({
-          target: [minionId],
-          targetType: 'list',
-          fun: 'state.highstate',
-          args: [],
-          kwargs: {},
-          submitter: `reactor@${this.options.masterId}`,
-        });
-        jid = job.jid;
-        this.events.emit('highstate/started', { minionId, jid });
+        await this.#waitForPresence(minionId, Math.min(deadline, Date.now() + 30_000), lost.signal);
+        if (lost.signal.aborted) return this.#lost(minionId);
+        const submitted = await this.#submit(minionId, claim, deadline);
+        if (submitted === undefined) return this.#lost(minionId);
+        jid = submitted;
       }
-      await this.store.minions.recordHighstateJob(minionId, this.options.masterId, jid);
-      const ret = await this.#waitForReturn(jid, minionId, deadline);
-      const success = ret?.success === true;
-      await this.store.minions.finishHighstate(minionId, this.options.masterId, {
-        result: success ? 'success' : 'failure',
-        jid,
-      });
+      let ret = await this.#waitForReturn(jid, minionId, deadline, lost.signal);
+      // Another state run held the minion (Salt's "already running" answer): not this highstate's
+      // result. The job queues behind a run in progress, so this is only a minion that would not wait.
+      while (ret !== undefined && isBusyRefusal(ret) && Date.now() < deadline && !lost.signal.aborted) {
+        this.log.info({ minionId, jid }, 'the minion was busy with another state run; asking again');
+        await abortableSleep(BUSY_RETRY_MS, lost.signal);
+        const next: string | undefined = lost.signal.aborted
+          ? undefined
+          : await this.#submit(minionId, claim, deadline, jid);
+        if (next === undefined) break;
+        jid = next;
+        ret = await this.#waitForReturn(jid, minionId, deadline, lost.signal);
+      }
+      if (lost.signal.aborted) return this.#lost(minionId);
+      const success = ret?.success === true && !isBusyRefusal(ret);
+      try {
+        await this.store.minions.finishHighstate(minionId, claim, { result: success ? 'success' : 'failure', jid });
+      } catch (err) {
+        if (err instanceof ConditionFailedError) return this.#lost(minionId);
+        throw err;
+      }
       this.events.emit('highstate/finished', {
         minionId,
         jid,
@@ -189,35 +219,83 @@ export class HighstateCoordinator {
     }
   }
 
-  async #keepAlive(record: MinionRecord): Promise<void> {
+  /**
+   * Sends the minion its first highstate and records the job under the claim (replacing `previous`,
+   * a job the minion refused as busy). The job waits behind a state run in progress (Salt's
+   * queue=True) and lasts until the deadline. Undefined when the claim was lost meanwhile.
+   */
+  async #submit(
+    minionId: string,
+    claim: HighstateClaim,
+    deadline: number,
+    previous?: string,
+  ): Promise<string | undefined> {
+    const job = await this.jobs.submit({
+      target: [minionId],
+      targetType: 'list',
+      fun: 'state.highstate',
+      args: [],
+      kwargs: { queue: true },
+      submitter: `reactor@${this.options.masterId}`,
+      timeoutMs: Math.max(1_000, deadline - Date.now()),
+    });
+    try {
+      await this.store.minions.recordHighstateJob(minionId, claim, job.jid, previous);
+    } catch (err) {
+      if (err instanceof ConditionFailedError) return undefined;
+      throw err;
+    }
+    this.events.emit('highstate/started', { minionId, jid: job.jid });
+    return job.jid;
+  }
+
+  #lost(minionId: string): void {
+    this.log.warn({ minionId }, 'the first-highstate claim was lost; the master holding it now decides');
+  }
+
+  async #keepAlive(record: MinionRecord, claim: HighstateClaim, lost: AbortController): Promise<void> {
+    if (lost.signal.aborted) return;
     const lifecycle = record.lifecycle;
     try {
-      await this.store.minions.renewHighstate(record.minionId, this.options.masterId, this.options.leaseMs);
-      if (lifecycle?.token !== undefined && lifecycle.hookName !== undefined) {
-        await this.autoscaling.send(
-          new RecordLifecycleActionHeartbeatCommand({
-            AutoScalingGroupName: lifecycle.group,
-            LifecycleHookName: lifecycle.hookName,
-            LifecycleActionToken: lifecycle.token,
-            InstanceId: record.minionId,
-          }),
-        );
-      }
+      await this.store.minions.renewHighstate(record.minionId, claim, this.options.leaseMs);
     } catch (err) {
+      if (err instanceof ConditionFailedError) {
+        lost.abort();
+        return;
+      }
       this.log.warn({ err, minionId: record.minionId }, 'could not renew the first-highstate claim');
+      return;
+    }
+    if (lifecycle?.token === undefined || lifecycle.hookName === undefined) return;
+    try {
+      await this.autoscaling.send(
+        new RecordLifecycleActionHeartbeatCommand({
+          AutoScalingGroupName: lifecycle.group,
+          LifecycleHookName: lifecycle.hookName,
+          LifecycleActionToken: lifecycle.token,
+          InstanceId: record.minionId,
+        }),
+      );
+    } catch (err) {
+      this.log.warn({ err, minionId: record.minionId }, 'could not heartbeat the lifecycle action');
     }
   }
 
-  async #waitForPresence(minionId: string, until: number): Promise<void> {
-    while (Date.now() < until) {
+  async #waitForPresence(minionId: string, until: number, signal: AbortSignal): Promise<void> {
+    while (Date.now() < until && !signal.aborted) {
       const record = await this.store.minions.get(minionId);
       if (record?.connectedMaster !== undefined) return;
-      await new Promise((resolve) => setTimeout(resolve, 200));
+      await abortableSleep(200, signal);
     }
   }
 
   /** The minion's return, heard live or found in the table (it may be stored by another master). */
-  #waitForReturn(jid: string, minionId: string, deadline: number): Promise<ReturnEvent | undefined> {
+  #waitForReturn(
+    jid: string,
+    minionId: string,
+    deadline: number,
+    signal: AbortSignal,
+  ): Promise<ReturnEvent | undefined> {
     return new Promise((resolve) => {
       let done = false;
       const finish = (value: ReturnEvent | undefined): void => {
@@ -226,8 +304,11 @@ export class HighstateCoordinator {
         stopListening();
         clearInterval(poll);
         clearTimeout(timer);
+        signal.removeEventListener('abort', abandon);
         resolve(value);
       };
+      const abandon = (): void => finish(undefined);
+      signal.addEventListener('abort', abandon);
       const stopListening = this.jobs.listen(jid, (event) => {
         if (event.minionId === minionId) finish(event);
       });
@@ -241,6 +322,37 @@ export class HighstateCoordinator {
           .catch(() => undefined);
       }, 1_000);
       const timer = setTimeout(() => finish(undefined), Math.max(0, deadline - Date.now()));
+      if (signal.aborted) abandon();
     });
   }
+}
+
+/** How long a first highstate refused as busy waits before it is sent again. */
+const BUSY_RETRY_MS = 2_000;
+
+/**
+ * Salt's answer to a state run while another holds the minion: retcode 1 and a list naming the run
+ * in progress. It says nothing about this highstate.
+ */
+export function isBusyRefusal(ret: Pick<ReturnEvent, 'retcode' | 'ret'>): boolean {
+  return (
+    ret.retcode === 1 &&
+    Array.isArray(ret.ret) &&
+    ret.ret.length === 1 &&
+    typeof ret.ret[0] === 'string' &&
+    /^The function ".+" is running as PID \d+ and was started at .+ with jid \d+$/.test(ret.ret[0])
+  );
+}
+
+function abortableSleep(ms: number, signal: AbortSignal): Promise<void> {
+  return new Promise((resolve) => {
+    const done = (): void => {
+      clearTimeout(timer);
+      signal.removeEventListener('abort', done);
+      resolve();
+    };
+    const timer = setTimeout(done, ms);
+    signal.addEventListener('abort', done);
+    if (signal.aborted) done();
+  });
 }

@@ -22,6 +22,12 @@ export interface TemplateRendererOptions {
   /** The job's signal: aborting it stops the worker and fails the render in progress. */
   signal?: AbortSignal;
   /**
+   * The file system the states manage (the minion's state.root): `file.file_exists` and
+   * `file.directory_exists` look there, but in the minion's own directories where they are
+   * (see pathOnHost). Default '/'.
+   */
+  root?: string;
+  /**
    * Whether templates may look at this host's files (file.file_exists, file_hashsum): a minion's
    * own, yes (default); a master's, no: they are asked of the services as salt[...] calls.
    */
@@ -95,6 +101,7 @@ export class TemplateRenderer {
   readonly #lstripBlocks: boolean;
   readonly #hostFiles: boolean;
   readonly #signal: AbortSignal | undefined;
+  readonly #root: string;
   readonly #isolation: { readonly to: RenderIsolation; readonly session: number } | undefined;
   #worker: { worker: Worker; port: MessagePort; flag: Int32Array } | undefined;
   #running: Running | undefined;
@@ -109,6 +116,7 @@ export class TemplateRenderer {
     this.#lstripBlocks = options.lstripBlocks ?? false;
     this.#hostFiles = options.hostFiles ?? true;
     this.#signal = options.signal;
+    this.#root = options.root ?? '/';
     this.#isolation =
       options.isolation === undefined ? undefined : { to: options.isolation, session: options.isolation.session() };
     this.#signal?.addEventListener('abort', this.#onAbort, { once: true });
@@ -178,6 +186,7 @@ export class TemplateRenderer {
         context: request.context,
         trimBlocks: this.#trimBlocks,
         lstripBlocks: this.#lstripBlocks,
+        root: this.#root,
         hostFiles: this.#hostFiles,
       };
       try {
