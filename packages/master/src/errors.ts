@@ -27,4 +27,12 @@ export const MasterErrors = defineErrors({
     status: 503,
   },
   PHX_API_INTERNAL: { message: 'the API failed on an unexpected error (a bug); the master logs it', status: 500 },
+  PHX_INPUT_OVER_LIMIT: {
+    message: 'an input is over one of the documented limits (depth, size, keys, string length) and is refused whole',
+    status: 400,
+  },
+  PHX_MASTER_BUSY: {
+    message: 'a fair share is used up (waiting requests of one minion, streams of one token): ask again later',
+    status: 429,
+  },
 });

@@ -1,6 +1,9 @@
 import type { Logger } from 'pino';
 import {
+  checkValue,
   compileTarget,
+  DATA_LIMITS,
+  namingGrains,
   disabledSkipReason,
   JidGenerator,
   skipsDisabledMinions,
@@ -9,11 +12,21 @@ import {
   type TargetType,
   PhoenixError,
 } from '@phoenix/protocol';
-import { ConditionFailedError, type JobRecord, type ReturnRecord, type Store } from '@phoenix/store';
+import { ConditionFailedError, type JobRecord, type MinionRecord, type ReturnRecord, type Store } from '@phoenix/store';
 import type { KeyRegistry } from './keys.js';
 import { ReturnBatcher } from './return-batcher.js';
 import type { MinionLink, MinionSession } from './minion-link.js';
 import { MasterErrors } from './errors.js';
+import type { Refusals } from './limits/refusals.js';
+import { dispatchedFrom, RecentJobs, type DispatchedJob } from './recent-jobs.js';
+
+export type { DispatchedJob };
+
+/**
+ * A job's arguments travel in every job message and live in the jobs table as JSON text: bounded
+ * in shape by DATA_LIMITS and in size by this (DynamoDB holds at most 400 KB an item).
+ */
+export const MAX_JOB_ARGUMENTS_BYTES = 256 * 1024;
 
 export interface JobRequest {
   target: string | readonly string[];
@@ -27,6 +40,38 @@ export interface JobRequest {
   splayMs?: number;
   /** The schedule entry and tick that fired the job, when a schedule did. */
   schedule?: { name: string; tickAt: number };
+  /** The submitter's API role; undefined when the master itself submits (reactor, schedule, killswitch). */
+  role?: 'read' | 'operate' | 'admin';
+}
+
+/** A minion an admin disabled (through the API, or with a state.disable job): only an admin lifts it. */
+export interface AdminDisable {
+  by: string;
+  reason: string;
+  at: number;
+  /** The state runs disabled by name (`highstate`, an SLS, `web.*`); `*` is every one. Absent: `*`. */
+  states?: readonly string[];
+}
+
+/** Every state run: Salt's whole-minion killswitch. */
+export const ALL_STATE_RUNS = '*';
+
+/**
+ * The names a state.disable or state.enable job acts on, read as the minion reads them (the
+ * `states` argument, comma-separated or a list); none is the whole-minion killswitch, `*`.
+ */
+export function killswitchNames(args: readonly unknown[], kwargs: Readonly<Record<string, unknown>>): string[] {
+  const value = args[0] ?? kwargs.states;
+  const names = (Array.isArray(value) ? value : typeof value === 'string' ? value.split(',') : [])
+    .filter((name): name is string => typeof name === 'string')
+    .map((name) => name.trim())
+    .filter((name) => name !== '');
+  return names.length === 0 ? [ALL_STATE_RUNS] : [...new Set(names)];
+}
+
+/** The names an admin's mark holds. */
+export function adminStates(mark: AdminDisable): readonly string[] {
+  return mark.states ?? [ALL_STATE_RUNS];
 }
 
 /** A minion the target selected that the job was not sent to, and why. */
@@ -35,15 +80,12 @@ export interface SkippedMinion {
   reason: string;
 }
 
-/** A job as it travels to minions and between masters. */
-export interface DispatchedJob {
-  jid: string;
-  fun: string;
-  args: unknown[];
-  kwargs: Record<string, unknown>;
-  expected: string[];
-  timeoutMs?: number;
-  splayMs?: number;
+/** Which jobs a minion that connects late is still sent (see RecentJobs). */
+export interface RedeliveryOptions {
+  /** A job older than this is never sent again, whatever its timeout. */
+  windowMs: number;
+  /** The timeout of a job that names none. */
+  defaultTimeoutMs: number;
 }
 
 export interface ReturnEvent {
@@ -53,6 +95,23 @@ export interface ReturnEvent {
   retcode: number;
   ret: unknown;
   receivedAt: number;
+}
+
+/** Where self-reported grains count (a minion reports whatever it likes): nowhere, by default. */
+export interface SelfReportedGrains {
+  pillar: boolean;
+  targeting: boolean;
+}
+
+/** What a grains job an operator sent does to the grains the master vouches for, once it returns. */
+type GrainsChange = { set: string; value: unknown } | { delete: string };
+
+function grainsChange(fun: string, args: readonly unknown[], kwargs: Readonly<Record<string, unknown>>) {
+  const key = kwargs.key ?? args[0];
+  if (typeof key !== 'string' || key === 'id') return undefined;
+  if (fun === 'grains.setval') return { set: key, value: 'val' in kwargs ? kwargs.val : args[1] };
+  if (fun === 'grains.delval') return { delete: key };
+  return undefined;
 }
 
 /** How jobs and returns cross to the other masters (the peer mesh). */
@@ -69,9 +128,17 @@ export interface JobServiceOptions {
   /** This master's minion connections: jobs go out through it. */
   link: MinionLink;
   peers: JobPeers;
+  /** An operator's grains job changed what this master vouches for about a minion. */
+  vouched(minionId: string, operatorGrains: Record<string, unknown>): void;
   masterId: string;
   /** The masters live now, by id (a minion on a master that is gone is not connected). */
   liveMasters: () => ReadonlySet<string>;
+  refusals?: Refusals;
+  /** Where self-reported grains count; nowhere by default. */
+  selfReported?: SelfReportedGrains;
+  /** Grains the config gives every instance of an auto-scaling group (reactor.groups.NAME.grains). */
+  groupGrains?: (group: string) => Readonly<Record<string, unknown>> | undefined;
+  redelivery?: RedeliveryOptions;
   log: Logger;
 }
 
@@ -79,6 +146,8 @@ export interface JobServiceOptions {
 interface JobFacts {
   readonly expected: ReadonlySet<string>;
   readonly origin: string;
+  /** Set for grains.setval / grains.delval: applied to the vouched grains of each minion that succeeds. */
+  readonly grains?: GrainsChange;
   /** Minions whose return this master stored and announced. */
   readonly returned: Set<string>;
 }
@@ -96,6 +165,12 @@ export class JobService {
   readonly #log: Logger;
   readonly #jids = new JidGenerator();
   readonly #grains = new Map<string, Readonly<Record<string, unknown>>>();
+  readonly #adminDisabled = new Map<string, AdminDisable>();
+  /** Grains this master vouches for, by minion: its id, its lifecycle record's, operators' grains.setval. */
+  readonly #vouched = new Map<string, Readonly<Record<string, unknown>>>();
+  /** Grains operators set through the master, by minion (kept in the table as vouchedGrains). */
+  readonly #operatorGrains = new Map<string, Readonly<Record<string, unknown>>>();
+  readonly #lifecycleGroup = new Map<string, string>();
   readonly #listeners = new Map<string, Set<(event: ReturnEvent) => void>>();
   /** Expected minions of recent jobs, so a return can be checked without a table read. */
   readonly #recent = new Map<string, JobFacts>();
@@ -103,17 +178,32 @@ export class JobService {
   /** Which master each minion connected elsewhere is on, as their connect and disconnect events said. */
   readonly #presence = new Map<string, string>();
   readonly #liveMasters: () => ReadonlySet<string>;
+  readonly #owed: RecentJobs;
   readonly #peers: JobPeers;
+  readonly #onVouched: (minionId: string, operatorGrains: Record<string, unknown>) => void;
+  readonly #selfReported: SelfReportedGrains;
+  readonly #groupGrains: (group: string) => Readonly<Record<string, unknown>> | undefined;
+
+  readonly #refusals: Refusals | undefined;
 
   constructor(options: JobServiceOptions) {
+    const { store } = options;
+    this.#groupGrains = options.groupGrains ?? (() => undefined);
     this.#liveMasters = options.liveMasters;
-    this.#store = options.store;
+    this.#selfReported = options.selfReported ?? { pillar: false, targeting: false };
+    this.#owed = new RecentJobs({
+      ...(options.redelivery ?? { windowMs: 600_000, defaultTimeoutMs: 30_000 }),
+      listSince: (fromMs, now) => store.jobs.listSince(fromMs, { now }),
+    });
+    this.#store = store;
+    this.#refusals = options.refusals;
     this.#keys = options.keys;
     this.#link = options.link;
     this.#peers = options.peers;
+    this.#onVouched = options.vouched;
     this.#masterId = options.masterId;
     this.#log = options.log;
-    this.#returns = new ReturnBatcher((rets) => options.store.returns.putMany(rets));
+    this.#returns = new ReturnBatcher((rets) => store.returns.putMany(rets));
   }
 
   /** Loads the grains of every known minion, for grain targeting of minions connected elsewhere. */
@@ -123,6 +213,8 @@ export class JobService {
       const page = await this.#store.minions.list({ limit: 1000, cursor });
       for (const record of page.items) {
         if (record.grains) this.#grains.set(record.minionId, record.grains);
+        if (record.disabled) this.#adminDisabled.set(record.minionId, record.disabled);
+        this.noteRecord(record);
         if (record.connectedMaster !== undefined) this.#presence.set(record.minionId, record.connectedMaster);
       }
       cursor = page.cursor;
@@ -131,6 +223,64 @@ export class JobService {
 
   rememberGrains(minionId: string, grains: Record<string, unknown>): void {
     this.#grains.set(minionId, Object.freeze({ ...grains }));
+  }
+
+  /** What a minion's row says that the master can vouch for: its lifecycle group, its operator grains. */
+  noteRecord(record: Pick<MinionRecord, 'minionId' | 'lifecycle' | 'vouchedGrains'>): void {
+    if (record.lifecycle !== undefined) this.#lifecycleGroup.set(record.minionId, record.lifecycle.group);
+    if (record.vouchedGrains !== undefined) this.#operatorGrains.set(record.minionId, record.vouchedGrains);
+    this.#vouched.delete(record.minionId);
+  }
+
+  /** Operators' grains for a minion, as told by the master that recorded them (a peer's event). */
+  noteOperatorGrains(minionId: string, grains: Record<string, unknown>): void {
+    this.#operatorGrains.set(minionId, Object.freeze({ ...grains }));
+    this.#vouched.delete(minionId);
+  }
+
+  /**
+   * The grains this master vouches for: `id`; for a launched instance `instance_id`, the
+   * naming-convention grains of the group its lifecycle record names and the grains the config
+   * gives that group (`reactor.groups.NAME.grains`); and what operators set
+   * through the master (grains.setval / grains.delval jobs, taken from the job, not the minion).
+   */
+  vouchedGrains(minionId: string): Readonly<Record<string, unknown>> {
+    const known = this.#vouched.get(minionId);
+    if (known !== undefined) return known;
+    const group = this.#lifecycleGroup.get(minionId);
+    const lifecycle =
+      group === undefined
+        ? {}
+        : {
+            instance_id: minionId,
+            ...(namingGrains(group, minionId) ?? namingGrains(group)),
+            ...this.#groupGrains(group),
+          };
+    const vouched = Object.freeze({ ...lifecycle, ...this.#operatorGrains.get(minionId), id: minionId });
+    this.#vouched.set(minionId, vouched);
+    if (this.#vouched.size > 200_000) this.#vouched.delete(this.#vouched.keys().next().value as string);
+    return vouched;
+  }
+
+  /** The grains pillar is rendered with: vouched only, unless self-reported ones are opted in. */
+  pillarGrains(minionId: string): Readonly<Record<string, unknown>> {
+    const vouched = this.vouchedGrains(minionId);
+    return this.#selfReported.pillar ? { ...this.grainsOf(minionId), ...vouched } : vouched;
+  }
+
+  #targetingGrains(minionId: string): Readonly<Record<string, unknown>> {
+    const vouched = this.vouchedGrains(minionId);
+    return this.#selfReported.targeting ? { ...this.grainsOf(minionId), ...vouched } : vouched;
+  }
+
+  /** Kept in step by the `minion/disabled` and `minion/enabled` events of every master. */
+  noteAdminDisable(minionId: string, disabled: AdminDisable | undefined): void {
+    if (disabled === undefined) this.#adminDisabled.delete(minionId);
+    else this.#adminDisabled.set(minionId, disabled);
+  }
+
+  adminDisabled(minionId: string): AdminDisable | undefined {
+    return this.#adminDisabled.get(minionId);
   }
 
   /** A minion said hello to `masterId` (this one or a peer: the cluster's `minion/connected` event). */
@@ -159,7 +309,7 @@ export class JobService {
     const matcher = compileTarget(target, type);
     return this.#keys
       .acceptedIds()
-      .filter((id) => matcher.matches({ id, grains: this.grainsOf(id) }))
+      .filter((id) => matcher.matches({ id, grains: this.#targetingGrains(id) }))
       .sort();
   }
 
@@ -168,16 +318,35 @@ export class JobService {
    * acts (not test=True) skips every minion whose grains say its state runs are disabled.
    */
   partitionDisabled(
-    request: Pick<JobRequest, 'fun' | 'kwargs'>,
+    request: Pick<JobRequest, 'fun' | 'args' | 'kwargs' | 'role'>,
     selected: readonly string[],
   ): { expected: string[]; skipped: SkippedMinion[] } {
-    if (!skipsDisabledMinions(request.fun, request.kwargs)) return { expected: [...selected], skipped: [] };
+    // Below admin, state.enable cannot lift what an admin disabled: the minion is skipped, saying so.
+    const lifting = request.fun === 'state.enable' && request.role !== undefined && request.role !== 'admin';
+    const lifted = lifting ? killswitchNames(request.args, request.kwargs) : [];
+    const stateRun = skipsDisabledMinions(request.fun, request.kwargs);
+    if (!lifting && !stateRun) return { expected: [...selected], skipped: [] };
     const expected: string[] = [];
     const skipped: SkippedMinion[] = [];
     for (const minionId of selected) {
-      const disabled = stateRunsDisabled(this.grainsOf(minionId));
-      if (disabled === undefined) expected.push(minionId);
-      else skipped.push({ minionId, reason: disabledSkipReason(disabled) });
+      const byAdmin = this.#adminDisabled.get(minionId);
+      const held = byAdmin === undefined ? [] : lifted.filter((name) => adminStates(byAdmin).includes(name));
+      if (byAdmin !== undefined && held.length > 0) {
+        skipped.push({
+          minionId,
+          reason: `${held.join(', ')} disabled by the admin ${byAdmin.by}${byAdmin.reason === '' ? '' : ` ("${byAdmin.reason}")`}: only an admin can enable it`,
+        });
+        continue;
+      }
+      // The master's own mark of the whole killswitch counts as much as the minion's grain, which
+      // the minion could lose.
+      const whole = byAdmin !== undefined && adminStates(byAdmin).includes(ALL_STATE_RUNS);
+      const disabled =
+        stateRun &&
+        (stateRunsDisabled(this.grainsOf(minionId)) ??
+          (whole ? { ...byAdmin, at: new Date(byAdmin.at).toISOString() } : undefined));
+      if (disabled) skipped.push({ minionId, reason: disabledSkipReason(disabled) });
+      else expected.push(minionId);
     }
     return { expected, skipped };
   }
@@ -187,6 +356,8 @@ export class JobService {
    * record says who was skipped and why) but nothing is sent.
    */
   async submit(request: JobRequest, now = Date.now()): Promise<JobRecord> {
+    // First, before anything is stored or sent: a job that cannot travel is refused whole.
+    this.#checkArguments(request);
     const selected = this.expectedMinions(request.target, request.targetType);
     if (selected.length === 0) {
       throw new PhoenixError(
@@ -224,12 +395,32 @@ export class JobService {
       args: job.args,
       kwargs: job.kwargs,
       expected: job.expected,
+      ...(notConnected.length === 0 ? {} : { notConnected }),
       ...(request.timeoutMs === undefined ? {} : { timeoutMs: request.timeoutMs }),
       ...(request.splayMs === undefined || request.splayMs === 0 ? {} : { splayMs: request.splayMs }),
     };
     this.deliver(dispatched, this.#masterId);
     this.#peers.forwardJob(dispatched);
     return job;
+  }
+
+  /** PHX_INPUT_OVER_LIMIT when the arguments are nested too deep, too many, or too big for a job. */
+  #checkArguments(request: Pick<JobRequest, 'args' | 'kwargs'>): void {
+    const violation = checkValue(request.args, DATA_LIMITS) ?? checkValue(request.kwargs, DATA_LIMITS);
+    let reason: string | undefined = violation?.reason;
+    let message = violation?.message;
+    if (violation === undefined) {
+      const bytes = Buffer.byteLength(JSON.stringify(request.args)) + Buffer.byteLength(JSON.stringify(request.kwargs));
+      if (bytes > MAX_JOB_ARGUMENTS_BYTES) {
+        reason = 'oversized';
+        message = `${bytes} bytes of arguments (the limit is ${MAX_JOB_ARGUMENTS_BYTES})`;
+      }
+    }
+    if (reason === undefined) return;
+    this.#refusals?.count('job', reason);
+    throw new PhoenixError(MasterErrors.PHX_INPUT_OVER_LIMIT, `job arguments refused: ${message ?? reason}`, {
+      details: { reason },
+    });
   }
 
   async #storeJob(
@@ -256,6 +447,8 @@ export class JobService {
           ...(skipped.length === 0 ? {} : { skipped }),
           ...(notConnected.length === 0 ? {} : { notConnected }),
           ...(request.schedule === undefined ? {} : { schedule: request.schedule }),
+          ...(request.timeoutMs === undefined ? {} : { timeoutMs: request.timeoutMs }),
+          ...(request.splayMs === undefined || request.splayMs === 0 ? {} : { splayMs: request.splayMs }),
           createdAt: now,
         });
       } catch (err) {
@@ -291,6 +484,7 @@ export class JobService {
     // A copy re-sent after a failover is stored again (the same row) but announced only once here.
     if (facts.returned.has(session.minionId)) return;
     facts.returned.add(session.minionId);
+    if (facts.grains !== undefined && message.success) this.#applyGrainsChange(session.minionId, facts.grains);
     const event: ReturnEvent = {
       jid: message.jid,
       minionId: session.minionId,
@@ -307,13 +501,20 @@ export class JobService {
     const known = this.#recent.get(jid);
     if (known !== undefined) return known;
     const job = await this.#store.jobs.get(jid);
-    return job === undefined ? undefined : this.#remember(job.jid, job.expected, job.originMaster);
+    return job === undefined ? undefined : this.#remember(job, job.originMaster);
   }
 
-  #remember(jid: string, expected: readonly string[], origin: string): JobFacts {
+  #remember(job: Pick<DispatchedJob, 'jid' | 'expected' | 'fun' | 'args' | 'kwargs'>, origin: string): JobFacts {
+    const { jid, expected } = job;
     const known = this.#recent.get(jid);
     if (known !== undefined) return known;
-    const facts: JobFacts = { expected: new Set(expected), origin, returned: new Set() };
+    const grains = grainsChange(job.fun, job.args, job.kwargs);
+    const facts: JobFacts = {
+      expected: new Set(expected),
+      origin,
+      returned: new Set(),
+      ...(grains === undefined ? {} : { grains }),
+    };
     this.#recent.set(jid, facts);
     // Bounded: the oldest entries go first (a Map iterates in insertion order).
     for (const old of this.#recent.keys()) {
@@ -323,33 +524,85 @@ export class JobService {
     return facts;
   }
 
+  #applyGrainsChange(minionId: string, change: GrainsChange): void {
+    const next: Record<string, unknown> = { ...this.#operatorGrains.get(minionId) };
+    if ('set' in change) next[change.set] = change.value;
+    else delete next[change.delete];
+    this.noteOperatorGrains(minionId, next);
+    this.#onVouched(minionId, next);
+  }
+
   /**
    * Sends a job to the targeted minions connected to this master: its own jobs, and jobs forwarded
    * by the master they were submitted on.
    */
   deliver(job: DispatchedJob, origin: string): number {
-    this.#remember(job.jid, job.expected, origin);
+    this.#remember(job, origin);
+    this.#owed.note(job);
     const link = this.#link;
     let sent = 0;
-    for (const minionId of job.expected) {
-      const delivered = link.send(minionId, {
-        v: WIRE_VERSION,
-        t: 'job',
-        jid: job.jid,
-        fun: job.fun,
-        args: job.args,
-        kwargs: job.kwargs,
-        ...(job.timeoutMs === undefined ? {} : { timeoutMs: job.timeoutMs }),
-        ...(job.splayMs === undefined ? {} : { splayMs: job.splayMs }),
-      });
-      if (delivered) sent++;
+    try {
+      for (const minionId of job.expected) if (link.send(minionId, jobMessage(job))) sent++;
+    } catch (err) {
+      // Only a job this master did not check itself (a peer's) can fail to encode: its minions keep their sessions.
+      this.#log.warn({ err, jid: job.jid, origin }, 'a job could not be sent');
     }
     return sent;
   }
 
+  /**
+   * A minion connected here: it is sent every job still within its time that targeted it and that
+   * it has neither seen (its hello names those) nor returned — a job published into a master that
+   * died, or forwarded to one, reaches it all the same. The minion runs a jid once, whatever
+   * arrives twice. Resolves with the jids sent.
+   */
+  async redeliver(minionId: string, seen: readonly string[]): Promise<string[]> {
+    const owed = await this.#owed.owedTo(minionId, new Set(seen));
+    const sent: string[] = [];
+    for (const job of owed) {
+      if (await this.#returned(job.jid, minionId)) continue;
+      try {
+        if (this.#link.send(minionId, jobMessage(job))) sent.push(job.jid);
+      } catch (err) {
+        this.#log.warn({ err, jid: job.jid, minionId }, 'a job could not be sent');
+      }
+    }
+    if (sent.length > 0) this.#log.info({ minionId, jids: sent }, 'sent a minion the jobs it missed');
+    return sent;
+  }
+
+  /**
+   * Sends a stored job again to its minions wherever they are connected: here, and through every
+   * peer (they de-duplicate by jid). For whoever holds a job whose master died before it reached
+   * the minion. False when the job is unknown.
+   */
+  async redispatch(jid: string): Promise<boolean> {
+    let job = this.#owed.get(jid);
+    if (job === undefined) {
+      const record = await this.#store.jobs.get(jid);
+      if (record === undefined) return false;
+      job = dispatchedFrom(record);
+    }
+    this.deliver(job, this.#recent.get(jid)?.origin ?? this.#masterId);
+    this.#peers.forwardJob(job);
+    return true;
+  }
+
+  async #returned(jid: string, minionId: string): Promise<boolean> {
+    if (this.#recent.get(jid)?.returned.has(minionId) === true) return true;
+    return (await this.#store.returns.get(jid, minionId)) !== undefined;
+  }
+
   /** Tells this master's listeners of a return stored elsewhere (a peer forwarded it). */
   announce(event: ReturnEvent): void {
-    for (const listener of this.#listeners.get(event.jid) ?? []) listener(event);
+    for (const listener of this.#listeners.get(event.jid) ?? []) {
+      // One listener's failure (a stream gone, say) is its own: the others still hear the return.
+      try {
+        listener(event);
+      } catch (err) {
+        this.#log.warn({ err, jid: event.jid, minionId: event.minionId }, 'a return listener failed');
+      }
+    }
   }
 
   /** Hears every return of `jid` stored from now on; returns the function that stops listening. */
@@ -383,4 +636,17 @@ export class JobService {
     } while (cursor !== undefined);
     return all;
   }
+}
+
+function jobMessage(job: DispatchedJob) {
+  return {
+    v: WIRE_VERSION,
+    t: 'job',
+    jid: job.jid,
+    fun: job.fun,
+    args: job.args,
+    kwargs: job.kwargs,
+    ...(job.timeoutMs === undefined ? {} : { timeoutMs: job.timeoutMs }),
+    ...(job.splayMs === undefined ? {} : { splayMs: job.splayMs }),
+  } as const;
 }

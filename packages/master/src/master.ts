@@ -7,6 +7,7 @@ import { AutoScalingClient } from '@aws-sdk/client-auto-scaling';
 import { SQSClient } from '@aws-sdk/client-sqs';
 import {
   awsClientConfig,
+  PhoenixError,
   startComponents,
   stateRunsDisabled,
   WIRE_VERSION,
@@ -15,24 +16,30 @@ import {
   type MasterMessage,
 } from '@phoenix/protocol';
 import { Store, type MasterRecord } from '@phoenix/store';
+import { RenderProcess } from '@phoenix/state';
 import { buildApi } from './api/server.js';
+import { TokenRegistry } from './api/token-registry.js';
 import { readClusterKeys } from './cluster-keys.js';
 import type { MasterConfig } from './config.js';
-import { JobService } from './jobs.js';
+import { adminStates, ALL_STATE_RUNS, JobService } from './jobs.js';
 import { KeyRegistry } from './keys.js';
 import { MinionLink } from './minion-link.js';
 import { PeerMesh } from './peers.js';
 import { MasterRegistry } from './registry.js';
 import { ZapHandler } from './zap.js';
 import { ClusterEvents } from './events.js';
+import { MasterErrors } from './errors.js';
 import { FileServer } from './file-server/file-server.js';
 import { PillarRenderer } from './file-server/pillar-renderer.js';
 import { StateTree } from './file-server/state-tree.js';
 import { AutoAcceptor } from './reactor/auto-accept.js';
 import { LifecycleConsumer } from './reactor/consumer.js';
 import { HighstateCoordinator } from './reactor/highstate.js';
+import { GroupMembership } from './reactor/group-check.js';
 import { LifecycleReactor } from './reactor/reactor.js';
 import { Scheduler } from './schedule/scheduler.js';
+import { Refusals } from './limits/refusals.js';
+import { PoisonWatch } from './limits/poison-watch.js';
 
 export const MASTER_VERSION = '0.1.0';
 
@@ -83,7 +90,7 @@ export interface MasterComponents {
 /**
  * The master's parts, built and wired but not started: every part gets what it needs when it is
  * built, and each part's start and stop are one entry in the list. Reading the cluster key pair and
- * the attestation certificate happens here, before anything holds a resource.
+ * the attestation certificate and the API's TLS files happens here, before anything holds a resource.
  */
 export async function masterComponents(config: MasterConfig, baseLog: Logger): Promise<MasterComponents> {
   const id = config.id ?? `${hostname()}-${config.ports.api}`;
@@ -91,6 +98,11 @@ export async function masterComponents(config: MasterConfig, baseLog: Logger): P
   const clusterKeys = await readClusterKeys(config.pkiDir);
   const reactorConfig = config.reactor;
   const certificate = await readCertificate(reactorConfig.attestation.certificate);
+  const tls = config.api.tls;
+  const https =
+    tls === undefined
+      ? undefined
+      : { cert: await readPem(tls.certFile, 'api.tls.certFile'), key: await readPem(tls.keyFile, 'api.tls.keyFile') };
 
   const dynamodb = new DynamoDBClient(awsClientConfig(config.aws, 'dynamodb'));
   const autoscaling = new AutoScalingClient(awsClientConfig(config.aws, 'autoscaling'));
@@ -98,7 +110,11 @@ export async function masterComponents(config: MasterConfig, baseLog: Logger): P
   const store = new Store(dynamodb, config.tablePrefix, {
     terminatedMinionRetentionMs: config.terminatedMinionRetentionMs,
   });
-  const keys = new KeyRegistry(store, clusterKeys.secretKey, log.child({ component: 'keys' }));
+  // Every input refused at this master's boundaries, by where and why: /metrics shows them.
+  const refusals = new Refusals();
+  const keys = new KeyRegistry(store, clusterKeys.secretKey, log.child({ component: 'keys' }), {
+    maxPendingKeys: config.enrolment.maxPendingKeys,
+  });
   // Each master owns its context: the ZAP endpoint is per context, and nothing is shared by accident.
   const context = new Context();
   const zap = new ZapHandler(
@@ -126,8 +142,11 @@ export async function masterComponents(config: MasterConfig, baseLog: Logger): P
   const autoAccept = new AutoAcceptor(
     store,
     keys,
+    autoscaling,
     {
       enabled: reactorConfig.attestation.enabled,
+      maxDocumentAgeMs: reactorConfig.attestation.maxDocumentAgeSeconds * 1000,
+      contestWindowMs: reactorConfig.attestation.contestWindowMs,
       ...(certificate === undefined ? {} : { certificatePem: certificate }),
       ...(reactorConfig.attestation.accountId === undefined ? {} : { accountId: reactorConfig.attestation.accountId }),
       ...(reactorConfig.attestation.region === undefined ? {} : { region: reactorConfig.attestation.region }),
@@ -141,6 +160,14 @@ export async function masterComponents(config: MasterConfig, baseLog: Logger): P
     peers.broadcast({ v: WIRE_VERSION, t: 'peer-grains', from: id, minionId, grains });
     await store.minions.updateGrains(minionId, grains);
   };
+  // A minion that keeps sending what must be refused is quarantined, cluster-wide.
+  const poison = new PoisonWatch({
+    after: config.quarantine.after,
+    windowMs: config.quarantine.windowMs,
+    addStrikes: (minionId, count, windowMs) => store.minions.addStrikes(minionId, count, windowMs),
+    quarantine: (minionId, reason) => keys.quarantine(minionId, reason, id),
+    log: log.child({ component: 'quarantine' }),
+  });
   // The minion connections. Their handlers run once minions connect, after every part below is built.
   const link: MinionLink = new MinionLink({
     context,
@@ -152,15 +179,32 @@ export async function masterComponents(config: MasterConfig, baseLog: Logger): P
     keys,
     heartbeatMs: config.minionHeartbeatMs,
     silenceMs: config.minionSilenceMs,
+    enrolment: config.enrolment,
+    refusals,
     log: log.child({ component: 'link' }),
     handlers: {
       hello: async (session, message) => {
         link.send(session.minionId, mastersMessage(draining));
+        // First: a job lost with the master this minion was on reaches it now.
+        void jobs
+          .redeliver(session.minionId, message.seen ?? [])
+          .catch((err: unknown) => log.warn({ err, minionId: session.minionId }, 'could not send missed jobs'));
         await noteGrains(session.minionId, message.grains);
         const record = await store.minions.setPresence(session.minionId, id);
+        jobs.noteRecord(record);
+        // Quarantined while this master was not told (a lost peer message): the row says so.
+        if (record.quarantine !== undefined) {
+          link.revoke(session.minionId, 'key quarantined');
+          keys.refreshSoon(0);
+          return;
+        }
         events.emit('minion/connected', { minionId: session.minionId });
         // Disabled through the API while it was away: its own killswitch is set now it is back.
-        if (record.disabled !== undefined && stateRunsDisabled(message.grains) === undefined) {
+        if (
+          record.disabled !== undefined &&
+          adminStates(record.disabled).includes(ALL_STATE_RUNS) &&
+          stateRunsDisabled(message.grains) === undefined
+        ) {
           const { by, reason } = record.disabled;
           await jobs
             .submit({
@@ -180,6 +224,7 @@ export async function masterComponents(config: MasterConfig, baseLog: Logger): P
       pending: async (minionId) => {
         await autoAccept.consider(minionId);
       },
+      poison: (minionId, reason) => poison.strike(minionId, reason),
       gone: (session) => {
         // A minion that reconnected here already has a new session: its old one's end changes nothing.
         if (link.isConnected(session.minionId)) return;
@@ -201,6 +246,7 @@ export async function masterComponents(config: MasterConfig, baseLog: Logger): P
     port: config.ports.peer,
     masterId: id,
     clusterKeys,
+    refusals,
     log: log.child({ component: 'peers' }),
     onMessage: (message) => {
       switch (message.t) {
@@ -226,6 +272,11 @@ export async function masterComponents(config: MasterConfig, baseLog: Logger): P
           return;
         case 'peer-grains':
           jobs.rememberGrains(message.minionId, message.grains);
+          // It said hello on that peer: its row may hold a lifecycle this master has not read yet.
+          void store.minions
+            .get(message.minionId)
+            .then((record) => record && jobs.noteRecord(record))
+            .catch(() => undefined);
           return;
         default:
           return;
@@ -241,8 +292,18 @@ export async function masterComponents(config: MasterConfig, baseLog: Logger): P
       returnToOrigin: (origin, event) =>
         peers.sendTo(origin, { v: WIRE_VERSION, t: 'peer-return', from: id, ...event }),
     },
+    vouched: (minionId, grains) => {
+      events.emit('grains/vouched', { minionId, grains });
+      void store.minions
+        .setVouchedGrains(minionId, grains)
+        .catch((err: unknown) => log.warn({ err, minionId }, 'could not record vouched grains'));
+    },
     masterId: id,
     liveMasters: () => new Set(registry.live().map((m) => m.masterId)),
+    refusals,
+    selfReported: config.selfReportedGrains,
+    groupGrains: (group) => config.reactor.groups[group]?.grains as Readonly<Record<string, unknown>> | undefined,
+    redelivery: { windowMs: config.jobRedeliveryWindowMs, defaultTimeoutMs: config.jobTimeoutMs },
     log: log.child({ component: 'jobs' }),
   });
   const highstate = new HighstateCoordinator(
@@ -253,41 +314,62 @@ export async function masterComponents(config: MasterConfig, baseLog: Logger): P
       masterId: id,
       ...reactorConfig.highstate,
       onFailure: (group) => reactorConfig.groups[group]?.onHighstateFailure ?? 'ABANDON',
+      contestWindowMs: reactorConfig.attestation.contestWindowMs,
     },
     events,
     log.child({ component: 'highstate' }),
   );
-  const consumer =
+  const reactor =
     sqs === undefined || reactorConfig.queueUrl === undefined
+      ? undefined
+      : new LifecycleReactor(
+          reactorConfig,
+          store,
+          keys,
+          autoAccept,
+          highstate,
+          new GroupMembership(autoscaling),
+          autoscaling,
+          events,
+          log.child({ component: 'reactor' }),
+        );
+  const consumer =
+    sqs === undefined || reactorConfig.queueUrl === undefined || reactor === undefined
       ? undefined
       : new LifecycleConsumer(
           sqs,
           reactorConfig.queueUrl,
           reactorConfig.waitTimeSeconds,
-          new LifecycleReactor(
-            reactorConfig,
-            store,
-            keys,
-            autoAccept,
-            highstate,
-            autoscaling,
-            events,
-            log.child({ component: 'reactor' }),
-          ),
+          reactor,
           log.child({ component: 'reactor' }),
+          refusals,
         );
   // The state tree: salt:// files for minions, pillar rendered here for each minion alone.
   const tree = new StateTree(config.fileRoots, config.pillarRoots);
+  // Pillar templates run in a process that holds none of this master's secrets (see @phoenix/state).
+  const renderProcess = new RenderProcess({
+    onExit: ({ code, signal, stderr }) =>
+      log.warn({ code, signal, stderr: stderr.slice(-1000) }, 'the render process stopped; the next render starts one'),
+  });
   const fileServer = new FileServer({
     tree,
     pillar: new PillarRenderer({
       files: tree.pillar,
       timeoutMs: config.fileServer.pillarTimeoutMs,
       concurrency: config.fileServer.pillarConcurrency,
+      waitingPerMinion: config.fileServer.pillarWaitingPerMinion,
       opts: { file_roots: config.fileRoots, pillar_roots: config.pillarRoots, master_id: id },
       log: log.child({ component: 'pillar' }),
+      isolation: renderProcess,
+      hostPath: async (path, kind) => (await tree.pillar.hostPath(path, kind)) ?? tree.files.hostPath(path, kind),
     }),
-    grainsOf: (minionId) => jobs.grainsOf(minionId),
+    grainsOf: (minionId) => jobs.pillarGrains(minionId),
+    files: {
+      atOnce: config.fileServer.fileRequestsAtOnce,
+      runningPerMinion: config.fileServer.fileRunningPerMinion,
+      waitingPerMinion: config.fileServer.fileWaitingPerMinion,
+    },
+    refusals,
     log: log.child({ component: 'file-server' }),
   });
   // The master schedule: every master runs the crons, and one claims each tick and fires it.
@@ -299,7 +381,15 @@ export async function masterComponents(config: MasterConfig, baseLog: Logger): P
     events,
     log: log.child({ component: 'schedule' }),
   });
+  const apiTokens = new TokenRegistry(store.apiTokens, log.child({ component: 'tokens' }));
+  // A token made or revoked on a peer is read again at once, not at the next refresh.
+  events.on((event) => {
+    if (event.masterId !== id && (event.tag === 'token/created' || event.tag === 'token/revoked'))
+      void apiTokens.refresh();
+  });
   const api = buildApi({
+    apiTokens,
+    ...(https === undefined ? {} : { https }),
     masterId: id,
     version: MASTER_VERSION,
     tokens: config.api.tokens,
@@ -310,6 +400,8 @@ export async function masterComponents(config: MasterConfig, baseLog: Logger): P
     masters: () => registry.all(),
     connectedMinions: () => link.connectedCount,
     defaultJobTimeoutMs: config.jobTimeoutMs,
+    refusals,
+    streamsPerToken: config.api.streamsPerToken,
     log,
   });
 
@@ -320,10 +412,23 @@ export async function masterComponents(config: MasterConfig, baseLog: Logger): P
   keys.onChange((change, local) => {
     if (local) peers.broadcast({ v: WIRE_VERSION, t: 'peer-key', from: id, minionId: change.minionId, to: change.to });
   });
-  // Presence: which master each minion is on, from every master's connect and disconnect events.
+  // Admin disables, operators' grains and presence, made here or on a peer: every master's job
+  // service sees them alike.
   events.on((event) => {
     const minionId = event.data.minionId;
     if (typeof minionId !== 'string') return;
+    if (event.tag === 'minion/enabled') jobs.noteAdminDisable(minionId, undefined);
+    if (event.tag === 'grains/vouched' && event.masterId !== id && typeof event.data.grains === 'object')
+      jobs.noteOperatorGrains(minionId, event.data.grains as Record<string, unknown>);
+    if (event.tag === 'minion/disabled') {
+      const { by, reason, at, states } = event.data;
+      jobs.noteAdminDisable(minionId, {
+        by: String(by),
+        reason: String(reason),
+        at: typeof at === 'number' ? at : event.at,
+        ...(Array.isArray(states) ? { states: states.map(String) } : {}),
+      });
+    }
     if (event.tag === 'minion/connected') jobs.notePresence(minionId, event.masterId);
     else if (event.tag === 'minion/disconnected') jobs.noteAbsence(minionId, event.masterId);
   });
@@ -371,9 +476,12 @@ export async function masterComponents(config: MasterConfig, baseLog: Logger): P
         await jobs.loadGrains();
       },
     },
+    // Started on the first pillar render; closed once nothing can ask for one.
+    { name: 'render process', stop: () => renderProcess.close() },
     { name: 'zap', start: () => zap.start(), stop: () => zap.close() },
     { name: 'minion link', start: () => link.start(), stop: () => link.close() },
     { name: 'peer mesh', start: () => peers.start(), stop: () => peers.close() },
+    { name: 'api tokens', start: () => apiTokens.start(config.api.tokenRefreshMs), stop: () => apiTokens.stop() },
     {
       name: 'api',
       start: async () => {
@@ -402,15 +510,18 @@ export async function masterComponents(config: MasterConfig, baseLog: Logger): P
         }),
       stop: () => registry.stop(),
     },
+    { name: 'auto-accept', stop: () => autoAccept.stop() },
     {
       name: 'lifecycle reactor',
       start: () => {
         if (consumer === undefined) return;
         consumer.start();
+        reactor?.start();
         highstate.start();
       },
       stop: async () => {
         await consumer?.stop();
+        reactor?.stop();
         highstate.stop();
       },
     },
@@ -430,6 +541,21 @@ export async function masterComponents(config: MasterConfig, baseLog: Logger): P
     { name: 'scheduler', start: () => scheduler.start(), stop: () => scheduler.stop() },
   ];
   return { id, log, components, ports };
+}
+
+/** A PEM file the config names; unreadable, the master does not start, saying which key and why. */
+async function readPem(path: string, key: string): Promise<string> {
+  try {
+    return await readFile(path, 'utf8');
+  } catch (cause) {
+    throw new PhoenixError(
+      MasterErrors.PHX_MASTER_START_FAILED,
+      `${key}: cannot read ${path}: ${(cause as Error).message}`,
+      {
+        cause,
+      },
+    );
+  }
 }
 
 /** The attestation certificate: inline PEM, or the path of a PEM file. */

@@ -112,4 +112,8 @@ export const ProtocolErrors = defineErrors({
     message: 'an instance identity document is correctly signed but for another instance, account or region',
   },
   PHX_IDENTITY_MALFORMED: { message: 'not an instance identity document, signature or certificate at all' },
+  PHX_INVARIANT: {
+    message: 'something that must never happen did: the last-resort handler stops the process for it alone',
+    exit: 70,
+  },
 });

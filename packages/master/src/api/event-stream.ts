@@ -1,6 +1,6 @@
 import { z } from 'zod';
 import type { ClusterEvent } from '../events.js';
-import { route, type AnyRoute } from './route.js';
+import { API_ANSWER_HEADERS, route, type AnyRoute } from './route.js';
 import { ClusterEventSchema } from './schemas.js';
 import type { ApiContext } from './context.js';
 
@@ -32,11 +32,13 @@ export function eventRoutes(deps: ApiContext): AnyRoute[] {
         const prefixes = query.tag === undefined ? [] : Array.isArray(query.tag) ? query.tag : [query.tag];
         const wanted = (event: ClusterEvent): boolean =>
           prefixes.length === 0 || prefixes.some((prefix) => event.tag.startsWith(prefix));
+        // Counted against the caller's token before anything is written: over its share is a 429.
+        const release = deps.onStreamOpen(() => reply.raw.end(), request.caller?.name ?? 'unknown');
         reply.hijack();
         const raw = reply.raw;
         raw.writeHead(200, {
           'content-type': 'text/event-stream',
-          'cache-control': 'no-store',
+          ...API_ANSWER_HEADERS,
           connection: 'keep-alive',
           'x-accel-buffering': 'no',
         });
@@ -45,7 +47,6 @@ export function eventRoutes(deps: ApiContext): AnyRoute[] {
           if (wanted(event)) raw.write(`data: ${JSON.stringify(event)}\n\n`);
         });
         const keepAlive = setInterval(() => raw.write(': keep-alive\n\n'), query.keepAliveMs);
-        const release = deps.onStreamOpen(() => raw.end());
         raw.on('close', () => {
           stop();
           clearInterval(keepAlive);

@@ -1,5 +1,6 @@
 #!/usr/bin/env node
 import pino from 'pino';
+import { installLastResort } from '@phoenix/protocol';
 import { configFileArgument, runMain } from '@phoenix/protocol/main';
 import { loadMasterConfig } from '../config.js';
 import { MasterErrors } from '../errors.js';
@@ -11,6 +12,9 @@ runMain(
   async () => {
     const config = await loadMasterConfig(configFileArgument(process.argv.slice(2), process.env.PHOENIX_MASTER_CONFIG));
     const log = pino({ name: 'phoenix-master', level: config.logLevel });
+    // Every input's path contains its errors; whatever still escapes is logged, and only a violated
+    // invariant stops the master (see installLastResort).
+    installLastResort(process, log);
     const master = await startMaster(config, log);
     return {
       async stop(signal) {

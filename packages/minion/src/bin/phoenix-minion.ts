@@ -1,7 +1,7 @@
 #!/usr/bin/env node
 import { parseArgs } from 'node:util';
 import pino from 'pino';
-import { PhoenixError, ProtocolErrors } from '@phoenix/protocol';
+import { installLastResort, PhoenixError, ProtocolErrors } from '@phoenix/protocol';
 import { configFileArgument, runMain, type RunningProgram } from '@phoenix/protocol/main';
 import { loadMinionConfig } from '../config.js';
 import { MinionErrors } from '../errors.js';
@@ -25,6 +25,8 @@ async function main(): Promise<number | RunningProgram> {
   const configPath = configFileArgument(process.argv.slice(2), process.env.PHOENIX_MINION_CONFIG);
   const config = await loadMinionConfig(configPath);
   const log = pino({ name: 'phoenix-minion', level: config.logLevel });
+  // What escapes every handler is logged; only a violated invariant stops the minion.
+  installLastResort(process, log);
   // With a config file, the master-list manager keeps its `masters` in step with the cluster.
   const minion = await startMinion(config, { log, ...(configPath === undefined ? {} : { configPath }) });
   return {
@@ -62,6 +64,7 @@ async function runSwarm(args: string[]): Promise<RunningProgram> {
   }
   const base = await loadMinionConfig(values.config);
   const log = pino({ name: 'phoenix-minion-swarm', level: base.logLevel });
+  installLastResort(process, log);
   const started = Date.now();
   const swarm = await startSwarm(base, { count, idPrefix, log });
   // For the benchmark: masters-table reads so far, on demand, to tell start-up from steady state.

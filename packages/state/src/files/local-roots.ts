@@ -30,14 +30,23 @@ export class LocalRoots implements StateFiles {
   }
 
   async read(url: string, env: string = DEFAULT_ENV): Promise<StateFile | undefined> {
+    const file = await this.locate(url, env);
+    if (file === undefined) return undefined;
+    const content = await readFile(file).catch((err: unknown) => {
+      throw unreadable(url, err);
+    });
+    return { content, hash: sha256(content) };
+  }
+
+  /**
+   * Where `url` is on disk: the real path of the first root's regular file, with the same refusals
+   * as `read` (a file server streams it from there instead of loading it whole).
+   */
+  async locate(url: string, env: string = DEFAULT_ENV): Promise<string | undefined> {
     const location = parseFileUrl(url, env);
     for (const root of this.#roots[location.env] ?? []) {
       const file = await this.#resolve(root, location.path, url);
-      if (file === undefined) continue;
-      const content = await readFile(file).catch((err: unknown) => {
-        throw unreadable(url, err);
-      });
-      return { content, hash: sha256(content) };
+      if (file !== undefined) return file;
     }
     return undefined;
   }
@@ -51,6 +60,24 @@ export class LocalRoots implements StateFiles {
       await this.#walk(realRoot, realRoot, found);
     }
     return [...found].filter((path) => path.startsWith(normalized)).sort();
+  }
+
+  /**
+   * An absolute path of this host, if it is a file (or directory) inside one of the roots, of any
+   * environment: its real path, never one a link leads to outside the root. What a template on a
+   * master may learn of the master's files (Salt's `file.file_exists(opts['pillar_roots'][...])`).
+   */
+  async hostPath(path: string, kind: 'file' | 'directory'): Promise<string | undefined> {
+    if (!path.startsWith('/')) return undefined;
+    const real = await realpath(path).catch(() => undefined);
+    if (real === undefined) return undefined;
+    for (const root of new Set(Object.values(this.#roots).flat())) {
+      const realRoot = await realpath(root).catch(() => undefined);
+      if (realRoot === undefined || !inside(realRoot, real)) continue;
+      const info = await stat(real).catch(() => undefined);
+      if (kind === 'file' ? info?.isFile() : info?.isDirectory()) return real;
+    }
+    return undefined;
   }
 
   /** The real path of `path` under `root` if it is a regular file inside the root; else undefined. */
