@@ -11,6 +11,7 @@ COPY package.json package-lock.json ./
 COPY packages/protocol/package.json packages/protocol/
 COPY packages/store/package.json packages/store/
 COPY packages/state/package.json packages/state/
+COPY packages/api/package.json packages/api/
 COPY packages/devstack/package.json packages/devstack/
 COPY packages/master/package.json packages/master/
 COPY packages/minion/package.json packages/minion/

@@ -1,4 +1,4 @@
-import { resolveApi, request } from '../api-client.js';
+import { apiClient, resolveApi } from '../api-client.js';
 import { emit, type OutputFormat } from '../output.js';
 
 export interface JobsOptions {
@@ -9,20 +9,9 @@ export interface JobsOptions {
   ca?: string;
 }
 
-interface Job {
-  jid: string;
-  fun: string;
-  target: string;
-  submitter: string;
-  expected: string[];
-  skipped?: Array<{ minionId: string; reason: string }>;
-  notConnected?: string[];
-}
-
 /** `phoenix jobs list`: the job cache, readable from any master. */
 export async function list(options: JobsOptions): Promise<number> {
-  const api = await resolveApi(options);
-  const page = await request<{ jobs: Job[] }>(api, 'GET', `/jobs?limit=${options.limit ?? 50}`);
+  const page = await apiClient(await resolveApi(options)).call('listJobs', { query: { limit: options.limit ?? 50 } });
   await emit(options.out ?? 'text', page, () =>
     page.jobs.length === 0
       ? 'No jobs.'
@@ -38,19 +27,13 @@ export async function list(options: JobsOptions): Promise<number> {
 
 /** `phoenix jobs show JID`: one job's returns, and who has not returned. */
 export async function show(jid: string, options: JobsOptions): Promise<number> {
-  const api = await resolveApi(options);
-  const shown = await request<{
-    job: Job;
-    returns: Array<{ minionId: string; success: boolean; ret: unknown }>;
-    missing: string[];
-    notConnected?: string[];
-  }>(api, 'GET', `/jobs/${encodeURIComponent(jid)}`);
+  const shown = await apiClient(await resolveApi(options)).call('getJob', { params: { jid } });
   await emit(options.out ?? 'text', shown, () =>
     [
       `${shown.job.jid}  ${shown.job.fun}  ${shown.job.target}`,
       ...shown.returns.map((r) => `  ${r.minionId}: ${r.success ? 'ok' : 'failed'}  ${JSON.stringify(r.ret)}`),
       ...shown.missing.map((id) => `  ${id}: no return`),
-      ...(shown.notConnected ?? []).map((id) => `  ${id}: not connected`),
+      ...shown.notConnected.map((id) => `  ${id}: not connected`),
       ...(shown.job.skipped ?? []).map((s) => `  ${s.minionId}: skipped: ${s.reason}`),
     ].join('\n'),
   );

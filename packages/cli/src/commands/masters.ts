@@ -1,4 +1,5 @@
-import { resolveApi, request } from '../api-client.js';
+import type { MasterView } from '@phoenix/api';
+import { apiClient, resolveApi } from '../api-client.js';
 import { emit, type OutputFormat } from '../output.js';
 
 export interface ApiOptions {
@@ -8,22 +9,9 @@ export interface ApiOptions {
   ca?: string;
 }
 
-interface MasterView {
-  masterId: string;
-  host: string;
-  ports: { minion: number; api: number };
-  status: string;
-  liveness: 'live' | 'draining' | 'dead';
-  heartbeatAt: number;
-  minionCount: number;
-  version: string;
-  treeHash?: string;
-}
-
 /** `phoenix masters`: every master in the table, live, draining or dead, as any master sees it. */
 export async function masters(options: ApiOptions): Promise<number> {
-  const api = await resolveApi(options);
-  const { masters: list } = await request<{ masters: MasterView[] }>(api, 'GET', '/masters');
+  const { masters: list } = await apiClient(await resolveApi(options)).call('masters');
   const now = Date.now();
   const differing = treesDiffering(list);
   await emit(

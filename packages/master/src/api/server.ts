@@ -9,12 +9,10 @@ import { jobRoutes } from './jobs.js';
 import { keyRoutes } from './keys.js';
 import { createMetrics } from './metrics.js';
 import { minionRoutes } from './minions.js';
-import { API_ANSWER_HEADERS, mountRoutes, type AnyRoute } from './route.js';
+import { API_ANSWER_HEADERS, mountRoutes, requestRefusal, type AnyRoute } from './route.js';
 import { systemRoutes } from './system.js';
 import { tokenRoutes } from './tokens.js';
 import { MasterErrors } from '../errors.js';
-
-export { validate } from './route.js';
 
 /** Request bodies: a job's arguments (DATA_LIMITS) plus the body's own levels around them. */
 export const API_BODY_LIMITS: DataLimits = Object.freeze({ ...DATA_LIMITS, maxDepth: DATA_LIMITS.maxDepth + 8 });
@@ -91,7 +89,8 @@ export function buildApi(deps: ApiDeps): FastifyInstance {
     deps.events.emit('key/changed', { ...change, local });
   });
 
-  app.setErrorHandler((err, request, reply) => {
+  app.setErrorHandler((raised, request, reply) => {
+    const err = requestRefusal(raised);
     if (isPhoenixError(err)) {
       // The status is the error table's (a code without one of its own answers 500).
       const status = err.status;

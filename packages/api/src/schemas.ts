@@ -1,8 +1,11 @@
 import { z } from 'zod';
 import { KEY_STATES, LifecycleSchema, MasterRecordSchema } from '@phoenix/store';
+import { ROLES } from './routes.js';
 
 // Output shapes shared by several routes. Output objects are not strict: a field added to a record
 // later is documented when it is added here, and never breaks an answer.
+
+export const RoleSchema = z.enum(ROLES);
 
 export const KeyStateEnum = z.enum(KEY_STATES);
 export const LifecycleStateEnum = LifecycleSchema.shape.state;
@@ -107,7 +110,6 @@ export const MinionViewSchema = z.object({
     .object({ by: z.string(), at: z.number(), reason: z.string(), source: z.enum(['killswitch', 'api']) })
     .optional(),
 });
-export type MinionView = z.output<typeof MinionViewSchema>;
 
 export const ClusterEventSchema = z.object({
   tag: z.string(),
@@ -115,3 +117,31 @@ export const ClusterEventSchema = z.object({
   masterId: z.string(),
   data: z.record(z.string(), z.unknown()),
 });
+
+export const TokenViewSchema = z.object({
+  id: z.string(),
+  name: z.string(),
+  role: RoleSchema,
+  createdAt: z.number(),
+  createdBy: z.string(),
+  validUntil: z.number().optional(),
+  revokedAt: z.number().optional(),
+  revokedBy: z.string().optional(),
+  state: z.enum(['active', 'expired', 'revoked']),
+});
+
+/** Every error answer: the error table's code, its message, and details such as retryAfterSeconds. */
+export const ErrorBodySchema = z.object({
+  error: z.object({ code: z.string(), message: z.string(), details: z.record(z.string(), z.unknown()).optional() }),
+});
+
+export type Job = z.output<typeof JobSchema>;
+export type JobReturn = z.output<typeof ReturnSchema>;
+export type KeyInfo = z.output<typeof KeyInfoSchema>;
+export type KeyChange = z.output<typeof KeyChangeSchema>;
+export type KeyState = z.output<typeof KeyStateEnum>;
+export type LifecycleState = z.output<typeof LifecycleStateEnum>;
+export type MasterView = z.output<typeof MasterViewSchema>;
+export type MinionView = z.output<typeof MinionViewSchema>;
+export type ClusterEvent = z.output<typeof ClusterEventSchema>;
+export type TokenView = z.output<typeof TokenViewSchema>;
