@@ -3,6 +3,7 @@ import { mkdir, open, readFile } from 'node:fs/promises';
 import { join, resolve } from 'node:path';
 import pino, { type Logger } from 'pino';
 import { apiClient } from '../api-client.js';
+import { stopProcess } from '@phoenix/devstack/processes';
 import {
   readConnectionFile,
   removeConnectionFile,
@@ -321,7 +322,7 @@ async function detach(argv: readonly string[], out: OutputFormat, options: UpOpt
     }
     await new Promise((resolve) => setTimeout(resolve, 50));
   }
-  if (exited === undefined) child.kill('SIGKILL');
+  if (exited === undefined) await stopProcess(child);
   const reason = await failureReason(logPath);
   throw new PhoenixError(
     CliErrors.PHX_CLI_LOCAL_CLUSTER_FAILED,
