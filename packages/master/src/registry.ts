@@ -1,3 +1,4 @@
+import { EventEmitter } from 'node:events';
 import type { Logger } from 'pino';
 import { isLive, type MasterRecord, type MasterStatus, type NewMaster, type Store } from '@phoenix/store';
 
@@ -20,7 +21,7 @@ export class MasterRegistry {
   readonly #heartbeatMs: number;
   readonly #deadAfterMs: number;
   readonly #log: Logger;
-  readonly #listeners = new Set<(live: readonly MasterRecord[]) => void>();
+  readonly #changes = new EventEmitter<{ change: [readonly MasterRecord[]] }>().setMaxListeners(0);
   #status: MasterStatus = 'active';
   #treeHash: string | undefined;
   #timer: NodeJS.Timeout | undefined;
@@ -51,8 +52,8 @@ export class MasterRegistry {
 
   /** Hears the live masters (this one included) whenever the set or a status changes. */
   onChange(listener: (live: readonly MasterRecord[]) => void): () => void {
-    this.#listeners.add(listener);
-    return () => this.#listeners.delete(listener);
+    this.#changes.on('change', listener);
+    return () => void this.#changes.off('change', listener);
   }
 
   /** Live masters, active ones first, then draining ones. */
@@ -90,7 +91,7 @@ export class MasterRegistry {
     if (key === this.#liveKey) return;
     this.#liveKey = key;
     this.#log.info({ masters: live.map((m) => `${m.masterId}:${m.status}`) }, 'live masters changed');
-    for (const listener of this.#listeners) listener(live);
+    this.#changes.emit('change', live);
   }
 
   async stop(): Promise<void> {
