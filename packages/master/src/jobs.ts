@@ -356,8 +356,8 @@ export class JobService {
    * by the master they were submitted on.
    */
   deliver(job: DispatchedJob, origin: string): number {
-    this.#remember(job.jid, job.expected, origin);
-    this.#owed.note(job);
+    const facts = this.#remember(job.jid, job.expected, origin);
+    this.#owed.note(job, facts.expected);
     const link = this.#link();
     let sent = 0;
     try {
