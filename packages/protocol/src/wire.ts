@@ -26,7 +26,17 @@ const Grains = z.record(z.string(), z.unknown()).superRefine((grains, ctx) => {
   const violation = checkValue(grains, GRAINS_LIMITS);
   if (violation !== undefined) ctx.addIssue({ code: 'custom', message: violation.message });
 });
-const IdentityProof = z.strictObject({ document: z.string().max(16_384), signature: z.string().max(4_096) });
+/** A master's enrolment challenge: random bytes, base64. */
+const Challenge = z.string().regex(/^[A-Za-z0-9+/]{43}=$/, 'a 32-byte challenge in base64');
+/**
+ * An EC2 identity document and, with it, the challenge the master just set: the message's mac
+ * (keyed by the minion's CURVE secret) then binds the document to this key, on this connection, now.
+ */
+const IdentityProof = z.strictObject({
+  document: z.string().max(16_384),
+  signature: z.string().max(4_096),
+  challenge: Challenge.optional(),
+});
 
 const RequestId = z
   .int()
@@ -131,6 +141,8 @@ export const MasterMessageSchema = z.discriminatedUnion('t', [
     t: z.literal('enrolment'),
     state: KeyStateSchema,
     reason: z.string().optional(),
+    /** Set while the key is not accepted: a minion with an identity document answers with it. */
+    challenge: Challenge.optional(),
   }),
   /** The answer to a `knock`: this connection's nonce. */
   z.strictObject({

@@ -11,11 +11,19 @@ export { isMapping, traverse, deepMerge } from './data.js';
 export type { StateFile, StateFiles, FileLocation } from './files/state-files.js';
 export { parseFileUrl, sha256, DEFAULT_ENV, RunFiles } from './files/state-files.js';
 export { LocalRoots } from './files/local-roots.js';
+export { pathOnHost, ownDirectories } from './files/host-path.js';
 export type { RootsConfig } from './files/local-roots.js';
 export { CachedFiles, FILE_CACHE_DIR } from './files/cached-files.js';
 
 export { TemplateRenderer, TemplateRenderError } from './render/template-renderer.js';
-export type { TemplateServices, TemplateRendererOptions, TemplateSource } from './render/template-renderer.js';
+export type {
+  RenderIsolation,
+  TemplateServices,
+  TemplateRendererOptions,
+  TemplateSource,
+} from './render/template-renderer.js';
+export { RenderProcess, renderProcessFlags } from './render/render-process.js';
+export type { RenderProcessOptions } from './render/render-process.js';
 export { SlsLoader, SlsLoadError } from './render/sls-loader.js';
 export type { ModuleCaller, RenderVars, LoadedSls } from './render/sls-loader.js';
 export { parseYaml, YamlError } from './render/yaml.js';

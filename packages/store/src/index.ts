@@ -23,3 +23,5 @@ export type { NewReturn } from './returns-table.js';
 export { ScheduleClaims, scheduleClaimKey } from './schedule-claims.js';
 export type { ScheduleClaim } from './schedule-claims.js';
 export { Store } from './store.js';
+export { ApiTokensTable } from './api-tokens.js';
+export type { ApiTokenRecord } from './api-tokens.js';

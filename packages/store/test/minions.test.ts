@@ -224,3 +224,37 @@ test('lifecycle steps only move forward: a launch processed after its terminate 
   const again = await env.store.minions.setLifecycle('i-order', { state: 'terminated', group: 'web' }, 30);
   assert.equal(again?.lifecycle?.updatedAt, 30, 'a duplicate of the current step is applied again');
 });
+
+test('warm pool: an instance leaves the pool once, its preparation forgotten; it returns keeping its key', async () => {
+  const m = env.store.minions;
+  await m.setLifecycle('i-warm', { state: 'warming', group: 'web', token: 'w' }, 1);
+  await m.registerKey('i-warm', key('w'));
+  await m.setKeyState('i-warm', 'pending', 'accepted');
+  const first = { masterId: 'master-1', claimId: 'master-1-a' };
+  await m.claimHighstate('i-warm', first, 60_000, { now: 2 });
+  await m.recordHighstateJob('i-warm', first, 'j-warm');
+  await m.finishHighstate('i-warm', first, { result: 'success', jid: 'j-warm' }, 3);
+  await m.setLifecycle('i-warm', { state: 'warmed', group: 'web', token: 'w' }, 4);
+
+  assert.equal(await m.leaveWarmPool('i-warm', { state: 'launching', group: 'web', token: 'l' }, 5), true);
+  const left = await m.get('i-warm');
+  assert.equal(left?.lifecycle?.state, 'launching');
+  assert.equal(left?.highstate, undefined, 'the first highstate in service runs afresh');
+  assert.equal(left?.keyState, 'accepted');
+  // A repeated delivery of the same message finds it launching: nothing moves.
+  await m.claimHighstate('i-warm', { masterId: 'master-2', claimId: 'master-2-a' }, 60_000, { now: 6 });
+  assert.equal(await m.leaveWarmPool('i-warm', { state: 'launching', group: 'web', token: 'l' }, 7), false);
+  assert.equal((await m.get('i-warm'))?.highstate?.claimedBy, 'master-2', 'a running claim is never wiped');
+
+  await m.setLifecycle('i-warm', { state: 'in-service', group: 'web' }, 8);
+  assert.equal(await m.returnToWarmPool('i-warm', { group: 'web', token: 'r' }, 9), true);
+  const back = await m.get('i-warm');
+  assert.equal(back?.lifecycle?.state, 'warmed');
+  assert.equal(back?.keyState, 'accepted', 'an instance back in the pool keeps its key');
+
+  await m.setLifecycle('i-warm', { state: 'terminated', group: 'web' }, 10);
+  assert.equal(await m.returnToWarmPool('i-warm', { group: 'web' }, 11), false, 'a terminated instance stays so');
+  assert.equal(await m.leaveWarmPool('i-warm', { state: 'launching', group: 'web' }, 12), false);
+  assert.equal(await m.returnToWarmPool('i-never', { group: 'web' }, 13), false, 'no row is made for an unknown id');
+  assert.equal(await m.get('i-never'), undefined);
+});

@@ -13,9 +13,12 @@ export interface HighstateOptions {
   timeoutMs: number;
   /** The lifecycle action after a failed first highstate, per group (ABANDON when unset). */
   onFailure: (group: string) => 'ABANDON' | 'CONTINUE';
+  /** How long a new key waits for a rival before auto-accept (reactor.attestation.contestWindowMs). */
+  contestWindowMs?: number;
 }
 
-const UNFINISHED = new Set(['launching', 'in-service']);
+/** Lifecycle states whose highstate may be due: a launch's, or a warm-pool preparation's (`warming`). */
+const UNFINISHED = new Set(['warming', 'launching', 'in-service']);
 
 /**
  * Runs each launched instance's first highstate exactly once in the cluster. Every master may try;
@@ -26,7 +29,10 @@ const UNFINISHED = new Set(['launching', 'in-service']);
  */
 export class HighstateCoordinator {
   readonly #running = new Set<string>();
+  /** Contested launches this master has announced it holds. */
+  readonly #held = new Set<string>();
   #sweep: NodeJS.Timeout | undefined;
+  #hold: NodeJS.Timeout | undefined;
 
   constructor(
     private readonly store: Store,
@@ -41,10 +47,52 @@ export class HighstateCoordinator {
   start(): void {
     this.#sweep = setInterval(() => void this.sweep().catch(() => undefined), Math.max(500, this.options.leaseMs / 2));
     this.#sweep.unref();
+    this.#hold = setInterval(() => void this.holdContested().catch(() => undefined), this.options.heartbeatMs);
+    this.#hold.unref();
   }
 
   stop(): void {
     clearInterval(this.#sweep);
+    clearInterval(this.#hold);
+  }
+
+  /**
+   * A launch whose id more than one key claims waits for an operator, not for the hook's timeout:
+   * its lifecycle action is heartbeated (by every master: heartbeats are idempotent) until an
+   * operator accepts a key, and then the first highstate runs as usual. So is a launch whose new
+   * key waits out the contest window: Phoenix is the one waiting, and the hook's timeout may be
+   * shorter than the window.
+   */
+  async holdContested(now = Date.now()): Promise<void> {
+    const window = this.options.contestWindowMs ?? 0;
+    let cursor: string | undefined;
+    do {
+      const page = await this.store.minions.listByKeyState('pending', { limit: 500, cursor });
+      for (const record of page.items) {
+        const lifecycle = record.lifecycle;
+        const waiting =
+          record.keyUpdatedAt !== undefined && now - record.keyUpdatedAt < window + this.options.heartbeatMs;
+        if ((record.contested === undefined && !waiting) || lifecycle?.state !== 'launching') continue;
+        if (lifecycle.token === undefined || lifecycle.hookName === undefined) continue;
+        try {
+          await this.autoscaling.send(
+            new RecordLifecycleActionHeartbeatCommand({
+              AutoScalingGroupName: lifecycle.group,
+              LifecycleHookName: lifecycle.hookName,
+              LifecycleActionToken: lifecycle.token,
+              InstanceId: record.minionId,
+            }),
+          );
+          if (record.contested !== undefined && !this.#held.has(record.minionId)) {
+            this.#held.add(record.minionId);
+            this.events.emit('lifecycle/held', { minionId: record.minionId, group: lifecycle.group, why: 'contested' });
+          }
+        } catch (err) {
+          this.log.warn({ err, minionId: record.minionId }, 'could not hold a contested launch');
+        }
+      }
+      cursor = page.cursor;
+    } while (cursor !== undefined);
   }
 
   async sweep(now = Date.now()): Promise<void> {
@@ -152,7 +200,8 @@ export class HighstateCoordinator {
         result: success ? 'success' : ret === undefined ? 'timeout' : 'failure',
       });
       const action = success ? 'CONTINUE' : this.options.onFailure(lifecycle.group);
-      if (lifecycle.token !== undefined && lifecycle.hookName !== undefined && lifecycle.state === 'launching') {
+      const held = lifecycle.state === 'launching' || lifecycle.state === 'warming';
+      if (lifecycle.token !== undefined && lifecycle.hookName !== undefined && held) {
         await this.autoscaling.send(
           new CompleteLifecycleActionCommand({
             AutoScalingGroupName: lifecycle.group,
@@ -165,7 +214,9 @@ export class HighstateCoordinator {
         this.events.emit('lifecycle/completed', { minionId, group: lifecycle.group, action });
       }
       if (action === 'CONTINUE') {
-        await this.store.minions.setLifecycle(minionId, { ...lifecycle, state: 'in-service' });
+        // A warm-pool instance is prepared, not in service: it stays in the pool until it is needed.
+        const next = lifecycle.state === 'warming' ? 'warmed' : 'in-service';
+        await this.store.minions.setLifecycle(minionId, { ...lifecycle, state: next });
       }
     } finally {
       clearInterval(keepAlive);

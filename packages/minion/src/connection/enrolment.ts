@@ -40,10 +40,16 @@ export class Enrolment {
         id: request.id,
         publicKey,
         grains: request.grains,
-        ...(request.identity === undefined ? {} : { identity: request.identity }),
       };
       this.#socket.send(enrol);
       let reply = await this.#answer(request.answerMs);
+      // The identity document goes back with the master's challenge: signed by this key, it proves
+      // the document was presented by the key's holder, on this connection, now (not replayed).
+      const challenge = reply?.t === 'enrolment' ? reply.challenge : undefined;
+      if (challenge !== undefined && request.identity !== undefined) {
+        this.#socket.send({ ...enrol, identity: { ...request.identity, challenge } });
+        reply = await this.#answer(request.answerMs);
+      }
       if (reply?.t === 'enrolment' && (reply.state === 'pending' || reply.state === 'rejected')) {
         request.onWaiting(reply.state);
         // The master tells us the moment the key is accepted; until then this is a quiet wait.

@@ -1,6 +1,6 @@
 import { z } from 'zod';
 import { bindArguments } from '../modules/bind-arguments.js';
-import { ExecutionError } from '../modules/errors.js';
+import { ArgumentError, ExecutionError } from '../modules/errors.js';
 import { LocalRoots, LocalPillar, parseYaml } from '@phoenix/state';
 import type { RootsConfig, StateFiles, PillarSource } from '@phoenix/state';
 import type { StateSystemOptions } from './run/state-run.js';
@@ -289,7 +289,16 @@ function job(ctx: JobContext): StateJob {
       if (!fn) throw new ExecutionError(`'${fun}' is not available.`);
       // A template's call must not set the state run's retcode (cmd.run would).
       const nested = Object.create(ctx, { setRetcode: { value: () => undefined } }) as JobContext;
-      return fn.run(bindArguments(fn.params, args, kwargs, fn.extraKeywords, fn.varargs, fn.keywordOnly), nested);
+      try {
+        return await fn.run(
+          bindArguments(fn.params, args, kwargs, fn.extraKeywords, fn.varargs, fn.keywordOnly),
+          nested,
+        );
+      } catch (err) {
+        // Named as a job names it, so the template's error says which call was wrong.
+        if (err instanceof ArgumentError) throw new ArgumentError(`Passed invalid arguments to ${fun}: ${err.message}`);
+        throw err;
+      }
     },
   };
 }

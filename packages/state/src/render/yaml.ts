@@ -52,7 +52,7 @@ export function parseYaml(text: string, where: string): ParsedYaml {
     uniqueKeys: true,
     prettyErrors: false,
     lineCounter,
-    customTags: keepOctalAndDatesAsText,
+    customTags: pyyamlTags,
   });
   const error = doc.errors[0];
   if (error) {
@@ -96,16 +96,42 @@ export class YamlError extends Error {
   }
 }
 
-function keepOctalAndDatesAsText(tags: Tags): Tags {
+/**
+ * PyYAML's resolvers, which differ from the YAML 1.1 spec the library follows: `y`/`n` are not
+ * booleans, a float needs a dot (and a signed exponent: `1e3` is a string), an integer has no
+ * leading zero; Salt's differences on top: octal-looking numbers and dates stay text.
+ */
+const PYYAML_BOOL = {
+  true: /^(?:yes|Yes|YES|true|True|TRUE|on|On|ON)$/,
+  false: /^(?:no|No|NO|false|False|FALSE|off|Off|OFF)$/,
+};
+const PYYAML_FLOAT = /^(?:[-+]?[0-9][0-9_]*\.[0-9_]*(?:[eE][-+][0-9]+)?|\.[0-9_]+(?:[eE][-+][0-9]+)?)$/;
+const PYYAML_DECIMAL = /^[-+]?(?:0|[1-9][0-9_]*)$/;
+
+function pyyamlTags(tags: Tags): Tags {
   const kept: Tags = [];
+  let floatAdded = false;
   for (const tag of tags) {
     if (typeof tag === 'string') {
       if (tag !== 'timestamp') kept.push(tag);
-    } else if (tag.tag === 'tag:yaml.org,2002:timestamp') {
       continue;
-    } else if ('format' in tag && tag.format === 'OCT' && !('collection' in tag && tag.collection)) {
-      const octal: ScalarTag = { ...(tag as ScalarTag), resolve: (source: string) => source };
-      kept.push(octal);
+    }
+    const scalar = tag as ScalarTag;
+    const format = 'format' in tag ? tag.format : undefined;
+    if (tag.tag === 'tag:yaml.org,2002:timestamp') continue;
+    if (tag.tag === 'tag:yaml.org,2002:bool') {
+      const value = scalar.test?.test('true') === true;
+      kept.push({ ...scalar, test: value ? PYYAML_BOOL.true : PYYAML_BOOL.false });
+    } else if (tag.tag === 'tag:yaml.org,2002:float' && format === undefined && !String(scalar.test).includes('inf')) {
+      // The plain float and the exponent form become PyYAML's one float.
+      if (!floatAdded) kept.push({ ...scalar, test: PYYAML_FLOAT });
+      floatAdded = true;
+    } else if (tag.tag === 'tag:yaml.org,2002:float' && format === 'EXP') {
+      continue;
+    } else if (tag.tag === 'tag:yaml.org,2002:int' && format === 'OCT' && !('collection' in tag && tag.collection)) {
+      kept.push({ ...scalar, resolve: (source: string) => source });
+    } else if (tag.tag === 'tag:yaml.org,2002:int' && format === undefined) {
+      kept.push({ ...scalar, test: PYYAML_DECIMAL });
     } else {
       kept.push(tag);
     }
