@@ -25,7 +25,7 @@ const count = (value: number, what: string): void => {
 // and reports each figure, not what the figures are (speed and loss are the benchmark's to show).
 test(
   'the chaos scenario runs every fault at N=5 and reports recovery, failback and the ledger',
-  { timeout: 200_000 },
+  { timeout: 290_000 },
   async () => {
     const out: string[] = [];
     const child = spawn(
@@ -35,7 +35,7 @@ test(
     );
     child.stdout.on('data', (chunk: Buffer) => out.push(chunk.toString()));
     child.stderr.on('data', (chunk: Buffer) => out.push(chunk.toString()));
-    const timer = setTimeout(() => child.kill('SIGTERM'), 190_000);
+    const timer = setTimeout(() => child.kill('SIGTERM'), 280_000);
     const code = await new Promise<number | null>((resolve) => child.once('exit', resolve));
     clearTimeout(timer);
     assert.equal(code, 0, out.join(''));

@@ -194,9 +194,17 @@ test('a runaway template is stopped by its time limit; a killed render process f
       }),
       /rendering took longer than 1000 ms and was stopped/,
     );
-    assert.equal(await slow.render({ source: 'ok', path: 'salt://ok.sls', context, services }), 'ok');
   } finally {
     await slow.close();
+  }
+  // The process itself was not stopped: the next renderer is served (with time to start its thread).
+  const stoppedIn = renders.pid;
+  const next = renderer();
+  try {
+    assert.equal(await next.render({ source: 'ok', path: 'salt://ok.sls', context, services }), 'ok');
+    assert.equal(renders.pid, stoppedIn, 'by the same process: only the runaway render thread was stopped');
+  } finally {
+    await next.close();
   }
 
   const r = renderer();
