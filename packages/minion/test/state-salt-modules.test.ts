@@ -225,6 +225,19 @@ test(
     assert.equal(backups.length, 1);
     assert.match(backups[0] ?? '', /^motd_\w{3}_\w{3}_\d\d_\d\d:\d\d:\d\d_\d{6}_\d{4}$/);
 
+    // A source template sees the state's name, the source it came from, user, group and mode, as in Salt.
+    await writeFile(
+      join(h.roots, 'http', 'vars.conf'),
+      'name={{ name }} source={{ source }} user={{ user }} group={{ group }} mode={{ mode }} x={{ x }}\n',
+    );
+    await apply(
+      "/etc/http/vars.conf:\n  file.managed:\n    - source: salt://http/vars.conf\n    - template: jinja\n    - mode: '0600'\n    - context:\n        x: 1\n",
+    );
+    assert.equal(
+      await readFile(rooted('etc/http/vars.conf'), 'utf8'),
+      'name=/etc/http/vars.conf source=salt://http/vars.conf user=None group=None mode=0600 x=1\n',
+    );
+
     const wrongSum = await apply(
       `/etc/other:\n  file.managed:\n    - source: salt://http/static.txt\n    - source_hash: sha256=${'0'.repeat(64)}\n`,
     );
