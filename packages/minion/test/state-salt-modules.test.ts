@@ -527,6 +527,34 @@ test(
     assert.equal((await stat(rooted('etc/app/copy.txt'))).mode & 0o777, 0o600);
     assert.equal(await readFile(rooted('etc/app/new-name'), 'utf8'), 'move me\n');
     assert.equal(await readlink(rooted('etc/app/current')), '/etc/app/config.json');
+    // PyYAML's and Python's json as Salt calls them: what would read back as something else is quoted,
+    // lists under a key are not indented, non-ASCII is escaped.
+    await idempotent(`
+/etc/app/pyyaml.yaml:
+  file.serialize:
+    - dataset:
+        enabled: 'yes'
+        mode: '0644'
+        hosts: [a, b]
+        nested:
+          list:
+            - k: v
+          empty: []
+/etc/app/ascii.json:
+  file.serialize:
+    - dataset:
+        name: café
+        n: [1]
+    - formatter: json
+`);
+    assert.equal(
+      await readFile(rooted('etc/app/pyyaml.yaml'), 'utf8'),
+      "enabled: 'yes'\nhosts:\n- a\n- b\nmode: '0644'\nnested:\n  empty: []\n  list:\n  - k: v\n",
+    );
+    assert.equal(
+      await readFile(rooted('etc/app/ascii.json'), 'utf8'),
+      '{\n  "n": [\n    1\n  ],\n  "name": "caf\\u00e9"\n}\n',
+    );
 
     const checks = await apply(`
 exists:
