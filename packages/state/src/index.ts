@@ -52,3 +52,5 @@ export type { HighstateOutputOptions } from './output/highstate.js';
 export { formatHighstate, useColour } from './output/highstate.js';
 export type { NestedOutputOptions } from './output/nested.js';
 export { formatNested } from './output/nested.js';
+export { yamlDump as pyyamlDump } from './render/jinja/salt-filters.js';
+export { pythonJson as pythonJsonDump } from './render/jinja/builtins.js';
