@@ -113,7 +113,7 @@ export class SlsLoader {
       try {
         data = output.trim() === '' ? null : (JSON.parse(output) as unknown);
       } catch (err) {
-        throw new Error(`JSON error in ${url}: ${err instanceof Error ? err.message : String(err)}`);
+        throw new SlsLoadError(`JSON error in ${url}: ${err instanceof Error ? err.message : String(err)}`);
       }
       checkSlsData(data, url);
       return { data, keyLines: new Map() };

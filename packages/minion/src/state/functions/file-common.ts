@@ -5,6 +5,7 @@ import { stringify as yamlStringify } from 'yaml';
 import { z } from 'zod';
 import { traverse } from '@phoenix/state';
 import type { StateOutcome } from '@phoenix/state';
+import { writeFileAtomic } from '@phoenix/protocol';
 import { ExecutionError } from '../../modules/errors.js';
 import {
   applyAttributes,
@@ -14,7 +15,6 @@ import {
   ModeOrKeep,
   OwnerArg,
   statOrUndefined,
-  writeAtomic,
 } from '../../modules/host-paths.js';
 import type { AttributeChanges, Attributes } from '../../modules/host-paths.js';
 import { contentDiff } from '../../modules/text-diff.js';
@@ -306,7 +306,9 @@ export async function applyFile(
   if (plan.write !== undefined) {
     if (plan.exists && options.backup === 'minion') await backupToCache(rt, name, plan.path);
     const current = plan.exists ? await statOrUndefined(plan.path) : undefined;
-    await writeAtomic(plan.path, plan.write, plan.attrs.mode ?? (current ? current.mode & 0o7777 : 0o644));
+    await writeFileAtomic(plan.path, plan.write, {
+      mode: plan.attrs.mode ?? (current ? current.mode & 0o7777 : 0o644),
+    });
   }
   await applyAttributes(plan.path, plan.attrs);
 }
@@ -346,6 +348,6 @@ export async function finishEdit(
   if (call.test) return outcome(null, options.predicted ?? 'Changes would have been made', changes);
   const current = await statOrUndefined(path);
   if (current && options.backup) await copyFile(path, `${path}${options.backup}`);
-  await writeAtomic(path, Buffer.from(after), current ? current.mode & 0o7777 : 0o644);
+  await writeFileAtomic(path, Buffer.from(after), { mode: current ? current.mode & 0o7777 : 0o644 });
   return outcome(true, options.changed ?? 'Changes were made', changes);
 }
