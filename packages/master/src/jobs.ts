@@ -539,8 +539,8 @@ export class JobService {
    * by the master they were submitted on.
    */
   deliver(job: DispatchedJob, origin: string): number {
-    this.#remember(job, origin);
-    this.#owed.note(job);
+    const facts = this.#remember(job, origin);
+    this.#owed.note(job, facts.expected);
     const link = this.#link;
     let sent = 0;
     try {

@@ -10,6 +10,7 @@ import { ExecutionError } from '../../modules/errors.js';
 import {
   applyAttributes,
   attributeChanges,
+  formatMode,
   hostPath,
   ModeOrKeep,
   OwnerArg,
@@ -161,6 +162,30 @@ export interface ContentArgs {
   readonly template?: string | undefined;
   readonly context?: Record<string, unknown> | undefined;
   readonly defaults?: Record<string, unknown> | undefined;
+  /** Seen by a source template as Salt passes them (`{{ user }}`, `{{ mode }}`). */
+  readonly user?: string | number | undefined;
+  readonly group?: string | number | undefined;
+  readonly mode?: number | 'keep' | undefined;
+}
+
+/**
+ * What a `template: jinja` source sees besides grains, pillar and salt: Salt's file.get_managed
+ * passes the state's name, the source it chose, user, group and mode (None when not given), then
+ * defaults and context, which win.
+ */
+export function sourceTemplateContext(
+  args: Pick<ContentArgs, 'name' | 'user' | 'group' | 'mode' | 'defaults' | 'context'>,
+  source: string,
+): Record<string, unknown> {
+  return {
+    name: args.name,
+    source,
+    user: args.user ?? null,
+    group: args.group ?? null,
+    mode: args.mode === undefined ? null : args.mode === 'keep' ? 'keep' : formatMode(args.mode),
+    ...args.defaults,
+    ...args.context,
+  };
 }
 
 /** The bytes a file should hold (file.managed and friends), or undefined to leave its content alone. */
@@ -186,7 +211,11 @@ export async function desiredContent(
     const file = found.url.startsWith('salt://')
       ? (found.url.slice('salt://'.length).split('?')[0] ?? '')
       : found.url.replace(/^\/+/, '');
-    return { content: Buffer.from(await call.rt.renderTemplate(found.content.toString('utf8'), file, context)) };
+    return {
+      content: Buffer.from(
+        await call.rt.renderTemplate(found.content.toString('utf8'), file, sourceTemplateContext(args, found.url)),
+      ),
+    };
   }
   let text: string;
   const delimiter = args.contents_delimiter ?? ':';
