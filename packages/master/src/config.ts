@@ -1,9 +1,11 @@
 import { z } from 'zod';
 import { validateDetailed } from 'node-cron';
 import { AwsSettingsSchema, compileTarget, loadConfig, TargetTypeSchema } from '@phoenix/protocol';
+import { gitSources, RootEntrySchema } from './gitfs/git-root.js';
 
 const Port = z.int().min(0).max(65535);
-const Roots = z.record(z.string().regex(/^[A-Za-z0-9_.-]{1,64}$/), z.array(z.string().min(1)).min(1));
+/** Environment → roots in order: directories and git remotes (see gitfs/git-root.ts). */
+const Roots = z.record(z.string().regex(/^[A-Za-z0-9_.-]{1,64}$/), z.array(RootEntrySchema).min(1));
 
 export const ApiTokenSchema = z.strictObject({
   name: z.string().min(1),
@@ -149,6 +151,18 @@ export const MasterConfigSchema = z.strictObject({
       pillarTimeoutMs: z.int().min(1_000).max(3_600_000).default(60_000),
       /** Pillar renders at once on this master (each runs in a worker thread). */
       pillarConcurrency: z.int().min(1).max(64).default(4),
+      /** How often git roots are fetched (also on start and on `phoenix fileserver update`). */
+      fetchIntervalMs: z.int().min(1_000).max(86_400_000).default(60_000),
+      /** A file of a git root larger than this is not served (an error says so). */
+      maxFileBytes: z
+        .int()
+        .min(1)
+        .max(1024 * 1024 * 1024)
+        .default(64 * 1024 * 1024),
+      /** One git command (a fetch) may take this long. */
+      gitTimeoutMs: z.int().min(1_000).max(3_600_000).default(120_000),
+      /** Where git roots are mirrored and their commits checked out. */
+      gitCacheDir: z.string().min(1).default('/var/cache/phoenix/git'),
     })
     .prefault({}),
   /** Jobs the cluster runs on a schedule (a scheduled highstate, say); each tick fires once. */
@@ -156,6 +170,10 @@ export const MasterConfigSchema = z.strictObject({
   /** On SIGTERM, how long a draining master waits for its minions to move to other masters. */
   drainTimeoutMs: z.int().min(0).max(600_000).default(10_000),
   logLevel: z.enum(['trace', 'debug', 'info', 'warn', 'error', 'fatal', 'silent']).default('info'),
+}).superRefine((config, ctx) => {
+  for (const problem of gitSources(config.fileRoots, config.pillarRoots).problems) {
+    ctx.addIssue({ code: 'custom', message: problem });
+  }
 });
 export type MasterConfig = z.output<typeof MasterConfigSchema>;
 export type MasterConfigInput = z.input<typeof MasterConfigSchema>;

@@ -12,7 +12,7 @@ import {
   type MasterEndpoint,
   type MasterMessage,
 } from '@phoenix/protocol';
-import { Store, type MasterRecord } from '@phoenix/store';
+import { isLive, Store, type MasterRecord } from '@phoenix/store';
 import type { FastifyInstance } from 'fastify';
 import { buildApi } from './api/server.js';
 import { readClusterKeys } from './cluster-keys.js';
@@ -26,7 +26,8 @@ import { ZapHandler } from './zap.js';
 import { ClusterEvents } from './events.js';
 import { FileServer } from './file-server/file-server.js';
 import { PillarRenderer } from './file-server/pillar-renderer.js';
-import { StateTree } from './file-server/state-tree.js';
+import { GitTrees } from './gitfs/git-trees.js';
+import { isGitRoot, type RootEntry } from './gitfs/git-root.js';
 import { AutoAcceptor } from './reactor/auto-accept.js';
 import { LifecycleConsumer } from './reactor/consumer.js';
 import { HighstateCoordinator } from './reactor/highstate.js';
@@ -86,7 +87,24 @@ export async function startMaster(
   await jobs.loadGrains();
   /** Set on SIGTERM: every masters list this master sends from then on tells its minions to leave. */
   let draining = false;
+  const events = new ClusterEvents(id, log.child({ component: 'events' }));
+  // Git roots: fetched in the background; until this master serves the cluster's commit of each it
+  // is `starting`, in no minion's list and not healthy.
+  const gitTrees = new GitTrees({
+    fileRoots: config.fileRoots,
+    pillarRoots: config.pillarRoots,
+    cacheDir: config.fileServer.gitCacheDir,
+    fetchIntervalMs: config.fileServer.fetchIntervalMs,
+    maxFileBytes: config.fileServer.maxFileBytes,
+    gitTimeoutMs: config.fileServer.gitTimeoutMs,
+    renderTimeoutMs: config.fileServer.pillarTimeoutMs,
+    aws: config.aws,
+    events,
+    log: log.child({ component: 'gitfs' }),
+  });
+  await gitTrees.start();
   const registry = new MasterRegistry({
+    status: gitTrees.ready ? 'active' : 'starting',
     store,
     minionCount: () => link.connectedCount,
     heartbeatMs: config.heartbeatIntervalMs,
@@ -96,11 +114,14 @@ export async function startMaster(
   const mastersMessage = (draining = false): MasterMessage => ({
     v: WIRE_VERSION,
     t: 'masters',
-    masters: registry.live().map(endpoint),
+    // A starting master does not serve the cluster's tree yet: no minion is sent to it.
+    masters: registry
+      .live()
+      .filter((m) => m.status !== 'starting')
+      .map(endpoint),
     ...(draining ? { draining } : {}),
   });
   // The lifecycle reactor: auto-accept, first highstate exactly once, lifecycle actions.
-  const events = new ClusterEvents(id, log.child({ component: 'events' }));
   const reactorConfig = config.reactor;
   const certificate = await readCertificate(reactorConfig.attestation.certificate);
   const autoAccept = new AutoAcceptor(
@@ -164,20 +185,22 @@ export async function startMaster(
         case 'peer-grains':
           jobs.rememberGrains(message.minionId, message.grains);
           return;
+        case 'peer-fileserver-update':
+          void gitTrees.update(`asked by ${message.from}`);
+          return;
         default:
           return;
       }
     },
   });
   // The state tree: salt:// files for minions, pillar rendered here for each minion alone.
-  const tree = new StateTree(config.fileRoots, config.pillarRoots);
   const fileServer = new FileServer({
-    tree,
+    trees: gitTrees,
     pillar: new PillarRenderer({
-      files: tree.pillar,
+      files: (await gitTrees.at()).pillar,
       timeoutMs: config.fileServer.pillarTimeoutMs,
       concurrency: config.fileServer.pillarConcurrency,
-      opts: { file_roots: config.fileRoots, pillar_roots: config.pillarRoots, master_id: id },
+      opts: { file_roots: rootsForTemplates(config.fileRoots), pillar_roots: rootsForTemplates(config.pillarRoots), master_id: id },
       log: log.child({ component: 'pillar' }),
     }),
     grainsOf: (minionId) => jobs.grainsOf(minionId),
@@ -271,6 +294,13 @@ export async function startMaster(
     events,
     masters: () => registry.all(),
     connectedMinions: () => link.connectedCount,
+    fileServer: {
+      starting: () => registry.status === 'starting',
+      update: async () => {
+        peers.broadcast({ v: WIRE_VERSION, t: 'peer-fileserver-update', from: id });
+        return gitTrees.update('phoenix fileserver update');
+      },
+    },
     defaultJobTimeoutMs: config.jobTimeoutMs,
     log,
   });
@@ -286,7 +316,7 @@ export async function startMaster(
   // Operators compare trees across masters (`phoenix masters`): the hash follows edits to the tree.
   const hashTree = async (): Promise<void> => {
     try {
-      registry.setTreeHash(await tree.hash());
+      registry.setTreeHash(await (await gitTrees.at()).tree.hash());
     } catch (err) {
       log.warn({ err }, 'could not hash the state tree');
     }
@@ -294,6 +324,27 @@ export async function startMaster(
   await hashTree();
   const treeTimer = setInterval(() => void hashTree(), config.fileServer.hashIntervalMs);
   treeTimer.unref();
+  // Every read of the table tells the git roots what the other masters serve; every heartbeat
+  // tells the others what this one serves.
+  registry.onRefresh((rows) => {
+    registry.setFileServer({ gitCommits: gitTrees.commits(), fileServerErrors: gitTrees.errors() });
+    void gitTrees
+      .noteCluster(rows, id, (row) => isLive(row, config.deadAfterMs))
+      .catch((err: unknown) => log.warn({ err }, 'could not compare git commits with the other masters'));
+  });
+  events.on((event) => {
+    if (event.masterId === id && event.tag.startsWith('fileserver/')) {
+      registry.setFileServer({ gitCommits: gitTrees.commits(), fileServerErrors: gitTrees.errors() });
+    }
+  });
+  gitTrees.onReady(() => {
+    if (registry.status !== 'starting') return;
+    void registry
+      .setStatus('active')
+      .then(() => registry.refresh())
+      .then(() => events.emit('master/active', { commits: gitTrees.commits() }))
+      .catch((err: unknown) => log.warn({ err }, 'could not mark this master active'));
+  });
   await registry.start({ masterId: id, host: config.advertise, ports, startedAt: Date.now(), version: MASTER_VERSION });
   let consumer: LifecycleConsumer | undefined;
   let sqs: SQSClient | undefined;
@@ -348,6 +399,7 @@ export async function startMaster(
       log.info({ remaining: link.connectedCount }, 'drained');
       await consumer?.stop();
       highstate.stop();
+      gitTrees.stop();
       clearInterval(treeTimer);
       await registry.stop();
       await api.close();
@@ -360,6 +412,13 @@ export async function startMaster(
       log.info('master stopped');
     },
   };
+}
+
+/** `opts.file_roots` in templates: directories, and git roots by URL (their credentials' sources stay here). */
+function rootsForTemplates(roots: Readonly<Record<string, readonly RootEntry[]>>): Record<string, string[]> {
+  return Object.fromEntries(
+    Object.entries(roots).map(([env, entries]) => [env, entries.map((e) => (isGitRoot(e) ? e.git : e))]),
+  );
 }
 
 /** The attestation certificate: inline PEM, or the path of a PEM file. */

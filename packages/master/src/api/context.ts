@@ -3,6 +3,7 @@ import type { MinionsTable } from '@phoenix/store';
 import type { ApiToken } from '../config.js';
 import type { ClusterEvents } from '../events.js';
 import type { JobService } from '../jobs.js';
+import type { GitRootStatus } from '../gitfs/git-trees.js';
 import type { KeyRegistry } from '../keys.js';
 import type { MasterView } from '../registry.js';
 import type { ApiMetrics } from './metrics.js';
@@ -18,6 +19,11 @@ export interface ApiDeps {
   events: ClusterEvents;
   masters: () => Promise<MasterView[]>;
   connectedMinions: () => number;
+  /** The git roots: whether this master is still starting, and an update of them now (all masters). */
+  fileServer?: {
+    starting(): boolean;
+    update(): Promise<readonly GitRootStatus[]>;
+  };
   defaultJobTimeoutMs: number;
   log: Logger;
   /** Failed authentications one client address may make per window before it gets 429. */

@@ -7,7 +7,9 @@ import { KEY_STATES, LifecycleSchema, MasterRecordSchema } from '@phoenix/store'
 export const KeyStateEnum = z.enum(KEY_STATES);
 export const LifecycleStateEnum = LifecycleSchema.shape.state;
 
-export const MasterViewSchema = MasterRecordSchema.extend({ liveness: z.enum(['live', 'draining', 'dead']) });
+export const MasterViewSchema = MasterRecordSchema.extend({
+  liveness: z.enum(['starting', 'live', 'draining', 'dead']),
+});
 
 export const JobSchema = z.object({
   jid: z.string(),

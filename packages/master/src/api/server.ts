@@ -8,6 +8,7 @@ import { AuthFailureLimiter } from './auth-failures.js';
 import { mountDashboard } from './dashboard.js';
 import { ApiErrorCodes } from './errors.js';
 import { eventRoutes } from './event-stream.js';
+import { fileServerRoutes } from './fileserver.js';
 import { jobRoutes } from './jobs.js';
 import { keyRoutes } from './keys.js';
 import { createMetrics } from './metrics.js';
@@ -103,6 +104,7 @@ export function buildApi(deps: ApiDeps): FastifyInstance {
     ...keyRoutes(context),
     ...jobRoutes(context),
     ...eventRoutes(context),
+    ...fileServerRoutes(context),
   );
   mountRoutes(app, routes, requireRole, deps.log.child({ component: 'api' }));
   if (deps.dashboard !== false) mountDashboard(app, deps.log.child({ component: 'dashboard' }));

@@ -13,11 +13,19 @@ export function systemRoutes(deps: ApiContext, all: () => readonly AnyRoute[]): 
       method: 'GET',
       url: '/healthz',
       absolute: true,
-      summary: 'liveness: the process answers',
+      summary: "health: the process answers and serves the cluster's tree (503 while it is starting)",
       tag: 'system',
       role: 'open',
       response: z.object({ status: z.literal('ok'), masterId: z.string() }),
-      handler: async () => ({ status: 'ok' as const, masterId: deps.masterId }),
+      handler: async () => {
+        if (deps.fileServer?.starting() === true) {
+          throw new ApiError(
+            ApiErrorCodes.NOT_READY,
+            `master ${deps.masterId} is starting: it does not yet serve the cluster's commit of its git roots`,
+          );
+        }
+        return { status: 'ok' as const, masterId: deps.masterId };
+      },
     }),
     route({
       method: 'GET',

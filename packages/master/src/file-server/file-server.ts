@@ -6,14 +6,15 @@ import {
   type MasterMessage,
   type MinionMessage,
 } from '@phoenix/protocol';
+import type { ServedTree } from '../gitfs/git-trees.js';
 import type { PillarRenderer } from './pillar-renderer.js';
-import type { StateTree } from './state-tree.js';
 
 type Request = Extract<MinionMessage, { t: 'file' } | { t: 'pillar' }>;
 type Reply = Extract<MasterMessage, { t: 'reply' }>;
 
 export interface FileServerOptions {
-  readonly tree: StateTree;
+  /** The tree to answer from: the current one, or a state run's revision of the git roots. */
+  readonly trees: { at(revision?: string): Promise<ServedTree> };
   readonly pillar: PillarRenderer;
   /** The grains this master holds for a minion (reported over its own authenticated connection). */
   readonly grainsOf: (minionId: string) => Readonly<Record<string, unknown>> | undefined;
@@ -33,21 +34,24 @@ export class FileServer {
   }
 
   async answer(minionId: string, request: Request): Promise<Reply> {
-    const reply = { v: WIRE_VERSION, t: 'reply', req: request.req } as const;
+    let reply: Reply = { v: WIRE_VERSION, t: 'reply', req: request.req };
     try {
+      const served = await this.#o.trees.at(request.rev);
+      const tree = served.tree;
+      if (served.revision !== undefined) reply = { ...reply, rev: served.revision };
       if (request.t === 'pillar') {
         const grains = this.#o.grainsOf(minionId) ?? { id: minionId };
-        return { ...reply, pillar: await this.#o.pillar.render(minionId, grains, request.env) };
+        return { ...reply, pillar: await this.#o.pillar.render(minionId, grains, request.env, served.pillar) };
       }
       switch (request.op) {
         case 'list':
-          return { ...reply, paths: await this.#o.tree.list(request.path, request.env) };
+          return { ...reply, paths: await tree.list(request.path, request.env) };
         case 'hash': {
-          const hash = await this.#o.tree.hashOf(request.path, request.env);
+          const hash = await tree.hashOf(request.path, request.env);
           return hash === undefined ? reply : { ...reply, hash };
         }
         case 'read': {
-          const chunk = await this.#o.tree.read(request.path, request.env, request.offset ?? 0, FILE_CHUNK_BYTES);
+          const chunk = await tree.read(request.path, request.env, request.offset ?? 0, FILE_CHUNK_BYTES);
           return chunk === undefined ? reply : { ...reply, ...chunk };
         }
       }

@@ -32,11 +32,17 @@ export class PillarRenderer {
     this.#o = options;
   }
 
-  async render(minionId: string, grains: Readonly<Record<string, unknown>>, saltenv: string): Promise<Pillar> {
+  /** `files`: the pillar roots to render from (a state run's revision of them); default the configured ones. */
+  async render(
+    minionId: string,
+    grains: Readonly<Record<string, unknown>>,
+    saltenv: string,
+    files: StateFiles = this.#o.files,
+  ): Promise<Pillar> {
     await this.#turn();
     const renderer = new TemplateRenderer({ timeoutMs: this.#o.timeoutMs });
     try {
-      return await compilePillar(this.#o.files, {
+      return await compilePillar(files, {
         minionId,
         grains,
         saltenv,

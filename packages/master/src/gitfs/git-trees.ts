@@ -1,0 +1,437 @@
+import { mkdir } from 'node:fs/promises';
+import { join } from 'node:path';
+import type { Logger } from 'pino';
+import type { AwsSettings } from '@phoenix/protocol';
+import type { MasterRecord } from '@phoenix/store';
+import type { RootsConfig, StateFiles } from '@phoenix/state';
+import { MasterError, MasterErrorCodes } from '../errors.js';
+import type { ClusterEvents } from '../events.js';
+import type { StateTree } from '../file-server/state-tree.js';
+import { GitAuth } from './auth.js';
+import { Git } from './git.js';
+import { gitSources, isGitRoot, mirrorId, type GitSource, type RootEntry, type TreeKind } from './git-root.js';
+import { GitMirror, type CheckedOutTree } from './mirror.js';
+import { decodeRevision, encodeRevision, MAX_REVISION_CHARS, standing, type Commits } from './revision.js';
+import { SecretReader } from './secrets.js';
+import { ServedPillarFiles, ServedStateTree, topFileProblem, type Refusals } from './served-tree.js';
+
+export interface GitTreesOptions {
+  readonly fileRoots: Readonly<Record<string, readonly RootEntry[]>>;
+  readonly pillarRoots: Readonly<Record<string, readonly RootEntry[]>>;
+  /** Mirrors and checked-out commits live here. */
+  readonly cacheDir: string;
+  readonly fetchIntervalMs: number;
+  readonly maxFileBytes: number;
+  readonly gitTimeoutMs: number;
+  readonly renderTimeoutMs: number;
+  readonly aws: AwsSettings;
+  readonly events: ClusterEvents;
+  readonly log: Logger;
+  /** Draws the jitter of the fetch interval, so masters started together do not fetch together. */
+  readonly random?: () => number;
+  readonly git?: Git;
+}
+
+/** What the file server answers one request from: a tree, its pillar, and the revision they are. */
+export interface ServedTree {
+  /** Undefined when no root is a git remote: directories are served as they are. */
+  readonly revision: string | undefined;
+  readonly tree: StateTree;
+  readonly pillar: StateFiles;
+}
+
+/** One git root's state on this master, as `phoenix masters` and the API show it. */
+export interface GitRootStatus {
+  readonly key: string;
+  readonly url: string;
+  readonly ref: string;
+  /** The commit served; undefined until one was fetched and checked. */
+  readonly commit: string | undefined;
+  readonly error: string | undefined;
+  readonly fetchedAt: number | undefined;
+}
+
+interface Serving {
+  readonly commit: string;
+  readonly tree: CheckedOutTree;
+}
+
+interface RootState {
+  readonly source: GitSource;
+  readonly mirror: GitMirror;
+  serving: Serving | undefined;
+  error: string | undefined;
+  fetchedAt: number | undefined;
+  /** Commits served before, newest last: their checkouts are kept for runs pinned to them. */
+  readonly history: string[];
+}
+
+/** Checkouts kept per root for runs that started on an older commit. */
+const KEPT_COMMITS = 4;
+/** Trees built for revisions, kept for the runs that ask for them. */
+const KEPT_TREES = 16;
+
+/**
+ * The master's file_roots and pillar_roots when some of them are git remotes (Salt's gitfs and
+ * git_pillar, made cluster-wide). It fetches on start, every `fetchIntervalMs` and on demand; a
+ * fetched commit is checked out and its top file rendered before it is served; a failure of any
+ * kind keeps the last good commit. It reads the other masters' commits from the masters table
+ * (`noteCluster`): one that serves a commit this master does not have makes it fetch at once, and
+ * this master is ready (may take minions) once it serves, of every root, the newest commit any live
+ * master serves. Directory roots are served as they are, beside the git ones, in configured order.
+ */
+export class GitTrees {
+  readonly #o: GitTreesOptions;
+  readonly #git: Git;
+  readonly #secrets: SecretReader;
+  readonly #auth: GitAuth;
+  readonly #roots: RootState[] = [];
+  readonly #trees = new Map<string, ServedTree>();
+  readonly #readyListeners = new Set<() => void>();
+  #static: ServedTree | undefined;
+  #updating: Promise<void> | undefined;
+  #again = false;
+  #lastFetchStartedAt = 0;
+  /** A peer's commit → when this master first saw it in the table. */
+  readonly #seen = new Map<string, number>();
+  readonly #triedByCommit = new Set<string>();
+  #ready = false;
+  #timer: NodeJS.Timeout | undefined;
+  #stopped = false;
+  #cluster: { rows: readonly MasterRecord[]; selfId: string; isLive: (row: MasterRecord) => boolean } | undefined;
+
+  constructor(options: GitTreesOptions) {
+    this.#o = options;
+    this.#git = options.git ?? new Git({ timeoutMs: options.gitTimeoutMs });
+    this.#secrets = new SecretReader(options.aws);
+    this.#auth = new GitAuth(options.cacheDir, this.#secrets);
+    const { sources, problems } = gitSources(options.fileRoots, options.pillarRoots);
+    if (problems.length > 0) throw new MasterError(MasterErrorCodes.START_FAILED, problems.join('; '));
+    const mirrors = new Map<string, GitMirror>();
+    for (const source of sources) {
+      let mirror = mirrors.get(source.url);
+      if (mirror === undefined) {
+        mirror = new GitMirror({ git: this.#git, dir: join(options.cacheDir, mirrorId(source.url)), url: source.url });
+        mirrors.set(source.url, mirror);
+      }
+      this.#roots.push({ source, mirror, serving: undefined, error: undefined, fetchedAt: undefined, history: [] });
+    }
+    this.#ready = this.#roots.length === 0;
+  }
+
+  /** Whether any root is a git remote. */
+  get enabled(): boolean {
+    return this.#roots.length > 0;
+  }
+
+  /** Serves, of every git root, a commit at least as new as any other live master's. Sticky. */
+  get ready(): boolean {
+    return this.#ready;
+  }
+
+  onReady(listener: () => void): void {
+    if (this.#ready) listener();
+    else this.#readyListeners.add(listener);
+  }
+
+  /** Checks that git runs, then fetches in the background and every fetchIntervalMs after. */
+  async start(): Promise<void> {
+    if (!this.enabled) return;
+    this.#o.log.info({ git: await this.#git.version(), roots: this.#roots.map((r) => r.source.key) }, 'git roots');
+    await mkdir(this.#o.cacheDir, { recursive: true, mode: 0o700 });
+    void this.update('start');
+    this.#schedule();
+  }
+
+  stop(): void {
+    this.#stopped = true;
+    if (this.#timer !== undefined) clearTimeout(this.#timer);
+    this.#secrets.close();
+  }
+
+  /**
+   * Fetches every git root now and serves what is new and good (`phoenix fileserver update`). An
+   * update asked for while one runs is run once more after it, so a push just made is never missed.
+   */
+  async update(reason: string): Promise<GitRootStatus[]> {
+    if (!this.enabled) return [];
+    if (this.#updating !== undefined) {
+      this.#again = true;
+      await this.#updating;
+      if (this.#updating !== undefined) await this.#updating;
+      return this.status();
+    }
+    this.#updating = (async () => {
+      do {
+        this.#again = false;
+        await this.#updateAll(reason).catch((err: unknown) =>
+          this.#o.log.error({ err }, 'the git roots could not be updated'),
+        );
+      } while (this.#again && !this.#stopped);
+    })().finally(() => {
+      this.#updating = undefined;
+    });
+    await this.#updating;
+    // Ready may follow from this fetch: judge it against the table as last read, now.
+    const cluster = this.#cluster;
+    if (!this.#ready && cluster !== undefined) await this.noteCluster(cluster.rows, cluster.selfId, cluster.isLive);
+    return this.status();
+  }
+
+  status(): GitRootStatus[] {
+    return this.#roots.map((r) => ({
+      key: r.source.key,
+      url: r.source.url,
+      ref: refName(r.source),
+      commit: r.serving?.commit,
+      error: r.error,
+      fetchedAt: r.fetchedAt,
+    }));
+  }
+
+  /** The commit served of each git root, for the masters table. */
+  commits(): Record<string, string> {
+    return Object.fromEntries(
+      this.#roots.filter((r) => r.serving !== undefined).map((r) => [r.source.key, r.serving?.commit as string]),
+    );
+  }
+
+  /** `key: why`, one per failing root, for the masters table. */
+  errors(): string[] {
+    return this.#roots.filter((r) => r.error !== undefined).map((r) => `${r.source.key}: ${r.error as string}`);
+  }
+
+  /**
+   * The tree to answer from: the current commits, or those of `revision` (a run's first answer)
+   * for the roots it names. PHX_GIT_REVISION_UNKNOWN when a commit it names is not on this master
+   * and cannot be fetched.
+   */
+  async at(revision?: string): Promise<ServedTree> {
+    if (!this.enabled) {
+      this.#static ??= this.#build({}, new Map());
+      return this.#static;
+    }
+    const current = this.commits();
+    const pinned = revision === undefined ? {} : decodeRevision(revision);
+    if (pinned === undefined) {
+      throw new MasterError(MasterErrorCodes.GIT_REVISION_UNKNOWN, 'the revision this run started with is malformed');
+    }
+    const commits: Record<string, string> = { ...current };
+    for (const root of this.#roots) {
+      const commit = pinned[root.source.key];
+      if (commit !== undefined) commits[root.source.key] = commit;
+    }
+    const key = encodeRevision(commits);
+    const known = this.#trees.get(key);
+    if (known !== undefined) return known;
+    const checkouts = new Map<string, CheckedOutTree>();
+    for (const root of this.#roots) {
+      const commit = commits[root.source.key];
+      if (commit === undefined) continue;
+      if (root.serving?.commit === commit) {
+        checkouts.set(root.source.key, root.serving.tree);
+        continue;
+      }
+      if (!(await root.mirror.hasCommit(commit)) && !(await root.mirror.fetchCommit(commit, () => this.#scope(root)))) {
+        throw new MasterError(
+          MasterErrorCodes.GIT_REVISION_UNKNOWN,
+          `this state run started on commit ${commit.slice(0, 12)} of ${root.source.key}, which this master does not have and cannot fetch; run it again`,
+        );
+      }
+      checkouts.set(root.source.key, await root.mirror.checkout(commit, root.source.root, this.#o.maxFileBytes));
+    }
+    const tree = this.#build(commits, checkouts);
+    this.#trees.set(key, tree);
+    while (this.#trees.size > KEPT_TREES) this.#trees.delete(this.#trees.keys().next().value as string);
+    return tree;
+  }
+
+  /**
+   * The masters table as of this heartbeat: another live master serving a commit this master does
+   * not know, or a newer one, makes it fetch now (once per such commit); and a master that serves
+   * the newest commit of every root becomes ready.
+   */
+  async noteCluster(rows: readonly MasterRecord[], selfId: string, isLive: (row: MasterRecord) => boolean): Promise<void> {
+    if (!this.enabled || this.#stopped) return;
+    this.#cluster = { rows, selfId, isLive };
+    const now = Date.now();
+    const peers = rows.filter((row) => row.masterId !== selfId && isLive(row) && row.gitCommits !== undefined);
+    let fetch = false;
+    let ready = true;
+    for (const root of this.#roots) {
+      const commits = [
+        ...new Set(peers.map((p) => p.gitCommits?.[root.source.key]).filter((c): c is string => c !== undefined)),
+      ];
+      const own = root.serving?.commit;
+      const relations = new Map<string, 'same' | 'older' | 'newer' | 'unknown'>();
+      for (const commit of commits) {
+        if (commit === own) continue;
+        if (!this.#seen.has(commit)) this.#seen.set(commit, now);
+        if (!(await root.mirror.hasCommit(commit))) relations.set(commit, 'unknown');
+        else if (own !== undefined && (await root.mirror.isAncestor(commit, own))) relations.set(commit, 'older');
+        else relations.set(commit, 'newer');
+      }
+      const where = standing(own, commits, (c) => relations.get(c) ?? 'unknown');
+      if (own === undefined || where === 'behind' || where === 'unknown') ready = false;
+      for (const [commit, relation] of relations) {
+        if (relation === 'older') continue;
+        if ((this.#seen.get(commit) ?? now) >= this.#lastFetchStartedAt) fetch = true;
+        else if (relation === 'unknown' && !this.#triedByCommit.has(commit)) {
+          // Fetched since it was first seen and still not here: the branch no longer holds it.
+          this.#triedByCommit.add(commit);
+          void root.mirror.fetchCommit(commit, () => this.#scope(root));
+        }
+      }
+    }
+    if (fetch && this.#updating === undefined) void this.update('a peer serves a newer commit');
+    if (ready && !this.#ready) {
+      this.#ready = true;
+      this.#o.log.info({ commits: this.commits() }, "serving the cluster's commit of every git root");
+      for (const listener of this.#readyListeners) listener();
+      this.#readyListeners.clear();
+    }
+  }
+
+  #schedule(): void {
+    if (this.#stopped) return;
+    // ±10 % so that masters started together spread their fetches.
+    const jitter = 0.9 + 0.2 * (this.#o.random ?? Math.random)();
+    this.#timer = setTimeout(() => {
+      void this.update('interval').finally(() => this.#schedule());
+    }, this.#o.fetchIntervalMs * jitter);
+    this.#timer.unref();
+  }
+
+  #scope(root: RootState) {
+    return this.#auth.scope(root.source.auth, root.source.name);
+  }
+
+  async #updateAll(reason: string): Promise<void> {
+    this.#lastFetchStartedAt = Date.now();
+    const fetched = new Map<GitMirror, Promise<string | undefined>>();
+    for (const root of this.#roots) {
+      let fetch = fetched.get(root.mirror);
+      if (fetch === undefined) {
+        fetch = root.mirror.fetch(() => this.#scope(root)).then(
+          () => undefined,
+          (err: unknown) => `fetching ${root.source.url} failed: ${err instanceof Error ? err.message : String(err)}`,
+        );
+        fetched.set(root.mirror, fetch);
+      }
+      const failed = await fetch;
+      root.fetchedAt = Date.now();
+      if (failed !== undefined) {
+        this.#fail(root, failed, reason);
+        continue;
+      }
+      await this.#consider(root, reason).catch((err: unknown) =>
+        this.#fail(root, err instanceof Error ? err.message : String(err), reason),
+      );
+    }
+  }
+
+  /** The fetched head of a root's ref: served if it is new and good, else the reason why not. */
+  async #consider(root: RootState, reason: string): Promise<void> {
+    const { source, mirror } = root;
+    const head = await mirror.resolve(source.ref, source.ref === undefined ? defaultBranches(source.env) : []);
+    if (head === undefined) {
+      this.#fail(root, `the remote has no ${describeRef(source)}`, reason);
+      return;
+    }
+    const own = root.serving?.commit;
+    if (head === own) {
+      this.#clear(root);
+      return;
+    }
+    if (own !== undefined && (await mirror.isAncestor(head, own))) {
+      this.#fail(
+        root,
+        `${refName(source)} moved back to ${head.slice(0, 12)}, an ancestor of the commit served (a forced push to an older commit): push a new commit to roll back`,
+        reason,
+        MasterErrorCodes.GIT_REF_MOVED_BACK,
+      );
+      return;
+    }
+    const tree = await mirror.checkout(head, source.root, this.#o.maxFileBytes);
+    const problem = await topFileProblem(tree.dir, source.env, 'top.sls', this.#o.renderTimeoutMs);
+    if (problem !== undefined) {
+      this.#fail(root, `commit ${head.slice(0, 12)} is not served: ${problem}`, reason, MasterErrorCodes.GIT_TREE_INVALID);
+      return;
+    }
+    root.serving = { commit: head, tree };
+    root.history.push(head);
+    if (root.history.length > KEPT_COMMITS) root.history.splice(0, root.history.length - KEPT_COMMITS);
+    this.#clear(root);
+    this.#o.events.emit('fileserver/updated', {
+      root: source.key,
+      commit: head,
+      ...(own === undefined ? {} : { previous: own }),
+      reason,
+    });
+    await mirror.prune(new Set(this.#roots.filter((r) => r.mirror === mirror).flatMap((r) => r.history)));
+  }
+
+  #fail(root: RootState, message: string, reason: string, code: string = MasterErrorCodes.GIT_FAILED): void {
+    const error = message;
+    const changed = root.error !== error;
+    root.error = error;
+    // One event per new error, not one per interval while a remote stays down.
+    if (changed) {
+      this.#o.events.emit('fileserver/update-failed', {
+        root: root.source.key,
+        code,
+        error,
+        reason,
+        ...(root.serving === undefined ? {} : { serving: root.serving.commit }),
+      });
+    }
+  }
+
+  #clear(root: RootState): void {
+    root.error = undefined;
+  }
+
+  #build(commits: Commits, checkouts: ReadonlyMap<string, CheckedOutTree>): ServedTree {
+    const refusals: Record<TreeKind, Record<string, Array<Readonly<Record<string, string>>>>> = { file: {}, pillar: {} };
+    const roots = (kind: TreeKind, config: Readonly<Record<string, readonly RootEntry[]>>): RootsConfig =>
+      Object.fromEntries(
+        Object.entries(config).map(([env, entries]) => [
+          env,
+          entries.flatMap((entry, index) => {
+            if (!isGitRoot(entry)) return [entry];
+            const source = this.#roots.find((r) => r.source.where === `${kind === 'file' ? 'fileRoots' : 'pillarRoots'}.${env}.${index}`);
+            const checkout = source === undefined ? undefined : checkouts.get(source.source.key);
+            if (checkout === undefined) return [];
+            (refusals[kind][env] ??= []).push(checkout.refused);
+            return [checkout.dir];
+          }),
+        ]),
+      );
+    const fileRoots = roots('file', this.#o.fileRoots);
+    const pillarRoots = roots('pillar', this.#o.pillarRoots);
+    const tree = new ServedStateTree(fileRoots, pillarRoots, refusals.file as Refusals);
+    const revision = encodeRevision(commits);
+    return {
+      revision: this.enabled && revision !== '' && revision.length <= MAX_REVISION_CHARS ? revision : undefined,
+      tree,
+      pillar: new ServedPillarFiles(tree.pillar, refusals.pillar as Refusals),
+    };
+  }
+}
+
+/** With no ref: `main` (else `master`) in base, the branch named like the environment elsewhere. */
+function defaultBranches(env: string): string[] {
+  return env === 'base' ? ['main', 'master'] : [env];
+}
+
+function refName(source: GitSource): string {
+  return source.ref ?? (source.env === 'base' ? 'main|master' : source.env);
+}
+
+function describeRef(source: GitSource): string {
+  return source.ref === undefined
+    ? source.env === 'base'
+      ? 'branch main or master (for base)'
+      : `branch ${source.env} (for the ${source.env} environment)`
+    : `branch, tag or commit ${source.ref}`;
+}

@@ -1,0 +1,122 @@
+import {
+  LocalRoots,
+  parseFileUrl,
+  parseTop,
+  SlsLoader,
+  StateError,
+  StateErrorCodes,
+  TemplateRenderer,
+  type RootsConfig,
+  type StateFile,
+  type StateFiles,
+} from '@phoenix/state';
+import { StateTree } from '../file-server/state-tree.js';
+
+/** Environment → path → why a checked-out commit leaves that file out. */
+export type Refusals = Readonly<Record<string, ReadonlyArray<Readonly<Record<string, string>>>>>;
+
+function refusal(refusals: Refusals, url: string, env: string): StateError | undefined {
+  const { path, env: saltenv } = parseFileUrl(url, env);
+  for (const refused of refusals[saltenv] ?? []) {
+    const why = refused[path];
+    if (why !== undefined) {
+      return new StateError(StateErrorCodes.FILE_REFUSED, `refused to serve 'salt://${path}': it is ${why}`, {
+        details: { url: `salt://${path}` },
+      });
+    }
+  }
+  return undefined;
+}
+
+/**
+ * A state tree of directories and checked-out commits. A file that a commit holds but the file
+ * server leaves out (over the size limit, a submodule) is an error that says so, not "no such file".
+ */
+export class ServedStateTree extends StateTree {
+  readonly #refused: Refusals;
+
+  constructor(fileRoots: RootsConfig, pillarRoots: RootsConfig, refused: Refusals) {
+    super(fileRoots, pillarRoots);
+    this.#refused = refused;
+  }
+
+  override async read(
+    path: string,
+    env: string,
+    offset: number,
+    limit: number,
+  ): Promise<{ hash: string; size: number; content: Uint8Array } | undefined> {
+    const found = await super.read(path, env, offset, limit);
+    if (found !== undefined) return found;
+    const refused = refusal(this.#refused, path, env);
+    if (refused !== undefined) throw refused;
+    return undefined;
+  }
+
+  override async hashOf(path: string, env: string): Promise<string | undefined> {
+    const found = await super.hashOf(path, env);
+    if (found !== undefined) return found;
+    const refused = refusal(this.#refused, path, env);
+    if (refused !== undefined) throw refused;
+    return undefined;
+  }
+}
+
+/** Pillar roots with the same rule: a file left out of a commit is an error naming why. */
+export class ServedPillarFiles implements StateFiles {
+  readonly #inner: StateFiles;
+  readonly #refused: Refusals;
+
+  constructor(inner: StateFiles, refused: Refusals) {
+    this.#inner = inner;
+    this.#refused = refused;
+  }
+
+  async read(url: string, env?: string): Promise<StateFile | undefined> {
+    const found = await this.#inner.read(url, env);
+    if (found !== undefined) return found;
+    const refused = refusal(this.#refused, url, env ?? 'base');
+    if (refused !== undefined) throw refused;
+    return undefined;
+  }
+
+  list(prefix: string, env?: string): Promise<string[]> {
+    return this.#inner.list(prefix, env);
+  }
+}
+
+/** A name a top file cannot be judged by without a minion's grains or pillar (StrictUndefined). */
+const NEEDS_A_MINION = /is undefined|has no attribute|is not available here/;
+
+/**
+ * Whether the top file of a checked-out commit renders: Jinja and YAML, and the shape of a top
+ * file. It is rendered with no grains and no pillar: a name only a minion would give is not held
+ * against it, a syntax error or a broken structure is. Undefined when it renders (or there is none).
+ */
+export async function topFileProblem(dir: string, env: string, top: string, timeoutMs: number): Promise<string | undefined> {
+  const files = new LocalRoots({ [env]: [dir] });
+  const found = await files.read(top, env).catch((err: unknown) => err);
+  if (found === undefined) return undefined;
+  if (found instanceof Error) return `${top} cannot be read: ${found.message}`;
+  const file = found as StateFile;
+  const renderer = new TemplateRenderer({ timeoutMs });
+  try {
+    const loader = new SlsLoader(files, renderer, (fun) =>
+      Promise.reject(new StateError(StateErrorCodes.RENDER, `salt['${fun}'] is not available here`)),
+    );
+    const { data } = await loader.renderData(
+      file.content.toString('utf8'),
+      top,
+      env,
+      { grains: {}, pillar: {}, opts: {} },
+      { tplpath: top, tplfile: top, tpldir: '' },
+    );
+    parseTop(data, `the top file (${top})`);
+    return undefined;
+  } catch (err) {
+    const message = err instanceof Error ? err.message : String(err);
+    return NEEDS_A_MINION.test(message) ? undefined : `${top} does not render: ${message}`;
+  } finally {
+    await renderer.close();
+  }
+}
