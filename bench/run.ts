@@ -15,6 +15,7 @@ import { zeromqBaseline } from './lib/baseline.js';
 import { onboarding, type OnboardingResult } from './lib/onboarding.js';
 import { cliRunTimes } from './lib/cli-time.js';
 import { noChangeHighstate, type HighstateResult } from './lib/highstate.js';
+import { gitUpdate, type GitUpdateResult } from './lib/gitfs.js';
 import {
   benchToken,
   killAllBenchProcesses,
@@ -241,6 +242,7 @@ function markdown(results: {
   failover?: { n: number; allAnswerMs: number };
   onboarding?: OnboardingResult;
   highstate?: HighstateResult;
+  gitfs?: GitUpdateResult;
 }): string {
   const m = results.machine;
   return [
@@ -278,6 +280,12 @@ function markdown(results: {
           `Propagation: a new master was in every minion's config ${fmt(results.onboarding.joinPropagationMs)} ms after the scale-up, and a removed one gone from every config ${fmt(results.onboarding.leavePropagationMs)} ms after the scale-down.`,
           '',
         ]),
+    ...(results.gitfs === undefined
+      ? []
+      : [
+          '',
+          `Git roots: \`fileserver update\` on one of ${results.gitfs.masters} masters → every master serving the new commit (masters table): ${fmt(results.gitfs.allServingMs)} ms (median of ${results.gitfs.runsMs.map((ms) => fmt(ms, 0)).join(', ')}).`,
+        ]),
     ...(results.highstate === undefined
       ? []
       : [
@@ -300,6 +308,8 @@ async function main(): Promise<void> {
       onboarding: { type: 'string' },
       /** States in the no-change highstate tree (phoenix call --local); 0 skips it. */
       highstate: { type: 'string', default: '200' },
+      /** Masters serving a git root, timed from `fileserver update` to all serving the new commit; 0 skips it. */
+      gitfs: { type: 'string', default: '3' },
       'out-dir': { type: 'string', default: fileURLToPath(new URL('..', import.meta.url)) },
     },
     strict: true,
@@ -330,6 +340,14 @@ async function main(): Promise<void> {
     onboardingResult = await onboarding(count, (step) => progress(count, step));
     process.stderr.write(`bench: onboarding ${JSON.stringify(onboardingResult)}\n`);
   }
+  let gitResult: GitUpdateResult | undefined;
+  const gitMasters = Number(values.gitfs);
+  if (!Number.isInteger(gitMasters) || gitMasters < 0 || gitMasters > 10) throw new Error('--gitfs: a whole number 0..10');
+  if (gitMasters > 0) {
+    process.stderr.write(`bench: git roots on ${gitMasters} masters\n`);
+    gitResult = await gitUpdate(gitMasters, repeats);
+    process.stderr.write(`bench: git roots ${JSON.stringify(gitResult)}\n`);
+  }
   let highstateResult: HighstateResult | undefined;
   const states = Number(values.highstate);
   if (!Number.isInteger(states) || states < 0 || states > 5_000) throw new Error('--highstate: a whole number 0..5000');
@@ -351,6 +369,7 @@ async function main(): Promise<void> {
     ...(failoverResult === undefined ? {} : { failover: failoverResult }),
     ...(onboardingResult === undefined ? {} : { onboarding: onboardingResult }),
     ...(highstateResult === undefined ? {} : { highstate: highstateResult }),
+    ...(gitResult === undefined ? {} : { gitfs: gitResult }),
   };
   await mkdir(values['out-dir'], { recursive: true });
   await writeFile(join(values['out-dir'], 'results.json'), `${JSON.stringify(results, null, 2)}\n`);
