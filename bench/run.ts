@@ -342,7 +342,8 @@ async function main(): Promise<void> {
   }
   let gitResult: GitUpdateResult | undefined;
   const gitMasters = Number(values.gitfs);
-  if (!Number.isInteger(gitMasters) || gitMasters < 0 || gitMasters > 10) throw new Error('--gitfs: a whole number 0..10');
+  if (!Number.isInteger(gitMasters) || gitMasters < 0 || gitMasters > 10)
+    throw new Error('--gitfs: a whole number 0..10');
   if (gitMasters > 0) {
     process.stderr.write(`bench: git roots on ${gitMasters} masters\n`);
     gitResult = await gitUpdate(gitMasters, repeats);

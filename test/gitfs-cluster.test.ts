@@ -91,11 +91,13 @@ test(
     }
     const cli = (master: RunningMaster) => ({ PHOENIX_API: master.api, PHOENIX_TOKEN: ADMIN_TOKEN });
     const m1 = masters[0] as RunningMaster;
-    const rows = async (): Promise<MasterRow[]> => json<{ masters: MasterRow[] }>(await phoenix(['masters', '--out', 'json'], cli(m1))).masters;
+    const rows = async (): Promise<MasterRow[]> =>
+      json<{ masters: MasterRow[] }>(await phoenix(['masters', '--out', 'json'], cli(m1))).masters;
     const expectA = { 'file:base:states': commitA, 'file:dev:states': devCommit, 'pillar:base:pillar': pillarA };
     await waitFor(
       async () => {
-        const list = await rows(); if (process.env.DEBUG_GITFS) console.log(JSON.stringify(list));
+        const list = await rows();
+        if (process.env.DEBUG_GITFS) console.log(JSON.stringify(list));
         return list.length === 3 && list.every((m) => m.status === 'active' && same(m.gitCommits, expectA))
           ? true
           : undefined;
@@ -129,14 +131,25 @@ test(
 
     // A run in progress while B is pushed and served: it finishes on A.
     const slow = phoenix(['run', 'web-1', 'state.sls', 'slow', '--out', 'json', '--timeout', '150'], cli(m1), 180_000);
-    await waitFor(() => access(started).then(() => true, () => undefined), {
-      what: 'the slow run to start',
-      timeoutMs: 60_000,
-    });
+    await waitFor(
+      () =>
+        access(started).then(
+          () => true,
+          () => undefined,
+        ),
+      {
+        what: 'the slow run to start',
+        timeoutMs: 60_000,
+      },
+    );
     const commitB = await states.commit({ 'web/motd': 'version B\n', 'late.txt': 'late B\n' }, 'B');
     const pillarB = await pillar.commit({ 'common.sls': 'greeting: hello from pillar B\n' }, 'pillar B');
     const expectB = { 'file:base:states': commitB, 'file:dev:states': devCommit, 'pillar:base:pillar': pillarB };
-    const update = await phoenix(['fileserver', 'update', '--wait', '60', '--out', 'json'], cli(masters[1] as RunningMaster), 90_000);
+    const update = await phoenix(
+      ['fileserver', 'update', '--wait', '60', '--out', 'json'],
+      cli(masters[1] as RunningMaster),
+      90_000,
+    );
     assert.equal(update.code, 0, update.stdout + update.stderr);
     const updated = json<{ behind: string[]; masters: MasterRow[] }>(update);
     assert.deepEqual(updated.behind, []);

@@ -40,7 +40,10 @@ test('a malformed git remote in the config is refused at start-up, naming the ke
   const dir = tmp();
   for (const [remote, problem] of [
     ['ext::sh -c touch% /tmp/phoenix-pwned', /"fileRoots\.base\.0\.git": not a git remote Phoenix fetches/],
-    ['https://deploy:s3cr3t-in-url@git.example.com/ops/states.git', /"fileRoots\.base\.0\.git": a URL must not carry credentials/],
+    [
+      'https://deploy:s3cr3t-in-url@git.example.com/ops/states.git',
+      /"fileRoots\.base\.0\.git": a URL must not carry credentials/,
+    ],
     ['--upload-pack=touch /tmp/phoenix-pwned', /"fileRoots\.base\.0\.git": not a git remote/],
   ] as const) {
     const path = join(dir, 'bad.yaml');
@@ -54,7 +57,10 @@ test('a malformed git remote in the config is refused at start-up, naming the ke
     assert.doesNotMatch(output, /s3cr3t-in-url/, 'the refusal does not repeat a credential');
   }
   const path = join(dir, 'bad-ref.yaml');
-  await writeFile(path, JSON.stringify({ pkiDir: dir, fileRoots: { base: [{ git: 'file:///srv/states.git', ref: '--force' }] } }));
+  await writeFile(
+    path,
+    JSON.stringify({ pkiDir: dir, fileRoots: { base: [{ git: 'file:///srv/states.git', ref: '--force' }] } }),
+  );
   const child = processes.spawn(process.execPath, [MASTER_BIN, '--config', path]);
   await waitFor(() => child.exitCode ?? undefined, { what: 'the master to exit', timeoutMs: 20_000 });
   assert.match(processes.output(child), /"fileRoots\.base\.0\.ref": a branch, tag or commit name/);
@@ -184,7 +190,9 @@ test(
       processes.output(master.process),
       (await phoenix(['masters', '--out', 'json'], cli)).stdout,
       (await phoenix(['fileserver', 'update', '--wait', '1', '--out', 'json'], cli)).stdout,
-      await (await fetch(`${master.api}/api/v1/masters`, { headers: { authorization: `Bearer ${ADMIN_TOKEN}` } })).text(),
+      await (
+        await fetch(`${master.api}/api/v1/masters`, { headers: { authorization: `Bearer ${ADMIN_TOKEN}` } })
+      ).text(),
     ].join('\n');
     assert.match(everything, /fileserver\/update-failed/, 'the failures were raised as events');
     for (const secret of [token, wrongToken]) assert.ok(!everything.includes(secret), 'no token anywhere');

@@ -61,7 +61,10 @@ export async function gitUpdate(masterCount: number, repeats: number): Promise<G
     git(work, 'remote', 'add', 'origin', pathToFileURL(bare).href);
     await mkdir(join(work, 'web'), { recursive: true });
     await writeFile(join(work, 'top.sls'), "base:\n  '*':\n    - web\n");
-    await writeFile(join(work, 'web', 'init.sls'), 'motd:\n  file.managed:\n    - name: /tmp/motd\n    - source: salt://motd\n');
+    await writeFile(
+      join(work, 'web', 'init.sls'),
+      'motd:\n  file.managed:\n    - name: /tmp/motd\n    - source: salt://motd\n',
+    );
     let head = await push(0);
     const started = await Promise.all(
       Array.from({ length: masterCount }, (_v, i) =>
@@ -78,7 +81,10 @@ export async function gitUpdate(masterCount: number, repeats: number): Promise<G
     const call = async <T>(method: string, path: string): Promise<T> => {
       const response = await fetch(`${first.api}/api/v1${path}`, {
         method,
-        headers: { authorization: `Bearer ${token}`, ...(method === 'POST' ? { 'content-type': 'application/json' } : {}) },
+        headers: {
+          authorization: `Bearer ${token}`,
+          ...(method === 'POST' ? { 'content-type': 'application/json' } : {}),
+        },
         ...(method === 'POST' ? { body: '{}' } : {}),
         signal: AbortSignal.timeout(60_000),
       });

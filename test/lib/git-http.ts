@@ -40,7 +40,9 @@ export async function startGitHttpServer(projectRoot: string, user: string, toke
         CONTENT_TYPE: request.headers['content-type'] ?? '',
         REMOTE_USER: user,
         REMOTE_ADDR: '127.0.0.1',
-        ...(request.headers['git-protocol'] === undefined ? {} : { GIT_PROTOCOL: String(request.headers['git-protocol']) }),
+        ...(request.headers['git-protocol'] === undefined
+          ? {}
+          : { GIT_PROTOCOL: String(request.headers['git-protocol']) }),
       },
     });
     request.pipe(child.stdin);

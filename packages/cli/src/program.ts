@@ -395,7 +395,12 @@ Start here:
         'Exit status 1 when a root failed to update or a master did not follow in time.',
     )
     .addOption(
-      countOption('--wait <S>', 'seconds to wait for every master to serve the new commits, 0 to 3600, e.g. --wait 30', 0, 3600).default(60),
+      countOption(
+        '--wait <S>',
+        'seconds to wait for every master to serve the new commits, 0 to 3600, e.g. --wait 30',
+        0,
+        3600,
+      ).default(60),
     );
   apiOptions(fileserverUpdate);
   examples(fileserverUpdate, [

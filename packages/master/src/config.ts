@@ -98,83 +98,85 @@ const ScheduleSchema = z.array(ScheduleEntrySchema).superRefine((entries, ctx) =
   });
 });
 
-export const MasterConfigSchema = z.strictObject({
-  /** Unique in the cluster; defaults to the EC2 instance id or the host name plus the API port. */
-  id: z
-    .string()
-    .regex(/^[A-Za-z0-9][A-Za-z0-9._-]{0,127}$/)
-    .optional(),
-  /** Address the sockets bind to. */
-  bind: z.string().min(1).default('0.0.0.0'),
-  /** Address minions, peers and the CLI reach this master at (written to the masters table). */
-  advertise: z.string().min(1).default('127.0.0.1'),
-  ports: z
-    .strictObject({
-      enrol: Port.default(4505),
-      minion: Port.default(4506),
-      peer: Port.default(4507),
-      api: Port.default(8080),
-    })
-    .prefault({}),
-  aws: AwsSettingsSchema.prefault({}),
-  tablePrefix: z.string().min(1).default('phoenix'),
-  /** The cluster CURVE key pair: `cluster.pub` and `cluster.key` (Z85) in this directory. */
-  pkiDir: z.string().min(1),
-  api: z.strictObject({ tokens: z.array(ApiTokenSchema).default([]) }).prefault({}),
-  heartbeatIntervalMs: z.int().min(50).max(60_000).default(2_000),
-  deadAfterMs: z.int().min(150).max(600_000).default(6_000),
-  /** Default time a CLI waits for returns, when the caller gives none. */
-  jobTimeoutMs: z.int().min(100).max(86_400_000).default(30_000),
-  /** How often this master heartbeats each minion connection (a minion fails over after missing a few). */
-  minionHeartbeatMs: z.int().min(50).max(60_000).default(1_000),
-  /** A minion's connection counts as gone when nothing was heard from it for this long. */
-  minionSilenceMs: z.int().min(100).max(600_000).default(30_000),
-  /**
-   * A terminated instance stays in the minion listings this long, then leaves them (`all=true`
-   * still shows it); its row carries the TTL attribute for DynamoDB to delete it then.
-   */
-  terminatedMinionRetentionMs: z
-    .int()
-    .min(1_000)
-    .max(90 * 86_400_000)
-    .default(900_000),
-  reactor: ReactorConfigSchema.prefault({}),
-  /** The state tree served to minions as `salt://` (Salt's file_roots), by environment. */
-  fileRoots: Roots.default({ base: ['/srv/salt'] }),
-  /** Pillar, rendered here per minion and never served raw (Salt's pillar_roots). */
-  pillarRoots: Roots.default({ base: ['/srv/pillar'] }),
-  fileServer: z
-    .strictObject({
-      /** How often the trees' content hash is recomputed for the masters table. */
-      hashIntervalMs: z.int().min(1_000).max(86_400_000).default(30_000),
-      /** One minion's pillar render may take this long. */
-      pillarTimeoutMs: z.int().min(1_000).max(3_600_000).default(60_000),
-      /** Pillar renders at once on this master (each runs in a worker thread). */
-      pillarConcurrency: z.int().min(1).max(64).default(4),
-      /** How often git roots are fetched (also on start and on `phoenix fileserver update`). */
-      fetchIntervalMs: z.int().min(1_000).max(86_400_000).default(60_000),
-      /** A file of a git root larger than this is not served (an error says so). */
-      maxFileBytes: z
-        .int()
-        .min(1)
-        .max(1024 * 1024 * 1024)
-        .default(64 * 1024 * 1024),
-      /** One git command (a fetch) may take this long. */
-      gitTimeoutMs: z.int().min(1_000).max(3_600_000).default(120_000),
-      /** Where git roots are mirrored and their commits checked out. */
-      gitCacheDir: z.string().min(1).default('/var/cache/phoenix/git'),
-    })
-    .prefault({}),
-  /** Jobs the cluster runs on a schedule (a scheduled highstate, say); each tick fires once. */
-  schedule: ScheduleSchema.default([]),
-  /** On SIGTERM, how long a draining master waits for its minions to move to other masters. */
-  drainTimeoutMs: z.int().min(0).max(600_000).default(10_000),
-  logLevel: z.enum(['trace', 'debug', 'info', 'warn', 'error', 'fatal', 'silent']).default('info'),
-}).superRefine((config, ctx) => {
-  for (const problem of gitSources(config.fileRoots, config.pillarRoots).problems) {
-    ctx.addIssue({ code: 'custom', message: problem });
-  }
-});
+export const MasterConfigSchema = z
+  .strictObject({
+    /** Unique in the cluster; defaults to the EC2 instance id or the host name plus the API port. */
+    id: z
+      .string()
+      .regex(/^[A-Za-z0-9][A-Za-z0-9._-]{0,127}$/)
+      .optional(),
+    /** Address the sockets bind to. */
+    bind: z.string().min(1).default('0.0.0.0'),
+    /** Address minions, peers and the CLI reach this master at (written to the masters table). */
+    advertise: z.string().min(1).default('127.0.0.1'),
+    ports: z
+      .strictObject({
+        enrol: Port.default(4505),
+        minion: Port.default(4506),
+        peer: Port.default(4507),
+        api: Port.default(8080),
+      })
+      .prefault({}),
+    aws: AwsSettingsSchema.prefault({}),
+    tablePrefix: z.string().min(1).default('phoenix'),
+    /** The cluster CURVE key pair: `cluster.pub` and `cluster.key` (Z85) in this directory. */
+    pkiDir: z.string().min(1),
+    api: z.strictObject({ tokens: z.array(ApiTokenSchema).default([]) }).prefault({}),
+    heartbeatIntervalMs: z.int().min(50).max(60_000).default(2_000),
+    deadAfterMs: z.int().min(150).max(600_000).default(6_000),
+    /** Default time a CLI waits for returns, when the caller gives none. */
+    jobTimeoutMs: z.int().min(100).max(86_400_000).default(30_000),
+    /** How often this master heartbeats each minion connection (a minion fails over after missing a few). */
+    minionHeartbeatMs: z.int().min(50).max(60_000).default(1_000),
+    /** A minion's connection counts as gone when nothing was heard from it for this long. */
+    minionSilenceMs: z.int().min(100).max(600_000).default(30_000),
+    /**
+     * A terminated instance stays in the minion listings this long, then leaves them (`all=true`
+     * still shows it); its row carries the TTL attribute for DynamoDB to delete it then.
+     */
+    terminatedMinionRetentionMs: z
+      .int()
+      .min(1_000)
+      .max(90 * 86_400_000)
+      .default(900_000),
+    reactor: ReactorConfigSchema.prefault({}),
+    /** The state tree served to minions as `salt://` (Salt's file_roots), by environment. */
+    fileRoots: Roots.default({ base: ['/srv/salt'] }),
+    /** Pillar, rendered here per minion and never served raw (Salt's pillar_roots). */
+    pillarRoots: Roots.default({ base: ['/srv/pillar'] }),
+    fileServer: z
+      .strictObject({
+        /** How often the trees' content hash is recomputed for the masters table. */
+        hashIntervalMs: z.int().min(1_000).max(86_400_000).default(30_000),
+        /** One minion's pillar render may take this long. */
+        pillarTimeoutMs: z.int().min(1_000).max(3_600_000).default(60_000),
+        /** Pillar renders at once on this master (each runs in a worker thread). */
+        pillarConcurrency: z.int().min(1).max(64).default(4),
+        /** How often git roots are fetched (also on start and on `phoenix fileserver update`). */
+        fetchIntervalMs: z.int().min(1_000).max(86_400_000).default(60_000),
+        /** A file of a git root larger than this is not served (an error says so). */
+        maxFileBytes: z
+          .int()
+          .min(1)
+          .max(1024 * 1024 * 1024)
+          .default(64 * 1024 * 1024),
+        /** One git command (a fetch) may take this long. */
+        gitTimeoutMs: z.int().min(1_000).max(3_600_000).default(120_000),
+        /** Where git roots are mirrored and their commits checked out. */
+        gitCacheDir: z.string().min(1).default('/var/cache/phoenix/git'),
+      })
+      .prefault({}),
+    /** Jobs the cluster runs on a schedule (a scheduled highstate, say); each tick fires once. */
+    schedule: ScheduleSchema.default([]),
+    /** On SIGTERM, how long a draining master waits for its minions to move to other masters. */
+    drainTimeoutMs: z.int().min(0).max(600_000).default(10_000),
+    logLevel: z.enum(['trace', 'debug', 'info', 'warn', 'error', 'fatal', 'silent']).default('info'),
+  })
+  .superRefine((config, ctx) => {
+    for (const problem of gitSources(config.fileRoots, config.pillarRoots).problems) {
+      ctx.addIssue({ code: 'custom', message: problem });
+    }
+  });
 export type MasterConfig = z.output<typeof MasterConfigSchema>;
 export type MasterConfigInput = z.input<typeof MasterConfigSchema>;
 

@@ -200,7 +200,11 @@ export async function startMaster(
       files: (await gitTrees.at()).pillar,
       timeoutMs: config.fileServer.pillarTimeoutMs,
       concurrency: config.fileServer.pillarConcurrency,
-      opts: { file_roots: rootsForTemplates(config.fileRoots), pillar_roots: rootsForTemplates(config.pillarRoots), master_id: id },
+      opts: {
+        file_roots: rootsForTemplates(config.fileRoots),
+        pillar_roots: rootsForTemplates(config.pillarRoots),
+        master_id: id,
+      },
       log: log.child({ component: 'pillar' }),
     }),
     grainsOf: (minionId) => jobs.grainsOf(minionId),

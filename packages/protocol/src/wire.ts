@@ -277,7 +277,11 @@ export const PeerMessageSchema = z.discriminatedUnion('t', [
     grains: Grains,
   }),
   /** `phoenix fileserver update` reached another master: fetch the git roots now. */
-  z.strictObject({ v: z.literal(WIRE_VERSION), t: z.literal('peer-fileserver-update'), from: z.string().min(1).max(128) }),
+  z.strictObject({
+    v: z.literal(WIRE_VERSION),
+    t: z.literal('peer-fileserver-update'),
+    from: z.string().min(1).max(128),
+  }),
 ]);
 export type PeerMessage = z.output<typeof PeerMessageSchema>;
 

@@ -23,7 +23,10 @@ export function fileServerRoutes(deps: ApiContext): AnyRoute[] {
       role: 'operate',
       response: z.object({ masterId: z.string(), roots: z.array(GitRootStatusSchema) }),
       handler: async (_input, request) => {
-        deps.log.info({ audit: 'fileserver', action: 'update', by: request.caller?.name ?? 'unknown' }, 'file server update');
+        deps.log.info(
+          { audit: 'fileserver', action: 'update', by: request.caller?.name ?? 'unknown' },
+          'file server update',
+        );
         const roots = (await deps.fileServer?.update()) ?? [];
         return {
           masterId: deps.masterId,

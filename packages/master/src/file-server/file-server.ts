@@ -6,11 +6,20 @@ import {
   type MasterMessage,
   type MinionMessage,
 } from '@phoenix/protocol';
-import type { ServedTree } from '../gitfs/git-trees.js';
+import type { StateFiles } from '@phoenix/state';
 import type { PillarRenderer } from './pillar-renderer.js';
+import type { StateTree } from './state-tree.js';
 
 type Request = Extract<MinionMessage, { t: 'file' } | { t: 'pillar' }>;
 type Reply = Extract<MasterMessage, { t: 'reply' }>;
+
+/** What one request is answered from: a tree, its pillar roots, and the revision of git roots they are. */
+export interface ServedTree {
+  /** Undefined when no root is a git remote: directories are served as they are. */
+  readonly revision: string | undefined;
+  readonly tree: StateTree;
+  readonly pillar: StateFiles;
+}
 
 export interface FileServerOptions {
   /** The tree to answer from: the current one, or a state run's revision of the git roots. */

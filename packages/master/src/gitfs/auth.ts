@@ -66,7 +66,10 @@ export class GitAuth {
         files.push(path);
         options.push(`-o UserKnownHostsFile=${quote(path)}`, '-o StrictHostKeyChecking=yes');
       } else {
-        options.push(`-o UserKnownHostsFile=${quote(join(this.#dir, 'known_hosts'))}`, '-o StrictHostKeyChecking=accept-new');
+        options.push(
+          `-o UserKnownHostsFile=${quote(join(this.#dir, 'known_hosts'))}`,
+          '-o StrictHostKeyChecking=accept-new',
+        );
       }
     } catch (err) {
       await Promise.all(files.map((f) => rm(f, { force: true })));

@@ -97,7 +97,12 @@ export const GitRootSchema = z
     }
     if (entry.root !== undefined) {
       const normalized = posix.normalize(entry.root);
-      if (entry.root.startsWith('/') || normalized === '..' || normalized.startsWith('../') || entry.root.includes('\0')) {
+      if (
+        entry.root.startsWith('/') ||
+        normalized === '..' ||
+        normalized.startsWith('../') ||
+        entry.root.includes('\0')
+      ) {
         ctx.addIssue({ code: 'custom', path: ['root'], message: 'a directory inside the repository' });
       }
     }
@@ -170,7 +175,13 @@ export function gitSources(
           name,
           url: entry.git,
           ref: entry.ref,
-          root: entry.root === undefined ? '' : posix.normalize(entry.root).replace(/^\.\/?$/, '').replace(/\/$/, ''),
+          root:
+            entry.root === undefined
+              ? ''
+              : posix
+                  .normalize(entry.root)
+                  .replace(/^\.\/?$/, '')
+                  .replace(/\/$/, ''),
           auth: entry.auth,
           where,
         });

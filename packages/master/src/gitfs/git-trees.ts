@@ -3,10 +3,10 @@ import { join } from 'node:path';
 import type { Logger } from 'pino';
 import type { AwsSettings } from '@phoenix/protocol';
 import type { MasterRecord } from '@phoenix/store';
-import type { RootsConfig, StateFiles } from '@phoenix/state';
+import type { RootsConfig } from '@phoenix/state';
 import { MasterError, MasterErrorCodes } from '../errors.js';
 import type { ClusterEvents } from '../events.js';
-import type { StateTree } from '../file-server/state-tree.js';
+import type { ServedTree } from '../file-server/file-server.js';
 import { GitAuth } from './auth.js';
 import { Git } from './git.js';
 import { gitSources, isGitRoot, mirrorId, type GitSource, type RootEntry, type TreeKind } from './git-root.js';
@@ -30,14 +30,6 @@ export interface GitTreesOptions {
   /** Draws the jitter of the fetch interval, so masters started together do not fetch together. */
   readonly random?: () => number;
   readonly git?: Git;
-}
-
-/** What the file server answers one request from: a tree, its pillar, and the revision they are. */
-export interface ServedTree {
-  /** Undefined when no root is a git remote: directories are served as they are. */
-  readonly revision: string | undefined;
-  readonly tree: StateTree;
-  readonly pillar: StateFiles;
 }
 
 /** One git root's state on this master, as `phoenix masters` and the API show it. */
@@ -251,7 +243,11 @@ export class GitTrees {
    * not know, or a newer one, makes it fetch now (once per such commit); and a master that serves
    * the newest commit of every root becomes ready.
    */
-  async noteCluster(rows: readonly MasterRecord[], selfId: string, isLive: (row: MasterRecord) => boolean): Promise<void> {
+  async noteCluster(
+    rows: readonly MasterRecord[],
+    selfId: string,
+    isLive: (row: MasterRecord) => boolean,
+  ): Promise<void> {
     if (!this.enabled || this.#stopped) return;
     this.#cluster = { rows, selfId, isLive };
     const now = Date.now();
@@ -312,10 +308,12 @@ export class GitTrees {
     for (const root of this.#roots) {
       let fetch = fetched.get(root.mirror);
       if (fetch === undefined) {
-        fetch = root.mirror.fetch(() => this.#scope(root)).then(
-          () => undefined,
-          (err: unknown) => `fetching ${root.source.url} failed: ${err instanceof Error ? err.message : String(err)}`,
-        );
+        fetch = root.mirror
+          .fetch(() => this.#scope(root))
+          .then(
+            () => undefined,
+            (err: unknown) => `fetching ${root.source.url} failed: ${err instanceof Error ? err.message : String(err)}`,
+          );
         fetched.set(root.mirror, fetch);
       }
       const failed = await fetch;
@@ -355,7 +353,12 @@ export class GitTrees {
     const tree = await mirror.checkout(head, source.root, this.#o.maxFileBytes);
     const problem = await topFileProblem(tree.dir, source.env, 'top.sls', this.#o.renderTimeoutMs);
     if (problem !== undefined) {
-      this.#fail(root, `commit ${head.slice(0, 12)} is not served: ${problem}`, reason, MasterErrorCodes.GIT_TREE_INVALID);
+      this.#fail(
+        root,
+        `commit ${head.slice(0, 12)} is not served: ${problem}`,
+        reason,
+        MasterErrorCodes.GIT_TREE_INVALID,
+      );
       return;
     }
     root.serving = { commit: head, tree };
@@ -392,14 +395,19 @@ export class GitTrees {
   }
 
   #build(commits: Commits, checkouts: ReadonlyMap<string, CheckedOutTree>): ServedTree {
-    const refusals: Record<TreeKind, Record<string, Array<Readonly<Record<string, string>>>>> = { file: {}, pillar: {} };
+    const refusals: Record<TreeKind, Record<string, Array<Readonly<Record<string, string>>>>> = {
+      file: {},
+      pillar: {},
+    };
     const roots = (kind: TreeKind, config: Readonly<Record<string, readonly RootEntry[]>>): RootsConfig =>
       Object.fromEntries(
         Object.entries(config).map(([env, entries]) => [
           env,
           entries.flatMap((entry, index) => {
             if (!isGitRoot(entry)) return [entry];
-            const source = this.#roots.find((r) => r.source.where === `${kind === 'file' ? 'fileRoots' : 'pillarRoots'}.${env}.${index}`);
+            const source = this.#roots.find(
+              (r) => r.source.where === `${kind === 'file' ? 'fileRoots' : 'pillarRoots'}.${env}.${index}`,
+            );
             const checkout = source === undefined ? undefined : checkouts.get(source.source.key);
             if (checkout === undefined) return [];
             (refusals[kind][env] ??= []).push(checkout.refused);

@@ -51,7 +51,16 @@ export class GitMirror {
     const scope = await auth();
     try {
       await this.#git.run({
-        args: [`--git-dir=${this.#dir}`, '-c', 'transfer.fsckObjects=true', 'fetch', '--no-tags', '--', this.#url, commit],
+        args: [
+          `--git-dir=${this.#dir}`,
+          '-c',
+          'transfer.fsckObjects=true',
+          'fetch',
+          '--no-tags',
+          '--',
+          this.#url,
+          commit,
+        ],
         env: scope.env,
         secrets: scope.secrets,
       });
@@ -186,7 +195,10 @@ export class GitMirror {
   }
 
   async #checkout(commit: string, root: string, maxFileBytes: number): Promise<CheckedOutTree> {
-    const base = join(this.#trees, root === '' ? commit : `${commit}-${Buffer.from(root).toString('hex').slice(0, 32)}`);
+    const base = join(
+      this.#trees,
+      root === '' ? commit : `${commit}-${Buffer.from(root).toString('hex').slice(0, 32)}`,
+    );
     const dir = join(base, 'tree');
     const done = await readFile(join(base, 'refused.json'), 'utf8').then(
       (text) => JSON.parse(text) as Record<string, string>,
@@ -197,7 +209,9 @@ export class GitMirror {
     const treeish = root === '' ? `${commit}^{tree}` : `${commit}:${root}`;
     let listing: Buffer;
     try {
-      listing = await this.#git.run({ args: [`--git-dir=${this.#dir}`, 'ls-tree', '-r', '-l', '-z', '--end-of-options', treeish] });
+      listing = await this.#git.run({
+        args: [`--git-dir=${this.#dir}`, 'ls-tree', '-r', '-l', '-z', '--end-of-options', treeish],
+      });
     } catch {
       throw new MasterError(
         MasterErrorCodes.GIT_TREE_INVALID,
@@ -214,7 +228,8 @@ export class GitMirror {
       if (type !== 'blob') {
         refused[path] = `a ${type === 'commit' ? 'submodule' : type}, which the file server does not serve`;
       } else if (Number(size) > maxFileBytes) {
-        refused[path] = `${size} bytes, over the file server's limit of ${maxFileBytes} bytes (fileServer.maxFileBytes)`;
+        refused[path] =
+          `${size} bytes, over the file server's limit of ${maxFileBytes} bytes (fileServer.maxFileBytes)`;
       } else if (mode === '100644' || mode === '100755' || mode === '120000') {
         index.push(`${mode} ${oid}\t${path}`);
       }

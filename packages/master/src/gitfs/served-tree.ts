@@ -93,7 +93,12 @@ const NEEDS_A_MINION = /is undefined|has no attribute|is not available here/;
  * file. It is rendered with no grains and no pillar: a name only a minion would give is not held
  * against it, a syntax error or a broken structure is. Undefined when it renders (or there is none).
  */
-export async function topFileProblem(dir: string, env: string, top: string, timeoutMs: number): Promise<string | undefined> {
+export async function topFileProblem(
+  dir: string,
+  env: string,
+  top: string,
+  timeoutMs: number,
+): Promise<string | undefined> {
   const files = new LocalRoots({ [env]: [dir] });
   const found = await files.read(top, env).catch((err: unknown) => err);
   if (found === undefined) return undefined;

@@ -37,7 +37,8 @@ export class RemoteFiles implements StateFiles {
   /** The run's revision; asks the master for one (with the top file's hash) if nothing was asked yet. */
   async revision(): Promise<string | undefined> {
     if (this.#pin === undefined) return undefined;
-    if (!this.#pin.settled) await this.#ask({ t: 'file', op: 'hash', path: 'top.sls', env: DEFAULT_ENV }).catch(() => undefined);
+    if (!this.#pin.settled)
+      await this.#ask({ t: 'file', op: 'hash', path: 'top.sls', env: DEFAULT_ENV }).catch(() => undefined);
     return this.#pin.revision;
   }
 
