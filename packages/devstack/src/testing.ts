@@ -42,13 +42,21 @@ export async function waitFor<T>(
   }
 }
 
-/** A devstack for this test file: started in `before`, stopped in `after`. */
+/**
+ * Every process a `useProcesses` register of this test file started. The devstack stops them
+ * before itself whatever order the hooks were registered in: node runs `after` hooks in
+ * registration order, and a master still heartbeating into a stopped DynamoDB fails its test.
+ */
+const started = new Set<ChildProcess>();
+
+/** A devstack for this test file: started in `before`, stopped in `after` (after the processes). */
 export function useDevstack(options: DevstackOptions = {}): () => Devstack {
   let devstack: Devstack | undefined;
   before(async () => {
     devstack = await startDevstack({ tablePrefix: `t${process.pid}${Date.now().toString(36)}`, ...options });
   });
   after(async () => {
+    await Promise.all([...started].map((child) => stopProcess(child)));
     await devstack?.stop();
   });
   return () => {
@@ -92,6 +100,7 @@ export function useProcesses(): ProcessRegister {
       child.stdout?.on('data', (chunk: Buffer) => out.push(chunk.toString()));
       child.stderr?.on('data', (chunk: Buffer) => out.push(chunk.toString()));
       children.set(child, out);
+      started.add(child);
       return child;
     },
     output(child) {
