@@ -85,10 +85,9 @@ test(
       heartbeatIntervalMs: 500,
       deadAfterMs: 3_000,
     });
-    const masters: RunningMaster[] = [];
-    for (const id of ['m-1', 'm-2', 'm-3']) {
-      masters.push(await startMasterProcess(cloud, dir, processes, id, undefined, config(id)));
-    }
+    const masters: RunningMaster[] = await Promise.all(
+      ['m-1', 'm-2', 'm-3'].map((id) => startMasterProcess(cloud, dir, processes, id, undefined, config(id))),
+    );
     const cli = (master: RunningMaster) => ({ PHOENIX_API: master.api, PHOENIX_TOKEN: ADMIN_TOKEN });
     const m1 = masters[0] as RunningMaster;
     const rows = async (): Promise<MasterRow[]> =>
