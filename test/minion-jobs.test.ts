@@ -2,6 +2,8 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { connect } from 'node:net';
 import { randomBytes } from 'node:crypto';
+import { mkdir, writeFile } from 'node:fs/promises';
+import { join } from 'node:path';
 import { useDevstack, useProcesses, useTempDir, waitFor } from '@phoenix/devstack/testing';
 import { json, phoenix } from './lib/cli.js';
 import { ADMIN_TOKEN, startMasterProcess, startMinionProcess, type RunningMaster } from './lib/cluster.js';
@@ -25,7 +27,17 @@ const run = async (...args: string[]): Promise<{ code: number; result: RunResult
 };
 
 test('minions enrol as pending, are accepted with phoenix keys, and answer jobs', async () => {
-  master = await startMasterProcess(devstack(), dir(), processes, 'master-1');
+  // The master's own state tree and pillar (never the host's /srv).
+  const pillarRoot = join(dir(), 'pillar');
+  await mkdir(pillarRoot, { recursive: true });
+  await writeFile(join(pillarRoot, 'top.sls'), "base:\n  '*':\n    - common\n  'web-*':\n    - web\n");
+  await writeFile(join(pillarRoot, 'common.sls'), 'site: lab\n');
+  await writeFile(join(pillarRoot, 'web.sls'), "tier: {{ 'front' if grains['id'].startswith('web') else 'back' }}\n");
+  await mkdir(join(dir(), 'salt'), { recursive: true });
+  master = await startMasterProcess(devstack(), dir(), processes, 'master-1', undefined, {
+    fileRoots: { base: [join(dir(), 'salt')] },
+    pillarRoots: { base: [pillarRoot] },
+  });
   for (const id of ['web-1', 'web-2', 'db-1']) await startMinionProcess(devstack(), dir(), processes, id, [master]);
 
   const pending = await waitFor(
@@ -122,15 +134,36 @@ test('every execution module answers through the master', async () => {
   assert.equal(await ret('grains.get', 'colour'), null, "Salt's delval leaves the grain, set to None");
   await ret('grains.delval', 'colour', 'destructive=True');
   assert.equal(await ret('grains.get', 'colour'), '');
-  // The modules operators call every day, through a real master.
-  assert.equal(typeof (await ret('pillar.items')), 'object');
-  assert.deepEqual(Object.keys((await ret('grains.item', 'os')) as object), ['os']);
-  assert.equal(await ret('file.file_exists', '/etc/hosts'), true);
-  const ssh = await ret('service.status', 'ssh');
-  assert.ok(
-    typeof ssh === 'boolean' || /systemd is not running|systemctl not found/.test(String(ssh)),
-    `service.status answers, or says why it cannot: ${JSON.stringify(ssh)}`,
+  // The modules operators call every day, as `phoenix run '*' ...` through a real master: each
+  // minion's own pillar (rendered by the master), its grains, its files and its services.
+  const everyone = async (...args: string[]) => (await run('*', ...args)).result.returns;
+  assert.deepEqual(Object.fromEntries(Object.entries(await everyone('pillar.items')).map(([id, r]) => [id, r.ret])), {
+    'web-1': { site: 'lab', tier: 'front' },
+    'web-2': { site: 'lab', tier: 'front' },
+    'db-1': { site: 'lab' },
+  });
+  const os = await everyone('grains.item', 'os');
+  assert.deepEqual(Object.keys(os).sort(), ['db-1', 'web-1', 'web-2']);
+  for (const [id, r] of Object.entries(os)) {
+    assert.deepEqual(Object.keys(r.ret as object), ['os'], id);
+    assert.equal(typeof (r.ret as { os: unknown }).os, 'string', id);
+  }
+  const hosts = await everyone('file.file_exists', '/etc/hosts');
+  assert.deepEqual(
+    Object.values(hosts).map((r) => r.ret),
+    [true, true, true],
   );
+  const ssh = await everyone('service.status', 'ssh');
+  assert.deepEqual(Object.keys(ssh).sort(), ['db-1', 'web-1', 'web-2']);
+  for (const [id, r] of Object.entries(ssh)) {
+    // A host without a service manager answers with the reason, as a failed job, never a crash.
+    assert.ok(
+      (r.success && typeof r.ret === 'boolean') ||
+        (!r.success && /systemd is not running|not found on PATH/.test(String(r.ret))),
+      `${id}: service.status answers, or says why it cannot: ${JSON.stringify(r)}`,
+    );
+  }
+  assert.equal(await ret('test.ping'), true, 'the minions still answer');
   assert.ok(((await ret('sys.list_functions', 'test')) as string[]).includes('test.ping'));
   assert.match(JSON.stringify(await ret('sys.doc', 'test.ping')), /test\.ping/);
   assert.deepEqual(await ret('saltutil.running'), []);

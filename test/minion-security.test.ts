@@ -3,11 +3,10 @@ import assert from 'node:assert/strict';
 import type { ChildProcess } from 'node:child_process';
 import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
-import { Dealer } from 'zeromq';
-import { encodeMessage, messageKey, signMessage, type MinionMessage } from '@phoenix/protocol';
 import { stopProcess, useDevstack, useProcesses, useTempDir, waitFor } from '@phoenix/devstack/testing';
 import { json, phoenix } from './lib/cli.js';
 import { ADMIN_TOKEN, freePort, startMasterProcess, startMinionProcess, type RunningMaster } from './lib/cluster.js';
+import { HostileMinion } from './lib/hostile-minion.js';
 
 const devstack = useDevstack();
 const dir = useTempDir();
@@ -83,20 +82,10 @@ test('a minion with a valid key that sends a return as another minion is refused
     publicKey: (await readFile(join(pki, 'minion.pub'), 'utf8')).trim(),
     secretKey: (await readFile(join(pki, 'minion.key'), 'utf8')).trim(),
   };
-  const key = messageKey(keyPair.secretKey, devstack().clusterKeys.publicKey);
-  const rogue = new Dealer({
-    curveServerKey: devstack().clusterKeys.publicKey,
-    curvePublicKey: keyPair.publicKey,
-    curveSecretKey: keyPair.secretKey,
-    linger: 0,
-  });
+  const rogue = new HostileMinion('web-1', devstack().clusterKeys.publicKey, keyPair);
   try {
-    rogue.connect(`tcp://127.0.0.1:${ports.minion}`);
-    const send = async (message: MinionMessage): Promise<void> => {
-      const body = encodeMessage(message);
-      await rogue.send([body, signMessage(key, body)]);
-    };
-    await send({ v: 1, t: 'hello', id: 'web-1', grains: {}, running: [] });
+    assert.ok(await rogue.connect(master), 'web-1 keys open a session');
+    const send = (message: Record<string, unknown>): Promise<void> => rogue.send(message);
     const forged = {
       v: 1,
       t: 'return',
@@ -119,10 +108,9 @@ test('a minion with a valid key that sends a return as another minion is refused
   } finally {
     rogue.close();
   }
-  assert.match(
-    processes.output(master.process),
-    /refused a message (not signed by the key of the minion it claims|claiming another minion id)/,
-  );
+  await waitFor(() => /"reason":"wrong-id".*"claimed":"web-3"/.test(processes.output(master.process)), {
+    what: 'the master to refuse the return claiming web-3',
+  });
   const shown = json<Shown>(await phoenix(['jobs', 'show', submitted.jid, '--out', 'json'], env()));
   assert.deepEqual(shown.returns, [], 'no forged return was stored');
   // Stopped before the job: not connected, or (if the master had not yet seen it leave) missing.

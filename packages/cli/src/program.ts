@@ -284,7 +284,10 @@ Start here:
   const keyList = keys
     .command('list')
     .summary('list keys by state (salt-key -L)')
-    .description('Lists keys by state: accepted, pending, rejected, denied (salt-key -L).')
+    .description(
+      'Lists keys by state: accepted, pending, rejected, denied (salt-key -L). A key whose minion kept sending ' +
+        'what masters refuse is shown QUARANTINED with the reason: every master refuses its connections.',
+    )
     .argument('[PATTERN]', "a glob on the minion id, e.g. 'web-*'", '*')
     .addOption(
       new Option('--state <STATE>', 'only keys in this state, e.g. --state pending').choices([
@@ -314,7 +317,10 @@ Start here:
       .summary(`${action} the keys a pattern matches (salt-key ${salt})`)
       .description(
         `${action[0]?.toUpperCase()}${action.slice(1)}s the keys whose minion id matches PATTERN, on every master at once (salt-key ${salt}).` +
-          (action === 'reject' || action === 'delete' ? ' A connected minion with such a key is cut off at once.' : ''),
+          (action === 'reject' || action === 'delete'
+            ? ' A connected minion with such a key is cut off at once.'
+            : '') +
+          (action === 'accept' ? ' Accepting a quarantined key lifts its quarantine.' : ''),
       )
       .argument('<PATTERN>', "a glob on the minion id, e.g. 'web-*' or '*'");
     if (include !== '') sub.option('--include', include);

@@ -121,7 +121,32 @@ export const MasterConfigSchema = z
     tablePrefix: z.string().min(1).default('phoenix'),
     /** The cluster CURVE key pair: `cluster.pub` and `cluster.key` (Z85) in this directory. */
     pkiDir: z.string().min(1),
-    api: z.strictObject({ tokens: z.array(ApiTokenSchema).default([]) }).prefault({}),
+    api: z
+      .strictObject({
+        tokens: z.array(ApiTokenSchema).default([]),
+        /** Event and job streams one token may hold open at once; one more is refused (429). */
+        streamsPerToken: z.int().min(1).max(10_000).default(32),
+      })
+      .prefault({}),
+    /** What strangers may ask of the enrol port; the README's "Limits and quarantine" says why. */
+    enrolment: z
+      .strictObject({
+        /** Pending keys the cluster holds at most; an enrolment of a new id beyond it is refused. */
+        maxPendingKeys: z.int().min(1).max(1_000_000).default(20_000),
+        /** Enrolments one connection may make that need the table: a burst, then `perSecond`. */
+        burst: z.int().min(1).max(1_000_000).default(20),
+        perSecond: z.number().positive().max(1_000_000).default(2),
+        /** Enrolments this master works on at once; one more is refused at once (its minion asks again). */
+        inFlight: z.int().min(1).max(100_000).default(256),
+      })
+      .prefault({}),
+    /** A minion whose messages masters refused `after` times within `windowMs` (cluster-wide) is quarantined. */
+    quarantine: z
+      .strictObject({
+        after: z.int().min(1).max(1_000_000).default(5),
+        windowMs: z.int().min(1_000).max(86_400_000).default(600_000),
+      })
+      .prefault({}),
     heartbeatIntervalMs: z.int().min(50).max(60_000).default(2_000),
     deadAfterMs: z.int().min(150).max(600_000).default(6_000),
     /** Default time a CLI waits for returns, when the caller gives none. */
@@ -152,6 +177,12 @@ export const MasterConfigSchema = z
         pillarTimeoutMs: z.int().min(1_000).max(3_600_000).default(60_000),
         /** Pillar renders at once on this master (each runs in a worker thread). */
         pillarConcurrency: z.int().min(1).max(64).default(4),
+        /** Pillar requests of one minion that may wait; more are answered PHX_MASTER_BUSY at once. */
+        pillarWaitingPerMinion: z.int().min(1).max(10_000).default(8),
+        /** File requests (read, hash, list) at once on this master, and per minion running and waiting. */
+        fileRequestsAtOnce: z.int().min(1).max(1_024).default(32),
+        fileRunningPerMinion: z.int().min(1).max(1_024).default(4),
+        fileWaitingPerMinion: z.int().min(1).max(10_000).default(64),
         /** How often git roots are fetched (also on start and on `phoenix fileserver update`). */
         fetchIntervalMs: z.int().min(1_000).max(86_400_000).default(60_000),
         /** A file of a git root larger than this is not served (an error says so). */

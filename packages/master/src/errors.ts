@@ -8,6 +8,10 @@ export const MasterErrorCodes = {
   BAD_REQUEST: 'PHX_API_BAD_REQUEST',
   NOT_FOUND: 'PHX_API_NOT_FOUND',
   NO_MINIONS: 'PHX_JOB_NO_MINIONS',
+  /** An input over one of the documented limits (depth, size, keys, string length): refused whole. */
+  OVER_LIMIT: 'PHX_INPUT_OVER_LIMIT',
+  /** A fair share is used up (waiting requests of one minion, streams of one token): ask again later. */
+  BUSY: 'PHX_MASTER_BUSY',
   /** A git root is configured and the git command does not run. */
   GIT_MISSING: 'PHX_GIT_MISSING',
   /** A git command failed: a fetch (remote unreachable, refused credentials), a missing ref. */

@@ -1,6 +1,8 @@
 import type { Logger } from 'pino';
 import {
+  checkValue,
   compileTarget,
+  DATA_LIMITS,
   disabledSkipReason,
   JidGenerator,
   skipsDisabledMinions,
@@ -13,6 +15,13 @@ import type { KeyRegistry } from './keys.js';
 import { ReturnBatcher } from './return-batcher.js';
 import type { MinionLink, MinionSession } from './minion-link.js';
 import { MasterError, MasterErrorCodes } from './errors.js';
+import type { Refusals } from './limits/refusals.js';
+
+/**
+ * A job's arguments travel in every job message and live in the jobs table as JSON text: bounded
+ * in shape by DATA_LIMITS and in size by this (DynamoDB holds at most 400 KB an item).
+ */
+export const MAX_JOB_ARGUMENTS_BYTES = 256 * 1024;
 
 export interface JobRequest {
   target: string | readonly string[];
@@ -88,6 +97,8 @@ export class JobService {
     returnToOrigin: () => undefined,
   };
 
+  readonly #refusals: Refusals | undefined;
+
   constructor(
     store: Store,
     keys: KeyRegistry,
@@ -95,9 +106,11 @@ export class JobService {
     masterId: string,
     log: Logger,
     liveMasters: () => ReadonlySet<string> = () => new Set(),
+    refusals?: Refusals,
   ) {
     this.#liveMasters = liveMasters;
     this.#store = store;
+    this.#refusals = refusals;
     this.#keys = keys;
     this.#link = link;
     this.#masterId = masterId;
@@ -176,6 +189,8 @@ export class JobService {
    * record says who was skipped and why) but nothing is sent.
    */
   async submit(request: JobRequest, now = Date.now()): Promise<JobRecord> {
+    // First, before anything is stored or sent: a job that cannot travel is refused whole.
+    this.#checkArguments(request);
     const selected = this.expectedMinions(request.target, request.targetType);
     if (selected.length === 0) {
       throw new MasterError(MasterErrorCodes.NO_MINIONS, 'no accepted minion matches the target; nothing was run', {
@@ -215,6 +230,25 @@ export class JobService {
     this.deliver(dispatched, this.#masterId);
     this.hooks.forwardJob(dispatched);
     return job;
+  }
+
+  /** PHX_INPUT_OVER_LIMIT when the arguments are nested too deep, too many, or too big for a job. */
+  #checkArguments(request: Pick<JobRequest, 'args' | 'kwargs'>): void {
+    const violation = checkValue(request.args, DATA_LIMITS) ?? checkValue(request.kwargs, DATA_LIMITS);
+    let reason: string | undefined = violation?.reason;
+    let message = violation?.message;
+    if (violation === undefined) {
+      const bytes = Buffer.byteLength(JSON.stringify(request.args)) + Buffer.byteLength(JSON.stringify(request.kwargs));
+      if (bytes > MAX_JOB_ARGUMENTS_BYTES) {
+        reason = 'oversized';
+        message = `${bytes} bytes of arguments (the limit is ${MAX_JOB_ARGUMENTS_BYTES})`;
+      }
+    }
+    if (reason === undefined) return;
+    this.#refusals?.count('job', reason);
+    throw new MasterError(MasterErrorCodes.OVER_LIMIT, `job arguments refused: ${message ?? reason}`, {
+      details: { reason },
+    });
   }
 
   async #storeJob(
@@ -316,25 +350,37 @@ export class JobService {
     this.#remember(job.jid, job.expected, origin);
     const link = this.#link();
     let sent = 0;
-    for (const minionId of job.expected) {
-      const delivered = link.send(minionId, {
-        v: WIRE_VERSION,
-        t: 'job',
-        jid: job.jid,
-        fun: job.fun,
-        args: job.args,
-        kwargs: job.kwargs,
-        ...(job.timeoutMs === undefined ? {} : { timeoutMs: job.timeoutMs }),
-        ...(job.splayMs === undefined ? {} : { splayMs: job.splayMs }),
-      });
-      if (delivered) sent++;
+    try {
+      for (const minionId of job.expected) {
+        const delivered = link.send(minionId, {
+          v: WIRE_VERSION,
+          t: 'job',
+          jid: job.jid,
+          fun: job.fun,
+          args: job.args,
+          kwargs: job.kwargs,
+          ...(job.timeoutMs === undefined ? {} : { timeoutMs: job.timeoutMs }),
+          ...(job.splayMs === undefined ? {} : { splayMs: job.splayMs }),
+        });
+        if (delivered) sent++;
+      }
+    } catch (err) {
+      // Only a job this master did not check itself (a peer's) can fail to encode: its minions keep their sessions.
+      this.#log.warn({ err, jid: job.jid, origin }, 'a job could not be sent');
     }
     return sent;
   }
 
   /** Tells this master's listeners of a return stored elsewhere (a peer forwarded it). */
   announce(event: ReturnEvent): void {
-    for (const listener of this.#listeners.get(event.jid) ?? []) listener(event);
+    for (const listener of this.#listeners.get(event.jid) ?? []) {
+      // One listener's failure (a stream gone, say) is its own: the others still hear the return.
+      try {
+        listener(event);
+      } catch (err) {
+        this.#log.warn({ err, jid: event.jid, minionId: event.minionId }, 'a return listener failed');
+      }
+    }
   }
 
   /** Hears every return of `jid` stored from now on; returns the function that stops listening. */

@@ -1,6 +1,6 @@
 import type { Logger } from 'pino';
 import { compileTarget, keyFingerprint, MessageKeys, type KeyState } from '@phoenix/protocol';
-import { ConditionFailedError, type MinionRecord, type Store } from '@phoenix/store';
+import { ConditionFailedError, type MinionRecord, type Quarantine, type Store } from '@phoenix/store';
 
 export interface AcceptedKey {
   readonly minionId: string;
@@ -14,6 +14,8 @@ export interface KeyInfo {
   state: KeyState;
   fingerprint: string;
   updatedAt?: number;
+  /** An accepted key held because its minion kept sending messages the masters refused. */
+  quarantined?: Quarantine;
 }
 
 export type KeyAction = 'accept' | 'reject' | 'delete';
@@ -21,8 +23,25 @@ export type KeyAction = 'accept' | 'reject' | 'delete';
 export interface KeyChange {
   minionId: string;
   /** Known where the change was made; a peer reports only where the key went. */
-  from?: KeyState;
-  to: KeyState | 'deleted';
+  from?: KeyState | 'quarantined';
+  /** `quarantined`: the key stays accepted in the table, but no master lets its minion in. */
+  to: KeyState | 'deleted' | 'quarantined';
+}
+
+/** Why an enrolment was refused without a key state of its own to answer with. */
+export type EnrolRefusal = 'pending-cap' | 'quarantined';
+
+export interface EnrolAnswer {
+  state: KeyState;
+  reason?: string;
+  /** Answered from this master's memory: nothing new happened. */
+  known?: boolean;
+  refused?: EnrolRefusal;
+}
+
+export interface KeyRegistryOptions {
+  /** Pending keys the cluster holds at most: an enrolment of a new id beyond it is refused. */
+  maxPendingKeys: number;
 }
 
 /** Key writes in flight at once when an action matches many keys. */
@@ -30,6 +49,13 @@ const KEY_WRITES_AT_ONCE = 16;
 
 /** How long this master answers a repeated enrolment from its memory of a pending key. */
 const PENDING_TRUSTED_MS = 30_000;
+
+/**
+ * How long a count of the cluster's pending keys is used before it is read again; meanwhile the
+ * keys this master registered are added to it. Several masters may each admit a few within one
+ * such interval: the cap holds to within that.
+ */
+const PENDING_COUNT_FRESH_MS = 2_000;
 
 /** What each action may change: like salt-key, accept and reject act on pending keys unless told more. */
 const ACTION_SOURCES: Record<KeyAction, (opts: { include: boolean }) => readonly KeyState[]> = {
@@ -52,14 +78,20 @@ export class KeyRegistry {
    * and an entry is trusted for PENDING_TRUSTED_MS only, in case a peer's change never arrived.
    */
   readonly #pending = new Map<string, { publicKey: string; at: number }>();
+  readonly #maxPending: number;
+  #pendingCount = { value: 0, at: Number.NEGATIVE_INFINITY, added: 0 };
+  #counting: Promise<void> | undefined;
+  /** New keys being written now (counted against the cap until written or refused). */
+  #reserved = 0;
   readonly #byId = new Map<string, AcceptedKey>();
   readonly #byPublicKey = new Map<string, AcceptedKey>();
   readonly #listeners = new Set<(change: KeyChange, local: boolean) => void>();
   #lastRefresh = 0;
   #refreshing: Promise<void> | undefined;
 
-  constructor(store: Store, clusterSecretKey: string, log: Logger) {
+  constructor(store: Store, clusterSecretKey: string, log: Logger, options: KeyRegistryOptions) {
     this.#store = store;
+    this.#maxPending = options.maxPendingKeys;
     this.#messageKeys = new MessageKeys(clusterSecretKey);
     this.#log = log;
   }
@@ -72,7 +104,9 @@ export class KeyRegistry {
     do {
       const page = await this.#store.minions.listByKeyState('accepted', { limit: 1000, cursor });
       for (const record of page.items) {
-        if (record.publicKey !== undefined) fresh.set(record.minionId, this.#entry(record.minionId, record.publicKey));
+        // A quarantined key is accepted in the table, but lets nobody in.
+        if (record.publicKey !== undefined && record.quarantine === undefined)
+          fresh.set(record.minionId, this.#entry(record.minionId, record.publicKey));
       }
       cursor = page.cursor;
     } while (cursor !== undefined);
@@ -123,16 +157,21 @@ export class KeyRegistry {
     publicKey: string,
     identity?: { document: string; signature: string },
     now = Date.now(),
-  ): Promise<{ state: KeyState; reason?: string; known?: boolean }> {
+  ): Promise<EnrolAnswer> {
     // Asked again by a minion whose key this master already knows: no table round trip.
     if (this.#byId.get(minionId)?.publicKey === publicKey) return { state: 'accepted', known: true };
-    const pending = this.#pending.get(minionId);
-    if (pending?.publicKey === publicKey && now - pending.at < PENDING_TRUSTED_MS)
-      return { state: 'pending', known: true };
+    if (this.knows(minionId, publicKey, now)) return { state: 'pending', known: true };
     const answer = await this.#enrolInTable(minionId, publicKey, identity, now);
-    if (answer.state === 'pending') this.#pending.set(minionId, { publicKey, at: now });
+    if (answer.state === 'pending') this.#notePending(minionId, publicKey, now);
     else this.#pending.delete(minionId);
     return answer;
+  }
+
+  /** Whether an enrolment of this id and key would be answered from memory (no table work). */
+  knows(minionId: string, publicKey: string, now = Date.now()): boolean {
+    if (this.#byId.get(minionId)?.publicKey === publicKey) return true;
+    const pending = this.#pending.get(minionId);
+    return pending?.publicKey === publicKey && now - pending.at < PENDING_TRUSTED_MS;
   }
 
   async #enrolInTable(
@@ -140,25 +179,64 @@ export class KeyRegistry {
     publicKey: string,
     identity: { document: string; signature: string } | undefined,
     now: number,
-  ): Promise<{ state: KeyState; reason?: string }> {
+    attempt = 0,
+  ): Promise<EnrolAnswer> {
     const fingerprint = keyFingerprint(publicKey);
     const attestation = identity === undefined ? {} : { attestation: { ...identity } };
-    try {
-      await this.#store.minions.registerKey(minionId, { publicKey, fingerprint, ...attestation }, now);
-      this.#log.info({ minionId, fingerprint }, 'new key pending');
-      // A new key is a key change too: peers and every master's event stream hear of it at once.
-      await this.applyChange({ minionId, to: 'pending' }, true);
-      return { state: 'pending' };
-    } catch (err) {
-      if (!(err instanceof ConditionFailedError)) throw err;
+    let record: MinionRecord | undefined;
+    // Checked and reserved in one step (no await between): enrolments in flight together cannot
+    // all take the last place.
+    if ((await this.#pendingKeys(now)) + this.#reserved < this.#maxPending) {
+      this.#reserved++;
+      let registered = false;
+      try {
+        await this.#store.minions.registerKey(minionId, { publicKey, fingerprint, ...attestation }, now);
+        registered = true;
+      } catch (err) {
+        if (!(err instanceof ConditionFailedError)) throw err;
+      } finally {
+        this.#reserved--;
+        if (registered) this.#pendingCount.added++;
+      }
+      if (registered) {
+        this.#log.info({ minionId, fingerprint }, 'new key pending');
+        // A new key is a key change too: peers and every master's event stream hear of it at once.
+        await this.applyChange({ minionId, to: 'pending' }, true);
+        return { state: 'pending' };
+      }
+      record = await this.#store.minions.get(minionId);
+    } else {
+      // At the cap only ids that already hold a key are answered; a new one is not written.
+      record = await this.#store.minions.get(minionId);
+      if (record?.keyState === undefined && record?.lifecycle?.state !== 'terminated') {
+        this.#log.warn(
+          { minionId, fingerprint, maxPendingKeys: this.#maxPending },
+          'refused a new key: too many pending',
+        );
+        return {
+          state: 'rejected',
+          reason: `the cluster holds its limit of ${this.#maxPending} pending keys; enrol again later`,
+          refused: 'pending-cap',
+        };
+      }
     }
-    const record = await this.#store.minions.get(minionId);
     if (record?.lifecycle?.state === 'terminated' && record.keyState === undefined) {
       this.#log.warn({ minionId, fingerprint }, 'refused an enrolment for a terminated instance');
       return { state: 'rejected', reason: `instance ${minionId} was terminated` };
     }
-    if (record?.keyState === undefined) return this.#enrolInTable(minionId, publicKey, identity, now); // deleted meanwhile
+    if (record?.keyState === undefined) {
+      // Deleted between the write and the read: once more, then it is a passing conflict.
+      if (attempt < 2) return this.#enrolInTable(minionId, publicKey, identity, now, attempt + 1);
+      return { state: 'rejected', reason: `the key of ${minionId} is changing; enrol again` };
+    }
     if (record.publicKey === publicKey) {
+      if (record.keyState === 'accepted' && record.quarantine !== undefined) {
+        return {
+          state: 'rejected',
+          reason: `quarantined (${record.quarantine.reason}); an operator lifts it with phoenix keys accept ${minionId}`,
+          refused: 'quarantined',
+        };
+      }
       if (record.keyState === 'accepted') this.#remember(this.#entry(minionId, publicKey));
       if (record.keyState === 'pending' && identity !== undefined && record.attestation === undefined) {
         await this.#store.minions.setAttestation(minionId, { ...identity }).catch(() => undefined);
@@ -171,6 +249,50 @@ export class KeyRegistry {
       'a different key was presented for a minion id that already has one: denied',
     );
     return { state: 'denied', reason: `minion id ${minionId} already has a ${record.keyState} key` };
+  }
+
+  /** Pending keys in the cluster as last counted, plus those this master registered since. */
+  async #pendingKeys(now: number): Promise<number> {
+    if (now - this.#pendingCount.at > PENDING_COUNT_FRESH_MS) {
+      this.#counting ??= this.#store.minions
+        .countByKeyState('pending')
+        .then(
+          (value) => {
+            this.#pendingCount = { value, at: Date.now(), added: 0 };
+          },
+          (err: unknown) => this.#log.warn({ err }, 'could not count the pending keys; using the last count'),
+        )
+        .finally(() => (this.#counting = undefined));
+      await this.#counting;
+    }
+    return this.#pendingCount.value + this.#pendingCount.added;
+  }
+
+  /** Remembers a pending key, bounded: at most as many as the cluster may hold. */
+  #notePending(minionId: string, publicKey: string, now: number): void {
+    this.#pending.delete(minionId);
+    if (this.#pending.size >= this.#maxPending) {
+      const oldest = this.#pending.keys().next();
+      if (oldest.done !== true) this.#pending.delete(oldest.value);
+    }
+    this.#pending.set(minionId, { publicKey, at: now });
+  }
+
+  /**
+   * Quarantines an accepted key (its minion kept sending what masters must refuse): every master
+   * forgets it, cuts its connection and refuses the next, until an operator accepts it again.
+   * False when it was not accepted, or already quarantined.
+   */
+  async quarantine(minionId: string, reason: string, by: string, now = Date.now()): Promise<boolean> {
+    try {
+      await this.#store.minions.setQuarantine(minionId, { at: now, reason, by });
+    } catch (err) {
+      if (err instanceof ConditionFailedError) return false;
+      throw err;
+    }
+    this.#log.warn({ minionId, reason }, 'minion quarantined');
+    await this.applyChange({ minionId, from: 'accepted', to: 'quarantined' }, true);
+    return true;
   }
 
   /** Every key whose minion id matches the glob, with denied keys beside the held ones (as salt-key lists them). */
@@ -201,8 +323,10 @@ export class KeyRegistry {
     const to = action === 'delete' ? 'deleted' : action === 'accept' ? 'accepted' : 'rejected';
     const seen = new Set<string>();
     // Each id once: a held key's denied twin is listed beside it.
+    // Accepting a quarantined key again is how an operator lifts the quarantine.
+    const lifts = (key: KeyInfo): boolean => action === 'accept' && key.quarantined !== undefined;
     const todo = (await this.list(pattern)).filter(
-      (key) => sources.includes(key.state) && !seen.has(key.minionId) && seen.add(key.minionId),
+      (key) => (sources.includes(key.state) || lifts(key)) && !seen.has(key.minionId) && seen.add(key.minionId),
     );
     const changes: KeyChange[] = [];
     // A few writes at a time: accepting a fleet of thousands is seconds, not a write after a write.
@@ -211,13 +335,15 @@ export class KeyRegistry {
         let publicKey: string | undefined;
         try {
           if (action === 'delete') await this.#store.minions.deleteKey(key.minionId);
+          else if (lifts(key)) publicKey = (await this.#store.minions.liftQuarantine(key.minionId)).publicKey;
           else
             publicKey = (await this.#store.minions.setKeyState(key.minionId, key.state, to as KeyState, now)).publicKey;
         } catch (err) {
           if (err instanceof ConditionFailedError) continue; // changed meanwhile by someone else: theirs stands
           throw err;
         }
-        const change: KeyChange = { minionId: key.minionId, from: key.state, to };
+        const from = lifts(key) ? 'quarantined' : key.state;
+        const change: KeyChange = { minionId: key.minionId, from, to };
         changes.push(change);
         await this.applyChange(change, true, publicKey);
       }
@@ -264,7 +390,7 @@ export class KeyRegistry {
 
   async #acceptedPublicKeyInTable(minionId: string): Promise<string | undefined> {
     const record = await this.#store.minions.get(minionId);
-    return record?.keyState === 'accepted' ? record.publicKey : undefined;
+    return record?.keyState === 'accepted' && record.quarantine === undefined ? record.publicKey : undefined;
   }
 
   #entry(minionId: string, publicKey: string): AcceptedKey {
@@ -295,5 +421,6 @@ function info(record: MinionRecord): KeyInfo {
     fingerprint: record.fingerprint ?? '',
   };
   if (record.keyUpdatedAt !== undefined) key.updatedAt = record.keyUpdatedAt;
+  if (record.quarantine !== undefined && record.keyState === 'accepted') key.quarantined = { ...record.quarantine };
   return key;
 }

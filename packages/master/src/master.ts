@@ -33,6 +33,8 @@ import { LifecycleConsumer } from './reactor/consumer.js';
 import { HighstateCoordinator } from './reactor/highstate.js';
 import { LifecycleReactor } from './reactor/reactor.js';
 import { Scheduler } from './schedule/scheduler.js';
+import { Refusals } from './limits/refusals.js';
+import { PoisonWatch } from './limits/poison-watch.js';
 
 export const MASTER_VERSION = '0.1.0';
 
@@ -57,7 +59,11 @@ export async function startMaster(
   const store = new Store(dynamodb, config.tablePrefix, {
     terminatedMinionRetentionMs: config.terminatedMinionRetentionMs,
   });
-  const keys = new KeyRegistry(store, clusterKeys.secretKey, log.child({ component: 'keys' }));
+  // Every input refused at this master's boundaries, by where and why: /metrics shows them.
+  const refusals = new Refusals();
+  const keys = new KeyRegistry(store, clusterKeys.secretKey, log.child({ component: 'keys' }), {
+    maxPendingKeys: config.enrolment.maxPendingKeys,
+  });
   await keys.refresh();
   // Each master owns its context: the ZAP endpoint is per context, and nothing is shared by accident.
   const context = new Context();
@@ -83,6 +89,7 @@ export async function startMaster(
     id,
     log.child({ component: 'jobs' }),
     () => new Set(registry.live().map((m) => m.masterId)),
+    refusals,
   );
   await jobs.loadGrains();
   /** Set on SIGTERM: every masters list this master sends from then on tells its minions to leave. */
@@ -159,6 +166,7 @@ export async function startMaster(
     port: config.ports.peer,
     masterId: id,
     clusterKeys,
+    refusals,
     log: log.child({ component: 'peers' }),
     onMessage: (message) => {
       switch (message.t) {
@@ -200,6 +208,7 @@ export async function startMaster(
       files: (await gitTrees.at()).pillar,
       timeoutMs: config.fileServer.pillarTimeoutMs,
       concurrency: config.fileServer.pillarConcurrency,
+      waitingPerMinion: config.fileServer.pillarWaitingPerMinion,
       opts: {
         file_roots: rootsForTemplates(config.fileRoots),
         pillar_roots: rootsForTemplates(config.pillarRoots),
@@ -208,6 +217,12 @@ export async function startMaster(
       log: log.child({ component: 'pillar' }),
     }),
     grainsOf: (minionId) => jobs.grainsOf(minionId),
+    files: {
+      atOnce: config.fileServer.fileRequestsAtOnce,
+      runningPerMinion: config.fileServer.fileRunningPerMinion,
+      waitingPerMinion: config.fileServer.fileWaitingPerMinion,
+    },
+    refusals,
     log: log.child({ component: 'file-server' }),
   });
   /** A minion's grains, as it reported them: cached here, told to the peers, kept in the table. */
@@ -216,6 +231,14 @@ export async function startMaster(
     peers.broadcast({ v: WIRE_VERSION, t: 'peer-grains', from: id, minionId, grains });
     await store.minions.updateGrains(minionId, grains);
   };
+  // A minion that keeps sending what must be refused is quarantined, cluster-wide.
+  const poison = new PoisonWatch({
+    after: config.quarantine.after,
+    windowMs: config.quarantine.windowMs,
+    addStrikes: (minionId, count, windowMs) => store.minions.addStrikes(minionId, count, windowMs),
+    quarantine: (minionId, reason) => keys.quarantine(minionId, reason, id),
+    log: log.child({ component: 'quarantine' }),
+  });
   const link: MinionLink = new MinionLink({
     context,
     bind: config.bind,
@@ -226,12 +249,20 @@ export async function startMaster(
     keys,
     heartbeatMs: config.minionHeartbeatMs,
     silenceMs: config.minionSilenceMs,
+    enrolment: config.enrolment,
+    refusals,
     log: log.child({ component: 'link' }),
     handlers: {
       hello: async (session, message) => {
         link.send(session.minionId, mastersMessage(draining));
         await noteGrains(session.minionId, message.grains);
         const record = await store.minions.setPresence(session.minionId, id);
+        // Quarantined while this master was not told (a lost peer message): the row says so.
+        if (record.quarantine !== undefined) {
+          link.revoke(session.minionId, 'key quarantined');
+          keys.refreshSoon(0);
+          return;
+        }
         events.emit('minion/connected', { minionId: session.minionId });
         // Disabled through the API while it was away: its own killswitch is set now it is back.
         if (record.disabled !== undefined && stateRunsDisabled(message.grains) === undefined) {
@@ -254,6 +285,7 @@ export async function startMaster(
       pending: async (minionId) => {
         await autoAccept.consider(minionId);
       },
+      poison: (minionId, reason) => poison.strike(minionId, reason),
       gone: (session) => {
         // A minion that reconnected here already has a new session: its old one's end changes nothing.
         if (link.isConnected(session.minionId)) return;
@@ -306,6 +338,8 @@ export async function startMaster(
       },
     },
     defaultJobTimeoutMs: config.jobTimeoutMs,
+    refusals,
+    streamsPerToken: config.api.streamsPerToken,
     log,
   });
   await api.listen({ host: config.bind, port: config.ports.api });
@@ -370,6 +404,7 @@ export async function startMaster(
       reactorConfig.waitTimeSeconds,
       reactor,
       log.child({ component: 'reactor' }),
+      refusals,
     );
     consumer.start();
     highstate.start();

@@ -1,15 +1,22 @@
+import { randomBytes } from 'node:crypto';
 import { Router, type Context } from 'zeromq';
 import type { Logger } from 'pino';
 import {
   decodeMinionMessage,
   encodeMessage,
+  openSeal,
+  sessionKey,
   verifyMessage,
   WIRE_VERSION,
   MAX_MESSAGE_BYTES,
+  NONCE_BYTES,
   type MasterMessage,
   type MinionMessage,
 } from '@phoenix/protocol';
 import type { AcceptedKey, KeyRegistry } from './keys.js';
+import type { Refusals } from './limits/refusals.js';
+import { TokenBuckets } from './limits/token-buckets.js';
+import { MasterError, MasterErrorCodes } from './errors.js';
 
 type Message<T extends MinionMessage['t']> = Extract<MinionMessage, { t: T }>;
 
@@ -17,6 +24,10 @@ export interface MinionSession {
   readonly minionId: string;
   readonly routingId: Buffer;
   readonly key: AcceptedKey;
+  /** The key this connection's messages are sealed with (bound to the nonce issued for it). */
+  readonly sessionKey: Buffer;
+  /** The sequence number of the last message taken on this connection: each is taken once, in order. */
+  lastSeq: number;
   readonly connectedAt: number;
   lastSeen: number;
 }
@@ -32,6 +43,8 @@ export interface MinionLinkHandlers {
   gone(session: MinionSession): void;
   /** A key is pending after an enrolment here (the reactor may accept it). */
   pending?(minionId: string): Promise<void>;
+  /** A message on this minion's own sealed connection had to be refused (see PoisonWatch). */
+  poison?(minionId: string, reason: string): void;
 }
 
 export interface MinionLinkOptions {
@@ -44,18 +57,41 @@ export interface MinionLinkOptions {
   keys: KeyRegistry;
   heartbeatMs: number;
   silenceMs: number;
+  /** Enrolments one connection may make that need the table (burst, then per second), and at once overall. */
+  enrolment: { burst: number; perSecond: number; inFlight: number; maxPendingKeys: number };
+  refusals: Refusals;
   log: Logger;
   handlers: MinionLinkHandlers;
 }
 
 /** ZMTP-level liveness on every connection: handled by libzmq itself, so it costs no JavaScript. */
 const ZMTP_HEARTBEAT = { heartbeatInterval: 1_000, heartbeatTimeout: 3_000, heartbeatTimeToLive: 3_000 };
+/** Nonces issued to connections that have not said hello yet: at most this many, for this long. */
+const CHALLENGES_HELD = 50_000;
+const CHALLENGE_MS = 30_000;
+/** Enrol connections whose allowance is remembered at once (the least recently seen go first). */
+const ENROL_SOURCES_HELD = 50_000;
+/** A socket loop that failed starts again after this, so a master never goes deaf for good. */
+const LOOP_RESTART_MS = 100;
 
 /**
  * The master's two router sockets. `enrol` completes a CURVE handshake with any key and accepts
  * only enrol messages; `minion` completes handshakes only with accepted keys (the ZAP handler says
- * so) and carries everything else. Every minion message is [body, mac]: the mac must verify with the
- * accepted key of the minion id the body claims, and after `hello` a connection speaks for that id only.
+ * so) and carries everything else.
+ *
+ * A minion connection starts with a `knock`, answered by a `challenge` carrying a fresh nonce; the
+ * minion's `hello` and everything after it are sealed ([body, seal]) with a key bound to that nonce
+ * and numbered, so a captured message is worthless on another connection, or again on the same
+ * one. Once sealed, a connection speaks for its minion id only.
+ *
+ * What is refused, and what it costs the sender (the README's "Limits and quarantine"):
+ * - anything that is not a knock or a correctly sealed hello on a connection without a session is
+ *   dropped and counted; there is no session to keep or drop;
+ * - on a session, a message that is badly sealed, replayed, over a wire limit, not msgpack, not a
+ *   valid message, or claims another id is dropped and counted, the session is kept, and the
+ *   minion gets a strike (PoisonWatch quarantines it after a few, cluster-wide);
+ * - an enrolment beyond the connection's allowance, or while too many are in flight, is answered
+ *   `rejected` (the minion asks again later) and counted.
  */
 export class MinionLink {
   readonly #o: MinionLinkOptions;
@@ -63,10 +99,17 @@ export class MinionLink {
   readonly #minion: Router;
   readonly #sessions = new Map<string, MinionSession>();
   readonly #byRoute = new Map<string, MinionSession>();
+  /** Nonces issued to connections (by route) that have knocked but not said hello. */
+  readonly #challenges = new Map<string, { nonce: Buffer; at: number }>();
   /** Minions waiting on this master for their key to be accepted, so acceptance reaches them at once. */
   readonly #waiting = new Map<string, Buffer>();
+  readonly #enrolAllowance: TokenBuckets<string>;
+  #enrolling = 0;
+  /** Refusals not yet logged: one line a second says how many, instead of a line a message. */
+  readonly #unlogged = new Map<string, { count: number; detail: Record<string, unknown> }>();
   #sweep: NodeJS.Timeout | undefined;
   #heartbeat: NodeJS.Timeout | undefined;
+  #logTimer: NodeJS.Timeout | undefined;
   #closed = false;
   ports = { enrol: 0, minion: 0 };
 
@@ -84,10 +127,15 @@ export class MinionLink {
     };
     this.#enrol = new Router({ ...common, zapDomain: 'enrol' });
     this.#minion = new Router({ ...common, zapDomain: 'minion' });
+    this.#enrolAllowance = new TokenBuckets({
+      burst: options.enrolment.burst,
+      perSecond: options.enrolment.perSecond,
+      maxKeys: ENROL_SOURCES_HELD,
+    });
     options.keys.onChange((change) => {
       if (change.to === 'accepted') {
         this.#tellWaiting(change.minionId, { v: WIRE_VERSION, t: 'enrolment', state: 'accepted' });
-      } else if (change.to === 'rejected' || change.to === 'deleted') {
+      } else if (change.to === 'rejected' || change.to === 'deleted' || change.to === 'quarantined') {
         // Cut off at once: whether it waits to enrol here or holds a connection.
         this.revoke(change.minionId, `key ${change.to}`);
       }
@@ -100,11 +148,16 @@ export class MinionLink {
     await this.#minion.bind(`tcp://${bind}:${minionPort === 0 ? '*' : minionPort}`);
     this.ports = { enrol: portOf(this.#enrol.lastEndpoint), minion: portOf(this.#minion.lastEndpoint) };
     void this.#serve(this.#enrol, (route, body, mac) => this.#onEnrol(route, body, mac));
-    void this.#serve(this.#minion, (route, body, mac) => this.#onMinion(route, body, mac));
-    this.#sweep = setInterval(() => this.#expireSilent(), Math.max(100, this.#o.silenceMs / 3));
+    void this.#serve(this.#minion, (route, body, seal) => this.#onMinion(route, body, seal));
+    this.#sweep = setInterval(
+      () => this.#contained('sweep', () => this.#expire()),
+      Math.max(100, this.#o.silenceMs / 3),
+    );
     this.#sweep.unref();
-    this.#heartbeat = setInterval(() => this.#heartbeatAll(), this.#o.heartbeatMs);
+    this.#heartbeat = setInterval(() => this.#contained('heartbeat', () => this.#heartbeatAll()), this.#o.heartbeatMs);
     this.#heartbeat.unref();
+    this.#logTimer = setInterval(() => this.#contained('log', () => this.#logRefusals()), 1_000);
+    this.#logTimer.unref();
   }
 
   get connectedCount(): number {
@@ -119,23 +172,30 @@ export class MinionLink {
     return this.#sessions.has(minionId);
   }
 
-  /** Sends to one connected minion; false when it is not connected here (or its connection just went). */
+  /**
+   * Sends to one connected minion; false when it is not connected here (or its connection just
+   * went). A message that cannot be encoded is the sender's mistake, not the minion's: it throws
+   * PHX_INPUT_OVER_LIMIT and the session stays.
+   */
   send(minionId: string, message: MasterMessage): boolean {
     const session = this.#sessions.get(minionId);
     if (session === undefined) return false;
-    return this.#sendOn(this.#minion, session.routingId, message, () => this.#drop(session));
+    return this.#sendOn(this.#minion, session.routingId, encode(message), () => this.#drop(session));
   }
 
   /** Sends one message to every minion connected here. */
   broadcast(message: MasterMessage): void {
-    for (const minionId of [...this.#sessions.keys()]) this.send(minionId, message);
+    const body = encode(message);
+    for (const session of [...this.#sessions.values()])
+      this.#sendOn(this.#minion, session.routingId, body, () => this.#drop(session));
   }
 
   /** Cuts a minion off: it is told why, and nothing it sends on that connection is heard again. */
   revoke(minionId: string, reason: string): void {
     const session = this.#sessions.get(minionId);
+    const body = encode({ v: WIRE_VERSION, t: 'revoked', reason });
     if (session !== undefined) {
-      this.#sendOn(this.#minion, session.routingId, { v: WIRE_VERSION, t: 'revoked', reason }, () => undefined);
+      this.#sendOn(this.#minion, session.routingId, body, () => undefined);
       this.#drop(session);
       this.#o.log.info({ minionId, reason }, 'minion cut off');
     }
@@ -146,6 +206,8 @@ export class MinionLink {
     this.#closed = true;
     if (this.#sweep) clearInterval(this.#sweep);
     if (this.#heartbeat) clearInterval(this.#heartbeat);
+    if (this.#logTimer) clearInterval(this.#logTimer);
+    this.#logRefusals();
     this.#enrol.close();
     this.#minion.close();
   }
@@ -154,48 +216,81 @@ export class MinionLink {
     socket: Router,
     handle: (route: Buffer, body: Buffer, mac: Buffer | undefined) => Promise<void>,
   ): Promise<void> {
-    try {
-      for await (const [route, body, mac, ...extra] of socket) {
-        if (route === undefined || body === undefined || extra.length > 0) {
-          this.#o.log.warn({ frames: extra.length + 3 }, 'dropped a message with the wrong number of frames');
-          continue;
+    while (!this.#closed) {
+      try {
+        for await (const [route, body, mac, ...extra] of socket) {
+          if (route === undefined || body === undefined || extra.length > 0) {
+            this.#refuse('wire', 'frames', { frames: extra.length + 3 });
+            continue;
+          }
+          // Not awaited: checks and session binding happen now, in arrival order; the table writes
+          // behind a message (a return, a hello) overlap, so a thousand returns are not stored one
+          // after another while the next wait in the socket.
+          handle(route, body, mac).catch((err: unknown) =>
+            this.#o.log.error({ err }, 'minion message handling failed'),
+          );
         }
-        // Not awaited: checks and session binding happen now, in arrival order; the table writes
-        // behind a message (a return, a hello) overlap, so a thousand returns are not stored one
-        // after another while the next wait in the socket.
-        handle(route, body, mac).catch((err: unknown) => this.#o.log.error({ err }, 'minion message handling failed'));
+        return; // the socket was closed
+      } catch (err) {
+        if (this.#closed) return;
+        this.#o.log.error({ err }, 'minion socket loop failed; listening again');
+        await new Promise((resolve) => setTimeout(resolve, LOOP_RESTART_MS));
       }
-    } catch (err) {
-      if (!this.#closed) this.#o.log.error({ err }, 'minion socket stopped');
     }
   }
 
   async #onEnrol(route: Buffer, body: Buffer, mac: Buffer | undefined): Promise<void> {
     const decoded = decodeMinionMessage(body);
-    if (!decoded.ok || decoded.message.t !== 'enrol' || mac === undefined) {
-      this.#o.log.warn(
-        { reason: decoded.ok ? `unexpected ${decoded.message.t}` : decoded.reason },
-        'dropped an enrol-port message',
-      );
+    if (!decoded.ok) {
+      this.#refuse('enrol', decoded.code, { detail: decoded.reason });
       return;
     }
     const message = decoded.message;
+    if (message.t !== 'enrol' || mac === undefined) {
+      this.#refuse('enrol', 'invalid', { detail: `unexpected ${message.t}` });
+      return;
+    }
+    const known = this.#o.keys.knows(message.id, message.publicKey);
+    // What needs the table (a new id, a key not in memory) is limited per connection and overall:
+    // this is what a flood of made-up ids would spend.
+    if (!known) {
+      const refusal = !this.#enrolAllowance.take(route.toString('hex'))
+        ? 'rate'
+        : this.#enrolling >= this.#o.enrolment.inFlight
+          ? 'busy'
+          : undefined;
+      if (refusal !== undefined) {
+        this.#refuse('enrol', refusal, { minionId: message.id });
+        const reason =
+          refusal === 'rate' ? 'too many enrolments on this connection; enrol again later' : 'busy; enrol again later';
+        this.#sendOn(this.#enrol, route, encode({ v: WIRE_VERSION, t: 'enrolment', state: 'rejected', reason }), noop);
+        return;
+      }
+    }
     // The mac proves the sender holds the secret half of the key it presents.
     let key: Buffer;
     try {
       key = this.#o.keys.messageKeyFor(message.publicKey);
     } catch {
-      this.#o.log.warn({ minionId: message.id }, 'dropped an enrolment with an unusable public key');
+      this.#refuse('enrol', 'bad-key', { minionId: message.id });
       return;
     }
     if (!verifyMessage(key, body, mac)) {
-      this.#o.log.warn({ minionId: message.id }, 'dropped an enrolment whose signature does not match its key');
+      this.#refuse('enrol', 'bad-seal', { minionId: message.id });
       return;
     }
-    const { state, reason, known } = await this.#o.keys.enrol(message.id, message.publicKey, message.identity);
+    this.#enrolling++;
+    let answer: Awaited<ReturnType<KeyRegistry['enrol']>>;
+    try {
+      answer = await this.#o.keys.enrol(message.id, message.publicKey, message.identity);
+    } finally {
+      this.#enrolling--;
+    }
+    const { state, reason, refused } = answer;
+    if (refused !== undefined) this.#o.refusals.count('enrol', refused);
     // A pending or rejected key's minion waits here to hear that it was accepted (an operator may
     // accept a rejected key again: the minion is back at once, not at its next retry).
-    if (state === 'pending' || state === 'rejected') this.#waiting.set(message.id, route);
+    if (state === 'pending' || state === 'rejected') this.#wait(message.id, route);
     else this.#waiting.delete(message.id);
     const reply: MasterMessage = {
       v: WIRE_VERSION,
@@ -203,100 +298,156 @@ export class MinionLink {
       state,
       ...(reason === undefined ? {} : { reason }),
     };
-    this.#sendOn(this.#enrol, route, reply, () => this.#waiting.delete(message.id));
+    this.#sendOn(this.#enrol, route, encode(reply), () => this.#waiting.delete(message.id));
     // A launched instance's key may be accepted at once; the acceptance reaches the waiting minion.
     // Once per key on this master: a launch event arriving later makes the reactor look again.
-    if (state === 'pending' && known !== true) await this.#o.handlers.pending?.(message.id);
+    if (state === 'pending' && answer.known !== true) await this.#o.handlers.pending?.(message.id);
   }
 
-  async #onMinion(route: Buffer, body: Buffer, mac: Buffer | undefined): Promise<void> {
+  async #onMinion(route: Buffer, body: Buffer, seal: Buffer | undefined): Promise<void> {
+    const routeKey = route.toString('hex');
+    const bound = this.#byRoute.get(routeKey);
+    if (bound !== undefined) return this.#onSession(bound, body, seal);
     const decoded = decodeMinionMessage(body);
     if (!decoded.ok) {
-      this.#o.log.warn({ reason: decoded.reason }, 'dropped a minion message');
+      this.#refuse('wire', decoded.code, { detail: decoded.reason });
       return;
     }
     const message = decoded.message;
-    const routeKey = route.toString('hex');
-    const bound = this.#byRoute.get(routeKey);
-    const key = bound?.key ?? this.#o.keys.accepted(message.id);
-    if (key === undefined || mac === undefined || !verifyMessage(key.messageKey, body, mac)) {
-      this.#o.log.warn(
-        { claimed: message.id, type: message.t },
-        'refused a message not signed by the key of the minion it claims',
-      );
+    if (message.t === 'knock') {
+      this.#challenge(routeKey, route);
       return;
     }
-    if (bound !== undefined && bound.minionId !== message.id) {
-      this.#o.log.warn(
-        { minionId: bound.minionId, claimed: message.id },
-        'refused a message claiming another minion id',
-      );
+    if (message.t !== 'hello') {
+      // Before hello: a master that restarted sees a connection's later messages first. No session, no strike.
+      this.#refuse('wire', 'no-session', { claimed: message.id, type: message.t });
       return;
     }
-    if (message.t === 'hello') {
-      const previous = this.#sessions.get(message.id);
-      if (previous !== undefined) this.#drop(previous, false);
-      const session: MinionSession = {
-        minionId: message.id,
-        routingId: route,
-        key,
-        connectedAt: Date.now(),
-        lastSeen: Date.now(),
-      };
-      this.#sessions.set(message.id, session);
-      this.#byRoute.set(routeKey, session);
-      this.#send(session, {
-        v: WIRE_VERSION,
-        t: 'welcome',
-        masterId: this.#o.masterId,
-        heartbeatMs: this.#o.heartbeatMs,
-      });
-      await this.#o.handlers.hello(session, message);
+    const challenge = this.#challenges.get(routeKey);
+    const key = this.#o.keys.accepted(message.id);
+    const sealedWith =
+      challenge === undefined || key === undefined ? undefined : sessionKey(key.messageKey, challenge.nonce);
+    const seq = sealedWith === undefined || seal === undefined ? undefined : openSeal(sealedWith, body, seal);
+    if (key === undefined || sealedWith === undefined || seq === undefined) {
+      // Another connection's hello played here, a hello with no knock before it, or a key not accepted.
+      this.#refuse('wire', challenge === undefined ? 'no-challenge' : 'bad-seal', { claimed: message.id });
       return;
     }
-    if (bound === undefined) {
-      this.#o.log.warn({ minionId: message.id, type: message.t }, 'dropped a message sent before hello');
-      return;
-    }
-    bound.lastSeen = Date.now();
+    this.#challenges.delete(routeKey);
+    const previous = this.#sessions.get(message.id);
+    if (previous !== undefined) this.#drop(previous, false);
+    const now = Date.now();
+    const session: MinionSession = {
+      minionId: message.id,
+      routingId: route,
+      key,
+      sessionKey: sealedWith,
+      lastSeq: seq,
+      connectedAt: now,
+      lastSeen: now,
+    };
+    this.#sessions.set(message.id, session);
+    this.#byRoute.set(routeKey, session);
+    this.#send(session, {
+      v: WIRE_VERSION,
+      t: 'welcome',
+      masterId: this.#o.masterId,
+      heartbeatMs: this.#o.heartbeatMs,
+    });
+    await this.#o.handlers.hello(session, message);
+  }
+
+  /** A message on a sealed connection: checked (seal, order, limits, schema, id) before anything else. */
+  async #onSession(session: MinionSession, body: Buffer, seal: Buffer | undefined): Promise<void> {
+    const seq = seal === undefined ? undefined : openSeal(session.sessionKey, body, seal);
+    if (seq === undefined) return this.#poison(session, 'bad-seal');
+    if (seq <= session.lastSeq) return this.#poison(session, 'replay', { seq, last: session.lastSeq });
+    session.lastSeq = seq;
+    const decoded = decodeMinionMessage(body);
+    if (!decoded.ok) return this.#poison(session, decoded.code, { detail: decoded.reason });
+    const message = decoded.message;
+    if (message.id !== session.minionId) return this.#poison(session, 'wrong-id', { claimed: message.id });
+    session.lastSeen = Date.now();
     switch (message.t) {
       case 'return':
-        await this.#o.handlers.result(bound, message);
-        this.#send(bound, { v: WIRE_VERSION, t: 'ack', jid: message.jid });
+        await this.#o.handlers.result(session, message);
+        this.#send(session, { v: WIRE_VERSION, t: 'ack', jid: message.jid });
         return;
       case 'grains':
-        await this.#o.handlers.grains(bound, message);
+        await this.#o.handlers.grains(session, message);
         return;
       case 'file':
       case 'pillar':
-        void this.#o.handlers.request(bound, message).then(
+        void this.#o.handlers.request(session, message).then(
           (reply) => {
-            if (this.#sessions.get(bound.minionId) === bound) this.#send(bound, reply);
+            if (this.#sessions.get(session.minionId) === session) this.#sendReply(session, reply);
           },
-          (err: unknown) => this.#o.log.error({ err, minionId: bound.minionId }, 'request handling failed'),
+          (err: unknown) => this.#o.log.error({ err, minionId: session.minionId }, 'request handling failed'),
         );
         return;
       case 'bye':
-        this.#drop(bound);
+        this.#drop(session);
         return;
       case 'heartbeat':
         return; // lastSeen is set: that is all a minion's heartbeat is for
       default:
-        this.#o.log.warn(
-          { minionId: message.id, type: message.t },
-          'dropped a message of a type this port does not take',
-        );
+        this.#refuse('wire', 'unexpected', { minionId: session.minionId, type: message.t });
     }
   }
 
-  #send(session: MinionSession, message: MasterMessage): void {
-    this.#sendOn(this.#minion, session.routingId, message, () => this.#drop(session));
+  /** A reply too big or deep to encode becomes an error reply: the request is answered either way. */
+  #sendReply(session: MinionSession, reply: MasterMessage): void {
+    let body: Uint8Array;
+    try {
+      body = encode(reply);
+    } catch (err) {
+      const req = reply.t === 'reply' ? reply.req : 0;
+      const message = err instanceof Error ? err.message : String(err);
+      body = encode({ v: WIRE_VERSION, t: 'reply', req, error: { code: MasterErrorCodes.OVER_LIMIT, message } });
+    }
+    this.#sendOn(this.#minion, session.routingId, body, () => this.#drop(session));
   }
 
-  #sendOn(socket: Router, route: Buffer, message: MasterMessage, unreachable: () => void): boolean {
+  #challenge(routeKey: string, route: Buffer): void {
+    const now = Date.now();
+    this.#challenges.delete(routeKey);
+    if (this.#challenges.size >= CHALLENGES_HELD) {
+      const oldest = this.#challenges.keys().next();
+      if (oldest.done !== true) this.#challenges.delete(oldest.value);
+    }
+    const nonce = randomBytes(NONCE_BYTES);
+    this.#challenges.set(routeKey, { nonce, at: now });
+    this.#sendOn(this.#minion, route, encode({ v: WIRE_VERSION, t: 'challenge', nonce }), noop);
+  }
+
+  #poison(session: MinionSession, reason: string, detail: Record<string, unknown> = {}): void {
+    this.#refuse('wire', reason, { minionId: session.minionId, ...detail });
+    this.#o.handlers.poison?.(session.minionId, reason);
+  }
+
+  /** Counts a refusal now; its log line waits for the next second's summary (see #logRefusals). */
+  #refuse(input: 'wire' | 'enrol', reason: string, detail: Record<string, unknown> = {}): void {
+    this.#o.refusals.count(input, reason);
+    const key = `${input}\0${reason}\0${String(detail.minionId ?? detail.claimed ?? '')}`;
+    const held = this.#unlogged.get(key);
+    if (held !== undefined) held.count++;
+    else if (this.#unlogged.size < 1_000) this.#unlogged.set(key, { count: 1, detail: { input, reason, ...detail } });
+  }
+
+  #logRefusals(): void {
+    for (const { count, detail } of this.#unlogged.values())
+      this.#o.log.warn({ ...detail, count }, 'refused minion messages');
+    this.#unlogged.clear();
+  }
+
+  #send(session: MinionSession, message: MasterMessage): void {
+    this.#sendOn(this.#minion, session.routingId, encode(message), () => this.#drop(session));
+  }
+
+  #sendOn(socket: Router, route: Buffer, body: Uint8Array, unreachable: () => void): boolean {
     try {
       // mandatory + sendTimeout 0: a gone peer throws at once instead of silently dropping.
-      void socket.send([route, encodeMessage(message)]).catch(unreachable);
+      void socket.send([route, body]).catch(unreachable);
       return true;
     } catch {
       unreachable();
@@ -304,11 +455,20 @@ export class MinionLink {
     }
   }
 
+  #wait(minionId: string, route: Buffer): void {
+    this.#waiting.delete(minionId);
+    if (this.#waiting.size >= this.#o.enrolment.maxPendingKeys) {
+      const oldest = this.#waiting.keys().next();
+      if (oldest.done !== true) this.#waiting.delete(oldest.value);
+    }
+    this.#waiting.set(minionId, route);
+  }
+
   #tellWaiting(minionId: string, message: MasterMessage): void {
     const route = this.#waiting.get(minionId);
     if (route === undefined) return;
     this.#waiting.delete(minionId);
-    this.#sendOn(this.#enrol, route, message, () => undefined);
+    this.#sendOn(this.#enrol, route, encode(message), noop);
   }
 
   #drop(session: MinionSession, notify = true): void {
@@ -322,29 +482,53 @@ export class MinionLink {
    * firing, and a send that fails (the connection is gone: ZMTP heartbeats closed it) drops the session.
    */
   #heartbeatAll(): void {
-    const body = encodeMessage({ v: WIRE_VERSION, t: 'heartbeat', at: Date.now() });
-    for (const session of [...this.#sessions.values()]) {
-      try {
-        void this.#minion.send([session.routingId, body]).catch(() => this.#drop(session));
-      } catch {
-        this.#drop(session);
-      }
-    }
+    const body = encode({ v: WIRE_VERSION, t: 'heartbeat', at: Date.now() });
+    for (const session of [...this.#sessions.values()])
+      this.#sendOn(this.#minion, session.routingId, body, () => this.#drop(session));
   }
 
-  #expireSilent(): void {
-    const cutoff = Date.now() - this.#o.silenceMs;
-    for (const session of this.#sessions.values()) {
+  #expire(): void {
+    const now = Date.now();
+    const cutoff = now - this.#o.silenceMs;
+    for (const session of [...this.#sessions.values()]) {
       if (session.lastSeen < cutoff) {
         this.#o.log.info({ minionId: session.minionId }, 'minion went silent');
         this.#drop(session);
       }
     }
+    for (const [route, challenge] of this.#challenges) {
+      if (now - challenge.at < CHALLENGE_MS) break; // in the order issued: the rest are younger
+      this.#challenges.delete(route);
+    }
+  }
+
+  /** A timer's work: whatever it throws is logged, and the timer keeps its schedule. */
+  #contained(what: string, work: () => void): void {
+    try {
+      work();
+    } catch (err) {
+      this.#o.log.error({ err, what }, 'minion link timer failed');
+    }
+  }
+}
+
+const noop = (): void => undefined;
+
+/** The encoder refuses what is nested too deep for the wire: that is the caller's input, refused as such. */
+function encode(message: MasterMessage): Uint8Array {
+  try {
+    return encodeMessage(message);
+  } catch (err) {
+    throw new MasterError(
+      MasterErrorCodes.OVER_LIMIT,
+      `a ${message.t} message could not be encoded: ${err instanceof Error ? err.message : String(err)}`,
+      { cause: err },
+    );
   }
 }
 
 function portOf(endpoint: string | null): number {
   const match = /:(\d+)$/.exec(endpoint ?? '');
-  if (match === null) throw new Error(`no port in endpoint ${String(endpoint)}`);
+  if (match === null) throw new MasterError(MasterErrorCodes.START_FAILED, `no port in endpoint ${String(endpoint)}`);
   return Number(match[1]);
 }

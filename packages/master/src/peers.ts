@@ -2,6 +2,7 @@ import { Dealer, Router, type Context } from 'zeromq';
 import type { Logger } from 'pino';
 import { decodePeerMessage, encodeMessage, WIRE_VERSION, MAX_MESSAGE_BYTES, type PeerMessage } from '@phoenix/protocol';
 import type { MasterRecord } from '@phoenix/store';
+import type { Refusals } from './limits/refusals.js';
 
 const ZMTP_HEARTBEAT = { heartbeatInterval: 1_000, heartbeatTimeout: 3_000, heartbeatTimeToLive: 3_000 };
 
@@ -19,6 +20,7 @@ export interface PeerMeshOptions {
   clusterKeys: { publicKey: string; secretKey: string };
   log: Logger;
   onMessage: (message: PeerMessage) => void;
+  refusals?: Refusals;
 }
 
 export class PeerMesh {
@@ -100,28 +102,48 @@ export class PeerMesh {
   #send(masterId: string, message: PeerMessage): void {
     const dealer = this.#dealers.get(masterId);
     if (dealer === undefined) return;
-    dealer.socket.send(encodeMessage(message)).catch(() => {
+    let body: Uint8Array;
+    try {
+      body = encodeMessage(message);
+    } catch (err) {
+      this.#o.log.warn(
+        { err, peer: masterId, type: message.t },
+        'a peer message could not be encoded; the table carries it',
+      );
+      return;
+    }
+    dealer.socket.send(body).catch(() => {
       this.#o.log.debug({ peer: masterId, type: message.t }, 'peer not reachable; the table carries it');
     });
   }
 
   async #serve(): Promise<void> {
-    try {
-      for await (const [, body, ...extra] of this.#router) {
-        if (body === undefined || extra.length > 0) continue;
-        const decoded = decodePeerMessage(body);
-        if (!decoded.ok) {
-          this.#o.log.warn({ reason: decoded.reason }, 'dropped a peer message');
-          continue;
+    while (!this.#closed) {
+      try {
+        for await (const [, body, ...extra] of this.#router) {
+          if (body === undefined || extra.length > 0) {
+            this.#o.refusals?.count('peer', 'frames');
+            continue;
+          }
+          const decoded = decodePeerMessage(body);
+          if (!decoded.ok) {
+            this.#o.refusals?.count('peer', decoded.code);
+            this.#o.log.warn({ reason: decoded.reason }, 'dropped a peer message');
+            continue;
+          }
+          try {
+            this.#o.onMessage(decoded.message);
+          } catch (err) {
+            this.#o.log.error({ err, type: decoded.message.t }, 'peer message handling failed');
+          }
         }
-        try {
-          this.#o.onMessage(decoded.message);
-        } catch (err) {
-          this.#o.log.error({ err, type: decoded.message.t }, 'peer message handling failed');
-        }
+        return;
+      } catch (err) {
+        if (this.#closed) return;
+        // The mesh carries jobs and returns: a failed loop listens again rather than going deaf.
+        this.#o.log.error({ err }, 'peer socket loop failed; listening again');
+        await new Promise((resolve) => setTimeout(resolve, 100));
       }
-    } catch (err) {
-      if (!this.#closed) this.#o.log.error({ err }, 'peer socket stopped');
     }
   }
 }

@@ -41,9 +41,13 @@ export class ReturnBatcher {
     const batch = this.#queue;
     this.#queue = [];
     if (batch.length === 0) return;
-    this.#write(batch.map((waiting) => waiting.ret)).then(
-      () => batch.forEach((waiting) => waiting.resolve()),
-      (err: unknown) => batch.forEach((waiting) => waiting.reject(err)),
-    );
+    // Inside a promise: whatever the write throws, even before it awaits anything, rejects this
+    // batch's callers and never escapes the timer that flushed it.
+    Promise.resolve(batch.map((waiting) => waiting.ret))
+      .then((rets) => this.#write(rets))
+      .then(
+        () => batch.forEach((waiting) => waiting.resolve()),
+        (err: unknown) => batch.forEach((waiting) => waiting.reject(err)),
+      );
   }
 }

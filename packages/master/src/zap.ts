@@ -30,33 +30,51 @@ export class ZapHandler {
   }
 
   async #serve(): Promise<void> {
-    try {
-      for await (const frames of this.#socket) {
-        // [routing id, empty, version, request id, domain, address, identity, mechanism, credentials…]
-        const [route, delimiter, version, requestId, domain, address, , mechanism, key] = frames;
-        if (route === undefined || delimiter === undefined || version === undefined || requestId === undefined)
-          continue;
-        const allowed =
-          version.toString() === '1.0' &&
-          mechanism?.toString() === 'CURVE' &&
-          key?.length === 32 &&
-          this.#policy(domain?.toString() ?? '', z85Encode(key));
-        if (!allowed) {
-          this.#log.debug({ domain: domain?.toString(), address: address?.toString() }, 'handshake refused by ZAP');
-        }
-        await this.#socket.send([
-          route,
-          delimiter,
-          '1.0',
-          requestId,
-          allowed ? '200' : '400',
-          allowed ? 'OK' : 'Denied',
-          '',
-          '',
-        ]);
+    while (!this.#closed) {
+      try {
+        await this.#answerAll();
+        return;
+      } catch (err) {
+        if (this.#closed) return;
+        // Without its ZAP handler a master admits nobody: it listens again instead.
+        this.#log.error({ err }, 'ZAP handler failed; listening again');
+        await new Promise((resolve) => setTimeout(resolve, 100));
       }
+    }
+  }
+
+  #allows(domain: string, key: Buffer): boolean {
+    try {
+      return this.#policy(domain, z85Encode(key));
     } catch (err) {
-      if (!this.#closed) this.#log.error({ err }, 'ZAP handler stopped');
+      this.#log.error({ err, domain }, 'ZAP policy failed; handshake refused');
+      return false;
+    }
+  }
+
+  async #answerAll(): Promise<void> {
+    for await (const frames of this.#socket) {
+      // [routing id, empty, version, request id, domain, address, identity, mechanism, credentials…]
+      const [route, delimiter, version, requestId, domain, address, , mechanism, key] = frames;
+      if (route === undefined || delimiter === undefined || version === undefined || requestId === undefined) continue;
+      const allowed =
+        version.toString() === '1.0' &&
+        mechanism?.toString() === 'CURVE' &&
+        key?.length === 32 &&
+        this.#allows(domain?.toString() ?? '', key);
+      if (!allowed) {
+        this.#log.debug({ domain: domain?.toString(), address: address?.toString() }, 'handshake refused by ZAP');
+      }
+      await this.#socket.send([
+        route,
+        delimiter,
+        '1.0',
+        requestId,
+        allowed ? '200' : '400',
+        allowed ? 'OK' : 'Denied',
+        '',
+        '',
+      ]);
     }
   }
 

@@ -25,6 +25,7 @@ function renderer(): PillarRenderer {
     files: new LocalRoots({ base: [join(roots, 'base')] }),
     timeoutMs: 30_000,
     concurrency: 1,
+    waitingPerMinion: 4,
     opts: {},
     log: pino({ level: 'silent' }),
   });

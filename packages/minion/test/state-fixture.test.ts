@@ -113,10 +113,19 @@ test(
         '/var/log': null,
         'reload-log': null,
       });
+      const predictedRet = predicted.ret as Results;
       assert.deepEqual(
-        predictions.nginx && Object.keys(predictions.nginx.changes),
+        Object.keys(predictedRet['pkg_|-nginx_|-nginx_|-installed']?.changes ?? {}),
         ['nginx'],
-        'both nginx states predict',
+        'the package predicts its install',
+      );
+      assert.deepEqual(
+        [
+          predictedRet['service_|-nginx_|-nginx_|-running']?.result,
+          predictedRet['service_|-nginx_|-nginx_|-running']?.comment,
+        ],
+        [null, 'Service is set to be started'],
+        "the service watches its config, which would change: Salt's mod_watch predicts the start",
       );
       assert.deepEqual(await readdir(sandbox.root), ['etc']);
       assert.deepEqual(await readdir(join(sandbox.root, 'etc')), ['obsolete.conf']);
@@ -453,6 +462,69 @@ test(
       const applied = await minion.run('state.highstate');
       assert.equal(applied.retcode, 0, JSON.stringify(applied.ret));
       assert.deepEqual((await minion.run('state.list_disabled')).ret, []);
+    } finally {
+      await minion.close();
+      await sandbox.close();
+    }
+  },
+);
+
+test(
+  "Salt's killswitch by name: state.disable highstate or an SLS refuses only that, state.enable undoes it",
+  bounded,
+  async () => {
+    const sandbox = await createStateSandbox({ fakes: join(FIXTURES, 'fakes') });
+    const minion = await fixtureMinion('db-1', { role: 'db' }, sandbox);
+    try {
+      const off = await minion.run('state.disable', ['highstate']);
+      assert.deepEqual([off.retcode, off.ret], [0, { res: true, msg: 'Info: highstate state disabled.' }]);
+      assert.deepEqual((await minion.run('state.disable', ['highstate'])).ret, {
+        res: true,
+        msg: 'Info: highstate state already disabled.',
+      });
+      for (const [fun, args] of [
+        ['state.highstate', []],
+        ['state.apply', []],
+      ] as const) {
+        const refused = await minion.run(fun, [...args]);
+        assert.deepEqual(
+          (refused.ret as { name: string; comment: string }).name,
+          'Salt highstate run is disabled. To re-enable, run state.enable highstate',
+          fun,
+        );
+        assert.equal((refused.ret as { comment: string }).comment, 'Disabled', fun);
+      }
+      assert.deepEqual(await readdir(sandbox.root), [], 'no highstate ran');
+      const sls = await minion.run('state.sls', ['db']);
+      assert.equal(sls.retcode, 0, `state.sls is not highstate: ${JSON.stringify(sls.ret)}`);
+
+      await minion.run('state.disable', ['base,db']);
+      assert.deepEqual((await minion.run('state.list_disabled')).ret, ['highstate', 'base', 'db']);
+      const refused = await minion.run('state.sls', ['db']);
+      assert.equal(refused.retcode, 2, "Salt's EX_STATE_FAILURE");
+      assert.deepEqual(refused.ret, ['The state file "db" is currently disabled, to re-enable, run state.enable db.']);
+      assert.deepEqual((await minion.run('state.enable', ['highstate'])).ret, {
+        res: true,
+        msg: 'Info: highstate state enabled.',
+      });
+      assert.deepEqual((await minion.run('state.enable', ['nothing'])).ret, {
+        res: true,
+        msg: 'Info: nothing state already enabled.',
+      });
+      // A highstate is not state.sls: the SLS names disabled do not stop it, as in Salt.
+      const highstate = await minion.run('state.highstate');
+      assert.equal(highstate.retcode, 0, JSON.stringify(highstate.ret));
+
+      await minion.run('state.enable', ['base,db']);
+      // Salt's one pattern, `name.*`: what is below the name, not the name itself.
+      await minion.run('state.disable', ['db.*']);
+      assert.deepEqual((await minion.run('state.sls', ['db.replica'])).ret, [
+        'The state file "db.replica" is currently disabled by "db.*", to re-enable, run state.enable db.*.',
+      ]);
+      assert.equal((await minion.run('state.sls', ['db'])).retcode, 0);
+      await minion.run('state.enable', ['db.*']);
+      assert.deepEqual((await minion.run('state.list_disabled')).ret, []);
+      assert.equal((await minion.run('state.sls', ['db'])).retcode, 0);
     } finally {
       await minion.close();
       await sandbox.close();

@@ -4,11 +4,11 @@ import { mkdir, mkdtemp, readdir, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { LocalRoots } from '@phoenix/state';
+import { LocalRoots, ownDirectories } from '@phoenix/state';
 import type { JobOutcome } from '../src/executor/index.js';
 import { createTestExecutor } from '../src/executor/testing.js';
 import type { TestExecutor } from '../src/executor/testing.js';
-import { createModuleRegistry } from '../src/modules/index.js';
+import { createHostModules, createModuleRegistry } from '../src/modules/index.js';
 import { createStateModule } from '../src/state/index.js';
 import { createStateSandbox } from '../src/state/testing.js';
 import type { StateSandbox } from '../src/state/testing.js';
@@ -126,6 +126,10 @@ test('render errors name the SLS file and line; a broken SLS changes nothing and
         /^SLS 'base:not_a_dict' \(salt:\/\/not_a_dict.sls\) is not formed as a dictionary of IDs: it rendered to a list$/,
       ],
       ['does_not_exist', /^No matching sls found for 'does_not_exist' in env 'base'$/],
+      [
+        'bad_module_arg',
+        /^Rendering SLS 'base:bad_module_arg' failed: Jinja error in salt:\/\/bad_module_arg.sls, line 5: Passed invalid arguments to test.echo: missing required argument 'text'\n {4}5 \| {5}- text: \{\{ salt\['test.echo'\]\(\) \}\}$/,
+      ],
     ];
     for (const [sls, expected] of expectations) {
       const outcome = await run('state.sls', [sls]);
@@ -184,6 +188,75 @@ test(
       const killed = await run('state.sls', ['slow'], {}, 500);
       assert.equal(killed.success, false);
       assert.match(String(killed.ret), /timed out after 500 ms/);
+    } finally {
+      await env.close();
+      await sandbox.close();
+    }
+  },
+);
+
+test(
+  "file.* in a template sees what the states manage (state.root), and the minion's own trees where they are, as its file module does",
+  bounded,
+  async () => {
+    const sandbox = await createStateSandbox();
+    const pillarRoot = await tree('own-pillar', { 'top.sls': "base:\n  '*': []\n", 'env/prod.sls': 'x: 1\n' });
+    const roots = await tree('roots-paths', {
+      'paths.sls': `
+{%- set own = opts['pillar_roots']['base'][0] ~ '/env/prod.sls' %}
+probe:
+  file.managed:
+    - name: /probe.txt
+    - contents: |
+        managed: {{ salt['file.file_exists']('/etc/marker') }}
+        dir: {{ salt['file.directory_exists']('/etc') }} {{ salt['file.exists']('/etc') }}
+        read: {{ salt['file.read']('/etc/marker') | trim }}
+        own: {{ salt['file.file_exists'](own) }}
+        elsewhere: {{ salt['file.file_exists']('${join(scratch, 'elsewhere.txt')}') }}
+`,
+    });
+    await mkdir(join(sandbox.root, 'etc'));
+    await writeFile(join(sandbox.root, 'etc', 'marker'), 'in the managed root\n');
+    // On this host but in none of the minion's own directories: a path of the managed root.
+    await writeFile(join(scratch, 'elsewhere.txt'), 'host\n');
+    const opts = { pillar_roots: { base: [pillarRoot] }, file_roots: { base: [roots] } };
+    const files = new LocalRoots({ base: [roots] });
+    const env = await createTestExecutor({
+      minionId: 'web-1',
+      core: { id: 'web-1', os: 'Debian' },
+      modules: createModuleRegistry([
+        createStateModule({ files, pillarFiles: new LocalRoots({ base: [pillarRoot] }), root: sandbox.root, opts }),
+        ...createHostModules({ root: sandbox.root, files, hostDirs: ownDirectories(opts) }),
+      ]),
+    });
+    try {
+      const outcome = await env.executor.run({
+        jid: '20250101000000000900',
+        fun: 'state.sls',
+        args: ['paths'],
+        kwargs: {},
+      });
+      assert.equal(outcome.retcode, 0, JSON.stringify(outcome.ret));
+      const { readFile } = await import('node:fs/promises');
+      assert.equal(
+        await readFile(join(sandbox.root, 'probe.txt'), 'utf8'),
+        'managed: True\ndir: True True\nread: in the managed root\nown: True\nelsewhere: False\n',
+      );
+      const module = async (fun: string, path: string) =>
+        (await env.executor.run({ jid: '20250101000000000901', fun, args: [path], kwargs: {} })).ret;
+      assert.equal(await module('file.file_exists', '/etc/marker'), true);
+      assert.equal(await module('file.file_exists', join(pillarRoot, 'env', 'prod.sls')), true);
+      assert.equal(await module('file.directory_exists', join(roots)), true);
+      assert.equal(await module('file.file_exists', join(roots, '..', 'own-pillar', 'top.sls')), true);
+      assert.equal(await module('file.file_exists', join(scratch, 'elsewhere.txt')), false);
+      assert.deepEqual(
+        [
+          await module('file.exists', '/etc'),
+          await module('file.exists', '/etc/marker'),
+          await module('file.exists', '/nope'),
+        ],
+        [true, true, false],
+      );
     } finally {
       await env.close();
       await sandbox.close();

@@ -291,6 +291,53 @@ test('file.directory with recurse and clean, and file.recurse of a salt:// tree 
       - mode
 `);
   assert.deepEqual(recursed['/srv/site']?.changes.removed, ['/srv/site/css/extra.css']);
+  // clean keeps what the states it requires manage, named by ID or by name, or through require_in:
+  // a file, everything a required file.recurse puts there (and nothing more), a required directory.
+  await mkdir(rooted('srv/cleaned/code'), { recursive: true });
+  await mkdir(rooted('srv/cleaned/data/deep'), { recursive: true });
+  await writeFile(rooted('srv/cleaned/stale.conf'), 'old');
+  await writeFile(rooted('srv/cleaned/code/not-from-source.txt'), 'old');
+  await writeFile(rooted('srv/cleaned/data/deep/db'), 'data');
+  const tree = `
+/srv/cleaned:
+  file.directory:
+    - clean: True
+    - require:
+      - file: app-config
+      - file: app-code
+      - file: /srv/cleaned/data
+app-config:
+  file.managed:
+    - name: /srv/cleaned/app.conf
+    - contents: port=80
+app-code:
+  file.recurse:
+    - name: /srv/cleaned/code
+    - source: salt://site
+/srv/cleaned/data:
+  file.directory: []
+app-extra:
+  file.managed:
+    - name: /srv/cleaned/extra.conf
+    - contents: extra
+    - require_in:
+      - file: /srv/cleaned
+`;
+  const predicted = await apply(tree, { test: true });
+  assert.deepEqual(Object.keys(predicted['/srv/cleaned']?.changes ?? {}).sort(), [
+    '/srv/cleaned/code/not-from-source.txt',
+    '/srv/cleaned/stale.conf',
+  ]);
+  const cleaned = await apply(tree);
+  assert.deepEqual(cleaned['/srv/cleaned']?.changes.removed, [
+    '/srv/cleaned/code/not-from-source.txt',
+    '/srv/cleaned/stale.conf',
+  ]);
+  assert.deepEqual((await readdir(rooted('srv/cleaned'))).sort(), ['app.conf', 'code', 'data', 'extra.conf']);
+  assert.deepEqual((await readdir(rooted('srv/cleaned/code'))).sort(), ['css', 'index.html']);
+  assert.equal(await readFile(rooted('srv/cleaned/data/deep/db'), 'utf8'), 'data');
+  assert.deepEqual((await apply(tree))['/srv/cleaned']?.changes, {}, 'the second run removes nothing');
+
   const missing = await apply('/srv/none:\n  file.recurse:\n    - source: salt://nothing-here\n');
   assert.deepEqual(
     [missing['/srv/none']?.result, missing['/srv/none']?.comment],
@@ -622,7 +669,8 @@ test('service.running/dead/enabled/disabled, with mod_watch restart and reload',
   await writeFile(join(h.sandbox.fakeState, 'units'), 'nginx\nredis\npostfix\ncups\n');
   await writeFile(join(h.sandbox.fakeState, 'active'), 'postfix\n');
   await writeFile(join(h.sandbox.fakeState, 'enabled'), 'cups\n');
-  const first = await idempotent(`
+  const first = await idempotent(
+    `
 nginx:
   service.running:
     - enable: True
@@ -632,10 +680,42 @@ postfix:
   service.dead: []
 cups:
   service.disabled: []
-`);
-  assert.deepEqual(first.nginx?.changes, { nginx: true, enabled: true });
-  assert.equal(first.postfix?.comment, 'Service postfix was killed');
+`,
+    undefined,
+    // As in Salt, a service state's prediction names no changes.
+    ['nginx', 'redis', 'postfix', 'cups'],
+  );
+  assert.deepEqual(
+    [first.nginx?.changes, first.nginx?.comment],
+    [{ nginx: true }, 'Service nginx has been enabled, and is running'],
+  );
+  assert.deepEqual(
+    [first.postfix?.changes, first.postfix?.comment],
+    [{ postfix: false }, 'Service postfix was killed'],
+  );
+  assert.deepEqual(
+    [first.redis?.changes, first.redis?.comment],
+    [{ redis: true }, 'Service redis has been enabled, and is in the desired state'],
+  );
   assert.equal(first.cups?.comment, 'Service cups has been disabled, and is in the desired state');
+  // Salt's answers for a service that is not there: running fails, dead and disabled are fine.
+  const ghosts = await apply(
+    'g1:\n  service.running:\n    - name: ghost\ng2:\n  service.dead:\n    - name: ghost\ng3:\n  service.enabled:\n    - name: ghost\ng4:\n  service.disabled:\n    - name: ghost\n',
+  );
+  assert.deepEqual(
+    ['g1', 'g2', 'g3', 'g4'].map((id) => [ghosts[id]?.result, ghosts[id]?.comment]),
+    [
+      [false, 'The named service ghost is not available'],
+      [true, 'The named service ghost is not available'],
+      [false, 'The named service ghost is not available'],
+      [true, 'The named service ghost is not available'],
+    ],
+  );
+  const ghostTest = await apply('g1:\n  service.running:\n    - name: ghost\n', { test: true });
+  assert.deepEqual(
+    [ghostTest.g1?.result, ghostTest.g1?.comment, ghostTest.g1?.changes],
+    [null, 'Service ghost not present; if created in this state run, it would have been started', {}],
+  );
   const calls = (await h.sandbox.calls()).length;
   await mkdir(rooted('etc/nginx'), { recursive: true });
   const watched = await apply(`
@@ -655,7 +735,7 @@ redis:
   assert.deepEqual([watched.nginx?.comment, watched.nginx?.changes], ['Service restarted', { nginx: true }]);
   assert.deepEqual(
     [watched.redis?.comment, watched.redis?.changes],
-    ['Started service redis', { redis: true }],
+    ['Started Service redis', { redis: true }],
     'a watched service that was down is started',
   );
   const made = (await h.sandbox.calls()).slice(calls);

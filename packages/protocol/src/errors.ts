@@ -29,4 +29,6 @@ export function isPhoenixError(err: unknown, code?: string): err is PhoenixError
 export const ProtocolErrorCodes = {
   CONFIG_INVALID: 'PHX_CONFIG_INVALID',
   CONFIG_UNREADABLE: 'PHX_CONFIG_UNREADABLE',
+  /** Something that must never happen did: the last-resort handler stops the process for it alone. */
+  INVARIANT: 'PHX_INVARIANT',
 } as const;

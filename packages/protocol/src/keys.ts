@@ -94,6 +94,41 @@ function deriveMessageKey(own: KeyObject, peerPublicKey: string): Buffer {
   return Buffer.from(hkdfSync('sha256', shared, Buffer.alloc(0), 'phoenix minion message key v1', 32));
 }
 
+/**
+ * The key of one minion connection: the minion's message key bound to the nonce its master issued
+ * for that connection (the `challenge`). Everything the minion sends on the connection is sealed
+ * with it, so a captured message verifies nowhere else.
+ */
+export function sessionKey(minionMessageKey: Buffer, nonce: Uint8Array): Buffer {
+  return createHmac('sha256', minionMessageKey).update(SESSION_LABEL).update(nonce).digest();
+}
+const SESSION_LABEL = 'phoenix minion session v1';
+
+/** A seal: the message's sequence number on its connection (8 bytes, big-endian), then the HMAC. */
+export const SEAL_BYTES = 8 + 32;
+
+/**
+ * Seals a message body as number `seq` of its connection: HMAC-SHA256 over the sequence number and
+ * the body. The receiver takes each number once and in increasing order, so a message captured on a
+ * connection cannot be played again later on that connection either.
+ */
+export function sealMessage(key: Buffer, seq: number, body: Uint8Array): Buffer {
+  const seal = Buffer.allocUnsafe(SEAL_BYTES);
+  seal.writeUInt32BE(Math.floor(seq / 2 ** 32), 0);
+  seal.writeUInt32BE(seq >>> 0, 4);
+  createHmac('sha256', key).update(seal.subarray(0, 8)).update(body).digest().copy(seal, 8);
+  return seal;
+}
+
+/** The sequence number of a seal that verifies for `body` under `key`, else undefined. */
+export function openSeal(key: Buffer, body: Uint8Array, seal: Uint8Array): number | undefined {
+  if (seal.byteLength !== SEAL_BYTES) return undefined;
+  const bytes = Buffer.from(seal.buffer, seal.byteOffset, seal.byteLength);
+  const expected = createHmac('sha256', key).update(bytes.subarray(0, 8)).update(body).digest();
+  if (!timingSafeEqual(expected, bytes.subarray(8))) return undefined;
+  return bytes.readUInt32BE(0) * 2 ** 32 + bytes.readUInt32BE(4);
+}
+
 export function signMessage(key: Buffer, body: Uint8Array): Buffer {
   return createHmac('sha256', key).update(body).digest();
 }

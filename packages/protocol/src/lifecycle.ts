@@ -1,4 +1,5 @@
 import { z } from 'zod';
+import { checkValue, type BoundsReason, type DataLimits } from './bounds.js';
 
 /**
  * Auto-scaling lifecycle events as they arrive on the lifecycle queue, in AWS's own formats:
@@ -25,7 +26,8 @@ export type LifecycleEvent =
     }
   | { kind: 'test'; group?: string };
 
-export type LifecycleParse = { ok: true; event: LifecycleEvent } | { ok: false; reason: string };
+export type LifecycleParse =
+  { ok: true; event: LifecycleEvent } | { ok: false; reason: string; code: BoundsReason | 'oversized' | 'invalid' };
 
 const InstanceId = z.string().regex(/^i-[0-9a-f]{8,17}$/, 'an EC2 instance id');
 const GroupName = z.string().min(1).max(255);
@@ -58,14 +60,29 @@ const SnsEnvelope = z.object({ Type: z.literal('Notification'), Message: z.strin
 /** Bodies above this are not lifecycle messages (AWS's are well under 2 KiB). */
 const MAX_BODY = 64 * 1024;
 
+/** AWS's lifecycle messages are flat maps inside at most an SNS envelope: anything deeper is not one. */
+export const LIFECYCLE_LIMITS: DataLimits = Object.freeze({
+  maxDepth: 8,
+  maxKeys: 256,
+  maxItems: 256,
+  maxStringLength: MAX_BODY,
+  maxValues: 4_096,
+});
+
 export function parseLifecycleMessage(body: string): LifecycleParse {
-  if (body.length > MAX_BODY) return { ok: false, reason: `oversized body (${body.length} characters)` };
+  if (body.length > MAX_BODY)
+    return { ok: false, code: 'oversized', reason: `oversized body (${body.length} characters)` };
   const outer = json(body);
-  if (outer === undefined) return { ok: false, reason: 'not JSON' };
+  if (outer === undefined) return { ok: false, code: 'invalid', reason: 'not JSON' };
+  const outerViolation = checkValue(outer, LIFECYCLE_LIMITS);
+  if (outerViolation !== undefined) return { ok: false, code: outerViolation.reason, reason: outerViolation.message };
   const envelope = SnsEnvelope.safeParse(outer);
   if (envelope.success) {
     const inner = json(envelope.data.Message);
-    if (inner === undefined) return { ok: false, reason: 'the SNS message is not JSON' };
+    if (inner === undefined) return { ok: false, code: 'invalid', reason: 'the SNS message is not JSON' };
+    const innerViolation = checkValue(inner, LIFECYCLE_LIMITS);
+    if (innerViolation !== undefined)
+      return { ok: false, code: innerViolation.reason, reason: `the SNS message: ${innerViolation.message}` };
     return parseInner(inner);
   }
   return parseInner(outer);
@@ -73,7 +90,7 @@ export function parseLifecycleMessage(body: string): LifecycleParse {
 
 function parseInner(value: unknown): LifecycleParse {
   if (typeof value !== 'object' || value === null || Array.isArray(value))
-    return { ok: false, reason: 'not an object' };
+    return { ok: false, code: 'invalid', reason: 'not an object' };
   const record = value as Record<string, unknown>;
   if (record.Event === 'autoscaling:TEST_NOTIFICATION') {
     return {
@@ -86,7 +103,7 @@ function parseInner(value: unknown): LifecycleParse {
   }
   if ('LifecycleTransition' in record) {
     const hook = HookMessage.safeParse(record);
-    if (!hook.success) return { ok: false, reason: `lifecycle-hook message: ${issue(hook.error)}` };
+    if (!hook.success) return { ok: false, code: 'invalid', reason: `lifecycle-hook message: ${issue(hook.error)}` };
     const { data } = hook;
     return {
       ok: true,
@@ -103,7 +120,8 @@ function parseInner(value: unknown): LifecycleParse {
   }
   if ('Event' in record) {
     const notification = Notification.safeParse(record);
-    if (!notification.success) return { ok: false, reason: `group notification: ${issue(notification.error)}` };
+    if (!notification.success)
+      return { ok: false, code: 'invalid', reason: `group notification: ${issue(notification.error)}` };
     const { data } = notification;
     return {
       ok: true,
@@ -116,7 +134,7 @@ function parseInner(value: unknown): LifecycleParse {
       },
     };
   }
-  return { ok: false, reason: 'neither a lifecycle-hook message nor a group notification' };
+  return { ok: false, code: 'invalid', reason: 'neither a lifecycle-hook message nor a group notification' };
 }
 
 function issue(error: z.ZodError): string {

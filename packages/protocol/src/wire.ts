@@ -1,11 +1,14 @@
 import { Decoder, Encoder } from '@msgpack/msgpack';
 import { z } from 'zod';
+import { checkValue, scanMsgpack, WIRE_LIMITS, type BoundsReason, type DataLimits } from './bounds.js';
 
 /**
  * Wire messages between minions and masters. Every message is one msgpack map with a version `v`
  * and a type `t`; minion messages travel as two frames [body, mac] (see keys.ts), master messages
  * as one. A peer drops what it cannot decode or validate with one log line and keeps the
- * connection: a bad message never costs more than itself.
+ * connection: a bad message never costs more than itself. Every body is checked against
+ * WIRE_LIMITS (depth, map and array sizes, string length) by a pass over its bytes before it is
+ * decoded, so no later step ever meets a value nested deeper than a stack can hold.
  */
 export const WIRE_VERSION = 1;
 /** Bodies above this are dropped unread; ZeroMQ's own limit on the socket is a little higher. */
@@ -17,7 +20,12 @@ const MinionId = z
   .max(255)
   .regex(/^[A-Za-z0-9][A-Za-z0-9._@-]*$/, 'letters, digits, ".", "_", "@" and "-"');
 const Jid = z.string().regex(/^\d{20}$/, 'a 20-digit jid');
-const Grains = z.record(z.string(), z.unknown());
+/** Grains are stored as a DynamoDB document (at most 32 levels) and matched by targets: kept shallow. */
+export const GRAINS_LIMITS: DataLimits = Object.freeze({ ...WIRE_LIMITS, maxDepth: 16, maxValues: 100_000 });
+const Grains = z.record(z.string(), z.unknown()).superRefine((grains, ctx) => {
+  const violation = checkValue(grains, GRAINS_LIMITS);
+  if (violation !== undefined) ctx.addIssue({ code: 'custom', message: violation.message });
+});
 const IdentityProof = z.strictObject({ document: z.string().max(16_384), signature: z.string().max(4_096) });
 
 const RequestId = z
@@ -30,6 +38,8 @@ const SaltEnv = z.string().regex(/^[A-Za-z0-9_.-]{1,64}$/, 'an environment name'
  * first answer's with every later request, so the whole run sees one commit of each root.
  */
 const Revision = z.string().min(1).max(8192);
+/** Bytes of the nonce a master issues for each minion connection. */
+export const NONCE_BYTES = 16;
 /** A file-server read returns at most this much per reply, so any file fits in messages. */
 export const FILE_CHUNK_BYTES = 1024 * 1024;
 
@@ -49,6 +59,12 @@ export const MinionMessageSchema = z.discriminatedUnion('t', [
     grains: Grains.optional(),
     identity: IdentityProof.optional(),
   }),
+  /**
+   * The first message on a minion-port connection, unsigned: the master answers with a `challenge`
+   * whose nonce the minion binds its session to (see keys.ts, sessionKey), so a hello, or anything
+   * signed after it, is worthless on any other connection.
+   */
+  z.strictObject({ v: z.literal(WIRE_VERSION), t: z.literal('knock'), id: MinionId }),
   z.strictObject({
     v: z.literal(WIRE_VERSION),
     t: z.literal('hello'),
@@ -121,6 +137,12 @@ export const MasterMessageSchema = z.discriminatedUnion('t', [
     state: KeyStateSchema,
     reason: z.string().optional(),
   }),
+  /** The answer to a `knock`: this connection's nonce. */
+  z.strictObject({
+    v: z.literal(WIRE_VERSION),
+    t: z.literal('challenge'),
+    nonce: z.custom<Uint8Array>((value) => value instanceof Uint8Array && value.byteLength === NONCE_BYTES, 'a nonce'),
+  }),
   z.strictObject({
     v: z.literal(WIRE_VERSION),
     t: z.literal('welcome'),
@@ -173,31 +195,49 @@ export type MasterMessage = z.output<typeof MasterMessageSchema>;
 
 // One of each, reused: a codec per message was a measurable share of a master's time under load.
 // Both are stateless between calls (and re-entrant), so sharing them shares nothing of a minion's.
-const encoder = new Encoder({ ignoreUndefined: true });
+// The encoder counts every value's level from 1 (leaves too), the limits count containers: this way
+// it refuses what the other side would refuse for its depth (an empty container one level deeper
+// is the one case it lets through, and the scan still refuses it).
+const encoder = new Encoder({ ignoreUndefined: true, maxDepth: WIRE_LIMITS.maxDepth + 1 });
 const decoder = new Decoder({ maxStrLength: MAX_MESSAGE_BYTES, maxBinLength: MAX_MESSAGE_BYTES });
 
-export type DecodeResult<T> = { ok: true; message: T } | { ok: false; reason: string };
+/** Why a body was refused, as a fixed vocabulary (metrics count by it); `reason` says it in words. */
+export type DecodeFailureCode = BoundsReason | 'oversized' | 'not-msgpack' | 'version' | 'invalid';
+export type DecodeResult<T> = { ok: true; message: T } | { ok: false; code: DecodeFailureCode; reason: string };
 
+/** Throws (RangeError from the encoder) for a value nested deeper than it goes: callers bound what they send. */
 export function encodeMessage(message: MinionMessage | MasterMessage | PeerMessage): Uint8Array {
   return encoder.encode(message);
 }
 
 function decodeWith<T>(schema: z.ZodType<T>, body: Uint8Array, fastPath?: (raw: unknown) => raw is T): DecodeResult<T> {
-  if (body.byteLength > MAX_MESSAGE_BYTES) return { ok: false, reason: `oversized (${body.byteLength} bytes)` };
+  if (body.byteLength > MAX_MESSAGE_BYTES)
+    return { ok: false, code: 'oversized', reason: `oversized (${body.byteLength} bytes)` };
+  // Before any decoding: the decoder builds what the bytes describe, and what comes after it recurses.
+  const violation = scanMsgpack(body, WIRE_LIMITS);
+  if (violation !== undefined) {
+    return violation.reason === 'malformed'
+      ? { ok: false, code: 'not-msgpack', reason: `not msgpack (${violation.message})` }
+      : { ok: false, code: violation.reason, reason: `over a limit: ${violation.message}` };
+  }
   let raw: unknown;
   try {
     raw = decoder.decode(body);
   } catch (err) {
-    return { ok: false, reason: `not msgpack (${(err as Error).message})` };
+    return { ok: false, code: 'not-msgpack', reason: `not msgpack (${(err as Error).message})` };
   }
   if (fastPath?.(raw) === true) return { ok: true, message: raw };
   if (typeof raw === 'object' && raw !== null && 'v' in raw && raw.v !== WIRE_VERSION) {
-    return { ok: false, reason: `unsupported wire version ${String(raw.v)}` };
+    return { ok: false, code: 'version', reason: `unsupported wire version ${String(raw.v)}` };
   }
   const parsed = schema.safeParse(raw);
   if (!parsed.success) {
     const issue = parsed.error.issues[0];
-    return { ok: false, reason: `invalid message: ${issue?.path.join('.') || 'body'}: ${issue?.message ?? 'unknown'}` };
+    return {
+      ok: false,
+      code: 'invalid',
+      reason: `invalid message: ${issue?.path.join('.') || 'body'}: ${issue?.message ?? 'unknown'}`,
+    };
   }
   return { ok: true, message: parsed.data };
 }
@@ -258,7 +298,7 @@ export const PeerMessageSchema = z.discriminatedUnion('t', [
     t: z.literal('peer-key'),
     from: z.string().min(1).max(128),
     minionId: MinionId,
-    to: z.enum(['pending', 'accepted', 'rejected', 'denied', 'deleted']),
+    to: z.enum(['pending', 'accepted', 'rejected', 'denied', 'deleted', 'quarantined']),
   }),
   /** An event one master emitted, so every master's event stream shows the whole cluster. */
   z.strictObject({

@@ -82,10 +82,17 @@ test('malformed messages are refused with a reason', () => {
     [sns({ ...notification, Event: 'autoscaling:SOMETHING' }), /Event/],
     [JSON.stringify({ Type: 'Notification', Message: '{broken' }), /SNS message is not JSON/],
     ['x'.repeat(70_000), /oversized/],
+    ['['.repeat(30_000) + ']'.repeat(30_000), /nested deeper than 8 levels/],
+    [
+      JSON.stringify({ Type: 'Notification', Message: '{"a":'.repeat(20) + '1' + '}'.repeat(20) }),
+      /SNS message: nested/,
+    ],
   ];
   for (const [body, reason] of cases) {
     const parsed = parseLifecycleMessage(body);
     assert.equal(parsed.ok, false, body.slice(0, 60));
     if (!parsed.ok) assert.match(parsed.reason, reason);
   }
+  const deep = parseLifecycleMessage('['.repeat(30_000) + ']'.repeat(30_000));
+  assert.equal(deep.ok ? undefined : deep.code, 'too-deep', 'counted by its limit');
 });

@@ -11,6 +11,7 @@ export { isMapping, traverse, deepMerge } from './data.js';
 export type { StateFile, StateFiles, FileLocation } from './files/state-files.js';
 export { parseFileUrl, sha256, DEFAULT_ENV, RunFiles } from './files/state-files.js';
 export { LocalRoots } from './files/local-roots.js';
+export { pathOnHost, ownDirectories } from './files/host-path.js';
 export type { RootsConfig } from './files/local-roots.js';
 export { CachedFiles, FILE_CACHE_DIR } from './files/cached-files.js';
 

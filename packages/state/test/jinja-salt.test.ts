@@ -115,6 +115,7 @@ test('str methods: format, %, replace, split, strip, startswith with tuples, par
       "{{ '%s-%d' % ('x', 3) }} {{ '%(a)s=%(b)05.1f' % {'a': 'k', 'b': 2.25} }} {{ '%s' % 'one' }} {{ '%x %o %e %%' % (255, 8, 12345.678) }}",
       'x-3 k=002.2 one ff 10 1.234568e+04 %',
     ],
+    ["{{ '%s' % [1, 2] }} {{ '%s' % {'a': 1} }} {{ '%(a)s' % {'a': [1]} }}", "[1, 2] {'a': 1} [1]"],
     ["{{ 'a.b.c'.replace('.', '/') }} {{ 'aaa'.replace('a', 'b', 2) }}", 'a/b/c bba'],
     [
       "{{ 'a b  c'.split() }} {{ 'a,b,c'.split(',', 1) }} {{ 'a,b,c'.rsplit(',', 1) }} {{ ' x '.strip() }}|{{ 'xxhixx'.strip('x') }}|{{ '  l'.lstrip() }}|{{ 'r  '.rstrip() }}",
@@ -209,6 +210,11 @@ test('Jinja2 statements: loop.*, loop filters, else, break/continue, namespace, 
 test('Jinja2 filters with Jinja2 semantics', async () => {
   await renders([
     [
+      "{% for g in [{'n': 'a', 's': 'zsh'}, {'n': 'b', 's': 'sh'}, {'n': 'c', 's': 'zsh'}] | groupby('s') %}{{ g.grouper }}={{ g.list | map(attribute='n') | join(',') }};{% endfor %} {{ [{'s': 1}, {'s': 2}] | groupby('s') | map(attribute='grouper') | list }}",
+      'sh=b;zsh=a,c; [1, 2]',
+    ],
+    ['{{ [[1, 2], [3]] | sum(start=[]) }} {{ [1, 2.5] | sum }} {{ [1, 2] | sum(start=10) }}', '[1, 2, 3] 3.5 13'],
+    [
       "{{ none | default('d') }} {{ '' | default('d', true) }} {{ '' | d('x', boolean=true) }} {{ undefined_name | default('u') }}",
       'None d x u',
     ],
@@ -275,6 +281,16 @@ test("Salt's filters", async () => {
       '{a: [1, 2.0], b: 1, c: \'yes\'}|a:\n  x:\n  - 1\nb: 1|{"a": 2, "b": 1}',
     ],
     [
+      // PyYAML quotes what its resolvers would read as something else, and flow indicators.
+      "{{ ['y', 'n', '1e3', '1.5e+3', '09', '0644', 'http://x', 'a?b', 'a\\tb', 'é', '2024-1-1', '2024-01-01', {'y': 'n', 'k:v': 1}] | yaml }}|{{ {'y': 'n', 'url': 'http://x', 'a': 'x: y'} | yaml(False) }}",
+      `[y, n, 1e3, '1.5e+3', 09, '0644', 'http://x', 'a?b', "a\\tb", é, 2024-1-1, '2024-01-01', {'k:v': 1, y: n}]|a: 'x: y'\nurl: http://x\ny: n`,
+    ],
+    [
+      // String literals are Python's: unknown escapes keep their backslash.
+      "{{ 'a1b22' | regex_replace('\\d+', '#') }} {{ 'x.y'.split('\\.') }} {{ '\\x41\\u00e9\\101|\\q' }}",
+      "a#b# ['x.y'] AéA|\\q",
+    ],
+    [
       "{{ 'a \"b\"' | yaml_encode }} {{ True | yaml_encode }} {{ 1 | yaml_encode }} {{ 'x\"y' | yaml_dquote }} {{ \"it's\" | yaml_squote }} {{ 'a b' | quote }} {{ 'ab' | quote }}",
       `"a \\"b\\"" true 1 "x\\"y" 'it''s' 'a b' ab`,
     ],
@@ -334,6 +350,31 @@ test('salt[...] in templates, grains.filter_by, pillar.get with colon paths and 
       'web-1 /srv/salt /srv/pillar base web-1',
     ],
     ["{{ sls_exists('web') }} {{ salt['state.sls_exists']('db') }}", 'True False'],
+    // Formulas merge their defaults with pillar in place (Salt's defaults and slsutil modules).
+    [
+      "{% set d = {'a': {'x': 1, 'l': [1]}, 'b': 1} %}{% do salt['defaults.merge'](d, {'a': {'y': 2, 'l': [2]}, 'c': None}) %}{{ d }}",
+      "{'a': {'x': 1, 'l': [2], 'y': 2}, 'b': 1, 'c': None}",
+    ],
+    [
+      "{% set d = {'a': {'x': 1, 'l': [1]}, 'b': 1} %}{{ salt['defaults.merge'](d, {'a': {'l': [1, 2]}}, merge_lists=True, in_place=False) }} {{ d }} {{ salt['defaults.merge'](None, {'k': 1}) }}",
+      "{'a': {'x': 1, 'l': [1, 2]}, 'b': 1} {'a': {'x': 1, 'l': [1]}, 'b': 1} {'k': 1}",
+    ],
+    [
+      "{% set nodes = {'h1': {'index': 'foo'}, 'h2': {'index': 'bar', 'extra': ['x']}} %}{% do salt['defaults.update'](nodes, {'enabled': True, 'extra': ['test']}) %}{{ nodes }}",
+      "{'h1': {'enabled': True, 'extra': ['test'], 'index': 'foo'}, 'h2': {'enabled': True, 'extra': ['test', 'x'], 'index': 'bar'}}",
+    ],
+    [
+      "{% set a = {'l': [1]} %}{% set c = salt['defaults.deepcopy'](a) %}{% do c.l.append(2) %}{{ a }} {{ c }}",
+      "{'l': [1]} {'l': [1, 2]}",
+    ],
+    [
+      "{% set a = {'x': {'y': 1}} %}{{ salt['slsutil.merge'](a, {'x': {'z': 2}}) }} {{ a }} {{ salt['slsutil.merge']({'k': 1}, {'k': 2}, strategy='list') }} {{ salt['slsutil.merge_all']([{'a': 1}, {'b': 2}, {'a': 3}]) }}{% do salt['slsutil.update'](a, {'x': {'w': 0}}) %} {{ a }}",
+      "{'x': {'y': 1, 'z': 2}} {'x': {'y': 1}} {'k': [1, 2]} {'a': 3, 'b': 2} {'x': {'y': 1, 'w': 0}}",
+    ],
+    [
+      "{{ salt['file.exists']('/nonexistent/x') }} {{ salt['file.basename']('/etc/nginx/nginx.conf') }} {{ salt['file.dirname']('/etc/nginx/nginx.conf') }} {{ salt['file.join']('/etc', 'nginx') }}",
+      'False nginx.conf /etc/nginx /etc/nginx',
+    ],
   ]);
 });
 
@@ -363,6 +404,28 @@ test('an error names the file and line (also inside an imported map.jinja) and t
     );
     return true;
   });
+  // After an import or an include, an error further down is the importing file's, at its own line.
+  for (const head of [
+    "{% from 'map.jinja' import apache with context %}",
+    "{% import 'macros.jinja' as m %}{{ m.user('a') }}",
+    "{% from 'macros.jinja' import user %}{{ user('a') }}",
+    "{% include 'motd.txt' %}",
+    "{% import_yaml 'defaults.yaml' as defaults %}",
+  ]) {
+    await assert.rejects(render(`${head}\nok: 1\nbad: {{ after_import }}\n`), (err: Error) => {
+      assert.match(
+        err.message,
+        /^Jinja error in salt:\/\/t.sls, line 3: Jinja variable 'after_import' is undefined\n {4}3 \| bad: \{\{ after_import \}\}$/,
+        head,
+      );
+      return true;
+    });
+  }
+  // A macro defined after an import is still the importing file's.
+  await assert.rejects(
+    render("{% import 'macros.jinja' as m %}\n{% macro local() %}\n{{ in_local }}\n{% endmacro %}\n{{ local() }}"),
+    /: Jinja error in salt:\/\/t.sls, line 3: Jinja variable 'in_local' is undefined/,
+  );
   await assert.rejects(render("x\n{{ 'a' + 1 }}"), /line 2: TypeError: can only concatenate str \(not "int"\) to str/);
   await assert.rejects(render('{% if pillar.missing %}x{% endif %}'), /'dict object' has no attribute 'missing'/);
   await assert.rejects(render('{{ [1] | nosuchfilter }}'), /No filter named 'nosuchfilter'/);

@@ -110,6 +110,31 @@ test('CachedFiles keeps files by content hash: no transfer for a known hash, las
 test('YAML is read as Salt reads it: yes is true, 0644 stays a mode, duplicate keys are an error with the line', () => {
   const { value } = parseYaml('a:\n  mode: 0644\n  enable: yes\n  when: 2024-01-01\n', 'salt://x.sls');
   assert.deepEqual(value, { a: { mode: '0644', enable: true, when: '2024-01-01' } });
+  // PyYAML's YAML 1.1 resolvers, not the YAML 1.1 spec's: y and n are strings (also as keys), an
+  // exponent needs a dot and a sign to be a float, and an integer has no leading zero.
+  assert.deepEqual(
+    parseYaml(
+      'y: n\nY: N\nyes: off\nno: On\nsci: 1e3\nexp: 1.5e3\nsigned: 1.5e+3\ndot: 1.\nlead: .5\nhalf: +.5\nnine: 09\nsexa: 1:20\nhex: 0x1f\nbin: 0b101\nnone: ~\n',
+      'salt://x.sls',
+    ).value,
+    {
+      y: 'n',
+      Y: 'N',
+      true: false,
+      false: true,
+      sci: '1e3',
+      exp: '1.5e3',
+      signed: 1500,
+      dot: 1,
+      lead: 0.5,
+      half: '+.5',
+      nine: '09',
+      sexa: 80,
+      hex: 31,
+      bin: 5,
+      none: null,
+    },
+  );
   assert.throws(
     () => parseYaml('a: 1\nb: 2\na: 3\n', 'salt://dup.sls'),
     /YAML error in salt:\/\/dup.sls, line 3 of the rendered output: Map keys must be unique\n {4}3 \| a: 3/,
@@ -129,6 +154,25 @@ test('YAML is read as Salt reads it: yes is true, 0644 stays a mode, duplicate k
     () => parseYaml(laughs.join('\n'), 'salt://laughs.sls'),
     /YAML error in salt:\/\/laughs.sls.*resource exhaustion/,
   );
+});
+
+test('SLS text over the limits is a YAML error naming the file, never a crash', () => {
+  // Ten thousand nested flow collections took the process down inside V8 before the lexer counted them.
+  const flood = `a: ${'['.repeat(100_000)}${']'.repeat(100_000)}`;
+  assert.throws(() => parseYaml(flood, 'salt://deep.sls'), /salt:\/\/deep.sls.*nested deeper than 32 levels/);
+  const quoted = `a: "${'['.repeat(100)}"\nb: [1, [2]]\n# ${'{'.repeat(100)}\n`;
+  assert.deepEqual(
+    parseYaml(quoted, 'salt://ok.sls').value,
+    { a: '['.repeat(100), b: [1, [2]] },
+    'brackets in text are text',
+  );
+  let block = '';
+  for (let i = 0; i < 40; i++) block += `${' '.repeat(i * 2)}k${i}:\n`;
+  assert.throws(
+    () => parseYaml(`${block}${' '.repeat(80)}v`, 'salt://blocks.sls'),
+    /over a limit: nested deeper than 32/,
+  );
+  assert.throws(() => parseYaml(`a: ${'x'.repeat(5 * 1024 * 1024)}`, 'salt://big.sls'), /characters of rendered text/);
 });
 
 test(

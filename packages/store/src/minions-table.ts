@@ -3,7 +3,7 @@ import { ConditionFailedError } from './errors.js';
 import { expiresAt } from './options.js';
 import type { StoreOptions } from './options.js';
 import { MinionRecordSchema } from './records.js';
-import type { KeyState, Lifecycle, MinionRecord } from './records.js';
+import type { KeyState, Lifecycle, MinionRecord, Quarantine } from './records.js';
 import type { Page, PageRequest } from './pagination.js';
 import { Table } from './table.js';
 import type { ReadCount } from './table.js';
@@ -15,7 +15,19 @@ const LIFECYCLE_RANK: Record<Lifecycle['state'], number> = {
   terminated: 4,
 };
 
-const KEY_ATTRIBUTES = ['keyState', 'publicKey', 'fingerprint', 'keyUpdatedAt', 'attestation', 'deniedKey'] as const;
+const KEY_ATTRIBUTES = [
+  'keyState',
+  'publicKey',
+  'fingerprint',
+  'keyUpdatedAt',
+  'attestation',
+  'deniedKey',
+  'quarantine',
+  'strikes',
+] as const;
+
+/** A strike count read and written back is retried this often when another master wrote meanwhile. */
+const STRIKE_ATTEMPTS = 5;
 
 /**
  * The minions table: the cluster-wide key store plus what the masters know of each minion
@@ -55,6 +67,15 @@ export class MinionsTable {
     );
   }
 
+  /** How many keys are in one state, cluster-wide (the pending-key cap reads it). */
+  countByKeyState(keyState: KeyState): Promise<number> {
+    return this.#table.count({
+      IndexName: 'byKeyState',
+      KeyConditionExpression: 'keyState = :state',
+      ExpressionAttributeValues: { ':state': keyState },
+    });
+  }
+
   /**
    * Records a key as pending, only if the minion has no key yet (a row made by the lifecycle reactor
    * is fine). Otherwise ConditionFailedError: the caller reads the row and decides (same key, or denied).
@@ -86,10 +107,69 @@ export class MinionsTable {
   ): Promise<MinionRecord> {
     const from = typeof expectedFrom === 'string' ? [expectedFrom] : expectedFrom;
     const values = Object.fromEntries(from.map((state, i) => [`:from${i}`, state]));
+    // A key an operator decides on starts afresh: no quarantine, no strikes.
     return this.#table.update(
       { minionId },
-      { keyState: to, keyUpdatedAt: now },
+      { keyState: to, keyUpdatedAt: now, quarantine: undefined, strikes: undefined },
       { expression: `keyState IN (${Object.keys(values).join(', ')})`, values },
+    );
+  }
+
+  /**
+   * Adds `count` refused messages to the minion's strikes, in a window that starts with the first
+   * strike and lasts `windowMs`; returns the strikes of the window now, or undefined when the minion
+   * has no accepted key. Every master adds to the same count, so moving between masters does not
+   * reset it.
+   */
+  async addStrikes(minionId: string, count: number, windowMs: number, now = Date.now()): Promise<number | undefined> {
+    for (let attempt = 0; attempt < STRIKE_ATTEMPTS; attempt++) {
+      const record = await this.get(minionId);
+      if (record?.keyState !== 'accepted') return undefined;
+      const held = record.strikes;
+      const current = held !== undefined && now - held.since < windowMs ? held : undefined;
+      const strikes = { count: (current?.count ?? 0) + count, since: current?.since ?? now };
+      try {
+        // Written only over what was read: a strike added by another master meanwhile is not lost.
+        await this.#table.update(
+          { minionId },
+          { strikes },
+          held === undefined
+            ? {
+                expression: 'keyState = :accepted AND attribute_not_exists(strikes)',
+                values: { ':accepted': 'accepted' },
+              }
+            : {
+                expression: 'keyState = :accepted AND strikes.#count = :count AND strikes.since = :since',
+                names: { '#count': 'count' },
+                values: { ':accepted': 'accepted', ':count': held.count, ':since': held.since },
+              },
+        );
+        return strikes.count;
+      } catch (err) {
+        if (!(err instanceof ConditionFailedError)) throw err;
+      }
+    }
+    return undefined;
+  }
+
+  /** Quarantines an accepted key; ConditionFailedError when it is not accepted or already held. */
+  setQuarantine(minionId: string, quarantine: Quarantine): Promise<MinionRecord> {
+    return this.#table.update(
+      { minionId },
+      { quarantine },
+      {
+        expression: 'keyState = :accepted AND attribute_not_exists(quarantine)',
+        values: { ':accepted': 'accepted' },
+      },
+    );
+  }
+
+  /** Lifts a quarantine (an operator accepted the key again); ConditionFailedError when there is none. */
+  liftQuarantine(minionId: string): Promise<MinionRecord> {
+    return this.#table.update(
+      { minionId },
+      { quarantine: undefined, strikes: undefined },
+      { expression: 'keyState = :accepted AND attribute_exists(quarantine)', values: { ':accepted': 'accepted' } },
     );
   }
 
@@ -118,9 +198,24 @@ export class MinionsTable {
     );
   }
 
-  /** Forgets the key (the minion may enrol again as pending); lifecycle and highstate history stay. */
-  deleteKey(minionId: string): Promise<MinionRecord> {
-    return this.#table.update({ minionId }, Object.fromEntries(KEY_ATTRIBUTES.map((name) => [name, undefined])), {
+  /**
+   * Forgets the key (the minion may enrol again as pending). A row that records an instance's
+   * lifecycle keeps it (and its highstate history) without the key; any other row goes entirely,
+   * so deleted keys — a flood of made-up ids, say — leave nothing behind. Returns the row as it
+   * stays, or undefined when it went; ConditionFailedError when there was none.
+   */
+  async deleteKey(minionId: string): Promise<MinionRecord | undefined> {
+    try {
+      await this.#table.delete(
+        { minionId },
+        { expression: 'attribute_exists(minionId) AND attribute_not_exists(lifecycle)' },
+      );
+      return undefined;
+    } catch (err) {
+      if (!(err instanceof ConditionFailedError)) throw err;
+    }
+    const removed = [...KEY_ATTRIBUTES, 'grains', 'connectedMaster', 'connectedAt'];
+    return this.#table.update({ minionId }, Object.fromEntries(removed.map((name) => [name, undefined])), {
       expression: 'attribute_exists(minionId)',
     });
   }

@@ -51,6 +51,9 @@ export const HighstateSchema = z.object({
 });
 export type Highstate = z.output<typeof HighstateSchema>;
 
+export const QuarantineSchema = z.object({ at: epochMs, reason: z.string(), by: z.string() });
+export type Quarantine = z.output<typeof QuarantineSchema>;
+
 export const MinionRecordSchema = z.object({
   minionId: z.string(),
   keyState: z.enum(KEY_STATES).optional(),
@@ -68,6 +71,13 @@ export const MinionRecordSchema = z.object({
   lifecycleRank: z.number().optional(),
   highstate: HighstateSchema.optional(),
   disabled: z.object({ by: z.string(), at: epochMs, reason: z.string() }).optional(),
+  /**
+   * Set when the minion kept sending messages its masters had to refuse: its accepted key is held,
+   * every master refuses its connection, until an operator accepts the key again.
+   */
+  quarantine: QuarantineSchema.optional(),
+  /** Refused messages of the current window, over every master (see quarantine). */
+  strikes: z.object({ count: z.number(), since: epochMs }).optional(),
   expiresAt: epochSeconds.optional(),
 });
 export type MinionRecord = z.output<typeof MinionRecordSchema>;

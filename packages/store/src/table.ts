@@ -118,6 +118,21 @@ export class Table<T> {
     );
   }
 
+  /** How many items a query selects, over every page (DynamoDB counts up to 1 MB of items a request). */
+  async count(input: QueryInput): Promise<number> {
+    let total = 0;
+    let startKey: StartKey | undefined;
+    do {
+      const page = await this.doc.send(
+        new QueryCommand({ ...input, TableName: this.name, Select: 'COUNT', ExclusiveStartKey: startKey }),
+      );
+      this.#count(1, 0);
+      total += page.Count ?? 0;
+      startKey = page.LastEvaluatedKey;
+    } while (startKey !== undefined);
+    return total;
+  }
+
   async scan(request: PageRequest = {}): Promise<Page<T>> {
     return this.#pages(request, (startKey, limit) =>
       this.doc.send(new ScanCommand({ TableName: this.name, ExclusiveStartKey: startKey, Limit: limit })),

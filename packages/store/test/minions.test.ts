@@ -43,19 +43,53 @@ test('a key state changes only from the expected state', async () => {
 test('deleting a key keeps the history and lets the minion enrol again as pending', async () => {
   await env.store.minions.registerKey('i-del', key('d'));
   await env.store.minions.setLifecycle('i-del', { state: 'in-service', group: 'web' }, 1_000);
-  await env.store.minions.deleteKey('i-del');
+  const kept = await env.store.minions.deleteKey('i-del');
+  assert.equal(kept?.lifecycle?.state, 'in-service');
+  assert.equal(kept?.keyState, undefined);
   assert.equal((await env.store.minions.registerKey('i-del', key('d2'))).keyState, 'pending');
   await assert.rejects(env.store.minions.deleteKey('i-never-seen'), ConditionFailedError);
+});
+
+test('deleting the key of a row without a lifecycle removes the row', async () => {
+  await env.store.minions.registerKey('i-flood', key('f'));
+  await env.store.minions.updateGrains('i-flood', { os: 'Linux' });
+  assert.equal(await env.store.minions.deleteKey('i-flood'), undefined);
+  assert.equal(await env.store.minions.get('i-flood'), undefined, 'no row is left');
+});
+
+test('pending keys are counted cluster-wide from the index', async () => {
+  const before = await env.store.minions.countByKeyState('pending');
+  for (let i = 0; i < 7; i++) await env.store.minions.registerKey(`i-count-${i}`, key(`c${i}`));
+  assert.equal(await env.store.minions.countByKeyState('pending'), before + 7);
+});
+
+test('strikes add up over a window across writers, and a quarantine holds an accepted key until lifted', async () => {
+  await env.store.minions.registerKey('i-poison', key('p'));
+  assert.equal(await env.store.minions.addStrikes('i-poison', 1, 60_000, 1_000), undefined, 'not accepted yet');
+  await env.store.minions.setKeyState('i-poison', 'pending', 'accepted');
+  const counts = await Promise.all([1, 2, 3].map(() => env.store.minions.addStrikes('i-poison', 1, 60_000, 2_000)));
+  assert.deepEqual(counts.sort(), [1, 2, 3], 'concurrent writers each add their strike');
+  assert.equal(await env.store.minions.addStrikes('i-poison', 2, 60_000, 70_000), 2, 'a new window starts afresh');
+  const held = await env.store.minions.setQuarantine('i-poison', { at: 5, reason: 'poison', by: 'm1' });
+  assert.equal(held.quarantine?.reason, 'poison');
+  await assert.rejects(
+    env.store.minions.setQuarantine('i-poison', { at: 6, reason: 'x', by: 'm2' }),
+    ConditionFailedError,
+  );
+  const lifted = await env.store.minions.liftQuarantine('i-poison');
+  assert.equal(lifted.quarantine, undefined);
+  assert.equal(lifted.strikes, undefined);
+  assert.equal(lifted.keyState, 'accepted');
 });
 
 test("a terminated instance's deleted key is gone for good: its minion cannot enrol again", async () => {
   await env.store.minions.registerKey('i-gone', key('g'));
   await env.store.minions.setLifecycle('i-gone', { state: 'terminated', group: 'web' }, 1_000_000);
   const deleted = await env.store.minions.deleteKey('i-gone');
-  assert.equal(deleted.keyState, undefined);
-  assert.equal(deleted.publicKey, undefined);
-  assert.equal(deleted.lifecycle?.state, 'terminated');
-  assert.equal(deleted.expiresAt, Math.floor((1_000_000 + 30 * 86_400_000) / 1000));
+  assert.equal(deleted?.keyState, undefined);
+  assert.equal(deleted?.publicKey, undefined);
+  assert.equal(deleted?.lifecycle?.state, 'terminated');
+  assert.equal(deleted?.expiresAt, Math.floor((1_000_000 + 30 * 86_400_000) / 1000));
   await assert.rejects(env.store.minions.registerKey('i-gone', key('g')), ConditionFailedError);
   assert.equal((await env.store.minions.get('i-gone'))?.keyState, undefined);
 });

@@ -13,6 +13,7 @@ interface KeyInfo {
   minionId: string;
   state: string;
   fingerprint: string;
+  quarantined?: { reason: string };
 }
 interface KeyChange {
   minionId: string;
@@ -50,7 +51,9 @@ export async function change(
 
 function formatKeys(found: readonly KeyInfo[]): string {
   const sections = ['accepted', 'pending', 'rejected', 'denied'].map((state) => {
-    const ids = found.filter((k) => k.state === state).map((k) => `  ${k.minionId}  ${k.fingerprint}`);
+    const ids = found
+      .filter((k) => k.state === state)
+      .map((k) => `  ${k.minionId}  ${k.fingerprint}${k.quarantined ? `  QUARANTINED: ${k.quarantined.reason}` : ''}`);
     return [`${state[0]?.toUpperCase()}${state.slice(1)} keys:`, ...ids].join('\n');
   });
   return sections.join('\n');

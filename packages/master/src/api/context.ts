@@ -5,6 +5,7 @@ import type { ClusterEvents } from '../events.js';
 import type { JobService } from '../jobs.js';
 import type { GitRootStatus } from '../gitfs/git-trees.js';
 import type { KeyRegistry } from '../keys.js';
+import type { Refusals } from '../limits/refusals.js';
 import type { MasterView } from '../registry.js';
 import type { ApiMetrics } from './metrics.js';
 
@@ -31,11 +32,18 @@ export interface ApiDeps {
   bodyLimitBytes?: number;
   /** Serve the web dashboard at /ui/ (default true). */
   dashboard?: boolean;
+  /** Counts what the API refuses (bodies over a limit, streams over a token's share). */
+  refusals?: Refusals;
+  /** Event and job streams one token may hold open at once (default 32). */
+  streamsPerToken?: number;
 }
 
 /** What route modules see: the master's parts plus the API's own metrics and open streams. */
 export interface ApiContext extends ApiDeps {
   metrics: ApiMetrics;
-  /** Registers an open stream; `end` ends it when the API closes. Call the returned function once it closed. */
-  onStreamOpen(end: () => void): () => void;
+  /**
+   * Registers an open stream of `owner` (a token's name); `end` ends it when the API closes. Call
+   * the returned function once it closed. PHX_API_RATE_LIMITED when the owner holds its share already.
+   */
+  onStreamOpen(end: () => void, owner: string): () => void;
 }

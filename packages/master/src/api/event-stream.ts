@@ -32,6 +32,8 @@ export function eventRoutes(deps: ApiContext): AnyRoute[] {
         const prefixes = query.tag === undefined ? [] : Array.isArray(query.tag) ? query.tag : [query.tag];
         const wanted = (event: ClusterEvent): boolean =>
           prefixes.length === 0 || prefixes.some((prefix) => event.tag.startsWith(prefix));
+        // Counted against the caller's token before anything is written: over its share is a 429.
+        const release = deps.onStreamOpen(() => reply.raw.end(), request.caller?.name ?? 'unknown');
         reply.hijack();
         const raw = reply.raw;
         raw.writeHead(200, {
@@ -45,7 +47,6 @@ export function eventRoutes(deps: ApiContext): AnyRoute[] {
           if (wanted(event)) raw.write(`data: ${JSON.stringify(event)}\n\n`);
         });
         const keepAlive = setInterval(() => raw.write(': keep-alive\n\n'), query.keepAliveMs);
-        const release = deps.onStreamOpen(() => raw.end());
         raw.on('close', () => {
           stop();
           clearInterval(keepAlive);

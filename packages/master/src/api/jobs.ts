@@ -122,13 +122,15 @@ export function jobRoutes(deps: ApiContext): AnyRoute[] {
       query: StreamQuery,
       stream: true,
       response: StreamEvent,
-      handler: async ({ params, query }, _request, reply) => {
+      handler: async ({ params, query }, request, reply) => {
         const { jid } = params;
         const timeoutMs = query.timeoutMs ?? deps.defaultJobTimeoutMs;
         const job = await deps.jobs.get(jid);
         const expected = new Set(job.expected);
         const offline = new Set(job.notConnected ?? []);
         const seen = new Set<string>();
+        // Counted against the caller's token before anything is written: over its share is a 429.
+        const release = deps.onStreamOpen(() => finish(), request.caller?.name ?? 'unknown');
         reply.hijack();
         const raw = reply.raw;
         raw.writeHead(200, {
@@ -174,8 +176,6 @@ export function jobRoutes(deps: ApiContext): AnyRoute[] {
           for (const stored of await deps.jobs.returns(jid)) emit(stored);
         };
         const poll = setInterval(() => void catchUp().catch(() => undefined), 1_000);
-        // When the API closes, an open stream ends at once with what it has.
-        const release = deps.onStreamOpen(finish);
         raw.on('close', () => {
           finished = true;
           stop();

@@ -29,7 +29,7 @@ export function keyRoutes(deps: ApiContext): AnyRoute[] {
     route({
       method: 'POST',
       url: '/keys/:action',
-      summary: 'accept, reject or delete the keys matching a glob (audited)',
+      summary: 'accept, reject or delete the keys matching a glob (audited); accept also lifts a quarantine',
       tag: 'keys',
       role: 'admin',
       params: ActionParams,

@@ -1,11 +1,17 @@
 import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
 import type { ClusterEvents } from '../events.js';
+import type { Refusals } from '../limits/refusals.js';
 
 /**
  * This master's Prometheus metrics, in a registry of its own (never prom-client's global one), so
  * two masters in one process — as in tests — never mix their numbers.
  */
-export function createMetrics(options: { masterId: string; connectedMinions: () => number; events: ClusterEvents }) {
+export function createMetrics(options: {
+  masterId: string;
+  connectedMinions: () => number;
+  events: ClusterEvents;
+  refusals?: Refusals;
+}) {
   const registry = new Registry();
   registry.setDefaultLabels({ master: options.masterId });
   collectDefaultMetrics({ register: registry, prefix: 'phoenix_master_' });
@@ -51,6 +57,17 @@ export function createMetrics(options: { masterId: string; connectedMinions: () 
       help: 'Requests refused for a missing or invalid token, or a rate-limited address',
       labelNames: ['reason'] as const,
       registers: [registry],
+    }),
+    refusedInputs: new Counter({
+      name: 'phoenix_refused_inputs_total',
+      help: 'Inputs refused at this master (wire, enrol, peer, api, job, sqs, pillar, file, stream), by reason',
+      labelNames: ['input', 'reason'] as const,
+      registers: [registry],
+      collect() {
+        // The parts that refuse count in Refusals (they need no metrics registry); copied here when scraped.
+        this.reset();
+        for (const { input, reason, count } of options.refusals?.entries() ?? []) this.inc({ input, reason }, count);
+      },
     }),
     requestDuration: new Histogram({
       name: 'phoenix_api_request_duration_seconds',

@@ -46,12 +46,14 @@ export const KeyInfoSchema = z.object({
   state: KeyStateEnum,
   fingerprint: z.string(),
   updatedAt: z.number().optional(),
+  /** An accepted key held because its minion kept sending what masters refuse; `keys accept` lifts it. */
+  quarantined: z.object({ at: z.number(), reason: z.string(), by: z.string() }).optional(),
 });
 
 export const KeyChangeSchema = z.object({
   minionId: z.string(),
-  from: KeyStateEnum.optional(),
-  to: z.union([KeyStateEnum, z.literal('deleted')]),
+  from: z.union([KeyStateEnum, z.literal('quarantined')]).optional(),
+  to: z.union([KeyStateEnum, z.literal('deleted'), z.literal('quarantined')]),
 });
 
 /** The grains worth a column in a fleet listing; the rest are in GET /minions/:id. */

@@ -1,12 +1,12 @@
 import Fastify, { type FastifyBaseLogger, type FastifyInstance } from 'fastify';
-import { isPhoenixError } from '@phoenix/protocol';
+import { checkValue, DATA_LIMITS, isPhoenixError, type DataLimits } from '@phoenix/protocol';
 import { StoreErrorCodes } from '@phoenix/store';
-import { MasterErrorCodes } from '../errors.js';
+import { MasterError, MasterErrorCodes } from '../errors.js';
 import { authenticator } from './auth.js';
 import type { ApiContext, ApiDeps } from './context.js';
 import { AuthFailureLimiter } from './auth-failures.js';
 import { mountDashboard } from './dashboard.js';
-import { ApiErrorCodes } from './errors.js';
+import { ApiError, ApiErrorCodes } from './errors.js';
 import { eventRoutes } from './event-stream.js';
 import { fileServerRoutes } from './fileserver.js';
 import { jobRoutes } from './jobs.js';
@@ -18,6 +18,9 @@ import { systemRoutes } from './system.js';
 
 export { validate } from './route.js';
 
+/** Request bodies: a job's arguments (DATA_LIMITS) plus the body's own levels around them. */
+export const API_BODY_LIMITS: DataLimits = Object.freeze({ ...DATA_LIMITS, maxDepth: DATA_LIMITS.maxDepth + 8 });
+
 const STATUS: Record<string, number> = {
   [MasterErrorCodes.UNAUTHORIZED]: 401,
   [MasterErrorCodes.FORBIDDEN]: 403,
@@ -26,6 +29,8 @@ const STATUS: Record<string, number> = {
   [MasterErrorCodes.NO_MINIONS]: 404,
   [ApiErrorCodes.RATE_LIMITED]: 429,
   [ApiErrorCodes.NOT_READY]: 503,
+  [MasterErrorCodes.OVER_LIMIT]: 400,
+  [MasterErrorCodes.BUSY]: 429,
   [StoreErrorCodes.BAD_CURSOR]: 400,
   PHX_TARGET_INVALID: 400,
 };
@@ -39,18 +44,53 @@ export function buildApi(deps: ApiDeps): FastifyInstance {
     masterId: deps.masterId,
     connectedMinions: deps.connectedMinions,
     events: deps.events,
+    ...(deps.refusals === undefined ? {} : { refusals: deps.refusals }),
   });
   const failures = new AuthFailureLimiter(deps.authFailures ?? { maxFailures: 20, windowMs: 60_000 });
   const requireRole = authenticator(deps.tokens, failures, (reason) => metrics.authFailures.inc({ reason }));
   const streams = new Set<() => void>();
+  const streamsOf = new Map<string, number>();
+  const streamsPerToken = deps.streamsPerToken ?? 32;
   const context: ApiContext = {
     ...deps,
     metrics,
-    onStreamOpen(end) {
+    onStreamOpen(end, owner) {
+      const open = streamsOf.get(owner) ?? 0;
+      if (open >= streamsPerToken) {
+        deps.refusals?.count('stream', 'per-token');
+        throw new ApiError(
+          ApiErrorCodes.RATE_LIMITED,
+          `token "${owner}" holds ${open} open streams already (the limit is ${streamsPerToken}); close one first`,
+          { retryAfterSeconds: 5 },
+        );
+      }
+      streamsOf.set(owner, open + 1);
       streams.add(end);
-      return () => streams.delete(end);
+      let released = false;
+      return () => {
+        if (released) return;
+        released = true;
+        streams.delete(end);
+        const left = (streamsOf.get(owner) ?? 1) - 1;
+        if (left === 0) streamsOf.delete(owner);
+        else streamsOf.set(owner, left);
+      };
     },
   };
+
+  // JSON bodies are parsed as always (prototype poisoning refused), then bounded before any schema,
+  // handler or store walks them: a body nested 500,000 deep is a 400, not a stack overflow.
+  const parseJson = app.getDefaultJsonParser('error', 'error');
+  app.removeContentTypeParser('application/json');
+  app.addContentTypeParser('application/json', { parseAs: 'string' }, (request, body, done) => {
+    parseJson(request, body.toString(), (err, value) => {
+      if (err !== null) return done(err);
+      const violation = checkValue(value, API_BODY_LIMITS);
+      if (violation === undefined) return done(null, value);
+      deps.refusals?.count('api', violation.reason);
+      done(new MasterError(MasterErrorCodes.OVER_LIMIT, `request body refused: ${violation.message}`));
+    });
+  });
 
   // Key changes made here or told by a peer: one event each (`key/accepted` and the like come from
   // the reactor's own decisions; this is the change itself, whoever made it).

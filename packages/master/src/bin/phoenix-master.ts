@@ -1,7 +1,7 @@
 #!/usr/bin/env node
 import { parseArgs } from 'node:util';
 import pino from 'pino';
-import { isPhoenixError } from '@phoenix/protocol';
+import { installLastResort, isPhoenixError } from '@phoenix/protocol';
 import { loadMasterConfig } from '../config.js';
 import { startMaster } from '../master.js';
 
@@ -10,6 +10,9 @@ async function main(): Promise<void> {
   const { values } = parseArgs({ options: { config: { type: 'string', short: 'c' } }, strict: true });
   const config = await loadMasterConfig(values.config ?? process.env.PHOENIX_MASTER_CONFIG);
   const log = pino({ name: 'phoenix-master', level: config.logLevel });
+  // Every input's path contains its errors; whatever still escapes is logged, and only a violated
+  // invariant stops the master (see installLastResort).
+  installLastResort(process, log);
   const master = await startMaster(config, log);
   const stop = (signal: NodeJS.Signals): void => {
     log.info({ signal }, 'stopping');

@@ -7,6 +7,7 @@ import {
   type Pillar,
   type StateFiles,
 } from '@phoenix/state';
+import { FairQueue } from '../limits/fair-queue.js';
 
 export interface PillarRendererOptions {
   readonly files: StateFiles;
@@ -14,6 +15,8 @@ export interface PillarRendererOptions {
   readonly timeoutMs: number;
   /** Renders at once; more wait their turn, so a fleet-wide highstate cannot start a worker per minion. */
   readonly concurrency: number;
+  /** Renders one minion may have waiting; one more is refused at once (PHX_MASTER_BUSY). */
+  readonly waitingPerMinion: number;
   readonly opts: Readonly<Record<string, unknown>>;
   readonly log: Logger;
 }
@@ -22,24 +25,41 @@ export interface PillarRendererOptions {
  * Renders one minion's pillar on the master, from pillar_roots, with the grains the master holds for
  * it (what the minion last reported over its authenticated connection). Only that minion's pillar
  * leaves the master. Templates run in a worker with a time limit, as they do on minions.
+ * Minions take turns: each has at most one render running, and a few waiting, so one that asks five
+ * hundred times delays another's pillar by one render at most, not by five hundred.
  */
 export class PillarRenderer {
   readonly #o: PillarRendererOptions;
-  #active = 0;
-  readonly #waiting: Array<() => void> = [];
+  readonly #queue: FairQueue;
 
   constructor(options: PillarRendererOptions) {
     this.#o = options;
+    this.#queue = new FairQueue({
+      concurrency: options.concurrency,
+      perKeyRunning: 1,
+      perKeyWaiting: options.waitingPerMinion,
+    });
   }
 
-  /** `files`: the pillar roots to render from (a state run's revision of them); default the configured ones. */
-  async render(
+  /**
+   * `files`: the pillar roots to render from (a state run's revision of them); default the configured ones.
+   * PHX_MASTER_BUSY (FairQueueFullError) when this minion has its share of renders waiting already.
+   */
+  render(
     minionId: string,
     grains: Readonly<Record<string, unknown>>,
     saltenv: string,
     files: StateFiles = this.#o.files,
   ): Promise<Pillar> {
-    await this.#turn();
+    return this.#queue.run(minionId, () => this.#render(minionId, grains, saltenv, files));
+  }
+
+  async #render(
+    minionId: string,
+    grains: Readonly<Record<string, unknown>>,
+    saltenv: string,
+    files: StateFiles,
+  ): Promise<Pillar> {
     const renderer = new TemplateRenderer({ timeoutMs: this.#o.timeoutMs });
     try {
       return await compilePillar(files, {
@@ -58,21 +78,6 @@ export class PillarRenderer {
       });
     } finally {
       await renderer.close();
-      this.#active--;
-      this.#waiting.shift()?.();
     }
-  }
-
-  #turn(): Promise<void> {
-    if (this.#active < this.#o.concurrency) {
-      this.#active++;
-      return Promise.resolve();
-    }
-    return new Promise((resolve) =>
-      this.#waiting.push(() => {
-        this.#active++;
-        resolve();
-      }),
-    );
   }
 }

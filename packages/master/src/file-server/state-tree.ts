@@ -1,27 +1,33 @@
 import { createHash } from 'node:crypto';
-import { LocalRoots, type RootsConfig, type StateFile } from '@phoenix/state';
+import type { Stats } from 'node:fs';
+import { open, type FileHandle } from 'node:fs/promises';
+import { LocalRoots, type RootsConfig } from '@phoenix/state';
 
-/** A file as the master last read it: kept while its bytes are served in chunks. */
-interface Held {
-  readonly file: StateFile;
-  readonly at: number;
+/** A file's hash as of its inode, size and change times: read again when one of them changes. */
+interface KnownHash {
+  readonly ino: number;
+  readonly size: number;
+  readonly mtimeMs: number;
+  readonly ctimeMs: number;
+  readonly hash: string;
 }
 
-/** Files held for chunked reads; a state tree's files are small, a large artifact is rare. */
-const HELD_FILES = 32;
-const HELD_FOR_MS = 60_000;
+/** Hashes remembered (by real path); a state tree has far fewer files, and a forgotten one is hashed again. */
+const HASHES_HELD = 20_000;
 
 /**
  * The master's state tree: `file_roots` served to minions (`salt://`), `pillar_roots` read only
  * here (they are rendered per minion, never served). Reading is `LocalRoots`, which refuses any path
  * leaving its root. `hash()` digests both trees so operators can see which masters differ.
+ * Files are streamed: a hash is computed by reading the file in pieces, a chunk is read from its
+ * offset, and no file is ever held whole, whatever its size and however many minions ask.
  */
 export class StateTree {
   readonly files: LocalRoots;
   readonly pillar: LocalRoots;
   readonly #fileRoots: RootsConfig;
   readonly #pillarRoots: RootsConfig;
-  readonly #held = new Map<string, Held>();
+  readonly #hashes = new Map<string, KnownHash>();
 
   constructor(fileRoots: RootsConfig, pillarRoots: RootsConfig) {
     this.#fileRoots = fileRoots;
@@ -31,9 +37,9 @@ export class StateTree {
   }
 
   /**
-   * One chunk of a file: the whole file's hash and size, and `limit` bytes from `offset`. The first
-   * chunk (offset 0) reads the file afresh; later chunks come from the copy it read, so a file being
-   * rewritten mid-transfer still arrives whole and matching its hash.
+   * One chunk of a file: the whole file's hash and size, and at most `limit` bytes from `offset`,
+   * read from the same open file. A file rewritten between two chunks shows a new hash with the
+   * second, and the minion starts over (RemoteFiles does).
    */
   async read(
     path: string,
@@ -41,20 +47,23 @@ export class StateTree {
     offset: number,
     limit: number,
   ): Promise<{ hash: string; size: number; content: Uint8Array } | undefined> {
-    const key = `${env}\0${path}`;
-    let held = offset === 0 ? undefined : this.#held.get(key);
-    if (held === undefined) {
-      const file = await this.files.read(path, env);
-      if (file === undefined) return undefined;
-      held = { file, at: Date.now() };
-      this.#hold(key, held);
+    const real = await this.files.locate(path, env);
+    if (real === undefined) return undefined;
+    const file = await open(real, 'r');
+    try {
+      const info = await file.stat();
+      const hash = await this.#hashOf(real, file, info);
+      const length = Math.max(0, Math.min(limit, info.size - offset));
+      const content = Buffer.alloc(length);
+      const { bytesRead } = length === 0 ? { bytesRead: 0 } : await file.read(content, 0, length, offset);
+      return { hash, size: info.size, content: content.subarray(0, bytesRead) };
+    } finally {
+      await file.close();
     }
-    const { content, hash } = held.file;
-    return { hash, size: content.byteLength, content: content.subarray(offset, offset + limit) };
   }
 
   async hashOf(path: string, env: string): Promise<string | undefined> {
-    return (await this.files.read(path, env))?.hash;
+    return this.#hashAt(await this.files.locate(path, env));
   }
 
   list(prefix: string, env: string): Promise<string[]> {
@@ -73,19 +82,53 @@ export class StateTree {
     ] as const) {
       for (const env of Object.keys(config).sort()) {
         for (const path of await roots.list('', env)) {
-          const file = await roots.read(path, env).catch(() => undefined);
-          digest.update(`${kind}\0${env}\0${path}\0${file?.hash ?? 'unreadable'}\n`);
+          const hash = await roots
+            .locate(path, env)
+            .then((real) => this.#hashAt(real))
+            .catch(() => undefined);
+          digest.update(`${kind}\0${env}\0${path}\0${hash ?? 'unreadable'}\n`);
         }
       }
     }
     return digest.digest('hex');
   }
 
-  #hold(key: string, held: Held): void {
-    const now = Date.now();
-    for (const [other, entry] of this.#held) {
-      if (now - entry.at > HELD_FOR_MS || this.#held.size >= HELD_FILES) this.#held.delete(other);
+  async #hashAt(real: string | undefined): Promise<string | undefined> {
+    if (real === undefined) return undefined;
+    const file = await open(real, 'r');
+    try {
+      return await this.#hashOf(real, file, await file.stat());
+    } finally {
+      await file.close();
     }
-    this.#held.set(key, held);
   }
+
+  /**
+   * The sha256 of the open `file` (at `real`) as `info` describes it: remembered, or streamed from
+   * that same open file in pieces, so the hash is of the bytes the chunks are read from.
+   */
+  async #hashOf(real: string, file: FileHandle, info: Stats): Promise<string> {
+    const known = this.#hashes.get(real);
+    if (known !== undefined && same(known, info)) return known.hash;
+    const digest = createHash('sha256');
+    for await (const piece of file.createReadStream({ start: 0, autoClose: false, highWaterMark: 256 * 1024 }))
+      digest.update(piece as Buffer);
+    const hash = digest.digest('hex');
+    this.#hashes.delete(real);
+    if (this.#hashes.size >= HASHES_HELD) {
+      const oldest = this.#hashes.keys().next();
+      if (oldest.done !== true) this.#hashes.delete(oldest.value);
+    }
+    this.#hashes.set(real, { ino: info.ino, size: info.size, mtimeMs: info.mtimeMs, ctimeMs: info.ctimeMs, hash });
+    return hash;
+  }
+}
+
+function same(known: KnownHash, info: Stats): boolean {
+  return (
+    known.ino === info.ino &&
+    known.size === info.size &&
+    known.mtimeMs === info.mtimeMs &&
+    known.ctimeMs === info.ctimeMs
+  );
 }

@@ -2,6 +2,7 @@ import type { Logger } from 'pino';
 import type { SQSClient } from '@aws-sdk/client-sqs';
 import { ChangeMessageVisibilityCommand, DeleteMessageCommand, ReceiveMessageCommand } from '@aws-sdk/client-sqs';
 import { parseLifecycleMessage } from '@phoenix/protocol';
+import type { Refusals } from '../limits/refusals.js';
 import { UnusableLifecycleMessage, type LifecycleReactor } from './reactor.js';
 
 /**
@@ -21,6 +22,7 @@ export class LifecycleConsumer {
     private readonly waitTimeSeconds: number,
     private readonly reactor: LifecycleReactor,
     private readonly log: Logger,
+    private readonly refusals?: Refusals,
   ) {}
 
   start(): void {
@@ -62,9 +64,12 @@ export class LifecycleConsumer {
   }
 
   async #handle(body: string, receipt: string, receiveCount: string | undefined): Promise<void> {
-    const parsed = parseLifecycleMessage(body);
     try {
-      if (!parsed.ok) throw new UnusableLifecycleMessage(parsed.reason);
+      const parsed = parseLifecycleMessage(body);
+      if (!parsed.ok) {
+        this.refusals?.count('sqs', parsed.code);
+        throw new UnusableLifecycleMessage(parsed.reason);
+      }
       await this.reactor.handle(parsed.event);
       await this.sqs.send(new DeleteMessageCommand({ QueueUrl: this.queueUrl, ReceiptHandle: receipt }));
     } catch (err) {

@@ -1,7 +1,7 @@
 #!/usr/bin/env node
 import { parseArgs } from 'node:util';
 import pino from 'pino';
-import { isPhoenixError } from '@phoenix/protocol';
+import { installLastResort, isPhoenixError } from '@phoenix/protocol';
 import { loadMinionConfig } from '../config.js';
 import { startMinion } from '../minion.js';
 import { runMasterListCommand } from '../master-list/standalone.js';
@@ -32,6 +32,8 @@ async function main(): Promise<void> {
   const configPath = values.config ?? process.env.PHOENIX_MINION_CONFIG;
   const config = await loadMinionConfig(configPath);
   const log = pino({ name: 'phoenix-minion', level: config.logLevel });
+  // What escapes every handler is logged; only a violated invariant stops the minion.
+  installLastResort(process, log);
   // With a config file, the master-list manager keeps its `masters` in step with the cluster.
   const minion = await startMinion(config, { log, ...(configPath === undefined ? {} : { configPath }) });
   const stop = (signal: NodeJS.Signals): void => {
@@ -71,6 +73,7 @@ async function runSwarm(args: string[]): Promise<void> {
   }
   const base = await loadMinionConfig(values.config);
   const log = pino({ name: 'phoenix-minion-swarm', level: base.logLevel });
+  installLastResort(process, log);
   const started = Date.now();
   const swarmReady = startSwarm(base, { count, idPrefix, log });
   let stopping = false;

@@ -5,7 +5,11 @@ import {
   decodeMasterMessage,
   encodeMessage,
   messageKey,
+  scanMsgpack,
+  sealMessage,
+  sessionKey,
   signMessage,
+  WIRE_LIMITS,
   WIRE_VERSION,
   MAX_MESSAGE_BYTES,
   PhoenixError,
@@ -105,6 +109,8 @@ export class MinionConnection {
   /** When each master last failed this minion (by id): a move to the preferred master skips it a while. */
   readonly #lost = new Map<string, number>();
   #nextRequest = 0;
+  /** The current connection's session: its key (bound to the master's nonce) and the last number used. */
+  #session: { key: Buffer; seq: number } | undefined;
 
   constructor(options: ConnectionOptions) {
     this.#o = options;
@@ -382,8 +388,19 @@ export class MinionConnection {
     socket.receiveTimeout = deadAfter;
     socket.connect(`tcp://${master.host}:${master.port}`);
     this.#sending = Promise.resolve();
+    this.#session = undefined;
     let heartbeat: NodeJS.Timeout | undefined;
     try {
+      // The master names this connection's nonce; everything from the hello on is sealed with it.
+      const knock = encodeMessage({ v: WIRE_VERSION, t: 'knock', id: this.#o.id });
+      this.#sending = this.#sending.then(() => socket.send(knock).catch(() => undefined));
+      const challenge = await this.#receive(socket);
+      if (challenge?.t !== 'challenge') {
+        // No answer: the master is down, or its door refused the key (not accepted there): enrol again.
+        this.#accepted = false;
+        return 'failed';
+      }
+      this.#session = { key: sessionKey(this.#key, challenge.nonce), seq: -1 };
       this.#send({ v: WIRE_VERSION, t: 'hello', id: this.#o.id, grains: this.#o.grains(), running: [] });
       const welcome = await this.#receive(socket);
       if (welcome?.t !== 'welcome') {
@@ -461,7 +478,7 @@ export class MinionConnection {
 
   async #runJob(job: JobMessage): Promise<void> {
     const outcome = await this.#o.runJob(job);
-    const message: Extract<MinionMessage, { t: 'return' }> = {
+    let message: Extract<MinionMessage, { t: 'return' }> = {
       v: WIRE_VERSION,
       t: 'return',
       id: this.#o.id,
@@ -473,16 +490,39 @@ export class MinionConnection {
       startedAt: outcome.startedAt,
       finishedAt: outcome.finishedAt,
     };
+    // A return its master would refuse (nested too deep, too big) would only earn this minion
+    // strikes: it goes as a failed return saying why instead.
+    let body = encodeWithin(message);
+    if (typeof body === 'string') {
+      this.#o.log.warn({ jid: job.jid, fun: job.fun, reason: body }, 'a return over the wire limits was replaced');
+      message = { ...message, success: false, retcode: 1, ret: `the return of ${job.fun} was not sent: ${body}` };
+      body = encodeMessage(message);
+    }
     this.#outbox.add(message);
-    if (this.#state === 'connected') this.#send(message);
+    if (this.#state === 'connected') this.#sendBody(body);
   }
 
-  /** Sends in order on the current socket; zeromq.js allows one pending send at a time. */
+  /**
+   * Sends in order on the current socket, sealed with the connection's session key and the next
+   * number (zeromq.js allows one pending send at a time). Nothing is sent before the session exists.
+   */
   #send(message: MinionMessage): void {
+    let body: Uint8Array;
+    try {
+      body = encodeMessage(message);
+    } catch (err) {
+      this.#o.log.warn({ err, type: message.t }, 'a message could not be encoded; not sent');
+      return;
+    }
+    this.#sendBody(body);
+  }
+
+  #sendBody(body: Uint8Array): void {
     const socket = this.#socket;
-    if (socket === undefined) return;
-    const body = encodeMessage(message);
-    const frames = [body, signMessage(this.#key, body)];
+    const session = this.#session;
+    if (socket === undefined || session === undefined) return;
+    session.seq++;
+    const frames = [body, sealMessage(session.key, session.seq, body)];
     // A send on a socket closed meanwhile throws at once: it is a message for a connection that is gone.
     this.#sending = this.#sending.then(async () => {
       try {
@@ -507,6 +547,17 @@ export class MinionConnection {
       }
       this.#wake = done;
     });
+  }
+}
+
+/** The message's body, or why its master would refuse it (a string). */
+function encodeWithin(message: MinionMessage): Uint8Array | string {
+  try {
+    const body = encodeMessage(message);
+    if (body.byteLength > MAX_MESSAGE_BYTES) return `${body.byteLength} bytes (the limit is ${MAX_MESSAGE_BYTES})`;
+    return scanMsgpack(body, WIRE_LIMITS)?.message ?? body;
+  } catch (err) {
+    return err instanceof Error ? err.message : String(err);
   }
 }
 

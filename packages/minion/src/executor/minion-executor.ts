@@ -1,4 +1,5 @@
 import type { Logger } from 'pino';
+import { ownDirectories } from '@phoenix/state';
 import type { MinionConfig } from '../config.js';
 import { gatherCoreGrains, GrainStore } from '../grains/index.js';
 import { createHostModules, createModuleRegistry } from '../modules/index.js';
@@ -37,6 +38,13 @@ export async function createMinionExecutor(
   });
   // The killswitch survives restarts: the masters must hear of it in the first grains they get.
   reflectKillswitch(grains, await readKillswitch(config.cacheDir));
+  // Salt's opts in templates; the directories it names are the minion's own (see pathOnHost).
+  const opts = {
+    id: options.id,
+    file_client: config.fileClient,
+    ...(config.fileClient === 'local' ? { file_roots: config.fileRoots, pillar_roots: config.pillarRoots } : {}),
+    cachedir: config.cacheDir,
+  };
   const executor = new Executor({
     minionId: options.id,
     grains,
@@ -44,7 +52,7 @@ export async function createMinionExecutor(
     cacheDir: config.cacheDir,
     version: MINION_VERSION,
     modules: createModuleRegistry([
-      ...createHostModules({ root: config.state.root, files: options.files.files }),
+      ...createHostModules({ root: config.state.root, files: options.files.files, hostDirs: ownDirectories(opts) }),
       ...createStateModules({
         ...options.files,
         root: config.state.root,
@@ -53,12 +61,7 @@ export async function createMinionExecutor(
         test: config.state.test,
         renderTimeoutMs: config.state.renderTimeoutMs,
         jinja: { trimBlocks: config.state.jinjaTrimBlocks, lstripBlocks: config.state.jinjaLstripBlocks },
-        opts: {
-          id: options.id,
-          file_client: config.fileClient,
-          ...(config.fileClient === 'local' ? { file_roots: config.fileRoots, pillar_roots: config.pillarRoots } : {}),
-          cachedir: config.cacheDir,
-        },
+        opts,
       }),
     ]),
   });

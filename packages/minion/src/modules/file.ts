@@ -120,6 +120,11 @@ export function createFileModule(options: HostOptions): ExecutionModule {
         schema: z.strictObject({ path: Path }),
         run: async ({ path }) => (await info(rooted(options, path)))?.isFile() === true,
       }),
+      exists: defineFunction({
+        doc: "Returns True when the path exists (a file, a directory or anything else).\n\nCLI Example: phoenix run '*' file.exists /etc/hosts",
+        schema: z.strictObject({ path: Path }),
+        run: async ({ path }) => (await info(rooted(options, path))) !== undefined,
+      }),
       directory_exists: defineFunction({
         doc: "Returns True when the path exists and is a directory.\n\nCLI Example: phoenix run '*' file.directory_exists /etc",
         schema: z.strictObject({ path: Path }),

@@ -1,6 +1,6 @@
 import { createCommands, processEnvironment } from './commands.js';
 import type { Commands } from './commands.js';
-import { hostPath } from './host-paths.js';
+import { pathOnHost } from '@phoenix/state';
 import type { JobContext } from './types.js';
 
 /**
@@ -11,6 +11,11 @@ import type { JobContext } from './types.js';
 export interface HostOptions {
   readonly root: string;
   readonly commandEnv?: Readonly<Record<string, string>>;
+  /**
+   * The minion's own directories (file_roots, pillar_roots, cache: `ownDirectories(opts)`), which
+   * are on this host even when `root` is not `/`.
+   */
+  readonly hostDirs?: readonly string[];
 }
 
 export function hostCommands(options: HostOptions, ctx: JobContext): Commands {
@@ -21,9 +26,12 @@ export function hostCommands(options: HostOptions, ctx: JobContext): Commands {
   });
 }
 
-/** A path as the operator wrote it (`/etc/hosts`), where it lives on this host. */
+/**
+ * A path as the operator wrote it (`/etc/hosts`), where it lives on this host: under the root, as
+ * templates see it (pathOnHost).
+ */
 export function rooted(options: HostOptions, path: string): string {
-  return hostPath(options.root, path);
+  return pathOnHost(path, options.root, options.hostDirs ?? []);
 }
 
 /** The inverse of `rooted`, for paths a module returns. */

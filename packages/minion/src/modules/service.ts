@@ -1,7 +1,7 @@
 import { z } from 'zod';
 import { ExecutionError } from './errors.js';
-import type { ServiceManager } from './systemd.js';
-import { systemdServices } from './systemd.js';
+import { hostServices } from './host-services.js';
+import type { ServiceManager } from './service-manager.js';
 import type { Commands } from './commands.js';
 import { defineFunction } from './define-function.js';
 import { hostCommands } from './host-context.js';
@@ -10,10 +10,10 @@ import type { ExecutionModule, JobContext } from './types.js';
 
 const Unit = z.string().regex(/^[A-Za-z0-9@._:\\*-]+$/, 'is not a service name');
 
-/** Salt's service module on systemd: status, start/stop/restart/reload, enable/disable. */
+/** Salt's service module on systemd, or sysvinit scripts without it: status, start/stop/restart/reload, enable/disable. */
 export function createServiceModule(
   options: HostOptions,
-  manager: (commands: Commands) => ServiceManager = systemdServices,
+  manager: (commands: Commands) => ServiceManager = hostServices,
 ): ExecutionModule {
   const sm = async (ctx: JobContext): Promise<ServiceManager> => {
     const found = manager(hostCommands(options, ctx));

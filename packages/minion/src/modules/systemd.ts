@@ -1,14 +1,5 @@
-import type { CommandOutput, Commands } from './commands.js';
-
-/** A service manager as service states use it. Only systemd today. */
-export interface ServiceManager {
-  missing(): Promise<string | undefined>;
-  /** False when the manager has no such unit. */
-  exists(name: string): Promise<boolean>;
-  isActive(name: string): Promise<boolean>;
-  isEnabled(name: string): Promise<boolean>;
-  act(action: 'start' | 'stop' | 'restart' | 'reload' | 'enable' | 'disable', name: string): Promise<CommandOutput>;
-}
+import type { Commands } from './commands.js';
+import type { ServiceManager } from './service-manager.js';
 
 /** systemd's states in which it manages units (is-system-running prints one of these). */
 const SYSTEMD_UP = new Set(['running', 'degraded', 'starting', 'initializing', 'maintenance']);

@@ -1,8 +1,7 @@
-import { parse as parseYaml } from 'yaml';
 import { z } from 'zod';
 import { bindArguments } from '../modules/bind-arguments.js';
-import { ExecutionError } from '../modules/errors.js';
-import { LocalRoots, LocalPillar } from '@phoenix/state';
+import { ArgumentError, ExecutionError } from '../modules/errors.js';
+import { LocalRoots, LocalPillar, parseYaml } from '@phoenix/state';
 import type { RootsConfig, StateFiles, PillarSource } from '@phoenix/state';
 import type { StateSystemOptions } from './run/state-run.js';
 import { reflectKillswitch } from './run/killswitch.js';
@@ -29,7 +28,8 @@ const Flag = z
 const PillarOverride = z.union([z.record(z.string(), z.unknown()), z.string()]).transform((value, ctx) => {
   if (typeof value !== 'string') return value;
   try {
-    const parsed: unknown = parseYaml(value);
+    // The state engine's parser: bounded like any SLS, since this text comes from whoever ran the job.
+    const parsed: unknown = parseYaml(value, 'pillar=').value;
     if (parsed !== null && typeof parsed === 'object' && !Array.isArray(parsed))
       return parsed as Record<string, unknown>;
   } catch {
@@ -289,7 +289,16 @@ function job(ctx: JobContext): StateJob {
       if (!fn) throw new ExecutionError(`'${fun}' is not available.`);
       // A template's call must not set the state run's retcode (cmd.run would).
       const nested = Object.create(ctx, { setRetcode: { value: () => undefined } }) as JobContext;
-      return fn.run(bindArguments(fn.params, args, kwargs, fn.extraKeywords, fn.varargs, fn.keywordOnly), nested);
+      try {
+        return await fn.run(
+          bindArguments(fn.params, args, kwargs, fn.extraKeywords, fn.varargs, fn.keywordOnly),
+          nested,
+        );
+      } catch (err) {
+        // Named as a job names it, so the template's error says which call was wrong.
+        if (err instanceof ArgumentError) throw new ArgumentError(`Passed invalid arguments to ${fun}: ${err.message}`);
+        throw err;
+      }
     },
   };
 }

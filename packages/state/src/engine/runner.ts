@@ -16,6 +16,8 @@ export interface StateCall {
   readonly chunk: LowChunk;
   readonly mode: 'run' | 'mod_watch' | 'predict';
   readonly test: boolean;
+  /** The states this one requires (its `require` and the `require_in` that name it), resolved. */
+  readonly required: readonly LowChunk[];
 }
 
 export interface EngineOptions {
@@ -127,8 +129,11 @@ export async function runPlan(plan: readonly PlannedChunk[], options: EngineOpti
     if (status !== 'met' && status !== 'change') return skipped(planned, status, recorded, plan).outcome;
     const refused = options.verify?.(planned.chunk);
     if (refused !== undefined) return { result: false, comment: refused, changes: {} };
-    return options.call({ chunk: planned.chunk, mode: 'predict', test: true });
+    return options.call({ chunk: planned.chunk, mode: 'predict', test: true, required: requiredOf(planned) });
   };
+
+  const requiredOf = (planned: PlannedChunk): LowChunk[] =>
+    planned.deps.require.map((dep) => (plan[dep] as PlannedChunk).chunk);
 
   const decide = async (
     planned: PlannedChunk,
@@ -145,9 +150,10 @@ export async function runPlan(plan: readonly PlannedChunk[], options: EngineOpti
     const { chunk } = planned;
     const refused = options.verify?.(chunk);
     if (refused !== undefined) return { outcome: { result: false, comment: refused, changes: {} }, ran: true };
-    let outcome = await options.call({ chunk, mode: 'run', test: options.test });
+    const required = requiredOf(planned);
+    let outcome = await options.call({ chunk, mode: 'run', test: options.test, required });
     if (status === 'change' && !hasChanges(outcome) && !outcome.skipWatch && outcome.result !== false) {
-      outcome = await options.call({ chunk, mode: 'mod_watch', test: options.test });
+      outcome = await options.call({ chunk, mode: 'mod_watch', test: options.test, required });
     }
     return { outcome: { result: outcome.result, comment: outcome.comment, changes: outcome.changes }, ran: true };
   };
@@ -202,7 +208,8 @@ async function runListeners(
   const queued = [...position.keys()].sort((a, b) => (position.get(a) ?? a) - (position.get(b) ?? b) || a - b);
   for (const index of queued) {
     options.signal?.throwIfAborted();
-    const { chunk } = plan[index] as PlannedChunk;
+    const planned = plan[index] as PlannedChunk;
+    const { chunk } = planned;
     const listener = { ...chunk, id: `listener_${chunk.id}`, fun: 'mod_watch' };
     const started = options.now();
     let outcome: StateOutcome;
@@ -213,7 +220,12 @@ async function runListeners(
         changes: {},
       };
     } else {
-      const called = await options.call({ chunk, mode: 'mod_watch', test: options.test });
+      const called = await options.call({
+        chunk,
+        mode: 'mod_watch',
+        test: options.test,
+        required: planned.deps.require.map((dep) => (plan[dep] as PlannedChunk).chunk),
+      });
       outcome = { result: called.result, comment: called.comment, changes: called.changes };
     }
     addResult(chunkTag(listener), listener, outcome, started);

@@ -29,14 +29,23 @@ export class LocalRoots implements StateFiles {
   }
 
   async read(url: string, env: string = DEFAULT_ENV): Promise<StateFile | undefined> {
+    const file = await this.locate(url, env);
+    if (file === undefined) return undefined;
+    const content = await readFile(file).catch((err: unknown) => {
+      throw unreadable(url, err);
+    });
+    return { content, hash: sha256(content) };
+  }
+
+  /**
+   * Where `url` is on disk: the real path of the first root's regular file, with the same refusals
+   * as `read` (a file server streams it from there instead of loading it whole).
+   */
+  async locate(url: string, env: string = DEFAULT_ENV): Promise<string | undefined> {
     const location = parseFileUrl(url, env);
     for (const root of this.#roots[location.env] ?? []) {
       const file = await this.#resolve(root, location.path, url);
-      if (file === undefined) continue;
-      const content = await readFile(file).catch((err: unknown) => {
-        throw unreadable(url, err);
-      });
-      return { content, hash: sha256(content) };
+      if (file !== undefined) return file;
     }
     return undefined;
   }

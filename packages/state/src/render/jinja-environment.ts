@@ -3,11 +3,12 @@ import { posix } from 'node:path';
 import nunjucks from 'nunjucks';
 import type { ILoader, LoaderSource } from 'nunjucks';
 import { traverse } from '../data.js';
+import { ownDirectories, pathOnHost } from '../files/host-path.js';
 import { jinjaFilters, jinjaGlobals, jinjaTests, loopContext } from './jinja/builtins.js';
 import type { Filter, Test } from './jinja/builtins.js';
 import * as py from './jinja/python.js';
 import { PyError, PyUndefined } from './jinja/python.js';
-import { dictUpdate, saltFilters, saltTests, useMethodLookup } from './jinja/salt-filters.js';
+import { deepCopy as pyDeepCopy, dictUpdate, saltFilters, saltTests, useMethodLookup } from './jinja/salt-filters.js';
 import { installJinjaSyntax } from './jinja/syntax.js';
 import { parseYaml } from './yaml.js';
 
@@ -217,22 +218,40 @@ function trackMacroFiles(): void {
     const root = this.rootRenderFunc;
     const path = this.path;
     this.rootRenderFunc = function (this: unknown, ...args: unknown[]) {
-      // An error raised at the top level of an imported file (map.jinja) reaches the importer
-      // through this callback: it happened here.
+      const depth = executing.length;
+      // nunjucks renders in continuation-passing style: the rest of the importing (or including)
+      // template runs inside this template's success callback, within its try block. An error
+      // there is the importer's, at the importer's line: it is held here and rethrown once this
+      // template has returned, so that the importer's own handler sees it.
+      let escaped: { error: unknown } | undefined;
       const cb = args.at(-1);
       if (typeof cb === 'function') {
         args[args.length - 1] = (err: unknown, res: unknown) => {
-          if (err !== null && typeof err === 'object' && !(MACRO_FILE in err))
-            Object.assign(err, { [MACRO_FILE]: path });
-          return (cb as (e: unknown, r: unknown) => unknown)(err, res);
+          const next = cb as (e: unknown, r: unknown) => unknown;
+          // An error raised at the top level of an imported file (map.jinja) reaches the importer
+          // through this callback: it happened here.
+          if (err !== null && err !== undefined) {
+            if (typeof err === 'object' && !(MACRO_FILE in err)) Object.assign(err, { [MACRO_FILE]: path });
+            return next(err, res);
+          }
+          // What runs now is the importer's: macros it defines are its own.
+          executing.length = depth;
+          try {
+            return next(err, res);
+          } catch (error) {
+            escaped = { error };
+            return undefined;
+          }
         };
       }
       executing.push(path);
       try {
-        return root.apply(this, args);
+        root.apply(this, args);
       } finally {
-        executing.pop();
+        executing.length = depth;
       }
+      if (escaped) throw escaped.error;
+      return undefined;
     };
   };
   const makeMacro = runtime.makeMacro;
@@ -265,6 +284,8 @@ interface RenderScope {
   grains: unknown;
   pillar: unknown;
   opts: unknown;
+  /** The file system the states manage (see pathOnHost). */
+  root: string;
 }
 
 /** Salt's fnmatch.fnmatchcase: `*`, `?`, `[seq]`, `[!seq]`. */
@@ -331,6 +352,91 @@ function filterBy(
   return ret;
 }
 
+/** salt.utils.dictupdate.update: both must be dicts. */
+function dictupdate(dest: unknown, upd: unknown, recursive: boolean, mergeLists: boolean): Record<string, unknown> {
+  if (!py.isDict(dest) || !py.isDict(upd))
+    throw new PyError('TypeError', 'Cannot update using non-dict types in dictupdate.update()');
+  return dictUpdate(dest, upd, recursive, mergeLists);
+}
+
+/** salt.utils.dictupdate.merge with its strategies (Phoenix has no yamlex: smart and aggregate recurse). */
+function dictMerge(a: unknown, b: unknown, strategy: string, mergeLists: boolean): unknown {
+  if (strategy === 'list') {
+    if (!py.isDict(a) || !py.isDict(b)) throw new PyError('TypeError', 'merge takes two dicts');
+    const ret: Record<string, unknown> = {};
+    for (const [k, v] of Object.entries(a)) py.defineOwn(ret, k, Object.hasOwn(b, k) ? [v, b[k]] : v);
+    return ret;
+  }
+  if (strategy === 'overwrite' && py.isDict(a) && py.isDict(b)) {
+    for (const k of Object.keys(b)) if (Object.hasOwn(a, k)) py.defineOwn(a, k, b[k]);
+  }
+  return dictupdate(pyDeepCopy(a), b, true, mergeLists);
+}
+
+/**
+ * Salt's defaults and slsutil merges, which formulas call to merge their defaults with pillar.
+ * They change the template's own data in place (`{% do salt['defaults.merge'](defaults, config) %}`),
+ * so they answer here, never across threads.
+ */
+function mergeFunctions(): Record<string, (...args: unknown[]) => unknown> {
+  const merge = (dest: unknown, src: unknown, mergeLists: unknown, inPlace: unknown, convertNone: unknown) => {
+    let d = dest;
+    let s = src;
+    if (py.truth(convertNone ?? true)) {
+      if (!py.truth(s)) s = {};
+      if (!py.truth(d)) d = {};
+    }
+    return dictupdate(py.truth(inPlace ?? true) ? d : pyDeepCopy(d), s, true, py.truth(mergeLists ?? false));
+  };
+  return {
+    'defaults.merge': py.pyfunction(
+      'defaults.merge',
+      ['dest', 'src', 'merge_lists=', 'in_place=', 'convert_none='],
+      merge,
+    ),
+    'defaults.update': py.pyfunction(
+      'defaults.update',
+      ['dest', 'defaults', 'merge_lists=', 'in_place=', 'convert_none='],
+      (dest, defaults, mergeLists = true, inPlace = true, convertNone = true) => {
+        let d = dest;
+        let fallback = defaults;
+        if (py.truth(convertNone)) {
+          if (!py.truth(fallback)) fallback = {};
+          if (!py.truth(d)) d = {};
+        }
+        if (!py.isDict(d)) throw new PyError('TypeError', 'defaults.update takes a dict of dicts');
+        const nodes = py.truth(inPlace) ? d : (pyDeepCopy(d) as Record<string, unknown>);
+        for (const [name, vars] of Object.entries(nodes)) {
+          py.defineOwn(nodes, name, merge(pyDeepCopy(fallback), vars, mergeLists, true, true));
+        }
+        return nodes;
+      },
+    ),
+    'defaults.deepcopy': py.pyfunction('defaults.deepcopy', ['source'], (source) => pyDeepCopy(source)),
+    'slsutil.update': py.pyfunction(
+      'slsutil.update',
+      ['dest', 'upd', 'recursive_update=', 'merge_lists='],
+      (dest, upd, recursive = true, mergeLists = false) =>
+        dictupdate(dest, upd, py.truth(recursive), py.truth(mergeLists)),
+    ),
+    'slsutil.merge': py.pyfunction(
+      'slsutil.merge',
+      ['obj_a', 'obj_b', 'strategy=', 'renderer=', 'merge_lists='],
+      (a, b, strategy = 'smart', _renderer, mergeLists = false) =>
+        dictMerge(a, b, py.str(strategy), py.truth(mergeLists)),
+    ),
+    'slsutil.merge_all': py.pyfunction(
+      'slsutil.merge_all',
+      ['lst', 'strategy=', 'renderer=', 'merge_lists='],
+      (lst, strategy = 'smart', _renderer, mergeLists = false) => {
+        let ret: unknown = {};
+        for (const obj of py.iterate(lst)) ret = dictMerge(ret, obj, py.str(strategy), py.truth(mergeLists));
+        return ret;
+      },
+    ),
+  };
+}
+
 /**
  * `salt` in a template: `salt['mod.fun'](...)` and `salt.mod.fun(...)`. Functions that only read
  * data the template already has, or the local file system, answer here at once; every other
@@ -347,9 +453,10 @@ export function createSaltFunctions(scope: RenderScope, bridge: TemplateBridge):
       }
       return found;
     };
+  const ownDirs = ownDirectories(py.isDict(scope.opts) ? scope.opts : undefined);
   const exists = (kind: 'file' | 'directory') => (path: unknown) => {
     try {
-      const info = statSync(py.str(path));
+      const info = statSync(pathOnHost(py.str(path), scope.root, ownDirs));
       return kind === 'file' ? info.isFile() : info.isDirectory();
     } catch {
       return false;
@@ -418,7 +525,18 @@ export function createSaltFunctions(scope: RenderScope, bridge: TemplateBridge):
     ),
     'file.file_exists': py.pyfunction('file.file_exists', ['path'], exists('file')),
     'file.directory_exists': py.pyfunction('file.directory_exists', ['path'], exists('directory')),
+    'file.exists': py.pyfunction('file.exists', ['path'], (path) => exists('file')(path) || exists('directory')(path)),
     'file.join': py.pyfunction('file.join', ['*args'], (parts) => posix.join(...(parts as unknown[]).map(py.str))),
+    // Python's os.path.basename and dirname split at the last slash: '/a/b/' is ('/a/b', '').
+    'file.basename': py.pyfunction('file.basename', ['path'], (path) =>
+      py.str(path).slice(py.str(path).lastIndexOf('/') + 1),
+    ),
+    'file.dirname': py.pyfunction('file.dirname', ['path'], (path) => {
+      const text = py.str(path);
+      const head = text.slice(0, text.lastIndexOf('/') + 1);
+      return /^\/+$/.test(head) ? head : head.replace(/\/+$/, '');
+    }),
+    ...mergeFunctions(),
     'state.sls_exists': py.pyfunction('state.sls_exists', ['mods', '**kwargs'], (mods) =>
       bridge.slsExists(py.str(mods)),
     ),

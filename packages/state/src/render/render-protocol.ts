@@ -12,6 +12,8 @@ export interface RenderRequest {
   readonly context: Record<string, unknown>;
   readonly trimBlocks: boolean;
   readonly lstripBlocks: boolean;
+  /** The file system the states manage: file.file_exists looks there (see pathOnHost). */
+  readonly root: string;
 }
 
 export interface RenderFailure {

@@ -53,7 +53,10 @@ parentPort?.on('message', (request: RenderRequest) => {
   let response: RenderResponse;
   try {
     const context = request.context;
-    const salt = createSaltFunctions({ grains: context.grains, pillar: context.pillar, opts: context.opts }, bridge);
+    const salt = createSaltFunctions(
+      { grains: context.grains, pillar: context.pillar, opts: context.opts, root: request.root },
+      bridge,
+    );
     const variables = { ...context, salt };
     const env = createJinjaEnvironment(request, bridge, variables);
     const template = new nunjucks.Template(request.source, env, request.path, true);

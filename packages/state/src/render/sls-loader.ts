@@ -1,7 +1,7 @@
 import type { StateFiles } from '../files/state-files.js';
 import { isValidSlsName, slsCandidates, slsDirectory } from '../files/sls-names.js';
 import type { TemplateRenderer, TemplateServices } from './template-renderer.js';
-import { parseYaml } from './yaml.js';
+import { checkSlsData, checkSlsText, parseYaml } from './yaml.js';
 
 /** The data every template sees (besides `salt` and the names of the file). */
 export interface RenderVars {
@@ -104,11 +104,15 @@ export class SlsLoader {
     }
     const url = `salt://${file}`;
     if (pipeline.includes('json')) {
+      checkSlsText(output, url);
+      let data: unknown;
       try {
-        return { data: output.trim() === '' ? null : (JSON.parse(output) as unknown), keyLines: new Map() };
+        data = output.trim() === '' ? null : (JSON.parse(output) as unknown);
       } catch (err) {
         throw new Error(`JSON error in ${url}: ${err instanceof Error ? err.message : String(err)}`);
       }
+      checkSlsData(data, url);
+      return { data, keyLines: new Map() };
     }
     const { value, keyLines } = parseYaml(output, url);
     return { data: value, keyLines };

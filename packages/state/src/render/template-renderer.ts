@@ -21,6 +21,12 @@ export interface TemplateRendererOptions {
   lstripBlocks?: boolean;
   /** The job's signal: aborting it stops the worker and fails the render in progress. */
   signal?: AbortSignal;
+  /**
+   * The file system the states manage (the minion's state.root): `file.file_exists` and
+   * `file.directory_exists` look there, but in the minion's own directories where they are
+   * (see pathOnHost). Default '/'.
+   */
+  root?: string;
 }
 
 export interface TemplateSource {
@@ -75,6 +81,7 @@ export class TemplateRenderer {
   readonly #trimBlocks: boolean;
   readonly #lstripBlocks: boolean;
   readonly #signal: AbortSignal | undefined;
+  readonly #root: string;
   #worker: { worker: Worker; port: MessagePort; flag: Int32Array } | undefined;
   #running: Running | undefined;
   #queue: Promise<unknown> = Promise.resolve();
@@ -87,6 +94,7 @@ export class TemplateRenderer {
     this.#trimBlocks = options.trimBlocks ?? false;
     this.#lstripBlocks = options.lstripBlocks ?? false;
     this.#signal = options.signal;
+    this.#root = options.root ?? '/';
     this.#signal?.addEventListener('abort', this.#onAbort, { once: true });
   }
 
@@ -143,6 +151,7 @@ export class TemplateRenderer {
         context: request.context,
         trimBlocks: this.#trimBlocks,
         lstripBlocks: this.#lstripBlocks,
+        root: this.#root,
       };
       try {
         worker.postMessage(message);

@@ -143,13 +143,60 @@ async function cleanTree(
   return removed.sort();
 }
 
-/** The paths of the file states this state requires: what `clean` keeps. */
-function requiredPaths(call: StateCallContext): Set<string> {
-  return new Set(
-    call.requires
-      .filter((ref) => ref.module === 'file' && ref.target.startsWith('/'))
-      .map((ref) => posix.normalize(ref.target)),
-  );
+/**
+ * What `clean` keeps under `dir`, as Salt's _gen_keep_files: the name of each file state this one
+ * requires; for a required file.recurse below `dir`, the files and directories it manages; for
+ * any other required directory below `dir`, everything in it.
+ */
+async function keptByRequires(call: StateCallContext, dir: string): Promise<Set<string>> {
+  const keep = new Set<string>();
+  const root = call.rt.root;
+  for (const required of call.requires) {
+    if (required.state !== 'file' || !required.name.startsWith('/')) continue;
+    const name = posix.normalize(required.name);
+    const info = await statOrUndefined(hostPath(root, name));
+    if (!info?.isDirectory()) {
+      keep.add(name);
+      continue;
+    }
+    if (name !== dir && !name.startsWith(`${dir.replace(/\/+$/, '')}/`)) continue;
+    keep.add(name);
+    const recursed = required.fun === 'recurse' ? Recurse.safeParse({ ...required.args, name }) : undefined;
+    if (recursed?.success) {
+      const managed = await recurseTargets(recursed.data, call);
+      for (const path of [...managed.dirs, ...managed.files.map((f) => f.name)]) keep.add(path);
+    } else {
+      for (const entry of await walk(hostPath(root, name))) keep.add(posix.join(name, entry.rel.split('\\').join('/')));
+    }
+  }
+  return keep;
+}
+
+/** The files (with their salt:// paths) and directories a file.recurse manages. */
+async function recurseTargets(
+  args: z.output<typeof Recurse>,
+  call: StateCallContext,
+): Promise<{ env: string; files: { file: string; name: string }[]; dirs: Set<string> }> {
+  const { rt } = call;
+  const [location, query] = args.source.slice('salt://'.length).split('?');
+  const prefix = (location ?? '').replace(/\/+$/, '');
+  const env = new URLSearchParams(query ?? '').get('saltenv') ?? rt.saltenv;
+  const include = patternMatcher(args.include_pat);
+  const exclude = patternMatcher(args.exclude_pat);
+  const files = (await rt.files.list(prefix === '' ? '' : `${prefix}/`, env))
+    .map((file) => ({ file, rel: prefix === '' ? file : file.slice(prefix.length + 1) }))
+    .filter(({ rel }) => rel !== '' && (args.maxdepth === undefined || rel.split('/').length - 1 <= args.maxdepth))
+    .filter(({ rel }) => (include ? include(rel) : true) && !(exclude?.(rel) ?? false))
+    .map(({ file, rel }) => ({ file, name: posix.join(args.name, rel) }));
+  const dirs = new Set<string>(files.length > 0 ? [args.name] : []);
+  for (const { name } of files) {
+    let at = posix.dirname(name);
+    while (at.length > args.name.length && at.startsWith(args.name)) {
+      dirs.add(at);
+      at = posix.dirname(at);
+    }
+  }
+  return { env, files, dirs };
 }
 
 async function directory(args: z.output<typeof Directory>, call: StateCallContext): Promise<StateOutcome> {
@@ -201,13 +248,10 @@ async function directory(args: z.output<typeof Directory>, call: StateCallContex
     }
   }
   let removed: string[] = [];
+  let keep = new Set<string>();
   if (args.clean && current) {
-    removed = await cleanTree(
-      { ...call, test: true },
-      args.name,
-      requiredPaths(call),
-      patternMatcher(args.exclude_pat),
-    );
+    keep = await keptByRequires(call, args.name);
+    removed = await cleanTree({ ...call, test: true }, args.name, keep, patternMatcher(args.exclude_pat));
     if (removed.length > 0) {
       changes.removed = removed;
       for (const gone of removed) predicted[gone] = { removed: 'Removed due to clean' };
@@ -224,21 +268,14 @@ async function directory(args: z.output<typeof Directory>, call: StateCallContex
   if (!current) await mkdir(path, { recursive: args.makedirs, ...(dirMode === undefined ? {} : { mode: dirMode }) });
   if (!args.children_only) await applyAttributes(path, attrs);
   for (const child of children) await applyAttributes(child.path, child.attrs);
-  if (removed.length > 0) await cleanTree(call, args.name, requiredPaths(call), patternMatcher(args.exclude_pat));
+  if (removed.length > 0) await cleanTree(call, args.name, keep, patternMatcher(args.exclude_pat));
   return outcome(true, `Directory ${args.name} updated`, changes);
 }
 
 async function recurse(args: z.output<typeof Recurse>, call: StateCallContext): Promise<StateOutcome> {
   const { rt } = call;
-  const [location, query] = args.source.slice('salt://'.length).split('?');
-  const prefix = (location ?? '').replace(/\/+$/, '');
-  const env = new URLSearchParams(query ?? '').get('saltenv') ?? rt.saltenv;
-  const include = patternMatcher(args.include_pat);
   const exclude = patternMatcher(args.exclude_pat);
-  const files = (await rt.files.list(prefix === '' ? '' : `${prefix}/`, env))
-    .map((file) => ({ file, rel: prefix === '' ? file : file.slice(prefix.length + 1) }))
-    .filter(({ rel }) => rel !== '' && (args.maxdepth === undefined || rel.split('/').length - 1 <= args.maxdepth))
-    .filter(({ rel }) => (include ? include(rel) : true) && !(exclude?.(rel) ?? false));
+  const { env, files, dirs } = await recurseTargets(args, call);
   if (files.length === 0) return outcome(false, 'Recurse failed: none of the specified sources were found');
   const root = hostPath(rt.root, args.name);
   const rootInfo = await statOrUndefined(root);
@@ -248,14 +285,6 @@ async function recurse(args: z.output<typeof Recurse>, call: StateCallContext): 
   const changes: Record<string, unknown> = {};
   const predicted: Record<string, unknown> = {};
   const managed = new Set<string>();
-  const dirs = new Set<string>([args.name]);
-  for (const { rel } of files) {
-    let at = posix.dirname(rel);
-    while (at !== '.' && at !== '') {
-      dirs.add(posix.join(args.name, at));
-      at = posix.dirname(at);
-    }
-  }
   const dirAttributes = attributesOf({ user: args.user, group: args.group, mode: args.dir_mode });
   for (const dir of [...dirs].sort()) {
     const dirPath = hostPath(rt.root, dir);
@@ -277,8 +306,7 @@ async function recurse(args: z.output<typeof Recurse>, call: StateCallContext): 
     }
   }
   const fileAttributes = attributesOf({ user: args.user, group: args.group, mode: args.file_mode });
-  for (const { file, rel } of files) {
-    const name = posix.join(args.name, rel);
+  for (const { file, name } of files) {
     managed.add(name);
     const source = await rt.files.read(file, env);
     if (!source) return outcome(false, `Source file salt://${file} not found in saltenv '${env}'`);
@@ -298,7 +326,7 @@ async function recurse(args: z.output<typeof Recurse>, call: StateCallContext): 
     if (!call.test) await applyFile(rt, name, plan, { makedirs: true, backup: args.backup });
   }
   if (args.clean) {
-    const keep = new Set([...managed, ...requiredPaths(call)]);
+    const keep = new Set([...managed, ...(await keptByRequires(call, args.name))]);
     const removed = rootInfo ? await cleanTree(call, args.name, keep, exclude) : [];
     if (removed.length > 0) {
       changes.removed = removed;

@@ -89,12 +89,9 @@ export class StateFunctions {
    */
   dispatcher(rt: StateRuntime, signal: AbortSignal): (call: StateCall) => Promise<CallOutcome> {
     const availability = new Map<string, Promise<string | undefined>>();
-    return async ({ chunk, mode, test }) => {
+    return async ({ chunk, mode, test, required }) => {
       const module = this.#modules.get(chunk.state) as StateModule;
-      const requires = chunk.requisites.require.map((ref) => ({
-        ...(ref.module === undefined ? {} : { module: ref.module }),
-        target: ref.target,
-      }));
+      const requires = required.map(({ state, fun, name, args }) => ({ state, fun, name, args }));
       const context = { test, rt, id: chunk.id, sls: chunk.sls, requires };
       try {
         if (module.available) {

@@ -1,7 +1,7 @@
 import { z } from 'zod';
 import type { StateOutcome } from '@phoenix/state';
-import type { ServiceManager } from '../../modules/systemd.js';
-import { systemdServices } from '../../modules/systemd.js';
+import { hostServices } from '../../modules/host-services.js';
+import type { ServiceManager } from '../../modules/service-manager.js';
 import type { Commands, CommandOutput } from '../../modules/commands.js';
 import { defineState, outcome } from './types.js';
 import type { StateCallContext, StateModule, StateRuntime } from './types.js';
@@ -33,110 +33,194 @@ function failure(what: string, out: CommandOutput): string {
   return detail === '' ? what : `${what}: ${detail}`;
 }
 
-/** With test=True the package that brings the unit may be installed by a state before this one. */
-function unavailable(name: string, test: boolean, action: string): StateOutcome {
-  return test
-    ? outcome(
-        null,
-        `The named service ${name} is not available now; test=True: it is set to ${action} once a state before it installs it`,
-        { [name]: true },
-      )
-    : outcome(false, `The named service ${name} is not available`);
+type Started = boolean | undefined;
+
+/** How Salt's _enable/_disable end their comment: by whether the service runs (undefined: as wanted). */
+function tail(started: Started, negative: boolean): string {
+  if (started === true) return 'and is running';
+  if (started === undefined) return 'and is in the desired state';
+  return negative ? 'and the service is dead' : 'and is dead';
 }
 
 /**
- * Salt's service states on a service manager (systemd unless a test hands in another). A watch
- * restarts a running service (or reloads it with `reload: True`).
+ * Salt's service states (salt/states/service.py) on the host's service manager (systemd, else
+ * sysvinit scripts): the same checks in the same order, the same comments and changes. A watch
+ * restarts a running service (or reloads it with `reload: True`) and starts a stopped one.
  */
-export function serviceStates(manager: (commands: Commands) => ServiceManager = systemdServices): StateModule {
-  const ensureEnabled = async (
+export function serviceStates(managerOf: (commands: Commands) => ServiceManager = hostServices): StateModule {
+  // One manager per run's commands: the host's service manager is found once a run.
+  const managers = new WeakMap<Commands, ServiceManager>();
+  const manager = (commands: Commands): ServiceManager => {
+    let found = managers.get(commands);
+    if (!found) {
+      found = managerOf(commands);
+      managers.set(commands, found);
+    }
+    return found;
+  };
+
+  /** Salt's _enable / _disable: `started` says what the caller did (true started, undefined nothing, false dead). */
+  const toggle = async (
     sm: ServiceManager,
     name: string,
-    enable: boolean | undefined,
+    enable: boolean,
+    started: Started,
     test: boolean,
-    changes: Record<string, unknown>,
-    comments: string[],
-  ): Promise<string | undefined> => {
-    if (enable === undefined || (await sm.isEnabled(name)) === enable) return undefined;
-    changes[enable ? 'enabled' : 'disabled'] = true;
-    if (test) {
-      comments.push(`Service ${name} set to be ${enable ? 'enabled' : 'disabled'}`);
-      return undefined;
-    }
-    const out = await sm.act(enable ? 'enable' : 'disable', name);
-    if (out.retcode !== 0)
-      return failure(`Failed when setting service ${name} to ${enable ? 'enabled' : 'disabled'}`, out);
-    comments.push(`Service ${name} has been ${enable ? 'enabled' : 'disabled'}`);
-    return undefined;
-  };
-
-  const setRunning = async (
-    args: { name: string; enable?: boolean | undefined },
-    call: StateCallContext,
-    running: boolean,
-  ): Promise<StateOutcome> => {
-    const sm = manager(call.rt.commands);
-    const { name } = args;
-    if (!(await sm.exists(name))) return unavailable(name, call.test, running ? `start` : `stop`);
-    const changes: Record<string, unknown> = {};
-    const comments: string[] = [];
-    if ((await sm.isActive(name)) !== running) {
-      changes[name] = true;
-      if (call.test) comments.push(running ? `Service ${name} is set to start` : `Service ${name} is set to be killed`);
-      else {
-        const out = await sm.act(running ? 'start' : 'stop', name);
-        if (out.retcode !== 0 || (await sm.isActive(name)) !== running) {
-          return outcome(false, failure(`Service ${name} failed to ${running ? 'start' : 'stop'}`, out));
-        }
-        comments.push(running ? `Started service ${name}` : `Service ${name} was killed`);
-      }
-    } else comments.push(running ? `The service ${name} is already running` : `The service ${name} is already dead`);
-    const error = await ensureEnabled(sm, name, args.enable, call.test, changes, comments);
-    if (error) return outcome(false, error, changes);
-    const changed = Object.keys(changes).length > 0;
-    return outcome(call.test && changed ? null : true, comments.join(', '), changes);
-  };
-
-  const setEnabled = async (name: string, call: StateCallContext, enable: boolean): Promise<StateOutcome> => {
-    const sm = manager(call.rt.commands);
+    result = true,
+  ): Promise<{ result: boolean | null; comment: string; changes?: Record<string, unknown> }> => {
     const word = enable ? 'enabled' : 'disabled';
-    if (!(await sm.exists(name))) return unavailable(name, call.test, `be ${word}`);
-    if ((await sm.isEnabled(name)) === enable)
-      return outcome(true, `Service ${name} is already ${word}, and is in the desired state`);
-    if (call.test) return outcome(null, `Service ${name} set to be ${word}`, { [name]: true });
+    if (!(await sm.exists(name)))
+      return enable
+        ? { result: false, comment: `The named service ${name} is not available` }
+        : { result: true, comment: `The named service ${name} is not available` };
+    const before = await sm.isEnabled(name);
+    if (before === enable) {
+      return {
+        result,
+        comment: `Service ${name} is already ${word}, ${tail(started, false)}`,
+        ...(started === undefined ? { changes: {} } : {}),
+      };
+    }
+    if (test) return { result: null, comment: `Service ${name} set to be ${word}` };
     const out = await sm.act(enable ? 'enable' : 'disable', name);
-    if (out.retcode !== 0) return outcome(false, failure(`Failed when setting service ${name} to ${word}`, out));
-    return outcome(true, `Service ${name} has been ${word}, and is in the desired state`, { [name]: true });
+    if (out.retcode === 0) {
+      const after = await sm.isEnabled(name);
+      return {
+        result,
+        comment: `Service ${name} has been ${word}, ${tail(started, false)}`,
+        changes: after !== before ? { [name]: true } : {},
+      };
+    }
+    const failed = enable
+      ? `Failed when setting service ${name} to start at boot, ${
+          started === true
+            ? 'but the service is running'
+            : started === undefined
+              ? 'but the service was already running'
+              : 'and the service is dead'
+        }`
+      : `Failed when setting service ${name} to not start at boot, ${
+          started === true
+            ? 'and is running'
+            : started === undefined
+              ? 'but the service was already running'
+              : 'and the service is dead'
+        }`;
+    return { result: false, comment: failure(failed, out) };
+  };
+
+  /** ret.update(...) of Salt's running/dead with what _enable/_disable returned. */
+  const merged = (
+    base: { result: boolean | null; comment: string; changes: Record<string, unknown> },
+    update: { result: boolean | null; comment: string; changes?: Record<string, unknown> },
+  ): StateOutcome => outcome(update.result, update.comment, update.changes ?? base.changes);
+
+  const running = async (args: z.output<typeof Running>, call: StateCallContext): Promise<StateOutcome> => {
+    const sm = manager(call.rt.commands);
+    const { name, enable } = args;
+    if (!(await sm.exists(name))) {
+      return call.test
+        ? outcome(null, `Service ${name} not present; if created in this state run, it would have been started`)
+        : outcome(false, `The named service ${name} is not available`);
+    }
+    const before = await sm.isActive(name);
+    const enabledBefore = await sm.isEnabled(name);
+    if (before) {
+      const ret = { result: true, comment: `The service ${name} is already running`, changes: {} };
+      if (enable === true && !enabledBefore) return merged(ret, await toggle(sm, name, true, undefined, call.test));
+      if (enable === false && enabledBefore) return merged(ret, await toggle(sm, name, false, undefined, call.test));
+      return outcome(ret.result, ret.comment);
+    }
+    if (call.test) return outcome(null, `Service ${name} is set to start`);
+    const out = await sm.act('start', name);
+    if (out.retcode !== 0) {
+      const ret = { result: false, comment: failure(`Service ${name} failed to start`, out), changes: {} };
+      if (enable !== undefined) return merged(ret, await toggle(sm, name, enable, false, false, false));
+      return outcome(ret.result, ret.comment);
+    }
+    const after = await sm.isActive(name);
+    const enabledAfter = await sm.isEnabled(name);
+    const changes: Record<string, unknown> =
+      enabledAfter !== enabledBefore || after !== before ? { [name]: after } : {};
+    const ret = {
+      result: after,
+      comment: after ? `Started Service ${name}` : `Service ${name} failed to start`,
+      changes,
+    };
+    if (enable !== undefined) return merged(ret, await toggle(sm, name, enable, after, false, after));
+    return outcome(ret.result, ret.comment, ret.changes);
+  };
+
+  const dead = async (args: z.output<typeof Dead>, call: StateCallContext): Promise<StateOutcome> => {
+    const sm = manager(call.rt.commands);
+    const { name, enable } = args;
+    if (!(await sm.exists(name))) {
+      // A service that is not there is as dead as it gets.
+      return call.test
+        ? outcome(null, `Service ${name} not present; if created in this state run, it would have been stopped`)
+        : outcome(true, `The named service ${name} is not available`);
+    }
+    const before = await sm.isActive(name);
+    const enabledBefore = await sm.isEnabled(name);
+    if (!before) {
+      const ret = { result: true, comment: `The service ${name} is already dead`, changes: {} };
+      if (enable === true && !enabledBefore) return merged(ret, await toggle(sm, name, true, undefined, call.test));
+      if (enable === false && enabledBefore) return merged(ret, await toggle(sm, name, false, undefined, call.test));
+      return outcome(ret.result, ret.comment);
+    }
+    if (call.test) return outcome(null, `Service ${name} is set to be killed`);
+    const out = await sm.act('stop', name);
+    if (out.retcode !== 0) {
+      const ret = { result: false, comment: failure(`Service ${name} failed to die`, out), changes: {} };
+      if (enable !== undefined) return merged(ret, await toggle(sm, name, enable, true, false, false));
+      return outcome(ret.result, ret.comment);
+    }
+    const after = await sm.isActive(name);
+    const enabledAfter = await sm.isEnabled(name);
+    const changes: Record<string, unknown> =
+      enabledAfter !== enabledBefore || after !== before ? { [name]: after } : {};
+    const ret = {
+      result: !after,
+      comment: after ? `Service ${name} failed to die` : `Service ${name} was killed`,
+      changes,
+    };
+    if (enable !== undefined) return merged(ret, await toggle(sm, name, enable, after, false, !after));
+    return outcome(ret.result, ret.comment, ret.changes);
+  };
+
+  const boot = async (name: string, call: StateCallContext, enable: boolean): Promise<StateOutcome> => {
+    const sm = manager(call.rt.commands);
+    const { result, comment, changes } = await toggle(sm, name, enable, undefined, call.test);
+    return outcome(result, comment, changes ?? {});
   };
 
   return Object.freeze({
     name: 'service',
     available: (rt: StateRuntime) => manager(rt.commands).missing(),
     functions: Object.freeze({
-      running: defineState({ schema: Running, run: (args, call) => setRunning(args, call, true) }),
-      dead: defineState({ schema: Dead, run: (args, call) => setRunning(args, call, false) }),
-      enabled: defineState({ schema: Enabled, run: (args, call) => setEnabled(args.name, call, true) }),
-      disabled: defineState({ schema: Enabled, run: (args, call) => setEnabled(args.name, call, false) }),
+      running: defineState({ schema: Running, run: running }),
+      dead: defineState({ schema: Dead, run: dead }),
+      enabled: defineState({ schema: Enabled, run: (args, call) => boot(args.name, call, true) }),
+      disabled: defineState({ schema: Enabled, run: (args, call) => boot(args.name, call, false) }),
     }),
     async modWatch(args: Record<string, unknown>, sfun: string, call: StateCallContext): Promise<StateOutcome> {
       const sm = manager(call.rt.commands);
+      let action: 'start' | 'stop' | 'restart' | 'reload';
+      let done: string;
       if (sfun === 'dead') {
         const { name } = Dead.parse(args);
         if (!(await sm.isActive(name))) return outcome(true, 'Service is already stopped');
-        if (call.test) return outcome(null, 'Service is set to be stopped', { [name]: true });
-        const out = await sm.act('stop', name);
-        if (out.retcode !== 0) return outcome(false, failure(`Service ${name} failed to stop`, out));
-        return outcome(true, 'Service stopped', { [name]: true });
-      }
-      if (sfun !== 'running') return outcome(true, `service.${sfun} does nothing on watch`);
-      const { name, reload } = Running.parse(args);
-      const active = await sm.isActive(name);
-      const action = !active ? 'start' : reload ? 'reload' : 'restart';
-      const done = { start: 'started', reload: 'reloaded', restart: 'restarted' }[action];
-      if (call.test) return outcome(null, `Service is set to be ${done}`, { [name]: true });
+        [action, done] = ['stop', 'stopped'];
+      } else if (sfun === 'running') {
+        const { name, reload } = Running.parse(args);
+        const active = await sm.isActive(name);
+        [action, done] = !active ? ['start', 'started'] : reload ? ['reload', 'reloaded'] : ['restart', 'restarted'];
+      } else return outcome(false, `Unable to trigger watch for service.${sfun}`);
+      const name = String(args.name);
+      if (call.test) return outcome(null, `Service is set to be ${done}`);
       const out = await sm.act(action, name);
-      if (out.retcode !== 0) return outcome(false, failure(`Service ${name} failed to ${action}`, out));
-      return outcome(true, `Service ${done}`, { [name]: true });
+      const ok = out.retcode === 0;
+      return outcome(ok, ok ? `Service ${done}` : failure(`Failed to ${action} the service`, out), { [name]: ok });
     },
   });
 }

@@ -41,10 +41,12 @@ export interface StateGrains {
   delval(key: string): Promise<unknown>;
 }
 
-/** A `require` of the state, as written (`- file: /etc/nginx/conf.d/a.conf`). */
+/** A state this one requires (by `require` or a `require_in` naming it), as the run resolved it. */
 export interface RequiredState {
-  readonly module?: string;
-  readonly target: string;
+  readonly state: string;
+  readonly fun: string;
+  readonly name: string;
+  readonly args: Readonly<Record<string, unknown>>;
 }
 
 export interface StateCallContext {

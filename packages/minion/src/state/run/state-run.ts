@@ -101,6 +101,7 @@ export class StateRun {
     this.#files = new RunFiles(options.files.forRun?.() ?? options.files);
     this.#renderer = new TemplateRenderer({
       signal: ctx.signal,
+      root: options.root ?? '/',
       ...(options.renderTimeoutMs === undefined ? {} : { timeoutMs: options.renderTimeoutMs }),
       ...(options.jinja?.trimBlocks === undefined ? {} : { trimBlocks: options.jinja.trimBlocks }),
       ...(options.jinja?.lstripBlocks === undefined ? {} : { lstripBlocks: options.jinja.lstripBlocks }),

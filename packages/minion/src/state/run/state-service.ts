@@ -92,7 +92,8 @@ export class StateService {
 
   async sls(job: StateJob, request: RunRequest, mods: readonly string[]): Promise<StateReturn> {
     const disabled = disabledMessages(await readDisabledStates(job.cacheDir), mods);
-    if (disabled.length > 0) return { ret: disabled, retcode: 1 };
+    // Salt's retcode for a disabled SLS: EX_STATE_FAILURE.
+    if (disabled.length > 0) return { ret: disabled, retcode: 2 };
     return this.#acting(job, request, async (run) => {
       const high = await run.high(targets(mods, request.saltenv));
       return (await run.execute(run.plan(run.low(high)))).results;

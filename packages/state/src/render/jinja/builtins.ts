@@ -1,4 +1,5 @@
 import {
+  add,
   PyError,
   PyUndefined,
   Namespace,
@@ -107,14 +108,13 @@ function prepareSelect(
   return (item) => test(getter(item), ...testArgs);
 }
 
-function sum(values: unknown[]): unknown {
-  let total: unknown = 0;
+/** Python's sum(): start + each value, with Python's `+` (numbers, lists, tuples). */
+function sum(values: unknown[], start: unknown = 0): unknown {
+  if (isString(start)) throw new PyError('TypeError', "sum() can't sum strings [use ''.join(seq) instead]");
+  let total: unknown = start;
   for (const v of values) {
     check(v);
-    if (!isNumber(v) && typeof v !== 'boolean') {
-      throw new PyError('TypeError', `unsupported operand type(s) for +: '${typeName(total)}' and '${typeName(v)}'`);
-    }
-    total = isFloat(total) || isFloat(v) ? float(num(total) + num(v)) : num(total) + num(v);
+    total = add(total, v);
   }
   return total;
 }
@@ -503,8 +503,7 @@ export function jinjaFilters(scope: FilterScope): Record<string, Filter> {
     sum: fn('sum', ['iterable', 'attribute=', 'start='], (v, attribute, start) => {
       const list = items(v);
       const values = attribute === undefined || attribute === null ? list : list.map(attributeGetter(attribute));
-      const total = sum(values);
-      return start === undefined ? total : sum([start, total]);
+      return sum(values, start ?? 0);
     }),
     title: fn('title', ['s'], (v) => titleCase(str(v))),
     tojson: fn('tojson', ['value', 'indent='], (v, ind) =>

@@ -496,6 +496,16 @@ export function getitem(obj: unknown, index: unknown): unknown {
   if (obj instanceof PyUndefined) obj.fail();
   check(index);
   if (Array.isArray(obj) || isString(obj)) {
+    // A named tuple (a row of groupby): its fields by name, `group.grouper`, `group['list']`.
+    const field = isString(index) ? s(index) : '';
+    if (
+      Array.isArray(obj) &&
+      ATTRIBUTE_OBJECTS.has(obj) &&
+      field !== 'length' &&
+      !/^\d*$/.test(field) &&
+      Object.hasOwn(obj, field)
+    )
+      return (obj as unknown as Record<string, unknown>)[field];
     if (numeric(index) && !isFloat(index)) {
       const sequence = Array.isArray(obj) ? obj : [...s(obj)];
       let i = num(index);
@@ -1360,7 +1370,8 @@ export function strFormat(template: string, args: unknown[], kwargs: Record<stri
 /** printf-style `%`: `'%s-%d' % (a, b)`, `'%(name)s' % d`, `'%s' % x`. */
 export function percentFormat(template: string, values: unknown): string {
   const mapping = isDict(values) ? values : undefined;
-  const positional = mapping !== undefined ? [] : isTuple(values) ? values : [values];
+  // A dict is the mapping of `%(name)s`, and also the one value of a plain `%s`, as in Python.
+  const positional = isTuple(values) ? values : [values];
   let next = 0;
   let usedMapping = false;
   const take = (): unknown => {

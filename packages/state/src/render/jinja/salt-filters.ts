@@ -40,8 +40,22 @@ import { pythonRegex } from './python-regex.js';
 // ---------------------------------------------------------------- YAML as PyYAML writes it
 
 const YAML_PLAIN_UNSAFE = /^(?:[-?:,[\]{}#&*!|>'"%@`]|[-?:](?:\s|$))|[\n\r\t]|: |:$| #|^\s|\s$|^$|^~$/;
-const YAML_RESOLVES =
-  /^(?:y|Y|yes|Yes|YES|n|N|no|No|NO|true|True|TRUE|false|False|FALSE|on|On|ON|off|Off|OFF|null|Null|NULL|~|[-+]?(?:0|[1-9][0-9_]*)|0[0-7_]+|0x[0-9a-fA-F_]+|0b[01_]+|[-+]?(?:\d[\d_]*)?\.[\d_]*(?:[eE][-+]?\d+)?|[-+]?\d[\d_]*(?:[eE][-+]?\d+)|[-+]?\.(?:inf|Inf|INF)|\.(?:nan|NaN|NAN)|\d{4}-\d\d?-\d\d?(?:[Tt ].*)?|[-+]?[1-9][\d_]*(?::[0-5]?\d)+(?:\.[\d_]*)?|<<|=)$/;
+/** What PyYAML's implicit resolvers read as something other than a string: such text is quoted. */
+const YAML_RESOLVES = new RegExp(
+  [
+    'yes|Yes|YES|no|No|NO|true|True|TRUE|false|False|FALSE|on|On|ON|off|Off|OFF',
+    '[-+]?[0-9][0-9_]*\\.[0-9_]*(?:[eE][-+][0-9]+)?|\\.[0-9_]+(?:[eE][-+][0-9]+)?',
+    '[-+]?[0-9][0-9_]*(?::[0-5]?[0-9])+\\.[0-9_]*|[-+]?\\.(?:inf|Inf|INF)|\\.(?:nan|NaN|NAN)',
+    '[-+]?0b[0-1_]+|[-+]?0[0-7_]+|[-+]?(?:0|[1-9][0-9_]*)|[-+]?0x[0-9a-fA-F_]+|[-+]?[1-9][0-9_]*(?::[0-5]?[0-9])+',
+    '~|null|Null|NULL|<<|=',
+    '[0-9]{4}-[0-9]{2}-[0-9]{2}',
+    '[0-9]{4}-[0-9][0-9]?-[0-9][0-9]?(?:[Tt]|[ \\t]+)[0-9][0-9]?:[0-9][0-9]:[0-9][0-9](?:\\.[0-9]*)?(?:[ \\t]*(?:Z|[-+][0-9][0-9]?(?::[0-9][0-9])?))?',
+  ]
+    .map((alternatives) => `(?:${alternatives})`)
+    .join('|')
+    .replace(/^/, '^(?:')
+    .replace(/$/, ')$'),
+);
 
 function yamlDoubleQuoted(text: string): string {
   let out = '"';
@@ -64,9 +78,11 @@ function yamlSingleQuoted(text: string): string {
 }
 
 function yamlString(text: string, flow: boolean): string {
+  // PyYAML's special characters (with allow_unicode, as Salt dumps): only double quotes can hold them.
   // eslint-disable-next-line no-control-regex
-  if (/[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]/.test(text) || /\n/.test(text)) return yamlDoubleQuoted(text);
-  if (YAML_RESOLVES.test(text) || YAML_PLAIN_UNSAFE.test(text) || (flow && /[,[\]{}]/.test(text))) {
+  if (/[\x00-\x1f\x7f-\x84\x86-\x9f\ufeff\ufffe\uffff]/.test(text)) return yamlDoubleQuoted(text);
+  // In flow style `,?[]{}:` anywhere need quotes (PyYAML's flow indicators).
+  if (YAML_RESOLVES.test(text) || YAML_PLAIN_UNSAFE.test(text) || (flow && /[,?[\]{}:]/.test(text))) {
     return yamlSingleQuoted(text);
   }
   return text;
@@ -199,7 +215,8 @@ export function dictUpdate(
   return dest;
 }
 
-function deepCopy(value: unknown): unknown {
+/** Python's copy.deepcopy of template data. */
+export function deepCopy(value: unknown): unknown {
   if (Array.isArray(value)) {
     const copied = value.map(deepCopy);
     return isTuple(value) ? tuple(copied) : copied;

@@ -88,6 +88,9 @@ interface NunjucksInternals {
 }
 
 const internals = nunjucks as unknown as NunjucksInternals;
+const TemplateError = (
+  nunjucks as unknown as { lib: { TemplateError: new (message: string, lineno: number, colno: number) => Error } }
+).lib.TemplateError;
 const { nodes, lexer } = internals;
 const T = {
   LPAREN: lexer.TOKEN_LEFT_PAREN as string,
@@ -229,6 +232,77 @@ function installLexer(): void {
     }
     return tok;
   };
+  (proto as unknown as { _parseString(this: TokenizerThis, delimiter: string): string })._parseString = function (
+    this: TokenizerThis,
+    delimiter: string,
+  ): string {
+    // Jinja2 reads a string literal as Python does (the unicode-escape codec): `'\d+'` keeps its
+    // backslash, `'\x41'`, `'\u00e9'` and `'\101'` are characters.
+    const start = this.index + 1;
+    let end = start;
+    while (end < this.str.length && this.str[end] !== delimiter) end += this.str[end] === '\\' ? 2 : 1;
+    const body = this.str.slice(start, Math.min(end, this.str.length));
+    const [lineno, colno] = [this.lineno + 1, this.colno + 1];
+    while (this.index < Math.min(end + 1, this.str.length)) this.forward();
+    const text = pythonUnescape(body);
+    if (text === undefined)
+      throw new TemplateError('a truncated \\x, \\u or \\U escape in a string literal', lineno, colno);
+    return text;
+  };
+}
+
+const SIMPLE_ESCAPES: Readonly<Record<string, string>> = {
+  '\\': '\\',
+  "'": "'",
+  '"': '"',
+  a: '\x07',
+  b: '\b',
+  f: '\f',
+  n: '\n',
+  r: '\r',
+  t: '\t',
+  v: '\v',
+  '\n': '',
+};
+
+/**
+ * Python's escapes in a string literal; an escape Python does not know keeps its backslash.
+ * Undefined for a truncated `\x`, `\u` or `\U` (a syntax error in Python).
+ */
+function pythonUnescape(body: string): string | undefined {
+  let out = '';
+  for (let i = 0; i < body.length; i++) {
+    const c = body.charAt(i);
+    if (c !== '\\' || i + 1 >= body.length) {
+      out += c;
+      continue;
+    }
+    const next = body.charAt(i + 1);
+    const simple = SIMPLE_ESCAPES[next];
+    if (simple !== undefined) {
+      out += simple;
+      i += 1;
+      continue;
+    }
+    const octal = /^[0-7]{1,3}/.exec(body.slice(i + 1));
+    const hex =
+      next === 'x'
+        ? /^[0-9a-fA-F]{2}/.exec(body.slice(i + 2))
+        : next === 'u'
+          ? /^[0-9a-fA-F]{4}/.exec(body.slice(i + 2))
+          : next === 'U'
+            ? /^[0-9a-fA-F]{8}/.exec(body.slice(i + 2))
+            : null;
+    if (octal) {
+      out += String.fromCodePoint(parseInt(octal[0], 8));
+      i += octal[0].length;
+    } else if (hex && parseInt(hex[0], 16) <= 0x10ffff) {
+      out += String.fromCodePoint(parseInt(hex[0], 16));
+      i += 1 + hex[0].length;
+    } else if (next === 'x' || next === 'u' || next === 'U') return undefined;
+    else out += c;
+  }
+  return out;
 }
 
 // ---------------------------------------------------------------- parser
@@ -1068,6 +1142,34 @@ function installCompiler(proto: Record<string, unknown>): void {
     };
   }
   Object.assign(proto, c);
+  wrapMacroBodies(proto);
+}
+
+/**
+ * A macro's body shares the line counter of the template that defines it, but not its error
+ * handler: called from another file, its error would reach that file's handler, which names the
+ * caller's line. Each macro body catches its own errors and stamps them with its line first.
+ */
+function wrapMacroBodies(proto: Record<string, unknown>): void {
+  const compileMacro = proto._compileMacro as (this: CompilerThis, node: unknown, frame?: Frame) => string;
+  proto._compileMacro = function (this: CompilerThis, node: unknown, frame?: Frame): string {
+    const self = this as unknown as Record<string, unknown>;
+    const hadOwn = Object.hasOwn(self, '_withScopedSyntax');
+    const scoped = this._withScopedSyntax;
+    // The first scoped compile of _compileMacro is the macro's body.
+    self._withScopedSyntax = function (this: CompilerThis, fn: () => void) {
+      self._withScopedSyntax = scoped;
+      this._emitLine('try {');
+      scoped.call(this, fn);
+      this._emitLine('} catch (e) { throw runtime.handleError(e, lineno, colno); }');
+    };
+    try {
+      return compileMacro.call(this, node, frame);
+    } finally {
+      if (hadOwn) self._withScopedSyntax = scoped;
+      else delete self._withScopedSyntax;
+    }
+  };
 }
 
 function bufferOf(compiler: CompilerThis): string {
