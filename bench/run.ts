@@ -16,6 +16,7 @@ import { onboarding, type OnboardingResult } from './lib/onboarding.js';
 import { cliRunTimes } from './lib/cli-time.js';
 import { noChangeHighstate, type HighstateResult } from './lib/highstate.js';
 import { gitUpdate, type GitUpdateResult } from './lib/gitfs.js';
+import { chaos, type ChaosResult } from './lib/chaos.js';
 import {
   benchToken,
   killAllBenchProcesses,
@@ -243,6 +244,7 @@ function markdown(results: {
   onboarding?: OnboardingResult;
   highstate?: HighstateResult;
   gitfs?: GitUpdateResult;
+  chaos?: ChaosResult;
 }): string {
   const m = results.machine;
   return [
@@ -251,22 +253,7 @@ function markdown(results: {
     `Run ${results.date} on ${String(m.cpuModel)} (${String(m.cores)} cores), ${fmt(Number(m.memoryGiB))} GiB, Node ${String(m.node)}.`,
     `Each figure is the median over ${results.repeats} repeats; one master, minions in one swarm process.`,
     '',
-    '| N | p50 ms | p99 ms | max ms | client sees all ms | ZeroMQ baseline ms | ratio | master RSS kB/minion | master CPU ms/job | table reads/minion at start | table reads/minion-hour steady |',
-    '| -: | -: | -: | -: | -: | -: | -: | -: | -: | -: | -: |',
-    ...results.scenarios.map(
-      (s) =>
-        `| ${s.n} | ${fmt(s.fanOut.p50Ms)} | ${fmt(s.fanOut.p99Ms)} | ${fmt(s.fanOut.maxMs)} | ${fmt(s.fanOut.allReturnedMs)} | ${fmt(s.baseline.allAnsweredMs, 2)} | ${fmt(s.ratio)} | ${fmt(s.cost.masterRssKbPerMinion)} | ${fmt(s.cost.masterCpuMsPerJob)} | ${fmt(s.cost.tableReadsAtStartPerMinion, 2)} | ${fmt(s.cost.tableReadsPerMinionHour, 2)} |`,
-    ),
-    '',
-    "| N | `phoenix run '*' test.ping` ms | `node -e 0` ms | ratio | CLI start-up ms (command less the job) |",
-    '| -: | -: | -: | -: | -: |',
-    ...results.scenarios.map(
-      (s) =>
-        `| ${s.n} | ${fmt(s.cli.phoenixRunMs)} | ${fmt(s.cli.nodeMs)} | ${fmt(s.cli.ratio, 2)} | ${fmt(s.cli.startupMs)} |`,
-    ),
-    '',
-    'Latencies run from just before `POST /api/v1/jobs` to each return’s arrival at the master;',
-    'ratio = Phoenix max / baseline (one ROUTER, N CURVE DEALERs, one context, one message each way).',
+    ...(results.scenarios.length === 0 ? [] : scenarioTables(results.scenarios)),
     ...(results.failover === undefined
       ? []
       : [
@@ -292,9 +279,46 @@ function markdown(results: {
           `No-change highstate of a ${results.highstate.states}-state tree (\`phoenix call --local state.highstate\`, Jinja loops, map.jinja, requisites): ${fmt(results.highstate.wholeCommandMs)} ms for the whole command, ${fmt(results.highstate.inStatesMs)} ms in the states, ${fmt(results.highstate.outsideStatesMs)} ms outside them (process and CLI start-up, pillar, top, rendering, compiling); \`phoenix call --local test.ping\` ${fmt(results.highstate.callPingMs)} ms, \`node -e 0\` ${fmt(results.highstate.nodeMs)} ms.`,
           '',
         ]),
+    ...(results.chaos === undefined ? [] : chaosMarkdown(results.chaos)),
     'Masters-table reads are counted by each minion’s master-list manager: at start (the fallback read of a minion not connected within its grace period) and per minion-hour once every minion answers.',
     '',
   ].join('\n');
+}
+
+function scenarioTables(scenarios: ScenarioResult[]): string[] {
+  return [
+    '| N | p50 ms | p99 ms | max ms | client sees all ms | ZeroMQ baseline ms | ratio | master RSS kB/minion | master CPU ms/job | table reads/minion at start | table reads/minion-hour steady |',
+    '| -: | -: | -: | -: | -: | -: | -: | -: | -: | -: | -: |',
+    ...scenarios.map(
+      (s) =>
+        `| ${s.n} | ${fmt(s.fanOut.p50Ms)} | ${fmt(s.fanOut.p99Ms)} | ${fmt(s.fanOut.maxMs)} | ${fmt(s.fanOut.allReturnedMs)} | ${fmt(s.baseline.allAnsweredMs, 2)} | ${fmt(s.ratio)} | ${fmt(s.cost.masterRssKbPerMinion)} | ${fmt(s.cost.masterCpuMsPerJob)} | ${fmt(s.cost.tableReadsAtStartPerMinion, 2)} | ${fmt(s.cost.tableReadsPerMinionHour, 2)} |`,
+    ),
+    '',
+    "| N | `phoenix run '*' test.ping` ms | `node -e 0` ms | ratio | CLI start-up ms (command less the job) |",
+    '| -: | -: | -: | -: | -: |',
+    ...scenarios.map(
+      (s) =>
+        `| ${s.n} | ${fmt(s.cli.phoenixRunMs)} | ${fmt(s.cli.nodeMs)} | ${fmt(s.cli.ratio, 2)} | ${fmt(s.cli.startupMs)} |`,
+    ),
+    '',
+    'Latencies run from just before `POST /api/v1/jobs` to each return’s arrival at the master;',
+    'ratio = Phoenix max / baseline (one ROUTER, N CURVE DEALERs, one context, one message each way).',
+  ];
+}
+
+function chaosMarkdown(c: ChaosResult): string[] {
+  const ms = (value: number | null): string => (value === null ? 'not within the bound' : `${fmt(value, 0)} ms`);
+  return [
+    `Chaos, N=${c.n}, three masters: time from each fault until every minion answered a job again.`,
+    '',
+    '| fault | master | its minions | every minion answering after |',
+    '| --- | --- | -: | -: |',
+    ...c.faults.map((f) => `| ${f.fault} | ${f.victim} | ${f.victimHeld} | ${ms(f.recoveryMs)} |`),
+    '',
+    `After SIGCONT: ${c.failback.onPreferred} of ${c.failback.of} minions on their first choice of master ${c.failback.ms === null ? `after ${fmt(c.failback.boundMs / 1000, 0)} s` : `after ${fmt(c.failback.ms, 0)} ms`}.`,
+    `Ledger jobs published into the faults: ${c.ledger.jobs} (${c.ledger.expected} job-minion pairs); lost jobs ${c.ledger.lostJobs}, lost returns ${c.ledger.lostReturns}, duplicated jobs ${c.ledger.duplicatedJobs}, minions whose ledger could not be read ${c.ledger.unread}; duplicated returns on the job streams ${c.duplicatedReturns}.`,
+    '',
+  ];
 }
 
 async function main(): Promise<void> {
@@ -306,6 +330,10 @@ async function main(): Promise<void> {
       failover: { type: 'string' },
       /** Also launch this many instances through the local cluster: onboarding and propagation. */
       onboarding: { type: 'string' },
+      /** Also run the chaos scenario at this N: three masters; kill -9, SIGSTOP, a restart storm. */
+      chaos: { type: 'string' },
+      /** Rounds of the chaos scenario's restart storm. */
+      'chaos-rounds': { type: 'string', default: '5' },
       /** States in the no-change highstate tree (phoenix call --local); 0 skips it. */
       highstate: { type: 'string', default: '200' },
       /** Masters serving a git root, timed from `fileserver update` to all serving the new commit; 0 skips it. */
@@ -314,7 +342,8 @@ async function main(): Promise<void> {
     },
     strict: true,
   });
-  const ns = values.n.split(',').map(Number);
+  // `--n ''` runs no fan-out scenario (only the others asked for).
+  const ns = values.n === '' ? [] : values.n.split(',').map(Number);
   const repeats = Number(values.repeats);
   if (ns.some((n) => !Number.isInteger(n) || n < 1 || n > 20_000))
     throw new Error('--n: whole numbers 1..20000, comma-separated');
@@ -349,6 +378,16 @@ async function main(): Promise<void> {
     gitResult = await gitUpdate(gitMasters, repeats);
     process.stderr.write(`bench: git roots ${JSON.stringify(gitResult)}\n`);
   }
+  let chaosResult: ChaosResult | undefined;
+  if (values.chaos !== undefined) {
+    const count = Number(values.chaos);
+    const rounds = Number(values['chaos-rounds']);
+    if (!Number.isInteger(count) || count < 1 || count > 20_000) throw new Error('--chaos: a whole number 1..20000');
+    if (!Number.isInteger(rounds) || rounds < 1 || rounds > 50) throw new Error('--chaos-rounds: a whole number 1..50');
+    process.stderr.write(`bench: chaos N=${count}\n`);
+    chaosResult = await chaos(count, rounds, (step) => progress(count, step));
+    process.stderr.write(`bench: chaos ${JSON.stringify(chaosResult)}\n`);
+  }
   let highstateResult: HighstateResult | undefined;
   const states = Number(values.highstate);
   if (!Number.isInteger(states) || states < 0 || states > 5_000) throw new Error('--highstate: a whole number 0..5000');
@@ -371,6 +410,7 @@ async function main(): Promise<void> {
     ...(onboardingResult === undefined ? {} : { onboarding: onboardingResult }),
     ...(highstateResult === undefined ? {} : { highstate: highstateResult }),
     ...(gitResult === undefined ? {} : { gitfs: gitResult }),
+    ...(chaosResult === undefined ? {} : { chaos: chaosResult }),
   };
   await mkdir(values['out-dir'], { recursive: true });
   await writeFile(join(values['out-dir'], 'results.json'), `${JSON.stringify(results, null, 2)}\n`);

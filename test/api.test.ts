@@ -298,7 +298,7 @@ test('tokens: 401 without or with a bad token, 403 below the role, JSON error bo
   }
 });
 
-test('repeated failed authentications from one address are refused with 429, other addresses are not', async () => {
+test('repeated failed authentications from one address are refused with 429, a valid token is not', async () => {
   const master = masters[1] as RunningMaster;
   const attacker = '127.0.0.7';
   let limited: Answer | undefined;
@@ -317,7 +317,7 @@ test('repeated failed authentications from one address are refused with 429, oth
     token: READ_TOKEN,
     localAddress: attacker,
   });
-  assert.equal(evenWithAGoodToken.status, 429);
+  assert.equal(evenWithAGoodToken.status, 200, 'other people’s failures never lock a valid token out');
   assert.equal((await get(master, '/api/v1/minions')).status, 200, 'another address is unaffected');
   assert.equal((await call(master, 'GET', '/healthz', { localAddress: attacker })).status, 200);
 });
@@ -517,26 +517,32 @@ test('openapi.json describes every route with its input and output schemas', asy
   const routes = Object.entries(doc.paths).flatMap(([path, methods]) =>
     Object.keys(methods).map((method) => `${method.toUpperCase()} ${path}`),
   );
-  assert.deepEqual(routes.sort(), [
-    'GET /api/v1/events',
-    'GET /api/v1/jobs',
-    'GET /api/v1/jobs/{jid}',
-    'GET /api/v1/jobs/{jid}/stream',
-    'GET /api/v1/keys',
-    'GET /api/v1/masters',
-    'GET /api/v1/minions',
-    'GET /api/v1/minions/{id}',
-    'GET /api/v1/openapi.json',
-    'GET /api/v1/whoami',
-    'GET /healthz',
-    'GET /metrics',
-    'GET /readyz',
-    'POST /api/v1/fileserver/update',
-    'POST /api/v1/jobs',
-    'POST /api/v1/keys/{action}',
-    'POST /api/v1/minions/{id}/disable',
-    'POST /api/v1/minions/{id}/enable',
-  ]);
+  assert.deepEqual(
+    routes.sort(),
+    [
+      'GET /api/v1/events',
+      'GET /api/v1/jobs',
+      'GET /api/v1/jobs/{jid}',
+      'GET /api/v1/jobs/{jid}/stream',
+      'GET /api/v1/keys',
+      'GET /api/v1/masters',
+      'GET /api/v1/minions',
+      'GET /api/v1/minions/{id}',
+      'GET /api/v1/openapi.json',
+      'GET /api/v1/whoami',
+      'GET /healthz',
+      'GET /metrics',
+      'GET /readyz',
+      'POST /api/v1/fileserver/update',
+      'POST /api/v1/jobs',
+      'POST /api/v1/keys/{action}',
+      'POST /api/v1/minions/{id}/disable',
+      'POST /api/v1/minions/{id}/enable',
+      'GET /api/v1/tokens',
+      'POST /api/v1/tokens',
+      'POST /api/v1/tokens/{id}/revoke',
+    ].sort(),
+  );
   const submit = doc.paths['/api/v1/jobs']?.post;
   assert.ok(submit?.requestBody, 'POST /jobs has a request body schema');
   assert.ok(submit.responses['201'], 'and a response schema');

@@ -737,6 +737,33 @@ test('both groups hold instances with LAUNCHING and TERMINATING hooks on the que
   assert.equal(minionLaunch?.DefaultResult, 'ABANDON', 'an unconfigured minion never goes into service');
 });
 
+test("the masters span the subnets' zones and outlive the loss of one: at least two, replaced in the zones left", async () => {
+  const cluster = await loadTemplate(CLUSTER);
+  assert.equal(cluster.Parameters?.MasterCount?.MinValue, 2, 'a lost zone leaves a master');
+  for (const name of ['MasterGroup', 'MinionGroup']) {
+    const properties = cluster.Resources[name]?.Properties ?? {};
+    assert.deepEqual(properties.VPCZoneIdentifier, { Ref: 'SubnetIds' }, `${name} spans every subnet's zone`);
+    assert.deepEqual(
+      properties.AvailabilityZoneDistribution,
+      { CapacityDistributionStrategy: 'balanced-best-effort' },
+      `${name} launches in the other zones when one cannot`,
+    );
+    assert.deepEqual(properties.AvailabilityZoneImpairmentPolicy, {
+      ZonalShiftEnabled: true,
+      ImpairedZoneHealthCheckBehavior: 'ReplaceUnhealthy',
+    });
+  }
+  assert.deepEqual(cluster.Resources.MasterGroup?.Properties?.MinSize, { Ref: 'MasterCount' });
+  const rule = JSON.stringify((cluster as unknown as { Rules?: Json }).Rules ?? {});
+  assert.match(
+    rule,
+    /Fn::EachMemberEquals.*Fn::ValueOfAll.*AWS::EC2::Subnet::Id.*VpcId/,
+    'the subnets are checked to be in the VPC',
+  );
+  const docs = await readFile(join(ROOT, 'docs', 'deploy-aws.md'), 'utf8');
+  assert.match(docs, /## Losing an Availability Zone/, 'the deployment guide says what happens when a zone goes');
+});
+
 test('the templates are region-aware: no Region, zone or partition is written into them', async () => {
   for (const path of [STATIC, CLUSTER]) {
     const text = await readFile(path, 'utf8');
@@ -997,14 +1024,16 @@ test('a master launched from the template writes a master config its schema acce
     assert.doesNotMatch(text, new RegExp(adminToken), 'the token itself is never written');
     assert.equal(config.reactor.queueUrl, secretArn('LifecycleQueueUrl'));
     assert.deepEqual(config.reactor.groups, {
-      [`${CLUSTER_STACK}-masters`]: { role: 'masters', onHighstateFailure: 'ABANDON' },
-      [`web-prod-${REGION}`]: { role: 'minions', onHighstateFailure: 'ABANDON' },
+      [`${CLUSTER_STACK}-masters`]: { role: 'masters', onHighstateFailure: 'ABANDON', warmPoolHighstate: false },
+      [`web-prod-${REGION}`]: { role: 'minions', onHighstateFailure: 'ABANDON', warmPoolHighstate: false },
     });
     assert.deepEqual(config.reactor.attestation, {
       enabled: true,
       certificate: '/etc/phoenix/identity-certificate.pem',
       accountId: ACCOUNT,
       region: REGION,
+      maxDocumentAgeSeconds: 900,
+      contestWindowMs: 1000,
     });
     assert.equal(
       await readFile(join(root, 'etc/phoenix/identity-certificate.pem'), 'utf8'),

@@ -13,14 +13,15 @@ import { ADMIN_TOKEN, startMasterProcess, type RunningMaster } from './lib/clust
 const MASTER_TIMING = { heartbeatIntervalMs: 500, minionHeartbeatMs: 500, deadAfterMs: 2_000, drainTimeoutMs: 8_000 };
 const MINION_COUNT = 20;
 
-const devstack = useDevstack();
-const dir = useTempDir();
-const processes = useProcesses();
 const minions: Minion[] = [];
-const masters = new Map<string, RunningMaster>();
+// Registered before the devstack's: the minions stop before the masters and the tables they would read.
 after(async () => {
   await Promise.all(minions.map((minion) => minion.stop()));
 });
+const devstack = useDevstack();
+const dir = useTempDir();
+const processes = useProcesses();
+const masters = new Map<string, RunningMaster>();
 
 const env = (master: RunningMaster): NodeJS.ProcessEnv => ({
   PHOENIX_API: master.api,

@@ -4,16 +4,13 @@ import { readFile, readdir, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { AutoScalingClient, DescribeAutoScalingGroupsCommand } from '@aws-sdk/client-auto-scaling';
 import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
-import { ReceiveMessageCommand, SendMessageCommand, SQSClient } from '@aws-sdk/client-sqs';
 import { awsClientConfig, type AwsSettings } from '@phoenix/protocol';
 import { Store } from '@phoenix/store';
-import { useProcesses, useTempDir, waitFor } from '@phoenix/devstack/testing';
+import { useTempDir, waitFor } from '@phoenix/devstack/testing';
 import { json, phoenix } from './lib/cli.js';
-import { startMinionProcess } from './lib/cluster.js';
 
+// Malformed, crafted and phantom messages, and impostors, are in lifecycle-trust.test.ts.
 const home = useTempDir('phoenix-home-');
-const work = useTempDir('phoenix-rogue-');
-const processes = useProcesses();
 const env = (): NodeJS.ProcessEnv => ({ PHOENIX_HOME: home() });
 
 interface Cluster {
@@ -149,109 +146,6 @@ test('scale to 2: the three terminated instances lose their keys and their rows 
   ).keys.map((k) => k.minionId);
   assert.deepEqual(accepted.sort(), [...left].sort());
 });
-
-test('malformed messages reach the dead-letter queue while good messages behind them are handled', async () => {
-  const sqs = new SQSClient(awsClientConfig(cluster.aws, 'sqs'));
-  try {
-    const hook = (instanceId: string | undefined, group: string): string =>
-      JSON.stringify({
-        LifecycleHookName: `${group}-launching`,
-        AccountId: '000000000000',
-        LifecycleTransition: 'autoscaling:EC2_INSTANCE_LAUNCHING',
-        AutoScalingGroupName: group,
-        Service: 'AWS Auto Scaling',
-        Time: new Date().toISOString(),
-        ...(instanceId === undefined ? {} : { EC2InstanceId: instanceId }),
-        LifecycleActionToken: '00000000-0000-4000-8000-000000000000',
-      });
-    const bad = [
-      'not json',
-      JSON.stringify({ hello: 'world' }),
-      hook('i-0aaaaaaaaaaaaaaa1', 'no-such-group'),
-      hook(undefined, cluster.groups.minions),
-    ];
-    for (const body of bad)
-      await sqs.send(new SendMessageCommand({ QueueUrl: cluster.lifecycle.queueUrl, MessageBody: body }));
-    // Good messages behind the bad ones: two launches the simulator never made (used below).
-    for (const id of ['i-0bbbbbbbbbbbbbbb1', 'i-0bbbbbbbbbbbbbbb2']) {
-      await sqs.send(
-        new SendMessageCommand({ QueueUrl: cluster.lifecycle.queueUrl, MessageBody: hook(id, cluster.groups.minions) }),
-      );
-    }
-    await waitFor(async () => (await store.minions.get('i-0bbbbbbbbbbbbbbb2'))?.lifecycle?.state === 'launching', {
-      what: 'the good messages to be handled',
-      timeoutMs: 20_000,
-    });
-    const dead: string[] = [];
-    await waitFor(
-      async () => {
-        const { Messages = [] } = await sqs.send(
-          new ReceiveMessageCommand({
-            QueueUrl: cluster.lifecycle.deadLetterQueueUrl,
-            WaitTimeSeconds: 1,
-            MaxNumberOfMessages: 10,
-          }),
-        );
-        dead.push(...Messages.map((m) => m.Body ?? ''));
-        return dead.length >= bad.length;
-      },
-      { what: 'the four malformed messages in the dead-letter queue', timeoutMs: 60_000 },
-    );
-    assert.deepEqual([...dead].sort(), [...bad].sort());
-  } finally {
-    sqs.destroy();
-  }
-});
-
-test('a process claiming a launched id without a valid identity document stays pending', async () => {
-  const rows = (await store.masters.list()).filter((m) => m.status === 'active');
-  const master = rows[0];
-  assert.ok(master);
-  const target = { id: master.masterId, ports: master.ports };
-  const cloud = { clusterKeys: { publicKey: await clusterPublicKey() } };
-  // One with no document at all; one with a genuine document of another instance.
-  const genuine = await identityOfARealInstance();
-  await startMinionProcess(cloud, work(), processes, 'i-0bbbbbbbbbbbbbbb1', [target]);
-  await startMinionProcess(cloud, work(), processes, 'i-0bbbbbbbbbbbbbbb2', [target], { identityDocument: genuine });
-  const refusals = await waitFor(
-    async () => {
-      const found = (await events()).filter(
-        (e) => e.event === 'key/refused' && e.minionId?.startsWith('i-0bbbbbbbbbbbbbbb'),
-      );
-      const ids = new Set(found.map((e) => e.minionId));
-      return ids.size === 2 ? found : undefined;
-    },
-    { what: 'both impostors refused', timeoutMs: 20_000 },
-  );
-  assert.match(refusals.find((e) => e.minionId === 'i-0bbbbbbbbbbbbbbb1')?.reason ?? '', /no identity document/);
-  assert.match(refusals.find((e) => e.minionId === 'i-0bbbbbbbbbbbbbbb2')?.reason ?? '', /instance|match/i);
-  const pending = json<{ keys: Array<{ minionId: string }> }>(
-    await phoenix(['keys', 'list', 'i-0bbbbbbbbbbbbbbb*', '--state', 'pending', '--out', 'json'], env()),
-  ).keys.map((k) => k.minionId);
-  assert.deepEqual(pending.sort(), ['i-0bbbbbbbbbbbbbbb1', 'i-0bbbbbbbbbbbbbbb2']);
-});
-
-async function clusterPublicKey(): Promise<string> {
-  const dir = join(home(), 'local', 'instances');
-  for (const instance of await readdir(dir)) {
-    const key = await readFile(join(dir, instance, 'pki', 'cluster.pub'), 'utf8').catch(() => undefined);
-    if (key !== undefined) return key.trim();
-  }
-  throw new Error('no master instance directory holds cluster.pub');
-}
-
-async function identityOfARealInstance(): Promise<{ document: string; signature: string }> {
-  const dir = join(home(), 'local', 'instances');
-  for (const instance of await readdir(dir)) {
-    const text = await readFile(join(dir, instance, 'minion.yaml'), 'utf8').catch(() => undefined);
-    const match = text === undefined ? null : /identityDocument/.exec(text);
-    if (match) {
-      const { parse } = await import('yaml');
-      return (parse(text as string) as { identityDocument: { document: string; signature: string } }).identityDocument;
-    }
-  }
-  throw new Error('no minion instance directory holds an identity document');
-}
 
 const stateTree = (): string => join(home(), 'local', 'srv', 'salt');
 

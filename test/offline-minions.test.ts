@@ -52,8 +52,12 @@ async function startCluster(): Promise<void> {
     120_000,
   );
   assert.equal(started.code, 0, started.stderr);
-  const shown = json<{ minions: { accepted: number; connected: number } }>(started);
-  assert.deepEqual(shown.minions, { accepted: 2, connected: 2 }, 'phoenix up returns once both minions are in');
+  const shown = json<{ minions: { accepted: number; connected: number; inService: number } }>(started);
+  assert.deepEqual(
+    shown.minions,
+    { accepted: 2, connected: 2, inService: 2 },
+    'phoenix up returns once both minions are in, past their first highstate',
+  );
   ids = (await listMinions()).map((m) => m.minionId).sort();
   assert.equal(ids.length, 2);
 }

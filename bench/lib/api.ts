@@ -58,27 +58,43 @@ export class BenchApi {
 
   /**
    * Submits `fun` to `target` and follows the job's event stream to its end. Latencies are from
-   * just before submission to each return's `receivedAt` (the master's clock; same machine), and
-   * `allMs` to when the client saw the stream's `done`.
+   * just before submission to each minion's first return's `receivedAt` (the master's clock; same
+   * machine), and `allMs` to when the client saw the stream's `done`; a minion's return seen again
+   * on the stream is counted in `duplicates`, never as another answer.
    */
   async runJob(
     target: string,
     fun: string,
     timeoutMs: number,
-  ): Promise<{ expected: number; latencies: number[]; allMs: number }> {
+    args: unknown[] = [],
+  ): Promise<{ jid: string; expected: number; latencies: number[]; allMs: number; duplicates: number }> {
     const start = Date.now();
     const startHr = process.hrtime.bigint();
-    const { jid, minions } = await this.#call<{ jid: string; minions: string[] }>('POST', '/api/v1/jobs', {
-      target,
-      fun,
-      timeoutMs,
-    });
+    const { jid, minions } = await this.submit(target, fun, timeoutMs, args);
+    const { firstAt, duplicates } = await this.follow(jid, timeoutMs);
+    const allMs = Number(process.hrtime.bigint() - startHr) / 1e6;
+    const latencies = [...firstAt.values()].map((at) => at - start);
+    return { jid, expected: minions.length, latencies, allMs, duplicates };
+  }
+
+  submit(
+    target: string,
+    fun: string,
+    timeoutMs: number,
+    args: unknown[] = [],
+  ): Promise<{ jid: string; minions: string[] }> {
+    return this.#call('POST', '/api/v1/jobs', { target, fun, args, timeoutMs });
+  }
+
+  /** A job's event stream to its end: each minion's first return's `receivedAt`, and returns seen again. */
+  async follow(jid: string, timeoutMs: number): Promise<{ firstAt: Map<string, number>; duplicates: number }> {
     const response = await fetch(`${this.base}/api/v1/jobs/${jid}/stream?timeoutMs=${timeoutMs}`, {
       headers: { authorization: `Bearer ${this.token}`, accept: 'text/event-stream' },
       signal: AbortSignal.timeout(timeoutMs + 10_000),
     });
     if (!response.ok || response.body === null) throw new Error(`stream ${jid}: ${response.status}`);
-    const latencies: number[] = [];
+    const firstAt = new Map<string, number>();
+    let duplicates = 0;
     const decoder = new TextDecoder();
     let buffered = '';
     let done = false;
@@ -90,12 +106,47 @@ export class BenchApi {
         const name = /^event: (.*)$/m.exec(event)?.[1];
         const data = /^data: (.*)$/m.exec(event)?.[1];
         if (name === 'return' && data !== undefined) {
-          latencies.push((JSON.parse(data) as { receivedAt: number }).receivedAt - start);
+          const ret = JSON.parse(data) as { minionId: string; receivedAt: number };
+          if (firstAt.has(ret.minionId)) duplicates++;
+          else firstAt.set(ret.minionId, ret.receivedAt);
         } else if (name === 'done') done = true;
       }
       if (done) break;
     }
-    const allMs = Number(process.hrtime.bigint() - startHr) / 1e6;
-    return { expected: minions.length, latencies, allMs };
+    return { firstAt, duplicates };
+  }
+
+  /** The returns stored for a job (whichever master stored them). */
+  async returns(jid: string): Promise<Array<{ minionId: string; ret: unknown }>> {
+    const { returns } = await this.#call<{ returns: Array<{ minionId: string; ret: unknown }> }>(
+      'GET',
+      `/api/v1/jobs/${jid}`,
+    );
+    return returns;
+  }
+
+  /** The live masters' ids (as the masters table says). */
+  async liveMasters(): Promise<string[]> {
+    const { masters } = await this.#call<{ masters: Array<{ masterId: string; liveness: string }> }>(
+      'GET',
+      '/api/v1/masters',
+    );
+    return masters.filter((m) => m.liveness === 'live').map((m) => m.masterId);
+  }
+
+  /** Each matching minion's master, as the minions table records it (every page). */
+  async connectedMasters(match: string): Promise<Map<string, string | undefined>> {
+    const found = new Map<string, string | undefined>();
+    let cursor: string | undefined;
+    do {
+      const query = `match=${encodeURIComponent(match)}&limit=1000${cursor === undefined ? '' : `&cursor=${encodeURIComponent(cursor)}`}`;
+      const page = await this.#call<{
+        minions: Array<{ minionId: string; connectedMaster?: string }>;
+        cursor?: string;
+      }>('GET', `/api/v1/minions?${query}`);
+      for (const minion of page.minions) found.set(minion.minionId, minion.connectedMaster);
+      cursor = page.cursor;
+    } while (cursor !== undefined);
+    return found;
   }
 }

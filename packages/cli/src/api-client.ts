@@ -7,13 +7,19 @@ export interface ApiTarget {
   token: string;
   /** Other masters' APIs, tried in turn when `url` cannot be reached (the local cluster lists them all). */
   others?: readonly string[];
+  /** PEM certificates trusted for an https:// API besides the system's (--ca / PHOENIX_CA). */
+  ca?: string;
 }
 
 /**
  * Where the CLI sends requests: --api/--token, else PHOENIX_API/PHOENIX_TOKEN, else the local
  * cluster's connection file. Any master answers for the whole cluster, so any one URL will do.
  */
-export async function resolveApi(flags: { api?: string | undefined; token?: string | undefined }): Promise<ApiTarget> {
+export async function resolveApi(flags: {
+  api?: string | undefined;
+  token?: string | undefined;
+  ca?: string | undefined;
+}): Promise<ApiTarget> {
   const local = flags.api === undefined && process.env.PHOENIX_API === undefined ? await readLocalApi() : undefined;
   const url = flags.api ?? process.env.PHOENIX_API ?? local?.api[0];
   const token = flags.token ?? process.env.PHOENIX_TOKEN ?? local?.token;
@@ -24,7 +30,23 @@ export async function resolveApi(flags: { api?: string | undefined; token?: stri
     );
   }
   const others = (local?.api ?? []).filter((other) => other !== url).map((other) => other.replace(/\/+$/, ''));
-  return { url: url.replace(/\/+$/, ''), token, ...(others.length === 0 ? {} : { others }) };
+  const caFile = flags.ca ?? process.env.PHOENIX_CA;
+  const ca = caFile === undefined || caFile === '' ? undefined : await readCa(caFile);
+  return {
+    url: url.replace(/\/+$/, ''),
+    token,
+    ...(others.length === 0 ? {} : { others }),
+    ...(ca === undefined ? {} : { ca }),
+  };
+}
+
+async function readCa(file: string): Promise<string> {
+  const { readFile } = await import('node:fs/promises');
+  try {
+    return await readFile(file, 'utf8');
+  } catch (err) {
+    throw new CliError(CliErrorCodes.USAGE, `cannot read the CA file ${file}: ${(err as Error).message}`, err);
+  }
 }
 
 /**
@@ -44,7 +66,7 @@ async function open(
       return await openOne(api, method, path, body, timeoutMs);
     } catch (err) {
       if (!(err instanceof CliError) || err.code !== CliErrorCodes.API_UNREACHABLE) throw err;
-      api = { url: other, token: api.token };
+      api = { ...api, url: other };
     }
   }
   return openOne(api, method, path, body, timeoutMs);
@@ -63,7 +85,10 @@ async function openOne(
   } catch {
     throw new CliError(CliErrorCodes.USAGE, `--api must be a URL such as http://10.0.0.5:8080, not "${api.url}"`);
   }
-  const { request } = url.protocol === 'https:' ? await import('node:https') : await import('node:http');
+  const https = url.protocol === 'https:';
+  const { request } = https ? await import('node:https') : await import('node:http');
+  // The system's CAs and the operator's: a private CA's API is trusted without trusting only it.
+  const ca = https && api.ca !== undefined ? [...(await import('node:tls')).rootCertificates, api.ca] : undefined;
   const payload = body === undefined ? undefined : JSON.stringify(body);
   return new Promise((resolve, reject) => {
     const req = request(
@@ -75,6 +100,7 @@ async function openOne(
           ...(payload === undefined ? {} : { 'content-type': 'application/json' }),
         },
         timeout: timeoutMs,
+        ...(ca === undefined ? {} : { ca }),
       },
       resolve,
     );

@@ -28,7 +28,9 @@ export const ConnectionFileSchema = z.strictObject({
   api: z.array(z.string()).optional(),
   token: z.string().optional(),
   /** What `phoenix up` saw of its first minions before it reported ready. */
-  minions: z.strictObject({ accepted: z.int().min(0), connected: z.int().min(0) }).optional(),
+  minions: z
+    .strictObject({ accepted: z.int().min(0), connected: z.int().min(0), inService: z.int().min(0) })
+    .optional(),
 });
 export type ConnectionFile = z.output<typeof ConnectionFileSchema>;
 

@@ -9,6 +9,7 @@ import type { JobsOptions } from './commands/jobs.js';
 import type { ApiOptions } from './commands/masters.js';
 import type { MinionsOptions } from './commands/minions.js';
 import type { FileServerUpdateOptions } from './commands/fileserver.js';
+import type { TokenCreateOptions } from './commands/tokens.js';
 import { OUTPUT_FORMATS, RUN_OUTPUTS, type OutputFormat } from './output.js';
 
 /**
@@ -43,6 +44,7 @@ export function buildProgram(outcome: Outcome): Command {
       `
 Talking to a cluster: --api URL and --token TOKEN, else PHOENIX_API and PHOENIX_TOKEN, else the
 local cluster that phoenix up started (its connection file under $PHOENIX_HOME, default ~/.phoenix).
+An https:// API's certificate is checked against the system's CAs and --ca FILE (or PHOENIX_CA).
 Every command takes --out json and then prints one JSON document. Exit status: 0 success, 1 a
 failure, 2 a command line that could not be understood, 3 only minions that are not connected kept
 a job from succeeding.
@@ -324,6 +326,12 @@ Start here:
       )
       .argument('<PATTERN>', "a glob on the minion id, e.g. 'web-*' or '*'");
     if (include !== '') sub.option('--include', include);
+    if (action === 'accept') {
+      sub.option(
+        '--fingerprint <FP>',
+        'accept only the key with this fingerprint (as phoenix keys list shows it): settles a contested id, e.g. --fingerprint 8f:5b:…',
+      );
+    }
     apiOptions(sub);
     examples(sub, [[`npx phoenix keys ${action} 'web-*'`, '']]);
     sub.action(
@@ -429,7 +437,7 @@ Start here:
     .argument('[PATTERN]', "a glob on the minion id, e.g. 'web-*'", '*')
     .option(
       '--state <STATE>',
-      'a key state (pending, accepted, rejected, denied) or a lifecycle state (launching, in-service, terminating, terminated), e.g. --state in-service',
+      'a key state (pending, accepted, rejected, denied) or a lifecycle state (warming, warmed, launching, in-service, terminating, terminated), e.g. --state in-service',
     )
     .option('--master <ID>', 'only minions connected to this master, e.g. --master i-0abc…')
     .option('--all', 'also terminated instances whose retention window has passed');
@@ -441,6 +449,58 @@ Start here:
   minions.action(
     runs(outcome, async (pattern: string, options: MinionsOptions) =>
       (await import('./commands/minions.js')).minions(pattern, options),
+    ),
+  );
+
+  const tokens = program
+    .command('tokens')
+    .summary('API tokens with an expiry: create, list and revoke them (admin)')
+    .description(
+      'API tokens kept cluster-wide, hashed, in DynamoDB: an admin makes them with a role and an expiry, lists them ' +
+        "and revokes them; a revoked or expired token is refused by every master. Tokens in the masters' config work besides these.",
+    );
+  const tokenCreate = tokens
+    .command('create')
+    .summary('make a token; it is printed once')
+    .description('Makes a token with a role and an expiry and prints it once: only its hash is kept.')
+    .argument('<NAME>', 'what the token is for, e.g. ci-reader')
+    .addOption(
+      new Option('--role <ROLE>', 'what the token may do: read, operate (run jobs) or admin (keys, tokens)')
+        .choices(['read', 'operate', 'admin'])
+        .makeOptionMandatory(),
+    )
+    .addOption(
+      new Option(
+        '--ttl <DURATION>',
+        'how long it is valid: a number and s, m, h or d, e.g. --ttl 30d (default: no expiry)',
+      ).argParser(durationParser),
+    );
+  apiOptions(tokenCreate);
+  examples(tokenCreate, [['npx phoenix tokens create ci-reader --role read --ttl 30d', '']]);
+  tokenCreate.action(
+    runs(outcome, async (name: string, options: TokenCreateOptions) =>
+      (await import('./commands/tokens.js')).create(name, options),
+    ),
+  );
+  const tokenList = tokens
+    .command('list')
+    .summary('every token made with tokens create: active, expired or revoked')
+    .description(
+      'Lists the tokens made with phoenix tokens create: id, name, role, state and expiry (never the token).',
+    );
+  apiOptions(tokenList);
+  examples(tokenList, [['npx phoenix tokens list', '']]);
+  tokenList.action(runs(outcome, async (options: ApiOptions) => (await import('./commands/tokens.js')).list(options)));
+  const tokenRevoke = tokens
+    .command('revoke')
+    .summary('revoke a token on every master')
+    .description('Revokes a token: every master refuses it from then on.')
+    .argument('<ID>', 'the token id phoenix tokens list shows (the 12 hex digits after phx_)');
+  apiOptions(tokenRevoke);
+  examples(tokenRevoke, [['npx phoenix tokens revoke 0123456789ab', '']]);
+  tokenRevoke.action(
+    runs(outcome, async (id: string, options: ApiOptions) =>
+      (await import('./commands/tokens.js')).revoke(id, options),
     ),
   );
 
@@ -494,7 +554,22 @@ function apiOptions(command: Command): void {
     .option(
       '--token <TOKEN>',
       'a bearer token with the role the command needs (default: PHOENIX_TOKEN, else the local cluster)',
+    )
+    .option(
+      '--ca <FILE>',
+      "PEM certificate(s) to trust for an https:// API besides the system's (default: PHOENIX_CA), e.g. --ca ./ca.pem",
     );
+}
+
+const DURATION_UNITS: Readonly<Record<string, number>> = { s: 1, m: 60, h: 3600, d: 86_400 };
+
+function durationParser(value: string): number {
+  const match = /^(\d+)([smhd])$/.exec(value);
+  const seconds = match === null ? 0 : Number(match[1]) * (DURATION_UNITS[match[2] as string] ?? 0);
+  if (!(seconds > 0) || seconds > 10 * 365 * 86_400) {
+    throw new InvalidArgumentError('--ttl must be a number and s, m, h or d, up to ten years, e.g. 30d');
+  }
+  return seconds;
 }
 
 function targetOption(flags: string, description: string): Option {

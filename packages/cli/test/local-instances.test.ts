@@ -41,7 +41,8 @@ test('a local master listens on loopback only, on free ports, and knows the admi
   const reactor = config.reactor as { groups: Record<string, { role: string }>; attestation: { enabled: boolean } };
   assert.deepEqual(reactor.groups, {
     'phoenix-master-devstack': { role: 'masters' },
-    'demo-web-devstack': { role: 'minions' },
+    // The grains user data writes on the minions, vouched for by the group (pillar, -G role:web).
+    'demo-web-devstack': { role: 'minions', grains: { role: 'web' } },
   });
   assert.equal(reactor.attestation.enabled, true, 'the local cluster accepts only attested instances');
   assert.deepEqual(

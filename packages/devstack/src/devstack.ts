@@ -97,18 +97,21 @@ export async function startDevstack(input: DevstackOptions = {}, deps: DevstackD
       sns.destroy();
     });
     // Unattended hooks let instances proceed: the reactor completes each action explicitly, and only it abandons.
+    const notifyQueue = options.lifecycleDelivery === 'queue';
     const hooks = (group: string): GroupConfig['hooks'] => [
       {
         name: `${group}-launching`,
         transition: 'autoscaling:EC2_INSTANCE_LAUNCHING',
         heartbeatTimeoutSeconds: options.hookTimeoutSeconds,
         defaultResult: 'CONTINUE',
+        notifyQueue,
       },
       {
         name: `${group}-terminating`,
         transition: 'autoscaling:EC2_INSTANCE_TERMINATING',
         heartbeatTimeoutSeconds: options.hookTimeoutSeconds,
         defaultResult: 'CONTINUE',
+        notifyQueue,
       },
     ];
     const simulator = new AutoScalingSimulator({
@@ -119,9 +122,11 @@ export async function startDevstack(input: DevstackOptions = {}, deps: DevstackD
         desiredCapacity: group.desired,
         topicArn: lifecycle.topicArns[group.name],
         hooks: hooks(group.name),
+        ...(group.warmPool === undefined ? {} : { warmPool: group.warmPool }),
       })),
       sqs,
       lifecycleQueueUrl: lifecycle.queueUrl,
+      ...(notifyQueue ? {} : { eventBridgeQueueUrl: lifecycle.queueUrl }),
       sns,
       accountId: options.accountId,
       region: options.region,

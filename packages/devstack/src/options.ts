@@ -10,6 +10,14 @@ const GroupOptions = z
     desired: z.int().min(0).max(10_000),
     min: z.int().min(0).max(10_000).default(0),
     max: z.int().min(0).max(10_000).default(100),
+    /** A warm pool: instances launched ahead and prepared, kept stopped (or running) until needed. */
+    warmPool: z
+      .strictObject({
+        minSize: z.int().min(0).max(1_000),
+        poolState: z.enum(['Stopped', 'Running']).default('Stopped'),
+        reuseOnScaleIn: z.boolean().default(false),
+      })
+      .optional(),
   })
   .refine((g) => g.min <= g.desired && g.desired <= g.max, { message: 'needs min <= desired <= max' });
 
@@ -33,6 +41,12 @@ export const DevstackOptionsSchema = z.strictObject({
   queueName: z.string().min(1).default('phoenix-lifecycle'),
   /** Receives before SQS moves a message to the dead-letter queue. */
   maxReceiveCount: z.int().min(1).max(1000).default(5),
+  /**
+   * How lifecycle-hook messages reach the lifecycle queue: `queue`, each hook's notification
+   * target (AWS's classic route), or `eventbridge`, hooks without a target and an EventBridge rule
+   * for source aws.autoscaling whose target is the queue (lifecycle actions and scaling events).
+   */
+  lifecycleDelivery: z.enum(['queue', 'eventbridge']).default('queue'),
   /** Seconds an instance may wait in Pending:Wait / Terminating:Wait before the hook's default result. */
   hookTimeoutSeconds: z.number().positive().max(7200).default(300),
   groups: z

@@ -9,7 +9,7 @@ import { rmSync } from 'node:fs';
 import { mkdtemp } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { startDevstack, type Devstack } from './devstack.js';
+import { startDevstack, type Devstack, type DevstackDependencies } from './devstack.js';
 import type { DevstackOptions } from './options.js';
 import { stopProcess } from './processes.js';
 
@@ -49,11 +49,14 @@ export async function waitFor<T>(
  */
 const started = new Set<ChildProcess>();
 
-/** A devstack for this test file: started in `before`, stopped in `after` (after the processes). */
-export function useDevstack(options: DevstackOptions = {}): () => Devstack {
+/**
+ * A devstack for this test file: started in `before`, stopped in `after` (after the processes).
+ * `deps` as for startDevstack: a test may launch the simulated instances itself.
+ */
+export function useDevstack(options: DevstackOptions = {}, deps: DevstackDependencies = {}): () => Devstack {
   let devstack: Devstack | undefined;
   before(async () => {
-    devstack = await startDevstack({ tablePrefix: `t${process.pid}${Date.now().toString(36)}`, ...options });
+    devstack = await startDevstack({ tablePrefix: `t${process.pid}${Date.now().toString(36)}`, ...options }, deps);
   });
   after(async () => {
     await Promise.all([...started].map((child) => stopProcess(child)));

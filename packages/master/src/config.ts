@@ -12,6 +12,8 @@ export const ApiTokenSchema = z.strictObject({
   /** SHA-256 of the token, hex: the master never stores a token itself. */
   sha256: z.string().regex(/^[0-9a-f]{64}$/, '64 hex characters (sha256 of the token)'),
   role: z.enum(['read', 'operate', 'admin']),
+  /** When the token stops working (ISO 8601); without it a config token works until removed. */
+  expires: z.iso.datetime({ offset: true }).optional(),
 });
 export type ApiToken = z.output<typeof ApiTokenSchema>;
 
@@ -20,14 +22,33 @@ const ReactorGroupSchema = z.strictObject({
   role: z.enum(['minions', 'masters']),
   /** The lifecycle action after a failed first highstate: ABANDON terminates the instance. */
   onHighstateFailure: z.enum(['ABANDON', 'CONTINUE']).default('ABANDON'),
+  /**
+   * Grains every instance of this group has, vouched for by the master (the lifecycle record, from
+   * Auto Scaling, says the instance is in the group): `{ role: web }` for pillar and `-G role:web`.
+   */
+  grains: z.record(z.string().min(1).max(128), z.json()).optional(),
+  /**
+   * Run a highstate on an instance entering the group's warm pool before it is stopped there; the
+   * instance still gets its first highstate in service when it leaves the pool.
+   */
+  warmPoolHighstate: z.boolean().default(false),
 });
 
 export const ReactorConfigSchema = z.strictObject({
   /** The lifecycle queue; no reactor runs without it. */
   queueUrl: z.url().optional(),
-  /** Auto-scaling groups by name; a message about any other group goes to the dead-letter queue. */
+  /** Auto-scaling groups by name; a message about any other group is deleted with a log line. */
   groups: z.record(z.string().min(1), ReactorGroupSchema).default({}),
   waitTimeSeconds: z.int().min(0).max(20).default(20),
+  /**
+   * A row still launching this long after its launch message is checked against its group, and
+   * forgotten if the group does not have the instance (it never came to be, or vanished unseen).
+   */
+  launchingExpiryMs: z
+    .int()
+    .min(1_000)
+    .max(7 * 86_400_000)
+    .default(3_600_000),
   attestation: z
     .strictObject({
       /** Auto-accept only minions presenting a valid signed identity document for their own instance. */
@@ -39,6 +60,13 @@ export const ReactorConfigSchema = z.strictObject({
         .regex(/^\d{12}$/)
         .optional(),
       region: z.string().min(1).optional(),
+      /** A document whose pendingTime is older than this is refused: it is a replay, not a launch. */
+      maxDocumentAgeSeconds: z.int().min(1).max(604_800).default(900),
+      /**
+       * A new key is auto-accepted only once it has been the only claimant of its id this long: a
+       * second key in that time (a process racing the real minion) contests the id for an operator.
+       */
+      contestWindowMs: z.int().min(0).max(600_000).default(1_000),
     })
     .prefault({}),
   highstate: z
@@ -124,6 +152,10 @@ export const MasterConfigSchema = z
     api: z
       .strictObject({
         tokens: z.array(ApiTokenSchema).default([]),
+        /** HTTPS: PEM files of the certificate (chain) and its key; without them the API speaks HTTP. */
+        tls: z.strictObject({ certFile: z.string().min(1), keyFile: z.string().min(1) }).optional(),
+        /** How often tokens made with `phoenix tokens create` are re-read (revocations elsewhere land by then). */
+        tokenRefreshMs: z.int().min(1_000).max(3_600_000).default(10_000),
         /** Event and job streams one token may hold open at once; one more is refused (429). */
         streamsPerToken: z.int().min(1).max(10_000).default(32),
       })
@@ -151,6 +183,11 @@ export const MasterConfigSchema = z
     deadAfterMs: z.int().min(150).max(600_000).default(6_000),
     /** Default time a CLI waits for returns, when the caller gives none. */
     jobTimeoutMs: z.int().min(100).max(86_400_000).default(30_000),
+    /**
+     * A minion that connects is sent the jobs it missed that are still within their timeout (the
+     * default timeout is jobTimeoutMs), going back this far at most.
+     */
+    jobRedeliveryWindowMs: z.int().min(0).max(86_400_000).default(600_000),
     /** How often this master heartbeats each minion connection (a minion fails over after missing a few). */
     minionHeartbeatMs: z.int().min(50).max(60_000).default(1_000),
     /** A minion's connection counts as gone when nothing was heard from it for this long. */
@@ -165,6 +202,14 @@ export const MasterConfigSchema = z
       .max(90 * 86_400_000)
       .default(900_000),
     reactor: ReactorConfigSchema.prefault({}),
+    /**
+     * Grains a minion reports about itself are its own word. Pillar top files and grain targets match
+     * only grains the master vouches for (id, instance_id and naming grains from the lifecycle
+     * record, grains operators set through the master) unless these opt in to self-reported ones.
+     */
+    selfReportedGrains: z
+      .strictObject({ pillar: z.boolean().default(false), targeting: z.boolean().default(false) })
+      .prefault({}),
     /** The state tree served to minions as `salt://` (Salt's file_roots), by environment. */
     fileRoots: Roots.default({ base: ['/srv/salt'] }),
     /** Pillar, rendered here per minion and never served raw (Salt's pillar_roots). */

@@ -3,6 +3,7 @@ import {
   checkValue,
   compileTarget,
   DATA_LIMITS,
+  namingGrains,
   disabledSkipReason,
   JidGenerator,
   skipsDisabledMinions,
@@ -10,12 +11,15 @@ import {
   WIRE_VERSION,
   type TargetType,
 } from '@phoenix/protocol';
-import { ConditionFailedError, type JobRecord, type ReturnRecord, type Store } from '@phoenix/store';
+import { ConditionFailedError, type JobRecord, type MinionRecord, type ReturnRecord, type Store } from '@phoenix/store';
 import type { KeyRegistry } from './keys.js';
 import { ReturnBatcher } from './return-batcher.js';
 import type { MinionLink, MinionSession } from './minion-link.js';
 import { MasterError, MasterErrorCodes } from './errors.js';
 import type { Refusals } from './limits/refusals.js';
+import { dispatchedFrom, RecentJobs, type DispatchedJob } from './recent-jobs.js';
+
+export type { DispatchedJob };
 
 /**
  * A job's arguments travel in every job message and live in the jobs table as JSON text: bounded
@@ -35,6 +39,38 @@ export interface JobRequest {
   splayMs?: number;
   /** The schedule entry and tick that fired the job, when a schedule did. */
   schedule?: { name: string; tickAt: number };
+  /** The submitter's API role; undefined when the master itself submits (reactor, schedule, killswitch). */
+  role?: 'read' | 'operate' | 'admin';
+}
+
+/** A minion an admin disabled (through the API, or with a state.disable job): only an admin lifts it. */
+export interface AdminDisable {
+  by: string;
+  reason: string;
+  at: number;
+  /** The state runs disabled by name (`highstate`, an SLS, `web.*`); `*` is every one. Absent: `*`. */
+  states?: readonly string[];
+}
+
+/** Every state run: Salt's whole-minion killswitch. */
+export const ALL_STATE_RUNS = '*';
+
+/**
+ * The names a state.disable or state.enable job acts on, read as the minion reads them (the
+ * `states` argument, comma-separated or a list); none is the whole-minion killswitch, `*`.
+ */
+export function killswitchNames(args: readonly unknown[], kwargs: Readonly<Record<string, unknown>>): string[] {
+  const value = args[0] ?? kwargs.states;
+  const names = (Array.isArray(value) ? value : typeof value === 'string' ? value.split(',') : [])
+    .filter((name): name is string => typeof name === 'string')
+    .map((name) => name.trim())
+    .filter((name) => name !== '');
+  return names.length === 0 ? [ALL_STATE_RUNS] : [...new Set(names)];
+}
+
+/** The names an admin's mark holds. */
+export function adminStates(mark: AdminDisable): readonly string[] {
+  return mark.states ?? [ALL_STATE_RUNS];
 }
 
 /** A minion the target selected that the job was not sent to, and why. */
@@ -43,15 +79,12 @@ export interface SkippedMinion {
   reason: string;
 }
 
-/** A job as it travels to minions and between masters. */
-export interface DispatchedJob {
-  jid: string;
-  fun: string;
-  args: unknown[];
-  kwargs: Record<string, unknown>;
-  expected: string[];
-  timeoutMs?: number;
-  splayMs?: number;
+/** Which jobs a minion that connects late is still sent (see RecentJobs). */
+export interface RedeliveryOptions {
+  /** A job older than this is never sent again, whatever its timeout. */
+  windowMs: number;
+  /** The timeout of a job that names none. */
+  defaultTimeoutMs: number;
 }
 
 export interface ReturnEvent {
@@ -63,10 +96,29 @@ export interface ReturnEvent {
   receivedAt: number;
 }
 
+/** Where self-reported grains count (a minion reports whatever it likes): nowhere, by default. */
+export interface SelfReportedGrains {
+  pillar: boolean;
+  targeting: boolean;
+}
+
+/** What a grains job an operator sent does to the grains the master vouches for, once it returns. */
+type GrainsChange = { set: string; value: unknown } | { delete: string };
+
+function grainsChange(fun: string, args: readonly unknown[], kwargs: Readonly<Record<string, unknown>>) {
+  const key = kwargs.key ?? args[0];
+  if (typeof key !== 'string' || key === 'id') return undefined;
+  if (fun === 'grains.setval') return { set: key, value: 'val' in kwargs ? kwargs.val : args[1] };
+  if (fun === 'grains.delval') return { delete: key };
+  return undefined;
+}
+
 /** What a master keeps of a recent job to check and announce its returns without a table read. */
 interface JobFacts {
   readonly expected: ReadonlySet<string>;
   readonly origin: string;
+  /** Set for grains.setval / grains.delval: applied to the vouched grains of each minion that succeeds. */
+  readonly grains?: GrainsChange;
   /** Minions whose return this master stored and announced. */
   readonly returned: Set<string>;
 }
@@ -84,6 +136,12 @@ export class JobService {
   readonly #log: Logger;
   readonly #jids = new JidGenerator();
   readonly #grains = new Map<string, Readonly<Record<string, unknown>>>();
+  readonly #adminDisabled = new Map<string, AdminDisable>();
+  /** Grains this master vouches for, by minion: its id, its lifecycle record's, operators' grains.setval. */
+  readonly #vouched = new Map<string, Readonly<Record<string, unknown>>>();
+  /** Grains operators set through the master, by minion (kept in the table as vouchedGrains). */
+  readonly #operatorGrains = new Map<string, Readonly<Record<string, unknown>>>();
+  readonly #lifecycleGroup = new Map<string, string>();
   readonly #listeners = new Map<string, Set<(event: ReturnEvent) => void>>();
   /** Expected minions of recent jobs, so a return can be checked without a table read. */
   readonly #recent = new Map<string, JobFacts>();
@@ -91,11 +149,20 @@ export class JobService {
   /** Which master each minion connected elsewhere is on, as their connect and disconnect events said. */
   readonly #presence = new Map<string, string>();
   readonly #liveMasters: () => ReadonlySet<string>;
+  readonly #owed: RecentJobs;
   /** Set by the master: how jobs and returns cross to the other masters. */
-  hooks: { forwardJob(job: DispatchedJob): void; returnToOrigin(origin: string, event: ReturnEvent): void } = {
+  hooks: {
+    forwardJob(job: DispatchedJob): void;
+    returnToOrigin(origin: string, event: ReturnEvent): void;
+    /** An operator's grains job changed what this master vouches for about a minion. */
+    vouched(minionId: string, operatorGrains: Record<string, unknown>): void;
+  } = {
     forwardJob: () => undefined,
     returnToOrigin: () => undefined,
+    vouched: () => undefined,
   };
+  readonly #selfReported: SelfReportedGrains;
+  readonly #groupGrains: (group: string) => Readonly<Record<string, unknown>> | undefined;
 
   readonly #refusals: Refusals | undefined;
 
@@ -107,8 +174,18 @@ export class JobService {
     log: Logger,
     liveMasters: () => ReadonlySet<string> = () => new Set(),
     refusals?: Refusals,
+    selfReported: SelfReportedGrains = { pillar: false, targeting: false },
+    /** Grains the config gives every instance of an auto-scaling group (reactor.groups.NAME.grains). */
+    groupGrains: (group: string) => Readonly<Record<string, unknown>> | undefined = () => undefined,
+    redelivery: RedeliveryOptions = { windowMs: 600_000, defaultTimeoutMs: 30_000 },
   ) {
+    this.#groupGrains = groupGrains;
     this.#liveMasters = liveMasters;
+    this.#selfReported = selfReported;
+    this.#owed = new RecentJobs({
+      ...redelivery,
+      listSince: (fromMs, now) => store.jobs.listSince(fromMs, { now }),
+    });
     this.#store = store;
     this.#refusals = refusals;
     this.#keys = keys;
@@ -125,6 +202,8 @@ export class JobService {
       const page = await this.#store.minions.list({ limit: 1000, cursor });
       for (const record of page.items) {
         if (record.grains) this.#grains.set(record.minionId, record.grains);
+        if (record.disabled) this.#adminDisabled.set(record.minionId, record.disabled);
+        this.noteRecord(record);
         if (record.connectedMaster !== undefined) this.#presence.set(record.minionId, record.connectedMaster);
       }
       cursor = page.cursor;
@@ -133,6 +212,64 @@ export class JobService {
 
   rememberGrains(minionId: string, grains: Record<string, unknown>): void {
     this.#grains.set(minionId, Object.freeze({ ...grains }));
+  }
+
+  /** What a minion's row says that the master can vouch for: its lifecycle group, its operator grains. */
+  noteRecord(record: Pick<MinionRecord, 'minionId' | 'lifecycle' | 'vouchedGrains'>): void {
+    if (record.lifecycle !== undefined) this.#lifecycleGroup.set(record.minionId, record.lifecycle.group);
+    if (record.vouchedGrains !== undefined) this.#operatorGrains.set(record.minionId, record.vouchedGrains);
+    this.#vouched.delete(record.minionId);
+  }
+
+  /** Operators' grains for a minion, as told by the master that recorded them (a peer's event). */
+  noteOperatorGrains(minionId: string, grains: Record<string, unknown>): void {
+    this.#operatorGrains.set(minionId, Object.freeze({ ...grains }));
+    this.#vouched.delete(minionId);
+  }
+
+  /**
+   * The grains this master vouches for: `id`; for a launched instance `instance_id`, the
+   * naming-convention grains of the group its lifecycle record names and the grains the config
+   * gives that group (`reactor.groups.NAME.grains`); and what operators set
+   * through the master (grains.setval / grains.delval jobs, taken from the job, not the minion).
+   */
+  vouchedGrains(minionId: string): Readonly<Record<string, unknown>> {
+    const known = this.#vouched.get(minionId);
+    if (known !== undefined) return known;
+    const group = this.#lifecycleGroup.get(minionId);
+    const lifecycle =
+      group === undefined
+        ? {}
+        : {
+            instance_id: minionId,
+            ...(namingGrains(group, minionId) ?? namingGrains(group)),
+            ...this.#groupGrains(group),
+          };
+    const vouched = Object.freeze({ ...lifecycle, ...this.#operatorGrains.get(minionId), id: minionId });
+    this.#vouched.set(minionId, vouched);
+    if (this.#vouched.size > 200_000) this.#vouched.delete(this.#vouched.keys().next().value as string);
+    return vouched;
+  }
+
+  /** The grains pillar is rendered with: vouched only, unless self-reported ones are opted in. */
+  pillarGrains(minionId: string): Readonly<Record<string, unknown>> {
+    const vouched = this.vouchedGrains(minionId);
+    return this.#selfReported.pillar ? { ...this.grainsOf(minionId), ...vouched } : vouched;
+  }
+
+  #targetingGrains(minionId: string): Readonly<Record<string, unknown>> {
+    const vouched = this.vouchedGrains(minionId);
+    return this.#selfReported.targeting ? { ...this.grainsOf(minionId), ...vouched } : vouched;
+  }
+
+  /** Kept in step by the `minion/disabled` and `minion/enabled` events of every master. */
+  noteAdminDisable(minionId: string, disabled: AdminDisable | undefined): void {
+    if (disabled === undefined) this.#adminDisabled.delete(minionId);
+    else this.#adminDisabled.set(minionId, disabled);
+  }
+
+  adminDisabled(minionId: string): AdminDisable | undefined {
+    return this.#adminDisabled.get(minionId);
   }
 
   /** A minion said hello to `masterId` (this one or a peer: the cluster's `minion/connected` event). */
@@ -161,7 +298,7 @@ export class JobService {
     const matcher = compileTarget(target, type);
     return this.#keys
       .acceptedIds()
-      .filter((id) => matcher.matches({ id, grains: this.grainsOf(id) }))
+      .filter((id) => matcher.matches({ id, grains: this.#targetingGrains(id) }))
       .sort();
   }
 
@@ -170,16 +307,35 @@ export class JobService {
    * acts (not test=True) skips every minion whose grains say its state runs are disabled.
    */
   partitionDisabled(
-    request: Pick<JobRequest, 'fun' | 'kwargs'>,
+    request: Pick<JobRequest, 'fun' | 'args' | 'kwargs' | 'role'>,
     selected: readonly string[],
   ): { expected: string[]; skipped: SkippedMinion[] } {
-    if (!skipsDisabledMinions(request.fun, request.kwargs)) return { expected: [...selected], skipped: [] };
+    // Below admin, state.enable cannot lift what an admin disabled: the minion is skipped, saying so.
+    const lifting = request.fun === 'state.enable' && request.role !== undefined && request.role !== 'admin';
+    const lifted = lifting ? killswitchNames(request.args, request.kwargs) : [];
+    const stateRun = skipsDisabledMinions(request.fun, request.kwargs);
+    if (!lifting && !stateRun) return { expected: [...selected], skipped: [] };
     const expected: string[] = [];
     const skipped: SkippedMinion[] = [];
     for (const minionId of selected) {
-      const disabled = stateRunsDisabled(this.grainsOf(minionId));
-      if (disabled === undefined) expected.push(minionId);
-      else skipped.push({ minionId, reason: disabledSkipReason(disabled) });
+      const byAdmin = this.#adminDisabled.get(minionId);
+      const held = byAdmin === undefined ? [] : lifted.filter((name) => adminStates(byAdmin).includes(name));
+      if (byAdmin !== undefined && held.length > 0) {
+        skipped.push({
+          minionId,
+          reason: `${held.join(', ')} disabled by the admin ${byAdmin.by}${byAdmin.reason === '' ? '' : ` ("${byAdmin.reason}")`}: only an admin can enable it`,
+        });
+        continue;
+      }
+      // The master's own mark of the whole killswitch counts as much as the minion's grain, which
+      // the minion could lose.
+      const whole = byAdmin !== undefined && adminStates(byAdmin).includes(ALL_STATE_RUNS);
+      const disabled =
+        stateRun &&
+        (stateRunsDisabled(this.grainsOf(minionId)) ??
+          (whole ? { ...byAdmin, at: new Date(byAdmin.at).toISOString() } : undefined));
+      if (disabled) skipped.push({ minionId, reason: disabledSkipReason(disabled) });
+      else expected.push(minionId);
     }
     return { expected, skipped };
   }
@@ -224,6 +380,7 @@ export class JobService {
       args: job.args,
       kwargs: job.kwargs,
       expected: job.expected,
+      ...(notConnected.length === 0 ? {} : { notConnected }),
       ...(request.timeoutMs === undefined ? {} : { timeoutMs: request.timeoutMs }),
       ...(request.splayMs === undefined || request.splayMs === 0 ? {} : { splayMs: request.splayMs }),
     };
@@ -275,6 +432,8 @@ export class JobService {
           ...(skipped.length === 0 ? {} : { skipped }),
           ...(notConnected.length === 0 ? {} : { notConnected }),
           ...(request.schedule === undefined ? {} : { schedule: request.schedule }),
+          ...(request.timeoutMs === undefined ? {} : { timeoutMs: request.timeoutMs }),
+          ...(request.splayMs === undefined || request.splayMs === 0 ? {} : { splayMs: request.splayMs }),
           createdAt: now,
         });
       } catch (err) {
@@ -310,6 +469,7 @@ export class JobService {
     // A copy re-sent after a failover is stored again (the same row) but announced only once here.
     if (facts.returned.has(session.minionId)) return;
     facts.returned.add(session.minionId);
+    if (facts.grains !== undefined && message.success) this.#applyGrainsChange(session.minionId, facts.grains);
     const event: ReturnEvent = {
       jid: message.jid,
       minionId: session.minionId,
@@ -326,13 +486,20 @@ export class JobService {
     const known = this.#recent.get(jid);
     if (known !== undefined) return known;
     const job = await this.#store.jobs.get(jid);
-    return job === undefined ? undefined : this.#remember(job.jid, job.expected, job.originMaster);
+    return job === undefined ? undefined : this.#remember(job, job.originMaster);
   }
 
-  #remember(jid: string, expected: readonly string[], origin: string): JobFacts {
+  #remember(job: Pick<DispatchedJob, 'jid' | 'expected' | 'fun' | 'args' | 'kwargs'>, origin: string): JobFacts {
+    const { jid, expected } = job;
     const known = this.#recent.get(jid);
     if (known !== undefined) return known;
-    const facts: JobFacts = { expected: new Set(expected), origin, returned: new Set() };
+    const grains = grainsChange(job.fun, job.args, job.kwargs);
+    const facts: JobFacts = {
+      expected: new Set(expected),
+      origin,
+      returned: new Set(),
+      ...(grains === undefined ? {} : { grains }),
+    };
     this.#recent.set(jid, facts);
     // Bounded: the oldest entries go first (a Map iterates in insertion order).
     for (const old of this.#recent.keys()) {
@@ -342,33 +509,73 @@ export class JobService {
     return facts;
   }
 
+  #applyGrainsChange(minionId: string, change: GrainsChange): void {
+    const next: Record<string, unknown> = { ...this.#operatorGrains.get(minionId) };
+    if ('set' in change) next[change.set] = change.value;
+    else delete next[change.delete];
+    this.noteOperatorGrains(minionId, next);
+    this.hooks.vouched(minionId, next);
+  }
+
   /**
    * Sends a job to the targeted minions connected to this master: its own jobs, and jobs forwarded
    * by the master they were submitted on.
    */
   deliver(job: DispatchedJob, origin: string): number {
-    this.#remember(job.jid, job.expected, origin);
+    this.#remember(job, origin);
+    this.#owed.note(job);
     const link = this.#link();
     let sent = 0;
     try {
-      for (const minionId of job.expected) {
-        const delivered = link.send(minionId, {
-          v: WIRE_VERSION,
-          t: 'job',
-          jid: job.jid,
-          fun: job.fun,
-          args: job.args,
-          kwargs: job.kwargs,
-          ...(job.timeoutMs === undefined ? {} : { timeoutMs: job.timeoutMs }),
-          ...(job.splayMs === undefined ? {} : { splayMs: job.splayMs }),
-        });
-        if (delivered) sent++;
-      }
+      for (const minionId of job.expected) if (link.send(minionId, jobMessage(job))) sent++;
     } catch (err) {
       // Only a job this master did not check itself (a peer's) can fail to encode: its minions keep their sessions.
       this.#log.warn({ err, jid: job.jid, origin }, 'a job could not be sent');
     }
     return sent;
+  }
+
+  /**
+   * A minion connected here: it is sent every job still within its time that targeted it and that
+   * it has neither seen (its hello names those) nor returned — a job published into a master that
+   * died, or forwarded to one, reaches it all the same. The minion runs a jid once, whatever
+   * arrives twice. Resolves with the jids sent.
+   */
+  async redeliver(minionId: string, seen: readonly string[]): Promise<string[]> {
+    const owed = await this.#owed.owedTo(minionId, new Set(seen));
+    const sent: string[] = [];
+    for (const job of owed) {
+      if (await this.#returned(job.jid, minionId)) continue;
+      try {
+        if (this.#link().send(minionId, jobMessage(job))) sent.push(job.jid);
+      } catch (err) {
+        this.#log.warn({ err, jid: job.jid, minionId }, 'a job could not be sent');
+      }
+    }
+    if (sent.length > 0) this.#log.info({ minionId, jids: sent }, 'sent a minion the jobs it missed');
+    return sent;
+  }
+
+  /**
+   * Sends a stored job again to its minions wherever they are connected: here, and through every
+   * peer (they de-duplicate by jid). For whoever holds a job whose master died before it reached
+   * the minion. False when the job is unknown.
+   */
+  async redispatch(jid: string): Promise<boolean> {
+    let job = this.#owed.get(jid);
+    if (job === undefined) {
+      const record = await this.#store.jobs.get(jid);
+      if (record === undefined) return false;
+      job = dispatchedFrom(record);
+    }
+    this.deliver(job, this.#recent.get(jid)?.origin ?? this.#masterId);
+    this.hooks.forwardJob(job);
+    return true;
+  }
+
+  async #returned(jid: string, minionId: string): Promise<boolean> {
+    if (this.#recent.get(jid)?.returned.has(minionId) === true) return true;
+    return (await this.#store.returns.get(jid, minionId)) !== undefined;
   }
 
   /** Tells this master's listeners of a return stored elsewhere (a peer forwarded it). */
@@ -414,4 +621,17 @@ export class JobService {
     } while (cursor !== undefined);
     return all;
   }
+}
+
+function jobMessage(job: DispatchedJob) {
+  return {
+    v: WIRE_VERSION,
+    t: 'job',
+    jid: job.jid,
+    fun: job.fun,
+    args: job.args,
+    kwargs: job.kwargs,
+    ...(job.timeoutMs === undefined ? {} : { timeoutMs: job.timeoutMs }),
+    ...(job.splayMs === undefined ? {} : { splayMs: job.splayMs }),
+  } as const;
 }

@@ -1,6 +1,7 @@
 import type { Logger } from 'pino';
 import { compileTarget, keyFingerprint, MessageKeys, type KeyState } from '@phoenix/protocol';
 import { ConditionFailedError, type MinionRecord, type Quarantine, type Store } from '@phoenix/store';
+import { MasterError, MasterErrorCodes } from './errors.js';
 
 export interface AcceptedKey {
   readonly minionId: string;
@@ -14,8 +15,18 @@ export interface KeyInfo {
   state: KeyState;
   fingerprint: string;
   updatedAt?: number;
+  /** More than one key claims this pending id: an operator accepts one by fingerprint. */
+  contested?: boolean;
   /** An accepted key held because its minion kept sending messages the masters refused. */
   quarantined?: Quarantine;
+}
+
+/** An identity document presented at enrolment, and when the minion proved it holds its key with it. */
+export interface Attestation {
+  document: string;
+  signature: string;
+  /** Set when the document came in answer to this master's challenge (see minion-link.ts). */
+  provenAt?: number;
 }
 
 export type KeyAction = 'accept' | 'reject' | 'delete';
@@ -37,6 +48,8 @@ export interface EnrolAnswer {
   /** Answered from this master's memory: nothing new happened. */
   known?: boolean;
   refused?: EnrolRefusal;
+  /** More than one key claims the id. */
+  contested?: boolean;
 }
 
 export interface KeyRegistryOptions {
@@ -152,17 +165,13 @@ export class KeyRegistry {
    * A minion presents its key. New id: pending. Same key: its current state. A different key for an
    * id that has one: denied, recorded for operators, and never a replacement (as salt-key does).
    */
-  async enrol(
-    minionId: string,
-    publicKey: string,
-    identity?: { document: string; signature: string },
-    now = Date.now(),
-  ): Promise<EnrolAnswer> {
+  async enrol(minionId: string, publicKey: string, identity?: Attestation, now = Date.now()): Promise<EnrolAnswer> {
     // Asked again by a minion whose key this master already knows: no table round trip.
     if (this.#byId.get(minionId)?.publicKey === publicKey) return { state: 'accepted', known: true };
-    if (this.knows(minionId, publicKey, now)) return { state: 'pending', known: true };
+    // A minion answering the challenge with its identity document is news: it goes to the table.
+    if (identity === undefined && this.knows(minionId, publicKey, now)) return { state: 'pending', known: true };
     const answer = await this.#enrolInTable(minionId, publicKey, identity, now);
-    if (answer.state === 'pending') this.#notePending(minionId, publicKey, now);
+    if (answer.state === 'pending' && answer.contested !== true) this.#notePending(minionId, publicKey, now);
     else this.#pending.delete(minionId);
     return answer;
   }
@@ -177,7 +186,7 @@ export class KeyRegistry {
   async #enrolInTable(
     minionId: string,
     publicKey: string,
-    identity: { document: string; signature: string } | undefined,
+    identity: Attestation | undefined,
     now: number,
     attempt = 0,
   ): Promise<EnrolAnswer> {
@@ -238,10 +247,38 @@ export class KeyRegistry {
         };
       }
       if (record.keyState === 'accepted') this.#remember(this.#entry(minionId, publicKey));
-      if (record.keyState === 'pending' && identity !== undefined && record.attestation === undefined) {
+      // A proof made now replaces an older one: the freshest binding of document, key and time counts.
+      if (record.keyState === 'pending' && identity !== undefined) {
         await this.#store.minions.setAttestation(minionId, { ...identity }).catch(() => undefined);
       }
-      return { state: record.keyState };
+      return { state: record.keyState, ...(record.contested === undefined ? {} : { contested: true }) };
+    }
+    if (record.keyState === 'pending') {
+      // Two sources claim one id before anyone decided: neither is accepted without an operator.
+      try {
+        await this.#store.minions.addClaimant(record, {
+          publicKey,
+          fingerprint,
+          ...(identity === undefined ? {} : { attestation: { ...identity } }),
+        });
+      } catch (err) {
+        if (err instanceof ConditionFailedError && attempt < 2)
+          return this.#enrolInTable(minionId, publicKey, identity, now, attempt + 1);
+        if (err instanceof ConditionFailedError) {
+          return { state: 'rejected', reason: `the key of ${minionId} is changing; enrol again` };
+        }
+        throw err;
+      }
+      this.#pending.delete(minionId);
+      this.#log.warn(
+        { minionId, fingerprint, held: record.fingerprint },
+        'a second key claims a pending minion id: contested, held for an operator',
+      );
+      return {
+        state: 'pending',
+        contested: true,
+        reason: `minion id ${minionId} is claimed by more than one key; an operator must accept one by fingerprint`,
+      };
     }
     await this.#store.minions.recordDeniedKey(minionId, { publicKey, fingerprint }, now);
     this.#log.warn(
@@ -305,6 +342,10 @@ export class KeyRegistry {
       for (const record of page.items) {
         if (!matcher.matches({ id: record.minionId, grains: {} })) continue;
         if (record.keyState !== undefined) keys.push(info(record));
+        for (const claimant of record.contested?.claimants ?? []) {
+          const { fingerprint, at } = claimant;
+          keys.push({ minionId: record.minionId, state: 'pending', fingerprint, updatedAt: at, contested: true });
+        }
         if (record.deniedKey !== undefined) {
           const { fingerprint, at } = record.deniedKey;
           keys.push({ minionId: record.minionId, state: 'denied', fingerprint, updatedAt: at });
@@ -317,16 +358,39 @@ export class KeyRegistry {
       .sort((a, b) => a.minionId.localeCompare(b.minionId) || a.state.localeCompare(b.state));
   }
 
-  /** Applies an action to every key matching the glob whose state allows it; returns what changed. */
-  async apply(action: KeyAction, pattern: string, include = false, now = Date.now()): Promise<KeyChange[]> {
+  /**
+   * Applies an action to every key matching the glob whose state allows it; returns what changed.
+   * With `fingerprint`, only the key with that fingerprint: the way to settle a contested id,
+   * which `accept` refuses to touch without one.
+   */
+  async apply(
+    action: KeyAction,
+    pattern: string,
+    include = false,
+    now = Date.now(),
+    fingerprint?: string,
+  ): Promise<KeyChange[]> {
     const sources = ACTION_SOURCES[action]({ include });
     const to = action === 'delete' ? 'deleted' : action === 'accept' ? 'accepted' : 'rejected';
+    const listed = await this.list(pattern);
+    const contested = [...new Set(listed.filter((key) => key.contested === true).map((key) => key.minionId))];
+    if (action === 'accept' && fingerprint === undefined && contested.length > 0) {
+      throw new MasterError(
+        MasterErrorCodes.BAD_REQUEST,
+        `contested: more than one key claims ${contested.join(', ')}; accept one with its fingerprint (phoenix keys accept ID --fingerprint FP); nothing was changed`,
+        { details: { contested } },
+      );
+    }
     const seen = new Set<string>();
-    // Each id once: a held key's denied twin is listed beside it.
+    // Each id once: a held key's denied twin (or a contested id's claimants) is listed beside it.
     // Accepting a quarantined key again is how an operator lifts the quarantine.
     const lifts = (key: KeyInfo): boolean => action === 'accept' && key.quarantined !== undefined;
-    const todo = (await this.list(pattern)).filter(
-      (key) => (sources.includes(key.state) || lifts(key)) && !seen.has(key.minionId) && seen.add(key.minionId),
+    const todo = listed.filter(
+      (key) =>
+        (sources.includes(key.state) || lifts(key)) &&
+        (fingerprint === undefined || key.fingerprint === fingerprint) &&
+        !seen.has(key.minionId) &&
+        seen.add(key.minionId),
     );
     const changes: KeyChange[] = [];
     // A few writes at a time: accepting a fleet of thousands is seconds, not a write after a write.
@@ -335,6 +399,8 @@ export class KeyRegistry {
         let publicKey: string | undefined;
         try {
           if (action === 'delete') await this.#store.minions.deleteKey(key.minionId);
+          else if (action === 'accept' && contested.includes(key.minionId))
+            publicKey = await this.#choose(key.minionId, key.fingerprint, now);
           else if (lifts(key)) publicKey = (await this.#store.minions.liftQuarantine(key.minionId)).publicKey;
           else
             publicKey = (await this.#store.minions.setKeyState(key.minionId, key.state, to as KeyState, now)).publicKey;
@@ -352,11 +418,36 @@ export class KeyRegistry {
     return changes.sort((a, b) => a.minionId.localeCompare(b.minionId));
   }
 
+  /** Settles a contested id on the key with `fingerprint`; returns the accepted public key. */
+  async #choose(minionId: string, fingerprint: string, now: number): Promise<string> {
+    const record = await this.#store.minions.get(minionId);
+    const claimants = record?.contested?.claimants ?? [];
+    if (record?.publicKey === undefined || record.fingerprint === undefined)
+      throw new ConditionFailedError(this.#store.minions.tableName, { minionId });
+    const held = { publicKey: record.publicKey, fingerprint: record.fingerprint, attestation: record.attestation };
+    const candidates = [held, ...claimants];
+    const chosen = candidates.find((c) => c.fingerprint === fingerprint);
+    if (chosen === undefined) throw new ConditionFailedError(this.#store.minions.tableName, { minionId });
+    const other = candidates.filter((c) => c !== chosen).at(-1);
+    await this.#store.minions.chooseKey(
+      record,
+      {
+        publicKey: chosen.publicKey,
+        fingerprint: chosen.fingerprint,
+        ...(chosen.attestation === undefined ? {} : { attestation: chosen.attestation }),
+      },
+      other && { publicKey: other.publicKey, fingerprint: other.fingerprint },
+      now,
+    );
+    this.#log.info({ minionId, fingerprint }, 'contested minion id settled by an operator');
+    return chosen.publicKey;
+  }
+
   /** Accepts one pending key (the reactor's auto-accept); false when it was not pending any more. */
   async acceptPending(minionId: string, now = Date.now()): Promise<boolean> {
     let publicKey: string | undefined;
     try {
-      publicKey = (await this.#store.minions.setKeyState(minionId, 'pending', 'accepted', now)).publicKey;
+      publicKey = (await this.#store.minions.acceptUncontested(minionId, now)).publicKey;
     } catch (err) {
       if (err instanceof ConditionFailedError) return false;
       throw err;
@@ -421,6 +512,7 @@ function info(record: MinionRecord): KeyInfo {
     fingerprint: record.fingerprint ?? '',
   };
   if (record.keyUpdatedAt !== undefined) key.updatedAt = record.keyUpdatedAt;
+  if (record.contested !== undefined) key.contested = true;
   if (record.quarantine !== undefined && record.keyState === 'accepted') key.quarantined = { ...record.quarantine };
   return key;
 }

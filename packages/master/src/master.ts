@@ -13,17 +13,20 @@ import {
   type MasterMessage,
 } from '@phoenix/protocol';
 import { isLive, Store, type MasterRecord } from '@phoenix/store';
+import { RenderProcess } from '@phoenix/state';
 import type { FastifyInstance } from 'fastify';
 import { buildApi } from './api/server.js';
+import { TokenRegistry } from './api/token-registry.js';
 import { readClusterKeys } from './cluster-keys.js';
 import type { MasterConfig } from './config.js';
-import { JobService } from './jobs.js';
+import { adminStates, ALL_STATE_RUNS, JobService } from './jobs.js';
 import { KeyRegistry } from './keys.js';
 import { MinionLink } from './minion-link.js';
 import { PeerMesh } from './peers.js';
 import { MasterRegistry } from './registry.js';
 import { ZapHandler } from './zap.js';
 import { ClusterEvents } from './events.js';
+import { MasterError, MasterErrorCodes } from './errors.js';
 import { FileServer } from './file-server/file-server.js';
 import { PillarRenderer } from './file-server/pillar-renderer.js';
 import { GitTrees } from './gitfs/git-trees.js';
@@ -31,6 +34,7 @@ import { isGitRoot, type RootEntry } from './gitfs/git-root.js';
 import { AutoAcceptor } from './reactor/auto-accept.js';
 import { LifecycleConsumer } from './reactor/consumer.js';
 import { HighstateCoordinator } from './reactor/highstate.js';
+import { GroupMembership } from './reactor/group-check.js';
 import { LifecycleReactor } from './reactor/reactor.js';
 import { Scheduler } from './schedule/scheduler.js';
 import { Refusals } from './limits/refusals.js';
@@ -90,6 +94,9 @@ export async function startMaster(
     log.child({ component: 'jobs' }),
     () => new Set(registry.live().map((m) => m.masterId)),
     refusals,
+    config.selfReportedGrains,
+    (group) => config.reactor.groups[group]?.grains as Readonly<Record<string, unknown>> | undefined,
+    { windowMs: config.jobRedeliveryWindowMs, defaultTimeoutMs: config.jobTimeoutMs },
   );
   await jobs.loadGrains();
   /** Set on SIGTERM: every masters list this master sends from then on tells its minions to leave. */
@@ -131,11 +138,15 @@ export async function startMaster(
   // The lifecycle reactor: auto-accept, first highstate exactly once, lifecycle actions.
   const reactorConfig = config.reactor;
   const certificate = await readCertificate(reactorConfig.attestation.certificate);
+  const autoscaling = new AutoScalingClient(awsClientConfig(config.aws, 'autoscaling'));
   const autoAccept = new AutoAcceptor(
     store,
     keys,
+    autoscaling,
     {
       enabled: reactorConfig.attestation.enabled,
+      maxDocumentAgeMs: reactorConfig.attestation.maxDocumentAgeSeconds * 1000,
+      contestWindowMs: reactorConfig.attestation.contestWindowMs,
       ...(certificate === undefined ? {} : { certificatePem: certificate }),
       ...(reactorConfig.attestation.accountId === undefined ? {} : { accountId: reactorConfig.attestation.accountId }),
       ...(reactorConfig.attestation.region === undefined ? {} : { region: reactorConfig.attestation.region }),
@@ -143,7 +154,6 @@ export async function startMaster(
     events,
     log.child({ component: 'auto-accept' }),
   );
-  const autoscaling = new AutoScalingClient(awsClientConfig(config.aws, 'autoscaling'));
   const highstate = new HighstateCoordinator(
     store,
     jobs,
@@ -152,6 +162,7 @@ export async function startMaster(
       masterId: id,
       ...reactorConfig.highstate,
       onFailure: (group) => reactorConfig.groups[group]?.onHighstateFailure ?? 'ABANDON',
+      contestWindowMs: reactorConfig.attestation.contestWindowMs,
     },
     events,
     log.child({ component: 'highstate' }),
@@ -192,6 +203,11 @@ export async function startMaster(
           return;
         case 'peer-grains':
           jobs.rememberGrains(message.minionId, message.grains);
+          // It said hello on that peer: its row may hold a lifecycle this master has not read yet.
+          void store.minions
+            .get(message.minionId)
+            .then((record) => record && jobs.noteRecord(record))
+            .catch(() => undefined);
           return;
         case 'peer-fileserver-update':
           void gitTrees.update(`asked by ${message.from}`);
@@ -202,6 +218,11 @@ export async function startMaster(
     },
   });
   // The state tree: salt:// files for minions, pillar rendered here for each minion alone.
+  // Pillar templates run in a process that holds none of this master's secrets (see @phoenix/state).
+  const renderProcess = new RenderProcess({
+    onExit: ({ code, signal, stderr }) =>
+      log.warn({ code, signal, stderr: stderr.slice(-1000) }, 'the render process stopped; the next render starts one'),
+  });
   const fileServer = new FileServer({
     trees: gitTrees,
     pillar: new PillarRenderer({
@@ -215,8 +236,14 @@ export async function startMaster(
         master_id: id,
       },
       log: log.child({ component: 'pillar' }),
+      isolation: renderProcess,
+      // Directories only: a git root's checkout is no path a template can name (opts shows its URL).
+      hostPath: async (path, kind) => {
+        const { tree } = await gitTrees.at();
+        return (await tree.pillar.hostPath(path, kind)) ?? tree.files.hostPath(path, kind);
+      },
     }),
-    grainsOf: (minionId) => jobs.grainsOf(minionId),
+    grainsOf: (minionId) => jobs.pillarGrains(minionId),
     files: {
       atOnce: config.fileServer.fileRequestsAtOnce,
       runningPerMinion: config.fileServer.fileRunningPerMinion,
@@ -255,8 +282,13 @@ export async function startMaster(
     handlers: {
       hello: async (session, message) => {
         link.send(session.minionId, mastersMessage(draining));
+        // First: a job lost with the master this minion was on reaches it now.
+        void jobs
+          .redeliver(session.minionId, message.seen ?? [])
+          .catch((err: unknown) => log.warn({ err, minionId: session.minionId }, 'could not send missed jobs'));
         await noteGrains(session.minionId, message.grains);
         const record = await store.minions.setPresence(session.minionId, id);
+        jobs.noteRecord(record);
         // Quarantined while this master was not told (a lost peer message): the row says so.
         if (record.quarantine !== undefined) {
           link.revoke(session.minionId, 'key quarantined');
@@ -265,7 +297,11 @@ export async function startMaster(
         }
         events.emit('minion/connected', { minionId: session.minionId });
         // Disabled through the API while it was away: its own killswitch is set now it is back.
-        if (record.disabled !== undefined && stateRunsDisabled(message.grains) === undefined) {
+        if (
+          record.disabled !== undefined &&
+          adminStates(record.disabled).includes(ALL_STATE_RUNS) &&
+          stateRunsDisabled(message.grains) === undefined
+        ) {
           const { by, reason } = record.disabled;
           await jobs
             .submit({
@@ -302,14 +338,33 @@ export async function startMaster(
     returnToOrigin: (origin, event) => {
       peers.sendTo(origin, { v: WIRE_VERSION, t: 'peer-return', from: id, ...event });
     },
+    vouched: (minionId, grains) => {
+      events.emit('grains/vouched', { minionId, grains });
+      void store.minions
+        .setVouchedGrains(minionId, grains)
+        .catch((err: unknown) => log.warn({ err, minionId }, 'could not record vouched grains'));
+    },
   };
   keys.onChange((change, local) => {
     if (local) peers.broadcast({ v: WIRE_VERSION, t: 'peer-key', from: id, minionId: change.minionId, to: change.to });
   });
-  // Presence: which master each minion is on, from every master's connect and disconnect events.
+  // Admin disables, operators' grains and presence, made here or on a peer: every master's job
+  // service sees them alike.
   events.on((event) => {
     const minionId = event.data.minionId;
     if (typeof minionId !== 'string') return;
+    if (event.tag === 'minion/enabled') jobs.noteAdminDisable(minionId, undefined);
+    if (event.tag === 'grains/vouched' && event.masterId !== id && typeof event.data.grains === 'object')
+      jobs.noteOperatorGrains(minionId, event.data.grains as Record<string, unknown>);
+    if (event.tag === 'minion/disabled') {
+      const { by, reason, at, states } = event.data;
+      jobs.noteAdminDisable(minionId, {
+        by: String(by),
+        reason: String(reason),
+        at: typeof at === 'number' ? at : event.at,
+        ...(Array.isArray(states) ? { states: states.map(String) } : {}),
+      });
+    }
     if (event.tag === 'minion/connected') jobs.notePresence(minionId, event.masterId);
     else if (event.tag === 'minion/disconnected') jobs.noteAbsence(minionId, event.masterId);
   });
@@ -320,7 +375,24 @@ export async function startMaster(
     peers.broadcast({ v: WIRE_VERSION, t: 'peer-event', from: id, tag: event.tag, at: event.at, data: event.data });
   });
 
+  const apiTokens = new TokenRegistry(store.apiTokens, log.child({ component: 'tokens' }));
+  await apiTokens.start(config.api.tokenRefreshMs);
+  // A token made or revoked on a peer is read again at once, not at the next refresh.
+  events.on((event) => {
+    if (event.masterId !== id && (event.tag === 'token/created' || event.tag === 'token/revoked'))
+      void apiTokens.refresh();
+  });
+  const tls = config.api.tls;
   const api: FastifyInstance = buildApi({
+    apiTokens,
+    ...(tls === undefined
+      ? {}
+      : {
+          https: {
+            cert: await readPem(tls.certFile, 'api.tls.certFile'),
+            key: await readPem(tls.keyFile, 'api.tls.keyFile'),
+          },
+        }),
     masterId: id,
     version: MASTER_VERSION,
     tokens: config.api.tokens,
@@ -385,15 +457,17 @@ export async function startMaster(
   });
   await registry.start({ masterId: id, host: config.advertise, ports, startedAt: Date.now(), version: MASTER_VERSION });
   let consumer: LifecycleConsumer | undefined;
+  let reactor: LifecycleReactor | undefined;
   let sqs: SQSClient | undefined;
   if (reactorConfig.queueUrl !== undefined) {
     sqs = new SQSClient(awsClientConfig(config.aws, 'sqs'));
-    const reactor = new LifecycleReactor(
+    reactor = new LifecycleReactor(
       reactorConfig,
       store,
       keys,
       autoAccept,
       highstate,
+      new GroupMembership(autoscaling),
       autoscaling,
       events,
       log.child({ component: 'reactor' }),
@@ -407,6 +481,7 @@ export async function startMaster(
       refusals,
     );
     consumer.start();
+    reactor.start();
     highstate.start();
   }
 
@@ -437,14 +512,18 @@ export async function startMaster(
       while (link.connectedCount > 0 && Date.now() < deadline) await new Promise((r) => setTimeout(r, 50));
       log.info({ remaining: link.connectedCount }, 'drained');
       await consumer?.stop();
+      reactor?.stop();
       highstate.stop();
       gitTrees.stop();
+      autoAccept.stop();
       clearInterval(treeTimer);
       await registry.stop();
       await api.close();
+      apiTokens.stop();
       peers.close();
       link.close();
       zap.close();
+      await renderProcess.close();
       dynamodb.destroy();
       autoscaling.destroy();
       sqs?.destroy();
@@ -458,6 +537,17 @@ function rootsForTemplates(roots: Readonly<Record<string, readonly RootEntry[]>>
   return Object.fromEntries(
     Object.entries(roots).map(([env, entries]) => [env, entries.map((e) => (isGitRoot(e) ? e.git : e))]),
   );
+}
+
+/** A PEM file the config names; unreadable, the master does not start, saying which key and why. */
+async function readPem(path: string, key: string): Promise<string> {
+  try {
+    return await readFile(path, 'utf8');
+  } catch (cause) {
+    throw new MasterError(MasterErrorCodes.START_FAILED, `${key}: cannot read ${path}: ${(cause as Error).message}`, {
+      cause,
+    });
+  }
 }
 
 /** The attestation certificate: inline PEM, or the path of a PEM file. */

@@ -13,10 +13,15 @@ import {
   type MasterMessage,
   type MinionMessage,
 } from '@phoenix/protocol';
-import type { AcceptedKey, KeyRegistry } from './keys.js';
+import type { AcceptedKey, Attestation, KeyRegistry } from './keys.js';
 import type { Refusals } from './limits/refusals.js';
 import { TokenBuckets } from './limits/token-buckets.js';
 import { MasterError, MasterErrorCodes } from './errors.js';
+
+/** An enrolment challenge is good for one answer, on the connection it was set on, this long. */
+const ENROL_CHALLENGE_MS = 30_000;
+/** Enrolment challenges outstanding at once: strangers cannot grow the map without end. */
+const MAX_ENROL_CHALLENGES = 10_000;
 
 type Message<T extends MinionMessage['t']> = Extract<MinionMessage, { t: T }>;
 
@@ -103,6 +108,8 @@ export class MinionLink {
   readonly #challenges = new Map<string, { nonce: Buffer; at: number }>();
   /** Minions waiting on this master for their key to be accepted, so acceptance reaches them at once. */
   readonly #waiting = new Map<string, Buffer>();
+  /** Enrolment challenges set, by connection: what an identity document must come back with. */
+  readonly #enrolChallenges = new Map<string, { minionId: string; publicKey: string; challenge: string; at: number }>();
   readonly #enrolAllowance: TokenBuckets<string>;
   #enrolling = 0;
   /** Refusals not yet logged: one line a second says how many, instead of a line a message. */
@@ -279,10 +286,11 @@ export class MinionLink {
       this.#refuse('enrol', 'bad-seal', { minionId: message.id });
       return;
     }
+    const attestation = this.#proven(route, message);
     this.#enrolling++;
     let answer: Awaited<ReturnType<KeyRegistry['enrol']>>;
     try {
-      answer = await this.#o.keys.enrol(message.id, message.publicKey, message.identity);
+      answer = await this.#o.keys.enrol(message.id, message.publicKey, attestation);
     } finally {
       this.#enrolling--;
     }
@@ -292,16 +300,55 @@ export class MinionLink {
     // accept a rejected key again: the minion is back at once, not at its next retry).
     if (state === 'pending' || state === 'rejected') this.#wait(message.id, route);
     else this.#waiting.delete(message.id);
+    const challenge = state === 'pending' ? this.#enrolChallenge(route, message.id, message.publicKey) : undefined;
     const reply: MasterMessage = {
       v: WIRE_VERSION,
       t: 'enrolment',
       state,
       ...(reason === undefined ? {} : { reason }),
+      ...(challenge === undefined ? {} : { challenge }),
     };
     this.#sendOn(this.#enrol, route, encode(reply), () => this.#waiting.delete(message.id));
     // A launched instance's key may be accepted at once; the acceptance reaches the waiting minion.
     // Once per key on this master: a launch event arriving later makes the reactor look again.
     if (state === 'pending' && answer.known !== true) await this.#o.handlers.pending?.(message.id);
+  }
+
+  /**
+   * An identity document counts only in answer to the challenge this master set on this very
+   * connection, for this id and key, a moment ago: the mac over it (checked already) proves the
+   * sender holds the key now, so a document captured with someone else's enrolment proves nothing.
+   */
+  #proven(route: Buffer, message: Extract<MinionMessage, { t: 'enrol' }>): Attestation | undefined {
+    const identity = message.identity;
+    if (identity === undefined) return undefined;
+    const routeKey = route.toString('hex');
+    const set = this.#enrolChallenges.get(routeKey);
+    const fresh =
+      set !== undefined &&
+      identity.challenge === set.challenge &&
+      set.minionId === message.id &&
+      set.publicKey === message.publicKey &&
+      Date.now() - set.at < ENROL_CHALLENGE_MS;
+    if (identity.challenge !== undefined) this.#enrolChallenges.delete(routeKey);
+    if (!fresh) {
+      this.#o.log.warn({ minionId: message.id }, 'an identity document came without this master’s challenge: ignored');
+      return undefined;
+    }
+    return { document: identity.document, signature: identity.signature, provenAt: Date.now() };
+  }
+
+  #enrolChallenge(route: Buffer, minionId: string, publicKey: string): string {
+    const routeKey = route.toString('hex');
+    const challenge = randomBytes(32).toString('base64');
+    this.#enrolChallenges.delete(routeKey);
+    this.#enrolChallenges.set(routeKey, { minionId, publicKey, challenge, at: Date.now() });
+    // Oldest first (a Map keeps insertion order): expired ones, then any beyond the bound.
+    for (const [key, entry] of this.#enrolChallenges) {
+      if (this.#enrolChallenges.size <= MAX_ENROL_CHALLENGES && Date.now() - entry.at < ENROL_CHALLENGE_MS) break;
+      this.#enrolChallenges.delete(key);
+    }
+    return challenge;
   }
 
   async #onMinion(route: Buffer, body: Buffer, seal: Buffer | undefined): Promise<void> {

@@ -57,6 +57,8 @@ export async function startMinion(
     id,
     masters: () => masterList.current(),
     onMasters: (masters) => void masterList.applyPushed(masters),
+    // Every listed master failed: the table may know live ones (it is read only then, and while none is connected).
+    onExhausted: () => void masterList.refreshFromTable(),
     onState: (state) => masterList.setConnected(state === 'connected'),
     clusterPublicKey: config.clusterPublicKey,
     keyPair,

@@ -26,7 +26,17 @@ const Grains = z.record(z.string(), z.unknown()).superRefine((grains, ctx) => {
   const violation = checkValue(grains, GRAINS_LIMITS);
   if (violation !== undefined) ctx.addIssue({ code: 'custom', message: violation.message });
 });
-const IdentityProof = z.strictObject({ document: z.string().max(16_384), signature: z.string().max(4_096) });
+/** A master's enrolment challenge: random bytes, base64. */
+const Challenge = z.string().regex(/^[A-Za-z0-9+/]{43}=$/, 'a 32-byte challenge in base64');
+/**
+ * An EC2 identity document and, with it, the challenge the master just set: the message's mac
+ * (keyed by the minion's CURVE secret) then binds the document to this key, on this connection, now.
+ */
+const IdentityProof = z.strictObject({
+  document: z.string().max(16_384),
+  signature: z.string().max(4_096),
+  challenge: Challenge.optional(),
+});
 
 const RequestId = z
   .int()
@@ -42,6 +52,9 @@ const Revision = z.string().min(1).max(8192);
 export const NONCE_BYTES = 16;
 /** A file-server read returns at most this much per reply, so any file fits in messages. */
 export const FILE_CHUNK_BYTES = 1024 * 1024;
+
+/** Jids a minion names in its hello as seen: the newest, so a master does not send those again. */
+export const HELLO_SEEN_MAX = 256;
 
 /** Each minion waits a random time up to this before it runs the job (a scheduled highstate's splay). */
 const SplayMs = z.int().min(0).max(86_400_000);
@@ -71,6 +84,11 @@ export const MinionMessageSchema = z.discriminatedUnion('t', [
     id: MinionId,
     grains: Grains,
     running: z.array(Jid),
+    /**
+     * Jobs this minion has already been sent (newest first): the master sends it every job still
+     * within its timeout that targeted it and that it has neither seen nor returned.
+     */
+    seen: z.array(Jid).max(HELLO_SEEN_MAX).optional(),
   }),
   z.strictObject({ v: z.literal(WIRE_VERSION), t: z.literal('heartbeat'), id: MinionId, at: z.number() }),
   /** The minion is leaving this master on purpose (moving, or stopping): its session ends at once. */
@@ -136,6 +154,8 @@ export const MasterMessageSchema = z.discriminatedUnion('t', [
     t: z.literal('enrolment'),
     state: KeyStateSchema,
     reason: z.string().optional(),
+    /** Set while the key is not accepted: a minion with an identity document answers with it. */
+    challenge: Challenge.optional(),
   }),
   /** The answer to a `knock`: this connection's nonce. */
   z.strictObject({
@@ -279,6 +299,8 @@ export const PeerMessageSchema = z.discriminatedUnion('t', [
     args: z.array(z.unknown()),
     kwargs: z.record(z.string(), z.unknown()),
     expected: z.array(MinionId).max(100_000),
+    /** Expected minions connected to no master when it was sent: never sent it later either. */
+    notConnected: z.array(MinionId).max(100_000).optional(),
     timeoutMs: z.int().positive().optional(),
     splayMs: SplayMs.optional(),
   }),

@@ -16,7 +16,14 @@ export type { RootsConfig } from './files/local-roots.js';
 export { CachedFiles, FILE_CACHE_DIR } from './files/cached-files.js';
 
 export { TemplateRenderer, TemplateRenderError } from './render/template-renderer.js';
-export type { TemplateServices, TemplateRendererOptions, TemplateSource } from './render/template-renderer.js';
+export type {
+  RenderIsolation,
+  TemplateServices,
+  TemplateRendererOptions,
+  TemplateSource,
+} from './render/template-renderer.js';
+export { RenderProcess, renderProcessFlags } from './render/render-process.js';
+export type { RenderProcessOptions } from './render/render-process.js';
 export { SlsLoader, SlsLoadError } from './render/sls-loader.js';
 export type { ModuleCaller, RenderVars, LoadedSls } from './render/sls-loader.js';
 export { parseYaml, YamlError } from './render/yaml.js';

@@ -58,6 +58,39 @@ export class JobsTable {
     return this.#table.get({ jid });
   }
 
+  /**
+   * Every job created at `fromMs` or later (to `now` and a little beyond, for other masters'
+   * clocks), oldest first: what a master may still owe a minion that connects now. Bounded by
+   * `limit`; the newest are kept when there are more.
+   */
+  async listSince(
+    fromMs: number,
+    { limit = 1_000, now = Date.now() }: { limit?: number; now?: number } = {},
+  ): Promise<JobRecord[]> {
+    // A jid is its creation time to the microsecond: `from` as a jid bounds the sort key.
+    const from = new Date(fromMs).toISOString().replace(/\D/g, '').slice(0, 17) + '000';
+    const items: JobRecord[] = [];
+    for (let day = dayOf(now + CLOCK_SKEW_MS); day >= dayOf(fromMs); day = dayOf(Date.parse(day) - DAY_MS)) {
+      let cursor: string | undefined;
+      do {
+        const page = await this.#table.query(
+          {
+            IndexName: 'byDay',
+            KeyConditionExpression: '#day = :day AND jid >= :from',
+            ExpressionAttributeNames: { '#day': 'day' },
+            ExpressionAttributeValues: { ':day': day, ':from': from },
+            ScanIndexForward: false,
+          },
+          { limit: limit - items.length, cursor },
+        );
+        items.push(...page.items);
+        cursor = page.cursor;
+      } while (cursor !== undefined && items.length < limit);
+      if (items.length >= limit) break;
+    }
+    return items.reverse();
+  }
+
   /** Newest first, across the days still within retention. */
   async listRecent({
     limit = 50,

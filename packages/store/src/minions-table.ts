@@ -6,9 +6,12 @@ import { MinionRecordSchema } from './records.js';
 import type { KeyState, Lifecycle, MinionRecord, Quarantine } from './records.js';
 import type { Page, PageRequest } from './pagination.js';
 import { Table } from './table.js';
+import type { ExpressionParts } from './update-expression.js';
 import type { ReadCount } from './table.js';
 
 const LIFECYCLE_RANK: Record<Lifecycle['state'], number> = {
+  warming: 1,
+  warmed: 1,
   launching: 1,
   'in-service': 2,
   terminating: 3,
@@ -22,12 +25,24 @@ const KEY_ATTRIBUTES = [
   'keyUpdatedAt',
   'attestation',
   'deniedKey',
+  'contested',
   'quarantine',
   'strikes',
 ] as const;
 
+/** Claimants kept per contested id: the first ones (a real minion enrols early), bounded. */
+const MAX_CLAIMANTS = 16;
+
+export type Claimant = NonNullable<MinionRecord['contested']>['claimants'][number];
+
 /** A strike count read and written back is retried this often when another master wrote meanwhile. */
 const STRIKE_ATTEMPTS = 5;
+
+/** One attempt at an instance's first highstate: the master making it and an id unique to the attempt. */
+export interface HighstateClaim {
+  readonly masterId: string;
+  readonly claimId: string;
+}
 
 /**
  * The minions table: the cluster-wide key store plus what the masters know of each minion
@@ -115,6 +130,15 @@ export class MinionsTable {
     );
   }
 
+  /** The reactor's accept: a pending key that no other key contests (ConditionFailedError otherwise). */
+  acceptUncontested(minionId: string, now = Date.now()): Promise<MinionRecord> {
+    return this.#table.update(
+      { minionId },
+      { keyState: 'accepted', keyUpdatedAt: now },
+      { expression: 'keyState = :pending AND attribute_not_exists(contested)', values: { ':pending': 'pending' } },
+    );
+  }
+
   /**
    * Adds `count` refused messages to the minion's strikes, in a window that starts with the first
    * strike and lasts `windowMs`; returns the strikes of the window now, or undefined when the minion
@@ -183,6 +207,58 @@ export class MinionsTable {
   }
 
   /**
+   * Records another key claiming an id whose key is still pending: the id is contested from now
+   * on, and neither key is auto-accepted. Conditional on the row still holding `heldPublicKey`
+   * pending (ConditionFailedError otherwise: the caller reads the row again).
+   */
+  async addClaimant(record: MinionRecord, claimant: Omit<Claimant, 'at'>, now = Date.now()): Promise<MinionRecord> {
+    const claimants = record.contested?.claimants ?? [];
+    if (claimants.some((c) => c.publicKey === claimant.publicKey)) {
+      if (claimant.attestation === undefined) return record;
+      // A claimant that proves itself later keeps its place and gains its attestation.
+    } else if (claimants.length >= MAX_CLAIMANTS) return record;
+    const next = claimants.some((c) => c.publicKey === claimant.publicKey)
+      ? claimants.map((c) => (c.publicKey === claimant.publicKey ? { ...c, attestation: claimant.attestation } : c))
+      : [...claimants, { ...claimant, at: now }];
+    return this.#table.update(
+      { minionId: record.minionId },
+      { contested: { at: record.contested?.at ?? now, claimants: next } },
+      {
+        expression: 'keyState = :pending AND publicKey = :held',
+        values: { ':pending': 'pending', ':held': record.publicKey },
+      },
+    );
+  }
+
+  /**
+   * An operator's choice for a contested id: the chosen key (the held one or a claimant) becomes
+   * the accepted key, the contest ends, and the last other key is kept as denied for the record.
+   */
+  chooseKey(
+    record: MinionRecord,
+    chosen: { publicKey: string; fingerprint: string; attestation?: Record<string, unknown> },
+    denied: { publicKey: string; fingerprint: string } | undefined,
+    now = Date.now(),
+  ): Promise<MinionRecord> {
+    return this.#table.update(
+      { minionId: record.minionId },
+      {
+        keyState: 'accepted',
+        publicKey: chosen.publicKey,
+        fingerprint: chosen.fingerprint,
+        attestation: chosen.attestation,
+        contested: undefined,
+        deniedKey: denied === undefined ? undefined : { ...denied, at: now },
+        keyUpdatedAt: now,
+      },
+      {
+        expression: 'keyState = :pending AND publicKey = :held',
+        values: { ':pending': 'pending', ':held': record.publicKey },
+      },
+    );
+  }
+
+  /**
    * Keeps the last key that was denied for this id, for operators to see (`phoenix keys list`);
    * it never replaces the key the row holds.
    */
@@ -218,6 +294,10 @@ export class MinionsTable {
     return this.#table.update({ minionId }, Object.fromEntries(removed.map((name) => [name, undefined])), {
       expression: 'attribute_exists(minionId)',
     });
+  }
+
+  setVouchedGrains(minionId: string, grains: Record<string, unknown>): Promise<MinionRecord> {
+    return this.#table.update({ minionId }, { vouchedGrains: grains });
   }
 
   updateGrains(minionId: string, grains: Record<string, unknown>): Promise<MinionRecord> {
@@ -277,65 +357,158 @@ export class MinionsTable {
     }
   }
 
-  /** Marks the minion disabled (no jobs, no scheduled highstate); undefined enables it again. */
-  setDisabled(
-    minionId: string,
-    disabled: { by: string; reason: string } | undefined,
-    now = Date.now(),
-  ): Promise<MinionRecord> {
-    return this.#table.update({ minionId }, { disabled: disabled && { ...disabled, at: now } });
+  /**
+   * An instance leaves the warm pool for service: its lifecycle starts again at `lifecycle`
+   * (launching, or in service without a hook) and the highstate record of its preparation goes,
+   * so its first highstate in service runs. Only from `warming` or `warmed`: a repeated message
+   * finds the instance launching already and changes nothing (false).
+   */
+  async leaveWarmPool(minionId: string, lifecycle: Omit<Lifecycle, 'updatedAt'>, now = Date.now()): Promise<boolean> {
+    return this.#conditional(
+      { minionId },
+      {
+        lifecycle: { ...lifecycle, updatedAt: now },
+        lifecycleRank: LIFECYCLE_RANK[lifecycle.state],
+        highstate: undefined,
+        expiresAt: undefined,
+      },
+      {
+        expression: '#lc.#st IN (:warming, :warmed)',
+        names: { '#lc': 'lifecycle', '#st': 'state' },
+        values: { ':warming': 'warming', ':warmed': 'warmed' },
+      },
+    );
   }
 
   /**
-   * Claims the minion's highstate for `masterId` until now + leaseMs. Succeeds only if nobody holds
-   * it, or the holder's lease expired before it finished (a crashed claimant is replaced). A repeat
-   * by the holder also succeeds, so a retried request whose answer was lost does not lose its own claim.
-   * A finished highstate is never claimed again. Otherwise ConditionFailedError.
+   * An instance goes back into the warm pool on scale-in: `warmed` again, its key and history
+   * kept. Never from terminating or terminated (false then).
    */
-  claimHighstate(minionId: string, masterId: string, leaseMs: number, now = Date.now()): Promise<MinionRecord> {
+  async returnToWarmPool(
+    minionId: string,
+    lifecycle: Omit<Lifecycle, 'updatedAt' | 'state'>,
+    now = Date.now(),
+  ): Promise<boolean> {
+    return this.#conditional(
+      { minionId },
+      { lifecycle: { ...lifecycle, state: 'warmed', updatedAt: now }, lifecycleRank: LIFECYCLE_RANK.warmed },
+      {
+        expression: 'attribute_exists(minionId) AND lifecycleRank <= :rank',
+        values: { ':rank': LIFECYCLE_RANK['in-service'] },
+      },
+    );
+  }
+
+  async #conditional(
+    key: { minionId: string },
+    changes: Record<string, unknown>,
+    condition: ExpressionParts,
+  ): Promise<boolean> {
+    try {
+      await this.#table.update(key, changes, condition);
+      return true;
+    } catch (err) {
+      if (err instanceof ConditionFailedError) return false;
+      throw err;
+    }
+  }
+
+  /** Marks the minion disabled (no jobs, no scheduled highstate); undefined enables it again. */
+  setDisabled(
+    minionId: string,
+    disabled: { by: string; reason: string; states?: readonly string[] } | undefined,
+    now = Date.now(),
+  ): Promise<MinionRecord> {
     return this.#table.update(
       { minionId },
-      { highstate: { claimedBy: masterId, leaseUntil: now + leaseMs, startedAt: now } },
+      { disabled: disabled && { ...disabled, ...(disabled.states && { states: [...disabled.states] }), at: now } },
+    );
+  }
+
+  /**
+   * Claims the minion's first highstate for one attempt (`claim`: the master and an id of its own
+   * for this attempt) until now + leaseMs. Succeeds only if nobody holds it, or the holder's lease
+   * expired before it finished (a crashed claimant is replaced), and only while the row's job is
+   * still `jid` (the job the caller read and will adopt; none for a fresh claim). The same attempt
+   * repeating its request (a retry whose answer was lost) keeps its claim; a second attempt, even by
+   * the same master, is refused while the lease holds: one run per instance. A finished highstate is
+   * never claimed again. Otherwise ConditionFailedError.
+   */
+  claimHighstate(
+    minionId: string,
+    claim: HighstateClaim,
+    leaseMs: number,
+    options: { jid?: string; now?: number } = {},
+  ): Promise<MinionRecord> {
+    const now = options.now ?? Date.now();
+    const { jid } = options;
+    return this.#table.update(
+      { minionId },
+      {
+        highstate: {
+          claimedBy: claim.masterId,
+          claimId: claim.claimId,
+          leaseUntil: now + leaseMs,
+          startedAt: now,
+          ...(jid === undefined ? {} : { jid }),
+        },
+      },
       {
         expression:
           'attribute_exists(minionId) AND (attribute_not_exists(highstate) OR (attribute_not_exists(highstate.finishedAt)' +
-          ' AND (highstate.leaseUntil <= :now OR highstate.claimedBy = :master)))',
-        values: { ':now': now, ':master': masterId },
+          ' AND (highstate.leaseUntil <= :now OR highstate.claimId = :claim)' +
+          (jid === undefined ? ' AND attribute_not_exists(highstate.jid)))' : ' AND highstate.jid = :jid))'),
+        values: { ':now': now, ':claim': claim.claimId, ...(jid === undefined ? {} : { ':jid': jid }) },
       },
     );
   }
 
   /**
    * Records the job of a claimed first highstate, so a master taking the claim over waits for that
-   * job instead of running the highstate a second time.
+   * job instead of running the highstate a second time. One job per claim: refused once a job is
+   * recorded, unless it replaces `previous` (a job the minion refused because another run held it).
    */
-  recordHighstateJob(minionId: string, masterId: string, jid: string): Promise<MinionRecord> {
-    return this.#table.update({ minionId }, { 'highstate.jid': jid }, this.#heldBy(masterId));
-  }
-
-  /** Extends the holder's lease while the highstate runs; ConditionFailedError if the claim was lost. */
-  renewHighstate(minionId: string, masterId: string, leaseMs: number, now = Date.now()): Promise<MinionRecord> {
-    return this.#table.update({ minionId }, { 'highstate.leaseUntil': now + leaseMs }, this.#heldBy(masterId));
-  }
-
-  /** Records the outcome; ConditionFailedError if another master took the claim over meanwhile. */
-  finishHighstate(
-    minionId: string,
-    masterId: string,
-    outcome: { result: 'success' | 'failure'; jid?: string },
-    now = Date.now(),
-  ): Promise<MinionRecord> {
+  recordHighstateJob(minionId: string, claim: HighstateClaim, jid: string, previous?: string): Promise<MinionRecord> {
+    const held = this.#heldBy(claim);
     return this.#table.update(
       { minionId },
-      { 'highstate.result': outcome.result, 'highstate.jid': outcome.jid, 'highstate.finishedAt': now },
-      this.#heldBy(masterId),
+      { 'highstate.jid': jid },
+      previous === undefined
+        ? { expression: `${held.expression} AND attribute_not_exists(highstate.jid)`, values: held.values }
+        : {
+            expression: `${held.expression} AND highstate.jid = :previous`,
+            values: { ...held.values, ':previous': previous },
+          },
     );
   }
 
-  #heldBy(masterId: string) {
+  /** Extends the holder's lease while the highstate runs; ConditionFailedError if the claim was lost. */
+  renewHighstate(minionId: string, claim: HighstateClaim, leaseMs: number, now = Date.now()): Promise<MinionRecord> {
+    return this.#table.update({ minionId }, { 'highstate.leaseUntil': now + leaseMs }, this.#heldBy(claim));
+  }
+
+  /**
+   * Records the outcome of the claimed job; ConditionFailedError if another master took the claim
+   * over meanwhile, or the row's job is another one.
+   */
+  finishHighstate(
+    minionId: string,
+    claim: HighstateClaim,
+    outcome: { result: 'success' | 'failure'; jid: string },
+    now = Date.now(),
+  ): Promise<MinionRecord> {
+    const held = this.#heldBy(claim);
+    return this.#table.update(
+      { minionId },
+      { 'highstate.result': outcome.result, 'highstate.finishedAt': now },
+      { expression: `${held.expression} AND highstate.jid = :jid`, values: { ...held.values, ':jid': outcome.jid } },
+    );
+  }
+
+  #heldBy(claim: HighstateClaim) {
     return {
-      expression: 'highstate.claimedBy = :master AND attribute_not_exists(highstate.finishedAt)',
-      values: { ':master': masterId },
+      expression: 'highstate.claimId = :claim AND attribute_not_exists(highstate.finishedAt)',
+      values: { ':claim': claim.claimId },
     };
   }
 }

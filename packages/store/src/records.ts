@@ -32,7 +32,12 @@ export const KEY_STATES = ['pending', 'accepted', 'rejected', 'denied'] as const
 export type KeyState = (typeof KEY_STATES)[number];
 
 export const LifecycleSchema = z.object({
-  state: z.enum(['launching', 'in-service', 'terminating', 'terminated']),
+  /**
+   * launching → in-service → terminating → terminated; with a warm pool, `warming` (its warm-pool
+   * highstate to run) and `warmed` (prepared, in the pool) come before launching, and an instance
+   * returned to the pool is `warmed` again.
+   */
+  state: z.enum(['warming', 'warmed', 'launching', 'in-service', 'terminating', 'terminated']),
   group: z.string(),
   hookName: z.string().optional(),
   token: z.string().optional(),
@@ -43,6 +48,8 @@ export type Lifecycle = z.output<typeof LifecycleSchema>;
 
 export const HighstateSchema = z.object({
   claimedBy: z.string().optional(),
+  /** The attempt holding the claim (see MinionsTable.claimHighstate). */
+  claimId: z.string().optional(),
   leaseUntil: epochMs.optional(),
   jid: z.string().optional(),
   result: z.enum(['success', 'failure']).optional(),
@@ -61,16 +68,39 @@ export const MinionRecordSchema = z.object({
   fingerprint: z.string().optional(),
   keyUpdatedAt: epochMs.optional(),
   attestation: z.record(z.string(), z.unknown()).optional(),
+  /**
+   * More than one key claimed this id while its key was pending: none is auto-accepted, and the
+   * launch is held until an operator accepts one of them by fingerprint. `claimants` are the keys
+   * besides the one the row holds, first come first kept.
+   */
+  contested: z
+    .object({
+      at: epochMs,
+      claimants: z.array(
+        z.object({
+          publicKey: z.string(),
+          fingerprint: z.string(),
+          at: epochMs,
+          attestation: z.record(z.string(), z.unknown()).optional(),
+        }),
+      ),
+    })
+    .optional(),
   /** The last key refused because another key is accepted (or pending) for this id. */
   deniedKey: z.object({ publicKey: z.string(), fingerprint: z.string(), at: epochMs }).optional(),
   grains: z.record(z.string(), z.unknown()).optional(),
+  /** Grains operators set through the master (grains.setval jobs): the master vouches for these. */
+  vouchedGrains: z.record(z.string(), z.unknown()).optional(),
   connectedMaster: z.string().optional(),
   connectedAt: epochMs.optional(),
   lifecycle: LifecycleSchema.optional(),
-  /** The lifecycle step's order (launching 1 … terminated 4), so a late message never moves it back. */
+  /** The lifecycle step's order (warming, warmed, launching 1 … terminated 4), so a late message never moves it back. */
   lifecycleRank: z.number().optional(),
   highstate: HighstateSchema.optional(),
-  disabled: z.object({ by: z.string(), at: epochMs, reason: z.string() }).optional(),
+  /** An admin's disable: `states` are the names it disabled, `*` every state run (absent: `*`). */
+  disabled: z
+    .object({ by: z.string(), at: epochMs, reason: z.string(), states: z.array(z.string()).optional() })
+    .optional(),
   /**
    * Set when the minion kept sending messages its masters had to refuse: its accepted key is held,
    * every master refuses its connection, until an operator accepts the key again.
@@ -102,6 +132,10 @@ const StoredJobSchema = z.object({
   notConnected: z.array(z.string()).optional(),
   /** Set when a master's schedule fired the job: the entry and the tick it fired for. */
   schedule: z.object({ name: z.string(), tickAt: epochMs }).optional(),
+  /** How long the job may run on a minion; also how long a minion that connects late is still sent it. */
+  timeoutMs: z.number().optional(),
+  /** Each minion waits a random time up to this before it runs the job. */
+  splayMs: z.number().optional(),
   createdAt: epochMs,
   /** UTC 'YYYY-MM-DD' of createdAt: the partition of the byDay index. */
   day: z.string(),

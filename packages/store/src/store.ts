@@ -8,6 +8,7 @@ import { StoreOptionsSchema } from './options.js';
 import type { StoreOptionsInput } from './options.js';
 import { ReturnsTable } from './returns-table.js';
 import { ScheduleClaims } from './schedule-claims.js';
+import { ApiTokensTable } from './api-tokens.js';
 import { createTables, tableDefinitions } from './tables.js';
 import type { CreateTablesOptions } from './tables.js';
 
@@ -19,6 +20,8 @@ export class Store {
   readonly returns: ReturnsTable;
   /** Claims of scheduled ticks, kept in the jobs table. */
   readonly scheduleClaims: ScheduleClaims;
+  /** API tokens made by `phoenix tokens create`, kept in the returns table. */
+  readonly apiTokens: ApiTokensTable;
 
   constructor(
     private readonly client: DynamoDBClient,
@@ -33,6 +36,7 @@ export class Store {
     this.jobs = new JobsTable(doc, names.jobs.TableName, parsed);
     this.returns = new ReturnsTable(doc, names.returns.TableName, parsed);
     this.scheduleClaims = new ScheduleClaims(doc, names.jobs.TableName, parsed);
+    this.apiTokens = new ApiTokensTable(doc, names.returns.TableName, parsed);
   }
 
   createTables(options?: CreateTablesOptions): Promise<void> {

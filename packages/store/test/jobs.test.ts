@@ -88,3 +88,22 @@ test('any arguments round-trip exactly: huge numbers, empty strings, deep nestin
   assert.deepEqual(read?.args, args);
   assert.deepEqual(read?.kwargs, kwargs);
 });
+
+test('jobs since a time, oldest first, across midnight; timeout and splay kept', async () => {
+  const midnight = Date.parse('2030-06-01T00:00:00Z');
+  const times = [midnight - 90_000, midnight - 30_000, midnight - 1, midnight + 20_000, midnight + 40_000];
+  for (const t of times) await env.store.jobs.put({ ...job(t), timeoutMs: 60_000, splayMs: 5 });
+  const since = await env.store.jobs.listSince(midnight - 60_000, { now: midnight + 45_000 });
+  assert.deepEqual(
+    since.map((j) => j.jid),
+    times.slice(1).map(jidAt),
+  );
+  assert.equal(since[0]?.timeoutMs, 60_000);
+  assert.equal(since[0]?.splayMs, 5);
+  const newest = await env.store.jobs.listSince(midnight - 60_000, { now: midnight + 45_000, limit: 2 });
+  assert.deepEqual(
+    newest.map((j) => j.jid),
+    times.slice(3).map(jidAt),
+    'the newest within the limit',
+  );
+});

@@ -139,33 +139,75 @@ test('a late disconnect does not erase the connection the minion made to another
 
 test('a highstate claim held by another master is refused until its lease expires', async () => {
   await env.store.minions.registerKey('i-hs', key('hs'));
-  const claim = await env.store.minions.claimHighstate('i-hs', 'm1', 30_000, 100_000);
-  assert.deepEqual(claim.highstate, { claimedBy: 'm1', leaseUntil: 130_000, startedAt: 100_000 });
-  await assert.rejects(env.store.minions.claimHighstate('i-hs', 'm2', 30_000, 129_999), ConditionFailedError);
-  // The holder repeating its claim (a retried request) keeps it.
-  await env.store.minions.claimHighstate('i-hs', 'm1', 30_000, 101_000);
-  const taken = await env.store.minions.claimHighstate('i-hs', 'm2', 30_000, 131_000);
+  const m1 = { masterId: 'm1', claimId: 'm1-a' };
+  const claim = await env.store.minions.claimHighstate('i-hs', m1, 30_000, { now: 100_000 });
+  assert.deepEqual(claim.highstate, { claimedBy: 'm1', claimId: 'm1-a', leaseUntil: 130_000, startedAt: 100_000 });
+  const m2 = { masterId: 'm2', claimId: 'm2-a' };
+  await assert.rejects(env.store.minions.claimHighstate('i-hs', m2, 30_000, { now: 129_999 }), ConditionFailedError);
+  // The same attempt repeating its claim (a retried request) keeps it.
+  await env.store.minions.claimHighstate('i-hs', m1, 30_000, { now: 101_000 });
+  const taken = await env.store.minions.claimHighstate('i-hs', m2, 30_000, { now: 131_000 });
   assert.equal(taken.highstate?.claimedBy, 'm2');
   // The crashed holder learns it lost the claim.
-  await assert.rejects(env.store.minions.renewHighstate('i-hs', 'm1', 30_000, 132_000), ConditionFailedError);
-  await assert.rejects(env.store.minions.finishHighstate('i-hs', 'm1', { result: 'success' }), ConditionFailedError);
+  await assert.rejects(env.store.minions.renewHighstate('i-hs', m1, 30_000, 132_000), ConditionFailedError);
+  await assert.rejects(
+    env.store.minions.finishHighstate('i-hs', m1, { result: 'success', jid: 'j1' }),
+    ConditionFailedError,
+  );
+});
+
+test('a second attempt by the same master is refused while its first holds the claim', async () => {
+  await env.store.minions.registerKey('i-twice', key('twice'));
+  await env.store.minions.claimHighstate('i-twice', { masterId: 'm1', claimId: 'first' }, 30_000, { now: 1_000 });
+  await assert.rejects(
+    env.store.minions.claimHighstate('i-twice', { masterId: 'm1', claimId: 'second' }, 30_000, { now: 1_040 }),
+    ConditionFailedError,
+  );
+});
+
+test('one job per claim, and a taking-over claim adopts the job the row names', async () => {
+  await env.store.minions.registerKey('i-job', key('job'));
+  const first = { masterId: 'm1', claimId: 'm1-a' };
+  await env.store.minions.claimHighstate('i-job', first, 1_000, { now: 0 });
+  await env.store.minions.recordHighstateJob('i-job', first, 'j1');
+  await assert.rejects(env.store.minions.recordHighstateJob('i-job', first, 'j2'), ConditionFailedError);
+  const next = { masterId: 'm2', claimId: 'm2-a' };
+  // A claim that expects no job (it would start its own) is refused: the row has one.
+  await assert.rejects(env.store.minions.claimHighstate('i-job', next, 1_000, { now: 5_000 }), ConditionFailedError);
+  const adopted = await env.store.minions.claimHighstate('i-job', next, 1_000, { jid: 'j1', now: 5_000 });
+  assert.equal(adopted.highstate?.jid, 'j1');
+  // The result is only the claimed job's.
+  await assert.rejects(
+    env.store.minions.finishHighstate('i-job', next, { result: 'failure', jid: 'j2' }),
+    ConditionFailedError,
+  );
+  const done = await env.store.minions.finishHighstate('i-job', next, { result: 'success', jid: 'j1' }, 5_500);
+  assert.equal(done.highstate?.result, 'success');
 });
 
 test('a finished highstate is never claimed again', async () => {
   await env.store.minions.registerKey('i-done', key('done'));
-  await env.store.minions.claimHighstate('i-done', 'm1', 1_000, 0);
-  assert.equal((await env.store.minions.renewHighstate('i-done', 'm1', 1_000, 500)).highstate?.leaseUntil, 1_500);
-  const done = await env.store.minions.finishHighstate('i-done', 'm1', { result: 'failure', jid: 'j1' }, 900);
+  const m1 = { masterId: 'm1', claimId: 'm1-a' };
+  await env.store.minions.claimHighstate('i-done', m1, 1_000, { now: 0 });
+  assert.equal((await env.store.minions.renewHighstate('i-done', m1, 1_000, 500)).highstate?.leaseUntil, 1_500);
+  await env.store.minions.recordHighstateJob('i-done', m1, 'j1');
+  const done = await env.store.minions.finishHighstate('i-done', m1, { result: 'failure', jid: 'j1' }, 900);
   assert.deepEqual(done.highstate, {
     claimedBy: 'm1',
+    claimId: 'm1-a',
     leaseUntil: 1_500,
     startedAt: 0,
     result: 'failure',
     jid: 'j1',
     finishedAt: 900,
   });
-  await assert.rejects(env.store.minions.claimHighstate('i-done', 'm2', 1_000, 10_000), ConditionFailedError);
-  await assert.rejects(env.store.minions.claimHighstate('i-unknown', 'm2', 1_000, 10_000), ConditionFailedError);
+  const m2 = { masterId: 'm2', claimId: 'm2-a' };
+  await assert.rejects(env.store.minions.claimHighstate('i-done', m2, 1_000, { now: 10_000 }), ConditionFailedError);
+  await assert.rejects(
+    env.store.minions.claimHighstate('i-done', m2, 1_000, { jid: 'j1', now: 10_000 }),
+    ConditionFailedError,
+  );
+  await assert.rejects(env.store.minions.claimHighstate('i-unknown', m2, 1_000, { now: 10_000 }), ConditionFailedError);
 });
 
 test('a minion can be disabled and enabled again', async () => {
@@ -181,4 +223,38 @@ test('lifecycle steps only move forward: a launch processed after its terminate 
   assert.equal((await env.store.minions.get('i-order'))?.lifecycle?.state, 'terminated');
   const again = await env.store.minions.setLifecycle('i-order', { state: 'terminated', group: 'web' }, 30);
   assert.equal(again?.lifecycle?.updatedAt, 30, 'a duplicate of the current step is applied again');
+});
+
+test('warm pool: an instance leaves the pool once, its preparation forgotten; it returns keeping its key', async () => {
+  const m = env.store.minions;
+  await m.setLifecycle('i-warm', { state: 'warming', group: 'web', token: 'w' }, 1);
+  await m.registerKey('i-warm', key('w'));
+  await m.setKeyState('i-warm', 'pending', 'accepted');
+  const first = { masterId: 'master-1', claimId: 'master-1-a' };
+  await m.claimHighstate('i-warm', first, 60_000, { now: 2 });
+  await m.recordHighstateJob('i-warm', first, 'j-warm');
+  await m.finishHighstate('i-warm', first, { result: 'success', jid: 'j-warm' }, 3);
+  await m.setLifecycle('i-warm', { state: 'warmed', group: 'web', token: 'w' }, 4);
+
+  assert.equal(await m.leaveWarmPool('i-warm', { state: 'launching', group: 'web', token: 'l' }, 5), true);
+  const left = await m.get('i-warm');
+  assert.equal(left?.lifecycle?.state, 'launching');
+  assert.equal(left?.highstate, undefined, 'the first highstate in service runs afresh');
+  assert.equal(left?.keyState, 'accepted');
+  // A repeated delivery of the same message finds it launching: nothing moves.
+  await m.claimHighstate('i-warm', { masterId: 'master-2', claimId: 'master-2-a' }, 60_000, { now: 6 });
+  assert.equal(await m.leaveWarmPool('i-warm', { state: 'launching', group: 'web', token: 'l' }, 7), false);
+  assert.equal((await m.get('i-warm'))?.highstate?.claimedBy, 'master-2', 'a running claim is never wiped');
+
+  await m.setLifecycle('i-warm', { state: 'in-service', group: 'web' }, 8);
+  assert.equal(await m.returnToWarmPool('i-warm', { group: 'web', token: 'r' }, 9), true);
+  const back = await m.get('i-warm');
+  assert.equal(back?.lifecycle?.state, 'warmed');
+  assert.equal(back?.keyState, 'accepted', 'an instance back in the pool keeps its key');
+
+  await m.setLifecycle('i-warm', { state: 'terminated', group: 'web' }, 10);
+  assert.equal(await m.returnToWarmPool('i-warm', { group: 'web' }, 11), false, 'a terminated instance stays so');
+  assert.equal(await m.leaveWarmPool('i-warm', { state: 'launching', group: 'web' }, 12), false);
+  assert.equal(await m.returnToWarmPool('i-never', { group: 'web' }, 13), false, 'no row is made for an unknown id');
+  assert.equal(await m.get('i-never'), undefined);
 });

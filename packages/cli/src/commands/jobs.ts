@@ -6,6 +6,7 @@ export interface JobsOptions {
   out?: OutputFormat;
   api?: string;
   token?: string;
+  ca?: string;
 }
 
 interface Job {

@@ -4,15 +4,18 @@ import { emit, type OutputFormat } from '../output.js';
 export interface KeysOptions {
   state?: string;
   include?: boolean;
+  fingerprint?: string;
   out?: OutputFormat;
   api?: string;
   token?: string;
+  ca?: string;
 }
 
 interface KeyInfo {
   minionId: string;
   state: string;
   fingerprint: string;
+  contested?: boolean;
   quarantined?: { reason: string };
 }
 interface KeyChange {
@@ -40,6 +43,7 @@ export async function change(
   const { changes } = await request<{ changes: KeyChange[] }>(api, 'POST', `/keys/${action}`, {
     match: pattern,
     include: options.include === true,
+    ...(options.fingerprint === undefined ? {} : { fingerprint: options.fingerprint }),
   });
   await emit(options.out ?? 'text', { changes }, () =>
     changes.length === 0
@@ -53,7 +57,10 @@ function formatKeys(found: readonly KeyInfo[]): string {
   const sections = ['accepted', 'pending', 'rejected', 'denied'].map((state) => {
     const ids = found
       .filter((k) => k.state === state)
-      .map((k) => `  ${k.minionId}  ${k.fingerprint}${k.quarantined ? `  QUARANTINED: ${k.quarantined.reason}` : ''}`);
+      .map(
+        (k) =>
+          `  ${k.minionId}  ${k.fingerprint}${k.contested === true ? '  CONTESTED' : ''}${k.quarantined ? `  QUARANTINED: ${k.quarantined.reason}` : ''}`,
+      );
     return [`${state[0]?.toUpperCase()}${state.slice(1)} keys:`, ...ids].join('\n');
   });
   return sections.join('\n');

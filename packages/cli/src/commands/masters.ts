@@ -5,6 +5,7 @@ export interface ApiOptions {
   out?: OutputFormat;
   api?: string;
   token?: string;
+  ca?: string;
 }
 
 interface MasterView {

@@ -11,10 +11,11 @@ interface MinionView {
   grains: Record<string, unknown>;
   highstate?: { result?: string; finishedAt?: number };
   disabled?: { by: string; reason: string };
+  contested?: { fingerprints: string[] };
 }
 
 const KEY_STATES = ['pending', 'accepted', 'rejected', 'denied'];
-const LIFECYCLE_STATES = ['launching', 'in-service', 'terminating', 'terminated'];
+const LIFECYCLE_STATES = ['warming', 'warmed', 'launching', 'in-service', 'terminating', 'terminated'];
 
 export interface MinionsOptions {
   state?: string;
@@ -23,6 +24,7 @@ export interface MinionsOptions {
   out?: OutputFormat;
   api?: string;
   token?: string;
+  ca?: string;
 }
 
 /**
@@ -68,6 +70,9 @@ function formatMinion(m: MinionView): string {
     (m.connected ? (m.connectedMaster ?? '') : 'offline').padEnd(20),
     `highstate:${highstate}`.padEnd(20),
     os,
-    m.disabled === undefined ? '' : ` DISABLED by ${m.disabled.by} (${m.disabled.reason})`,
+    (m.disabled === undefined ? '' : ` DISABLED by ${m.disabled.by} (${m.disabled.reason})`) +
+      (m.contested === undefined
+        ? ''
+        : ` CONTESTED by ${m.contested.fingerprints.length} keys (phoenix keys list ${m.minionId})`),
   ].join(' ');
 }

@@ -20,6 +20,7 @@ export interface RunOptions {
   forceColor?: boolean;
   api?: string;
   token?: string;
+  ca?: string;
 }
 
 /** Exit status when the only minions missing are those not connected to any master. */

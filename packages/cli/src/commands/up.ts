@@ -27,13 +27,18 @@ export interface UpOptions {
 
 /** How often the connection file's list of master APIs is brought up to date. */
 const API_REFRESH_MS = 2_000;
-/** How long `phoenix up` waits for its first minions to be accepted and connected before it reports. */
+/**
+ * How long `phoenix up` waits for its first minions to be accepted, connected and in service (their
+ * first highstate run) before it reports.
+ */
 const MINIONS_READY_TIMEOUT_MS = 60_000;
 
 /** What the cluster's start-up came to, for the banner: what happened, not what should. */
 interface Readiness {
   accepted: number;
   connected: number;
+  /** Past their first highstate: a job sent now finds no state run in progress. */
+  inService: number;
 }
 
 /** `phoenix up`: the whole local cluster in the foreground until Ctrl-C, or detached with --detach. */
@@ -142,27 +147,34 @@ async function upLogger(): Promise<Logger> {
 }
 
 /**
- * Waits (bounded) until the minions asked for are accepted, by the lifecycle reactor, and
- * connected to a master, through the API as any operator would see it. Returns what it saw.
+ * Waits (bounded) until the minions asked for are accepted by the lifecycle reactor, connected to a
+ * master and in service (the reactor ran their first highstate), through the API as any operator
+ * would see it. Until then a state job would find the first highstate still running. Returns what
+ * it saw.
  */
 async function waitForMinions(file: ConnectionFile, minions: number, log: Logger): Promise<Readiness> {
   const api = { url: file.api?.[0] ?? '', token: file.token ?? '' };
   const deadline = Date.now() + MINIONS_READY_TIMEOUT_MS;
-  let seen: Readiness = { accepted: 0, connected: 0 };
+  let seen: Readiness = { accepted: 0, connected: 0, inService: 0 };
   if (minions === 0 || api.url === '') return seen;
   for (;;) {
     try {
       const { minions: listed } = await request<{
-        minions: Array<{ keyState?: string; connected: boolean }>;
+        minions: Array<{ keyState?: string; connected: boolean; lifecycle?: { state: string } }>;
       }>(api, 'GET', '/minions?limit=1000', undefined, 5_000);
       const accepted = listed.filter((m) => m.keyState === 'accepted');
-      seen = { accepted: accepted.length, connected: accepted.filter((m) => m.connected).length };
-      if (seen.connected >= minions) return seen;
+      const connected = accepted.filter((m) => m.connected);
+      seen = {
+        accepted: accepted.length,
+        connected: connected.length,
+        inService: connected.filter((m) => m.lifecycle?.state === 'in-service').length,
+      };
+      if (seen.inService >= minions) return seen;
     } catch (err) {
       log.debug({ err }, 'the masters API is not answering yet');
     }
     if (Date.now() > deadline) {
-      log.warn({ ...seen, minions }, 'not every minion was accepted and connected in time; see their logs');
+      log.warn({ ...seen, minions }, 'not every minion was accepted, connected and in service in time; see their logs');
       return seen;
     }
     await new Promise((resolve) => setTimeout(resolve, 250));
@@ -244,9 +256,9 @@ function describe(
   const happened =
     minions === 0
       ? 'No minions were asked for: add some with npx phoenix local scale N.'
-      : ready.connected >= minions
-        ? `${minions} minion${minions === 1 ? '' : 's'} launched; the lifecycle reactor accepted ${minions === 1 ? 'its key' : 'their keys'} (attested launches) and ${minions === 1 ? 'it is' : 'they are'} connected.`
-        : `${minions} minion${minions === 1 ? '' : 's'} launched; ${ready.accepted} accepted and ${ready.connected} connected so far (their logs: ${join(localClusterDir(), 'instances')}).`;
+      : ready.inService >= minions
+        ? `${minions} minion${minions === 1 ? '' : 's'} launched; the lifecycle reactor accepted ${minions === 1 ? 'its key' : 'their keys'} (attested launches) and ran ${minions === 1 ? 'its' : 'their'} first highstate: ${minions === 1 ? 'it is' : 'they are'} connected and in service.`
+        : `${minions} minion${minions === 1 ? '' : 's'} launched; ${ready.accepted} accepted, ${ready.connected} connected and ${ready.inService} in service so far (their logs: ${join(localClusterDir(), 'instances')}).`;
   return [
     `Phoenix local cluster running (pid ${file.pid})`,
     line('masters', `${masters} (${file.groups.masters}), API ${(file.api ?? []).join(', ') || 'none'}`),
@@ -301,7 +313,7 @@ async function detach(argv: readonly string[], out: OutputFormat, options: UpOpt
     const file = await readConnectionFile().catch(() => undefined);
     if (file !== undefined && file.pid === child.pid) {
       child.unref();
-      const ready = file.minions ?? { accepted: 0, connected: 0 };
+      const ready = file.minions ?? { accepted: 0, connected: 0, inService: 0 };
       await emit(out, { ...summary(file, options, ready), log: logPath }, () =>
         describe(
           file,

@@ -44,7 +44,8 @@ export function masterConfig(instance: MasterInstance): Record<string, unknown> 
       queueUrl: instance.reactor.queueUrl,
       groups: {
         [instance.reactor.groups.masters]: { role: 'masters' },
-        [instance.reactor.groups.minions]: { role: 'minions' },
+        // The grains user data writes on each minion, vouched for by the masters (pillar, -G role:web).
+        [instance.reactor.groups.minions]: { role: 'minions', grains: { ...LOCAL_MINION_GRAINS } },
       },
       // Short polls: a local cluster stops promptly; on AWS the 20 s default saves requests.
       waitTimeSeconds: 1,

@@ -14,8 +14,10 @@ import {
   type GroupSnapshot,
   type InstanceSnapshot,
   type LifecycleHookConfig,
+  type LifecyclePlace,
   type LifecycleState,
   type LifecycleTransition,
+  type WarmPoolConfig,
 } from './model.js';
 
 export interface Group {
@@ -30,6 +32,7 @@ export interface Group {
   readonly subnetId: string;
   readonly topicArn: string | undefined;
   readonly hooks: ReadonlyMap<LifecycleTransition, LifecycleHookConfig>;
+  readonly warmPool: Readonly<WarmPoolConfig> | undefined;
   readonly instances: Map<string, Instance>;
   /** The last change of desired capacity, in AWS's words: the first sentence of later Causes. */
   capacityCause: string;
@@ -49,6 +52,8 @@ export interface Instance {
     readonly hook: LifecycleHookConfig;
     readonly token: string;
     readonly deadline: number;
+    /** Where the held instance goes when the action completes. */
+    readonly destination: LifecyclePlace;
     timer?: NodeJS.Timeout;
   };
   running?: RunningInstance;
@@ -83,6 +88,15 @@ export function buildGroup(config: GroupConfig, options: { region: string; accou
     }
     hooks.set(hook.transition, Object.freeze({ ...hook }));
   }
+  const warmPool = config.warmPool;
+  if (warmPool !== undefined) {
+    if (!(Number.isInteger(warmPool.minSize) && warmPool.minSize >= 0)) {
+      throw configError(name, 'needs a whole, non-negative warm pool minSize');
+    }
+    if (warmPool.poolState !== undefined && warmPool.poolState !== 'Stopped' && warmPool.poolState !== 'Running') {
+      throw configError(name, 'needs warm pool poolState Stopped or Running');
+    }
+  }
   return {
     name,
     arn: groupArn(options.region, options.accountId, randomUUID(), name),
@@ -95,6 +109,7 @@ export function buildGroup(config: GroupConfig, options: { region: string; accou
     subnetId: `subnet-${hex(17)}`,
     topicArn: config.topicArn,
     hooks,
+    warmPool: warmPool === undefined ? undefined : Object.freeze({ ...warmPool }),
     instances: new Map(),
     capacityCause: `At ${causeTime(now)} a user request created an AutoScalingGroup changing the desired capacity from 0 to ${desiredCapacity}.`,
     reconcileQueued: false,
@@ -112,12 +127,13 @@ export function snapshotGroup(group: Group): GroupSnapshot {
     availabilityZone: group.availabilityZone,
     instanceType: group.instanceType,
     hooks: Object.freeze([...group.hooks.values()]),
+    ...(group.warmPool === undefined ? {} : { warmPool: group.warmPool }),
     instances: Object.freeze([...group.instances.values()].map(snapshotInstance)),
   });
 }
 
 export function snapshotInstance(instance: Instance): InstanceSnapshot {
-  const pid = instance.state === 'Terminated' ? undefined : instance.running?.pid;
+  const pid = instance.state.endsWith('Terminated') ? undefined : instance.running?.pid;
   return Object.freeze({
     instanceId: instance.id,
     groupName: instance.group.name,

@@ -1,9 +1,10 @@
 /**
  * The messages AWS Auto Scaling sends, in its exact JSON shapes and key order: the lifecycle-hook
- * message (sent straight to the SQS notification target) and the group notification (published
- * to SNS, so it reaches the queue inside SNS's envelope). Pure: everything comes in as arguments.
+ * message (sent straight to the SQS notification target), the group notification (published to
+ * SNS, so it reaches the queue inside SNS's envelope) and the EventBridge events of both (source
+ * `aws.autoscaling`, as a rule delivers them). Pure: everything comes in as arguments.
  */
-import { LAUNCHING, type LifecycleHookConfig } from './model.js';
+import { LAUNCHING, type LifecycleHookConfig, type LifecyclePlace } from './model.js';
 
 export type GroupEvent =
   'autoscaling:EC2_INSTANCE_LAUNCH' | 'autoscaling:EC2_INSTANCE_LAUNCH_ERROR' | 'autoscaling:EC2_INSTANCE_TERMINATE';
@@ -16,6 +17,9 @@ export interface Activity {
   readonly description: string;
   readonly cause: string;
   readonly startTime: Date;
+  /** Where the instance comes from and goes to in this activity. */
+  readonly origin: LifecyclePlace;
+  readonly destination: LifecyclePlace;
 }
 
 export interface HookMessageInput {
@@ -27,14 +31,15 @@ export interface HookMessageInput {
   /** The activity's id: AWS uses it as the hook message's RequestId. */
   requestId: string;
   time: Date;
+  origin: LifecyclePlace;
+  destination: LifecyclePlace;
 }
 
 export function lifecycleHookMessage(input: HookMessageInput): string {
-  const launching = input.hook.transition === LAUNCHING;
   return JSON.stringify({
-    Origin: launching ? 'EC2' : 'AutoScalingGroup',
+    Origin: input.origin,
     LifecycleHookName: input.hook.name,
-    Destination: launching ? 'AutoScalingGroup' : 'EC2',
+    Destination: input.destination,
     AccountId: input.accountId,
     RequestId: input.requestId,
     LifecycleTransition: input.hook.transition,
@@ -89,6 +94,73 @@ export function groupNotification(input: NotificationInput): { subject: string; 
     Event: input.event,
   });
   return { subject: `Auto Scaling: ${SUBJECTS[input.event]} for group "${activity.groupName}"`, message };
+}
+
+/** EventBridge's envelope of an Auto Scaling event (source `aws.autoscaling`). */
+interface BusInput {
+  /** The event's own id (a UUID). */
+  eventId: string;
+  accountId: string;
+  region: string;
+  groupArn: string;
+  time: Date;
+}
+
+function busEvent(input: BusInput, detailType: string, resources: string[], detail: Record<string, unknown>): string {
+  return JSON.stringify({
+    version: '0',
+    id: input.eventId,
+    'detail-type': detailType,
+    source: 'aws.autoscaling',
+    account: input.accountId,
+    time: causeTime(input.time),
+    region: input.region,
+    resources,
+    detail,
+  });
+}
+
+/** The EventBridge event of a lifecycle action (`EC2 Instance-launch Lifecycle Action`, …). */
+export function lifecycleActionEvent(input: HookMessageInput & BusInput): string {
+  const launching = input.hook.transition === LAUNCHING;
+  return busEvent(input, `EC2 Instance-${launching ? 'launch' : 'terminate'} Lifecycle Action`, [input.groupArn], {
+    LifecycleActionToken: input.token,
+    AutoScalingGroupName: input.groupName,
+    LifecycleHookName: input.hook.name,
+    EC2InstanceId: input.instanceId,
+    LifecycleTransition: input.hook.transition,
+    ...(input.hook.notificationMetadata === undefined ? {} : { NotificationMetadata: input.hook.notificationMetadata }),
+    Origin: input.origin,
+    Destination: input.destination,
+  });
+}
+
+const SCALING_EVENTS: Record<GroupEvent, string> = {
+  'autoscaling:EC2_INSTANCE_LAUNCH': 'EC2 Instance Launch Successful',
+  'autoscaling:EC2_INSTANCE_LAUNCH_ERROR': 'EC2 Instance Launch Unsuccessful',
+  'autoscaling:EC2_INSTANCE_TERMINATE': 'EC2 Instance Terminate Successful',
+};
+
+/** The EventBridge event that mirrors a group notification (`EC2 Instance Launch Successful`, …). */
+export function scalingEvent(input: Omit<NotificationInput, 'groupArn'> & BusInput): string {
+  const { activity } = input;
+  const failed = input.event === 'autoscaling:EC2_INSTANCE_LAUNCH_ERROR';
+  const instanceArn = `arn:aws:ec2:${input.region}:${input.accountId}:instance/${activity.instanceId}`;
+  return busEvent(input, SCALING_EVENTS[input.event], [input.groupArn, instanceArn], {
+    StatusCode: failed ? 'Failed' : 'InProgress',
+    Description: activity.description,
+    AutoScalingGroupName: activity.groupName,
+    ActivityId: activity.activityId,
+    Details: { 'Availability Zone': input.availabilityZone, 'Subnet ID': input.subnetId },
+    RequestId: activity.activityId,
+    StatusMessage: input.statusMessage ?? '',
+    EndTime: input.time.toISOString(),
+    EC2InstanceId: activity.instanceId,
+    StartTime: activity.startTime.toISOString(),
+    Cause: activity.cause,
+    Origin: activity.origin,
+    Destination: activity.destination,
+  });
 }
 
 /** AWS writes the times inside a Cause to the second. */

@@ -5,7 +5,7 @@ export const TERMINATING = 'autoscaling:EC2_INSTANCE_TERMINATING';
 export type LifecycleTransition = typeof LAUNCHING | typeof TERMINATING;
 export type LifecycleActionResult = 'CONTINUE' | 'ABANDON';
 
-/** AWS's `LifecycleState` values that the simulator goes through. */
+/** AWS's `LifecycleState` values that the simulator goes through (`Warmed:…`: in the warm pool). */
 export type LifecycleState =
   | 'Pending'
   | 'Pending:Wait'
@@ -14,7 +14,19 @@ export type LifecycleState =
   | 'Terminating'
   | 'Terminating:Wait'
   | 'Terminating:Proceed'
-  | 'Terminated';
+  | 'Terminated'
+  | 'Warmed:Pending'
+  | 'Warmed:Pending:Wait'
+  | 'Warmed:Pending:Proceed'
+  | 'Warmed:Stopped'
+  | 'Warmed:Running'
+  | 'Warmed:Terminating'
+  | 'Warmed:Terminating:Wait'
+  | 'Warmed:Terminating:Proceed'
+  | 'Warmed:Terminated';
+
+/** Where an instance comes from and goes to in a transition, as AWS's messages say (`Origin`, `Destination`). */
+export type LifecyclePlace = 'EC2' | 'AutoScalingGroup' | 'WarmPool';
 
 export interface LifecycleHookConfig {
   name: string;
@@ -27,6 +39,21 @@ export interface LifecycleHookConfig {
   defaultResult: LifecycleActionResult;
   /** Passed through in every hook message, as AWS does. */
   notificationMetadata?: string;
+  /**
+   * Whether the hook sends its message to the lifecycle queue (on AWS: it has a
+   * NotificationTargetARN). Default true; without one, only an EventBridge rule hears of it.
+   */
+  notifyQueue?: boolean;
+}
+
+/** A warm pool: instances launched and prepared ahead, kept stopped (or running) until the group needs them. */
+export interface WarmPoolConfig {
+  /** Instances kept in the pool (AWS's MinSize; MaxGroupPreparedCapacity is not simulated). */
+  minSize: number;
+  /** What an instance in the pool is: `Stopped` (its process ended) or `Running`. Default `Stopped`. */
+  poolState?: 'Stopped' | 'Running';
+  /** Scale-in returns instances to the pool instead of terminating them (AWS's InstanceReusePolicy). */
+  reuseOnScaleIn?: boolean;
 }
 
 export interface GroupConfig {
@@ -41,6 +68,7 @@ export interface GroupConfig {
   /** Defaults: `<region>a`, `t3.micro`. */
   availabilityZone?: string;
   instanceType?: string;
+  warmPool?: WarmPoolConfig;
 }
 
 export interface InstanceSnapshot {
@@ -65,7 +93,8 @@ export interface GroupSnapshot {
   readonly availabilityZone: string;
   readonly instanceType: string;
   readonly hooks: readonly Readonly<LifecycleHookConfig>[];
-  /** Oldest first, Terminated ones included (AWS's Describe calls leave those out). */
+  readonly warmPool?: Readonly<WarmPoolConfig>;
+  /** Oldest first, Terminated and warm-pool ones included (AWS's Describe calls leave those out). */
   readonly instances: readonly InstanceSnapshot[];
 }
 

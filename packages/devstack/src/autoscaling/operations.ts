@@ -3,6 +3,7 @@
  * and returns the `<ActionResult>` content with AWS's element names (the ones the AWS SDK's
  * deserializers read). Any refusal is an AutoScalingRequestError thrown before anything changes.
  */
+import { validationError } from './errors.js';
 import type { Activity } from './messages.js';
 import type { GroupSnapshot, InstanceSnapshot } from './model.js';
 import type { QueryParams, XmlValue } from './query-protocol.js';
@@ -86,11 +87,46 @@ export const OPERATIONS: ReadonlyMap<string, Operation> = new Map<string, Operat
       };
     },
   ],
+  [
+    'DescribeWarmPool',
+    (params, simulator) => {
+      const name = params.required('AutoScalingGroupName');
+      const group = simulator.describe().groups.find((candidate) => candidate.name === name);
+      if (group === undefined)
+        throw validationError(`AutoScalingGroup name not found - AutoScalingGroup ${name} not found`);
+      const pool = group.warmPool;
+      return {
+        ...(pool === undefined
+          ? {}
+          : {
+              WarmPoolConfiguration: {
+                MinSize: pool.minSize,
+                PoolState: pool.poolState ?? 'Stopped',
+                InstanceReusePolicy: { ReuseOnScaleIn: pool.reuseOnScaleIn ?? false },
+              },
+            }),
+        Instances: group.instances
+          .filter((instance) => isListed(instance) && instance.lifecycleState.startsWith('Warmed:'))
+          .map((instance) => ({
+            InstanceId: instance.instanceId,
+            InstanceType: instance.instanceType,
+            AvailabilityZone: instance.availabilityZone,
+            LifecycleState: instance.lifecycleState,
+            HealthStatus: 'Healthy',
+          })),
+      };
+    },
+  ],
 ]);
 
 /** AWS stops listing an instance once it is terminated. */
 function isListed(instance: InstanceSnapshot): boolean {
-  return instance.lifecycleState !== 'Terminated';
+  return !instance.lifecycleState.endsWith('Terminated');
+}
+
+/** DescribeAutoScalingGroups lists the group's own instances; the warm pool's are DescribeWarmPool's. */
+function inGroup(instance: InstanceSnapshot): boolean {
+  return isListed(instance) && !instance.lifecycleState.startsWith('Warmed:');
 }
 
 function groupXml(group: GroupSnapshot): XmlValue {
@@ -106,7 +142,7 @@ function groupXml(group: GroupSnapshot): XmlValue {
     TargetGroupARNs: [],
     HealthCheckType: 'EC2',
     HealthCheckGracePeriod: 300,
-    Instances: group.instances.filter(isListed).map((instance) => ({
+    Instances: group.instances.filter(inGroup).map((instance) => ({
       InstanceId: instance.instanceId,
       InstanceType: instance.instanceType,
       AvailabilityZone: instance.availabilityZone,

@@ -8,7 +8,15 @@ import { AutoScalingErrorCodes, validationError } from './errors.js';
 import type { IdentityDocumentSigner } from './identity-signer.js';
 import type { InstanceLauncher } from './launcher.js';
 import { buildGroup, configError, hex, snapshotGroup, snapshotInstance, type Group, type Instance } from './groups.js';
-import { causeTime, groupNotification, lifecycleHookMessage, type Activity, type GroupEvent } from './messages.js';
+import {
+  causeTime,
+  groupNotification,
+  lifecycleActionEvent,
+  lifecycleHookMessage,
+  scalingEvent,
+  type Activity,
+  type GroupEvent,
+} from './messages.js';
 import {
   LAUNCHING,
   TERMINATING,
@@ -34,6 +42,11 @@ export interface AutoScalingSimulatorOptions {
   logger: Logger;
   /** After the launcher fails, launches in that group wait this long (AWS backs off too). Default 10 s. */
   launchRetryDelayMs?: number;
+  /**
+   * An EventBridge rule for source `aws.autoscaling` whose target is this queue: every lifecycle
+   * action and scaling event is delivered there as EventBridge would. None when absent.
+   */
+  eventBridgeQueueUrl?: string;
 }
 
 export interface LifecycleActionTarget {
@@ -50,6 +63,20 @@ const GONE: ReadonlySet<LifecycleState> = new Set([
   'Terminating:Wait',
   'Terminating:Proceed',
   'Terminated',
+  'Warmed:Terminating',
+  'Warmed:Terminating:Wait',
+  'Warmed:Terminating:Proceed',
+  'Warmed:Terminated',
+]);
+/** Warm instances ready to be put into service. */
+const WARM_READY: ReadonlySet<LifecycleState> = new Set(['Warmed:Stopped', 'Warmed:Running']);
+/** Instances that count towards the warm pool's size: being prepared, or ready. */
+const IN_POOL: ReadonlySet<LifecycleState> = new Set([
+  'Warmed:Pending',
+  'Warmed:Pending:Wait',
+  'Warmed:Pending:Proceed',
+  'Warmed:Stopped',
+  'Warmed:Running',
 ]);
 /** AWS's cap on how long one lifecycle action can be kept open by heartbeats: 100 × the timeout, at most 48 h. */
 const GLOBAL_TIMEOUT_FACTOR = 100;
@@ -159,7 +186,7 @@ export class AutoScalingSimulator extends EventEmitter<{ change: [AutoScalingSna
   /** TerminateInstanceInAutoScalingGroup. Returns the termination activity. */
   terminateInstance(instanceId: string, shouldDecrementDesiredCapacity: boolean): Activity {
     const instance = this.findInstance(instanceId);
-    if (instance === undefined || instance.state === 'Terminated') {
+    if (instance === undefined || instance.state.endsWith('Terminated')) {
       throw validationError(`Instance Id not found - No managed instance found for instance ID: ${instanceId}`);
     }
     // Asking twice is answered with the termination already under way, and changes nothing.
@@ -273,7 +300,15 @@ export class AutoScalingSimulator extends EventEmitter<{ change: [AutoScalingSna
   private reconcile(group: Group): void {
     const live = [...group.instances.values()].filter((instance) => COUNTED.has(instance.state));
     if (live.length < group.desired && group.backoff === undefined) {
-      for (let count = live.length; count < group.desired; count++) this.launch(group, count);
+      // The warm pool first, oldest instance first, as AWS does; then new instances.
+      const ready = [...group.instances.values()]
+        .filter((instance) => WARM_READY.has(instance.state))
+        .sort((a, b) => a.seq - b.seq);
+      for (let count = live.length; count < group.desired; count++) {
+        const warm = ready.shift();
+        if (warm === undefined) this.launch(group, count, 'AutoScalingGroup');
+        else this.leavePool(warm, count);
+      }
     } else if (live.length > group.desired) {
       // Newest first (AWS's default policy weighs zones and launch templates, which the devstack
       // has not): the instance least settled goes, and the long-lived masters stay. Instances in a
@@ -285,43 +320,54 @@ export class AutoScalingSimulator extends EventEmitter<{ change: [AutoScalingSna
       let count = live.length;
       for (const victim of victims) {
         const at = causeTime(new Date());
-        this.beginTermination(
-          victim,
-          `${group.capacityCause}  At ${at} an instance was taken out of service in response to a difference between desired and actual capacity, shrinking the capacity from ${count} to ${count - 1}.  At ${at} instance ${victim.id} was selected for termination.`,
-        );
+        const cause = `${group.capacityCause}  At ${at} an instance was taken out of service in response to a difference between desired and actual capacity, shrinking the capacity from ${count} to ${count - 1}.  At ${at} instance ${victim.id} was selected for termination.`;
+        if (group.warmPool?.reuseOnScaleIn === true) this.returnToPool(victim, cause);
+        else this.beginTermination(victim, cause);
         count -= 1;
       }
     }
+    // The pool is kept at its minimum size (MaxGroupPreparedCapacity is not simulated).
+    if (group.warmPool !== undefined && group.backoff === undefined) {
+      const pooled = [...group.instances.values()].filter((instance) => IN_POOL.has(instance.state)).length;
+      for (let count = pooled; count < group.warmPool.minSize; count++) this.launch(group, count, 'WarmPool');
+    }
   }
 
-  private launch(group: Group, count: number): void {
+  private launch(group: Group, count: number, destination: 'AutoScalingGroup' | 'WarmPool'): void {
     const id = `i-${hex(17)}`;
     const now = new Date();
     const seq = this.launched++;
+    const intoPool = destination === 'WarmPool';
     const instance: Instance = {
       id,
       group,
       seq,
       launchTime: now,
       privateIp: `10.0.${Math.floor(seq / 250) % 256}.${(seq % 250) + 4}`,
-      state: 'Pending',
+      state: intoPool ? 'Warmed:Pending' : 'Pending',
       activity: {
         activityId: randomUUID(),
         groupName: group.name,
         instanceId: id,
-        description: `Launching a new EC2 instance: ${id}`,
-        cause: `${group.capacityCause}  At ${causeTime(now)} an instance was started in response to a difference between desired and actual capacity, increasing the capacity from ${count} to ${count + 1}.`,
+        description: intoPool
+          ? `Launching a new EC2 instance into warm pool: ${id}`
+          : `Launching a new EC2 instance: ${id}`,
+        cause: intoPool
+          ? `At ${causeTime(now)} an instance was launched to maintain the warm pool size of ${group.warmPool?.minSize ?? 0}, increasing it from ${count} to ${count + 1}.`
+          : `${group.capacityCause}  At ${causeTime(now)} an instance was started in response to a difference between desired and actual capacity, increasing the capacity from ${count} to ${count + 1}.`,
         startTime: now,
+        origin: 'EC2',
+        destination,
       },
       work: Promise.resolve(),
     };
     group.instances.set(id, instance);
-    this.setState(instance, 'Pending');
+    this.setState(instance, instance.state);
     this.enqueue(instance, () => this.boot(instance));
   }
 
-  /** Starts the instance's process at once: on AWS an instance boots while its launch hook holds it. */
-  private async boot(instance: Instance): Promise<void> {
+  /** Starts the instance's process: on AWS an instance boots while its launch hook holds it. */
+  private async startProcess(instance: Instance): Promise<void> {
     const { group } = instance;
     const identity = this.options.signer.sign({
       accountId: this.options.accountId,
@@ -333,26 +379,100 @@ export class AutoScalingSimulator extends EventEmitter<{ change: [AutoScalingSna
       privateIp: instance.privateIp,
       pendingTime: instance.launchTime,
     });
+    instance.stopped = undefined;
+    instance.running = await this.options.launcher.launch({
+      instanceId: instance.id,
+      groupName: group.name,
+      identity,
+      privateIp: instance.privateIp,
+      availabilityZone: group.availabilityZone,
+    });
+  }
+
+  private async boot(instance: Instance): Promise<void> {
+    const { group } = instance;
+    const intoPool = instance.state === 'Warmed:Pending';
     try {
-      instance.running = await this.options.launcher.launch({
-        instanceId: instance.id,
-        groupName: group.name,
-        identity,
-        privateIp: instance.privateIp,
-        availabilityZone: group.availabilityZone,
-      });
+      await this.startProcess(instance);
     } catch (err) {
       this.log.error({ err, instanceId: instance.id, group: group.name }, 'instance launch failed');
-      if (instance.state !== 'Pending') return; // a termination is queued behind this step
+      if (instance.state !== 'Pending' && instance.state !== 'Warmed:Pending') return; // a termination is queued behind this step
       this.backOff(group);
-      this.setState(instance, 'Terminated');
+      this.setState(instance, intoPool ? 'Warmed:Terminated' : 'Terminated');
       await this.notify(instance, 'autoscaling:EC2_INSTANCE_LAUNCH_ERROR', `Launching instance failed: ${String(err)}`);
       return;
     }
-    if (this.stopped || instance.state !== 'Pending') return;
+    if (this.stopped || (instance.state !== 'Pending' && instance.state !== 'Warmed:Pending')) return;
     const hook = group.hooks.get(LAUNCHING);
-    if (hook === undefined) this.enterService(instance);
+    if (intoPool) {
+      if (hook === undefined) this.settleInPool(instance);
+      else this.hold(instance, hook, 'Warmed:Pending:Wait');
+    } else if (hook === undefined) this.enterService(instance);
     else this.hold(instance, hook, 'Pending:Wait');
+  }
+
+  /** A warm instance is put into service: started again if it was stopped, then held by the launch hook. */
+  private leavePool(instance: Instance, count: number): void {
+    const now = new Date();
+    instance.activity = {
+      activityId: randomUUID(),
+      groupName: instance.group.name,
+      instanceId: instance.id,
+      description: `Launching EC2 instance from warm pool: ${instance.id}`,
+      cause: `${instance.group.capacityCause}  At ${causeTime(now)} an instance was moved from the warm pool in response to a difference between desired and actual capacity, increasing the capacity from ${count} to ${count + 1}.`,
+      startTime: now,
+      origin: 'WarmPool',
+      destination: 'AutoScalingGroup',
+    };
+    this.setState(instance, 'Pending');
+    this.enqueue(instance, async () => {
+      if (instance.running === undefined) {
+        try {
+          await this.startProcess(instance);
+        } catch (err) {
+          this.log.error({ err, instanceId: instance.id }, 'warm instance could not be started');
+          if (instance.state === 'Pending') this.end(instance, 'Terminating', 'autoscaling:EC2_INSTANCE_LAUNCH_ERROR');
+          return;
+        }
+      }
+      if (this.stopped || instance.state !== 'Pending') return;
+      const hook = instance.group.hooks.get(LAUNCHING);
+      if (hook === undefined) this.enterService(instance);
+      else this.hold(instance, hook, 'Pending:Wait');
+    });
+  }
+
+  /** Scale-in with instance reuse: the instance goes back to the pool (held by the terminate hook on the way). */
+  private returnToPool(instance: Instance, cause: string): void {
+    clearTimeout(instance.action?.timer);
+    instance.action = undefined;
+    instance.activity = {
+      activityId: randomUUID(),
+      groupName: instance.group.name,
+      instanceId: instance.id,
+      description: `Moving EC2 instance to warm pool: ${instance.id}`,
+      cause,
+      startTime: new Date(),
+      origin: 'AutoScalingGroup',
+      destination: 'WarmPool',
+    };
+    const hook = instance.group.hooks.get(TERMINATING);
+    if (hook === undefined) this.settleInPool(instance);
+    else this.hold(instance, hook, 'Warmed:Pending:Wait');
+  }
+
+  /** The instance is prepared: it waits in the pool, stopped (its process ended) or running. */
+  private settleInPool(instance: Instance): void {
+    if (instance.group.warmPool?.poolState === 'Running') {
+      this.setState(instance, 'Warmed:Running');
+      return;
+    }
+    this.setState(instance, 'Warmed:Pending:Proceed');
+    this.enqueue(instance, async () => {
+      await this.stopProcess(instance);
+      instance.running = undefined;
+      if (instance.state === 'Warmed:Pending:Proceed') this.setState(instance, 'Warmed:Stopped');
+    });
   }
 
   private enterService(instance: Instance): void {
@@ -364,6 +484,7 @@ export class AutoScalingSimulator extends EventEmitter<{ change: [AutoScalingSna
     // A launch still held is given up: its token stops working, as on AWS.
     clearTimeout(instance.action?.timer);
     instance.action = undefined;
+    const pooled = instance.state.startsWith('Warmed:');
     instance.activity = {
       activityId: randomUUID(),
       groupName: instance.group.name,
@@ -371,20 +492,31 @@ export class AutoScalingSimulator extends EventEmitter<{ change: [AutoScalingSna
       description: `Terminating EC2 instance: ${instance.id}`,
       cause,
       startTime: new Date(),
+      origin: pooled ? 'WarmPool' : 'AutoScalingGroup',
+      destination: 'EC2',
     };
     const hook = instance.group.hooks.get(TERMINATING);
-    if (hook === undefined) this.end(instance, 'Terminating', 'autoscaling:EC2_INSTANCE_TERMINATE');
-    else this.hold(instance, hook, 'Terminating:Wait');
+    if (hook === undefined)
+      this.end(instance, pooled ? 'Warmed:Terminating' : 'Terminating', 'autoscaling:EC2_INSTANCE_TERMINATE');
+    else this.hold(instance, hook, pooled ? 'Warmed:Terminating:Wait' : 'Terminating:Wait');
   }
 
-  /** Opens a lifecycle action: the instance waits in `state` and the hook message goes to SQS. */
-  private hold(instance: Instance, hook: LifecycleHookConfig, state: 'Pending:Wait' | 'Terminating:Wait'): void {
+  /**
+   * Opens a lifecycle action: the instance waits in `state`, the hook message goes to the lifecycle
+   * queue (when the hook has it as its target) and the lifecycle-action event to EventBridge.
+   */
+  private hold(
+    instance: Instance,
+    hook: LifecycleHookConfig,
+    state: 'Pending:Wait' | 'Terminating:Wait' | 'Warmed:Pending:Wait' | 'Warmed:Terminating:Wait',
+  ): void {
     const token = randomUUID();
     const globalSeconds = Math.min(hook.heartbeatTimeoutSeconds * GLOBAL_TIMEOUT_FACTOR, MAX_GLOBAL_TIMEOUT_SECONDS);
-    instance.action = { hook, token, deadline: Date.now() + globalSeconds * 1000 };
+    const { origin, destination } = instance.activity;
+    instance.action = { hook, token, deadline: Date.now() + globalSeconds * 1000, destination };
     this.armHeartbeat(instance);
     this.setState(instance, state);
-    const body = lifecycleHookMessage({
+    const message = {
       accountId: this.options.accountId,
       groupName: instance.group.name,
       hook,
@@ -392,20 +524,32 @@ export class AutoScalingSimulator extends EventEmitter<{ change: [AutoScalingSna
       token,
       requestId: instance.activity.activityId,
       time: new Date(),
+      origin,
+      destination,
+    };
+    const body = lifecycleHookMessage(message);
+    const event = lifecycleActionEvent({
+      ...message,
+      eventId: randomUUID(),
+      region: this.options.region,
+      groupArn: instance.group.arn,
     });
     this.enqueue(instance, async () => {
-      try {
-        await this.options.sqs.send(
-          new SendMessageCommand({ QueueUrl: this.options.lifecycleQueueUrl, MessageBody: body }),
-        );
-        this.log.info(
-          { instanceId: instance.id, hook: hook.name, transition: hook.transition },
-          'lifecycle hook message sent',
-        );
-      } catch (err) {
-        // As on AWS, an undelivered hook message leaves the instance to its heartbeat timeout.
-        this.log.error({ err, instanceId: instance.id, hook: hook.name }, 'lifecycle hook message could not be sent');
+      if (hook.notifyQueue !== false) {
+        try {
+          await this.options.sqs.send(
+            new SendMessageCommand({ QueueUrl: this.options.lifecycleQueueUrl, MessageBody: body }),
+          );
+          this.log.info(
+            { instanceId: instance.id, hook: hook.name, transition: hook.transition, origin, destination },
+            'lifecycle hook message sent',
+          );
+        } catch (err) {
+          // As on AWS, an undelivered hook message leaves the instance to its heartbeat timeout.
+          this.log.error({ err, instanceId: instance.id, hook: hook.name }, 'lifecycle hook message could not be sent');
+        }
       }
+      await this.toEventBridge(event, instance.id);
     });
   }
 
@@ -432,10 +576,21 @@ export class AutoScalingSimulator extends EventEmitter<{ change: [AutoScalingSna
     if (action === undefined) return;
     clearTimeout(action.timer);
     instance.action = undefined;
+    const pooled = instance.state.startsWith('Warmed:');
     if (action.hook.transition === TERMINATING) {
-      // Either result lets a terminating instance go.
-      this.end(instance, 'Terminating:Proceed', 'autoscaling:EC2_INSTANCE_TERMINATE');
+      // Either result lets a terminating instance go: out of the group, or back to the pool.
+      if (action.destination === 'WarmPool') this.settleInPool(instance);
+      else
+        this.end(
+          instance,
+          pooled ? 'Warmed:Terminating:Proceed' : 'Terminating:Proceed',
+          'autoscaling:EC2_INSTANCE_TERMINATE',
+        );
     } else if (result === 'CONTINUE') {
+      if (action.destination === 'WarmPool') {
+        this.settleInPool(instance);
+        return;
+      }
       this.setState(instance, 'Pending:Proceed');
       this.enqueue(instance, async () => {
         if (instance.state === 'Pending:Proceed') this.enterService(instance);
@@ -443,7 +598,7 @@ export class AutoScalingSimulator extends EventEmitter<{ change: [AutoScalingSna
     } else {
       this.end(
         instance,
-        'Terminating',
+        pooled ? 'Warmed:Terminating' : 'Terminating',
         'autoscaling:EC2_INSTANCE_LAUNCH_ERROR',
         `Instance failed to complete user's Lifecycle Action: Lifecycle Action with token ${action.token} was abandoned: Lifecycle Action Completed with ABANDON Result`,
       );
@@ -455,7 +610,7 @@ export class AutoScalingSimulator extends EventEmitter<{ change: [AutoScalingSna
     this.setState(instance, state);
     this.enqueue(instance, async () => {
       await this.stopProcess(instance);
-      this.setState(instance, 'Terminated');
+      this.setState(instance, state.startsWith('Warmed:') ? 'Warmed:Terminated' : 'Terminated');
       await this.notify(instance, event, statusMessage);
     });
   }
@@ -468,24 +623,42 @@ export class AutoScalingSimulator extends EventEmitter<{ change: [AutoScalingSna
     }));
   }
 
+  /** The group notification to its topic, and its EventBridge event. */
   private async notify(instance: Instance, event: GroupEvent, statusMessage?: string): Promise<void> {
     const { group } = instance;
-    if (group.topicArn === undefined) return;
-    const { subject, message } = groupNotification({
+    const time = new Date();
+    const facts = {
       event,
       accountId: this.options.accountId,
-      groupArn: group.arn,
       activity: instance.activity,
       availabilityZone: group.availabilityZone,
       subnetId: group.subnetId,
-      time: new Date(),
+      time,
       ...(statusMessage === undefined ? {} : { statusMessage }),
-    });
+    };
+    await this.toEventBridge(
+      scalingEvent({ ...facts, eventId: randomUUID(), region: this.options.region, groupArn: group.arn }),
+      instance.id,
+    );
+    if (group.topicArn === undefined) return;
+    const { subject, message } = groupNotification({ ...facts, groupArn: group.arn });
     try {
       await this.options.sns.send(new PublishCommand({ TopicArn: group.topicArn, Subject: subject, Message: message }));
       this.log.info({ instanceId: instance.id, group: group.name, event }, 'group notification published');
     } catch (err) {
       this.log.error({ err, instanceId: instance.id, event }, 'group notification could not be published');
+    }
+  }
+
+  /** What an EventBridge rule for source aws.autoscaling, with the queue as its target, delivers. */
+  private async toEventBridge(body: string, instanceId: string): Promise<void> {
+    const queueUrl = this.options.eventBridgeQueueUrl;
+    if (queueUrl === undefined) return;
+    try {
+      await this.options.sqs.send(new SendMessageCommand({ QueueUrl: queueUrl, MessageBody: body }));
+      this.log.info({ instanceId }, 'EventBridge event delivered');
+    } catch (err) {
+      this.log.error({ err, instanceId }, 'EventBridge event could not be delivered');
     }
   }
 

@@ -8,6 +8,7 @@ import type { KeyRegistry } from '../keys.js';
 import type { Refusals } from '../limits/refusals.js';
 import type { MasterView } from '../registry.js';
 import type { ApiMetrics } from './metrics.js';
+import type { TokenRegistry } from './token-registry.js';
 
 /** What the API is built from: the master's parts (see buildApi in server.ts). */
 export interface ApiDeps {
@@ -32,6 +33,10 @@ export interface ApiDeps {
   bodyLimitBytes?: number;
   /** Serve the web dashboard at /ui/ (default true). */
   dashboard?: boolean;
+  /** Tokens made with `phoenix tokens create`, besides the config's. */
+  apiTokens?: TokenRegistry;
+  /** Serve HTTPS with this certificate chain and key (PEM). */
+  https?: { cert: string; key: string };
   /** Counts what the API refuses (bodies over a limit, streams over a token's share). */
   refusals?: Refusals;
   /** Event and job streams one token may hold open at once (default 32). */

@@ -1,6 +1,6 @@
 import { z } from 'zod';
 import type { ClusterEvent } from '../events.js';
-import { route, type AnyRoute } from './route.js';
+import { API_ANSWER_HEADERS, route, type AnyRoute } from './route.js';
 import { ClusterEventSchema } from './schemas.js';
 import type { ApiContext } from './context.js';
 
@@ -38,7 +38,7 @@ export function eventRoutes(deps: ApiContext): AnyRoute[] {
         const raw = reply.raw;
         raw.writeHead(200, {
           'content-type': 'text/event-stream',
-          'cache-control': 'no-store',
+          ...API_ANSWER_HEADERS,
           connection: 'keep-alive',
           'x-accel-buffering': 'no',
         });

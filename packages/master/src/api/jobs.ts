@@ -1,7 +1,8 @@
 import { z } from 'zod';
 import { JidSchema, TargetTypeSchema } from '@phoenix/protocol';
-import type { ReturnEvent } from '../jobs.js';
-import { route, type AnyRoute } from './route.js';
+import type { JobRecord } from '@phoenix/store';
+import { adminStates, killswitchNames, type ReturnEvent } from '../jobs.js';
+import { API_ANSWER_HEADERS, route, type AnyRoute } from './route.js';
 import { JobSchema, ReturnSchema } from './schemas.js';
 import type { ApiContext } from './context.js';
 
@@ -53,7 +54,15 @@ export function jobRoutes(deps: ApiContext): AnyRoute[] {
         job: JobSchema,
       }),
       handler: async ({ body }, request) => {
-        const job = await deps.jobs.submit({ ...body, submitter: request.caller?.name ?? 'unknown' });
+        const submitter = request.caller?.name ?? 'unknown';
+        const role = request.caller?.role ?? 'read';
+        // Who disabled state runs is the master's word: below admin, not an argument the submitter
+        // chooses (an admin may name the person it acts for).
+        const kwargs =
+          body.fun === 'state.disable' && role !== 'admin' ? { ...body.kwargs, by: submitter } : body.kwargs;
+        const job = await deps.jobs.submit({ ...body, kwargs, submitter, role });
+        const by = typeof kwargs.by === 'string' ? kwargs.by : submitter;
+        if (role === 'admin') await markAdminDisables(deps, job, by);
         deps.metrics.jobsSubmitted.inc();
         deps.events.emit('job/submitted', {
           jid: job.jid,
@@ -135,7 +144,7 @@ export function jobRoutes(deps: ApiContext): AnyRoute[] {
         const raw = reply.raw;
         raw.writeHead(200, {
           'content-type': 'text/event-stream',
-          'cache-control': 'no-store',
+          ...API_ANSWER_HEADERS,
           connection: 'keep-alive',
         });
         const write = (event: string, data: unknown): void => {
@@ -191,6 +200,47 @@ export function jobRoutes(deps: ApiContext): AnyRoute[] {
       },
     }),
   ];
+}
+
+/**
+ * An admin's state.disable is the master's mark too (as the API's disable is), so only an admin can
+ * lift it: the names it disabled (`*` for every state run) join the minion's mark; an admin's
+ * state.enable takes the names it enables out of the marks of the minions it went to.
+ */
+async function markAdminDisables(
+  deps: ApiContext,
+  job: Pick<JobRecord, 'fun' | 'args' | 'kwargs' | 'expected'>,
+  by: string,
+): Promise<void> {
+  if (job.fun !== 'state.disable' && job.fun !== 'state.enable') return;
+  const names = killswitchNames(job.args, job.kwargs);
+  const reason = typeof job.kwargs.reason === 'string' ? job.kwargs.reason : '';
+  for (const minionId of job.expected) {
+    const mark = deps.jobs.adminDisabled(minionId);
+    const before = mark === undefined ? [] : adminStates(mark);
+    const states =
+      job.fun === 'state.disable'
+        ? [...new Set([...before, ...names])]
+        : before.filter((name) => !names.includes(name));
+    if (states.length === before.length && states.every((name) => before.includes(name))) continue;
+    if (states.length === 0) {
+      await deps.minions.setDisabled(minionId, undefined);
+      deps.events.emit('minion/enabled', { minionId, by });
+      continue;
+    }
+    const record = await deps.minions.setDisabled(minionId, {
+      by,
+      reason: job.fun === 'state.disable' && reason !== '' ? reason : (mark?.reason ?? reason),
+      states,
+    });
+    deps.events.emit('minion/disabled', {
+      minionId,
+      by,
+      reason: record.disabled?.reason,
+      at: record.disabled?.at,
+      states,
+    });
+  }
 }
 
 /**

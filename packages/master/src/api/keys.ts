@@ -10,6 +10,11 @@ const ActionBody = z.strictObject({
   match: Pattern,
   /** accept: also rejected keys; reject: also accepted keys (salt-key's --include-rejected / --include-accepted). */
   include: z.boolean().default(false),
+  /** Only the key with this fingerprint (as listed): how an operator settles a contested id. */
+  fingerprint: z
+    .string()
+    .regex(/^([0-9a-f]{2}:){31}[0-9a-f]{2}$/, 'a key fingerprint as listed (32 hex pairs)')
+    .optional(),
 });
 const ActionParams = z.strictObject({ action: z.enum(['accept', 'reject', 'delete']) });
 
@@ -36,12 +41,13 @@ export function keyRoutes(deps: ApiContext): AnyRoute[] {
       body: ActionBody,
       response: z.object({ changes: z.array(KeyChangeSchema) }),
       handler: async ({ params, body }, request) => {
-        const changes = await deps.keys.apply(params.action, body.match, body.include);
+        const changes = await deps.keys.apply(params.action, body.match, body.include, Date.now(), body.fingerprint);
         deps.log.info(
           {
             audit: 'keys',
             action: params.action,
             match: body.match,
+            ...(body.fingerprint === undefined ? {} : { fingerprint: body.fingerprint }),
             by: request.caller?.name,
             changed: changes.map((c) => c.minionId),
           },

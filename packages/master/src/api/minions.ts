@@ -2,6 +2,7 @@ import { z } from 'zod';
 import { compileTarget, stateRunsDisabled } from '@phoenix/protocol';
 import type { MinionRecord, Page } from '@phoenix/store';
 import { MasterError, MasterErrorCodes } from '../errors.js';
+import { adminStates, ALL_STATE_RUNS } from '../jobs.js';
 import { route, type AnyRoute } from './route.js';
 import { KeyStateEnum, LifecycleStateEnum, MinionViewSchema, SUMMARY_GRAINS, type MinionView } from './schemas.js';
 import type { ApiContext } from './context.js';
@@ -80,14 +81,25 @@ export function minionRoutes(deps: ApiContext): AnyRoute[] {
     route({
       method: 'GET',
       url: '/minions/:id',
-      summary: 'one minion, with all its grains',
+      summary: 'one minion, with all its grains: as it reports them, and those the master vouches for',
       tag: 'minions',
       role: 'read',
       params: IdParams,
-      response: z.object({ minion: MinionViewSchema, grains: z.record(z.string(), z.unknown()) }),
+      response: z.object({
+        minion: MinionViewSchema,
+        grains: z.record(z.string(), z.unknown()).describe('self-reported: what the minion says about itself'),
+        vouchedGrains: z
+          .record(z.string(), z.unknown())
+          .describe('what the master vouches for (id, lifecycle and naming grains, grains set through the master)'),
+      }),
       handler: async ({ params }) => {
         const record = await find(params.id);
-        return { minion: view(record, await liveMasters()), grains: record.grains ?? {} };
+        deps.jobs.noteRecord(record);
+        return {
+          minion: view(record, await liveMasters()),
+          grains: record.grains ?? {},
+          vouchedGrains: deps.jobs.vouchedGrains(params.id),
+        };
       },
     }),
     route({
@@ -102,13 +114,22 @@ export function minionRoutes(deps: ApiContext): AnyRoute[] {
       handler: async ({ params, body }, request) => {
         await find(params.id);
         const by = request.caller?.name ?? 'unknown';
-        const record = await deps.minions.setDisabled(params.id, { by, reason: body.reason });
+        // Every state run, besides whatever names an admin disabled already.
+        const mark = deps.jobs.adminDisabled(params.id);
+        const states = [...new Set([...(mark === undefined ? [] : adminStates(mark)), ALL_STATE_RUNS])];
+        const record = await deps.minions.setDisabled(params.id, { by, reason: body.reason, states });
         await tellKillswitch(deps, params.id, 'state.disable', { reason: body.reason, by }, by);
         deps.log.info(
           { audit: 'minion', action: 'disable', minionId: params.id, by, reason: body.reason },
           'minion disabled',
         );
-        deps.events.emit('minion/disabled', { minionId: params.id, by, reason: body.reason });
+        deps.events.emit('minion/disabled', {
+          minionId: params.id,
+          by,
+          reason: body.reason,
+          at: record.disabled?.at,
+          states,
+        });
         return { minion: view(record, await liveMasters()) };
       },
     }),
@@ -124,10 +145,17 @@ export function minionRoutes(deps: ApiContext): AnyRoute[] {
       handler: async ({ params }, request) => {
         await find(params.id);
         const by = request.caller?.name ?? 'unknown';
-        const record = await deps.minions.setDisabled(params.id, undefined);
+        // The whole-minion killswitch is lifted; states an admin disabled by name stay so.
+        const mark = deps.jobs.adminDisabled(params.id);
+        const states = mark === undefined ? [] : adminStates(mark).filter((name) => name !== ALL_STATE_RUNS);
+        const record = await deps.minions.setDisabled(
+          params.id,
+          mark === undefined || states.length === 0 ? undefined : { by: mark.by, reason: mark.reason, states },
+        );
         await tellKillswitch(deps, params.id, 'state.enable', {}, by);
         deps.log.info({ audit: 'minion', action: 'enable', minionId: params.id, by }, 'minion enabled');
-        deps.events.emit('minion/enabled', { minionId: params.id, by });
+        if (states.length === 0) deps.events.emit('minion/enabled', { minionId: params.id, by });
+        else deps.events.emit('minion/disabled', { ...record.disabled, minionId: params.id, states });
         return { minion: view(record, await liveMasters()) };
       },
     }),
@@ -170,6 +198,12 @@ function view(record: MinionRecord, liveMasters: ReadonlySet<string>): MinionVie
   if (record.fingerprint !== undefined) minion.fingerprint = record.fingerprint;
   if (record.deniedKey !== undefined)
     minion.deniedKey = { fingerprint: record.deniedKey.fingerprint, at: record.deniedKey.at };
+  if (record.contested !== undefined) {
+    minion.contested = {
+      at: record.contested.at,
+      fingerprints: [record.fingerprint ?? '', ...record.contested.claimants.map((c) => c.fingerprint)],
+    };
+  }
   if (record.lifecycle !== undefined) {
     const { state, group, launchedAt, updatedAt } = record.lifecycle;
     minion.lifecycle = { state, group, updatedAt, ...(launchedAt === undefined ? {} : { launchedAt }) };
@@ -201,5 +235,8 @@ function disabledOf(record: MinionRecord): MinionView['disabled'] {
     const at = Date.parse(killswitch.at);
     return { by: killswitch.by, at: Number.isNaN(at) ? 0 : at, reason: killswitch.reason, source: 'killswitch' };
   }
-  return record.disabled === undefined ? undefined : { ...record.disabled, source: 'api' };
+  // A mark of named states only (state.disable highstate) leaves the minion's other runs allowed.
+  if (record.disabled === undefined || !adminStates(record.disabled).includes(ALL_STATE_RUNS)) return undefined;
+  const { by, at, reason } = record.disabled;
+  return { by, at, reason, source: 'api' };
 }

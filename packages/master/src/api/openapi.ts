@@ -52,7 +52,9 @@ export function openApiDocument(routes: readonly AnyRoute[], version: string): J
         summary: spec.summary,
         tags: [spec.tag],
         operationId: `${spec.method.toLowerCase()}${path.replace(/[^A-Za-z0-9]+(.)?/g, (_m, c: string | undefined) => (c ?? '').toUpperCase())}`,
-        ...(spec.role === 'open' ? { security: [] } : { 'x-phoenix-role': spec.role }),
+        // Every operation names its least role, `open` included, so a client can tell before it calls.
+        'x-phoenix-role': spec.role,
+        ...(spec.role === 'open' ? { security: [] } : {}),
         parameters: [...parameters(spec.params, 'path'), ...parameters(spec.query, 'query')],
         ...(spec.body === undefined
           ? {}
@@ -85,7 +87,9 @@ export function openApiDocument(routes: readonly AnyRoute[], version: string): J
       version,
       description:
         'Any master answers for the whole cluster. Bearer tokens with roles read < operate < admin; ' +
-        'x-phoenix-role names the least role a route needs. Only /healthz and /readyz are open.',
+        'x-phoenix-role names the least role each operation needs (open: no token). Only /healthz and /readyz ' +
+        'are open. A minion an admin disabled can be enabled by an admin only (POST /minions/{id}/enable, or a ' +
+        'state.enable job from an admin token); below admin, a state.enable job skips it.',
     },
     components: {
       securitySchemes: { bearer: { type: 'http', scheme: 'bearer' } },

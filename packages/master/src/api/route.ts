@@ -4,6 +4,12 @@ import type { z } from 'zod';
 import { MasterError, MasterErrorCodes } from '../errors.js';
 import type { Role } from './auth.js';
 
+/**
+ * On every API answer, the streams' included (they are written past fastify's hooks): they carry
+ * tokens' effects and the fleet's state, so no cache keeps them and no browser sniffs them.
+ */
+export const API_ANSWER_HEADERS = { 'cache-control': 'no-store', 'x-content-type-options': 'nosniff' } as const;
+
 type Schema = z.ZodType | undefined;
 type Parsed<S extends Schema> = S extends z.ZodType ? z.output<S> : undefined;
 

@@ -46,6 +46,8 @@ export const KeyInfoSchema = z.object({
   state: KeyStateEnum,
   fingerprint: z.string(),
   updatedAt: z.number().optional(),
+  /** More than one key claims this pending id; none is accepted until an operator picks one. */
+  contested: z.boolean().optional(),
   /** An accepted key held because its minion kept sending what masters refuse; `keys accept` lifts it. */
   quarantined: z.object({ at: z.number(), reason: z.string(), by: z.string() }).optional(),
 });
@@ -78,6 +80,8 @@ export const MinionViewSchema = z.object({
   keyState: KeyStateEnum.optional(),
   fingerprint: z.string().optional(),
   deniedKey: z.object({ fingerprint: z.string(), at: z.number() }).optional(),
+  /** Keys claiming this id at once (the held one first): its launch is held for an operator. */
+  contested: z.object({ at: z.number(), fingerprints: z.array(z.string()) }).optional(),
   lifecycle: z
     .object({
       state: LifecycleStateEnum,

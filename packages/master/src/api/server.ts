@@ -2,7 +2,7 @@ import Fastify, { type FastifyBaseLogger, type FastifyInstance } from 'fastify';
 import { checkValue, DATA_LIMITS, isPhoenixError, type DataLimits } from '@phoenix/protocol';
 import { StoreErrorCodes } from '@phoenix/store';
 import { MasterError, MasterErrorCodes } from '../errors.js';
-import { authenticator } from './auth.js';
+import { authenticator, staticTokens } from './auth.js';
 import type { ApiContext, ApiDeps } from './context.js';
 import { AuthFailureLimiter } from './auth-failures.js';
 import { mountDashboard } from './dashboard.js';
@@ -13,8 +13,9 @@ import { jobRoutes } from './jobs.js';
 import { keyRoutes } from './keys.js';
 import { createMetrics } from './metrics.js';
 import { minionRoutes } from './minions.js';
-import { mountRoutes, type AnyRoute } from './route.js';
+import { API_ANSWER_HEADERS, mountRoutes, type AnyRoute } from './route.js';
 import { systemRoutes } from './system.js';
+import { tokenRoutes } from './tokens.js';
 
 export { validate } from './route.js';
 
@@ -39,7 +40,11 @@ const STATUS: Record<string, number> = {
 export function buildApi(deps: ApiDeps): FastifyInstance {
   // Per-request lines only at warn and above: the audit lines say who did what.
   const logger = deps.log.child({ component: 'api' }, { level: 'warn' }) as FastifyBaseLogger;
-  const app = Fastify({ loggerInstance: logger, bodyLimit: deps.bodyLimitBytes ?? 1024 * 1024 });
+  const app = Fastify({
+    loggerInstance: logger,
+    bodyLimit: deps.bodyLimitBytes ?? 1024 * 1024,
+    ...(deps.https === undefined ? {} : { https: deps.https }),
+  }) as unknown as FastifyInstance;
   const metrics = createMetrics({
     masterId: deps.masterId,
     connectedMinions: deps.connectedMinions,
@@ -47,7 +52,12 @@ export function buildApi(deps: ApiDeps): FastifyInstance {
     ...(deps.refusals === undefined ? {} : { refusals: deps.refusals }),
   });
   const failures = new AuthFailureLimiter(deps.authFailures ?? { maxFailures: 20, windowMs: 60_000 });
-  const requireRole = authenticator(deps.tokens, failures, (reason) => metrics.authFailures.inc({ reason }));
+  const fromConfig = staticTokens(deps.tokens);
+  const requireRole = authenticator(
+    async (token) => fromConfig(token) ?? (await deps.apiTokens?.verify(token)),
+    failures,
+    (reason) => metrics.authFailures.inc({ reason }),
+  );
   const streams = new Set<() => void>();
   const streamsOf = new Map<string, number>();
   const streamsPerToken = deps.streamsPerToken ?? 32;
@@ -123,6 +133,13 @@ export function buildApi(deps: ApiDeps): FastifyInstance {
       .status(404)
       .send({ error: { code: MasterErrorCodes.NOT_FOUND, message: `no route ${request.method} ${request.url}` } });
   });
+  // The dashboard's own files (no data in them) may be cached; nothing else.
+  app.addHook('onSend', async (request, reply, payload) => {
+    void reply.header('x-content-type-options', API_ANSWER_HEADERS['x-content-type-options']);
+    if (!request.url.startsWith('/ui/') && request.url !== '/')
+      void reply.header('cache-control', API_ANSWER_HEADERS['cache-control']);
+    return payload;
+  });
   app.addHook('onResponse', async (request, reply) => {
     metrics.requestDuration.observe(
       { method: request.method, route: request.routeOptions.url ?? 'unknown', status: String(reply.statusCode) },
@@ -145,6 +162,7 @@ export function buildApi(deps: ApiDeps): FastifyInstance {
     ...jobRoutes(context),
     ...eventRoutes(context),
     ...fileServerRoutes(context),
+    ...(deps.apiTokens === undefined ? [] : tokenRoutes(context, deps.apiTokens)),
   );
   mountRoutes(app, routes, requireRole, deps.log.child({ component: 'api' }));
   if (deps.dashboard !== false) mountDashboard(app, deps.log.child({ component: 'dashboard' }));

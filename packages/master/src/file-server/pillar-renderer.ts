@@ -1,3 +1,5 @@
+import { createHash } from 'node:crypto';
+import { readFile } from 'node:fs/promises';
 import type { Logger } from 'pino';
 import {
   compilePillar,
@@ -5,6 +7,7 @@ import {
   StateErrorCodes,
   TemplateRenderer,
   type Pillar,
+  type RenderIsolation,
   type StateFiles,
 } from '@phoenix/state';
 import { FairQueue } from '../limits/fair-queue.js';
@@ -19,12 +22,23 @@ export interface PillarRendererOptions {
   readonly waitingPerMinion: number;
   readonly opts: Readonly<Record<string, unknown>>;
   readonly log: Logger;
+  /** Where templates run: the master's render process, which holds no secret (see @phoenix/state). */
+  readonly isolation?: RenderIsolation;
+  /**
+   * What a template may learn of the master's own files: only those inside the roots (an absolute
+   * path's real path there, else undefined). Without it, nothing.
+   */
+  readonly hostPath?: (path: string, kind: 'file' | 'directory') => Promise<string | undefined>;
 }
+
+/** Hash algorithms of Salt's file.get_hash that a template may name. */
+const HASHES = new Set(['md5', 'sha1', 'sha224', 'sha256', 'sha384', 'sha512']);
 
 /**
  * Renders one minion's pillar on the master, from pillar_roots, with the grains the master holds for
  * it (what the minion last reported over its authenticated connection). Only that minion's pillar
- * leaves the master. Templates run in a worker with a time limit, as they do on minions.
+ * leaves the master. Templates run with a time limit, as they do on minions, and in the master's
+ * render process: a process without secrets that reads no file but its own code.
  * Minions take turns: each has at most one render running, and a few waiting, so one that asks five
  * hundred times delays another's pillar by one render at most, not by five hundred.
  */
@@ -60,7 +74,10 @@ export class PillarRenderer {
     saltenv: string,
     files: StateFiles,
   ): Promise<Pillar> {
-    const renderer = new TemplateRenderer({ timeoutMs: this.#o.timeoutMs });
+    const renderer = new TemplateRenderer({
+      timeoutMs: this.#o.timeoutMs,
+      ...(this.#o.isolation === undefined ? {} : { isolation: this.#o.isolation }),
+    });
     try {
       return await compilePillar(files, {
         minionId,
@@ -68,7 +85,8 @@ export class PillarRenderer {
         saltenv,
         opts: { ...this.#o.opts, id: minionId },
         renderer,
-        call: (fun) =>
+        call: (fun, args, kwargs) =>
+          this.#hostFile(fun, args, kwargs) ??
           Promise.reject(
             new StateError(
               StateErrorCodes.RENDER,
@@ -79,5 +97,26 @@ export class PillarRenderer {
     } finally {
       await renderer.close();
     }
+  }
+
+  /**
+   * The master's answer to a template's look at its files (file.file_exists, file.directory_exists,
+   * file_hashsum): inside the roots as on disk, anywhere else as if missing.
+   */
+  #hostFile(fun: string, args: unknown[], kwargs: Record<string, unknown>): Promise<unknown> | undefined {
+    const path = typeof args[0] === 'string' ? args[0] : undefined;
+    const lookUp = (kind: 'file' | 'directory'): Promise<string | undefined> =>
+      path === undefined || this.#o.hostPath === undefined ? Promise.resolve(undefined) : this.#o.hostPath(path, kind);
+    if (fun === 'file.file_exists') return lookUp('file').then((found) => found !== undefined);
+    if (fun === 'file.directory_exists') return lookUp('directory').then((found) => found !== undefined);
+    if (fun !== 'file.get_hash') return undefined;
+    return lookUp('file').then(async (found) => {
+      const form = typeof kwargs.form === 'string' ? kwargs.form : 'sha256';
+      if (found === undefined) throw new StateError(StateErrorCodes.RENDER, `file ${String(path)} not found`);
+      if (!HASHES.has(form)) throw new StateError(StateErrorCodes.RENDER, `unknown hash type ${form}`);
+      return createHash(form)
+        .update(await readFile(found))
+        .digest('hex');
+    });
   }
 }

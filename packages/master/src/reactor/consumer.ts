@@ -3,14 +3,15 @@ import type { SQSClient } from '@aws-sdk/client-sqs';
 import { ChangeMessageVisibilityCommand, DeleteMessageCommand, ReceiveMessageCommand } from '@aws-sdk/client-sqs';
 import { parseLifecycleMessage } from '@phoenix/protocol';
 import type { Refusals } from '../limits/refusals.js';
-import { UnusableLifecycleMessage, type LifecycleReactor } from './reactor.js';
+import type { LifecycleReactor } from './reactor.js';
 
 /**
  * Long-polls the lifecycle queue (every master does; SQS hands each message to one). A message is
- * deleted only after the reactor has stored its effect. One that cannot be used is made visible
- * again at once and so reaches the dead-letter queue after the queue's maxReceiveCount, with a
- * log line each time; one whose handling failed for a passing reason waits out its visibility
- * timeout and is tried again. Nothing a message contains can stop the loop.
+ * deleted only after the reactor has stored its effect, or ignored it with a log line saying why
+ * (a test message, an unknown group, an instance the group does not have). One that cannot be
+ * parsed is made visible again at once and so reaches the dead-letter queue after the queue's
+ * maxReceiveCount, with a log line each time; one whose handling failed for a passing reason waits
+ * out its visibility timeout and is tried again. Nothing a message contains can stop the loop.
  */
 export class LifecycleConsumer {
   readonly #abort = new AbortController();
@@ -68,14 +69,8 @@ export class LifecycleConsumer {
       const parsed = parseLifecycleMessage(body);
       if (!parsed.ok) {
         this.refusals?.count('sqs', parsed.code);
-        throw new UnusableLifecycleMessage(parsed.reason);
-      }
-      await this.reactor.handle(parsed.event);
-      await this.sqs.send(new DeleteMessageCommand({ QueueUrl: this.queueUrl, ReceiptHandle: receipt }));
-    } catch (err) {
-      if (err instanceof UnusableLifecycleMessage) {
         this.log.warn(
-          { reason: err.message, receiveCount, body: body.slice(0, 200) },
+          { reason: parsed.reason, receiveCount, body: body.slice(0, 200) },
           'lifecycle message refused; it goes to the dead-letter queue after its last receive',
         );
         await this.sqs
@@ -89,6 +84,21 @@ export class LifecycleConsumer {
           .catch(() => undefined);
         return;
       }
+      const outcome = await this.reactor.handle(parsed.event);
+      if (!outcome.acted) {
+        const { event } = parsed;
+        this.log.warn(
+          {
+            reason: outcome.ignored,
+            kind: event.kind,
+            ...('instanceId' in event ? { instanceId: event.instanceId } : {}),
+            ...('group' in event && event.group !== undefined ? { group: event.group } : {}),
+          },
+          'lifecycle message ignored and deleted',
+        );
+      }
+      await this.sqs.send(new DeleteMessageCommand({ QueueUrl: this.queueUrl, ReceiptHandle: receipt }));
+    } catch (err) {
       this.log.error({ err, receiveCount }, 'lifecycle message handling failed; it will be retried');
     }
   }

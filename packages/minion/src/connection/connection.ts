@@ -1,49 +1,31 @@
-import { randomBytes } from 'node:crypto';
-import { Dealer, type Context } from 'zeromq';
+import type { Context } from 'zeromq';
 import type { Logger } from 'pino';
 import {
-  decodeMasterMessage,
   encodeMessage,
+  HELLO_SEEN_MAX,
+  MAX_MESSAGE_BYTES,
   messageKey,
   scanMsgpack,
-  sealMessage,
-  sessionKey,
-  signMessage,
   WIRE_LIMITS,
   WIRE_VERSION,
-  MAX_MESSAGE_BYTES,
-  PhoenixError,
   type CurveKeyPair,
-  type KeyState,
   type MasterEndpoint,
   type MasterMessage,
   type MinionMessage,
 } from '@phoenix/protocol';
 import { describeMaster, type MasterAddress } from './master-address.js';
+import { MasterPool, type PoolClock } from './master-pool.js';
+import type { SocketSettings } from './master-socket.js';
+import { Enrolment, type EnrolmentOutcome } from './enrolment.js';
 import { Outbox } from './outbox.js';
+import { MasterUnavailableError, RequestTable, type ReplyMessage, type RequestBody } from './requests.js';
+import { SeenJobs } from './seen-jobs.js';
+import { MasterSession } from './session.js';
 import type { JobOutcome } from '../executor/types.js';
 
+export { MasterUnavailableError, type RequestBody };
+
 type JobMessage = Extract<MasterMessage, { t: 'job' }>;
-type ReplyMessage = Extract<MasterMessage, { t: 'reply' }>;
-/** What a caller of `request` fills in; the connection adds the version, the minion id and `req`. */
-export type RequestBody =
-  | Omit<Extract<MinionMessage, { t: 'file' }>, 'v' | 'id' | 'req'>
-  | Omit<Extract<MinionMessage, { t: 'pillar' }>, 'v' | 'id' | 'req'>;
-
-/** The connected master could not be asked: none is connected, it went away, or it did not answer. */
-export class MasterUnavailableError extends PhoenixError {
-  constructor(message: string) {
-    super('PHX_MINION_MASTER_UNAVAILABLE', message);
-    this.name = 'MasterUnavailableError';
-  }
-}
-
-interface PendingRequest {
-  readonly message: MinionMessage;
-  resolve(reply: ReplyMessage): void;
-  reject(err: Error): void;
-  timer: NodeJS.Timeout;
-}
 
 export interface ConnectionOptions {
   id: string;
@@ -66,55 +48,67 @@ export interface ConnectionOptions {
   runJob: (job: JobMessage) => Promise<JobOutcome>;
   /** The connected master's view of the live masters (the master-list manager takes it from here). */
   onMasters?: (masters: MasterEndpoint[]) => void;
+  /** Every listed master failed: the masters table may know live masters the list does not. */
+  onExhausted?: () => void;
   /** Told of every change of connection state. */
   onState?: (state: ConnectionState) => void;
-  /** A better master must stay first in the order this long before the minion moves to it. */
+  /** A better master must be settled (listed, not failing) this long before the minion moves to it. */
   returnAfterMs: number;
   /** Moves to a better master are spread at random over this window, so minions do not move at once. */
   moveSpreadMs: number;
+  /** For the failover policy (MasterPool): its clock and its jitter. */
+  clock?: PoolClock;
+  random?: () => number;
   log: Logger;
 }
 
 export type ConnectionState = 'enrolling' | 'pending' | 'connected' | 'disconnected' | 'stopped';
 
-const ZMTP_HEARTBEAT = { heartbeatInterval: 1_000, heartbeatTimeout: 3_000, heartbeatTimeToLive: 3_000 };
-/** A master lost this recently is not moved back to: by then every registry has it dead or alive again. */
-const LOST_MASTER_MS = 30_000;
-
 /**
- * One minion's link to the masters: enrol on a master's enrol port until the key is accepted, then
- * one dealer connection to its minion port that carries jobs, returns, acks and heartbeats. A master
- * that stops answering heartbeats is left for the next in the failover order; the minion never gives
- * up (backoff with jitter, capped), and unacknowledged returns follow it to the next master.
+ * One minion's link to the masters, as a state machine over small parts: the failover policy
+ * (MasterPool) says which master to try and when to move; an Enrolment gets the key accepted on a
+ * master's enrol port; a MasterSession carries jobs, returns, acks and heartbeats on its minion
+ * port and says when the master is gone; the Outbox keeps returns until a master acknowledges
+ * them, and the RequestTable file and pillar requests until one answers. The minion never gives
+ * up, and what it owes a master follows it to the next one.
  */
 export class MinionConnection {
   readonly #o: ConnectionOptions;
-  readonly #key: Buffer;
+  readonly #settings: SocketSettings;
   readonly #outbox = new Outbox();
+  readonly #requests = new RequestTable();
+  readonly #seen = new SeenJobs();
+  readonly #pool: MasterPool;
   #current: ConnectionState = 'disconnected';
+  /** The master being visited (enrolling on, connecting to, or connected to). */
   #master: MasterAddress | undefined;
-  #socket: Dealer | undefined;
-  #sending: Promise<void> = Promise.resolve();
+  #session: MasterSession | undefined;
+  #enrolment: Enrolment | undefined;
   #stopped = false;
   #wake: (() => void) | undefined;
   #loop: Promise<void> | undefined;
   /** Set once a master said the key is accepted; cleared when a master refuses the connection. */
   #accepted = false;
-  #cursor = 0;
-  /** A master being left (draining, or no longer first): skipped by the next pick while it is listed. */
-  #avoid: string | undefined;
+  /** The current connection is being closed on purpose (a move, a drain): not a failure. */
   #leaving = false;
   #moveTimer: NodeJS.Timeout | undefined;
-  readonly #requests = new Map<number, PendingRequest>();
-  /** When each master last failed this minion (by id): a move to the preferred master skips it a while. */
-  readonly #lost = new Map<string, number>();
-  #nextRequest = 0;
-  /** The current connection's session: its key (bound to the master's nonce) and the last number used. */
-  #session: { key: Buffer; seq: number } | undefined;
 
   constructor(options: ConnectionOptions) {
     this.#o = options;
-    this.#key = messageKey(options.keyPair.secretKey, options.clusterPublicKey);
+    this.#settings = {
+      clusterPublicKey: options.clusterPublicKey,
+      keyPair: options.keyPair,
+      messageKey: messageKey(options.keyPair.secretKey, options.clusterPublicKey),
+      ...(options.context === undefined ? {} : { context: options.context }),
+      log: options.log,
+    };
+    this.#pool = new MasterPool({
+      settleMs: options.returnAfterMs,
+      spreadMs: options.moveSpreadMs,
+      backoffMaxMs: options.backoffMaxMs,
+      ...(options.clock === undefined ? {} : { clock: options.clock }),
+      ...(options.random === undefined ? {} : { random: options.random }),
+    });
   }
 
   get state(): ConnectionState {
@@ -144,69 +138,58 @@ export class MinionConnection {
   }
 
   /**
-   * The failover order changed (the manager calls this). The connection stays where it is unless
-   * its master left the list — then it moves at once — or another master is now first: then it
-   * moves after `returnAfterMs` plus a random share of `moveSpreadMs`, and only if that master is
-   * still first then, so a flapping master does not bounce minions.
+   * The failover order changed (the manager calls this). A wait for the next attempt ends (the new
+   * list may hold a master to try); a connected minion stays where it is unless its master left the
+   * list (it moves at once) or a better master has settled (it moves then; see MasterPool).
    */
   reorder(): void {
-    this.#cursor = 0;
+    this.#pool.setOrder(this.#o.masters());
+    this.#wake?.();
+    this.#settle();
+  }
+
+  /** Stays, leaves, or arms the move to a better master; the timer asks again when it fires. */
+  #settle(): void {
+    clearTimeout(this.#moveTimer);
+    this.#moveTimer = undefined;
     const current = this.#master;
-    if (this.#state !== 'connected' || current === undefined) return;
-    const order = this.#o.masters();
-    const position = order.findIndex((m) => sameMaster(m, current));
-    if (position === 0) {
-      clearTimeout(this.#moveTimer);
-      this.#moveTimer = undefined;
-      return;
-    }
-    if (position < 0) {
+    if (this.#state !== 'connected' || current === undefined || this.#leaving) return;
+    const placement = this.#pool.placement(current);
+    if (placement.action === 'stay') return;
+    if (placement.action === 'leave') {
       this.#o.log.info({ master: describeMaster(current) }, 'master left the list; moving');
       this.#leave();
       return;
     }
-    if (this.#moveTimer !== undefined) return;
-    const delay = this.#o.returnAfterMs + Math.random() * this.#o.moveSpreadMs;
-    this.#moveTimer = setTimeout(() => {
-      this.#moveTimer = undefined;
-      const first = this.#o.masters()[0];
-      // Not back to a master this minion just lost: it is likely dead, only not yet out of the list.
-      const lostRecently = first !== undefined && Date.now() - (this.#lost.get(idOf(first)) ?? 0) < LOST_MASTER_MS;
-      if (
-        !lostRecently &&
-        this.#state === 'connected' &&
-        first !== undefined &&
-        this.#master &&
-        !sameMaster(first, this.#master)
-      ) {
-        this.#o.log.info(
-          { from: describeMaster(this.#master), to: describeMaster(first) },
-          'moving to the preferred master',
-        );
-        this.#leave();
-      }
-    }, delay);
+    if (placement.inMs <= 0) {
+      this.#o.log.info(
+        { from: describeMaster(current), to: describeMaster(placement.to) },
+        'moving to the preferred master',
+      );
+      this.#leave();
+      return;
+    }
+    this.#moveTimer = setTimeout(() => this.#settle(), placement.inMs);
     this.#moveTimer.unref?.();
   }
 
   /** Closes the current connection on purpose: the loop connects again from the top of the order. */
-  #leave(avoid?: string): void {
+  #leave(): void {
     this.#leaving = true;
-    this.#avoid = avoid;
     this.#closeSaying();
   }
 
   /** Closes the connection, first telling a connected master so it drops the session at once. */
   #closeSaying(): void {
-    const socket = this.#socket;
-    if (socket === undefined) return;
+    this.#enrolment?.close();
+    const session = this.#session;
+    if (session === undefined) return;
     if (this.#current !== 'connected') {
-      socket.close();
+      session.close();
       return;
     }
-    this.#send({ v: WIRE_VERSION, t: 'bye', id: this.#o.id });
-    // Close once the goodbye is queued; linger lets ZeroMQ deliver it (bounded by the socket's linger).
-    void this.#sending.then(() => socket.close());
+    session.send({ v: WIRE_VERSION, t: 'bye', id: this.#o.id });
+    session.closeAfterSends();
   }
 
   async stop(): Promise<void> {
@@ -214,37 +197,24 @@ export class MinionConnection {
     this.#stopped = true;
     this.#closeSaying();
     this.#state = 'stopped';
-    this.#failRequests('the minion is stopping');
+    this.#requests.failAll('the minion is stopping');
     this.#wake?.();
     await this.#loop;
   }
 
   /**
-   * Asks a master (its file server, or for this minion's pillar) and waits for the reply. Requests
-   * only read, so one whose master is lost is asked again of the next master the minion connects
-   * to: a state run survives its master's failover. It fails when no master answered in time; the
-   * caller then falls back to what it cached.
+   * Asks a master (its file server, or for this minion's pillar) and waits for the reply; asked
+   * again of the next master after a failover. It fails when no master answered in time; the caller
+   * then falls back to what it cached.
    */
   request(body: RequestBody, timeoutMs: number): Promise<ReplyMessage> {
     if (this.#stopped) return Promise.reject(new MasterUnavailableError('the minion is stopping'));
-    const req = (this.#nextRequest = (this.#nextRequest + 1) % 2 ** 31);
-    const message = { ...body, v: WIRE_VERSION, id: this.#o.id, req } as MinionMessage;
-    return new Promise<ReplyMessage>((resolve, reject) => {
-      const timer = setTimeout(() => {
-        this.#requests.delete(req);
-        reject(new MasterUnavailableError(`no master answered within ${timeoutMs} ms`));
-      }, timeoutMs);
-      this.#requests.set(req, { message, resolve, reject, timer });
-      if (this.#state === 'connected') this.#send(message);
-    });
-  }
-
-  #failRequests(reason: string): void {
-    for (const [req, pending] of this.#requests) {
-      clearTimeout(pending.timer);
-      this.#requests.delete(req);
-      pending.reject(new MasterUnavailableError(reason));
-    }
+    const { message, reply } = this.#requests.add(
+      timeoutMs,
+      (req) => ({ ...body, v: WIRE_VERSION, id: this.#o.id, req }) as MinionMessage,
+    );
+    if (this.#state === 'connected') this.#send(message);
+    return reply;
   }
 
   /** Tells the connected master about changed grains at once, so the next job can target them. */
@@ -254,18 +224,22 @@ export class MinionConnection {
   }
 
   async #run(): Promise<void> {
-    let failures = 0;
     while (!this.#stopped) {
-      const order = this.#o.masters();
-      if (order.length === 0) {
+      this.#pool.setOrder(this.#o.masters());
+      const choice = this.#pool.next();
+      if (choice.master === undefined) {
+        this.#pool.nothingListed();
+        this.#readTableIfExhausted();
         this.#o.log.warn('no master is known; waiting for the master list');
-        await this.#pause(this.#backoff(++failures));
+        await this.#pause(this.#pool.next().waitMs);
         continue;
       }
-      if (this.#avoid !== undefined && !order.some((m) => idOf(m) === this.#avoid)) this.#avoid = undefined;
-      const candidates = order.filter((m) => this.#avoid === undefined || idOf(m) !== this.#avoid);
-      const pool = candidates.length > 0 ? candidates : order;
-      const master = pool[this.#cursor % pool.length] as MasterAddress;
+      if (choice.waitMs > 0) {
+        // Every listed master failed lately: a wait, ended early by a new list.
+        await this.#pause(choice.waitMs);
+        continue;
+      }
+      const master = choice.master;
       this.#master = master;
       const outcome = await this.#visit(master).catch((err: unknown) => {
         this.#o.log.warn({ err, master: describeMaster(master) }, 'connection failed');
@@ -274,32 +248,33 @@ export class MinionConnection {
       if (this.#stopped) break;
       if (this.#leaving) {
         this.#leaving = false;
-        this.#cursor = 0;
         continue;
       }
       if (outcome === 'failed') {
-        // Next: the master after the one that failed, in the order as it is now. (Counting on from
-        // the cursor would send a minion that sat on a master other than its first back to the
-        // dead one's predecessor, itself possibly the dead one, costing a whole timeout.)
-        this.#lost.set(idOf(master), Date.now());
-        const now = this.#o.masters();
-        const at = now.findIndex((m) => sameMaster(m, master));
-        this.#cursor = at < 0 ? this.#cursor + 1 : at + 1;
-        failures++;
-        await this.#pause(this.#backoff(failures));
-      } else {
-        failures = 0;
+        // The next listed master that has not failed is tried at once (the pool says which).
+        this.#pool.failed(master);
+        this.#readTableIfExhausted();
       }
     }
     this.#state = 'stopped';
+  }
+
+  #readTableIfExhausted(): void {
+    if (!this.#pool.takeTableRead()) return;
+    this.#o.log.info(
+      { masters: this.#pool.order.map(describeMaster) },
+      'no listed master answers; reading the masters table',
+    );
+    this.#o.onExhausted?.();
   }
 
   /** Enrols if needed, then serves one connection until it fails or the minion stops. */
   async #visit(master: MasterAddress): Promise<'failed' | 'again'> {
     if (!this.#accepted) {
       const state = await this.#enrol(master);
-      if (state === undefined) return 'failed';
-      if (state === 'waited') return 'again'; // #enrol already waited a full retry interval
+      if (this.#stopped) return 'again';
+      if (state === 'unreachable') return 'failed';
+      if (state === 'waited') return 'again'; // the enrolment already waited a full retry interval
       if (state !== 'accepted') {
         this.#o.log.warn({ state, master: describeMaster(master) }, 'key not accepted; asking again later');
         await this.#pause(this.#o.enrolRetryMs);
@@ -310,153 +285,95 @@ export class MinionConnection {
     return this.#serve(master);
   }
 
-  #socketFor(): Dealer {
-    return new Dealer({
-      ...(this.#o.context === undefined ? {} : { context: this.#o.context }),
-      curveServerKey: this.#o.clusterPublicKey,
-      curvePublicKey: this.#o.keyPair.publicKey,
-      curveSecretKey: this.#o.keyPair.secretKey,
-      routingId: randomBytes(16).toString('hex'),
-      // Long enough to deliver a goodbye on close, short enough never to hold a stop back.
-      linger: 200,
-      maxMessageSize: MAX_MESSAGE_BYTES + 1024,
-      reconnectInterval: 200,
-      ...ZMTP_HEARTBEAT,
-    });
-  }
-
-  /**
-   * Asks `master` for the key's state; while it is pending or rejected, waits (bounded) for the
-   * master's word that it was accepted, so an operator's accept lets the minion in at once.
-   * 'waited': no word within the retry interval.
-   */
-  async #enrol(master: MasterAddress): Promise<KeyState | 'waited' | undefined> {
+  async #enrol(master: MasterAddress): Promise<EnrolmentOutcome> {
     this.#state = 'enrolling';
-    const socket = this.#socketFor();
-    this.#socket = socket;
-    socket.receiveTimeout = this.#o.heartbeatMs * this.#o.missedHeartbeats;
+    const enrolment = new Enrolment(this.#settings, master);
+    this.#enrolment = enrolment;
     try {
-      socket.connect(`tcp://${master.host}:${master.enrolPort}`);
-      const enrol: MinionMessage = {
-        v: WIRE_VERSION,
-        t: 'enrol',
-        id: this.#o.id,
-        publicKey: this.#o.keyPair.publicKey,
-        grains: this.#o.grains(),
-        ...(this.#o.identity === undefined ? {} : { identity: this.#o.identity }),
-      };
-      const body = encodeMessage(enrol);
-      await socket.send([body, signMessage(this.#key, body)]);
-      let reply = await this.#receive(socket);
-      if (reply?.t === 'enrolment' && (reply.state === 'pending' || reply.state === 'rejected')) {
-        this.#state = 'pending';
-        this.#o.log.info(
-          { master: describeMaster(master), state: reply.state },
-          `key ${reply.state}; waiting for acceptance`,
-        );
-        // The master tells us the moment the key is accepted; until then this is a quiet wait.
-        socket.receiveTimeout = this.#o.enrolRetryMs;
-        reply = await this.#receive(socket);
-        if (reply === undefined) return 'waited';
-      }
-      if (reply?.t === 'enrolment') return reply.state;
-      if (reply?.t === 'revoked') return 'rejected';
-      return undefined;
+      return await enrolment.run(
+        {
+          id: this.#o.id,
+          grains: this.#o.grains(),
+          ...(this.#o.identity === undefined ? {} : { identity: this.#o.identity }),
+          answerMs: this.#o.heartbeatMs * this.#o.missedHeartbeats,
+          waitMs: this.#o.enrolRetryMs,
+          onWaiting: (state) => {
+            this.#state = 'pending';
+            this.#o.log.info({ master: describeMaster(master), state }, `key ${state}; waiting for acceptance`);
+          },
+        },
+        this.#o.keyPair.publicKey,
+      );
     } finally {
-      socket.close();
-    }
-  }
-
-  async #receive(socket: Dealer): Promise<MasterMessage | undefined> {
-    for (;;) {
-      let frames: Buffer[];
-      try {
-        frames = await socket.receive();
-      } catch {
-        return undefined; // timed out, or closed by stop()
-      }
-      const decoded = decodeMasterMessage(frames[0] ?? Buffer.alloc(0));
-      if (decoded.ok) return decoded.message;
-      this.#o.log.warn({ reason: decoded.reason }, 'dropped a master message');
+      this.#enrolment = undefined;
     }
   }
 
   async #serve(master: MasterAddress): Promise<'failed' | 'again'> {
-    const socket = this.#socketFor();
-    this.#socket = socket;
-    const deadAfter = this.#o.heartbeatMs * this.#o.missedHeartbeats;
-    socket.receiveTimeout = deadAfter;
-    socket.connect(`tcp://${master.host}:${master.port}`);
-    this.#sending = Promise.resolve();
-    this.#session = undefined;
-    let heartbeat: NodeJS.Timeout | undefined;
+    const session = new MasterSession(this.#settings, master, {
+      heartbeatMs: this.#o.heartbeatMs,
+      missedHeartbeats: this.#o.missedHeartbeats,
+    });
+    this.#session = session;
+    let alive: NodeJS.Timeout | undefined;
     try {
-      // The master names this connection's nonce; everything from the hello on is sealed with it.
-      const knock = encodeMessage({ v: WIRE_VERSION, t: 'knock', id: this.#o.id });
-      this.#sending = this.#sending.then(() => socket.send(knock).catch(() => undefined));
-      const challenge = await this.#receive(socket);
-      if (challenge?.t !== 'challenge') {
-        // No answer: the master is down, or its door refused the key (not accepted there): enrol again.
-        this.#accepted = false;
-        return 'failed';
-      }
-      this.#session = { key: sessionKey(this.#key, challenge.nonce), seq: -1 };
-      this.#send({ v: WIRE_VERSION, t: 'hello', id: this.#o.id, grains: this.#o.grains(), running: [] });
-      const welcome = await this.#receive(socket);
-      if (welcome?.t !== 'welcome') {
+      const welcome = await session.open({
+        v: WIRE_VERSION,
+        t: 'hello',
+        id: this.#o.id,
+        grains: this.#o.grains(),
+        running: [],
+        seen: this.#seen.newest(HELLO_SEEN_MAX),
+      });
+      if (welcome === 'closed') return 'again';
+      if (typeof welcome === 'string') {
         // No welcome: the master is down, or its door refused the key (not accepted there): enrol again.
         this.#accepted = false;
+        this.#o.log.warn({ master: describeMaster(master), why: welcome }, 'no welcome from the master');
         return 'failed';
       }
+      this.#pool.connected(master);
       this.#state = 'connected';
-      // The master heartbeats every connection at the interval it announces; silence for a few of
-      // them means it is gone.
-      const silentAfter = welcome.heartbeatMs * this.#o.missedHeartbeats;
-      socket.receiveTimeout = silentAfter;
       this.#o.log.info({ master: describeMaster(master), masterId: welcome.masterId }, 'connected');
-      for (const pending of this.#outbox.pending()) this.#send(pending);
-      for (const request of this.#requests.values()) this.#send(request.message);
+      for (const pending of this.#outbox.pending()) session.send(pending);
+      for (const request of this.#requests.messages()) session.send(request);
       // The order may have changed while this connection was being made: settle where it belongs.
-      this.reorder();
+      this.#settle();
       // Seldom: the master learns of a dead minion from its connection; this only shows that the
       // minion itself (not just its socket) is alive.
-      heartbeat = setInterval(
-        () => this.#send({ v: WIRE_VERSION, t: 'heartbeat', id: this.#o.id, at: Date.now() }),
+      alive = setInterval(
+        () => session.send({ v: WIRE_VERSION, t: 'heartbeat', id: this.#o.id, at: Date.now() }),
         this.#o.aliveIntervalMs,
       );
       for (;;) {
-        const message = await this.#receive(socket);
-        if (this.#stopped) return 'again';
-        // A deliberate leave closed the socket: not a failure, and not to be logged as one.
-        if (message === undefined && this.#leaving) return 'again';
-        if (message === undefined) {
+        const message = await session.next();
+        // Closed here: a deliberate leave, or the minion is stopping; not a failure.
+        if (this.#stopped || message === 'closed') return 'again';
+        if (message === 'gone' || message === 'silent') {
           this.#o.log.warn(
-            { master: describeMaster(master), silentMs: silentAfter },
-            'master stopped answering; failing over',
+            { master: describeMaster(master), why: message, silentMs: session.silentAfterMs },
+            message === 'gone'
+              ? 'lost the connection to the master; failing over'
+              : 'master stopped answering; failing over',
           );
           return 'failed';
         }
         switch (message.t) {
           case 'job':
-            void this.#runJob(message);
+            this.#onJob(message);
             break;
           case 'ack':
             this.#outbox.acknowledge(message.jid);
             break;
-          case 'reply': {
-            const pending = this.#requests.get(message.req);
-            if (pending !== undefined) {
-              this.#requests.delete(message.req);
-              clearTimeout(pending.timer);
-              pending.resolve(message);
-            }
+          case 'reply':
+            this.#requests.resolve(message);
             break;
-          }
           case 'masters':
             this.#o.onMasters?.(message.masters);
             if (message.draining === true) {
               this.#o.log.info({ master: describeMaster(master) }, 'master is draining; moving');
-              this.#leave(idOf(master));
+              this.#pool.avoid(master);
+              this.#leave();
               return 'again';
             }
             break;
@@ -469,11 +386,26 @@ export class MinionConnection {
         }
       }
     } finally {
-      if (heartbeat) clearInterval(heartbeat);
+      if (alive) clearInterval(alive);
+      clearTimeout(this.#moveTimer);
+      this.#moveTimer = undefined;
       if (this.#state === 'connected') this.#state = 'disconnected';
-      // A deliberate leave closes the socket itself, once its goodbye has gone out.
-      if (!this.#leaving) socket.close();
+      if (this.#session === session) this.#session = undefined;
+      // A deliberate leave already asked for a close after its goodbye; then this does nothing.
+      session.close();
     }
+  }
+
+  /** A job runs once per jid: one sent again (after a failover, or two ways at once) does not run again. */
+  #onJob(job: JobMessage): void {
+    if (this.#seen.add(job.jid)) {
+      void this.#runJob(job);
+      return;
+    }
+    // Its return, if no master has acknowledged it yet, goes to this master now.
+    const pending = this.#outbox.get(job.jid);
+    if (pending !== undefined) this.#send(pending);
+    this.#o.log.debug({ jid: job.jid }, 'job already seen; not run again');
   }
 
   async #runJob(job: JobMessage): Promise<void> {
@@ -499,52 +431,21 @@ export class MinionConnection {
       body = encodeMessage(message);
     }
     this.#outbox.add(message);
-    if (this.#state === 'connected') this.#sendBody(body);
+    if (this.#state === 'connected') this.#session?.sendBody(body);
   }
 
-  /**
-   * Sends in order on the current socket, sealed with the connection's session key and the next
-   * number (zeromq.js allows one pending send at a time). Nothing is sent before the session exists.
-   */
   #send(message: MinionMessage): void {
-    let body: Uint8Array;
-    try {
-      body = encodeMessage(message);
-    } catch (err) {
-      this.#o.log.warn({ err, type: message.t }, 'a message could not be encoded; not sent');
-      return;
-    }
-    this.#sendBody(body);
-  }
-
-  #sendBody(body: Uint8Array): void {
-    const socket = this.#socket;
-    const session = this.#session;
-    if (socket === undefined || session === undefined) return;
-    session.seq++;
-    const frames = [body, sealMessage(session.key, session.seq, body)];
-    // A send on a socket closed meanwhile throws at once: it is a message for a connection that is gone.
-    this.#sending = this.#sending.then(async () => {
-      try {
-        await socket.send(frames);
-      } catch {
-        // dropped with its connection; returns stay in the outbox until acknowledged
-      }
-    });
-  }
-
-  #backoff(failures: number): number {
-    const ceiling = Math.min(this.#o.backoffMaxMs, 100 * 2 ** Math.min(failures, 16));
-    return ceiling / 2 + Math.random() * (ceiling / 2);
+    this.#session?.send(message);
   }
 
   #pause(ms: number): Promise<void> {
     return new Promise((resolve) => {
-      const timer = setTimeout(done, ms);
-      function done(): void {
+      const done = (): void => {
         clearTimeout(timer);
+        if (this.#wake === done) this.#wake = undefined;
         resolve();
-      }
+      };
+      const timer = setTimeout(done, ms);
       this.#wake = done;
     });
   }
@@ -559,12 +460,4 @@ function encodeWithin(message: MinionMessage): Uint8Array | string {
   } catch (err) {
     return err instanceof Error ? err.message : String(err);
   }
-}
-
-function idOf(master: MasterAddress): string {
-  return master.id ?? `${master.host}:${master.port}`;
-}
-
-function sameMaster(a: MasterAddress, b: MasterAddress): boolean {
-  return a.host === b.host && a.port === b.port;
 }

@@ -13,6 +13,10 @@ export class Outbox {
     this.#pending.set(message.jid, message);
   }
 
+  get(jid: string): ReturnMessage | undefined {
+    return this.#pending.get(jid);
+  }
+
   acknowledge(jid: string): boolean {
     return this.#pending.delete(jid);
   }

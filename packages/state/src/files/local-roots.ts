@@ -61,6 +61,24 @@ export class LocalRoots implements StateFiles {
     return [...found].filter((path) => path.startsWith(normalized)).sort();
   }
 
+  /**
+   * An absolute path of this host, if it is a file (or directory) inside one of the roots, of any
+   * environment: its real path, never one a link leads to outside the root. What a template on a
+   * master may learn of the master's files (Salt's `file.file_exists(opts['pillar_roots'][...])`).
+   */
+  async hostPath(path: string, kind: 'file' | 'directory'): Promise<string | undefined> {
+    if (!path.startsWith('/')) return undefined;
+    const real = await realpath(path).catch(() => undefined);
+    if (real === undefined) return undefined;
+    for (const root of new Set(Object.values(this.#roots).flat())) {
+      const realRoot = await realpath(root).catch(() => undefined);
+      if (realRoot === undefined || !inside(realRoot, real)) continue;
+      const info = await stat(real).catch(() => undefined);
+      if (kind === 'file' ? info?.isFile() : info?.isDirectory()) return real;
+    }
+    return undefined;
+  }
+
   /** The real path of `path` under `root` if it is a regular file inside the root; else undefined. */
   async #resolve(root: string, path: string, url: string): Promise<string | undefined> {
     const realRoot = await realpath(root).catch(() => undefined);

@@ -38,6 +38,12 @@ export interface TemplateBridge {
 export interface JinjaOptions {
   trimBlocks: boolean;
   lstripBlocks: boolean;
+  /**
+   * Whether `file.file_exists`, `file.directory_exists` and `file_hashsum` look at this host's
+   * files (a minion's own). When false (a master's render process) they are asked through the
+   * bridge, as `file.file_exists`, `file.directory_exists` and `file.get_hash`.
+   */
+  hostFiles?: boolean;
 }
 
 interface Frame {
@@ -443,7 +449,11 @@ function mergeFunctions(): Record<string, (...args: unknown[]) => unknown> {
  * function is called through the minion's module registry on the main thread (synchronously from
  * the template's point of view: see render-worker.ts).
  */
-export function createSaltFunctions(scope: RenderScope, bridge: TemplateBridge): object {
+export function createSaltFunctions(
+  scope: RenderScope,
+  bridge: TemplateBridge,
+  options: Pick<JinjaOptions, 'hostFiles'> = {},
+): object {
   const lookupWith =
     (data: () => unknown) =>
     (key: unknown, fallback: unknown = '', delimiter: unknown = ':', merge?: unknown) => {
@@ -455,6 +465,7 @@ export function createSaltFunctions(scope: RenderScope, bridge: TemplateBridge):
     };
   const ownDirs = ownDirectories(py.isDict(scope.opts) ? scope.opts : undefined);
   const exists = (kind: 'file' | 'directory') => (path: unknown) => {
+    if (options.hostFiles === false) return bridge.call(`file.${kind}_exists`, [py.str(path)], {}) === true;
     try {
       const info = statSync(pathOnHost(py.str(path), scope.root, ownDirs));
       return kind === 'file' ? info.isFile() : info.isDirectory();
@@ -632,7 +643,14 @@ export function createJinjaEnvironment(
   // Salt's filters replace Jinja2's of the same name (unique), except min and max, where
   // Jinja2's take Salt's list and also an attribute.
   const jinja = jinjaFilters(scope);
-  Object.assign(filters, jinja, saltFilters({ now }), { min: jinja.min, max: jinja.max });
+  const hashFile =
+    options.hostFiles === false
+      ? (path: string, type: string) => py.str(bridge.call('file.get_hash', [path], { form: type }))
+      : undefined;
+  Object.assign(filters, jinja, saltFilters({ now, ...(hashFile ? { hashFile } : {}) }), {
+    min: jinja.min,
+    max: jinja.max,
+  });
   SCOPES.set(env, { filters, tests });
   const globals: Record<string, unknown> = {
     ...jinjaGlobals(),

@@ -14,6 +14,8 @@ export interface RenderRequest {
   readonly lstripBlocks: boolean;
   /** The file system the states manage: file.file_exists looks there (see pathOnHost). */
   readonly root: string;
+  /** false: the host's files are asked through the bridge (see JinjaOptions.hostFiles). */
+  readonly hostFiles: boolean;
 }
 
 export interface RenderFailure {

@@ -56,6 +56,7 @@ parentPort?.on('message', (request: RenderRequest) => {
     const salt = createSaltFunctions(
       { grains: context.grains, pillar: context.pillar, opts: context.opts, root: request.root },
       bridge,
+      { hostFiles: request.hostFiles },
     );
     const variables = { ...context, salt };
     const env = createJinjaEnvironment(request, bridge, variables);

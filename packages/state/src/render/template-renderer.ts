@@ -27,6 +27,25 @@ export interface TemplateRendererOptions {
    * (see pathOnHost). Default '/'.
    */
   root?: string;
+  /**
+   * Whether templates may look at this host's files (file.file_exists, file_hashsum): a minion's
+   * own, yes (default); a master's, no: they are asked of the services as salt[...] calls.
+   */
+  hostFiles?: boolean;
+  /** Render in this process (a master's RenderProcess) instead of a thread of this one. */
+  isolation?: RenderIsolation;
+}
+
+/** Where renders may run instead of a thread of this process: a process of their own (render-process.ts). */
+export interface RenderIsolation {
+  /** A new session: one per renderer, ended when the renderer closes. */
+  session(): number;
+  render(
+    session: number,
+    request: TemplateSource,
+    settings: { timeoutMs: number; trimBlocks: boolean; lstripBlocks: boolean },
+  ): Promise<string>;
+  end(session: number): void;
 }
 
 export interface TemplateSource {
@@ -80,8 +99,10 @@ export class TemplateRenderer {
   readonly #timeoutMs: number;
   readonly #trimBlocks: boolean;
   readonly #lstripBlocks: boolean;
+  readonly #hostFiles: boolean;
   readonly #signal: AbortSignal | undefined;
   readonly #root: string;
+  readonly #isolation: { readonly to: RenderIsolation; readonly session: number } | undefined;
   #worker: { worker: Worker; port: MessagePort; flag: Int32Array } | undefined;
   #running: Running | undefined;
   #queue: Promise<unknown> = Promise.resolve();
@@ -93,8 +114,11 @@ export class TemplateRenderer {
     this.#timeoutMs = options.timeoutMs ?? DEFAULT_TIMEOUT_MS;
     this.#trimBlocks = options.trimBlocks ?? false;
     this.#lstripBlocks = options.lstripBlocks ?? false;
+    this.#hostFiles = options.hostFiles ?? true;
     this.#signal = options.signal;
     this.#root = options.root ?? '/';
+    this.#isolation =
+      options.isolation === undefined ? undefined : { to: options.isolation, session: options.isolation.session() };
     this.#signal?.addEventListener('abort', this.#onAbort, { once: true });
   }
 
@@ -107,6 +131,10 @@ export class TemplateRenderer {
   async close(): Promise<void> {
     this.#closed = true;
     this.#signal?.removeEventListener('abort', this.#onAbort);
+    this.#isolation?.to.end(this.#isolation.session);
+    const render = this.#running;
+    this.#running = undefined;
+    render?.reject(new TemplateRenderError(render.request.path, undefined, 'the renderer was closed', undefined));
     const running = this.#worker;
     this.#worker = undefined;
     if (running) {
@@ -117,7 +145,14 @@ export class TemplateRenderer {
 
   #renderNow(request: TemplateSource): Promise<string> {
     if (this.#signal?.aborted) return Promise.reject(this.#signal.reason as unknown);
-    if (this.#closed) return Promise.reject(new Error('the template renderer is closed'));
+    if (this.#closed) return Promise.reject(new StateError(StateErrorCodes.RENDER, 'the template renderer is closed'));
+    if (this.#isolation !== undefined) {
+      return this.#isolation.to.render(this.#isolation.session, request, {
+        timeoutMs: this.#timeoutMs,
+        trimBlocks: this.#trimBlocks,
+        lstripBlocks: this.#lstripBlocks,
+      });
+    }
     const { worker } = this.#start();
     return new Promise<string>((resolve, reject) => {
       const timer = setTimeout(() => {
@@ -152,6 +187,7 @@ export class TemplateRenderer {
         trimBlocks: this.#trimBlocks,
         lstripBlocks: this.#lstripBlocks,
         root: this.#root,
+        hostFiles: this.#hostFiles,
       };
       try {
         worker.postMessage(message);
@@ -256,6 +292,8 @@ export class TemplateRenderer {
 
   /** Stops the worker (a timeout, the job's signal, a crash) and fails the render in progress. */
   #fail(reason: unknown): void {
+    // In a render process, ending the session stops its thread and fails its render.
+    this.#isolation?.to.end(this.#isolation.session);
     const running = this.#running;
     this.#running = undefined;
     const started = this.#worker;

@@ -312,6 +312,8 @@ function humanToBytes(value: unknown): number {
 export function saltFilters(options: {
   now(): number;
   roots?: (path: string) => string | undefined;
+  /** file_hashsum's answer where the host's files are not the template's to read (a master). */
+  hashFile?: (path: string, type: string) => string;
 }): Record<string, Filter> {
   const filters: Record<string, Filter> = {
     yaml: pyfunction('yaml', ['value', 'flow_style='], (v, flow) => yamlDump(v, flow ?? true)),
@@ -434,6 +436,7 @@ export function saltFilters(options: {
     }),
     file_hashsum: pyfunction('file_hashsum', ['path', 'hash_type='], (path, type) => {
       const file = str(path);
+      if (options.hashFile) return options.hashFile(file, type === undefined ? 'sha256' : str(type));
       if (!statSync(file, { throwIfNoEntry: false })?.isFile()) {
         throw new PyError('CommandExecutionError', `file ${file} not found`);
       }
