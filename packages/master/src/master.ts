@@ -102,6 +102,11 @@ export async function startMaster(
   /** Set on SIGTERM: every masters list this master sends from then on tells its minions to leave. */
   let draining = false;
   const events = new ClusterEvents(id, log.child({ component: 'events' }));
+  // Pillar templates and the top files of fetched commits run in a process that holds none of this master's secrets (see @phoenix/state).
+  const renderProcess = new RenderProcess({
+    onExit: ({ code, signal, stderr }) =>
+      log.warn({ code, signal, stderr: stderr.slice(-1000) }, 'the render process stopped; the next render starts one'),
+  });
   // Git roots: fetched in the background; until this master serves the cluster's commit of each it
   // is `starting`, in no minion's list and not healthy.
   const gitTrees = new GitTrees({
@@ -112,6 +117,7 @@ export async function startMaster(
     maxFileBytes: config.fileServer.maxFileBytes,
     gitTimeoutMs: config.fileServer.gitTimeoutMs,
     renderTimeoutMs: config.fileServer.pillarTimeoutMs,
+    isolation: renderProcess,
     aws: config.aws,
     events,
     log: log.child({ component: 'gitfs' }),
@@ -218,11 +224,6 @@ export async function startMaster(
     },
   });
   // The state tree: salt:// files for minions, pillar rendered here for each minion alone.
-  // Pillar templates run in a process that holds none of this master's secrets (see @phoenix/state).
-  const renderProcess = new RenderProcess({
-    onExit: ({ code, signal, stderr }) =>
-      log.warn({ code, signal, stderr: stderr.slice(-1000) }, 'the render process stopped; the next render starts one'),
-  });
   const fileServer = new FileServer({
     trees: gitTrees,
     pillar: new PillarRenderer({

@@ -3,6 +3,7 @@ import assert from 'node:assert/strict';
 import { decodeRevision, encodeRevision, standing } from '../src/gitfs/revision.js';
 import { gitSources, GitRootSchema, remoteKind, repositoryName } from '../src/gitfs/git-root.js';
 import { redact } from '../src/gitfs/git.js';
+import { nextFetchDelay } from '../src/gitfs/git-trees.js';
 
 const A = 'a'.repeat(40);
 const B = 'b'.repeat(40);
@@ -68,4 +69,18 @@ test('a second remote of one name in one environment is a config error naming it
 
 test('secrets are blanked in any message, as written and URL-encoded', () => {
   assert.equal(redact('auth for tok/en+1 failed (tok%2Fen%2B1)', ['tok/en+1']), 'auth for *** failed (***)');
+});
+
+test('a starting master whose fetch failed retries after 1 s, 2 s, 4 s … up to the interval; a ready one every interval', () => {
+  const delay = (ready: boolean, failedStarts: number, random = 0.5) =>
+    nextFetchDelay({ intervalMs: 60_000, ready, failedStarts, random: () => random });
+  assert.deepEqual(
+    [1, 2, 3, 4, 6, 7, 30].map((n) => delay(false, n)),
+    [1_000, 2_000, 4_000, 8_000, 32_000, 60_000, 60_000],
+  );
+  assert.equal(delay(false, 0), 60_000, 'starting, but nothing failed: it waits for the others, not the remote');
+  assert.equal(delay(true, 5), 60_000, 'ready: the interval, whatever failed');
+  assert.equal(delay(true, 0, 0), 54_000, '±10 % so that masters started together fetch apart');
+  assert.equal(delay(true, 0, 1), 66_000);
+  assert.equal(delay(false, 1, 0), 900);
 });

@@ -3,7 +3,7 @@ import { join } from 'node:path';
 import type { Logger } from 'pino';
 import type { AwsSettings } from '@phoenix/protocol';
 import type { MasterRecord } from '@phoenix/store';
-import type { RootsConfig } from '@phoenix/state';
+import type { RenderIsolation, RootsConfig } from '@phoenix/state';
 import { MasterError, MasterErrorCodes } from '../errors.js';
 import type { ClusterEvents } from '../events.js';
 import type { ServedTree } from '../file-server/file-server.js';
@@ -24,6 +24,8 @@ export interface GitTreesOptions {
   readonly maxFileBytes: number;
   readonly gitTimeoutMs: number;
   readonly renderTimeoutMs: number;
+  /** Where a fetched commit's top file is rendered to check it: the master's render process. */
+  readonly isolation?: RenderIsolation;
   readonly aws: AwsSettings;
   readonly events: ClusterEvents;
   readonly log: Logger;
@@ -84,6 +86,8 @@ export class GitTrees {
   #updating: Promise<void> | undefined;
   #again = false;
   #lastFetchStartedAt = 0;
+  /** Updates in a row that failed while this master was starting: its retries back off by them. */
+  #failedStarts = 0;
   /** A peer's commit → when this master first saw it in the table. */
   readonly #seen = new Map<string, number>();
   readonly #triedByCommit = new Set<string>();
@@ -131,8 +135,8 @@ export class GitTrees {
     if (!this.enabled) return;
     this.#o.log.info({ git: await this.#git.version(), roots: this.#roots.map((r) => r.source.key) }, 'git roots');
     await mkdir(this.#o.cacheDir, { recursive: true, mode: 0o700 });
-    void this.update('start');
-    this.#schedule();
+    // The next fetch is timed from the end of this one: sooner if it left this master starting.
+    void this.update('start').finally(() => this.#schedule());
   }
 
   stop(): void {
@@ -290,11 +294,15 @@ export class GitTrees {
 
   #schedule(): void {
     if (this.#stopped) return;
-    // ±10 % so that masters started together spread their fetches.
-    const jitter = 0.9 + 0.2 * (this.#o.random ?? Math.random)();
+    const delay = nextFetchDelay({
+      intervalMs: this.#o.fetchIntervalMs,
+      ready: this.#ready,
+      failedStarts: this.#failedStarts,
+      random: this.#o.random ?? Math.random,
+    });
     this.#timer = setTimeout(() => {
-      void this.update('interval').finally(() => this.#schedule());
-    }, this.#o.fetchIntervalMs * jitter);
+      void this.update(this.#ready ? 'interval' : 'retry while starting').finally(() => this.#schedule());
+    }, delay);
     this.#timer.unref();
   }
 
@@ -302,29 +310,41 @@ export class GitTrees {
     return this.#auth.scope(root.source.auth, root.source.name);
   }
 
+  /**
+   * Every mirror is fetched at once (one fetch per remote, however many roots share it), and every
+   * root is judged as soon as its remote's fetch ends; the checkouts no root keeps are removed after.
+   */
   async #updateAll(reason: string): Promise<void> {
     this.#lastFetchStartedAt = Date.now();
     const fetched = new Map<GitMirror, Promise<string | undefined>>();
     for (const root of this.#roots) {
-      let fetch = fetched.get(root.mirror);
-      if (fetch === undefined) {
-        fetch = root.mirror
+      if (fetched.has(root.mirror)) continue;
+      fetched.set(
+        root.mirror,
+        root.mirror
           .fetch(() => this.#scope(root))
           .then(
             () => undefined,
             (err: unknown) => `fetching ${root.source.url} failed: ${err instanceof Error ? err.message : String(err)}`,
-          );
-        fetched.set(root.mirror, fetch);
-      }
-      const failed = await fetch;
-      root.fetchedAt = Date.now();
-      if (failed !== undefined) {
-        this.#fail(root, failed, reason);
-        continue;
-      }
-      await this.#consider(root, reason).catch((err: unknown) =>
-        this.#fail(root, err instanceof Error ? err.message : String(err), reason),
+          ),
       );
+    }
+    await Promise.all(
+      this.#roots.map(async (root) => {
+        const failed = await (fetched.get(root.mirror) as Promise<string | undefined>);
+        root.fetchedAt = Date.now();
+        if (failed !== undefined) {
+          this.#fail(root, failed, reason);
+          return;
+        }
+        await this.#consider(root, reason).catch((err: unknown) =>
+          this.#fail(root, err instanceof Error ? err.message : String(err), reason),
+        );
+      }),
+    );
+    this.#failedStarts = !this.#ready && this.#roots.some((r) => r.error !== undefined) ? this.#failedStarts + 1 : 0;
+    for (const mirror of fetched.keys()) {
+      await mirror.prune(new Set(this.#roots.filter((r) => r.mirror === mirror).flatMap((r) => r.history)));
     }
   }
 
@@ -351,7 +371,10 @@ export class GitTrees {
       return;
     }
     const tree = await mirror.checkout(head, source.root, this.#o.maxFileBytes);
-    const problem = await topFileProblem(tree.dir, source.env, 'top.sls', this.#o.renderTimeoutMs);
+    const problem = await topFileProblem(tree.dir, source.env, 'top.sls', {
+      timeoutMs: this.#o.renderTimeoutMs,
+      ...(this.#o.isolation === undefined ? {} : { isolation: this.#o.isolation }),
+    });
     if (problem !== undefined) {
       this.#fail(
         root,
@@ -371,7 +394,6 @@ export class GitTrees {
       ...(own === undefined ? {} : { previous: own }),
       reason,
     });
-    await mirror.prune(new Set(this.#roots.filter((r) => r.mirror === mirror).flatMap((r) => r.history)));
   }
 
   #fail(root: RootState, message: string, reason: string, code: string = MasterErrorCodes.GIT_FAILED): void {
@@ -425,6 +447,24 @@ export class GitTrees {
       pillar: new ServedPillarFiles(tree.pillar, refusals.pillar as Refusals),
     };
   }
+}
+
+/**
+ * When to fetch next. A master that serves every root's commit fetches every interval (±10 %, so
+ * masters started together spread their fetches). One that is still starting because a fetch
+ * failed (a remote not yet reachable from a new instance, say) tries again after 1 s, 2 s, 4 s …
+ * up to the interval: a transient failure must not keep it out of service for a whole interval.
+ */
+export function nextFetchDelay(options: {
+  readonly intervalMs: number;
+  readonly ready: boolean;
+  readonly failedStarts: number;
+  readonly random: () => number;
+}): number {
+  const jitter = 0.9 + 0.2 * options.random();
+  if (options.ready || options.failedStarts === 0) return options.intervalMs * jitter;
+  const backoff = Math.min(options.intervalMs, 1_000 * 2 ** Math.min(options.failedStarts - 1, 20));
+  return backoff * jitter;
 }
 
 /** With no ref: `main` (else `master`) in base, the branch named like the environment elsewhere. */

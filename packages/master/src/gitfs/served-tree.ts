@@ -6,6 +6,7 @@ import {
   StateError,
   StateErrorCodes,
   TemplateRenderer,
+  type RenderIsolation,
   type RootsConfig,
   type StateFile,
   type StateFiles,
@@ -97,14 +98,19 @@ export async function topFileProblem(
   dir: string,
   env: string,
   top: string,
-  timeoutMs: number,
+  render: { readonly timeoutMs: number; readonly isolation?: RenderIsolation },
 ): Promise<string | undefined> {
   const files = new LocalRoots({ [env]: [dir] });
   const found = await files.read(top, env).catch((err: unknown) => err);
   if (found === undefined) return undefined;
   if (found instanceof Error) return `${top} cannot be read: ${found.message}`;
   const file = found as StateFile;
-  const renderer = new TemplateRenderer({ timeoutMs });
+  // A commit's templates are as untrusted as pillar's: they render where pillar does, without secrets.
+  const renderer = new TemplateRenderer({
+    timeoutMs: render.timeoutMs,
+    hostFiles: false,
+    ...(render.isolation === undefined ? {} : { isolation: render.isolation }),
+  });
   try {
     const loader = new SlsLoader(files, renderer, (fun) =>
       Promise.reject(new StateError(StateErrorCodes.RENDER, `salt['${fun}'] is not available here`)),
