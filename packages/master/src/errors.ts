@@ -1,39 +1,58 @@
-import { PhoenixError } from '@phoenix/protocol';
+import { defineErrors } from '@phoenix/protocol';
 
-/** Every error code the master raises, in one place. */
-export const MasterErrorCodes = {
-  START_FAILED: 'PHX_MASTER_START_FAILED',
-  UNAUTHORIZED: 'PHX_API_UNAUTHORIZED',
-  FORBIDDEN: 'PHX_API_FORBIDDEN',
-  BAD_REQUEST: 'PHX_API_BAD_REQUEST',
-  NOT_FOUND: 'PHX_API_NOT_FOUND',
-  NO_MINIONS: 'PHX_JOB_NO_MINIONS',
-  /** An input over one of the documented limits (depth, size, keys, string length): refused whole. */
-  OVER_LIMIT: 'PHX_INPUT_OVER_LIMIT',
-  /** A fair share is used up (waiting requests of one minion, streams of one token): ask again later. */
-  BUSY: 'PHX_MASTER_BUSY',
-  /** A git root is configured and the git command does not run. */
-  GIT_MISSING: 'PHX_GIT_MISSING',
-  /** A git command failed: a fetch (remote unreachable, refused credentials), a missing ref. */
-  GIT_FAILED: 'PHX_GIT_FAILED',
-  /** A remote's ref moved back to an ancestor of the commit served (a forced push): not followed. */
-  GIT_REF_MOVED_BACK: 'PHX_GIT_REF_MOVED_BACK',
-  /** A fetched commit is not served: its top file does not render, or its tree is too large. */
-  GIT_TREE_INVALID: 'PHX_GIT_TREE_INVALID',
-  /** A state run's revision names a commit this master does not have and cannot fetch. */
-  GIT_REVISION_UNKNOWN: 'PHX_GIT_REVISION_UNKNOWN',
-  /** The token or key of a git remote could not be read from its file or AWS secret. */
-  GIT_SECRET_UNREADABLE: 'PHX_GIT_SECRET_UNREADABLE',
-} as const;
-export type MasterErrorCode = (typeof MasterErrorCodes)[keyof typeof MasterErrorCodes];
-
-export class MasterError extends PhoenixError {
-  constructor(
-    code: MasterErrorCode,
-    message: string,
-    options: { cause?: unknown; details?: Record<string, unknown> } = {},
-  ) {
-    super(code, message, options);
-    this.name = 'MasterError';
-  }
-}
+/** Every code the master raises, its HTTP API's included. */
+export const MasterErrors = defineErrors({
+  PHX_MASTER_START_FAILED: {
+    message: 'the master could not start (cluster key pair, ports, tables); a failed start stops what had started',
+  },
+  PHX_MASTER_INTERNAL: { message: 'the master ended on an unexpected error (a bug); the message says what failed' },
+  PHX_FILE_SERVER: {
+    message: "a file server request failed for a reason that has no code of the state system's; the message says why",
+  },
+  PHX_JOB_NO_MINIONS: { message: 'no accepted minion matches the target; nothing was run', status: 404 },
+  PHX_API_UNAUTHORIZED: { message: 'the request has no bearer token, or one that is not valid', status: 401 },
+  PHX_API_FORBIDDEN: { message: "the token's role does not allow this request", status: 403 },
+  PHX_API_BAD_REQUEST: {
+    message: 'a request body, query or path parameter does not fit its schema; the message names the field',
+    status: 400,
+  },
+  PHX_API_NOT_FOUND: { message: 'no such route, minion, job or dashboard file', status: 404 },
+  PHX_API_RATE_LIMITED: {
+    message: 'too many failed authentications from one address; the Retry-After header says when to try again',
+    status: 429,
+  },
+  PHX_API_BODY_TOO_LARGE: { message: 'the request body is larger than the API accepts', status: 413 },
+  PHX_API_NOT_READY: {
+    message:
+      "this master is not live in the masters table yet, or no longer (/readyz), or it is starting: it does not yet serve the cluster's commit of its git roots (/healthz)",
+    status: 503,
+  },
+  PHX_API_INTERNAL: { message: 'the API failed on an unexpected error (a bug); the master logs it', status: 500 },
+  PHX_INPUT_OVER_LIMIT: {
+    message: 'an input is over one of the documented limits (depth, size, keys, string length) and is refused whole',
+    status: 400,
+  },
+  PHX_MASTER_BUSY: {
+    message: 'a fair share is used up (waiting requests of one minion, streams of one token): ask again later',
+    status: 429,
+  },
+  PHX_GIT_MISSING: { message: 'a git root is configured and the git command does not run: install git' },
+  PHX_GIT_FAILED: {
+    message:
+      "a git root's fetch failed (remote unreachable, credentials refused) or its ref is gone; the last good commit is served",
+  },
+  PHX_GIT_REF_MOVED_BACK: {
+    message:
+      "a git root's ref moved back to an ancestor of the commit served (a forced push): not followed; push a new commit to roll back",
+  },
+  PHX_GIT_TREE_INVALID: {
+    message:
+      'a fetched commit is not served: its top file does not render, the root directory is missing, or it holds too many files',
+  },
+  PHX_GIT_REVISION_UNKNOWN: {
+    message: "a state run's commit is not on this master and cannot be fetched: run it again",
+  },
+  PHX_GIT_SECRET_UNREADABLE: {
+    message: "a git root's token or key could not be read from its file, Secrets Manager secret or SSM parameter",
+  },
+});

@@ -1,10 +1,10 @@
 import { mkdir } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { Logger } from 'pino';
-import type { AwsSettings } from '@phoenix/protocol';
 import type { MasterRecord } from '@phoenix/store';
 import type { RenderIsolation, RootsConfig } from '@phoenix/state';
-import { MasterError, MasterErrorCodes } from '../errors.js';
+import { PhoenixError, type AwsSettings } from '@phoenix/protocol';
+import { MasterErrors } from '../errors.js';
 import type { ClusterEvents } from '../events.js';
 import type { ServedTree } from '../file-server/file-server.js';
 import { GitAuth } from './auth.js';
@@ -82,6 +82,8 @@ export class GitTrees {
   readonly #roots: RootState[] = [];
   readonly #trees = new Map<string, ServedTree>();
   readonly #readyListeners = new Set<() => void>();
+  /** Ends the git commands still running when the master stops. */
+  readonly #stopping = new AbortController();
   #static: ServedTree | undefined;
   #updating: Promise<void> | undefined;
   #again = false;
@@ -98,11 +100,11 @@ export class GitTrees {
 
   constructor(options: GitTreesOptions) {
     this.#o = options;
-    this.#git = options.git ?? new Git({ timeoutMs: options.gitTimeoutMs });
+    this.#git = options.git ?? new Git({ timeoutMs: options.gitTimeoutMs, signal: this.#stopping.signal });
     this.#secrets = new SecretReader(options.aws);
     this.#auth = new GitAuth(options.cacheDir, this.#secrets);
     const { sources, problems } = gitSources(options.fileRoots, options.pillarRoots);
-    if (problems.length > 0) throw new MasterError(MasterErrorCodes.START_FAILED, problems.join('; '));
+    if (problems.length > 0) throw new PhoenixError(MasterErrors.PHX_MASTER_START_FAILED, problems.join('; '));
     const mirrors = new Map<string, GitMirror>();
     for (const source of sources) {
       let mirror = mirrors.get(source.url);
@@ -139,9 +141,12 @@ export class GitTrees {
     void this.update('start').finally(() => this.#schedule());
   }
 
-  stop(): void {
+  /** Stops fetching: the timer, and any git command still running; resolves once the update in progress has ended. */
+  async stop(): Promise<void> {
     this.#stopped = true;
     if (this.#timer !== undefined) clearTimeout(this.#timer);
+    this.#stopping.abort();
+    await this.#updating?.catch(() => undefined);
     this.#secrets.close();
   }
 
@@ -210,7 +215,7 @@ export class GitTrees {
     const current = this.commits();
     const pinned = revision === undefined ? {} : decodeRevision(revision);
     if (pinned === undefined) {
-      throw new MasterError(MasterErrorCodes.GIT_REVISION_UNKNOWN, 'the revision this run started with is malformed');
+      throw new PhoenixError(MasterErrors.PHX_GIT_REVISION_UNKNOWN, 'the revision this run started with is malformed');
     }
     const commits: Record<string, string> = { ...current };
     for (const root of this.#roots) {
@@ -229,8 +234,8 @@ export class GitTrees {
         continue;
       }
       if (!(await root.mirror.hasCommit(commit)) && !(await root.mirror.fetchCommit(commit, () => this.#scope(root)))) {
-        throw new MasterError(
-          MasterErrorCodes.GIT_REVISION_UNKNOWN,
+        throw new PhoenixError(
+          MasterErrors.PHX_GIT_REVISION_UNKNOWN,
           `this state run started on commit ${commit.slice(0, 12)} of ${root.source.key}, which this master does not have and cannot fetch; run it again`,
         );
       }
@@ -338,7 +343,12 @@ export class GitTrees {
           return;
         }
         await this.#consider(root, reason).catch((err: unknown) =>
-          this.#fail(root, err instanceof Error ? err.message : String(err), reason),
+          this.#fail(
+            root,
+            err instanceof Error ? err.message : String(err),
+            reason,
+            err instanceof PhoenixError ? err.code : undefined,
+          ),
         );
       }),
     );
@@ -366,7 +376,7 @@ export class GitTrees {
         root,
         `${refName(source)} moved back to ${head.slice(0, 12)}, an ancestor of the commit served (a forced push to an older commit): push a new commit to roll back`,
         reason,
-        MasterErrorCodes.GIT_REF_MOVED_BACK,
+        MasterErrors.PHX_GIT_REF_MOVED_BACK.code,
       );
       return;
     }
@@ -380,7 +390,7 @@ export class GitTrees {
         root,
         `commit ${head.slice(0, 12)} is not served: ${problem}`,
         reason,
-        MasterErrorCodes.GIT_TREE_INVALID,
+        MasterErrors.PHX_GIT_TREE_INVALID.code,
       );
       return;
     }
@@ -396,7 +406,7 @@ export class GitTrees {
     });
   }
 
-  #fail(root: RootState, message: string, reason: string, code: string = MasterErrorCodes.GIT_FAILED): void {
+  #fail(root: RootState, message: string, reason: string, code: string = MasterErrors.PHX_GIT_FAILED.code): void {
     const error = message;
     const changed = root.error !== error;
     root.error = error;

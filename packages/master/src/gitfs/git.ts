@@ -1,5 +1,6 @@
 import { spawn } from 'node:child_process';
-import { MasterError, MasterErrorCodes } from '../errors.js';
+import { PhoenixError } from '@phoenix/protocol';
+import { MasterErrors } from '../errors.js';
 
 /** What one git command may print before it is stopped: a state tree's listing, not a dump. */
 const MAX_OUTPUT_BYTES = 64 * 1024 * 1024;
@@ -17,15 +18,18 @@ export interface GitCommand {
 /**
  * The system `git` binary, run without a shell and with none of the host's git configuration:
  * no prompts, no system or user config, only the transports Phoenix allows. Every failure is a
- * MasterError (PHX_GIT_FAILED) carrying git's own last lines, with secrets blanked.
+ * PhoenixError (PHX_GIT_FAILED) carrying git's own last lines, with secrets blanked.
  */
 export class Git {
   readonly #binary: string;
   readonly #defaultTimeoutMs: number;
+  readonly #signal: AbortSignal | undefined;
 
-  constructor(options: { binary?: string; timeoutMs: number }) {
+  /** `signal`: aborted when the master stops; every command still running is ended then. */
+  constructor(options: { binary?: string; timeoutMs: number; signal?: AbortSignal }) {
     this.#binary = options.binary ?? 'git';
     this.#defaultTimeoutMs = options.timeoutMs;
+    this.#signal = options.signal;
   }
 
   /** `git version 2.39.5`, or PHX_GIT_MISSING saying how to install it. */
@@ -33,8 +37,8 @@ export class Git {
     try {
       return (await this.run({ args: ['version'], timeoutMs: 10_000 })).toString('utf8').trim();
     } catch (err) {
-      throw new MasterError(
-        MasterErrorCodes.GIT_MISSING,
+      throw new PhoenixError(
+        MasterErrors.PHX_GIT_MISSING,
         `git remotes in fileRoots or pillarRoots need the git command, which did not run (${
           err instanceof Error ? err.message : String(err)
         }): install it (apt-get install git, dnf install git)`,
@@ -45,6 +49,8 @@ export class Git {
 
   run(command: GitCommand): Promise<Buffer> {
     const timeoutMs = command.timeoutMs ?? this.#defaultTimeoutMs;
+    const signal = this.#signal;
+    if (signal?.aborted === true) return Promise.reject(failure(command, 'the master is stopping'));
     return new Promise((resolve, reject) => {
       const child = spawn(this.#binary, ['-c', 'core.quotePath=false', ...command.args], {
         env: { ...baseEnvironment(), ...command.env },
@@ -68,6 +74,10 @@ export class Git {
       child.stderr.on('data', (chunk: Buffer) => {
         if (err.reduce((n, b) => n + b.byteLength, 0) < 64 * 1024) err.push(chunk);
       });
+      // SIGTERM, not SIGKILL: git removes its lock files on it, so the mirror stays usable.
+      const stop = (): void => void child.kill('SIGTERM');
+      signal?.addEventListener('abort', stop, { once: true });
+      child.once('close', () => signal?.removeEventListener('abort', stop));
       child.stdin.on('error', () => undefined);
       child.stdin.end(command.input ?? '');
       child.on('error', (e) => reject(failure(command, e.message)));
@@ -108,9 +118,9 @@ function lastLines(text: string): string {
   return text.split('\n').slice(-4).join(' / ').slice(0, 2_000);
 }
 
-function failure(command: GitCommand, why: string): MasterError {
-  return new MasterError(
-    MasterErrorCodes.GIT_FAILED,
+function failure(command: GitCommand, why: string): PhoenixError {
+  return new PhoenixError(
+    MasterErrors.PHX_GIT_FAILED,
     redact(`git ${command.args.find((a) => !a.startsWith('-')) ?? ''} failed: ${why}`, command.secrets ?? []),
   );
 }

@@ -1,6 +1,7 @@
 import { access, mkdir, readFile, rename, rm, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
-import { MasterError, MasterErrorCodes } from '../errors.js';
+import { PhoenixError } from '@phoenix/protocol';
+import { MasterErrors } from '../errors.js';
 import type { GitAuthScope } from './auth.js';
 import type { Git } from './git.js';
 
@@ -213,8 +214,8 @@ export class GitMirror {
         args: [`--git-dir=${this.#dir}`, 'ls-tree', '-r', '-l', '-z', '--end-of-options', treeish],
       });
     } catch {
-      throw new MasterError(
-        MasterErrorCodes.GIT_TREE_INVALID,
+      throw new PhoenixError(
+        MasterErrors.PHX_GIT_TREE_INVALID,
         root === '' ? `commit ${commit} is not here` : `commit ${commit} has no directory ${root}`,
       );
     }
@@ -234,7 +235,10 @@ export class GitMirror {
         index.push(`${mode} ${oid}\t${path}`);
       }
       if (index.length > MAX_TREE_FILES) {
-        throw new MasterError(MasterErrorCodes.GIT_TREE_INVALID, `commit ${commit} holds over ${MAX_TREE_FILES} files`);
+        throw new PhoenixError(
+          MasterErrors.PHX_GIT_TREE_INVALID,
+          `commit ${commit} holds over ${MAX_TREE_FILES} files`,
+        );
       }
     }
     const work = `${base}.${process.pid}.${Date.now()}.tmp`;

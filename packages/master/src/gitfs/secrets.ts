@@ -1,8 +1,8 @@
 import { readFile } from 'node:fs/promises';
 import { GetSecretValueCommand, SecretsManagerClient } from '@aws-sdk/client-secrets-manager';
 import { GetParameterCommand, SSMClient } from '@aws-sdk/client-ssm';
-import { awsClientConfig, type AwsSettings } from '@phoenix/protocol';
-import { MasterError, MasterErrorCodes } from '../errors.js';
+import { awsClientConfig, PhoenixError, type AwsSettings } from '@phoenix/protocol';
+import { MasterErrors } from '../errors.js';
 import type { SecretSource } from './git-root.js';
 
 /** A secret larger than this is not a token or a key. */
@@ -24,17 +24,18 @@ export class SecretReader {
   }
 
   async read(source: SecretSource, what: string): Promise<string> {
+    const unreadable = (why: string): PhoenixError =>
+      new PhoenixError(MasterErrors.PHX_GIT_SECRET_UNREADABLE, `cannot read ${what} from ${describe(source)}: ${why}`);
+    let value: string | { problem: string };
     try {
-      const value = await this.#read(source);
-      if (value.trim() === '') throw new Error('it is empty');
-      if (Buffer.byteLength(value) > MAX_SECRET_BYTES) throw new Error(`it is over ${MAX_SECRET_BYTES} bytes`);
-      return value;
+      value = await this.#read(source);
     } catch (err) {
-      throw new MasterError(
-        MasterErrorCodes.GIT_SECRET_UNREADABLE,
-        `cannot read ${what} from ${describe(source)}: ${err instanceof Error ? err.message : String(err)}`,
-      );
+      throw unreadable(err instanceof Error ? err.message : String(err));
     }
+    if (typeof value !== 'string') throw unreadable(value.problem);
+    if (value.trim() === '') throw unreadable('it is empty');
+    if (Buffer.byteLength(value) > MAX_SECRET_BYTES) throw unreadable(`it is over ${MAX_SECRET_BYTES} bytes`);
+    return value;
   }
 
   close(): void {
@@ -42,14 +43,13 @@ export class SecretReader {
     this.#ssm?.destroy();
   }
 
-  async #read(source: SecretSource): Promise<string> {
+  /** The secret's text, or why the answer holds none; a failed request throws. */
+  async #read(source: SecretSource): Promise<string | { problem: string }> {
     if ('file' in source) return readFile(source.file, 'utf8');
     if ('ssm' in source) {
       this.#ssm ??= new SSMClient(awsClientConfig(this.#aws, 'ssm'));
       const answer = await this.#ssm.send(new GetParameterCommand({ Name: source.ssm, WithDecryption: true }));
-      const value = answer.Parameter?.Value;
-      if (value === undefined) throw new Error('the parameter has no value');
-      return value;
+      return answer.Parameter?.Value ?? { problem: 'the parameter has no value' };
     }
     this.#secretsManager ??= new SecretsManagerClient(awsClientConfig(this.#aws, 'secretsmanager'));
     const answer = await this.#secretsManager.send(new GetSecretValueCommand({ SecretId: source.secretsManager }));
@@ -59,11 +59,10 @@ export class SecretReader {
     try {
       parsed = JSON.parse(text);
     } catch {
-      throw new Error(`the secret is not JSON, so it has no key "${source.key}"`);
+      return { problem: `the secret is not JSON, so it has no key "${source.key}"` };
     }
     const value = (parsed as Record<string, unknown> | null)?.[source.key];
-    if (typeof value !== 'string') throw new Error(`the secret's JSON has no string "${source.key}"`);
-    return value;
+    return typeof value === 'string' ? value : { problem: `the secret's JSON has no string "${source.key}"` };
   }
 }
 

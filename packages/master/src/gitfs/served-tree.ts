@@ -3,25 +3,25 @@ import {
   parseFileUrl,
   parseTop,
   SlsLoader,
-  StateError,
-  StateErrorCodes,
+  StateErrors,
   TemplateRenderer,
   type RenderIsolation,
   type RootsConfig,
   type StateFile,
   type StateFiles,
 } from '@phoenix/state';
+import { PhoenixError } from '@phoenix/protocol';
 import { StateTree } from '../file-server/state-tree.js';
 
 /** Environment → path → why a checked-out commit leaves that file out. */
 export type Refusals = Readonly<Record<string, ReadonlyArray<Readonly<Record<string, string>>>>>;
 
-function refusal(refusals: Refusals, url: string, env: string): StateError | undefined {
+function refusal(refusals: Refusals, url: string, env: string): PhoenixError | undefined {
   const { path, env: saltenv } = parseFileUrl(url, env);
   for (const refused of refusals[saltenv] ?? []) {
     const why = refused[path];
     if (why !== undefined) {
-      return new StateError(StateErrorCodes.FILE_REFUSED, `refused to serve 'salt://${path}': it is ${why}`, {
+      return new PhoenixError(StateErrors.PHX_STATE_FILE_REFUSED, `refused to serve 'salt://${path}': it is ${why}`, {
         details: { url: `salt://${path}` },
       });
     }
@@ -113,7 +113,7 @@ export async function topFileProblem(
   });
   try {
     const loader = new SlsLoader(files, renderer, (fun) =>
-      Promise.reject(new StateError(StateErrorCodes.RENDER, `salt['${fun}'] is not available here`)),
+      Promise.reject(new PhoenixError(StateErrors.PHX_STATE_RENDER, `salt['${fun}'] is not available here`)),
     );
     const { data } = await loader.renderData(
       file.content.toString('utf8'),
