@@ -102,7 +102,7 @@ test(
           ? true
           : undefined;
       },
-      { what: 'three active masters serving commit A', timeoutMs: 120_000 },
+      { what: 'three active masters serving commit A', timeoutMs: 60_000 },
     );
 
     await startMinionProcess(cloud, dir, processes, 'web-1', masters, { state: { root: sandbox.root } }, sandbox.env);

@@ -111,8 +111,8 @@ export async function gitUpdate(masterCount: number, repeats: number): Promise<G
     }
     return { masters: masterCount, allServingMs: median(runsMs), runsMs };
   } finally {
-    for (const master of masters) await stopBenchProcess(master.proc);
-    await new Promise((resolve) => setTimeout(resolve, 1_000));
+    // SIGTERM: each master drains (it has no minions) and removes its row before the table stops.
+    await Promise.all(masters.map((master) => stopBenchProcess(master.proc)));
     await devstack.stop();
     await rm(dir, { recursive: true, force: true });
   }

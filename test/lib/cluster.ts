@@ -57,7 +57,7 @@ export async function startMasterProcess(
         .find((l) => l.includes('"master ready"'));
       return line === undefined ? undefined : (JSON.parse(line) as { ports: RunningMaster['ports'] });
     },
-    { what: `master ${id} to be ready`, timeoutMs: 45_000 },
+    { what: `master ${id} to be ready`, timeoutMs: 20_000 },
   );
   return { id, process: child, ports: ready.ports, api: `http://127.0.0.1:${ready.ports.api}` };
 }

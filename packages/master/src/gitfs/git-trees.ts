@@ -13,7 +13,7 @@ import { gitSources, isGitRoot, mirrorId, type GitSource, type RootEntry, type T
 import { GitMirror, type CheckedOutTree } from './mirror.js';
 import { decodeRevision, encodeRevision, MAX_REVISION_CHARS, standing, type Commits } from './revision.js';
 import { SecretReader } from './secrets.js';
-import { ServedPillarFiles, ServedStateTree, topFileProblem, type Refusals } from './served-tree.js';
+import { ServedPillarFiles, ServedStateTree, TopFileCheck, type Refusals } from './served-tree.js';
 
 export interface GitTreesOptions {
   readonly fileRoots: Readonly<Record<string, readonly RootEntry[]>>;
@@ -79,6 +79,7 @@ export class GitTrees {
   readonly #git: Git;
   readonly #secrets: SecretReader;
   readonly #auth: GitAuth;
+  readonly #topFile: TopFileCheck;
   readonly #roots: RootState[] = [];
   readonly #trees = new Map<string, ServedTree>();
   readonly #readyListeners = new Set<() => void>();
@@ -103,6 +104,10 @@ export class GitTrees {
     this.#git = options.git ?? new Git({ timeoutMs: options.gitTimeoutMs, signal: this.#stopping.signal });
     this.#secrets = new SecretReader(options.aws);
     this.#auth = new GitAuth(options.cacheDir, this.#secrets);
+    this.#topFile = new TopFileCheck({
+      timeoutMs: options.renderTimeoutMs,
+      ...(options.isolation === undefined ? {} : { isolation: options.isolation }),
+    });
     const { sources, problems } = gitSources(options.fileRoots, options.pillarRoots);
     if (problems.length > 0) throw new PhoenixError(MasterErrors.PHX_MASTER_START_FAILED, problems.join('; '));
     const mirrors = new Map<string, GitMirror>();
@@ -147,6 +152,7 @@ export class GitTrees {
     if (this.#timer !== undefined) clearTimeout(this.#timer);
     this.#stopping.abort();
     await this.#updating?.catch(() => undefined);
+    await this.#topFile.close();
     this.#secrets.close();
   }
 
@@ -381,10 +387,7 @@ export class GitTrees {
       return;
     }
     const tree = await mirror.checkout(head, source.root, this.#o.maxFileBytes);
-    const problem = await topFileProblem(tree.dir, source.env, 'top.sls', {
-      timeoutMs: this.#o.renderTimeoutMs,
-      ...(this.#o.isolation === undefined ? {} : { isolation: this.#o.isolation }),
-    });
+    const problem = await this.#topFile.problem(tree.dir, source.env);
     if (problem !== undefined) {
       this.#fail(
         root,

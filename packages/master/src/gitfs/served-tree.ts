@@ -92,42 +92,64 @@ const NEEDS_A_MINION = /is undefined|has no attribute|is not available here/;
 /**
  * Whether the top file of a checked-out commit renders: Jinja and YAML, and the shape of a top
  * file. It is rendered with no grains and no pillar: a name only a minion would give is not held
- * against it, a syntax error or a broken structure is. Undefined when it renders (or there is none).
+ * against it, a syntax error or a broken structure is. A commit's templates are as untrusted as
+ * pillar's, so they render where pillar does (the master's render process, without secrets). One
+ * render thread serves every check, so a fetch is not held up by a thread's start; after a render
+ * that threw, the next check gets a fresh one.
  */
-export async function topFileProblem(
-  dir: string,
-  env: string,
-  top: string,
-  render: { readonly timeoutMs: number; readonly isolation?: RenderIsolation },
-): Promise<string | undefined> {
-  const files = new LocalRoots({ [env]: [dir] });
-  const found = await files.read(top, env).catch((err: unknown) => err);
-  if (found === undefined) return undefined;
-  if (found instanceof Error) return `${top} cannot be read: ${found.message}`;
-  const file = found as StateFile;
-  // A commit's templates are as untrusted as pillar's: they render where pillar does, without secrets.
-  const renderer = new TemplateRenderer({
-    timeoutMs: render.timeoutMs,
-    hostFiles: false,
-    ...(render.isolation === undefined ? {} : { isolation: render.isolation }),
-  });
-  try {
-    const loader = new SlsLoader(files, renderer, (fun) =>
-      Promise.reject(new PhoenixError(StateErrors.PHX_STATE_RENDER, `salt['${fun}'] is not available here`)),
-    );
-    const { data } = await loader.renderData(
-      file.content.toString('utf8'),
-      top,
-      env,
-      { grains: {}, pillar: {}, opts: {} },
-      { tplpath: top, tplfile: top, tpldir: '' },
-    );
-    parseTop(data, `the top file (${top})`);
-    return undefined;
-  } catch (err) {
-    const message = err instanceof Error ? err.message : String(err);
-    return NEEDS_A_MINION.test(message) ? undefined : `${top} does not render: ${message}`;
-  } finally {
-    await renderer.close();
+export class TopFileCheck {
+  readonly #options: { readonly timeoutMs: number; readonly isolation?: RenderIsolation };
+  #renderer: TemplateRenderer | undefined;
+  /** Checks run one after another: one that fails replaces the renderer under no other. */
+  #queue: Promise<unknown> = Promise.resolve();
+
+  constructor(options: { readonly timeoutMs: number; readonly isolation?: RenderIsolation }) {
+    this.#options = options;
+  }
+
+  /** Why `top` in `dir` (the tree of environment `env`) is not served; undefined when it renders or there is none. */
+  problem(dir: string, env: string, top = 'top.sls'): Promise<string | undefined> {
+    const result = this.#queue.then(() => this.#check(dir, env, top));
+    this.#queue = result.catch(() => undefined);
+    return result;
+  }
+
+  async #check(dir: string, env: string, top: string): Promise<string | undefined> {
+    const files = new LocalRoots({ [env]: [dir] });
+    const found = await files.read(top, env).catch((err: unknown) => err);
+    if (found === undefined) return undefined;
+    if (found instanceof Error) return `${top} cannot be read: ${found.message}`;
+    const file = found as StateFile;
+    const renderer = (this.#renderer ??= new TemplateRenderer({
+      timeoutMs: this.#options.timeoutMs,
+      hostFiles: false,
+      ...(this.#options.isolation === undefined ? {} : { isolation: this.#options.isolation }),
+    }));
+    try {
+      const loader = new SlsLoader(files, renderer, (fun) =>
+        Promise.reject(new PhoenixError(StateErrors.PHX_STATE_RENDER, `salt['${fun}'] is not available here`)),
+      );
+      const { data } = await loader.renderData(
+        file.content.toString('utf8'),
+        top,
+        env,
+        { grains: {}, pillar: {}, opts: {} },
+        { tplpath: top, tplfile: top, tpldir: '' },
+      );
+      parseTop(data, `the top file (${top})`);
+      return undefined;
+    } catch (err) {
+      if (this.#renderer === renderer) this.#renderer = undefined;
+      await renderer.close();
+      const message = err instanceof Error ? err.message : String(err);
+      return NEEDS_A_MINION.test(message) ? undefined : `${top} does not render: ${message}`;
+    }
+  }
+
+  async close(): Promise<void> {
+    await this.#queue;
+    const renderer = this.#renderer;
+    this.#renderer = undefined;
+    await renderer?.close();
   }
 }
