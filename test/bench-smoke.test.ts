@@ -36,7 +36,7 @@ const positive = (value: number, what: string): void => {
   assert.ok(Number.isFinite(value) && value > 0, `${what} is positive and finite (got ${value})`);
 };
 
-test('the benchmark runs end to end at N=5 and writes results.json and results.md', { timeout: 150_000 }, async () => {
+test('the benchmark runs end to end at N=5 and writes results.json and results.md', { timeout: 90_000 }, async () => {
   const out: string[] = [];
   const child = spawn(
     process.execPath,
@@ -47,7 +47,7 @@ test('the benchmark runs end to end at N=5 and writes results.json and results.m
   );
   child.stdout.on('data', (chunk: Buffer) => out.push(chunk.toString()));
   child.stderr.on('data', (chunk: Buffer) => out.push(chunk.toString()));
-  const timer = setTimeout(() => child.kill('SIGTERM'), 140_000);
+  const timer = setTimeout(() => child.kill('SIGTERM'), 80_000);
   const code = await new Promise<number | null>((resolve) => child.once('exit', resolve));
   clearTimeout(timer);
   assert.equal(code, 0, out.join(''));
