@@ -312,7 +312,9 @@ export class GitTrees {
       random: this.#o.random ?? Math.random,
     });
     this.#timer = setTimeout(() => {
-      void this.update(this.#ready ? 'interval' : 'retry while starting').finally(() => this.#schedule());
+      void this.update(!this.#ready && this.#failedStarts > 0 ? 'retry while starting' : 'interval').finally(() =>
+        this.#schedule(),
+      );
     }, delay);
     this.#timer.unref();
   }
