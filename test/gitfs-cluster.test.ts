@@ -159,9 +159,23 @@ test(
     assert.deepEqual(slowDone.failed, [], JSON.stringify(slowDone));
     assert.equal(await onHost('etc/late'), 'late A\n', 'the run that started on A read A to its end');
 
-    // A highstate through any master now applies B, with B's pillar.
+    // A highstate through any master now applies B, with B's pillar. The first costs only the file
+    // B changed: the minion holds the others by their hash (top.sls, web/init.sls), so every master
+    // together sends one file's chunk, web/motd.
+    const fileReads = async (): Promise<number> => {
+      let total = 0;
+      for (const master of masters) {
+        const response = await fetch(`${master.api}/metrics`, { headers: { authorization: `Bearer ${ADMIN_TOKEN}` } });
+        const line = /^phoenix_file_reads_total\{[^}]*\} (\d+)$/m.exec(await response.text());
+        assert.ok(line, `${master.id} reports phoenix_file_reads_total`);
+        total += Number(line[1]);
+      }
+      return total;
+    };
+    const readsBefore = await fileReads();
     for (const via of masters) {
       await run(via, 'state.highstate');
+      if (via === m1) assert.equal((await fileReads()) - readsBefore, 1, 'one changed file sent, no other');
       assert.equal(await onHost('etc/motd'), 'version B\n');
       assert.equal(await onHost('etc/greeting'), 'hello from pillar B\n');
     }

@@ -437,6 +437,7 @@ export async function masterComponents(config: MasterConfig, baseLog: Logger): P
         peers.broadcast({ v: WIRE_VERSION, t: 'peer-fileserver-update', from: id });
         return gitTrees.update('phoenix fileserver update');
       },
+      sent: () => fileServer.sent(),
     },
     defaultJobTimeoutMs: config.jobTimeoutMs,
     refusals,

@@ -25,6 +25,8 @@ export interface ApiDeps {
   fileServer?: {
     starting(): boolean;
     update(): Promise<readonly GitRootStatus[]>;
+    /** File chunks sent to minions so far, and their bytes. */
+    sent?(): { reads: number; bytes: number };
   };
   defaultJobTimeoutMs: number;
   log: Logger;

@@ -34,6 +34,7 @@ export function buildApi(deps: ApiDeps): FastifyInstance {
     connectedMinions: deps.connectedMinions,
     events: deps.events,
     ...(deps.refusals === undefined ? {} : { refusals: deps.refusals }),
+    ...(deps.fileServer?.sent === undefined ? {} : { fileSent: deps.fileServer.sent }),
   });
   const failures = new AuthFailureLimiter(deps.authFailures ?? { maxFailures: 20, windowMs: 60_000 });
   const fromConfig = staticTokens(deps.tokens);

@@ -45,6 +45,8 @@ export interface FileServerOptions {
 export class FileServer {
   readonly #o: FileServerOptions;
   readonly #files: FairQueue;
+  /** File chunks answered and their bytes, for /metrics: a new commit should cost only its changed files. */
+  readonly #sent = { reads: 0, bytes: 0 };
 
   constructor(options: FileServerOptions) {
     this.#o = options;
@@ -53,6 +55,11 @@ export class FileServer {
       perKeyRunning: options.files.runningPerMinion,
       perKeyWaiting: options.files.waitingPerMinion,
     });
+  }
+
+  /** File chunks sent to minions so far, and their bytes. */
+  sent(): { reads: number; bytes: number } {
+    return { ...this.#sent };
   }
 
   async answer(minionId: string, request: Request): Promise<Reply> {
@@ -88,6 +95,10 @@ export class FileServer {
       }
       case 'read': {
         const chunk = await tree.read(request.path, request.env, request.offset ?? 0, FILE_CHUNK_BYTES);
+        if (chunk !== undefined) {
+          this.#sent.reads++;
+          this.#sent.bytes += chunk.content.byteLength;
+        }
         return chunk ?? {};
       }
     }
