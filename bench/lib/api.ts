@@ -1,3 +1,4 @@
+import type { MasterView } from '@phoenix/api';
 import { ApiClient, fetchTransport } from '@phoenix/api/client';
 
 /** The few master API calls the bench makes, with the admin token, through the API's own client. */
@@ -93,6 +94,16 @@ export class BenchApi {
   async returns(jid: string): Promise<Array<{ minionId: string; ret: unknown }>> {
     const { returns } = await this.#client.call('getJob', { params: { jid } });
     return returns;
+  }
+
+  /** Every master's row with its liveness, as the masters table says. */
+  async masters(): Promise<MasterView[]> {
+    return (await this.#client.call('masters')).masters;
+  }
+
+  /** Every master fetches its git roots now; this one answers once its own fetch is done. */
+  async updateFileServer(): Promise<void> {
+    await this.#client.call('fileServerUpdate');
   }
 
   /** The live masters' ids (as the masters table says). */

@@ -3,6 +3,7 @@ import { JidSchema, KeyStateSchema, TargetTypeSchema } from '@phoenix/protocol';
 import type { RouteName } from './routes.js';
 import {
   ClusterEventSchema,
+  GitRootStatusSchema,
   JobSchema,
   KeyChangeSchema,
   KeyInfoSchema,
@@ -77,6 +78,8 @@ export const CONTRACT = {
     body: z.strictObject({}),
     response: z.object({ minion: MinionViewSchema }),
   },
+
+  fileServerUpdate: { response: z.object({ masterId: z.string(), roots: z.array(GitRootStatusSchema) }) },
 
   listKeys: {
     query: z.strictObject({ match: Pattern.default('*'), state: KeyStateSchema.optional() }),

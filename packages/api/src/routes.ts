@@ -32,7 +32,7 @@ export const ROUTES = {
     method: 'GET',
     url: '/healthz',
     absolute: true,
-    summary: 'liveness: the process answers',
+    summary: "health: the process answers and serves the cluster's tree (503 while it is starting)",
     tag: 'system',
     role: 'open',
   },
@@ -95,6 +95,14 @@ export const ROUTES = {
     summary: 'enable a disabled minion again (admin, audited)',
     tag: 'minions',
     role: 'admin',
+  },
+  fileServerUpdate: {
+    method: 'POST',
+    url: '/fileserver/update',
+    summary:
+      'fetches the git roots now: this master waits for its own fetch and answers with it, the others are told to fetch too',
+    tag: 'masters',
+    role: 'operate',
   },
   listKeys: {
     method: 'GET',

@@ -10,7 +10,9 @@ export const RoleSchema = z.enum(ROLES);
 export const KeyStateEnum = z.enum(KEY_STATES);
 export const LifecycleStateEnum = LifecycleSchema.shape.state;
 
-export const MasterViewSchema = MasterRecordSchema.extend({ liveness: z.enum(['live', 'draining', 'dead']) });
+export const MasterViewSchema = MasterRecordSchema.extend({
+  liveness: z.enum(['starting', 'live', 'draining', 'dead']),
+});
 
 export const JobSchema = z.object({
   jid: z.string(),
@@ -130,6 +132,16 @@ export const TokenViewSchema = z.object({
   state: z.enum(['active', 'expired', 'revoked']),
 });
 
+/** One git root of the file server (`kind:environment:name`): its remote, its ref and the commit it serves. */
+export const GitRootStatusSchema = z.object({
+  key: z.string(),
+  url: z.string(),
+  ref: z.string(),
+  commit: z.string().optional(),
+  error: z.string().optional(),
+  fetchedAt: z.number().optional(),
+});
+
 /** Every error answer: the error table's code, its message, and details such as retryAfterSeconds. */
 export const ErrorBodySchema = z.object({
   error: z.object({ code: z.string(), message: z.string(), details: z.record(z.string(), z.unknown()).optional() }),
@@ -145,3 +157,4 @@ export type MasterView = z.output<typeof MasterViewSchema>;
 export type MinionView = z.output<typeof MinionViewSchema>;
 export type ClusterEvent = z.output<typeof ClusterEventSchema>;
 export type TokenView = z.output<typeof TokenViewSchema>;
+export type GitRootStatus = z.output<typeof GitRootStatusSchema>;

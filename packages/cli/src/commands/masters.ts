@@ -18,12 +18,16 @@ export async function masters(options: ApiOptions): Promise<number> {
     options.out ?? 'text',
     { masters: list.map((m) => ({ ...m, treeDiffers: differing.has(m.masterId) })) },
     () => {
-      const lines = list.map(
-        (m) =>
-          `${m.masterId.padEnd(24)} ${m.liveness.padEnd(9)} ${`${m.host}:${m.ports.minion}`.padEnd(22)} ` +
+      const lines = list.flatMap((m) => [
+        `${m.masterId.padEnd(24)} ${m.liveness.padEnd(9)} ${`${m.host}:${m.ports.minion}`.padEnd(22)} ` +
           `${String(m.minionCount).padStart(6)} minions  tree ${(m.treeHash ?? 'unknown').slice(0, 12).padEnd(12)}` +
           `${differing.has(m.masterId) ? ' DIFFERS' : ''}  heartbeat ${((now - m.heartbeatAt) / 1000).toFixed(1)} s ago`,
-      );
+        // The commit of each git root (kind:environment:name), then what failed.
+        ...Object.entries(m.gitCommits ?? {})
+          .sort(([a], [b]) => a.localeCompare(b))
+          .map(([key, commit]) => `    ${key.padEnd(32)} ${commit.slice(0, 12)}`),
+        ...(m.fileServerErrors ?? []).map((error) => `    ERROR ${error}`),
+      ]);
       if (differing.size > 0) {
         lines.push(
           '',

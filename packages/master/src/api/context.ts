@@ -3,6 +3,7 @@ import type { MinionsTable } from '@phoenix/store';
 import type { ApiToken } from '../config.js';
 import type { ClusterEvents } from '../events.js';
 import type { JobService } from '../jobs.js';
+import type { GitRootStatus } from '../gitfs/git-trees.js';
 import type { KeyRegistry } from '../keys.js';
 import type { Refusals } from '../limits/refusals.js';
 import type { MasterView } from '../registry.js';
@@ -20,6 +21,13 @@ export interface ApiDeps {
   events: ClusterEvents;
   masters: () => Promise<MasterView[]>;
   connectedMinions: () => number;
+  /** The git roots: whether this master is still starting, and an update of them now (all masters). */
+  fileServer?: {
+    starting(): boolean;
+    update(): Promise<readonly GitRootStatus[]>;
+    /** File chunks sent to minions so far, and their bytes. */
+    sent?(): { reads: number; bytes: number };
+  };
   defaultJobTimeoutMs: number;
   log: Logger;
   /** Failed authentications one client address may make per window before it gets 429. */

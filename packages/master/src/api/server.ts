@@ -5,6 +5,7 @@ import type { ApiContext, ApiDeps } from './context.js';
 import { AuthFailureLimiter } from './auth-failures.js';
 import { mountDashboard } from './dashboard.js';
 import { eventRoutes } from './event-stream.js';
+import { fileServerRoutes } from './fileserver.js';
 import { jobRoutes } from './jobs.js';
 import { keyRoutes } from './keys.js';
 import { createMetrics } from './metrics.js';
@@ -31,6 +32,7 @@ export function buildApi(deps: ApiDeps): FastifyInstance {
     connectedMinions: deps.connectedMinions,
     events: deps.events,
     ...(deps.refusals === undefined ? {} : { refusals: deps.refusals }),
+    ...(deps.fileServer?.sent === undefined ? {} : { fileSent: deps.fileServer.sent }),
   });
   const failures = new AuthFailureLimiter(deps.authFailures ?? { maxFailures: 20, windowMs: 60_000 });
   const fromConfig = staticTokens(deps.tokens);
@@ -144,6 +146,7 @@ export function buildApi(deps: ApiDeps): FastifyInstance {
     ...keyRoutes(context),
     ...jobRoutes(context),
     ...eventRoutes(context),
+    ...fileServerRoutes(context),
     ...(deps.apiTokens === undefined ? [] : tokenRoutes(context, deps.apiTokens)),
   );
   mountRoutes(app, routes, requireRole, deps.log.child({ component: 'api' }));

@@ -8,7 +8,15 @@ import { MasterErrors } from '../errors.js';
 export function systemRoutes(deps: ApiContext, all: () => readonly AnyRoute[]): AnyRoute[] {
   let document: Record<string, unknown> | undefined;
   return [
-    route('health', async () => ({ status: 'ok' as const, masterId: deps.masterId })),
+    route('health', async () => {
+      if (deps.fileServer?.starting() === true) {
+        throw new PhoenixError(
+          MasterErrors.PHX_API_NOT_READY,
+          `master ${deps.masterId} is starting: it does not yet serve the cluster's commit of its git roots`,
+        );
+      }
+      return { status: 'ok' as const, masterId: deps.masterId };
+    }),
     route('ready', async () => {
       const masters = await Promise.race([
         deps.masters(),
