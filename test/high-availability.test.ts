@@ -142,13 +142,20 @@ test('kill -9 of a master while a job runs: the job completes and every minion a
     intervalMs: 20,
   });
   const reconnected = (Date.now() - killedAt) / 1000;
-  const answered = await ping(m1, 3);
+  // A minion that has just reconnected may not yet be known as connected by m1 (its new master
+  // tells the others in a moment): such a job skips it as not connected, so ask again, bounded.
+  const answered = await waitFor(
+    async () => {
+      const run = await ping(m1, 3);
+      return run.returned.length === MINION_COUNT ? run : undefined;
+    },
+    { what: 'every minion to answer a new job through m1', timeoutMs: 20_000 },
+  );
   const recovery = (Date.now() - killedAt) / 1000;
   console.log(
     `kill -9 of m2: its ${held.length} minions reconnected after ${reconnected.toFixed(2)} s; ` +
       `all ${answered.returned.length} answered a new job ${recovery.toFixed(2)} s after the kill`,
   );
-  assert.equal(answered.returned.length, MINION_COUNT, 'every minion answered the new job');
   // The 5 s target is measured here and by the benchmark; the test checks the behaviour, bounded above.
   const shown = await waitFor(
     async () => {
