@@ -138,7 +138,12 @@ export async function request<T>(
   const status = response.statusCode ?? 0;
   if (status < 200 || status >= 300) {
     const message = payload.error?.message ?? `HTTP ${status}`;
-    throw new CliError(CliErrorCodes.API_ERROR, `${message} (${payload.error?.code ?? status})`);
+    throw new CliError(
+      CliErrorCodes.API_ERROR,
+      `${message} (${payload.error?.code ?? status})`,
+      undefined,
+      payload.error?.code,
+    );
   }
   return payload as T;
 }

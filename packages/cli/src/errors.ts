@@ -18,9 +18,17 @@ export const CliErrorCodes = {
 export class CliError extends PhoenixError {
   /** The process exit status: 2 for a command line that cannot be understood, 1 otherwise. */
   readonly exitCode: number;
-  constructor(code: (typeof CliErrorCodes)[keyof typeof CliErrorCodes], message: string, cause?: unknown) {
+  /** For PHX_CLI_API_ERROR: the code the API answered with. */
+  readonly apiCode: string | undefined;
+  constructor(
+    code: (typeof CliErrorCodes)[keyof typeof CliErrorCodes],
+    message: string,
+    cause?: unknown,
+    apiCode?: string,
+  ) {
     super(code, message, { cause });
     this.name = 'CliError';
+    this.apiCode = apiCode;
     this.exitCode = code === CliErrorCodes.USAGE ? 2 : 1;
   }
 }

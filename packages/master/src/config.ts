@@ -227,6 +227,17 @@ export const MasterConfigSchema = z.strictObject({
       fileWaitingPerMinion: z.int().min(1).max(10_000).default(64),
     })
     .prefault({}),
+  /**
+   * Batch rollouts and orchestrations: the master driving one holds a lease on it, renewed every
+   * third of `leaseMs`; every master looks each `sweepMs` for runs whose lease lapsed (their master
+   * died) and one of them resumes each.
+   */
+  runs: z
+    .strictObject({
+      leaseMs: z.int().min(1_000).max(600_000).default(15_000),
+      sweepMs: z.int().min(100).max(60_000).default(2_000),
+    })
+    .prefault({}),
   /** Jobs the cluster runs on a schedule (a scheduled highstate, say); each tick fires once. */
   schedule: ScheduleSchema.default([]),
   /** On SIGTERM, how long a draining master waits for its minions to move to other masters. */

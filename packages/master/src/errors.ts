@@ -12,6 +12,10 @@ export const MasterErrorCodes = {
   OVER_LIMIT: 'PHX_INPUT_OVER_LIMIT',
   /** A fair share is used up (waiting requests of one minion, streams of one token): ask again later. */
   BUSY: 'PHX_MASTER_BUSY',
+  /** An orchestration SLS that does not render, or whose steps cannot run (unknown function, bad argument, cycle). */
+  ORCHESTRATION_INVALID: 'PHX_ORCHESTRATION_INVALID',
+  /** This master no longer holds a run's lease: another master drives it now (never shown to a caller). */
+  RUN_LEASE_LOST: 'PHX_RUN_LEASE_LOST',
 } as const;
 export type MasterErrorCode = (typeof MasterErrorCodes)[keyof typeof MasterErrorCodes];
 

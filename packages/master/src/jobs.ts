@@ -41,6 +41,11 @@ export interface JobRequest {
   schedule?: { name: string; tickAt: number };
   /** The submitter's API role; undefined when the master itself submits (reactor, schedule, killswitch). */
   role?: 'read' | 'operate' | 'admin';
+  /**
+   * The jid to store the job under, minted beforehand with `newJid` (a run records it before the
+   * job exists). Stored only if no job has it yet: otherwise ConditionFailedError, and nothing is sent.
+   */
+  jid?: string;
 }
 
 /** A minion an admin disabled (through the API, or with a state.disable job): only an admin lifts it. */
@@ -195,6 +200,11 @@ export class JobService {
     this.#returns = new ReturnBatcher((rets) => store.returns.putMany(rets));
   }
 
+  /** A jid for a job submitted later with `jid` (see JobRequest.jid). */
+  newJid(now = Date.now()): string {
+    return this.#jids.next(now);
+  }
+
   /** Loads the grains of every known minion, for grain targeting of minions connected elsewhere. */
   async loadGrains(): Promise<void> {
     let cursor: string | undefined;
@@ -346,7 +356,7 @@ export class JobService {
    */
   async submit(request: JobRequest, now = Date.now()): Promise<JobRecord> {
     // First, before anything is stored or sent: a job that cannot travel is refused whole.
-    this.#checkArguments(request);
+    this.checkArguments(request);
     const selected = this.expectedMinions(request.target, request.targetType);
     if (selected.length === 0) {
       throw new MasterError(MasterErrorCodes.NO_MINIONS, 'no accepted minion matches the target; nothing was run', {
@@ -390,7 +400,7 @@ export class JobService {
   }
 
   /** PHX_INPUT_OVER_LIMIT when the arguments are nested too deep, too many, or too big for a job. */
-  #checkArguments(request: Pick<JobRequest, 'args' | 'kwargs'>): void {
+  checkArguments(request: Pick<JobRequest, 'args' | 'kwargs'>): void {
     const violation = checkValue(request.args, DATA_LIMITS) ?? checkValue(request.kwargs, DATA_LIMITS);
     let reason: string | undefined = violation?.reason;
     let message = violation?.message;
@@ -420,7 +430,7 @@ export class JobService {
     for (let attempt = 0; ; attempt++) {
       try {
         return await this.#store.jobs.put({
-          jid: this.#jids.next(now),
+          jid: request.jid ?? this.#jids.next(now),
           fun: request.fun,
           args: request.args,
           kwargs: request.kwargs,
@@ -437,7 +447,7 @@ export class JobService {
           createdAt: now,
         });
       } catch (err) {
-        if (!(err instanceof ConditionFailedError) || attempt >= 5) throw err;
+        if (!(err instanceof ConditionFailedError) || attempt >= 5 || request.jid !== undefined) throw err;
       }
     }
   }

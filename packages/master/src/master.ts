@@ -36,6 +36,7 @@ import { HighstateCoordinator } from './reactor/highstate.js';
 import { GroupMembership } from './reactor/group-check.js';
 import { LifecycleReactor } from './reactor/reactor.js';
 import { Scheduler } from './schedule/scheduler.js';
+import { RunService } from './runs/run-service.js';
 import { Refusals } from './limits/refusals.js';
 import { PoisonWatch } from './limits/poison-watch.js';
 
@@ -344,6 +345,17 @@ export async function startMaster(
     peers.broadcast({ v: WIRE_VERSION, t: 'peer-event', from: id, tag: event.tag, at: event.at, data: event.data });
   });
 
+  // Batch rollouts and orchestrations: driven here under a lease, resumed by a peer if this master dies.
+  const runs = new RunService({
+    masterId: id,
+    store,
+    jobs,
+    events,
+    leaseMs: config.runs.leaseMs,
+    sweepMs: config.runs.sweepMs,
+    log: log.child({ component: 'runs' }),
+  });
+
   const apiTokens = new TokenRegistry(store.apiTokens, log.child({ component: 'tokens' }));
   await apiTokens.start(config.api.tokenRefreshMs);
   // A token made or revoked on a peer is read again at once, not at the next refresh.
@@ -367,6 +379,7 @@ export async function startMaster(
     tokens: config.api.tokens,
     keys,
     jobs,
+    runs,
     minions: store.minions,
     events,
     masters: () => registry.all(),
@@ -436,6 +449,7 @@ export async function startMaster(
     log: log.child({ component: 'schedule' }),
   });
   scheduler.start();
+  runs.start();
 
   log.info({ ports }, 'master ready');
 
@@ -445,6 +459,8 @@ export async function startMaster(
     async stop() {
       // A draining master fires no more scheduled ticks: the others claim them.
       await scheduler.stop();
+      // Its runs' leases are let go: a peer resumes each at once.
+      await runs.stop();
       // Draining: minions are asked to move on, and given a bounded time to leave.
       draining = true;
       await registry.setStatus('draining').catch(() => undefined);

@@ -1,4 +1,5 @@
 import { resolveApi, request } from '../api-client.js';
+import { CliError } from '../errors.js';
 import { emit, type OutputFormat } from '../output.js';
 
 export interface JobsOptions {
@@ -39,12 +40,20 @@ export async function list(options: JobsOptions): Promise<number> {
 /** `phoenix jobs show JID`: one job's returns, and who has not returned. */
 export async function show(jid: string, options: JobsOptions): Promise<number> {
   const api = await resolveApi(options);
-  const shown = await request<{
+  let shown: {
     job: Job;
     returns: Array<{ minionId: string; success: boolean; ret: unknown }>;
     missing: string[];
     notConnected?: string[];
-  }>(api, 'GET', `/jobs/${encodeURIComponent(jid)}`);
+  };
+  try {
+    shown = await request<typeof shown>(api, 'GET', `/jobs/${encodeURIComponent(jid)}`);
+  } catch (err) {
+    // A batch rollout's id (phoenix run -b --async prints it): shown as the run it is.
+    if (!(err instanceof CliError) || err.apiCode !== 'PHX_API_NOT_FOUND') throw err;
+    const { showRun } = await import('./runs.js');
+    return showRun(api, jid, options.out ?? 'text', err);
+  }
   await emit(options.out ?? 'text', shown, () =>
     [
       `${shown.job.jid}  ${shown.job.fun}  ${shown.job.target}`,

@@ -15,6 +15,10 @@ export interface RunOptions {
   timeout: number;
   async?: boolean;
   waitOffline?: boolean;
+  /** `-b`: a batch size as typed (checked by program.ts), with --batch-wait and --max-failures. */
+  batch?: string;
+  batchWait?: number;
+  maxFailures?: string;
   out?: (typeof RUN_OUTPUTS)[number];
   color: boolean;
   forceColor?: boolean;
@@ -63,8 +67,24 @@ export async function run(target: string, fun: string, words: string[], options:
           ? 'pcre'
           : 'glob';
   const timeoutMs = Math.round(options.timeout * 1000);
+  if (options.batch === undefined && (options.batchWait !== undefined || options.maxFailures !== undefined)) {
+    throw new CliError(CliErrorCodes.USAGE, 'phoenix run: --batch-wait and --max-failures go with -b N|N%');
+  }
   const { args, kwargs } = splitArguments(words);
   const api = await resolveApi(options);
+  if (options.batch !== undefined) {
+    const { batchRun } = await import('./batch-run.js');
+    return batchRun(
+      api,
+      { target: targetType === 'list' ? target.split(',') : target, targetType, fun, args, kwargs, timeoutMs },
+      {
+        size: options.batch,
+        waitSeconds: options.batchWait ?? 0,
+        ...(options.maxFailures === undefined ? {} : { maxFailures: options.maxFailures }),
+      },
+      { out, colour, async: options.async === true },
+    );
+  }
   const submitted = await request<{
     jid: string;
     minions: string[];

@@ -4,6 +4,7 @@ import type { JobRecord } from '@phoenix/store';
 import { adminStates, killswitchNames, type ReturnEvent } from '../jobs.js';
 import { API_ANSWER_HEADERS, route, type AnyRoute } from './route.js';
 import { JobSchema, ReturnSchema } from './schemas.js';
+import { RunRecordViewSchema, runRecordView } from './runs.js';
 import type { ApiContext } from './context.js';
 
 const SubmitBody = z.strictObject({
@@ -13,6 +14,18 @@ const SubmitBody = z.strictObject({
   args: z.array(z.unknown()).max(1000).default([]),
   kwargs: z.record(z.string(), z.unknown()).default({}),
   timeoutMs: z.int().min(1).max(86_400_000).optional(),
+  /**
+   * A rollout (Salt's -b, SSM's MaxConcurrency/MaxErrors): at most `size` minions at once (`2`,
+   * `25%`), each freed place used `waitSeconds` after its minion returned, and nothing new started
+   * once more than `maxFailures` failed. The answer names the run instead of a job.
+   */
+  batch: z
+    .strictObject({
+      size: z.string().min(1).max(16),
+      waitSeconds: z.number().min(0).max(86_400).default(0),
+      maxFailures: z.string().min(1).max(16).optional(),
+    })
+    .optional(),
 });
 const JidParams = z.strictObject({ jid: JidSchema });
 const ListQuery = z.strictObject({
@@ -44,15 +57,25 @@ export function jobRoutes(deps: ApiContext): AnyRoute[] {
       role: 'operate',
       body: SubmitBody,
       status: 201,
-      response: z.object({
-        jid: z.string(),
-        minions: z.array(z.string()),
-        /** Minions the target selected that were not sent the job (state runs disabled there). */
-        skipped: z.array(z.object({ minionId: z.string(), reason: z.string() })),
-        /** Minions connected to no master: they cannot get the job, and nothing waits for them. */
-        notConnected: z.array(z.string()),
-        job: JobSchema,
-      }),
+      response: z.union([
+        z.object({
+          jid: z.string(),
+          minions: z.array(z.string()),
+          /** Minions the target selected that were not sent the job (state runs disabled there). */
+          skipped: z.array(z.object({ minionId: z.string(), reason: z.string() })),
+          /** Minions connected to no master: they cannot get the job, and nothing waits for them. */
+          notConnected: z.array(z.string()),
+          job: JobSchema,
+        }),
+        z.object({
+          /** A batch rollout: follow it at GET /runs/:runId. */
+          runId: z.string(),
+          minions: z.array(z.string()),
+          skipped: z.array(z.object({ minionId: z.string(), reason: z.string() })),
+          notConnected: z.array(z.string()),
+          run: RunRecordViewSchema,
+        }),
+      ]),
       handler: async ({ body }, request) => {
         const submitter = request.caller?.name ?? 'unknown';
         const role = request.caller?.role ?? 'read';
@@ -60,6 +83,24 @@ export function jobRoutes(deps: ApiContext): AnyRoute[] {
         // chooses (an admin may name the person it acts for).
         const kwargs =
           body.fun === 'state.disable' && role !== 'admin' ? { ...body.kwargs, by: submitter } : body.kwargs;
+        if (body.batch !== undefined) {
+          const { run, targets } = await deps.runs.submitBatch({
+            target: typeof body.target === 'string' ? body.target : [...body.target],
+            targetType: body.targetType,
+            fun: body.fun,
+            args: body.args,
+            kwargs,
+            timeoutMs: body.timeoutMs ?? deps.defaultJobTimeoutMs,
+            role,
+            submitter,
+            batch: {
+              size: body.batch.size,
+              waitMs: Math.round(body.batch.waitSeconds * 1000),
+              ...(body.batch.maxFailures === undefined ? {} : { maxFailures: body.batch.maxFailures }),
+            },
+          });
+          return { runId: run.runId, ...targets, run: runRecordView(run) };
+        }
         const job = await deps.jobs.submit({ ...body, kwargs, submitter, role });
         const by = typeof kwargs.by === 'string' ? kwargs.by : submitter;
         if (role === 'admin') await markAdminDisables(deps, job, by);

@@ -12,6 +12,7 @@ import { jobRoutes } from './jobs.js';
 import { keyRoutes } from './keys.js';
 import { createMetrics } from './metrics.js';
 import { minionRoutes } from './minions.js';
+import { runRoutes } from './runs.js';
 import { API_ANSWER_HEADERS, mountRoutes, type AnyRoute } from './route.js';
 import { systemRoutes } from './system.js';
 import { tokenRoutes } from './tokens.js';
@@ -33,6 +34,8 @@ const STATUS: Record<string, number> = {
   [MasterErrorCodes.BUSY]: 429,
   [StoreErrorCodes.BAD_CURSOR]: 400,
   PHX_TARGET_INVALID: 400,
+  PHX_BATCH_INVALID: 400,
+  [MasterErrorCodes.ORCHESTRATION_INVALID]: 400,
 };
 
 /** The master's HTTP API: any master answers for the whole cluster. */
@@ -159,6 +162,7 @@ export function buildApi(deps: ApiDeps): FastifyInstance {
     ...minionRoutes(context),
     ...keyRoutes(context),
     ...jobRoutes(context),
+    ...runRoutes(context),
     ...eventRoutes(context),
     ...(deps.apiTokens === undefined ? [] : tokenRoutes(context, deps.apiTokens)),
   );

@@ -1,0 +1,111 @@
+import { request, resolveApi, type ApiTarget } from '../api-client.js';
+import { CliError } from '../errors.js';
+import { emit, type OutputFormat } from '../output.js';
+
+export interface RunsOptions {
+  limit?: number;
+  out?: OutputFormat;
+  api?: string;
+  token?: string;
+  ca?: string;
+}
+
+interface Outcome {
+  ok: boolean;
+  retcode: number;
+  timedOut?: boolean;
+  missed?: string;
+}
+
+interface RunRecord {
+  runId: string;
+  kind: string;
+  title: string;
+  status: string;
+  submitter: string;
+  createdAt: number;
+  summary?: string;
+  drivers: string[];
+  lease?: { holder: string; until: number };
+  steps: Record<string, { status: string; result?: boolean | null; comment?: string }>;
+}
+
+interface RunView {
+  run: RunRecord;
+  items: Array<{
+    step: number;
+    minions: string[];
+    notConnected: string[];
+    skipped: Array<{ minionId: string; reason: string }>;
+    jobs: Array<{ jid: string; minions: string[]; sentBy: string; outcomes: Record<string, Outcome> }>;
+  }>;
+}
+
+/** `phoenix orchestrations list`: recent runs (orchestrations and batch rollouts), newest first. */
+export async function list(options: RunsOptions): Promise<number> {
+  const api = await resolveApi(options);
+  const page = await request<{ runs: RunRecord[] }>(api, 'GET', `/runs?limit=${options.limit ?? 50}`);
+  await emit(options.out ?? 'text', page, () =>
+    page.runs.length === 0
+      ? 'No runs.'
+      : page.runs
+          .map(
+            (r) =>
+              `${r.runId}  ${r.kind}  ${r.status}  ${r.title}  (by ${r.submitter}, driven by ${r.drivers.join(' then ')})`,
+          )
+          .join('\n'),
+  );
+  return 0;
+}
+
+/** `phoenix orchestrations show ID`: a run as it stands, from any master. */
+export async function show(runId: string, options: RunsOptions): Promise<number> {
+  return showRun(await resolveApi(options), runId, options.out ?? 'text');
+}
+
+/**
+ * A run as it stands now: its status, who drives it, and each step with the jobs it sent and their
+ * minions' outcomes. `notFound` is the error to raise when there is no such run either.
+ */
+export async function showRun(api: ApiTarget, runId: string, out: OutputFormat, notFound?: CliError): Promise<number> {
+  let view: RunView;
+  try {
+    view = await request<RunView>(api, 'GET', `/runs/${encodeURIComponent(runId)}`);
+  } catch (err) {
+    if (notFound !== undefined && err instanceof CliError && err.apiCode === 'PHX_API_NOT_FOUND') throw notFound;
+    throw err;
+  }
+  const { run } = view;
+  await emit(out, view, () => {
+    const lines = [
+      `${run.runId}  ${run.kind}  ${run.title}`,
+      `  status: ${run.status}${run.summary === undefined ? '' : ` (${run.summary})`}`,
+      `  driven by: ${run.drivers.join(', then ')}${run.lease === undefined ? '' : ` (now ${run.lease.holder})`}`,
+    ];
+    for (const [index, step] of Object.entries(run.steps)) {
+      const result =
+        step.result === undefined ? '' : `, result ${step.result === null ? 'None' : step.result ? 'True' : 'False'}`;
+      lines.push(
+        `  step ${index}: ${step.status}${result}${step.comment === undefined ? '' : `: ${step.comment.split('\n')[0]}`}`,
+      );
+    }
+    for (const item of view.items) {
+      lines.push(`  step ${item.step}: ${item.minions.length} minions`);
+      for (const job of item.jobs) {
+        const states = job.minions.map((id) => {
+          const o = job.outcomes[id];
+          if (o === undefined) return `${id} running`;
+          if (o.missed !== undefined) return `${id} never ran (${o.missed})`;
+          if (o.timedOut === true) return `${id} did not return`;
+          return o.ok ? `${id} ok` : `${id} failed (retcode ${o.retcode})`;
+        });
+        lines.push(`    ${job.jid} (sent by ${job.sentBy}): ${states.join(', ')}`);
+      }
+      const sent = new Set(item.jobs.flatMap((j) => j.minions));
+      const never = [...item.notConnected, ...item.minions.filter((id) => !sent.has(id))];
+      if (run.status !== 'running' && never.length > 0) lines.push(`    never ran: ${never.join(', ')}`);
+    }
+    return lines.join('\n');
+  });
+  return run.status === 'running' || run.status === 'succeeded' ? 0 : 1;
+}
