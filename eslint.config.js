@@ -15,6 +15,19 @@ export default tseslint.config(
     },
   },
   {
+    // Every error a program raises is a PhoenixError with a code from its package's table.
+    files: ['packages/*/src/**/*.ts'],
+    rules: {
+      'no-restricted-syntax': [
+        'error',
+        {
+          selector: "NewExpression[callee.name='Error']",
+          message: "raise a PhoenixError with a code from the package's error table (src/errors.ts), not an Error",
+        },
+      ],
+    },
+  },
+  {
     files: ['**/*.js', '**/*.mjs'],
     languageOptions: { globals: { process: 'readonly', console: 'readonly' } },
   },

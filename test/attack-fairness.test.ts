@@ -11,7 +11,7 @@ import { ADMIN_TOKEN, startMasterProcess, startMinionProcess, type RunningMaster
 import { HostileMinion } from './lib/hostile-minion.js';
 
 const FLOOD = 500;
-const WAITING_PER_MINION = 4;
+const WAITING_PER_MINION = 2;
 const STREAMS_PER_TOKEN = 3;
 const READER_TOKEN = 'phoenix-test-reader-token';
 const sha256 = (token: string): string => createHash('sha256').update(token).digest('hex');
@@ -39,7 +39,7 @@ test('a master whose pillar takes a while to render, and two accepted minions', 
   // Slow on purpose (a loop in the template), so the noisy minion's requests really queue up.
   await writeFile(
     join(pillar, 'slow.sls'),
-    '{% for i in range(200) %}{% for j in range(200) %}{% if j < 0 %}never{% endif %}{% endfor %}{% endfor %}\nsum: {{ 6 * 7 }}\n',
+    '{% for i in range(150) %}{% for j in range(150) %}{% if j < 0 %}never{% endif %}{% endfor %}{% endfor %}\nsum: {{ 6 * 7 }}\n',
   );
   master = await startMasterProcess(devstack(), dir(), processes, 'm1', undefined, {
     pillarRoots: { base: [pillar] },
@@ -72,7 +72,7 @@ test('a master whose pillar takes a while to render, and two accepted minions', 
 async function quietPillar(req: number): Promise<{ answer: Reply; asked: number; answeredAt: number }> {
   const asked = performance.now();
   await quiet.send({ v: 1, t: 'pillar', id: 'quiet-1', req, env: 'base' });
-  const answer = (await quiet.waitFor((m) => isReply(m) && m.req === req, 120_000)) as Reply;
+  const answer = (await quiet.waitFor((m) => isReply(m) && m.req === req, 150_000)) as Reply;
   return { answer, asked, answeredAt: quiet.receivedAt[quiet.received.indexOf(answer)] as number };
 }
 
@@ -90,7 +90,7 @@ test(`${FLOOD} pillar requests from one minion do not hold back another minion's
   // Every noisy request is answered: a share of them rendered, the rest refused at once as busy.
   await waitFor(() => noisy.received.filter(isReply).length === FLOOD, {
     what: 'every noisy request answered',
-    timeoutMs: 120_000,
+    timeoutMs: 150_000,
   });
   const replies = noisy.received.filter(isReply);
   const rendered = replies.filter((r) => r.error === undefined);

@@ -1,6 +1,7 @@
 import type { IncomingMessage } from 'node:http';
-import { CliError, CliErrorCodes } from './errors.js';
 import { readLocalApi } from './home.js';
+import { ProtocolErrors, PhoenixError, isPhoenixError } from '@phoenix/protocol/errors';
+import { CliErrors } from './errors.js';
 
 export interface ApiTarget {
   url: string;
@@ -24,8 +25,8 @@ export async function resolveApi(flags: {
   const url = flags.api ?? process.env.PHOENIX_API ?? local?.api[0];
   const token = flags.token ?? process.env.PHOENIX_TOKEN ?? local?.token;
   if (url === undefined || token === undefined) {
-    throw new CliError(
-      CliErrorCodes.NO_API,
+    throw new PhoenixError(
+      CliErrors.PHX_CLI_NO_API,
       'no master to talk to: pass --api URL and --token TOKEN, set PHOENIX_API and PHOENIX_TOKEN, or start a local cluster with npx phoenix up',
     );
   }
@@ -45,7 +46,9 @@ async function readCa(file: string): Promise<string> {
   try {
     return await readFile(file, 'utf8');
   } catch (err) {
-    throw new CliError(CliErrorCodes.USAGE, `cannot read the CA file ${file}: ${(err as Error).message}`, err);
+    throw new PhoenixError(ProtocolErrors.PHX_CLI_USAGE, `cannot read the CA file ${file}: ${(err as Error).message}`, {
+      cause: err,
+    });
   }
 }
 
@@ -65,7 +68,7 @@ async function open(
     try {
       return await openOne(api, method, path, body, timeoutMs);
     } catch (err) {
-      if (!(err instanceof CliError) || err.code !== CliErrorCodes.API_UNREACHABLE) throw err;
+      if (!isPhoenixError(err, CliErrors.PHX_CLI_API_UNREACHABLE)) throw err;
       api = { ...api, url: other };
     }
   }
@@ -83,7 +86,10 @@ async function openOne(
   try {
     url = new URL(`${api.url}/api/v1${path}`);
   } catch {
-    throw new CliError(CliErrorCodes.USAGE, `--api must be a URL such as http://10.0.0.5:8080, not "${api.url}"`);
+    throw new PhoenixError(
+      ProtocolErrors.PHX_CLI_USAGE,
+      `--api must be a URL such as http://10.0.0.5:8080, not "${api.url}"`,
+    );
   }
   const https = url.protocol === 'https:';
   const { request } = https ? await import('node:https') : await import('node:http');
@@ -104,9 +110,13 @@ async function openOne(
       },
       resolve,
     );
-    req.once('timeout', () => req.destroy(new Error(`no answer within ${timeoutMs / 1000} s`)));
+    req.once('timeout', () =>
+      req.destroy(new PhoenixError(CliErrors.PHX_CLI_API_UNREACHABLE, `no answer within ${timeoutMs / 1000} s`)),
+    );
     req.once('error', (err) =>
-      reject(new CliError(CliErrorCodes.API_UNREACHABLE, `cannot reach ${api.url}: ${err.message}`, err)),
+      reject(
+        new PhoenixError(CliErrors.PHX_CLI_API_UNREACHABLE, `cannot reach ${api.url}: ${err.message}`, { cause: err }),
+      ),
     );
     req.end(payload);
   });
@@ -119,7 +129,7 @@ async function readAll(response: IncomingMessage): Promise<string> {
   return text;
 }
 
-/** One JSON request to the API; an error answer becomes a CliError carrying the API's code. */
+/** One JSON request to the API; an error answer becomes PHX_CLI_API_ERROR carrying the API's code. */
 export async function request<T>(
   api: ApiTarget,
   method: string,
@@ -138,12 +148,9 @@ export async function request<T>(
   const status = response.statusCode ?? 0;
   if (status < 200 || status >= 300) {
     const message = payload.error?.message ?? `HTTP ${status}`;
-    throw new CliError(
-      CliErrorCodes.API_ERROR,
-      `${message} (${payload.error?.code ?? status})`,
-      undefined,
-      payload.error?.code,
-    );
+    throw new PhoenixError(CliErrors.PHX_CLI_API_ERROR, `${message} (${payload.error?.code ?? status})`, {
+      details: { apiCode: payload.error?.code },
+    });
   }
   return payload as T;
 }
@@ -158,7 +165,7 @@ export async function stream(
   const response = await open(api, 'GET', path, undefined, 0);
   if (response.statusCode !== 200) {
     response.resume();
-    throw new CliError(CliErrorCodes.API_ERROR, `the job stream answered HTTP ${response.statusCode}`);
+    throw new PhoenixError(CliErrors.PHX_CLI_API_ERROR, `the job stream answered HTTP ${response.statusCode}`);
   }
   response.setEncoding('utf8');
   let buffer = '';

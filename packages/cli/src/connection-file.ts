@@ -1,9 +1,10 @@
-import { mkdir, readFile, rename, rm, writeFile } from 'node:fs/promises';
+import { mkdir, readFile, rm } from 'node:fs/promises';
 import { dirname } from 'node:path';
 import { z } from 'zod';
-import { AwsSettingsSchema } from '@phoenix/protocol';
-import { CliError, CliErrorCodes } from './errors.js';
+import { AwsSettingsSchema, writeFileAtomic } from '@phoenix/protocol';
 import { connectionFilePath, processAlive, safeJson } from './home.js';
+import { PhoenixError } from '@phoenix/protocol/errors';
+import { CliErrors } from './errors.js';
 
 /**
  * The local cluster's connection file: written by `phoenix up` once everything listens, removed
@@ -44,8 +45,8 @@ export async function readConnectionFile(path = connectionFilePath()): Promise<C
   }
   const parsed = ConnectionFileSchema.safeParse(safeJson(text));
   if (!parsed.success) {
-    throw new CliError(
-      CliErrorCodes.CONNECTION_FILE_INVALID,
+    throw new PhoenixError(
+      CliErrors.PHX_CLI_CONNECTION_FILE_INVALID,
       `${path} is not a Phoenix connection file (${parsed.error.issues[0]?.message ?? 'unreadable'}); remove it and run phoenix up again`,
     );
   }
@@ -55,9 +56,8 @@ export async function readConnectionFile(path = connectionFilePath()): Promise<C
 /** Atomic: a reader sees the old file or the new one, never half of one. */
 export async function writeConnectionFile(file: ConnectionFile, path = connectionFilePath()): Promise<void> {
   await mkdir(dirname(path), { recursive: true, mode: 0o700 });
-  const temp = `${path}.${process.pid}.tmp`;
-  await writeFile(temp, `${JSON.stringify(file, null, 2)}\n`, { mode: 0o600 });
-  await rename(temp, path);
+  // Rewritten whenever the masters change, and only good while this cluster runs: no flush to disk.
+  await writeFileAtomic(path, `${JSON.stringify(file, null, 2)}\n`, { mode: 0o600, durable: false });
 }
 
 export async function removeConnectionFile(path = connectionFilePath()): Promise<void> {
@@ -67,7 +67,10 @@ export async function removeConnectionFile(path = connectionFilePath()): Promise
 export async function requireLocalCluster(): Promise<ConnectionFile> {
   const file = await readConnectionFile();
   if (file === undefined || !processAlive(file.pid)) {
-    throw new CliError(CliErrorCodes.NO_LOCAL_CLUSTER, 'no local cluster is running; start one with phoenix up');
+    throw new PhoenixError(
+      CliErrors.PHX_CLI_NO_LOCAL_CLUSTER,
+      'no local cluster is running; start one with phoenix up',
+    );
   }
   return file;
 }

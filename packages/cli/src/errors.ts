@@ -1,34 +1,22 @@
-import { PhoenixError } from '@phoenix/protocol/errors';
+import { defineErrors } from '@phoenix/protocol/errors';
 
-export const CliErrorCodes = {
-  USAGE: 'PHX_CLI_USAGE',
-  NO_LOCAL_CLUSTER: 'PHX_CLI_NO_LOCAL_CLUSTER',
-  LOCAL_CLUSTER_RUNNING: 'PHX_CLI_LOCAL_CLUSTER_RUNNING',
-  LOCAL_CLUSTER_FAILED: 'PHX_CLI_LOCAL_CLUSTER_FAILED',
-  CONNECTION_FILE_INVALID: 'PHX_CLI_CONNECTION_FILE_INVALID',
-  AWS_REQUEST_FAILED: 'PHX_CLI_AWS_REQUEST_FAILED',
-  NO_API: 'PHX_CLI_NO_API',
-  API_UNREACHABLE: 'PHX_CLI_API_UNREACHABLE',
-  API_ERROR: 'PHX_CLI_API_ERROR',
-  JOB_INCOMPLETE: 'PHX_CLI_JOB_INCOMPLETE',
-  CLUSTER_KEYS_EXIST: 'PHX_CLI_CLUSTER_KEYS_EXIST',
-  CLUSTER_KEYS_WRITE_FAILED: 'PHX_CLI_CLUSTER_KEYS_WRITE_FAILED',
-} as const;
-
-export class CliError extends PhoenixError {
-  /** The process exit status: 2 for a command line that cannot be understood, 1 otherwise. */
-  readonly exitCode: number;
-  /** For PHX_CLI_API_ERROR: the code the API answered with. */
-  readonly apiCode: string | undefined;
-  constructor(
-    code: (typeof CliErrorCodes)[keyof typeof CliErrorCodes],
-    message: string,
-    cause?: unknown,
-    apiCode?: string,
-  ) {
-    super(code, message, { cause });
-    this.name = 'CliError';
-    this.apiCode = apiCode;
-    this.exitCode = code === CliErrorCodes.USAGE ? 2 : 1;
-  }
-}
+/** Every code the CLI raises (a command line it cannot understand is PHX_CLI_USAGE, in protocol's table). */
+export const CliErrors = defineErrors({
+  PHX_CLI_INTERNAL: { message: 'phoenix ended on an unexpected error (a bug); the message says what failed' },
+  PHX_CLI_NO_LOCAL_CLUSTER: { message: 'no local cluster is running, or it is still starting' },
+  PHX_CLI_LOCAL_CLUSTER_RUNNING: { message: '`phoenix up` while a local cluster is already running' },
+  PHX_CLI_LOCAL_CLUSTER_FAILED: {
+    message: 'the local cluster, or one of its processes, could not start, stop or be found',
+  },
+  PHX_CLI_CONNECTION_FILE_INVALID: {
+    message: "the local cluster's connection file is not one phoenix up wrote; remove it and run phoenix up again",
+  },
+  PHX_CLI_AWS_REQUEST_FAILED: { message: "an AWS API call made by the CLI failed; the message carries AWS's error" },
+  PHX_CLI_NO_API: {
+    message: 'no master to talk to: no --api/--token, no PHOENIX_API/PHOENIX_TOKEN and no local cluster',
+  },
+  PHX_CLI_API_UNREACHABLE: { message: "no master's API could be reached" },
+  PHX_CLI_API_ERROR: { message: "the API answered with an error; the message carries the API's code" },
+  PHX_CLI_CLUSTER_KEYS_EXIST: { message: 'the cluster key pair already exists; pass --force to replace it' },
+  PHX_CLI_CLUSTER_KEYS_WRITE_FAILED: { message: 'the cluster key pair could not be written' },
+});

@@ -2,7 +2,8 @@ import { readFileSync } from 'node:fs';
 import { readFile } from 'node:fs/promises';
 import { homedir } from 'node:os';
 import { join } from 'node:path';
-import { CliError, CliErrorCodes } from './errors.js';
+import { PhoenixError } from '@phoenix/protocol/errors';
+import { CliErrors } from './errors.js';
 
 /** Where the CLI keeps local state: $PHOENIX_HOME, else ~/.phoenix. */
 export function phoenixHome(env: NodeJS.ProcessEnv = process.env): string {
@@ -39,8 +40,8 @@ export async function readLocalApi(path = connectionFilePath()): Promise<{ api: 
     !Array.isArray(api) ||
     !api.every((url): url is string => typeof url === 'string')
   ) {
-    throw new CliError(
-      CliErrorCodes.CONNECTION_FILE_INVALID,
+    throw new PhoenixError(
+      CliErrors.PHX_CLI_CONNECTION_FILE_INVALID,
       `${path} is not a Phoenix connection file; remove it and run phoenix up again`,
     );
   }

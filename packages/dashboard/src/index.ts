@@ -3,7 +3,10 @@ import { existsSync, readFileSync, readdirSync } from 'node:fs';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { PhoenixError } from '@phoenix/protocol';
+import { DashboardErrors } from './errors.js';
 import { STYLE_CSS } from './style.js';
+
+export { DashboardErrors } from './errors.js';
 
 /** One file of the dashboard, ready to send. */
 export interface DashboardAsset {
@@ -16,15 +19,6 @@ export interface Dashboard {
   assets: ReadonlyMap<string, DashboardAsset>;
   /** The Content-Security-Policy every dashboard answer carries: no inline script but the import map. */
   contentSecurityPolicy: string;
-}
-
-export const DashboardErrorCodes = { NOT_BUILT: 'PHX_DASHBOARD_NOT_BUILT' } as const;
-
-export class DashboardError extends PhoenixError {
-  constructor(message: string) {
-    super(DashboardErrorCodes.NOT_BUILT, message);
-    this.name = 'DashboardError';
-  }
 }
 
 const JS = 'text/javascript; charset=utf-8';
@@ -41,12 +35,15 @@ const VENDOR: Record<string, { specifier: string; path: string }> = {
 
 /**
  * Reads the dashboard's files once: the compiled UI (`dist/src/ui`), the vendored modules, and the
- * page itself. Throws DashboardError when the UI has not been compiled (run `npx tsc -b`).
+ * page itself. Throws PHX_DASHBOARD_NOT_BUILT when the UI has not been compiled (run `npx tsc -b`).
  */
 export function loadDashboard(mount = '/ui/'): Dashboard {
   const uiDir = fileURLToPath(new URL('./ui/', import.meta.url));
   if (!existsSync(join(uiDir, 'main.js'))) {
-    throw new DashboardError(`the dashboard is not compiled (no ${join(uiDir, 'main.js')}): run npx tsc -b`);
+    throw new PhoenixError(
+      DashboardErrors.PHX_DASHBOARD_NOT_BUILT,
+      `the dashboard is not compiled (no ${join(uiDir, 'main.js')}): run npx tsc -b`,
+    );
   }
   const assets = new Map<string, DashboardAsset>();
   for (const file of readdirSync(uiDir)) {

@@ -1,13 +1,14 @@
-import { PhoenixError } from '@phoenix/protocol';
+import { defineErrors } from '@phoenix/protocol';
 
-export const DevstackErrorCodes = {
-  START_FAILED: 'PHX_DEVSTACK_START_FAILED',
-  PORT_IN_USE: 'PHX_DEVSTACK_PORT_IN_USE',
-} as const;
-
-export class DevstackError extends PhoenixError {
-  constructor(code: (typeof DevstackErrorCodes)[keyof typeof DevstackErrorCodes], message: string, cause?: unknown) {
-    super(code, message, { cause });
-    this.name = 'DevstackError';
-  }
-}
+/** Every code the local cloud throws. */
+export const DevstackErrors = defineErrors({
+  PHX_DEVSTACK_START_FAILED: { message: 'the local cloud could not start' },
+  PHX_DEVSTACK_PORT_IN_USE: { message: 'a local-cloud port is taken' },
+  PHX_DEVSTACK_ASG_CONFIG_INVALID: {
+    message: "the auto-scaling simulator's own configuration is wrong (its groups, at construction)",
+  },
+  PHX_DEVSTACK_ASG_REQUEST_REJECTED: {
+    message: "a request was refused the way AWS Auto Scaling refuses it; the details carry AWS's code",
+  },
+  PHX_DEVSTACK_ASG_WAIT_TIMEOUT: { message: 'the auto-scaling simulator did not reach the awaited state in time' },
+});

@@ -3,7 +3,8 @@ import { CreateQueueCommand, GetQueueAttributesCommand, SQSClient } from '@aws-s
 import { CreateTopicCommand, SNSClient, SubscribeCommand } from '@aws-sdk/client-sns';
 import type { AwsClientConfig } from '@phoenix/protocol';
 import { urlFor } from './listen.js';
-import { DevstackError, DevstackErrorCodes } from './errors.js';
+import { PhoenixError } from '@phoenix/protocol';
+import { DevstackErrors } from './errors.js';
 
 export interface LocalMessaging {
   /** One endpoint serves both SQS and SNS. */
@@ -20,10 +21,10 @@ export async function startMessaging(host: string, port: number, region: string)
   } catch (err) {
     await app.close();
     const inUse = (err as NodeJS.ErrnoException).code === 'EADDRINUSE';
-    throw new DevstackError(
-      inUse ? DevstackErrorCodes.PORT_IN_USE : DevstackErrorCodes.START_FAILED,
+    throw new PhoenixError(
+      inUse ? DevstackErrors.PHX_DEVSTACK_PORT_IN_USE : DevstackErrors.PHX_DEVSTACK_START_FAILED,
       `SQS/SNS (fauxqs) could not listen on ${host}:${port}: ${(err as Error).message}`,
-      err,
+      { cause: err },
     );
   }
   const address = app.server.address();
@@ -60,7 +61,9 @@ export async function createLifecycleChannels(
         new GetQueueAttributesCommand({ QueueUrl: url, AttributeNames: ['QueueArn'] }),
       );
       const arn = Attributes?.QueueArn;
-      if (arn === undefined) throw new DevstackError(DevstackErrorCodes.START_FAILED, `queue ${url} has no ARN`);
+      if (arn === undefined) {
+        throw new PhoenixError(DevstackErrors.PHX_DEVSTACK_START_FAILED, `queue ${url} has no ARN`);
+      }
       return arn;
     };
     const dlq = await sqs.send(new CreateQueueCommand({ QueueName: `${queueName}-dlq` }));
@@ -80,7 +83,9 @@ export async function createLifecycleChannels(
     const topicArns: Record<string, string> = {};
     for (const group of groupNames) {
       const { TopicArn } = await sns.send(new CreateTopicCommand({ Name: `${group}-notifications` }));
-      if (TopicArn === undefined) throw new DevstackError(DevstackErrorCodes.START_FAILED, `no topic for ${group}`);
+      if (TopicArn === undefined) {
+        throw new PhoenixError(DevstackErrors.PHX_DEVSTACK_START_FAILED, `no topic for ${group}`);
+      }
       await sns.send(new SubscribeCommand({ TopicArn, Protocol: 'sqs', Endpoint: queueArn }));
       topicArns[group] = TopicArn;
     }

@@ -3,17 +3,24 @@ import { readdir, readFile } from 'node:fs/promises';
 
 /**
  * Process helpers for whoever starts Phoenix processes and must not leave them behind: the test
- * harness, the benchmark. Linux (/proc).
+ * harness, the benchmark, the auto-scaling simulator, the CLI's local cluster. Linux (/proc).
  */
 
-/** Stops a process: SIGTERM, then SIGKILL after `graceMs`; resolves once it has exited. */
+/**
+ * Stops a process this one started and resolves once it has exited: SIGCONT (a frozen process must
+ * run to hear what follows), SIGTERM, then SIGKILL after `graceMs`. The one way Phoenix stops a
+ * child: the test harness, the benchmark, the simulator's instances, `phoenix up`'s instances.
+ */
 export async function stopProcess(child: ChildProcess, graceMs = 5_000): Promise<void> {
-  if (child.exitCode !== null || child.signalCode !== null) return;
-  const exited = new Promise<void>((resolve) => child.once('exit', () => resolve()));
-  child.kill('SIGTERM');
-  const timer = setTimeout(() => child.kill('SIGKILL'), graceMs);
-  await exited;
-  clearTimeout(timer);
+  if (child.exitCode === null && child.signalCode === null) {
+    const exited = new Promise<void>((resolve) => child.once('exit', () => resolve()));
+    child.kill('SIGCONT');
+    child.kill('SIGTERM');
+    const timer = setTimeout(() => child.kill('SIGKILL'), graceMs);
+    await exited;
+    clearTimeout(timer);
+  }
+  child.stdin?.destroy();
 }
 
 /** True while a process with this pid exists (and is not a zombie). */

@@ -4,6 +4,7 @@
  * fails. Imported by tests only (`@phoenix/devstack/testing`).
  */
 import { after, before } from 'node:test';
+import assert from 'node:assert/strict';
 import { spawn, type ChildProcess, type SpawnOptions } from 'node:child_process';
 import { rmSync } from 'node:fs';
 import { mkdtemp } from 'node:fs/promises';
@@ -36,7 +37,7 @@ export async function waitFor<T>(
     }
     if (Date.now() >= deadline) {
       const cause = lastError instanceof Error ? ` (last error: ${lastError.message})` : '';
-      throw new Error(`timed out after ${timeoutMs} ms waiting for ${what}${cause}`);
+      assert.fail(`timed out after ${timeoutMs} ms waiting for ${what}${cause}`);
     }
     await new Promise((resolve) => setTimeout(resolve, intervalMs));
   }
@@ -63,7 +64,7 @@ export function useDevstack(options: DevstackOptions = {}, deps: DevstackDepende
     await devstack?.stop();
   });
   return () => {
-    if (devstack === undefined) throw new Error('the devstack is used before it started');
+    if (devstack === undefined) assert.fail('the devstack is used before it started');
     return devstack;
   };
 }
@@ -79,7 +80,7 @@ export function useTempDir(prefix = 'phoenix-test-'): () => string {
     process.once('exit', () => rmSync(made, { recursive: true, force: true }));
   });
   return () => {
-    if (dir === undefined) throw new Error('the temporary directory is used before it was made');
+    if (dir === undefined) assert.fail('the temporary directory is used before it was made');
     return dir;
   };
 }

@@ -3,7 +3,7 @@ import assert from 'node:assert/strict';
 import { SQSClient } from '@aws-sdk/client-sqs';
 import { SNSClient } from '@aws-sdk/client-sns';
 import { pino } from 'pino';
-import { IdentityErrorCodes, isPhoenixError, verifyIdentityDocument } from '@phoenix/protocol';
+import { isPhoenixError, verifyIdentityDocument } from '@phoenix/protocol';
 import {
   AutoScalingSimulator,
   IdentitySigner,
@@ -71,14 +71,14 @@ test('every instance is launched with an identity document for itself, signed by
   };
   assert.throws(
     () => verifyIdentityDocument(tampered, signer.certificatePem, { instanceId: second.instanceId }),
-    (err: unknown) => isPhoenixError(err, IdentityErrorCodes.BAD_SIGNATURE),
+    (err: unknown) => isPhoenixError(err, 'PHX_IDENTITY_BAD_SIGNATURE'),
   );
   assert.throws(
     () => verifyIdentityDocument(first.identity, signer.certificatePem, { instanceId: second.instanceId }),
-    (err: unknown) => isPhoenixError(err, IdentityErrorCodes.MISMATCH),
+    (err: unknown) => isPhoenixError(err, 'PHX_IDENTITY_MISMATCH'),
   );
   assert.throws(
     () => verifyIdentityDocument(first.identity, otherSigner.certificatePem, { instanceId: first.instanceId }),
-    (err: unknown) => isPhoenixError(err, IdentityErrorCodes.BAD_SIGNATURE),
+    (err: unknown) => isPhoenixError(err, 'PHX_IDENTITY_BAD_SIGNATURE'),
   );
 });

@@ -5,7 +5,6 @@ import { SNSClient } from '@aws-sdk/client-sns';
 import { pino } from 'pino';
 import { isPhoenixError } from '@phoenix/protocol';
 import {
-  AutoScalingErrorCodes,
   AutoScalingSimulator,
   LAUNCHING,
   type AutoScalingSimulatorOptions,
@@ -111,7 +110,7 @@ test('a configuration AWS would not accept is refused at construction, naming th
   for (const groups of bad) {
     assert.throws(
       () => simulator(groups, launcher),
-      (err: unknown) => isPhoenixError(err, AutoScalingErrorCodes.CONFIG_INVALID) && err.message.includes(GROUP),
+      (err: unknown) => isPhoenixError(err, 'PHX_DEVSTACK_ASG_CONFIG_INVALID') && err.message.includes(GROUP),
     );
   }
 });

@@ -1,7 +1,7 @@
 import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
-import { CurveKeySchema, type CurveKeyPair } from '@phoenix/protocol';
-import { MasterError, MasterErrorCodes } from './errors.js';
+import { CurveKeySchema, type CurveKeyPair, PhoenixError } from '@phoenix/protocol';
+import { MasterErrors } from './errors.js';
 
 /** Reads the cluster CURVE key pair every master shares (`cluster.pub`, `cluster.key`). */
 export async function readClusterKeys(pkiDir: string): Promise<CurveKeyPair> {
@@ -11,13 +11,13 @@ export async function readClusterKeys(pkiDir: string): Promise<CurveKeyPair> {
     try {
       text = (await readFile(path, 'utf8')).trim();
     } catch (err) {
-      throw new MasterError(
-        MasterErrorCodes.START_FAILED,
+      throw new PhoenixError(
+        MasterErrors.PHX_MASTER_START_FAILED,
         `cannot read ${path} (${(err as Error).message}); create the cluster key pair with phoenix keys init-cluster`,
       );
     }
     if (!CurveKeySchema.safeParse(text).success) {
-      throw new MasterError(MasterErrorCodes.START_FAILED, `${path} does not hold a Z85 CURVE key`);
+      throw new PhoenixError(MasterErrors.PHX_MASTER_START_FAILED, `${path} does not hold a Z85 CURVE key`);
     }
     return text;
   };

@@ -1,31 +1,43 @@
-import { PhoenixError } from '@phoenix/protocol';
+import { defineErrors } from '@phoenix/protocol';
 
-/** Every error code the master raises, in one place. */
-export const MasterErrorCodes = {
-  START_FAILED: 'PHX_MASTER_START_FAILED',
-  UNAUTHORIZED: 'PHX_API_UNAUTHORIZED',
-  FORBIDDEN: 'PHX_API_FORBIDDEN',
-  BAD_REQUEST: 'PHX_API_BAD_REQUEST',
-  NOT_FOUND: 'PHX_API_NOT_FOUND',
-  NO_MINIONS: 'PHX_JOB_NO_MINIONS',
-  /** An input over one of the documented limits (depth, size, keys, string length): refused whole. */
-  OVER_LIMIT: 'PHX_INPUT_OVER_LIMIT',
-  /** A fair share is used up (waiting requests of one minion, streams of one token): ask again later. */
-  BUSY: 'PHX_MASTER_BUSY',
-  /** An orchestration SLS that does not render, or whose steps cannot run (unknown function, bad argument, cycle). */
-  ORCHESTRATION_INVALID: 'PHX_ORCHESTRATION_INVALID',
-  /** This master no longer holds a run's lease: another master drives it now (never shown to a caller). */
-  RUN_LEASE_LOST: 'PHX_RUN_LEASE_LOST',
-} as const;
-export type MasterErrorCode = (typeof MasterErrorCodes)[keyof typeof MasterErrorCodes];
-
-export class MasterError extends PhoenixError {
-  constructor(
-    code: MasterErrorCode,
-    message: string,
-    options: { cause?: unknown; details?: Record<string, unknown> } = {},
-  ) {
-    super(code, message, options);
-    this.name = 'MasterError';
-  }
-}
+/** Every code the master raises, its HTTP API's included. */
+export const MasterErrors = defineErrors({
+  PHX_MASTER_START_FAILED: {
+    message: 'the master could not start (cluster key pair, ports, tables); a failed start stops what had started',
+  },
+  PHX_MASTER_INTERNAL: { message: 'the master ended on an unexpected error (a bug); the message says what failed' },
+  PHX_FILE_SERVER: {
+    message: "a file server request failed for a reason that has no code of the state system's; the message says why",
+  },
+  PHX_JOB_NO_MINIONS: { message: 'no accepted minion matches the target; nothing was run', status: 404 },
+  PHX_API_UNAUTHORIZED: { message: 'the request has no bearer token, or one that is not valid', status: 401 },
+  PHX_API_FORBIDDEN: { message: "the token's role does not allow this request", status: 403 },
+  PHX_API_BAD_REQUEST: {
+    message: 'a request body, query or path parameter does not fit its schema; the message names the field',
+    status: 400,
+  },
+  PHX_API_NOT_FOUND: { message: 'no such route, minion, job or dashboard file', status: 404 },
+  PHX_API_RATE_LIMITED: {
+    message: 'too many failed authentications from one address; the Retry-After header says when to try again',
+    status: 429,
+  },
+  PHX_API_BODY_TOO_LARGE: { message: 'the request body is larger than the API accepts', status: 413 },
+  PHX_API_NOT_READY: {
+    message: 'this master is not live in the masters table yet, or no longer (/readyz answers it)',
+    status: 503,
+  },
+  PHX_API_INTERNAL: { message: 'the API failed on an unexpected error (a bug); the master logs it', status: 500 },
+  PHX_INPUT_OVER_LIMIT: {
+    message: 'an input is over one of the documented limits (depth, size, keys, string length) and is refused whole',
+    status: 400,
+  },
+  PHX_MASTER_BUSY: {
+    message: 'a fair share is used up (waiting requests of one minion, streams of one token): ask again later',
+    status: 429,
+  },
+  PHX_RUN_LEASE_LOST: {
+    message:
+      "this master no longer surely holds a run's lease: another master drives it now, and this one sends nothing more",
+    status: 409,
+  },
+});

@@ -10,12 +10,13 @@ import {
   stateRunsDisabled,
   WIRE_VERSION,
   type TargetType,
+  PhoenixError,
 } from '@phoenix/protocol';
 import { ConditionFailedError, type JobRecord, type MinionRecord, type ReturnRecord, type Store } from '@phoenix/store';
 import type { KeyRegistry } from './keys.js';
 import { ReturnBatcher } from './return-batcher.js';
 import type { MinionLink, MinionSession } from './minion-link.js';
-import { MasterError, MasterErrorCodes } from './errors.js';
+import { MasterErrors } from './errors.js';
 import type { Refusals } from './limits/refusals.js';
 import { dispatchedFrom, RecentJobs, type DispatchedJob } from './recent-jobs.js';
 
@@ -118,6 +119,34 @@ function grainsChange(fun: string, args: readonly unknown[], kwargs: Readonly<Re
   return undefined;
 }
 
+/** How jobs and returns cross to the other masters (the peer mesh). */
+export interface JobPeers {
+  /** To every other master, for the targeted minions connected there. */
+  forwardJob(job: DispatchedJob): void;
+  /** To the master the job was submitted on, which streams it to the caller. */
+  returnToOrigin(origin: string, event: ReturnEvent): void;
+}
+
+export interface JobServiceOptions {
+  store: Store;
+  keys: KeyRegistry;
+  /** This master's minion connections: jobs go out through it. */
+  link: MinionLink;
+  peers: JobPeers;
+  /** An operator's grains job changed what this master vouches for about a minion. */
+  vouched(minionId: string, operatorGrains: Record<string, unknown>): void;
+  masterId: string;
+  /** The masters live now, by id (a minion on a master that is gone is not connected). */
+  liveMasters: () => ReadonlySet<string>;
+  refusals?: Refusals;
+  /** Where self-reported grains count; nowhere by default. */
+  selfReported?: SelfReportedGrains;
+  /** Grains the config gives every instance of an auto-scaling group (reactor.groups.NAME.grains). */
+  groupGrains?: (group: string) => Readonly<Record<string, unknown>> | undefined;
+  redelivery?: RedeliveryOptions;
+  log: Logger;
+}
+
 /** What a master keeps of a recent job to check and announce its returns without a table read. */
 interface JobFacts {
   readonly expected: ReadonlySet<string>;
@@ -136,7 +165,7 @@ interface JobFacts {
 export class JobService {
   readonly #store: Store;
   readonly #keys: KeyRegistry;
-  readonly #link: () => MinionLink;
+  readonly #link: MinionLink;
   readonly #masterId: string;
   readonly #log: Logger;
   readonly #jids = new JidGenerator();
@@ -155,48 +184,30 @@ export class JobService {
   readonly #presence = new Map<string, string>();
   readonly #liveMasters: () => ReadonlySet<string>;
   readonly #owed: RecentJobs;
-  /** Set by the master: how jobs and returns cross to the other masters. */
-  hooks: {
-    forwardJob(job: DispatchedJob): void;
-    returnToOrigin(origin: string, event: ReturnEvent): void;
-    /** An operator's grains job changed what this master vouches for about a minion. */
-    vouched(minionId: string, operatorGrains: Record<string, unknown>): void;
-  } = {
-    forwardJob: () => undefined,
-    returnToOrigin: () => undefined,
-    vouched: () => undefined,
-  };
+  readonly #peers: JobPeers;
+  readonly #onVouched: (minionId: string, operatorGrains: Record<string, unknown>) => void;
   readonly #selfReported: SelfReportedGrains;
   readonly #groupGrains: (group: string) => Readonly<Record<string, unknown>> | undefined;
 
   readonly #refusals: Refusals | undefined;
 
-  constructor(
-    store: Store,
-    keys: KeyRegistry,
-    link: () => MinionLink,
-    masterId: string,
-    log: Logger,
-    liveMasters: () => ReadonlySet<string> = () => new Set(),
-    refusals?: Refusals,
-    selfReported: SelfReportedGrains = { pillar: false, targeting: false },
-    /** Grains the config gives every instance of an auto-scaling group (reactor.groups.NAME.grains). */
-    groupGrains: (group: string) => Readonly<Record<string, unknown>> | undefined = () => undefined,
-    redelivery: RedeliveryOptions = { windowMs: 600_000, defaultTimeoutMs: 30_000 },
-  ) {
-    this.#groupGrains = groupGrains;
-    this.#liveMasters = liveMasters;
-    this.#selfReported = selfReported;
+  constructor(options: JobServiceOptions) {
+    const { store } = options;
+    this.#groupGrains = options.groupGrains ?? (() => undefined);
+    this.#liveMasters = options.liveMasters;
+    this.#selfReported = options.selfReported ?? { pillar: false, targeting: false };
     this.#owed = new RecentJobs({
-      ...redelivery,
+      ...(options.redelivery ?? { windowMs: 600_000, defaultTimeoutMs: 30_000 }),
       listSince: (fromMs, now) => store.jobs.listSince(fromMs, { now }),
     });
     this.#store = store;
-    this.#refusals = refusals;
-    this.#keys = keys;
-    this.#link = link;
-    this.#masterId = masterId;
-    this.#log = log;
+    this.#refusals = options.refusals;
+    this.#keys = options.keys;
+    this.#link = options.link;
+    this.#peers = options.peers;
+    this.#onVouched = options.vouched;
+    this.#masterId = options.masterId;
+    this.#log = options.log;
     this.#returns = new ReturnBatcher((rets) => store.returns.putMany(rets));
   }
 
@@ -294,7 +305,7 @@ export class JobService {
 
   /** Connected here, or to a live peer as far as presence says. */
   isConnected(minionId: string): boolean {
-    if (this.#link().isConnected(minionId)) return true;
+    if (this.#link.isConnected(minionId)) return true;
     const master = this.#presence.get(minionId);
     return master !== undefined && master !== this.#masterId && this.#liveMasters().has(master);
   }
@@ -359,9 +370,13 @@ export class JobService {
     this.checkArguments(request);
     const selected = this.expectedMinions(request.target, request.targetType);
     if (selected.length === 0) {
-      throw new MasterError(MasterErrorCodes.NO_MINIONS, 'no accepted minion matches the target; nothing was run', {
-        details: { target: request.target, targetType: request.targetType },
-      });
+      throw new PhoenixError(
+        MasterErrors.PHX_JOB_NO_MINIONS,
+        'no accepted minion matches the target; nothing was run',
+        {
+          details: { target: request.target, targetType: request.targetType },
+        },
+      );
     }
     const { expected, skipped } = this.partitionDisabled(request, selected);
     // Said at once rather than waited for: a minion connected to no master cannot get the job.
@@ -395,7 +410,7 @@ export class JobService {
       ...(request.splayMs === undefined || request.splayMs === 0 ? {} : { splayMs: request.splayMs }),
     };
     this.deliver(dispatched, this.#masterId);
-    this.hooks.forwardJob(dispatched);
+    this.#peers.forwardJob(dispatched);
     return job;
   }
 
@@ -413,7 +428,7 @@ export class JobService {
     }
     if (reason === undefined) return;
     this.#refusals?.count('job', reason);
-    throw new MasterError(MasterErrorCodes.OVER_LIMIT, `job arguments refused: ${message ?? reason}`, {
+    throw new PhoenixError(MasterErrors.PHX_INPUT_OVER_LIMIT, `job arguments refused: ${message ?? reason}`, {
       details: { reason },
     });
   }
@@ -489,7 +504,7 @@ export class JobService {
       receivedAt,
     };
     this.announce(event);
-    if (facts.origin !== this.#masterId) this.hooks.returnToOrigin(facts.origin, event);
+    if (facts.origin !== this.#masterId) this.#peers.returnToOrigin(facts.origin, event);
   }
 
   async #jobFacts(jid: string): Promise<JobFacts | undefined> {
@@ -524,7 +539,7 @@ export class JobService {
     if ('set' in change) next[change.set] = change.value;
     else delete next[change.delete];
     this.noteOperatorGrains(minionId, next);
-    this.hooks.vouched(minionId, next);
+    this.#onVouched(minionId, next);
   }
 
   /**
@@ -532,9 +547,9 @@ export class JobService {
    * by the master they were submitted on.
    */
   deliver(job: DispatchedJob, origin: string): number {
-    this.#remember(job, origin);
-    this.#owed.note(job);
-    const link = this.#link();
+    const facts = this.#remember(job, origin);
+    this.#owed.note(job, facts.expected);
+    const link = this.#link;
     let sent = 0;
     try {
       for (const minionId of job.expected) if (link.send(minionId, jobMessage(job))) sent++;
@@ -557,7 +572,7 @@ export class JobService {
     for (const job of owed) {
       if (await this.#returned(job.jid, minionId)) continue;
       try {
-        if (this.#link().send(minionId, jobMessage(job))) sent.push(job.jid);
+        if (this.#link.send(minionId, jobMessage(job))) sent.push(job.jid);
       } catch (err) {
         this.#log.warn({ err, jid: job.jid, minionId }, 'a job could not be sent');
       }
@@ -579,7 +594,7 @@ export class JobService {
       job = dispatchedFrom(record);
     }
     this.deliver(job, this.#recent.get(jid)?.origin ?? this.#masterId);
-    this.hooks.forwardJob(job);
+    this.#peers.forwardJob(job);
     return true;
   }
 
@@ -613,7 +628,7 @@ export class JobService {
 
   async get(jid: string): Promise<JobRecord> {
     const job = await this.#store.jobs.get(jid);
-    if (job === undefined) throw new MasterError(MasterErrorCodes.NOT_FOUND, `no job ${jid} in the job cache`);
+    if (job === undefined) throw new PhoenixError(MasterErrors.PHX_API_NOT_FOUND, `no job ${jid} in the job cache`);
     return job;
   }
 

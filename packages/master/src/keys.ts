@@ -1,7 +1,7 @@
 import type { Logger } from 'pino';
-import { compileTarget, keyFingerprint, MessageKeys, type KeyState } from '@phoenix/protocol';
+import { compileTarget, keyFingerprint, MessageKeys, type KeyState, PhoenixError } from '@phoenix/protocol';
 import { ConditionFailedError, type MinionRecord, type Quarantine, type Store } from '@phoenix/store';
-import { MasterError, MasterErrorCodes } from './errors.js';
+import { MasterErrors } from './errors.js';
 
 export interface AcceptedKey {
   readonly minionId: string;
@@ -375,8 +375,8 @@ export class KeyRegistry {
     const listed = await this.list(pattern);
     const contested = [...new Set(listed.filter((key) => key.contested === true).map((key) => key.minionId))];
     if (action === 'accept' && fingerprint === undefined && contested.length > 0) {
-      throw new MasterError(
-        MasterErrorCodes.BAD_REQUEST,
+      throw new PhoenixError(
+        MasterErrors.PHX_API_BAD_REQUEST,
         `contested: more than one key claims ${contested.join(', ')}; accept one with its fingerprint (phoenix keys accept ID --fingerprint FP); nothing was changed`,
         { details: { contested } },
       );

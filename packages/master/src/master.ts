@@ -7,14 +7,16 @@ import { AutoScalingClient } from '@aws-sdk/client-auto-scaling';
 import { SQSClient } from '@aws-sdk/client-sqs';
 import {
   awsClientConfig,
+  PhoenixError,
+  startComponents,
   stateRunsDisabled,
   WIRE_VERSION,
+  type Component,
   type MasterEndpoint,
   type MasterMessage,
 } from '@phoenix/protocol';
 import { Store, type MasterRecord } from '@phoenix/store';
 import { RenderProcess } from '@phoenix/state';
-import type { FastifyInstance } from 'fastify';
 import { buildApi } from './api/server.js';
 import { TokenRegistry } from './api/token-registry.js';
 import { readClusterKeys } from './cluster-keys.js';
@@ -26,7 +28,7 @@ import { PeerMesh } from './peers.js';
 import { MasterRegistry } from './registry.js';
 import { ZapHandler } from './zap.js';
 import { ClusterEvents } from './events.js';
-import { MasterError, MasterErrorCodes } from './errors.js';
+import { MasterErrors } from './errors.js';
 import { FileServer } from './file-server/file-server.js';
 import { PillarRenderer } from './file-server/pillar-renderer.js';
 import { StateTree } from './file-server/state-tree.js';
@@ -42,24 +44,70 @@ import { PoisonWatch } from './limits/poison-watch.js';
 
 export const MASTER_VERSION = '0.1.0';
 
+export interface MasterPorts {
+  enrol: number;
+  minion: number;
+  peer: number;
+  api: number;
+}
+
 export interface Master {
   readonly id: string;
-  readonly ports: { enrol: number; minion: number; peer: number; api: number };
+  readonly ports: MasterPorts;
   stop(): Promise<void>;
 }
 
 /**
- * Starts one master: its ZeroMQ context with the ZAP handler, the minion link, the API, and its row
- * in the masters table. Stopping reverses it.
+ * Starts one master: its parts (masterComponents) in order. A part that fails to start stops the
+ * ones started before it, so a master that cannot start leaves no socket, timer or table row.
  */
 export async function startMaster(
   config: MasterConfig,
   log: Logger = pino({ level: config.logLevel }),
 ): Promise<Master> {
+  const master = await masterComponents(config, log);
+  const started = await startComponents(master.components, master.log);
+  const ports = master.ports();
+  master.log.info({ ports }, 'master ready');
+  return {
+    id: master.id,
+    ports,
+    async stop() {
+      await started.stop();
+      master.log.info('master stopped');
+    },
+  };
+}
+
+export interface MasterComponents {
+  readonly id: string;
+  readonly log: Logger;
+  /** In start order; they stop in reverse. */
+  readonly components: readonly Component[];
+  /** The ports bound, once the sockets and the API have started. */
+  ports(): MasterPorts;
+}
+
+/**
+ * The master's parts, built and wired but not started: every part gets what it needs when it is
+ * built, and each part's start and stop are one entry in the list. Reading the cluster key pair and
+ * the attestation certificate and the API's TLS files happens here, before anything holds a resource.
+ */
+export async function masterComponents(config: MasterConfig, baseLog: Logger): Promise<MasterComponents> {
   const id = config.id ?? `${hostname()}-${config.ports.api}`;
-  log = log.child({ masterId: id });
+  const log = baseLog.child({ masterId: id });
   const clusterKeys = await readClusterKeys(config.pkiDir);
+  const reactorConfig = config.reactor;
+  const certificate = await readCertificate(reactorConfig.attestation.certificate);
+  const tls = config.api.tls;
+  const https =
+    tls === undefined
+      ? undefined
+      : { cert: await readPem(tls.certFile, 'api.tls.certFile'), key: await readPem(tls.keyFile, 'api.tls.keyFile') };
+
   const dynamodb = new DynamoDBClient(awsClientConfig(config.aws, 'dynamodb'));
+  const autoscaling = new AutoScalingClient(awsClientConfig(config.aws, 'autoscaling'));
+  const sqs = reactorConfig.queueUrl === undefined ? undefined : new SQSClient(awsClientConfig(config.aws, 'sqs'));
   const store = new Store(dynamodb, config.tablePrefix, {
     terminatedMinionRetentionMs: config.terminatedMinionRetentionMs,
   });
@@ -68,7 +116,6 @@ export async function startMaster(
   const keys = new KeyRegistry(store, clusterKeys.secretKey, log.child({ component: 'keys' }), {
     maxPendingKeys: config.enrolment.maxPendingKeys,
   });
-  await keys.refresh();
   // Each master owns its context: the ZAP endpoint is per context, and nothing is shared by accident.
   const context = new Context();
   const zap = new ZapHandler(
@@ -83,42 +130,16 @@ export async function startMaster(
     },
     log.child({ component: 'zap' }),
   );
-  await zap.start();
-
-  // The job service sends through the link, and the link hands returns to the job service.
-  const jobs = new JobService(
-    store,
-    keys,
-    () => link,
-    id,
-    log.child({ component: 'jobs' }),
-    () => new Set(registry.live().map((m) => m.masterId)),
-    refusals,
-    config.selfReportedGrains,
-    (group) => config.reactor.groups[group]?.grains as Readonly<Record<string, unknown>> | undefined,
-    { windowMs: config.jobRedeliveryWindowMs, defaultTimeoutMs: config.jobTimeoutMs },
-  );
-  await jobs.loadGrains();
+  const events = new ClusterEvents(id, log.child({ component: 'events' }));
   /** Set on SIGTERM: every masters list this master sends from then on tells its minions to leave. */
   let draining = false;
-  const registry = new MasterRegistry({
-    store,
-    minionCount: () => link.connectedCount,
-    heartbeatMs: config.heartbeatIntervalMs,
-    deadAfterMs: config.deadAfterMs,
-    log: log.child({ component: 'registry' }),
-  });
-  const mastersMessage = (draining = false): MasterMessage => ({
+  const mastersMessage = (leaving = false): MasterMessage => ({
     v: WIRE_VERSION,
     t: 'masters',
     masters: registry.live().map(endpoint),
-    ...(draining ? { draining } : {}),
+    ...(leaving ? { draining: leaving } : {}),
   });
   // The lifecycle reactor: auto-accept, first highstate exactly once, lifecycle actions.
-  const events = new ClusterEvents(id, log.child({ component: 'events' }));
-  const reactorConfig = config.reactor;
-  const certificate = await readCertificate(reactorConfig.attestation.certificate);
-  const autoscaling = new AutoScalingClient(awsClientConfig(config.aws, 'autoscaling'));
   const autoAccept = new AutoAcceptor(
     store,
     keys,
@@ -134,94 +155,6 @@ export async function startMaster(
     events,
     log.child({ component: 'auto-accept' }),
   );
-  const highstate = new HighstateCoordinator(
-    store,
-    jobs,
-    autoscaling,
-    {
-      masterId: id,
-      ...reactorConfig.highstate,
-      onFailure: (group) => reactorConfig.groups[group]?.onHighstateFailure ?? 'ABANDON',
-      contestWindowMs: reactorConfig.attestation.contestWindowMs,
-    },
-    events,
-    log.child({ component: 'highstate' }),
-  );
-  // Whichever master hears of an acceptance (its own, or a peer's) tries the claim; one wins.
-  keys.onChange((change) => {
-    if (change.to === 'accepted') void highstate.consider(change.minionId);
-  });
-  const peers = new PeerMesh({
-    context,
-    bind: config.bind,
-    port: config.ports.peer,
-    masterId: id,
-    clusterKeys,
-    refusals,
-    log: log.child({ component: 'peers' }),
-    onMessage: (message) => {
-      switch (message.t) {
-        case 'peer-hello':
-          // A master this one has not seen yet: read the table now rather than at the next
-          // heartbeat, so the mesh is whole before the newcomer's first job is forwarded.
-          if (!registry.live().some((m) => m.masterId === message.masterId))
-            void registry.refresh().catch(() => undefined);
-          return;
-        case 'peer-job':
-          jobs.deliver(message, message.from);
-          return;
-        case 'peer-return':
-          jobs.announce(message);
-          return;
-        case 'peer-key':
-          void keys
-            .applyChange({ minionId: message.minionId, to: message.to }, false)
-            .catch((err: unknown) => log.warn({ err }, 'could not apply a key change from a peer'));
-          return;
-        case 'peer-event':
-          events.relay({ tag: message.tag, at: message.at, masterId: message.from, data: message.data });
-          return;
-        case 'peer-grains':
-          jobs.rememberGrains(message.minionId, message.grains);
-          // It said hello on that peer: its row may hold a lifecycle this master has not read yet.
-          void store.minions
-            .get(message.minionId)
-            .then((record) => record && jobs.noteRecord(record))
-            .catch(() => undefined);
-          return;
-        default:
-          return;
-      }
-    },
-  });
-  // The state tree: salt:// files for minions, pillar rendered here for each minion alone.
-  const tree = new StateTree(config.fileRoots, config.pillarRoots);
-  // Pillar templates run in a process that holds none of this master's secrets (see @phoenix/state).
-  const renderProcess = new RenderProcess({
-    onExit: ({ code, signal, stderr }) =>
-      log.warn({ code, signal, stderr: stderr.slice(-1000) }, 'the render process stopped; the next render starts one'),
-  });
-  const fileServer = new FileServer({
-    tree,
-    pillar: new PillarRenderer({
-      files: tree.pillar,
-      timeoutMs: config.fileServer.pillarTimeoutMs,
-      concurrency: config.fileServer.pillarConcurrency,
-      waitingPerMinion: config.fileServer.pillarWaitingPerMinion,
-      opts: { file_roots: config.fileRoots, pillar_roots: config.pillarRoots, master_id: id },
-      log: log.child({ component: 'pillar' }),
-      isolation: renderProcess,
-      hostPath: async (path, kind) => (await tree.pillar.hostPath(path, kind)) ?? tree.files.hostPath(path, kind),
-    }),
-    grainsOf: (minionId) => jobs.pillarGrains(minionId),
-    files: {
-      atOnce: config.fileServer.fileRequestsAtOnce,
-      runningPerMinion: config.fileServer.fileRunningPerMinion,
-      waitingPerMinion: config.fileServer.fileWaitingPerMinion,
-    },
-    refusals,
-    log: log.child({ component: 'file-server' }),
-  });
   /** A minion's grains, as it reported them: cached here, told to the peers, kept in the table. */
   const noteGrains = async (minionId: string, grains: Record<string, unknown>): Promise<void> => {
     jobs.rememberGrains(minionId, grains);
@@ -236,6 +169,7 @@ export async function startMaster(
     quarantine: (minionId, reason) => keys.quarantine(minionId, reason, id),
     log: log.child({ component: 'quarantine' }),
   });
+  // The minion connections. Their handlers run once minions connect, after every part below is built.
   const link: MinionLink = new MinionLink({
     context,
     bind: config.bind,
@@ -300,13 +234,64 @@ export async function startMaster(
       },
     },
   });
-  await link.start();
-  await peers.start();
-
-  jobs.hooks = {
-    forwardJob: (job) => peers.broadcast({ v: WIRE_VERSION, t: 'peer-job', from: id, ...job }),
-    returnToOrigin: (origin, event) => {
-      peers.sendTo(origin, { v: WIRE_VERSION, t: 'peer-return', from: id, ...event });
+  const registry = new MasterRegistry({
+    store,
+    minionCount: () => link.connectedCount,
+    heartbeatMs: config.heartbeatIntervalMs,
+    deadAfterMs: config.deadAfterMs,
+    log: log.child({ component: 'registry' }),
+  });
+  const peers = new PeerMesh({
+    context,
+    bind: config.bind,
+    port: config.ports.peer,
+    masterId: id,
+    clusterKeys,
+    refusals,
+    log: log.child({ component: 'peers' }),
+    onMessage: (message) => {
+      switch (message.t) {
+        case 'peer-hello':
+          // A master this one has not seen yet: read the table now rather than at the next
+          // heartbeat, so the mesh is whole before the newcomer's first job is forwarded.
+          if (!registry.live().some((m) => m.masterId === message.masterId))
+            void registry.refresh().catch(() => undefined);
+          return;
+        case 'peer-job':
+          jobs.deliver(message, message.from);
+          return;
+        case 'peer-return':
+          jobs.announce(message);
+          return;
+        case 'peer-key':
+          void keys
+            .applyChange({ minionId: message.minionId, to: message.to }, false)
+            .catch((err: unknown) => log.warn({ err }, 'could not apply a key change from a peer'));
+          return;
+        case 'peer-event':
+          events.relay({ tag: message.tag, at: message.at, masterId: message.from, data: message.data });
+          return;
+        case 'peer-grains':
+          jobs.rememberGrains(message.minionId, message.grains);
+          // It said hello on that peer: its row may hold a lifecycle this master has not read yet.
+          void store.minions
+            .get(message.minionId)
+            .then((record) => record && jobs.noteRecord(record))
+            .catch(() => undefined);
+          return;
+        default:
+          return;
+      }
+    },
+  });
+  const jobs = new JobService({
+    store,
+    keys,
+    link,
+    peers: {
+      forwardJob: (job) => peers.broadcast({ v: WIRE_VERSION, t: 'peer-job', from: id, ...job }),
+      returnToOrigin: (origin, event) =>
+        peers.sendTo(origin, { v: WIRE_VERSION, t: 'peer-return', from: id, ...event }),
     },
     vouched: (minionId, grains) => {
       events.emit('grains/vouched', { minionId, grains });
@@ -314,7 +299,128 @@ export async function startMaster(
         .setVouchedGrains(minionId, grains)
         .catch((err: unknown) => log.warn({ err, minionId }, 'could not record vouched grains'));
     },
-  };
+    masterId: id,
+    liveMasters: () => new Set(registry.live().map((m) => m.masterId)),
+    refusals,
+    selfReported: config.selfReportedGrains,
+    groupGrains: (group) => config.reactor.groups[group]?.grains as Readonly<Record<string, unknown>> | undefined,
+    redelivery: { windowMs: config.jobRedeliveryWindowMs, defaultTimeoutMs: config.jobTimeoutMs },
+    log: log.child({ component: 'jobs' }),
+  });
+  const highstate = new HighstateCoordinator(
+    store,
+    jobs,
+    autoscaling,
+    {
+      masterId: id,
+      ...reactorConfig.highstate,
+      onFailure: (group) => reactorConfig.groups[group]?.onHighstateFailure ?? 'ABANDON',
+      contestWindowMs: reactorConfig.attestation.contestWindowMs,
+    },
+    events,
+    log.child({ component: 'highstate' }),
+  );
+  const reactor =
+    sqs === undefined || reactorConfig.queueUrl === undefined
+      ? undefined
+      : new LifecycleReactor(
+          reactorConfig,
+          store,
+          keys,
+          autoAccept,
+          highstate,
+          new GroupMembership(autoscaling),
+          autoscaling,
+          events,
+          log.child({ component: 'reactor' }),
+        );
+  const consumer =
+    sqs === undefined || reactorConfig.queueUrl === undefined || reactor === undefined
+      ? undefined
+      : new LifecycleConsumer(
+          sqs,
+          reactorConfig.queueUrl,
+          reactorConfig.waitTimeSeconds,
+          reactor,
+          log.child({ component: 'reactor' }),
+          refusals,
+        );
+  // The state tree: salt:// files for minions, pillar rendered here for each minion alone.
+  const tree = new StateTree(config.fileRoots, config.pillarRoots);
+  // Pillar templates run in a process that holds none of this master's secrets (see @phoenix/state).
+  const renderProcess = new RenderProcess({
+    onExit: ({ code, signal, stderr }) =>
+      log.warn({ code, signal, stderr: stderr.slice(-1000) }, 'the render process stopped; the next render starts one'),
+  });
+  const fileServer = new FileServer({
+    tree,
+    pillar: new PillarRenderer({
+      files: tree.pillar,
+      timeoutMs: config.fileServer.pillarTimeoutMs,
+      concurrency: config.fileServer.pillarConcurrency,
+      waitingPerMinion: config.fileServer.pillarWaitingPerMinion,
+      opts: { file_roots: config.fileRoots, pillar_roots: config.pillarRoots, master_id: id },
+      log: log.child({ component: 'pillar' }),
+      isolation: renderProcess,
+      hostPath: async (path, kind) => (await tree.pillar.hostPath(path, kind)) ?? tree.files.hostPath(path, kind),
+    }),
+    grainsOf: (minionId) => jobs.pillarGrains(minionId),
+    files: {
+      atOnce: config.fileServer.fileRequestsAtOnce,
+      runningPerMinion: config.fileServer.fileRunningPerMinion,
+      waitingPerMinion: config.fileServer.fileWaitingPerMinion,
+    },
+    refusals,
+    log: log.child({ component: 'file-server' }),
+  });
+  // The master schedule: every master runs the crons, and one claims each tick and fires it.
+  const scheduler = new Scheduler({
+    masterId: id,
+    entries: config.schedule,
+    claim: (name, tickAt) => store.scheduleClaims.claim(name, tickAt, id),
+    submit: (request) => jobs.submit(request),
+    events,
+    log: log.child({ component: 'schedule' }),
+  });
+  // Batch rollouts and orchestrations: driven here under a lease, resumed by a peer if this master dies.
+  const runs = new RunService({
+    masterId: id,
+    store,
+    jobs,
+    events,
+    leaseMs: config.runs.leaseMs,
+    sweepMs: config.runs.sweepMs,
+    log: log.child({ component: 'runs' }),
+  });
+  const apiTokens = new TokenRegistry(store.apiTokens, log.child({ component: 'tokens' }));
+  // A token made or revoked on a peer is read again at once, not at the next refresh.
+  events.on((event) => {
+    if (event.masterId !== id && (event.tag === 'token/created' || event.tag === 'token/revoked'))
+      void apiTokens.refresh();
+  });
+  const api = buildApi({
+    apiTokens,
+    ...(https === undefined ? {} : { https }),
+    masterId: id,
+    version: MASTER_VERSION,
+    tokens: config.api.tokens,
+    keys,
+    jobs,
+    runs,
+    minions: store.minions,
+    events,
+    masters: () => registry.all(),
+    connectedMinions: () => link.connectedCount,
+    defaultJobTimeoutMs: config.jobTimeoutMs,
+    refusals,
+    streamsPerToken: config.api.streamsPerToken,
+    log,
+  });
+
+  // Whichever master hears of an acceptance (its own, or a peer's) tries the claim; one wins.
+  keys.onChange((change) => {
+    if (change.to === 'accepted') void highstate.consider(change.minionId);
+  });
   keys.onChange((change, local) => {
     if (local) peers.broadcast({ v: WIRE_VERSION, t: 'peer-key', from: id, minionId: change.minionId, to: change.to });
   });
@@ -344,59 +450,16 @@ export async function startMaster(
     if (event.masterId !== id || event.tag === 'key/changed' || event.tag === 'job/return') return;
     peers.broadcast({ v: WIRE_VERSION, t: 'peer-event', from: id, tag: event.tag, at: event.at, data: event.data });
   });
-
-  // Batch rollouts and orchestrations: driven here under a lease, resumed by a peer if this master dies.
-  const runs = new RunService({
-    masterId: id,
-    store,
-    jobs,
-    events,
-    leaseMs: config.runs.leaseMs,
-    sweepMs: config.runs.sweepMs,
-    log: log.child({ component: 'runs' }),
-  });
-
-  const apiTokens = new TokenRegistry(store.apiTokens, log.child({ component: 'tokens' }));
-  await apiTokens.start(config.api.tokenRefreshMs);
-  // A token made or revoked on a peer is read again at once, not at the next refresh.
-  events.on((event) => {
-    if (event.masterId !== id && (event.tag === 'token/created' || event.tag === 'token/revoked'))
-      void apiTokens.refresh();
-  });
-  const tls = config.api.tls;
-  const api: FastifyInstance = buildApi({
-    apiTokens,
-    ...(tls === undefined
-      ? {}
-      : {
-          https: {
-            cert: await readPem(tls.certFile, 'api.tls.certFile'),
-            key: await readPem(tls.keyFile, 'api.tls.keyFile'),
-          },
-        }),
-    masterId: id,
-    version: MASTER_VERSION,
-    tokens: config.api.tokens,
-    keys,
-    jobs,
-    runs,
-    minions: store.minions,
-    events,
-    masters: () => registry.all(),
-    connectedMinions: () => link.connectedCount,
-    defaultJobTimeoutMs: config.jobTimeoutMs,
-    refusals,
-    streamsPerToken: config.api.streamsPerToken,
-    log,
-  });
-  await api.listen({ host: config.bind, port: config.ports.api });
-  const apiPort = (api.server.address() as { port: number }).port;
-  const ports = { ...link.ports, peer: peers.port, api: apiPort };
-
   registry.onChange((live) => {
     peers.sync(live);
     // Minions learn of every change at once, so none waits for a table poll to find a new master.
     link.broadcast(mastersMessage(draining));
+  });
+
+  const ports = (): MasterPorts => ({
+    ...link.ports,
+    peer: peers.port,
+    api: (api.server.address() as { port: number } | null)?.port ?? 0,
   });
   // Operators compare trees across masters (`phoenix masters`): the hash follows edits to the tree.
   const hashTree = async (): Promise<void> => {
@@ -406,86 +469,92 @@ export async function startMaster(
       log.warn({ err }, 'could not hash the state tree');
     }
   };
-  await hashTree();
-  const treeTimer = setInterval(() => void hashTree(), config.fileServer.hashIntervalMs);
-  treeTimer.unref();
-  await registry.start({ masterId: id, host: config.advertise, ports, startedAt: Date.now(), version: MASTER_VERSION });
-  let consumer: LifecycleConsumer | undefined;
-  let reactor: LifecycleReactor | undefined;
-  let sqs: SQSClient | undefined;
-  if (reactorConfig.queueUrl !== undefined) {
-    sqs = new SQSClient(awsClientConfig(config.aws, 'sqs'));
-    reactor = new LifecycleReactor(
-      reactorConfig,
-      store,
-      keys,
-      autoAccept,
-      highstate,
-      new GroupMembership(autoscaling),
-      autoscaling,
-      events,
-      log.child({ component: 'reactor' }),
-    );
-    consumer = new LifecycleConsumer(
-      sqs,
-      reactorConfig.queueUrl,
-      reactorConfig.waitTimeSeconds,
-      reactor,
-      log.child({ component: 'reactor' }),
-      refusals,
-    );
-    consumer.start();
-    reactor.start();
-    highstate.start();
-  }
+  let treeTimer: NodeJS.Timeout | undefined;
 
-  // The master schedule: every master runs the crons, and one claims each tick and fires it.
-  const scheduler = new Scheduler({
-    masterId: id,
-    entries: config.schedule,
-    claim: (name, tickAt) => store.scheduleClaims.claim(name, tickAt, id),
-    submit: (request) => jobs.submit(request),
-    events,
-    log: log.child({ component: 'schedule' }),
-  });
-  scheduler.start();
-  runs.start();
-
-  log.info({ ports }, 'master ready');
-
-  return {
-    id,
-    ports,
-    async stop() {
-      // A draining master fires no more scheduled ticks: the others claim them.
-      await scheduler.stop();
-      // Its runs' leases are let go: a peer resumes each at once.
-      await runs.stop();
-      // Draining: minions are asked to move on, and given a bounded time to leave.
-      draining = true;
-      await registry.setStatus('draining').catch(() => undefined);
-      link.broadcast(mastersMessage(true));
-      const deadline = Date.now() + config.drainTimeoutMs;
-      while (link.connectedCount > 0 && Date.now() < deadline) await new Promise((r) => setTimeout(r, 50));
-      log.info({ remaining: link.connectedCount }, 'drained');
-      await consumer?.stop();
-      reactor?.stop();
-      highstate.stop();
-      autoAccept.stop();
-      clearInterval(treeTimer);
-      await registry.stop();
-      await api.close();
-      apiTokens.stop();
-      peers.close();
-      link.close();
-      zap.close();
-      await renderProcess.close();
-      dynamodb.destroy();
-      autoscaling.destroy();
-      sqs?.destroy();
-      log.info('master stopped');
+  const components: Component[] = [
+    {
+      name: 'aws clients',
+      stop: () => {
+        dynamodb.destroy();
+        autoscaling.destroy();
+        sqs?.destroy();
+      },
     },
-  };
+    {
+      // What the table knows before the first minion connects: accepted keys, minions' grains.
+      name: 'caches',
+      start: async () => {
+        await keys.refresh();
+        await jobs.loadGrains();
+      },
+    },
+    // Started on the first pillar render; closed once nothing can ask for one.
+    { name: 'render process', stop: () => renderProcess.close() },
+    { name: 'zap', start: () => zap.start(), stop: () => zap.close() },
+    { name: 'minion link', start: () => link.start(), stop: () => link.close() },
+    { name: 'peer mesh', start: () => peers.start(), stop: () => peers.close() },
+    { name: 'api tokens', start: () => apiTokens.start(config.api.tokenRefreshMs), stop: () => apiTokens.stop() },
+    {
+      name: 'api',
+      start: async () => {
+        await api.listen({ host: config.bind, port: config.ports.api });
+      },
+      stop: () => api.close(),
+    },
+    {
+      name: 'tree hash',
+      start: async () => {
+        await hashTree();
+        treeTimer = setInterval(() => void hashTree(), config.fileServer.hashIntervalMs);
+        treeTimer.unref();
+      },
+      stop: () => clearInterval(treeTimer),
+    },
+    {
+      name: 'registry',
+      start: () =>
+        registry.start({
+          masterId: id,
+          host: config.advertise,
+          ports: ports(),
+          startedAt: Date.now(),
+          version: MASTER_VERSION,
+        }),
+      stop: () => registry.stop(),
+    },
+    { name: 'auto-accept', stop: () => autoAccept.stop() },
+    {
+      name: 'lifecycle reactor',
+      start: () => {
+        if (consumer === undefined) return;
+        consumer.start();
+        reactor?.start();
+        highstate.start();
+      },
+      stop: async () => {
+        await consumer?.stop();
+        reactor?.stop();
+        highstate.stop();
+      },
+    },
+    {
+      // Stopping: minions are asked to move on, and given a bounded time to leave.
+      name: 'drain',
+      stop: async () => {
+        draining = true;
+        await registry.setStatus('draining').catch(() => undefined);
+        link.broadcast(mastersMessage(true));
+        const deadline = Date.now() + config.drainTimeoutMs;
+        while (link.connectedCount > 0 && Date.now() < deadline) await new Promise((r) => setTimeout(r, 50));
+        log.info({ remaining: link.connectedCount }, 'drained');
+      },
+    },
+    // Stopped early: a draining master fires no more scheduled ticks, the others claim them.
+    { name: 'scheduler', start: () => scheduler.start(), stop: () => scheduler.stop() },
+    // Stopped before the drain: its leases are let go, and a peer resumes each run at once.
+    { name: 'runs', start: () => runs.start(), stop: () => runs.stop() },
+  ];
+  return { id, log, components, ports };
 }
 
 /** A PEM file the config names; unreadable, the master does not start, saying which key and why. */
@@ -493,9 +562,13 @@ async function readPem(path: string, key: string): Promise<string> {
   try {
     return await readFile(path, 'utf8');
   } catch (cause) {
-    throw new MasterError(MasterErrorCodes.START_FAILED, `${key}: cannot read ${path}: ${(cause as Error).message}`, {
-      cause,
-    });
+    throw new PhoenixError(
+      MasterErrors.PHX_MASTER_START_FAILED,
+      `${key}: cannot read ${path}: ${(cause as Error).message}`,
+      {
+        cause,
+      },
+    );
   }
 }
 

@@ -12,11 +12,12 @@ import {
   NONCE_BYTES,
   type MasterMessage,
   type MinionMessage,
+  PhoenixError,
 } from '@phoenix/protocol';
 import type { AcceptedKey, Attestation, KeyRegistry } from './keys.js';
 import type { Refusals } from './limits/refusals.js';
 import { TokenBuckets } from './limits/token-buckets.js';
-import { MasterError, MasterErrorCodes } from './errors.js';
+import { MasterErrors } from './errors.js';
 
 /** An enrolment challenge is good for one answer, on the connection it was set on, this long. */
 const ENROL_CHALLENGE_MS = 30_000;
@@ -450,7 +451,12 @@ export class MinionLink {
     } catch (err) {
       const req = reply.t === 'reply' ? reply.req : 0;
       const message = err instanceof Error ? err.message : String(err);
-      body = encode({ v: WIRE_VERSION, t: 'reply', req, error: { code: MasterErrorCodes.OVER_LIMIT, message } });
+      body = encode({
+        v: WIRE_VERSION,
+        t: 'reply',
+        req,
+        error: { code: MasterErrors.PHX_INPUT_OVER_LIMIT.code, message },
+      });
     }
     this.#sendOn(this.#minion, session.routingId, body, () => this.#drop(session));
   }
@@ -566,8 +572,8 @@ function encode(message: MasterMessage): Uint8Array {
   try {
     return encodeMessage(message);
   } catch (err) {
-    throw new MasterError(
-      MasterErrorCodes.OVER_LIMIT,
+    throw new PhoenixError(
+      MasterErrors.PHX_INPUT_OVER_LIMIT,
       `a ${message.t} message could not be encoded: ${err instanceof Error ? err.message : String(err)}`,
       { cause: err },
     );
@@ -576,6 +582,8 @@ function encode(message: MasterMessage): Uint8Array {
 
 function portOf(endpoint: string | null): number {
   const match = /:(\d+)$/.exec(endpoint ?? '');
-  if (match === null) throw new MasterError(MasterErrorCodes.START_FAILED, `no port in endpoint ${String(endpoint)}`);
+  if (match === null) {
+    throw new PhoenixError(MasterErrors.PHX_MASTER_START_FAILED, `no port in the bound endpoint ${String(endpoint)}`);
+  }
   return Number(match[1]);
 }

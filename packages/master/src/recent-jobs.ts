@@ -59,8 +59,8 @@ export class RecentJobs {
     this.#tableEveryMs = options.tableEveryMs ?? 1_000;
   }
 
-  /** A job this master sent, or was forwarded. */
-  note(job: DispatchedJob): void {
+  /** A job this master sent, or was forwarded; `expected` as a set, when the caller holds one already. */
+  note(job: DispatchedJob, expected: ReadonlySet<string> = new Set(job.expected)): void {
     const known = this.#jobs.get(job.jid);
     // The table's copy says who was not connected; a peer's forward may not have.
     if (known !== undefined && (known.notConnected.size > 0 || job.notConnected === undefined)) return;
@@ -72,7 +72,7 @@ export class RecentJobs {
     this.#jobs.set(job.jid, {
       job,
       until,
-      expected: new Set(job.expected),
+      expected,
       notConnected: new Set(job.notConnected ?? []),
     });
   }

@@ -2,7 +2,8 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import Fastify from 'fastify';
 import pino from 'pino';
-import { DashboardError } from '@phoenix/dashboard';
+import { DashboardErrors } from '@phoenix/dashboard';
+import { PhoenixError } from '@phoenix/protocol';
 import { mountDashboard } from '../src/api/dashboard.js';
 
 const quiet = pino({ level: 'silent' });
@@ -48,7 +49,7 @@ test('a master whose dashboard is not compiled serves no /ui/ and starts all the
   const warnings: string[] = [];
   const log = pino({ level: 'warn' }, { write: (line: string) => void warnings.push(line) });
   mountDashboard(app, log, () => {
-    throw new DashboardError('the dashboard is not compiled');
+    throw new PhoenixError(DashboardErrors.PHX_DASHBOARD_NOT_BUILT, 'the dashboard is not compiled');
   });
   try {
     assert.equal((await app.inject({ method: 'GET', url: '/ui/' })).statusCode, 404);

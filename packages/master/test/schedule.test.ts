@@ -1,6 +1,6 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { isPhoenixError, parseConfig, ProtocolErrorCodes } from '@phoenix/protocol';
+import { isPhoenixError, parseConfig } from '@phoenix/protocol';
 import { MasterConfigSchema } from '../src/config.js';
 import { scheduledJob, tickOf } from '../src/schedule/tick.js';
 
@@ -13,7 +13,7 @@ function configError(schedule: unknown): string {
     parse(schedule);
   } catch (err) {
     assert.ok(isPhoenixError(err));
-    assert.equal(err.code, ProtocolErrorCodes.CONFIG_INVALID);
+    assert.equal(err.code, 'PHX_CONFIG_INVALID');
     return err.message;
   }
   assert.fail('the schedule was accepted');

@@ -19,6 +19,7 @@ import { loadMinionConfig, type MinionConfig } from './config.js';
 import { createMinionExecutor } from './executor/minion-executor.js';
 import { resolveMinionId } from './identity.js';
 import { localStateOptions } from './state/state-module.js';
+import { MinionErrors } from './errors.js';
 
 export const CALL_USAGE =
   'phoenix-minion call --local FUNCTION [ARG ...] [key=value ...] [--config FILE] [--file-root DIR ...] [--pillar-root DIR ...] [--id ID] [--out nested|highstate|yaml|json] [--no-color|--force-color]';
@@ -30,7 +31,7 @@ const LOG_LEVELS: readonly string[] = CALL_OPTIONS.find((o) => o.name === 'log-l
 
 class CallUsageError extends PhoenixError {
   constructor(message: string) {
-    super('PHX_MINION_CALL_USAGE', `${message}\nusage: ${CALL_USAGE}`);
+    super(MinionErrors.PHX_MINION_CALL_USAGE, `${message}\nusage: ${CALL_USAGE}`);
     this.name = 'CallUsageError';
   }
 }

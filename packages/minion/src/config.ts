@@ -78,7 +78,10 @@ export const MinionConfigSchema = z.strictObject({
     .prefault({}),
   failover: z
     .strictObject({
-      /** A better master must stay first in the order this long before the minion moves back to it. */
+      /**
+       * A better master must be listed, without failing this minion, this long before the minion
+       * moves back to it; a master that failed is passed over this long while another answers.
+       */
       returnAfterMs: z.int().min(0).max(3_600_000).default(10_000),
       /** Moves to a better master are spread at random over this window. */
       moveSpreadMs: z.int().min(0).max(3_600_000).default(5_000),

@@ -1,5 +1,6 @@
 import pino, { type Logger } from 'pino';
 import type { Context } from 'zeromq';
+import { startComponents } from '@phoenix/protocol';
 import type { MinionConfig } from './config.js';
 import { MinionConnection, type ConnectionState } from './connection/connection.js';
 import { createMinionExecutor, MINION_VERSION } from './executor/minion-executor.js';
@@ -24,7 +25,8 @@ export interface Minion {
 
 /**
  * Starts one minion. Everything it holds hangs off this call (keys, grains, executor, connection),
- * and the ZeroMQ context is passed in, so many minions can share one process.
+ * and the ZeroMQ context is passed in, so many minions can share one process. Its parts start in
+ * order and stop in reverse; one that fails to start stops those already started.
  */
 export async function startMinion(
   config: MinionConfig,
@@ -75,9 +77,23 @@ export async function startMinion(
     moveSpreadMs: config.failover.moveSpreadMs,
     log,
   });
-  const unsubscribe = grains.onChange(() => connection.grainsChanged());
-  connection.start();
-  masterList.start();
+  let unsubscribe: (() => void) | undefined;
+  const started = await startComponents(
+    [
+      // Commands run detached (their own process group): stop them rather than leave them behind.
+      { name: 'executor', stop: () => executor.killAll() },
+      { name: 'master list', start: () => masterList.start(), stop: () => masterList.stop() },
+      { name: 'connection', start: () => connection.start(), stop: () => connection.stop() },
+      {
+        name: 'grains changes',
+        start: () => {
+          unsubscribe = grains.onChange(() => connection.grainsChanged());
+        },
+        stop: () => unsubscribe?.(),
+      },
+    ],
+    log,
+  );
   log.info({ masters: config.masters.length }, 'minion started');
   return {
     id,
@@ -93,11 +109,7 @@ export async function startMinion(
       return master === undefined ? undefined : (master.id ?? `${master.host}:${master.port}`);
     },
     async stop() {
-      unsubscribe();
-      await connection.stop();
-      await masterList.stop();
-      // Commands run detached (their own process group): stop them rather than leave them behind.
-      await executor.killAll();
+      await started.stop();
       log.info('minion stopped');
     },
   };

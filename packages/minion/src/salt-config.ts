@@ -1,5 +1,5 @@
 import { z } from 'zod';
-import { PhoenixError, ProtocolErrorCodes } from '@phoenix/protocol';
+import { PhoenixError, ProtocolErrors } from '@phoenix/protocol';
 import { STATE_OUTPUT_MODES } from '@phoenix/state/highstate-output';
 
 /**
@@ -167,7 +167,7 @@ export function foldSaltKeys(raw: unknown, source: string, warn: (message: strin
   }
   if (problems.length > 0) {
     throw new PhoenixError(
-      ProtocolErrorCodes.CONFIG_INVALID,
+      ProtocolErrors.PHX_CONFIG_INVALID,
       `invalid configuration in ${source}: ${problems.join('; ')}`,
       {
         details: { source, problems },

@@ -4,7 +4,8 @@ import { mkdir, mkdtemp, readFile, readdir, rm, writeFile } from 'node:fs/promis
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { parse } from 'yaml';
-import { CUSTOM_GRAINS_FILE, GrainError, GrainStore } from '../src/grains/index.js';
+import { isPhoenixError } from '@phoenix/protocol';
+import { CUSTOM_GRAINS_FILE, GrainStore } from '../src/grains/index.js';
 
 const dirs: string[] = [];
 async function tempDir(): Promise<string> {
@@ -140,7 +141,7 @@ test('a custom grains file that is not a mapping is a clear error naming the fil
   ] as const) {
     await writeFile(file, text);
     await assert.rejects(GrainStore.open({ core, cacheDir }), (err) => {
-      assert.ok(err instanceof GrainError);
+      assert.ok(isPhoenixError(err));
       assert.equal(err.code, 'PHX_GRAINS_FILE_INVALID');
       assert.ok(err.message.includes(file));
       assert.match(err.message, reason);

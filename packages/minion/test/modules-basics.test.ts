@@ -104,7 +104,12 @@ test('sys.list_modules and sys.list_functions, with module names and globs as in
     'test.true',
     'test.version',
   ]);
-  assert.deepEqual((await run('sys.list_functions', ['cmd.run*'])).ret, ['cmd.run', 'cmd.run_all']);
+  assert.deepEqual((await run('sys.list_functions', ['cmd.run*'])).ret, [
+    'cmd.run',
+    'cmd.run_all',
+    'cmd.run_stderr',
+    'cmd.run_stdout',
+  ]);
   assert.deepEqual((await run('sys.list_functions', ['cmd.run'])).ret, ['cmd.run']);
   assert.deepEqual((await run('sys.list_functions', ['s'])).ret, [], "'s' is a module name, not a prefix");
   assert.deepEqual((await run('sys.list_functions', ['t?st.[ep]*'])).ret, ['test.echo', 'test.ping']);
@@ -116,7 +121,14 @@ test('sys.doc returns the documentation of a function, a module or everything', 
   assert.deepEqual(Object.keys(one), ['test.ping']);
   assert.match(one['test.ping'] ?? '', /CLI Example: phoenix run '\*' test.ping/);
   const cmd = (await run('sys.doc', ['cmd'])).ret as Record<string, string>;
-  assert.deepEqual(Object.keys(cmd), ['cmd.retcode', 'cmd.run', 'cmd.run_all']);
+  assert.deepEqual(Object.keys(cmd), [
+    'cmd.retcode',
+    'cmd.run',
+    'cmd.run_all',
+    'cmd.run_stderr',
+    'cmd.run_stdout',
+    'cmd.shell',
+  ]);
   const everything = (await run('sys.doc')).ret as Record<string, string>;
   assert.deepEqual(Object.keys(everything), (await run('sys.list_functions')).ret);
   assert.ok(Object.values(everything).every((doc) => doc.length > 0));

@@ -116,7 +116,12 @@ test('cmd.run validates its arguments and names the bad one', bounded, async () 
     [['true'], { timeout: -1 }, /argument 'timeout'/],
     [['true'], { env: { 'A=B': 'x' } }, /argument 'env:A=B'/],
     [['true'], { env: ['A=B'] }, /argument 'env'/],
-    [['true'], { python_shell: true }, /unexpected keyword argument 'python_shell'/],
+    [
+      ['true'],
+      { python_shell: false },
+      /python_shell=False is not supported: Phoenix runs every command through the shell/,
+    ],
+    [['true'], { shel: 'bash' }, /unexpected keyword argument 'shel'/],
     [['true\0false'], {}, /argument 'cmd': must not contain NUL bytes/],
   ];
   for (const [args, kwargs, expected] of cases) {
@@ -198,3 +203,23 @@ test('runCommand rejects with the abort reason and the process group is gone', b
 function pick(outcome: JobOutcome): Pick<JobOutcome, 'success' | 'retcode' | 'ret'> {
   return { success: outcome.success, retcode: outcome.retcode, ret: outcome.ret };
 }
+
+test(
+  "Salt's keywords that only tune Salt's own logging or shell choice are accepted; cmd.shell, cmd.run_stdout and cmd.run_stderr",
+  bounded,
+  async () => {
+    const piped = await run('cmd.run', ['echo a b | wc -w'], {
+      python_shell: true,
+      output_loglevel: 'quiet',
+      hide_output: false,
+      reset_system_locale: true,
+      saltenv: 'base',
+    });
+    assert.deepEqual([piped.success, piped.ret], [true, '2']);
+    assert.equal((await run('cmd.shell', ['echo $0'])).ret, '/bin/sh');
+    assert.equal((await run('cmd.run_stdout', ['echo out; echo err >&2'])).ret, 'out');
+    assert.equal((await run('cmd.run_stderr', ['echo out; echo err >&2'])).ret, 'err');
+    const unknown = await run('cmd.run', ['true'], { runas_typo: 'x' });
+    assert.match(String(unknown.ret), /unexpected keyword argument 'runas_typo'/);
+  },
+);

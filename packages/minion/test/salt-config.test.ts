@@ -3,7 +3,7 @@ import assert from 'node:assert/strict';
 import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { generateCurveKeyPair, isPhoenixError, ProtocolErrorCodes } from '@phoenix/protocol';
+import { generateCurveKeyPair, isPhoenixError } from '@phoenix/protocol';
 import { loadMinionConfig } from '../src/config.js';
 
 /*
@@ -36,7 +36,7 @@ async function refused(name: string, text: string): Promise<string> {
   await writeFile(path, text);
   let message = '';
   await assert.rejects(loadMinionConfig(path, env, { warn: () => undefined }), (err: unknown) => {
-    assert.ok(isPhoenixError(err, ProtocolErrorCodes.CONFIG_INVALID), String(err));
+    assert.ok(isPhoenixError(err, 'PHX_CONFIG_INVALID'), String(err));
     message = err.message;
     return true;
   });

@@ -263,3 +263,34 @@ probe:
     }
   },
 );
+
+test(
+  "an SLS sees Salt's names for where it is: sls, slspath, slsdotpath, slscolonpath, sls_path, tpldir, tpldot, tplfile",
+  bounded,
+  async () => {
+    const sandbox = await createStateSandbox();
+    const names = "{{ [sls, slspath, slsdotpath, slscolonpath, sls_path, tpldir, tpldot, tplfile] | join('|') }}";
+    const roots = await tree('roots-names', {
+      'web/app/init.sls': `a:\n  test.nop:\n    - where: "${names}"\n`,
+      'web/conf.sls': `b:\n  test.nop:\n    - where: "${names}"\n`,
+      'motd.sls': `c:\n  test.nop:\n    - where: "${names}"\n`,
+    });
+    const { env, run } = await stateMinion(roots, sandbox);
+    try {
+      const outcome = await run('state.show_sls', ['web.app,web.conf,motd']);
+      const high = outcome.ret as Record<string, { test: [string, { where: string }] }>;
+      assert.deepEqual(
+        ['a', 'b', 'c'].map((id) => high[id]?.test[1]?.where),
+        [
+          'web.app|web/app|web.app|web:app|web_app|web/app|web.app|web/app/init.sls',
+          'web.conf|web|web|web|web|web|web|web/conf.sls',
+          'motd|||||.||motd.sls',
+        ],
+        JSON.stringify(outcome.ret),
+      );
+    } finally {
+      await env.close();
+      await sandbox.close();
+    }
+  },
+);

@@ -225,6 +225,19 @@ test(
     assert.equal(backups.length, 1);
     assert.match(backups[0] ?? '', /^motd_\w{3}_\w{3}_\d\d_\d\d:\d\d:\d\d_\d{6}_\d{4}$/);
 
+    // A source template sees the state's name, the source it came from, user, group and mode, as in Salt.
+    await writeFile(
+      join(h.roots, 'http', 'vars.conf'),
+      'name={{ name }} source={{ source }} user={{ user }} group={{ group }} mode={{ mode }} x={{ x }}\n',
+    );
+    await apply(
+      "/etc/http/vars.conf:\n  file.managed:\n    - source: salt://http/vars.conf\n    - template: jinja\n    - mode: '0600'\n    - context:\n        x: 1\n",
+    );
+    assert.equal(
+      await readFile(rooted('etc/http/vars.conf'), 'utf8'),
+      'name=/etc/http/vars.conf source=salt://http/vars.conf user=None group=None mode=0600 x=1\n',
+    );
+
     const wrongSum = await apply(
       `/etc/other:\n  file.managed:\n    - source: salt://http/static.txt\n    - source_hash: sha256=${'0'.repeat(64)}\n`,
     );
@@ -514,6 +527,34 @@ test(
     assert.equal((await stat(rooted('etc/app/copy.txt'))).mode & 0o777, 0o600);
     assert.equal(await readFile(rooted('etc/app/new-name'), 'utf8'), 'move me\n');
     assert.equal(await readlink(rooted('etc/app/current')), '/etc/app/config.json');
+    // PyYAML's and Python's json as Salt calls them: what would read back as something else is quoted,
+    // lists under a key are not indented, non-ASCII is escaped.
+    await idempotent(`
+/etc/app/pyyaml.yaml:
+  file.serialize:
+    - dataset:
+        enabled: 'yes'
+        mode: '0644'
+        hosts: [a, b]
+        nested:
+          list:
+            - k: v
+          empty: []
+/etc/app/ascii.json:
+  file.serialize:
+    - dataset:
+        name: café
+        n: [1]
+    - formatter: json
+`);
+    assert.equal(
+      await readFile(rooted('etc/app/pyyaml.yaml'), 'utf8'),
+      "enabled: 'yes'\nhosts:\n- a\n- b\nmode: '0644'\nnested:\n  empty: []\n  list:\n  - k: v\n",
+    );
+    assert.equal(
+      await readFile(rooted('etc/app/ascii.json'), 'utf8'),
+      '{\n  "n": [\n    1\n  ],\n  "name": "caf\\u00e9"\n}\n',
+    );
 
     const checks = await apply(`
 exists:

@@ -1,4 +1,4 @@
-import { PhoenixError } from './errors.js';
+import { PhoenixError, ProtocolErrors } from './errors.js';
 
 /**
  * Batch runs as Salt's `-b` and AWS SSM's MaxConcurrency/MaxErrors read them: a size is a count
@@ -6,10 +6,6 @@ import { PhoenixError } from './errors.js';
  * operator typed them (the CLI, the API, an orchestration's `batch:`), so a bad one is refused
  * before anything runs.
  */
-
-export const BatchErrorCodes = {
-  INVALID: 'PHX_BATCH_INVALID',
-} as const;
 
 /** `N` minions, or `N%` of the targeted ones. */
 export type Amount = { readonly count: number } | { readonly percent: number };
@@ -24,7 +20,7 @@ function parseAmount(text: string, what: string, allowZero: boolean): Amount {
     const share = Number(percent[1]);
     if ((share > 0 || (allowZero && share === 0)) && share <= 100) return { percent: share };
     throw new PhoenixError(
-      BatchErrorCodes.INVALID,
+      ProtocolErrors.PHX_BATCH_INVALID,
       `${what} ${JSON.stringify(text)} is not a share of the minions: ${allowZero ? 'from 0%' : 'above 0%'} to 100%`,
       { details: { [what]: text } },
     );
@@ -34,7 +30,7 @@ function parseAmount(text: string, what: string, allowZero: boolean): Amount {
     if (count > 0 || allowZero) return { count };
   }
   throw new PhoenixError(
-    BatchErrorCodes.INVALID,
+    ProtocolErrors.PHX_BATCH_INVALID,
     `${what} ${JSON.stringify(text)} must be ${allowZero ? 'a whole number from 0' : 'a whole number from 1'} or a share such as 25%`,
     { details: { [what]: text } },
   );

@@ -1,7 +1,7 @@
 import { readFile } from 'node:fs/promises';
 import { parse } from 'yaml';
 import type { z } from 'zod';
-import { PhoenixError, ProtocolErrorCodes } from './errors.js';
+import { PhoenixError, ProtocolErrors } from './errors.js';
 
 /**
  * Validates a configuration object against its schema. Every problem is named by its key path
@@ -20,7 +20,7 @@ export function parseConfig<S extends z.ZodType>(schema: S, input: unknown, sour
     return `${path ? `"${path}"` : 'value'}: ${issue.message}`;
   });
   throw new PhoenixError(
-    ProtocolErrorCodes.CONFIG_INVALID,
+    ProtocolErrors.PHX_CONFIG_INVALID,
     `invalid configuration in ${source}: ${problems.join('; ')}`,
     {
       details: { source, problems },
@@ -70,7 +70,7 @@ function readOverride(raw: string, name: string, kind: ValueKind): unknown {
     try {
       return JSON.parse(raw) as unknown;
     } catch {
-      throw new PhoenixError(ProtocolErrorCodes.CONFIG_INVALID, `invalid configuration in ${name}: not valid JSON`);
+      throw new PhoenixError(ProtocolErrors.PHX_CONFIG_INVALID, `invalid configuration in ${name}: not valid JSON`);
     }
   }
   if (raw === 'true' || raw === 'false') return raw === 'true';
@@ -145,18 +145,18 @@ export async function loadConfig<S extends z.ZodType>(
     try {
       text = await readFile(path, 'utf8');
     } catch (err) {
-      throw new PhoenixError(ProtocolErrorCodes.CONFIG_UNREADABLE, `cannot read ${path}: ${(err as Error).message}`);
+      throw new PhoenixError(ProtocolErrors.PHX_CONFIG_UNREADABLE, `cannot read ${path}: ${(err as Error).message}`);
     }
     try {
       fromFile = parse(text) ?? {};
     } catch (err) {
       throw new PhoenixError(
-        ProtocolErrorCodes.CONFIG_INVALID,
+        ProtocolErrors.PHX_CONFIG_INVALID,
         `invalid configuration in ${path}: ${(err as Error).message}`,
       );
     }
     if (typeof fromFile !== 'object' || Array.isArray(fromFile)) {
-      throw new PhoenixError(ProtocolErrorCodes.CONFIG_INVALID, `invalid configuration in ${path}: not a mapping`);
+      throw new PhoenixError(ProtocolErrors.PHX_CONFIG_INVALID, `invalid configuration in ${path}: not a mapping`);
     }
   }
   const merged = applyEnvOverrides(fromFile as Record<string, unknown>, env, envPrefix, schema);

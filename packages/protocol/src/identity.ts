@@ -1,20 +1,11 @@
 import { X509Certificate, verify } from 'node:crypto';
-import { PhoenixError } from './errors.js';
+import { PhoenixError, ProtocolErrors } from './errors.js';
 
 /**
  * EC2 instance identity documents: what an instance proves about itself when it enrols. The
  * document is JSON text signed (RSA, SHA-256, base64) by the cloud; AWS publishes the certificate
  * per region, the devstack generates its own. Verification is pure: no network, no clock.
  */
-
-export const IdentityErrorCodes = {
-  /** The signature does not match the document under the given certificate: forged or tampered. */
-  BAD_SIGNATURE: 'PHX_IDENTITY_BAD_SIGNATURE',
-  /** Correctly signed, but for another instance, account or region than the one enrolling. */
-  MISMATCH: 'PHX_IDENTITY_MISMATCH',
-  /** Not a document, signature or certificate at all. */
-  MALFORMED: 'PHX_IDENTITY_MALFORMED',
-} as const;
 
 /** The fields Phoenix reads from a document (AWS adds more, which are kept as they are). */
 export interface InstanceIdentityDocument {
@@ -81,7 +72,7 @@ export function verifyIdentityDocument(
     certificate = new X509Certificate(certificatePem);
   } catch (cause) {
     throw new PhoenixError(
-      IdentityErrorCodes.MALFORMED,
+      ProtocolErrors.PHX_IDENTITY_MALFORMED,
       'the identity certificate is not a PEM X.509 certificate; check the configured certificate file',
       { cause },
     );
@@ -99,7 +90,7 @@ export function verifyIdentityDocument(
   }
   if (!valid) {
     throw new PhoenixError(
-      IdentityErrorCodes.BAD_SIGNATURE,
+      ProtocolErrors.PHX_IDENTITY_BAD_SIGNATURE,
       `the identity document of ${expected.instanceId} is not signed by the configured certificate`,
       { details: { instanceId: expected.instanceId } },
     );
@@ -110,7 +101,7 @@ export function verifyIdentityDocument(
     const want = expected[field];
     if (want !== undefined && parsed[field] !== want) {
       throw new PhoenixError(
-        IdentityErrorCodes.MISMATCH,
+        ProtocolErrors.PHX_IDENTITY_MISMATCH,
         `the identity document is for ${field} "${parsed[field]}", not "${want}"`,
         { details: { field, expected: want, actual: parsed[field] } },
       );
@@ -136,5 +127,5 @@ function parseDocument(text: string): InstanceIdentityDocument {
 }
 
 function malformed(message: string, cause?: unknown): PhoenixError {
-  return new PhoenixError(IdentityErrorCodes.MALFORMED, message, cause === undefined ? {} : { cause });
+  return new PhoenixError(ProtocolErrors.PHX_IDENTITY_MALFORMED, message, cause === undefined ? {} : { cause });
 }

@@ -1,4 +1,6 @@
 export * from './errors.js';
+export * from './components.js';
+export * from './atomic-write.js';
 export * from './last-resort.js';
 export * from './config.js';
 export * from './aws.js';

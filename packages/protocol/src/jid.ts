@@ -1,4 +1,4 @@
-import { PhoenixError } from './errors.js';
+import { PhoenixError, ProtocolErrors } from './errors.js';
 
 /**
  * Salt-format job ids: 20 digits `YYYYMMDDhhmmssffffff`, the UTC time with microseconds. They sort
@@ -6,10 +6,6 @@ import { PhoenixError } from './errors.js';
  * collide; the jobs table stores a job with a conditional write and the caller retries with the
  * next jid. Generation only has to be cheap and strictly increasing per generator.
  */
-
-export const JidErrorCodes = {
-  INVALID: 'PHX_JID_INVALID',
-} as const;
 
 /** The last millisecond a jid can hold: 9999-12-31T23:59:59.999Z. */
 const MAX_MILLIS = Date.UTC(9999, 11, 31, 23, 59, 59, 999);
@@ -38,7 +34,7 @@ export class JidGenerator {
   next(now: Date | number = Date.now()): string {
     const time = typeof now === 'number' ? now : now.getTime();
     if (!Number.isFinite(time) || time < 0) {
-      throw new PhoenixError(JidErrorCodes.INVALID, `cannot make a jid for the time ${String(now)}`);
+      throw new PhoenixError(ProtocolErrors.PHX_JID_INVALID, `cannot make a jid for the time ${String(now)}`);
     }
     let millis = Math.floor(time);
     // `|| 0` also turns a NaN from a broken random source into 0.
@@ -48,7 +44,9 @@ export class JidGenerator {
       [millis, micros] =
         this.#lastMicros === 999 ? [this.#lastMillis + 1, 0] : [this.#lastMillis, this.#lastMicros + 1];
     }
-    if (millis > MAX_MILLIS) throw new PhoenixError(JidErrorCodes.INVALID, 'cannot make a jid after the year 9999');
+    if (millis > MAX_MILLIS) {
+      throw new PhoenixError(ProtocolErrors.PHX_JID_INVALID, 'cannot make a jid after the year 9999');
+    }
     this.#lastMillis = millis;
     this.#lastMicros = micros;
     return formatJid(millis, micros);
@@ -80,7 +78,10 @@ export function jidTime(jid: string): Date {
   const millis = parseJid(jid);
   if (millis === undefined) {
     const shown = typeof jid === 'string' ? JSON.stringify(jid.slice(0, 40)) : typeof jid;
-    throw new PhoenixError(JidErrorCodes.INVALID, `${shown} is not a jid (20 digits: YYYYMMDDhhmmssffffff, UTC)`);
+    throw new PhoenixError(
+      ProtocolErrors.PHX_JID_INVALID,
+      `${shown} is not a jid (20 digits: YYYYMMDDhhmmssffffff, UTC)`,
+    );
   }
   return new Date(millis);
 }

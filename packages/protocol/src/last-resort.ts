@@ -1,4 +1,4 @@
-import { isPhoenixError, ProtocolErrorCodes } from './errors.js';
+import { isPhoenixError, ProtocolErrors } from './errors.js';
 
 /** What the last-resort handler writes to: a pino logger fits. */
 export interface LastResortLog {
@@ -13,7 +13,7 @@ export interface LastResortLog {
  * that input only: the process logs it and keeps serving.
  */
 export function isInvariantViolation(err: unknown): boolean {
-  if (isPhoenixError(err, ProtocolErrorCodes.INVARIANT)) return true;
+  if (isPhoenixError(err, ProtocolErrors.PHX_INVARIANT.code)) return true;
   const code = (err as { code?: unknown } | null)?.code;
   return code === 'ERR_ASSERTION' || code === 'ERR_INTERNAL_ASSERTION';
 }
@@ -31,7 +31,7 @@ export function installLastResort(
   const handle = (err: unknown, origin: string): void => {
     if (isInvariantViolation(err)) {
       log.fatal({ err, origin }, 'an invariant was violated; stopping');
-      exit(70);
+      exit(ProtocolErrors.PHX_INVARIANT.exit);
       return;
     }
     log.error({ err, origin }, 'an error escaped every handler; it was contained and the process keeps running');

@@ -10,13 +10,13 @@ import {
   isInvariantViolation,
   openSeal,
   PhoenixError,
-  ProtocolErrorCodes,
   scanMsgpack,
   sealMessage,
   sessionKey,
   WIRE_LIMITS,
   type DataLimits,
 } from '../src/index.js';
+import { ProtocolErrors } from '../src/errors.js';
 
 const SMALL: DataLimits = { maxDepth: 3, maxKeys: 2, maxItems: 3, maxStringLength: 5, maxValues: 20 };
 
@@ -142,7 +142,7 @@ test('a seal verifies only with its session key, its body and its number', () =>
 });
 
 test('the last-resort handler logs what escaped and stops only for a violated invariant', () => {
-  assert.equal(isInvariantViolation(new PhoenixError(ProtocolErrorCodes.INVARIANT, 'x')), true);
+  assert.equal(isInvariantViolation(new PhoenixError(ProtocolErrors.PHX_INVARIANT, 'x')), true);
   assert.equal(isInvariantViolation(Object.assign(new Error('x'), { code: 'ERR_ASSERTION' })), true);
   assert.equal(isInvariantViolation(new RangeError('Maximum call stack size exceeded')), false);
   assert.equal(isInvariantViolation(undefined), false);
@@ -161,7 +161,7 @@ test('the last-resort handler logs what escaped and stops only for a violated in
   emitter.emit('uncaughtException', new RangeError('stack'), 'uncaughtException');
   emitter.emit('unhandledRejection', new Error('lost'));
   assert.deepEqual(exits, [], 'contained');
-  emitter.emit('uncaughtException', new PhoenixError(ProtocolErrorCodes.INVARIANT, 'broken'), 'uncaughtException');
+  emitter.emit('uncaughtException', new PhoenixError(ProtocolErrors.PHX_INVARIANT, 'broken'), 'uncaughtException');
   assert.deepEqual(exits, [70]);
   assert.equal(logged.length, 3);
   remove();

@@ -1,7 +1,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { isPhoenixError } from '../src/errors.js';
-import { IdentityErrorCodes, verifyIdentityDocument, type SignedIdentityDocument } from '../src/identity.js';
+import { verifyIdentityDocument, type SignedIdentityDocument } from '../src/identity.js';
 
 // Fixtures made once with the devstack's IdentitySigner: two throwaway self-signed certificates
 // (public parts only; their keys were discarded) and a document signed with the first.
@@ -93,12 +93,12 @@ test('a tampered document fails the signature check', () => {
   const tampered = { ...SIGNED, document: DOCUMENT.replace('10.0.0.4', '10.0.0.5') };
   assert.throws(
     () => verifyIdentityDocument(tampered, CERTIFICATE, { instanceId: INSTANCE }),
-    failsWith(IdentityErrorCodes.BAD_SIGNATURE),
+    failsWith('PHX_IDENTITY_BAD_SIGNATURE'),
   );
   const reformatted = { ...SIGNED, document: JSON.stringify(JSON.parse(DOCUMENT)) };
   assert.throws(
     () => verifyIdentityDocument(reformatted, CERTIFICATE, { instanceId: INSTANCE }),
-    failsWith(IdentityErrorCodes.BAD_SIGNATURE),
+    failsWith('PHX_IDENTITY_BAD_SIGNATURE'),
     'the signature covers the exact bytes, not the JSON value',
   );
 });
@@ -106,22 +106,22 @@ test('a tampered document fails the signature check', () => {
 test('a document signed by another certificate fails the signature check', () => {
   assert.throws(
     () => verifyIdentityDocument(SIGNED, OTHER_CERTIFICATE, { instanceId: INSTANCE }),
-    failsWith(IdentityErrorCodes.BAD_SIGNATURE),
+    failsWith('PHX_IDENTITY_BAD_SIGNATURE'),
   );
 });
 
 test('a valid document for another instance, account or region is a mismatch', () => {
   assert.throws(
     () => verifyIdentityDocument(SIGNED, CERTIFICATE, { instanceId: 'i-0fedcba9876543210' }),
-    failsWith(IdentityErrorCodes.MISMATCH),
+    failsWith('PHX_IDENTITY_MISMATCH'),
   );
   assert.throws(
     () => verifyIdentityDocument(SIGNED, CERTIFICATE, { instanceId: INSTANCE, accountId: '210987654321' }),
-    failsWith(IdentityErrorCodes.MISMATCH),
+    failsWith('PHX_IDENTITY_MISMATCH'),
   );
   assert.throws(
     () => verifyIdentityDocument(SIGNED, CERTIFICATE, { instanceId: INSTANCE, region: 'eu-west-1' }),
-    failsWith(IdentityErrorCodes.MISMATCH),
+    failsWith('PHX_IDENTITY_MISMATCH'),
   );
 });
 
@@ -138,7 +138,7 @@ test('input that is not a document, a signature or a certificate is malformed', 
   for (const [signed, certificate] of cases) {
     assert.throws(
       () => verifyIdentityDocument(signed as SignedIdentityDocument, certificate, expected),
-      failsWith(IdentityErrorCodes.MALFORMED),
+      failsWith('PHX_IDENTITY_MALFORMED'),
       JSON.stringify(signed)?.slice(0, 80),
     );
   }

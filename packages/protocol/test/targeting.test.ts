@@ -1,7 +1,7 @@
 import { describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { isPhoenixError } from '../src/errors.js';
-import { compileTarget, selectMinions, TARGET_LIMITS, TargetErrorCodes, TargetSchema } from '../src/targeting.js';
+import { compileTarget, selectMinions, TARGET_LIMITS, TargetSchema } from '../src/targeting.js';
 import type { MinionFacts, TargetType } from '../src/targeting.js';
 
 const minion = (id: string, grains: Record<string, unknown> = {}): MinionFacts => ({ id, grains });
@@ -15,7 +15,7 @@ function assertInvalid(expression: string | string[], type: TargetType, ...fragm
   assert.throws(
     () => compileTarget(expression, type),
     (err: unknown) => {
-      assert.ok(isPhoenixError(err, TargetErrorCodes.INVALID), `expected PHX_TARGET_INVALID, got ${String(err)}`);
+      assert.ok(isPhoenixError(err, 'PHX_TARGET_INVALID'), `expected PHX_TARGET_INVALID, got ${String(err)}`);
       for (const fragment of fragments) {
         if (typeof fragment === 'string')
           assert.ok(err.message.includes(fragment), `"${err.message}" lacks "${fragment}"`);

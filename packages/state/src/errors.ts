@@ -1,46 +1,32 @@
-import { PhoenixError } from '@phoenix/protocol';
+import { defineErrors, PhoenixError } from '@phoenix/protocol';
 
-/** Every code the state system throws, so a user can search for the one they were shown. */
-export const StateErrorCodes = {
-  /** A path given to the file server leaves its roots, or is not a path at all. */
-  FILE_REFUSED: 'PHX_STATE_FILE_REFUSED',
-  /** The file server could not read a root (permissions, I/O), as opposed to "no such file". */
-  FILE_UNREADABLE: 'PHX_STATE_FILE_UNREADABLE',
-  /** An SLS, top file or pillar did not compile: render, YAML, structure, requisites. Nothing ran. */
-  COMPILE: 'PHX_STATE_COMPILE',
-  /** A Jinja template failed to render (names the file and line). */
-  RENDER: 'PHX_STATE_RENDER',
-  /** Another state run holds this minion; pass queue=True to wait for it. */
-  BUSY: 'PHX_STATE_BUSY',
-  /** The operator disabled state runs on this minion (state.disable); state.enable lifts it. */
-  DISABLED: 'PHX_STATE_DISABLED',
-  /** A state run's options (pillar override, mods) are malformed. */
-  BAD_REQUEST: 'PHX_STATE_BAD_REQUEST',
-} as const;
-
-export type StateErrorCode = (typeof StateErrorCodes)[keyof typeof StateErrorCodes];
-
-export class StateError extends PhoenixError {
-  constructor(
-    code: StateErrorCode,
-    message: string,
-    options: { cause?: unknown; details?: Record<string, unknown> } = {},
-  ) {
-    super(code, message, options);
-    this.name = 'StateError';
-  }
-}
+/** Every code the state system throws. */
+export const StateErrors = defineErrors({
+  PHX_STATE_FILE_REFUSED: { message: 'a path given to the file server leaves its roots, or is not a path at all' },
+  PHX_STATE_FILE_UNREADABLE: {
+    message: 'the file server could not read a root (permissions, I/O), as opposed to "no such file"',
+  },
+  PHX_STATE_COMPILE: {
+    message: 'an SLS, top file or pillar did not compile (render, YAML, structure, requisites); nothing ran',
+  },
+  PHX_STATE_RENDER: { message: 'a Jinja template failed to render; the message names the file and line' },
+  PHX_STATE_BUSY: { message: 'another state run holds this minion; pass queue=True to wait for it' },
+  PHX_STATE_DISABLED: {
+    message: 'the operator disabled state runs on this minion (state.disable); state.enable lifts it',
+  },
+  PHX_STATE_BAD_REQUEST: { message: "a state run's options (pillar override, mods) are malformed" },
+});
 
 /**
  * A run that could not be compiled. Salt answers this with the list of messages (and retcode 1)
  * instead of results, and runs nothing; so do we.
  */
-export class StateCompileError extends StateError {
+export class StateCompileError extends PhoenixError {
   readonly errors: readonly string[];
 
   constructor(errors: readonly string[]) {
     super(
-      StateErrorCodes.COMPILE,
+      StateErrors.PHX_STATE_COMPILE,
       errors.length === 1 ? (errors[0] ?? '') : `${errors.length} errors:\n${errors.join('\n')}`,
       {
         details: { errors: [...errors] },

@@ -4,8 +4,7 @@
  * outputters. Pure of sockets: the minion runs states with it, the master renders pillar with it and
  * the CLI formats state runs with it. See README.md.
  */
-export { StateError, StateErrorCodes, StateCompileError, CompileErrors } from './errors.js';
-export type { StateErrorCode } from './errors.js';
+export { StateErrors, StateCompileError, CompileErrors } from './errors.js';
 export { isMapping, traverse, deepMerge } from './data.js';
 
 export type { StateFile, StateFiles, FileLocation } from './files/state-files.js';
@@ -52,3 +51,5 @@ export type { HighstateOutputOptions } from './output/highstate.js';
 export { formatHighstate, useColour } from './output/highstate.js';
 export type { NestedOutputOptions } from './output/nested.js';
 export { formatNested } from './output/nested.js';
+export { yamlDump as pyyamlDump } from './render/jinja/salt-filters.js';
+export { pythonJson as pythonJsonDump } from './render/jinja/builtins.js';

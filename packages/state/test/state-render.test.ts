@@ -3,7 +3,7 @@ import assert from 'node:assert/strict';
 import { mkdir, mkdtemp, readdir, rm, symlink, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
-import { CachedFiles, LocalRoots, sha256, StateErrorCodes, TemplateRenderer, parseYaml } from '../src/index.js';
+import { CachedFiles, LocalRoots, sha256, TemplateRenderer, parseYaml } from '../src/index.js';
 import type { StateFile, StateFiles, TemplateServices } from '../src/index.js';
 
 const bounded = { timeout: 60_000 };
@@ -58,7 +58,7 @@ test('LocalRoots refuses every path that leads outside its roots, including thro
   ]) {
     await assert.rejects(
       roots.read(path),
-      (err: Error & { code?: string }) => err.code === StateErrorCodes.FILE_REFUSED,
+      (err: Error & { code?: string }) => err.code === 'PHX_STATE_FILE_REFUSED',
       path,
     );
   }

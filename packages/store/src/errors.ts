@@ -1,14 +1,20 @@
-import { PhoenixError } from '@phoenix/protocol';
+import { defineErrors, PhoenixError } from '@phoenix/protocol';
 
-/** Every code this package throws, so a user can search for the one they were shown. */
-export const StoreErrorCodes = {
-  CONDITION_FAILED: 'PHX_STORE_CONDITION_FAILED',
-  CORRUPT_ITEM: 'PHX_STORE_CORRUPT_ITEM',
-  TABLE_NOT_READY: 'PHX_STORE_TABLE_NOT_READY',
-  BAD_CURSOR: 'PHX_STORE_BAD_CURSOR',
-  BAD_PREFIX: 'PHX_STORE_BAD_PREFIX',
-  WRITE_UNPROCESSED: 'PHX_STORE_WRITE_UNPROCESSED',
-} as const;
+/** Every code this package throws. */
+export const StoreErrors = defineErrors({
+  PHX_STORE_CONDITION_FAILED: {
+    message: 'a conditional write lost: someone else decided first (a claim is held, a key is in another state)',
+  },
+  PHX_STORE_CORRUPT_ITEM: {
+    message: 'an item read from a table does not match its schema (written by another version, or by hand)',
+  },
+  PHX_STORE_TABLE_NOT_READY: { message: 'a table did not become ACTIVE in time' },
+  PHX_STORE_BAD_CURSOR: { message: 'a list cursor is not one the list returned', status: 400 },
+  PHX_STORE_BAD_PREFIX: { message: 'a table prefix is not 1-200 characters of A-Z a-z 0-9 _ . -' },
+  PHX_STORE_WRITE_UNPROCESSED: {
+    message: 'DynamoDB kept leaving part of a batch write unprocessed (throttling): not every item was stored',
+  },
+});
 
 export type ItemKey = Readonly<Record<string, string>>;
 
@@ -19,7 +25,7 @@ export class ConditionFailedError extends PhoenixError {
 
   constructor(table: string, key: ItemKey, cause?: unknown) {
     super(
-      StoreErrorCodes.CONDITION_FAILED,
+      StoreErrors.PHX_STORE_CONDITION_FAILED,
       `conditional write to ${table} ${JSON.stringify(key)} lost: the item changed or is not in the expected state; read it again before deciding`,
       { cause, details: { table, key } },
     );
@@ -33,7 +39,7 @@ export class ConditionFailedError extends PhoenixError {
 export class CorruptItemError extends PhoenixError {
   constructor(table: string, key: Readonly<Record<string, unknown>>, problems: string[]) {
     super(
-      StoreErrorCodes.CORRUPT_ITEM,
+      StoreErrors.PHX_STORE_CORRUPT_ITEM,
       `item ${JSON.stringify(key)} in ${table} does not match its schema (${problems.join('; ')}); fix or delete the item`,
       { details: { table, key, problems } },
     );
@@ -45,7 +51,7 @@ export class CorruptItemError extends PhoenixError {
 export class UnprocessedWriteError extends PhoenixError {
   constructor(table: string, count: number, attempts: number) {
     super(
-      StoreErrorCodes.WRITE_UNPROCESSED,
+      StoreErrors.PHX_STORE_WRITE_UNPROCESSED,
       `${count} item(s) of a batch write to ${table} stayed unprocessed after ${attempts} attempts; the table is throttled, raise its capacity or try again`,
       { details: { table, count, attempts } },
     );
@@ -56,7 +62,7 @@ export class UnprocessedWriteError extends PhoenixError {
 export class TableNotReadyError extends PhoenixError {
   constructor(table: string, status: string, waitedMs: number) {
     super(
-      StoreErrorCodes.TABLE_NOT_READY,
+      StoreErrors.PHX_STORE_TABLE_NOT_READY,
       `table ${table} is ${status} after ${waitedMs} ms, not ACTIVE; check the table in DynamoDB and start again`,
       { details: { table, status, waitedMs } },
     );

@@ -1,7 +1,7 @@
 export {
   ConditionFailedError,
   CorruptItemError,
-  StoreErrorCodes,
+  StoreErrors,
   TableNotReadyError,
   UnprocessedWriteError,
 } from './errors.js';

@@ -1,6 +1,6 @@
 import type { z } from 'zod';
 import { PhoenixError } from '@phoenix/protocol';
-import { StoreErrorCodes } from './errors.js';
+import { StoreErrors } from './errors.js';
 
 /** One page of a list; pass `cursor` back to get the next one. No cursor: the list is complete. */
 export interface Page<T> {
@@ -58,7 +58,11 @@ export function decodeCursor<S extends z.ZodType>(schema: S, cursor: string): z.
   }
   const parsed = schema.safeParse(value);
   if (parsed.success) return parsed.data;
-  throw new PhoenixError(StoreErrorCodes.BAD_CURSOR, 'cursor is not one this list returned; start the list again', {
-    details: { cursor },
-  });
+  throw new PhoenixError(
+    StoreErrors.PHX_STORE_BAD_CURSOR,
+    'cursor is not one this list returned; start the list again',
+    {
+      details: { cursor },
+    },
+  );
 }

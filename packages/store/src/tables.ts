@@ -6,7 +6,7 @@ import {
 } from '@aws-sdk/client-dynamodb';
 import type { CreateTableCommandInput, DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import { PhoenixError } from '@phoenix/protocol';
-import { StoreErrorCodes, TableNotReadyError } from './errors.js';
+import { StoreErrors, TableNotReadyError } from './errors.js';
 
 export const TABLE_KINDS = ['masters', 'minions', 'jobs', 'returns'] as const;
 export type TableKind = (typeof TABLE_KINDS)[number];
@@ -34,7 +34,7 @@ const PREFIX = /^[A-Za-z0-9_.-]{1,200}$/;
 export function tableDefinitions(prefix: string): TableDefinitions {
   if (!PREFIX.test(prefix)) {
     throw new PhoenixError(
-      StoreErrorCodes.BAD_PREFIX,
+      StoreErrors.PHX_STORE_BAD_PREFIX,
       `table prefix "${prefix}" is not valid: use 1-200 characters of A-Z a-z 0-9 _ . -`,
       { details: { prefix } },
     );

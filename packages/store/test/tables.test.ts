@@ -3,7 +3,7 @@ import assert from 'node:assert/strict';
 import { DescribeTableCommand, ListTablesCommand } from '@aws-sdk/client-dynamodb';
 import type { DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import { isPhoenixError } from '@phoenix/protocol';
-import { createTables, StoreErrorCodes, TABLE_KINDS, tableDefinitions } from '../src/index.js';
+import { createTables, TABLE_KINDS, tableDefinitions } from '../src/index.js';
 import { startDynamoDB } from './local-dynamodb.js';
 
 const PREFIX = 'tables-test';
@@ -33,7 +33,7 @@ test('table definitions are pure data named by the prefix, with an expiresAt TTL
 test('a prefix DynamoDB would refuse is a typed error', () => {
   assert.throws(
     () => tableDefinitions('my cluster!'),
-    (err) => isPhoenixError(err, StoreErrorCodes.BAD_PREFIX),
+    (err) => isPhoenixError(err, 'PHX_STORE_BAD_PREFIX'),
   );
 });
 

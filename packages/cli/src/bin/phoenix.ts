@@ -1,11 +1,12 @@
 #!/usr/bin/env node
 import { CommanderError } from 'commander';
-import { isPhoenixError } from '@phoenix/protocol/errors';
-import { CliError } from '../errors.js';
+import { ProtocolErrors } from '@phoenix/protocol/errors';
+import { runMain } from '@phoenix/protocol/main';
+import { CliErrors } from '../errors.js';
 import { buildProgram, type Outcome } from '../program.js';
 
-/** Exit status of a command line that could not be understood (as the error table says of PHX_CLI_USAGE). */
-const USAGE_EXIT = 2;
+/** Exit status of a command line that could not be understood. */
+const USAGE_EXIT = ProtocolErrors.PHX_CLI_USAGE.exit;
 
 async function main(argv: readonly string[]): Promise<number> {
   const outcome: Outcome = { exitCode: 0 };
@@ -27,9 +28,13 @@ async function main(argv: readonly string[]): Promise<number> {
       .replace(/\n\(Did you mean (.*)\?\)/, ' (did you mean $1?)')
       .replace(/\n/g, ' ')
       .replace(/\.$/, '');
-    process.stderr.write(`phoenix: ${message}; see phoenix ${commandPath(args)}--help [PHX_CLI_USAGE]\n`);
+    process.stderr.write(
+      `phoenix: ${message}; see phoenix ${commandPath(args)}--help [${ProtocolErrors.PHX_CLI_USAGE.code}]\n`,
+    );
     if (wantsJson(args)) {
-      process.stdout.write(`${JSON.stringify({ error: { code: 'PHX_CLI_USAGE', message } }, null, 2)}\n`);
+      process.stdout.write(
+        `${JSON.stringify({ error: { code: ProtocolErrors.PHX_CLI_USAGE.code, message } }, null, 2)}\n`,
+      );
     }
     return USAGE_EXIT;
   }
@@ -53,23 +58,5 @@ function wantsJson(args: readonly string[]): boolean {
   return args.some((arg, i) => arg === '--out=json' || (arg === '--out' && args[i + 1] === 'json'));
 }
 
-// `phoenix … | head` closes the pipe early: that ends the output, it is not an error.
-process.stdout.on('error', (err: NodeJS.ErrnoException) => {
-  if (err.code === 'EPIPE') process.exit(process.exitCode ?? 0);
-  throw err;
-});
-
 const argv = process.argv.slice(2);
-main(argv).then(
-  (code) => {
-    process.exitCode = code;
-  },
-  (err: unknown) => {
-    const known = isPhoenixError(err);
-    const code = known ? err.code : 'PHX_CLI_INTERNAL';
-    const message = err instanceof Error ? err.message : String(err);
-    process.stderr.write(`phoenix: ${message} [${code}]\n`);
-    if (wantsJson(argv)) process.stdout.write(`${JSON.stringify({ error: { code, message } }, null, 2)}\n`);
-    process.exitCode = err instanceof CliError ? err.exitCode : 1;
-  },
-);
+runMain('phoenix', () => main(argv), { internal: CliErrors.PHX_CLI_INTERNAL, json: wantsJson(argv) });

@@ -1,7 +1,8 @@
 import { readConnectionFile, removeConnectionFile } from '../connection-file.js';
-import { CliError, CliErrorCodes } from '../errors.js';
 import { processAlive } from '../home.js';
 import { emit, type OutputFormat } from '../output.js';
+import { PhoenixError } from '@phoenix/protocol/errors';
+import { CliErrors } from '../errors.js';
 
 /**
  * `phoenix down`: stops the local cluster, whether `phoenix up` runs in the foreground (another
@@ -21,7 +22,10 @@ export async function down(options: { out?: OutputFormat }): Promise<number> {
   if (forced) {
     process.kill(file.pid, 'SIGKILL');
     if (!(await exitsWithin(file.pid, 5_000))) {
-      throw new CliError(CliErrorCodes.LOCAL_CLUSTER_FAILED, `the local cluster (pid ${file.pid}) does not exit`);
+      throw new PhoenixError(
+        CliErrors.PHX_CLI_LOCAL_CLUSTER_FAILED,
+        `the local cluster (pid ${file.pid}) does not exit`,
+      );
     }
   }
   await removeConnectionFile();

@@ -1,5 +1,5 @@
 import { resolveApi, request } from '../api-client.js';
-import { CliError } from '../errors.js';
+import { isPhoenixError } from '@phoenix/protocol/errors';
 import { emit, type OutputFormat } from '../output.js';
 
 export interface JobsOptions {
@@ -50,7 +50,7 @@ export async function show(jid: string, options: JobsOptions): Promise<number> {
     shown = await request<typeof shown>(api, 'GET', `/jobs/${encodeURIComponent(jid)}`);
   } catch (err) {
     // A batch rollout's id (phoenix run -b --async prints it): shown as the run it is.
-    if (!(err instanceof CliError) || err.apiCode !== 'PHX_API_NOT_FOUND') throw err;
+    if (!isPhoenixError(err, 'PHX_CLI_API_ERROR') || err.details.apiCode !== 'PHX_API_NOT_FOUND') throw err;
     const { showRun } = await import('./runs.js');
     return showRun(api, jid, options.out ?? 'text', err);
   }

@@ -1,9 +1,10 @@
 import { existsSync } from 'node:fs';
-import { chmod, link, mkdir, open, rename, rm } from 'node:fs/promises';
+import { mkdir, rm } from 'node:fs/promises';
 import { join, resolve } from 'node:path';
-import { generateCurveKeyPair, keyFingerprint } from '@phoenix/protocol';
-import { CliError, CliErrorCodes } from '../errors.js';
+import { generateCurveKeyPair, keyFingerprint, writeFileAtomic } from '@phoenix/protocol';
 import { emit, type OutputFormat } from '../output.js';
+import { PhoenixError, isPhoenixError } from '@phoenix/protocol/errors';
+import { CliErrors } from '../errors.js';
 
 export interface InitClusterOptions {
   pkiDir?: string;
@@ -27,8 +28,8 @@ export async function initCluster(options: InitClusterOptions): Promise<number> 
   const secretKeyFile = join(dir, 'cluster.key');
   const existing = [publicKeyFile, secretKeyFile].filter((path) => existsSync(path));
   if (existing.length > 0 && !values.force) {
-    throw new CliError(
-      CliErrorCodes.CLUSTER_KEYS_EXIST,
+    throw new PhoenixError(
+      CliErrors.PHX_CLI_CLUSTER_KEYS_EXIST,
       `${existing.join(' and ')} already exist${existing.length === 1 ? 's' : ''}; a new cluster key pair cuts off every minion that pinned the old public key (pass --force to replace it anyway)`,
     );
   }
@@ -42,11 +43,11 @@ export async function initCluster(options: InitClusterOptions): Promise<number> 
       throw err;
     });
   } catch (err) {
-    if (err instanceof CliError) throw err;
-    throw new CliError(
-      CliErrorCodes.CLUSTER_KEYS_WRITE_FAILED,
+    if (isPhoenixError(err)) throw err;
+    throw new PhoenixError(
+      CliErrors.PHX_CLI_CLUSTER_KEYS_WRITE_FAILED,
       `cannot write the cluster key pair to ${dir}: ${(err as Error).message}`,
-      err,
+      { cause: err },
     );
   }
   const fingerprint = keyFingerprint(pair.publicKey);
@@ -63,30 +64,12 @@ export async function initCluster(options: InitClusterOptions): Promise<number> 
 }
 
 /**
- * Writes a temporary file with exactly `mode` (whatever the umask), then moves it into place: a
- * reader never sees half a key, and without `replace` an existing file is never overwritten
- * (link(2) fails when the name exists, even if it appeared after the check above).
+ * Atomic, with exactly `mode` (whatever the umask): a reader never sees half a key, and without
+ * `replace` an existing file is never overwritten, even one that appeared after the check above.
  */
 async function writeKeyFile(path: string, key: string, mode: number, replace: boolean): Promise<void> {
-  const temp = `${path}.${process.pid}.tmp`;
-  const file = await open(temp, 'wx', mode);
-  try {
-    await file.writeFile(`${key}\n`);
-    await file.sync();
-  } finally {
-    await file.close();
-  }
-  try {
-    await chmod(temp, mode);
-    if (replace) {
-      await rename(temp, path);
-      return;
-    }
-    await link(temp, path).catch((err: unknown) => {
-      if ((err as NodeJS.ErrnoException).code !== 'EEXIST') throw err;
-      throw new CliError(CliErrorCodes.CLUSTER_KEYS_EXIST, `${path} already exists; pass --force to replace it`);
-    });
-  } finally {
-    await rm(temp, { force: true });
-  }
+  await writeFileAtomic(path, `${key}\n`, { mode, exclusive: !replace }).catch((err: unknown) => {
+    if ((err as NodeJS.ErrnoException).code !== 'EEXIST') throw err;
+    throw new PhoenixError(CliErrors.PHX_CLI_CLUSTER_KEYS_EXIST, `${path} already exists; pass --force to replace it`);
+  });
 }

@@ -8,10 +8,11 @@ import {
 } from '@aws-sdk/client-auto-scaling';
 import { awsClientConfig } from '@phoenix/protocol';
 import { requireLocalCluster, type ConnectionFile } from '../connection-file.js';
-import { CliError, CliErrorCodes } from '../errors.js';
 import { localClusterDir, processAlive } from '../home.js';
 import { instancePidFile } from '../local/instance-config.js';
 import { emit, type OutputFormat } from '../output.js';
+import { ProtocolErrors, PhoenixError } from '@phoenix/protocol/errors';
+import { CliErrors } from '../errors.js';
 
 export interface LocalOptions {
   group?: 'minions' | 'masters';
@@ -94,15 +95,18 @@ export async function signalMaster(id: string, signal: 'SIGSTOP' | 'SIGCONT', op
 /** The pid of a running local master, from its instance directory; a wrong id is a usage error. */
 async function masterPid(id: string): Promise<number> {
   if (!/^[A-Za-z0-9._-]{1,100}$/.test(id)) {
-    throw new CliError(CliErrorCodes.USAGE, `"${id}" is not an instance id; phoenix masters lists them`);
+    throw new PhoenixError(ProtocolErrors.PHX_CLI_USAGE, `"${id}" is not an instance id; phoenix masters lists them`);
   }
   const dir = join(localClusterDir(), 'instances', id);
   const text = await readFile(instancePidFile(dir, 'master'), 'utf8').catch(() => undefined);
   const pid = Number(text);
   if (text === undefined || !Number.isInteger(pid) || pid <= 0) {
-    throw new CliError(CliErrorCodes.USAGE, `${id} is not a master of the local cluster; phoenix masters lists them`);
+    throw new PhoenixError(
+      ProtocolErrors.PHX_CLI_USAGE,
+      `${id} is not a master of the local cluster; phoenix masters lists them`,
+    );
   }
-  if (!processAlive(pid)) throw new CliError(CliErrorCodes.LOCAL_CLUSTER_FAILED, `master ${id} is not running`);
+  if (!processAlive(pid)) throw new PhoenixError(CliErrors.PHX_CLI_LOCAL_CLUSTER_FAILED, `master ${id} is not running`);
   return pid;
 }
 
@@ -115,7 +119,7 @@ async function autoscaling<T>(
   try {
     return await call(client);
   } catch (err) {
-    throw new CliError(CliErrorCodes.AWS_REQUEST_FAILED, `${what}: ${(err as Error).message}`, err);
+    throw new PhoenixError(CliErrors.PHX_CLI_AWS_REQUEST_FAILED, `${what}: ${(err as Error).message}`, { cause: err });
   } finally {
     client.destroy();
   }

@@ -1,6 +1,6 @@
 import { resolveApi, request } from '../api-client.js';
-import { CliError, CliErrorCodes } from '../errors.js';
 import { emit, type OutputFormat } from '../output.js';
+import { ProtocolErrors, PhoenixError } from '@phoenix/protocol/errors';
 
 interface MinionView {
   minionId: string;
@@ -38,8 +38,8 @@ export async function minions(pattern: string, options: MinionsOptions): Promise
     if (KEY_STATES.includes(state)) query.set('keyState', state);
     else if (LIFECYCLE_STATES.includes(state)) query.set('lifecycle', state);
     else
-      throw new CliError(
-        CliErrorCodes.USAGE,
+      throw new PhoenixError(
+        ProtocolErrors.PHX_CLI_USAGE,
         `phoenix minions: --state must be a key state (${KEY_STATES.join(', ')}) or a lifecycle state (${LIFECYCLE_STATES.join(', ')}), not "${state}"`,
       );
   }

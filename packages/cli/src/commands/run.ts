@@ -2,8 +2,8 @@ import { splitArguments } from '@phoenix/protocol/arguments';
 import { isStateRun } from '@phoenix/protocol/state-functions';
 import { formatHighstate, useColour } from '@phoenix/state/highstate-output';
 import { resolveApi, request, stream } from '../api-client.js';
-import { CliError, CliErrorCodes } from '../errors.js';
 import { yaml, type RUN_OUTPUTS } from '../output.js';
+import { ProtocolErrors, PhoenixError } from '@phoenix/protocol/errors';
 
 /** `phoenix run`'s options, as program.ts declares them. */
 export interface RunOptions {
@@ -49,8 +49,8 @@ interface Return {
  */
 export async function run(target: string, fun: string, words: string[], options: RunOptions): Promise<number> {
   if (options.pillar === true) {
-    throw new CliError(
-      CliErrorCodes.USAGE,
+    throw new PhoenixError(
+      ProtocolErrors.PHX_CLI_USAGE,
       "phoenix run: Phoenix does not target by pillar (Salt's -I); target grains instead: -G 'KEY:VALUE' or G@ in -C",
     );
   }
@@ -68,7 +68,10 @@ export async function run(target: string, fun: string, words: string[], options:
           : 'glob';
   const timeoutMs = Math.round(options.timeout * 1000);
   if (options.batch === undefined && (options.batchWait !== undefined || options.maxFailures !== undefined)) {
-    throw new CliError(CliErrorCodes.USAGE, 'phoenix run: --batch-wait and --max-failures go with -b N|N%');
+    throw new PhoenixError(
+      ProtocolErrors.PHX_CLI_USAGE,
+      'phoenix run: --batch-wait and --max-failures go with -b N|N%',
+    );
   }
   const { args, kwargs } = splitArguments(words);
   const api = await resolveApi(options);

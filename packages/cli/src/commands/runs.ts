@@ -1,5 +1,5 @@
 import { request, resolveApi, type ApiTarget } from '../api-client.js';
-import { CliError } from '../errors.js';
+import { isPhoenixError, type PhoenixError } from '@phoenix/protocol/errors';
 import { emit, type OutputFormat } from '../output.js';
 
 export interface RunsOptions {
@@ -67,12 +67,22 @@ export async function show(runId: string, options: RunsOptions): Promise<number>
  * A run as it stands now: its status, who drives it, and each step with the jobs it sent and their
  * minions' outcomes. `notFound` is the error to raise when there is no such run either.
  */
-export async function showRun(api: ApiTarget, runId: string, out: OutputFormat, notFound?: CliError): Promise<number> {
+export async function showRun(
+  api: ApiTarget,
+  runId: string,
+  out: OutputFormat,
+  notFound?: PhoenixError,
+): Promise<number> {
   let view: RunView;
   try {
     view = await request<RunView>(api, 'GET', `/runs/${encodeURIComponent(runId)}`);
   } catch (err) {
-    if (notFound !== undefined && err instanceof CliError && err.apiCode === 'PHX_API_NOT_FOUND') throw notFound;
+    if (
+      notFound !== undefined &&
+      isPhoenixError(err, 'PHX_CLI_API_ERROR') &&
+      err.details.apiCode === 'PHX_API_NOT_FOUND'
+    )
+      throw notFound;
     throw err;
   }
   const { run } = view;

@@ -9,11 +9,13 @@ import {
   writeConnectionFile,
   type ConnectionFile,
 } from '../connection-file.js';
-import { CliError, CliErrorCodes } from '../errors.js';
 import { connectionFilePath, localClusterDir, processAlive } from '../home.js';
 import { emit, type OutputFormat } from '../output.js';
 import { apiUrl } from '../local/instance-config.js';
 import { startLocalCluster, type LocalCluster } from '../local/local-cluster.js';
+import { ProtocolErrors, PhoenixError } from '@phoenix/protocol/errors';
+import { untilStopSignal } from '@phoenix/protocol/main';
+import { CliErrors } from '../errors.js';
 
 /** `phoenix up`'s options, as program.ts declares them. */
 export interface UpOptions {
@@ -46,15 +48,15 @@ export async function up(options: UpOptions): Promise<number> {
   const out = options.out ?? 'text';
   const { masters, minions } = options;
   if (minions > 0 && masters === 0) {
-    throw new CliError(
-      CliErrorCodes.USAGE,
+    throw new PhoenixError(
+      ProtocolErrors.PHX_CLI_USAGE,
       'phoenix up: --minions needs at least one master to connect to: use --masters 1 or more',
     );
   }
   const running = await readConnectionFile();
   if (running !== undefined && processAlive(running.pid)) {
-    throw new CliError(
-      CliErrorCodes.LOCAL_CLUSTER_RUNNING,
+    throw new PhoenixError(
+      CliErrors.PHX_CLI_LOCAL_CLUSTER_RUNNING,
       `a local cluster is already running (pid ${running.pid}); stop it with npx phoenix down`,
     );
   }
@@ -102,17 +104,10 @@ export async function up(options: UpOptions): Promise<number> {
     throw err;
   }
 
-  await new Promise<void>((resolve) => {
-    const stop = (signal: NodeJS.Signals): void => {
-      log.info({ signal }, 'stopping the local cluster');
-      // A second signal while stopping means "now": exit without waiting (the instances follow:
-      // each ends when it sees this process gone).
-      process.once(signal, () => process.exit(130));
-      resolve();
-    };
-    process.once('SIGINT', stop);
-    process.once('SIGTERM', stop);
-  });
+  // A second signal while stopping means "now": the process exits at once (the instances follow:
+  // each ends when it sees this process gone).
+  const signal = await untilStopSignal();
+  log.info({ signal }, 'stopping the local cluster');
   await stopRefresh();
   await cluster.stop();
   await removeConnectionFile();
@@ -329,8 +324,8 @@ async function detach(argv: readonly string[], out: OutputFormat, options: UpOpt
   }
   if (exited === undefined) child.kill('SIGKILL');
   const reason = await failureReason(logPath);
-  throw new CliError(
-    CliErrorCodes.LOCAL_CLUSTER_FAILED,
+  throw new PhoenixError(
+    CliErrors.PHX_CLI_LOCAL_CLUSTER_FAILED,
     reason === undefined
       ? `the local cluster did not start; see ${logPath}`
       : `the local cluster did not start: ${reason} (phoenix up's log: ${logPath})`,

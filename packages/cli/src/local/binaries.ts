@@ -1,7 +1,8 @@
 import { existsSync, readFileSync } from 'node:fs';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { CliError, CliErrorCodes } from '../errors.js';
+import { PhoenixError } from '@phoenix/protocol/errors';
+import { CliErrors } from '../errors.js';
 
 /** The programs the local cluster runs as its instances. */
 export interface PhoenixBinaries {
@@ -35,8 +36,8 @@ function locateBin(pkg: string, name: string): string {
     if (existsSync(path)) return path;
     tried.push(path);
   }
-  throw new CliError(
-    CliErrorCodes.LOCAL_CLUSTER_FAILED,
+  throw new PhoenixError(
+    CliErrors.PHX_CLI_LOCAL_CLUSTER_FAILED,
     `cannot find ${name}${tried.length > 0 ? ` (looked for ${tried.join(', ')})` : ''}: build it with npm run build, or install ${pkg} next to @phoenix/cli`,
   );
 }

@@ -1,5 +1,6 @@
 import { spawn, type ChildProcess } from 'node:child_process';
 import { open } from 'node:fs/promises';
+import { stopProcess } from '@phoenix/devstack/processes';
 
 /** This file is dist/src/local/instance-process.js; the preload sits next to it. */
 const PARENT_WATCH = new URL('./parent-watch.js', import.meta.url).href;
@@ -44,18 +45,6 @@ export async function startInstanceProcess(bin: string, configPath: string, logP
   return {
     pid: child.pid as number,
     exited,
-    stop: (graceMs) => (stopping ??= stopChild(child, exited, graceMs)),
+    stop: (graceMs) => (stopping ??= stopProcess(child, graceMs)),
   };
-}
-
-async function stopChild(child: ChildProcess, exited: Promise<unknown>, graceMs: number): Promise<void> {
-  if (child.exitCode === null && child.signalCode === null) {
-    // A frozen instance (phoenix local freeze-master) must run to hear the SIGTERM.
-    child.kill('SIGCONT');
-    child.kill('SIGTERM');
-    const timer = setTimeout(() => child.kill('SIGKILL'), graceMs);
-    await exited;
-    clearTimeout(timer);
-  }
-  child.stdin?.destroy();
 }

@@ -4,9 +4,10 @@ import { dirname, join } from 'node:path';
 import type { Logger } from 'pino';
 import { startDevstack, type Devstack } from '@phoenix/devstack';
 import type { MasterRecord } from '@phoenix/store';
-import { CliError, CliErrorCodes } from '../errors.js';
 import { locatePhoenixBinaries } from './binaries.js';
 import { ProcessLauncher, type LaunchedInstance } from './process-launcher.js';
+import { PhoenixError } from '@phoenix/protocol/errors';
+import { CliErrors } from '../errors.js';
 
 export const LOCAL_GROUPS = Object.freeze({ masters: 'phoenix-master-devstack', minions: 'demo-web-devstack' });
 
@@ -74,7 +75,10 @@ export async function startLocalCluster(options: LocalClusterOptions): Promise<L
   );
   if (launcher === undefined) {
     await devstack.stop();
-    throw new CliError(CliErrorCodes.LOCAL_CLUSTER_FAILED, 'the local cloud started without the process launcher');
+    throw new PhoenixError(
+      CliErrors.PHX_CLI_LOCAL_CLUSTER_FAILED,
+      'the local cloud started without the process launcher',
+    );
   }
   const processes = launcher;
   let stopping: Promise<void> | undefined;
@@ -113,16 +117,16 @@ async function waitForMasters(launcher: ProcessLauncher, count: number, timeoutM
     const launched = launcher.instances('master');
     const dead = launched.find((instance) => instance.exit !== undefined);
     if (dead !== undefined) {
-      throw new CliError(
-        CliErrorCodes.LOCAL_CLUSTER_FAILED,
+      throw new PhoenixError(
+        CliErrors.PHX_CLI_LOCAL_CLUSTER_FAILED,
         `master ${dead.instanceId} exited while starting (${dead.exit?.signal ?? `status ${dead.exit?.code}`}); see ${dead.logPath}`,
       );
     }
     if (Date.now() >= deadline) {
       const logs = launched.map((instance) => instance.logPath);
       const cause = lastError instanceof Error ? ` (last error reading the masters table: ${lastError.message})` : '';
-      throw new CliError(
-        CliErrorCodes.LOCAL_CLUSTER_FAILED,
+      throw new PhoenixError(
+        CliErrors.PHX_CLI_LOCAL_CLUSTER_FAILED,
         `${count} master(s) did not become live within ${timeoutMs / 1000} s${cause}; ${
           logs.length > 0 ? `see ${logs.join(', ')}` : 'none was launched: see the phoenix up log'
         }`,

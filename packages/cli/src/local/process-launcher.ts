@@ -3,11 +3,12 @@ import { join } from 'node:path';
 import type { Logger } from 'pino';
 import { stringify } from 'yaml';
 import type { DevstackInfo, InstanceLauncher, LaunchRequest, RunningInstance } from '@phoenix/devstack';
-import { CliError, CliErrorCodes } from '../errors.js';
 import type { PhoenixBinaries } from './binaries.js';
 import { instancePidFile, LOCAL_MINION_GRAINS, masterConfig, masterPkiDir, minionConfig } from './instance-config.js';
 import { startInstanceProcess } from './instance-process.js';
 import { LiveMasters } from './live-masters.js';
+import { PhoenixError } from '@phoenix/protocol/errors';
+import { CliErrors } from '../errors.js';
 
 export type InstanceRole = 'master' | 'minion';
 
@@ -101,7 +102,10 @@ export class ProcessLauncher implements InstanceLauncher {
     const { groups } = this.#options.cloud.options;
     if (groupName === groups.masters.name) return 'master';
     if (groupName === groups.minions.name) return 'minion';
-    throw new CliError(CliErrorCodes.LOCAL_CLUSTER_FAILED, `no program to launch for auto-scaling group ${groupName}`);
+    throw new PhoenixError(
+      CliErrors.PHX_CLI_LOCAL_CLUSTER_FAILED,
+      `no program to launch for auto-scaling group ${groupName}`,
+    );
   }
 
   async #masterConfig(request: LaunchRequest, dir: string): Promise<Record<string, unknown>> {
@@ -132,8 +136,8 @@ export class ProcessLauncher implements InstanceLauncher {
     // afterwards is the minion's master-list manager's job.
     const masters = await this.masters.list();
     if (masters.length === 0) {
-      throw new CliError(
-        CliErrorCodes.LOCAL_CLUSTER_FAILED,
+      throw new PhoenixError(
+        CliErrors.PHX_CLI_LOCAL_CLUSTER_FAILED,
         `no live master for minion ${request.instanceId} to connect to; scale the masters group up first`,
       );
     }

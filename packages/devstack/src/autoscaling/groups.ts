@@ -4,7 +4,6 @@
  */
 import { randomBytes, randomUUID } from 'node:crypto';
 import { PhoenixError } from '@phoenix/protocol';
-import { AutoScalingErrorCodes } from './errors.js';
 import type { RunningInstance } from './launcher.js';
 import { causeTime, groupArn, type Activity } from './messages.js';
 import {
@@ -19,6 +18,7 @@ import {
   type LifecycleTransition,
   type WarmPoolConfig,
 } from './model.js';
+import { DevstackErrors } from '../errors.js';
 
 export interface Group {
   readonly name: string;
@@ -153,7 +153,7 @@ export function hex(length: number): string {
 }
 
 export function configError(group: string, problem: string): PhoenixError {
-  return new PhoenixError(AutoScalingErrorCodes.CONFIG_INVALID, `auto-scaling group "${group}" ${problem}`, {
+  return new PhoenixError(DevstackErrors.PHX_DEVSTACK_ASG_CONFIG_INVALID, `auto-scaling group "${group}" ${problem}`, {
     details: { group },
   });
 }

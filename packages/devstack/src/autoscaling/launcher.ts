@@ -1,5 +1,6 @@
-import { spawn, type ChildProcess } from 'node:child_process';
+import { spawn } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
+import { stopProcess } from '../processes.js';
 
 export interface LaunchRequest {
   instanceId: string;
@@ -44,18 +45,7 @@ export class PlaceholderLauncher implements InstanceLauncher {
     let stopping: Promise<void> | undefined;
     return {
       pid: child.pid,
-      stop: () => (stopping ??= stopChild(child, this.stopGraceMs)),
+      stop: () => (stopping ??= stopProcess(child, this.stopGraceMs)),
     };
   }
-}
-
-export async function stopChild(child: ChildProcess, graceMs: number): Promise<void> {
-  const exited = new Promise<void>((resolve) => child.once('exit', () => resolve()));
-  if (child.exitCode === null && child.signalCode === null) {
-    child.kill('SIGTERM');
-    const timer = setTimeout(() => child.kill('SIGKILL'), graceMs);
-    await exited;
-    clearTimeout(timer);
-  }
-  child.stdin?.destroy();
 }

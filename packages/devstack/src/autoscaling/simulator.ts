@@ -4,7 +4,7 @@ import { SendMessageCommand, type SQSClient } from '@aws-sdk/client-sqs';
 import { PublishCommand, type SNSClient } from '@aws-sdk/client-sns';
 import type { Logger } from 'pino';
 import { PhoenixError } from '@phoenix/protocol';
-import { AutoScalingErrorCodes, validationError } from './errors.js';
+import { validationError } from './errors.js';
 import type { IdentityDocumentSigner } from './identity-signer.js';
 import type { InstanceLauncher } from './launcher.js';
 import { buildGroup, configError, hex, snapshotGroup, snapshotInstance, type Group, type Instance } from './groups.js';
@@ -27,6 +27,7 @@ import {
   type LifecycleHookConfig,
   type LifecycleState,
 } from './model.js';
+import { DevstackErrors } from '../errors.js';
 
 export interface AutoScalingSimulatorOptions {
   groups: readonly GroupConfig[];
@@ -148,14 +149,16 @@ export class AutoScalingSimulator extends EventEmitter<{ change: [AutoScalingSna
           resolve(snapshot);
         } catch (err) {
           done();
-          reject(err instanceof Error ? err : new Error(String(err)));
+          reject(err);
         }
       };
       const timer = setTimeout(() => {
         done();
         const message = `auto-scaling simulator: ${what} did not happen within ${timeoutMs} ms`;
         reject(
-          new PhoenixError(AutoScalingErrorCodes.WAIT_TIMEOUT, message, { details: { snapshot: this.describe() } }),
+          new PhoenixError(DevstackErrors.PHX_DEVSTACK_ASG_WAIT_TIMEOUT, message, {
+            details: { snapshot: this.describe() },
+          }),
         );
       }, timeoutMs);
       this.on('change', check);

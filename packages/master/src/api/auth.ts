@@ -1,9 +1,9 @@
 import { createHash, timingSafeEqual } from 'node:crypto';
 import type { FastifyReply, FastifyRequest } from 'fastify';
 import type { ApiToken } from '../config.js';
-import { MasterError, MasterErrorCodes } from '../errors.js';
 import type { AuthFailureLimiter } from './auth-failures.js';
-import { ApiError, ApiErrorCodes } from './errors.js';
+import { PhoenixError } from '@phoenix/protocol';
+import { MasterErrors } from '../errors.js';
 
 export type Role = ApiToken['role'];
 const RANK: Record<Role, number> = { read: 0, operate: 1, admin: 2 };
@@ -54,20 +54,23 @@ export function authenticator(
     const retryAfterMs = Math.max(...keys.map((key) => failures.retryAfterMs(key)));
     if (retryAfterMs > 0) {
       onFailure('limited');
-      throw new ApiError(
-        ApiErrorCodes.RATE_LIMITED,
+      throw new PhoenixError(
+        MasterErrors.PHX_API_RATE_LIMITED,
         `too many failed authentications from ${request.ip} or with this token; try again in ${Math.ceil(retryAfterMs / 1000)} s`,
-        { retryAfterSeconds: Math.ceil(retryAfterMs / 1000) },
+        { details: { retryAfterSeconds: Math.ceil(retryAfterMs / 1000) } },
       );
     }
     for (const key of keys) failures.fail(key);
     if (token === undefined) {
       onFailure('missing');
-      throw new MasterError(MasterErrorCodes.UNAUTHORIZED, 'a bearer token is required (Authorization: Bearer TOKEN)');
+      throw new PhoenixError(
+        MasterErrors.PHX_API_UNAUTHORIZED,
+        'a bearer token is required (Authorization: Bearer TOKEN)',
+      );
     }
     onFailure(found === undefined ? 'invalid' : 'expired');
-    throw new MasterError(
-      MasterErrorCodes.UNAUTHORIZED,
+    throw new PhoenixError(
+      MasterErrors.PHX_API_UNAUTHORIZED,
       found === undefined
         ? 'the bearer token is not valid'
         : `the bearer token "${found.name}" has expired or was revoked`,
@@ -77,8 +80,8 @@ export function authenticator(
     async (request: FastifyRequest, _reply: FastifyReply): Promise<void> => {
       const caller = await identify(request);
       if (RANK[caller.role] < RANK[role]) {
-        throw new MasterError(
-          MasterErrorCodes.FORBIDDEN,
+        throw new PhoenixError(
+          MasterErrors.PHX_API_FORBIDDEN,
           `this needs the ${role} role; token "${caller.name}" has ${caller.role}`,
         );
       }

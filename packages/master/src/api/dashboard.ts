@@ -1,7 +1,7 @@
 import type { FastifyInstance, FastifyReply } from 'fastify';
 import type { Logger } from 'pino';
 import { loadDashboard, type Dashboard } from '@phoenix/dashboard';
-import { MasterErrorCodes } from '../errors.js';
+import { MasterErrors } from '../errors.js';
 
 export const DASHBOARD_MOUNT = '/ui/';
 
@@ -23,7 +23,7 @@ export function mountDashboard(app: FastifyInstance, log: Logger, load: () => Da
     if (asset === undefined) {
       return reply
         .status(404)
-        .send({ error: { code: MasterErrorCodes.NOT_FOUND, message: `no dashboard file ${path}` } });
+        .send({ error: { code: MasterErrors.PHX_API_NOT_FOUND.code, message: `no dashboard file ${path}` } });
     }
     return reply
       .header('content-security-policy', dashboard.contentSecurityPolicy)

@@ -1,11 +1,11 @@
 import { z } from 'zod';
-import { compileTarget, stateRunsDisabled } from '@phoenix/protocol';
+import { compileTarget, stateRunsDisabled, PhoenixError } from '@phoenix/protocol';
 import type { MinionRecord, Page } from '@phoenix/store';
-import { MasterError, MasterErrorCodes } from '../errors.js';
 import { adminStates, ALL_STATE_RUNS } from '../jobs.js';
 import { route, type AnyRoute } from './route.js';
 import { KeyStateEnum, LifecycleStateEnum, MinionViewSchema, SUMMARY_GRAINS, type MinionView } from './schemas.js';
 import type { ApiContext } from './context.js';
+import { MasterErrors } from '../errors.js';
 
 const MinionId = z.string().min(1).max(255);
 const ListQuery = z.strictObject({
@@ -31,7 +31,9 @@ export function minionRoutes(deps: ApiContext): AnyRoute[] {
     new Set((await deps.masters()).filter((m) => m.liveness !== 'dead').map((m) => m.masterId));
   const find = async (id: string): Promise<MinionRecord> => {
     const record = await deps.minions.get(id);
-    if (record === undefined) throw new MasterError(MasterErrorCodes.NOT_FOUND, `no minion ${id} in the minions table`);
+    if (record === undefined) {
+      throw new PhoenixError(MasterErrors.PHX_API_NOT_FOUND, `no minion ${id} in the minions table`);
+    }
     return record;
   };
 

@@ -1,8 +1,9 @@
 import type { FastifyInstance, FastifyReply, FastifyRequest, preHandlerHookHandler } from 'fastify';
 import type { Logger } from 'pino';
 import type { z } from 'zod';
-import { MasterError, MasterErrorCodes } from '../errors.js';
 import type { Role } from './auth.js';
+import { PhoenixError } from '@phoenix/protocol';
+import { MasterErrors } from '../errors.js';
 
 /**
  * On every API answer, the streams' included (they are written past fastify's hooks): they carry
@@ -60,7 +61,7 @@ export function fullPath(spec: AnyRoute): string {
 export function validate<S extends z.ZodType>(schema: S, value: unknown, where: string): z.output<S> {
   const result = schema.safeParse(value);
   if (result.success) return result.data;
-  throw new MasterError(MasterErrorCodes.BAD_REQUEST, `invalid ${where}: ${describeIssues(result.error.issues)}`);
+  throw new PhoenixError(MasterErrors.PHX_API_BAD_REQUEST, `invalid ${where}: ${describeIssues(result.error.issues)}`);
 }
 
 export function describeIssues(issues: readonly z.core.$ZodIssue[]): string {

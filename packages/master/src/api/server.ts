@@ -1,12 +1,9 @@
 import Fastify, { type FastifyBaseLogger, type FastifyInstance } from 'fastify';
-import { checkValue, DATA_LIMITS, isPhoenixError, type DataLimits } from '@phoenix/protocol';
-import { StoreErrorCodes } from '@phoenix/store';
-import { MasterError, MasterErrorCodes } from '../errors.js';
+import { checkValue, DATA_LIMITS, isPhoenixError, type DataLimits, PhoenixError } from '@phoenix/protocol';
 import { authenticator, staticTokens } from './auth.js';
 import type { ApiContext, ApiDeps } from './context.js';
 import { AuthFailureLimiter } from './auth-failures.js';
 import { mountDashboard } from './dashboard.js';
-import { ApiError, ApiErrorCodes } from './errors.js';
 import { eventRoutes } from './event-stream.js';
 import { jobRoutes } from './jobs.js';
 import { keyRoutes } from './keys.js';
@@ -16,27 +13,12 @@ import { runRoutes } from './runs.js';
 import { API_ANSWER_HEADERS, mountRoutes, type AnyRoute } from './route.js';
 import { systemRoutes } from './system.js';
 import { tokenRoutes } from './tokens.js';
+import { MasterErrors } from '../errors.js';
 
 export { validate } from './route.js';
 
 /** Request bodies: a job's arguments (DATA_LIMITS) plus the body's own levels around them. */
 export const API_BODY_LIMITS: DataLimits = Object.freeze({ ...DATA_LIMITS, maxDepth: DATA_LIMITS.maxDepth + 8 });
-
-const STATUS: Record<string, number> = {
-  [MasterErrorCodes.UNAUTHORIZED]: 401,
-  [MasterErrorCodes.FORBIDDEN]: 403,
-  [MasterErrorCodes.NOT_FOUND]: 404,
-  [MasterErrorCodes.BAD_REQUEST]: 400,
-  [MasterErrorCodes.NO_MINIONS]: 404,
-  [ApiErrorCodes.RATE_LIMITED]: 429,
-  [ApiErrorCodes.NOT_READY]: 503,
-  [MasterErrorCodes.OVER_LIMIT]: 400,
-  [MasterErrorCodes.BUSY]: 429,
-  [StoreErrorCodes.BAD_CURSOR]: 400,
-  PHX_TARGET_INVALID: 400,
-  PHX_BATCH_INVALID: 400,
-  [MasterErrorCodes.ORCHESTRATION_INVALID]: 400,
-};
 
 /** The master's HTTP API: any master answers for the whole cluster. */
 export function buildApi(deps: ApiDeps): FastifyInstance {
@@ -70,10 +52,10 @@ export function buildApi(deps: ApiDeps): FastifyInstance {
       const open = streamsOf.get(owner) ?? 0;
       if (open >= streamsPerToken) {
         deps.refusals?.count('stream', 'per-token');
-        throw new ApiError(
-          ApiErrorCodes.RATE_LIMITED,
+        throw new PhoenixError(
+          MasterErrors.PHX_API_RATE_LIMITED,
           `token "${owner}" holds ${open} open streams already (the limit is ${streamsPerToken}); close one first`,
-          { retryAfterSeconds: 5 },
+          { details: { retryAfterSeconds: 5 } },
         );
       }
       streamsOf.set(owner, open + 1);
@@ -100,7 +82,7 @@ export function buildApi(deps: ApiDeps): FastifyInstance {
       const violation = checkValue(value, API_BODY_LIMITS);
       if (violation === undefined) return done(null, value);
       deps.refusals?.count('api', violation.reason);
-      done(new MasterError(MasterErrorCodes.OVER_LIMIT, `request body refused: ${violation.message}`));
+      done(new PhoenixError(MasterErrors.PHX_INPUT_OVER_LIMIT, `request body refused: ${violation.message}`));
     });
   });
 
@@ -112,7 +94,8 @@ export function buildApi(deps: ApiDeps): FastifyInstance {
 
   app.setErrorHandler((err, request, reply) => {
     if (isPhoenixError(err)) {
-      const status = STATUS[err.code] ?? 500;
+      // The status is the error table's (a code without one of its own answers 500).
+      const status = err.status;
       if (status === 429) void reply.header('retry-after', String(err.details.retryAfterSeconds ?? 60));
       if (status >= 500) request.log.error({ err }, 'request failed');
       void reply.status(status).send({ error: err.toJSON() });
@@ -122,18 +105,18 @@ export function buildApi(deps: ApiDeps): FastifyInstance {
     if (status >= 500) request.log.error({ err }, 'request failed');
     const code =
       status === 413
-        ? ApiErrorCodes.BODY_TOO_LARGE
+        ? MasterErrors.PHX_API_BODY_TOO_LARGE.code
         : status < 500
-          ? MasterErrorCodes.BAD_REQUEST
-          : ApiErrorCodes.INTERNAL;
+          ? MasterErrors.PHX_API_BAD_REQUEST.code
+          : MasterErrors.PHX_API_INTERNAL.code;
     void reply
       .status(status)
       .send({ error: { code, message: status < 500 ? (err as Error).message : 'internal error' } });
   });
   app.setNotFoundHandler((request, reply) => {
-    void reply
-      .status(404)
-      .send({ error: { code: MasterErrorCodes.NOT_FOUND, message: `no route ${request.method} ${request.url}` } });
+    void reply.status(404).send({
+      error: { code: MasterErrors.PHX_API_NOT_FOUND.code, message: `no route ${request.method} ${request.url}` },
+    });
   });
   // The dashboard's own files (no data in them) may be cached; nothing else.
   app.addHook('onSend', async (request, reply, payload) => {

@@ -1,9 +1,10 @@
 import { z } from 'zod';
-import { ApiError, ApiErrorCodes } from './errors.js';
 import { openApiDocument } from './openapi.js';
 import { route, type AnyRoute } from './route.js';
 import { MasterViewSchema } from './schemas.js';
 import type { ApiContext } from './context.js';
+import { PhoenixError } from '@phoenix/protocol';
+import { MasterErrors } from '../errors.js';
 
 /** Health probes (open), the masters list, the caller's role, metrics and the OpenAPI document (read role). */
 export function systemRoutes(deps: ApiContext, all: () => readonly AnyRoute[]): AnyRoute[] {
@@ -34,8 +35,8 @@ export function systemRoutes(deps: ApiContext, all: () => readonly AnyRoute[]): 
         ]).catch(() => undefined);
         const self = masters?.find((m) => m.masterId === deps.masterId);
         if (self === undefined || self.liveness !== 'live') {
-          throw new ApiError(
-            ApiErrorCodes.NOT_READY,
+          throw new PhoenixError(
+            MasterErrors.PHX_API_NOT_READY,
             masters === undefined
               ? 'the masters table did not answer'
               : `master ${deps.masterId} is ${self?.liveness ?? 'not yet registered'}`,

@@ -1,8 +1,9 @@
 import { randomBytes, timingSafeEqual } from 'node:crypto';
 import type { Logger } from 'pino';
 import { ConditionFailedError, type ApiTokenRecord, type ApiTokensTable } from '@phoenix/store';
-import { MasterError, MasterErrorCodes } from '../errors.js';
 import { hashToken, type Caller } from './auth.js';
+import { PhoenixError } from '@phoenix/protocol';
+import { MasterErrors } from '../errors.js';
 
 /** `phx_<12 hex id>_<43 base64url characters>`: the id is public (it names the token), the rest is 256 random bits. */
 const TOKEN = /^phx_([0-9a-f]{12})_[A-Za-z0-9_-]{43}$/;
@@ -88,7 +89,8 @@ export class TokenRegistry {
       this.#byId.set(id, record);
       return record;
     } catch (err) {
-      if (err instanceof ConditionFailedError) throw new MasterError(MasterErrorCodes.NOT_FOUND, `no API token ${id}`);
+      if (err instanceof ConditionFailedError)
+        throw new PhoenixError(MasterErrors.PHX_API_NOT_FOUND, `no API token ${id}`);
       throw err;
     }
   }

@@ -1,10 +1,11 @@
 import { z } from 'zod';
 import type { ApiTokenRecord } from '@phoenix/store';
-import { MasterError, MasterErrorCodes } from '../errors.js';
 import { roleAtLeast } from './auth.js';
 import { route, type AnyRoute } from './route.js';
 import type { ApiContext } from './context.js';
 import type { TokenRegistry } from './token-registry.js';
+import { PhoenixError } from '@phoenix/protocol';
+import { MasterErrors } from '../errors.js';
 
 const TokenView = z.object({
   id: z.string(),
@@ -53,8 +54,8 @@ export function tokenRoutes(deps: ApiContext, tokens: TokenRegistry): AnyRoute[]
       handler: async ({ body }, request) => {
         const by = request.caller?.name ?? 'unknown';
         if (!roleAtLeast(request.caller, body.role)) {
-          throw new MasterError(
-            MasterErrorCodes.FORBIDDEN,
+          throw new PhoenixError(
+            MasterErrors.PHX_API_FORBIDDEN,
             `a ${request.caller?.role} token cannot make a ${body.role} token`,
           );
         }

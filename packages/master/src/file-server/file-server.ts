@@ -10,6 +10,7 @@ import { FairQueue, FairQueueFullError } from '../limits/fair-queue.js';
 import type { Refusals } from '../limits/refusals.js';
 import type { PillarRenderer } from './pillar-renderer.js';
 import type { StateTree } from './state-tree.js';
+import { MasterErrors } from '../errors.js';
 
 type Request = Extract<MinionMessage, { t: 'file' } | { t: 'pillar' }>;
 type Reply = Extract<MasterMessage, { t: 'reply' }>;
@@ -57,7 +58,7 @@ export class FileServer {
         this.#o.refusals?.count(request.t, 'busy');
         return { ...reply, error: { code: err.code, message: err.message } };
       }
-      const code = err instanceof PhoenixError ? err.code : 'PHX_FILE_SERVER';
+      const code = err instanceof PhoenixError ? err.code : MasterErrors.PHX_FILE_SERVER.code;
       const message = err instanceof Error ? err.message : String(err);
       this.#o.log.warn({ minionId, request: request.t, code, err: message }, 'file server request failed');
       return { ...reply, error: { code, message: message.slice(0, 16_000) } };

@@ -3,14 +3,14 @@ import { readFile } from 'node:fs/promises';
 import type { Logger } from 'pino';
 import {
   compilePillar,
-  StateError,
-  StateErrorCodes,
   TemplateRenderer,
   type Pillar,
   type RenderIsolation,
   type StateFiles,
+  StateErrors,
 } from '@phoenix/state';
 import { FairQueue } from '../limits/fair-queue.js';
+import { PhoenixError } from '@phoenix/protocol';
 
 export interface PillarRendererOptions {
   readonly files: StateFiles;
@@ -75,8 +75,8 @@ export class PillarRenderer {
         call: (fun, args, kwargs) =>
           this.#hostFile(fun, args, kwargs) ??
           Promise.reject(
-            new StateError(
-              StateErrorCodes.RENDER,
+            new PhoenixError(
+              StateErrors.PHX_STATE_RENDER,
               `salt['${fun}'] is not available in pillar: the master renders pillar and runs no execution modules for it`,
             ),
           ),
@@ -99,8 +99,8 @@ export class PillarRenderer {
     if (fun !== 'file.get_hash') return undefined;
     return lookUp('file').then(async (found) => {
       const form = typeof kwargs.form === 'string' ? kwargs.form : 'sha256';
-      if (found === undefined) throw new StateError(StateErrorCodes.RENDER, `file ${String(path)} not found`);
-      if (!HASHES.has(form)) throw new StateError(StateErrorCodes.RENDER, `unknown hash type ${form}`);
+      if (found === undefined) throw new PhoenixError(StateErrors.PHX_STATE_RENDER, `file ${String(path)} not found`);
+      if (!HASHES.has(form)) throw new PhoenixError(StateErrors.PHX_STATE_RENDER, `unknown hash type ${form}`);
       return createHash(form)
         .update(await readFile(found))
         .digest('hex');

@@ -1,5 +1,5 @@
 import { PhoenixError } from '@phoenix/protocol';
-import { MasterErrorCodes } from '../errors.js';
+import { MasterErrors } from '../errors.js';
 
 export interface FairQueueOptions {
   /** Tasks running at once, over all keys. */
@@ -13,7 +13,7 @@ export interface FairQueueOptions {
 /** A key asked for more than its share of waiting room: refused at once, nothing was queued. */
 export class FairQueueFullError extends PhoenixError {
   constructor(key: string, waiting: number) {
-    super(MasterErrorCodes.BUSY, `too many requests from ${key} are waiting (${waiting}); ask again later`, {
+    super(MasterErrors.PHX_MASTER_BUSY, `too many requests from ${key} are waiting (${waiting}); ask again later`, {
       details: { key, waiting },
     });
     this.name = 'FairQueueFullError';

@@ -5,6 +5,7 @@ import {
   parseBatchSize,
   parseFailureLimit,
   isPhoenixError,
+  PhoenixError,
   type TargetType,
 } from '@phoenix/protocol';
 import {
@@ -15,7 +16,7 @@ import {
   type RunTargets,
 } from '@phoenix/store';
 import type { JobService, ReturnEvent } from '../jobs.js';
-import { MasterError, MasterErrorCodes } from '../errors.js';
+import { MasterErrors } from '../errors.js';
 import { BatchWindow } from './batch-window.js';
 
 /** A job a run sends, whole or in batches: one step of a run. */
@@ -282,7 +283,7 @@ async function submit(
     ctx.log.info({ runId: ctx.runId, jid: dispatch.jid, minions: dispatch.minions.length }, 'run sent a job');
   } catch (err) {
     if (err instanceof ConditionFailedError) return;
-    if (isPhoenixError(err, MasterErrorCodes.NO_MINIONS)) {
+    if (isPhoenixError(err, MasterErrors.PHX_JOB_NO_MINIONS)) {
       for (const id of dispatch.minions)
         settle(dispatch, id, { ok: false, retcode: 1, at, missed: 'no longer accepted' });
       return;
@@ -314,8 +315,8 @@ function outcomeOf(ret: Pick<ReturnEvent, 'success' | 'retcode' | 'receivedAt'>)
   return { ok: succeeded(ret), retcode: ret.retcode, at: ret.receivedAt };
 }
 
-export function leaseLost(ctx: Pick<RunContext, 'runId'>, why: string): MasterError {
-  return new MasterError(MasterErrorCodes.RUN_LEASE_LOST, `run ${ctx.runId}: ${why}`, {
+export function leaseLost(ctx: Pick<RunContext, 'runId'>, why: string): PhoenixError {
+  return new PhoenixError(MasterErrors.PHX_RUN_LEASE_LOST, `run ${ctx.runId}: ${why}`, {
     details: { runId: ctx.runId },
   });
 }

@@ -1,6 +1,6 @@
 import { randomUUID } from 'node:crypto';
 import type { Logger } from 'pino';
-import { isPhoenixError, parseBatchSize, parseFailureLimit } from '@phoenix/protocol';
+import { isPhoenixError, parseBatchSize, parseFailureLimit, PhoenixError } from '@phoenix/protocol';
 import {
   ConditionFailedError,
   type LoadedRun,
@@ -11,7 +11,7 @@ import {
   type Store,
 } from '@phoenix/store';
 import type { ClusterEvents } from '../events.js';
-import { MasterError, MasterErrorCodes } from '../errors.js';
+import { MasterErrors } from '../errors.js';
 import type { JobService } from '../jobs.js';
 import { leaseLost, runJobStep, selectTargets, type JobStepSpec, type RunContext } from './job-step.js';
 
@@ -98,9 +98,13 @@ export class RunService {
     const { submitter, ...step } = request;
     const targets = selectTargets(this.#o.jobs, step);
     if (targets.minions.length + targets.notConnected.length + targets.skipped.length === 0) {
-      throw new MasterError(MasterErrorCodes.NO_MINIONS, 'no accepted minion matches the target; nothing was run', {
-        details: { target: request.target, targetType: request.targetType },
-      });
+      throw new PhoenixError(
+        MasterErrors.PHX_JOB_NO_MINIONS,
+        'no accepted minion matches the target; nothing was run',
+        {
+          details: { target: request.target, targetType: request.targetType },
+        },
+      );
     }
     const target = typeof request.target === 'string' ? request.target : request.target.join(',');
     const { run, lease } = await this.#create({
@@ -147,7 +151,7 @@ export class RunService {
   /** A run with its items, from the table (any master answers). PHX_API_NOT_FOUND for an unknown id. */
   async get(runId: string): Promise<LoadedRun> {
     const loaded = await this.#o.store.runs.load(runId);
-    if (loaded === undefined) throw new MasterError(MasterErrorCodes.NOT_FOUND, `no run ${runId}`);
+    if (loaded === undefined) throw new PhoenixError(MasterErrors.PHX_API_NOT_FOUND, `no run ${runId}`);
     return loaded;
   }
 
@@ -210,7 +214,7 @@ export class RunService {
     };
     const done = this.#execute(ctx, loaded, lease)
       .catch((err: unknown) => {
-        if (controller.signal.aborted || isPhoenixError(err, MasterErrorCodes.RUN_LEASE_LOST)) {
+        if (controller.signal.aborted || isPhoenixError(err, MasterErrors.PHX_RUN_LEASE_LOST)) {
           log.info({ reason: err instanceof Error ? err.message : String(err) }, 'stopped driving the run');
           return;
         }
@@ -240,7 +244,8 @@ export class RunService {
       end = await driveBatch(ctx, loaded);
     } else {
       const driver = this.#o.drivers?.[run.kind];
-      if (driver === undefined) throw new MasterError(MasterErrorCodes.START_FAILED, `no driver for ${run.kind} runs`);
+      if (driver === undefined)
+        throw new PhoenixError(MasterErrors.PHX_MASTER_START_FAILED, `no driver for ${run.kind} runs`);
       end = await driver(ctx, loaded);
     }
     ctx.assertHeld();

@@ -2,10 +2,11 @@ import type { Logger } from 'pino';
 import { createTask, type ScheduledTask } from 'node-cron';
 import type { JobRecord } from '@phoenix/store';
 import type { ScheduleEntry } from '../config.js';
-import { MasterError, MasterErrorCodes } from '../errors.js';
 import type { ClusterEvents } from '../events.js';
 import type { JobRequest } from '../jobs.js';
 import { scheduledJob, tickOf } from './tick.js';
+import { MasterErrors } from '../errors.js';
+import { isPhoenixError } from '@phoenix/protocol';
 
 export interface SchedulerOptions {
   masterId: string;
@@ -85,7 +86,7 @@ export class Scheduler {
       });
       return job;
     } catch (err) {
-      if (err instanceof MasterError && err.code === MasterErrorCodes.NO_MINIONS) {
+      if (isPhoenixError(err, MasterErrors.PHX_JOB_NO_MINIONS)) {
         log.info({ ...ids, target: entry.target }, 'scheduled tick matched no accepted minion; nothing was run');
       } else {
         log.error({ ...ids, err }, 'scheduled job could not be submitted');

@@ -1,4 +1,5 @@
 import { PhoenixError, type MasterMessage, type MinionMessage } from '@phoenix/protocol';
+import { MinionErrors } from '../errors.js';
 
 export type ReplyMessage = Extract<MasterMessage, { t: 'reply' }>;
 /** What a caller of `request` fills in; the connection adds the version, the minion id and `req`. */
@@ -9,7 +10,7 @@ export type RequestBody =
 /** The connected master could not be asked: none is connected, it went away, or it did not answer. */
 export class MasterUnavailableError extends PhoenixError {
   constructor(message: string) {
-    super('PHX_MINION_MASTER_UNAVAILABLE', message);
+    super(MinionErrors.PHX_MINION_MASTER_UNAVAILABLE, message);
     this.name = 'MasterUnavailableError';
   }
 }

@@ -1,5 +1,5 @@
-import type { MasterMessage } from '@phoenix/protocol';
-import { StateCompileError, StateError, StateErrorCodes, DEFAULT_ENV, parseFileUrl, sha256 } from '@phoenix/state';
+import { errorKind, PhoenixError, type MasterMessage } from '@phoenix/protocol';
+import { StateCompileError, DEFAULT_ENV, parseFileUrl, sha256, StateErrors } from '@phoenix/state';
 import type { StateFile, StateFiles, Pillar, PillarRequest, PillarSource } from '@phoenix/state';
 import type { RequestBody } from '../connection/connection.js';
 
@@ -44,8 +44,8 @@ export class RemoteFiles implements StateFiles {
       if (first.hash === undefined) return undefined;
       const size = first.size ?? 0;
       if (size > MAX_FILE_BYTES) {
-        throw new StateError(
-          StateErrorCodes.FILE_UNREADABLE,
+        throw new PhoenixError(
+          StateErrors.PHX_STATE_FILE_UNREADABLE,
           `'${url}' is ${size} bytes, over the ${MAX_FILE_BYTES}-byte limit`,
         );
       }
@@ -62,8 +62,8 @@ export class RemoteFiles implements StateFiles {
       const content = Buffer.concat(chunks);
       if (!changed && sha256(content) === first.hash) return { content, hash: first.hash };
     }
-    throw new StateError(
-      StateErrorCodes.FILE_UNREADABLE,
+    throw new PhoenixError(
+      StateErrors.PHX_STATE_FILE_UNREADABLE,
       `'${url}' kept changing on the master while it was being sent; try again`,
       { details: { url } },
     );
@@ -97,13 +97,16 @@ export class RemotePillar implements PillarSource {
 }
 
 /** The master's error as the state system reports it: a compile error stays one (Salt's error list). */
-function remoteError(error: { code: string; message: string }): StateError {
-  if (error.code === StateErrorCodes.COMPILE) {
+function remoteError(error: { code: string; message: string }): PhoenixError {
+  if (error.code === StateErrors.PHX_STATE_COMPILE.code) {
     const listed = /^\d+ errors:\n/.exec(error.message);
     return new StateCompileError(listed ? error.message.slice(listed[0].length).split('\n') : [error.message]);
   }
-  const known = Object.values(StateErrorCodes).find((code) => code === error.code);
-  return new StateError(known ?? StateErrorCodes.FILE_UNREADABLE, `the master says: ${error.message}`, {
-    details: { masterCode: error.code },
-  });
+  return new PhoenixError(
+    errorKind(StateErrors, error.code) ?? StateErrors.PHX_STATE_FILE_UNREADABLE,
+    `the master says: ${error.message}`,
+    {
+      details: { masterCode: error.code },
+    },
+  );
 }

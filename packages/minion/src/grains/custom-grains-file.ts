@@ -1,10 +1,10 @@
 import { readFile } from 'node:fs/promises';
 import { z } from 'zod';
 import { parse, stringify } from 'yaml';
-import { writeFileAtomic } from './atomic-write.js';
-import { GrainError, GrainErrorCodes } from './errors.js';
 import { GrainValueSchema } from './types.js';
 import type { GrainValue } from './types.js';
+import { PhoenixError, writeFileAtomic } from '@phoenix/protocol';
+import { MinionErrors } from '../errors.js';
 
 export const CUSTOM_GRAINS_FILE = 'grains.yaml';
 
@@ -21,10 +21,14 @@ export async function readCustomGrains(path: string): Promise<Record<string, Gra
     text = await readFile(path, 'utf8');
   } catch (err) {
     if ((err as NodeJS.ErrnoException).code === 'ENOENT') return {};
-    throw new GrainError(GrainErrorCodes.FILE_UNREADABLE, `cannot read custom grains file ${path}: ${String(err)}`, {
-      cause: err,
-      details: { path },
-    });
+    throw new PhoenixError(
+      MinionErrors.PHX_GRAINS_FILE_UNREADABLE,
+      `cannot read custom grains file ${path}: ${String(err)}`,
+      {
+        cause: err,
+        details: { path },
+      },
+    );
   }
   let raw: unknown;
   try {
@@ -47,9 +51,13 @@ export async function writeCustomGrains(path: string, grains: Readonly<Record<st
   await writeFileAtomic(path, `# Custom grains, written by phoenix-minion (grains.setval / grains.delval).\n${body}`);
 }
 
-function invalid(path: string, reason: string, cause?: unknown): GrainError {
-  return new GrainError(GrainErrorCodes.FILE_INVALID, `custom grains file ${path} is ${reason}; fix or remove it`, {
-    cause,
-    details: { path },
-  });
+function invalid(path: string, reason: string, cause?: unknown): PhoenixError {
+  return new PhoenixError(
+    MinionErrors.PHX_GRAINS_FILE_INVALID,
+    `custom grains file ${path} is ${reason}; fix or remove it`,
+    {
+      cause,
+      details: { path },
+    },
+  );
 }

@@ -3,11 +3,12 @@ import { join } from 'node:path';
 import type { Logger } from 'pino';
 import { CUSTOM_GRAINS_FILE, readCustomGrains, writeCustomGrains } from './custom-grains-file.js';
 import { deepFreeze } from './deep-freeze.js';
-import { GrainError, GrainErrorCodes } from './errors.js';
 import { lookupNested } from './nested-key.js';
 import type { Lookup } from './nested-key.js';
 import { GrainValueSchema } from './types.js';
 import type { GrainValue, Grains } from './types.js';
+import { PhoenixError } from '@phoenix/protocol';
+import { MinionErrors } from '../errors.js';
 
 /** What changed: `value` is undefined when the custom grain was deleted. */
 export interface GrainChange {
@@ -56,7 +57,7 @@ export class GrainStore {
     this.#snapshot = this.#merge();
   }
 
-  /** Loads the custom grains file; a corrupt one is a GrainError naming the file, not an empty store. */
+  /** Loads the custom grains file; a corrupt one is PHX_GRAINS_FILE_INVALID naming the file, not an empty store. */
   static async open(options: GrainStoreOptions): Promise<GrainStore> {
     const custom = await readCustomGrains(join(options.cacheDir, CUSTOM_GRAINS_FILE));
     return new GrainStore(options, custom);
@@ -106,8 +107,8 @@ export class GrainStore {
     this.#assertNotReflected(key);
     const parsed = GrainValueSchema.safeParse(value);
     if (!parsed.success) {
-      throw new GrainError(
-        GrainErrorCodes.INVALID_GRAIN,
+      throw new PhoenixError(
+        MinionErrors.PHX_GRAINS_INVALID_GRAIN,
         `grain '${key}' must be JSON-like data (${parsed.error.issues[0]?.message ?? 'invalid'})`,
         {
           details: { key },
@@ -132,8 +133,8 @@ export class GrainStore {
     return this.#serialize(async () => {
       if (!Object.hasOwn(this.#custom, key)) {
         if (Object.hasOwn(this.#core, key)) {
-          throw new GrainError(
-            GrainErrorCodes.READ_ONLY,
+          throw new PhoenixError(
+            MinionErrors.PHX_GRAINS_READ_ONLY,
             `grain '${key}' is a core grain gathered at start; only custom grains (set with grains.setval) can be deleted`,
             { details: { key } },
           );
@@ -162,8 +163,8 @@ export class GrainStore {
       await mkdir(this.#cacheDir, { recursive: true });
       await writeCustomGrains(this.file, next);
     } catch (err) {
-      throw new GrainError(
-        GrainErrorCodes.WRITE_FAILED,
+      throw new PhoenixError(
+        MinionErrors.PHX_GRAINS_WRITE_FAILED,
         `cannot save custom grains to ${this.file}: ${String(err)}; nothing was changed`,
         {
           cause: err,
@@ -192,8 +193,8 @@ export class GrainStore {
 
   #assertNotReflected(key: string): void {
     if (!this.#reflectedKeys.has(key)) return;
-    throw new GrainError(
-      GrainErrorCodes.READ_ONLY,
+    throw new PhoenixError(
+      MinionErrors.PHX_GRAINS_READ_ONLY,
       `grain '${key}' mirrors the minion's own state and cannot be set by hand (for state_runs_disabled: use state.disable / state.enable)`,
       { details: { key } },
     );
@@ -209,15 +210,19 @@ export class GrainStore {
 
 function assertWritableKey(key: string): void {
   if (key.length === 0) {
-    throw new GrainError(GrainErrorCodes.INVALID_GRAIN, 'a grain name must not be empty');
+    throw new PhoenixError(MinionErrors.PHX_GRAINS_INVALID_GRAIN, 'a grain name must not be empty');
   }
   // It would be an own key in memory but a prototype on the way back from YAML: refused, not half-kept.
   if (key === '__proto__') {
-    throw new GrainError(GrainErrorCodes.INVALID_GRAIN, "'__proto__' cannot be a grain name");
+    throw new PhoenixError(MinionErrors.PHX_GRAINS_INVALID_GRAIN, "'__proto__' cannot be a grain name");
   }
   if (PROTECTED_GRAINS.has(key)) {
-    throw new GrainError(GrainErrorCodes.READ_ONLY, `grain '${key}' is the minion's identity and cannot be changed`, {
-      details: { key },
-    });
+    throw new PhoenixError(
+      MinionErrors.PHX_GRAINS_READ_ONLY,
+      `grain '${key}' is the minion's identity and cannot be changed`,
+      {
+        details: { key },
+      },
+    );
   }
 }

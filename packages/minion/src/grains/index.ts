@@ -5,8 +5,6 @@ export type { MinionIdentity } from './core-grains.js';
 export { readHostFacts } from './host-facts.js';
 export type { HostFacts } from './host-facts.js';
 export { osGrains, parseOsRelease } from './os-release.js';
-export { GrainError, GrainErrorCodes } from './errors.js';
-export type { GrainErrorCode } from './errors.js';
 export { CUSTOM_GRAINS_FILE } from './custom-grains-file.js';
 export { GrainValueSchema } from './types.js';
 export type { GrainValue, Grains } from './types.js';

@@ -3,6 +3,5 @@ export type { MasterListManagerOptions, MasterListOutcome, MasterListSource, Mas
 export { createMasterListManager } from './from-config.js';
 export type { MasterListConfig, MasterListDependencies } from './from-config.js';
 export { systemClock, type MasterListClock } from './clock.js';
-export { MasterListError, MasterListErrorCodes, type MasterListErrorCode } from './errors.js';
 export type { SaltDropInOptions } from './salt-drop-in.js';
 export type { RestartOutcome } from './restart-command.js';

@@ -1,7 +1,7 @@
-import { failoverOrder, MasterEndpointSchema, type MasterEndpoint } from '@phoenix/protocol';
+import { failoverOrder, MasterEndpointSchema, type MasterEndpoint, PhoenixError } from '@phoenix/protocol';
 import { isLive, type MasterRecord } from '@phoenix/store';
 import type { MasterAddress } from '../connection/master-address.js';
-import { MasterListError, MasterListErrorCodes } from './errors.js';
+import { MinionErrors } from '../errors.js';
 
 /** What a table read decided, with what it left out, for the log and `--out json`. */
 export interface TableOrder {
@@ -82,8 +82,8 @@ function endpoint(entry: unknown, what: string): MasterEndpoint {
   const parsed = MasterEndpointSchema.safeParse(entry);
   if (parsed.success) return parsed.data;
   const problems = parsed.error.issues.map((i) => `${i.path.map(String).join('.') || 'value'}: ${i.message}`);
-  throw new MasterListError(
-    MasterListErrorCodes.INVALID_MASTER,
+  throw new PhoenixError(
+    MinionErrors.PHX_MASTER_LIST_INVALID_MASTER,
     `${what} is not a usable master address (${problems.join('; ')}); the list was not applied`,
     { details: { problems } },
   );

@@ -1,14 +1,14 @@
 import type { Logger } from 'pino';
-import { isPhoenixError, PhoenixError, ProtocolErrorCodes, type MasterEndpoint } from '@phoenix/protocol';
+import { isPhoenixError, PhoenixError, type MasterEndpoint, ProtocolErrors } from '@phoenix/protocol';
 import type { MasterRecord } from '@phoenix/store';
 import { describeMaster, type MasterAddress } from '../connection/master-address.js';
 import { jittered, systemClock, type MasterListClock } from './clock.js';
-import { MasterListError, MasterListErrorCodes } from './errors.js';
 import { frozenList, orderFromTable, orderPushed, sameMasters } from './live-masters.js';
 import { PhoenixConfigFile } from './phoenix-config-file.js';
 import type { RestartOutcome } from './restart-command.js';
 import { SaltDropIn, type SaltDropInOptions } from './salt-drop-in.js';
 import { inMemorySink, type MasterListSink, type PersistResult } from './sink.js';
+import { MinionErrors } from '../errors.js';
 
 /** The one read the manager makes: `store.masters` satisfies it. */
 export interface MastersTableReader {
@@ -106,7 +106,7 @@ export class MasterListManager {
     this.#current = frozenList(options.initial ?? []);
     if (options.mode === 'salt') {
       if (options.salt === undefined) {
-        throw new PhoenixError(ProtocolErrorCodes.CONFIG_INVALID, 'master-list mode "salt" needs the salt settings');
+        throw new PhoenixError(ProtocolErrors.PHX_CONFIG_INVALID, 'master-list mode "salt" needs the salt settings');
       }
       this.#sink = new SaltDropIn(options.salt, this.#log);
     } else {
@@ -153,7 +153,7 @@ export class MasterListManager {
     if (table === undefined) {
       return this.#skipped(
         'table',
-        new MasterListError(MasterListErrorCodes.NO_TABLE, 'no masters table is configured (set `aws`)'),
+        new PhoenixError(MinionErrors.PHX_MASTER_LIST_NO_TABLE, 'no masters table is configured (set `aws`)'),
       );
     }
     let rows: readonly MasterRecord[];
@@ -164,8 +164,8 @@ export class MasterListManager {
       const code = isPhoenixError(err) ? ` [${err.code}]` : '';
       return this.#skipped(
         'table',
-        new MasterListError(
-          MasterListErrorCodes.TABLE_UNREADABLE,
+        new PhoenixError(
+          MinionErrors.PHX_MASTER_LIST_TABLE_UNREADABLE,
           `cannot read the masters table: ${err instanceof Error ? err.message : String(err)}${code}`,
           { cause: err },
         ),
@@ -268,8 +268,8 @@ export class MasterListManager {
     if (ordered.length === 0) {
       return this.#skipped(
         source,
-        new MasterListError(
-          MasterListErrorCodes.NO_LIVE_MASTER,
+        new PhoenixError(
+          MinionErrors.PHX_MASTER_LIST_NO_LIVE_MASTER,
           source === 'table'
             ? 'the masters table has no live master; the list is kept as it is'
             : 'the pushed list is empty; the list is kept as it is',
@@ -292,7 +292,7 @@ export class MasterListManager {
     }
     if (error === undefined && persisted.restart !== undefined && !persisted.restart.ok) {
       error = {
-        code: MasterListErrorCodes.RESTART_FAILED,
+        code: MinionErrors.PHX_MASTER_LIST_RESTART_FAILED.code,
         message: `restart command \`${persisted.restart.command}\` failed (exit ${persisted.restart.exitCode ?? 'none'}${persisted.restart.timedOut ? ', timed out' : ''})`,
       };
     }
@@ -366,5 +366,8 @@ export class MasterListManager {
 
 function describe(err: unknown): { code: string; message: string } {
   if (isPhoenixError(err)) return { code: err.code, message: err.message };
-  return { code: MasterListErrorCodes.INTERNAL, message: err instanceof Error ? err.message : String(err) };
+  return {
+    code: MinionErrors.PHX_MASTER_LIST_INTERNAL.code,
+    message: err instanceof Error ? err.message : String(err),
+  };
 }

@@ -1,9 +1,10 @@
 import { z } from 'zod';
 import { MasterAddressSchema, type MasterAddress } from '../connection/master-address.js';
-import { MasterListError, MasterListErrorCodes } from './errors.js';
 import { sameMasters } from './live-masters.js';
 import type { MasterListSink, PersistResult } from './sink.js';
 import { readYamlFile, writeYamlFile } from './yaml-file.js';
+import { PhoenixError } from '@phoenix/protocol';
+import { MinionErrors } from '../errors.js';
 
 const MastersSchema = z.array(MasterAddressSchema);
 
@@ -19,8 +20,8 @@ export class PhoenixConfigFile implements MasterListSink {
     const file = await readYamlFile(this.path);
     if (!file.exists) {
       // Creating it would leave a config that cannot start a minion (no keys, no directories).
-      throw new MasterListError(
-        MasterListErrorCodes.WRITE_FAILED,
+      throw new PhoenixError(
+        MinionErrors.PHX_MASTER_LIST_WRITE_FAILED,
         `${this.path} no longer exists; the master list was kept in memory only`,
         { details: { path: this.path } },
       );

@@ -1,10 +1,11 @@
 import { isDeepStrictEqual } from 'node:util';
 import type { Logger } from 'pino';
 import type { MasterAddress } from '../connection/master-address.js';
-import { MasterListError, MasterListErrorCodes } from './errors.js';
 import { runRestartCommand, type RestartOutcome } from './restart-command.js';
 import type { MasterListSink, PersistResult } from './sink.js';
 import { readYamlFile, writeYamlFile } from './yaml-file.js';
+import { PhoenixError } from '@phoenix/protocol';
+import { MinionErrors } from '../errors.js';
 
 export interface SaltDropInOptions {
   /** e.g. /etc/salt/minion.d/phoenix-masters.conf (salt-minion includes minion.d/*.conf). */
@@ -62,7 +63,7 @@ export class SaltDropIn implements MasterListSink {
   #settings(ordered: readonly MasterAddress[]): Record<string, unknown> {
     const hosts = [...new Set(ordered.map((m) => m.host))];
     if (hosts.length === 0) {
-      throw new MasterListError(MasterListErrorCodes.NO_LIVE_MASTER, 'no master to write to the Salt drop-in');
+      throw new PhoenixError(MinionErrors.PHX_MASTER_LIST_NO_LIVE_MASTER, 'no master to write to the Salt drop-in');
     }
     return {
       master: hosts,

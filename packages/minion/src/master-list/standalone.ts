@@ -1,12 +1,13 @@
 import { parseArgs } from 'node:util';
 import pino from 'pino';
-import { isPhoenixError, loadConfig } from '@phoenix/protocol';
+import { isPhoenixError, loadConfig, PhoenixError, ProtocolErrors } from '@phoenix/protocol';
+import { untilStopSignal } from '@phoenix/protocol/main';
 import { MINION_ENV_PREFIX, MinionConfigSchema, type MinionConfig } from '../config.js';
 import { describeMaster } from '../connection/master-address.js';
 import { resolveMinionId } from '../identity.js';
-import { MasterListError, MasterListErrorCodes } from './errors.js';
 import { createMasterListManager } from './from-config.js';
 import type { MasterListOutcome } from './manager.js';
+import { MinionErrors } from '../errors.js';
 
 export const MASTER_LIST_USAGE = `usage: phoenix-minion master-list (--once | --watch) [--config FILE] [--out text|json]
   --once    read the masters table, apply the failover order, print what changed, exit
@@ -17,8 +18,6 @@ export const MASTER_LIST_USAGE = `usage: phoenix-minion master-list (--once | --
  * salt-minion has none of those. Every other key is checked exactly as the agent checks it.
  */
 const StandaloneConfigSchema = MinionConfigSchema.partial({ clusterPublicKey: true, pkiDir: true, cacheDir: true });
-
-const USAGE_ERROR = 'PHX_CLI_USAGE';
 
 /**
  * `phoenix-minion master-list`: the manager as a command, for a plain salt-minion (Salt mode: the
@@ -40,21 +39,25 @@ export async function runMasterListCommand(argv: readonly string[], env = proces
       },
       strict: true,
     }));
-    if (values.once === values.watch) throw new Error('give exactly one of --once and --watch');
-    if (values.out !== 'text' && values.out !== 'json') throw new Error(`--out ${values.out}: use text or json`);
+    if (values.once === values.watch) {
+      throw new PhoenixError(ProtocolErrors.PHX_CLI_USAGE, 'give exactly one of --once and --watch');
+    }
+    if (values.out !== 'text' && values.out !== 'json') {
+      throw new PhoenixError(ProtocolErrors.PHX_CLI_USAGE, `--out ${values.out}: use text or json`);
+    }
   } catch (err) {
     process.stderr.write(
-      `phoenix-minion master-list: ${(err as Error).message} [${USAGE_ERROR}]\n${MASTER_LIST_USAGE}\n`,
+      `phoenix-minion master-list: ${(err as Error).message} [${ProtocolErrors.PHX_CLI_USAGE.code}]\n${MASTER_LIST_USAGE}\n`,
     );
-    return 2;
+    return ProtocolErrors.PHX_CLI_USAGE.exit;
   }
   const out = values.out === 'json' ? 'json' : 'text';
   try {
     const configPath = values.config ?? env.PHOENIX_MINION_CONFIG;
     const config = await loadConfig(StandaloneConfigSchema, configPath, env, MINION_ENV_PREFIX);
     if (config.aws === undefined) {
-      throw new MasterListError(
-        MasterListErrorCodes.NO_TABLE,
+      throw new PhoenixError(
+        MinionErrors.PHX_MASTER_LIST_NO_TABLE,
         `no masters table to read: set \`aws\` (and \`tablePrefix\`) in ${configPath ?? 'the config'}`,
       );
     }
@@ -81,12 +84,10 @@ export async function runMasterListCommand(argv: readonly string[], env = proces
 
 /** Polls until SIGTERM or SIGINT; a failed read is logged and tried again at the next poll. */
 async function watch(manager: ReturnType<typeof createMasterListManager>, log: pino.Logger): Promise<number> {
-  const signal = await new Promise<NodeJS.Signals>((resolve) => {
-    // The first read happens at once: there is no connection to wait for.
-    manager.start();
-    process.once('SIGTERM', () => resolve('SIGTERM'));
-    process.once('SIGINT', () => resolve('SIGINT'));
-  });
+  const stopped = untilStopSignal();
+  // The first read happens at once: there is no connection to wait for.
+  manager.start();
+  const signal = await stopped;
   log.info({ signal }, 'stopping');
   await manager.stop();
   return 0;
@@ -123,7 +124,7 @@ function print(outcome: MasterListOutcome, out: 'text' | 'json', watching: boole
 }
 
 function fail(err: unknown, out: 'text' | 'json' | string, status: number): number {
-  const code = isPhoenixError(err) ? err.code : MasterListErrorCodes.INTERNAL;
+  const code = isPhoenixError(err) ? err.code : MinionErrors.PHX_MASTER_LIST_INTERNAL.code;
   const message = err instanceof Error ? err.message : String(err);
   if (out === 'json') process.stdout.write(`${JSON.stringify({ error: { code, message } }, null, 2)}\n`);
   else process.stderr.write(`phoenix-minion master-list: ${message} [${code}]\n`);

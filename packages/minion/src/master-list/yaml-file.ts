@@ -1,8 +1,8 @@
 import { mkdir, readFile, stat } from 'node:fs/promises';
 import { dirname } from 'node:path';
 import { isMap, parseDocument, type Document } from 'yaml';
-import { writeFileAtomic } from '../grains/atomic-write.js';
-import { MasterListError, MasterListErrorCodes } from './errors.js';
+import { PhoenixError, writeFileAtomic } from '@phoenix/protocol';
+import { MinionErrors } from '../errors.js';
 
 /** A YAML config file as a document, so keys the manager does not own keep their values and comments. */
 export interface YamlFile {
@@ -20,17 +20,21 @@ export async function readYamlFile(path: string): Promise<YamlFile> {
     [text, mode] = await Promise.all([readFile(path, 'utf8'), stat(path).then((s) => s.mode & 0o7777)]);
   } catch (err) {
     if ((err as NodeJS.ErrnoException).code === 'ENOENT') return { doc: parseDocument(''), exists: false, mode };
-    throw new MasterListError(MasterListErrorCodes.WRITE_FAILED, `cannot read ${path}: ${(err as Error).message}`, {
-      cause: err,
-      details: { path },
-    });
+    throw new PhoenixError(
+      MinionErrors.PHX_MASTER_LIST_WRITE_FAILED,
+      `cannot read ${path}: ${(err as Error).message}`,
+      {
+        cause: err,
+        details: { path },
+      },
+    );
   }
   const doc = parseDocument(text);
   // Writing back a document that did not parse would destroy what the operator wrote: leave it.
   if (doc.errors.length > 0 || (doc.contents !== null && !isMap(doc.contents))) {
     const reason = doc.errors[0]?.message.split('\n')[0] ?? 'not a mapping';
-    throw new MasterListError(
-      MasterListErrorCodes.FILE_INVALID,
+    throw new PhoenixError(
+      MinionErrors.PHX_MASTER_LIST_FILE_INVALID,
       `${path} is not a valid YAML mapping (${reason}); fix it, the master list was not written`,
       { details: { path } },
     );
@@ -42,11 +46,15 @@ export async function readYamlFile(path: string): Promise<YamlFile> {
 export async function writeYamlFile(path: string, file: YamlFile): Promise<void> {
   try {
     if (!file.exists) await mkdir(dirname(path), { recursive: true });
-    await writeFileAtomic(path, String(file.doc), file.mode);
+    await writeFileAtomic(path, String(file.doc), { mode: file.mode });
   } catch (err) {
-    throw new MasterListError(MasterListErrorCodes.WRITE_FAILED, `cannot write ${path}: ${(err as Error).message}`, {
-      cause: err,
-      details: { path },
-    });
+    throw new PhoenixError(
+      MinionErrors.PHX_MASTER_LIST_WRITE_FAILED,
+      `cannot write ${path}: ${(err as Error).message}`,
+      {
+        cause: err,
+        details: { path },
+      },
+    );
   }
 }

@@ -31,6 +31,19 @@ const CommandArgs = z.strictObject({
   ignore_retcode: z.boolean().default(false),
   /** Strip trailing whitespace from the output, as Salt does by default. */
   rstrip: z.boolean().default(true),
+  /**
+   * Salt's python_shell: every command runs through the shell, so True is what happens anyway;
+   * False (no shell: no pipes, no variables) would change what runs and is refused.
+   */
+  python_shell: z
+    .boolean()
+    .refine((value) => value, 'python_shell=False is not supported: Phoenix runs every command through the shell')
+    .optional(),
+  /** Salt's, accepted for its trees: they tune Salt's own logging and locale. */
+  output_loglevel: z.string().optional(),
+  hide_output: z.boolean().optional(),
+  reset_system_locale: z.boolean().optional(),
+  saltenv: z.string().optional(),
 });
 type CommandArgs = z.output<typeof CommandArgs>;
 
@@ -60,6 +73,40 @@ CLI Example: phoenix run '*' cmd.run 'ls -l /etc | grep ssh'`,
         const result = await execute(args, ctx, { mergeStderr: true });
         const output = args.rstrip ? result.stdout.trimEnd() : result.stdout;
         return result.timedOut ? join(output, timeoutMessage(args)) : output;
+      },
+    }),
+    shell: defineFunction({
+      doc: `Salt's cmd.shell: cmd.run, which always runs through the shell.
+${OPTIONS_DOC}
+
+CLI Example: phoenix run '*' cmd.shell 'ls -l /etc | grep ssh'`,
+      schema: CommandArgs,
+      run: async (args, ctx) => {
+        const result = await execute(args, ctx, { mergeStderr: true });
+        const output = args.rstrip ? result.stdout.trimEnd() : result.stdout;
+        return result.timedOut ? join(output, timeoutMessage(args)) : output;
+      },
+    }),
+    run_stdout: defineFunction({
+      doc: `Runs a command through the shell and returns its standard output only.
+${OPTIONS_DOC}
+
+CLI Example: phoenix run '*' cmd.run_stdout 'hostname'`,
+      schema: CommandArgs,
+      run: async (args, ctx) => {
+        const result = await execute(args, ctx);
+        return args.rstrip ? result.stdout.trimEnd() : result.stdout;
+      },
+    }),
+    run_stderr: defineFunction({
+      doc: `Runs a command through the shell and returns its standard error only.
+${OPTIONS_DOC}
+
+CLI Example: phoenix run '*' cmd.run_stderr 'make -C /srv/app'`,
+      schema: CommandArgs,
+      run: async (args, ctx) => {
+        const result = await execute(args, ctx);
+        return args.rstrip ? result.stderr.trimEnd() : result.stderr;
       },
     }),
     retcode: defineFunction({

@@ -1,10 +1,10 @@
 import { mkdir, stat } from 'node:fs/promises';
 import { dirname, join } from 'node:path';
 import { z } from 'zod';
+import { writeFileAtomic } from '@phoenix/protocol';
 import { ExecutionError } from './errors.js';
 import { parseFileUrl } from '@phoenix/state';
 import type { StateFiles } from '@phoenix/state';
-import { writeAtomic } from './host-paths.js';
 import { defineFunction } from './define-function.js';
 import { rooted } from './host-context.js';
 import type { HostOptions } from './host-context.js';
@@ -54,7 +54,9 @@ export function createCpModule(options: HostOptions & { files: StateFiles }): Ex
               throw new ExecutionError(`The directory ${dirname(dest)} does not exist (set makedirs=True)`);
             await mkdir(dirname(target), { recursive: true });
           }
-          await writeAtomic(target, found.file.content, existing?.isFile() ? existing.mode & 0o7777 : 0o644);
+          await writeFileAtomic(target, found.file.content, {
+            mode: existing?.isFile() ? existing.mode & 0o7777 : 0o644,
+          });
           return options.root === '/' ? target : target.slice(options.root.replace(/\/+$/, '').length);
         },
       }),
@@ -66,7 +68,7 @@ export function createCpModule(options: HostOptions & { files: StateFiles }): Ex
           if (!found) return '';
           const target = join(ctx.cacheDir, 'files', found.env, found.path);
           await mkdir(dirname(target), { recursive: true, mode: 0o700 });
-          await writeAtomic(target, found.file.content, 0o600);
+          await writeFileAtomic(target, found.file.content, { mode: 0o600 });
           return target;
         },
       }),

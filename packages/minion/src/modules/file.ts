@@ -22,7 +22,8 @@ import { basename, dirname, isAbsolute, join } from 'node:path';
 import { z } from 'zod';
 import { ExecutionError } from './errors.js';
 import { lookupGroup, lookupUser, resolveGid, resolveUid } from './accounts.js';
-import { formatMode, ModeArg, writeAtomic } from './host-paths.js';
+import { writeFileAtomic } from '@phoenix/protocol';
+import { formatMode, ModeArg } from './host-paths.js';
 import { PythonFlags, pythonRegex, pythonReplacement } from './python-regex.js';
 import { unifiedDiff } from './text-diff.js';
 import { defineFunction } from './define-function.js';
@@ -155,11 +156,9 @@ export function createFileModule(options: HostOptions): ExecutionModule {
         run: async ({ path, args }) => {
           const real = rooted(options, path);
           const current = await info(real);
-          await writeAtomic(
-            real,
-            Buffer.from(`${args.map(String).join('\n')}\n`),
-            current ? current.mode & 0o7777 : 0o644,
-          );
+          await writeFileAtomic(real, Buffer.from(`${args.map(String).join('\n')}\n`), {
+            mode: current ? current.mode & 0o7777 : 0o644,
+          });
           return `Wrote ${args.length} lines to "${path}"`;
         },
       }),
@@ -305,7 +304,7 @@ export function createFileModule(options: HostOptions): ExecutionModule {
           const changed = after !== before;
           if (changed && !args.dry_run) {
             if (typeof args.backup === 'string' && args.backup !== '') await writeFile(`${real}${args.backup}`, before);
-            await writeAtomic(real, Buffer.from(after), stats.mode & 0o7777);
+            await writeFileAtomic(real, Buffer.from(after), { mode: stats.mode & 0o7777 });
           }
           if (!args.show_changes) return changed;
           return changed ? unifiedDiff(before, after) : '';

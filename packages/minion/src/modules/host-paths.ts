@@ -4,7 +4,6 @@ import { dirname, isAbsolute, join, normalize } from 'node:path';
 import { z } from 'zod';
 import type { Commands } from './commands.js';
 import { resolveGid, resolveUid } from './accounts.js';
-import { writeFileAtomic } from '../grains/atomic-write.js';
 
 /** An absolute path as written in an SLS. */
 export const AbsolutePath = z
@@ -103,11 +102,6 @@ export async function applyAttributes(path: string, attrs: AttributeChanges): Pr
   if (attrs.uid !== undefined || attrs.gid !== undefined) await chown(path, attrs.uid ?? -1, attrs.gid ?? -1);
   // chown may clear setuid bits: the mode goes last.
   if (attrs.mode !== undefined) await chmod(path, attrs.mode);
-}
-
-/** Replaces `path` atomically (temp file in the same directory, then rename), keeping `mode`. */
-export function writeAtomic(path: string, content: Buffer, mode: number): Promise<void> {
-  return writeFileAtomic(path, content, mode);
 }
 
 export async function makeParents(path: string, mode: number | undefined): Promise<void> {

@@ -1,6 +1,6 @@
-import { ExecutorErrorCodes } from './errors.js';
 import { PhoenixError } from '@phoenix/protocol';
 import type { ExecutionModule, ModuleFunction, ModuleLookup } from './types.js';
+import { MinionErrors } from '../errors.js';
 
 /**
  * Maps 'mod.fun' to its function. Immutable: `with` returns a new registry, so a registry shared by
@@ -16,7 +16,7 @@ export class ModuleRegistry implements ModuleLookup {
     for (const module of modules) {
       if (seen.has(module.name)) {
         throw new PhoenixError(
-          ExecutorErrorCodes.DUPLICATE_MODULE,
+          MinionErrors.PHX_EXEC_DUPLICATE_MODULE,
           `execution module '${module.name}' is registered twice`,
           {
             details: { module: module.name },

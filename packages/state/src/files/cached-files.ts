@@ -1,6 +1,6 @@
-import { randomBytes } from 'node:crypto';
-import { mkdir, open, readFile, rename, rm } from 'node:fs/promises';
+import { mkdir, readFile } from 'node:fs/promises';
 import { join } from 'node:path';
+import { writeFileAtomic } from '@phoenix/protocol';
 import { DEFAULT_ENV, parseFileUrl, sha256 } from './state-files.js';
 import type { StateFile, StateFiles } from './state-files.js';
 
@@ -98,19 +98,8 @@ export class CachedFiles implements StateFiles {
   }
 }
 
+/** A cache entry: a torn file is never seen, and one lost to a power cut is only fetched again. */
 async function writeAtomic(dir: string, name: string, content: Buffer): Promise<void> {
   await mkdir(dir, { recursive: true, mode: 0o700 });
-  const temp = join(dir, `.${name}.${randomBytes(4).toString('hex')}.tmp`);
-  try {
-    const handle = await open(temp, 'wx', 0o600);
-    try {
-      await handle.writeFile(content);
-    } finally {
-      await handle.close();
-    }
-    await rename(temp, join(dir, name));
-  } catch (err) {
-    await rm(temp, { force: true });
-    throw err;
-  }
+  await writeFileAtomic(join(dir, name), content, { mode: 0o600, durable: false });
 }

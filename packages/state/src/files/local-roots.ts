@@ -1,9 +1,10 @@
 import type { Dirent } from 'node:fs';
 import { readdir, readFile, realpath, stat } from 'node:fs/promises';
 import { join, relative, sep } from 'node:path';
-import { StateError, StateErrorCodes } from '../errors.js';
 import { DEFAULT_ENV, parseFileUrl, sha256 } from './state-files.js';
 import type { StateFile, StateFiles } from './state-files.js';
+import { PhoenixError } from '@phoenix/protocol';
+import { StateErrors } from '../errors.js';
 
 /** Salt's `file_roots` / `pillar_roots`: environment name → directories, searched in order. */
 export type RootsConfig = Readonly<Record<string, readonly string[]>>;
@@ -91,9 +92,13 @@ export class LocalRoots implements StateFiles {
       throw unreadable(url, err);
     }
     if (!inside(realRoot, real)) {
-      throw new StateError(StateErrorCodes.FILE_REFUSED, `refused to serve '${url}': it leads outside the file roots`, {
-        details: { url },
-      });
+      throw new PhoenixError(
+        StateErrors.PHX_STATE_FILE_REFUSED,
+        `refused to serve '${url}': it leads outside the file roots`,
+        {
+          details: { url },
+        },
+      );
     }
     const info = await stat(real);
     return info.isFile() ? real : undefined;
@@ -135,9 +140,9 @@ function isMissing(err: unknown): boolean {
   return code === 'ENOENT' || code === 'ENOTDIR';
 }
 
-function unreadable(url: string, err: unknown): StateError {
-  return new StateError(
-    StateErrorCodes.FILE_UNREADABLE,
+function unreadable(url: string, err: unknown): PhoenixError {
+  return new PhoenixError(
+    StateErrors.PHX_STATE_FILE_UNREADABLE,
     `cannot read '${url}' from the file roots: ${err instanceof Error ? err.message : String(err)}`,
     { cause: err, details: { url } },
   );

@@ -1,6 +1,7 @@
 import { createHash } from 'node:crypto';
 import { posix } from 'node:path';
-import { StateError, StateErrorCodes } from '../errors.js';
+import { PhoenixError } from '@phoenix/protocol';
+import { StateErrors } from '../errors.js';
 
 /** One file from the file server: its bytes and their sha256 (hex), the key of every cache. */
 export interface StateFile {
@@ -67,8 +68,10 @@ export function sha256(content: Buffer): string {
   return createHash('sha256').update(content).digest('hex');
 }
 
-function refused(url: string, why: string): StateError {
-  return new StateError(StateErrorCodes.FILE_REFUSED, `refused to serve '${url}': ${why}`, { details: { url } });
+function refused(url: string, why: string): PhoenixError {
+  return new PhoenixError(StateErrors.PHX_STATE_FILE_REFUSED, `refused to serve '${url}': ${why}`, {
+    details: { url },
+  });
 }
 
 /**

@@ -1,6 +1,7 @@
-import { StateError, StateErrorCodes } from '../errors.js';
 import { TemplateRenderer, TemplateRenderError, type TemplateServices } from './template-renderer.js';
 import type { HostRequest, HostResponse } from './render-host-protocol.js';
+import { PhoenixError } from '@phoenix/protocol';
+import { StateErrors } from '../errors.js';
 
 /**
  * The render process a master starts (render-process.ts): renders templates as a minion does, each
@@ -83,7 +84,7 @@ process.on('message', (message: HostRequest | HostResponse) => {
     const waiting = asked.get(message.ask);
     asked.delete(message.ask);
     if (message.ok) waiting?.resolve(message.value);
-    else waiting?.reject(new StateError(StateErrorCodes.RENDER, message.error));
+    else waiting?.reject(new PhoenixError(StateErrors.PHX_STATE_RENDER, message.error));
   }
 });
 // The master gone, nothing is left to render for.

@@ -3,9 +3,10 @@ import { existsSync, readFileSync, realpathSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { z } from 'zod';
-import { StateError, StateErrorCodes } from '../errors.js';
 import type { HostRequest, HostResponse } from './render-host-protocol.js';
 import { TemplateRenderError, type TemplateServices, type TemplateSource } from './template-renderer.js';
+import { PhoenixError } from '@phoenix/protocol';
+import { StateErrors } from '../errors.js';
 
 /**
  * Templates rendered on a master (pillar) run in a process of their own, the second wall behind
@@ -106,7 +107,8 @@ export class RenderProcess {
     request: TemplateSource,
     settings: { timeoutMs: number; trimBlocks: boolean; lstripBlocks: boolean },
   ): Promise<string> {
-    if (this.#closed) return Promise.reject(new StateError(StateErrorCodes.RENDER, 'the render process is closed'));
+    if (this.#closed)
+      return Promise.reject(new PhoenixError(StateErrors.PHX_STATE_RENDER, 'the render process is closed'));
     const child = this.#start();
     const id = this.#nextId++;
     return new Promise<string>((resolve, reject) => {
@@ -161,7 +163,7 @@ export class RenderProcess {
   async close(): Promise<void> {
     this.#closed = true;
     const child = this.#child;
-    this.#stop(new StateError(StateErrorCodes.RENDER, 'the render process is closed'));
+    this.#stop(new PhoenixError(StateErrors.PHX_STATE_RENDER, 'the render process is closed'));
     if (child !== undefined && child.exitCode === null && child.signalCode === null) {
       const exited = new Promise<void>((resolve) => child.once('exit', () => resolve()));
       child.ref(); // until it is gone: the caller may be all that keeps this process running
@@ -285,7 +287,7 @@ function packageRoot(): string {
   let dir = dirname(fileURLToPath(import.meta.url));
   while (!existsSync(join(dir, 'package.json'))) {
     const parent = dirname(dir);
-    if (parent === dir) throw new StateError(StateErrorCodes.RENDER, 'the state package has no package.json');
+    if (parent === dir) throw new PhoenixError(StateErrors.PHX_STATE_RENDER, 'the state package has no package.json');
     dir = parent;
   }
   return dir;

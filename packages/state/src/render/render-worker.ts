@@ -2,6 +2,7 @@ import { parentPort, receiveMessageOnPort, workerData } from 'node:worker_thread
 import nunjucks from 'nunjucks';
 import { createJinjaEnvironment, createSaltFunctions, MACRO_FILE } from './jinja-environment.js';
 import type { TemplateBridge } from './jinja-environment.js';
+import { PyError } from './jinja/python.js';
 import { describeTemplateError } from './render-protocol.js';
 import type { BridgeRequest, BridgeResponse, RenderRequest, RenderResponse, WorkerSetup } from './render-protocol.js';
 
@@ -24,14 +25,15 @@ function ask(request: BridgeRequest): unknown {
   const waited = Atomics.wait(flag, 0, 0, setup.callTimeoutMs);
   const reply = receiveMessageOnPort(setup.port);
   if (!reply) {
-    throw new Error(
+    throw new PyError(
+      '',
       waited === 'timed-out'
         ? `no answer to ${describe(request)} within ${setup.callTimeoutMs} ms`
         : `no answer to ${describe(request)}`,
     );
   }
   const response = reply.message as BridgeResponse;
-  if (!response.ok) throw new Error(response.error);
+  if (!response.ok) throw new PyError('', response.error);
   return response.value;
 }
 

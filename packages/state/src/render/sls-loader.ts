@@ -74,11 +74,15 @@ export class SlsLoader {
     const found = await this.find(name, env);
     if (!found) return undefined;
     const dir = slsDirectory(found.file);
+    // Salt's generate_sls_context: where the SLS is, in each of the spellings formulas use.
     const parsed = await this.renderData(found.text, found.file, env, vars, {
       sls: name,
       slspath: dir,
+      slsdotpath: dir.replace(/\//g, '.'),
+      slscolonpath: dir.replace(/\//g, ':'),
       sls_path: dir.replace(/\//g, '_'),
-      tpldir: dir,
+      tpldir: dir === '' ? '.' : dir,
+      tpldot: dir.replace(/\//g, '.'),
       tplpath: found.file,
       tplfile: found.file,
     }).catch((err: unknown) => {
@@ -109,7 +113,7 @@ export class SlsLoader {
       try {
         data = output.trim() === '' ? null : (JSON.parse(output) as unknown);
       } catch (err) {
-        throw new Error(`JSON error in ${url}: ${err instanceof Error ? err.message : String(err)}`);
+        throw new SlsLoadError(`JSON error in ${url}: ${err instanceof Error ? err.message : String(err)}`);
       }
       checkSlsData(data, url);
       return { data, keyLines: new Map() };

@@ -1,7 +1,8 @@
 import { MessageChannel, Worker } from 'node:worker_threads';
 import type { MessagePort } from 'node:worker_threads';
-import { StateError, StateErrorCodes } from '../errors.js';
 import type { BridgeRequest, BridgeResponse, RenderFailure, RenderRequest, RenderResponse } from './render-protocol.js';
+import { StateErrors } from '../errors.js';
+import { PhoenixError } from '@phoenix/protocol';
 
 /** What a template may reach on the main thread while it renders. */
 export interface TemplateServices {
@@ -61,14 +62,14 @@ const DEFAULT_TIMEOUT_MS = 300_000;
 const WORKER_HEAP_MB = 256;
 
 /** A render failed: names the template (the included one when the error is there) and the line. */
-export class TemplateRenderError extends StateError {
+export class TemplateRenderError extends PhoenixError {
   readonly file: string;
   readonly line: number | undefined;
   readonly reason: string;
 
   constructor(file: string, line: number | undefined, reason: string, excerpt: string | undefined) {
     super(
-      StateErrorCodes.RENDER,
+      StateErrors.PHX_STATE_RENDER,
       `Jinja error in ${file}${line === undefined ? '' : `, line ${line}`}: ${reason}${
         excerpt === undefined || excerpt.trim() === '' ? '' : `\n    ${line} | ${excerpt}`
       }`,
@@ -145,7 +146,8 @@ export class TemplateRenderer {
 
   #renderNow(request: TemplateSource): Promise<string> {
     if (this.#signal?.aborted) return Promise.reject(this.#signal.reason as unknown);
-    if (this.#closed) return Promise.reject(new StateError(StateErrorCodes.RENDER, 'the template renderer is closed'));
+    if (this.#closed)
+      return Promise.reject(new PhoenixError(StateErrors.PHX_STATE_RENDER, 'the template renderer is closed'));
     if (this.#isolation !== undefined) {
       return this.#isolation.to.render(this.#isolation.session, request, {
         timeoutMs: this.#timeoutMs,
@@ -257,7 +259,7 @@ export class TemplateRenderer {
     const running = this.#running;
     let response: BridgeResponse;
     try {
-      if (!running) throw new Error('no render is in progress');
+      if (!running) throw new PhoenixError(StateErrors.PHX_STATE_RENDER, 'no render is in progress');
       const { services } = running.request;
       let value: unknown;
       if (request.op === 'call') value = await services.call(request.fun, request.args, request.kwargs);

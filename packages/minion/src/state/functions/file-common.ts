@@ -5,15 +5,16 @@ import { stringify as yamlStringify } from 'yaml';
 import { z } from 'zod';
 import { traverse } from '@phoenix/state';
 import type { StateOutcome } from '@phoenix/state';
+import { writeFileAtomic } from '@phoenix/protocol';
 import { ExecutionError } from '../../modules/errors.js';
 import {
   applyAttributes,
   attributeChanges,
+  formatMode,
   hostPath,
   ModeOrKeep,
   OwnerArg,
   statOrUndefined,
-  writeAtomic,
 } from '../../modules/host-paths.js';
 import type { AttributeChanges, Attributes } from '../../modules/host-paths.js';
 import { contentDiff } from '../../modules/text-diff.js';
@@ -161,6 +162,30 @@ export interface ContentArgs {
   readonly template?: string | undefined;
   readonly context?: Record<string, unknown> | undefined;
   readonly defaults?: Record<string, unknown> | undefined;
+  /** Seen by a source template as Salt passes them (`{{ user }}`, `{{ mode }}`). */
+  readonly user?: string | number | undefined;
+  readonly group?: string | number | undefined;
+  readonly mode?: number | 'keep' | undefined;
+}
+
+/**
+ * What a `template: jinja` source sees besides grains, pillar and salt: Salt's file.get_managed
+ * passes the state's name, the source it chose, user, group and mode (None when not given), then
+ * defaults and context, which win.
+ */
+export function sourceTemplateContext(
+  args: Pick<ContentArgs, 'name' | 'user' | 'group' | 'mode' | 'defaults' | 'context'>,
+  source: string,
+): Record<string, unknown> {
+  return {
+    name: args.name,
+    source,
+    user: args.user ?? null,
+    group: args.group ?? null,
+    mode: args.mode === undefined ? null : args.mode === 'keep' ? 'keep' : formatMode(args.mode),
+    ...args.defaults,
+    ...args.context,
+  };
 }
 
 /** The bytes a file should hold (file.managed and friends), or undefined to leave its content alone. */
@@ -186,7 +211,11 @@ export async function desiredContent(
     const file = found.url.startsWith('salt://')
       ? (found.url.slice('salt://'.length).split('?')[0] ?? '')
       : found.url.replace(/^\/+/, '');
-    return { content: Buffer.from(await call.rt.renderTemplate(found.content.toString('utf8'), file, context)) };
+    return {
+      content: Buffer.from(
+        await call.rt.renderTemplate(found.content.toString('utf8'), file, sourceTemplateContext(args, found.url)),
+      ),
+    };
   }
   let text: string;
   const delimiter = args.contents_delimiter ?? ':';
@@ -277,7 +306,9 @@ export async function applyFile(
   if (plan.write !== undefined) {
     if (plan.exists && options.backup === 'minion') await backupToCache(rt, name, plan.path);
     const current = plan.exists ? await statOrUndefined(plan.path) : undefined;
-    await writeAtomic(plan.path, plan.write, plan.attrs.mode ?? (current ? current.mode & 0o7777 : 0o644));
+    await writeFileAtomic(plan.path, plan.write, {
+      mode: plan.attrs.mode ?? (current ? current.mode & 0o7777 : 0o644),
+    });
   }
   await applyAttributes(plan.path, plan.attrs);
 }
@@ -317,6 +348,6 @@ export async function finishEdit(
   if (call.test) return outcome(null, options.predicted ?? 'Changes would have been made', changes);
   const current = await statOrUndefined(path);
   if (current && options.backup) await copyFile(path, `${path}${options.backup}`);
-  await writeAtomic(path, Buffer.from(after), current ? current.mode & 0o7777 : 0o644);
+  await writeFileAtomic(path, Buffer.from(after), { mode: current ? current.mode & 0o7777 : 0o644 });
   return outcome(true, options.changed ?? 'Changes were made', changes);
 }

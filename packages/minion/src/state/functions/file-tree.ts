@@ -11,6 +11,7 @@ import {
   Owner,
   parentExists,
   planFile,
+  sourceTemplateContext,
   TEST_NOTE,
 } from './file-common.js';
 import {
@@ -313,7 +314,21 @@ async function recurse(args: z.output<typeof Recurse>, call: StateCallContext): 
     let content = source.content;
     if (args.template !== undefined)
       content = Buffer.from(
-        await rt.renderTemplate(content.toString('utf8'), file, { ...args.defaults, ...args.context }),
+        await rt.renderTemplate(
+          content.toString('utf8'),
+          file,
+          sourceTemplateContext(
+            {
+              name,
+              user: args.user,
+              group: args.group,
+              mode: args.file_mode,
+              defaults: args.defaults,
+              context: args.context,
+            },
+            `salt://${file}`,
+          ),
+        ),
       );
     const plan = await planFile(rt, name, hostPath(rt.root, name), content, {
       replace: args.replace,

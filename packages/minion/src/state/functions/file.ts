@@ -1,8 +1,7 @@
 import { cp, mkdir, readFile, readlink, rename, rm, symlink, utimes, writeFile } from 'node:fs/promises';
 import { basename, dirname, join } from 'node:path';
-import { parse as parseYaml, stringify as yamlStringify } from 'yaml';
 import { z } from 'zod';
-import { deepMerge, isMapping, traverse } from '@phoenix/state';
+import { deepMerge, isMapping, parseYaml, pythonJsonDump, pyyamlDump, traverse } from '@phoenix/state';
 import type { StateOutcome } from '@phoenix/state';
 import {
   applyFile,
@@ -352,7 +351,7 @@ async function serialize(args: z.output<typeof Serialize>, call: StateCallContex
     const text = await readFile(path, 'utf8');
     let existing: unknown;
     try {
-      existing = format === 'json' ? JSON.parse(text) : parseYaml(text);
+      existing = format === 'json' ? JSON.parse(text) : parseYaml(text, args.name).value;
     } catch (err) {
       return outcome(false, `Failed to deserialize existing data: ${(err as Error).message}`);
     }
@@ -381,26 +380,15 @@ async function serialize(args: z.output<typeof Serialize>, call: StateCallContex
   return outcome(true, `File ${args.name} updated`, plan.changes);
 }
 
-/** Salt's serializers as file.serialize calls them: JSON sorted with 2 spaces, YAML block style, sorted. */
+/**
+ * Salt's serializers as file.serialize calls them: Python's json (indent 2, sorted keys, non-ASCII
+ * escaped) and PyYAML's safe_dump in block style (sorted keys, PyYAML's quoting), then a newline.
+ */
 export function serializeData(data: unknown, format: 'yaml' | 'json', options: Record<string, unknown> = {}): string {
   if (format === 'json') {
     const indent = typeof options.indent === 'number' ? options.indent : 2;
-    const sortKeys = options.sort_keys !== false;
-    const sorted = sortKeys ? sortDeep(data) : data;
-    return `${JSON.stringify(sorted, null, indent)}\n`;
+    const sorted = options.sort_keys !== false;
+    return `${pythonJsonDump(data, { sortKeys: sorted, indent, ensureAscii: options.ensure_ascii !== false })}\n`;
   }
-  const flow = options.default_flow_style === true;
-  const text = yamlStringify(sortDeep(data), { sortMapEntries: true, ...(flow ? { collectionStyle: 'flow' } : {}) });
-  return text.endsWith('\n') ? text : `${text}\n`;
-}
-
-function sortDeep(value: unknown): unknown {
-  if (Array.isArray(value)) return value.map(sortDeep);
-  if (isMapping(value))
-    return Object.fromEntries(
-      Object.keys(value)
-        .sort()
-        .map((key) => [key, sortDeep(value[key])]),
-    );
-  return value;
+  return `${pyyamlDump(data, options.default_flow_style === true)}\n`;
 }

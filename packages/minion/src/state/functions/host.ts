@@ -2,7 +2,8 @@ import { readFile } from 'node:fs/promises';
 import { isIP } from 'node:net';
 import { z } from 'zod';
 import type { StateOutcome } from '@phoenix/state';
-import { hostPath, statOrUndefined, writeAtomic } from '../../modules/host-paths.js';
+import { writeFileAtomic } from '@phoenix/protocol';
+import { hostPath, statOrUndefined } from '../../modules/host-paths.js';
 import { defineState, outcome } from './types.js';
 import type { StateCallContext, StateModule } from './types.js';
 
@@ -64,7 +65,7 @@ async function load(call: StateCallContext): Promise<{ path: string; lines: Host
 
 async function save(path: string, lines: readonly HostLine[]): Promise<void> {
   const current = await statOrUndefined(path);
-  await writeAtomic(path, Buffer.from(render(lines)), current ? current.mode & 0o7777 : 0o644);
+  await writeFileAtomic(path, Buffer.from(render(lines)), { mode: current ? current.mode & 0o7777 : 0o644 });
 }
 
 /** Salt's host.present: each name on each ip in /etc/hosts (with clean, on no other ip). */

@@ -2,9 +2,10 @@ import { mkdir, readFile } from 'node:fs/promises';
 import { dirname, posix } from 'node:path';
 import { z } from 'zod';
 import type { StateOutcome } from '@phoenix/state';
+import { writeFileAtomic } from '@phoenix/protocol';
 import { aptPackages } from '../../modules/apt.js';
 import { readSource } from './file-common.js';
-import { AbsolutePath, hostPath, statOrUndefined, writeAtomic } from '../../modules/host-paths.js';
+import { AbsolutePath, hostPath, statOrUndefined } from '../../modules/host-paths.js';
 import { defineState, outcome } from './types.js';
 import type { StateCallContext, StateModule } from './types.js';
 
@@ -87,12 +88,12 @@ async function managed(args: z.output<typeof Managed>, call: StateCallContext): 
     );
   if (key) {
     await mkdir(dirname(key.path), { recursive: true });
-    await writeAtomic(key.path, key.content, 0o644);
+    await writeFileAtomic(key.path, key.content, { mode: 0o644 });
   }
   if (changes.repo !== undefined) {
     await mkdir(dirname(path), { recursive: true });
     const current = await statOrUndefined(path);
-    await writeAtomic(path, Buffer.from(`${next.join('\n')}\n`), current ? current.mode & 0o7777 : 0o644);
+    await writeFileAtomic(path, Buffer.from(`${next.join('\n')}\n`), { mode: current ? current.mode & 0o7777 : 0o644 });
   }
   if (args.refresh ?? args.refresh_db ?? true) {
     const pm = aptPackages(rt.commands);
@@ -115,7 +116,7 @@ async function absent(args: z.output<typeof Absent>, call: StateCallContext): Pr
   const next = lines.filter((l) => uncommented(l) !== squash(args.name));
   if (next.length === lines.length) return outcome(true, `Package repo ${args.name} is absent`);
   if (call.test) return outcome(null, `Package repo ${args.name} is set to be removed`, { repo: args.name });
-  await writeAtomic(path, Buffer.from(next.length === 0 ? '' : `${next.join('\n')}\n`), 0o644);
+  await writeFileAtomic(path, Buffer.from(next.length === 0 ? '' : `${next.join('\n')}\n`), { mode: 0o644 });
   return outcome(true, `Removed repository ${args.name}`, { repo: args.name });
 }
 

@@ -2,9 +2,10 @@ import { chmod, chown, mkdir, readFile } from 'node:fs/promises';
 import { dirname, posix } from 'node:path';
 import { z } from 'zod';
 import type { StateOutcome } from '@phoenix/state';
+import { writeFileAtomic } from '@phoenix/protocol';
 import { lookupUser } from '../../modules/accounts.js';
 import { readSource } from './file-common.js';
-import { hostPath, statOrUndefined, writeAtomic } from '../../modules/host-paths.js';
+import { hostPath, statOrUndefined } from '../../modules/host-paths.js';
 import { defineState, outcome } from './types.js';
 import type { StateCallContext, StateModule } from './types.js';
 
@@ -115,7 +116,7 @@ async function writeKeys(file: { path: string; uid: number; gid: number }, lines
     await mkdir(dir, { recursive: true, mode: 0o700 });
     await chown(dir, file.uid, file.gid).catch(() => undefined);
   }
-  await writeAtomic(file.path, Buffer.from(lines.length === 0 ? '' : `${lines.join('\n')}\n`), 0o600);
+  await writeFileAtomic(file.path, Buffer.from(lines.length === 0 ? '' : `${lines.join('\n')}\n`), { mode: 0o600 });
   await chmod(file.path, 0o600);
   await chown(file.path, file.uid, file.gid).catch(() => undefined);
 }

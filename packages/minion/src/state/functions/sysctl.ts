@@ -2,7 +2,8 @@ import { mkdir, readFile } from 'node:fs/promises';
 import { dirname } from 'node:path';
 import { z } from 'zod';
 import type { StateOutcome } from '@phoenix/state';
-import { AbsolutePath, hostPath, statOrUndefined, writeAtomic } from '../../modules/host-paths.js';
+import { writeFileAtomic } from '@phoenix/protocol';
+import { AbsolutePath, hostPath, statOrUndefined } from '../../modules/host-paths.js';
 import { defineState, outcome } from './types.js';
 import type { StateModule, StateRuntime } from './types.js';
 
@@ -65,7 +66,7 @@ export const sysctlStates: StateModule = Object.freeze({
         if (at === -1) lines.push(line);
         else lines[at] = line;
         await mkdir(dirname(path), { recursive: true });
-        await writeAtomic(path, Buffer.from(`${lines.join('\n')}\n`), 0o644);
+        await writeFileAtomic(path, Buffer.from(`${lines.join('\n')}\n`), { mode: 0o644 });
         if (!runningOk) {
           const set = await rt.commands.run({ argv: ['sysctl', '-w', `${args.name}=${args.value}`] });
           if (set.retcode !== 0 && !args.ignore)

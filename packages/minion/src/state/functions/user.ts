@@ -108,7 +108,7 @@ export const userStates: StateModule = Object.freeze({
         if (args.gid !== undefined && gid === undefined) missing.push(String(args.gid));
         const current = await lookupUser(commands, args.name);
         if (missing.length > 0) {
-          const message = `The following group(s) are not present: ${missing.join(', ')}`;
+          const message = `The following group(s) are not present: ${[...new Set(missing)].join(', ')}`;
           // With test=True, a group.present before this state may be about to create them.
           if (!call.test) return outcome(false, message);
           return outcome(

@@ -1,8 +1,7 @@
 import { mkdir, readFile, rm } from 'node:fs/promises';
 import { join } from 'node:path';
-import { STATE_RUNS_DISABLED_GRAIN, type StateRunsDisabled } from '@phoenix/protocol';
-import { writeFileAtomic } from '../../grains/atomic-write.js';
-import { StateError, StateErrorCodes } from '@phoenix/state';
+import { STATE_RUNS_DISABLED_GRAIN, type StateRunsDisabled, PhoenixError, writeFileAtomic } from '@phoenix/protocol';
+import { StateErrors } from '@phoenix/state';
 
 /** In the minion's cache directory: it survives restarts, and deleting the cache lifts it. */
 export const KILLSWITCH_FILE = 'state-disabled.json';
@@ -42,7 +41,7 @@ export async function readKillswitch(cacheDir: string): Promise<Killswitch | und
 export async function writeKillswitch(cacheDir: string, record: Killswitch): Promise<void> {
   await mkdir(cacheDir, { recursive: true });
   const path = join(cacheDir, KILLSWITCH_FILE);
-  await writeFileAtomic(path, `${JSON.stringify(record, null, 2)}\n`, 0o600);
+  await writeFileAtomic(path, `${JSON.stringify(record, null, 2)}\n`, { mode: 0o600 });
 }
 
 export async function clearKillswitch(cacheDir: string): Promise<void> {
@@ -68,9 +67,9 @@ export function reflectKillswitch(grains: KillswitchMirror, record: Killswitch |
   grains.reflect(STATE_RUNS_DISABLED_GRAIN, { by: record.by, at, reason: record.reason });
 }
 
-export function disabledError(record: Killswitch): StateError {
-  return new StateError(
-    StateErrorCodes.DISABLED,
+export function disabledError(record: Killswitch): PhoenixError {
+  return new PhoenixError(
+    StateErrors.PHX_STATE_DISABLED,
     `State runs are disabled on this minion by ${record.by} at ${record.at}${record.jid ? ` (jid ${record.jid})` : ''}: "${record.reason}". Run state.enable to allow them again.`,
     { details: { ...record } },
   );
@@ -108,7 +107,7 @@ export async function writeDisabledStates(cacheDir: string, names: readonly stri
   await mkdir(cacheDir, { recursive: true });
   const path = join(cacheDir, DISABLED_STATES_FILE);
   if (names.length === 0) await rm(path, { force: true });
-  else await writeFileAtomic(path, `${JSON.stringify(names)}\n`, 0o600);
+  else await writeFileAtomic(path, `${JSON.stringify(names)}\n`, { mode: 0o600 });
 }
 
 /**

@@ -1,7 +1,8 @@
 import { mkdir, open, readFile, rm, stat } from 'node:fs/promises';
 import { join } from 'node:path';
 import { abortableDelay } from '../../modules/abortable-delay.js';
-import { StateError, StateErrorCodes } from '@phoenix/state';
+import { StateErrors } from '@phoenix/state';
+import { PhoenixError } from '@phoenix/protocol';
 
 /** In the minion's cache directory: `phoenix call --local` and the daemon share it. */
 export const RUN_LOCK_FILE = 'state-run.lock';
@@ -218,11 +219,11 @@ export function runningMessage(holder: LockHolder): string {
   return `The function "${holder.fun}" is running as PID ${holder.pid} and was started at ${jidToTime(holder.jid, holder.startedAt)} with jid ${holder.jid}`;
 }
 
-export class StateBusyError extends StateError {
+export class StateBusyError extends PhoenixError {
   readonly holder: LockHolder;
 
   constructor(holder: LockHolder) {
-    super(StateErrorCodes.BUSY, runningMessage(holder), { details: { ...holder } });
+    super(StateErrors.PHX_STATE_BUSY, runningMessage(holder), { details: { ...holder } });
     this.name = 'StateBusyError';
     this.holder = holder;
   }

@@ -6,8 +6,7 @@ import {
   runRetcode,
   startTime,
   StateCompileError,
-  StateError,
-  StateErrorCodes,
+  StateErrors,
 } from '@phoenix/state';
 import type { SlsTarget, StateResults } from '@phoenix/state';
 import type { Killswitch } from './killswitch.js';
@@ -24,6 +23,7 @@ import type { LockHolder, RunLockOptions } from './run-lock.js';
 import { StateBusyError, StateRunLock } from './run-lock.js';
 import type { RunContext, RunOptions, StateSystemOptions } from './state-run.js';
 import { StateRun } from './state-run.js';
+import { PhoenixError } from '@phoenix/protocol';
 
 /** The job asking for a state function (built from the executor's JobContext). */
 export interface StateJob extends RunContext {
@@ -336,7 +336,9 @@ export class StateService {
 
 function targets(mods: readonly string[], env: string): SlsTarget[] {
   for (const name of mods) {
-    if (!isValidSlsName(name)) throw new StateError(StateErrorCodes.BAD_REQUEST, `'${name}' is not a valid SLS name`);
+    if (!isValidSlsName(name)) {
+      throw new PhoenixError(StateErrors.PHX_STATE_BAD_REQUEST, `'${name}' is not a valid SLS name`);
+    }
   }
   return mods.map((name) => ({ name, env }));
 }

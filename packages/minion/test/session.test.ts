@@ -1,0 +1,124 @@
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { randomBytes } from 'node:crypto';
+import { createServer } from 'node:net';
+import { Router } from 'zeromq';
+import pino from 'pino';
+import {
+  decodeMinionMessage,
+  encodeMessage,
+  generateCurveKeyPair,
+  messageKey,
+  NONCE_BYTES,
+  WIRE_VERSION,
+  type MasterMessage,
+  type MinionMessage,
+} from '@phoenix/protocol';
+import { MasterSession } from '../src/connection/session.js';
+import type { SocketSettings } from '../src/connection/master-socket.js';
+
+// How a session tells a dead master from a silent one, against a real ZeroMQ router on loopback
+// that plays the master's side of the handshake (knock, challenge, hello, welcome, heartbeats).
+
+const HEARTBEAT_MS = 100;
+const cluster = generateCurveKeyPair();
+const minionKeys = generateCurveKeyPair();
+const settings: SocketSettings = {
+  clusterPublicKey: cluster.publicKey,
+  keyPair: minionKeys,
+  messageKey: messageKey(minionKeys.secretKey, cluster.publicKey),
+  log: pino({ level: 'silent' }),
+};
+const hello: Extract<MinionMessage, { t: 'hello' }> = {
+  v: WIRE_VERSION,
+  t: 'hello',
+  id: 'web-1',
+  grains: {},
+  running: [],
+};
+
+/** A master's minion port that welcomes one minion and heartbeats it until told to stop. */
+async function fakeMaster(): Promise<{ port: number; silence(): void; close(): void }> {
+  const router = new Router({ curveServer: true, curveSecretKey: cluster.secretKey, linger: 0 });
+  await router.bind('tcp://127.0.0.1:*');
+  const port = Number(/:(\d+)$/.exec(router.lastEndpoint ?? '')?.[1]);
+  let beating: NodeJS.Timeout | undefined;
+  const send = (route: Buffer, message: MasterMessage): void => void router.send([route, encodeMessage(message)]);
+  void (async () => {
+    try {
+      for await (const [route, body] of router) {
+        if (route === undefined || body === undefined) continue;
+        const decoded = decodeMinionMessage(body);
+        if (!decoded.ok) continue;
+        if (decoded.message.t === 'knock')
+          send(route, { v: WIRE_VERSION, t: 'challenge', nonce: randomBytes(NONCE_BYTES) });
+        if (decoded.message.t === 'hello') {
+          send(route, { v: WIRE_VERSION, t: 'welcome', masterId: 'm1', heartbeatMs: HEARTBEAT_MS });
+          beating = setInterval(() => send(route, { v: WIRE_VERSION, t: 'heartbeat', at: Date.now() }), HEARTBEAT_MS);
+        }
+      }
+    } catch {
+      // closed
+    }
+  })();
+  return {
+    port,
+    silence: () => clearInterval(beating),
+    close: () => {
+      clearInterval(beating);
+      router.close();
+    },
+  };
+}
+
+const address = (port: number) => ({ id: 'm1', host: '127.0.0.1', port, enrolPort: port });
+
+test('a master whose socket goes away is gone; one that stops talking but stays connected is silent', async () => {
+  for (const ending of ['gone', 'silent'] as const) {
+    const master = await fakeMaster();
+    const session = new MasterSession(settings, address(master.port), {
+      heartbeatMs: HEARTBEAT_MS,
+      missedHeartbeats: 3,
+    });
+    try {
+      const welcome = await session.open(hello);
+      assert.equal(typeof welcome === 'string' ? welcome : welcome.t, 'welcome');
+      assert.equal((await session.next()) instanceof Object, true, 'heartbeats arrive');
+      if (ending === 'gone') master.close();
+      else master.silence();
+      let end: unknown;
+      for (let i = 0; i < 100 && typeof end !== 'string'; i++) end = await session.next();
+      assert.equal(end, ending);
+    } finally {
+      session.close();
+      master.close();
+    }
+  }
+});
+
+test('nothing listening where the master was: the session is gone, not waited out', async () => {
+  const server = createServer();
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  const { port } = server.address() as { port: number };
+  await new Promise((resolve) => server.close(resolve));
+  // A long allowance of silence: only the refused port can end it early.
+  const session = new MasterSession(settings, address(port), { heartbeatMs: HEARTBEAT_MS, missedHeartbeats: 1_000 });
+  try {
+    assert.equal(await session.open(hello), 'gone');
+  } finally {
+    session.close();
+  }
+});
+
+test('a session closed on this side says so', async () => {
+  const master = await fakeMaster();
+  const session = new MasterSession(settings, address(master.port), { heartbeatMs: HEARTBEAT_MS, missedHeartbeats: 3 });
+  try {
+    await session.open(hello);
+    const next = session.next();
+    session.close();
+    assert.equal(await next, 'closed');
+  } finally {
+    master.close();
+  }
+});
