@@ -8,6 +8,7 @@ import type { KeysOptions } from './commands/keys.js';
 import type { InitClusterOptions } from './commands/keys-init-cluster.js';
 import type { JobsOptions } from './commands/jobs.js';
 import type { RunsOptions } from './commands/runs.js';
+import type { OrchestrateOptions } from './commands/orchestrate.js';
 import type { ApiOptions } from './commands/masters.js';
 import type { MinionsOptions } from './commands/minions.js';
 import type { TokenCreateOptions } from './commands/tokens.js';
@@ -298,6 +299,40 @@ Start here:
   run.action(
     runs(outcome, async (target: string, fun: string, words: string[], options: RunOptions) =>
       (await import('./commands/run.js')).run(target, fun, words, options),
+    ),
+  );
+
+  const orchestrate = program
+    .command('orchestrate')
+    .summary('run an orchestration SLS across the fleet, step by step (salt-run state.orchestrate)')
+    .description(
+      "Runs an orchestration SLS from the masters' file server, as Salt's state.orchestrate: steps salt.state, " +
+        'salt.function, salt.wait_for_event and the key built-ins of salt.runner/salt.wheel, ordered by require, ' +
+        "onfail and onchanges; Jinja sees the pillar and every minion's grains (cache.grains). A master checks every " +
+        'step first (an SLS that does not render, an unknown function, a requisite cycle: nothing runs), then drives ' +
+        'the steps; if it dies another master resumes them, never running a step twice. Prints the results as ' +
+        "Salt's orchestrate outputter. Exit status 1 when a step failed.",
+    )
+    .argument('<NAME>', 'the orchestration SLS, e.g. orch.mongo for salt://orch/mongo.sls')
+    .argument('[ARGS...]', "pillar='{...}' (JSON or YAML, merged over the master's pillar), saltenv=ENV, test=True")
+    .option('--async', 'print the run id and return at once; follow it with phoenix orchestrations show ID')
+    .addOption(
+      new Option('--out <FORMAT>', 'highstate (default), yaml, or json (one document)').choices([
+        'highstate',
+        'json',
+        'yaml',
+      ]),
+    )
+    .option('--no-color', 'never colour the output')
+    .option('--force-color', 'colour the output even when not on a terminal');
+  apiOptions(orchestrate);
+  examples(orchestrate, [
+    ['npx phoenix orchestrate orch.mongo', 'config servers, then shards, then routers, then apps'],
+    ['npx phoenix orchestrate orch.mongo pillar=\'{"version": "7.0"}\' test=True', 'a dry run'],
+  ]);
+  orchestrate.action(
+    runs(outcome, async (name: string, words: string[], options: OrchestrateOptions) =>
+      (await import('./commands/orchestrate.js')).orchestrate(name, words, options),
     ),
   );
 

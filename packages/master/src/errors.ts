@@ -35,6 +35,11 @@ export const MasterErrors = defineErrors({
     message: 'a fair share is used up (waiting requests of one minion, streams of one token): ask again later',
     status: 429,
   },
+  PHX_ORCHESTRATION_INVALID: {
+    message:
+      'an orchestration SLS that does not render, or whose steps cannot run (an unknown function, a bad argument, a requisite cycle); nothing ran',
+    status: 400,
+  },
   PHX_RUN_LEASE_LOST: {
     message:
       "this master no longer surely holds a run's lease: another master drives it now, and this one sends nothing more",

@@ -278,7 +278,8 @@ export class JobService {
     return this.#selfReported.pillar ? { ...this.grainsOf(minionId), ...vouched } : vouched;
   }
 
-  #targetingGrains(minionId: string): Readonly<Record<string, unknown>> {
+  /** The grains targets match (and orchestrations see): vouched only, unless self-reported ones are opted in. */
+  targetingGrains(minionId: string): Readonly<Record<string, unknown>> {
     const vouched = this.vouchedGrains(minionId);
     return this.#selfReported.targeting ? { ...this.grainsOf(minionId), ...vouched } : vouched;
   }
@@ -319,7 +320,7 @@ export class JobService {
     const matcher = compileTarget(target, type);
     return this.#keys
       .acceptedIds()
-      .filter((id) => matcher.matches({ id, grains: this.#targetingGrains(id) }))
+      .filter((id) => matcher.matches({ id, grains: this.targetingGrains(id) }))
       .sort();
   }
 

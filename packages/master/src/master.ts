@@ -39,6 +39,7 @@ import { GroupMembership } from './reactor/group-check.js';
 import { LifecycleReactor } from './reactor/reactor.js';
 import { Scheduler } from './schedule/scheduler.js';
 import { RunService } from './runs/run-service.js';
+import { OrchestrationCompiler, orchestrationDriver } from './runs/orchestration.js';
 import { Refusals } from './limits/refusals.js';
 import { PoisonWatch } from './limits/poison-watch.js';
 
@@ -391,6 +392,19 @@ export async function masterComponents(config: MasterConfig, baseLog: Logger): P
     leaseMs: config.runs.leaseMs,
     sweepMs: config.runs.sweepMs,
     log: log.child({ component: 'runs' }),
+    orchestrations: {
+      // Rendered as pillar is: in the render process, from this master's roots.
+      compiler: new OrchestrationCompiler({
+        masterId: id,
+        files: tree.files,
+        pillarFiles: tree.pillar,
+        jobs,
+        isolation: renderProcess,
+        timeoutMs: config.fileServer.pillarTimeoutMs,
+        opts: { file_roots: config.fileRoots, pillar_roots: config.pillarRoots, master_id: id },
+      }),
+      driver: orchestrationDriver({ events, keys, defaultTimeoutMs: config.jobTimeoutMs }),
+    },
   });
   const apiTokens = new TokenRegistry(store.apiTokens, log.child({ component: 'tokens' }));
   // A token made or revoked on a peer is read again at once, not at the next refresh.

@@ -42,6 +42,8 @@ export const RunStepSchema = z.object({
   comment: z.string().optional(),
   /** Whether the step changed something (onchanges and watch read it when a run is resumed). */
   changed: z.boolean().optional(),
+  /** Where the step came in the run's order (Salt's __run_num__), once the engine reported it. */
+  runNum: z.number().optional(),
   /** salt.wait_for_event: the ids seen so far, kept so a master taking over waits only for the rest. */
   seen: z.array(z.string()).optional(),
 });

@@ -9,6 +9,7 @@ import {
   type RunRecord,
 } from '@phoenix/store';
 import { route, type AnyRoute } from './route.js';
+import { orchestrationResults, orchestratorId } from '../runs/orchestration.js';
 import type { ApiContext } from './context.js';
 
 /** A run as listed: what it is, who drives it, how far it got (its spec stays with the masters). */
@@ -49,7 +50,25 @@ const RunStepItemsSchema = z.object({
   ),
 });
 
-export const RunViewSchema = z.object({ run: RunRecordViewSchema, items: z.array(RunStepItemsSchema) });
+export const RunViewSchema = z.object({
+  run: RunRecordViewSchema,
+  items: z.array(RunStepItemsSchema),
+  /** An orchestration: its id in outputs (`<master>_master`, Salt's) and its steps' results so far, as Salt's orchestrate runner returns them. */
+  orchestrator: z.string().optional(),
+  results: z.record(z.string(), z.record(z.string(), z.unknown())).optional(),
+});
+
+const OrchestrateBody = z.strictObject({
+  /** The orchestration SLS, by name: `orch.mongo` is salt://orch/mongo.sls (or orch/mongo/init.sls). */
+  name: z.string().min(1).max(1024),
+  saltenv: z
+    .string()
+    .regex(/^[A-Za-z0-9_.-]{1,64}$/)
+    .default('base'),
+  /** Merged over the master's pillar, as Salt's `pillar=` is. */
+  pillar: z.record(z.string(), z.unknown()).default({}),
+  test: z.boolean().default(false),
+});
 
 export function runRecordView(run: RunRecord): RunRecordView {
   const { spec: _spec, lease, steps, ...rest } = run;
@@ -107,7 +126,42 @@ export function runRoutes(deps: ApiContext): AnyRoute[] {
       role: 'read',
       params: RunParams,
       response: RunViewSchema,
-      handler: async ({ params }) => runView(await deps.runs.get(params.runId)),
+      handler: async ({ params }) => {
+        const loaded = await deps.runs.get(params.runId);
+        const view = runView(loaded);
+        if (loaded.run.kind !== 'orchestration') return view;
+        return {
+          ...view,
+          orchestrator: orchestratorId(loaded.run.originMaster),
+          results: await orchestrationResults(loaded, (jid) => deps.jobs.returns(jid)),
+        };
+      },
+    }),
+    route({
+      method: 'POST',
+      url: '/orchestrations',
+      summary: "start an orchestration SLS from the masters' file server (Salt's state.orchestrate; audited)",
+      tag: 'runs',
+      role: 'operate',
+      body: OrchestrateBody,
+      status: 201,
+      response: z.object({
+        runId: z.string(),
+        run: RunRecordViewSchema,
+        steps: z.array(z.object({ id: z.string(), function: z.string(), name: z.string() })),
+      }),
+      handler: async ({ body }, request) => {
+        const { run, chunks } = await deps.runs.submitOrchestration({
+          ...body,
+          submitter: request.caller?.name ?? 'unknown',
+          role: request.caller?.role ?? 'read',
+        });
+        return {
+          runId: run.runId,
+          run: runRecordView(run),
+          steps: chunks.map((chunk) => ({ id: chunk.id, function: `${chunk.state}.${chunk.fun}`, name: chunk.name })),
+        };
+      },
     }),
   ];
 }

@@ -10,7 +10,9 @@ import {
 } from '@phoenix/protocol';
 import {
   ConditionFailedError,
+  type LoadedRun,
   type RunDispatch,
+  type RunStatus,
   type RunOutcome,
   type RunsTable,
   type RunTargets,
@@ -37,6 +39,8 @@ export interface JobStepSpec {
 /** What a step of a run works with: its driver's lease, the job service, the run's items. */
 export interface RunContext {
   readonly runId: string;
+  /** The lease this master drives the run under: every write that decides something names it. */
+  readonly leaseId: string;
   readonly masterId: string;
   readonly submitter: string;
   readonly runs: RunsTable;
@@ -47,6 +51,14 @@ export interface RunContext {
   assertHeld(): void;
   now(): number;
   readonly log: Logger;
+}
+
+/** How one kind of run executes, given the run's context and what the table holds of it. */
+export type RunDriver = (ctx: RunContext, loaded: LoadedRun) => Promise<RunEnd>;
+
+export interface RunEnd {
+  status: Exclude<RunStatus, 'running'>;
+  summary: string;
 }
 
 export interface JobStepResult {

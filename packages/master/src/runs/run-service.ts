@@ -6,14 +6,28 @@ import {
   type LoadedRun,
   type RunLease,
   type RunRecord,
-  type RunStatus,
   type RunTargets,
   type Store,
 } from '@phoenix/store';
 import type { ClusterEvents } from '../events.js';
 import { MasterErrors } from '../errors.js';
 import type { JobService } from '../jobs.js';
-import { leaseLost, runJobStep, selectTargets, type JobStepSpec, type RunContext } from './job-step.js';
+import {
+  leaseLost,
+  runJobStep,
+  selectTargets,
+  type JobStepSpec,
+  type RunContext,
+  type RunDriver,
+  type RunEnd,
+} from './job-step.js';
+import {
+  changesKeys,
+  orchestrationSpec,
+  type OrchestrationCompiler,
+  type OrchestrationRequest,
+} from './orchestration.js';
+import type { LowChunk } from '@phoenix/state';
 
 export interface RunServiceOptions {
   readonly masterId: string;
@@ -26,16 +40,15 @@ export interface RunServiceOptions {
   /** How often this master looks for runs whose driver's lease lapsed. */
   readonly sweepMs: number;
   readonly now?: () => number;
-  /** Runs of kinds other than batch (orchestrations), driven by their own module. */
-  readonly drivers?: Readonly<Partial<Record<RunRecord['kind'], RunDriver>>>;
+  /** Orchestrations: the compiler of their SLS, and the driver of their steps. */
+  readonly orchestrations?: { readonly compiler: OrchestrationCompiler; readonly driver: RunDriver };
 }
 
-/** How one kind of run executes, given the run's context and what the table holds of it. */
-export type RunDriver = (ctx: RunContext, loaded: LoadedRun) => Promise<RunEnd>;
-
-export interface RunEnd {
-  status: Exclude<RunStatus, 'running'>;
-  summary: string;
+/** An orchestration as submitted (`phoenix orchestrate NAME pillar=… test=True`). */
+export interface OrchestrationRunRequest extends OrchestrationRequest {
+  submitter: string;
+  /** The submitter's API role: steps that change keys need an admin. Undefined: the master itself. */
+  role?: 'read' | 'operate' | 'admin';
 }
 
 /** A batch rollout as submitted: a job step with its window, failure limit and wait. */
@@ -122,11 +135,34 @@ export class RunService {
     return { run, targets };
   }
 
-  /** Stores a new run held by this master (its id is a jid: it sorts by time as jobs do). */
-  async create(fields: Pick<RunRecord, 'kind' | 'title' | 'submitter' | 'spec'>): Promise<RunRecord> {
-    const { run, lease } = await this.#create(fields);
+  /**
+   * Renders and checks an orchestration, then starts it: an SLS that does not render, a step with
+   * an unknown function or argument, a requisite cycle are PHX_ORCHESTRATION_INVALID and nothing is
+   * stored or run. Steps that change keys need an admin.
+   */
+  async submitOrchestration(request: OrchestrationRunRequest): Promise<{ run: RunRecord; chunks: LowChunk[] }> {
+    const orchestrations = this.#o.orchestrations;
+    if (orchestrations === undefined)
+      throw new PhoenixError(MasterErrors.PHX_API_NOT_FOUND, 'this master runs no orchestrations');
+    const { chunks } = await orchestrations.compiler.compile(request);
+    if (request.role !== undefined && request.role !== 'admin' && changesKeys(chunks)) {
+      throw new PhoenixError(
+        MasterErrors.PHX_API_FORBIDDEN,
+        `orchestration ${request.name} accepts, rejects or deletes keys: that needs the admin role; nothing ran`,
+      );
+    }
+    const { run, lease } = await this.#create({
+      kind: 'orchestration',
+      title: request.name,
+      submitter: request.submitter,
+      spec: orchestrationSpec(request, chunks, request.role),
+    });
+    this.#o.log.info(
+      { audit: 'run', runId: run.runId, submitter: request.submitter, orchestration: request.name, test: request.test },
+      'orchestration submitted',
+    );
     this.#drive({ run, targets: new Map(), dispatches: new Map() }, lease);
-    return run;
+    return { run, chunks };
   }
 
   async #create(
@@ -198,6 +234,7 @@ export class RunService {
     const renewal = setInterval(() => void renew(), Math.max(100, Math.floor(this.#o.leaseMs / 3)));
     const ctx: RunContext = {
       runId,
+      leaseId: lease.leaseId,
       masterId: this.#o.masterId,
       submitter: `${loaded.run.submitter} (run ${runId})`,
       runs: this.#o.store.runs,
@@ -243,9 +280,9 @@ export class RunService {
     if (run.kind === 'batch') {
       end = await driveBatch(ctx, loaded);
     } else {
-      const driver = this.#o.drivers?.[run.kind];
+      const driver = this.#o.orchestrations?.driver;
       if (driver === undefined)
-        throw new PhoenixError(MasterErrors.PHX_MASTER_START_FAILED, `no driver for ${run.kind} runs`);
+        throw new PhoenixError(MasterErrors.PHX_MASTER_INTERNAL, `no driver for ${run.kind} runs`);
       end = await driver(ctx, loaded);
     }
     ctx.assertHeld();
