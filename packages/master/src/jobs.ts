@@ -311,6 +311,21 @@ export class JobService {
     return master !== undefined && master !== this.#masterId && this.#liveMasters().has(master);
   }
 
+  /**
+   * Reads the presence of the minions this master believes connected nowhere from the minions table
+   * (written on every connect): a minion that said hello to a peer before this master was in the
+   * mesh is known from then on. A run calls it before deciding who cannot be reached.
+   */
+  async refreshPresence(minionIds: readonly string[]): Promise<void> {
+    const live = this.#liveMasters();
+    for (const minionId of minionIds) {
+      if (this.isConnected(minionId)) continue;
+      const record = await this.#store.minions.get(minionId);
+      if (record?.connectedMaster !== undefined && live.has(record.connectedMaster))
+        this.notePresence(minionId, record.connectedMaster);
+    }
+  }
+
   grainsOf(minionId: string): Readonly<Record<string, unknown>> {
     return this.#grains.get(minionId) ?? {};
   }

@@ -207,7 +207,7 @@ export async function runJobStep(
  * no master (they cannot run it: named, never waited for).
  */
 export async function resolveTargets(ctx: RunContext, step: number, spec: JobStepSpec): Promise<RunTargets> {
-  const targets = selectTargets(ctx.jobs, spec);
+  const targets = await selectTargets(ctx.jobs, spec);
   ctx.assertHeld();
   try {
     await ctx.runs.putTargets(ctx.runId, step, targets, ctx.now());
@@ -219,9 +219,10 @@ export async function resolveTargets(ctx: RunContext, step: number, spec: JobSte
 }
 
 /** The minions a step would run on now, and those it would not (see resolveTargets). */
-export function selectTargets(jobs: JobService, spec: JobStepSpec): RunTargets {
+export async function selectTargets(jobs: JobService, spec: JobStepSpec): Promise<RunTargets> {
   const selected = jobs.expectedMinions(spec.target, spec.targetType);
   const { expected, skipped } = jobs.partitionDisabled(spec, selected);
+  await jobs.refreshPresence(expected);
   return {
     minions: expected.filter((id) => jobs.isConnected(id)),
     skipped,
@@ -274,6 +275,7 @@ async function submit(
 ): Promise<void> {
   const at = ctx.now();
   try {
+    await ctx.jobs.refreshPresence(dispatch.minions);
     const job = await ctx.jobs.submit(
       {
         target: dispatch.minions,

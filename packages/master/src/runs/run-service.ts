@@ -109,7 +109,7 @@ export class RunService {
     if (request.batch.maxFailures !== undefined) parseFailureLimit(request.batch.maxFailures);
     this.#o.jobs.checkArguments(request);
     const { submitter, ...step } = request;
-    const targets = selectTargets(this.#o.jobs, step);
+    const targets = await selectTargets(this.#o.jobs, step);
     if (targets.minions.length + targets.notConnected.length + targets.skipped.length === 0) {
       throw new PhoenixError(
         MasterErrors.PHX_JOB_NO_MINIONS,
