@@ -2,8 +2,10 @@
 // (fast, no sockets), then the end-to-end tests in test/ that start real processes.
 // Usage: node scripts/run-tests.js [substring ...]  — only files whose path contains a substring.
 import { spawnSync } from 'node:child_process';
-import { readdirSync, existsSync } from 'node:fs';
+import { randomUUID } from 'node:crypto';
+import { readdirSync, existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
+import { setTimeout as sleep } from 'node:timers/promises';
 
 const filters = process.argv.slice(2);
 const dirs = [...readdirSync('packages').map((p) => join('packages', p, 'dist', 'test')), join('test', 'dist')];
@@ -20,11 +22,55 @@ if (files.length === 0) {
   console.error('no test files matched');
   process.exit(1);
 }
+// Every process the tests start inherits this mark, even one that detaches into its own session
+// (a detached `phoenix up` in a fresh clone). A test file the runner kills at its timeout runs no
+// `after` hook, so what it started would outlive the suite: the mark finds it afterwards.
+const RUN_MARK = `PHOENIX_TEST_RUN=${randomUUID()}`;
 const result = spawnSync(
   process.execPath,
   ['--test', '--test-concurrency=2', '--test-timeout=300000', '--test-reporter=spec', ...files],
   // The AWS SDK's notice that its 2027 releases need Node.js 22 is off in the tests too, as the
   // programs' launchers turn it off (packages/*/bin): the test processes build SDK clients themselves.
-  { stdio: 'inherit', env: { AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED: 'true', ...process.env } },
+  {
+    stdio: 'inherit',
+    env: {
+      AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED: 'true',
+      ...process.env,
+      PHOENIX_TEST_RUN: RUN_MARK.split('=')[1],
+    },
+  },
 );
+await stopLeftovers();
 process.exit(result.status ?? 1);
+
+/** The processes of this run still alive: given a few seconds to end, then named and killed. */
+async function stopLeftovers() {
+  const marked = () =>
+    readdirSync('/proc')
+      .filter((pid) => /^\d+$/.test(pid) && Number(pid) !== process.pid)
+      .filter((pid) => {
+        try {
+          return readFileSync(`/proc/${pid}/environ`, 'latin1').split('\0').includes(RUN_MARK);
+        } catch {
+          return false; // gone, or not ours to read
+        }
+      });
+  if (!existsSync('/proc')) return;
+  for (let i = 0; i < 50 && marked().length > 0; i++) await sleep(100);
+  const left = marked();
+  if (left.length === 0) return;
+  for (const pid of left) {
+    let cmd = '';
+    try {
+      cmd = readFileSync(`/proc/${pid}/cmdline`, 'latin1').replaceAll('\0', ' ').trim();
+    } catch {
+      // it ended meanwhile
+    }
+    console.error(`run-tests: a test left process ${pid} running (${cmd.slice(0, 160)}): killed`);
+    try {
+      process.kill(Number(pid), 'SIGKILL');
+    } catch {
+      // it ended meanwhile
+    }
+  }
+}

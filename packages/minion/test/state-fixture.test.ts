@@ -260,6 +260,14 @@ test(
         ['/srv/app', '/srv/app/current'],
         'sls_id runs the ID and what it requires',
       );
+      // Salt's exclude=: SLS names (a comma string) or a list of {sls: ...} and {id: ...}.
+      const ids = (ret: unknown): string[] => Object.values(ret as Results).map((r) => r.__id__);
+      const withoutBase = await minion.run('state.sls', ['db'], { exclude: 'base', test: true });
+      assert.deepEqual(ids(withoutBase.ret), ['/etc/db.conf'], 'the included base SLS is left out');
+      const withoutMotd = await minion.run('state.sls', ['db'], { exclude: [{ id: 'motd' }], test: true });
+      assert.ok(ids(withoutMotd.ret).includes('environment') && !ids(withoutMotd.ret).includes('motd'));
+      const bad = await minion.run('state.sls', ['db'], { exclude: [{ path: 'x' }] });
+      assert.notEqual(bad.retcode, 0, 'an exclude entry of another shape is refused');
     } finally {
       await minion.close();
       await sandbox.close();

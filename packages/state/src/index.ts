@@ -35,6 +35,7 @@ export { parseTop, matchTop } from './top/top-file.js';
 
 export type { StateDecl, IdDecl, HighState, SlsTarget, RequisiteKind } from './compile/high.js';
 export { buildHighState, toSaltHigh, REQUISITE_KINDS } from './compile/high.js';
+export type { ExcludeEntry } from './compile/high.js';
 export type { LowChunk, RequisiteRef } from './compile/chunk.js';
 export { chunkTag } from './compile/chunk.js';
 export { compileLow, toSaltLow } from './compile/low.js';

@@ -792,3 +792,58 @@ lib-one:
   assert.equal(real.byId['use-all'], undefined, 'failhard stopped the run');
   assert.equal(real.haltedBy, 'test_|-app-a_|-application-a_|-nop');
 });
+
+test("exclude, as Salt's: by SLS glob and by ID, after includes, from any SLS of the run or from the call", async () => {
+  const files: Record<string, string> = {
+    main: `
+include:
+  - web
+  - web.debug
+  - db
+exclude:
+  - sls: web.*
+  - id: db-tuning
+app:
+  test.nop:
+    - require:
+      - db-tuning
+`,
+    web: `
+web-server:
+  test.nop: []
+`,
+    'web.debug': `
+web-debug:
+  test.nop: []
+`,
+    db: `
+db-server:
+  test.nop: []
+db-tuning:
+  test.nop: []
+`,
+  };
+  const ids = (planned: PlannedChunk[]): string[] => planned.map((p) => p.chunk.id).sort();
+  const planned = await plan(files);
+  assert.deepEqual(ids(planned), ['app', 'db-server', 'web-server'], 'web.debug (a glob match) and db-tuning left out');
+  const { byId } = await run(planned);
+  assert.match(String(byId.app?.comment), /requisites were not found/, 'a requisite on an excluded ID is not found');
+
+  // state.sls's exclude= adds to the files' own; a plain string is an SLS name.
+  const high = await buildHighState(
+    [{ name: 'main', env: 'base' }],
+    async (name) => {
+      const text = files[name];
+      if (text === undefined) return undefined;
+      const { value, keyLines } = parseYaml(text, `salt://${name}.sls`);
+      return { name, env: 'base', file: `${name}.sls`, data: value, keyLines };
+    },
+    ['db', { id: 'app' }],
+  );
+  assert.deepEqual(high.ids.map((decl) => decl.id).sort(), ['web-server']);
+
+  await assert.rejects(
+    plan({ main: 'exclude: {sls: web}\napp:\n  test.nop: []\n' }),
+    (err: unknown) => err instanceof StateCompileError && /'exclude' must be a list/.test(err.message),
+  );
+});

@@ -2,7 +2,7 @@ import { z } from 'zod';
 import { bindArguments } from '../modules/bind-arguments.js';
 import { ArgumentError, ExecutionError } from '../modules/errors.js';
 import { LocalRoots, LocalPillar, parseYaml } from '@phoenix/state';
-import type { RootsConfig, StateFiles, PillarSource } from '@phoenix/state';
+import type { ExcludeEntry, RootsConfig, StateFiles, PillarSource } from '@phoenix/state';
 import type { StateSystemOptions } from './run/state-run.js';
 import { reflectKillswitch } from './run/killswitch.js';
 import { StateService } from './run/state-service.js';
@@ -54,7 +54,29 @@ const Env = z
   .regex(/^[A-Za-z0-9_.-]{1,64}$/)
   .default('base');
 
+/** Salt's `exclude=`: `web,db`, or a list of SLS names, `{sls: name}` and `{id: ID}`. */
+const Exclude = z
+  .union([
+    z.string().min(1),
+    z.array(
+      z.union([
+        z.string().min(1),
+        z.strictObject({ sls: z.string().min(1) }),
+        z.strictObject({ id: z.string().min(1) }),
+      ]),
+    ),
+  ])
+  .transform((value) =>
+    typeof value === 'string'
+      ? value
+          .split(',')
+          .map((name) => name.trim())
+          .filter(Boolean)
+      : value,
+  );
+
 const runOptions = {
+  exclude: Exclude.optional(),
   test: Flag.optional(),
   pillar: PillarOverride.optional(),
   queue: Flag.default(false),
@@ -65,7 +87,8 @@ const RUN_OPTIONS_DOC = `
 test: True predicts what would change and changes nothing (result None for each state that would change)
 pillar: a dictionary merged over the minion's pillar for this run, e.g. pillar='{"version": "1.2"}'
 queue: True waits for a state run in progress instead of being refused
-saltenv: the file-roots environment (default base)`;
+saltenv: the file-roots environment (default base)
+exclude: SLS names, {sls: name} or {id: ID} left out of the run, e.g. exclude=web.debug or exclude='[{"id": "motd"}]'`;
 
 /**
  * The `state` execution module (Salt's state.apply, state.highstate, state.sls...). `options`
@@ -105,11 +128,13 @@ function stateModule(service: StateService, testByDefault: boolean): ExecutionMo
     pillar?: Record<string, unknown> | undefined;
     queue: boolean;
     saltenv: string;
+    exclude?: ExcludeEntry[] | undefined;
   }) => ({
     test: args.test ?? testByDefault,
     queue: args.queue,
     saltenv: args.saltenv,
     ...(args.pillar === undefined ? {} : { pillarOverride: args.pillar }),
+    ...(args.exclude === undefined ? {} : { exclude: args.exclude }),
   });
   return Object.freeze({
     name: 'state',

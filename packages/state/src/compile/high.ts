@@ -1,3 +1,4 @@
+import { compileGlob } from '@phoenix/protocol';
 import { isMapping } from '../data.js';
 import { CompileErrors } from '../errors.js';
 import type { LoadedSls } from '../render/sls-loader.js';
@@ -53,9 +54,20 @@ const LIST_MERGED_ARGS = new Set<string>([
 
 type Loader = (name: string, env: string) => Promise<LoadedSls | undefined>;
 
-/** Renders and merges the SLS files of a run. Every problem is collected; any problem throws StateCompileError. */
-export async function buildHighState(targets: readonly SlsTarget[], load: Loader): Promise<HighState> {
+/** Salt's `exclude`: an SLS name (a glob, as Salt's fnmatch), `{sls: name}` or `{id: ID}`. */
+export type ExcludeEntry = string | { readonly sls?: string; readonly id?: string };
+
+/**
+ * Renders and merges the SLS files of a run. Every problem is collected; any problem throws
+ * StateCompileError. `exclude` (state.sls's `exclude=`) adds to the SLS files' own `exclude`.
+ */
+export async function buildHighState(
+  targets: readonly SlsTarget[],
+  load: Loader,
+  exclude: readonly ExcludeEntry[] = [],
+): Promise<HighState> {
   const errors = new CompileErrors();
+  const excludes: ExcludeEntry[] = [...exclude];
   const ids = new Map<string, IdDecl>();
   const extensions: { decl: IdDecl; where: string }[] = [];
   const visited = new Set<string>();
@@ -92,7 +104,7 @@ export async function buildHighState(targets: readonly SlsTarget[], load: Loader
     for (const [id, body] of Object.entries(data)) {
       if (id === 'include' || id === 'extend') continue;
       if (id === 'exclude') {
-        errors.add(`${where}: 'exclude' is not supported by Phoenix`);
+        excludes.push(...parseExclude(body, where, errors));
         continue;
       }
       const line = loaded.keyLines.get(id);
@@ -127,6 +139,7 @@ export async function buildHighState(targets: readonly SlsTarget[], load: Loader
 
   for (const target of targets) await visit(target);
   for (const { decl, where } of extensions) applyExtend(ids, decl, where, errors);
+  applyExclude(ids, excludes);
   for (const decl of ids.values()) {
     for (const state of decl.states) {
       if (state.fun === undefined) {
@@ -289,6 +302,42 @@ export function toSaltHigh(high: HighState): Record<string, Record<string, unkno
 export function asList(value: unknown): unknown[] {
   if (value === undefined || value === null) return [];
   return Array.isArray(value) ? value : [value];
+}
+
+/** Salt's exclude declaration: a list of SLS names, `{sls: name}` and `{id: ID}`. */
+function parseExclude(body: unknown, where: string, errors: CompileErrors): ExcludeEntry[] {
+  const list = typeof body === 'string' ? body.split(',') : body;
+  if (!Array.isArray(list)) {
+    errors.add(`${where}: 'exclude' must be a list of SLS names, {sls: name} or {id: ID}`);
+    return [];
+  }
+  const entries: ExcludeEntry[] = [];
+  for (const item of list) {
+    if (typeof item === 'string') entries.push(item.trim());
+    else if (
+      isMapping(item) &&
+      Object.keys(item).length === 1 &&
+      (typeof item.sls === 'string' || typeof item.id === 'string')
+    )
+      entries.push(typeof item.sls === 'string' ? { sls: item.sls } : { id: String(item.id) });
+    else errors.add(`${where}: an 'exclude' entry must be an SLS name, {sls: name} or {id: ID}`);
+  }
+  return entries;
+}
+
+/** Salt's _apply_exclude: after includes and extends, the IDs named and the IDs of the SLS files matched go. */
+function applyExclude(ids: Map<string, IdDecl>, excludes: readonly ExcludeEntry[]): void {
+  if (excludes.length === 0) return;
+  const idNames = new Set<string>();
+  const slsPatterns: ((sls: string) => boolean)[] = [];
+  for (const entry of excludes) {
+    if (typeof entry === 'string') slsPatterns.push(compileGlob(entry, false));
+    else if (entry.sls !== undefined) slsPatterns.push(compileGlob(entry.sls, false));
+    else if (entry.id !== undefined) idNames.add(entry.id);
+  }
+  for (const [id, decl] of ids) {
+    if (idNames.has(id) || slsPatterns.some((matches) => matches(decl.sls))) ids.delete(id);
+  }
 }
 
 export function describeType(value: unknown): string {

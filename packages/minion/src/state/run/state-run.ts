@@ -13,6 +13,7 @@ import {
   parseTop,
 } from '@phoenix/state';
 import type {
+  ExcludeEntry,
   HighState,
   SlsTarget,
   StateDecl,
@@ -75,6 +76,8 @@ export interface RunContext {
 export interface RunOptions {
   readonly test: boolean;
   readonly saltenv: string;
+  /** Salt's `exclude=`: SLS names, `{sls: name}` or `{id: ID}` left out of the run. */
+  readonly exclude?: readonly ExcludeEntry[];
   /** `pillar={...}` on the command line: merged over the compiled pillar. */
   readonly pillarOverride?: Readonly<Record<string, unknown>>;
 }
@@ -179,13 +182,17 @@ export class StateRun {
 
   async high(targets: readonly SlsTarget[], ignoreMissing: ReadonlySet<string> = new Set()): Promise<HighState> {
     const vars = await this.#vars();
-    return buildHighState(targets, async (name, env) => {
-      const loaded = await this.#loader.load(name, env, vars);
-      if (!loaded && ignoreMissing.has(`${env}:${name}`)) {
-        return { name, env, file: '', data: {}, keyLines: new Map() };
-      }
-      return loaded;
-    });
+    return buildHighState(
+      targets,
+      async (name, env) => {
+        const loaded = await this.#loader.load(name, env, vars);
+        if (!loaded && ignoreMissing.has(`${env}:${name}`)) {
+          return { name, env, file: '', data: {}, keyLines: new Map() };
+        }
+        return loaded;
+      },
+      this.#run.exclude ?? [],
+    );
   }
 
   /** High data for state.single: one ID, one state, no SLS. */
