@@ -3,7 +3,7 @@ import assert from 'node:assert/strict';
 import { mkdir, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { Minion } from '@phoenix/minion';
-import { useDevstack, useProcesses, useTempDir } from '@phoenix/devstack/testing';
+import { useDevstack, useProcesses, useTempDir, waitFor } from '@phoenix/devstack/testing';
 import { json, phoenix } from './lib/cli.js';
 import { ADMIN_TOKEN, startMasterProcess, type RunningMaster } from './lib/cluster.js';
 import { startMinions } from './lib/in-process-minions.js';
@@ -62,6 +62,23 @@ apps:
       - "echo start $(date +%s%3N); sleep 1; echo end $(date +%s%3N)"
     - require:
       - salt: routers
+`,
+  'orch/ready.sls': `wait_for_app:
+  salt.wait_for_event:
+    - name: myapp/ready/*
+    - id_list:
+      - app-1
+    - timeout: 60
+
+announce:
+  salt.function:
+    - name: test.echo
+    - tgt: 'role:app'
+    - tgt_type: grain
+    - arg:
+      - app is ready
+    - require:
+      - salt: wait_for_app
 `,
   'orch/broken.sls': `step:\n  salt.state:\n    - tgt: {{ pillar.nowhere.near }}\n    - sls: mongo.config\n`,
   'orch/unknown.sls': `step:\n  salt.bogus:\n    - tgt: '*'\n`,
@@ -258,5 +275,40 @@ test(
       assert.match(out.stderr, /nothing ran \(PHX_ORCHESTRATION_INVALID\)/, name);
     }
     assert.deepEqual(await count(), before);
+  },
+);
+
+test(
+  "salt.wait_for_event: a step waits for a minion's event (event.send), and the next one follows it",
+  { timeout: 120_000 },
+  async () => {
+    await cluster();
+    const runId = json<{ runId: string }>(
+      await phoenix(['orchestrate', 'orch.ready', '--async', '--out', 'json'], env()),
+    ).runId;
+    await waitFor(
+      async () =>
+        json<{ run: { steps: Record<string, { status: string }> } }>(
+          await phoenix(['orchestrations', 'show', runId, '--out', 'json'], env()),
+        ).run.steps['0']?.status === 'running',
+      { what: 'the wait to start', timeoutMs: 30_000 },
+    );
+    // Another minion's event of the same tag is not the one awaited; app-1's is.
+    assert.equal((await phoenix(['run', 'shard-1', 'event.send', 'myapp/ready/now'], env())).code, 0);
+    assert.equal((await phoenix(['run', 'app-1', 'event.send', 'myapp/ready/now'], env())).code, 0);
+    const done = await waitFor(
+      async () => {
+        const view = json<{ run: { status: string }; results: Record<string, StepResult> }>(
+          await phoenix(['orchestrations', 'show', runId, '--out', 'json'], env()),
+        );
+        return view.run.status === 'running' ? undefined : view;
+      },
+      { what: 'the orchestration to end', timeoutMs: 60_000 },
+    );
+    assert.equal(done.run.status, 'succeeded');
+    const steps = Object.fromEntries(Object.values(done.results).map((r) => [r.__id__, r]));
+    assert.equal(steps['wait_for_app']?.result, true);
+    assert.deepEqual(steps['wait_for_app']?.changes, { minions_seen: ['app-1'] });
+    assert.deepEqual(steps['announce']?.changes.ret, { 'app-1': 'app is ready' });
   },
 );

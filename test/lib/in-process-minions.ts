@@ -39,11 +39,15 @@ export async function startMinions(
     });
     into.push(await startMinion(config, { context, log: pino({ level: 'silent' }) }));
   }
+  // Each key known to the masters (pending, or accepted before: a minion started again).
   await waitFor(
-    async () =>
-      json<{ keys: unknown[] }>(await phoenix(['keys', 'list', '--state', 'pending', '--out', 'json'], env)).keys
-        .length >= ids.length,
-    { what: 'every key pending', timeoutMs: 30_000 },
+    async () => {
+      const keys = json<{ keys: Array<{ minionId: string }> }>(
+        await phoenix(['keys', 'list', '--out', 'json'], env),
+      ).keys;
+      return ids.every((id) => keys.some((key) => key.minionId === id));
+    },
+    { what: 'every key known', timeoutMs: 30_000 },
   );
   await phoenix(['keys', 'accept', '*'], env);
   await waitFor(

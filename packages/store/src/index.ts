@@ -38,3 +38,5 @@ export type {
   RunStep,
   RunTargets,
 } from './runs-table.js';
+export { ReactionClaims, reactionClaimKey } from './reaction-claims.js';
+export type { ReactionClaim } from './reaction-claims.js';

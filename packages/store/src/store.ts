@@ -10,6 +10,7 @@ import { ReturnsTable } from './returns-table.js';
 import { ScheduleClaims } from './schedule-claims.js';
 import { ApiTokensTable } from './api-tokens.js';
 import { RunsTable } from './runs-table.js';
+import { ReactionClaims } from './reaction-claims.js';
 import { createTables, tableDefinitions } from './tables.js';
 import type { CreateTablesOptions } from './tables.js';
 
@@ -25,6 +26,8 @@ export class Store {
   readonly apiTokens: ApiTokensTable;
   /** Batch rollouts and orchestrations: headers in the jobs table, their items in the returns table. */
   readonly runs: RunsTable;
+  /** Claims of reactions (a rule's answer to a cluster event), kept in the jobs table. */
+  readonly reactionClaims: ReactionClaims;
 
   constructor(
     private readonly client: DynamoDBClient,
@@ -40,6 +43,7 @@ export class Store {
     this.returns = new ReturnsTable(doc, names.returns.TableName, parsed);
     this.scheduleClaims = new ScheduleClaims(doc, names.jobs.TableName, parsed);
     this.apiTokens = new ApiTokensTable(doc, names.returns.TableName, parsed);
+    this.reactionClaims = new ReactionClaims(doc, names.jobs.TableName, parsed);
     this.runs = new RunsTable(doc, names.jobs.TableName, names.returns.TableName, parsed);
   }
 

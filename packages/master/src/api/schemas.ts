@@ -110,6 +110,8 @@ export const MinionViewSchema = z.object({
 export type MinionView = z.output<typeof MinionViewSchema>;
 
 export const ClusterEventSchema = z.object({
+  /** The same on every master's stream (a reaction claims the event by it). */
+  id: z.string(),
   tag: z.string(),
   at: z.number(),
   masterId: z.string(),

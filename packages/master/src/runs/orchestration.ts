@@ -31,7 +31,7 @@ import type { ClusterEvents } from '../events.js';
 import { MasterErrors } from '../errors.js';
 import type { JobService } from '../jobs.js';
 import type { KeyRegistry } from '../keys.js';
-import { taggedEvent } from '../reactions/tags.js';
+import { taggedEvent } from '../event-tags.js';
 import { runJobStep, succeeded, type JobStepSpec, type RunContext, type RunDriver, type RunEnd } from './job-step.js';
 
 /*

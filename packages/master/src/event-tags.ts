@@ -1,4 +1,5 @@
-import type { ClusterEvent } from '../events.js';
+import { compileGlob } from '@phoenix/protocol';
+import type { ClusterEvent } from './events.js';
 
 /**
  * The cluster's events as Salt-style tags, for reactor rules and `salt.wait_for_event`: Salt's
@@ -72,4 +73,35 @@ export function taggedEvent(event: ClusterEvent): TaggedEvent | undefined {
     default:
       return undefined;
   }
+}
+
+/** The placeholders of CLUSTER_TAGS: any one segment. */
+const PLACEHOLDERS = new Set(['ID', 'JID', 'RUNID']);
+
+/**
+ * Why a rule's tag glob is wrong, or undefined. A glob inside the cluster's namespace must be able
+ * to match one of the tags the cluster emits (`phoenix/minoin/*\/start` never would); one outside
+ * it is a minion's own tag (event.send) and may be anything.
+ */
+export function tagProblem(glob: string): string | undefined {
+  if (glob.trim() !== glob || glob === '' || /[\s\0]/.test(glob)) return 'a tag is one word, without spaces';
+  if (!glob.startsWith(CLUSTER_PREFIX)) return undefined;
+  let matches: (value: string) => boolean;
+  try {
+    matches = compileGlob(glob, false);
+  } catch (err) {
+    return `not a glob: ${(err as Error).message}`;
+  }
+  const segments = glob.split('/');
+  const possible = CLUSTER_TAGS.some((template) => {
+    const parts = template.split('/');
+    if (matches(parts.map((part) => (PLACEHOLDERS.has(part) ? 'x' : part)).join('/'))) return true;
+    return (
+      parts.length === segments.length &&
+      parts.every((part, i) => PLACEHOLDERS.has(part) || compileGlob(segments[i] as string, false)(part))
+    );
+  });
+  return possible
+    ? undefined
+    : `no event of the cluster has such a tag (they are ${CLUSTER_TAGS.join(', ')}; a minion's own events may not start with ${CLUSTER_PREFIX})`;
 }
