@@ -31,6 +31,16 @@ const RULES = [
     },
   },
 ];
+RULES.push({
+  name: 'state-fired',
+  event: 'state_result/*/announce',
+  run: {
+    target: '{{ data.id }}',
+    targetType: 'list',
+    function: 'test.echo',
+    args: ['{{ data.__id__ }} {{ data.result }}'],
+  },
+});
 const MINIONS = ['node-1', 'node-2', 'node-3', 'node-4'];
 
 const minions: Minion[] = [];
@@ -92,6 +102,7 @@ async function startCluster(): Promise<void> {
   await mkdir(tree, { recursive: true });
   await writeFile(join(tree, 'top.sls'), "base:\n  '*':\n    - hello\n");
   await writeFile(join(tree, 'hello.sls'), 'hello:\n  test.succeed_without_changes: []\n');
+  await writeFile(join(tree, 'fired.sls'), 'announce:\n  test.succeed_without_changes:\n    - fire_event: True\n');
   for (const id of ['m1', 'm2', 'm3']) {
     masters.push(
       await startMasterProcess(devstack(), dir(), processes, id, undefined, {
@@ -248,5 +259,31 @@ test(
         },
       );
     }
+  },
+);
+
+test(
+  'fire_event: True on a state sends its result as an event, which a rule reacts to once',
+  { timeout: 120_000 },
+  async () => {
+    await cluster();
+    const applied = json<{ jid: string }>(
+      await phoenix(['run', 'node-3', 'state.sls', 'fired', '--out', 'json'], env(masters[1])),
+    );
+    const event = await waitFor(
+      () => heard.find((e) => e.tag === 'minion/event' && e.data.tag === `state_result/${applied.jid}/node-3/announce`),
+      { what: 'the state result event', timeoutMs: 30_000 },
+    );
+    assert.equal(event.data.minionId, 'node-3');
+    assert.equal((event.data.data as { result?: unknown }).result, true);
+    const [job] = await waitFor(
+      async () => {
+        const found = await jobsBy('reactor:state-fired');
+        return found.length > 0 ? found : undefined;
+      },
+      { what: 'the reaction to the state result', timeoutMs: 30_000 },
+    );
+    assert.deepEqual(job?.args, ['announce True']);
+    assert.equal((await jobsBy('reactor:state-fired')).length, 1);
   },
 );
