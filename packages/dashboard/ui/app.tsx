@@ -9,6 +9,7 @@ import { Keys } from './keys.js';
 import { ClusterEventFeed, useLinkState } from './live.js';
 import { Login } from './login.js';
 import { Masters } from './masters.js';
+import { Runs } from './runs.js';
 import type { Whoami } from './types.js';
 
 type Session = { state: 'checking' } | { state: 'signed-out'; error?: string } | { state: 'signed-in'; who: Whoami };
@@ -80,6 +81,7 @@ function Dashboard({ who, onSignOut }: { who: Whoami; onSignOut: () => void }) {
         <Keys feed={feed} role={who.role} />
         <JobRunner role={who.role} />
         <JobHistory feed={feed} />
+        <Runs feed={feed} />
         <EventLog feed={feed} />
       </main>
     </>

@@ -68,3 +68,35 @@ export interface ClusterEvent {
   masterId: string;
   data: Record<string, unknown>;
 }
+
+export interface RunOutcome {
+  ok: boolean;
+  retcode: number;
+  at: number;
+  timedOut?: boolean;
+  missed?: string;
+}
+
+export interface RunRecord {
+  runId: string;
+  kind: 'batch' | 'orchestration';
+  title: string;
+  submitter: string;
+  status: 'running' | 'succeeded' | 'failed' | 'stopped';
+  createdAt: number;
+  drivers: string[];
+  lease?: { holder: string; until: number };
+  summary?: string;
+  steps: Record<string, { status: 'running' | 'done'; result?: boolean | null; comment?: string }>;
+}
+
+export interface RunView {
+  run: RunRecord;
+  items: Array<{
+    step: number;
+    minions: string[];
+    notConnected: string[];
+    jobs: Array<{ jid: string; minions: string[]; sentBy: string; outcomes: Record<string, RunOutcome> }>;
+  }>;
+  plan?: Array<{ id: string; function: string }>;
+}

@@ -9,7 +9,7 @@ import {
   type RunRecord,
 } from '@phoenix/store';
 import { route, type AnyRoute } from './route.js';
-import { orchestrationResults, orchestratorId } from '../runs/orchestration.js';
+import { orchestrationPlan, orchestrationResults, orchestratorId } from '../runs/orchestration.js';
 import type { ApiContext } from './context.js';
 
 /** A run as listed: what it is, who drives it, how far it got (its spec stays with the masters). */
@@ -55,6 +55,8 @@ export const RunViewSchema = z.object({
   items: z.array(RunStepItemsSchema),
   /** An orchestration: its id in outputs (`<master>_master`, Salt's) and its steps' results so far, as Salt's orchestrate runner returns them. */
   orchestrator: z.string().optional(),
+  /** An orchestration's steps, by index: their ID and function (run.steps is keyed by the same index). */
+  plan: z.array(z.object({ id: z.string(), function: z.string() })).optional(),
   results: z.record(z.string(), z.record(z.string(), z.unknown())).optional(),
 });
 
@@ -133,6 +135,7 @@ export function runRoutes(deps: ApiContext): AnyRoute[] {
         return {
           ...view,
           orchestrator: orchestratorId(loaded.run.originMaster),
+          plan: orchestrationPlan(loaded),
           results: await orchestrationResults(loaded, (jid) => deps.jobs.returns(jid)),
         };
       },

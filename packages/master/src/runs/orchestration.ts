@@ -643,6 +643,12 @@ async function waitForEvent(
   };
 }
 
+/** An orchestration's steps in plan order: what run.steps' indexes stand for. */
+export function orchestrationPlan(loaded: LoadedRun): Array<{ id: string; function: string }> {
+  const spec = OrchestrationSpecSchema.parse(loaded.run.spec);
+  return planRun(spec.chunks).map(({ chunk }) => ({ id: chunk.id, function: `${chunk.state}.${chunk.fun}` }));
+}
+
 /**
  * An orchestration's results as Salt's orchestrate runner returns them (the highstate outputter's
  * input), for the steps reported so far: each step's outcome, with the changes rebuilt from its
