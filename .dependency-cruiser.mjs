@@ -7,11 +7,12 @@ const MAY_IMPORT = {
   protocol: [],
   state: ['protocol'],
   store: ['protocol'],
-  dashboard: ['protocol'],
+  api: ['protocol', 'store'],
+  dashboard: ['protocol', 'api'],
   devstack: ['protocol', 'store'],
-  master: ['protocol', 'store', 'state', 'dashboard'],
+  master: ['protocol', 'store', 'state', 'api', 'dashboard'],
   minion: ['protocol', 'store', 'state'],
-  cli: ['protocol', 'store', 'state', 'devstack'],
+  cli: ['protocol', 'store', 'state', 'api', 'devstack'],
 };
 const PACKAGES = Object.keys(MAY_IMPORT);
 

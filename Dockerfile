@@ -11,6 +11,7 @@ COPY package.json package-lock.json ./
 COPY packages/protocol/package.json packages/protocol/
 COPY packages/store/package.json packages/store/
 COPY packages/state/package.json packages/state/
+COPY packages/api/package.json packages/api/
 COPY packages/devstack/package.json packages/devstack/
 COPY packages/master/package.json packages/master/
 COPY packages/minion/package.json packages/minion/
@@ -25,6 +26,10 @@ COPY docs docs
 RUN node scripts/release.js --out /release
 
 FROM node:20-bookworm-slim
+# Masters fetch git roots (states and pillar from git) with the system git and ssh.
+RUN apt-get update \
+ && apt-get install -y --no-install-recommends git openssh-client ca-certificates \
+ && rm -rf /var/lib/apt/lists/*
 COPY --from=build /release/ /tmp/release/
 RUN mkdir -p /opt/phoenix/releases \
  && tar -xzf /tmp/release/phoenix-*.tar.gz -C /opt/phoenix/releases \

@@ -15,6 +15,7 @@ import { zeromqBaseline } from './lib/baseline.js';
 import { onboarding, type OnboardingResult } from './lib/onboarding.js';
 import { cliRunTimes } from './lib/cli-time.js';
 import { noChangeHighstate, type HighstateResult } from './lib/highstate.js';
+import { gitUpdate, type GitUpdateResult } from './lib/gitfs.js';
 import { chaos, type ChaosResult } from './lib/chaos.js';
 import {
   benchToken,
@@ -242,6 +243,7 @@ function markdown(results: {
   failover?: { n: number; allAnswerMs: number };
   onboarding?: OnboardingResult;
   highstate?: HighstateResult;
+  gitfs?: GitUpdateResult;
   chaos?: ChaosResult;
 }): string {
   const m = results.machine;
@@ -264,6 +266,12 @@ function markdown(results: {
           `Onboarding: ${results.onboarding.n} instances launched through the simulator were all accepted, highstated and in service ${fmt(results.onboarding.allInServiceMs)} ms after the scale-up (${fmt(results.onboarding.instancesPerMinute)} a minute; real processes on this machine).`,
           `Propagation: a new master was in every minion's config ${fmt(results.onboarding.joinPropagationMs)} ms after the scale-up, and a removed one gone from every config ${fmt(results.onboarding.leavePropagationMs)} ms after the scale-down.`,
           '',
+        ]),
+    ...(results.gitfs === undefined
+      ? []
+      : [
+          '',
+          `Git roots: \`fileserver update\` on one of ${results.gitfs.masters} masters → every master serving the new commit (masters table): ${fmt(results.gitfs.allServingMs)} ms (median of ${results.gitfs.runsMs.map((ms) => fmt(ms, 0)).join(', ')}).`,
         ]),
     ...(results.highstate === undefined
       ? []
@@ -328,6 +336,8 @@ async function main(): Promise<void> {
       'chaos-rounds': { type: 'string', default: '5' },
       /** States in the no-change highstate tree (phoenix call --local); 0 skips it. */
       highstate: { type: 'string', default: '200' },
+      /** Masters serving a git root, timed from `fileserver update` to all serving the new commit; 0 skips it. */
+      gitfs: { type: 'string', default: '3' },
       'out-dir': { type: 'string', default: fileURLToPath(new URL('..', import.meta.url)) },
     },
     strict: true,
@@ -358,6 +368,15 @@ async function main(): Promise<void> {
     process.stderr.write(`bench: onboarding N=${count}\n`);
     onboardingResult = await onboarding(count, (step) => progress(count, step));
     process.stderr.write(`bench: onboarding ${JSON.stringify(onboardingResult)}\n`);
+  }
+  let gitResult: GitUpdateResult | undefined;
+  const gitMasters = Number(values.gitfs);
+  if (!Number.isInteger(gitMasters) || gitMasters < 0 || gitMasters > 10)
+    throw new Error('--gitfs: a whole number 0..10');
+  if (gitMasters > 0) {
+    process.stderr.write(`bench: git roots on ${gitMasters} masters\n`);
+    gitResult = await gitUpdate(gitMasters, repeats);
+    process.stderr.write(`bench: git roots ${JSON.stringify(gitResult)}\n`);
   }
   let chaosResult: ChaosResult | undefined;
   if (values.chaos !== undefined) {
@@ -390,6 +409,7 @@ async function main(): Promise<void> {
     ...(failoverResult === undefined ? {} : { failover: failoverResult }),
     ...(onboardingResult === undefined ? {} : { onboarding: onboardingResult }),
     ...(highstateResult === undefined ? {} : { highstate: highstateResult }),
+    ...(gitResult === undefined ? {} : { gitfs: gitResult }),
     ...(chaosResult === undefined ? {} : { chaos: chaosResult }),
   };
   await mkdir(values['out-dir'], { recursive: true });

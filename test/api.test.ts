@@ -533,6 +533,7 @@ test('openapi.json describes every route with its input and output schemas', asy
       'GET /healthz',
       'GET /metrics',
       'GET /readyz',
+      'POST /api/v1/fileserver/update',
       'POST /api/v1/jobs',
       'POST /api/v1/keys/{action}',
       'POST /api/v1/minions/{id}/disable',

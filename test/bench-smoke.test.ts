@@ -21,6 +21,7 @@ interface Results {
     cost: { masterRssKbPerMinion: number; masterCpuMsPerJob: number; swarmStartMs: number };
     cli: { phoenixRunMs: number; nodeMs: number; ratio: number };
   }>;
+  gitfs: { masters: number; allServingMs: number };
   highstate: {
     states: number;
     wholeCommandMs: number;
@@ -76,7 +77,11 @@ test('the benchmark runs end to end at N=5 and writes results.json and results.m
   assert.equal(results.highstate.states, 20, 'the no-change highstate ran its whole tree');
   for (const [key, value] of Object.entries(results.highstate)) positive(value, `highstate ${key}`);
 
+  assert.equal(results.gitfs.masters, 3, 'the git update was timed across three masters');
+  positive(results.gitfs.allServingMs, 'update to every master serving the new commit');
+
   const md = await readFile(join(dir(), 'results.md'), 'utf8');
+  assert.match(md, /Git roots: `fileserver update` on one of 3 masters/);
   assert.match(md, /No-change highstate of a 20-state tree/);
   assert.match(md, /^# Phoenix benchmark/);
   assert.match(md, /\| 5 \| [\d.]+ \| [\d.]+ \| [\d.]+ \|/);

@@ -303,6 +303,11 @@ function clusterContext(cluster: Template, exports: Record<string, string>): Con
     VpcId: 'vpc-0123456789abcdef0',
     AdminCidr: '10.0.0.0/16',
     ReleaseBucket: 'phoenix-releases',
+    StatesRepositoryUrl: 'https://git.example.com/ops/states.git',
+    StatesRepositorySecretArn: `arn:aws:secretsmanager:${REGION}:${ACCOUNT}:secret:phoenix/states-token-AbCdEf`,
+    PillarRepositoryUrl: 'git@git.example.com:ops/pillar-prod.git',
+    PillarRepositoryRef: 'release',
+    PillarRepositorySecretArn: `arn:aws:ssm:${REGION}:${ACCOUNT}:parameter/phoenix/pillar-deploy-key`,
     // Refs to the groups are their names.
     MasterGroup: `${CLUSTER_STACK}-masters`,
     MinionGroup: `web-prod-${REGION}`,
@@ -512,17 +517,23 @@ function policyStatements(template: Template): Statement[] {
       documents.push(resource.Properties?.PolicyDocument ?? null);
     }
     for (const document of documents) {
-      for (const statement of ((document as JsonObject).Statement ?? []) as JsonObject[]) {
+      // A statement or a resource under a condition counts as if the condition held.
+      for (const statement of (((document as JsonObject).Statement ?? []) as Json[]).map(whenTrue) as JsonObject[]) {
         if (statement.Effect !== 'Allow') continue;
         statements.push({
           role: name,
           actions: [statement.Action ?? []].flat() as string[],
-          resources: [statement.Resource ?? []].flat(),
+          resources: [statement.Resource ?? []].flat().map(whenTrue),
         });
       }
     }
   }
   return statements;
+}
+
+/** `Fn::If [condition, then, else]` as its `then`. */
+function whenTrue(value: Json): Json {
+  return isObject(value) && Array.isArray(value['Fn::If']) ? (value['Fn::If'][1] ?? null) : value;
 }
 
 const allowed = (statements: Statement[], role: string) =>
@@ -609,6 +620,14 @@ const READ = /^(Get|Describe|List|Query|Scan|BatchGet|Receive)/;
 /** An Auto Scaling group's ARN holds its id, unknown before it exists; its name pins it. */
 const GROUP_ARN =
   /^arn:\$\{AWS::Partition\}:autoscaling:\$\{AWS::Region\}:\$\{AWS::AccountId\}:autoScalingGroup:\*:autoScalingGroupName\/[^*]+$/;
+
+test("the masters may read the git repositories' secrets, exactly those", async () => {
+  const cluster = await loadTemplate(CLUSTER);
+  const statement = policyStatements(cluster).find((s) => s.actions.includes('ssm:GetParameter'));
+  assert.equal(statement?.role, 'MasterRole');
+  assert.deepEqual(statement?.actions, ['secretsmanager:GetSecretValue', 'ssm:GetParameter']);
+  assert.deepEqual(statement?.resources, [{ Ref: 'StatesRepositorySecretArn' }, { Ref: 'PillarRepositorySecretArn' }]);
+});
 
 test('no write action is granted on a wildcard resource', async () => {
   for (const path of [STATIC, CLUSTER]) {
@@ -978,6 +997,30 @@ test('a master launched from the template writes a master config its schema acce
     assert.equal(config.advertise, '10.0.1.23');
     assert.deepEqual(config.aws, { region: REGION, endpoints: {} }, 'on AWS only the region');
     assert.equal(config.tablePrefix, 'phoenix');
+    // The states and pillar repositories, their secrets by reference (a token for HTTPS, a key for SSH).
+    assert.deepEqual((config as unknown as { fileRoots: unknown }).fileRoots, {
+      base: [
+        {
+          git: 'https://git.example.com/ops/states.git',
+          auth: {
+            token: { secretsManager: `arn:aws:secretsmanager:${REGION}:${ACCOUNT}:secret:phoenix/states-token-AbCdEf` },
+            username: 'x-access-token',
+          },
+        },
+      ],
+    });
+    assert.deepEqual((config as unknown as { pillarRoots: unknown }).pillarRoots, {
+      base: [
+        {
+          git: 'git@git.example.com:ops/pillar-prod.git',
+          ref: 'release',
+          auth: {
+            sshKey: { ssm: `arn:aws:ssm:${REGION}:${ACCOUNT}:parameter/phoenix/pillar-deploy-key` },
+            username: 'x-access-token',
+          },
+        },
+      ],
+    });
     assert.deepEqual(config.api.tokens, [
       { name: 'admin', role: 'admin', sha256: createHash('sha256').update(adminToken).digest('hex') },
     ]);

@@ -53,8 +53,14 @@ test('phoenix up --detach, local scale 3 and down work from a script and leave n
   } finally {
     autoscaling.destroy();
   }
-  const instances = await descendantPids(cluster.pid);
-  assert.ok(instances.length >= 3, `instance processes run (found ${instances.length})`);
+  // The group lists an instance as soon as it is launched; its process follows a moment later.
+  const instances = await waitFor(
+    async () => {
+      const pids = await descendantPids(cluster.pid);
+      return pids.length >= 3 ? pids : undefined;
+    },
+    { what: 'three instance processes below the cluster', timeoutMs: 15_000 },
+  );
 
   const stopped = await phoenix(['down', '--out', 'json'], env());
   assert.equal(stopped.code, 0, stopped.stderr);

@@ -99,6 +99,7 @@ export async function startBenchMaster(
   dir: string,
   id: string,
   token: string,
+  extra: Record<string, unknown> = {},
 ): Promise<BenchMaster> {
   const pkiDir = join(dir, id, 'pki');
   await mkdir(pkiDir, { recursive: true });
@@ -113,6 +114,7 @@ export async function startBenchMaster(
     tablePrefix: devstack.tablePrefix,
     pkiDir,
     api: { tokens: [{ name: 'bench-admin', role: 'admin', sha256: createHash('sha256').update(token).digest('hex') }] },
+    ...extra,
   };
   const path = join(dir, `${id}.yaml`);
   await writeFile(path, JSON.stringify(config));

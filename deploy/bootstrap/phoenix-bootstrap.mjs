@@ -7,6 +7,7 @@
 //   phoenix-bootstrap.mjs master --region R --table-prefix P --cluster-keys-secret ARN
 //       --api-tokens-secret ARN --queue-url URL --master-group NAME --minion-group NAME
 //       [--highstate-failure ABANDON|CONTINUE] [--identity-certificate PEM] [--cluster-public-key KEY]
+//       [--states-repo URL [--states-ref REF] [--states-secret ARN]] [--pillar-repo URL [--pillar-ref REF] [--pillar-secret ARN]]
 //   phoenix-bootstrap.mjs minion --region R --table-prefix P --cluster-public-key KEY [--group NAME]
 //   phoenix-bootstrap.mjs master-list --region R --table-prefix P [--restart-command CMD] [--salt-port N]
 //   any role: [--no-start]   write everything, enable nothing (an image build, a test)
@@ -243,7 +244,27 @@ async function installUnit(unit, start) {
 
 // ---- the three roles ---------------------------------------------------------------------------
 
+/**
+ * A git root of the master's config from --<kind>-repo, --<kind>-ref, --<kind>-secret: the secret
+ * (a Secrets Manager or SSM ARN) is the token of an https:// remote, the deploy key of an SSH one.
+ */
+function gitRoot(options, kind) {
+  const url = options[`${kind}-repo`];
+  if (!url) return undefined;
+  const ref = options[`${kind}-ref`];
+  const arn = options[`${kind}-secret`];
+  const ssh = !/^https?:\/\//.test(url);
+  const source = !arn ? undefined : /^arn:[^:]+:ssm:/.test(arn) ? { ssm: arn } : { secretsManager: arn };
+  return {
+    git: url,
+    ...(ref ? { ref } : {}),
+    ...(source === undefined ? {} : { auth: ssh ? { sshKey: source } : { token: source } }),
+  };
+}
+
 function masterConfig({ facts, options, tokens, certificate }) {
+  const states = gitRoot(options, 'states');
+  const pillar = gitRoot(options, 'pillar');
   const groups = {
     [options['master-group']]: { role: 'masters' },
     [options['minion-group']]: { role: 'minions', onHighstateFailure: options['highstate-failure'] },
@@ -255,6 +276,8 @@ function masterConfig({ facts, options, tokens, certificate }) {
     tablePrefix: options['table-prefix'],
     pkiDir: PATHS.masterPki,
     api: { tokens },
+    ...(states === undefined ? {} : { fileRoots: { base: [states] } }),
+    ...(pillar === undefined ? {} : { pillarRoots: { base: [pillar] } }),
     reactor: {
       queueUrl: options['queue-url'],
       groups,
@@ -404,6 +427,12 @@ async function main(argv) {
       'minion-group': { type: 'string' },
       'highstate-failure': { type: 'string', default: 'ABANDON' },
       'identity-certificate': { type: 'string', default: '' },
+      'states-repo': { type: 'string', default: '' },
+      'states-ref': { type: 'string', default: '' },
+      'states-secret': { type: 'string', default: '' },
+      'pillar-repo': { type: 'string', default: '' },
+      'pillar-ref': { type: 'string', default: '' },
+      'pillar-secret': { type: 'string', default: '' },
       group: { type: 'string' },
       'restart-command': { type: 'string' },
       'salt-port': { type: 'string' },

@@ -1,4 +1,4 @@
-import type { IncomingMessage } from 'node:http';
+import { ApiClient, type HttpAnswer, type HttpRequest } from '@phoenix/api/client';
 import { readLocalApi } from './home.js';
 import { ProtocolErrors, PhoenixError, isPhoenixError } from '@phoenix/protocol/errors';
 import { CliErrors } from './errors.js';
@@ -53,38 +53,43 @@ async function readCa(file: string): Promise<string> {
 }
 
 /**
- * Opens one request with node:http (or node:https), not fetch: fetch loads its HTTP stack on
- * first use, which costs a CLI command more start-up than the rest of it together.
+ * The typed client of `@phoenix/api` over this CLI's transport; a refused request is
+ * PHX_CLI_API_ERROR carrying the API's message and code.
  */
-async function open(
-  api: ApiTarget,
-  method: string,
-  path: string,
-  body: unknown,
-  timeoutMs: number,
-): Promise<IncomingMessage> {
+export function apiClient(api: ApiTarget): ApiClient {
+  return new ApiClient({
+    transport: (request) => open(api, request),
+    token: api.token,
+    failure: (answer) =>
+      new PhoenixError(
+        CliErrors.PHX_CLI_API_ERROR,
+        `${answer.message ?? `HTTP ${answer.status}`} (${answer.code ?? answer.status})`,
+        answer.code === undefined ? {} : { details: { apiCode: answer.code } },
+      ),
+  });
+}
+
+/**
+ * Sends one request with node:http (or node:https), not fetch: fetch loads its HTTP stack on first
+ * use, which costs a CLI command more start-up than the rest of it together.
+ */
+async function open(api: ApiTarget, request: HttpRequest): Promise<HttpAnswer> {
   // Any master answers for the whole cluster: one that is gone (killed a moment ago) is passed over.
   for (const other of api.others ?? []) {
     try {
-      return await openOne(api, method, path, body, timeoutMs);
+      return await openOne(api, request);
     } catch (err) {
       if (!isPhoenixError(err, CliErrors.PHX_CLI_API_UNREACHABLE)) throw err;
       api = { ...api, url: other };
     }
   }
-  return openOne(api, method, path, body, timeoutMs);
+  return openOne(api, request);
 }
 
-async function openOne(
-  api: ApiTarget,
-  method: string,
-  path: string,
-  body: unknown,
-  timeoutMs: number,
-): Promise<IncomingMessage> {
+async function openOne(api: ApiTarget, request: HttpRequest): Promise<HttpAnswer> {
   let url: URL;
   try {
-    url = new URL(`${api.url}/api/v1${path}`);
+    url = new URL(`${api.url}${request.path}`);
   } catch {
     throw new PhoenixError(
       ProtocolErrors.PHX_CLI_USAGE,
@@ -92,23 +97,25 @@ async function openOne(
     );
   }
   const https = url.protocol === 'https:';
-  const { request } = https ? await import('node:https') : await import('node:http');
+  const { request: send } = https ? await import('node:https') : await import('node:http');
   // The system's CAs and the operator's: a private CA's API is trusted without trusting only it.
   const ca = https && api.ca !== undefined ? [...(await import('node:tls')).rootCertificates, api.ca] : undefined;
-  const payload = body === undefined ? undefined : JSON.stringify(body);
+  const { timeoutMs } = request;
   return new Promise((resolve, reject) => {
-    const req = request(
+    const req = send(
       url,
       {
-        method,
-        headers: {
-          authorization: `Bearer ${api.token}`,
-          ...(payload === undefined ? {} : { 'content-type': 'application/json' }),
-        },
+        method: request.method,
+        headers: request.headers,
+        // 0: no idle bound (a stream: a job's returns may be minutes apart; the server ends it).
         timeout: timeoutMs,
         ...(ca === undefined ? {} : { ca }),
+        ...(request.signal === undefined ? {} : { signal: request.signal }),
       },
-      resolve,
+      (response) => {
+        response.setEncoding('utf8');
+        resolve({ status: response.statusCode ?? 0, body: response as AsyncIterable<string> });
+      },
     );
     req.once('timeout', () =>
       req.destroy(new PhoenixError(CliErrors.PHX_CLI_API_UNREACHABLE, `no answer within ${timeoutMs / 1000} s`)),
@@ -118,66 +125,6 @@ async function openOne(
         new PhoenixError(CliErrors.PHX_CLI_API_UNREACHABLE, `cannot reach ${api.url}: ${err.message}`, { cause: err }),
       ),
     );
-    req.end(payload);
+    req.end(request.body);
   });
-}
-
-async function readAll(response: IncomingMessage): Promise<string> {
-  let text = '';
-  response.setEncoding('utf8');
-  for await (const chunk of response) text += chunk as string;
-  return text;
-}
-
-/** One JSON request to the API; an error answer becomes PHX_CLI_API_ERROR carrying the API's code. */
-export async function request<T>(
-  api: ApiTarget,
-  method: string,
-  path: string,
-  body?: unknown,
-  timeoutMs = 60_000,
-): Promise<T> {
-  const response = await open(api, method, path, body, timeoutMs);
-  const text = await readAll(response);
-  let payload: { error?: { code?: string; message?: string } } = {};
-  try {
-    payload = JSON.parse(text) as typeof payload;
-  } catch {
-    // An answer that is not JSON (a proxy's error page): the status says what happened.
-  }
-  const status = response.statusCode ?? 0;
-  if (status < 200 || status >= 300) {
-    const message = payload.error?.message ?? `HTTP ${status}`;
-    throw new PhoenixError(CliErrors.PHX_CLI_API_ERROR, `${message} (${payload.error?.code ?? status})`, {
-      details: { apiCode: payload.error?.code },
-    });
-  }
-  return payload as T;
-}
-
-/** Reads a server-sent-events stream, calling `onEvent` for each event until the server ends it. */
-export async function stream(
-  api: ApiTarget,
-  path: string,
-  onEvent: (event: string, data: unknown) => void,
-): Promise<void> {
-  // No idle timeout: a job's returns may be minutes apart; the server ends the stream.
-  const response = await open(api, 'GET', path, undefined, 0);
-  if (response.statusCode !== 200) {
-    response.resume();
-    throw new PhoenixError(CliErrors.PHX_CLI_API_ERROR, `the job stream answered HTTP ${response.statusCode}`);
-  }
-  response.setEncoding('utf8');
-  let buffer = '';
-  for await (const chunk of response) {
-    buffer += chunk as string;
-    let end: number;
-    while ((end = buffer.indexOf('\n\n')) >= 0) {
-      const block = buffer.slice(0, end);
-      buffer = buffer.slice(end + 2);
-      const event = /^event: (.*)$/m.exec(block)?.[1] ?? 'message';
-      const data = /^data: (.*)$/m.exec(block)?.[1];
-      onEvent(event, data === undefined ? undefined : (JSON.parse(data) as unknown));
-    }
-  }
 }

@@ -11,6 +11,7 @@ import type { RunsOptions } from './commands/runs.js';
 import type { OrchestrateOptions } from './commands/orchestrate.js';
 import type { ApiOptions } from './commands/masters.js';
 import type { MinionsOptions } from './commands/minions.js';
+import type { FileServerUpdateOptions } from './commands/fileserver.js';
 import type { TokenCreateOptions } from './commands/tokens.js';
 import { OUTPUT_FORMATS, RUN_OUTPUTS, type OutputFormat } from './output.js';
 
@@ -483,6 +484,37 @@ Start here:
   examples(masters, [['npx phoenix masters', '']]);
   masters.action(
     runs(outcome, async (options: ApiOptions) => (await import('./commands/masters.js')).masters(options)),
+  );
+
+  const fileserver = program
+    .command('fileserver')
+    .summary('the git roots of the state tree and pillar: update them on every master')
+    .description("Salt's fileserver runner. Only `update` is there.");
+  const fileserverUpdate = fileserver
+    .command('update')
+    .summary('every master fetches its git roots now; waits until every live master serves the new commits')
+    .description(
+      'Fetches the git remotes of fileRoots and pillarRoots on every master now (as salt-run fileserver.update), ' +
+        'then waits until every live master serves the commits the answering master fetched. ' +
+        'Exit status 1 when a root failed to update or a master did not follow in time.',
+    )
+    .addOption(
+      countOption(
+        '--wait <S>',
+        'seconds to wait for every master to serve the new commits, 0 to 3600, e.g. --wait 30',
+        0,
+        3600,
+      ).default(60),
+    );
+  apiOptions(fileserverUpdate);
+  examples(fileserverUpdate, [
+    ['npx phoenix fileserver update', 'after a push to the states or pillar repository'],
+    ['npx phoenix fileserver update --wait 0 --out json', 'do not wait for the other masters'],
+  ]);
+  fileserverUpdate.action(
+    runs(outcome, async (options: FileServerUpdateOptions) =>
+      (await import('./commands/fileserver.js')).fileServerUpdate(options),
+    ),
   );
 
   const minions = program

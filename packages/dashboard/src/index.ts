@@ -1,6 +1,6 @@
 import { createHash } from 'node:crypto';
 import { existsSync, readFileSync, readdirSync } from 'node:fs';
-import { join } from 'node:path';
+import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { PhoenixError } from '@phoenix/protocol';
 import { DashboardErrors } from './errors.js';
@@ -31,7 +31,23 @@ const VENDOR: Record<string, { specifier: string; path: string }> = {
   preact: { specifier: 'preact', path: 'vendor/preact.mjs' },
   'preact/hooks': { specifier: 'preact/hooks', path: 'vendor/preact-hooks.mjs' },
   'preact/jsx-runtime': { specifier: 'preact/jsx-runtime', path: 'vendor/preact-jsx-runtime.mjs' },
+  // The API's typed client (and routes.js beside it, which it imports), with its SSE parser.
+  '@phoenix/api/client': { specifier: '@phoenix/api/client', path: 'vendor/phoenix-api/client.js' },
+  'eventsource-parser': { specifier: 'eventsource-parser', path: 'vendor/eventsource-parser.js' },
 };
+
+/** A module's relative imports (`from './routes.js'`), served beside it. */
+const RELATIVE_IMPORT = /\b(?:import|export)\b[^'"`;]*?\bfrom\s*["'](\.\/[^"']+)["']/g;
+
+function addModule(assets: Map<string, DashboardAsset>, file: string, path: string): void {
+  if (assets.has(path)) return;
+  const body = readFileSync(file);
+  assets.set(path, { body, contentType: JS });
+  for (const match of body.toString('utf8').matchAll(RELATIVE_IMPORT)) {
+    const name = (match[1] as string).slice(2);
+    addModule(assets, join(dirname(file), name), `${path.slice(0, path.lastIndexOf('/') + 1)}${name}`);
+  }
+}
 
 /**
  * Reads the dashboard's files once: the compiled UI (`dist/src/ui`), the vendored modules, and the
@@ -51,7 +67,7 @@ export function loadDashboard(mount = '/ui/'): Dashboard {
   }
   const imports: Record<string, string> = {};
   for (const { specifier, path } of Object.values(VENDOR)) {
-    assets.set(path, { body: readFileSync(fileURLToPath(import.meta.resolve(specifier))), contentType: JS });
+    addModule(assets, fileURLToPath(import.meta.resolve(specifier)), path);
     imports[specifier] = `${mount}${path}`;
   }
   assets.set('style.css', { body: Buffer.from(STYLE_CSS), contentType: 'text/css; charset=utf-8' });

@@ -43,7 +43,13 @@ test('every module the UI imports is served: relative ones and the import map en
   const map = JSON.parse(/<script type="importmap">([\s\S]*?)<\/script>/.exec(text('index.html'))?.[1] ?? '{}') as {
     imports: Record<string, string>;
   };
-  assert.deepEqual(Object.keys(map.imports).sort(), ['preact', 'preact/hooks', 'preact/jsx-runtime']);
+  assert.deepEqual(Object.keys(map.imports).sort(), [
+    '@phoenix/api/client',
+    'eventsource-parser',
+    'preact',
+    'preact/hooks',
+    'preact/jsx-runtime',
+  ]);
   for (const url of Object.values(map.imports)) text(url.replace(/^\/ui\//, ''));
   const served = (from: string, specifier: string): string => {
     if (specifier in map.imports) return (map.imports[specifier] as string).replace(/^\/ui\//, '');

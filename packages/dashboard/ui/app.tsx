@@ -1,5 +1,6 @@
 import { useCallback, useEffect, useState } from 'preact/hooks';
-import { api, ApiFailure, tokenStore } from './api.js';
+import type { RouteOutput } from '@phoenix/api/client';
+import { ApiFailure, client, tokenStore } from './api.js';
 import { EventLog } from './event-log.js';
 import { errorText } from './format.js';
 import { Instances } from './instances.js';
@@ -10,7 +11,8 @@ import { ClusterEventFeed, useLinkState } from './live.js';
 import { Login } from './login.js';
 import { Masters } from './masters.js';
 import { Runs } from './runs.js';
-import type { Whoami } from './types.js';
+
+type Whoami = RouteOutput<'whoami'>;
 
 type Session = { state: 'checking' } | { state: 'signed-out'; error?: string } | { state: 'signed-in'; who: Whoami };
 
@@ -19,7 +21,8 @@ export function App() {
     tokenStore.get() === null ? { state: 'signed-out' } : { state: 'checking' },
   );
   const check = useCallback(() => {
-    api<Whoami>('/whoami')
+    client
+      .call('whoami')
       .then((who) => setSession({ state: 'signed-in', who }))
       .catch((err: unknown) => {
         if (err instanceof ApiFailure && err.status === 401) tokenStore.clear();

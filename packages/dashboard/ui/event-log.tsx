@@ -1,6 +1,6 @@
 import { useState } from 'preact/hooks';
 import { useClusterEvents, type ClusterEventFeed } from './live.js';
-import type { ClusterEvent } from './types.js';
+import type { ClusterEvent } from '@phoenix/api';
 
 const KEEP = 100;
 

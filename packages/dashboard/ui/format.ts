@@ -1,5 +1,5 @@
 import { ApiFailure } from './api.js';
-import type { MinionView } from './types.js';
+import type { MinionView } from '@phoenix/api';
 
 /** "12 s ago", "3 min ago": how old a timestamp is, for a table cell. */
 export function ago(at: number | undefined, now = Date.now()): string {

@@ -1,8 +1,8 @@
 import { useCallback, useEffect, useMemo, useRef, useState } from 'preact/hooks';
-import { api, ApiFailure } from './api.js';
+import { ApiFailure, client } from './api.js';
 import { ago, errorText, grainsSummary, searchText } from './format.js';
 import { useClusterEvents, type ClusterEventFeed } from './live.js';
-import type { KeyState, MinionView } from './types.js';
+import type { KeyState, MinionView } from '@phoenix/api';
 
 /** Tags that change what a minion's row shows; each event names the minion to read again. */
 const ROW_EVENTS = ['minion/', 'key/', 'lifecycle/', 'highstate/'];
@@ -17,8 +17,9 @@ async function loadAll(): Promise<Map<string, MinionView>> {
   let cursor: string | undefined;
   let pages = 0;
   do {
-    const query = cursor === undefined ? '' : `&cursor=${encodeURIComponent(cursor)}`;
-    const page = await api<{ minions: MinionView[]; cursor?: string }>(`/minions?limit=1000${query}`);
+    const page = await client.call('listMinions', {
+      query: { limit: 1000, ...(cursor === undefined ? {} : { cursor }) },
+    });
     for (const minion of page.minions) all.set(minion.minionId, minion);
     cursor = page.cursor;
   } while (cursor !== undefined && ++pages < MAX_PAGES);
@@ -77,7 +78,8 @@ export function Instances({ feed }: { feed: ClusterEventFeed }) {
         minionId,
         setTimeout(() => {
           timers.current.delete(minionId);
-          api<{ minion: MinionView }>(`/minions/${encodeURIComponent(minionId)}`)
+          client
+            .call('getMinion', { params: { id: minionId } })
             .then(({ minion }) => setMinions((old) => new Map(old).set(minionId, minion)))
             .catch((err: unknown) => {
               if (err instanceof ApiFailure && err.status === 404) {

@@ -1,9 +1,9 @@
 import { useCallback, useEffect, useMemo, useState } from 'preact/hooks';
-import { api } from './api.js';
+import { client } from './api.js';
 import { ago, errorText } from './format.js';
 import { coalesce, useClusterEvents, type ClusterEventFeed } from './live.js';
 import { ReturnsTable } from './returns.js';
-import type { Job, JobReturn } from './types.js';
+import type { Job, JobReturn } from '@phoenix/api';
 
 const PAGE = 25;
 
@@ -21,7 +21,8 @@ export function JobHistory({ feed }: { feed: ClusterEventFeed }) {
   const [detail, setDetail] = useState<Detail | undefined>();
 
   const reload = useCallback(() => {
-    api<{ jobs: Job[]; cursor?: string }>(`/jobs?limit=${PAGE}`)
+    client
+      .call('listJobs', { query: { limit: PAGE } })
       .then((page) => {
         setJobs(page.jobs);
         setCursor(page.cursor);
@@ -38,7 +39,8 @@ export function JobHistory({ feed }: { feed: ClusterEventFeed }) {
 
   const more = (): void => {
     if (cursor === undefined) return;
-    api<{ jobs: Job[]; cursor?: string }>(`/jobs?limit=${PAGE}&cursor=${encodeURIComponent(cursor)}`)
+    client
+      .call('listJobs', { query: { limit: PAGE, cursor } })
       .then((page) => {
         setJobs((old) => [...(old ?? []), ...page.jobs]);
         setCursor(page.cursor);
@@ -46,7 +48,8 @@ export function JobHistory({ feed }: { feed: ClusterEventFeed }) {
       .catch((err: unknown) => setError(errorText(err)));
   };
   const show = (jid: string): void => {
-    api<{ job: Job; returns: JobReturn[]; missing: string[] }>(`/jobs/${encodeURIComponent(jid)}`)
+    client
+      .call('getJob', { params: { jid } })
       .then((answer) =>
         setDetail({
           job: answer.job,

@@ -1,10 +1,17 @@
 import { useEffect, useRef, useState } from 'preact/hooks';
-import { api, readStream } from './api.js';
+import { ApiFailure, client } from './api.js';
 import { errorText } from './format.js';
 import { ReturnsTable } from './returns.js';
-import type { Job, JobReturn, Role } from './types.js';
+import type { JobReturn, Role, TargetType } from '@phoenix/api';
 
-const TARGET_TYPES = ['glob', 'list', 'grain', 'pcre', 'compound'] as const;
+// Every target type the API takes (`satisfies` fails the build when it gains one this list lacks).
+const TARGET_TYPES = Object.keys({
+  glob: true,
+  list: true,
+  grain: true,
+  pcre: true,
+  compound: true,
+} satisfies Record<TargetType, true>) as TargetType[];
 
 interface Run {
   jid: string;
@@ -29,7 +36,7 @@ export function parseArgs(text: string): unknown[] {
 /** Target + function + arguments → POST /jobs, then the returns as the job's stream delivers them. */
 export function JobRunner({ role }: { role: Role }) {
   const [target, setTarget] = useState('*');
-  const [targetType, setTargetType] = useState<(typeof TARGET_TYPES)[number]>('glob');
+  const [targetType, setTargetType] = useState<TargetType>('glob');
   const [fun, setFun] = useState('test.ping');
   const [args, setArgs] = useState('');
   const [error, setError] = useState<string | undefined>();
@@ -44,23 +51,20 @@ export function JobRunner({ role }: { role: Role }) {
     setError(undefined);
     stream.current?.abort();
     try {
-      const answer = await api<{ jid: string; minions: string[]; job: Job }>('/jobs', {
-        target,
-        targetType,
-        fun,
-        args: parseArgs(args),
-      });
+      const answer = await client.call('submitJob', { body: { target, targetType, fun, args: parseArgs(args) } });
+      if (!('jid' in answer)) throw new ApiFailure(500, 'PHX_API_INTERNAL', 'the API answered a job with a run');
       const current: Run = { jid: answer.jid, fun, expected: answer.minions, returns: new Map(), finished: false };
       setRun(current);
       const controller = new AbortController();
       stream.current = controller;
       const update = (change: Partial<Run>): void =>
         setRun((old) => (old?.jid === current.jid ? { ...old, ...change } : old));
-      await readStream(
-        `/jobs/${encodeURIComponent(answer.jid)}/stream`,
+      await client.stream(
+        'jobStream',
+        { params: { jid: answer.jid } },
         ({ event: kind, data }) => {
           if (kind === 'return') {
-            const ret = data as JobReturn;
+            const ret = data;
             setRun((old) =>
               old?.jid === current.jid ? { ...old, returns: new Map(old.returns).set(ret.minionId, ret) } : old,
             );
@@ -68,7 +72,7 @@ export function JobRunner({ role }: { role: Role }) {
             update({ finished: true });
           }
         },
-        controller.signal,
+        { signal: controller.signal },
       );
       update({ finished: true });
     } catch (err) {
@@ -85,7 +89,7 @@ export function JobRunner({ role }: { role: Role }) {
         <select
           name="targetType"
           value={targetType}
-          onChange={(e) => setTargetType(e.currentTarget.value as (typeof TARGET_TYPES)[number])}
+          onChange={(e) => setTargetType(e.currentTarget.value as TargetType)}
         >
           {TARGET_TYPES.map((t) => (
             <option key={t} value={t}>

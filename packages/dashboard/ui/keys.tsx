@@ -1,8 +1,8 @@
 import { useCallback, useEffect, useMemo, useState } from 'preact/hooks';
-import { api } from './api.js';
+import { client } from './api.js';
 import { errorText } from './format.js';
 import { coalesce, useClusterEvents, type ClusterEventFeed } from './live.js';
-import type { KeyInfo, Role } from './types.js';
+import type { KeyInfo, Role } from '@phoenix/api';
 
 type Action = 'accept' | 'reject' | 'delete';
 
@@ -13,7 +13,8 @@ export function Keys({ feed, role }: { feed: ClusterEventFeed; role: Role }) {
   const [busy, setBusy] = useState(false);
   const admin = role === 'admin';
   const reload = useCallback(() => {
-    api<{ keys: KeyInfo[] }>('/keys')
+    client
+      .call('listKeys')
       .then((answer) => {
         setKeys(answer.keys.filter((k) => k.state !== 'accepted').sort((a, b) => a.minionId.localeCompare(b.minionId)));
         setError(undefined);
@@ -29,7 +30,8 @@ export function Keys({ feed, role }: { feed: ClusterEventFeed; role: Role }) {
 
   const act = (action: Action, match: string, include = false): void => {
     setBusy(true);
-    api<{ changes: unknown[] }>(`/keys/${action}`, { match, include })
+    client
+      .call('changeKeys', { params: { action }, body: { match, include } })
       .then(() => setError(undefined))
       .catch((err: unknown) => setError(errorText(err)))
       .finally(() => {

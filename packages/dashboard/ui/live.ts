@@ -1,6 +1,6 @@
 import { useEffect, useRef, useState } from 'preact/hooks';
-import { readStream } from './api.js';
-import type { ClusterEvent } from './types.js';
+import type { ClusterEvent } from '@phoenix/api';
+import { client } from './api.js';
 
 export type LinkState = 'connecting' | 'live' | 'retrying';
 type Listener = (event: ClusterEvent) => void;
@@ -49,30 +49,25 @@ export class ClusterEventFeed {
   }
 
   async #run(): Promise<void> {
-    let pauseMs = 500;
-    let opened = 0;
-    while (!this.#abort.signal.aborted) {
-      try {
-        await readStream(
-          '/events',
-          ({ data }) => {
-            for (const listener of this.#listeners) listener(data as ClusterEvent);
+    // The client reopens the stream after a drop or a refusal, pausing longer each time (at most 10 s).
+    await client
+      .follow(
+        'events',
+        {},
+        ({ data }) => {
+          for (const listener of this.#listeners) listener(data);
+        },
+        {
+          signal: this.#abort.signal,
+          maxPauseMs: 10_000,
+          onOpen: () => this.#setState('live'),
+          onReconnect: () => {
+            for (const reload of this.#reloads) reload();
           },
-          this.#abort.signal,
-          () => {
-            this.#setState('live');
-            pauseMs = 500;
-            if (opened++ > 0) for (const reload of this.#reloads) reload();
-          },
-        );
-      } catch {
-        // Dropped or refused: retried below.
-      }
-      if (this.#abort.signal.aborted) return;
-      this.#setState('retrying');
-      await new Promise((resolve) => setTimeout(resolve, pauseMs));
-      pauseMs = Math.min(pauseMs * 2, 10_000);
-    }
+          onDrop: () => this.#setState('retrying'),
+        },
+      )
+      .catch(() => this.#setState('retrying'));
   }
 }
 

@@ -1,8 +1,8 @@
 import { useCallback, useEffect, useMemo, useState } from 'preact/hooks';
-import { api } from './api.js';
+import { client } from './api.js';
 import { ago, errorText } from './format.js';
 import { coalesce, useClusterEvents, type ClusterEventFeed } from './live.js';
-import type { MasterView } from './types.js';
+import type { MasterView } from '@phoenix/api';
 
 /** Liveness is a heartbeat's age, so the panel reads again every few seconds besides on events. */
 const POLL_MS = 5_000;
@@ -11,7 +11,8 @@ export function Masters({ feed }: { feed: ClusterEventFeed }) {
   const [masters, setMasters] = useState<MasterView[] | undefined>();
   const [error, setError] = useState<string | undefined>();
   const reload = useCallback(() => {
-    api<{ masters: MasterView[] }>('/masters')
+    client
+      .call('masters')
       .then((answer) => {
         setMasters(answer.masters.sort((a, b) => a.masterId.localeCompare(b.masterId)));
         setError(undefined);

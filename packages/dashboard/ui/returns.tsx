@@ -1,4 +1,4 @@
-import type { JobReturn } from './types.js';
+import type { JobReturn } from '@phoenix/api';
 
 /** One row per expected minion: its return as it arrived, or that it is still awaited (or never came). */
 export function ReturnsTable({

@@ -1,8 +1,8 @@
 import { useCallback, useEffect, useMemo, useState } from 'preact/hooks';
-import { api } from './api.js';
+import type { RunRecordView as RunRecord, RunView } from '@phoenix/api';
+import { client } from './api.js';
 import { ago, errorText } from './format.js';
 import { coalesce, useClusterEvents, type ClusterEventFeed } from './live.js';
-import type { RunRecord, RunView } from './types.js';
 
 /** A running run's minions change without an event each: the open one is read again this often. */
 const POLL_MS = 1_000;
@@ -45,7 +45,8 @@ export function Runs({ feed }: { feed: ClusterEventFeed }) {
   const [view, setView] = useState<RunView | undefined>();
 
   const reload = useCallback(() => {
-    api<{ runs: RunRecord[] }>('/runs?limit=20')
+    client
+      .call('listRuns', { query: { limit: 20 } })
       .then((answer) => {
         setRuns(answer.runs);
         setError(undefined);
@@ -64,7 +65,8 @@ export function Runs({ feed }: { feed: ClusterEventFeed }) {
     let stopped = false;
     let timer: ReturnType<typeof setTimeout> | undefined;
     const read = (): void => {
-      api<RunView>(`/runs/${encodeURIComponent(selected)}`)
+      client
+        .call('getRun', { params: { runId: selected } })
         .then((answer) => {
           if (stopped) return;
           setView(answer);

@@ -23,6 +23,40 @@ export async function stopProcess(child: ChildProcess, graceMs = 5_000): Promise
   child.stdin?.destroy();
 }
 
+/**
+ * The same for a process known only by its pid (a detached `phoenix up`, started by an earlier
+ * command): SIGCONT, SIGTERM, SIGKILL after `graceMs`, each end seen by polling /proc. Resolves
+ * `stopped` (it ended by itself), `killed` (it needed SIGKILL) or `alive` (not even SIGKILL ended it
+ * within `killWaitMs`).
+ */
+export async function stopPid(
+  pid: number,
+  graceMs = 5_000,
+  killWaitMs = 5_000,
+): Promise<'stopped' | 'killed' | 'alive'> {
+  const signal = (name: NodeJS.Signals): void => {
+    try {
+      process.kill(pid, name);
+    } catch {
+      // gone already (or never ours to signal): the polling below says which
+    }
+  };
+  signal('SIGCONT');
+  signal('SIGTERM');
+  if (await endsWithin(pid, graceMs)) return 'stopped';
+  signal('SIGKILL');
+  return (await endsWithin(pid, killWaitMs)) ? 'killed' : 'alive';
+}
+
+async function endsWithin(pid: number, ms: number): Promise<boolean> {
+  const deadline = Date.now() + ms;
+  while (await isRunning(pid)) {
+    if (Date.now() > deadline) return false;
+    await new Promise((resolve) => setTimeout(resolve, 50));
+  }
+  return true;
+}
+
 /** True while a process with this pid exists (and is not a zombie). */
 export async function isRunning(pid: number): Promise<boolean> {
   try {

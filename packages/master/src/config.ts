@@ -1,10 +1,12 @@
 import { z } from 'zod';
 import { validateDetailed } from 'node-cron';
 import { AwsSettingsSchema, compileTarget, loadConfig, TargetTypeSchema } from '@phoenix/protocol';
+import { gitSources, RootEntrySchema } from './gitfs/git-root.js';
 import { tagProblem } from './event-tags.js';
 
 const Port = z.int().min(0).max(65535);
-const Roots = z.record(z.string().regex(/^[A-Za-z0-9_.-]{1,64}$/), z.array(z.string().min(1)).min(1));
+/** Environment → roots in order: directories and git remotes (see gitfs/git-root.ts). */
+const Roots = z.record(z.string().regex(/^[A-Za-z0-9_.-]{1,64}$/), z.array(RootEntrySchema).min(1));
 
 export const ApiTokenSchema = z.strictObject({
   name: z.string().min(1),
@@ -198,126 +200,144 @@ const ScheduleSchema = z.array(ScheduleEntrySchema).superRefine((entries, ctx) =
   });
 });
 
-export const MasterConfigSchema = z.strictObject({
-  /** Unique in the cluster; defaults to the EC2 instance id or the host name plus the API port. */
-  id: z
-    .string()
-    .regex(/^[A-Za-z0-9][A-Za-z0-9._-]{0,127}$/)
-    .optional(),
-  /** Address the sockets bind to. */
-  bind: z.string().min(1).default('0.0.0.0'),
-  /** Address minions, peers and the CLI reach this master at (written to the masters table). */
-  advertise: z.string().min(1).default('127.0.0.1'),
-  ports: z
-    .strictObject({
-      enrol: Port.default(4505),
-      minion: Port.default(4506),
-      peer: Port.default(4507),
-      api: Port.default(8080),
-    })
-    .prefault({}),
-  aws: AwsSettingsSchema.prefault({}),
-  tablePrefix: z.string().min(1).default('phoenix'),
-  /** The cluster CURVE key pair: `cluster.pub` and `cluster.key` (Z85) in this directory. */
-  pkiDir: z.string().min(1),
-  api: z
-    .strictObject({
-      tokens: z.array(ApiTokenSchema).default([]),
-      /** HTTPS: PEM files of the certificate (chain) and its key; without them the API speaks HTTP. */
-      tls: z.strictObject({ certFile: z.string().min(1), keyFile: z.string().min(1) }).optional(),
-      /** How often tokens made with `phoenix tokens create` are re-read (revocations elsewhere land by then). */
-      tokenRefreshMs: z.int().min(1_000).max(3_600_000).default(10_000),
-      /** Event and job streams one token may hold open at once; one more is refused (429). */
-      streamsPerToken: z.int().min(1).max(10_000).default(32),
-    })
-    .prefault({}),
-  /** What strangers may ask of the enrol port; the README's "Limits and quarantine" says why. */
-  enrolment: z
-    .strictObject({
-      /** Pending keys the cluster holds at most; an enrolment of a new id beyond it is refused. */
-      maxPendingKeys: z.int().min(1).max(1_000_000).default(20_000),
-      /** Enrolments one connection may make that need the table: a burst, then `perSecond`. */
-      burst: z.int().min(1).max(1_000_000).default(20),
-      perSecond: z.number().positive().max(1_000_000).default(2),
-      /** Enrolments this master works on at once; one more is refused at once (its minion asks again). */
-      inFlight: z.int().min(1).max(100_000).default(256),
-    })
-    .prefault({}),
-  /** A minion whose messages masters refused `after` times within `windowMs` (cluster-wide) is quarantined. */
-  quarantine: z
-    .strictObject({
-      after: z.int().min(1).max(1_000_000).default(5),
-      windowMs: z.int().min(1_000).max(86_400_000).default(600_000),
-    })
-    .prefault({}),
-  heartbeatIntervalMs: z.int().min(50).max(60_000).default(2_000),
-  deadAfterMs: z.int().min(150).max(600_000).default(6_000),
-  /** Default time a CLI waits for returns, when the caller gives none. */
-  jobTimeoutMs: z.int().min(100).max(86_400_000).default(30_000),
-  /**
-   * A minion that connects is sent the jobs it missed that are still within their timeout (the
-   * default timeout is jobTimeoutMs), going back this far at most.
-   */
-  jobRedeliveryWindowMs: z.int().min(0).max(86_400_000).default(600_000),
-  /** How often this master heartbeats each minion connection (a minion fails over after missing a few). */
-  minionHeartbeatMs: z.int().min(50).max(60_000).default(1_000),
-  /** A minion's connection counts as gone when nothing was heard from it for this long. */
-  minionSilenceMs: z.int().min(100).max(600_000).default(30_000),
-  /**
-   * A terminated instance stays in the minion listings this long, then leaves them (`all=true`
-   * still shows it); its row carries the TTL attribute for DynamoDB to delete it then.
-   */
-  terminatedMinionRetentionMs: z
-    .int()
-    .min(1_000)
-    .max(90 * 86_400_000)
-    .default(900_000),
-  reactor: ReactorConfigSchema.prefault({}),
-  /**
-   * Grains a minion reports about itself are its own word. Pillar top files and grain targets match
-   * only grains the master vouches for (id, instance_id and naming grains from the lifecycle
-   * record, grains operators set through the master) unless these opt in to self-reported ones.
-   */
-  selfReportedGrains: z
-    .strictObject({ pillar: z.boolean().default(false), targeting: z.boolean().default(false) })
-    .prefault({}),
-  /** The state tree served to minions as `salt://` (Salt's file_roots), by environment. */
-  fileRoots: Roots.default({ base: ['/srv/salt'] }),
-  /** Pillar, rendered here per minion and never served raw (Salt's pillar_roots). */
-  pillarRoots: Roots.default({ base: ['/srv/pillar'] }),
-  fileServer: z
-    .strictObject({
-      /** How often the trees' content hash is recomputed for the masters table. */
-      hashIntervalMs: z.int().min(1_000).max(86_400_000).default(30_000),
-      /** One minion's pillar render may take this long. */
-      pillarTimeoutMs: z.int().min(1_000).max(3_600_000).default(60_000),
-      /** Pillar renders at once on this master (each runs in a worker thread). */
-      pillarConcurrency: z.int().min(1).max(64).default(4),
-      /** Pillar requests of one minion that may wait; more are answered PHX_MASTER_BUSY at once. */
-      pillarWaitingPerMinion: z.int().min(1).max(10_000).default(8),
-      /** File requests (read, hash, list) at once on this master, and per minion running and waiting. */
-      fileRequestsAtOnce: z.int().min(1).max(1_024).default(32),
-      fileRunningPerMinion: z.int().min(1).max(1_024).default(4),
-      fileWaitingPerMinion: z.int().min(1).max(10_000).default(64),
-    })
-    .prefault({}),
-  /**
-   * Batch rollouts and orchestrations: the master driving one holds a lease on it, renewed every
-   * third of `leaseMs`; every master looks each `sweepMs` for runs whose lease lapsed (their master
-   * died) and one of them resumes each.
-   */
-  runs: z
-    .strictObject({
-      leaseMs: z.int().min(1_000).max(600_000).default(15_000),
-      sweepMs: z.int().min(100).max(60_000).default(2_000),
-    })
-    .prefault({}),
-  /** Jobs the cluster runs on a schedule (a scheduled highstate, say); each tick fires once. */
-  schedule: ScheduleSchema.default([]),
-  /** On SIGTERM, how long a draining master waits for its minions to move to other masters. */
-  drainTimeoutMs: z.int().min(0).max(600_000).default(10_000),
-  logLevel: z.enum(['trace', 'debug', 'info', 'warn', 'error', 'fatal', 'silent']).default('info'),
-});
+export const MasterConfigSchema = z
+  .strictObject({
+    /** Unique in the cluster; defaults to the EC2 instance id or the host name plus the API port. */
+    id: z
+      .string()
+      .regex(/^[A-Za-z0-9][A-Za-z0-9._-]{0,127}$/)
+      .optional(),
+    /** Address the sockets bind to. */
+    bind: z.string().min(1).default('0.0.0.0'),
+    /** Address minions, peers and the CLI reach this master at (written to the masters table). */
+    advertise: z.string().min(1).default('127.0.0.1'),
+    ports: z
+      .strictObject({
+        enrol: Port.default(4505),
+        minion: Port.default(4506),
+        peer: Port.default(4507),
+        api: Port.default(8080),
+      })
+      .prefault({}),
+    aws: AwsSettingsSchema.prefault({}),
+    tablePrefix: z.string().min(1).default('phoenix'),
+    /** The cluster CURVE key pair: `cluster.pub` and `cluster.key` (Z85) in this directory. */
+    pkiDir: z.string().min(1),
+    api: z
+      .strictObject({
+        tokens: z.array(ApiTokenSchema).default([]),
+        /** HTTPS: PEM files of the certificate (chain) and its key; without them the API speaks HTTP. */
+        tls: z.strictObject({ certFile: z.string().min(1), keyFile: z.string().min(1) }).optional(),
+        /** How often tokens made with `phoenix tokens create` are re-read (revocations elsewhere land by then). */
+        tokenRefreshMs: z.int().min(1_000).max(3_600_000).default(10_000),
+        /** Event and job streams one token may hold open at once; one more is refused (429). */
+        streamsPerToken: z.int().min(1).max(10_000).default(32),
+      })
+      .prefault({}),
+    /** What strangers may ask of the enrol port; the README's "Limits and quarantine" says why. */
+    enrolment: z
+      .strictObject({
+        /** Pending keys the cluster holds at most; an enrolment of a new id beyond it is refused. */
+        maxPendingKeys: z.int().min(1).max(1_000_000).default(20_000),
+        /** Enrolments one connection may make that need the table: a burst, then `perSecond`. */
+        burst: z.int().min(1).max(1_000_000).default(20),
+        perSecond: z.number().positive().max(1_000_000).default(2),
+        /** Enrolments this master works on at once; one more is refused at once (its minion asks again). */
+        inFlight: z.int().min(1).max(100_000).default(256),
+      })
+      .prefault({}),
+    /** A minion whose messages masters refused `after` times within `windowMs` (cluster-wide) is quarantined. */
+    quarantine: z
+      .strictObject({
+        after: z.int().min(1).max(1_000_000).default(5),
+        windowMs: z.int().min(1_000).max(86_400_000).default(600_000),
+      })
+      .prefault({}),
+    heartbeatIntervalMs: z.int().min(50).max(60_000).default(2_000),
+    deadAfterMs: z.int().min(150).max(600_000).default(6_000),
+    /** Default time a CLI waits for returns, when the caller gives none. */
+    jobTimeoutMs: z.int().min(100).max(86_400_000).default(30_000),
+    /**
+     * A minion that connects is sent the jobs it missed that are still within their timeout (the
+     * default timeout is jobTimeoutMs), going back this far at most.
+     */
+    jobRedeliveryWindowMs: z.int().min(0).max(86_400_000).default(600_000),
+    /** How often this master heartbeats each minion connection (a minion fails over after missing a few). */
+    minionHeartbeatMs: z.int().min(50).max(60_000).default(1_000),
+    /** A minion's connection counts as gone when nothing was heard from it for this long. */
+    minionSilenceMs: z.int().min(100).max(600_000).default(30_000),
+    /**
+     * A terminated instance stays in the minion listings this long, then leaves them (`all=true`
+     * still shows it); its row carries the TTL attribute for DynamoDB to delete it then.
+     */
+    terminatedMinionRetentionMs: z
+      .int()
+      .min(1_000)
+      .max(90 * 86_400_000)
+      .default(900_000),
+    reactor: ReactorConfigSchema.prefault({}),
+    /**
+     * Grains a minion reports about itself are its own word. Pillar top files and grain targets match
+     * only grains the master vouches for (id, instance_id and naming grains from the lifecycle
+     * record, grains operators set through the master) unless these opt in to self-reported ones.
+     */
+    selfReportedGrains: z
+      .strictObject({ pillar: z.boolean().default(false), targeting: z.boolean().default(false) })
+      .prefault({}),
+    /** The state tree served to minions as `salt://` (Salt's file_roots), by environment. */
+    fileRoots: Roots.default({ base: ['/srv/salt'] }),
+    /** Pillar, rendered here per minion and never served raw (Salt's pillar_roots). */
+    pillarRoots: Roots.default({ base: ['/srv/pillar'] }),
+    fileServer: z
+      .strictObject({
+        /** How often the trees' content hash is recomputed for the masters table. */
+        hashIntervalMs: z.int().min(1_000).max(86_400_000).default(30_000),
+        /** One minion's pillar render may take this long. */
+        pillarTimeoutMs: z.int().min(1_000).max(3_600_000).default(60_000),
+        /** Pillar renders at once on this master (each runs in a worker thread). */
+        pillarConcurrency: z.int().min(1).max(64).default(4),
+        /** Pillar requests of one minion that may wait; more are answered PHX_MASTER_BUSY at once. */
+        pillarWaitingPerMinion: z.int().min(1).max(10_000).default(8),
+        /** File requests (read, hash, list) at once on this master, and per minion running and waiting. */
+        fileRequestsAtOnce: z.int().min(1).max(1_024).default(32),
+        fileRunningPerMinion: z.int().min(1).max(1_024).default(4),
+        fileWaitingPerMinion: z.int().min(1).max(10_000).default(64),
+        /** How often git roots are fetched (also on start and on `phoenix fileserver update`). */
+        fetchIntervalMs: z.int().min(1_000).max(86_400_000).default(60_000),
+        /** A file of a git root larger than this is not served (an error says so). */
+        maxFileBytes: z
+          .int()
+          .min(1)
+          .max(1024 * 1024 * 1024)
+          .default(64 * 1024 * 1024),
+        /** One git command (a fetch) may take this long. */
+        gitTimeoutMs: z.int().min(1_000).max(3_600_000).default(120_000),
+        /** Where git roots are mirrored and their commits checked out. */
+        gitCacheDir: z.string().min(1).default('/var/cache/phoenix/git'),
+      })
+      .prefault({}),
+    /**
+     * Batch rollouts and orchestrations: the master driving one holds a lease on it, renewed every
+     * third of `leaseMs`; every master looks each `sweepMs` for runs whose lease lapsed (their master
+     * died) and one of them resumes each.
+     */
+    runs: z
+      .strictObject({
+        leaseMs: z.int().min(1_000).max(600_000).default(15_000),
+        sweepMs: z.int().min(100).max(60_000).default(2_000),
+      })
+      .prefault({}),
+    /** Jobs the cluster runs on a schedule (a scheduled highstate, say); each tick fires once. */
+    schedule: ScheduleSchema.default([]),
+    /** On SIGTERM, how long a draining master waits for its minions to move to other masters. */
+    drainTimeoutMs: z.int().min(0).max(600_000).default(10_000),
+    logLevel: z.enum(['trace', 'debug', 'info', 'warn', 'error', 'fatal', 'silent']).default('info'),
+  })
+  .superRefine((config, ctx) => {
+    for (const problem of gitSources(config.fileRoots, config.pillarRoots).problems) {
+      ctx.addIssue({ code: 'custom', message: problem });
+    }
+  });
 export type MasterConfig = z.output<typeof MasterConfigSchema>;
 export type MasterConfigInput = z.input<typeof MasterConfigSchema>;
 

@@ -23,7 +23,8 @@ export const MasterErrors = defineErrors({
   },
   PHX_API_BODY_TOO_LARGE: { message: 'the request body is larger than the API accepts', status: 413 },
   PHX_API_NOT_READY: {
-    message: 'this master is not live in the masters table yet, or no longer (/readyz answers it)',
+    message:
+      "this master is not live in the masters table yet, or no longer (/readyz), or it is starting: it does not yet serve the cluster's commit of its git roots (/healthz)",
     status: 503,
   },
   PHX_API_INTERNAL: { message: 'the API failed on an unexpected error (a bug); the master logs it', status: 500 },
@@ -34,6 +35,25 @@ export const MasterErrors = defineErrors({
   PHX_MASTER_BUSY: {
     message: 'a fair share is used up (waiting requests of one minion, streams of one token): ask again later',
     status: 429,
+  },
+  PHX_GIT_MISSING: { message: 'a git root is configured and the git command does not run: install git' },
+  PHX_GIT_FAILED: {
+    message:
+      "a git root's fetch failed (remote unreachable, credentials refused) or its ref is gone; the last good commit is served",
+  },
+  PHX_GIT_REF_MOVED_BACK: {
+    message:
+      "a git root's ref moved back to an ancestor of the commit served (a forced push): not followed; push a new commit to roll back",
+  },
+  PHX_GIT_TREE_INVALID: {
+    message:
+      'a fetched commit is not served: its top file does not render, the root directory is missing, or it holds too many files',
+  },
+  PHX_GIT_REVISION_UNKNOWN: {
+    message: "a state run's commit is not on this master and cannot be fetched: run it again",
+  },
+  PHX_GIT_SECRET_UNREADABLE: {
+    message: "a git root's token or key could not be read from its file, Secrets Manager secret or SSM parameter",
   },
   PHX_ORCHESTRATION_INVALID: {
     message:

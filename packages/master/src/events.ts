@@ -1,4 +1,5 @@
 import { randomUUID } from 'node:crypto';
+import { EventEmitter } from 'node:events';
 import type { Logger } from 'pino';
 
 /** One thing that happened in the cluster, for logs and (through the API) for operators. */
@@ -17,7 +18,8 @@ export interface ClusterEvent {
  * the events peers relay, so any master's stream shows the whole cluster.
  */
 export class ClusterEvents {
-  readonly #listeners = new Set<(event: ClusterEvent) => void>();
+  // One listener per open event stream and a few of the master's own: no listener limit.
+  readonly #bus = new EventEmitter<{ event: [ClusterEvent] }>().setMaxListeners(0);
   readonly #masterId: string;
   readonly #log: Logger;
 
@@ -31,19 +33,19 @@ export class ClusterEvents {
     // A job's returns are one event each: at info they would be most of a busy master's log.
     if (tag === 'job/return') this.#log.debug({ event: tag, ...data }, tag);
     else this.#log.info({ event: tag, ...data }, tag);
-    for (const listener of this.#listeners) listener(event);
+    this.#bus.emit('event', event);
     return event;
   }
 
   /** An event a peer emitted: this master's listeners hear it too (it is logged where it happened). */
   relay(event: ClusterEvent): void {
     if (event.masterId === this.#masterId) return;
-    for (const listener of this.#listeners) listener(event);
+    this.#bus.emit('event', event);
   }
 
   /** Hears this master's events and those relayed from peers (`event.masterId` says whose). */
   on(listener: (event: ClusterEvent) => void): () => void {
-    this.#listeners.add(listener);
-    return () => this.#listeners.delete(listener);
+    this.#bus.on('event', listener);
+    return () => void this.#bus.off('event', listener);
   }
 }

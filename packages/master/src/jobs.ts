@@ -1,3 +1,4 @@
+import { EventEmitter } from 'node:events';
 import type { Logger } from 'pino';
 import {
   checkValue,
@@ -176,7 +177,8 @@ export class JobService {
   /** Grains operators set through the master, by minion (kept in the table as vouchedGrains). */
   readonly #operatorGrains = new Map<string, Readonly<Record<string, unknown>>>();
   readonly #lifecycleGroup = new Map<string, string>();
-  readonly #listeners = new Map<string, Set<(event: ReturnEvent) => void>>();
+  /** Return listeners by jid (the event name): a jid with none left is no key at all. */
+  readonly #listeners = new EventEmitter<Record<string, [ReturnEvent]>>().setMaxListeners(0);
   /** Expected minions of recent jobs, so a return can be checked without a table read. */
   readonly #recent = new Map<string, JobFacts>();
   readonly #returns: ReturnBatcher;
@@ -621,7 +623,7 @@ export class JobService {
 
   /** Tells this master's listeners of a return stored elsewhere (a peer forwarded it). */
   announce(event: ReturnEvent): void {
-    for (const listener of this.#listeners.get(event.jid) ?? []) {
+    for (const listener of this.#listeners.listeners(event.jid)) {
       // One listener's failure (a stream gone, say) is its own: the others still hear the return.
       try {
         listener(event);
@@ -633,13 +635,8 @@ export class JobService {
 
   /** Hears every return of `jid` stored from now on; returns the function that stops listening. */
   listen(jid: string, listener: (event: ReturnEvent) => void): () => void {
-    const set = this.#listeners.get(jid) ?? new Set();
-    set.add(listener);
-    this.#listeners.set(jid, set);
-    return () => {
-      set.delete(listener);
-      if (set.size === 0) this.#listeners.delete(jid);
-    };
+    this.#listeners.on(jid, listener);
+    return () => void this.#listeners.off(jid, listener);
   }
 
   async get(jid: string): Promise<JobRecord> {

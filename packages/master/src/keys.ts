@@ -1,3 +1,4 @@
+import { EventEmitter } from 'node:events';
 import type { Logger } from 'pino';
 import { compileTarget, keyFingerprint, MessageKeys, type KeyState, PhoenixError } from '@phoenix/protocol';
 import { ConditionFailedError, type MinionRecord, type Quarantine, type Store } from '@phoenix/store';
@@ -98,7 +99,7 @@ export class KeyRegistry {
   #reserved = 0;
   readonly #byId = new Map<string, AcceptedKey>();
   readonly #byPublicKey = new Map<string, AcceptedKey>();
-  readonly #listeners = new Set<(change: KeyChange, local: boolean) => void>();
+  readonly #changes = new EventEmitter<{ change: [KeyChange, boolean] }>().setMaxListeners(0);
   #lastRefresh = 0;
   #refreshing: Promise<void> | undefined;
 
@@ -157,8 +158,8 @@ export class KeyRegistry {
 
   /** Hears every key change: `local` when made on this master, else reported by a peer. */
   onChange(listener: (change: KeyChange, local: boolean) => void): () => void {
-    this.#listeners.add(listener);
-    return () => this.#listeners.delete(listener);
+    this.#changes.on('change', listener);
+    return () => void this.#changes.off('change', listener);
   }
 
   /**
@@ -476,7 +477,7 @@ export class KeyRegistry {
       this.#forget(change.minionId);
     }
     this.#log.info(change, 'key state changed');
-    for (const listener of this.#listeners) listener(change, local);
+    this.#changes.emit('change', change, local);
   }
 
   async #acceptedPublicKeyInTable(minionId: string): Promise<string | undefined> {

@@ -15,7 +15,7 @@ import {
   type MasterEndpoint,
   type MasterMessage,
 } from '@phoenix/protocol';
-import { Store, type MasterRecord } from '@phoenix/store';
+import { isLive, Store, type MasterRecord } from '@phoenix/store';
 import { RenderProcess } from '@phoenix/state';
 import { buildApi } from './api/server.js';
 import { TokenRegistry } from './api/token-registry.js';
@@ -31,7 +31,8 @@ import { ClusterEvents } from './events.js';
 import { MasterErrors } from './errors.js';
 import { FileServer } from './file-server/file-server.js';
 import { PillarRenderer } from './file-server/pillar-renderer.js';
-import { StateTree } from './file-server/state-tree.js';
+import { GitTrees } from './gitfs/git-trees.js';
+import { isGitRoot, type RootEntry } from './gitfs/git-root.js';
 import { AutoAcceptor } from './reactor/auto-accept.js';
 import { LifecycleConsumer } from './reactor/consumer.js';
 import { HighstateCoordinator } from './reactor/highstate.js';
@@ -142,7 +143,11 @@ export async function masterComponents(config: MasterConfig, baseLog: Logger): P
   const mastersMessage = (leaving = false): MasterMessage => ({
     v: WIRE_VERSION,
     t: 'masters',
-    masters: registry.live().map(endpoint),
+    // A starting master does not serve the cluster's tree yet: no minion is sent to it.
+    masters: registry
+      .live()
+      .filter((m) => m.status !== 'starting')
+      .map(endpoint),
     ...(leaving ? { draining: leaving } : {}),
   });
   // The lifecycle reactor: auto-accept, first highstate exactly once, lifecycle actions.
@@ -250,7 +255,29 @@ export async function masterComponents(config: MasterConfig, baseLog: Logger): P
       },
     },
   });
+  // Pillar templates, and the top files of fetched commits, run in a process that holds none of
+  // this master's secrets (see @phoenix/state).
+  const renderProcess = new RenderProcess({
+    onExit: ({ code, signal, stderr }) =>
+      log.warn({ code, signal, stderr: stderr.slice(-1000) }, 'the render process stopped; the next render starts one'),
+  });
+  // The state trees, directories and git remotes. Until this master serves the cluster's commit of
+  // every git root it is `starting`: in no minion's list and not healthy.
+  const gitTrees = new GitTrees({
+    fileRoots: config.fileRoots,
+    pillarRoots: config.pillarRoots,
+    cacheDir: config.fileServer.gitCacheDir,
+    fetchIntervalMs: config.fileServer.fetchIntervalMs,
+    maxFileBytes: config.fileServer.maxFileBytes,
+    gitTimeoutMs: config.fileServer.gitTimeoutMs,
+    renderTimeoutMs: config.fileServer.pillarTimeoutMs,
+    isolation: renderProcess,
+    aws: config.aws,
+    events,
+    log: log.child({ component: 'gitfs' }),
+  });
   const registry = new MasterRegistry({
+    status: gitTrees.ready ? 'active' : 'starting',
     store,
     minionCount: () => link.connectedCount,
     heartbeatMs: config.heartbeatIntervalMs,
@@ -301,6 +328,9 @@ export async function masterComponents(config: MasterConfig, baseLog: Logger): P
             .get(message.minionId)
             .then((record) => record && jobs.noteRecord(record))
             .catch(() => undefined);
+          return;
+        case 'peer-fileserver-update':
+          void gitTrees.update(`asked by ${message.from}`);
           return;
         default:
           return;
@@ -369,23 +399,25 @@ export async function masterComponents(config: MasterConfig, baseLog: Logger): P
           refusals,
         );
   // The state tree: salt:// files for minions, pillar rendered here for each minion alone.
-  const tree = new StateTree(config.fileRoots, config.pillarRoots);
-  // Pillar templates run in a process that holds none of this master's secrets (see @phoenix/state).
-  const renderProcess = new RenderProcess({
-    onExit: ({ code, signal, stderr }) =>
-      log.warn({ code, signal, stderr: stderr.slice(-1000) }, 'the render process stopped; the next render starts one'),
-  });
   const fileServer = new FileServer({
-    tree,
+    trees: gitTrees,
     pillar: new PillarRenderer({
-      files: tree.pillar,
+      files: (await gitTrees.at()).pillar,
       timeoutMs: config.fileServer.pillarTimeoutMs,
       concurrency: config.fileServer.pillarConcurrency,
       waitingPerMinion: config.fileServer.pillarWaitingPerMinion,
-      opts: { file_roots: config.fileRoots, pillar_roots: config.pillarRoots, master_id: id },
+      opts: {
+        file_roots: rootsForTemplates(config.fileRoots),
+        pillar_roots: rootsForTemplates(config.pillarRoots),
+        master_id: id,
+      },
       log: log.child({ component: 'pillar' }),
       isolation: renderProcess,
-      hostPath: async (path, kind) => (await tree.pillar.hostPath(path, kind)) ?? tree.files.hostPath(path, kind),
+      // Directories only: a git root's checkout is no path a template can name (opts shows its URL).
+      hostPath: async (path, kind) => {
+        const { tree } = await gitTrees.at();
+        return (await tree.pillar.hostPath(path, kind)) ?? tree.files.hostPath(path, kind);
+      },
     }),
     grainsOf: (minionId) => jobs.pillarGrains(minionId),
     files: {
@@ -418,12 +450,18 @@ export async function masterComponents(config: MasterConfig, baseLog: Logger): P
       // Rendered as pillar is: in the render process, from this master's roots.
       compiler: new OrchestrationCompiler({
         masterId: id,
-        files: tree.files,
-        pillarFiles: tree.pillar,
+        trees: async () => {
+          const served = await gitTrees.at();
+          return { files: served.tree.files, pillar: served.pillar };
+        },
         jobs,
         isolation: renderProcess,
         timeoutMs: config.fileServer.pillarTimeoutMs,
-        opts: { file_roots: config.fileRoots, pillar_roots: config.pillarRoots, master_id: id },
+        opts: {
+          file_roots: rootsForTemplates(config.fileRoots),
+          pillar_roots: rootsForTemplates(config.pillarRoots),
+          master_id: id,
+        },
       }),
       driver: orchestrationDriver({ events, keys, defaultTimeoutMs: config.jobTimeoutMs }),
     },
@@ -439,7 +477,7 @@ export async function masterComponents(config: MasterConfig, baseLog: Logger): P
     orchestrationExists: async (name, saltenv) => {
       const path = name.replace(/\./g, '/');
       for (const candidate of [`${path}.sls`, `${path}/init.sls`])
-        if ((await tree.files.locate(candidate, saltenv)) !== undefined) return true;
+        if ((await (await gitTrees.at()).tree.files.locate(candidate, saltenv)) !== undefined) return true;
       return false;
     },
     isolation: renderProcess,
@@ -466,6 +504,14 @@ export async function masterComponents(config: MasterConfig, baseLog: Logger): P
     events,
     masters: () => registry.all(),
     connectedMinions: () => link.connectedCount,
+    fileServer: {
+      starting: () => registry.status === 'starting',
+      update: async () => {
+        peers.broadcast({ v: WIRE_VERSION, t: 'peer-fileserver-update', from: id });
+        return gitTrees.update('phoenix fileserver update');
+      },
+      sent: () => fileServer.sent(),
+    },
     defaultJobTimeoutMs: config.jobTimeoutMs,
     refusals,
     streamsPerToken: config.api.streamsPerToken,
@@ -518,6 +564,27 @@ export async function masterComponents(config: MasterConfig, baseLog: Logger): P
     // Minions learn of every change at once, so none waits for a table poll to find a new master.
     link.broadcast(mastersMessage(draining));
   });
+  // Every read of the table tells the git roots what the other masters serve; every heartbeat
+  // tells the others what this one serves.
+  registry.onRefresh((rows) => {
+    registry.setFileServer({ gitCommits: gitTrees.commits(), fileServerErrors: gitTrees.errors() });
+    void gitTrees
+      .noteCluster(rows, id, (row) => isLive(row, config.deadAfterMs))
+      .catch((err: unknown) => log.warn({ err }, 'could not compare git commits with the other masters'));
+  });
+  events.on((event) => {
+    if (event.masterId === id && event.tag.startsWith('fileserver/')) {
+      registry.setFileServer({ gitCommits: gitTrees.commits(), fileServerErrors: gitTrees.errors() });
+    }
+  });
+  gitTrees.onReady(() => {
+    if (registry.status !== 'starting') return;
+    void registry
+      .setStatus('active')
+      .then(() => registry.refresh())
+      .then(() => events.emit('master/active', { commits: gitTrees.commits() }))
+      .catch((err: unknown) => log.warn({ err }, 'could not mark this master active'));
+  });
 
   const ports = (): MasterPorts => ({
     ...link.ports,
@@ -527,7 +594,7 @@ export async function masterComponents(config: MasterConfig, baseLog: Logger): P
   // Operators compare trees across masters (`phoenix masters`): the hash follows edits to the tree.
   const hashTree = async (): Promise<void> => {
     try {
-      registry.setTreeHash(await tree.hash());
+      registry.setTreeHash(await (await gitTrees.at()).tree.hash());
     } catch (err) {
       log.warn({ err }, 'could not hash the state tree');
     }
@@ -555,6 +622,8 @@ export async function masterComponents(config: MasterConfig, baseLog: Logger): P
     },
     // Started on the first pillar render; closed once nothing can ask for one.
     { name: 'render process', stop: () => renderProcess.close() },
+    // Checks that git runs, then fetches in the background; stopping ends a fetch in progress.
+    { name: 'git roots', start: () => gitTrees.start(), stop: () => gitTrees.stop() },
     { name: 'zap', start: () => zap.start(), stop: () => zap.close() },
     { name: 'minion link', start: () => link.start(), stop: () => link.close() },
     { name: 'peer mesh', start: () => peers.start(), stop: () => peers.close() },
@@ -622,6 +691,13 @@ export async function masterComponents(config: MasterConfig, baseLog: Logger): P
     { name: 'reactions', start: () => reactions.start(), stop: () => reactions.stop() },
   ];
   return { id, log, components, ports };
+}
+
+/** `opts.file_roots` in templates: directories, and git roots by URL (their credentials' sources stay here). */
+function rootsForTemplates(roots: Readonly<Record<string, readonly RootEntry[]>>): Record<string, string[]> {
+  return Object.fromEntries(
+    Object.entries(roots).map(([env, entries]) => [env, entries.map((e) => (isGitRoot(e) ? e.git : e))]),
+  );
 }
 
 /** A PEM file the config names; unreadable, the master does not start, saying which key and why. */

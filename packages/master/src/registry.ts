@@ -1,7 +1,8 @@
+import { EventEmitter } from 'node:events';
 import type { Logger } from 'pino';
 import { isLive, type MasterRecord, type MasterStatus, type NewMaster, type Store } from '@phoenix/store';
 
-export type MasterLiveness = 'live' | 'draining' | 'dead';
+export type MasterLiveness = 'starting' | 'live' | 'draining' | 'dead';
 
 export interface MasterView extends MasterRecord {
   liveness: MasterLiveness;
@@ -20,9 +21,13 @@ export class MasterRegistry {
   readonly #heartbeatMs: number;
   readonly #deadAfterMs: number;
   readonly #log: Logger;
-  readonly #listeners = new Set<(live: readonly MasterRecord[]) => void>();
-  #status: MasterStatus = 'active';
+  readonly #changes = new EventEmitter<{
+    change: [readonly MasterRecord[]];
+    refresh: [readonly MasterRecord[]];
+  }>().setMaxListeners(0);
+  #status: MasterStatus;
   #treeHash: string | undefined;
+  #fileServer: { gitCommits: Record<string, string>; fileServerErrors: string[] } | undefined;
   #timer: NodeJS.Timeout | undefined;
   #known: MasterRecord[] = [];
   #liveKey = '';
@@ -33,7 +38,10 @@ export class MasterRegistry {
     heartbeatMs: number;
     deadAfterMs: number;
     log: Logger;
+    /** `starting` for a master that must fetch its git trees before it takes minions. */
+    status?: MasterStatus;
   }) {
+    this.#status = options.status ?? 'active';
     this.#store = options.store;
     this.#minionCount = options.minionCount;
     this.#heartbeatMs = options.heartbeatMs;
@@ -51,11 +59,17 @@ export class MasterRegistry {
 
   /** Hears the live masters (this one included) whenever the set or a status changes. */
   onChange(listener: (live: readonly MasterRecord[]) => void): () => void {
-    this.#listeners.add(listener);
-    return () => this.#listeners.delete(listener);
+    this.#changes.on('change', listener);
+    return () => void this.#changes.off('change', listener);
   }
 
-  /** Live masters, active ones first, then draining ones. */
+  /** Hears every read of the table (each heartbeat): the rows, dead ones included. */
+  onRefresh(listener: (rows: readonly MasterRecord[]) => void): () => void {
+    this.#changes.on('refresh', listener);
+    return () => void this.#changes.off('refresh', listener);
+  }
+
+  /** Live masters, active ones first, then draining ones (starting ones too: minions are never sent those). */
   live(now = Date.now()): MasterRecord[] {
     return this.#known
       .filter((master) => isLive(master, this.#deadAfterMs, now))
@@ -78,6 +92,18 @@ export class MasterRegistry {
     this.#treeHash = hash;
   }
 
+  /** The commits of the git trees this master serves and their errors, written with the next heartbeat. */
+  setFileServer(state: { gitCommits: Record<string, string>; fileServerErrors: string[] }): void {
+    const changed = JSON.stringify(state) !== JSON.stringify(this.#fileServer);
+    this.#fileServer = state;
+    // A new commit is told at once: the others fetch it on reading it, and the operator sees it.
+    if (changed && this.#row !== undefined && this.#timer !== undefined) void this.#tick();
+  }
+
+  get status(): MasterStatus {
+    return this.#status;
+  }
+
   async setStatus(status: MasterStatus): Promise<void> {
     this.#status = status;
     await this.#write();
@@ -85,12 +111,13 @@ export class MasterRegistry {
 
   async refresh(): Promise<void> {
     this.#known = await this.#store.masters.list();
+    this.#changes.emit('refresh', this.#known);
     const live = this.live();
     const key = live.map((m) => `${m.masterId}/${m.status}/${m.host}/${m.ports.minion}`).join(',');
     if (key === this.#liveKey) return;
     this.#liveKey = key;
     this.#log.info({ masters: live.map((m) => `${m.masterId}:${m.status}`) }, 'live masters changed');
-    for (const listener of this.#listeners) listener(live);
+    this.#changes.emit('change', live);
   }
 
   async stop(): Promise<void> {
@@ -106,6 +133,7 @@ export class MasterRegistry {
         minionCount: this.#minionCount(),
         ...(this.#status === 'draining' ? { status: this.#status } : {}),
         ...(this.#treeHash === undefined ? {} : { treeHash: this.#treeHash }),
+        ...this.#fileServer,
       });
     } catch {
       // The row is gone (swept while this master was frozen, say): write it whole again.
@@ -120,6 +148,7 @@ export class MasterRegistry {
       ...this.#row,
       status: this.#status,
       ...(this.#treeHash === undefined ? {} : { treeHash: this.#treeHash }),
+      ...this.#fileServer,
       heartbeatAt: Date.now(),
       minionCount: this.#minionCount(),
     });
@@ -128,5 +157,5 @@ export class MasterRegistry {
 
 function liveness(master: MasterRecord, deadAfterMs: number, now: number): MasterLiveness {
   if (!isLive(master, deadAfterMs, now)) return 'dead';
-  return master.status === 'draining' ? 'draining' : 'live';
+  return master.status === 'draining' ? 'draining' : master.status === 'starting' ? 'starting' : 'live';
 }

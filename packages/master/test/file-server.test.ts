@@ -41,7 +41,7 @@ function server(files: { atOnce: number; runningPerMinion: number; waitingPerMin
     log,
   });
   return new FileServer({
-    tree,
+    trees: { at: () => Promise.resolve({ revision: undefined, tree, pillar: tree.pillar }) },
     pillar,
     grainsOf: () => undefined,
     files,

@@ -13,6 +13,8 @@ export const AwsSettingsSchema = z.strictObject({
       sqs: z.url().optional(),
       sns: z.url().optional(),
       autoscaling: z.url().optional(),
+      secretsmanager: z.url().optional(),
+      ssm: z.url().optional(),
     })
     .default({}),
   credentials: z.strictObject({ accessKeyId: z.string().min(1), secretAccessKey: z.string().min(1) }).optional(),

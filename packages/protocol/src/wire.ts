@@ -43,6 +43,11 @@ const RequestId = z
   .min(0)
   .max(2 ** 31);
 const SaltEnv = z.string().regex(/^[A-Za-z0-9_.-]{1,64}$/, 'an environment name');
+/**
+ * The revision of a master's git roots one file-server answer came from; a state run sends its
+ * first answer's with every later request, so the whole run sees one commit of each root.
+ */
+const Revision = z.string().min(1).max(8192);
 /** Bytes of the nonce a master issues for each minion connection. */
 export const NONCE_BYTES = 16;
 /** A file-server read returns at most this much per reply, so any file fits in messages. */
@@ -110,9 +115,17 @@ export const MinionMessageSchema = z.discriminatedUnion('t', [
     path: z.string().max(4096),
     env: SaltEnv,
     offset: z.int().min(0).optional(),
+    rev: Revision.optional(),
   }),
   /** Asks the master to render this minion's pillar (never sent raw: pillar_roots hold every minion's secrets). */
-  z.strictObject({ v: z.literal(WIRE_VERSION), t: z.literal('pillar'), id: MinionId, req: RequestId, env: SaltEnv }),
+  z.strictObject({
+    v: z.literal(WIRE_VERSION),
+    t: z.literal('pillar'),
+    id: MinionId,
+    req: RequestId,
+    env: SaltEnv,
+    rev: Revision.optional(),
+  }),
   z.strictObject({
     v: z.literal(WIRE_VERSION),
     t: z.literal('return'),
@@ -191,6 +204,8 @@ export const MasterMessageSchema = z.discriminatedUnion('t', [
     content: z.custom<Uint8Array>((value) => value instanceof Uint8Array, 'bytes').optional(),
     paths: z.array(z.string().max(4096)).max(100_000).optional(),
     pillar: z.record(z.string(), z.unknown()).optional(),
+    /** The revision answered from, when the master serves git roots. */
+    rev: Revision.optional(),
   }),
   z.strictObject({ v: z.literal(WIRE_VERSION), t: z.literal('revoked'), reason: z.string() }),
   /**
@@ -332,6 +347,12 @@ export const PeerMessageSchema = z.discriminatedUnion('t', [
     from: z.string().min(1).max(128),
     minionId: MinionId,
     grains: Grains,
+  }),
+  /** `phoenix fileserver update` reached another master: fetch the git roots now. */
+  z.strictObject({
+    v: z.literal(WIRE_VERSION),
+    t: z.literal('peer-fileserver-update'),
+    from: z.string().min(1).max(128),
   }),
 ]);
 export type PeerMessage = z.output<typeof PeerMessageSchema>;

@@ -43,7 +43,13 @@ export class MastersTable {
    */
   async heartbeat(
     masterId: string,
-    state: { minionCount: number; status?: MasterStatus; treeHash?: string },
+    state: {
+      minionCount: number;
+      status?: MasterStatus;
+      treeHash?: string;
+      gitCommits?: Record<string, string>;
+      fileServerErrors?: string[];
+    },
     now = Date.now(),
   ): Promise<MasterRecord> {
     return this.#table.update(
@@ -54,6 +60,8 @@ export class MastersTable {
         // Absent means unchanged here, not removed.
         ...(state.status === undefined ? {} : { status: state.status }),
         ...(state.treeHash === undefined ? {} : { treeHash: state.treeHash }),
+        ...(state.gitCommits === undefined ? {} : { gitCommits: state.gitCommits }),
+        ...(state.fileServerErrors === undefined ? {} : { fileServerErrors: state.fileServerErrors }),
         expiresAt: expiresAt(now, this.options.masterRetentionMs),
       },
       { expression: 'attribute_exists(masterId)' },

@@ -10,12 +10,17 @@ export const MasterRecordSchema = z.object({
   masterId: z.string(),
   host: z.string(),
   ports: z.object({ minion: z.number(), enrol: z.number(), peer: z.number(), api: z.number() }),
-  status: z.enum(['active', 'draining']),
+  /** `starting`: up, but not yet serving the cluster's commit of its git trees; in no minion's list. */
+  status: z.enum(['starting', 'active', 'draining']),
   heartbeatAt: epochMs,
   startedAt: epochMs,
   version: z.string(),
   minionCount: z.number(),
   treeHash: z.string().optional(),
+  /** The commit this master serves of each git root (`file:base:states` → commit id). */
+  gitCommits: z.record(z.string(), z.string()).optional(),
+  /** Why the last fetch or check of a git root failed (the last good commit is still served). */
+  fileServerErrors: z.array(z.string()).optional(),
   publicKey: z.string().optional(),
   instanceId: z.string().optional(),
   expiresAt: epochSeconds,

@@ -1,5 +1,8 @@
+import type { ApiClient } from '@phoenix/api/client';
+import type { JobReturn, RunView, TargetType } from '@phoenix/api';
+import { PhoenixError } from '@phoenix/protocol/errors';
 import { formatHighstate } from '@phoenix/state/highstate-output';
-import { request, type ApiTarget } from '../api-client.js';
+import { CliErrors } from '../errors.js';
 import { yaml, type RUN_OUTPUTS } from '../output.js';
 
 /** What `phoenix run -b` sends besides the job itself. */
@@ -9,31 +12,7 @@ export interface BatchOptions {
   maxFailures?: string;
 }
 
-interface Outcome {
-  ok: boolean;
-  retcode: number;
-  at: number;
-  timedOut?: boolean;
-  missed?: string;
-}
-
-interface RunView {
-  run: { runId: string; status: string; summary?: string; drivers: string[] };
-  items: Array<{
-    step: number;
-    minions: string[];
-    skipped: Array<{ minionId: string; reason: string }>;
-    notConnected: string[];
-    jobs: Array<{ jid: string; minions: string[]; sentAt: number; outcomes: Record<string, Outcome> }>;
-  }>;
-}
-
-interface Return {
-  minionId: string;
-  success: boolean;
-  retcode: number;
-  ret: unknown;
-}
+type Return = Pick<JobReturn, 'minionId' | 'success' | 'retcode' | 'ret'>;
 
 /** How often the run is read while it goes on: it is driven by a master, maybe not this one. */
 const POLL_MS = 500;
@@ -45,24 +24,27 @@ const POLL_MS = 500;
  * at its failure limit; 3 only minions that were not connected are missing.
  */
 export async function batchRun(
-  api: ApiTarget,
+  client: ApiClient,
   job: {
     target: string | string[];
-    targetType: string;
+    targetType: TargetType;
     fun: string;
     args: unknown[];
     kwargs: Record<string, unknown>;
     timeoutMs: number;
   },
   batch: BatchOptions,
-  options: { out: (typeof RUN_OUTPUTS)[number]; colour: boolean; async: boolean },
+  options: { out: (typeof RUN_OUTPUTS)[number]; colour: boolean; async: boolean; timeoutMs: number },
 ): Promise<number> {
-  const submitted = await request<{
-    runId: string;
-    minions: string[];
-    skipped: RunView['items'][0]['skipped'];
-    notConnected: string[];
-  }>(api, 'POST', '/jobs', { ...job, batch });
+  const answer = await client.call('submitJob', { body: { ...job, batch } });
+  if (!('runId' in answer))
+    throw new PhoenixError(CliErrors.PHX_CLI_API_ERROR, 'the API answered a rollout with a job');
+  const submitted = {
+    runId: answer.runId,
+    minions: answer.minions,
+    skipped: answer.skipped,
+    notConnected: answer.notConnected,
+  };
   const { runId, skipped, notConnected } = submitted;
   if (options.async) {
     process.stdout.write(options.out === 'json' ? `${JSON.stringify(submitted)}\n` : `${runId}\n`);
@@ -78,7 +60,7 @@ export async function batchRun(
   const fetched = new Map<string, Map<string, Return>>();
   let view: RunView;
   for (;;) {
-    view = await request<RunView>(api, 'GET', `/runs/${runId}`);
+    view = await client.call('getRun', { params: { runId } });
     const done = view.run.status !== 'running';
     for (const sent of view.items[0]?.jobs ?? []) {
       if (!announced.has(sent.jid)) {
@@ -89,8 +71,8 @@ export async function batchRun(
       if (settled.length === 0) continue;
       // The returns themselves are in the job: read it again only when it has returns not shown yet.
       if (settled.some(([, o]) => o.timedOut !== true && o.missed === undefined)) {
-        const answer = await request<{ returns: Return[] }>(api, 'GET', `/jobs/${sent.jid}`);
-        fetched.set(sent.jid, new Map(answer.returns.map((r) => [r.minionId, r])));
+        const stored = await client.call('getJob', { params: { jid: sent.jid } });
+        fetched.set(sent.jid, new Map(stored.returns.map((r) => [r.minionId, r])));
       }
       for (const [id, outcome] of settled) {
         shown.add(id);

@@ -1,3 +1,4 @@
+import { stopPid } from '@phoenix/devstack/processes';
 import { readConnectionFile, removeConnectionFile } from '../connection-file.js';
 import { processAlive } from '../home.js';
 import { emit, type OutputFormat } from '../output.js';
@@ -16,18 +17,12 @@ export async function down(options: { out?: OutputFormat }): Promise<number> {
     await emit(out, { status: 'stopped', wasRunning: false }, () => 'No local cluster is running.');
     return 0;
   }
-  process.kill(file.pid, 'SIGTERM');
   // It stops its instances and emulators first; a cluster that hangs longer is killed outright.
-  const forced = !(await exitsWithin(file.pid, 30_000));
-  if (forced) {
-    process.kill(file.pid, 'SIGKILL');
-    if (!(await exitsWithin(file.pid, 5_000))) {
-      throw new PhoenixError(
-        CliErrors.PHX_CLI_LOCAL_CLUSTER_FAILED,
-        `the local cluster (pid ${file.pid}) does not exit`,
-      );
-    }
+  const ended = await stopPid(file.pid, 30_000, 5_000);
+  if (ended === 'alive') {
+    throw new PhoenixError(CliErrors.PHX_CLI_LOCAL_CLUSTER_FAILED, `the local cluster (pid ${file.pid}) does not exit`);
   }
+  const forced = ended === 'killed';
   await removeConnectionFile();
   await emit(out, { status: 'stopped', wasRunning: true, pid: file.pid, forced }, () =>
     forced
@@ -35,13 +30,4 @@ export async function down(options: { out?: OutputFormat }): Promise<number> {
       : `Local cluster (pid ${file.pid}) stopped.`,
   );
   return 0;
-}
-
-async function exitsWithin(pid: number, ms: number): Promise<boolean> {
-  const deadline = Date.now() + ms;
-  while (processAlive(pid)) {
-    if (Date.now() > deadline) return false;
-    await new Promise((resolve) => setTimeout(resolve, 50));
-  }
-  return true;
 }

@@ -1,5 +1,7 @@
-import { resolveApi, request } from '../api-client.js';
+import type { RouteOutput } from '@phoenix/api';
 import { isPhoenixError } from '@phoenix/protocol/errors';
+import { apiClient, resolveApi } from '../api-client.js';
+import { CliErrors } from '../errors.js';
 import { emit, type OutputFormat } from '../output.js';
 
 export interface JobsOptions {
@@ -10,20 +12,9 @@ export interface JobsOptions {
   ca?: string;
 }
 
-interface Job {
-  jid: string;
-  fun: string;
-  target: string;
-  submitter: string;
-  expected: string[];
-  skipped?: Array<{ minionId: string; reason: string }>;
-  notConnected?: string[];
-}
-
 /** `phoenix jobs list`: the job cache, readable from any master. */
 export async function list(options: JobsOptions): Promise<number> {
-  const api = await resolveApi(options);
-  const page = await request<{ jobs: Job[] }>(api, 'GET', `/jobs?limit=${options.limit ?? 50}`);
+  const page = await apiClient(await resolveApi(options)).call('listJobs', { query: { limit: options.limit ?? 50 } });
   await emit(options.out ?? 'text', page, () =>
     page.jobs.length === 0
       ? 'No jobs.'
@@ -39,27 +30,22 @@ export async function list(options: JobsOptions): Promise<number> {
 
 /** `phoenix jobs show JID`: one job's returns, and who has not returned. */
 export async function show(jid: string, options: JobsOptions): Promise<number> {
-  const api = await resolveApi(options);
-  let shown: {
-    job: Job;
-    returns: Array<{ minionId: string; success: boolean; ret: unknown }>;
-    missing: string[];
-    notConnected?: string[];
-  };
+  const client = apiClient(await resolveApi(options));
+  let shown: RouteOutput<'getJob'>;
   try {
-    shown = await request<typeof shown>(api, 'GET', `/jobs/${encodeURIComponent(jid)}`);
+    shown = await client.call('getJob', { params: { jid } });
   } catch (err) {
     // A batch rollout's id (phoenix run -b --async prints it): shown as the run it is.
-    if (!isPhoenixError(err, 'PHX_CLI_API_ERROR') || err.details.apiCode !== 'PHX_API_NOT_FOUND') throw err;
+    if (!isPhoenixError(err, CliErrors.PHX_CLI_API_ERROR) || err.details.apiCode !== 'PHX_API_NOT_FOUND') throw err;
     const { showRun } = await import('./runs.js');
-    return showRun(api, jid, options.out ?? 'text', err);
+    return showRun(client, jid, options.out ?? 'text', err);
   }
   await emit(options.out ?? 'text', shown, () =>
     [
       `${shown.job.jid}  ${shown.job.fun}  ${shown.job.target}`,
       ...shown.returns.map((r) => `  ${r.minionId}: ${r.success ? 'ok' : 'failed'}  ${JSON.stringify(r.ret)}`),
       ...shown.missing.map((id) => `  ${id}: no return`),
-      ...(shown.notConnected ?? []).map((id) => `  ${id}: not connected`),
+      ...shown.notConnected.map((id) => `  ${id}: not connected`),
       ...(shown.job.skipped ?? []).map((s) => `  ${s.minionId}: skipped: ${s.reason}`),
     ].join('\n'),
   );

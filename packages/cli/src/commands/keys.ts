@@ -1,8 +1,9 @@
-import { resolveApi, request } from '../api-client.js';
+import type { KeyInfo, KeyState } from '@phoenix/api';
+import { apiClient, resolveApi } from '../api-client.js';
 import { emit, type OutputFormat } from '../output.js';
 
 export interface KeysOptions {
-  state?: string;
+  state?: KeyState;
   include?: boolean;
   fingerprint?: string;
   out?: OutputFormat;
@@ -11,24 +12,11 @@ export interface KeysOptions {
   ca?: string;
 }
 
-interface KeyInfo {
-  minionId: string;
-  state: string;
-  fingerprint: string;
-  contested?: boolean;
-  quarantined?: { reason: string };
-}
-interface KeyChange {
-  minionId: string;
-  from: string;
-  to: string;
-}
-
 /** `phoenix keys list`: salt-key -L for the cluster-wide key store, through any master's API. */
 export async function list(pattern: string, options: KeysOptions): Promise<number> {
-  const api = await resolveApi(options);
-  const query = new URLSearchParams({ match: pattern, ...(options.state ? { state: options.state } : {}) });
-  const { keys: found } = await request<{ keys: KeyInfo[] }>(api, 'GET', `/keys?${query.toString()}`);
+  const { keys: found } = await apiClient(await resolveApi(options)).call('listKeys', {
+    query: { match: pattern, ...(options.state ? { state: options.state } : {}) },
+  });
   await emit(options.out ?? 'text', { keys: found }, () => formatKeys(found));
   return 0;
 }
@@ -39,16 +27,18 @@ export async function change(
   pattern: string,
   options: KeysOptions,
 ): Promise<number> {
-  const api = await resolveApi(options);
-  const { changes } = await request<{ changes: KeyChange[] }>(api, 'POST', `/keys/${action}`, {
-    match: pattern,
-    include: options.include === true,
-    ...(options.fingerprint === undefined ? {} : { fingerprint: options.fingerprint }),
+  const { changes } = await apiClient(await resolveApi(options)).call('changeKeys', {
+    params: { action },
+    body: {
+      match: pattern,
+      include: options.include === true,
+      ...(options.fingerprint === undefined ? {} : { fingerprint: options.fingerprint }),
+    },
   });
   await emit(options.out ?? 'text', { changes }, () =>
     changes.length === 0
       ? `No key matching "${pattern}" could be ${action === 'delete' ? 'deleted' : `${action}ed`}.`
-      : changes.map((c) => `${c.minionId}: ${c.from} -> ${c.to}`).join('\n'),
+      : changes.map((c) => `${c.minionId}: ${c.from ?? 'none'} -> ${c.to}`).join('\n'),
   );
   return 0;
 }

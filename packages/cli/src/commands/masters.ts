@@ -1,4 +1,5 @@
-import { resolveApi, request } from '../api-client.js';
+import type { MasterView } from '@phoenix/api';
+import { apiClient, resolveApi } from '../api-client.js';
 import { emit, type OutputFormat } from '../output.js';
 
 export interface ApiOptions {
@@ -8,34 +9,25 @@ export interface ApiOptions {
   ca?: string;
 }
 
-interface MasterView {
-  masterId: string;
-  host: string;
-  ports: { minion: number; api: number };
-  status: string;
-  liveness: 'live' | 'draining' | 'dead';
-  heartbeatAt: number;
-  minionCount: number;
-  version: string;
-  treeHash?: string;
-}
-
 /** `phoenix masters`: every master in the table, live, draining or dead, as any master sees it. */
 export async function masters(options: ApiOptions): Promise<number> {
-  const api = await resolveApi(options);
-  const { masters: list } = await request<{ masters: MasterView[] }>(api, 'GET', '/masters');
+  const { masters: list } = await apiClient(await resolveApi(options)).call('masters');
   const now = Date.now();
   const differing = treesDiffering(list);
   await emit(
     options.out ?? 'text',
     { masters: list.map((m) => ({ ...m, treeDiffers: differing.has(m.masterId) })) },
     () => {
-      const lines = list.map(
-        (m) =>
-          `${m.masterId.padEnd(24)} ${m.liveness.padEnd(9)} ${`${m.host}:${m.ports.minion}`.padEnd(22)} ` +
+      const lines = list.flatMap((m) => [
+        `${m.masterId.padEnd(24)} ${m.liveness.padEnd(9)} ${`${m.host}:${m.ports.minion}`.padEnd(22)} ` +
           `${String(m.minionCount).padStart(6)} minions  tree ${(m.treeHash ?? 'unknown').slice(0, 12).padEnd(12)}` +
           `${differing.has(m.masterId) ? ' DIFFERS' : ''}  heartbeat ${((now - m.heartbeatAt) / 1000).toFixed(1)} s ago`,
-      );
+        // The commit of each git root (kind:environment:name), then what failed.
+        ...Object.entries(m.gitCommits ?? {})
+          .sort(([a], [b]) => a.localeCompare(b))
+          .map(([key, commit]) => `    ${key.padEnd(32)} ${commit.slice(0, 12)}`),
+        ...(m.fileServerErrors ?? []).map((error) => `    ERROR ${error}`),
+      ]);
       if (differing.size > 0) {
         lines.push(
           '',

@@ -1,21 +1,24 @@
-import { resolveApi, request } from '../api-client.js';
+import type { KeyState, LifecycleState, MinionView, RouteInput } from '@phoenix/api';
+import { apiClient, resolveApi } from '../api-client.js';
 import { emit, type OutputFormat } from '../output.js';
 import { ProtocolErrors, PhoenixError } from '@phoenix/protocol/errors';
 
-interface MinionView {
-  minionId: string;
-  keyState?: string;
-  lifecycle?: { state: string; group: string };
-  connectedMaster?: string;
-  connected: boolean;
-  grains: Record<string, unknown>;
-  highstate?: { result?: string; finishedAt?: number };
-  disabled?: { by: string; reason: string };
-  contested?: { fingerprints: string[] };
-}
-
-const KEY_STATES = ['pending', 'accepted', 'rejected', 'denied'];
-const LIFECYCLE_STATES = ['warming', 'warmed', 'launching', 'in-service', 'terminating', 'terminated'];
+// The API's vocabularies, spelled out here so this command loads no schema library to check a flag;
+// `satisfies` holds them to the API's own (a state added there and not here fails the build).
+const KEY_STATES = Object.keys({
+  pending: true,
+  accepted: true,
+  rejected: true,
+  denied: true,
+} satisfies Record<KeyState, true>) as KeyState[];
+const LIFECYCLE_STATES = Object.keys({
+  warming: true,
+  warmed: true,
+  launching: true,
+  'in-service': true,
+  terminating: true,
+  terminated: true,
+} satisfies Record<LifecycleState, true>) as LifecycleState[];
 
 export interface MinionsOptions {
   state?: string;
@@ -32,24 +35,24 @@ export interface MinionsOptions {
  * lifecycle state (the two vocabularies do not overlap); every page is followed.
  */
 export async function minions(pattern: string, options: MinionsOptions): Promise<number> {
-  const query = new URLSearchParams({ match: pattern, limit: '1000' });
+  const query: NonNullable<RouteInput<'listMinions'>['query']> = { match: pattern, limit: 1000 };
   const state = options.state;
   if (state !== undefined) {
-    if (KEY_STATES.includes(state)) query.set('keyState', state);
-    else if (LIFECYCLE_STATES.includes(state)) query.set('lifecycle', state);
+    if (isOneOf(KEY_STATES, state)) query.keyState = state;
+    else if (isOneOf(LIFECYCLE_STATES, state)) query.lifecycle = state;
     else
       throw new PhoenixError(
         ProtocolErrors.PHX_CLI_USAGE,
         `phoenix minions: --state must be a key state (${KEY_STATES.join(', ')}) or a lifecycle state (${LIFECYCLE_STATES.join(', ')}), not "${state}"`,
       );
   }
-  if (options.all === true) query.set('all', 'true');
-  if (options.master !== undefined) query.set('master', options.master);
-  const api = await resolveApi(options);
+  if (options.all === true) query.all = 'true';
+  if (options.master !== undefined) query.master = options.master;
+  const client = apiClient(await resolveApi(options));
   const list: MinionView[] = [];
   for (let cursor: string | undefined, first = true; first || cursor !== undefined; first = false) {
-    if (cursor !== undefined) query.set('cursor', cursor);
-    const page = await request<{ minions: MinionView[]; cursor?: string }>(api, 'GET', `/minions?${query.toString()}`);
+    if (cursor !== undefined) query.cursor = cursor;
+    const page = await client.call('listMinions', { query });
     list.push(...page.minions);
     cursor = page.cursor;
   }
@@ -58,6 +61,10 @@ export async function minions(pattern: string, options: MinionsOptions): Promise
     list.length === 0 ? 'No minions.' : list.map(formatMinion).join('\n'),
   );
   return 0;
+}
+
+function isOneOf<T extends string>(values: readonly T[], value: string): value is T {
+  return (values as readonly string[]).includes(value);
 }
 
 function formatMinion(m: MinionView): string {

@@ -1,7 +1,8 @@
 import { splitArguments } from '@phoenix/protocol/arguments';
 import { ProtocolErrors, PhoenixError } from '@phoenix/protocol/errors';
 import { formatHighstate, useColour } from '@phoenix/state/highstate-output';
-import { request, resolveApi } from '../api-client.js';
+import type { RunView } from '@phoenix/api';
+import { apiClient, resolveApi } from '../api-client.js';
 import { yaml } from '../output.js';
 
 export interface OrchestrateOptions {
@@ -12,18 +13,6 @@ export interface OrchestrateOptions {
   api?: string;
   token?: string;
   ca?: string;
-}
-
-interface Step {
-  status: 'running' | 'done';
-  result?: boolean | null;
-  comment?: string;
-}
-
-interface RunView {
-  run: { runId: string; status: string; summary?: string; drivers: string[]; steps: Record<string, Step> };
-  orchestrator?: string;
-  results?: Record<string, unknown>;
 }
 
 /** How often the run is read while it goes on. */
@@ -52,18 +41,15 @@ export async function orchestrate(name: string, words: string[], options: Orches
     throw new PhoenixError(ProtocolErrors.PHX_CLI_USAGE, 'phoenix orchestrate: saltenv= takes an environment name');
   }
   const out = options.out ?? 'highstate';
-  const api = await resolveApi(options);
-  const submitted = await request<{ runId: string; steps: Array<{ id: string; function: string }> }>(
-    api,
-    'POST',
-    '/orchestrations',
-    {
+  const client = apiClient(await resolveApi(options));
+  const submitted = await client.call('submitOrchestration', {
+    body: {
       name,
       pillar,
       test: kwargs.test === true,
       ...(typeof kwargs.saltenv === 'string' ? { saltenv: kwargs.saltenv } : {}),
     },
-  );
+  });
   if (options.async === true) {
     process.stdout.write(out === 'json' ? `${JSON.stringify(submitted)}\n` : `${submitted.runId}\n`);
     return 0;
@@ -72,7 +58,7 @@ export async function orchestrate(name: string, words: string[], options: Orches
   const told = new Map<string, string>();
   let view: RunView;
   for (;;) {
-    view = await request<RunView>(api, 'GET', `/runs/${submitted.runId}`);
+    view = await client.call('getRun', { params: { runId: submitted.runId } });
     if (progress) {
       for (const [index, step] of Object.entries(view.run.steps)) {
         const said = step.status === 'running' ? 'running' : `done: ${resultWord(step.result)}`;

@@ -1,9 +1,11 @@
 import { splitArguments } from '@phoenix/protocol/arguments';
 import { isStateRun } from '@phoenix/protocol/state-functions';
 import { formatHighstate, useColour } from '@phoenix/state/highstate-output';
-import { resolveApi, request, stream } from '../api-client.js';
+import type { JobReturn, TargetType } from '@phoenix/api';
+import { apiClient, resolveApi } from '../api-client.js';
 import { yaml, type RUN_OUTPUTS } from '../output.js';
-import { ProtocolErrors, PhoenixError } from '@phoenix/protocol/errors';
+import { ProtocolErrors, PhoenixError, isPhoenixError } from '@phoenix/protocol/errors';
+import { CliErrors } from '../errors.js';
 
 /** `phoenix run`'s options, as program.ts declares them. */
 export interface RunOptions {
@@ -30,17 +32,8 @@ export interface RunOptions {
 /** Exit status when the only minions missing are those not connected to any master. */
 export const EXIT_NOT_CONNECTED = 3;
 
-interface Skipped {
-  minionId: string;
-  reason: string;
-}
-
-interface Return {
-  minionId: string;
-  success: boolean;
-  retcode: number;
-  ret: unknown;
-}
+/** Times in a row the job's stream may fail to open (every master tried each time) before the command gives up. */
+const STREAM_TRIES = 5;
 
 /**
  * `phoenix run`: Salt's `salt` command. Streams returns; reports at once the minions that are not
@@ -74,37 +67,41 @@ export async function run(target: string, fun: string, words: string[], options:
     );
   }
   const { args, kwargs } = splitArguments(words);
-  const api = await resolveApi(options);
-  if (options.batch !== undefined) {
-    const { batchRun } = await import('./batch-run.js');
-    return batchRun(
-      api,
-      { target: targetType === 'list' ? target.split(',') : target, targetType, fun, args, kwargs, timeoutMs },
-      {
-        size: options.batch,
-        waitSeconds: options.batchWait ?? 0,
-        ...(options.maxFailures === undefined ? {} : { maxFailures: options.maxFailures }),
-      },
-      { out, colour, async: options.async === true },
-    );
-  }
-  const submitted = await request<{
-    jid: string;
-    minions: string[];
-    skipped?: Skipped[];
-    notConnected?: string[];
-  }>(api, 'POST', '/jobs', {
+  const client = apiClient(await resolveApi(options));
+  const job: {
+    target: string | string[];
+    targetType: TargetType;
+    fun: string;
+    args: unknown[];
+    kwargs: Record<string, unknown>;
+    timeoutMs: number;
+  } = {
     target: targetType === 'list' ? target.split(',') : target,
     targetType,
     fun,
     args,
     kwargs,
     timeoutMs,
-  });
+  };
+  if (options.batch !== undefined) {
+    const { batchRun } = await import('./batch-run.js');
+    return batchRun(
+      client,
+      job,
+      {
+        size: options.batch,
+        waitSeconds: options.batchWait ?? 0,
+        ...(options.maxFailures === undefined ? {} : { maxFailures: options.maxFailures }),
+      },
+      { out, colour, async: options.async === true, timeoutMs },
+    );
+  }
+  const submitted = await client.call('submitJob', { body: job });
+  if (!('jid' in submitted)) throw new PhoenixError(CliErrors.PHX_CLI_API_ERROR, 'the API answered a job with a run');
   // Minions the master did not send the job to (their state runs are disabled): said, and a failure.
-  const skipped = submitted.skipped ?? [];
+  const skipped = submitted.skipped;
   for (const { minionId, reason } of skipped) process.stderr.write(`${minionId}: skipped: ${reason}\n`);
-  const notConnected = submitted.notConnected ?? [];
+  const notConnected = submitted.notConnected;
   if (options.async) {
     process.stdout.write(
       out === 'json'
@@ -116,28 +113,40 @@ export async function run(target: string, fun: string, words: string[], options:
   if (!options.waitOffline) {
     for (const id of notConnected) process.stderr.write(`${id}: not connected to any master; not waiting for it\n`);
   }
-  const returns = new Map<string, Return>();
+  const returns = new Map<string, JobReturn>();
   let missing: string[] = [];
   let offline: string[] = notConnected;
   const progress = process.stderr.isTTY && out !== 'json';
-  const query = `timeoutMs=${timeoutMs}${options.waitOffline ? '&waitOffline=true' : ''}`;
   let printing = Promise.resolve();
-  await stream(api, `/jobs/${submitted.jid}/stream?${query}`, (event, data) => {
-    if (event === 'return') {
-      const ret = data as Return;
-      returns.set(ret.minionId, ret);
-      printing = printing.then(async () => {
-        if (out === 'nested') process.stdout.write(await nested(ret));
-        if (out === 'highstate')
-          process.stdout.write(`${formatHighstate(ret.ret, { colour, minion: ret.minionId })}\n`);
-      });
-      if (progress) process.stderr.write(`\r${returns.size}/${submitted.minions.length} returned`);
-    } else if (event === 'done') {
-      const done = data as { missing: string[]; notConnected?: string[] };
-      missing = done.missing;
-      offline = done.notConnected ?? [];
-    }
-  });
+  // A stream that drops before `done` (its master went away) is opened again, on another master if
+  // need be: the stream starts with the returns stored so far, and each minion is shown once.
+  await client.follow(
+    'jobStream',
+    { params: { jid: submitted.jid }, query: { timeoutMs, ...(options.waitOffline ? { waitOffline: 'true' } : {}) } },
+    ({ event, data }) => {
+      if (event === 'return') {
+        const ret = data;
+        if (returns.has(ret.minionId)) return;
+        returns.set(ret.minionId, ret);
+        printing = printing.then(async () => {
+          if (out === 'nested') process.stdout.write(await nested(ret));
+          if (out === 'highstate')
+            process.stdout.write(`${formatHighstate(ret.ret, { colour, minion: ret.minionId })}\n`);
+        });
+        if (progress) process.stderr.write(`\r${returns.size}/${submitted.minions.length} returned`);
+      } else if (event === 'done') {
+        missing = data.missing;
+        offline = data.notConnected;
+      }
+    },
+    {
+      signal: new AbortController().signal,
+      until: (message) => message.event === 'done',
+      // The API refusing the stream (no such job, a token gone) will not change by asking again.
+      retryable: (err) => !isPhoenixError(err, CliErrors.PHX_CLI_API_ERROR),
+      maxFailures: STREAM_TRIES,
+    },
+  );
   await printing;
   if (progress) process.stderr.write('\n');
   const failed = [...returns.values()].filter((r) => !r.success).map((r) => r.minionId);
@@ -160,7 +169,7 @@ export async function run(target: string, fun: string, words: string[], options:
 }
 
 /** Not a state run: the nested outputter, loaded only when a return is shown that way (it brings YAML). */
-async function nested(ret: Return): Promise<string> {
+async function nested(ret: JobReturn): Promise<string> {
   const { formatNested } = await import('@phoenix/state/nested-output');
   const note = ret.success ? undefined : `failed, retcode ${ret.retcode}`;
   return `${formatNested(ret.ret, { minion: ret.minionId, ...(note === undefined ? {} : { note }) })}\n`;

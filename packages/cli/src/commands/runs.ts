@@ -1,4 +1,6 @@
-import { request, resolveApi, type ApiTarget } from '../api-client.js';
+import type { ApiClient } from '@phoenix/api/client';
+import type { RunView } from '@phoenix/api';
+import { apiClient, resolveApi } from '../api-client.js';
 import { isPhoenixError, type PhoenixError } from '@phoenix/protocol/errors';
 import { emit, type OutputFormat } from '../output.js';
 
@@ -10,41 +12,9 @@ export interface RunsOptions {
   ca?: string;
 }
 
-interface Outcome {
-  ok: boolean;
-  retcode: number;
-  timedOut?: boolean;
-  missed?: string;
-}
-
-interface RunRecord {
-  runId: string;
-  kind: string;
-  title: string;
-  status: string;
-  submitter: string;
-  createdAt: number;
-  summary?: string;
-  drivers: string[];
-  lease?: { holder: string; until: number };
-  steps: Record<string, { status: string; result?: boolean | null; comment?: string }>;
-}
-
-interface RunView {
-  run: RunRecord;
-  items: Array<{
-    step: number;
-    minions: string[];
-    notConnected: string[];
-    skipped: Array<{ minionId: string; reason: string }>;
-    jobs: Array<{ jid: string; minions: string[]; sentBy: string; outcomes: Record<string, Outcome> }>;
-  }>;
-}
-
 /** `phoenix orchestrations list`: recent runs (orchestrations and batch rollouts), newest first. */
 export async function list(options: RunsOptions): Promise<number> {
-  const api = await resolveApi(options);
-  const page = await request<{ runs: RunRecord[] }>(api, 'GET', `/runs?limit=${options.limit ?? 50}`);
+  const page = await apiClient(await resolveApi(options)).call('listRuns', { query: { limit: options.limit ?? 50 } });
   await emit(options.out ?? 'text', page, () =>
     page.runs.length === 0
       ? 'No runs.'
@@ -60,7 +30,7 @@ export async function list(options: RunsOptions): Promise<number> {
 
 /** `phoenix orchestrations show ID`: a run as it stands, from any master. */
 export async function show(runId: string, options: RunsOptions): Promise<number> {
-  return showRun(await resolveApi(options), runId, options.out ?? 'text');
+  return showRun(apiClient(await resolveApi(options)), runId, options.out ?? 'text');
 }
 
 /**
@@ -68,14 +38,14 @@ export async function show(runId: string, options: RunsOptions): Promise<number>
  * minions' outcomes. `notFound` is the error to raise when there is no such run either.
  */
 export async function showRun(
-  api: ApiTarget,
+  client: ApiClient,
   runId: string,
   out: OutputFormat,
   notFound?: PhoenixError,
 ): Promise<number> {
   let view: RunView;
   try {
-    view = await request<RunView>(api, 'GET', `/runs/${encodeURIComponent(runId)}`);
+    view = await client.call('getRun', { params: { runId } });
   } catch (err) {
     if (
       notFound !== undefined &&

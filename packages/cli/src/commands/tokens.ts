@@ -1,4 +1,5 @@
-import { resolveApi, request } from '../api-client.js';
+import type { TokenView } from '@phoenix/api';
+import { apiClient, resolveApi } from '../api-client.js';
 import { emit } from '../output.js';
 import type { ApiOptions } from './masters.js';
 
@@ -8,23 +9,10 @@ export interface TokenCreateOptions extends ApiOptions {
   ttl?: number;
 }
 
-interface TokenInfo {
-  id: string;
-  name: string;
-  role: string;
-  createdAt: number;
-  createdBy: string;
-  validUntil?: number;
-  state: string;
-}
-
 /** `phoenix tokens create NAME --role R [--ttl 30d]`: prints the token once; only its hash is kept. */
 export async function create(name: string, options: TokenCreateOptions): Promise<number> {
-  const api = await resolveApi(options);
-  const made = await request<{ token: string; info: TokenInfo }>(api, 'POST', '/tokens', {
-    name,
-    role: options.role,
-    ...(options.ttl === undefined ? {} : { ttlSeconds: options.ttl }),
+  const made = await apiClient(await resolveApi(options)).call('createToken', {
+    body: { name, role: options.role, ...(options.ttl === undefined ? {} : { ttlSeconds: options.ttl }) },
   });
   await emit(
     options.out ?? 'text',
@@ -37,8 +25,7 @@ export async function create(name: string, options: TokenCreateOptions): Promise
 
 /** `phoenix tokens list`: every token made with `tokens create`, active, expired or revoked. */
 export async function list(options: ApiOptions): Promise<number> {
-  const api = await resolveApi(options);
-  const { tokens: found } = await request<{ tokens: TokenInfo[] }>(api, 'GET', '/tokens');
+  const { tokens: found } = await apiClient(await resolveApi(options)).call('listTokens');
   await emit(options.out ?? 'text', { tokens: found }, () =>
     found.length === 0
       ? 'No tokens made with phoenix tokens create.'
@@ -51,12 +38,11 @@ export async function list(options: ApiOptions): Promise<number> {
 
 /** `phoenix tokens revoke ID`: refused from then on, on every master. */
 export async function revoke(id: string, options: ApiOptions): Promise<number> {
-  const api = await resolveApi(options);
-  const { info } = await request<{ info: TokenInfo }>(api, 'POST', `/tokens/${encodeURIComponent(id)}/revoke`, {});
+  const { info } = await apiClient(await resolveApi(options)).call('revokeToken', { params: { id }, body: {} });
   await emit(options.out ?? 'text', { info }, () => `token ${info.id} "${info.name}" revoked`);
   return 0;
 }
 
-function until(token: TokenInfo): string {
+function until(token: TokenView): string {
   return token.validUntil === undefined ? '' : ` until ${new Date(token.validUntil).toISOString()}`;
 }

@@ -2,7 +2,8 @@ import { spawn } from 'node:child_process';
 import { mkdir, open, readFile } from 'node:fs/promises';
 import { join, resolve } from 'node:path';
 import pino, { type Logger } from 'pino';
-import { request } from '../api-client.js';
+import { apiClient } from '../api-client.js';
+import { stopProcess } from '@phoenix/devstack/processes';
 import {
   readConnectionFile,
   removeConnectionFile,
@@ -148,15 +149,14 @@ async function upLogger(): Promise<Logger> {
  * it saw.
  */
 async function waitForMinions(file: ConnectionFile, minions: number, log: Logger): Promise<Readiness> {
-  const api = { url: file.api?.[0] ?? '', token: file.token ?? '' };
+  const url = file.api?.[0] ?? '';
+  const client = apiClient({ url, token: file.token ?? '' });
   const deadline = Date.now() + MINIONS_READY_TIMEOUT_MS;
   let seen: Readiness = { accepted: 0, connected: 0, inService: 0 };
-  if (minions === 0 || api.url === '') return seen;
+  if (minions === 0 || url === '') return seen;
   for (;;) {
     try {
-      const { minions: listed } = await request<{
-        minions: Array<{ keyState?: string; connected: boolean; lifecycle?: { state: string } }>;
-      }>(api, 'GET', '/minions?limit=1000', undefined, 5_000);
+      const { minions: listed } = await client.call('listMinions', { query: { limit: 1000 } }, { timeoutMs: 5_000 });
       const accepted = listed.filter((m) => m.keyState === 'accepted');
       const connected = accepted.filter((m) => m.connected);
       seen = {
@@ -322,7 +322,7 @@ async function detach(argv: readonly string[], out: OutputFormat, options: UpOpt
     }
     await new Promise((resolve) => setTimeout(resolve, 50));
   }
-  if (exited === undefined) child.kill('SIGKILL');
+  if (exited === undefined) await stopProcess(child);
   const reason = await failureReason(logPath);
   throw new PhoenixError(
     CliErrors.PHX_CLI_LOCAL_CLUSTER_FAILED,

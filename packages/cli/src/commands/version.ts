@@ -1,5 +1,5 @@
 import { readFileSync } from 'node:fs';
-import { resolveApi, request } from '../api-client.js';
+import { apiClient, resolveApi } from '../api-client.js';
 
 /** This package's version (the CLI's own package.json: dist/src/commands/ is three levels down). */
 export function cliVersion(): string {
@@ -16,14 +16,7 @@ export function cliVersion(): string {
 export async function version(): Promise<number> {
   const lines = [`phoenix ${cliVersion()}`];
   try {
-    const api = await resolveApi({});
-    const { masters } = await request<{ masters: Array<{ masterId: string; version: string; liveness: string }> }>(
-      api,
-      'GET',
-      '/masters',
-      undefined,
-      3_000,
-    );
+    const { masters } = await apiClient(await resolveApi({})).call('masters', {}, { timeoutMs: 3_000 });
     for (const m of masters.filter((x) => x.liveness !== 'dead')) lines.push(`master ${m.masterId} ${m.version}`);
   } catch {
     // No cluster to ask, or it does not answer: the CLI's own version is the whole answer.

@@ -3,6 +3,7 @@ import type { MinionsTable } from '@phoenix/store';
 import type { ApiToken } from '../config.js';
 import type { ClusterEvents } from '../events.js';
 import type { JobService } from '../jobs.js';
+import type { GitRootStatus } from '../gitfs/git-trees.js';
 import type { KeyRegistry } from '../keys.js';
 import type { RunService } from '../runs/run-service.js';
 import type { Refusals } from '../limits/refusals.js';
@@ -23,6 +24,13 @@ export interface ApiDeps {
   events: ClusterEvents;
   masters: () => Promise<MasterView[]>;
   connectedMinions: () => number;
+  /** The git roots: whether this master is still starting, and an update of them now (all masters). */
+  fileServer?: {
+    starting(): boolean;
+    update(): Promise<readonly GitRootStatus[]>;
+    /** File chunks sent to minions so far, and their bytes. */
+    sent?(): { reads: number; bytes: number };
+  };
   defaultJobTimeoutMs: number;
   log: Logger;
   /** Failed authentications one client address may make per window before it gets 429. */

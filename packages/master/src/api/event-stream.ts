@@ -1,17 +1,6 @@
-import { z } from 'zod';
 import type { ClusterEvent } from '../events.js';
 import { API_ANSWER_HEADERS, route, type AnyRoute } from './route.js';
-import { ClusterEventSchema } from './schemas.js';
 import type { ApiContext } from './context.js';
-
-const TagPrefix = z.string().min(1).max(200);
-const StreamQuery = z.strictObject({
-  tag: z
-    .union([TagPrefix, z.array(TagPrefix).max(50)])
-    .optional()
-    .describe('only events whose tag starts with one of these (repeatable: ?tag=lifecycle/&tag=key/)'),
-  keepAliveMs: z.coerce.number().int().min(1_000).max(60_000).default(15_000),
-});
 
 /**
  * GET /events: this master's cluster events as server-sent events, one `data:` line of JSON each,
@@ -19,42 +8,32 @@ const StreamQuery = z.strictObject({
  */
 export function eventRoutes(deps: ApiContext): AnyRoute[] {
   return [
-    route({
-      method: 'GET',
-      url: '/events',
-      summary: "this master's cluster events (lifecycle, keys, minions, jobs, highstate) as server-sent events",
-      tag: 'events',
-      role: 'read',
-      query: StreamQuery,
-      stream: true,
-      response: ClusterEventSchema,
-      handler: async ({ query }, request, reply) => {
-        const prefixes = query.tag === undefined ? [] : Array.isArray(query.tag) ? query.tag : [query.tag];
-        const wanted = (event: ClusterEvent): boolean =>
-          prefixes.length === 0 || prefixes.some((prefix) => event.tag.startsWith(prefix));
-        // Counted against the caller's token before anything is written: over its share is a 429.
-        const release = deps.onStreamOpen(() => reply.raw.end(), request.caller?.name ?? 'unknown');
-        reply.hijack();
-        const raw = reply.raw;
-        raw.writeHead(200, {
-          'content-type': 'text/event-stream',
-          ...API_ANSWER_HEADERS,
-          connection: 'keep-alive',
-          'x-accel-buffering': 'no',
-        });
-        raw.write(`: connected to ${deps.masterId}\n\n`);
-        const stop = deps.events.on((event) => {
-          if (wanted(event)) raw.write(`data: ${JSON.stringify(event)}\n\n`);
-        });
-        const keepAlive = setInterval(() => raw.write(': keep-alive\n\n'), query.keepAliveMs);
-        raw.on('close', () => {
-          stop();
-          clearInterval(keepAlive);
-          release();
-        });
-        request.log.debug({ prefixes }, 'event stream opened');
-        return reply;
-      },
+    route('events', async ({ query }, request, reply) => {
+      const prefixes = query.tag === undefined ? [] : Array.isArray(query.tag) ? query.tag : [query.tag];
+      const wanted = (event: ClusterEvent): boolean =>
+        prefixes.length === 0 || prefixes.some((prefix) => event.tag.startsWith(prefix));
+      // Counted against the caller's token before anything is written: over its share is a 429.
+      const release = deps.onStreamOpen(() => reply.raw.end(), request.caller?.name ?? 'unknown');
+      reply.hijack();
+      const raw = reply.raw;
+      raw.writeHead(200, {
+        'content-type': 'text/event-stream',
+        ...API_ANSWER_HEADERS,
+        connection: 'keep-alive',
+        'x-accel-buffering': 'no',
+      });
+      raw.write(`: connected to ${deps.masterId}\n\n`);
+      const stop = deps.events.on((event) => {
+        if (wanted(event)) raw.write(`data: ${JSON.stringify(event)}\n\n`);
+      });
+      const keepAlive = setInterval(() => raw.write(': keep-alive\n\n'), query.keepAliveMs);
+      raw.on('close', () => {
+        stop();
+        clearInterval(keepAlive);
+        release();
+      });
+      request.log.debug({ prefixes }, 'event stream opened');
+      return reply;
     }),
   ];
 }

@@ -1,244 +1,138 @@
-import { z } from 'zod';
-import { JidSchema, TargetTypeSchema } from '@phoenix/protocol';
 import type { JobRecord } from '@phoenix/store';
 import { adminStates, killswitchNames, type ReturnEvent } from '../jobs.js';
 import { API_ANSWER_HEADERS, route, type AnyRoute } from './route.js';
-import { JobSchema, ReturnSchema } from './schemas.js';
-import { RunRecordViewSchema, runRecordView } from './runs.js';
+import { runRecordView } from './runs.js';
 import type { ApiContext } from './context.js';
-
-const SubmitBody = z.strictObject({
-  target: z.union([z.string().min(1).max(4096), z.array(z.string().min(1).max(255)).min(1).max(100_000)]),
-  targetType: TargetTypeSchema.default('glob'),
-  fun: z.string().regex(/^[A-Za-z_][A-Za-z0-9_]*\.[A-Za-z_][A-Za-z0-9_]*$/, 'module.function'),
-  args: z.array(z.unknown()).max(1000).default([]),
-  kwargs: z.record(z.string(), z.unknown()).default({}),
-  timeoutMs: z.int().min(1).max(86_400_000).optional(),
-  /**
-   * A rollout (Salt's -b, SSM's MaxConcurrency/MaxErrors): at most `size` minions at once (`2`,
-   * `25%`), each freed place used `waitSeconds` after its minion returned, and nothing new started
-   * once more than `maxFailures` failed. The answer names the run instead of a job.
-   */
-  batch: z
-    .strictObject({
-      size: z.string().min(1).max(16),
-      waitSeconds: z.number().min(0).max(86_400).default(0),
-      maxFailures: z.string().min(1).max(16).optional(),
-    })
-    .optional(),
-});
-const JidParams = z.strictObject({ jid: JidSchema });
-const ListQuery = z.strictObject({
-  limit: z.coerce.number().int().min(1).max(1000).default(50),
-  cursor: z.string().max(4096).optional(),
-});
-const StreamQuery = z.strictObject({
-  timeoutMs: z.coerce.number().int().min(1).max(86_400_000).optional(),
-  /** Also wait for minions that were not connected when the job was sent (Salt waits for every one). */
-  waitOffline: z.enum(['true', 'false']).optional(),
-});
-const StreamEvent = z.union([
-  z.object({ event: z.literal('job'), data: z.object({ jid: z.string(), minions: z.array(z.string()) }) }),
-  z.object({ event: z.literal('return'), data: ReturnSchema }),
-  z.object({
-    event: z.literal('done'),
-    data: z.object({ jid: z.string(), missing: z.array(z.string()), notConnected: z.array(z.string()) }),
-  }),
-]);
 
 /** Jobs: submit (operate), list and show (read), and a server-sent-events stream of a job's returns. */
 export function jobRoutes(deps: ApiContext): AnyRoute[] {
   return [
-    route({
-      method: 'POST',
-      url: '/jobs',
-      summary: 'submit a job to the minions a target selects (audited)',
-      tag: 'jobs',
-      role: 'operate',
-      body: SubmitBody,
-      status: 201,
-      response: z.union([
-        z.object({
-          jid: z.string(),
-          minions: z.array(z.string()),
-          /** Minions the target selected that were not sent the job (state runs disabled there). */
-          skipped: z.array(z.object({ minionId: z.string(), reason: z.string() })),
-          /** Minions connected to no master: they cannot get the job, and nothing waits for them. */
-          notConnected: z.array(z.string()),
-          job: JobSchema,
-        }),
-        z.object({
-          /** A batch rollout: follow it at GET /runs/:runId. */
-          runId: z.string(),
-          minions: z.array(z.string()),
-          skipped: z.array(z.object({ minionId: z.string(), reason: z.string() })),
-          notConnected: z.array(z.string()),
-          run: RunRecordViewSchema,
-        }),
-      ]),
-      handler: async ({ body }, request) => {
-        const submitter = request.caller?.name ?? 'unknown';
-        const role = request.caller?.role ?? 'read';
-        // Who disabled state runs is the master's word: below admin, not an argument the submitter
-        // chooses (an admin may name the person it acts for).
-        const kwargs =
-          body.fun === 'state.disable' && role !== 'admin' ? { ...body.kwargs, by: submitter } : body.kwargs;
-        if (body.batch !== undefined) {
-          const { run, targets } = await deps.runs.submitBatch({
-            target: typeof body.target === 'string' ? body.target : [...body.target],
-            targetType: body.targetType,
-            fun: body.fun,
-            args: body.args,
-            kwargs,
-            timeoutMs: body.timeoutMs ?? deps.defaultJobTimeoutMs,
-            role,
-            submitter,
-            batch: {
-              size: body.batch.size,
-              waitMs: Math.round(body.batch.waitSeconds * 1000),
-              ...(body.batch.maxFailures === undefined ? {} : { maxFailures: body.batch.maxFailures }),
-            },
-          });
-          return { runId: run.runId, ...targets, run: runRecordView(run) };
-        }
-        const job = await deps.jobs.submit({ ...body, kwargs, submitter, role });
-        const by = typeof kwargs.by === 'string' ? kwargs.by : submitter;
-        if (role === 'admin') await markAdminDisables(deps, job, by);
-        deps.metrics.jobsSubmitted.inc();
-        deps.events.emit('job/submitted', {
-          jid: job.jid,
-          fun: job.fun,
-          target: job.target,
-          submitter: job.submitter,
-          minions: job.expected.length,
-          ...(job.skipped === undefined ? {} : { skipped: job.skipped.length }),
+    route('submitJob', async ({ body }, request) => {
+      const submitter = request.caller?.name ?? 'unknown';
+      const role = request.caller?.role ?? 'read';
+      // Who disabled state runs is the master's word: below admin, not an argument the submitter
+      // chooses (an admin may name the person it acts for).
+      const kwargs = body.fun === 'state.disable' && role !== 'admin' ? { ...body.kwargs, by: submitter } : body.kwargs;
+      const { batch, ...fields } = body;
+      if (batch !== undefined) {
+        const { run, targets } = await deps.runs.submitBatch({
+          target: typeof fields.target === 'string' ? fields.target : [...fields.target],
+          targetType: fields.targetType,
+          fun: fields.fun,
+          args: fields.args,
+          kwargs,
+          timeoutMs: fields.timeoutMs ?? deps.defaultJobTimeoutMs,
+          role,
+          submitter,
+          batch: {
+            size: batch.size,
+            waitMs: Math.round(batch.waitSeconds * 1000),
+            ...(batch.maxFailures === undefined ? {} : { maxFailures: batch.maxFailures }),
+          },
         });
-        followReturns(deps, job.jid, job.expected, body.timeoutMs ?? deps.defaultJobTimeoutMs);
-        return {
-          jid: job.jid,
-          minions: job.expected,
-          skipped: job.skipped ?? [],
-          notConnected: job.notConnected ?? [],
-          job,
-        };
-      },
+        return { runId: run.runId, ...targets, run: runRecordView(run) };
+      }
+      const job = await deps.jobs.submit({ ...fields, kwargs, submitter, role });
+      const by = typeof kwargs.by === 'string' ? kwargs.by : submitter;
+      if (role === 'admin') await markAdminDisables(deps, job, by);
+      deps.metrics.jobsSubmitted.inc();
+      deps.events.emit('job/submitted', {
+        jid: job.jid,
+        fun: job.fun,
+        target: job.target,
+        submitter: job.submitter,
+        minions: job.expected.length,
+        ...(job.skipped === undefined ? {} : { skipped: job.skipped.length }),
+      });
+      followReturns(deps, job.jid, job.expected, body.timeoutMs ?? deps.defaultJobTimeoutMs);
+      return {
+        jid: job.jid,
+        minions: job.expected,
+        skipped: job.skipped ?? [],
+        notConnected: job.notConnected ?? [],
+        job,
+      };
     }),
-    route({
-      method: 'GET',
-      url: '/jobs',
-      summary: 'recent jobs, newest first',
-      tag: 'jobs',
-      role: 'read',
-      query: ListQuery,
-      response: z.object({ jobs: z.array(JobSchema), cursor: z.string().optional() }),
-      handler: async ({ query }) => {
-        const page = await deps.jobs.list(query.limit, query.cursor);
-        return { jobs: page.items, ...(page.cursor === undefined ? {} : { cursor: page.cursor }) };
-      },
+    route('listJobs', async ({ query }) => {
+      const page = await deps.jobs.list(query.limit, query.cursor);
+      return { jobs: page.items, ...(page.cursor === undefined ? {} : { cursor: page.cursor }) };
     }),
-    route({
-      method: 'GET',
-      url: '/jobs/:jid',
-      summary: 'one job, its returns, and the minions that have not returned',
-      tag: 'jobs',
-      role: 'read',
-      params: JidParams,
-      response: z.object({
-        job: JobSchema,
-        returns: z.array(ReturnSchema),
-        missing: z.array(z.string()),
-        notConnected: z.array(z.string()),
-      }),
-      handler: async ({ params }) => {
-        const job = await deps.jobs.get(params.jid);
-        const returns = await deps.jobs.returns(params.jid);
-        const returned = new Set(returns.map((r) => r.minionId));
-        const offline = new Set(job.notConnected ?? []);
-        return {
-          job,
-          returns,
-          missing: job.expected.filter((id) => !returned.has(id) && !offline.has(id)),
-          notConnected: [...offline].filter((id) => !returned.has(id)),
-        };
-      },
+    route('getJob', async ({ params }) => {
+      const job = await deps.jobs.get(params.jid);
+      const returns = await deps.jobs.returns(params.jid);
+      const returned = new Set(returns.map((r) => r.minionId));
+      const offline = new Set(job.notConnected ?? []);
+      return {
+        job,
+        returns,
+        missing: job.expected.filter((id) => !returned.has(id) && !offline.has(id)),
+        notConnected: [...offline].filter((id) => !returned.has(id)),
+      };
     }),
-    route({
-      method: 'GET',
-      url: '/jobs/:jid/stream',
-      summary: "a job's returns as server-sent events (job, return…, done)",
-      tag: 'jobs',
-      role: 'read',
-      params: JidParams,
-      query: StreamQuery,
-      stream: true,
-      response: StreamEvent,
-      handler: async ({ params, query }, request, reply) => {
-        const { jid } = params;
-        const timeoutMs = query.timeoutMs ?? deps.defaultJobTimeoutMs;
-        const job = await deps.jobs.get(jid);
-        const expected = new Set(job.expected);
-        const offline = new Set(job.notConnected ?? []);
-        const seen = new Set<string>();
-        // Counted against the caller's token before anything is written: over its share is a 429.
-        const release = deps.onStreamOpen(() => finish(), request.caller?.name ?? 'unknown');
-        reply.hijack();
-        const raw = reply.raw;
-        raw.writeHead(200, {
-          'content-type': 'text/event-stream',
-          ...API_ANSWER_HEADERS,
-          connection: 'keep-alive',
+    route('jobStream', async ({ params, query }, request, reply) => {
+      const { jid } = params;
+      const timeoutMs = query.timeoutMs ?? deps.defaultJobTimeoutMs;
+      const job = await deps.jobs.get(jid);
+      const expected = new Set(job.expected);
+      const offline = new Set(job.notConnected ?? []);
+      const seen = new Set<string>();
+      // Counted against the caller's token before anything is written: over its share is a 429.
+      const release = deps.onStreamOpen(() => finish(), request.caller?.name ?? 'unknown');
+      reply.hijack();
+      const raw = reply.raw;
+      raw.writeHead(200, {
+        'content-type': 'text/event-stream',
+        ...API_ANSWER_HEADERS,
+        connection: 'keep-alive',
+      });
+      const write = (event: string, data: unknown): void => {
+        raw.write(`event: ${event}\ndata: ${JSON.stringify(data)}\n\n`);
+      };
+      let finished = false;
+      const finish = (): void => {
+        if (finished) return;
+        finished = true;
+        stop();
+        clearTimeout(deadline);
+        clearInterval(poll);
+        const unseen = [...expected].filter((id) => !seen.has(id)).sort();
+        write('done', {
+          jid,
+          missing: unseen.filter((id) => !offline.has(id)),
+          notConnected: unseen.filter((id) => offline.has(id)),
         });
-        const write = (event: string, data: unknown): void => {
-          raw.write(`event: ${event}\ndata: ${JSON.stringify(data)}\n\n`);
-        };
-        let finished = false;
-        const finish = (): void => {
-          if (finished) return;
-          finished = true;
-          stop();
-          clearTimeout(deadline);
-          clearInterval(poll);
-          const unseen = [...expected].filter((id) => !seen.has(id)).sort();
-          write('done', {
-            jid,
-            missing: unseen.filter((id) => !offline.has(id)),
-            notConnected: unseen.filter((id) => offline.has(id)),
-          });
-          raw.end();
-        };
-        // Who has yet to return: a set, so a thousand returns cost a thousand deletes, not a million lookups.
-        // Minions connected to no master are not waited for, unless the caller asks (as salt waits).
-        const waiting = new Set(
-          query.waitOffline === 'true' ? expected : [...expected].filter((id) => !offline.has(id)),
-        );
-        const emit = (event: ReturnEvent): void => {
-          if (finished || seen.has(event.minionId)) return;
-          seen.add(event.minionId);
-          waiting.delete(event.minionId);
-          write('return', event);
-          if (waiting.size === 0) finish();
-        };
-        // Listen first, then read what is stored: no return can fall between the two.
-        const stop = deps.jobs.listen(jid, emit);
-        const deadline = setTimeout(finish, Math.max(0, job.createdAt + timeoutMs - Date.now()));
-        // Returns stored by other masters reach this stream through the table.
-        const catchUp = async (): Promise<void> => {
-          for (const stored of await deps.jobs.returns(jid)) emit(stored);
-        };
-        const poll = setInterval(() => void catchUp().catch(() => undefined), 1_000);
-        raw.on('close', () => {
-          finished = true;
-          stop();
-          clearTimeout(deadline);
-          clearInterval(poll);
-          release();
-        });
-        write('job', { jid, minions: job.expected });
-        await catchUp();
-        // A job every selected minion skipped, or none of whose minions is connected, has nothing to wait for.
+        raw.end();
+      };
+      // Who has yet to return: a set, so a thousand returns cost a thousand deletes, not a million lookups.
+      // Minions connected to no master are not waited for, unless the caller asks (as salt waits).
+      const waiting = new Set(query.waitOffline === 'true' ? expected : [...expected].filter((id) => !offline.has(id)));
+      const emit = (event: ReturnEvent): void => {
+        if (finished || seen.has(event.minionId)) return;
+        seen.add(event.minionId);
+        waiting.delete(event.minionId);
+        write('return', event);
         if (waiting.size === 0) finish();
-        return reply;
-      },
+      };
+      // Listen first, then read what is stored: no return can fall between the two.
+      const stop = deps.jobs.listen(jid, emit);
+      const deadline = setTimeout(finish, Math.max(0, job.createdAt + timeoutMs - Date.now()));
+      // Returns stored by other masters reach this stream through the table.
+      const catchUp = async (): Promise<void> => {
+        for (const stored of await deps.jobs.returns(jid)) emit(stored);
+      };
+      const poll = setInterval(() => void catchUp().catch(() => undefined), 1_000);
+      raw.on('close', () => {
+        finished = true;
+        stop();
+        clearTimeout(deadline);
+        clearInterval(poll);
+        release();
+      });
+      write('job', { jid, minions: job.expected });
+      await catchUp();
+      // A job every selected minion skipped, or none of whose minions is connected, has nothing to wait for.
+      if (waiting.size === 0) finish();
+      return reply;
     }),
   ];
 }

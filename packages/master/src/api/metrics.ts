@@ -11,6 +11,8 @@ export function createMetrics(options: {
   connectedMinions: () => number;
   events: ClusterEvents;
   refusals?: Refusals;
+  /** File chunks the file server sent, and their bytes. */
+  fileSent?: () => { reads: number; bytes: number };
 }) {
   const registry = new Registry();
   registry.setDefaultLabels({ master: options.masterId });
@@ -67,6 +69,24 @@ export function createMetrics(options: {
         // The parts that refuse count in Refusals (they need no metrics registry); copied here when scraped.
         this.reset();
         for (const { input, reason, count } of options.refusals?.entries() ?? []) this.inc({ input, reason }, count);
+      },
+    }),
+    fileReads: new Counter({
+      name: 'phoenix_file_reads_total',
+      help: 'salt:// file chunks sent to minions (a file a minion holds by its hash is not sent again)',
+      registers: [registry],
+      collect() {
+        this.reset();
+        this.inc(options.fileSent?.().reads ?? 0);
+      },
+    }),
+    fileBytes: new Counter({
+      name: 'phoenix_file_bytes_sent_total',
+      help: 'Bytes of salt:// files sent to minions',
+      registers: [registry],
+      collect() {
+        this.reset();
+        this.inc(options.fileSent?.().bytes ?? 0);
       },
     }),
     requestDuration: new Histogram({

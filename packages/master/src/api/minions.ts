@@ -1,26 +1,10 @@
-import { z } from 'zod';
 import { compileTarget, stateRunsDisabled, PhoenixError } from '@phoenix/protocol';
 import type { MinionRecord, Page } from '@phoenix/store';
+import { SUMMARY_GRAINS, type MinionView } from '@phoenix/api';
 import { adminStates, ALL_STATE_RUNS } from '../jobs.js';
 import { route, type AnyRoute } from './route.js';
-import { KeyStateEnum, LifecycleStateEnum, MinionViewSchema, SUMMARY_GRAINS, type MinionView } from './schemas.js';
 import type { ApiContext } from './context.js';
 import { MasterErrors } from '../errors.js';
-
-const MinionId = z.string().min(1).max(255);
-const ListQuery = z.strictObject({
-  match: z.string().min(1).max(1024).default('*').describe('glob on the minion id'),
-  keyState: KeyStateEnum.optional(),
-  lifecycle: LifecycleStateEnum.optional(),
-  master: z.string().min(1).max(255).optional().describe('the master the minion is connected to'),
-  disabled: z.enum(['true', 'false']).optional(),
-  /** Also terminated instances past their retention window (DynamoDB deletes them by TTL; dynalite never does). */
-  all: z.enum(['true', 'false']).optional(),
-  limit: z.coerce.number().int().min(1).max(1000).default(100),
-  cursor: z.string().max(4096).optional(),
-});
-const IdParams = z.strictObject({ id: MinionId });
-const DisableBody = z.strictObject({ reason: z.string().min(1).max(1024) });
 
 /** How many rows one listing request may read before it answers with what it has and a cursor. */
 const SCAN_BUDGET = 5_000;
@@ -38,128 +22,84 @@ export function minionRoutes(deps: ApiContext): AnyRoute[] {
   };
 
   return [
-    route({
-      method: 'GET',
-      url: '/minions',
-      summary: 'the fleet, filtered and paged (pass the cursor back for the next page)',
-      tag: 'minions',
-      role: 'read',
-      query: ListQuery,
-      response: z.object({ minions: z.array(MinionViewSchema), cursor: z.string().optional() }),
-      handler: async ({ query }) => {
-        const matcher = compileTarget(query.match, 'glob');
-        const now = Date.now();
-        const keep = (record: MinionRecord): boolean =>
-          (query.all === 'true' || !retentionPassed(record, now)) &&
-          matcher.matches({ id: record.minionId, grains: {} }) &&
-          (query.keyState === undefined || record.keyState === query.keyState) &&
-          (query.lifecycle === undefined || record.lifecycle?.state === query.lifecycle) &&
-          (query.master === undefined || record.connectedMaster === query.master) &&
-          (query.disabled === undefined || (disabledOf(record) !== undefined) === (query.disabled === 'true'));
-        // Each read asks for no more rows than are still wanted, so every match fits on this page and
-        // the store's cursor is exactly where the next page starts.
-        const read = (limit: number, cursor: string | undefined): Promise<Page<MinionRecord>> => {
-          const request = { limit, ...(cursor === undefined ? {} : { cursor }) };
-          return query.keyState !== undefined && query.keyState !== 'denied'
-            ? deps.minions.listByKeyState(query.keyState, request)
-            : deps.minions.list(request);
-        };
-        const found: MinionRecord[] = [];
-        let cursor = query.cursor;
-        let scanned = 0;
-        do {
-          const page = await read(query.limit - found.length, cursor);
-          scanned += page.items.length;
-          found.push(...page.items.filter(keep));
-          cursor = page.cursor;
-        } while (cursor !== undefined && found.length < query.limit && scanned < SCAN_BUDGET);
-        const live = await liveMasters();
-        return {
-          minions: found.map((record) => view(record, live)),
-          ...(cursor === undefined ? {} : { cursor }),
-        };
-      },
+    route('listMinions', async ({ query }) => {
+      const matcher = compileTarget(query.match, 'glob');
+      const now = Date.now();
+      const keep = (record: MinionRecord): boolean =>
+        (query.all === 'true' || !retentionPassed(record, now)) &&
+        matcher.matches({ id: record.minionId, grains: {} }) &&
+        (query.keyState === undefined || record.keyState === query.keyState) &&
+        (query.lifecycle === undefined || record.lifecycle?.state === query.lifecycle) &&
+        (query.master === undefined || record.connectedMaster === query.master) &&
+        (query.disabled === undefined || (disabledOf(record) !== undefined) === (query.disabled === 'true'));
+      // Each read asks for no more rows than are still wanted, so every match fits on this page and
+      // the store's cursor is exactly where the next page starts.
+      const read = (limit: number, cursor: string | undefined): Promise<Page<MinionRecord>> => {
+        const request = { limit, ...(cursor === undefined ? {} : { cursor }) };
+        return query.keyState !== undefined && query.keyState !== 'denied'
+          ? deps.minions.listByKeyState(query.keyState, request)
+          : deps.minions.list(request);
+      };
+      const found: MinionRecord[] = [];
+      let cursor = query.cursor;
+      let scanned = 0;
+      do {
+        const page = await read(query.limit - found.length, cursor);
+        scanned += page.items.length;
+        found.push(...page.items.filter(keep));
+        cursor = page.cursor;
+      } while (cursor !== undefined && found.length < query.limit && scanned < SCAN_BUDGET);
+      const live = await liveMasters();
+      return {
+        minions: found.map((record) => view(record, live)),
+        ...(cursor === undefined ? {} : { cursor }),
+      };
     }),
-    route({
-      method: 'GET',
-      url: '/minions/:id',
-      summary: 'one minion, with all its grains: as it reports them, and those the master vouches for',
-      tag: 'minions',
-      role: 'read',
-      params: IdParams,
-      response: z.object({
-        minion: MinionViewSchema,
-        grains: z.record(z.string(), z.unknown()).describe('self-reported: what the minion says about itself'),
-        vouchedGrains: z
-          .record(z.string(), z.unknown())
-          .describe('what the master vouches for (id, lifecycle and naming grains, grains set through the master)'),
-      }),
-      handler: async ({ params }) => {
-        const record = await find(params.id);
-        deps.jobs.noteRecord(record);
-        return {
-          minion: view(record, await liveMasters()),
-          grains: record.grains ?? {},
-          vouchedGrains: deps.jobs.vouchedGrains(params.id),
-        };
-      },
+    route('getMinion', async ({ params }) => {
+      const record = await find(params.id);
+      deps.jobs.noteRecord(record);
+      return {
+        minion: view(record, await liveMasters()),
+        grains: record.grains ?? {},
+        vouchedGrains: deps.jobs.vouchedGrains(params.id),
+      };
     }),
-    route({
-      method: 'POST',
-      url: '/minions/:id/disable',
-      summary: 'mark a minion disabled, with who and why (admin, audited)',
-      tag: 'minions',
-      role: 'admin',
-      params: IdParams,
-      body: DisableBody,
-      response: z.object({ minion: MinionViewSchema }),
-      handler: async ({ params, body }, request) => {
-        await find(params.id);
-        const by = request.caller?.name ?? 'unknown';
-        // Every state run, besides whatever names an admin disabled already.
-        const mark = deps.jobs.adminDisabled(params.id);
-        const states = [...new Set([...(mark === undefined ? [] : adminStates(mark)), ALL_STATE_RUNS])];
-        const record = await deps.minions.setDisabled(params.id, { by, reason: body.reason, states });
-        await tellKillswitch(deps, params.id, 'state.disable', { reason: body.reason, by }, by);
-        deps.log.info(
-          { audit: 'minion', action: 'disable', minionId: params.id, by, reason: body.reason },
-          'minion disabled',
-        );
-        deps.events.emit('minion/disabled', {
-          minionId: params.id,
-          by,
-          reason: body.reason,
-          at: record.disabled?.at,
-          states,
-        });
-        return { minion: view(record, await liveMasters()) };
-      },
+    route('disableMinion', async ({ params, body }, request) => {
+      await find(params.id);
+      const by = request.caller?.name ?? 'unknown';
+      // Every state run, besides whatever names an admin disabled already.
+      const mark = deps.jobs.adminDisabled(params.id);
+      const states = [...new Set([...(mark === undefined ? [] : adminStates(mark)), ALL_STATE_RUNS])];
+      const record = await deps.minions.setDisabled(params.id, { by, reason: body.reason, states });
+      await tellKillswitch(deps, params.id, 'state.disable', { reason: body.reason, by }, by);
+      deps.log.info(
+        { audit: 'minion', action: 'disable', minionId: params.id, by, reason: body.reason },
+        'minion disabled',
+      );
+      deps.events.emit('minion/disabled', {
+        minionId: params.id,
+        by,
+        reason: body.reason,
+        at: record.disabled?.at,
+        states,
+      });
+      return { minion: view(record, await liveMasters()) };
     }),
-    route({
-      method: 'POST',
-      url: '/minions/:id/enable',
-      summary: 'enable a disabled minion again (admin, audited)',
-      tag: 'minions',
-      role: 'admin',
-      params: IdParams,
-      body: z.strictObject({}),
-      response: z.object({ minion: MinionViewSchema }),
-      handler: async ({ params }, request) => {
-        await find(params.id);
-        const by = request.caller?.name ?? 'unknown';
-        // The whole-minion killswitch is lifted; states an admin disabled by name stay so.
-        const mark = deps.jobs.adminDisabled(params.id);
-        const states = mark === undefined ? [] : adminStates(mark).filter((name) => name !== ALL_STATE_RUNS);
-        const record = await deps.minions.setDisabled(
-          params.id,
-          mark === undefined || states.length === 0 ? undefined : { by: mark.by, reason: mark.reason, states },
-        );
-        await tellKillswitch(deps, params.id, 'state.enable', {}, by);
-        deps.log.info({ audit: 'minion', action: 'enable', minionId: params.id, by }, 'minion enabled');
-        if (states.length === 0) deps.events.emit('minion/enabled', { minionId: params.id, by });
-        else deps.events.emit('minion/disabled', { ...record.disabled, minionId: params.id, states });
-        return { minion: view(record, await liveMasters()) };
-      },
+    route('enableMinion', async ({ params }, request) => {
+      await find(params.id);
+      const by = request.caller?.name ?? 'unknown';
+      // The whole-minion killswitch is lifted; states an admin disabled by name stay so.
+      const mark = deps.jobs.adminDisabled(params.id);
+      const states = mark === undefined ? [] : adminStates(mark).filter((name) => name !== ALL_STATE_RUNS);
+      const record = await deps.minions.setDisabled(
+        params.id,
+        mark === undefined || states.length === 0 ? undefined : { by: mark.by, reason: mark.reason, states },
+      );
+      await tellKillswitch(deps, params.id, 'state.enable', {}, by);
+      deps.log.info({ audit: 'minion', action: 'enable', minionId: params.id, by }, 'minion enabled');
+      if (states.length === 0) deps.events.emit('minion/enabled', { minionId: params.id, by });
+      else deps.events.emit('minion/disabled', { ...record.disabled, minionId: params.id, states });
+      return { minion: view(record, await liveMasters()) };
     }),
   ];
 }

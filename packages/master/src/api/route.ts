@@ -1,6 +1,18 @@
 import type { FastifyInstance, FastifyReply, FastifyRequest, preHandlerHookHandler } from 'fastify';
+import { hasZodFastifySchemaValidationErrors, validatorCompiler } from 'fastify-type-provider-zod';
 import type { Logger } from 'pino';
 import type { z } from 'zod';
+import {
+  CONTRACT,
+  ROUTES,
+  fullPath,
+  type RouteInfo,
+  type RouteName,
+  type RouteOutput,
+  type RouteParsed,
+  type RouteSchemas,
+  type StreamRouteName,
+} from '@phoenix/api';
 import type { Role } from './auth.js';
 import { PhoenixError } from '@phoenix/protocol';
 import { MasterErrors } from '../errors.js';
@@ -11,57 +23,25 @@ import { MasterErrors } from '../errors.js';
  */
 export const API_ANSWER_HEADERS = { 'cache-control': 'no-store', 'x-content-type-options': 'nosniff' } as const;
 
-type Schema = z.ZodType | undefined;
-type Parsed<S extends Schema> = S extends z.ZodType ? z.output<S> : undefined;
+type Handler<K extends RouteName> = (
+  input: RouteParsed<K>,
+  request: FastifyRequest,
+  reply: FastifyReply,
+) => Promise<K extends StreamRouteName ? FastifyReply : RouteOutput<K>>;
 
-/**
- * One API route: its input schemas (path, query, body) and output schema are the only description
- * of it, used both to validate requests and to write the OpenAPI document, so the two never drift.
- */
-export interface RouteSpec<P extends Schema = Schema, Q extends Schema = Schema, B extends Schema = Schema> {
-  method: 'GET' | 'POST';
-  /** Relative to the API prefix (`/api/v1`) unless `absolute`. */
-  url: string;
-  absolute?: boolean;
-  summary: string;
-  tag: string;
-  /** `open`: no token needed (only the health probes). */
-  role: Role | 'open';
-  params?: P;
-  query?: Q;
-  body?: B;
-  /** The success status and the shape of its JSON body; `stream` routes answer text/event-stream. */
-  status?: number;
-  response: z.ZodType;
-  stream?: boolean;
-  /** Content type of a non-JSON answer (the metrics text). */
-  produces?: string;
+/** One route of the contract (`@phoenix/api`) with what this master does when it is called. */
+export interface AnyRoute {
+  name: RouteName;
   handler(
-    input: { params: Parsed<P>; query: Parsed<Q>; body: Parsed<B> },
+    input: { params: unknown; query: unknown; body: unknown },
     request: FastifyRequest,
     reply: FastifyReply,
   ): Promise<unknown>;
 }
 
-export type AnyRoute = RouteSpec<Schema, Schema, Schema>;
-
-export function route<P extends Schema = undefined, Q extends Schema = undefined, B extends Schema = undefined>(
-  spec: RouteSpec<P, Q, B>,
-): AnyRoute {
-  return spec as unknown as AnyRoute;
-}
-
-export const API_PREFIX = '/api/v1';
-
-export function fullPath(spec: AnyRoute): string {
-  return spec.absolute === true ? spec.url : `${API_PREFIX}${spec.url}`;
-}
-
-/** Parses a request part with its schema; a mismatch is a 400 naming the field. */
-export function validate<S extends z.ZodType>(schema: S, value: unknown, where: string): z.output<S> {
-  const result = schema.safeParse(value);
-  if (result.success) return result.data;
-  throw new PhoenixError(MasterErrors.PHX_API_BAD_REQUEST, `invalid ${where}: ${describeIssues(result.error.issues)}`);
+/** The handler of the contract's route `name`: it gets the request's parts as its schemas parsed them. */
+export function route<K extends RouteName>(name: K, handler: Handler<K>): AnyRoute {
+  return { name, handler: handler as unknown as AnyRoute['handler'] };
 }
 
 export function describeIssues(issues: readonly z.core.$ZodIssue[]): string {
@@ -71,43 +51,88 @@ export function describeIssues(issues: readonly z.core.$ZodIssue[]): string {
       const where = path === '' ? '' : `"${path}": `;
       return issue.code === 'unrecognized_keys'
         ? `${where}unknown field${issue.keys.length > 1 ? 's' : ''} ${issue.keys.map((k) => `"${k}"`).join(', ')}`
-        : `${path === '' ? '' : where}${issue.message}`;
+        : `${where}${issue.message}`;
     })
     .join('; ');
 }
 
-/** Registers routes: auth pre-handler by role, input validation, and an output check against the schema. */
+const PARTS: Record<string, string> = { params: 'path', querystring: 'query', body: 'body', headers: 'headers' };
+
+/**
+ * The error fastify's validation (the contract's zod schemas, through fastify-type-provider-zod)
+ * raised, as the API's own: PHX_API_BAD_REQUEST naming the part and the fields. Anything else is
+ * returned as it is.
+ */
+export function requestRefusal(err: unknown): unknown {
+  if (!hasZodFastifySchemaValidationErrors(err)) return err;
+  const where = PARTS[(err as { validationContext?: string }).validationContext ?? ''] ?? 'request';
+  const problems = err.validation.map((entry) => {
+    const path = entry.instancePath
+      .split('/')
+      .filter((part) => part !== '')
+      .join('.');
+    const at = path === '' ? '' : `"${path}": `;
+    const keys = (entry.params as { keys?: unknown }).keys;
+    return entry.keyword === 'unrecognized_keys' && Array.isArray(keys)
+      ? `${at}unknown field${keys.length > 1 ? 's' : ''} ${keys.map((k) => `"${String(k)}"`).join(', ')}`
+      : `${at}${entry.message}`;
+  });
+  return new PhoenixError(MasterErrors.PHX_API_BAD_REQUEST, `invalid ${where}: ${problems.join('; ')}`);
+}
+
+/**
+ * Registers routes: the token's role is checked first (preValidation: a caller without the role
+ * learns nothing of the schemas), then fastify validates the path, query and body with the
+ * contract's schemas, and the answer is checked against its schema.
+ */
 export function mountRoutes(
   app: FastifyInstance,
   routes: readonly AnyRoute[],
   requireRole: (role: Role) => preHandlerHookHandler,
   log: Logger,
 ): void {
+  app.setValidatorCompiler(validatorCompiler);
   for (const spec of routes) {
+    const info: RouteInfo = ROUTES[spec.name];
+    const schemas: RouteSchemas = CONTRACT[spec.name];
+    const where = `${info.method} ${fullPath(info)}`;
     app.route({
-      method: spec.method,
-      url: fullPath(spec),
-      ...(spec.role === 'open' ? {} : { preHandler: requireRole(spec.role) }),
+      method: info.method,
+      url: fullPath(info),
+      schema: {
+        ...(schemas.params === undefined ? {} : { params: schemas.params }),
+        ...(schemas.query === undefined ? {} : { querystring: schemas.query }),
+        ...(schemas.body === undefined ? {} : { body: schemas.body }),
+      },
+      preValidation: [
+        ...(info.role === 'open' ? [] : [requireRole(info.role)]),
+        // A POST with no body at all is an empty object, so its schema says what is missing.
+        ...(schemas.body === undefined ? [] : [emptyBody]),
+      ],
       handler: async (request, reply) => {
         const input = {
-          params: spec.params === undefined ? undefined : validate(spec.params, request.params, 'path'),
-          query: spec.query === undefined ? undefined : validate(spec.query, request.query, 'query'),
-          body: spec.body === undefined ? undefined : validate(spec.body, request.body ?? {}, 'body'),
+          params: schemas.params === undefined ? undefined : request.params,
+          query: schemas.query === undefined ? undefined : request.query,
+          body: schemas.body === undefined ? undefined : request.body,
         };
         const result = await spec.handler(input, request, reply);
-        if (spec.stream === true || reply.sent) return reply;
+        if (info.stream === true || reply.sent) return reply;
         // The schema is the contract the OpenAPI document promises: a drift is a bug worth a loud line,
         // but the caller still gets its answer.
-        const checked = spec.response.safeParse(result);
+        const checked = schemas.response.safeParse(result);
         if (!checked.success) {
           log.error(
-            { route: `${spec.method} ${fullPath(spec)}`, problems: describeIssues(checked.error.issues) },
+            { route: where, problems: describeIssues(checked.error.issues) },
             'response does not match its schema',
           );
         }
-        if (spec.produces !== undefined) void reply.type(spec.produces);
-        return reply.status(spec.status ?? 200).send(result);
+        if (info.produces !== undefined) void reply.type(info.produces);
+        return reply.status(info.status ?? 200).send(result);
       },
     });
   }
+}
+
+async function emptyBody(request: FastifyRequest): Promise<void> {
+  request.body ??= {};
 }

@@ -5,17 +5,16 @@ import type { ApiContext, ApiDeps } from './context.js';
 import { AuthFailureLimiter } from './auth-failures.js';
 import { mountDashboard } from './dashboard.js';
 import { eventRoutes } from './event-stream.js';
+import { fileServerRoutes } from './fileserver.js';
 import { jobRoutes } from './jobs.js';
 import { keyRoutes } from './keys.js';
 import { createMetrics } from './metrics.js';
 import { minionRoutes } from './minions.js';
 import { runRoutes } from './runs.js';
-import { API_ANSWER_HEADERS, mountRoutes, type AnyRoute } from './route.js';
+import { API_ANSWER_HEADERS, mountRoutes, requestRefusal, type AnyRoute } from './route.js';
 import { systemRoutes } from './system.js';
 import { tokenRoutes } from './tokens.js';
 import { MasterErrors } from '../errors.js';
-
-export { validate } from './route.js';
 
 /** Request bodies: a job's arguments (DATA_LIMITS) plus the body's own levels around them. */
 export const API_BODY_LIMITS: DataLimits = Object.freeze({ ...DATA_LIMITS, maxDepth: DATA_LIMITS.maxDepth + 8 });
@@ -34,6 +33,7 @@ export function buildApi(deps: ApiDeps): FastifyInstance {
     connectedMinions: deps.connectedMinions,
     events: deps.events,
     ...(deps.refusals === undefined ? {} : { refusals: deps.refusals }),
+    ...(deps.fileServer?.sent === undefined ? {} : { fileSent: deps.fileServer.sent }),
   });
   const failures = new AuthFailureLimiter(deps.authFailures ?? { maxFailures: 20, windowMs: 60_000 });
   const fromConfig = staticTokens(deps.tokens);
@@ -92,7 +92,8 @@ export function buildApi(deps: ApiDeps): FastifyInstance {
     deps.events.emit('key/changed', { ...change, local });
   });
 
-  app.setErrorHandler((err, request, reply) => {
+  app.setErrorHandler((raised, request, reply) => {
+    const err = requestRefusal(raised);
     if (isPhoenixError(err)) {
       // The status is the error table's (a code without one of its own answers 500).
       const status = err.status;
@@ -147,6 +148,7 @@ export function buildApi(deps: ApiDeps): FastifyInstance {
     ...jobRoutes(context),
     ...runRoutes(context),
     ...eventRoutes(context),
+    ...fileServerRoutes(context),
     ...(deps.apiTokens === undefined ? [] : tokenRoutes(context, deps.apiTokens)),
   );
   mountRoutes(app, routes, requireRole, deps.log.child({ component: 'api' }));

@@ -6,6 +6,7 @@ import {
   type MasterMessage,
   type MinionMessage,
 } from '@phoenix/protocol';
+import type { StateFiles } from '@phoenix/state';
 import { FairQueue, FairQueueFullError } from '../limits/fair-queue.js';
 import type { Refusals } from '../limits/refusals.js';
 import type { PillarRenderer } from './pillar-renderer.js';
@@ -15,8 +16,17 @@ import { MasterErrors } from '../errors.js';
 type Request = Extract<MinionMessage, { t: 'file' } | { t: 'pillar' }>;
 type Reply = Extract<MasterMessage, { t: 'reply' }>;
 
-export interface FileServerOptions {
+/** What one request is answered from: a tree, its pillar roots, and the revision of git roots they are. */
+export interface ServedTree {
+  /** Undefined when no root is a git remote: directories are served as they are. */
+  readonly revision: string | undefined;
   readonly tree: StateTree;
+  readonly pillar: StateFiles;
+}
+
+export interface FileServerOptions {
+  /** The tree to answer from: the current one, or a state run's revision of the git roots. */
+  readonly trees: { at(revision?: string): Promise<ServedTree> };
   readonly pillar: PillarRenderer;
   /** The grains this master holds for a minion (reported over its own authenticated connection). */
   readonly grainsOf: (minionId: string) => Readonly<Record<string, unknown>> | undefined;
@@ -35,6 +45,8 @@ export interface FileServerOptions {
 export class FileServer {
   readonly #o: FileServerOptions;
   readonly #files: FairQueue;
+  /** File chunks answered and their bytes, for /metrics: a new commit should cost only its changed files. */
+  readonly #sent = { reads: 0, bytes: 0 };
 
   constructor(options: FileServerOptions) {
     this.#o = options;
@@ -45,14 +57,22 @@ export class FileServer {
     });
   }
 
+  /** File chunks sent to minions so far, and their bytes. */
+  sent(): { reads: number; bytes: number } {
+    return { ...this.#sent };
+  }
+
   async answer(minionId: string, request: Request): Promise<Reply> {
-    const reply = { v: WIRE_VERSION, t: 'reply', req: request.req } as const;
+    let reply: Reply = { v: WIRE_VERSION, t: 'reply', req: request.req };
     try {
+      const served = await this.#o.trees.at(request.rev);
+      const tree = served.tree;
+      if (served.revision !== undefined) reply = { ...reply, rev: served.revision };
       if (request.t === 'pillar') {
         const grains = this.#o.grainsOf(minionId) ?? { id: minionId };
-        return { ...reply, pillar: await this.#o.pillar.render(minionId, grains, request.env) };
+        return { ...reply, pillar: await this.#o.pillar.render(minionId, grains, request.env, served.pillar) };
       }
-      return { ...reply, ...(await this.#files.run(minionId, () => this.#file(request))) };
+      return { ...reply, ...(await this.#files.run(minionId, () => this.#file(tree, request))) };
     } catch (err) {
       if (err instanceof FairQueueFullError) {
         this.#o.refusals?.count(request.t, 'busy');
@@ -65,16 +85,20 @@ export class FileServer {
     }
   }
 
-  async #file(request: Extract<Request, { t: 'file' }>): Promise<Partial<Reply>> {
+  async #file(tree: StateTree, request: Extract<Request, { t: 'file' }>): Promise<Partial<Reply>> {
     switch (request.op) {
       case 'list':
-        return { paths: await this.#o.tree.list(request.path, request.env) };
+        return { paths: await tree.list(request.path, request.env) };
       case 'hash': {
-        const hash = await this.#o.tree.hashOf(request.path, request.env);
+        const hash = await tree.hashOf(request.path, request.env);
         return hash === undefined ? {} : { hash };
       }
       case 'read': {
-        const chunk = await this.#o.tree.read(request.path, request.env, request.offset ?? 0, FILE_CHUNK_BYTES);
+        const chunk = await tree.read(request.path, request.env, request.offset ?? 0, FILE_CHUNK_BYTES);
+        if (chunk !== undefined) {
+          this.#sent.reads++;
+          this.#sent.bytes += chunk.content.byteLength;
+        }
         return chunk ?? {};
       }
     }

@@ -55,18 +55,31 @@ export class PillarRenderer {
     });
   }
 
-  /** PHX_MASTER_BUSY (FairQueueFullError) when this minion has its share of renders waiting already. */
-  render(minionId: string, grains: Readonly<Record<string, unknown>>, saltenv: string): Promise<Pillar> {
-    return this.#queue.run(minionId, () => this.#render(minionId, grains, saltenv));
+  /**
+   * `files`: the pillar roots to render from (a state run's revision of them); default the configured ones.
+   * PHX_MASTER_BUSY (FairQueueFullError) when this minion has its share of renders waiting already.
+   */
+  render(
+    minionId: string,
+    grains: Readonly<Record<string, unknown>>,
+    saltenv: string,
+    files: StateFiles = this.#o.files,
+  ): Promise<Pillar> {
+    return this.#queue.run(minionId, () => this.#render(minionId, grains, saltenv, files));
   }
 
-  async #render(minionId: string, grains: Readonly<Record<string, unknown>>, saltenv: string): Promise<Pillar> {
+  async #render(
+    minionId: string,
+    grains: Readonly<Record<string, unknown>>,
+    saltenv: string,
+    files: StateFiles,
+  ): Promise<Pillar> {
     const renderer = new TemplateRenderer({
       timeoutMs: this.#o.timeoutMs,
       ...(this.#o.isolation === undefined ? {} : { isolation: this.#o.isolation }),
     });
     try {
-      return await compilePillar(this.#o.files, {
+      return await compilePillar(files, {
         minionId,
         grains,
         saltenv,

@@ -153,10 +153,11 @@ export interface OrchestrationRequest {
 
 export interface OrchestrationCompilerOptions {
   readonly masterId: string;
-  /** The masters' file roots (salt://). */
-  readonly files: StateFiles;
-  /** The pillar roots: the orchestration sees the master's pillar, as Salt's does. */
-  readonly pillarFiles: StateFiles;
+  /**
+   * The tree served now: its file roots (salt://) and pillar roots (the orchestration sees the
+   * master's pillar, as Salt's does), read again for each orchestration (git roots move).
+   */
+  readonly trees: () => Promise<{ files: StateFiles; pillar: StateFiles }>;
   readonly jobs: JobService;
   /** Where templates render: the master's render process, without secrets (see @phoenix/state). */
   readonly isolation?: RenderIsolation;
@@ -188,7 +189,8 @@ export class OrchestrationCompiler {
     const call = (fun: string, args: unknown[], kwargs: Record<string, unknown>): Promise<unknown> =>
       this.#call(fun, args, kwargs);
     try {
-      const masterPillar = await compilePillar(this.#o.pillarFiles, {
+      const trees = await this.#o.trees();
+      const masterPillar = await compilePillar(trees.pillar, {
         minionId: id,
         grains,
         saltenv: request.saltenv,
@@ -197,7 +199,7 @@ export class OrchestrationCompiler {
         call,
       });
       const pillar = deepMerge(masterPillar, { ...request.pillar });
-      const loader = new SlsLoader(new RunFiles(this.#o.files), renderer, call);
+      const loader = new SlsLoader(new RunFiles(trees.files), renderer, call);
       const high = await buildHighState([{ name: request.name, env: request.saltenv }], (name, env) =>
         loader.load(name, env, { grains, pillar, opts }),
       );

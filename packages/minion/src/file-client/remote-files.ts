@@ -21,10 +21,25 @@ const MAX_FILE_BYTES = 512 * 1024 * 1024;
 export class RemoteFiles implements StateFiles {
   readonly #request: MasterRequest;
   readonly #timeoutMs: number;
+  readonly #pin: RevisionPin | undefined;
 
-  constructor(request: MasterRequest, timeoutMs: number) {
+  constructor(request: MasterRequest, timeoutMs: number, pin?: RevisionPin) {
     this.#request = request;
     this.#timeoutMs = timeoutMs;
+    this.#pin = pin;
+  }
+
+  /** A view for one state run: pinned to the revision of the master's git roots its first answer is from. */
+  forRun(): RemoteFiles {
+    return new RemoteFiles(this.#request, this.#timeoutMs, new RevisionPin());
+  }
+
+  /** The run's revision; asks the master for one (with the top file's hash) if nothing was asked yet. */
+  async revision(): Promise<string | undefined> {
+    if (this.#pin === undefined) return undefined;
+    if (!this.#pin.settled)
+      await this.#ask({ t: 'file', op: 'hash', path: 'top.sls', env: DEFAULT_ENV }).catch(() => undefined);
+    return this.#pin.revision;
   }
 
   async hash(url: string, env: string = DEFAULT_ENV): Promise<string | undefined> {
@@ -70,9 +85,45 @@ export class RemoteFiles implements StateFiles {
   }
 
   async #ask(body: RequestBody): Promise<Reply> {
-    const reply = await this.#request(body, this.#timeoutMs);
+    const send = (b: RequestBody) => this.#request(b, this.#timeoutMs);
+    const reply = await (this.#pin === undefined ? send(body) : this.#pin.ask(body, send));
     if (reply.error !== undefined) throw remoteError(reply.error);
     return reply;
+  }
+}
+
+/**
+ * One state run's hold on a revision: the first request goes alone, the others wait for its
+ * answer and then carry its revision, so no request of the run is answered from another commit.
+ * A master that serves no git roots answers without one, and nothing waits after that.
+ */
+export class RevisionPin {
+  #revision: string | undefined;
+  #unpinned = false;
+  #first: Promise<unknown> | undefined;
+
+  get revision(): string | undefined {
+    return this.#revision;
+  }
+
+  /** A revision is known, or the master serves none. */
+  get settled(): boolean {
+    return this.#revision !== undefined || this.#unpinned;
+  }
+
+  async ask(body: RequestBody, send: (body: RequestBody) => Promise<Reply>): Promise<Reply> {
+    while (!this.settled && this.#first !== undefined) await this.#first.catch(() => undefined);
+    if (this.settled) return send(this.#revision === undefined ? body : { ...body, rev: this.#revision });
+    const first = send(body);
+    this.#first = first;
+    try {
+      const reply = await first;
+      if (reply.rev !== undefined) this.#revision = reply.rev;
+      else if (reply.error === undefined) this.#unpinned = true;
+      return reply;
+    } finally {
+      if (this.#first === first) this.#first = undefined;
+    }
   }
 }
 
@@ -90,7 +141,12 @@ export class RemotePillar implements PillarSource {
   }
 
   async compile(request: PillarRequest): Promise<Pillar> {
-    const reply = await this.#request({ t: 'pillar', env: request.saltenv }, this.#timeoutMs);
+    // The run's revision of the master's git roots: pillar from the same commits as the states.
+    const rev = await request.files?.revision?.();
+    const reply = await this.#request(
+      { t: 'pillar', env: request.saltenv, ...(rev === undefined ? {} : { rev }) },
+      this.#timeoutMs,
+    );
     if (reply.error !== undefined) throw remoteError(reply.error);
     return reply.pillar ?? {};
   }

@@ -1,3 +1,4 @@
+import { EventEmitter } from 'node:events';
 import { mkdir } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { Logger } from 'pino';
@@ -40,7 +41,7 @@ export class GrainStore {
   readonly #cacheDir: string;
   readonly #core: Grains;
   readonly #logger: Logger | undefined;
-  readonly #listeners = new Set<GrainsListener>();
+  readonly #changes = new EventEmitter<{ change: Parameters<GrainsListener> }>().setMaxListeners(0);
   #custom: Readonly<Record<string, GrainValue>>;
   /** Grains that mirror state kept elsewhere (the state killswitch): never on disk, never set by hand. */
   #reflected: Readonly<Record<string, GrainValue>> = Object.freeze({});
@@ -150,8 +151,8 @@ export class GrainStore {
 
   /** Called after every change with the new snapshot; returns the unsubscribe function. */
   onChange(listener: GrainsListener): () => void {
-    this.#listeners.add(listener);
-    return () => this.#listeners.delete(listener);
+    this.#changes.on('change', listener);
+    return () => void this.#changes.off('change', listener);
   }
 
   async #persistAndPublish(
@@ -178,7 +179,8 @@ export class GrainStore {
   }
 
   #publish(change: GrainChange): void {
-    for (const listener of this.#listeners) {
+    // Each listener on its own: one that throws is logged, and the others still hear the change.
+    for (const listener of this.#changes.listeners('change')) {
       try {
         listener(this.#snapshot, change);
       } catch (err) {

@@ -27,11 +27,29 @@ export class CachedFiles implements StateFiles {
     this.#dir = join(cacheDir, FILE_CACHE_DIR);
   }
 
-  async read(url: string, env: string = DEFAULT_ENV): Promise<StateFile | undefined> {
+  read(url: string, env: string = DEFAULT_ENV): Promise<StateFile | undefined> {
+    return this.#read(this.#inner, url, env);
+  }
+
+  list(prefix: string, env: string = DEFAULT_ENV): Promise<string[]> {
+    return this.#list(this.#inner, prefix, env);
+  }
+
+  /** A view for one state run over the inner server's (same cache, same index). */
+  forRun(): StateFiles {
+    const inner = this.#inner.forRun?.() ?? this.#inner;
+    return {
+      read: (url, env = DEFAULT_ENV) => this.#read(inner, url, env),
+      list: (prefix, env = DEFAULT_ENV) => this.#list(inner, prefix, env),
+      revision: () => inner.revision?.() ?? Promise.resolve(undefined),
+    };
+  }
+
+  async #read(server: StateFiles, url: string, env: string): Promise<StateFile | undefined> {
     const location = parseFileUrl(url, env);
     try {
-      if (this.#inner.hash) {
-        const hash = await this.#inner.hash(location.path, location.env);
+      if (server.hash) {
+        const hash = await server.hash(location.path, location.env);
         if (hash === undefined) return undefined;
         const cached = await this.#cached(hash);
         if (cached) {
@@ -39,7 +57,7 @@ export class CachedFiles implements StateFiles {
           return cached;
         }
       }
-      const file = await this.#inner.read(location.path, location.env);
+      const file = await server.read(location.path, location.env);
       if (file === undefined) return undefined;
       await this.#store(file);
       await this.#remember(location.env, location.path, file.hash);
@@ -52,9 +70,9 @@ export class CachedFiles implements StateFiles {
     }
   }
 
-  async list(prefix: string, env: string = DEFAULT_ENV): Promise<string[]> {
+  async #list(server: StateFiles, prefix: string, env: string): Promise<string[]> {
     try {
-      return await this.#inner.list(prefix, env);
+      return await server.list(prefix, env);
     } catch (err) {
       const known = Object.keys((await this.#loadIndex())[env] ?? {});
       if (known.length === 0) throw err;

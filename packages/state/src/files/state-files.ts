@@ -25,6 +25,13 @@ export interface StateFiles {
    * skip the transfer of a file it already holds. Optional; local roots simply read.
    */
   hash?(url: string, env?: string): Promise<string | undefined>;
+  /**
+   * A view for one state run, when the server serves revisions (a master serving git roots): every
+   * answer of the view comes from the revision its first answer came from. Optional.
+   */
+  forRun?(): StateFiles;
+  /** The revision a run view is pinned to (asking the server for one if nothing was asked yet). */
+  revision?(): Promise<string | undefined>;
 }
 
 export const DEFAULT_ENV = 'base';
@@ -85,6 +92,10 @@ export class RunFiles implements StateFiles {
 
   constructor(inner: StateFiles) {
     this.#inner = inner;
+  }
+
+  revision(): Promise<string | undefined> {
+    return this.#inner.revision?.() ?? Promise.resolve(undefined);
   }
 
   read(url: string, env: string = DEFAULT_ENV): Promise<StateFile | undefined> {

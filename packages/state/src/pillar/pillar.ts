@@ -19,6 +19,8 @@ export interface PillarRequest {
   /** For sources that render here (masterless); a master-backed source ignores them. */
   readonly renderer: TemplateRenderer;
   readonly call: ModuleCaller;
+  /** The run's view of the file server: a master-backed source asks for pillar at its revision. */
+  readonly files?: StateFiles;
 }
 
 /**

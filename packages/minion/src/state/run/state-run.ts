@@ -102,7 +102,8 @@ export class StateRun {
     this.#options = options;
     this.#ctx = ctx;
     this.#run = run;
-    this.#files = new RunFiles(options.files);
+    // One revision of the master's git roots for the whole run, pillar included.
+    this.#files = new RunFiles(options.files.forRun?.() ?? options.files);
     this.#renderer = new TemplateRenderer({
       signal: ctx.signal,
       root: options.root ?? '/',
@@ -143,6 +144,7 @@ export class StateRun {
         opts: this.opts,
         renderer: this.#renderer,
         call: this.#ctx.call,
+        files: this.#files,
       })
       .then((pillar) => (this.#run.pillarOverride ? deepMerge(pillar, { ...this.#run.pillarOverride }) : pillar));
     return this.#pillar;

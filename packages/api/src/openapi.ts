@@ -1,5 +1,7 @@
 import { z } from 'zod';
-import { fullPath, type AnyRoute } from './route.js';
+import { CONTRACT } from './contract.js';
+import { ROUTES, fullPath, type RouteName } from './routes.js';
+import { ErrorBodySchema } from './schemas.js';
 
 type JsonSchema = Record<string, unknown>;
 
@@ -26,54 +28,55 @@ function parameters(schema: z.ZodType | undefined, where: 'path' | 'query'): Jso
   }));
 }
 
-const ErrorBody = z.object({
-  error: z.object({ code: z.string(), message: z.string(), details: z.record(z.string(), z.unknown()).optional() }),
-});
-
-/** The OpenAPI 3.1 document of every route, written from the same schemas that validate requests. */
-export function openApiDocument(routes: readonly AnyRoute[], version: string): JsonSchema {
+/**
+ * The OpenAPI 3.1 document of the named routes (a master lists those it serves), written from the
+ * same schemas that validate requests, so the two never drift.
+ */
+export function openApiDocument(names: readonly RouteName[], version: string): JsonSchema {
   const paths: Record<string, Record<string, unknown>> = {};
   const error = { content: { 'application/json': { schema: { $ref: '#/components/schemas/Error' } } } };
-  for (const spec of routes) {
-    const path = fullPath(spec).replace(/:([A-Za-z_]+)/g, '{$1}');
+  for (const name of names) {
+    const info: (typeof ROUTES)[RouteName] & { status?: number; stream?: true; produces?: string } = ROUTES[name];
+    const schemas: { params?: z.ZodType; query?: z.ZodType; body?: z.ZodType; response: z.ZodType } = CONTRACT[name];
+    const path = fullPath(info).replace(/:([A-Za-z_]+)/g, '{$1}');
     const success =
-      spec.stream === true
+      info.stream === true
         ? {
             description: 'a server-sent-events stream',
-            content: { 'text/event-stream': { schema: jsonSchema(spec.response, 'output') } },
+            content: { 'text/event-stream': { schema: jsonSchema(schemas.response, 'output') } },
           }
         : {
             description: 'success',
-            content: { [spec.produces ?? 'application/json']: { schema: jsonSchema(spec.response, 'output') } },
+            content: { [info.produces ?? 'application/json']: { schema: jsonSchema(schemas.response, 'output') } },
           };
     paths[path] = {
       ...paths[path],
-      [spec.method.toLowerCase()]: {
-        summary: spec.summary,
-        tags: [spec.tag],
-        operationId: `${spec.method.toLowerCase()}${path.replace(/[^A-Za-z0-9]+(.)?/g, (_m, c: string | undefined) => (c ?? '').toUpperCase())}`,
+      [info.method.toLowerCase()]: {
+        summary: info.summary,
+        tags: [info.tag],
+        operationId: `${info.method.toLowerCase()}${path.replace(/[^A-Za-z0-9]+(.)?/g, (_m, c: string | undefined) => (c ?? '').toUpperCase())}`,
         // Every operation names its least role, `open` included, so a client can tell before it calls.
-        'x-phoenix-role': spec.role,
-        ...(spec.role === 'open' ? { security: [] } : {}),
-        parameters: [...parameters(spec.params, 'path'), ...parameters(spec.query, 'query')],
-        ...(spec.body === undefined
+        'x-phoenix-role': info.role,
+        ...(info.role === 'open' ? { security: [] } : {}),
+        parameters: [...parameters(schemas.params, 'path'), ...parameters(schemas.query, 'query')],
+        ...(schemas.body === undefined
           ? {}
           : {
               requestBody: {
                 required: false,
-                content: { 'application/json': { schema: jsonSchema(spec.body, 'input') } },
+                content: { 'application/json': { schema: jsonSchema(schemas.body, 'input') } },
               },
             }),
         responses: {
-          [String(spec.status ?? 200)]: success,
-          ...(spec.body === undefined && spec.query === undefined && spec.params === undefined
+          [String(info.status ?? 200)]: success,
+          ...(schemas.body === undefined && schemas.query === undefined && schemas.params === undefined
             ? {}
             : { '400': { description: 'the request does not match its schema', ...error } }),
-          ...(spec.role === 'open'
+          ...(info.role === 'open'
             ? {}
             : {
                 '401': { description: 'no token, or not a valid one', ...error },
-                '403': { description: `the token's role is below ${spec.role}`, ...error },
+                '403': { description: `the token's role is below ${info.role}`, ...error },
                 '429': { description: 'too many failed authentications from this address', ...error },
               }),
         },
@@ -93,7 +96,7 @@ export function openApiDocument(routes: readonly AnyRoute[], version: string): J
     },
     components: {
       securitySchemes: { bearer: { type: 'http', scheme: 'bearer' } },
-      schemas: { Error: jsonSchema(ErrorBody, 'output') },
+      schemas: { Error: jsonSchema(ErrorBodySchema, 'output') },
     },
     security: [{ bearer: [] }],
     paths,
