@@ -263,7 +263,7 @@ Start here:
     .option('--wait-offline', 'also wait (until --timeout) for minions that are not connected, as salt does')
     .addOption(
       new Option(
-        '-b, --batch <N|N%>',
+        '-b, --batch <N>',
         "a rollout: at most N minions (or N% of the targeted ones) at a time, the next starting as one returns (Salt's -b); " +
           'driven by one master, resumed by another if it dies; e.g. -b 2 or -b 25%',
       ).argParser(amountParser(parseBatchSize)),
@@ -276,7 +276,7 @@ Start here:
     )
     .addOption(
       new Option(
-        '--max-failures <N|N%>',
+        '--max-failures <N>',
         'with -b: once more than N minions (or N% of them) failed or did not return, start no more; those running ' +
           "finish and the rest are named as never run (AWS SSM's MaxErrors), e.g. --max-failures 1",
       ).argParser(amountParser(parseFailureLimit)),
