@@ -174,6 +174,42 @@ test('the job runner runs test.ping on * and shows every return as it arrives', 
   await detail.locator('tr[data-return-minion="dash-1"][data-state="returned"]').waitFor();
 });
 
+test(
+  'a rollout shows live which minions are done, running and waiting, then that it succeeded',
+  { skip },
+  async (t) => {
+    const response = await fetch(`${(masters[0] as RunningMaster).api}/api/v1/jobs`, {
+      method: 'POST',
+      headers: { authorization: `Bearer ${ADMIN_TOKEN}`, 'content-type': 'application/json' },
+      body: JSON.stringify({
+        target: ['dash-1', 'dash-2'],
+        targetType: 'list',
+        fun: 'test.sleep',
+        args: [3],
+        batch: { size: '1' },
+      }),
+    });
+    assert.equal(response.status, 201);
+    const { runId } = (await response.json()) as { runId: string };
+    const entry = page.locator(`#runs tr[data-run-id="${runId}"]`);
+    await entry.waitFor({ timeout: 15_000 });
+    await entry.click();
+    const detail = page.locator(`#run-detail[data-run-id="${runId}"]`);
+    // One minion at a time: while the first sleeps, the second waits for its turn.
+    await detail.locator('tr[data-run-minion][data-state="running"]').waitFor({ timeout: 15_000 });
+    await detail.locator('tr[data-run-minion][data-state="waiting"]').waitFor({ timeout: 5_000 });
+    await screenshot(t, '4-rollout-running');
+    await page.locator(`#run-detail[data-run-id="${runId}"][data-status="succeeded"]`).waitFor({ timeout: 30_000 });
+    for (const id of ['dash-1', 'dash-2']) {
+      assert.equal(await detail.locator(`tr[data-run-minion="${id}"]`).getAttribute('data-state'), 'ok', id);
+    }
+    assert.match(
+      await page.locator('#run-counts').innerText(),
+      /^2 ok · 0 failed · 0 running · 0 waiting · 0 never ran$/,
+    );
+  },
+);
+
 test('a newly launched minion appears in the table without a reload', { skip }, async (t) => {
   const loadedAt = await page.evaluate(() => performance.timeOrigin);
   // It knows only the second master: the first hears of its key from its peer, and the page from the first.

@@ -64,13 +64,15 @@ export class BenchApi {
     return { jid, expected: minions.length, latencies, allMs, duplicates };
   }
 
-  submit(
+  async submit(
     target: string,
     fun: string,
     timeoutMs: number,
     args: unknown[] = [],
   ): Promise<{ jid: string; minions: string[] }> {
-    return this.#client.call('submitJob', { body: { target, fun, args, timeoutMs } });
+    const answer = await this.#client.call('submitJob', { body: { target, fun, args, timeoutMs } });
+    if (!('jid' in answer)) throw new Error('the API answered a job with a run');
+    return answer;
   }
 
   /** A job's event stream to its end: each minion's first return's `receivedAt`, and returns seen again. */

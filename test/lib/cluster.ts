@@ -48,9 +48,13 @@ export async function startMasterProcess(
   const path = join(dir, `${id}.yaml`);
   await writeFile(path, JSON.stringify(config));
   const child = processes.spawn(process.execPath, [bin('master', 'phoenix-master'), '--config', path]);
-  const ready = await waitFor(
+  // A master that exits (a configuration it refuses) fails this at once, not at the wait's end.
+  const exited = new Promise<never>((_, reject) =>
+    child.once('close', () => reject(new Error(`master ${id} exited: ${processes.output(child)}`))),
+  );
+  exited.catch(() => undefined);
+  const readyLine = waitFor(
     () => {
-      if (child.exitCode !== null) throw new Error(`master ${id} exited: ${processes.output(child)}`);
       const line = processes
         .output(child)
         .split('\n')
@@ -59,6 +63,7 @@ export async function startMasterProcess(
     },
     { what: `master ${id} to be ready`, timeoutMs: 20_000 },
   );
+  const ready = await Promise.race([readyLine, exited]);
   return { id, process: child, ports: ready.ports, api: `http://127.0.0.1:${ready.ports.api}` };
 }
 

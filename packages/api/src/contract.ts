@@ -13,6 +13,8 @@ import {
   MinionViewSchema,
   ReturnSchema,
   RoleSchema,
+  RunRecordViewSchema,
+  RunViewSchema,
   TokenViewSchema,
 } from './schemas.js';
 
@@ -108,15 +110,60 @@ export const CONTRACT = {
       args: z.array(z.unknown()).max(1000).default([]),
       kwargs: z.record(z.string(), z.unknown()).default({}),
       timeoutMs: z.int().min(1).max(86_400_000).optional(),
+      /**
+       * A rollout (Salt's -b, SSM's MaxConcurrency/MaxErrors): at most `size` minions at once (`2`,
+       * `25%`), each freed place used `waitSeconds` after its minion returned, and nothing new
+       * started once more than `maxFailures` failed. The answer names the run instead of a job.
+       */
+      batch: z
+        .strictObject({
+          size: z.string().min(1).max(16),
+          waitSeconds: z.number().min(0).max(86_400).default(0),
+          maxFailures: z.string().min(1).max(16).optional(),
+        })
+        .optional(),
+    }),
+    response: z.union([
+      z.object({
+        jid: z.string(),
+        minions: z.array(z.string()),
+        /** Minions the target selected that were not sent the job (state runs disabled there). */
+        skipped: Skipped,
+        /** Minions connected to no master: they cannot get the job, and nothing waits for them. */
+        notConnected: z.array(z.string()),
+        job: JobSchema,
+      }),
+      z.object({
+        /** A batch rollout: follow it at GET /runs/:runId. */
+        runId: z.string(),
+        minions: z.array(z.string()),
+        skipped: Skipped,
+        notConnected: z.array(z.string()),
+        run: RunRecordViewSchema,
+      }),
+    ]),
+  },
+  listRuns: {
+    query: z.strictObject({ limit: z.coerce.number().int().min(1).max(500).default(50) }),
+    response: z.object({ runs: z.array(RunRecordViewSchema) }),
+  },
+  getRun: { params: z.strictObject({ runId: JidSchema }), response: RunViewSchema },
+  submitOrchestration: {
+    body: z.strictObject({
+      /** The orchestration SLS, by name: `orch.mongo` is salt://orch/mongo.sls (or orch/mongo/init.sls). */
+      name: z.string().min(1).max(1024),
+      saltenv: z
+        .string()
+        .regex(/^[A-Za-z0-9_.-]{1,64}$/)
+        .default('base'),
+      /** Merged over the master's pillar, as Salt's `pillar=` is. */
+      pillar: z.record(z.string(), z.unknown()).default({}),
+      test: z.boolean().default(false),
     }),
     response: z.object({
-      jid: z.string(),
-      minions: z.array(z.string()),
-      /** Minions the target selected that were not sent the job (state runs disabled there). */
-      skipped: Skipped,
-      /** Minions connected to no master: they cannot get the job, and nothing waits for them. */
-      notConnected: z.array(z.string()),
-      job: JobSchema,
+      runId: z.string(),
+      run: RunRecordViewSchema,
+      steps: z.array(z.object({ id: z.string(), function: z.string(), name: z.string() })),
     }),
   },
   listJobs: {

@@ -127,6 +127,28 @@ export const ROUTES = {
     status: 201,
   },
   listJobs: { method: 'GET', url: '/jobs', summary: 'recent jobs, newest first', tag: 'jobs', role: 'read' },
+  listRuns: {
+    method: 'GET',
+    url: '/runs',
+    summary: 'recent batch rollouts and orchestrations, newest first',
+    tag: 'runs',
+    role: 'read',
+  },
+  getRun: {
+    method: 'GET',
+    url: '/runs/:runId',
+    summary: 'one run as it stands: its steps, the jobs each sent and every minion outcome so far',
+    tag: 'runs',
+    role: 'read',
+  },
+  submitOrchestration: {
+    method: 'POST',
+    url: '/orchestrations',
+    summary: "start an orchestration SLS from the masters' file server (Salt's state.orchestrate; audited)",
+    tag: 'runs',
+    role: 'operate',
+    status: 201,
+  },
   getJob: {
     method: 'GET',
     url: '/jobs/:jid',

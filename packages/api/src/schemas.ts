@@ -1,5 +1,13 @@
 import { z } from 'zod';
-import { KEY_STATES, LifecycleSchema, MasterRecordSchema } from '@phoenix/store';
+import {
+  KEY_STATES,
+  LifecycleSchema,
+  MasterRecordSchema,
+  RUN_KINDS,
+  RUN_STATUSES,
+  RunOutcomeSchema,
+  RunStepSchema,
+} from '@phoenix/store';
 import { ROLES } from './routes.js';
 
 // Output shapes shared by several routes. Output objects are not strict: a field added to a record
@@ -114,6 +122,8 @@ export const MinionViewSchema = z.object({
 });
 
 export const ClusterEventSchema = z.object({
+  /** The same on every master's stream (a reaction claims the event by it). */
+  id: z.string(),
   tag: z.string(),
   at: z.number(),
   masterId: z.string(),
@@ -147,7 +157,59 @@ export const ErrorBodySchema = z.object({
   error: z.object({ code: z.string(), message: z.string(), details: z.record(z.string(), z.unknown()).optional() }),
 });
 
+/** A run as listed: what it is, who drives it, how far it got (its spec stays with the masters). */
+export const RunRecordViewSchema = z.object({
+  runId: z.string(),
+  kind: z.enum(RUN_KINDS),
+  title: z.string(),
+  submitter: z.string(),
+  originMaster: z.string(),
+  status: z.enum(RUN_STATUSES),
+  createdAt: z.number(),
+  updatedAt: z.number(),
+  finishedAt: z.number().optional(),
+  /** Who drives it now, until when (absent once it finished). */
+  lease: z.object({ holder: z.string(), until: z.number() }).optional(),
+  /** Every master that drove it, in order: more than one when a master died and another resumed it. */
+  drivers: z.array(z.string()),
+  summary: z.string().optional(),
+  /** By step index (an orchestration's plan order; a rollout's one step is 0). */
+  steps: z.record(z.string(), RunStepSchema),
+});
+
+export const RunStepItemsSchema = z.object({
+  step: z.number(),
+  /** The minions the step runs on, fixed when it started, and those it could not run on. */
+  minions: z.array(z.string()),
+  skipped: z.array(z.object({ minionId: z.string(), reason: z.string() })),
+  notConnected: z.array(z.string()),
+  /** Every job the step sent, in order, with its minions' outcomes so far. */
+  jobs: z.array(
+    z.object({
+      jid: z.string(),
+      minions: z.array(z.string()),
+      sentAt: z.number(),
+      sentBy: z.string(),
+      outcomes: z.record(z.string(), RunOutcomeSchema),
+    }),
+  ),
+});
+
+export const RunViewSchema = z.object({
+  run: RunRecordViewSchema,
+  items: z.array(RunStepItemsSchema),
+  /** An orchestration: its id in outputs (`<master>_master`, as Salt names it). */
+  orchestrator: z.string().optional(),
+  /** An orchestration's steps by index: their ID and function. */
+  plan: z.array(z.object({ id: z.string(), function: z.string() })).optional(),
+  /** An orchestration's results so far, as Salt's orchestrate runner returns them (the highstate outputter's input). */
+  results: z.record(z.string(), z.unknown()).optional(),
+});
+
 export type Job = z.output<typeof JobSchema>;
+export type RunRecordView = z.output<typeof RunRecordViewSchema>;
+export type RunView = z.output<typeof RunViewSchema>;
+export type RunOutcomeView = z.output<typeof RunOutcomeSchema>;
 export type JobReturn = z.output<typeof ReturnSchema>;
 export type KeyInfo = z.output<typeof KeyInfoSchema>;
 export type KeyChange = z.output<typeof KeyChangeSchema>;

@@ -64,6 +64,7 @@ export function apiClient(api: ApiTarget): ApiClient {
       new PhoenixError(
         CliErrors.PHX_CLI_API_ERROR,
         `${answer.message ?? `HTTP ${answer.status}`} (${answer.code ?? answer.status})`,
+        answer.code === undefined ? {} : { details: { apiCode: answer.code } },
       ),
   });
 }

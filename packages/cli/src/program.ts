@@ -1,11 +1,14 @@
 import { Argument, Command, InvalidArgumentError, Option } from 'commander';
 import { CALL_OPTIONS, type CommandOption } from '@phoenix/protocol/call-options';
+import { formatAmount, parseBatchSize, parseFailureLimit } from '@phoenix/protocol/batch';
 import type { UpOptions } from './commands/up.js';
 import type { LocalOptions } from './commands/local.js';
 import type { RunOptions } from './commands/run.js';
 import type { KeysOptions } from './commands/keys.js';
 import type { InitClusterOptions } from './commands/keys-init-cluster.js';
 import type { JobsOptions } from './commands/jobs.js';
+import type { RunsOptions } from './commands/runs.js';
+import type { OrchestrateOptions } from './commands/orchestrate.js';
 import type { ApiOptions } from './commands/masters.js';
 import type { MinionsOptions } from './commands/minions.js';
 import type { FileServerUpdateOptions } from './commands/fileserver.js';
@@ -260,6 +263,26 @@ Start here:
     .option('--wait-offline', 'also wait (until --timeout) for minions that are not connected, as salt does')
     .addOption(
       new Option(
+        '-b, --batch <N>',
+        "a rollout: at most N minions (or N% of the targeted ones) at a time, the next starting as one returns (Salt's -b); " +
+          'driven by one master, resumed by another if it dies; e.g. -b 2 or -b 25%',
+      ).argParser(amountParser(parseBatchSize)),
+    )
+    .addOption(
+      new Option(
+        '--batch-wait <S>',
+        "with -b: seconds to wait after a minion returns before its place goes to the next one (Salt's --batch-wait), e.g. --batch-wait 5",
+      ).argParser(waitParser),
+    )
+    .addOption(
+      new Option(
+        '--max-failures <N>',
+        'with -b: once more than N minions (or N% of them) failed or did not return, start no more; those running ' +
+          "finish and the rest are named as never run (AWS SSM's MaxErrors), e.g. --max-failures 1",
+      ).argParser(amountParser(parseFailureLimit)),
+    )
+    .addOption(
+      new Option(
         '--out <FORMAT>',
         'how returns are printed: nested (default; highstate for state runs), highstate, yaml, or json (one document)',
       ).choices(RUN_OUTPUTS),
@@ -272,10 +295,45 @@ Start here:
     ["npx phoenix run -G 'role:web' cmd.run 'uptime'", 'minions whose role grain is web'],
     ["npx phoenix run -C 'G@role:web and not G@kernel:Windows' grains.items --out json", 'a compound target'],
     ["npx phoenix run '*' state.highstate test=True", 'a dry run of every state'],
+    ["npx phoenix run -b 25% --max-failures 1 '*' state.apply", 'a rollout, a quarter of the fleet at a time'],
   ]);
   run.action(
     runs(outcome, async (target: string, fun: string, words: string[], options: RunOptions) =>
       (await import('./commands/run.js')).run(target, fun, words, options),
+    ),
+  );
+
+  const orchestrate = program
+    .command('orchestrate')
+    .summary('run an orchestration SLS across the fleet, step by step (salt-run state.orchestrate)')
+    .description(
+      "Runs an orchestration SLS from the masters' file server, as Salt's state.orchestrate: steps salt.state, " +
+        'salt.function, salt.wait_for_event and the key built-ins of salt.runner/salt.wheel, ordered by require, ' +
+        "onfail and onchanges; Jinja sees the pillar and every minion's grains (cache.grains). A master checks every " +
+        'step first (an SLS that does not render, an unknown function, a requisite cycle: nothing runs), then drives ' +
+        'the steps; if it dies another master resumes them, never running a step twice. Prints the results as ' +
+        "Salt's orchestrate outputter. Exit status 1 when a step failed.",
+    )
+    .argument('<NAME>', 'the orchestration SLS, e.g. orch.mongo for salt://orch/mongo.sls')
+    .argument('[ARGS...]', "pillar='{...}' (JSON or YAML, merged over the master's pillar), saltenv=ENV, test=True")
+    .option('--async', 'print the run id and return at once; follow it with phoenix orchestrations show ID')
+    .addOption(
+      new Option('--out <FORMAT>', 'highstate (default), yaml, or json (one document)').choices([
+        'highstate',
+        'json',
+        'yaml',
+      ]),
+    )
+    .option('--no-color', 'never colour the output')
+    .option('--force-color', 'colour the output even when not on a terminal');
+  apiOptions(orchestrate);
+  examples(orchestrate, [
+    ['npx phoenix orchestrate orch.mongo', 'config servers, then shards, then routers, then apps'],
+    ['npx phoenix orchestrate orch.mongo pillar=\'{"version": "7.0"}\' test=True', 'a dry run'],
+  ]);
+  orchestrate.action(
+    runs(outcome, async (name: string, words: string[], options: OrchestrateOptions) =>
+      (await import('./commands/orchestrate.js')).orchestrate(name, words, options),
     ),
   );
 
@@ -376,12 +434,44 @@ Start here:
   const jobShow = jobs
     .command('show')
     .summary("one job's returns, and who has not returned")
-    .description("Shows one job: each minion's return, the minions that did not return, and those skipped.")
-    .argument('<JID>', 'the job id that phoenix run --async or phoenix jobs list printed');
+    .description(
+      "Shows one job: each minion's return, the minions that did not return, and those skipped. Given the id of a " +
+        'rollout (phoenix run -b), shows the run as phoenix orchestrations show does.',
+    )
+    .argument('<JID>', 'the job id that phoenix run --async or phoenix jobs list printed, or a run id');
   apiOptions(jobShow);
   examples(jobShow, [['npx phoenix jobs show 20250102030405678000', '']]);
   jobShow.action(
     runs(outcome, async (jid: string, options: JobsOptions) => (await import('./commands/jobs.js')).show(jid, options)),
+  );
+
+  const orchestrations = program
+    .command('orchestrations')
+    .summary('orchestrations and batch rollouts: recent ones, and one as it stands, from any master')
+    .description(
+      'Runs that a master drives under a lease (phoenix orchestrate, phoenix run -b) and another master resumes ' +
+        'if it dies: listed and shown live from any master.',
+    );
+  const runList = orchestrations
+    .command('list')
+    .summary('recent orchestrations and batch rollouts, newest first')
+    .description('Lists recent runs: id, kind, status, what they run, who submitted them and which masters drove them.')
+    .addOption(countOption('--limit <N>', 'how many runs, 1 to 500, e.g. --limit 10', 1, 500).default(50));
+  apiOptions(runList);
+  examples(runList, [['npx phoenix orchestrations list --limit 10', '']]);
+  runList.action(runs(outcome, async (options: RunsOptions) => (await import('./commands/runs.js')).list(options)));
+  const runShow = orchestrations
+    .command('show')
+    .summary('one run as it stands: steps, jobs sent, minions done, failed and waiting')
+    .description(
+      'Shows one run live: its status and the masters that drove it, each step, the jobs it sent and every ' +
+        "minion's outcome so far. Exit status 1 when the run failed or stopped.",
+    )
+    .argument('<ID>', 'the run id that phoenix orchestrate or phoenix run -b printed');
+  apiOptions(runShow);
+  examples(runShow, [['npx phoenix orchestrations show 20250102030405678000', '']]);
+  runShow.action(
+    runs(outcome, async (id: string, options: RunsOptions) => (await import('./commands/runs.js')).show(id, options)),
   );
 
   const masters = program
@@ -601,6 +691,25 @@ function countParser(name: string, min: number, max: number): (value: string) =>
 
 function countOption(flags: string, description: string, min: number, max: number): Option {
   return new Option(flags, description).argParser(countParser(flags.split(' ')[0] ?? flags, min, max));
+}
+
+/** A batch size or failure limit as typed (`2`, `25%`), checked here so a bad one never reaches a master. */
+function amountParser(parse: (text: string) => Parameters<typeof formatAmount>[0]): (value: string) => string {
+  return (value) => {
+    try {
+      return formatAmount(parse(value));
+    } catch (err) {
+      throw new InvalidArgumentError((err as Error).message);
+    }
+  };
+}
+
+function waitParser(value: string): number {
+  const seconds = Number(value);
+  if (!/^\d+(\.\d+)?$/.test(value) || seconds > 86_400) {
+    throw new InvalidArgumentError('--batch-wait must be seconds from 0 to 86400');
+  }
+  return seconds;
 }
 
 function secondsParser(value: string): number {

@@ -10,6 +10,7 @@ import { Keys } from './keys.js';
 import { ClusterEventFeed, useLinkState } from './live.js';
 import { Login } from './login.js';
 import { Masters } from './masters.js';
+import { Runs } from './runs.js';
 
 type Whoami = RouteOutput<'whoami'>;
 
@@ -83,6 +84,7 @@ function Dashboard({ who, onSignOut }: { who: Whoami; onSignOut: () => void }) {
         <Keys feed={feed} role={who.role} />
         <JobRunner role={who.role} />
         <JobHistory feed={feed} />
+        <Runs feed={feed} />
         <EventLog feed={feed} />
       </main>
     </>

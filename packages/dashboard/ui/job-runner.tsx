@@ -1,5 +1,5 @@
 import { useEffect, useRef, useState } from 'preact/hooks';
-import { client } from './api.js';
+import { ApiFailure, client } from './api.js';
 import { errorText } from './format.js';
 import { ReturnsTable } from './returns.js';
 import type { JobReturn, Role, TargetType } from '@phoenix/api';
@@ -52,6 +52,7 @@ export function JobRunner({ role }: { role: Role }) {
     stream.current?.abort();
     try {
       const answer = await client.call('submitJob', { body: { target, targetType, fun, args: parseArgs(args) } });
+      if (!('jid' in answer)) throw new ApiFailure(500, 'PHX_API_INTERNAL', 'the API answered a job with a run');
       const current: Run = { jid: answer.jid, fun, expected: answer.minions, returns: new Map(), finished: false };
       setRun(current);
       const controller = new AbortController();

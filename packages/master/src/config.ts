@@ -2,6 +2,7 @@ import { z } from 'zod';
 import { validateDetailed } from 'node-cron';
 import { AwsSettingsSchema, compileTarget, loadConfig, TargetTypeSchema } from '@phoenix/protocol';
 import { gitSources, RootEntrySchema } from './gitfs/git-root.js';
+import { tagProblem } from './event-tags.js';
 
 const Port = z.int().min(0).max(65535);
 /** Environment → roots in order: directories and git remotes (see gitfs/git-root.ts). */
@@ -34,9 +35,82 @@ const ReactorGroupSchema = z.strictObject({
   warmPoolHighstate: z.boolean().default(false),
 });
 
+const TEMPLATED = /\{\{|\{%/;
+
+/**
+ * One reaction (Salt's reactor): an event tag glob and what to do, once per matching event in the
+ * whole cluster. String values may be Jinja templates over the event's `tag` and `data`.
+ */
+export const ReactionRuleSchema = z
+  .strictObject({
+    /** Names the rule in logs, claims and events; default `rule-<index>`. */
+    name: z
+      .string()
+      .regex(/^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$/)
+      .optional(),
+    /** A tag glob: `phoenix/minion/*\/start`, or a minion's own tag (`event.send`). */
+    event: z.string().min(1).max(255),
+    run: z
+      .strictObject({
+        target: z.string().min(1).max(4096),
+        targetType: TargetTypeSchema.default('glob'),
+        function: z.string().regex(/^[A-Za-z_][A-Za-z0-9_]*\.[A-Za-z_][A-Za-z0-9_]*$/, 'module.function'),
+        args: z.array(z.unknown()).max(1000).default([]),
+        kwargs: z.record(z.string(), z.unknown()).default({}),
+        timeoutSeconds: z.int().min(1).max(86_400).optional(),
+      })
+      .optional(),
+    orchestrate: z
+      .strictObject({
+        name: z.string().min(1).max(1024),
+        saltenv: z
+          .string()
+          .regex(/^[A-Za-z0-9_.-]{1,64}$/)
+          .default('base'),
+        /** Merged over the master's pillar, with `event_tag` and `event_data` (as Salt's reactor idiom passes them). */
+        pillar: z.record(z.string(), z.unknown()).default({}),
+        test: z.boolean().default(false),
+      })
+      .optional(),
+  })
+  .superRefine((rule, ctx) => {
+    const problem = tagProblem(rule.event);
+    if (problem !== undefined)
+      ctx.addIssue({ code: 'custom', path: ['event'], message: `"${rule.event}": ${problem}` });
+    if ((rule.run === undefined) === (rule.orchestrate === undefined)) {
+      ctx.addIssue({ code: 'custom', message: 'a rule takes one of run or orchestrate' });
+    }
+    if (rule.run !== undefined && !TEMPLATED.test(rule.run.target)) {
+      try {
+        compileTarget(rule.run.target, rule.run.targetType);
+      } catch (err) {
+        ctx.addIssue({
+          code: 'custom',
+          path: ['run', 'target'],
+          message: `"${rule.run.target}": ${err instanceof Error ? err.message : String(err)}`,
+        });
+      }
+    }
+  });
+export type ReactionRule = z.output<typeof ReactionRuleSchema>;
+
 export const ReactorConfigSchema = z.strictObject({
-  /** The lifecycle queue; no reactor runs without it. */
+  /** The lifecycle queue; no lifecycle reactor runs without it. */
   queueUrl: z.url().optional(),
+  /** Operators' reactions to the cluster's events (and minions' own): each event once, cluster-wide. */
+  rules: z
+    .array(ReactionRuleSchema)
+    .max(1_000)
+    .default([])
+    .superRefine((rules, ctx) => {
+      const seen = new Set<string>();
+      rules.forEach((rule, index) => {
+        const name = rule.name ?? `rule-${index}`;
+        if (seen.has(name))
+          ctx.addIssue({ code: 'custom', path: [index, 'name'], message: `"${name}" names two rules` });
+        seen.add(name);
+      });
+    }),
   /** Auto-scaling groups by name; a message about any other group is deleted with a log line. */
   groups: z.record(z.string().min(1), ReactorGroupSchema).default({}),
   waitTimeSeconds: z.int().min(0).max(20).default(20),
@@ -240,6 +314,17 @@ export const MasterConfigSchema = z
         gitTimeoutMs: z.int().min(1_000).max(3_600_000).default(120_000),
         /** Where git roots are mirrored and their commits checked out. */
         gitCacheDir: z.string().min(1).default('/var/cache/phoenix/git'),
+      })
+      .prefault({}),
+    /**
+     * Batch rollouts and orchestrations: the master driving one holds a lease on it, renewed every
+     * third of `leaseMs`; every master looks each `sweepMs` for runs whose lease lapsed (their master
+     * died) and one of them resumes each.
+     */
+    runs: z
+      .strictObject({
+        leaseMs: z.int().min(1_000).max(600_000).default(15_000),
+        sweepMs: z.int().min(100).max(60_000).default(2_000),
       })
       .prefault({}),
     /** Jobs the cluster runs on a schedule (a scheduled highstate, say); each tick fires once. */

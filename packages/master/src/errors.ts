@@ -55,4 +55,14 @@ export const MasterErrors = defineErrors({
   PHX_GIT_SECRET_UNREADABLE: {
     message: "a git root's token or key could not be read from its file, Secrets Manager secret or SSM parameter",
   },
+  PHX_ORCHESTRATION_INVALID: {
+    message:
+      'an orchestration SLS that does not render, or whose steps cannot run (an unknown function, a bad argument, a requisite cycle); nothing ran',
+    status: 400,
+  },
+  PHX_RUN_LEASE_LOST: {
+    message:
+      "this master no longer surely holds a run's lease: another master drives it now, and this one sends nothing more",
+    status: 409,
+  },
 });

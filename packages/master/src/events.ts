@@ -1,8 +1,11 @@
+import { randomUUID } from 'node:crypto';
 import { EventEmitter } from 'node:events';
 import type { Logger } from 'pino';
 
 /** One thing that happened in the cluster, for logs and (through the API) for operators. */
 export interface ClusterEvent {
+  /** Unique in the cluster, the same on every master that relays it: a reaction claims it by this. */
+  id: string;
   tag: string;
   at: number;
   masterId: string;
@@ -26,7 +29,7 @@ export class ClusterEvents {
   }
 
   emit(tag: string, data: Record<string, unknown>): ClusterEvent {
-    const event: ClusterEvent = { tag, at: Date.now(), masterId: this.#masterId, data };
+    const event: ClusterEvent = { id: randomUUID(), tag, at: Date.now(), masterId: this.#masterId, data };
     // A job's returns are one event each: at info they would be most of a busy master's log.
     if (tag === 'job/return') this.#log.debug({ event: tag, ...data }, tag);
     else this.#log.info({ event: tag, ...data }, tag);

@@ -43,6 +43,11 @@ export interface JobRequest {
   schedule?: { name: string; tickAt: number };
   /** The submitter's API role; undefined when the master itself submits (reactor, schedule, killswitch). */
   role?: 'read' | 'operate' | 'admin';
+  /**
+   * The jid to store the job under, minted beforehand with `newJid` (a run records it before the
+   * job exists). Stored only if no job has it yet: otherwise ConditionFailedError, and nothing is sent.
+   */
+  jid?: string;
 }
 
 /** A minion an admin disabled (through the API, or with a state.disable job): only an admin lifts it. */
@@ -208,6 +213,11 @@ export class JobService {
     this.#returns = new ReturnBatcher((rets) => store.returns.putMany(rets));
   }
 
+  /** A jid for a job submitted later with `jid` (see JobRequest.jid). */
+  newJid(now = Date.now()): string {
+    return this.#jids.next(now);
+  }
+
   /** Loads the grains of every known minion, for grain targeting of minions connected elsewhere. */
   async loadGrains(): Promise<void> {
     let cursor: string | undefined;
@@ -270,7 +280,8 @@ export class JobService {
     return this.#selfReported.pillar ? { ...this.grainsOf(minionId), ...vouched } : vouched;
   }
 
-  #targetingGrains(minionId: string): Readonly<Record<string, unknown>> {
+  /** The grains targets match (and orchestrations see): vouched only, unless self-reported ones are opted in. */
+  targetingGrains(minionId: string): Readonly<Record<string, unknown>> {
     const vouched = this.vouchedGrains(minionId);
     return this.#selfReported.targeting ? { ...this.grainsOf(minionId), ...vouched } : vouched;
   }
@@ -302,6 +313,21 @@ export class JobService {
     return master !== undefined && master !== this.#masterId && this.#liveMasters().has(master);
   }
 
+  /**
+   * Reads the presence of the minions this master believes connected nowhere from the minions table
+   * (written on every connect): a minion that said hello to a peer before this master was in the
+   * mesh is known from then on. A run calls it before deciding who cannot be reached.
+   */
+  async refreshPresence(minionIds: readonly string[]): Promise<void> {
+    const live = this.#liveMasters();
+    for (const minionId of minionIds) {
+      if (this.isConnected(minionId)) continue;
+      const record = await this.#store.minions.get(minionId);
+      if (record?.connectedMaster !== undefined && live.has(record.connectedMaster))
+        this.notePresence(minionId, record.connectedMaster);
+    }
+  }
+
   grainsOf(minionId: string): Readonly<Record<string, unknown>> {
     return this.#grains.get(minionId) ?? {};
   }
@@ -311,7 +337,7 @@ export class JobService {
     const matcher = compileTarget(target, type);
     return this.#keys
       .acceptedIds()
-      .filter((id) => matcher.matches({ id, grains: this.#targetingGrains(id) }))
+      .filter((id) => matcher.matches({ id, grains: this.targetingGrains(id) }))
       .sort();
   }
 
@@ -359,7 +385,7 @@ export class JobService {
    */
   async submit(request: JobRequest, now = Date.now()): Promise<JobRecord> {
     // First, before anything is stored or sent: a job that cannot travel is refused whole.
-    this.#checkArguments(request);
+    this.checkArguments(request);
     const selected = this.expectedMinions(request.target, request.targetType);
     if (selected.length === 0) {
       throw new PhoenixError(
@@ -407,7 +433,7 @@ export class JobService {
   }
 
   /** PHX_INPUT_OVER_LIMIT when the arguments are nested too deep, too many, or too big for a job. */
-  #checkArguments(request: Pick<JobRequest, 'args' | 'kwargs'>): void {
+  checkArguments(request: Pick<JobRequest, 'args' | 'kwargs'>): void {
     const violation = checkValue(request.args, DATA_LIMITS) ?? checkValue(request.kwargs, DATA_LIMITS);
     let reason: string | undefined = violation?.reason;
     let message = violation?.message;
@@ -437,7 +463,7 @@ export class JobService {
     for (let attempt = 0; ; attempt++) {
       try {
         return await this.#store.jobs.put({
-          jid: this.#jids.next(now),
+          jid: request.jid ?? this.#jids.next(now),
           fun: request.fun,
           args: request.args,
           kwargs: request.kwargs,
@@ -454,7 +480,7 @@ export class JobService {
           createdAt: now,
         });
       } catch (err) {
-        if (!(err instanceof ConditionFailedError) || attempt >= 5) throw err;
+        if (!(err instanceof ConditionFailedError) || attempt >= 5 || request.jid !== undefined) throw err;
       }
     }
   }

@@ -39,8 +39,15 @@ import { HighstateCoordinator } from './reactor/highstate.js';
 import { GroupMembership } from './reactor/group-check.js';
 import { LifecycleReactor } from './reactor/reactor.js';
 import { Scheduler } from './schedule/scheduler.js';
+import { RunService } from './runs/run-service.js';
+import { OrchestrationCompiler, orchestrationDriver } from './runs/orchestration.js';
+import { Reactions } from './reactions/reactions.js';
+import { CLUSTER_PREFIX } from './event-tags.js';
 import { Refusals } from './limits/refusals.js';
 import { PoisonWatch } from './limits/poison-watch.js';
+
+/** A minion's own event (event.send) carries at most this much data. */
+const MAX_EVENT_BYTES = 64 * 1024;
 
 export const MASTER_VERSION = '0.1.0';
 
@@ -225,6 +232,16 @@ export async function masterComponents(config: MasterConfig, baseLog: Logger): P
       },
       result: (session, message) => jobs.recordReturn(session, message),
       grains: (session, message) => noteGrains(session.minionId, message.grains),
+      event: (session, message) => {
+        // The cluster's own tags are not a minion's to send; a big payload is not an event's to carry.
+        const bytes = Buffer.byteLength(JSON.stringify(message.data));
+        if (message.tag.startsWith(CLUSTER_PREFIX) || /\s/.test(message.tag) || bytes > MAX_EVENT_BYTES) {
+          refusals.count('wire', 'invalid');
+          log.warn({ minionId: session.minionId, tag: message.tag, bytes }, 'refused an event from a minion');
+          return;
+        }
+        events.emit('minion/event', { minionId: session.minionId, tag: message.tag, data: message.data });
+      },
       request: (session, message) => fileServer.answer(session.minionId, message),
       pending: async (minionId) => {
         await autoAccept.consider(minionId);
@@ -295,7 +312,14 @@ export async function masterComponents(config: MasterConfig, baseLog: Logger): P
             .catch((err: unknown) => log.warn({ err }, 'could not apply a key change from a peer'));
           return;
         case 'peer-event':
-          events.relay({ tag: message.tag, at: message.at, masterId: message.from, data: message.data });
+          events.relay({
+            // A peer of an older version sends no id: one made of what it sent is the same on every master.
+            id: message.id ?? `${message.from}/${message.at}/${message.tag}`,
+            tag: message.tag,
+            at: message.at,
+            masterId: message.from,
+            data: message.data,
+          });
           return;
         case 'peer-grains':
           jobs.rememberGrains(message.minionId, message.grains);
@@ -413,6 +437,54 @@ export async function masterComponents(config: MasterConfig, baseLog: Logger): P
     events,
     log: log.child({ component: 'schedule' }),
   });
+  // Batch rollouts and orchestrations: driven here under a lease, resumed by a peer if this master dies.
+  const runs = new RunService({
+    masterId: id,
+    store,
+    jobs,
+    events,
+    leaseMs: config.runs.leaseMs,
+    sweepMs: config.runs.sweepMs,
+    log: log.child({ component: 'runs' }),
+    orchestrations: {
+      // Rendered as pillar is: in the render process, from this master's roots.
+      compiler: new OrchestrationCompiler({
+        masterId: id,
+        trees: async () => {
+          const served = await gitTrees.at();
+          return { files: served.tree.files, pillar: served.pillar };
+        },
+        jobs,
+        isolation: renderProcess,
+        timeoutMs: config.fileServer.pillarTimeoutMs,
+        opts: {
+          file_roots: rootsForTemplates(config.fileRoots),
+          pillar_roots: rootsForTemplates(config.pillarRoots),
+          master_id: id,
+        },
+      }),
+      driver: orchestrationDriver({ events, keys, defaultTimeoutMs: config.jobTimeoutMs }),
+    },
+  });
+  // Operators' reactor rules: each event once in the cluster, by a claim per event and rule.
+  const reactions = new Reactions({
+    masterId: id,
+    rules: reactorConfig.rules,
+    events,
+    claim: (eventId, rule, tag) => store.reactionClaims.claim(eventId, rule, tag, id),
+    jobs,
+    runs,
+    orchestrationExists: async (name, saltenv) => {
+      const path = name.replace(/\./g, '/');
+      for (const candidate of [`${path}.sls`, `${path}/init.sls`])
+        if ((await (await gitTrees.at()).tree.files.locate(candidate, saltenv)) !== undefined) return true;
+      return false;
+    },
+    isolation: renderProcess,
+    renderTimeoutMs: config.fileServer.pillarTimeoutMs,
+    defaultJobTimeoutMs: config.jobTimeoutMs,
+    log: log.child({ component: 'reactions' }),
+  });
   const apiTokens = new TokenRegistry(store.apiTokens, log.child({ component: 'tokens' }));
   // A token made or revoked on a peer is read again at once, not at the next refresh.
   events.on((event) => {
@@ -427,6 +499,7 @@ export async function masterComponents(config: MasterConfig, baseLog: Logger): P
     tokens: config.api.tokens,
     keys,
     jobs,
+    runs,
     minions: store.minions,
     events,
     masters: () => registry.all(),
@@ -476,7 +549,15 @@ export async function masterComponents(config: MasterConfig, baseLog: Logger): P
   // those as it applies them) nor returns (they travel to the job's origin already).
   events.on((event) => {
     if (event.masterId !== id || event.tag === 'key/changed' || event.tag === 'job/return') return;
-    peers.broadcast({ v: WIRE_VERSION, t: 'peer-event', from: id, tag: event.tag, at: event.at, data: event.data });
+    peers.broadcast({
+      v: WIRE_VERSION,
+      t: 'peer-event',
+      from: id,
+      id: event.id,
+      tag: event.tag,
+      at: event.at,
+      data: event.data,
+    });
   });
   registry.onChange((live) => {
     peers.sync(live);
@@ -529,6 +610,8 @@ export async function masterComponents(config: MasterConfig, baseLog: Logger): P
         sqs?.destroy();
       },
     },
+    // Before this master holds a port or a row: a rule naming an orchestration the file roots lack stops the start.
+    { name: 'reactor rules', start: () => reactions.check() },
     {
       // What the table knows before the first minion connects: accepted keys, minions' grains.
       name: 'caches',
@@ -600,8 +683,12 @@ export async function masterComponents(config: MasterConfig, baseLog: Logger): P
         log.info({ remaining: link.connectedCount }, 'drained');
       },
     },
-    // Stopped first: a draining master fires no more scheduled ticks, the others claim them.
+    // Stopped early: a draining master fires no more scheduled ticks, the others claim them.
     { name: 'scheduler', start: () => scheduler.start(), stop: () => scheduler.stop() },
+    // Stopped before the drain: its leases are let go, and a peer resumes each run at once.
+    { name: 'runs', start: () => runs.start(), stop: () => runs.stop() },
+    // After everything a reaction may use.
+    { name: 'reactions', start: () => reactions.start(), stop: () => reactions.stop() },
   ];
   return { id, log, components, ports };
 }

@@ -44,6 +44,8 @@ export interface MinionLinkHandlers {
   /** Resolves once the return is stored: only then is it acknowledged. */
   result(session: MinionSession, message: Message<'return'>): Promise<void>;
   grains(session: MinionSession, message: Message<'grains'>): Promise<void>;
+  /** An event of the minion's own (event.send). */
+  event(session: MinionSession, message: Message<'event'>): void;
   /** A file-server or pillar request: the reply goes back on the same connection. */
   request(session: MinionSession, message: Message<'file' | 'pillar'>): Promise<MasterMessage>;
   gone(session: MinionSession): void;
@@ -423,6 +425,9 @@ export class MinionLink {
         return;
       case 'grains':
         await this.#o.handlers.grains(session, message);
+        return;
+      case 'event':
+        this.#o.handlers.event(session, message);
         return;
       case 'file':
       case 'pillar':

@@ -39,6 +39,8 @@ export async function startMinion(
     id,
     ...(instanceId === undefined ? {} : { instanceId }),
     log,
+    // The connection is made below; an event is only sent once a job runs, by then it exists.
+    sendEvent: (tag, data) => connection.sendEvent(tag, data),
     files:
       config.fileClient === 'local'
         ? localStateOptions({ fileRoots: config.fileRoots, pillarRoots: config.pillarRoots })

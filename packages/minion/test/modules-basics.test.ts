@@ -90,7 +90,7 @@ test('saltutil.kill_job of a jid that is not running is a clear failure', bounde
 });
 
 test('sys.list_modules and sys.list_functions, with module names and globs as in Salt', bounded, async () => {
-  assert.deepEqual((await run('sys.list_modules')).ret, ['cmd', 'grains', 'saltutil', 'sys', 'test']);
+  assert.deepEqual((await run('sys.list_modules')).ret, ['cmd', 'event', 'grains', 'saltutil', 'sys', 'test']);
   assert.deepEqual((await run('sys.list_modules', ['s*'])).ret, ['saltutil', 'sys']);
   const all = (await run('sys.list_functions')).ret as string[];
   assert.ok(all.includes('test.ping') && all.includes('cmd.run_all') && all.includes('grains.setval'));

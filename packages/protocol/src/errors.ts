@@ -104,6 +104,11 @@ export const ProtocolErrors = defineErrors({
     message: 'a target expression (glob, list, grain, PCRE or compound) is not valid; the message says where',
     status: 400,
   },
+  PHX_BATCH_INVALID: {
+    message: 'a batch size (0, above 100%) or failure limit (above 100%) that is not valid; nothing ran',
+    status: 400,
+    exit: 2,
+  },
   PHX_JID_INVALID: { message: 'a job id is not 20 digits YYYYMMDDhhmmssffffff (UTC), or no jid exists for the time' },
   PHX_IDENTITY_BAD_SIGNATURE: {
     message: 'an instance identity document does not match its signature under the certificate: forged or tampered',

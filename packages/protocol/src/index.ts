@@ -18,3 +18,4 @@ export * from './arguments.js';
 export * from './state-runs.js';
 export * from './state-functions.js';
 export * from './call-options.js';
+export * from './batch.js';

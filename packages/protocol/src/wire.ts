@@ -94,6 +94,14 @@ export const MinionMessageSchema = z.discriminatedUnion('t', [
   /** The minion is leaving this master on purpose (moving, or stopping): its session ends at once. */
   z.strictObject({ v: z.literal(WIRE_VERSION), t: z.literal('bye'), id: MinionId }),
   z.strictObject({ v: z.literal(WIRE_VERSION), t: z.literal('grains'), id: MinionId, grains: Grains }),
+  /** An event of the minion's own (Salt's event.send): its tag and data, for the masters' reactor rules. */
+  z.strictObject({
+    v: z.literal(WIRE_VERSION),
+    t: z.literal('event'),
+    id: MinionId,
+    tag: z.string().min(1).max(255),
+    data: z.record(z.string(), z.unknown()),
+  }),
   /**
    * A request to the master's file server (`op` on `path` of file_roots in `env`); answered by a
    * `reply` with the same `req`. `read` returns at most FILE_CHUNK_BYTES from `offset`.
@@ -327,6 +335,8 @@ export const PeerMessageSchema = z.discriminatedUnion('t', [
     v: z.literal(WIRE_VERSION),
     t: z.literal('peer-event'),
     from: z.string().min(1).max(128),
+    /** The event's id, the same on every master (reactions claim an event by it). */
+    id: z.string().min(1).max(128).optional(),
     tag: z.string().min(1).max(128),
     at: z.number(),
     data: z.record(z.string(), z.unknown()),

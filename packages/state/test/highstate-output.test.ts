@@ -203,3 +203,30 @@ test('the nested outputter shows a return as YAML under its minion, with a note 
     'db-1: (failed, retcode 1)\n    null',
   );
 });
+
+test("an orchestration step's changes ({out: highstate, ret}) show each minion's state run inside the step, as Salt's outputter", () => {
+  const step = {
+    'salt_|-web_|-web_|-state': {
+      name: 'web',
+      result: true,
+      comment: 'States ran successfully. Updating web-1.',
+      changes: {
+        out: 'highstate',
+        ret: { 'web-1': { 'service_|-nginx_|-nginx_|-running': results['service_|-nginx_|-nginx_|-running'] } },
+      },
+      duration: 2000,
+      start_time: '10:00:01.000000',
+      __run_num__: 0,
+      __id__: 'web',
+      __sls__: 'orch.web',
+    },
+  };
+  const text = formatHighstate(step, { colour: false, minion: 'm1_master' });
+  const lines = text.split('\n');
+  const at = lines.indexOf('     Changes:');
+  assert.ok(at > 0, text);
+  assert.equal(lines[at + 1], '              web-1:');
+  assert.match(text, /^ {14}-{10}\n {24}ID: nginx$/m);
+  assert.match(text, /^ {14}Summary for web-1$/m);
+  assert.match(text, /^Summary for m1_master$/m);
+});

@@ -25,3 +25,18 @@ export type { ScheduleClaim } from './schedule-claims.js';
 export { Store } from './store.js';
 export { ApiTokensTable } from './api-tokens.js';
 export type { ApiTokenRecord } from './api-tokens.js';
+export { RunsTable, RunStepSchema, RunOutcomeSchema, RUN_KINDS, RUN_STATUSES } from './runs-table.js';
+export type {
+  LoadedRun,
+  NewRun,
+  RunDispatch,
+  RunKind,
+  RunLease,
+  RunOutcome,
+  RunRecord,
+  RunStatus,
+  RunStep,
+  RunTargets,
+} from './runs-table.js';
+export { ReactionClaims, reactionClaimKey } from './reaction-claims.js';
+export type { ReactionClaim } from './reaction-claims.js';

@@ -9,6 +9,8 @@ import type { StoreOptionsInput } from './options.js';
 import { ReturnsTable } from './returns-table.js';
 import { ScheduleClaims } from './schedule-claims.js';
 import { ApiTokensTable } from './api-tokens.js';
+import { RunsTable } from './runs-table.js';
+import { ReactionClaims } from './reaction-claims.js';
 import { createTables, tableDefinitions } from './tables.js';
 import type { CreateTablesOptions } from './tables.js';
 
@@ -22,6 +24,10 @@ export class Store {
   readonly scheduleClaims: ScheduleClaims;
   /** API tokens made by `phoenix tokens create`, kept in the returns table. */
   readonly apiTokens: ApiTokensTable;
+  /** Batch rollouts and orchestrations: headers in the jobs table, their items in the returns table. */
+  readonly runs: RunsTable;
+  /** Claims of reactions (a rule's answer to a cluster event), kept in the jobs table. */
+  readonly reactionClaims: ReactionClaims;
 
   constructor(
     private readonly client: DynamoDBClient,
@@ -37,6 +43,8 @@ export class Store {
     this.returns = new ReturnsTable(doc, names.returns.TableName, parsed);
     this.scheduleClaims = new ScheduleClaims(doc, names.jobs.TableName, parsed);
     this.apiTokens = new ApiTokensTable(doc, names.returns.TableName, parsed);
+    this.reactionClaims = new ReactionClaims(doc, names.jobs.TableName, parsed);
+    this.runs = new RunsTable(doc, names.jobs.TableName, names.returns.TableName, parsed);
   }
 
   createTables(options?: CreateTablesOptions): Promise<void> {

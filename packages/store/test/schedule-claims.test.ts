@@ -38,3 +38,19 @@ test('claims share the jobs table but never show as jobs, and their keys cannot 
   const listed = await env.store.jobs.listRecent({ now: TICK });
   assert.deepEqual(listed.items, []);
 });
+
+test('a reaction is claimed once per event and rule, whichever masters hear the event', async () => {
+  const masters = ['m-1', 'm-2', 'm-3'];
+  const won = await Promise.all(
+    masters.map((m) => env.store.reactionClaims.claim('ev-1', 'on-start', 'phoenix/minion/web-1/start', m, TICK)),
+  );
+  assert.equal(won.filter(Boolean).length, 1);
+  assert.equal((await env.store.reactionClaims.get('ev-1', 'on-start'))?.claimedBy, masters[won.indexOf(true)]);
+  // Another rule, or another event, is a claim of its own.
+  assert.equal(await env.store.reactionClaims.claim('ev-1', 'other', 'phoenix/minion/web-1/start', 'm-2', TICK), true);
+  assert.equal(
+    await env.store.reactionClaims.claim('ev-2', 'on-start', 'phoenix/minion/web-1/start', 'm-3', TICK),
+    true,
+  );
+  assert.deepEqual((await env.store.jobs.listRecent({ now: TICK })).items, []);
+});

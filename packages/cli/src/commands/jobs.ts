@@ -1,4 +1,7 @@
+import type { RouteOutput } from '@phoenix/api';
+import { isPhoenixError } from '@phoenix/protocol/errors';
 import { apiClient, resolveApi } from '../api-client.js';
+import { CliErrors } from '../errors.js';
 import { emit, type OutputFormat } from '../output.js';
 
 export interface JobsOptions {
@@ -27,7 +30,16 @@ export async function list(options: JobsOptions): Promise<number> {
 
 /** `phoenix jobs show JID`: one job's returns, and who has not returned. */
 export async function show(jid: string, options: JobsOptions): Promise<number> {
-  const shown = await apiClient(await resolveApi(options)).call('getJob', { params: { jid } });
+  const client = apiClient(await resolveApi(options));
+  let shown: RouteOutput<'getJob'>;
+  try {
+    shown = await client.call('getJob', { params: { jid } });
+  } catch (err) {
+    // A batch rollout's id (phoenix run -b --async prints it): shown as the run it is.
+    if (!isPhoenixError(err, CliErrors.PHX_CLI_API_ERROR) || err.details.apiCode !== 'PHX_API_NOT_FOUND') throw err;
+    const { showRun } = await import('./runs.js');
+    return showRun(client, jid, options.out ?? 'text', err);
+  }
   await emit(options.out ?? 'text', shown, () =>
     [
       `${shown.job.jid}  ${shown.job.fun}  ${shown.job.target}`,

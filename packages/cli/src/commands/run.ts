@@ -1,7 +1,7 @@
 import { splitArguments } from '@phoenix/protocol/arguments';
 import { isStateRun } from '@phoenix/protocol/state-functions';
 import { formatHighstate, useColour } from '@phoenix/state/highstate-output';
-import type { JobReturn } from '@phoenix/api';
+import type { JobReturn, TargetType } from '@phoenix/api';
 import { apiClient, resolveApi } from '../api-client.js';
 import { yaml, type RUN_OUTPUTS } from '../output.js';
 import { ProtocolErrors, PhoenixError, isPhoenixError } from '@phoenix/protocol/errors';
@@ -17,6 +17,10 @@ export interface RunOptions {
   timeout: number;
   async?: boolean;
   waitOffline?: boolean;
+  /** `-b`: a batch size as typed (checked by program.ts), with --batch-wait and --max-failures. */
+  batch?: string;
+  batchWait?: number;
+  maxFailures?: string;
   out?: (typeof RUN_OUTPUTS)[number];
   color: boolean;
   forceColor?: boolean;
@@ -56,11 +60,44 @@ export async function run(target: string, fun: string, words: string[], options:
           ? 'pcre'
           : 'glob';
   const timeoutMs = Math.round(options.timeout * 1000);
+  if (options.batch === undefined && (options.batchWait !== undefined || options.maxFailures !== undefined)) {
+    throw new PhoenixError(
+      ProtocolErrors.PHX_CLI_USAGE,
+      'phoenix run: --batch-wait and --max-failures go with -b N|N%',
+    );
+  }
   const { args, kwargs } = splitArguments(words);
   const client = apiClient(await resolveApi(options));
-  const submitted = await client.call('submitJob', {
-    body: { target: targetType === 'list' ? target.split(',') : target, targetType, fun, args, kwargs, timeoutMs },
-  });
+  const job: {
+    target: string | string[];
+    targetType: TargetType;
+    fun: string;
+    args: unknown[];
+    kwargs: Record<string, unknown>;
+    timeoutMs: number;
+  } = {
+    target: targetType === 'list' ? target.split(',') : target,
+    targetType,
+    fun,
+    args,
+    kwargs,
+    timeoutMs,
+  };
+  if (options.batch !== undefined) {
+    const { batchRun } = await import('./batch-run.js');
+    return batchRun(
+      client,
+      job,
+      {
+        size: options.batch,
+        waitSeconds: options.batchWait ?? 0,
+        ...(options.maxFailures === undefined ? {} : { maxFailures: options.maxFailures }),
+      },
+      { out, colour, async: options.async === true, timeoutMs },
+    );
+  }
+  const submitted = await client.call('submitJob', { body: job });
+  if (!('jid' in submitted)) throw new PhoenixError(CliErrors.PHX_CLI_API_ERROR, 'the API answered a job with a run');
   // Minions the master did not send the job to (their state runs are disabled): said, and a failure.
   const skipped = submitted.skipped;
   for (const { minionId, reason } of skipped) process.stderr.write(`${minionId}: skipped: ${reason}\n`);

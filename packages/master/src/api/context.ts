@@ -5,6 +5,7 @@ import type { ClusterEvents } from '../events.js';
 import type { JobService } from '../jobs.js';
 import type { GitRootStatus } from '../gitfs/git-trees.js';
 import type { KeyRegistry } from '../keys.js';
+import type { RunService } from '../runs/run-service.js';
 import type { Refusals } from '../limits/refusals.js';
 import type { MasterView } from '../registry.js';
 import type { ApiMetrics } from './metrics.js';
@@ -17,6 +18,8 @@ export interface ApiDeps {
   tokens: readonly ApiToken[];
   keys: KeyRegistry;
   jobs: JobService;
+  /** Batch rollouts and orchestrations. */
+  runs: RunService;
   minions: MinionsTable;
   events: ClusterEvents;
   masters: () => Promise<MasterView[]>;

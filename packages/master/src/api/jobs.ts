@@ -1,6 +1,7 @@
 import type { JobRecord } from '@phoenix/store';
 import { adminStates, killswitchNames, type ReturnEvent } from '../jobs.js';
 import { API_ANSWER_HEADERS, route, type AnyRoute } from './route.js';
+import { runRecordView } from './runs.js';
 import type { ApiContext } from './context.js';
 
 /** Jobs: submit (operate), list and show (read), and a server-sent-events stream of a job's returns. */
@@ -12,7 +13,26 @@ export function jobRoutes(deps: ApiContext): AnyRoute[] {
       // Who disabled state runs is the master's word: below admin, not an argument the submitter
       // chooses (an admin may name the person it acts for).
       const kwargs = body.fun === 'state.disable' && role !== 'admin' ? { ...body.kwargs, by: submitter } : body.kwargs;
-      const job = await deps.jobs.submit({ ...body, kwargs, submitter, role });
+      const { batch, ...fields } = body;
+      if (batch !== undefined) {
+        const { run, targets } = await deps.runs.submitBatch({
+          target: typeof fields.target === 'string' ? fields.target : [...fields.target],
+          targetType: fields.targetType,
+          fun: fields.fun,
+          args: fields.args,
+          kwargs,
+          timeoutMs: fields.timeoutMs ?? deps.defaultJobTimeoutMs,
+          role,
+          submitter,
+          batch: {
+            size: batch.size,
+            waitMs: Math.round(batch.waitSeconds * 1000),
+            ...(batch.maxFailures === undefined ? {} : { maxFailures: batch.maxFailures }),
+          },
+        });
+        return { runId: run.runId, ...targets, run: runRecordView(run) };
+      }
+      const job = await deps.jobs.submit({ ...fields, kwargs, submitter, role });
       const by = typeof kwargs.by === 'string' ? kwargs.by : submitter;
       if (role === 'admin') await markAdminDisables(deps, job, by);
       deps.metrics.jobsSubmitted.inc();

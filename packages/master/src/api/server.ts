@@ -10,6 +10,7 @@ import { jobRoutes } from './jobs.js';
 import { keyRoutes } from './keys.js';
 import { createMetrics } from './metrics.js';
 import { minionRoutes } from './minions.js';
+import { runRoutes } from './runs.js';
 import { API_ANSWER_HEADERS, mountRoutes, requestRefusal, type AnyRoute } from './route.js';
 import { systemRoutes } from './system.js';
 import { tokenRoutes } from './tokens.js';
@@ -145,6 +146,7 @@ export function buildApi(deps: ApiDeps): FastifyInstance {
     ...minionRoutes(context),
     ...keyRoutes(context),
     ...jobRoutes(context),
+    ...runRoutes(context),
     ...eventRoutes(context),
     ...fileServerRoutes(context),
     ...(deps.apiTokens === undefined ? [] : tokenRoutes(context, deps.apiTokens)),

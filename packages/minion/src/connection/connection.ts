@@ -217,6 +217,13 @@ export class MinionConnection {
     return reply;
   }
 
+  /** Sends an event of this minion's (event.send) to its master; false when none is connected. */
+  sendEvent(tag: string, data: Record<string, unknown>): boolean {
+    if (this.#state !== 'connected') return false;
+    this.#send({ v: WIRE_VERSION, t: 'event', id: this.#o.id, tag, data });
+    return true;
+  }
+
   /** Tells the connected master about changed grains at once, so the next job can target them. */
   grainsChanged(): void {
     if (this.#state === 'connected')

@@ -26,6 +26,8 @@ export interface ExecutorOptions {
   modules?: ModuleRegistry;
   /** Chooses each job's splay delay; [0, 1) like Math.random (the default). */
   random?: () => number;
+  /** Where event.send goes: the minion's master connection. Default: nowhere (masterless). */
+  sendEvent?: (tag: string, data: Record<string, unknown>) => boolean;
 }
 
 interface ActiveJob {
@@ -52,6 +54,7 @@ export class Executor {
   readonly #clock: Clock;
   readonly #random: () => number;
   readonly #active = new Map<string, ActiveJob>();
+  readonly #sendEvent: (tag: string, data: Record<string, unknown>) => boolean;
   readonly #control: JobControl = Object.freeze({
     running: () => this.running(),
     kill: (jid: string) => this.kill(jid),
@@ -66,6 +69,7 @@ export class Executor {
     this.#version = options.version;
     this.#clock = options.clock ?? systemClock;
     this.#random = options.random ?? Math.random;
+    this.#sendEvent = options.sendEvent ?? (() => false);
   }
 
   /**
@@ -176,6 +180,7 @@ export class Executor {
       modules: this.modules,
       jobs: this.#control,
       setRetcode,
+      sendEvent: this.#sendEvent,
       trackChild: (pid) => {
         entry.pids.push(pid);
         return () => {

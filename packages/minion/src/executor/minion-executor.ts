@@ -21,6 +21,8 @@ export async function createMinionExecutor(
     instanceId?: string;
     log: Logger;
     files: Pick<StateModuleOptions, 'files' | 'pillar' | 'pillarFiles'>;
+    /** Where event.send goes (the master connection); masterless, nowhere. */
+    sendEvent?: (tag: string, data: Record<string, unknown>) => boolean;
   },
 ): Promise<{ grains: GrainStore; executor: Executor }> {
   const core = await gatherCoreGrains({
@@ -51,6 +53,7 @@ export async function createMinionExecutor(
     logger: options.log,
     cacheDir: config.cacheDir,
     version: MINION_VERSION,
+    ...(options.sendEvent === undefined ? {} : { sendEvent: options.sendEvent }),
     modules: createModuleRegistry([
       ...createHostModules({ root: config.state.root, files: options.files.files, hostDirs: ownDirectories(opts) }),
       ...createStateModules({

@@ -4,6 +4,7 @@ import { ModuleRegistry } from './registry.js';
 import { saltutilModule } from './saltutil.js';
 import { sysModule } from './sys.js';
 import { testModule } from './test.js';
+import { eventModule } from './event.js';
 import type { ExecutionModule } from './types.js';
 
 /** The modules every minion has. Frozen definitions only: each function's state comes from its JobContext. */
@@ -13,6 +14,7 @@ export const builtinModules: readonly ExecutionModule[] = Object.freeze([
   grainsModule,
   saltutilModule,
   sysModule,
+  eventModule,
 ]);
 
 /** The built-in modules plus `extra` (state.*, file.*, a test's own). */
@@ -28,7 +30,7 @@ export { runCommand } from './command-runner.js';
 export type { CommandOptions, CommandResult } from './command-runner.js';
 export { abortableDelay } from './abortable-delay.js';
 export { globMatcher, selectFunctions } from './glob.js';
-export { cmdModule, grainsModule, saltutilModule, sysModule, testModule };
+export { cmdModule, eventModule, grainsModule, saltutilModule, sysModule, testModule };
 export { createFileModule } from './file.js';
 export { createPkgModule } from './pkg.js';
 export { createServiceModule } from './service.js';

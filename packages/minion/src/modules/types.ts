@@ -22,6 +22,8 @@ export interface JobContext {
   setRetcode(code: number): void;
   /** Shows the child in saltutil.running; call the returned function once it has exited. */
   trackChild(pid: number): () => void;
+  /** Sends an event to the connected master (event.send); false when there is none to send it to. */
+  sendEvent(tag: string, data: Record<string, unknown>): boolean;
 }
 
 /** The arguments of a function: a strict zod object whose keys, in order, are its positional parameters. */

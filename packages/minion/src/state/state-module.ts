@@ -309,6 +309,10 @@ function job(ctx: JobContext): StateJob {
     logger: ctx.logger,
     onKillswitch: (record) => reflectKillswitch(ctx.grains, record, ctx.clock.now()),
     trackChild: (pid) => ctx.trackChild(pid),
+    // Salt's salt/state_result/<jid>/<minion>/<name>, in the minion's own namespace (phoenix/ is the cluster's).
+    fireEvent: (suffix, result) => {
+      ctx.sendEvent(`state_result/${ctx.jid}/${ctx.minionId}/${suffix}`, result);
+    },
     call: async (fun, args, kwargs) => {
       const fn = ctx.modules.get(fun);
       if (!fn) throw new ExecutionError(`'${fun}' is not available.`);

@@ -38,6 +38,11 @@ export interface LowChunk {
   /** Definition position: the tie-breaker. */
   readonly index: number;
   readonly failhard: boolean | undefined;
+  /**
+   * Salt's `fire_event`: once the state ran, an event with its result goes to the master (true: the
+   * state's name ends the tag; a string: that string does).
+   */
+  readonly fireEvent?: boolean | string;
   /** Shell commands: the state runs only when each `onlyif` exits 0, and is skipped when every `unless` does. */
   readonly unless: readonly string[];
   readonly onlyif: readonly string[];

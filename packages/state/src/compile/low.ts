@@ -14,7 +14,6 @@ const IGNORED_ARGS = new Set([
   'reload_modules',
   'reload_pillar',
   'reload_grains',
-  'fire_event',
   'saltenv',
   '__env__',
   '__sls__',
@@ -54,6 +53,7 @@ function chunksOf(decl: IdDecl, state: StateDecl, start: number, errors: Compile
   >;
   let order: Draft['explicitOrder'];
   let failhard: boolean | undefined;
+  let fireEvent: boolean | string | undefined;
   let unless: string[] = [];
   let onlyif: string[] = [];
   let names: unknown[] | undefined;
@@ -69,6 +69,10 @@ function chunksOf(decl: IdDecl, state: StateDecl, start: number, errors: Compile
     } else if (key === 'failhard') {
       if (typeof value !== 'boolean') errors.add(`${where}: 'failhard' must be True or False`);
       else failhard = value;
+    } else if (key === 'fire_event') {
+      if (typeof value !== 'boolean' && (typeof value !== 'string' || value === '')) {
+        errors.add(`${where}: 'fire_event' must be True, False or a tag suffix`);
+      } else if (value !== false) fireEvent = value;
     } else if (key === 'unless' || key === 'onlyif') {
       const commands = parseCommands(value, key, where, errors);
       if (key === 'unless') unless = commands;
@@ -90,6 +94,7 @@ function chunksOf(decl: IdDecl, state: StateDecl, start: number, errors: Compile
     env: decl.env,
     requisites,
     failhard,
+    ...(fireEvent === undefined ? {} : { fireEvent }),
     unless,
     onlyif,
     where,
@@ -244,5 +249,6 @@ export function toSaltLow(chunk: LowChunk): Record<string, unknown> {
   if (chunk.unless.length > 0) low.unless = [...chunk.unless];
   if (chunk.onlyif.length > 0) low.onlyif = [...chunk.onlyif];
   if (chunk.failhard !== undefined) low.failhard = chunk.failhard;
+  if (chunk.fireEvent !== undefined) low.fire_event = chunk.fireEvent;
   return low;
 }

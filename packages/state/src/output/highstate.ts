@@ -121,7 +121,7 @@ export function formatHighstate(ret: unknown, options: HighstateOutputOptions): 
       `     Started: ${String(result.start_time ?? '')}`,
       `    Duration: ${formatMs(duration)}`,
       '     Changes:',
-      ...(hasChanges ? nested(result.changes, CHANGES_INDENT) : []),
+      ...(hasChanges ? changesLines(result.changes, options) : []),
     ];
     lines.push(...block.map((line) => paint(colour, line)));
   }
@@ -137,6 +137,21 @@ export function formatHighstate(ret: unknown, options: HighstateOutputOptions): 
     `Total run time: ${formatTotal(totalMs).padStart(9)}`,
   ];
   return [...lines, ...summary].join('\n');
+}
+
+/**
+ * A state's changes, as Salt's outputter shows them: an orchestration step's
+ * (`{out: highstate, ret: {minion: state run}}`) as each minion's state run, indented under it;
+ * anything else nested.
+ */
+function changesLines(changes: Record<string, unknown>, options: HighstateOutputOptions): string[] {
+  const ret = changes.ret;
+  if (changes.out !== 'highstate' || !isNonEmptyMapping(ret)) return nested(changes, CHANGES_INDENT);
+  return Object.entries(ret).flatMap(([host, run]) =>
+    formatHighstate(run, { ...options, minion: host })
+      .split('\n')
+      .map((line) => `${' '.repeat(CHANGES_INDENT)}${line}`),
+  );
 }
 
 function runNum(result: ResultLike): number {

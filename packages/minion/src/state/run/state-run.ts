@@ -71,6 +71,8 @@ export interface RunContext {
   readonly cacheDir: string;
   /** The live grain store, for grains.* states; without it those states fail. */
   readonly grainStore?: StateGrains;
+  /** A state with `fire_event` ran: its result goes to the master as an event (tag ending in `suffix`). */
+  readonly fireEvent?: (suffix: string, result: Record<string, unknown>) => void;
 }
 
 export interface RunOptions {
@@ -238,10 +240,28 @@ export class StateRun {
       call: (fun, args, kwargs) => this.#ctx.call(fun, [...args], { ...kwargs }),
       now: () => this.#ctx.now(),
     };
+    const dispatch = this.#functions.dispatcher(rt, this.#ctx.signal);
     return runPlan(plan, {
       test: this.#run.test,
       failhard: this.#options.failhard ?? false,
-      call: this.#functions.dispatcher(rt, this.#ctx.signal),
+      call: async (call) => {
+        const outcome = await dispatch(call);
+        const fire = call.chunk.fireEvent;
+        if (fire !== undefined && call.mode !== 'predict') {
+          const { result, comment, changes } = outcome;
+          // Changes can be large (a diff): the event says only which keys changed then.
+          const shown = JSON.stringify(changes).length > 16_384 ? { keys: Object.keys(changes) } : changes;
+          this.#ctx.fireEvent?.(typeof fire === 'string' ? fire : call.chunk.name, {
+            name: call.chunk.name,
+            __id__: call.chunk.id,
+            __sls__: call.chunk.sls,
+            result,
+            comment,
+            changes: shown,
+          });
+        }
+        return outcome;
+      },
       hasModWatch: (chunk) => this.#functions.hasModWatch(chunk),
       verify: (chunk) => this.#functions.problem(chunk),
       now: () => this.#ctx.now(),
