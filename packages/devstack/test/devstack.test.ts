@@ -7,6 +7,8 @@ import {
   ListTablesCommand,
   PutItemCommand,
   GetItemCommand,
+  ScanCommand,
+  DeleteItemCommand,
 } from '@aws-sdk/client-dynamodb';
 import {
   DeleteMessageCommand,
@@ -168,6 +170,42 @@ test('with a data directory the tables and their items survive a restart', async
   } finally {
     ddb.destroy();
     await second.stop();
+  }
+});
+
+test('requests in flight while the devstack stops are answered or refused, never an uncaught error', async () => {
+  const stack = await startDevstack({ tablePrefix: 'inflight' });
+  const TableName = tableDefinitions('inflight').minions.TableName;
+  const ddb = new DynamoDBClient({ ...awsClientConfig(stack.aws, 'dynamodb'), maxAttempts: 1 });
+  const uncaught: unknown[] = [];
+  const onUncaught = (err: unknown): void => void uncaught.push(err);
+  process.on('uncaughtException', onUncaught);
+  try {
+    const key = (i: number) => ({ minionId: { S: `m-${i % 20}` } });
+    for (let i = 0; i < 20; i++) await ddb.send(new PutItemCommand({ TableName, Item: key(i) }));
+    // Reads and writes still arriving while stop() runs, as a master's registry reads and heartbeats do.
+    const commands = [
+      (i: number) => new GetItemCommand({ TableName, Key: key(i) }),
+      (i: number) => new PutItemCommand({ TableName, Item: key(i) }),
+      (i: number) => new DeleteItemCommand({ TableName, Key: key(i) }),
+      () => new ScanCommand({ TableName }),
+    ];
+    const requests = Array.from({ length: 200 }, (_, i) =>
+      ddb.send(commands[i % commands.length]!(i) as GetItemCommand).then(
+        () => 'answered',
+        () => 'refused',
+      ),
+    );
+    await Promise.race(requests);
+    await stack.stop();
+    const outcomes = await Promise.all(requests);
+    assert.ok(outcomes.includes('answered'), 'the devstack was serving when it was stopped');
+    // A handler that ran after the database closed would raise its error on a later turn.
+    await new Promise((resolve) => setTimeout(resolve, 20));
+    assert.deepEqual(uncaught, [], 'no request reached the closed database');
+  } finally {
+    process.off('uncaughtException', onUncaught);
+    ddb.destroy();
   }
 });
 
