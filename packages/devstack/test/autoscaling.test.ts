@@ -1,6 +1,5 @@
 import { before, test, type TestContext } from 'node:test';
 import assert from 'node:assert/strict';
-import { setTimeout as delay } from 'node:timers/promises';
 import { startFauxqs } from 'fauxqs';
 import { pino } from 'pino';
 import { DeleteMessageCommand, ReceiveMessageCommand, SQSClient } from '@aws-sdk/client-sqs';
@@ -26,7 +25,7 @@ import {
   type InstanceSnapshot,
   type LifecycleHookConfig,
 } from '../src/autoscaling/index.js';
-import { descendantPids, isRunning } from '../src/testing.js';
+import { descendantPids, isRunning, ManualClock } from '../src/testing.js';
 
 const REGION = 'us-east-1';
 const ACCOUNT = '123456789012';
@@ -95,7 +94,7 @@ before(async () => {
  * notifications arrive SNS-wrapped), the simulator, its API server and an SDK client; all torn
  * down after the test, whatever its outcome.
  */
-async function startCloud(t: TestContext, groups: GroupConfig[]): Promise<Cloud> {
+async function startCloud(t: TestContext, groups: GroupConfig[], clock?: ManualClock): Promise<Cloud> {
   const cleanups: Array<() => Promise<void> | void> = [];
   t.after(async () => {
     for (const cleanup of cleanups.reverse()) await cleanup();
@@ -126,6 +125,7 @@ async function startCloud(t: TestContext, groups: GroupConfig[]): Promise<Cloud>
     launcher: new PlaceholderLauncher(),
     signer,
     logger,
+    ...(clock === undefined ? {} : { clock }),
   });
   cleanups.push(() => simulator.stop());
   const server = await startAutoScalingServer({ simulator, logger });
@@ -357,13 +357,17 @@ test('a wrong token, an unknown instance or group and a bad result are refused w
 });
 
 test('heartbeats keep an instance held; when they stop, the default result CONTINUE applies', async (t) => {
-  const cloud = await startCloud(t, [
-    { name: MASTERS, minSize: 0, maxSize: 3, desiredCapacity: 1, hooks: hooks(1, 'CONTINUE') },
-  ]);
+  const clock = new ManualClock();
+  const cloud = await startCloud(
+    t,
+    [{ name: MASTERS, minSize: 0, maxSize: 3, desiredCapacity: 1, hooks: hooks(1, 'CONTINUE') }],
+    clock,
+  );
   const hook = await cloud.hookMessage(MASTERS, LAUNCHING);
   const instanceId = String(hook.EC2InstanceId);
-  // Time passing is what is tested here: a heartbeat at 0.6 s moves the 1 s timeout to 1.6 s.
-  await delay(600);
+  const state = () => cloud.simulator.instance(instanceId)?.lifecycleState;
+  // A heartbeat at 0.6 s moves the 1 s timeout to 1.6 s.
+  clock.advance(600);
   await cloud.asg.send(
     new RecordLifecycleActionHeartbeatCommand({
       AutoScalingGroupName: MASTERS,
@@ -371,12 +375,10 @@ test('heartbeats keep an instance held; when they stop, the default result CONTI
       LifecycleActionToken: String(hook.LifecycleActionToken),
     }),
   );
-  await delay(600);
-  assert.equal(
-    cloud.simulator.instance(instanceId)?.lifecycleState,
-    'Pending:Wait',
-    'still held past the first timeout',
-  );
+  assert.deepEqual(clock.pending(), [1_000], 'the heartbeat restarted the timeout');
+  clock.advance(999);
+  assert.equal(state(), 'Pending:Wait', 'still held past the first timeout');
+  clock.advance(1);
   await cloud.simulator.waitFor((s) => inState(s, MASTERS, 'InService').length === 1, { timeoutMs: 5_000 });
   await cloud.notification(MASTERS, 'autoscaling:EC2_INSTANCE_LAUNCH', instanceId);
 });

@@ -12,10 +12,10 @@ import pino from 'pino';
 import { parse, parseDocument } from 'yaml';
 import { failoverOrder, type MasterEndpoint } from '@phoenix/protocol';
 import { Store, type MasterRecord, type NewMaster } from '@phoenix/store';
+import { ManualClock } from '@phoenix/devstack/testing';
 import type { MasterAddress } from '../src/connection/master-address.js';
 import {
   MasterListManager,
-  type MasterListClock,
   type MasterListManagerOptions,
   type MasterListOutcome,
   type MastersTableReader,
@@ -62,40 +62,6 @@ async function tempDir(): Promise<string> {
 
 // ---------------------------------------------------------------------------------------------
 // Time as a parameter: a clock the test moves by hand.
-
-class ManualClock implements MasterListClock {
-  time = 1_700_000_000_000;
-  readonly #timers = new Map<number, { at: number; callback: () => void }>();
-  #nextId = 0;
-
-  now(): number {
-    return this.time;
-  }
-  setTimeout(callback: () => void, ms: number): unknown {
-    const id = ++this.#nextId;
-    this.#timers.set(id, { at: this.time + ms, callback });
-    return id;
-  }
-  clearTimeout(handle: unknown): void {
-    this.#timers.delete(handle as number);
-  }
-  /** Delays (from now) of the timers still pending. */
-  pending(): number[] {
-    return [...this.#timers.values()].map((t) => t.at - this.time);
-  }
-  /** Moves time on, firing every timer that falls due, in order. */
-  advance(ms: number): void {
-    const until = this.time + ms;
-    for (;;) {
-      const due = [...this.#timers.entries()].filter(([, t]) => t.at <= until).sort((a, b) => a[1].at - b[1].at)[0];
-      if (due === undefined) break;
-      this.#timers.delete(due[0]);
-      this.time = due[1].at;
-      due[1].callback();
-    }
-    this.time = until;
-  }
-}
 
 /** Polls a condition within a bound: no sleeping and hoping. */
 async function until<T>(probe: () => T | undefined | false, what: string, timeoutMs = 5_000): Promise<T> {

@@ -54,7 +54,7 @@ export interface Instance {
     readonly deadline: number;
     /** Where the held instance goes when the action completes. */
     readonly destination: LifecyclePlace;
-    timer?: NodeJS.Timeout;
+    timer?: unknown;
   };
   running?: RunningInstance;
   stopped?: Promise<void>;

@@ -48,7 +48,22 @@ export interface AutoScalingSimulatorOptions {
    * action and scaling event is delivered there as EventBridge would. None when absent.
    */
   eventBridgeQueueUrl?: string;
+  /** Time for lifecycle actions' heartbeat and global timeouts; the system clock by default. */
+  clock?: SimulatorClock;
 }
+
+/** Time as a parameter: lifecycle actions read the time and set their timeouts only through this. */
+export interface SimulatorClock {
+  now(): number;
+  setTimeout(callback: () => void, ms: number): unknown;
+  clearTimeout(handle: unknown): void;
+}
+
+const systemClock: SimulatorClock = {
+  now: () => Date.now(),
+  setTimeout: (callback, ms) => setTimeout(callback, ms),
+  clearTimeout: (handle) => clearTimeout(handle as NodeJS.Timeout),
+};
 
 export interface LifecycleActionTarget {
   groupName: string;
@@ -97,6 +112,7 @@ export class AutoScalingSimulator extends EventEmitter<{ change: [AutoScalingSna
   private readonly log: Logger;
   private readonly imageId = `ami-${hex(17)}`;
   private readonly launchRetryDelayMs: number;
+  private readonly clock: SimulatorClock;
   private launched = 0;
   private started = false;
   private stopped = false;
@@ -106,6 +122,7 @@ export class AutoScalingSimulator extends EventEmitter<{ change: [AutoScalingSna
     super();
     this.log = options.logger.child({ component: 'autoscaling' });
     this.launchRetryDelayMs = options.launchRetryDelayMs ?? 10_000;
+    this.clock = options.clock ?? systemClock;
     const now = new Date();
     for (const config of options.groups) {
       const group = buildGroup(config, options, now);
@@ -240,7 +257,7 @@ export class AutoScalingSimulator extends EventEmitter<{ change: [AutoScalingSna
       clearTimeout(group.backoff);
       return [...group.instances.values()];
     });
-    for (const instance of instances) clearTimeout(instance.action?.timer);
+    for (const instance of instances) this.clock.clearTimeout(instance.action?.timer);
     // Steps already running finish (a boot under way yields a process to stop); queued ones are skipped.
     let pending: Promise<void>[];
     do {
@@ -447,7 +464,7 @@ export class AutoScalingSimulator extends EventEmitter<{ change: [AutoScalingSna
 
   /** Scale-in with instance reuse: the instance goes back to the pool (held by the terminate hook on the way). */
   private returnToPool(instance: Instance, cause: string): void {
-    clearTimeout(instance.action?.timer);
+    this.clock.clearTimeout(instance.action?.timer);
     instance.action = undefined;
     instance.activity = {
       activityId: randomUUID(),
@@ -485,7 +502,7 @@ export class AutoScalingSimulator extends EventEmitter<{ change: [AutoScalingSna
 
   private beginTermination(instance: Instance, cause: string): void {
     // A launch still held is given up: its token stops working, as on AWS.
-    clearTimeout(instance.action?.timer);
+    this.clock.clearTimeout(instance.action?.timer);
     instance.action = undefined;
     const pooled = instance.state.startsWith('Warmed:');
     instance.activity = {
@@ -516,7 +533,7 @@ export class AutoScalingSimulator extends EventEmitter<{ change: [AutoScalingSna
     const token = randomUUID();
     const globalSeconds = Math.min(hook.heartbeatTimeoutSeconds * GLOBAL_TIMEOUT_FACTOR, MAX_GLOBAL_TIMEOUT_SECONDS);
     const { origin, destination } = instance.activity;
-    instance.action = { hook, token, deadline: Date.now() + globalSeconds * 1000, destination };
+    instance.action = { hook, token, deadline: this.clock.now() + globalSeconds * 1000, destination };
     this.armHeartbeat(instance);
     this.setState(instance, state);
     const message = {
@@ -560,9 +577,9 @@ export class AutoScalingSimulator extends EventEmitter<{ change: [AutoScalingSna
   private armHeartbeat(instance: Instance): void {
     const action = instance.action;
     if (action === undefined || this.stopped) return;
-    clearTimeout(action.timer);
-    const ms = Math.min(action.hook.heartbeatTimeoutSeconds * 1000, action.deadline - Date.now());
-    action.timer = setTimeout(
+    this.clock.clearTimeout(action.timer);
+    const ms = Math.min(action.hook.heartbeatTimeoutSeconds * 1000, action.deadline - this.clock.now());
+    action.timer = this.clock.setTimeout(
       () => {
         this.log.info(
           { instanceId: instance.id, hook: action.hook.name, result: action.hook.defaultResult },
@@ -577,7 +594,7 @@ export class AutoScalingSimulator extends EventEmitter<{ change: [AutoScalingSna
   private resolveAction(instance: Instance, result: LifecycleActionResult): void {
     const action = instance.action;
     if (action === undefined) return;
-    clearTimeout(action.timer);
+    this.clock.clearTimeout(action.timer);
     instance.action = undefined;
     const pooled = instance.state.startsWith('Warmed:');
     if (action.hook.transition === TERMINATING) {
