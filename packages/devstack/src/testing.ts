@@ -113,38 +113,4 @@ export function useProcesses(): ProcessRegister {
   };
 }
 
-/** A clock that moves only when told: `advance` fires, in order, every timer that falls due. */
-export class ManualClock {
-  time = 1_700_000_000_000;
-  readonly #timers = new Map<number, { at: number; callback: () => void }>();
-  #nextId = 0;
-
-  now(): number {
-    return this.time;
-  }
-  setTimeout(callback: () => void, ms: number): unknown {
-    const id = ++this.#nextId;
-    this.#timers.set(id, { at: this.time + ms, callback });
-    return id;
-  }
-  clearTimeout(handle: unknown): void {
-    this.#timers.delete(handle as number);
-  }
-  /** Delays (from now) of the timers still pending. */
-  pending(): number[] {
-    return [...this.#timers.values()].map((t) => t.at - this.time);
-  }
-  advance(ms: number): void {
-    const until = this.time + ms;
-    for (;;) {
-      const due = [...this.#timers.entries()].filter(([, t]) => t.at <= until).sort((a, b) => a[1].at - b[1].at)[0];
-      if (due === undefined) break;
-      this.#timers.delete(due[0]);
-      this.time = due[1].at;
-      due[1].callback();
-    }
-    this.time = until;
-  }
-}
-
 export { descendantPids, isRunning, stopProcess } from './processes.js';

@@ -25,7 +25,8 @@ import {
   type InstanceSnapshot,
   type LifecycleHookConfig,
 } from '../src/autoscaling/index.js';
-import { descendantPids, isRunning, ManualClock } from '../src/testing.js';
+import { descendantPids, isRunning } from '../src/testing.js';
+import { ManualClock } from '@phoenix/protocol';
 
 const REGION = 'us-east-1';
 const ACCOUNT = '123456789012';

@@ -10,9 +10,8 @@ import { Worker } from 'node:worker_threads';
 import { DynamoDBClient, PutItemCommand } from '@aws-sdk/client-dynamodb';
 import pino from 'pino';
 import { parse, parseDocument } from 'yaml';
-import { failoverOrder, type MasterEndpoint } from '@phoenix/protocol';
+import { failoverOrder, ManualClock, type MasterEndpoint } from '@phoenix/protocol';
 import { Store, type MasterRecord, type NewMaster } from '@phoenix/store';
-import { ManualClock } from '@phoenix/devstack/testing';
 import type { MasterAddress } from '../src/connection/master-address.js';
 import {
   MasterListManager,

@@ -19,3 +19,4 @@ export * from './state-runs.js';
 export * from './state-functions.js';
 export * from './call-options.js';
 export * from './batch.js';
+export * from './clock.js';

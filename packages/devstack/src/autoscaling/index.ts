@@ -1,6 +1,6 @@
 export * from './errors.js';
 export * from './model.js';
-export { AutoScalingSimulator, type SimulatorClock } from './simulator.js';
+export { AutoScalingSimulator } from './simulator.js';
 export type { AutoScalingSimulatorOptions, LifecycleActionTarget } from './simulator.js';
 export { PlaceholderLauncher } from './launcher.js';
 export type { InstanceLauncher, LaunchRequest, RunningInstance } from './launcher.js';

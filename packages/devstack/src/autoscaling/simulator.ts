@@ -3,7 +3,7 @@ import { randomUUID } from 'node:crypto';
 import { SendMessageCommand, type SQSClient } from '@aws-sdk/client-sqs';
 import { PublishCommand, type SNSClient } from '@aws-sdk/client-sns';
 import type { Logger } from 'pino';
-import { PhoenixError } from '@phoenix/protocol';
+import { PhoenixError, systemClock, type Clock } from '@phoenix/protocol';
 import { validationError } from './errors.js';
 import type { IdentityDocumentSigner } from './identity-signer.js';
 import type { InstanceLauncher } from './launcher.js';
@@ -49,21 +49,8 @@ export interface AutoScalingSimulatorOptions {
    */
   eventBridgeQueueUrl?: string;
   /** Time for lifecycle actions' heartbeat and global timeouts; the system clock by default. */
-  clock?: SimulatorClock;
+  clock?: Clock;
 }
-
-/** Time as a parameter: lifecycle actions read the time and set their timeouts only through this. */
-export interface SimulatorClock {
-  now(): number;
-  setTimeout(callback: () => void, ms: number): unknown;
-  clearTimeout(handle: unknown): void;
-}
-
-const systemClock: SimulatorClock = {
-  now: () => Date.now(),
-  setTimeout: (callback, ms) => setTimeout(callback, ms),
-  clearTimeout: (handle) => clearTimeout(handle as NodeJS.Timeout),
-};
 
 export interface LifecycleActionTarget {
   groupName: string;
@@ -112,7 +99,7 @@ export class AutoScalingSimulator extends EventEmitter<{ change: [AutoScalingSna
   private readonly log: Logger;
   private readonly imageId = `ami-${hex(17)}`;
   private readonly launchRetryDelayMs: number;
-  private readonly clock: SimulatorClock;
+  private readonly clock: Clock;
   private launched = 0;
   private started = false;
   private stopped = false;

@@ -1,15 +1,8 @@
-/** Time as a parameter: the manager reads the time and sets its poll timer only through this. */
-export interface MasterListClock {
-  now(): number;
-  setTimeout(callback: () => void, ms: number): unknown;
-  clearTimeout(handle: unknown): void;
-}
+import type { Clock } from '@phoenix/protocol';
 
-export const systemClock: MasterListClock = {
-  now: () => Date.now(),
-  setTimeout: (callback, ms) => setTimeout(callback, ms),
-  clearTimeout: (handle) => clearTimeout(handle as NodeJS.Timeout),
-};
+/** Time as a parameter: the manager reads the time and sets its poll timer only through this. */
+export type MasterListClock = Clock;
+export { systemClock } from '@phoenix/protocol';
 
 /** `ms` ± 20%, so thousands of minions that lost their masters together do not read the table together. */
 export function jittered(ms: number, random: () => number): number {
