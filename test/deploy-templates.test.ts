@@ -995,6 +995,13 @@ test('a master launched from the template writes a master config its schema acce
     };
     assert.equal(config.id, 'i-0abc1234def567890');
     assert.equal(config.advertise, '10.0.1.23');
+    // Each master completes its own launch, by the hook's name in the cluster template.
+    const masterLaunch = (
+      (await loadTemplate(CLUSTER)).Resources.MasterGroup?.Properties?.LifecycleHookSpecificationList as JsonObject[]
+    ).find((h) => h.LifecycleTransition === 'autoscaling:EC2_INSTANCE_LAUNCHING');
+    const mastersGroup = Object.values(config.reactor.groups).find((g) => g.role === 'masters') as
+      { launchingHook?: string } | undefined;
+    assert.equal(mastersGroup?.launchingHook, masterLaunch?.LifecycleHookName);
     assert.deepEqual(config.aws, { region: REGION, endpoints: {} }, 'on AWS only the region');
     assert.equal(config.tablePrefix, 'phoenix');
     // The states and pillar repositories, their secrets by reference (a token for HTTPS, a key for SSH).
@@ -1027,7 +1034,12 @@ test('a master launched from the template writes a master config its schema acce
     assert.doesNotMatch(text, new RegExp(adminToken), 'the token itself is never written');
     assert.equal(config.reactor.queueUrl, secretArn('LifecycleQueueUrl'));
     assert.deepEqual(config.reactor.groups, {
-      [`${CLUSTER_STACK}-masters`]: { role: 'masters', onHighstateFailure: 'ABANDON', warmPoolHighstate: false },
+      [`${CLUSTER_STACK}-masters`]: {
+        role: 'masters',
+        onHighstateFailure: 'ABANDON',
+        warmPoolHighstate: false,
+        launchingHook: 'phoenix-master-launching',
+      },
       [`web-prod-${REGION}`]: { role: 'minions', onHighstateFailure: 'ABANDON', warmPoolHighstate: false },
     });
     assert.deepEqual(config.reactor.attestation, {

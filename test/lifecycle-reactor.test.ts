@@ -27,6 +27,7 @@ interface LoggedEvent {
   reason?: string;
   result?: string;
   action?: string;
+  masterId?: string;
 }
 
 let cluster: Cluster;
@@ -74,6 +75,26 @@ async function events(): Promise<LoggedEvent[]> {
   }
   return all.sort((a, b) => a.time - b.time);
 }
+
+test('each master completes its own launch once it serves: in service only then, and the first needs no other master', async () => {
+  const { AutoScalingGroups = [] } = await autoscaling.send(
+    new DescribeAutoScalingGroupsCommand({ AutoScalingGroupNames: [cluster.groups.masters] }),
+  );
+  const instances = AutoScalingGroups[0]?.Instances ?? [];
+  assert.equal(instances.length, 3);
+  const rows = await store.masters.list();
+  const logged = await events();
+  for (const instance of instances) {
+    const id = instance.InstanceId as string;
+    assert.equal(instance.LifecycleState, 'InService', `${id} is in service`);
+    assert.equal(rows.find((m) => m.masterId === id)?.status, 'active', `${id} serves`);
+    // Its own master once it serves, or a reactor that found its row already active (the launch
+    // message can reach a reactor after the master is up): one completion either way.
+    const own = logged.filter((e) => e.event === 'master/launch-completed' && e.masterId === id);
+    const byReactor = logged.filter((e) => e.event === 'lifecycle/completed' && e.minionId === id);
+    assert.equal(own.length + byReactor.length, 1, `${id}'s launch was completed once: ${JSON.stringify(byReactor)}`);
+  }
+});
 
 test('scale to 5: every instance is accepted, highstated exactly once, and goes into service', async () => {
   assert.equal((await phoenix(['local', 'scale', '5'], env())).code, 0);

@@ -266,7 +266,8 @@ function masterConfig({ facts, options, tokens, certificate }) {
   const states = gitRoot(options, 'states');
   const pillar = gitRoot(options, 'pillar');
   const groups = {
-    [options['master-group']]: { role: 'masters' },
+    // The cluster template's name for the masters' launching hook: each master completes its own.
+    [options['master-group']]: { role: 'masters', launchingHook: 'phoenix-master-launching' },
     [options['minion-group']]: { role: 'minions', onHighstateFailure: options['highstate-failure'] },
   };
   return {

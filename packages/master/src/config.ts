@@ -33,6 +33,13 @@ const ReactorGroupSchema = z.strictObject({
    * instance still gets its first highstate in service when it leaves the pool.
    */
   warmPoolHighstate: z.boolean().default(false),
+  /**
+   * For the masters' group: the name of its launching hook. Each master of the group then completes
+   * its own launch (CONTINUE) once it serves, so Auto Scaling puts it in service only when it is
+   * ready, and the first masters of a new cluster need no other master to let them in. Unset, the
+   * reactor completes a master's launch as soon as it hears of it.
+   */
+  launchingHook: z.string().min(1).max(255).optional(),
 });
 
 const TEMPLATED = /\{\{|\{%/;

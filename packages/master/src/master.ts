@@ -4,6 +4,7 @@ import pino, { type Logger } from 'pino';
 import { readFile } from 'node:fs/promises';
 import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import { AutoScalingClient } from '@aws-sdk/client-auto-scaling';
+import { OwnLaunch } from './reactor/own-launch.js';
 import { SQSClient } from '@aws-sdk/client-sqs';
 import {
   awsClientConfig,
@@ -115,6 +116,20 @@ export async function masterComponents(config: MasterConfig, baseLog: Logger): P
   const dynamodb = new DynamoDBClient(awsClientConfig(config.aws, 'dynamodb'));
   const autoscaling = new AutoScalingClient(awsClientConfig(config.aws, 'autoscaling'));
   const sqs = reactorConfig.queueUrl === undefined ? undefined : new SQSClient(awsClientConfig(config.aws, 'sqs'));
+  const mastersGroup = Object.entries(reactorConfig.groups).find(
+    ([, group]) => group.role === 'masters' && group.launchingHook !== undefined,
+  );
+  const ownLaunch =
+    mastersGroup === undefined
+      ? undefined
+      : new OwnLaunch({
+          autoscaling,
+          group: mastersGroup[0],
+          hookName: mastersGroup[1].launchingHook ?? '',
+          instanceId: id,
+          log: log.child({ component: 'own-launch' }),
+          onCompleted: () => events.emit('master/launch-completed', { group: mastersGroup[0] }),
+        });
   const store = new Store(dynamodb, config.tablePrefix, {
     terminatedMinionRetentionMs: config.terminatedMinionRetentionMs,
   });
@@ -689,6 +704,19 @@ export async function masterComponents(config: MasterConfig, baseLog: Logger): P
     { name: 'runs', start: () => runs.start(), stop: () => runs.stop() },
     // After everything a reaction may use.
     { name: 'reactions', start: () => reactions.start(), stop: () => reactions.stop() },
+    {
+      // Last: Auto Scaling puts this master in service once it serves (with its trees, if git roots).
+      name: 'own launch',
+      start: () => {
+        if (ownLaunch === undefined) return;
+        if (registry.status === 'active') void ownLaunch.complete();
+        else
+          events.on((event) => {
+            if (event.masterId === id && event.tag === 'master/active') void ownLaunch.complete();
+          });
+      },
+      stop: () => ownLaunch?.stop(),
+    },
   ];
   return { id, log, components, ports };
 }

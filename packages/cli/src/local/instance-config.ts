@@ -43,7 +43,11 @@ export function masterConfig(instance: MasterInstance): Record<string, unknown> 
     reactor: {
       queueUrl: instance.reactor.queueUrl,
       groups: {
-        [instance.reactor.groups.masters]: { role: 'masters' },
+        // The devstack's name for the masters' launching hook: each master completes its own.
+        [instance.reactor.groups.masters]: {
+          role: 'masters',
+          launchingHook: `${instance.reactor.groups.masters}-launching`,
+        },
         // The grains user data writes on each minion, vouched for by the masters (pillar, -G role:web).
         [instance.reactor.groups.minions]: { role: 'minions', grains: { ...LOCAL_MINION_GRAINS } },
       },

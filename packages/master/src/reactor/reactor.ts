@@ -79,7 +79,7 @@ export class LifecycleReactor {
     ]);
     const check = checkAgainstGroup(step, event, listed, record?.lifecycle?.group);
     if (!check.ok) return { acted: false, ignored: check.reason };
-    if (group.role === 'masters') await this.#master(event, step);
+    if (group.role === 'masters') await this.#master(event, step, group.launchingHook !== undefined);
     else await this.#minion(event, step, group.warmPoolHighstate, record);
     return { acted: true };
   }
@@ -188,12 +188,22 @@ export class LifecycleReactor {
     this.events.emit('lifecycle/terminated', { minionId: instanceId, group });
   }
 
-  /** Masters need no highstate: they proceed at once; a leaving master's row is marked at once. */
-  async #master(event: InstanceEvent, step: LifecycleStep): Promise<void> {
+  /**
+   * Masters need no highstate. A master's termination marks it draining, then proceeds. A master that completes its own launch
+   * (the group names its launching hook) is let in here only if it already serves; otherwise it
+   * does so itself once it does, and Auto Scaling holds it out of service until then.
+   */
+  async #master(event: InstanceEvent, step: LifecycleStep, completesOwnLaunch: boolean): Promise<void> {
     if (event.kind !== 'hook') return;
     if (step === 'terminate') {
       const marked = await this.store.masters.markDraining(event.instanceId);
       this.events.emit('master/terminating', { masterId: event.instanceId, marked });
+    } else if (completesOwnLaunch) {
+      const row = (await this.store.masters.list()).find((m) => m.masterId === event.instanceId);
+      if (row?.status !== 'active') {
+        this.log.info({ instanceId: event.instanceId }, 'a new master completes its own launch once it serves');
+        return;
+      }
     }
     await this.#complete(event.group, event, event.instanceId, 'CONTINUE');
   }
