@@ -40,7 +40,8 @@ test('a local master listens on loopback only, on free ports, and knows the admi
   assert.deepEqual(config.api, { tokens: [{ name: 'local-admin', role: 'admin', sha256: 'a'.repeat(64) }] });
   const reactor = config.reactor as { groups: Record<string, { role: string }>; attestation: { enabled: boolean } };
   assert.deepEqual(reactor.groups, {
-    'phoenix-master-devstack': { role: 'masters' },
+    // The devstack's masters' launching hook: each master completes its own once it serves.
+    'phoenix-master-devstack': { role: 'masters', launchingHook: 'phoenix-master-devstack-launching' },
     // The grains user data writes on the minions, vouched for by the group (pillar, -G role:web).
     'demo-web-devstack': { role: 'minions', grains: { role: 'web' } },
   });
