@@ -208,6 +208,23 @@ test(
         .sort();
     assert.deepEqual(await listed(), ['m-1', 'm-2', 'm-3']);
 
+    // A minion configured by hand with m-4 first reaches it, and is told to go elsewhere: a starting
+    // master serves no minion while another master can.
+    await startMinionProcess(cloud, dir, processes, 'hand-1', [m4, m1], {}, sandbox.env);
+    const handOn = async (): Promise<string | undefined> => {
+      await phoenix(['keys', 'accept', 'hand-1', '--out', 'json'], cli(m1));
+      const { minions } = json<{ minions: Array<{ minionId: string; connected: boolean; connectedMaster?: string }> }>(
+        await phoenix(['minions', 'hand-1', '--out', 'json'], cli(m1)),
+      );
+      const hand = minions.find((m) => m.minionId === 'hand-1');
+      return hand?.connected === true ? hand.connectedMaster : undefined;
+    };
+    // Where it goes is its own failover order over the active masters pushed to it.
+    await waitFor(async () => (['m-1', 'm-2', 'm-3'].includes((await handOn()) ?? '') ? true : undefined), {
+      what: 'hand-1, configured with the starting m-4 first, to be on an active master',
+      timeoutMs: 30_000,
+    });
+
     // The remote is back: m-4 retries on its own (a starting master does not wait a whole
     // fetchIntervalMs), serves B, goes active, and only then is it sent to minions.
     await rename(`${states.bare}.away`, states.bare);
