@@ -168,7 +168,7 @@ async function scenario(n: number, repeats: number): Promise<ScenarioResult> {
     if (swarm !== undefined) await stopBenchProcess(swarm, 10_000);
     if (master !== undefined) await stopBenchProcess(master.proc);
     await stopDevstack(devstack);
-    await rm(dir, { recursive: true, force: true });
+    await rm(dir, { recursive: true, force: true, maxRetries: 10 });
   }
 }
 
@@ -229,7 +229,7 @@ async function failover(n: number): Promise<{ n: number; allAnswerMs: number }> 
     if (swarm !== undefined) await stopBenchProcess(swarm, 10_000);
     for (const master of masters) await stopBenchProcess(master.proc);
     await stopDevstack(devstack);
-    await rm(dir, { recursive: true, force: true });
+    await rm(dir, { recursive: true, force: true, maxRetries: 10 });
   }
 }
 

@@ -226,7 +226,7 @@ export async function chaos(n: number, rounds: number, progress: (step: string) 
     // dynalite finishes requests of killed clients; give them a moment before it stops.
     await new Promise((resolve) => setTimeout(resolve, 1_000));
     await devstack.stop();
-    await rm(dir, { recursive: true, force: true });
+    await rm(dir, { recursive: true, force: true, maxRetries: 10 });
   }
 }
 

@@ -97,6 +97,6 @@ export async function gitUpdate(masterCount: number, repeats: number): Promise<G
     // SIGTERM: each master drains (it has no minions) and removes its row before the table stops.
     await Promise.all(masters.map((master) => stopBenchProcess(master.proc)));
     await devstack.stop();
-    await rm(dir, { recursive: true, force: true });
+    await rm(dir, { recursive: true, force: true, maxRetries: 10 });
   }
 }

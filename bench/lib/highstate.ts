@@ -174,6 +174,6 @@ export async function noChangeHighstate(count: number, repeats: number): Promise
       nodeMs: median(node),
     };
   } finally {
-    await rm(dir, { recursive: true, force: true });
+    await rm(dir, { recursive: true, force: true, maxRetries: 10 });
   }
 }

@@ -70,7 +70,7 @@ export async function onboarding(n: number, log: (step: string) => void): Promis
     };
   } finally {
     await phoenix(['down'], env, 60_000).catch(() => undefined);
-    await rm(home, { recursive: true, force: true });
+    await rm(home, { recursive: true, force: true, maxRetries: 10 });
   }
 }
 
