@@ -125,6 +125,10 @@ test('the instance table lists both minions, and an admin accepts their keys fro
   await page.locator('#masters tr[data-master-id="dash-master-2"]', { hasText: 'live' }).waitFor();
   await page.locator('#keys tr[data-key-id="dash-2"]', { hasText: 'pending' }).waitFor();
   await page.locator('#keys button[name="accept-all"]').click();
+  // It asks first, naming the keys.
+  const question = page.locator('dialog#confirm[open]');
+  assert.match(await question.innerText(), /dash-1, dash-2/);
+  await question.locator('button[name="confirm"]').click();
   await waitFor(
     async () =>
       (await instanceRow('dash-1'))?.includes('accepted') === true &&

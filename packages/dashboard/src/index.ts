@@ -34,6 +34,11 @@ const VENDOR: Record<string, { specifier: string; path: string }> = {
   // The API's typed client (and routes.js beside it, which it imports), with its SSE parser.
   '@phoenix/api/client': { specifier: '@phoenix/api/client', path: 'vendor/phoenix-api/client.js' },
   'eventsource-parser': { specifier: 'eventsource-parser', path: 'vendor/eventsource-parser.js' },
+  // `phoenix run`'s argument grammar, so the job runner parses a line exactly as the CLI does.
+  '@phoenix/protocol/arguments': {
+    specifier: '@phoenix/protocol/arguments',
+    path: 'vendor/phoenix-protocol/arguments.js',
+  },
 };
 
 /** A module's relative imports (`from './routes.js'`), served beside it. */

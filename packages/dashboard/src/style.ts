@@ -45,4 +45,19 @@ pre { margin: 0; white-space: pre-wrap; word-break: break-word; font-size: 0.8re
 .events li { font-family: ui-monospace, monospace; font-size: 0.8rem; list-style: none; border-bottom: 1px solid var(--line); padding: 0.2rem 0; }
 .events { margin: 0; padding: 0; max-height: 20rem; overflow: auto; }
 .loading { padding: 2rem; color: var(--muted); }
+h3 { font-size: 0.9rem; margin: 0.8rem 0 0.4rem; }
+.visually-hidden { position: absolute; width: 1px; height: 1px; overflow: hidden; clip-path: inset(50%); white-space: nowrap; }
+dialog { border: 1px solid var(--line); border-radius: 6px; padding: 1rem 1.2rem; max-width: min(36rem, 92vw); background: var(--panel); color: var(--text); }
+dialog::backdrop { background: rgb(0 0 0 / 0.4); }
+dialog .subject code { font-size: 0.9rem; word-break: break-all; }
+.reason { color: var(--warn); }
+/* At 800 px and below the tables still fit: cells wrap, padding shrinks, ids break anywhere. */
+@media (max-width: 900px) {
+  header { flex-wrap: wrap; padding: 0.5rem 0.8rem; }
+  main { padding: 0.6rem; gap: 0.6rem; }
+  section { padding: 0.6rem; }
+  th, td { padding: 0.25rem 0.3rem; font-size: 0.85rem; }
+  td { overflow-wrap: anywhere; }
+  th { font-size: 0.7rem; }
+}
 `;

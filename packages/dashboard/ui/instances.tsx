@@ -1,6 +1,6 @@
 import { useCallback, useEffect, useMemo, useRef, useState } from 'preact/hooks';
 import { ApiFailure, client } from './api.js';
-import { ago, errorText, grainsSummary, searchText } from './format.js';
+import { ago, errorText, osText, roleText, searchText } from './format.js';
 import { useClusterEvents, type ClusterEventFeed } from './live.js';
 import type { KeyState, MinionView } from '@phoenix/api';
 
@@ -20,7 +20,7 @@ async function loadAll(): Promise<Map<string, MinionView>> {
     const page = await client.call('listMinions', {
       query: { limit: 1000, ...(cursor === undefined ? {} : { cursor }) },
     });
-    for (const minion of page.minions) all.set(minion.minionId, minion);
+    for (const minion of page.minions) if (minion.lifecycle?.state !== 'terminated') all.set(minion.minionId, minion);
     cursor = page.cursor;
   } while (cursor !== undefined && ++pages < MAX_PAGES);
   return all;
@@ -80,7 +80,15 @@ export function Instances({ feed }: { feed: ClusterEventFeed }) {
           timers.current.delete(minionId);
           client
             .call('getMinion', { params: { id: minionId } })
-            .then(({ minion }) => setMinions((old) => new Map(old).set(minionId, minion)))
+            .then(({ minion }) =>
+              setMinions((old) => {
+                const next = new Map(old);
+                // A terminated instance leaves the table as soon as its event says so.
+                if (minion.lifecycle?.state === 'terminated') next.delete(minionId);
+                else next.set(minionId, minion);
+                return next;
+              }),
+            )
             .catch((err: unknown) => {
               if (err instanceof ApiFailure && err.status === 404) {
                 setMinions((old) => {
@@ -156,11 +164,21 @@ export function Instances({ feed }: { feed: ClusterEventFeed }) {
                   <span class={`badge ${m.keyState ?? ''}`}>{m.keyState ?? 'none'}</span>
                 </td>
                 <td>
-                  <span class={m.connected ? 'dot on' : 'dot'} />
-                  {m.connectedMaster ?? <span class="muted">—</span>}
+                  {m.connected ? (
+                    <span class="badge ok">connected</span>
+                  ) : (
+                    <span class={m.keyState === 'accepted' ? 'badge bad' : 'badge'}>offline</span>
+                  )}{' '}
+                  {m.connectedMaster !== undefined && (
+                    <span class={m.connected ? '' : 'muted'}>
+                      {m.connected ? m.connectedMaster : `last on ${m.connectedMaster}`}
+                    </span>
+                  )}
                 </td>
                 <td>{m.lifecycle === undefined ? <span class="muted">—</span> : m.lifecycle.state}</td>
-                <td>{grainsSummary(m) || <span class="muted">—</span>}</td>
+                <td>
+                  {osText(m) || <span class="muted">no os</span>} · {roleText(m) || <span class="muted">no role</span>}
+                </td>
                 <td>
                   {m.highstate?.result === undefined ? (
                     <span class="muted">{m.highstate?.startedAt === undefined ? '—' : 'running'}</span>
@@ -171,7 +189,16 @@ export function Instances({ feed }: { feed: ClusterEventFeed }) {
                     </>
                   )}
                 </td>
-                <td>{m.disabled === undefined ? '' : `${m.disabled.reason} (${m.disabled.by})`}</td>
+                <td>
+                  {m.disabled !== undefined && (
+                    <>
+                      <span class="badge warn">disabled</span> {m.disabled.reason}{' '}
+                      <span class="muted">
+                        ({m.disabled.by}, {ago(m.disabled.at)})
+                      </span>
+                    </>
+                  )}
+                </td>
               </tr>
             ))}
           </tbody>

@@ -11,6 +11,7 @@ interface Detail {
   job: Job;
   returns: Map<string, JobReturn>;
   missing: string[];
+  notConnected: string[];
 }
 
 /** Recent jobs, newest first; a click shows that job's returns. */
@@ -55,6 +56,7 @@ export function JobHistory({ feed }: { feed: ClusterEventFeed }) {
           job: answer.job,
           returns: new Map(answer.returns.map((r) => [r.minionId, r])),
           missing: answer.missing,
+          notConnected: answer.notConnected,
         }),
       )
       .catch((err: unknown) => setError(errorText(err)));
@@ -115,12 +117,15 @@ export function JobHistory({ feed }: { feed: ClusterEventFeed }) {
             {detail.job.fun} <code>{detail.job.jid}</code>{' '}
             <span class="count">
               {detail.returns.size} of {detail.job.expected.length} returned
+              {(detail.job.skipped ?? []).length > 0 && `, ${(detail.job.skipped ?? []).length} skipped`}
             </span>
           </h2>
           <ReturnsTable
             expected={detail.job.expected}
             returns={detail.returns}
             finished={detail.missing.length === 0}
+            skipped={detail.job.skipped ?? []}
+            notConnected={detail.notConnected}
           />
         </div>
       )}

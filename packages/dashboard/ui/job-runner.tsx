@@ -1,7 +1,8 @@
 import { useEffect, useRef, useState } from 'preact/hooks';
+import { parseCommandLine } from '@phoenix/protocol/arguments';
 import { ApiFailure, client } from './api.js';
 import { errorText } from './format.js';
-import { ReturnsTable } from './returns.js';
+import { ReturnsTable, type Skipped } from './returns.js';
 import type { JobReturn, Role, TargetType } from '@phoenix/api';
 
 // Every target type the API takes (`satisfies` fails the build when it gains one this list lacks).
@@ -18,19 +19,9 @@ interface Run {
   fun: string;
   expected: string[];
   returns: Map<string, JobReturn>;
+  skipped: Skipped[];
+  notConnected: string[];
   finished: boolean;
-}
-
-/** Arguments as typed: a JSON array as it is, anything else split on spaces into strings. */
-export function parseArgs(text: string): unknown[] {
-  const trimmed = text.trim();
-  if (trimmed === '') return [];
-  if (trimmed.startsWith('[')) {
-    const parsed = JSON.parse(trimmed) as unknown;
-    if (!Array.isArray(parsed)) throw new Error('arguments: a JSON array, or words separated by spaces');
-    return parsed;
-  }
-  return trimmed.split(/\s+/);
 }
 
 /** Target + function + arguments → POST /jobs, then the returns as the job's stream delivers them. */
@@ -50,10 +41,33 @@ export function JobRunner({ role }: { role: Role }) {
     event.preventDefault();
     setError(undefined);
     stream.current?.abort();
+    // The arguments as `phoenix run` gets them from a shell: quoted words, then key=value keywords.
+    const parsed = parseCommandLine(args);
+    if ('error' in parsed) {
+      setError(`arguments: ${parsed.error}`);
+      return;
+    }
     try {
-      const answer = await client.call('submitJob', { body: { target, targetType, fun, args: parseArgs(args) } });
+      const answer = await client.call('submitJob', {
+        body: {
+          // As the CLI's -L: a comma-separated list.
+          target: targetType === 'list' ? target.split(',') : target,
+          targetType,
+          fun,
+          args: parsed.args,
+          kwargs: parsed.kwargs,
+        },
+      });
       if (!('jid' in answer)) throw new ApiFailure(500, 'PHX_API_INTERNAL', 'the API answered a job with a run');
-      const current: Run = { jid: answer.jid, fun, expected: answer.minions, returns: new Map(), finished: false };
+      const current: Run = {
+        jid: answer.jid,
+        fun,
+        expected: answer.minions,
+        returns: new Map(),
+        skipped: answer.skipped,
+        notConnected: answer.notConnected,
+        finished: false,
+      };
       setRun(current);
       const controller = new AbortController();
       stream.current = controller;
@@ -85,9 +99,16 @@ export function JobRunner({ role }: { role: Role }) {
       <h2>Run a job</h2>
       {!allowed && <p class="muted">Running jobs needs an operate or admin token.</p>}
       <form class="row" onSubmit={(e) => void submit(e)}>
-        <input name="target" placeholder="target" value={target} onInput={(e) => setTarget(e.currentTarget.value)} />
+        <input
+          name="target"
+          aria-label="target"
+          placeholder="target"
+          value={target}
+          onInput={(e) => setTarget(e.currentTarget.value)}
+        />
         <select
           name="targetType"
+          aria-label="target type"
           value={targetType}
           onChange={(e) => setTargetType(e.currentTarget.value as TargetType)}
         >
@@ -97,11 +118,19 @@ export function JobRunner({ role }: { role: Role }) {
             </option>
           ))}
         </select>
-        <input name="fun" placeholder="module.function" value={fun} onInput={(e) => setFun(e.currentTarget.value)} />
+        <input
+          name="fun"
+          aria-label="function"
+          placeholder="module.function"
+          value={fun}
+          onInput={(e) => setFun(e.currentTarget.value)}
+        />
         <input
           class="grow"
           name="args"
-          placeholder='arguments: words, or a JSON array like ["a", 1]'
+          aria-label="arguments"
+          placeholder="arguments as for phoenix run: 'exit 3' cwd=/tmp"
+          title="quoted as in a shell; key=value is a keyword argument; numbers, true/false and JSON are typed"
           value={args}
           onInput={(e) => setArgs(e.currentTarget.value)}
         />
@@ -109,14 +138,26 @@ export function JobRunner({ role }: { role: Role }) {
           Run
         </button>
       </form>
-      {error !== undefined && <p class="error">{error}</p>}
+      {error !== undefined && (
+        <p class="error" role="alert" id="job-error">
+          {error}
+        </p>
+      )}
       {run !== undefined && (
         <div id="job-results" data-jid={run.jid} data-finished={String(run.finished)}>
           <p>
             <code>{run.fun}</code> job <code>{run.jid}</code>: {run.returns.size} of {run.expected.length} returned
             {run.finished ? '' : '…'}
+            {run.skipped.length > 0 && `, ${run.skipped.length} skipped`}
+            {run.notConnected.length > 0 && `, ${run.notConnected.length} not connected`}
           </p>
-          <ReturnsTable expected={run.expected} returns={run.returns} finished={run.finished} />
+          <ReturnsTable
+            expected={run.expected}
+            returns={run.returns}
+            finished={run.finished}
+            skipped={run.skipped}
+            notConnected={run.notConnected}
+          />
         </div>
       )}
     </section>

@@ -1,0 +1,283 @@
+import { after, test } from 'node:test';
+import assert from 'node:assert/strict';
+import { mkdir, writeFile } from 'node:fs/promises';
+import { join } from 'node:path';
+import type { ChildProcess } from 'node:child_process';
+import type { Browser, Page } from 'playwright-core';
+import { stopProcess, useDevstack, useProcesses, useTempDir, waitFor } from '@phoenix/devstack/testing';
+import { ADMIN_TOKEN, startMasterProcess, startMinionProcess, type RunningMaster } from './lib/cluster.js';
+import { PHOENIX_BIN } from './lib/cli.js';
+import { execFile } from 'node:child_process';
+import { api, launchChromium, openDashboard, screenshot, skipWithoutChromium as skip } from './lib/dashboard.js';
+
+// What an on-call engineer hit in the dashboard: the arguments field, skipped and offline minions
+// in a job's result, the keys panel and its confirmations, the OS · role column, 800 px.
+
+const devstack = useDevstack();
+const dir = useTempDir();
+const processes = useProcesses();
+
+let master: RunningMaster;
+let browser: Browser | undefined;
+let page: Page;
+let problems: string[];
+const minions = new Map<string, ChildProcess>();
+
+interface MinionRow {
+  minionId: string;
+  connected: boolean;
+  keyState?: string;
+}
+interface JobAnswer {
+  job: { fun: string; args: unknown[]; kwargs: Record<string, unknown>; target: string; targetType: string };
+}
+
+async function listMinions(): Promise<MinionRow[]> {
+  return (await api<{ minions: MinionRow[] }>(master.api, 'GET', '/minions')).body.minions;
+}
+
+// node:test starts top-level before() hooks together, so the cluster starts in the first test.
+test('a master, two minions and one that went offline come up', { skip }, async () => {
+  const tree = join(dir(), 'srv');
+  await mkdir(tree, { recursive: true });
+  await writeFile(join(tree, 'top.sls'), "base:\n  '*':\n    - motd\n");
+  await writeFile(join(tree, 'motd.sls'), 'motd:\n  file.managed:\n    - name: /etc/motd\n    - contents: hello\n');
+  master = await startMasterProcess(devstack(), dir(), processes, 'jobs-master', undefined, {
+    fileRoots: { base: [tree] },
+  });
+  for (const [id, grains] of [
+    ['jobs-1', { roles: ['web', 'db'] }],
+    ['jobs-2', { role: 'cache' }],
+    ['jobs-off', {}],
+  ] as const) {
+    const root = join(dir(), id, 'root');
+    await mkdir(root, { recursive: true });
+    minions.set(id, await startMinionProcess(devstack(), dir(), processes, id, [master], { grains, state: { root } }));
+  }
+  await waitFor(async () => (await listMinions()).filter((m) => m.keyState === 'pending').length === 3, {
+    what: 'three pending keys',
+    timeoutMs: 20_000,
+  });
+  assert.equal((await api(master.api, 'POST', '/keys/accept', { match: 'jobs-*' })).status, 200);
+  await waitFor(async () => (await listMinions()).filter((m) => m.connected).length === 3, {
+    what: 'three minions connected',
+    timeoutMs: 30_000,
+  });
+  // jobs-off is accepted, then goes away: an offline minion the target still selects.
+  await stopProcess(minions.get('jobs-off') as ChildProcess);
+  await waitFor(async () => (await listMinions()).find((m) => m.minionId === 'jobs-off')?.connected === false, {
+    what: 'jobs-off offline',
+    timeoutMs: 30_000,
+  });
+  browser = await launchChromium();
+  ({ page, problems } = await openDashboard(browser, master.api));
+});
+after(async () => {
+  await browser?.close();
+});
+
+/** Fills the job runner and runs; returns the jid once the results say the job is finished. */
+async function runFromDashboard(target: string, fun: string, args: string): Promise<string> {
+  const runner = page.locator('#job-runner');
+  await runner.locator('input[name="target"]').fill(target);
+  await runner.locator('select[name="targetType"]').selectOption('glob');
+  await runner.locator('input[name="fun"]').fill(fun);
+  await runner.locator('input[name="args"]').fill(args);
+  const before = await page
+    .locator('#job-results')
+    .getAttribute('data-jid')
+    .catch(() => null);
+  await runner.locator('button[name="run"]').click();
+  await waitFor(
+    async () => {
+      const results = page.locator('#job-results[data-finished="true"]');
+      if ((await results.count()) === 0) return undefined;
+      const jid = await results.getAttribute('data-jid');
+      return jid !== null && jid !== before ? jid : undefined;
+    },
+    { what: `${fun} to finish in the dashboard`, timeoutMs: 30_000 },
+  );
+  return (await page.locator('#job-results').getAttribute('data-jid')) as string;
+}
+
+/** `phoenix run --async TARGET FUN <line>` with the line given to a real shell, as a person types it. */
+function runFromShell(target: string, fun: string, line: string): Promise<string> {
+  return new Promise((resolve, reject) => {
+    execFile(
+      '/bin/sh',
+      ['-c', `"${process.execPath}" "${PHOENIX_BIN}" run --async --out json ${target} ${fun} ${line}`],
+      { env: { ...process.env, PHOENIX_API: master.api, PHOENIX_TOKEN: ADMIN_TOKEN }, timeout: 30_000 },
+      (err, stdout, stderr) => {
+        if (err !== null) reject(new Error(`phoenix run failed: ${stderr}`));
+        else resolve((JSON.parse(stdout) as { jid: string }).jid);
+      },
+    );
+  });
+}
+
+const LINES = [
+  // The bug: this ran `exit` with cwd=3.
+  `'exit 3'`,
+  `'echo "a  b"; exit 3' cwd=/tmp timeout=5 env='{"A": 1}'`,
+  `"it's" x\\ y '' 007 1.5 true None '[1, "two"]'`,
+];
+
+test('the arguments field gives the job phoenix run gives for the same text', { skip }, async (t) => {
+  for (const line of LINES) {
+    const fromPage = await runFromDashboard('jobs-1', 'cmd.run', line);
+    const fromCli = await runFromShell('jobs-1', 'cmd.run', line);
+    const [a, b] = await Promise.all([
+      api<JobAnswer>(master.api, 'GET', `/jobs/${fromPage}`),
+      api<JobAnswer>(master.api, 'GET', `/jobs/${fromCli}`),
+    ]);
+    const shape = ({ job }: JobAnswer) => ({
+      fun: job.fun,
+      args: job.args,
+      kwargs: job.kwargs,
+      target: job.target,
+      targetType: job.targetType,
+    });
+    assert.deepEqual(shape(a.body), shape(b.body), `the same job for ${line}`);
+  }
+  const exit3 = await api<JobAnswer>(
+    master.api,
+    'GET',
+    `/jobs/${await runFromDashboard('jobs-1', 'cmd.run', `'exit 3'`)}`,
+  );
+  assert.deepEqual(exit3.body.job.args, ['exit 3']);
+  assert.deepEqual(exit3.body.job.kwargs, {});
+  assert.match(await page.locator('#job-results tr[data-return-minion="jobs-1"]').innerText(), /failed \(3\)/);
+  await screenshot(t, page, 'jobs-arguments');
+});
+
+test('a line that does not parse, and a job the API refuses, say why and run nothing', { skip }, async () => {
+  const runner = page.locator('#job-runner');
+  await runner.locator('input[name="fun"]').fill('cmd.run');
+  await runner.locator('input[name="args"]').fill(`'exit 3`);
+  await runner.locator('button[name="run"]').click();
+  await page.locator('#job-error', { hasText: "arguments: unterminated ' quote at character 1" }).waitFor();
+  await runner.locator('input[name="args"]').fill('');
+  await runner.locator('input[name="fun"]').fill('nodot');
+  await runner.locator('button[name="run"]').click();
+  // The API's own code and message, as its error body has them.
+  await page.locator('#job-error', { hasText: /PHX_API_[A-Z_]+/ }).waitFor();
+  assert.match(await page.locator('#job-error').innerText(), /module\.function/);
+  problems.splice(0); // the refused request made the console note a 400; that one is expected
+});
+
+test(
+  'a disabled minion the job skipped, and an offline one, are in the result with their reason',
+  { skip },
+  async (t) => {
+    const disabled = await api(master.api, 'POST', '/minions/jobs-2/disable', {
+      reason: 'kernel upgrade <b>CHG-7</b>',
+    });
+    assert.equal(disabled.status, 200);
+    const jid = await runFromDashboard('*', 'state.highstate', '');
+    const results = page.locator('#job-results');
+    const skipped = results.locator('tr[data-return-minion="jobs-2"]');
+    assert.equal(await skipped.getAttribute('data-state'), 'skipped');
+    assert.match(await skipped.innerText(), /skipped: .*kernel upgrade <b>CHG-7<\/b>/);
+    assert.equal(
+      await results.locator('tr[data-return-minion="jobs-2"] b').count(),
+      0,
+      'the reason is text, not markup',
+    );
+    const offline = results.locator('tr[data-return-minion="jobs-off"]');
+    assert.equal(await offline.getAttribute('data-state'), 'offline');
+    assert.match(await offline.innerText(), /not connected/);
+    assert.equal(await results.locator('tr[data-return-minion="jobs-1"]').getAttribute('data-state'), 'returned');
+    assert.match(await results.locator('p').first().innerText(), /1 skipped, 1 not connected/);
+    await screenshot(t, page, 'jobs-skipped');
+
+    // The job's history entry says the same, from the jobs table.
+    await page.locator(`#job-history tr[data-jid="${jid}"]`).click();
+    const detail = page.locator(`#job-detail[data-jid="${jid}"]`);
+    await detail
+      .locator('tr[data-return-minion="jobs-2"][data-state="skipped"]', { hasText: 'kernel upgrade' })
+      .waitFor();
+    await detail.locator('tr[data-return-minion="jobs-off"][data-state="offline"]').waitFor();
+    assert.equal((await api(master.api, 'POST', '/minions/jobs-2/enable', {})).status, 200);
+  },
+);
+
+test(
+  'the instance table shows os and role, connected and offline in words, and disabled with its reason',
+  { skip },
+  async () => {
+    await api(master.api, 'POST', '/minions/jobs-2/disable', { reason: 'disk swap' });
+    await waitFor(
+      async () => /disabled disk swap/.test(await page.locator('#instances tr[data-minion-id="jobs-2"]').innerText()),
+      {
+        what: 'jobs-2 shown disabled, live',
+        timeoutMs: 15_000,
+      },
+    );
+    const one = await page.locator('#instances tr[data-minion-id="jobs-1"]').innerText();
+    assert.match(one, /· web, db/, 'the roles grain');
+    assert.match(one, /connected/);
+    assert.match(await page.locator('#instances tr[data-minion-id="jobs-2"]').innerText(), /· cache/, 'the role grain');
+    assert.match(await page.locator('#instances tr[data-minion-id="jobs-off"]').innerText(), /\toffline\t/);
+    await api(master.api, 'POST', '/minions/jobs-2/enable', {});
+  },
+);
+
+test('pending and refused keys are apart, and every key action asks first, naming the key', { skip }, async (t) => {
+  for (const id of ['key-new', 'key-bad']) await startMinionProcess(devstack(), dir(), processes, id, [master]);
+  await page.locator('#keys-pending tr[data-key-id="key-bad"]').waitFor();
+  assert.equal((await api(master.api, 'POST', '/keys/reject', { match: 'key-bad' })).status, 200);
+  await page.locator('#keys-refused tr[data-key-id="key-bad"]', { hasText: 'rejected' }).waitFor();
+  assert.equal(await page.locator('#keys-pending tr[data-key-id="key-bad"]').count(), 0, 'not among those awaiting');
+  assert.equal(await page.locator('#keys-refused tr[data-key-id="key-new"]').count(), 0);
+
+  const keyState = async (id: string) =>
+    (await api<{ keys: Array<{ minionId: string; state: string }> }>(master.api, 'GET', `/keys?match=${id}`)).body
+      .keys[0]?.state;
+  for (const [action, id] of [
+    ['accept', 'key-new'],
+    ['reject', 'key-new'],
+    ['delete', 'key-bad'],
+  ] as const) {
+    await page.locator(`#keys tr[data-key-id="${id}"] button[name="${action}"]`).click();
+    const dialog = page.locator('dialog#confirm[open]');
+    await dialog.waitFor();
+    assert.match(await dialog.innerText(), new RegExp(id), `the question names ${id}`);
+    await dialog.locator('button[name="cancel"]').click();
+    await page.locator('dialog#confirm[open]').waitFor({ state: 'detached' });
+    assert.equal(await keyState(id), id === 'key-bad' ? 'rejected' : 'pending', `cancel leaves ${id} as it was`);
+  }
+  await page.locator('#keys tr[data-key-id="key-new"] button[name="accept"]').click();
+  await screenshot(t, page, 'keys-confirm');
+  await page.locator('dialog#confirm[open] button[name="confirm"]', { hasText: 'Accept key-new' }).click();
+  await waitFor(async () => (await keyState('key-new')) === 'accepted', {
+    what: 'key-new accepted',
+    timeoutMs: 10_000,
+  });
+  await page.locator('#keys tr[data-key-id="key-bad"] button[name="delete"]').click();
+  await page.locator('dialog#confirm[open] button[name="confirm"]', { hasText: 'Delete key-bad' }).click();
+  await waitFor(async () => (await keyState('key-bad')) === undefined, { what: 'key-bad deleted', timeoutMs: 10_000 });
+  // Its row is read again and the API answers 404 (how the table learns it is gone): the console notes it.
+  await page.locator('#instances tr[data-minion-id="key-bad"]').waitFor({ state: 'detached' });
+  problems.splice(0);
+});
+
+test('at 800 px nothing is cut off: every table fits its panel', { skip }, async (t) => {
+  await page.setViewportSize({ width: 800, height: 1000 });
+  await page.locator('#instances tr[data-minion-id="jobs-1"]').waitFor();
+  // Run in the page (a string: the test's own types have no DOM).
+  const overflow = (await page.evaluate(`(() => {
+    const wide = [];
+    if (document.documentElement.scrollWidth > window.innerWidth) wide.push('page ' + document.documentElement.scrollWidth);
+    for (const table of document.querySelectorAll('table')) {
+      const panel = table.closest('section');
+      const box = table.getBoundingClientRect();
+      const edge = panel.getBoundingClientRect();
+      if (box.right > edge.right + 1) wide.push(panel.id + ': table ends at ' + box.right + ', panel at ' + edge.right);
+    }
+    return wide;
+  })()`)) as string[];
+  assert.deepEqual(overflow, []);
+  await screenshot(t, page, 'instances-800px');
+  await page.setViewportSize({ width: 1400, height: 1000 });
+  assert.deepEqual(problems, [], 'no script errors, policy violations or outside requests');
+});
