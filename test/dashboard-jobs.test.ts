@@ -41,7 +41,22 @@ test('a master, two minions and one that went offline come up', { skip }, async 
   const tree = join(dir(), 'srv');
   await mkdir(tree, { recursive: true });
   await writeFile(join(tree, 'top.sls'), "base:\n  '*':\n    - motd\n");
-  await writeFile(join(tree, 'motd.sls'), 'motd:\n  file.managed:\n    - name: /etc/motd\n    - contents: hello\n');
+  // A file that changes (a diff), a command that fails, a state that is clean.
+  await writeFile(
+    join(tree, 'motd.sls'),
+    [
+      'motd:',
+      '  file.managed:',
+      '    - name: /etc/motd',
+      '    - contents: "hello <img src=x onerror=window.pwned=1>"',
+      'fails:',
+      '  cmd.run:',
+      '    - name: exit 3',
+      'quiet:',
+      '  test.succeed_without_changes: []',
+      '',
+    ].join('\n'),
+  );
   master = await startMasterProcess(devstack(), dir(), processes, 'jobs-master', undefined, {
     fileRoots: { base: [tree] },
   });
@@ -51,7 +66,8 @@ test('a master, two minions and one that went offline come up', { skip }, async 
     ['jobs-off', {}],
   ] as const) {
     const root = join(dir(), id, 'root');
-    await mkdir(root, { recursive: true });
+    await mkdir(join(root, 'etc'), { recursive: true });
+    await writeFile(join(root, 'etc', 'motd'), 'old words\n');
     minions.set(id, await startMinionProcess(devstack(), dir(), processes, id, [master], { grains, state: { root } }));
   }
   await waitFor(async () => (await listMinions()).filter((m) => m.keyState === 'pending').length === 3, {
@@ -223,7 +239,9 @@ test(
 );
 
 test('pending and refused keys are apart, and every key action asks first, naming the key', { skip }, async (t) => {
-  for (const id of ['key-new', 'key-bad']) await startMinionProcess(devstack(), dir(), processes, id, [master]);
+  const started = new Map<string, ChildProcess>();
+  for (const id of ['key-new', 'key-bad'])
+    started.set(id, await startMinionProcess(devstack(), dir(), processes, id, [master]));
   await page.locator('#keys-pending tr[data-key-id="key-bad"]').waitFor();
   assert.equal((await api(master.api, 'POST', '/keys/reject', { match: 'key-bad' })).status, 200);
   await page.locator('#keys-refused tr[data-key-id="key-bad"]', { hasText: 'rejected' }).waitFor();
@@ -253,12 +271,90 @@ test('pending and refused keys are apart, and every key action asks first, namin
     what: 'key-new accepted',
     timeoutMs: 10_000,
   });
+  // Stopped first: a running minion whose key is deleted enrols again at once.
+  await stopProcess(started.get('key-bad') as ChildProcess);
   await page.locator('#keys tr[data-key-id="key-bad"] button[name="delete"]').click();
   await page.locator('dialog#confirm[open] button[name="confirm"]', { hasText: 'Delete key-bad' }).click();
   await waitFor(async () => (await keyState('key-bad')) === undefined, { what: 'key-bad deleted', timeoutMs: 10_000 });
   // Its row is read again and the API answers 404 (how the table learns it is gone): the console notes it.
   await page.locator('#instances tr[data-minion-id="key-bad"]').waitFor({ state: 'detached' });
   problems.splice(0);
+});
+
+test(
+  'a highstate reads like the outputter: per state result, comment, duration, a coloured diff; a summary; filters',
+  { skip },
+  async (t) => {
+    // An earlier highstate wrote the file already: it says the old words again, so this one changes it.
+    await writeFile(join(dir(), 'jobs-1', 'root', 'etc', 'motd'), 'old words\n');
+    await runFromDashboard('jobs-1', 'state.highstate', '');
+    const row = page.locator('#job-results tr[data-return-minion="jobs-1"]');
+    const summary = row.locator('.state-summary');
+    assert.deepEqual(
+      [
+        await summary.getAttribute('data-succeeded'),
+        await summary.getAttribute('data-changed'),
+        await summary.getAttribute('data-failed'),
+      ],
+      ['2', '1', '1'],
+    );
+    assert.match(await summary.innerText(), /succeeded 2.*changed 1.*failed 1.*3 states/s);
+    const motd = row.locator('[data-state-id="motd"][data-result="changed"]');
+    assert.match(await motd.locator('.diff-del').first().innerText(), /^-old words/);
+    assert.match(await motd.locator('.diff-add').first().innerText(), /^\+hello <img src=x onerror=window\.pwned=1>/);
+    assert.match(await motd.innerText(), /file\.managed/);
+    assert.match(await motd.innerText(), /\d+(\.\d)? ms/, 'its duration');
+    assert.equal(await page.locator('#job-results img').count(), 0, 'a file diff is text, never markup');
+    assert.equal(await page.evaluate('window.pwned'), undefined);
+    const fails = row.locator('[data-state-id="fails"][data-result="failed"]');
+    assert.match(await fails.locator('pre.comment').innerText(), /exit|3/);
+    await row.locator('[data-state-id="quiet"][data-result="clean"]').waitFor();
+    await screenshot(t, page, 'results-highstate');
+
+    const ids = async (): Promise<string[]> =>
+      row.locator('[data-state-id]').evaluateAll((all) => all.map((e) => e.getAttribute('data-state-id') ?? ''));
+    await page.locator('#job-results input[name="only-failures"]').check();
+    await waitFor(async () => JSON.stringify(await ids()) === JSON.stringify(['fails']), {
+      what: `the states ${JSON.stringify(['fails'])}`,
+      timeoutMs: 5_000,
+    });
+    await page.locator('#job-results input[name="only-failures"]').uncheck();
+    // A command's run is a change (pid, retcode, stdout), even when it failed, as in Salt.
+    await page.locator('#job-results input[name="only-changes"]').check();
+    await waitFor(async () => JSON.stringify(await ids()) === JSON.stringify(['motd', 'fails']), {
+      what: `the states ${JSON.stringify(['motd', 'fails'])}`,
+      timeoutMs: 5_000,
+    });
+    await page.locator('#job-results input[name="only-changes"]').uncheck();
+    await waitFor(async () => JSON.stringify(await ids()) === JSON.stringify(['motd', 'fails', 'quiet']), {
+      what: `the states ${JSON.stringify(['motd', 'fails', 'quiet'])}`,
+      timeoutMs: 5_000,
+    });
+  },
+);
+
+test('any other return is a tree that folds, and long output wraps and can be copied', { skip }, async () => {
+  await runFromDashboard('jobs-1', 'grains.item', 'roles os');
+  const row = page.locator('#job-results tr[data-return-minion="jobs-1"]');
+  const tree = row.locator('details.tree').first();
+  assert.equal(await tree.getAttribute('open'), '');
+  assert.match(await tree.innerText(), /roles[\s\S]*web[\s\S]*db/);
+  await tree.locator('summary').first().click();
+  assert.equal(await tree.getAttribute('open'), null, 'a click folds it');
+  await runFromDashboard('jobs-1', 'cmd.run', `'seq 1 3000'`);
+  const long = page.locator('#job-results tr[data-return-minion="jobs-1"] .long');
+  assert.match(await long.locator('pre').innerText(), /…$/, 'folded after a screenful');
+  await long.locator('button', { hasText: /Show all \d+ characters/ }).click();
+  assert.match(await long.locator('pre').innerText(), /\n3000$/);
+  await long.locator('button[name="copy"]').waitFor();
+  const markup = await runFromDashboard('jobs-1', 'test.echo', `'<img src=x onerror=window.pwned=2>'`);
+  assert.ok(markup);
+  assert.match(
+    await page.locator('#job-results tr[data-return-minion="jobs-1"]').innerText(),
+    /<img src=x onerror=window\.pwned=2>/,
+  );
+  assert.equal(await page.locator('#job-results img').count(), 0, 'a return is text, never markup');
+  assert.equal(await page.evaluate('window.pwned'), undefined);
 });
 
 test('at 800 px nothing is cut off: every table fits its panel', { skip }, async (t) => {

@@ -51,6 +51,31 @@ dialog { border: 1px solid var(--line); border-radius: 6px; padding: 1rem 1.2rem
 dialog::backdrop { background: rgb(0 0 0 / 0.4); }
 dialog .subject code { font-size: 0.9rem; word-break: break-all; }
 .reason { color: var(--warn); }
+.badge.changed { background: #e0f2fe; color: #0369a1; }
+.badge.clean { background: #dcfce7; color: var(--ok); }
+.badge.failed { background: #fee2e2; color: var(--bad); }
+.badge.differs { background: #fef9c3; color: var(--warn); }
+.state { border-left: 3px solid var(--ok); padding: 0.2rem 0.5rem; margin: 0.3rem 0; }
+.state.changed { border-color: #0369a1; }
+.state.failed { border-color: var(--bad); background: #fef2f2; }
+.state.differs { border-color: var(--warn); }
+.state-head { display: flex; flex-wrap: wrap; gap: 0.3rem; align-items: baseline; }
+.state-head .spacer { flex: 1; }
+.state-summary { margin: 0 0 0.3rem; }
+pre.comment { color: var(--text); max-height: none; }
+pre.diff { max-height: 24rem; background: #f8fafc; padding: 0.3rem; }
+.diff-add { color: var(--ok); background: #f0fdf4; }
+.diff-del { color: var(--bad); background: #fef2f2; }
+.diff-hunk { color: #0369a1; }
+.diff-file { color: var(--muted); font-weight: 600; }
+details.tree > summary { cursor: pointer; color: var(--muted); font-size: 0.8rem; }
+details.tree dl { margin: 0 0 0 1rem; }
+.tree-entry { display: flex; gap: 0.5rem; }
+.tree-entry dt { font-weight: 600; font-family: ui-monospace, monospace; font-size: 0.8rem; }
+.tree-entry dd { margin: 0; min-width: 0; }
+code.scalar { white-space: pre-wrap; word-break: break-word; }
+.long pre { max-height: 20rem; }
+.result-filters label { display: inline-flex; align-items: center; gap: 0.2rem; }
 /* At 800 px and below the tables still fit: cells wrap, padding shrinks, ids break anywhere. */
 @media (max-width: 900px) {
   header { flex-wrap: wrap; padding: 0.5rem 0.8rem; }
