@@ -207,12 +207,14 @@ test(
     await screenshot(t, page, 'jobs-skipped');
 
     // The job's history entry says the same, from the jobs table.
-    await page.locator(`#job-history tr[data-jid="${jid}"]`).click();
+    await page.locator(`#job-history tr[data-jid="${jid}"] a`).click();
     const detail = page.locator(`#job-detail[data-jid="${jid}"]`);
     await detail
       .locator('tr[data-return-minion="jobs-2"][data-state="skipped"]', { hasText: 'kernel upgrade' })
       .waitFor();
     await detail.locator('tr[data-return-minion="jobs-off"][data-state="offline"]').waitFor();
+    await page.goBack();
+    await page.locator('#job-runner').waitFor();
     assert.equal((await api(master.api, 'POST', '/minions/jobs-2/enable', {})).status, 200);
   },
 );
@@ -356,6 +358,56 @@ test('any other return is a tree that folds, and long output wraps and can be co
   assert.equal(await page.locator('#job-results img').count(), 0, 'a return is text, never markup');
   assert.equal(await page.evaluate('window.pwned'), undefined);
 });
+
+test(
+  'the job history says each job’s result, duration and returns, filters, and opens a job at its own URL',
+  { skip },
+  async (t) => {
+    const ok = await runFromDashboard('jobs-1', 'test.echo', 'history');
+    const failed = await runFromDashboard('jobs-1', 'cmd.run', `'exit 3'`);
+    const row = (jid: string) => page.locator(`#job-history tr[data-jid="${jid}"]`);
+    await row(ok).and(page.locator('[data-result="ok"]')).waitFor();
+    await row(failed).and(page.locator('[data-result="failed"]')).waitFor();
+    assert.match(await row(ok).innerText(), /test\.echo\s+jobs-1 \(glob\)\s+ok\s+1\/1\s+\d+(\.\d)? m?s\s+test-admin/);
+    assert.match(await row(failed).innerText(), /\bfailed\s+1\/1/);
+
+    const history = page.locator('#job-history');
+    await history.locator('input[name="filter-fun"]').fill('test.echo');
+    await row(failed).waitFor({ state: 'detached' });
+    assert.equal(await row(ok).count(), 1);
+    await history.locator('input[name="filter-submitter"]').fill('nobody');
+    await row(ok).waitFor({ state: 'detached' });
+    await history.locator('input[name="filter-submitter"]').fill('admin');
+    await history.locator('input[name="filter-target"]').fill('jobs-1');
+    await row(ok).waitFor();
+    const tomorrow = new Date(Date.now() + 86_400_000).toISOString().slice(0, 10);
+    await history.locator('input[name="filter-since"]').fill(tomorrow);
+    await row(ok).waitFor({ state: 'detached' });
+    await history.locator('input[name="filter-since"]').fill('');
+    await history.locator('input[name="filter-fun"]').fill('');
+    await history.locator('input[name="filter-submitter"]').fill('');
+    await history.locator('input[name="filter-target"]').fill('');
+    await screenshot(t, page, 'job-history');
+
+    // A click opens the job's own page, at the top, at a URL of its own.
+    await row(failed).locator('a').click();
+    const detail = page.locator(`#job-detail[data-jid="${failed}"][data-result="failed"]`);
+    await detail.waitFor();
+    assert.equal(new URL(page.url()).hash, `#/jobs/${failed}`);
+    assert.ok(((await detail.boundingBox())?.y ?? 1e9) < 200, 'the job is at the top of the page');
+    assert.match(await page.locator('#job-outcome').innerText(), /failed 1 of 1 returned, 1 failed in/);
+    await screenshot(t, page, 'job-page');
+    await page.goBack();
+    await page.locator('#job-history').waitFor();
+
+    // The URL alone opens it: in a new browser, after the token.
+    const other = await openDashboard(browser as Browser, master.api, { path: `/ui/#/jobs/${ok}` });
+    await other.page.locator(`#job-detail[data-jid="${ok}"][data-result="ok"]`).waitFor();
+    assert.match(await other.page.locator('#job-detail tr[data-return-minion="jobs-1"]').innerText(), /history/);
+    assert.deepEqual(other.problems, []);
+    await other.page.context().close();
+  },
+);
 
 test('at 800 px nothing is cut off: every table fits its panel', { skip }, async (t) => {
   await page.setViewportSize({ width: 800, height: 1000 });

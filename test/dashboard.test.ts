@@ -169,13 +169,15 @@ test('the job runner runs test.ping on * and shows every return as it arrives', 
   assert.ok(jid);
   await screenshot(t, '3-job-returns');
 
-  // The job history has it; a click shows its returns from the jobs table.
+  // The job history has it; a click opens its page, with its returns from the jobs table.
   const entry = page.locator(`#job-history tr[data-jid="${jid}"]`);
   await entry.waitFor();
-  await entry.click();
+  await entry.locator('a').click();
   const detail = page.locator(`#job-detail[data-jid="${jid}"]`);
   await detail.locator('tr[data-return-minion="dash-2"][data-state="returned"]').waitFor();
   await detail.locator('tr[data-return-minion="dash-1"][data-state="returned"]').waitFor();
+  await page.goBack();
+  await page.locator('#runs').waitFor();
 });
 
 test(

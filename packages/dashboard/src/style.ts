@@ -76,6 +76,12 @@ details.tree dl { margin: 0 0 0 1rem; }
 code.scalar { white-space: pre-wrap; word-break: break-word; }
 .long pre { max-height: 20rem; }
 .result-filters label { display: inline-flex; align-items: center; gap: 0.2rem; }
+.badge.running { background: #fef9c3; color: var(--warn); }
+.badge.incomplete { background: #fee2e2; color: var(--bad); }
+header h1 a { color: inherit; text-decoration: none; }
+dl.facts { display: grid; grid-template-columns: max-content minmax(0, 1fr); gap: 0.2rem 1rem; margin: 0 0 0.8rem; }
+dl.facts dt { color: var(--muted); }
+dl.facts dd { margin: 0; overflow-wrap: anywhere; }
 /* At 800 px and below the tables still fit: cells wrap, padding shrinks, ids break anywhere. */
 @media (max-width: 900px) {
   header { flex-wrap: wrap; padding: 0.5rem 0.8rem; }

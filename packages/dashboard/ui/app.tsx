@@ -5,11 +5,13 @@ import { EventLog } from './event-log.js';
 import { errorText } from './format.js';
 import { Instances } from './instances.js';
 import { JobHistory } from './job-history.js';
+import { JobPage } from './job-page.js';
 import { JobRunner } from './job-runner.js';
 import { Keys } from './keys.js';
 import { ClusterEventFeed, useLinkState } from './live.js';
 import { Login } from './login.js';
 import { Masters } from './masters.js';
+import { useRoute } from './route.js';
 import { Runs } from './runs.js';
 
 type Whoami = RouteOutput<'whoami'>;
@@ -63,10 +65,13 @@ function Dashboard({ who, onSignOut }: { who: Whoami; onSignOut: () => void }) {
     return () => feed.stop();
   }, [feed]);
   const link = useLinkState(feed);
+  const route = useRoute();
   return (
     <>
       <header>
-        <h1>Phoenix</h1>
+        <h1>
+          <a href="#/">Phoenix</a>
+        </h1>
         <span class={`badge ${link === 'live' ? 'live' : 'warn'}`} id="link-state">
           events: {link}
         </span>
@@ -78,15 +83,19 @@ function Dashboard({ who, onSignOut }: { who: Whoami; onSignOut: () => void }) {
           Sign out
         </button>
       </header>
-      <main>
-        <Instances feed={feed} />
-        <Masters feed={feed} />
-        <Keys feed={feed} role={who.role} />
-        <JobRunner role={who.role} />
-        <JobHistory feed={feed} />
-        <Runs feed={feed} />
-        <EventLog feed={feed} />
-      </main>
+      {route.page === 'job' ? (
+        <JobPage jid={route.jid} />
+      ) : (
+        <main>
+          <Instances feed={feed} />
+          <Masters feed={feed} />
+          <Keys feed={feed} role={who.role} />
+          <JobRunner role={who.role} />
+          <JobHistory feed={feed} />
+          <Runs feed={feed} />
+          <EventLog feed={feed} />
+        </main>
+      )}
     </>
   );
 }
