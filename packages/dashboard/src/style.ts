@@ -82,6 +82,18 @@ header h1 a { color: inherit; text-decoration: none; }
 dl.facts { display: grid; grid-template-columns: max-content minmax(0, 1fr); gap: 0.2rem 1rem; margin: 0 0 0.8rem; }
 dl.facts dt { color: var(--muted); }
 dl.facts dd { margin: 0; overflow-wrap: anywhere; }
+table.instances { table-layout: fixed; }
+table.instances th:first-child { width: 22%; }
+table.instances tbody tr:not(.spacer) { height: 34px; }
+table.instances td { white-space: nowrap; overflow: hidden; text-overflow: ellipsis; vertical-align: middle; padding-top: 0; padding-bottom: 0; }
+.instances-scroll { height: 28rem; }
+.instances-scroll thead th { position: sticky; top: 0; background: var(--panel); z-index: 1; }
+th button.sort { all: unset; cursor: pointer; }
+th button.sort:focus-visible { outline: 2px solid var(--accent); }
+.filters select, .filters input { max-width: 12rem; }
+.badge.in-service { background: #dcfce7; color: var(--ok); }
+.badge.launching, .badge.warming, .badge.terminating { background: #fef9c3; color: var(--warn); }
+.badge.never { background: #eef0f3; color: var(--muted); }
 /* At 800 px and below the tables still fit: cells wrap, padding shrinks, ids break anywhere. */
 @media (max-width: 900px) {
   header { flex-wrap: wrap; padding: 0.5rem 0.8rem; }
@@ -89,6 +101,7 @@ dl.facts dd { margin: 0; overflow-wrap: anywhere; }
   section { padding: 0.6rem; }
   th, td { padding: 0.25rem 0.3rem; font-size: 0.85rem; }
   td { overflow-wrap: anywhere; }
+  table.instances th:first-child { width: 24%; }
   th { font-size: 0.7rem; }
 }
 `;

@@ -46,6 +46,7 @@ test('every module the UI imports is served: relative ones and the import map en
   assert.deepEqual(Object.keys(map.imports).sort(), [
     '@phoenix/api/client',
     '@phoenix/protocol/arguments',
+    '@tanstack/virtual-core',
     'eventsource-parser',
     'preact',
     'preact/hooks',

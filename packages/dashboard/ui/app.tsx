@@ -87,7 +87,7 @@ function Dashboard({ who, onSignOut }: { who: Whoami; onSignOut: () => void }) {
         <JobPage jid={route.jid} />
       ) : (
         <main>
-          <Instances feed={feed} />
+          <Instances feed={feed} query={route.query} />
           <Masters feed={feed} />
           <Keys feed={feed} role={who.role} />
           <JobRunner role={who.role} />

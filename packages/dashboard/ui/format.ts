@@ -39,19 +39,3 @@ export function errorText(err: unknown): string {
   if (err instanceof ApiFailure) return `${err.message} (${err.code})`;
   return err instanceof Error ? err.message : String(err);
 }
-
-/** Everything a search box matches a minion against. */
-export function searchText(minion: MinionView): string {
-  return [
-    minion.minionId,
-    minion.keyState,
-    minion.connectedMaster,
-    minion.lifecycle?.state,
-    minion.lifecycle?.group,
-    minion.disabled?.reason,
-    grainsSummary(minion),
-  ]
-    .filter((part) => part !== undefined)
-    .join(' ')
-    .toLowerCase();
-}
