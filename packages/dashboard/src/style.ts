@@ -2,7 +2,8 @@
 export const STYLE_CSS = `
 :root {
   --bg: #f6f7f9; --panel: #fff; --text: #1d2330; --muted: #667085; --line: #e3e6eb;
-  --accent: #c2410c; --ok: #15803d; --bad: #b91c1c; --warn: #a16207;
+  --accent: #c2410c; --ok: #15803d; --bad: #b91c1c; --warn: #854d0e; --muted: #5b6474;
+  color-scheme: light dark;
   font: 14px/1.4 system-ui, -apple-system, 'Segoe UI', Roboto, sans-serif;
 }
 * { box-sizing: border-box; }
@@ -23,8 +24,10 @@ th { color: var(--muted); font-weight: 600; font-size: 0.8rem; text-transform: u
 tr.clickable { cursor: pointer; }
 tr.clickable:hover, tr.selected { background: #fff4ed; }
 .scroll { overflow: auto; max-height: 28rem; }
-input, select, button, textarea { font: inherit; padding: 0.3rem 0.5rem; border: 1px solid var(--line); border-radius: 4px; }
-button { background: #fff; cursor: pointer; }
+input, select, button, textarea { color: inherit; background: var(--panel); font: inherit; padding: 0.3rem 0.5rem; border: 1px solid var(--line); border-radius: 4px; }
+button { background: var(--panel); cursor: pointer; }
+a { color: #1d4ed8; }
+:focus-visible { outline: 2px solid var(--accent); outline-offset: 1px; }
 button.primary { background: var(--accent); border-color: var(--accent); color: #fff; }
 button:disabled { opacity: 0.5; cursor: default; }
 form.row, .row { display: flex; gap: 0.5rem; flex-wrap: wrap; align-items: center; margin-bottom: 0.6rem; }
@@ -103,5 +106,24 @@ th button.sort:focus-visible { outline: 2px solid var(--accent); }
   td { overflow-wrap: anywhere; }
   table.instances th:first-child { width: 24%; }
   th { font-size: 0.7rem; }
+}
+/* Dark: the same colours' meaning, on a dark ground (the system's setting). */
+@media (prefers-color-scheme: dark) {
+  :root { --bg: #0f131a; --panel: #171c25; --text: #e5e9f0; --muted: #a3acb9; --line: #2c3442; --ok: #4ade80; --bad: #f87171; --warn: #facc15; --accent: #fb923c; }
+  header { background: #0b0e13; }
+  a { color: #93c5fd; }
+  button.primary { background: #9a3412; border-color: #9a3412; }
+  .badge { background: #2c3442; color: var(--text); }
+  .badge.ok, .badge.accepted, .badge.live, .badge.success, .badge.InService, .badge.in-service, .badge.clean { background: #14301f; color: var(--ok); }
+  .badge.bad, .badge.rejected, .badge.denied, .badge.dead, .badge.failure, .badge.failed, .badge.incomplete { background: #3b1616; color: var(--bad); }
+  .badge.warn, .badge.pending, .badge.draining, .badge.waiting, .badge.running, .badge.differs, .badge.launching, .badge.warming, .badge.terminating { background: #3a3110; color: var(--warn); }
+  .badge.changed { background: #0c2d44; color: #7dd3fc; }
+  .badge.never { background: #2c3442; color: var(--muted); }
+  tr.clickable:hover, tr.selected { background: #2a1d14; }
+  .state.failed { background: #2a1414; }
+  pre.diff { background: #11161e; }
+  .diff-add { background: #10261a; }
+  .diff-del { background: #2a1414; }
+  .diff-hunk { color: #7dd3fc; }
 }
 `;

@@ -1,6 +1,6 @@
 import { useCallback, useEffect, useState } from 'preact/hooks';
 import type { RouteOutput } from '@phoenix/api/client';
-import { ApiFailure, client, tokenStore } from './api.js';
+import { ApiFailure, client, onTokenRefused, tokenStore } from './api.js';
 import { EventLog } from './event-log.js';
 import { errorText } from './format.js';
 import { Instances } from './instances.js';
@@ -11,6 +11,7 @@ import { Keys } from './keys.js';
 import { ClusterEventFeed, useLinkState } from './live.js';
 import { Login } from './login.js';
 import { Masters } from './masters.js';
+import { MinionPage } from './minion-page.js';
 import { useRoute } from './route.js';
 import { Runs } from './runs.js';
 
@@ -34,6 +35,15 @@ export function App() {
   useEffect(() => {
     if (session.state === 'checking') check();
   }, [session, check]);
+  // A token that expires or is revoked while the page is open: back to the login, saying why.
+  useEffect(
+    () =>
+      onTokenRefused((failure) => {
+        tokenStore.clear();
+        setSession({ state: 'signed-out', error: `Signed out: ${failure.message} (${failure.code})` });
+      }),
+    [],
+  );
 
   if (session.state === 'checking') return <p class="loading">Checking the token…</p>;
   if (session.state === 'signed-out') {
@@ -66,14 +76,18 @@ function Dashboard({ who, onSignOut }: { who: Whoami; onSignOut: () => void }) {
   }, [feed]);
   const link = useLinkState(feed);
   const route = useRoute();
+  const [reconnectedAt, setReconnectedAt] = useState<number | undefined>();
+  useEffect(() => feed.onReconnect(() => setReconnectedAt(Date.now())), [feed]);
   return (
     <>
       <header>
         <h1>
           <a href="#/">Phoenix</a>
         </h1>
-        <span class={`badge ${link === 'live' ? 'live' : 'warn'}`} id="link-state">
+        <span class={`badge ${link === 'live' ? 'live' : 'warn'}`} id="link-state" role="status">
           events: {link}
+          {link === 'live' && reconnectedAt !== undefined && ` (reconnected ${new Date(reconnectedAt).toLocaleTimeString()})`}
+          {link === 'retrying' && ' — the event stream was lost, reconnecting…'}
         </span>
         <span class="spacer" />
         <span class="who">
@@ -85,6 +99,8 @@ function Dashboard({ who, onSignOut }: { who: Whoami; onSignOut: () => void }) {
       </header>
       {route.page === 'job' ? (
         <JobPage jid={route.jid} />
+      ) : route.page === 'minion' ? (
+        <MinionPage minionId={route.minionId} feed={feed} role={who.role} />
       ) : (
         <main>
           <Instances feed={feed} query={route.query} />
