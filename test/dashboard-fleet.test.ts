@@ -102,6 +102,18 @@ test('all 10,001 load, and only the rows in view are in the page', { skip }, asy
     what: 'every row loaded',
     timeoutMs: 60_000,
   });
+  // The overview counts the same rows.
+  await page
+    .locator(`#fleet-states li[data-state="pending"][data-count="${count((r) => r.keyState === 'pending') + 1}"]`)
+    .waitFor();
+  assert.equal(
+    await page.locator('#fleet-states li[data-state="offline"]').getAttribute('data-count'),
+    String(count((r) => r.keyState === 'accepted')),
+  );
+  assert.equal(
+    await page.locator('#fleet-states li[data-state="failed"]').getAttribute('data-count'),
+    String(count((r) => r.highstate?.result === 'failure')),
+  );
   const inPage = await page.locator('#instances tbody tr[data-minion-id]').count();
   assert.ok(inPage > 5 && inPage < 100, `${inPage} rows in the page`);
   // The last row comes into the page when the table is scrolled to the end.

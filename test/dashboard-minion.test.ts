@@ -2,7 +2,6 @@ import { after, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { readFile } from 'node:fs/promises';
 import { createRequire } from 'node:module';
-import type { ChildProcess } from 'node:child_process';
 import type { Browser, Page } from 'playwright-core';
 import { stopProcess, useDevstack, useProcesses, useTempDir, waitFor } from '@phoenix/devstack/testing';
 import { freePort, startMasterProcess, startMinionProcess, type RunningMaster } from './lib/cluster.js';
@@ -113,6 +112,22 @@ test(
   },
 );
 
+test('the fleet at a glance: minions by state, masters with their load, the last hours drawn', { skip }, async (t) => {
+  await page.goto(`${master.api}/ui/#/`);
+  const state = (id: string) => page.locator(`#fleet-states li[data-state="${id}"]`);
+  await state('connected').and(page.locator('[data-count="1"]')).waitFor();
+  assert.match(await state('connected').innerText(), /connected\s+1/);
+  assert.equal(await state('pending').getAttribute('data-count'), '0');
+  await page.locator('#fleet-masters li[data-master-id="page-master"][data-count="1"]').waitFor();
+  assert.match(await page.locator('#fleet-masters').innerText(), /page-master\s+live\s+1 · \d+ s ago/);
+  // The chart is drawn on a canvas, with its legend, by the bundled chart library.
+  await page.locator('#fleet .chart canvas').waitFor();
+  assert.match(await page.locator('#fleet .chart').innerText(), /jobs[\s\S]*failed highstates[\s\S]*launches/i);
+  assert.equal(await page.locator('#fleet .chart[role="img"][aria-label]').count(), 1, 'named for a screen reader');
+  await page.locator('#fleet-activity', { hasText: /[1-9]\d* recent jobs/ }).waitFor();
+  await screenshot(t, page, 'fleet');
+});
+
 test('a lost event stream says so, reconnects by itself and says that too', { skip }, async (t) => {
   await page.goto(`${master.api}/ui/#/`);
   await page.locator('#link-state', { hasText: 'events: live' }).waitFor();
@@ -170,7 +185,10 @@ for (const scheme of ['light', 'dark'] as const) {
         assert.deepEqual(violations, [], `${scheme}, ${viewport.width} px, ${path}`);
         if (viewport.width < 500) {
           const wide = (await tab.page.evaluate('document.documentElement.scrollWidth')) as number;
-          assert.ok(wide <= viewport.width + 1, `nothing wider than the phone (${wide} px)`);
+          const widest = await tab.page.evaluate(`[...document.querySelectorAll('body *')]
+            .filter((e) => e.getBoundingClientRect().right > ${viewport.width + 1})
+            .slice(0, 5).map((e) => e.tagName + '.' + e.className + '#' + e.id).join(', ')`);
+          assert.ok(wide <= viewport.width + 1, `nothing wider than the phone (${wide} px): ${String(widest)}`);
         }
         await screenshot(t, tab.page, `a11y-${scheme}-${viewport.width}${path.includes('minions') ? '-minion' : ''}`);
         assert.deepEqual(tab.problems, []);

@@ -40,6 +40,8 @@ const VENDOR: Record<string, { specifier: string; path: string; production?: boo
     path: 'vendor/virtual-core/index.js',
     production: true,
   },
+  // The fleet overview's time chart (its ES module build; the package's main is CommonJS).
+  uplot: { specifier: 'uplot/dist/uPlot.esm.js', path: 'vendor/uplot.js' },
   // `phoenix run`'s argument grammar, so the job runner parses a line exactly as the CLI does.
   '@phoenix/protocol/arguments': {
     specifier: '@phoenix/protocol/arguments',
@@ -85,10 +87,14 @@ export function loadDashboard(mount = '/ui/'): Dashboard {
     if (file.endsWith('.js')) assets.set(`app/${file}`, { body: readFileSync(join(uiDir, file)), contentType: JS });
   }
   const imports: Record<string, string> = {};
-  for (const { specifier, path, production: asProduction = false } of Object.values(VENDOR)) {
+  for (const [name, { specifier, path, production: asProduction = false }] of Object.entries(VENDOR)) {
     addModule(assets, fileURLToPath(import.meta.resolve(specifier)), path, asProduction);
-    imports[specifier] = `${mount}${path}`;
+    imports[name] = `${mount}${path}`;
   }
+  assets.set('vendor/uplot.css', {
+    body: readFileSync(fileURLToPath(import.meta.resolve('uplot/dist/uPlot.min.css'))),
+    contentType: 'text/css; charset=utf-8',
+  });
   assets.set('style.css', { body: Buffer.from(STYLE_CSS), contentType: 'text/css; charset=utf-8' });
   const importMap = JSON.stringify({ imports });
   assets.set('index.html', { body: Buffer.from(page(mount, importMap)), contentType: 'text/html; charset=utf-8' });
@@ -115,6 +121,7 @@ function page(mount: string, importMap: string): string {
     <meta name="viewport" content="width=device-width, initial-scale=1" />
     <title>Phoenix</title>
     <link rel="icon" href="data:," />
+    <link rel="stylesheet" href="${mount}vendor/uplot.css" />
     <link rel="stylesheet" href="${mount}style.css" />
     <script type="importmap">${importMap}</script>
     <script type="module" src="${mount}app/main.js"></script>

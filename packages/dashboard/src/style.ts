@@ -97,6 +97,20 @@ th button.sort:focus-visible { outline: 2px solid var(--accent); }
 .badge.in-service { background: #dcfce7; color: var(--ok); }
 .badge.launching, .badge.warming, .badge.terminating { background: #fef9c3; color: var(--warn); }
 .badge.never { background: #eef0f3; color: var(--muted); }
+.fleet-grid { display: grid; grid-template-columns: minmax(0, 1fr) minmax(0, 1fr); gap: 0.5rem 1.5rem; }
+.fleet-grid .wide-cell { grid-column: 1 / -1; }
+@media (max-width: 700px) { .fleet-grid { grid-template-columns: minmax(0, 1fr); } }
+ul.bars { list-style: none; margin: 0; padding: 0; }
+ul.bars li { display: grid; grid-template-columns: minmax(0, 12rem) minmax(2rem, 1fr) minmax(0, max-content); gap: 0.5rem; align-items: center; padding: 0.1rem 0; }
+.bar-track { background: var(--line); height: 0.7rem; border-radius: 3px; overflow: hidden; }
+.bar { display: block; height: 100%; background: var(--muted); }
+.bar.ok { background: var(--ok); } .bar.bad { background: var(--bad); } .bar.warn { background: var(--warn); }
+.bar-value { font-variant-numeric: tabular-nums; overflow-wrap: anywhere; }
+.bar-label { overflow-wrap: anywhere; }
+.chart { width: 100%; min-height: 180px; }
+.u-legend { font-size: 0.8rem; color: var(--text); }
+.u-legend th { text-transform: none; font-weight: normal; color: var(--text); }
+.chart { overflow: hidden; }
 /* At 800 px and below the tables still fit: cells wrap, padding shrinks, ids break anywhere. */
 @media (max-width: 900px) {
   header { flex-wrap: wrap; padding: 0.5rem 0.8rem; }

@@ -51,6 +51,7 @@ test('every module the UI imports is served: relative ones and the import map en
     'preact',
     'preact/hooks',
     'preact/jsx-runtime',
+    'uplot',
   ]);
   for (const url of Object.values(map.imports)) text(url.replace(/^\/ui\//, ''));
   const served = (from: string, specifier: string): string => {

@@ -3,7 +3,8 @@ import type { RouteOutput } from '@phoenix/api/client';
 import { ApiFailure, client, onTokenRefused, tokenStore } from './api.js';
 import { EventLog } from './event-log.js';
 import { errorText } from './format.js';
-import { Instances } from './instances.js';
+import { FleetOverview } from './fleet.js';
+import { Instances, useFleet } from './instances.js';
 import { JobHistory } from './job-history.js';
 import { JobPage } from './job-page.js';
 import { JobRunner } from './job-runner.js';
@@ -76,6 +77,7 @@ function Dashboard({ who, onSignOut }: { who: Whoami; onSignOut: () => void }) {
   }, [feed]);
   const link = useLinkState(feed);
   const route = useRoute();
+  const fleet = useFleet(feed);
   const [reconnectedAt, setReconnectedAt] = useState<number | undefined>();
   useEffect(() => feed.onReconnect(() => setReconnectedAt(Date.now())), [feed]);
   return (
@@ -86,7 +88,9 @@ function Dashboard({ who, onSignOut }: { who: Whoami; onSignOut: () => void }) {
         </h1>
         <span class={`badge ${link === 'live' ? 'live' : 'warn'}`} id="link-state" role="status">
           events: {link}
-          {link === 'live' && reconnectedAt !== undefined && ` (reconnected ${new Date(reconnectedAt).toLocaleTimeString()})`}
+          {link === 'live' &&
+            reconnectedAt !== undefined &&
+            ` (reconnected ${new Date(reconnectedAt).toLocaleTimeString()})`}
           {link === 'retrying' && ' — the event stream was lost, reconnecting…'}
         </span>
         <span class="spacer" />
@@ -103,7 +107,8 @@ function Dashboard({ who, onSignOut }: { who: Whoami; onSignOut: () => void }) {
         <MinionPage minionId={route.minionId} feed={feed} role={who.role} />
       ) : (
         <main>
-          <Instances feed={feed} query={route.query} />
+          <FleetOverview fleet={fleet} feed={feed} />
+          <Instances fleet={fleet} query={route.query} />
           <Masters feed={feed} />
           <Keys feed={feed} role={who.role} />
           <JobRunner role={who.role} />

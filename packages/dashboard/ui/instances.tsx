@@ -37,17 +37,20 @@ async function loadAll(): Promise<Map<string, MinionView>> {
   return all;
 }
 
-/** The fleet: every minion with its key, connection, lifecycle and last highstate, kept live by events. */
-export function Instances({ feed, query }: { feed: ClusterEventFeed; query: URLSearchParams }) {
+export interface Fleet {
+  minions: ReadonlyMap<string, MinionView>;
+  error: string | undefined;
+  loaded: boolean;
+}
+
+/**
+ * Every minion with its key, connection, lifecycle and last highstate, kept live by events: one
+ * copy for the page, which the fleet overview and the instance table both show.
+ */
+export function useFleet(feed: ClusterEventFeed): Fleet {
   const [minions, setMinions] = useState<Map<string, MinionView>>(new Map());
   const [error, setError] = useState<string | undefined>();
   const [loaded, setLoaded] = useState(false);
-  const [view, setViewState] = useState<InstanceView>(() => viewFromQuery(query));
-  const setView = (change: Partial<InstanceView>): void => {
-    const next = { ...view, ...change };
-    setViewState(next);
-    setHomeQuery(viewToQuery(next));
-  };
   const timers = useRef(new Map<string, ReturnType<typeof setTimeout>>());
 
   const reload = useCallback(() => {
@@ -123,6 +126,18 @@ export function Instances({ feed, query }: { feed: ClusterEventFeed; query: URLS
     if (typeof id === 'string') refresh(id);
   });
 
+  return { minions, error, loaded };
+}
+
+/** The fleet as a table: filtered, searched and sorted as the URL says. */
+export function Instances({ fleet, query }: { fleet: Fleet; query: URLSearchParams }) {
+  const { minions, error, loaded } = fleet;
+  const [view, setViewState] = useState<InstanceView>(() => viewFromQuery(query));
+  const setView = (change: Partial<InstanceView>): void => {
+    const next = { ...view, ...change };
+    setViewState(next);
+    setHomeQuery(viewToQuery(next));
+  };
   const rows = useMemo(() => applyView(minions.values(), view), [minions, view]);
 
   const select = (field: keyof InstanceView, label: string, options: ReadonlyArray<readonly [string, string]>) => (
