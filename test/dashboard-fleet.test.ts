@@ -1,7 +1,7 @@
 import { after, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
-import { BatchWriteCommand, DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
+import { BatchWriteCommand, DynamoDBDocumentClient, UpdateCommand } from '@aws-sdk/lib-dynamodb';
 import type { Browser, Page } from 'playwright-core';
 import { awsClientConfig } from '@phoenix/protocol';
 import { Store } from '@phoenix/store';
@@ -229,3 +229,32 @@ test('every column sorts, both ways, and says so to a screen reader', { skip }, 
   assert.equal(await first(), 'fleet-00000');
   assert.deepEqual(problems, []);
 });
+
+test(
+  'a row whose instance is terminated leaves the table when an event names it, without a reload',
+  { skip },
+  async () => {
+    const loadedAt = await page.evaluate('performance.timeOrigin');
+    const row = page.locator('#instances tr[data-minion-id="fleet-00004"]');
+    await row.waitFor();
+    // The record says terminated (as the lifecycle reactor writes it); then an event names the minion.
+    const cloud = devstack();
+    const dynamodb = new DynamoDBClient(awsClientConfig(cloud.aws, 'dynamodb'));
+    try {
+      await DynamoDBDocumentClient.from(dynamodb).send(
+        new UpdateCommand({
+          TableName: new Store(dynamodb, cloud.tablePrefix).minions.tableName,
+          Key: { minionId: 'fleet-00004' },
+          UpdateExpression: 'SET lifecycle = :l',
+          ExpressionAttributeValues: { ':l': { state: 'terminated', group: 'fleet-asg', updatedAt: Date.now() } },
+        }),
+      );
+    } finally {
+      dynamodb.destroy();
+    }
+    assert.equal((await api(master.api, 'POST', '/minions/fleet-00004/disable', { reason: 'gone' })).status, 200);
+    await row.waitFor({ state: 'detached', timeout: 10_000 });
+    await shows(FLEET, FLEET);
+    assert.equal(await page.evaluate('performance.timeOrigin'), loadedAt, 'the page was not reloaded');
+  },
+);

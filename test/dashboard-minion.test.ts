@@ -87,7 +87,8 @@ test(
     assert.equal((await disabled())?.reason, 'swap the disk');
     await page.locator('#minion-page button[name="enable"]').click();
     await dialog.locator('button[name="confirm"]', { hasText: 'Enable page-1' }).click();
-    await page.locator('#minion-killswitch', { hasText: 'enabled' }).waitFor();
+    // The master answers once it has told the minion's killswitch (a job): on a loaded machine, a while.
+    await page.locator('#minion-killswitch', { hasText: 'enabled' }).waitFor({ timeout: 30_000 });
 
     await page.locator('#minion-page button[name="highstate-test"]').click();
     await dialog.locator('button[name="confirm"]', { hasText: 'Dry-run page-1' }).click();

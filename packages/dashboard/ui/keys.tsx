@@ -157,7 +157,7 @@ export function Keys({ feed, role }: { feed: ClusterEventFeed; role: Role }) {
           {error}
         </p>
       )}
-      <div id="keys-pending">
+      <div id="keys-pending" class="scroll">
         {keys !== undefined && pending.length === 0 ? (
           <p class="muted">No key is waiting.</p>
         ) : (
@@ -165,7 +165,7 @@ export function Keys({ feed, role }: { feed: ClusterEventFeed; role: Role }) {
         )}
       </div>
       {refused.length > 0 && (
-        <div id="keys-refused">
+        <div id="keys-refused" class="scroll">
           <h3>
             Rejected and denied <span class="count">{refused.length}</span>
           </h3>

@@ -1,4 +1,4 @@
-import { useCallback, useEffect, useState } from 'preact/hooks';
+import { useCallback, useEffect, useRef, useState } from 'preact/hooks';
 import type { Job, RouteOutput } from '@phoenix/api';
 import { parseCommandLine } from '@phoenix/protocol/arguments';
 import { ApiFailure, client } from './api.js';
@@ -27,10 +27,14 @@ export function MinionPage({ minionId, feed, role }: { minionId: string; feed: C
   const operate = role !== 'read';
   const admin = role === 'admin';
 
+  // Reads can answer out of order (a burst of events): only the latest one asked is shown.
+  const asked = useRef(0);
   const reload = useCallback(() => {
+    const read = ++asked.current;
     client
       .call('getMinion', { params: { id: minionId } })
       .then((answer) => {
+        if (read !== asked.current) return;
         setShown(answer);
         setError(undefined);
       })
