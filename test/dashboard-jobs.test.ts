@@ -409,6 +409,38 @@ test(
   },
 );
 
+test('the runner previews what a target matches, and has test=True and batch options', { skip }, async () => {
+  const runner = page.locator('#job-runner');
+  await runner.locator('select[name="targetType"]').selectOption('glob');
+  await runner.locator('input[name="target"]').fill('jobs-*');
+  await page.locator('#target-preview', { hasText: 'matches 3 accepted minions: jobs-1, jobs-2, jobs-off' }).waitFor();
+  await runner.locator('input[name="target"]').fill('jobs-?');
+  await page.locator('#target-preview', { hasText: 'matches 2 accepted minions: jobs-1, jobs-2' }).waitFor();
+  await runner.locator('select[name="targetType"]').selectOption('list');
+  await runner.locator('input[name="target"]').fill('jobs-2,nobody');
+  await page.locator('#target-preview', { hasText: 'matches 1 accepted minion: jobs-2' }).waitFor();
+  await runner.locator('select[name="targetType"]').selectOption('grain');
+  await page.locator('#target-preview', { hasText: 'The master resolves this target type' }).waitFor();
+
+  await runner.locator('input[name="test"]').check();
+  const dry = await runFromDashboard('jobs-1', 'state.highstate', '');
+  assert.deepEqual((await api<JobAnswer>(master.api, 'GET', `/jobs/${dry}`)).body.job.kwargs, { test: true });
+  await runner.locator('input[name="test"]').uncheck();
+
+  await runner.locator('input[name="target"]').fill('jobs-1,jobs-2');
+  await runner.locator('select[name="targetType"]').selectOption('list');
+  await runner.locator('input[name="fun"]').fill('test.ping');
+  await runner.locator('input[name="args"]').fill('');
+  await runner.locator('input[name="batch"]').fill('1');
+  await runner.locator('button[name="run"]').click();
+  const rollout = page.locator('#job-rollout');
+  await rollout.waitFor();
+  const runId = (await rollout.getAttribute('data-run-id')) as string;
+  assert.equal((await api(master.api, 'GET', `/runs/${runId}`)).status, 200, 'the API has the rollout');
+  await page.locator(`#runs tr[data-run-id="${runId}"]`).waitFor();
+  await runner.locator('input[name="batch"]').fill('');
+});
+
 test('at 800 px nothing is cut off: every table fits its panel', { skip }, async (t) => {
   await page.setViewportSize({ width: 800, height: 1000 });
   await page.locator('#instances tr[data-minion-id="jobs-1"]').waitFor();

@@ -81,11 +81,17 @@ function searchable(m: MinionView): string {
   return text;
 }
 
-function globMatch(pattern: string, text: string): boolean {
+/** A shell glob (`*`, `?`) over the whole text, case-insensitive. */
+export function globMatch(pattern: string, text: string): boolean {
   const source = pattern
     .toLowerCase()
     .split('*')
-    .map((part) => part.replace(/[.+?^${}()|[\]\\]/g, '\\$&'))
+    .map((part) =>
+      part
+        .split('?')
+        .map((piece) => piece.replace(/[.+?^${}()|[\]\\]/g, '\\$&'))
+        .join('.'),
+    )
     .join('.*');
   return new RegExp(`^${source}$`, 's').test(text.toLowerCase());
 }

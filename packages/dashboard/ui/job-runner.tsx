@@ -3,7 +3,8 @@ import { parseCommandLine } from '@phoenix/protocol/arguments';
 import { ApiFailure, client } from './api.js';
 import { errorText } from './format.js';
 import { ReturnsTable, type Skipped } from './returns.js';
-import type { JobReturn, Role, TargetType } from '@phoenix/api';
+import type { JobReturn, MinionView, Role, TargetType } from '@phoenix/api';
+import { globMatch } from './instance-view.js';
 
 // Every target type the API takes (`satisfies` fails the build when it gains one this list lacks).
 const TARGET_TYPES = Object.keys({
@@ -25,11 +26,33 @@ interface Run {
 }
 
 /** Target + function + arguments → POST /jobs, then the returns as the job's stream delivers them. */
-export function JobRunner({ role }: { role: Role }) {
+/**
+ * The accepted minions a glob or list target selects, from the fleet the page holds; undefined for
+ * the target types only a master resolves (grains, pcre, compound).
+ */
+export function previewTarget(
+  minions: Iterable<MinionView>,
+  target: string,
+  targetType: TargetType,
+): string[] | undefined {
+  if (targetType !== 'glob' && targetType !== 'list') return undefined;
+  const listed = new Set(target.split(',').map((id) => id.trim()));
+  const ids: string[] = [];
+  for (const m of minions) {
+    if (m.keyState !== 'accepted') continue;
+    if (targetType === 'list' ? listed.has(m.minionId) : globMatch(target.trim(), m.minionId)) ids.push(m.minionId);
+  }
+  return ids.sort();
+}
+
+export function JobRunner({ role, minions }: { role: Role; minions: ReadonlyMap<string, MinionView> }) {
   const [target, setTarget] = useState('*');
   const [targetType, setTargetType] = useState<TargetType>('glob');
   const [fun, setFun] = useState('test.ping');
   const [args, setArgs] = useState('');
+  const [dryRun, setDryRun] = useState(false);
+  const [batch, setBatch] = useState('');
+  const [rollout, setRollout] = useState<string | undefined>();
   const [error, setError] = useState<string | undefined>();
   const [run, setRun] = useState<Run | undefined>();
   const stream = useRef<AbortController | undefined>(undefined);
@@ -47,6 +70,7 @@ export function JobRunner({ role }: { role: Role }) {
       setError(`arguments: ${parsed.error}`);
       return;
     }
+    setRollout(undefined);
     try {
       const answer = await client.call('submitJob', {
         body: {
@@ -55,9 +79,17 @@ export function JobRunner({ role }: { role: Role }) {
           targetType,
           fun,
           args: parsed.args,
-          kwargs: parsed.kwargs,
+          // The checkbox is `test=True` typed in the arguments.
+          kwargs: dryRun ? { ...parsed.kwargs, test: true } : parsed.kwargs,
+          // As phoenix run -b N|N%: a rollout, followed in the runs panel.
+          ...(batch.trim() === '' ? {} : { batch: { size: batch.trim() } }),
         },
       });
+      if ('runId' in answer) {
+        setRun(undefined);
+        setRollout(answer.runId);
+        return;
+      }
       if (!('jid' in answer)) throw new ApiFailure(500, 'PHX_API_INTERNAL', 'the API answered a job with a run');
       const current: Run = {
         jid: answer.jid,
@@ -134,10 +166,28 @@ export function JobRunner({ role }: { role: Role }) {
           value={args}
           onInput={(e) => setArgs(e.currentTarget.value)}
         />
+        <label>
+          <input type="checkbox" name="test" checked={dryRun} onChange={(e) => setDryRun(e.currentTarget.checked)} />{' '}
+          test=True
+        </label>
+        <input
+          name="batch"
+          aria-label="batch size: N or N%"
+          placeholder="batch N or N%"
+          size={10}
+          value={batch}
+          onInput={(e) => setBatch(e.currentTarget.value)}
+        />
         <button class="primary" type="submit" name="run" disabled={!allowed}>
           Run
         </button>
       </form>
+      <TargetPreview ids={previewTarget(minions.values(), target, targetType)} />
+      {rollout !== undefined && (
+        <p id="job-rollout" data-run-id={rollout}>
+          Rollout <code>{rollout}</code> started, {batch.trim()} at a time: follow it under Rollouts and orchestrations.
+        </p>
+      )}
       {error !== undefined && (
         <p class="error" role="alert" id="job-error">
           {error}
@@ -161,5 +211,23 @@ export function JobRunner({ role }: { role: Role }) {
         </div>
       )}
     </section>
+  );
+}
+
+/** "matches 3 minions: a, b, c" before the job runs. */
+function TargetPreview({ ids }: { ids: string[] | undefined }) {
+  if (ids === undefined) {
+    return (
+      <p class="muted" id="target-preview">
+        The master resolves this target type when the job is sent.
+      </p>
+    );
+  }
+  const shown = ids.slice(0, 12).join(', ');
+  return (
+    <p class="muted" id="target-preview" data-count={ids.length}>
+      matches {ids.length} accepted {ids.length === 1 ? 'minion' : 'minions'}
+      {ids.length > 0 && `: ${shown}${ids.length > 12 ? `, … ${ids.length - 12} more` : ''}`}
+    </p>
   );
 }
