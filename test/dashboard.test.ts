@@ -125,6 +125,10 @@ test('the instance table lists both minions, and an admin accepts their keys fro
   await page.locator('#masters tr[data-master-id="dash-master-2"]', { hasText: 'live' }).waitFor();
   await page.locator('#keys tr[data-key-id="dash-2"]', { hasText: 'pending' }).waitFor();
   await page.locator('#keys button[name="accept-all"]').click();
+  // It asks first, naming the keys.
+  const question = page.locator('dialog#confirm[open]');
+  assert.match(await question.innerText(), /dash-1, dash-2/);
+  await question.locator('button[name="confirm"]').click();
   await waitFor(
     async () =>
       (await instanceRow('dash-1'))?.includes('accepted') === true &&
@@ -165,13 +169,15 @@ test('the job runner runs test.ping on * and shows every return as it arrives', 
   assert.ok(jid);
   await screenshot(t, '3-job-returns');
 
-  // The job history has it; a click shows its returns from the jobs table.
+  // The job history has it; a click opens its page, with its returns from the jobs table.
   const entry = page.locator(`#job-history tr[data-jid="${jid}"]`);
   await entry.waitFor();
-  await entry.click();
+  await entry.locator('a').click();
   const detail = page.locator(`#job-detail[data-jid="${jid}"]`);
   await detail.locator('tr[data-return-minion="dash-2"][data-state="returned"]').waitFor();
   await detail.locator('tr[data-return-minion="dash-1"][data-state="returned"]').waitFor();
+  await page.goBack();
+  await page.locator('#runs').waitFor();
 });
 
 test(

@@ -45,10 +45,13 @@ test('every module the UI imports is served: relative ones and the import map en
   };
   assert.deepEqual(Object.keys(map.imports).sort(), [
     '@phoenix/api/client',
+    '@phoenix/protocol/arguments',
+    '@tanstack/virtual-core',
     'eventsource-parser',
     'preact',
     'preact/hooks',
     'preact/jsx-runtime',
+    'uplot',
   ]);
   for (const url of Object.values(map.imports)) text(url.replace(/^\/ui\//, ''));
   const served = (from: string, specifier: string): string => {

@@ -22,9 +22,21 @@ export class ApiFailure extends Error {
   }
 }
 
+const refusals = new Set<(failure: ApiFailure) => void>();
+
+/** Called when the API refuses the token (401: expired, revoked or unknown), from whichever panel asked. */
+export function onTokenRefused(listener: (failure: ApiFailure) => void): () => void {
+  refusals.add(listener);
+  return () => refusals.delete(listener);
+}
+
 /** The API's typed client over the page's own origin; a refused call throws ApiFailure. */
 export const client = new ApiClient({
   transport: fetchTransport(),
   token: () => tokenStore.get() ?? '',
-  failure: ({ status, code, message }) => new ApiFailure(status, code ?? `HTTP_${status}`, message ?? `HTTP ${status}`),
+  failure: ({ status, code, message }) => {
+    const failure = new ApiFailure(status, code ?? `HTTP_${status}`, message ?? `HTTP ${status}`);
+    if (status === 401) for (const listener of refusals) listener(failure);
+    return failure;
+  },
 });

@@ -11,31 +11,31 @@ export function ago(at: number | undefined, now = Date.now()): string {
   return new Date(at).toISOString().slice(0, 16).replace('T', ' ');
 }
 
+/** The os grains (`Debian 12`), or '' when the minion has not reported them. */
+export function osText(minion: MinionView): string {
+  const g = minion.grains;
+  return [g.os, g.osrelease].filter((v) => typeof v === 'string' || typeof v === 'number').join(' ');
+}
+
+/**
+ * The minion's role: its `roles` (a list or one string), else `role`, else the naming convention's
+ * `service_group` (what a launched instance is for); '' when it has none.
+ */
+export function roleText(minion: MinionView): string {
+  const g = minion.grains;
+  if (Array.isArray(g.roles)) return g.roles.map(String).join(', ');
+  for (const value of [g.roles, g.role, g.service_group]) {
+    if (typeof value === 'string' && value !== '') return value;
+  }
+  return '';
+}
+
 /** The os and role grains in one short line. */
 export function grainsSummary(minion: MinionView): string {
-  const g = minion.grains;
-  const os = [g.os, g.osrelease].filter((v) => typeof v === 'string' || typeof v === 'number').join(' ');
-  const roles = Array.isArray(g.roles) ? g.roles.join(', ') : typeof g.role === 'string' ? g.role : '';
-  return [os, roles].filter((part) => part !== '').join(' · ');
+  return [osText(minion), roleText(minion)].filter((part) => part !== '').join(' · ');
 }
 
 export function errorText(err: unknown): string {
   if (err instanceof ApiFailure) return `${err.message} (${err.code})`;
   return err instanceof Error ? err.message : String(err);
-}
-
-/** Everything a search box matches a minion against. */
-export function searchText(minion: MinionView): string {
-  return [
-    minion.minionId,
-    minion.keyState,
-    minion.connectedMaster,
-    minion.lifecycle?.state,
-    minion.lifecycle?.group,
-    minion.disabled?.reason,
-    grainsSummary(minion),
-  ]
-    .filter((part) => part !== undefined)
-    .join(' ')
-    .toLowerCase();
 }

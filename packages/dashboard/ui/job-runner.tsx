@@ -1,8 +1,10 @@
 import { useEffect, useRef, useState } from 'preact/hooks';
+import { parseCommandLine } from '@phoenix/protocol/arguments';
 import { ApiFailure, client } from './api.js';
 import { errorText } from './format.js';
-import { ReturnsTable } from './returns.js';
-import type { JobReturn, Role, TargetType } from '@phoenix/api';
+import { ReturnsTable, type Skipped } from './returns.js';
+import type { JobReturn, MinionView, Role, TargetType } from '@phoenix/api';
+import { globMatch } from './instance-view.js';
 
 // Every target type the API takes (`satisfies` fails the build when it gains one this list lacks).
 const TARGET_TYPES = Object.keys({
@@ -18,27 +20,39 @@ interface Run {
   fun: string;
   expected: string[];
   returns: Map<string, JobReturn>;
+  skipped: Skipped[];
+  notConnected: string[];
   finished: boolean;
 }
 
-/** Arguments as typed: a JSON array as it is, anything else split on spaces into strings. */
-export function parseArgs(text: string): unknown[] {
-  const trimmed = text.trim();
-  if (trimmed === '') return [];
-  if (trimmed.startsWith('[')) {
-    const parsed = JSON.parse(trimmed) as unknown;
-    if (!Array.isArray(parsed)) throw new Error('arguments: a JSON array, or words separated by spaces');
-    return parsed;
+/** Target + function + arguments → POST /jobs, then the returns as the job's stream delivers them. */
+/**
+ * The accepted minions a glob or list target selects, from the fleet the page holds; undefined for
+ * the target types only a master resolves (grains, pcre, compound).
+ */
+export function previewTarget(
+  minions: Iterable<MinionView>,
+  target: string,
+  targetType: TargetType,
+): string[] | undefined {
+  if (targetType !== 'glob' && targetType !== 'list') return undefined;
+  const listed = new Set(target.split(',').map((id) => id.trim()));
+  const ids: string[] = [];
+  for (const m of minions) {
+    if (m.keyState !== 'accepted') continue;
+    if (targetType === 'list' ? listed.has(m.minionId) : globMatch(target.trim(), m.minionId)) ids.push(m.minionId);
   }
-  return trimmed.split(/\s+/);
+  return ids.sort();
 }
 
-/** Target + function + arguments → POST /jobs, then the returns as the job's stream delivers them. */
-export function JobRunner({ role }: { role: Role }) {
+export function JobRunner({ role, minions }: { role: Role; minions: ReadonlyMap<string, MinionView> }) {
   const [target, setTarget] = useState('*');
   const [targetType, setTargetType] = useState<TargetType>('glob');
   const [fun, setFun] = useState('test.ping');
   const [args, setArgs] = useState('');
+  const [dryRun, setDryRun] = useState(false);
+  const [batch, setBatch] = useState('');
+  const [rollout, setRollout] = useState<string | undefined>();
   const [error, setError] = useState<string | undefined>();
   const [run, setRun] = useState<Run | undefined>();
   const stream = useRef<AbortController | undefined>(undefined);
@@ -50,10 +64,42 @@ export function JobRunner({ role }: { role: Role }) {
     event.preventDefault();
     setError(undefined);
     stream.current?.abort();
+    // The arguments as `phoenix run` gets them from a shell: quoted words, then key=value keywords.
+    const parsed = parseCommandLine(args);
+    if ('error' in parsed) {
+      setError(`arguments: ${parsed.error}`);
+      return;
+    }
+    setRollout(undefined);
     try {
-      const answer = await client.call('submitJob', { body: { target, targetType, fun, args: parseArgs(args) } });
+      const answer = await client.call('submitJob', {
+        body: {
+          // As the CLI's -L: a comma-separated list.
+          target: targetType === 'list' ? target.split(',') : target,
+          targetType,
+          fun,
+          args: parsed.args,
+          // The checkbox is `test=True` typed in the arguments.
+          kwargs: dryRun ? { ...parsed.kwargs, test: true } : parsed.kwargs,
+          // As phoenix run -b N|N%: a rollout, followed in the runs panel.
+          ...(batch.trim() === '' ? {} : { batch: { size: batch.trim() } }),
+        },
+      });
+      if ('runId' in answer) {
+        setRun(undefined);
+        setRollout(answer.runId);
+        return;
+      }
       if (!('jid' in answer)) throw new ApiFailure(500, 'PHX_API_INTERNAL', 'the API answered a job with a run');
-      const current: Run = { jid: answer.jid, fun, expected: answer.minions, returns: new Map(), finished: false };
+      const current: Run = {
+        jid: answer.jid,
+        fun,
+        expected: answer.minions,
+        returns: new Map(),
+        skipped: answer.skipped,
+        notConnected: answer.notConnected,
+        finished: false,
+      };
       setRun(current);
       const controller = new AbortController();
       stream.current = controller;
@@ -85,9 +131,16 @@ export function JobRunner({ role }: { role: Role }) {
       <h2>Run a job</h2>
       {!allowed && <p class="muted">Running jobs needs an operate or admin token.</p>}
       <form class="row" onSubmit={(e) => void submit(e)}>
-        <input name="target" placeholder="target" value={target} onInput={(e) => setTarget(e.currentTarget.value)} />
+        <input
+          name="target"
+          aria-label="target"
+          placeholder="target"
+          value={target}
+          onInput={(e) => setTarget(e.currentTarget.value)}
+        />
         <select
           name="targetType"
+          aria-label="target type"
           value={targetType}
           onChange={(e) => setTargetType(e.currentTarget.value as TargetType)}
         >
@@ -97,28 +150,84 @@ export function JobRunner({ role }: { role: Role }) {
             </option>
           ))}
         </select>
-        <input name="fun" placeholder="module.function" value={fun} onInput={(e) => setFun(e.currentTarget.value)} />
+        <input
+          name="fun"
+          aria-label="function"
+          placeholder="module.function"
+          value={fun}
+          onInput={(e) => setFun(e.currentTarget.value)}
+        />
         <input
           class="grow"
           name="args"
-          placeholder='arguments: words, or a JSON array like ["a", 1]'
+          aria-label="arguments"
+          placeholder="arguments as for phoenix run: 'exit 3' cwd=/tmp"
+          title="quoted as in a shell; key=value is a keyword argument; numbers, true/false and JSON are typed"
           value={args}
           onInput={(e) => setArgs(e.currentTarget.value)}
+        />
+        <label>
+          <input type="checkbox" name="test" checked={dryRun} onChange={(e) => setDryRun(e.currentTarget.checked)} />{' '}
+          test=True
+        </label>
+        <input
+          name="batch"
+          aria-label="batch size: N or N%"
+          placeholder="batch N or N%"
+          size={10}
+          value={batch}
+          onInput={(e) => setBatch(e.currentTarget.value)}
         />
         <button class="primary" type="submit" name="run" disabled={!allowed}>
           Run
         </button>
       </form>
-      {error !== undefined && <p class="error">{error}</p>}
+      <TargetPreview ids={previewTarget(minions.values(), target, targetType)} />
+      {rollout !== undefined && (
+        <p id="job-rollout" data-run-id={rollout}>
+          Rollout <code>{rollout}</code> started, {batch.trim()} at a time: follow it under Rollouts and orchestrations.
+        </p>
+      )}
+      {error !== undefined && (
+        <p class="error" role="alert" id="job-error">
+          {error}
+        </p>
+      )}
       {run !== undefined && (
         <div id="job-results" data-jid={run.jid} data-finished={String(run.finished)}>
           <p>
             <code>{run.fun}</code> job <code>{run.jid}</code>: {run.returns.size} of {run.expected.length} returned
             {run.finished ? '' : '…'}
+            {run.skipped.length > 0 && `, ${run.skipped.length} skipped`}
+            {run.notConnected.length > 0 && `, ${run.notConnected.length} not connected`}
           </p>
-          <ReturnsTable expected={run.expected} returns={run.returns} finished={run.finished} />
+          <ReturnsTable
+            expected={run.expected}
+            returns={run.returns}
+            finished={run.finished}
+            skipped={run.skipped}
+            notConnected={run.notConnected}
+          />
         </div>
       )}
     </section>
+  );
+}
+
+/** "matches 3 minions: a, b, c" before the job runs. */
+function TargetPreview({ ids }: { ids: string[] | undefined }) {
+  if (ids === undefined) {
+    return (
+      <p class="muted" id="target-preview">
+        The master resolves this target type when the job is sent.
+      </p>
+    );
+  }
+  const shown = ids.slice(0, 12).join(', ');
+  return (
+    <p class="muted" id="target-preview" data-count={ids.length}>
+      matches {ids.length} accepted {ids.length === 1 ? 'minion' : 'minions'}
+      {ids.length > 0 && `: ${shown}${ids.length > 12 ? `, … ${ids.length - 12} more` : ''}`}
+    </p>
   );
 }

@@ -29,3 +29,67 @@ function literal(text: string): unknown {
   }
   return text;
 }
+
+/** A line that does not split into words: an unterminated quote or a trailing backslash. */
+export interface CommandLineError {
+  error: string;
+}
+
+/**
+ * A command line split into words as a POSIX shell splits `phoenix run TARGET FUN ARGS...` before
+ * Phoenix sees them: blanks separate words; `'…'` is literal; in `"…"` a backslash escapes only
+ * `$`, `` ` ``, `"`, `\` and a newline; elsewhere a backslash escapes the next character; an
+ * unquoted `#` that starts a word starts a comment. Nothing is expanded (no variables, globs or
+ * `~`: the dashboard has no shell environment), so type them quoted as you would to be safe.
+ */
+export function shellWords(line: string): string[] | CommandLineError {
+  const words: string[] = [];
+  let word: string | undefined;
+  let i = 0;
+  while (i < line.length) {
+    const c = line[i] as string;
+    if (c === ' ' || c === '\t' || c === '\n') {
+      if (word !== undefined) words.push(word);
+      word = undefined;
+      i++;
+    } else if (c === '#' && word === undefined) {
+      const end = line.indexOf('\n', i);
+      i = end === -1 ? line.length : end;
+    } else if (c === "'") {
+      const end = line.indexOf("'", i + 1);
+      if (end === -1) return { error: `unterminated ' quote at character ${i + 1}` };
+      word = (word ?? '') + line.slice(i + 1, end);
+      i = end + 1;
+    } else if (c === '"') {
+      let j = i + 1;
+      let text = '';
+      for (; j < line.length && line[j] !== '"'; j++) {
+        if (line[j] === '\\' && j + 1 < line.length && '$`"\\\n'.includes(line[j + 1] as string)) {
+          j++;
+          if (line[j] !== '\n') text += line[j];
+        } else text += line[j];
+      }
+      if (j >= line.length) return { error: `unterminated " quote at character ${i + 1}` };
+      word = (word ?? '') + text;
+      i = j + 1;
+    } else if (c === '\\') {
+      if (i + 1 >= line.length) return { error: 'a backslash ends the line' };
+      // A backslash-newline joins the lines; any other escaped character is itself.
+      if (line[i + 1] !== '\n') word = (word ?? '') + line[i + 1];
+      i += 2;
+    } else {
+      word = (word ?? '') + c;
+      i++;
+    }
+  }
+  if (word !== undefined) words.push(word);
+  return words;
+}
+
+/** A typed argument line as `phoenix run` receives it from the shell: words, then `splitArguments`. */
+export function parseCommandLine(
+  line: string,
+): { args: unknown[]; kwargs: Record<string, unknown> } | CommandLineError {
+  const words = shellWords(line);
+  return 'error' in words ? words : splitArguments(words);
+}
