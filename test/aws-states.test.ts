@@ -2,7 +2,15 @@ import { after, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
-import { GetQueueAttributesCommand, GetQueueUrlCommand, ListQueueTagsCommand, SQSClient } from '@aws-sdk/client-sqs';
+import {
+  CreateQueueCommand,
+  GetQueueAttributesCommand,
+  GetQueueUrlCommand,
+  ListQueueTagsCommand,
+  SQSClient,
+} from '@aws-sdk/client-sqs';
+import { ListSubscriptionsCommand, ListTopicsCommand, SNSClient } from '@aws-sdk/client-sns';
+import { DescribeTableCommand, DynamoDBClient, ListTagsOfResourceCommand } from '@aws-sdk/client-dynamodb';
 import { awsClientConfig } from '@phoenix/protocol';
 import { useDevstack, useTempDir } from '@phoenix/devstack/testing';
 import {
@@ -246,4 +254,159 @@ half-credentials:
     outputs.every((text) => !text.includes(SECRET)),
     'no return, change or log line carries the secret key',
   );
+});
+
+test('boto_sns.present creates a topic and adds the subscriptions it lacks; absent unsubscribes and deletes', async () => {
+  await setUp();
+  const queue = await sqsClient().send(new CreateQueueCommand({ QueueName: 'alerts-inbox' }));
+  const queueArn = (
+    await sqsClient().send(new GetQueueAttributesCommand({ QueueUrl: queue.QueueUrl, AttributeNames: ['QueueArn'] }))
+  ).Attributes?.QueueArn;
+  assert.ok(queueArn !== undefined);
+  const topic = (subscriptions: string) =>
+    `alerts:\n  boto_sns.present:\n    - profile: local\n    - subscriptions: ${subscriptions}\n`;
+  await sls('topic', topic('[]'));
+  rec().clear();
+  const predicted = await minion.apply('state.sls', 'topic', 'test=True');
+  assert.equal(predicted.byId.alerts?.result, null);
+  assert.deepEqual(mutating(), []);
+  const first = await minion.apply('state.sls', 'topic');
+  assert.deepEqual(first.byId.alerts?.changes, { old: { topic: null }, new: { topic: 'alerts' } });
+  await sls('topic', topic(`[{protocol: sqs, endpoint: '${queueArn}'}]`));
+  rec().clear();
+  const subscribed = await minion.apply('state.sls', 'topic');
+  assert.deepEqual(subscribed.byId.alerts?.changes, {
+    old: { subscriptions: [] },
+    new: { subscriptions: [{ protocol: 'sqs', endpoint: queueArn }] },
+  });
+  assert.deepEqual(mutating(), ['sns:Subscribe'], 'the topic exists: only the subscription is added');
+  const again = await minion.apply('state.sls', 'topic');
+  assert.deepEqual(again.byId.alerts?.changes, {});
+
+  const sns = new SNSClient(awsClientConfig(devstack().aws, 'sns'));
+  try {
+    const arn = (await sns.send(new ListTopicsCommand({}))).Topics?.find((t) =>
+      t.TopicArn?.endsWith(':alerts'),
+    )?.TopicArn;
+    assert.ok(arn !== undefined, 'the topic exists');
+    await sls('topic', 'alerts:\n  boto_sns.absent:\n    - profile: local\n    - unsubscribe: True\n');
+    rec().clear();
+    const removed = await minion.apply('state.sls', 'topic');
+    assert.equal(removed.byId.alerts?.result, true, removed.byId.alerts?.comment);
+    assert.deepEqual(mutating(), ['sns:Unsubscribe', 'sns:DeleteTopic']);
+    const left = (await sns.send(new ListSubscriptionsCommand({}))).Subscriptions ?? [];
+    assert.deepEqual(
+      left.filter((sub) => sub.TopicArn === arn),
+      [],
+    );
+  } finally {
+    sns.destroy();
+  }
+});
+
+test('boto_dynamodb.present: keys, indexes, billing mode and tags; a change of capacity or a new index changes only that', async () => {
+  await setUp();
+  const table = (extra: string) => `
+sessions:
+  boto_dynamodb.present:
+    - profile: local
+    - hash_key: id
+    - range_key: started
+    - range_key_data_type: N
+    - global_indexes:
+      - name: by-user
+        hash_key: user
+${extra}
+    - tags:
+        team: infra
+`;
+  await sls('table', table(''));
+  rec().clear();
+  const predicted = await minion.apply('state.sls', 'table', 'test=True');
+  assert.equal(predicted.byId.sessions?.result, null, predicted.byId.sessions?.comment);
+  assert.deepEqual(mutating(), []);
+  const first = await minion.apply('state.sls', 'table');
+  assert.equal(first.byId.sessions?.result, true, first.byId.sessions?.comment);
+  const ddb = new DynamoDBClient(awsClientConfig(devstack().aws, 'dynamodb'));
+  try {
+    const made = (await ddb.send(new DescribeTableCommand({ TableName: 'sessions' }))).Table;
+    assert.equal(made?.BillingModeSummary?.BillingMode, 'PAY_PER_REQUEST');
+    assert.deepEqual(
+      made?.GlobalSecondaryIndexes?.map((i) => i.IndexName),
+      ['by-user'],
+    );
+    assert.deepEqual((await ddb.send(new ListTagsOfResourceCommand({ ResourceArn: made?.TableArn }))).Tags, [
+      { Key: 'team', Value: 'infra' },
+    ]);
+    rec().clear();
+    const second = await minion.apply('state.sls', 'table');
+    assert.deepEqual(second.byId.sessions?.changes, {});
+    assert.deepEqual(mutating(), []);
+
+    await sls(
+      'table',
+      table('').replace(
+        '    - tags:',
+        '    - billing_mode: PROVISIONED\n    - read_capacity_units: 5\n    - write_capacity_units: 2\n    - tags:',
+      ),
+    );
+    rec().clear();
+    const changed = await minion.apply('state.sls', 'table');
+    assert.equal(changed.byId.sessions?.result, true, changed.byId.sessions?.comment);
+    assert.deepEqual(changed.byId.sessions?.changes, {
+      old: { capacity: { billing_mode: 'PAY_PER_REQUEST' } },
+      new: { capacity: { billing_mode: 'PROVISIONED', read: 5, write: 2 } },
+    });
+    assert.deepEqual(mutating(), ['dynamodb:UpdateTable'], 'one UpdateTable, for the capacity only');
+    const now = (await ddb.send(new DescribeTableCommand({ TableName: 'sessions' }))).Table;
+    assert.equal(now?.ProvisionedThroughput?.ReadCapacityUnits, 5);
+    assert.equal(now?.GlobalSecondaryIndexes?.[0]?.ProvisionedThroughput?.ReadCapacityUnits, 1);
+
+    // The local DynamoDB answers an UpdateTable that creates a global index and creates nothing:
+    // the state checks the index is listed afterwards, and says it is not.
+    await sls(
+      'table',
+      table('      - name: by-device\n        hash_key: device\n').replace(
+        '    - tags:',
+        '    - billing_mode: PROVISIONED\n    - read_capacity_units: 5\n    - write_capacity_units: 2\n    - tags:',
+      ),
+    );
+    rec().clear();
+    const indexed = await minion.apply('state.sls', 'table');
+    assert.equal(indexed.byId.sessions?.result, false);
+    assert.match(indexed.byId.sessions?.comment ?? '', /global index by-device .* does not list it/);
+    assert.deepEqual(mutating(), ['dynamodb:UpdateTable'], 'only the index was asked for');
+  } finally {
+    ddb.destroy();
+  }
+});
+
+test('boto_dynamodb: the local DynamoDB has no TTL updates, and the state says so with its error; keys cannot change', async () => {
+  await setUp();
+  await sls(
+    'ttl',
+    `
+expiring:
+  boto_dynamodb.present:
+    - profile: local
+    - hash_key: id
+rekeyed:
+  boto_dynamodb.present:
+    - name: expiring
+    - profile: local
+    - hash_key: other
+with-ttl:
+  boto_dynamodb.present:
+    - name: expiring
+    - profile: local
+    - hash_key: id
+    - ttl_attribute: expires_at
+`,
+  );
+  const run = await minion.apply('state.sls', 'ttl');
+  assert.equal(run.byId.expiring?.result, true, run.byId.expiring?.comment);
+  assert.equal(run.byId.rekeyed?.result, false);
+  assert.match(run.byId.rekeyed?.comment ?? '', /has the keys \(id HASH\), not \(other HASH\); DynamoDB cannot change/);
+  assert.equal(run.byId['with-ttl']?.result, false);
+  assert.match(run.byId['with-ttl']?.comment ?? '', /^Failed to set ttl of DynamoDB table expiring: \w+/);
 });

@@ -41,8 +41,11 @@ export interface AwsClientOptions {
 }
 
 /** A failure a state body reports on purpose (a reference that does not exist, an argument AWS would refuse). */
-export class AwsStateFailure {
-  constructor(readonly comment: string) {}
+export class AwsStateFailure extends Error {
+  constructor(readonly comment: string) {
+    super(comment);
+    this.name = 'AwsStateFailure';
+  }
 }
 
 /**
@@ -76,6 +79,7 @@ export async function runAwsState(
 
 /** AWS's error code and message (`QueueDoesNotExist: The specified queue does not exist.`). */
 export function describeAwsError(err: unknown): string {
+  if (err instanceof AwsStateFailure) return err.comment;
   if (err instanceof Error) {
     const code = awsErrorCode(err);
     return err.message === '' || err.message === code ? code : `${code}: ${err.message}`;

@@ -3,6 +3,8 @@ import { CompileErrors } from '@phoenix/state';
 import type { LowChunk, CallOutcome, StateCall } from '@phoenix/state';
 import { archiveStates } from './archive.js';
 import type { AwsStateEnvironment } from './aws-profile.js';
+import { botoDynamodbStates } from './boto-dynamodb.js';
+import { botoSnsStates } from './boto-sns.js';
 import { botoSqsStates } from './boto-sqs.js';
 import { cmdStates } from './cmd.js';
 import { cronStates } from './cron.js';
@@ -41,6 +43,8 @@ export function builtinStateModules(aws: AwsStateEnvironment = {}): StateModule[
     moduleStates,
     testStates,
     botoSqsStates(aws),
+    botoSnsStates(aws),
+    botoDynamodbStates(aws),
   ];
 }
 
