@@ -3,6 +3,7 @@ import { CompileErrors } from '@phoenix/state';
 import type { LowChunk, CallOutcome, StateCall } from '@phoenix/state';
 import { archiveStates } from './archive.js';
 import type { AwsStateEnvironment } from './aws-profile.js';
+import { botoAsgStates } from './boto-asg.js';
 import { botoDynamodbStates } from './boto-dynamodb.js';
 import { botoSnsStates } from './boto-sns.js';
 import { botoSqsStates } from './boto-sqs.js';
@@ -45,6 +46,7 @@ export function builtinStateModules(aws: AwsStateEnvironment = {}): StateModule[
     botoSqsStates(aws),
     botoSnsStates(aws),
     botoDynamodbStates(aws),
+    botoAsgStates(aws),
   ];
 }
 
