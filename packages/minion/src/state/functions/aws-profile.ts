@@ -51,6 +51,8 @@ export interface ConnectionArgs {
 export interface AwsStateEnvironment {
   readonly settings?: AwsSettings | undefined;
   readonly profiles?: Readonly<Record<string, AwsProfile>> | undefined;
+  /** Sees every SDK client a state makes before its first call (tests add middleware that records requests). */
+  readonly onClient?: ((client: object) => void) | undefined;
 }
 
 /** Region, endpoint and credentials for one SDK client; credentials absent means the SDK's chain (the instance's role). */

@@ -4,6 +4,7 @@ import type { LowChunk, CallOutcome, StateCall } from '@phoenix/state';
 import { archiveStates } from './archive.js';
 import type { AwsStateEnvironment } from './aws-profile.js';
 import { botoAsgStates } from './boto-asg.js';
+import { botoCloudwatchAlarmStates } from './boto-cloudwatch-alarm.js';
 import { botoDynamodbStates } from './boto-dynamodb.js';
 import { botoSnsStates } from './boto-sns.js';
 import { botoSqsStates } from './boto-sqs.js';
@@ -47,6 +48,7 @@ export function builtinStateModules(aws: AwsStateEnvironment = {}): StateModule[
     botoSnsStates(aws),
     botoDynamodbStates(aws),
     botoAsgStates(aws),
+    botoCloudwatchAlarmStates(aws),
   ];
 }
 
