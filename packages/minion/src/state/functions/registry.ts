@@ -6,6 +6,7 @@ import type { AwsStateEnvironment } from './aws-profile.js';
 import { botoAsgStates } from './boto-asg.js';
 import { botoCloudwatchAlarmStates } from './boto-cloudwatch-alarm.js';
 import { botoDynamodbStates } from './boto-dynamodb.js';
+import { botoSecgroupStates } from './boto-secgroup.js';
 import { botoSnsStates } from './boto-sns.js';
 import { botoSqsStates } from './boto-sqs.js';
 import { cmdStates } from './cmd.js';
@@ -49,6 +50,7 @@ export function builtinStateModules(aws: AwsStateEnvironment = {}): StateModule[
     botoDynamodbStates(aws),
     botoAsgStates(aws),
     botoCloudwatchAlarmStates(aws),
+    botoSecgroupStates(aws),
   ];
 }
 
