@@ -6,6 +6,7 @@ import type { AwsStateEnvironment } from './aws-profile.js';
 import { botoAsgStates } from './boto-asg.js';
 import { botoCloudwatchAlarmStates } from './boto-cloudwatch-alarm.js';
 import { botoDynamodbStates } from './boto-dynamodb.js';
+import { botoIamRoleStates } from './boto-iam-role.js';
 import { botoSecgroupStates } from './boto-secgroup.js';
 import { botoSnsStates } from './boto-sns.js';
 import { botoSqsStates } from './boto-sqs.js';
@@ -51,6 +52,7 @@ export function builtinStateModules(aws: AwsStateEnvironment = {}): StateModule[
     botoAsgStates(aws),
     botoCloudwatchAlarmStates(aws),
     botoSecgroupStates(aws),
+    botoIamRoleStates(aws),
   ];
 }
 
