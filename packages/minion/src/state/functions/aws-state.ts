@@ -73,7 +73,7 @@ export async function runAwsState(
   } catch (err) {
     if (err instanceof AwsStateFailure) return outcome(false, redact(err.comment, connection.secrets));
     if (err instanceof ConvergeFailure) return err.outcome;
-    return outcome(false, redact(`AWS refused: ${describeAwsError(err)}`, connection.secrets));
+    return outcome(false, redact(`AWS call failed: ${describeAwsError(err)}`, connection.secrets));
   }
 }
 

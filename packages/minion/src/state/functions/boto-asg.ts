@@ -126,6 +126,7 @@ export function botoAsgStates(env: AwsStateEnvironment): StateModule {
         run: (args, call) =>
           runAwsState('autoscaling', args, call, env, async (aws) => {
             const asg = new AutoScalingClient(aws.clientConfig);
+            env.onClient?.(asg);
             try {
               return await present(asg, args, aws.test, aws.connection.secrets);
             } finally {
@@ -138,6 +139,7 @@ export function botoAsgStates(env: AwsStateEnvironment): StateModule {
         run: (args, call) =>
           runAwsState('autoscaling', args, call, env, async (aws) => {
             const asg = new AutoScalingClient(aws.clientConfig);
+            env.onClient?.(asg);
             try {
               const group = await describeGroup(asg, args.name);
               return remove(group !== undefined, {

@@ -85,6 +85,7 @@ export function botoDynamodbStates(env: AwsStateEnvironment): StateModule {
         run: (args, call) =>
           runAwsState('dynamodb', args, call, env, async (aws) => {
             const ddb = new DynamoDBClient(aws.clientConfig);
+            env.onClient?.(ddb);
             try {
               const what = `DynamoDB table ${args.name}`;
               const table = await describe(ddb, args.name);
@@ -259,6 +260,7 @@ export function botoDynamodbStates(env: AwsStateEnvironment): StateModule {
         run: (args, call) =>
           runAwsState('dynamodb', args, call, env, async (aws) => {
             const ddb = new DynamoDBClient(aws.clientConfig);
+            env.onClient?.(ddb);
             try {
               const table = await describe(ddb, args.name);
               return remove(table !== undefined, {

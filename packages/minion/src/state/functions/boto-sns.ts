@@ -47,6 +47,7 @@ export function botoSnsStates(env: AwsStateEnvironment): StateModule {
         run: (args, call) =>
           runAwsState('sns', args, call, env, async (aws) => {
             const sns = new SNSClient(aws.clientConfig);
+            env.onClient?.(sns);
             try {
               const what = `SNS topic ${args.name}`;
               const wanted = (args.subscriptions ?? []).map(({ protocol, endpoint }) => ({ protocol, endpoint }));
@@ -96,6 +97,7 @@ export function botoSnsStates(env: AwsStateEnvironment): StateModule {
         run: (args, call) =>
           runAwsState('sns', args, call, env, async (aws) => {
             const sns = new SNSClient(aws.clientConfig);
+            env.onClient?.(sns);
             try {
               const arn = await topicArn(sns, args.name);
               const subscribed = arn !== undefined && args.unsubscribe ? await subscriptions(sns, arn) : [];

@@ -82,6 +82,7 @@ export function botoSqsStates(env: AwsStateEnvironment): StateModule {
         run: (args, call) =>
           runAwsState('sqs', args, call, env, async (aws) => {
             const sqs = new SQSClient(aws.clientConfig);
+            env.onClient?.(sqs);
             try {
               const what = `SQS queue ${args.name}`;
               const url = await queueUrl(sqs, args.name);
@@ -147,6 +148,7 @@ export function botoSqsStates(env: AwsStateEnvironment): StateModule {
         run: (args, call) =>
           runAwsState('sqs', args, call, env, async (aws) => {
             const sqs = new SQSClient(aws.clientConfig);
+            env.onClient?.(sqs);
             try {
               const url = await queueUrl(sqs, args.name);
               return remove(url !== undefined, {
