@@ -65,6 +65,9 @@ web-group:
         transition: launching
         heartbeat_timeout: 300
         default_result: CONTINUE
+{%- if pillar.get('suspend') %}
+    - suspended_processes: [AZRebalance]
+{%- endif %}
 `;
 
 const group = () =>
@@ -133,6 +136,15 @@ test('boto_asg.present: predicts, creates the launch configuration and the group
   });
   assert.deepEqual(mutating(), ['UpdateAutoScalingGroup']);
   assert.equal(group()?.maxSize, 6);
+
+  rec().clear();
+  const suspended = await minion.apply('state.sls', 'asg', 'pillar={"team": "platform", "max": 6, "suspend": true}');
+  assert.deepEqual(suspended.byId['web-group']?.changes, {
+    old: { suspended_processes: [] },
+    new: { suspended_processes: ['AZRebalance'] },
+  });
+  assert.deepEqual(mutating(), ['SuspendProcesses']);
+  assert.deepEqual(group()?.suspendedProcesses, ['AZRebalance']);
 });
 
 test('boto_asg: a launch configuration cannot change, and AWS refusals fail that state alone', async () => {

@@ -13,6 +13,8 @@ import {
   DescribeLaunchConfigurationsCommand,
   DescribeLifecycleHooksCommand,
   PutLifecycleHookCommand,
+  ResumeProcessesCommand,
+  SuspendProcessesCommand,
   UpdateAutoScalingGroupCommand,
 } from '@aws-sdk/client-auto-scaling';
 import { awsClientConfig } from '@phoenix/protocol';
@@ -164,6 +166,40 @@ test('groups are created from a launch configuration with tags and hooks, update
     });
     assert.equal(await group(asg, 'web-api'), undefined);
     await asg.send(new DeleteLaunchConfigurationCommand({ LaunchConfigurationName: 'web-lc-1' }));
+  } finally {
+    asg.destroy();
+  }
+});
+
+test('suspended Launch holds a raised capacity until the process is resumed', async () => {
+  const asg = new AutoScalingClient(awsClientConfig(devstack().aws, 'autoscaling'));
+  try {
+    await asg.send(
+      new CreateAutoScalingGroupCommand({
+        AutoScalingGroupName: 'held-api',
+        LaunchTemplate: { LaunchTemplateName: 'held', Version: '1' },
+        MinSize: 0,
+        MaxSize: 2,
+        DesiredCapacity: 0,
+      }),
+    );
+    await asg.send(new SuspendProcessesCommand({ AutoScalingGroupName: 'held-api', ScalingProcesses: ['Launch'] }));
+    await asg.send(new UpdateAutoScalingGroupCommand({ AutoScalingGroupName: 'held-api', DesiredCapacity: 1 }));
+    const held = await group(asg, 'held-api');
+    assert.deepEqual(
+      held?.SuspendedProcesses?.map((p) => p.ProcessName),
+      ['Launch'],
+    );
+    assert.deepEqual(held?.Instances, [], 'nothing launches while Launch is suspended');
+    await assert.rejects(
+      asg.send(new SuspendProcessesCommand({ AutoScalingGroupName: 'held-api', ScalingProcesses: ['Lunch'] })),
+      { name: 'ValidationError' },
+    );
+    await asg.send(new ResumeProcessesCommand({ AutoScalingGroupName: 'held-api' }));
+    await devstack().simulator.waitFor(
+      (s) => (s.groups.find((g) => g.name === 'held-api')?.instances.length ?? 0) === 1,
+      { what: 'the held capacity launches once resumed', timeoutMs: 10_000 },
+    );
   } finally {
     asg.destroy();
   }

@@ -41,6 +41,8 @@ export interface Group {
   launchTemplate: Readonly<LaunchTemplateRef> | undefined;
   /** A forced DeleteAutoScalingGroup: the group goes once its instances have. */
   deleting: boolean;
+  /** SuspendProcesses: with `Launch` or `Terminate` suspended, capacity changes wait. */
+  readonly suspended: Set<string>;
   warmPool: Readonly<WarmPoolConfig> | undefined;
   readonly instances: Map<string, Instance>;
   /** The last change of desired capacity, in AWS's words: the first sentence of later Causes. */
@@ -123,6 +125,7 @@ export function buildGroup(config: GroupConfig, options: { region: string; accou
     launchConfigurationName: config.launchConfigurationName,
     launchTemplate: config.launchTemplate === undefined ? undefined : Object.freeze({ ...config.launchTemplate }),
     deleting: false,
+    suspended: new Set(),
     warmPool: warmPool === undefined ? undefined : Object.freeze({ ...warmPool }),
     instances: new Map(),
     capacityCause: `At ${causeTime(now)} a user request created an AutoScalingGroup changing the desired capacity from 0 to ${desiredCapacity}.`,
@@ -154,6 +157,7 @@ export function snapshotGroup(group: Group): GroupSnapshot {
           }),
         }),
     ...(group.deleting ? { status: 'Delete in progress' } : {}),
+    suspendedProcesses: Object.freeze([...group.suspended].sort()),
     instances: Object.freeze([...group.instances.values()].map(snapshotInstance)),
   });
 }

@@ -132,6 +132,8 @@ export interface GroupSnapshot {
   readonly launchTemplate?: Readonly<LaunchTemplateRef>;
   /** Where group notifications go (PutNotificationConfiguration), and which. */
   readonly notification?: { readonly topicArn: string; readonly types: readonly string[] };
+  /** SuspendProcesses' names; `Launch` and `Terminate` hold capacity changes. */
+  readonly suspendedProcesses: readonly string[];
   /** `Delete in progress` after a forced DeleteAutoScalingGroup, until its instances are gone. */
   readonly status?: string;
   /** Oldest first, Terminated and warm-pool ones included (AWS's Describe calls leave those out). */

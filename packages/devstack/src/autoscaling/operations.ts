@@ -270,6 +270,20 @@ export const OPERATIONS: ReadonlyMap<string, Operation> = new Map<string, Operat
     },
   ],
   [
+    'SuspendProcesses',
+    (params, simulator) => {
+      simulator.suspendProcesses(params.required('AutoScalingGroupName'), params.list('ScalingProcesses'), true);
+      return undefined;
+    },
+  ],
+  [
+    'ResumeProcesses',
+    (params, simulator) => {
+      simulator.suspendProcesses(params.required('AutoScalingGroupName'), params.list('ScalingProcesses'), false);
+      return undefined;
+    },
+  ],
+  [
     'PutNotificationConfiguration',
     (params, simulator) => {
       simulator.putNotificationConfiguration(
@@ -401,7 +415,10 @@ function groupXml(group: GroupSnapshot): XmlValue {
       ProtectedFromScaleIn: false,
     })),
     CreatedTime: group.createdTime,
-    SuspendedProcesses: [],
+    SuspendedProcesses: group.suspendedProcesses.map((name) => ({
+      ProcessName: name,
+      SuspensionReason: 'User suspended',
+    })),
     EnabledMetrics: [],
     Tags: group.tags.map((tag) => ({
       ResourceId: group.name,

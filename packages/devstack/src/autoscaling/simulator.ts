@@ -63,6 +63,19 @@ export interface LifecycleActionTarget {
   instanceId?: string;
 }
 
+/** AWS's scaling processes, the names SuspendProcesses takes. */
+const SCALING_PROCESSES: readonly string[] = [
+  'Launch',
+  'Terminate',
+  'AddToLoadBalancer',
+  'AlarmNotification',
+  'AZRebalance',
+  'HealthCheck',
+  'InstanceRefresh',
+  'ReplaceUnhealthy',
+  'ScheduledActions',
+];
+
 /** Instances that count towards desired capacity: all but those leaving. */
 const COUNTED: ReadonlySet<LifecycleState> = new Set(['Pending', 'Pending:Wait', 'Pending:Proceed', 'InService']);
 const GONE: ReadonlySet<LifecycleState> = new Set([
@@ -351,6 +364,19 @@ export class AutoScalingSimulator extends EventEmitter<{ change: [AutoScalingSna
     for (const group of new Set(groups)) this.changed(group);
   }
 
+  /** SuspendProcesses / ResumeProcesses: no names means every process, as on AWS. */
+  suspendProcesses(groupName: string, processes: readonly string[], suspend: boolean): void {
+    const group = this.group(groupName);
+    const names = processes.length === 0 ? SCALING_PROCESSES : processes;
+    const unknown = names.find((name) => !SCALING_PROCESSES.includes(name));
+    if (unknown !== undefined) throw validationError(`Invalid scaling process name: ${unknown}`);
+    for (const name of names) {
+      if (suspend) group.suspended.add(name);
+      else group.suspended.delete(name);
+    }
+    this.changed(group);
+  }
+
   /** PutNotificationConfiguration: group notifications go to this topic (the simulator keeps one topic a group). */
   putNotificationConfiguration(groupName: string, topicArn: string, types: readonly string[]): void {
     const group = this.group(groupName);
@@ -509,7 +535,7 @@ export class AutoScalingSimulator extends EventEmitter<{ change: [AutoScalingSna
       return;
     }
     const live = [...group.instances.values()].filter((instance) => COUNTED.has(instance.state));
-    if (live.length < group.desired && group.backoff === undefined) {
+    if (live.length < group.desired && group.backoff === undefined && !group.suspended.has('Launch')) {
       // The warm pool first, oldest instance first, as AWS does; then new instances.
       const ready = [...group.instances.values()]
         .filter((instance) => WARM_READY.has(instance.state))
@@ -519,7 +545,7 @@ export class AutoScalingSimulator extends EventEmitter<{ change: [AutoScalingSna
         if (warm === undefined) this.launch(group, count, 'AutoScalingGroup');
         else this.leavePool(warm, count);
       }
-    } else if (live.length > group.desired) {
+    } else if (live.length > group.desired && !group.suspended.has('Terminate')) {
       // Newest first (AWS's default policy weighs zones and launch templates, which the devstack
       // has not): the instance least settled goes, and the long-lived masters stay. Instances in a
       // passing state (Pending, Pending:Proceed) are left alone; their next change reconciles again.

@@ -12,6 +12,8 @@ import {
   DescribeNotificationConfigurationsCommand,
   PutLifecycleHookCommand,
   PutNotificationConfigurationCommand,
+  ResumeProcessesCommand,
+  SuspendProcessesCommand,
   UpdateAutoScalingGroupCommand,
 } from '@aws-sdk/client-auto-scaling';
 import type { AutoScalingGroup, LaunchConfiguration, LifecycleHookSpecification } from '@aws-sdk/client-auto-scaling';
@@ -86,6 +88,8 @@ const Present = z
     desired_capacity: Size.optional(),
     tags: z.array(Tag).max(50).optional(),
     lifecycle_hooks: z.array(Hook).max(50).optional(),
+    /** Salt's: the processes to keep suspended; others are resumed. */
+    suspended_processes: z.array(z.string().min(1)).max(20).optional(),
     notification_arn: z.string().min(1).optional(),
     notification_types: z
       .array(z.string().min(1))
@@ -115,7 +119,8 @@ const Absent = z.strictObject({ name: z.string().min(1), force: z.boolean().defa
  * DescribeAutoScalingGroups, DescribeLaunchConfigurations, DescribeLifecycleHooks,
  * DescribeNotificationConfigurations (describe); CreateLaunchConfiguration,
  * CreateAutoScalingGroup, UpdateAutoScalingGroup, CreateOrUpdateTags, DeleteTags,
- * PutLifecycleHook, DeleteLifecycleHook, PutNotificationConfiguration, DeleteAutoScalingGroup.
+ * PutLifecycleHook, DeleteLifecycleHook, SuspendProcesses, ResumeProcesses,
+ * PutNotificationConfiguration, DeleteAutoScalingGroup.
  */
 export function botoAsgStates(env: AwsStateEnvironment): StateModule {
   return Object.freeze({
@@ -242,6 +247,16 @@ async function present(
           }),
         ),
     });
+    if (args.suspended_processes !== undefined && args.suspended_processes.length > 0) {
+      const processes = [...new Set(args.suspended_processes)].sort();
+      steps.push({
+        key: 'suspended_processes',
+        old: [],
+        new: processes,
+        apply: () =>
+          asg.send(new SuspendProcessesCommand({ AutoScalingGroupName: args.name, ScalingProcesses: processes })),
+      });
+    }
     if (args.notification_arn !== undefined) steps.push(notificationStep(asg, args, [], undefined));
     return converge(steps, { what, test, secrets, creating: true });
   }
@@ -333,6 +348,20 @@ async function present(
           await asg.send(new DeleteLifecycleHookCommand({ AutoScalingGroupName: args.name, LifecycleHookName: name }));
         for (const hook of put)
           await asg.send(new PutLifecycleHookCommand({ AutoScalingGroupName: args.name, ...hookSpecification(hook) }));
+      }),
+    );
+  }
+  if (args.suspended_processes !== undefined) {
+    const now = (group.SuspendedProcesses ?? []).map((p) => p.ProcessName ?? '').sort();
+    const wanted = [...new Set(args.suspended_processes)].sort();
+    const suspend = wanted.filter((p) => !now.includes(p));
+    const resume = now.filter((p) => !wanted.includes(p));
+    steps.push(
+      ...stepIf('suspended_processes', now, wanted, async () => {
+        if (suspend.length > 0)
+          await asg.send(new SuspendProcessesCommand({ AutoScalingGroupName: args.name, ScalingProcesses: suspend }));
+        if (resume.length > 0)
+          await asg.send(new ResumeProcessesCommand({ AutoScalingGroupName: args.name, ScalingProcesses: resume }));
       }),
     );
   }
