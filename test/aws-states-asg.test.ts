@@ -65,6 +65,11 @@ web-group:
         transition: launching
         heartbeat_timeout: 300
         default_result: CONTINUE
+    - scaling_policies:
+      - name: scale-up
+        adjustment_type: ChangeInCapacity
+        scaling_adjustment: 1
+        cooldown: 300
 {%- if pillar.get('suspend') %}
     - suspended_processes: [AZRebalance]
 {%- endif %}
@@ -84,6 +89,7 @@ test('boto_asg.present: predicts, creates the launch configuration and the group
   assert.deepEqual(Object.keys((predicted.byId['web-group']?.changes as { new: object }).new), [
     'launch_config',
     'group',
+    'scaling_policies',
   ]);
   assert.deepEqual(mutating(), [], 'test=True made no mutating call');
   assert.equal(group(), undefined);
@@ -91,7 +97,7 @@ test('boto_asg.present: predicts, creates the launch configuration and the group
   rec().clear();
   const first = await minion.apply('state.sls', 'asg');
   assert.equal(first.byId['web-group']?.result, true, first.byId['web-group']?.comment);
-  assert.deepEqual(mutating(), ['CreateLaunchConfiguration', 'CreateAutoScalingGroup']);
+  assert.deepEqual(mutating(), ['CreateLaunchConfiguration', 'CreateAutoScalingGroup', 'PutScalingPolicy']);
   const made = group();
   assert.equal(made?.launchConfigurationName, 'web-lc-1');
   assert.equal(made?.desiredCapacity, 1);
@@ -102,6 +108,10 @@ test('boto_asg.present: predicts, creates the launch configuration and the group
   assert.deepEqual(
     made?.hooks.map((h) => [h.name, h.heartbeatTimeoutSeconds, h.defaultResult]),
     [['web-launching', 300, 'CONTINUE']],
+  );
+  assert.deepEqual(
+    made?.scalingPolicies.map((p) => [p.name, p.adjustmentType, p.scalingAdjustment, p.cooldown]),
+    [['scale-up', 'ChangeInCapacity', 1, 300]],
   );
 
   rec().clear();
@@ -152,11 +162,21 @@ test('boto_asg: a launch configuration cannot change, and AWS refusals fail that
   await writeFile(
     join(minion.fileRoot, 'asg-bad.sls'),
     `
+base-group:
+  boto_asg.present:
+    - name: base-api
+    - profile: local
+    - launch_config_name: refused-lc-1
+    - launch_config:
+        image_id: ami-aaaaaaaaaaaaaaaa0
+        instance_type: t3.small
+    - min_size: 0
+    - max_size: 1
 changed-lc:
   boto_asg.present:
     - name: other-api
     - profile: local
-    - launch_config_name: web-lc-1
+    - launch_config_name: refused-lc-1
     - launch_config:
         image_id: ami-ffffffffffffffff0
         instance_type: t3.small
@@ -166,7 +186,7 @@ too-big:
   boto_asg.present:
     - name: big-api
     - profile: local
-    - launch_config_name: web-lc-1
+    - launch_config_name: refused-lc-1
     - min_size: 0
     - max_size: 2
     - desired_capacity: 5
@@ -183,6 +203,7 @@ fine:
   );
   rec().clear();
   const run = await minion.apply('state.sls', 'asg-bad');
+  assert.equal(run.byId['base-group']?.result, true, run.byId['base-group']?.comment);
   assert.equal(run.byId['changed-lc']?.result, false);
   assert.match(
     run.byId['changed-lc']?.comment ?? '',
@@ -202,24 +223,34 @@ fine:
   );
   assert.deepEqual(
     mutating(),
-    ['CreateAutoScalingGroup', 'CreateAutoScalingGroup'],
-    'the refused one and the fine one',
+    ['CreateLaunchConfiguration', 'CreateAutoScalingGroup', 'CreateAutoScalingGroup', 'CreateAutoScalingGroup'],
+    'the base group, the refused one and the fine one; nothing for the changed launch configuration',
   );
 });
 
 test('boto_asg.absent deletes a group (force: True with instances), predicting first', async () => {
   await setUp();
   await writeFile(
+    join(minion.fileRoot, 'asg-made.sls'),
+    'gone-group:\n  boto_asg.present:\n    - name: gone-api\n    - profile: local\n    - launch_template: {launch_template_name: gone}\n    - min_size: 0\n    - max_size: 1\n    - desired_capacity: 1\n',
+  );
+  assert.equal((await minion.apply('state.sls', 'asg-made')).byId['gone-group']?.result, true);
+  await devstack().simulator.waitFor((s) => (s.groups.find((g) => g.name === 'gone-api')?.instances.length ?? 0) > 0, {
+    what: 'the group has an instance',
+    timeoutMs: 15_000,
+  });
+  await writeFile(
     join(minion.fileRoot, 'asg-gone.sls'),
-    'web-group:\n  boto_asg.absent:\n    - name: web-api\n    - profile: local\n    - force: True\n',
+    'gone-group:\n  boto_asg.absent:\n    - name: gone-api\n    - profile: local\n    - force: True\n',
   );
   rec().clear();
   const predicted = await minion.apply('state.sls', 'asg-gone', 'test=True');
-  assert.equal(predicted.byId['web-group']?.result, null);
+  assert.equal(predicted.byId['gone-group']?.result, null);
   assert.deepEqual(mutating(), []);
   const removed = await minion.apply('state.sls', 'asg-gone');
-  assert.deepEqual(removed.byId['web-group']?.changes, { old: { group: 'web-api' }, new: { group: null } });
-  await devstack().simulator.waitFor((s) => !s.groups.some((g) => g.name === 'web-api'), {
+  assert.deepEqual(removed.byId['gone-group']?.changes, { old: { group: 'gone-api' }, new: { group: null } });
+  assert.deepEqual(mutating(), ['DeleteAutoScalingGroup']);
+  await devstack().simulator.waitFor((s) => !s.groups.some((g) => g.name === 'gone-api'), {
     what: 'the group is gone',
     timeoutMs: 15_000,
   });

@@ -13,6 +13,7 @@ import {
   type GroupSnapshot,
   type GroupTag,
   type LaunchTemplateRef,
+  type ScalingPolicy,
   type InstanceSnapshot,
   type LifecycleHookConfig,
   type LifecyclePlace,
@@ -43,6 +44,7 @@ export interface Group {
   deleting: boolean;
   /** SuspendProcesses: with `Launch` or `Terminate` suspended, capacity changes wait. */
   readonly suspended: Set<string>;
+  readonly policies: Map<string, ScalingPolicy>;
   warmPool: Readonly<WarmPoolConfig> | undefined;
   readonly instances: Map<string, Instance>;
   /** The last change of desired capacity, in AWS's words: the first sentence of later Causes. */
@@ -126,6 +128,7 @@ export function buildGroup(config: GroupConfig, options: { region: string; accou
     launchTemplate: config.launchTemplate === undefined ? undefined : Object.freeze({ ...config.launchTemplate }),
     deleting: false,
     suspended: new Set(),
+    policies: new Map(),
     warmPool: warmPool === undefined ? undefined : Object.freeze({ ...warmPool }),
     instances: new Map(),
     capacityCause: `At ${causeTime(now)} a user request created an AutoScalingGroup changing the desired capacity from 0 to ${desiredCapacity}.`,
@@ -158,6 +161,7 @@ export function snapshotGroup(group: Group): GroupSnapshot {
         }),
     ...(group.deleting ? { status: 'Delete in progress' } : {}),
     suspendedProcesses: Object.freeze([...group.suspended].sort()),
+    scalingPolicies: Object.freeze([...group.policies.values()]),
     instances: Object.freeze([...group.instances.values()].map(snapshotInstance)),
   });
 }

@@ -66,6 +66,15 @@ export interface GroupTag {
   propagateAtLaunch: boolean;
 }
 
+/** A simple scaling policy as PutScalingPolicy records it (the simulator has no alarms to run it). */
+export interface ScalingPolicy {
+  readonly name: string;
+  readonly arn: string;
+  readonly adjustmentType: string;
+  readonly scalingAdjustment: number;
+  readonly cooldown?: number;
+}
+
 /** Which launch template a group launches from (by id or name, and a version). */
 export interface LaunchTemplateRef {
   launchTemplateId?: string;
@@ -132,6 +141,7 @@ export interface GroupSnapshot {
   readonly launchTemplate?: Readonly<LaunchTemplateRef>;
   /** Where group notifications go (PutNotificationConfiguration), and which. */
   readonly notification?: { readonly topicArn: string; readonly types: readonly string[] };
+  readonly scalingPolicies: readonly ScalingPolicy[];
   /** SuspendProcesses' names; `Launch` and `Terminate` hold capacity changes. */
   readonly suspendedProcesses: readonly string[];
   /** `Delete in progress` after a forced DeleteAutoScalingGroup, until its instances are gone. */

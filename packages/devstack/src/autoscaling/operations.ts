@@ -270,6 +270,60 @@ export const OPERATIONS: ReadonlyMap<string, Operation> = new Map<string, Operat
     },
   ],
   [
+    'PutScalingPolicy',
+    (params, simulator) => {
+      const type = params.optional('PolicyType') ?? 'SimpleScaling';
+      if (type !== 'SimpleScaling')
+        throw validationError(`The simulator answers SimpleScaling policies only, not ${type}`);
+      const adjustmentType = params.required('AdjustmentType');
+      if (!['ChangeInCapacity', 'ExactCapacity', 'PercentChangeInCapacity'].includes(adjustmentType))
+        throw validationError(`Invalid AdjustmentType: ${adjustmentType}`);
+      const cooldown = params.optionalInteger('Cooldown');
+      const arn = simulator.putScalingPolicy(params.required('AutoScalingGroupName'), {
+        name: params.required('PolicyName'),
+        adjustmentType,
+        scalingAdjustment: params.integer('ScalingAdjustment'),
+        ...(cooldown === undefined ? {} : { cooldown }),
+      });
+      return { PolicyARN: arn, Alarms: [] };
+    },
+  ],
+  [
+    'DeletePolicy',
+    (params, simulator) => {
+      const group = params.required('AutoScalingGroupName');
+      simulator.deletePolicy(group, params.required('PolicyName'));
+      return undefined;
+    },
+  ],
+  [
+    'DescribePolicies',
+    (params, simulator) => {
+      const name = params.optional('AutoScalingGroupName');
+      const names = params.list('PolicyNames');
+      return {
+        ScalingPolicies: simulator
+          .describe()
+          .groups.filter((g) => name === undefined || g.name === name)
+          .flatMap((g) =>
+            g.scalingPolicies
+              .filter((p) => names.length === 0 || names.includes(p.name))
+              .map((p) => ({
+                AutoScalingGroupName: g.name,
+                PolicyName: p.name,
+                PolicyARN: p.arn,
+                PolicyType: 'SimpleScaling',
+                AdjustmentType: p.adjustmentType,
+                ScalingAdjustment: p.scalingAdjustment,
+                Cooldown: p.cooldown,
+                Alarms: [],
+                Enabled: true,
+              })),
+          ),
+      };
+    },
+  ],
+  [
     'SuspendProcesses',
     (params, simulator) => {
       simulator.suspendProcesses(params.required('AutoScalingGroupName'), params.list('ScalingProcesses'), true);

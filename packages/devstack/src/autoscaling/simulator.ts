@@ -26,6 +26,7 @@ import {
   type LaunchConfigurationSnapshot,
   type LaunchTemplateRef,
   type LifecycleTransition,
+  type ScalingPolicy,
   type InstanceSnapshot,
   type LifecycleActionResult,
   type LifecycleHookConfig,
@@ -362,6 +363,24 @@ export class AutoScalingSimulator extends EventEmitter<{ change: [AutoScalingSna
     const groups = tags.map((tag) => this.group(tag.groupName));
     tags.forEach((tag, i) => groups[i]?.tags.delete(tag.key));
     for (const group of new Set(groups)) this.changed(group);
+  }
+
+  /** PutScalingPolicy (simple scaling): recorded and described; nothing here raises alarms to run it. */
+  putScalingPolicy(groupName: string, policy: Omit<ScalingPolicy, 'arn'>): string {
+    const group = this.group(groupName);
+    const arn =
+      group.policies.get(policy.name)?.arn ??
+      `arn:aws:autoscaling:${this.options.region}:${this.options.accountId}:scalingPolicy:${randomUUID()}:autoScalingGroupName/${groupName}:policyName/${policy.name}`;
+    group.policies.set(policy.name, Object.freeze({ ...policy, arn }));
+    this.changed(group);
+    return arn;
+  }
+
+  deletePolicy(groupName: string, policyName: string): void {
+    const group = this.group(groupName);
+    if (!group.policies.delete(policyName))
+      throw validationError(`The scaling policy ${policyName} does not exist for group ${groupName}`);
+    this.changed(group);
   }
 
   /** SuspendProcesses / ResumeProcesses: no names means every process, as on AWS. */

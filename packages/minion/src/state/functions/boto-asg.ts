@@ -12,6 +12,9 @@ import {
   DescribeNotificationConfigurationsCommand,
   PutLifecycleHookCommand,
   PutNotificationConfigurationCommand,
+  PutScalingPolicyCommand,
+  DeletePolicyCommand,
+  DescribePoliciesCommand,
   ResumeProcessesCommand,
   SuspendProcessesCommand,
   UpdateAutoScalingGroupCommand,
@@ -77,6 +80,14 @@ const Hook = z.strictObject({
 });
 type HookArgs = z.output<typeof Hook>;
 
+const Policy = z.strictObject({
+  name: z.string().min(1).max(255),
+  adjustment_type: z.enum(['ChangeInCapacity', 'ExactCapacity', 'PercentChangeInCapacity']),
+  scaling_adjustment: z.int(),
+  cooldown: z.int().min(0).optional(),
+});
+type PolicyArgs = z.output<typeof Policy>;
+
 const Present = z
   .strictObject({
     name: z.string().min(1),
@@ -88,6 +99,8 @@ const Present = z
     desired_capacity: Size.optional(),
     tags: z.array(Tag).max(50).optional(),
     lifecycle_hooks: z.array(Hook).max(50).optional(),
+    /** Salt's simple scaling policies; the group gets exactly these. */
+    scaling_policies: z.array(Policy).max(50).optional(),
     /** Salt's: the processes to keep suspended; others are resumed. */
     suspended_processes: z.array(z.string().min(1)).max(20).optional(),
     notification_arn: z.string().min(1).optional(),
@@ -117,9 +130,10 @@ const Absent = z.strictObject({ name: z.string().min(1), force: z.boolean().defa
  * Phoenix's `lifecycle_hooks`. Launch configurations cannot change on AWS: one that differs from
  * `launch_config` fails the state (give a new `launch_config_name`). AWS calls:
  * DescribeAutoScalingGroups, DescribeLaunchConfigurations, DescribeLifecycleHooks,
- * DescribeNotificationConfigurations (describe); CreateLaunchConfiguration,
+ * DescribeNotificationConfigurations, DescribePolicies (describe); CreateLaunchConfiguration,
  * CreateAutoScalingGroup, UpdateAutoScalingGroup, CreateOrUpdateTags, DeleteTags,
- * PutLifecycleHook, DeleteLifecycleHook, SuspendProcesses, ResumeProcesses,
+ * PutLifecycleHook, DeleteLifecycleHook, PutScalingPolicy, DeletePolicy,
+ * SuspendProcesses, ResumeProcesses,
  * PutNotificationConfiguration, DeleteAutoScalingGroup.
  */
 export function botoAsgStates(env: AwsStateEnvironment): StateModule {
@@ -247,6 +261,17 @@ async function present(
           }),
         ),
     });
+    if (args.scaling_policies !== undefined && args.scaling_policies.length > 0) {
+      const policies = args.scaling_policies;
+      steps.push({
+        key: 'scaling_policies',
+        old: {},
+        new: Object.fromEntries(policies.map((p) => [p.name, policyView(p)])),
+        apply: async () => {
+          for (const policy of policies) await asg.send(new PutScalingPolicyCommand(policyInput(args.name, policy)));
+        },
+      });
+    }
     if (args.suspended_processes !== undefined && args.suspended_processes.length > 0) {
       const processes = [...new Set(args.suspended_processes)].sort();
       steps.push({
@@ -351,6 +376,7 @@ async function present(
       }),
     );
   }
+  if (args.scaling_policies !== undefined) steps.push(...(await policySteps(asg, args.name, args.scaling_policies)));
   if (args.suspended_processes !== undefined) {
     const now = (group.SuspendedProcesses ?? []).map((p) => p.ProcessName ?? '').sort();
     const wanted = [...new Set(args.suspended_processes)].sort();
@@ -378,6 +404,46 @@ async function present(
       steps.push(notificationStep(asg, args, current, topics[0]));
   }
   return converge(steps, { what, test, secrets });
+}
+
+function policyView(policy: {
+  adjustment_type?: string | undefined;
+  scaling_adjustment?: number | undefined;
+  cooldown?: number | undefined;
+}) {
+  return {
+    adjustment_type: policy.adjustment_type,
+    scaling_adjustment: policy.scaling_adjustment,
+    ...(policy.cooldown === undefined ? {} : { cooldown: policy.cooldown }),
+  };
+}
+
+function policyInput(group: string, policy: PolicyArgs) {
+  return {
+    AutoScalingGroupName: group,
+    PolicyName: policy.name,
+    PolicyType: 'SimpleScaling',
+    AdjustmentType: policy.adjustment_type,
+    ScalingAdjustment: policy.scaling_adjustment,
+    ...(policy.cooldown === undefined ? {} : { Cooldown: policy.cooldown }),
+  };
+}
+
+async function policySteps(asg: AutoScalingClient, group: string, policies: readonly PolicyArgs[]): Promise<Step[]> {
+  const listed = (await asg.send(new DescribePoliciesCommand({ AutoScalingGroupName: group }))).ScalingPolicies ?? [];
+  const now = Object.fromEntries(
+    listed.map((p) => [
+      p.PolicyName ?? '',
+      policyView({ adjustment_type: p.AdjustmentType, scaling_adjustment: p.ScalingAdjustment, cooldown: p.Cooldown }),
+    ]),
+  );
+  const wanted = Object.fromEntries(policies.map((p) => [p.name, policyView(p)]));
+  const put = policies.filter((p) => JSON.stringify(now[p.name]) !== JSON.stringify(wanted[p.name]));
+  const gone = Object.keys(now).filter((name) => !(name in wanted));
+  return stepIf('scaling_policies', now, wanted, async () => {
+    for (const policy of put) await asg.send(new PutScalingPolicyCommand(policyInput(group, policy)));
+    for (const name of gone) await asg.send(new DeletePolicyCommand({ AutoScalingGroupName: group, PolicyName: name }));
+  });
 }
 
 function notificationStep(
