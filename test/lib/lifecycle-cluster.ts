@@ -38,6 +38,8 @@ export interface LifecycleCluster {
   sqs: SQSClient;
   autoscaling: AutoScalingClient;
   groups: { masters: string; minions: string };
+  /** The master's file roots (`base`): tests may add SLS files (orchestrations) here. */
+  fileRoot: string;
   /** What new instances boot: a real phoenix-minion (default) or nothing at all. */
   boot: 'minion' | 'nothing';
   /** The identity documents the simulator signed, by instance id. */
@@ -144,6 +146,7 @@ export function useLifecycleCluster(
       sqs,
       autoscaling,
       groups,
+      fileRoot: join(srv, 'salt'),
       get boot() {
         return state.boot;
       },

@@ -2,6 +2,7 @@ import { z } from 'zod';
 import { AwsSettingsSchema, CurveKeySchema, loadConfig } from '@phoenix/protocol';
 import { MasterAddressSchema } from './connection/master-address.js';
 import { foldSaltKeys } from './salt-config.js';
+import { AwsProfileSchema } from './state/functions/aws-profile.js';
 import { STATE_OUTPUT_MODES } from '@phoenix/state/highstate-output';
 
 export const MinionConfigSchema = z.strictObject({
@@ -92,6 +93,11 @@ export const MinionConfigSchema = z.strictObject({
   grains: z.record(z.string().min(1), z.json()).default({}),
   /** Where the masters table is read (the master-list manager's fallback); unset means pushes only. */
   aws: AwsSettingsSchema.optional(),
+  /**
+   * Named AWS profiles for the boto_* states (`profile: NAME`), as Salt reads them from the minion
+   * config: `region`, `keyid`, `key`, and Phoenix's `endpoint`/`endpoints`. Pillar may name more.
+   */
+  awsProfiles: z.record(z.string().min(1), AwsProfileSchema).default({}),
   /** DynamoDB table name prefix: the masters table is `<prefix>-masters`. */
   tablePrefix: z
     .string()

@@ -3,7 +3,14 @@ import { DevstackErrors } from '../errors.js';
 
 /** The error codes AWS Auto Scaling answers with (the `<Code>` of an `ErrorResponse`). */
 export type AwsErrorCode =
-  'ValidationError' | 'InvalidAction' | 'MissingAction' | 'RequestEntityTooLarge' | 'InternalFailure';
+  | 'ValidationError'
+  | 'AlreadyExists'
+  | 'ResourceInUse'
+  | 'LimitExceeded'
+  | 'InvalidAction'
+  | 'MissingAction'
+  | 'RequestEntityTooLarge'
+  | 'InternalFailure';
 
 /**
  * A request AWS would refuse. The state machine throws it before changing anything, and the

@@ -11,6 +11,9 @@ import {
   TERMINATING,
   type GroupConfig,
   type GroupSnapshot,
+  type GroupTag,
+  type LaunchTemplateRef,
+  type ScalingPolicy,
   type InstanceSnapshot,
   type LifecycleHookConfig,
   type LifecyclePlace,
@@ -23,16 +26,26 @@ import { DevstackErrors } from '../errors.js';
 export interface Group {
   readonly name: string;
   readonly arn: string;
-  readonly minSize: number;
-  readonly maxSize: number;
+  minSize: number;
+  maxSize: number;
   desired: number;
   readonly createdTime: Date;
   readonly availabilityZone: string;
   readonly instanceType: string;
   readonly subnetId: string;
-  readonly topicArn: string | undefined;
-  readonly hooks: ReadonlyMap<LifecycleTransition, LifecycleHookConfig>;
-  readonly warmPool: Readonly<WarmPoolConfig> | undefined;
+  topicArn: string | undefined;
+  /** The notification types of PutNotificationConfiguration; all of them for a configured topic. */
+  notificationTypes: readonly string[] | undefined;
+  readonly hooks: Map<LifecycleTransition, LifecycleHookConfig>;
+  readonly tags: Map<string, GroupTag>;
+  launchConfigurationName: string | undefined;
+  launchTemplate: Readonly<LaunchTemplateRef> | undefined;
+  /** A forced DeleteAutoScalingGroup: the group goes once its instances have. */
+  deleting: boolean;
+  /** SuspendProcesses: with `Launch` or `Terminate` suspended, capacity changes wait. */
+  readonly suspended: Set<string>;
+  readonly policies: Map<string, ScalingPolicy>;
+  warmPool: Readonly<WarmPoolConfig> | undefined;
   readonly instances: Map<string, Instance>;
   /** The last change of desired capacity, in AWS's words: the first sentence of later Causes. */
   capacityCause: string;
@@ -108,7 +121,14 @@ export function buildGroup(config: GroupConfig, options: { region: string; accou
     instanceType: config.instanceType ?? 't3.micro',
     subnetId: `subnet-${hex(17)}`,
     topicArn: config.topicArn,
+    notificationTypes: undefined,
     hooks,
+    tags: new Map((config.tags ?? []).map((tag) => [tag.key, Object.freeze({ ...tag })])),
+    launchConfigurationName: config.launchConfigurationName,
+    launchTemplate: config.launchTemplate === undefined ? undefined : Object.freeze({ ...config.launchTemplate }),
+    deleting: false,
+    suspended: new Set(),
+    policies: new Map(),
     warmPool: warmPool === undefined ? undefined : Object.freeze({ ...warmPool }),
     instances: new Map(),
     capacityCause: `At ${causeTime(now)} a user request created an AutoScalingGroup changing the desired capacity from 0 to ${desiredCapacity}.`,
@@ -128,6 +148,20 @@ export function snapshotGroup(group: Group): GroupSnapshot {
     instanceType: group.instanceType,
     hooks: Object.freeze([...group.hooks.values()]),
     ...(group.warmPool === undefined ? {} : { warmPool: group.warmPool }),
+    tags: Object.freeze([...group.tags.values()].sort((a, b) => a.key.localeCompare(b.key))),
+    ...(group.launchConfigurationName === undefined ? {} : { launchConfigurationName: group.launchConfigurationName }),
+    ...(group.launchTemplate === undefined ? {} : { launchTemplate: group.launchTemplate }),
+    ...(group.topicArn === undefined
+      ? {}
+      : {
+          notification: Object.freeze({
+            topicArn: group.topicArn,
+            types: Object.freeze([...(group.notificationTypes ?? [])]),
+          }),
+        }),
+    ...(group.deleting ? { status: 'Delete in progress' } : {}),
+    suspendedProcesses: Object.freeze([...group.suspended].sort()),
+    scalingPolicies: Object.freeze([...group.policies.values()]),
     instances: Object.freeze([...group.instances.values()].map(snapshotInstance)),
   });
 }

@@ -44,6 +44,9 @@ export interface LifecycleHookConfig {
    * NotificationTargetARN). Default true; without one, only an EventBridge rule hears of it.
    */
   notifyQueue?: boolean;
+  /** As PutLifecycleHook named them (the simulator's lifecycle queue stands for any target). */
+  notificationTargetArn?: string;
+  roleArn?: string;
 }
 
 /** A warm pool: instances launched and prepared ahead, kept stopped (or running) until the group needs them. */
@@ -54,6 +57,42 @@ export interface WarmPoolConfig {
   poolState?: 'Stopped' | 'Running';
   /** Scale-in returns instances to the pool instead of terminating them (AWS's InstanceReusePolicy). */
   reuseOnScaleIn?: boolean;
+}
+
+/** A group's tag; `propagateAtLaunch` tags would be put on the instances it launches. */
+export interface GroupTag {
+  key: string;
+  value: string;
+  propagateAtLaunch: boolean;
+}
+
+/** A simple scaling policy as PutScalingPolicy records it (the simulator has no alarms to run it). */
+export interface ScalingPolicy {
+  readonly name: string;
+  readonly arn: string;
+  readonly adjustmentType: string;
+  readonly scalingAdjustment: number;
+  readonly cooldown?: number;
+}
+
+/** Which launch template a group launches from (by id or name, and a version). */
+export interface LaunchTemplateRef {
+  launchTemplateId?: string;
+  launchTemplateName?: string;
+  version?: string;
+}
+
+/** A launch configuration as CreateLaunchConfiguration records it. */
+export interface LaunchConfigurationSnapshot {
+  readonly name: string;
+  readonly arn: string;
+  readonly imageId: string;
+  readonly instanceType: string;
+  readonly createdTime: string;
+  readonly keyName?: string;
+  readonly securityGroups: readonly string[];
+  readonly userData?: string;
+  readonly iamInstanceProfile?: string;
 }
 
 export interface GroupConfig {
@@ -69,6 +108,9 @@ export interface GroupConfig {
   availabilityZone?: string;
   instanceType?: string;
   warmPool?: WarmPoolConfig;
+  tags?: readonly GroupTag[];
+  launchConfigurationName?: string;
+  launchTemplate?: LaunchTemplateRef;
 }
 
 export interface InstanceSnapshot {
@@ -94,10 +136,21 @@ export interface GroupSnapshot {
   readonly instanceType: string;
   readonly hooks: readonly Readonly<LifecycleHookConfig>[];
   readonly warmPool?: Readonly<WarmPoolConfig>;
+  readonly tags: readonly Readonly<GroupTag>[];
+  readonly launchConfigurationName?: string;
+  readonly launchTemplate?: Readonly<LaunchTemplateRef>;
+  /** Where group notifications go (PutNotificationConfiguration), and which. */
+  readonly notification?: { readonly topicArn: string; readonly types: readonly string[] };
+  readonly scalingPolicies: readonly ScalingPolicy[];
+  /** SuspendProcesses' names; `Launch` and `Terminate` hold capacity changes. */
+  readonly suspendedProcesses: readonly string[];
+  /** `Delete in progress` after a forced DeleteAutoScalingGroup, until its instances are gone. */
+  readonly status?: string;
   /** Oldest first, Terminated and warm-pool ones included (AWS's Describe calls leave those out). */
   readonly instances: readonly InstanceSnapshot[];
 }
 
 export interface AutoScalingSnapshot {
   readonly groups: readonly GroupSnapshot[];
+  readonly launchConfigurations: readonly LaunchConfigurationSnapshot[];
 }

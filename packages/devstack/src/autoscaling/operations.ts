@@ -5,11 +5,69 @@
  */
 import { validationError } from './errors.js';
 import type { Activity } from './messages.js';
-import type { GroupSnapshot, InstanceSnapshot } from './model.js';
+import { AutoScalingRequestError } from './errors.js';
+import {
+  LAUNCHING,
+  TERMINATING,
+  type GroupSnapshot,
+  type GroupTag,
+  type InstanceSnapshot,
+  type LaunchTemplateRef,
+  type LifecycleHookConfig,
+} from './model.js';
 import type { QueryParams, XmlValue } from './query-protocol.js';
 import type { AutoScalingSimulator } from './simulator.js';
 
 type Result = Record<string, XmlValue> | undefined;
+
+function launchTemplate(params: QueryParams): LaunchTemplateRef | undefined {
+  const template = params.structure('LaunchTemplate');
+  const id = template.optional('LaunchTemplateId');
+  const name = template.optional('LaunchTemplateName');
+  if (id === undefined && name === undefined) return undefined;
+  const version = template.optional('Version');
+  return {
+    ...(id === undefined ? {} : { launchTemplateId: id }),
+    ...(name === undefined ? {} : { launchTemplateName: name }),
+    ...(version === undefined ? {} : { version }),
+  };
+}
+
+function groupTags(params: QueryParams, groupName?: string): (GroupTag & { groupName: string })[] {
+  return params.structures('Tags').map((tag) => ({
+    groupName: groupName ?? tag.required('ResourceId'),
+    key: tag.required('Key'),
+    value: tag.optional('Value') ?? '',
+    propagateAtLaunch: tag.optional('PropagateAtLaunch') === undefined ? false : tag.boolean('PropagateAtLaunch'),
+  }));
+}
+
+/** A hook as PutLifecycleHook or a LifecycleHookSpecification gives it, with AWS's defaults and ranges. */
+function lifecycleHook(params: QueryParams): LifecycleHookConfig {
+  const name = params.required('LifecycleHookName');
+  const transition = params.required('LifecycleTransition');
+  if (transition !== LAUNCHING && transition !== TERMINATING)
+    throw validationError(`Invalid value for LifecycleTransition: ${transition}`);
+  const timeout = params.optionalInteger('HeartbeatTimeout') ?? 3600;
+  if (timeout < 30 || timeout > 7200) throw validationError('Heartbeat timeout must be between 30 and 7200 seconds.');
+  const result = params.optional('DefaultResult') ?? 'ABANDON';
+  if (result !== 'CONTINUE' && result !== 'ABANDON')
+    throw validationError(`Invalid value for DefaultResult: ${result}`);
+  const metadata = params.optional('NotificationMetadata');
+  const target = params.optional('NotificationTargetARN');
+  const role = params.optional('RoleARN');
+  return {
+    ...(target === undefined ? {} : { notificationTargetArn: target }),
+    ...(role === undefined ? {} : { roleArn: role }),
+    name,
+    transition,
+    heartbeatTimeoutSeconds: timeout,
+    defaultResult: result,
+    ...(metadata === undefined ? {} : { notificationMetadata: metadata }),
+    // The simulator's one lifecycle queue stands for whatever target is named.
+    notifyQueue: target !== undefined,
+  };
+}
 export type Operation = (params: QueryParams, simulator: AutoScalingSimulator) => Result;
 
 /** A Map, not an object: an Action such as `constructor` or `__proto__` must find nothing. */
@@ -55,6 +113,266 @@ export const OPERATIONS: ReadonlyMap<string, Operation> = new Map<string, Operat
       const instanceId = params.required('InstanceId');
       const decrement = params.boolean('ShouldDecrementDesiredCapacity');
       return { Activity: activityXml(simulator.terminateInstance(instanceId, decrement)) };
+    },
+  ],
+  [
+    'CreateLaunchConfiguration',
+    (params, simulator) => {
+      const keyName = params.optional('KeyName');
+      const userData = params.optional('UserData');
+      const profile = params.optional('IamInstanceProfile');
+      simulator.createLaunchConfiguration({
+        name: params.required('LaunchConfigurationName'),
+        imageId: params.required('ImageId'),
+        instanceType: params.required('InstanceType'),
+        securityGroups: params.list('SecurityGroups'),
+        ...(keyName === undefined ? {} : { keyName }),
+        ...(userData === undefined ? {} : { userData }),
+        ...(profile === undefined ? {} : { iamInstanceProfile: profile }),
+      });
+      return undefined;
+    },
+  ],
+  [
+    'DescribeLaunchConfigurations',
+    (params, simulator) => {
+      const names = params.list('LaunchConfigurationNames');
+      return {
+        LaunchConfigurations: simulator
+          .describe()
+          .launchConfigurations.filter((config) => names.length === 0 || names.includes(config.name))
+          .map((config) => ({
+            LaunchConfigurationName: config.name,
+            LaunchConfigurationARN: config.arn,
+            ImageId: config.imageId,
+            InstanceType: config.instanceType,
+            KeyName: config.keyName,
+            SecurityGroups: [...config.securityGroups],
+            UserData: config.userData,
+            IamInstanceProfile: config.iamInstanceProfile,
+            CreatedTime: config.createdTime,
+            ClassicLinkVPCSecurityGroups: [],
+            BlockDeviceMappings: [],
+          })),
+      };
+    },
+  ],
+  [
+    'DeleteLaunchConfiguration',
+    (params, simulator) => {
+      simulator.deleteLaunchConfiguration(params.required('LaunchConfigurationName'));
+      return undefined;
+    },
+  ],
+  [
+    'CreateAutoScalingGroup',
+    (params, simulator) => {
+      const name = params.required('AutoScalingGroupName');
+      const minSize = params.integer('MinSize');
+      const template = launchTemplate(params);
+      const config = params.optional('LaunchConfigurationName');
+      const hooks = params.structures('LifecycleHookSpecificationList').map(lifecycleHook);
+      const transitions = hooks.map((hook) => hook.transition);
+      if (new Set(transitions).size !== transitions.length)
+        throw new AutoScalingRequestError('LimitExceeded', 'The simulator holds one lifecycle hook per transition');
+      simulator.createGroup({
+        name,
+        minSize,
+        maxSize: params.integer('MaxSize'),
+        desiredCapacity: params.optionalInteger('DesiredCapacity') ?? minSize,
+        tags: groupTags(params, name).map(({ groupName: _group, ...tag }) => tag),
+        hooks,
+        ...(config === undefined ? {} : { launchConfigurationName: config }),
+        ...(template === undefined ? {} : { launchTemplate: template }),
+      });
+      return undefined;
+    },
+  ],
+  [
+    'UpdateAutoScalingGroup',
+    (params, simulator) => {
+      const template = launchTemplate(params);
+      const config = params.optional('LaunchConfigurationName');
+      const minSize = params.optionalInteger('MinSize');
+      const maxSize = params.optionalInteger('MaxSize');
+      const desired = params.optionalInteger('DesiredCapacity');
+      simulator.updateGroup(params.required('AutoScalingGroupName'), {
+        ...(minSize === undefined ? {} : { minSize }),
+        ...(maxSize === undefined ? {} : { maxSize }),
+        ...(desired === undefined ? {} : { desiredCapacity: desired }),
+        ...(config === undefined ? {} : { launchConfigurationName: config }),
+        ...(template === undefined ? {} : { launchTemplate: template }),
+      });
+      return undefined;
+    },
+  ],
+  [
+    'DeleteAutoScalingGroup',
+    (params, simulator) => {
+      const force = params.optional('ForceDelete') === undefined ? false : params.boolean('ForceDelete');
+      simulator.deleteGroup(params.required('AutoScalingGroupName'), force);
+      return undefined;
+    },
+  ],
+  [
+    'CreateOrUpdateTags',
+    (params, simulator) => {
+      simulator.setTags(groupTags(params));
+      return undefined;
+    },
+  ],
+  [
+    'DeleteTags',
+    (params, simulator) => {
+      simulator.deleteTags(
+        params.structures('Tags').map((tag) => ({ groupName: tag.required('ResourceId'), key: tag.required('Key') })),
+      );
+      return undefined;
+    },
+  ],
+  [
+    'PutLifecycleHook',
+    (params, simulator) => {
+      simulator.putLifecycleHook(params.required('AutoScalingGroupName'), lifecycleHook(params));
+      return {};
+    },
+  ],
+  [
+    'DeleteLifecycleHook',
+    (params, simulator) => {
+      simulator.deleteLifecycleHook(params.required('AutoScalingGroupName'), params.required('LifecycleHookName'));
+      return {};
+    },
+  ],
+  [
+    'DescribeLifecycleHooks',
+    (params, simulator) => {
+      const name = params.required('AutoScalingGroupName');
+      const names = params.list('LifecycleHookNames');
+      const group = simulator.describe().groups.find((candidate) => candidate.name === name);
+      if (group === undefined)
+        throw validationError(`AutoScalingGroup name not found - AutoScalingGroup ${name} not found`);
+      return {
+        LifecycleHooks: group.hooks
+          .filter((hook) => names.length === 0 || names.includes(hook.name))
+          .map((hook) => ({
+            LifecycleHookName: hook.name,
+            AutoScalingGroupName: name,
+            LifecycleTransition: hook.transition,
+            NotificationMetadata: hook.notificationMetadata,
+            NotificationTargetARN: hook.notificationTargetArn,
+            RoleARN: hook.roleArn,
+            HeartbeatTimeout: hook.heartbeatTimeoutSeconds,
+            GlobalTimeout: Math.min(hook.heartbeatTimeoutSeconds * 100, 172_800),
+            DefaultResult: hook.defaultResult,
+          })),
+      };
+    },
+  ],
+  [
+    'PutScalingPolicy',
+    (params, simulator) => {
+      const type = params.optional('PolicyType') ?? 'SimpleScaling';
+      if (type !== 'SimpleScaling')
+        throw validationError(`The simulator answers SimpleScaling policies only, not ${type}`);
+      const adjustmentType = params.required('AdjustmentType');
+      if (!['ChangeInCapacity', 'ExactCapacity', 'PercentChangeInCapacity'].includes(adjustmentType))
+        throw validationError(`Invalid AdjustmentType: ${adjustmentType}`);
+      const cooldown = params.optionalInteger('Cooldown');
+      const arn = simulator.putScalingPolicy(params.required('AutoScalingGroupName'), {
+        name: params.required('PolicyName'),
+        adjustmentType,
+        scalingAdjustment: params.integer('ScalingAdjustment'),
+        ...(cooldown === undefined ? {} : { cooldown }),
+      });
+      return { PolicyARN: arn, Alarms: [] };
+    },
+  ],
+  [
+    'DeletePolicy',
+    (params, simulator) => {
+      const group = params.required('AutoScalingGroupName');
+      simulator.deletePolicy(group, params.required('PolicyName'));
+      return undefined;
+    },
+  ],
+  [
+    'DescribePolicies',
+    (params, simulator) => {
+      const name = params.optional('AutoScalingGroupName');
+      const names = params.list('PolicyNames');
+      return {
+        ScalingPolicies: simulator
+          .describe()
+          .groups.filter((g) => name === undefined || g.name === name)
+          .flatMap((g) =>
+            g.scalingPolicies
+              .filter((p) => names.length === 0 || names.includes(p.name))
+              .map((p) => ({
+                AutoScalingGroupName: g.name,
+                PolicyName: p.name,
+                PolicyARN: p.arn,
+                PolicyType: 'SimpleScaling',
+                AdjustmentType: p.adjustmentType,
+                ScalingAdjustment: p.scalingAdjustment,
+                Cooldown: p.cooldown,
+                Alarms: [],
+                Enabled: true,
+              })),
+          ),
+      };
+    },
+  ],
+  [
+    'SuspendProcesses',
+    (params, simulator) => {
+      simulator.suspendProcesses(params.required('AutoScalingGroupName'), params.list('ScalingProcesses'), true);
+      return undefined;
+    },
+  ],
+  [
+    'ResumeProcesses',
+    (params, simulator) => {
+      simulator.suspendProcesses(params.required('AutoScalingGroupName'), params.list('ScalingProcesses'), false);
+      return undefined;
+    },
+  ],
+  [
+    'PutNotificationConfiguration',
+    (params, simulator) => {
+      simulator.putNotificationConfiguration(
+        params.required('AutoScalingGroupName'),
+        params.required('TopicARN'),
+        params.list('NotificationTypes'),
+      );
+      return undefined;
+    },
+  ],
+  [
+    'DeleteNotificationConfiguration',
+    (params, simulator) => {
+      simulator.deleteNotificationConfiguration(params.required('AutoScalingGroupName'), params.required('TopicARN'));
+      return undefined;
+    },
+  ],
+  [
+    'DescribeNotificationConfigurations',
+    (params, simulator) => {
+      const names = params.list('AutoScalingGroupNames');
+      return {
+        NotificationConfigurations: simulator
+          .describe()
+          .groups.filter((group) => names.length === 0 || names.includes(group.name))
+          .flatMap((group) =>
+            group.notification === undefined
+              ? []
+              : group.notification.types.map((type) => ({
+                  AutoScalingGroupName: group.name,
+                  TopicARN: group.notification?.topicArn,
+                  NotificationType: type,
+                })),
+          ),
+      };
     },
   ],
   [
@@ -151,9 +469,28 @@ function groupXml(group: GroupSnapshot): XmlValue {
       ProtectedFromScaleIn: false,
     })),
     CreatedTime: group.createdTime,
-    SuspendedProcesses: [],
+    SuspendedProcesses: group.suspendedProcesses.map((name) => ({
+      ProcessName: name,
+      SuspensionReason: 'User suspended',
+    })),
     EnabledMetrics: [],
-    Tags: [],
+    Tags: group.tags.map((tag) => ({
+      ResourceId: group.name,
+      ResourceType: 'auto-scaling-group',
+      Key: tag.key,
+      Value: tag.value,
+      PropagateAtLaunch: tag.propagateAtLaunch,
+    })),
+    LaunchConfigurationName: group.launchConfigurationName,
+    LaunchTemplate:
+      group.launchTemplate === undefined
+        ? undefined
+        : {
+            LaunchTemplateId: group.launchTemplate.launchTemplateId,
+            LaunchTemplateName: group.launchTemplate.launchTemplateName,
+            Version: group.launchTemplate.version,
+          },
+    Status: group.status,
     TerminationPolicies: ['Default'],
     NewInstancesProtectedFromScaleIn: false,
     CapacityRebalance: false,

@@ -47,6 +47,39 @@ export class QueryParams {
     return value === 'true';
   }
 
+  /** A list of structures, `Name.member.N.Field`: one QueryParams of its fields per N, in index order. */
+  structures(name: string): QueryParams[] {
+    const prefix = `${name}.member.`;
+    const byIndex = new Map<number, Map<string, string>>();
+    for (const [key, value] of this.values) {
+      if (!key.startsWith(prefix)) continue;
+      const match = /^(\d{1,4})\.(.+)$/.exec(key.slice(prefix.length));
+      if (match === null) continue;
+      const index = Number(match[1]);
+      const fields = byIndex.get(index) ?? new Map<string, string>();
+      fields.set(match[2] as string, value);
+      byIndex.set(index, fields);
+    }
+    return [...byIndex.entries()].sort(([a], [b]) => a - b).map(([, fields]) => new QueryParams(fields));
+  }
+
+  /** An optional integer. */
+  optionalInteger(name: string): number | undefined {
+    return this.optional(name) === undefined ? undefined : this.integer(name);
+  }
+
+  /** A structure's fields, `Name.Field`, as their own parameters (empty when absent). */
+  structure(name: string): QueryParams {
+    const prefix = `${name}.`;
+    return new QueryParams(
+      new Map(
+        [...this.values]
+          .filter(([key]) => key.startsWith(prefix))
+          .map(([key, value]) => [key.slice(prefix.length), value]),
+      ),
+    );
+  }
+
   /** A list parameter: `Name.member.1`, `Name.member.2`, … in index order. */
   list(name: string): string[] {
     const prefix = `${name}.member.`;

@@ -4,7 +4,7 @@ import { SendMessageCommand, type SQSClient } from '@aws-sdk/client-sqs';
 import { PublishCommand, type SNSClient } from '@aws-sdk/client-sns';
 import type { Logger } from 'pino';
 import { PhoenixError, systemClock, type Clock } from '@phoenix/protocol';
-import { validationError } from './errors.js';
+import { AutoScalingRequestError, validationError } from './errors.js';
 import type { IdentityDocumentSigner } from './identity-signer.js';
 import type { InstanceLauncher } from './launcher.js';
 import { buildGroup, configError, hex, snapshotGroup, snapshotInstance, type Group, type Instance } from './groups.js';
@@ -22,6 +22,11 @@ import {
   TERMINATING,
   type AutoScalingSnapshot,
   type GroupConfig,
+  type GroupTag,
+  type LaunchConfigurationSnapshot,
+  type LaunchTemplateRef,
+  type LifecycleTransition,
+  type ScalingPolicy,
   type InstanceSnapshot,
   type LifecycleActionResult,
   type LifecycleHookConfig,
@@ -58,6 +63,19 @@ export interface LifecycleActionTarget {
   token?: string;
   instanceId?: string;
 }
+
+/** AWS's scaling processes, the names SuspendProcesses takes. */
+const SCALING_PROCESSES: readonly string[] = [
+  'Launch',
+  'Terminate',
+  'AddToLoadBalancer',
+  'AlarmNotification',
+  'AZRebalance',
+  'HealthCheck',
+  'InstanceRefresh',
+  'ReplaceUnhealthy',
+  'ScheduledActions',
+];
 
 /** Instances that count towards desired capacity: all but those leaving. */
 const COUNTED: ReadonlySet<LifecycleState> = new Set(['Pending', 'Pending:Wait', 'Pending:Proceed', 'InService']);
@@ -96,6 +114,7 @@ const MAX_GLOBAL_TIMEOUT_SECONDS = 172_800;
  */
 export class AutoScalingSimulator extends EventEmitter<{ change: [AutoScalingSnapshot] }> {
   private readonly groups = new Map<string, Group>();
+  private readonly launchConfigurations = new Map<string, LaunchConfigurationSnapshot>();
   private readonly log: Logger;
   private readonly imageId = `ami-${hex(17)}`;
   private readonly launchRetryDelayMs: number;
@@ -125,7 +144,10 @@ export class AutoScalingSimulator extends EventEmitter<{ change: [AutoScalingSna
   }
 
   describe(): AutoScalingSnapshot {
-    return Object.freeze({ groups: Object.freeze([...this.groups.values()].map(snapshotGroup)) });
+    return Object.freeze({
+      groups: Object.freeze([...this.groups.values()].map(snapshotGroup)),
+      launchConfigurations: Object.freeze([...this.launchConfigurations.values()]),
+    });
   }
 
   instance(instanceId: string): InstanceSnapshot | undefined {
@@ -188,6 +210,224 @@ export class AutoScalingSimulator extends EventEmitter<{ change: [AutoScalingSna
     this.log.info({ group: group.name, from: group.desired, to: desired }, 'desired capacity set');
     group.desired = desired;
     this.changed(group);
+  }
+
+  /** CreateLaunchConfiguration: what the simulator's instances would launch from (it launches its own processes). */
+  createLaunchConfiguration(config: Omit<LaunchConfigurationSnapshot, 'arn' | 'createdTime'>): void {
+    if (this.launchConfigurations.has(config.name))
+      throw new AutoScalingRequestError(
+        'AlreadyExists',
+        `Launch Configuration by this name already exists - A launch configuration already exists with the name ${config.name}`,
+      );
+    const arn = `arn:aws:autoscaling:${this.options.region}:${this.options.accountId}:launchConfiguration:${randomUUID()}:launchConfigurationName/${config.name}`;
+    this.launchConfigurations.set(
+      config.name,
+      Object.freeze({
+        ...config,
+        arn,
+        createdTime: new Date().toISOString(),
+        securityGroups: Object.freeze([...config.securityGroups]),
+      }),
+    );
+    this.emitChange();
+  }
+
+  deleteLaunchConfiguration(name: string): void {
+    if (!this.launchConfigurations.has(name))
+      throw validationError(`Launch configuration name not found - Launch configuration ${name} not found`);
+    const user = [...this.groups.values()].find((group) => group.launchConfigurationName === name);
+    if (user !== undefined)
+      throw new AutoScalingRequestError(
+        'ResourceInUse',
+        `Cannot delete launch configuration ${name} because it is attached to AutoScalingGroup ${user.name}`,
+      );
+    this.launchConfigurations.delete(name);
+    this.emitChange();
+  }
+
+  /** CreateAutoScalingGroup: refused before anything changes when the name is taken or the sizes or launch source are wrong. */
+  createGroup(config: GroupConfig): void {
+    if (this.groups.has(config.name))
+      throw new AutoScalingRequestError(
+        'AlreadyExists',
+        `AutoScalingGroup by this name already exists - A group with the name ${config.name} already exists`,
+      );
+    this.checkLaunchSource(config.launchConfigurationName, config.launchTemplate);
+    if (!(config.minSize <= config.desiredCapacity && config.desiredCapacity <= config.maxSize))
+      throw validationError(
+        `Desired capacity:${config.desiredCapacity} must be between the specified min size:${config.minSize} and max size:${config.maxSize}`,
+      );
+    let group: Group;
+    try {
+      group = buildGroup(config, this.options, new Date());
+    } catch (err) {
+      throw validationError(err instanceof Error ? err.message : String(err));
+    }
+    this.groups.set(group.name, group);
+    this.log.info({ group: group.name, desired: group.desired }, 'group created');
+    this.changed(group);
+  }
+
+  /** UpdateAutoScalingGroup: sizes and launch source; a new desired capacity launches or terminates. */
+  updateGroup(
+    name: string,
+    update: {
+      minSize?: number;
+      maxSize?: number;
+      desiredCapacity?: number;
+      launchConfigurationName?: string;
+      launchTemplate?: LaunchTemplateRef;
+    },
+  ): void {
+    const group = this.group(name);
+    if (update.launchConfigurationName !== undefined || update.launchTemplate !== undefined)
+      this.checkLaunchSource(update.launchConfigurationName, update.launchTemplate);
+    const minSize = update.minSize ?? group.minSize;
+    const maxSize = update.maxSize ?? group.maxSize;
+    // AWS moves desired capacity into the new bounds when it is not given.
+    const desired = update.desiredCapacity ?? Math.min(Math.max(group.desired, minSize), maxSize);
+    if (!(minSize <= desired && desired <= maxSize))
+      throw validationError(
+        `Desired capacity:${desired} must be between the specified min size:${minSize} and max size:${maxSize}`,
+      );
+    if (desired !== group.desired) {
+      group.capacityCause = `At ${causeTime(new Date())} a user request update of AutoScalingGroup constraints to min: ${minSize}, max: ${maxSize}, desired: ${desired} changing the desired capacity from ${group.desired} to ${desired}.`;
+    }
+    group.minSize = minSize;
+    group.maxSize = maxSize;
+    group.desired = desired;
+    if (update.launchConfigurationName !== undefined) {
+      group.launchConfigurationName = update.launchConfigurationName;
+      group.launchTemplate = undefined;
+    }
+    if (update.launchTemplate !== undefined) {
+      group.launchTemplate = Object.freeze({ ...update.launchTemplate });
+      group.launchConfigurationName = undefined;
+    }
+    this.log.info({ group: name, minSize, maxSize, desired }, 'group updated');
+    this.changed(group);
+  }
+
+  /** DeleteAutoScalingGroup: with instances only when forced; then the group goes once they are terminated. */
+  deleteGroup(name: string, forceDelete: boolean): void {
+    const group = this.group(name);
+    const live = [...group.instances.values()].filter((instance) => !instance.state.endsWith('Terminated'));
+    if (live.length > 0 && !forceDelete)
+      throw new AutoScalingRequestError(
+        'ResourceInUse',
+        'You cannot delete an AutoScalingGroup while there are instances or pending Spot instance request(s) still in the group.',
+      );
+    group.deleting = true;
+    group.minSize = 0;
+    group.desired = 0;
+    group.warmPool = undefined;
+    this.log.info({ group: name, instances: live.length }, 'group deletion started');
+    this.changed(group);
+  }
+
+  /** PutLifecycleHook: adds or replaces a hook by name. The simulator holds one hook per transition. */
+  putLifecycleHook(groupName: string, hook: LifecycleHookConfig): void {
+    const group = this.group(groupName);
+    const same = [...group.hooks.entries()].find(([, existing]) => existing.name === hook.name);
+    const other = group.hooks.get(hook.transition);
+    if (other !== undefined && other.name !== hook.name)
+      throw new AutoScalingRequestError(
+        'LimitExceeded',
+        `The simulator holds one lifecycle hook per transition: ${groupName} already has ${other.name} for ${hook.transition}`,
+      );
+    if (same !== undefined) group.hooks.delete(same[0]);
+    group.hooks.set(hook.transition, Object.freeze({ ...hook }));
+    this.changed(group);
+  }
+
+  deleteLifecycleHook(groupName: string, hookName: string): void {
+    const group = this.group(groupName);
+    const found = [...group.hooks.entries()].find(([, hook]) => hook.name === hookName);
+    if (found === undefined)
+      throw validationError(`No Lifecycle Hook found with name ${hookName} for group ${groupName}`);
+    group.hooks.delete(found[0] as LifecycleTransition);
+    this.changed(group);
+  }
+
+  /** CreateOrUpdateTags: every tag's group must exist, or nothing changes. */
+  setTags(tags: readonly (GroupTag & { groupName: string })[]): void {
+    const groups = tags.map((tag) => this.group(tag.groupName));
+    tags.forEach((tag, i) => {
+      const { groupName: _group, ...rest } = tag;
+      groups[i]?.tags.set(tag.key, Object.freeze(rest));
+    });
+    for (const group of new Set(groups)) this.changed(group);
+  }
+
+  deleteTags(tags: readonly { groupName: string; key: string }[]): void {
+    const groups = tags.map((tag) => this.group(tag.groupName));
+    tags.forEach((tag, i) => groups[i]?.tags.delete(tag.key));
+    for (const group of new Set(groups)) this.changed(group);
+  }
+
+  /** PutScalingPolicy (simple scaling): recorded and described; nothing here raises alarms to run it. */
+  putScalingPolicy(groupName: string, policy: Omit<ScalingPolicy, 'arn'>): string {
+    const group = this.group(groupName);
+    const arn =
+      group.policies.get(policy.name)?.arn ??
+      `arn:aws:autoscaling:${this.options.region}:${this.options.accountId}:scalingPolicy:${randomUUID()}:autoScalingGroupName/${groupName}:policyName/${policy.name}`;
+    group.policies.set(policy.name, Object.freeze({ ...policy, arn }));
+    this.changed(group);
+    return arn;
+  }
+
+  deletePolicy(groupName: string, policyName: string): void {
+    const group = this.group(groupName);
+    if (!group.policies.delete(policyName))
+      throw validationError(`The scaling policy ${policyName} does not exist for group ${groupName}`);
+    this.changed(group);
+  }
+
+  /** SuspendProcesses / ResumeProcesses: no names means every process, as on AWS. */
+  suspendProcesses(groupName: string, processes: readonly string[], suspend: boolean): void {
+    const group = this.group(groupName);
+    const names = processes.length === 0 ? SCALING_PROCESSES : processes;
+    const unknown = names.find((name) => !SCALING_PROCESSES.includes(name));
+    if (unknown !== undefined) throw validationError(`Invalid scaling process name: ${unknown}`);
+    for (const name of names) {
+      if (suspend) group.suspended.add(name);
+      else group.suspended.delete(name);
+    }
+    this.changed(group);
+  }
+
+  /** PutNotificationConfiguration: group notifications go to this topic (the simulator keeps one topic a group). */
+  putNotificationConfiguration(groupName: string, topicArn: string, types: readonly string[]): void {
+    const group = this.group(groupName);
+    group.topicArn = topicArn;
+    group.notificationTypes = Object.freeze([...types]);
+    this.changed(group);
+  }
+
+  deleteNotificationConfiguration(groupName: string, topicArn: string): void {
+    const group = this.group(groupName);
+    if (group.topicArn !== topicArn) throw validationError(`No notification configuration found for topic ${topicArn}`);
+    group.topicArn = undefined;
+    group.notificationTypes = undefined;
+    this.changed(group);
+  }
+
+  private checkLaunchSource(
+    launchConfigurationName: string | undefined,
+    launchTemplate: LaunchTemplateRef | undefined,
+  ): void {
+    if ((launchConfigurationName === undefined) === (launchTemplate === undefined))
+      throw validationError(
+        'Valid requests must contain either LaunchTemplate, LaunchConfigurationName, InstanceId or MixedInstancesPolicy parameter.',
+      );
+    if (launchConfigurationName !== undefined && !this.launchConfigurations.has(launchConfigurationName))
+      throw validationError(
+        `Launch configuration name not found - Launch configuration ${launchConfigurationName} not found`,
+      );
+  }
+
+  private emitChange(): void {
+    if (this.listenerCount('change') > 0) this.emit('change', this.describe());
   }
 
   /** TerminateInstanceInAutoScalingGroup. Returns the termination activity. */
@@ -305,8 +545,16 @@ export class AutoScalingSimulator extends EventEmitter<{ change: [AutoScalingSna
   }
 
   private reconcile(group: Group): void {
+    if (group.deleting && [...group.instances.values()].every((instance) => instance.state.endsWith('Terminated'))) {
+      if (this.groups.get(group.name) === group) {
+        this.groups.delete(group.name);
+        this.log.info({ group: group.name }, 'group deleted');
+        this.emitChange();
+      }
+      return;
+    }
     const live = [...group.instances.values()].filter((instance) => COUNTED.has(instance.state));
-    if (live.length < group.desired && group.backoff === undefined) {
+    if (live.length < group.desired && group.backoff === undefined && !group.suspended.has('Launch')) {
       // The warm pool first, oldest instance first, as AWS does; then new instances.
       const ready = [...group.instances.values()]
         .filter((instance) => WARM_READY.has(instance.state))
@@ -316,7 +564,7 @@ export class AutoScalingSimulator extends EventEmitter<{ change: [AutoScalingSna
         if (warm === undefined) this.launch(group, count, 'AutoScalingGroup');
         else this.leavePool(warm, count);
       }
-    } else if (live.length > group.desired) {
+    } else if (live.length > group.desired && !group.suspended.has('Terminate')) {
       // Newest first (AWS's default policy weighs zones and launch templates, which the devstack
       // has not): the instance least settled goes, and the long-lived masters stay. Instances in a
       // passing state (Pending, Pending:Proceed) are left alone; their next change reconciles again.

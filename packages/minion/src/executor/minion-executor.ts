@@ -5,6 +5,7 @@ import { gatherCoreGrains, GrainStore } from '../grains/index.js';
 import { createHostModules, createModuleRegistry } from '../modules/index.js';
 import { createStateModules } from '../state/state-module.js';
 import type { StateModuleOptions } from '../state/state-module.js';
+import { builtinStateModules } from '../state/functions/registry.js';
 import { readKillswitch, reflectKillswitch } from '../state/run/killswitch.js';
 import { Executor } from './executor.js';
 
@@ -65,6 +66,7 @@ export async function createMinionExecutor(
         renderTimeoutMs: config.state.renderTimeoutMs,
         jinja: { trimBlocks: config.state.jinjaTrimBlocks, lstripBlocks: config.state.jinjaLstripBlocks },
         opts,
+        stateModules: builtinStateModules({ settings: config.aws, profiles: config.awsProfiles }),
       }),
     ]),
   });

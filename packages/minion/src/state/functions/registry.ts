@@ -2,6 +2,14 @@ import type { z } from 'zod';
 import { CompileErrors } from '@phoenix/state';
 import type { LowChunk, CallOutcome, StateCall } from '@phoenix/state';
 import { archiveStates } from './archive.js';
+import type { AwsStateEnvironment } from './aws-profile.js';
+import { botoAsgStates } from './boto-asg.js';
+import { botoCloudwatchAlarmStates } from './boto-cloudwatch-alarm.js';
+import { botoDynamodbStates } from './boto-dynamodb.js';
+import { botoIamRoleStates } from './boto-iam-role.js';
+import { botoSecgroupStates } from './boto-secgroup.js';
+import { botoSnsStates } from './boto-sns.js';
+import { botoSqsStates } from './boto-sqs.js';
 import { cmdStates } from './cmd.js';
 import { cronStates } from './cron.js';
 import { fileStates } from './file.js';
@@ -19,8 +27,8 @@ import type { StateModule, StateRuntime } from './types.js';
 import { testStates } from './test.js';
 import { groupStates, userStates } from './user.js';
 
-/** The state modules every minion has. */
-export function builtinStateModules(): StateModule[] {
+/** The state modules every minion has; the boto_* ones reach AWS as `aws` says (default: the SDK's chain). */
+export function builtinStateModules(aws: AwsStateEnvironment = {}): StateModule[] {
   return [
     fileStates,
     cmdStates,
@@ -38,6 +46,13 @@ export function builtinStateModules(): StateModule[] {
     grainsStates,
     moduleStates,
     testStates,
+    botoSqsStates(aws),
+    botoSnsStates(aws),
+    botoDynamodbStates(aws),
+    botoAsgStates(aws),
+    botoCloudwatchAlarmStates(aws),
+    botoSecgroupStates(aws),
+    botoIamRoleStates(aws),
   ];
 }
 
