@@ -370,7 +370,7 @@ export class MinionConnection {
             this.#onJob(message);
             break;
           case 'ack':
-            this.#outbox.acknowledge(message.jid);
+            if (this.#outbox.acknowledge(message.jid)) this.#o.log.debug({ jid: message.jid }, 'return acknowledged');
             break;
           case 'reply':
             this.#requests.resolve(message);
