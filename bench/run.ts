@@ -80,6 +80,15 @@ async function acceptAll(api: BenchApi, n: number): Promise<void> {
   await waitKeys('accepted', 'were accepted');
 }
 
+/**
+ * Phase marks for `--profile`: the monotonic clock in microseconds, the clock V8's CPU profiles
+ * are stamped with, so bench/profile-split.ts can cut a master's profile into enrolment and fan-out.
+ */
+const phases: Array<{ n: number; phase: string; atUs: number }> = [];
+function mark(n: number, phase: string): void {
+  phases.push({ n, phase, atUs: Number(process.hrtime.bigint() / 1000n) });
+}
+
 /** One line per step on stderr, so a long run shows where it is (and where it stalled). */
 function progress(n: number, step: string): void {
   process.stderr.write(`bench: N=${n} ${step}\n`);
@@ -97,10 +106,12 @@ async function scenario(n: number, repeats: number): Promise<ScenarioResult> {
     const api = new BenchApi(master.api, token);
     const rssBefore = await rssKb(master.proc.pid);
     const swarmStarted = Date.now();
+    mark(n, 'swarm-start');
     swarm = await startBenchSwarm(devstack, dir, [master], n, 'bench');
     const swarmStartMs = Date.now() - swarmStarted;
     progress(n, `swarm ready in ${swarmStartMs} ms`);
     await acceptAll(api, n);
+    mark(n, 'keys-accepted');
     progress(n, `all keys accepted after ${Date.now() - swarmStarted} ms`);
     const warmDeadline = Date.now() + 60_000 + n * 50;
     for (;;) {
@@ -114,6 +125,7 @@ async function scenario(n: number, repeats: number): Promise<ScenarioResult> {
     const settled = await swarm.line<{ mastersTableReads: number; at: number }>('swarm reads', 30_000);
     const rssAfter = await rssKb(master.proc.pid);
     const cpuBefore = await api.cpuMs();
+    mark(n, 'fan-out-start');
     const runs: FanOut[] = [];
     for (let r = 0; r < repeats; r++) {
       const job = await api.runJob('bench-*', 'test.ping', JOB_TIMEOUT_MS);
@@ -125,6 +137,7 @@ async function scenario(n: number, repeats: number): Promise<ScenarioResult> {
         allReturnedMs: job.allMs,
       });
     }
+    mark(n, 'fan-out-end');
     const cpuAfter = await api.cpuMs();
     const cliTimes = await cliRunTimes(master.api, token, Math.max(repeats, 5));
     progress(n, `phoenix run '*' test.ping: ${cliTimes.phoenixRunMs.map((ms) => Math.round(ms)).join(', ')} ms`);
@@ -339,6 +352,8 @@ async function main(): Promise<void> {
       /** Masters serving a git root, timed from `fileserver update` to all serving the new commit; 0 skips it. */
       gitfs: { type: 'string', default: '3' },
       'out-dir': { type: 'string', default: fileURLToPath(new URL('..', import.meta.url)) },
+      /** Every master and swarm writes a CPU profile into this directory; phases.json marks the phases. */
+      profile: { type: 'string' },
     },
     strict: true,
   });
@@ -348,6 +363,10 @@ async function main(): Promise<void> {
   if (ns.some((n) => !Number.isInteger(n) || n < 1 || n > 20_000))
     throw new Error('--n: whole numbers 1..20000, comma-separated');
   if (!Number.isInteger(repeats) || repeats < 1 || repeats > 100) throw new Error('--repeats: a whole number 1..100');
+  if (values.profile !== undefined) {
+    await mkdir(values.profile, { recursive: true });
+    process.env.PHOENIX_BENCH_PROFILE_DIR = values.profile;
+  }
   const scenarios: ScenarioResult[] = [];
   for (const n of ns) {
     process.stderr.write(`bench: N=${n}\n`);
@@ -415,6 +434,8 @@ async function main(): Promise<void> {
   await mkdir(values['out-dir'], { recursive: true });
   await writeFile(join(values['out-dir'], 'results.json'), `${JSON.stringify(results, null, 2)}\n`);
   await writeFile(join(values['out-dir'], 'results.md'), markdown(results));
+  if (values.profile !== undefined)
+    await writeFile(join(values.profile, 'phases.json'), `${JSON.stringify(phases, null, 2)}\n`);
 }
 
 // The AWS SDK's notice that its 2027 releases need Node.js 22, off as in the programs' launchers

@@ -19,8 +19,19 @@ export interface BenchProcess {
 
 const live = new Set<ChildProcess>();
 
-function spawnTracked(args: string[]): BenchProcess {
-  const child = spawn(process.execPath, args, { stdio: ['ignore', 'pipe', 'pipe'] });
+/**
+ * `--profile DIR` (PHOENIX_BENCH_PROFILE_DIR): every master and swarm the bench starts writes a
+ * CPU profile there when it exits (`node --cpu-prof`), named by its role; `bench/profile-split.ts`
+ * splits them by phase and by what the time went to.
+ */
+const profileArgs = (role: string): string[] => {
+  const dir = process.env.PHOENIX_BENCH_PROFILE_DIR;
+  if (dir === undefined || dir === '') return [];
+  return ['--cpu-prof', '--cpu-prof-dir', dir, '--cpu-prof-name', `${role}-${Date.now()}.cpuprofile`];
+};
+
+function spawnTracked(args: string[], role: string): BenchProcess {
+  const child = spawn(process.execPath, [...profileArgs(role), ...args], { stdio: ['ignore', 'pipe', 'pipe'] });
   if (child.pid === undefined) throw new Error(`could not start ${args.join(' ')}`);
   live.add(child);
   child.once('exit', () => live.delete(child));
@@ -74,9 +85,13 @@ function spawnTracked(args: string[]): BenchProcess {
   };
 }
 
-/** Stops a process: SIGTERM, then SIGKILL after `graceMs`. */
+/**
+ * Stops a process: SIGTERM, then SIGKILL after `graceMs`. A profiled process writes its profile
+ * only when it exits by itself (a master drains first, up to `drainTimeoutMs`): it gets a minute.
+ */
 export function stopBenchProcess(proc: BenchProcess, graceMs = 5_000): Promise<void> {
-  return stopProcess(proc.child, graceMs);
+  const profiling = (process.env.PHOENIX_BENCH_PROFILE_DIR ?? '') !== '';
+  return stopProcess(proc.child, profiling ? Math.max(graceMs, 60_000) : graceMs);
 }
 
 /** Last resort (exit of the bench itself): nothing it started outlives it. */
@@ -120,7 +135,7 @@ export async function startBenchMaster(
   await writeFile(path, JSON.stringify(config));
   // PHOENIX_BENCH_MASTER_BIN: measure another build of the master (e.g. a release) against this swarm.
   const masterBin = process.env.PHOENIX_BENCH_MASTER_BIN ?? bin('master', 'phoenix-master');
-  const proc = spawnTracked([masterBin, '--config', path]);
+  const proc = spawnTracked([masterBin, '--config', path], id);
   const ready = await proc.line<{ ports: BenchMaster['ports'] }>('master ready', 30_000);
   return { id, proc, ports: ready.ports, api: `http://127.0.0.1:${ready.ports.api}` };
 }
@@ -148,16 +163,10 @@ export async function startBenchSwarm(
   };
   const path = join(dir, 'swarm.yaml');
   await writeFile(path, JSON.stringify(config));
-  const proc = spawnTracked([
-    bin('minion', 'phoenix-minion'),
-    'swarm',
-    '--count',
-    String(count),
-    '--config',
-    path,
-    '--id-prefix',
-    idPrefix,
-  ]);
+  const proc = spawnTracked(
+    [bin('minion', 'phoenix-minion'), 'swarm', '--count', String(count), '--config', path, '--id-prefix', idPrefix],
+    `swarm-${idPrefix}`,
+  );
   await proc.line('swarm ready', 60_000 + count * 100);
   return proc;
 }

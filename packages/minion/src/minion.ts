@@ -77,6 +77,7 @@ export async function startMinion(
     runJob: (job) => executor.run(job),
     returnAfterMs: config.failover.returnAfterMs,
     moveSpreadMs: config.failover.moveSpreadMs,
+    reconnectSpreadMs: config.failover.reconnectSpreadMs,
     log,
   });
   let unsubscribe: (() => void) | undefined;

@@ -56,6 +56,8 @@ export interface ConnectionOptions {
   returnAfterMs: number;
   /** Moves to a better master are spread at random over this window, so minions do not move at once. */
   moveSpreadMs: number;
+  /** After a lost connection, the next master is tried after a random share of this. */
+  reconnectSpreadMs?: number;
   /** For the failover policy (MasterPool): its clock and its jitter. */
   clock?: PoolClock;
   random?: () => number;
@@ -106,6 +108,7 @@ export class MinionConnection {
       settleMs: options.returnAfterMs,
       spreadMs: options.moveSpreadMs,
       backoffMaxMs: options.backoffMaxMs,
+      ...(options.reconnectSpreadMs === undefined ? {} : { reconnectSpreadMs: options.reconnectSpreadMs }),
       ...(options.clock === undefined ? {} : { clock: options.clock }),
       ...(options.random === undefined ? {} : { random: options.random }),
     });
@@ -257,9 +260,11 @@ export class MinionConnection {
         this.#leaving = false;
         continue;
       }
-      if (outcome === 'failed') {
-        // The next listed master that has not failed is tried at once (the pool says which).
-        this.#pool.failed(master);
+      if (outcome === 'failed' || outcome === 'lost') {
+        // The next listed master that has not failed is tried at once (the pool says which), or,
+        // after a lost connection, after a random share of the reconnect spread.
+        if (outcome === 'lost') this.#pool.lost(master);
+        else this.#pool.failed(master);
         this.#readTableIfExhausted();
       }
     }
@@ -276,7 +281,7 @@ export class MinionConnection {
   }
 
   /** Enrols if needed, then serves one connection until it fails or the minion stops. */
-  async #visit(master: MasterAddress): Promise<'failed' | 'again'> {
+  async #visit(master: MasterAddress): Promise<'failed' | 'lost' | 'again'> {
     if (!this.#accepted) {
       const state = await this.#enrol(master);
       if (this.#stopped) return 'again';
@@ -316,7 +321,7 @@ export class MinionConnection {
     }
   }
 
-  async #serve(master: MasterAddress): Promise<'failed' | 'again'> {
+  async #serve(master: MasterAddress): Promise<'failed' | 'lost' | 'again'> {
     const session = new MasterSession(this.#settings, master, {
       heartbeatMs: this.#o.heartbeatMs,
       missedHeartbeats: this.#o.missedHeartbeats,
@@ -363,7 +368,7 @@ export class MinionConnection {
               ? 'lost the connection to the master; failing over'
               : 'master stopped answering; failing over',
           );
-          return 'failed';
+          return 'lost';
         }
         switch (message.t) {
           case 'job':
