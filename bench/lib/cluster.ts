@@ -47,6 +47,8 @@ function spawnTracked(args: string[], role: string): BenchProcess {
     buffered = parts.pop() ?? '';
     // Only lines that may be ready markers are kept: the rest is log volume the bench does not need.
     for (const part of parts) if (part.includes('ready"') || part.includes('"msg":"swarm ')) lines.push(part);
+    // Bounded: a long run's progress lines must not grow without end.
+    if (lines.length > 1_000) lines.splice(0, lines.length - 1_000);
     for (const wake of waiters) wake();
   };
   child.stdout.on('data', onData);
@@ -69,7 +71,13 @@ function spawnTracked(args: string[], role: string): BenchProcess {
         };
         const timer = setTimeout(() => {
           done();
-          reject(new Error(`no "${msg}" within ${timeoutMs} ms: ${tail}`));
+          // How far it got first (its last progress line), then what it said last, repeats folded.
+          const progress = lines.findLast((l) => l.includes('progress"'));
+          reject(
+            new Error(
+              `no "${msg}" within ${timeoutMs} ms (pid ${child.pid ?? '?'}${progress === undefined ? '' : `, last progress: ${progress}`}); its last output:\n${folded(tail)}`,
+            ),
+          );
         }, timeoutMs);
         const onExit = (): void => check();
         const done = (): void => {
@@ -83,6 +91,17 @@ function spawnTracked(args: string[], role: string): BenchProcess {
       });
     },
   };
+}
+
+/** Output with runs of the same line folded into one (`×N`): a flood of one warning says so once. */
+function folded(text: string): string {
+  const out: Array<{ line: string; count: number }> = [];
+  for (const line of text.split('\n')) {
+    const last = out.at(-1);
+    if (last?.line === line) last.count++;
+    else out.push({ line, count: 1 });
+  }
+  return out.map(({ line, count }) => (count > 1 ? `${line} (×${count})` : line)).join('\n');
 }
 
 /**

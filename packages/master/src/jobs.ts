@@ -570,7 +570,7 @@ export class JobService {
     const link = this.#link;
     let sent = 0;
     try {
-      for (const minionId of job.expected) if (link.send(minionId, jobMessage(job))) sent++;
+      sent = link.sendToEach(job.expected, jobMessage(job));
     } catch (err) {
       // Only a job this master did not check itself (a peer's) can fail to encode: its minions keep their sessions.
       this.#log.warn({ err, jid: job.jid, origin }, 'a job could not be sent');

@@ -121,6 +121,7 @@ export class MinionLink {
   #heartbeat: NodeJS.Timeout | undefined;
   #logTimer: NodeJS.Timeout | undefined;
   #closed = false;
+  #lastAck: { jid: string; body: Uint8Array } | undefined;
   ports = { enrol: 0, minion: 0 };
 
   constructor(options: MinionLinkOptions) {
@@ -191,6 +192,21 @@ export class MinionLink {
     const session = this.#sessions.get(minionId);
     if (session === undefined) return false;
     return this.#sendOn(this.#minion, session.routingId, encode(message), () => this.#drop(session));
+  }
+
+  /**
+   * Sends one message, encoded once, to each of `minionIds` connected here (a job to its targets);
+   * returns how many it went to. Throws PHX_INPUT_OVER_LIMIT, before sending any, when it cannot be encoded.
+   */
+  sendToEach(minionIds: Iterable<string>, message: MasterMessage): number {
+    const body = encode(message);
+    let sent = 0;
+    for (const minionId of minionIds) {
+      const session = this.#sessions.get(minionId);
+      if (session !== undefined && this.#sendOn(this.#minion, session.routingId, body, () => this.#drop(session)))
+        sent++;
+    }
+    return sent;
   }
 
   /** Sends one message to every minion connected here. */
@@ -421,7 +437,7 @@ export class MinionLink {
     switch (message.t) {
       case 'return':
         await this.#o.handlers.result(session, message);
-        this.#send(session, { v: WIRE_VERSION, t: 'ack', jid: message.jid });
+        this.#sendOn(this.#minion, session.routingId, this.#ackBody(message.jid), () => this.#drop(session));
         return;
       case 'grains':
         await this.#o.handlers.grains(session, message);
@@ -496,6 +512,12 @@ export class MinionLink {
     for (const { count, detail } of this.#unlogged.values())
       this.#o.log.warn({ ...detail, count }, 'refused minion messages');
     this.#unlogged.clear();
+  }
+
+  /** A job's returns all get the same ack: encoded once per jid (the last one's is kept). */
+  #ackBody(jid: string): Uint8Array {
+    if (this.#lastAck?.jid !== jid) this.#lastAck = { jid, body: encode({ v: WIRE_VERSION, t: 'ack', jid }) };
+    return this.#lastAck.body;
   }
 
   #send(session: MinionSession, message: MasterMessage): void {

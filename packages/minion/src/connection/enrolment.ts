@@ -46,13 +46,13 @@ export class Enrolment {
       };
       const ask = async (): Promise<Awaited<ReturnType<MasterSocket['receive']>>> => {
         this.#socket.send(enrol);
-        const answer = await this.#answer(request.answerMs);
+        const answer = await this.#answer(request.answerMs, request.waitMs);
         // The identity document goes back with the master's challenge: signed by this key, it proves
         // the document was presented by the key's holder, on this connection, now (not replayed).
         const challenge = answer?.t === 'enrolment' ? answer.challenge : undefined;
         if (challenge === undefined || request.identity === undefined) return answer;
         this.#socket.send({ ...enrol, identity: { ...request.identity, challenge } });
-        return this.#answer(request.answerMs);
+        return this.#answer(request.answerMs, request.waitMs);
       };
       let reply = await ask();
       // The master tells us the moment the key is accepted; until then this is a quiet wait. The
@@ -85,15 +85,22 @@ export class Enrolment {
     this.#socket.close();
   }
 
-  /** The master's answer; undefined once it is clear none is coming (the port is gone, or silent too long). */
-  async #answer(answerMs: number): Promise<Awaited<ReturnType<MasterSocket['receive']>>> {
+  /**
+   * The master's answer; undefined once it is clear none is coming (the port is gone, or silent too
+   * long). A master whose connection stands (the CURVE handshake is done) but which is slow to
+   * answer is busy, not gone: it gets `patienceMs` more, so a fleet enrolling at once does not
+   * time out, give the master up and come back with a new connection (and a masters-table read),
+   * which is what kept a busy master busy.
+   */
+  async #answer(answerMs: number, patienceMs: number): Promise<Awaited<ReturnType<MasterSocket['receive']>>> {
     const startedAt = Date.now();
     // Probed in steps: a master that is gone is given up on long before a silent one would be.
     const step = Math.max(50, Math.ceil(answerMs / 3));
     for (;;) {
       const message = await this.#socket.receive(step);
       if (message !== undefined || this.#socket.closed) return message;
-      if (Date.now() - startedAt >= answerMs) return undefined;
+      const waited = Date.now() - startedAt;
+      if (waited >= answerMs + patienceMs || (waited >= answerMs && !this.#socket.reachable)) return undefined;
       if (!this.#socket.reachable && (await this.#socket.gone(step))) return undefined;
     }
   }
