@@ -67,9 +67,15 @@ test(`returns for ${DISTINCT_JIDS} made-up jobs, then ${REPEATS_OF_ONE} for one:
   const pingMs = Date.now() - started;
   await flood;
   const total = DISTINCT_JIDS + REPEATS_OF_ONE;
-  await waitFor(async () => (await refused(master, 'wire', 'unknown-job')) - before >= total, {
-    what: `all ${total} refused returns counted`,
-    timeoutMs: 30_000,
+  let counted = 0;
+  await waitFor(
+    async () => {
+      counted = (await refused(master, 'wire', 'unknown-job')) - before;
+      return counted >= total;
+    },
+    { what: `all ${total} refused returns counted`, timeoutMs: 60_000 },
+  ).catch((err: unknown) => {
+    throw new Error(`${counted} of ${total} counted`, { cause: err });
   });
   assert.equal((await refused(master, 'wire', 'unknown-job')) - before, total, 'each counted once');
   // One line per made-up jid, however many returns named it.

@@ -79,6 +79,8 @@ const CHALLENGES_HELD = 50_000;
 const CHALLENGE_MS = 30_000;
 /** Enrol connections whose allowance is remembered at once (the least recently seen go first). */
 const ENROL_SOURCES_HELD = 50_000;
+/** Messages taken from a socket before the event loop gets a turn (timers: the heartbeats). */
+const MESSAGES_PER_TURN = 256;
 /** A socket loop that failed starts again after this, so a master never goes deaf for good. */
 const LOOP_RESTART_MS = 100;
 
@@ -244,7 +246,15 @@ export class MinionLink {
   ): Promise<void> {
     while (!this.#closed) {
       try {
+        let sinceTurn = 0;
         for await (const [route, body, mac, ...extra] of socket) {
+          // A socket with thousands of returns queued can hand them over one after another while
+          // timers wait: the heartbeat timer (what keeps every minion from failing over) and the
+          // table writes' answers get a turn at least every MESSAGES_PER_TURN messages.
+          if (++sinceTurn >= MESSAGES_PER_TURN) {
+            sinceTurn = 0;
+            await new Promise((resolve) => setImmediate(resolve));
+          }
           if (route === undefined || body === undefined || extra.length > 0) {
             this.#refuse('wire', 'frames', { frames: extra.length + 3 });
             continue;
