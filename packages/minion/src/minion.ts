@@ -63,7 +63,9 @@ export async function startMinion(
     onMasters: (masters) => void masterList.applyPushed(masters),
     // Every listed master failed: the table may know live ones (it is read only then, and while none is connected).
     onExhausted: () => void masterList.refreshFromTable(),
-    onState: (state) => masterList.setConnected(state === 'connected'),
+    // A minion whose key is pending has a master answering it (on its enrol port): the table
+    // cannot tell it more, and a fleet enrolling at once would otherwise read it every pollMs each.
+    onState: (state) => masterList.setConnected(state === 'connected' || state === 'pending'),
     clusterPublicKey: config.clusterPublicKey,
     keyPair,
     ...(options.context === undefined ? {} : { context: options.context }),
