@@ -1,6 +1,6 @@
 import pino, { type Logger } from 'pino';
 import type { Context } from 'zeromq';
-import { startComponents } from '@phoenix/protocol';
+import { startComponents, type Clock } from '@phoenix/protocol';
 import type { MinionConfig } from './config.js';
 import { MinionConnection, type ConnectionState } from './connection/connection.js';
 import { createMinionExecutor, MINION_VERSION } from './executor/minion-executor.js';
@@ -30,7 +30,14 @@ export interface Minion {
  */
 export async function startMinion(
   config: MinionConfig,
-  options: { log?: Logger; context?: Context; configPath?: string } = {},
+  options: {
+    log?: Logger;
+    context?: Context;
+    configPath?: string;
+    /** The connection's timers and time, and its jitter: the system's unless a test gives its own. */
+    clock?: Clock;
+    random?: () => number;
+  } = {},
 ): Promise<Minion> {
   const { id, instanceId } = await resolveMinionId(config);
   const log = (options.log ?? pino({ level: config.logLevel })).child({ minionId: id });
@@ -80,6 +87,8 @@ export async function startMinion(
     returnAfterMs: config.failover.returnAfterMs,
     moveSpreadMs: config.failover.moveSpreadMs,
     reconnectSpreadMs: config.failover.reconnectSpreadMs,
+    ...(options.clock === undefined ? {} : { clock: options.clock }),
+    ...(options.random === undefined ? {} : { random: options.random }),
     log,
   });
   let unsubscribe: (() => void) | undefined;
