@@ -45,6 +45,8 @@ export interface ScenarioResult {
     masterRssKbPerMinion: number;
     masterCpuMsPerJob: number;
     swarmStartMs: number;
+    /** Keys accepted per second by one `keys accept` of all N pending keys. */
+    keysAcceptedPerSecond: number;
     /** Masters-table reads per minion while the swarm started and enrolled (before all answered). */
     tableReadsAtStartPerMinion: number;
     /** Masters-table reads per minion-hour once every minion answered (the steady state). */
@@ -66,18 +68,33 @@ async function stopDevstack(devstack: Devstack): Promise<void> {
 }
 
 /** Waits until every minion has asked to enrol, accepts them in one call, waits until all are accepted. */
-async function acceptAll(api: BenchApi, n: number): Promise<void> {
+async function acceptAll(api: BenchApi, n: number): Promise<{ keysPerSecond: number }> {
   const deadline = Date.now() + 60_000 + n * 100;
   const waitKeys = async (state: 'accepted' | undefined, what: string): Promise<void> => {
-    while ((await api.keyCount('bench-*', state)) < n) {
-      if (Date.now() > deadline) throw new Error(`not all ${n} keys ${what} in time`);
+    for (let seen = await api.keyCount('bench-*', state); seen < n; seen = await api.keyCount('bench-*', state)) {
+      if (Date.now() > deadline)
+        throw new Error(`only ${seen} of ${n} keys ${what} within ${Math.round((60_000 + n * 100) / 1000)} s`);
       // Each count lists every key: asked often, it would load the master more than the minions do.
       await new Promise((resolve) => setTimeout(resolve, 1_000));
     }
   };
   await waitKeys(undefined, 'arrived');
+  mark(n, 'keys-arrived');
+  // Acceptance alone: the one call that accepts every pending key, answered once all are written.
+  const acceptStart = Date.now();
   await api.accept('bench-*');
+  const keysPerSecond = n / ((Date.now() - acceptStart) / 1000);
   await waitKeys('accepted', 'were accepted');
+  return { keysPerSecond };
+}
+
+/**
+ * Phase marks for `--profile`: the monotonic clock in microseconds, the clock V8's CPU profiles
+ * are stamped with, so bench/profile-split.ts can cut a master's profile into enrolment and fan-out.
+ */
+const phases: Array<{ n: number; phase: string; atUs: number }> = [];
+function mark(n: number, phase: string): void {
+  phases.push({ n, phase, atUs: Number(process.hrtime.bigint() / 1000n) });
 }
 
 /** One line per step on stderr, so a long run shows where it is (and where it stalled). */
@@ -97,11 +114,16 @@ async function scenario(n: number, repeats: number): Promise<ScenarioResult> {
     const api = new BenchApi(master.api, token);
     const rssBefore = await rssKb(master.proc.pid);
     const swarmStarted = Date.now();
+    mark(n, 'swarm-start');
     swarm = await startBenchSwarm(devstack, dir, [master], n, 'bench');
     const swarmStartMs = Date.now() - swarmStarted;
     progress(n, `swarm ready in ${swarmStartMs} ms`);
-    await acceptAll(api, n);
-    progress(n, `all keys accepted after ${Date.now() - swarmStarted} ms`);
+    const { keysPerSecond } = await acceptAll(api, n);
+    mark(n, 'keys-accepted');
+    progress(
+      n,
+      `all keys accepted after ${Date.now() - swarmStarted} ms (${Math.round(keysPerSecond)} keys/s accepted)`,
+    );
     const warmDeadline = Date.now() + 60_000 + n * 50;
     for (;;) {
       const warm = await api.runJob('bench-*', 'test.ping', 10_000);
@@ -114,6 +136,7 @@ async function scenario(n: number, repeats: number): Promise<ScenarioResult> {
     const settled = await swarm.line<{ mastersTableReads: number; at: number }>('swarm reads', 30_000);
     const rssAfter = await rssKb(master.proc.pid);
     const cpuBefore = await api.cpuMs();
+    mark(n, 'fan-out-start');
     const runs: FanOut[] = [];
     for (let r = 0; r < repeats; r++) {
       const job = await api.runJob('bench-*', 'test.ping', JOB_TIMEOUT_MS);
@@ -125,6 +148,7 @@ async function scenario(n: number, repeats: number): Promise<ScenarioResult> {
         allReturnedMs: job.allMs,
       });
     }
+    mark(n, 'fan-out-end');
     const cpuAfter = await api.cpuMs();
     const cliTimes = await cliRunTimes(master.api, token, Math.max(repeats, 5));
     progress(n, `phoenix run '*' test.ping: ${cliTimes.phoenixRunMs.map((ms) => Math.round(ms)).join(', ')} ms`);
@@ -154,6 +178,7 @@ async function scenario(n: number, repeats: number): Promise<ScenarioResult> {
         masterRssKbPerMinion: (rssAfter - rssBefore) / n,
         masterCpuMsPerJob: (cpuAfter - cpuBefore) / repeats,
         swarmStartMs,
+        keysAcceptedPerSecond: keysPerSecond,
         tableReadsAtStartPerMinion,
         tableReadsPerMinionHour,
       },
@@ -339,6 +364,8 @@ async function main(): Promise<void> {
       /** Masters serving a git root, timed from `fileserver update` to all serving the new commit; 0 skips it. */
       gitfs: { type: 'string', default: '3' },
       'out-dir': { type: 'string', default: fileURLToPath(new URL('..', import.meta.url)) },
+      /** Every master and swarm writes a CPU profile into this directory; phases.json marks the phases. */
+      profile: { type: 'string' },
     },
     strict: true,
   });
@@ -348,6 +375,10 @@ async function main(): Promise<void> {
   if (ns.some((n) => !Number.isInteger(n) || n < 1 || n > 20_000))
     throw new Error('--n: whole numbers 1..20000, comma-separated');
   if (!Number.isInteger(repeats) || repeats < 1 || repeats > 100) throw new Error('--repeats: a whole number 1..100');
+  if (values.profile !== undefined) {
+    await mkdir(values.profile, { recursive: true });
+    process.env.PHOENIX_BENCH_PROFILE_DIR = values.profile;
+  }
   const scenarios: ScenarioResult[] = [];
   for (const n of ns) {
     process.stderr.write(`bench: N=${n}\n`);
@@ -415,6 +446,8 @@ async function main(): Promise<void> {
   await mkdir(values['out-dir'], { recursive: true });
   await writeFile(join(values['out-dir'], 'results.json'), `${JSON.stringify(results, null, 2)}\n`);
   await writeFile(join(values['out-dir'], 'results.md'), markdown(results));
+  if (values.profile !== undefined)
+    await writeFile(join(values.profile, 'phases.json'), `${JSON.stringify(phases, null, 2)}\n`);
 }
 
 // The AWS SDK's notice that its 2027 releases need Node.js 22, off as in the programs' launchers

@@ -19,8 +19,19 @@ export interface BenchProcess {
 
 const live = new Set<ChildProcess>();
 
-function spawnTracked(args: string[]): BenchProcess {
-  const child = spawn(process.execPath, args, { stdio: ['ignore', 'pipe', 'pipe'] });
+/**
+ * `--profile DIR` (PHOENIX_BENCH_PROFILE_DIR): every master and swarm the bench starts writes a
+ * CPU profile there when it exits (`node --cpu-prof`), named by its role; `bench/profile-split.ts`
+ * splits them by phase and by what the time went to.
+ */
+const profileArgs = (role: string): string[] => {
+  const dir = process.env.PHOENIX_BENCH_PROFILE_DIR;
+  if (dir === undefined || dir === '') return [];
+  return ['--cpu-prof', '--cpu-prof-dir', dir, '--cpu-prof-name', `${role}-${Date.now()}.cpuprofile`];
+};
+
+function spawnTracked(args: string[], role: string): BenchProcess {
+  const child = spawn(process.execPath, [...profileArgs(role), ...args], { stdio: ['ignore', 'pipe', 'pipe'] });
   if (child.pid === undefined) throw new Error(`could not start ${args.join(' ')}`);
   live.add(child);
   child.once('exit', () => live.delete(child));
@@ -36,6 +47,8 @@ function spawnTracked(args: string[]): BenchProcess {
     buffered = parts.pop() ?? '';
     // Only lines that may be ready markers are kept: the rest is log volume the bench does not need.
     for (const part of parts) if (part.includes('ready"') || part.includes('"msg":"swarm ')) lines.push(part);
+    // Bounded: a long run's progress lines must not grow without end.
+    if (lines.length > 1_000) lines.splice(0, lines.length - 1_000);
     for (const wake of waiters) wake();
   };
   child.stdout.on('data', onData);
@@ -58,7 +71,13 @@ function spawnTracked(args: string[]): BenchProcess {
         };
         const timer = setTimeout(() => {
           done();
-          reject(new Error(`no "${msg}" within ${timeoutMs} ms: ${tail}`));
+          // How far it got first (its last progress line), then what it said last, repeats folded.
+          const progress = lines.findLast((l) => l.includes('progress"'));
+          reject(
+            new Error(
+              `no "${msg}" within ${timeoutMs} ms (pid ${child.pid ?? '?'}${progress === undefined ? '' : `, last progress: ${progress}`}); its last output:\n${folded(tail)}`,
+            ),
+          );
         }, timeoutMs);
         const onExit = (): void => check();
         const done = (): void => {
@@ -74,9 +93,24 @@ function spawnTracked(args: string[]): BenchProcess {
   };
 }
 
-/** Stops a process: SIGTERM, then SIGKILL after `graceMs`. */
+/** Output with runs of the same line folded into one (`×N`): a flood of one warning says so once. */
+function folded(text: string): string {
+  const out: Array<{ line: string; count: number }> = [];
+  for (const line of text.split('\n')) {
+    const last = out.at(-1);
+    if (last?.line === line) last.count++;
+    else out.push({ line, count: 1 });
+  }
+  return out.map(({ line, count }) => (count > 1 ? `${line} (×${count})` : line)).join('\n');
+}
+
+/**
+ * Stops a process: SIGTERM, then SIGKILL after `graceMs`. A profiled process writes its profile
+ * only when it exits by itself (a master drains first, up to `drainTimeoutMs`): it gets a minute.
+ */
 export function stopBenchProcess(proc: BenchProcess, graceMs = 5_000): Promise<void> {
-  return stopProcess(proc.child, graceMs);
+  const profiling = (process.env.PHOENIX_BENCH_PROFILE_DIR ?? '') !== '';
+  return stopProcess(proc.child, profiling ? Math.max(graceMs, 60_000) : graceMs);
 }
 
 /** Last resort (exit of the bench itself): nothing it started outlives it. */
@@ -120,7 +154,7 @@ export async function startBenchMaster(
   await writeFile(path, JSON.stringify(config));
   // PHOENIX_BENCH_MASTER_BIN: measure another build of the master (e.g. a release) against this swarm.
   const masterBin = process.env.PHOENIX_BENCH_MASTER_BIN ?? bin('master', 'phoenix-master');
-  const proc = spawnTracked([masterBin, '--config', path]);
+  const proc = spawnTracked([masterBin, '--config', path], id);
   const ready = await proc.line<{ ports: BenchMaster['ports'] }>('master ready', 30_000);
   return { id, proc, ports: ready.ports, api: `http://127.0.0.1:${ready.ports.api}` };
 }
@@ -148,16 +182,10 @@ export async function startBenchSwarm(
   };
   const path = join(dir, 'swarm.yaml');
   await writeFile(path, JSON.stringify(config));
-  const proc = spawnTracked([
-    bin('minion', 'phoenix-minion'),
-    'swarm',
-    '--count',
-    String(count),
-    '--config',
-    path,
-    '--id-prefix',
-    idPrefix,
-  ]);
+  const proc = spawnTracked(
+    [bin('minion', 'phoenix-minion'), 'swarm', '--count', String(count), '--config', path, '--id-prefix', idPrefix],
+    `swarm-${idPrefix}`,
+  );
   await proc.line('swarm ready', 60_000 + count * 100);
   return proc;
 }

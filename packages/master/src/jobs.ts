@@ -148,6 +148,10 @@ export interface JobServiceOptions {
   log: Logger;
 }
 
+/** Unknown jids remembered at once, and for how long (a job is stored before it is sent, so none turns up later). */
+const UNKNOWN_JIDS_HELD = 10_000;
+const UNKNOWN_JID_MS = 10_000;
+
 /** What a master keeps of a recent job to check and announce its returns without a table read. */
 interface JobFacts {
   readonly expected: ReadonlySet<string>;
@@ -181,6 +185,10 @@ export class JobService {
   readonly #listeners = new EventEmitter<Record<string, [ReturnEvent]>>().setMaxListeners(0);
   /** Expected minions of recent jobs, so a return can be checked without a table read. */
   readonly #recent = new Map<string, JobFacts>();
+  /** Jids returned to that the jobs table does not hold, oldest first (see recordReturn). */
+  readonly #unknownJids = new Map<string, number>();
+  /** Table reads of jobs under way, by jid. */
+  readonly #lookups = new Map<string, Promise<JobFacts | undefined>>();
   readonly #returns: ReturnBatcher;
   /** Which master each minion connected elsewhere is on, as their connect and disconnect events said. */
   readonly #presence = new Map<string, string>();
@@ -490,13 +498,26 @@ export class JobService {
     session: MinionSession,
     message: { jid: string; success: boolean; retcode: number; ret: unknown },
   ): Promise<void> {
-    // A minion can only answer for itself, and only to jobs it was sent.
-    const facts = await this.#jobFacts(message.jid);
+    // A minion can only answer for itself, and only to jobs it was sent. A flood of returns for
+    // jobs that do not exist costs one table read per jid (then the jid is remembered as unknown
+    // for a while), a count each, and one log line per jid: not a read and a line per message.
+    const unknownSince = this.#unknownJids.get(message.jid);
+    const knownUnknown = unknownSince !== undefined && Date.now() - unknownSince < UNKNOWN_JID_MS;
+    const facts = knownUnknown ? undefined : await this.#jobFacts(message.jid);
     if (facts === undefined || !facts.expected.has(session.minionId)) {
-      this.#log.warn(
-        { jid: message.jid, minionId: session.minionId },
-        'refused a return for a job this minion was not sent',
-      );
+      const reason = facts === undefined ? 'unknown-job' : 'not-sent';
+      this.#refusals?.count('wire', reason);
+      if (facts === undefined && this.#noteUnknown(message.jid)) {
+        this.#log.warn(
+          { jid: message.jid, minionId: session.minionId },
+          'refused a return for a job that does not exist',
+        );
+      } else if (facts !== undefined) {
+        this.#log.warn(
+          { jid: message.jid, minionId: session.minionId },
+          'refused a return for a job this minion was not sent',
+        );
+      }
       return;
     }
     const receivedAt = Date.now();
@@ -525,11 +546,33 @@ export class JobService {
     if (facts.origin !== this.#masterId) this.#peers.returnToOrigin(facts.origin, event);
   }
 
+  /** Notes a jid the jobs table does not hold; false when it was noted already (and still fresh). */
+  #noteUnknown(jid: string): boolean {
+    const since = this.#unknownJids.get(jid);
+    if (since !== undefined && Date.now() - since < UNKNOWN_JID_MS) return false;
+    this.#unknownJids.delete(jid);
+    this.#unknownJids.set(jid, Date.now());
+    // Oldest first (a Map keeps insertion order): expired ones, then any beyond the bound.
+    for (const [old, at] of this.#unknownJids) {
+      if (this.#unknownJids.size <= UNKNOWN_JIDS_HELD && Date.now() - at < UNKNOWN_JID_MS) break;
+      this.#unknownJids.delete(old);
+    }
+    return true;
+  }
+
   async #jobFacts(jid: string): Promise<JobFacts | undefined> {
     const known = this.#recent.get(jid);
     if (known !== undefined) return known;
-    const job = await this.#store.jobs.get(jid);
-    return job === undefined ? undefined : this.#remember(job, job.originMaster);
+    // Returns of one job arriving together wait for one read of it, not one read each.
+    let lookup = this.#lookups.get(jid);
+    if (lookup === undefined) {
+      lookup = this.#store.jobs
+        .get(jid)
+        .then((job) => (job === undefined ? undefined : this.#remember(job, job.originMaster)))
+        .finally(() => this.#lookups.delete(jid));
+      this.#lookups.set(jid, lookup);
+    }
+    return lookup;
   }
 
   #remember(job: Pick<DispatchedJob, 'jid' | 'expected' | 'fun' | 'args' | 'kwargs'>, origin: string): JobFacts {
@@ -570,7 +613,7 @@ export class JobService {
     const link = this.#link;
     let sent = 0;
     try {
-      for (const minionId of job.expected) if (link.send(minionId, jobMessage(job))) sent++;
+      sent = link.sendToEach(job.expected, jobMessage(job));
     } catch (err) {
       // Only a job this master did not check itself (a peer's) can fail to encode: its minions keep their sessions.
       this.#log.warn({ err, jid: job.jid, origin }, 'a job could not be sent');

@@ -171,7 +171,13 @@ export class KeyRegistry {
     if (this.#byId.get(minionId)?.publicKey === publicKey) return { state: 'accepted', known: true };
     // A minion answering the challenge with its identity document is news: it goes to the table.
     if (identity === undefined && this.knows(minionId, publicKey, now)) return { state: 'pending', known: true };
-    const answer = await this.#enrolInTable(minionId, publicKey, identity, now);
+    // Pending here before, trusted no longer: one read confirms it (no write that is bound to fail),
+    // and it is not news (the reactor looked at it when it was new).
+    const confirmed =
+      identity === undefined && this.#pending.get(minionId)?.publicKey === publicKey
+        ? await this.#confirmPending(minionId, publicKey)
+        : undefined;
+    const answer = confirmed ?? (await this.#enrolInTable(minionId, publicKey, identity, now));
     if (answer.state === 'pending' && answer.contested !== true) this.#notePending(minionId, publicKey, now);
     else this.#pending.delete(minionId);
     return answer;
@@ -182,6 +188,14 @@ export class KeyRegistry {
     if (this.#byId.get(minionId)?.publicKey === publicKey) return true;
     const pending = this.#pending.get(minionId);
     return pending?.publicKey === publicKey && now - pending.at < PENDING_TRUSTED_MS;
+  }
+
+  /** The table still holds this very key pending (uncontested): answered, else undefined (the full path decides). */
+  async #confirmPending(minionId: string, publicKey: string): Promise<EnrolAnswer | undefined> {
+    const record = await this.#store.minions.get(minionId);
+    if (record?.keyState !== 'pending' || record.publicKey !== publicKey || record.contested !== undefined)
+      return undefined;
+    return { state: 'pending', known: true };
   }
 
   async #enrolInTable(

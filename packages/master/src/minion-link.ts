@@ -79,6 +79,8 @@ const CHALLENGES_HELD = 50_000;
 const CHALLENGE_MS = 30_000;
 /** Enrol connections whose allowance is remembered at once (the least recently seen go first). */
 const ENROL_SOURCES_HELD = 50_000;
+/** Messages taken from a socket before the event loop gets a turn (timers: the heartbeats). */
+const MESSAGES_PER_TURN = 256;
 /** A socket loop that failed starts again after this, so a master never goes deaf for good. */
 const LOOP_RESTART_MS = 100;
 
@@ -121,6 +123,7 @@ export class MinionLink {
   #heartbeat: NodeJS.Timeout | undefined;
   #logTimer: NodeJS.Timeout | undefined;
   #closed = false;
+  #lastAck: { jid: string; body: Uint8Array } | undefined;
   ports = { enrol: 0, minion: 0 };
 
   constructor(options: MinionLinkOptions) {
@@ -193,6 +196,21 @@ export class MinionLink {
     return this.#sendOn(this.#minion, session.routingId, encode(message), () => this.#drop(session));
   }
 
+  /**
+   * Sends one message, encoded once, to each of `minionIds` connected here (a job to its targets);
+   * returns how many it went to. Throws PHX_INPUT_OVER_LIMIT, before sending any, when it cannot be encoded.
+   */
+  sendToEach(minionIds: Iterable<string>, message: MasterMessage): number {
+    const body = encode(message);
+    let sent = 0;
+    for (const minionId of minionIds) {
+      const session = this.#sessions.get(minionId);
+      if (session !== undefined && this.#sendOn(this.#minion, session.routingId, body, () => this.#drop(session)))
+        sent++;
+    }
+    return sent;
+  }
+
   /** Sends one message to every minion connected here. */
   broadcast(message: MasterMessage): void {
     const body = encode(message);
@@ -228,7 +246,15 @@ export class MinionLink {
   ): Promise<void> {
     while (!this.#closed) {
       try {
+        let sinceTurn = 0;
         for await (const [route, body, mac, ...extra] of socket) {
+          // A socket with thousands of returns queued can hand them over one after another while
+          // timers wait: the heartbeat timer (what keeps every minion from failing over) and the
+          // table writes' answers get a turn at least every MESSAGES_PER_TURN messages.
+          if (++sinceTurn >= MESSAGES_PER_TURN) {
+            sinceTurn = 0;
+            await new Promise((resolve) => setImmediate(resolve));
+          }
           if (route === undefined || body === undefined || extra.length > 0) {
             this.#refuse('wire', 'frames', { frames: extra.length + 3 });
             continue;
@@ -421,7 +447,7 @@ export class MinionLink {
     switch (message.t) {
       case 'return':
         await this.#o.handlers.result(session, message);
-        this.#send(session, { v: WIRE_VERSION, t: 'ack', jid: message.jid });
+        this.#sendOn(this.#minion, session.routingId, this.#ackBody(message.jid), () => this.#drop(session));
         return;
       case 'grains':
         await this.#o.handlers.grains(session, message);
@@ -496,6 +522,12 @@ export class MinionLink {
     for (const { count, detail } of this.#unlogged.values())
       this.#o.log.warn({ ...detail, count }, 'refused minion messages');
     this.#unlogged.clear();
+  }
+
+  /** A job's returns all get the same ack: encoded once per jid (the last one's is kept). */
+  #ackBody(jid: string): Uint8Array {
+    if (this.#lastAck?.jid !== jid) this.#lastAck = { jid, body: encode({ v: WIRE_VERSION, t: 'ack', jid }) };
+    return this.#lastAck.body;
   }
 
   #send(session: MinionSession, message: MasterMessage): void {

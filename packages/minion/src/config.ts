@@ -86,6 +86,12 @@ export const MinionConfigSchema = z.strictObject({
       returnAfterMs: z.int().min(0).max(3_600_000).default(10_000),
       /** Moves to a better master are spread at random over this window. */
       moveSpreadMs: z.int().min(0).max(3_600_000).default(5_000),
+      /**
+       * After losing a connected master, the first try of the next one waits a random share of
+       * this: the thousands of minions a dead master leaves do not reach the next one in the same
+       * instant (a failure to connect, with no connection lost, tries the next master at once).
+       */
+      reconnectSpreadMs: z.int().min(0).max(60_000).default(500),
     })
     .prefault({}),
   logLevel: z.enum(['trace', 'debug', 'info', 'warn', 'error', 'fatal', 'silent']).default('info'),

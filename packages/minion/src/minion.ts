@@ -1,6 +1,6 @@
 import pino, { type Logger } from 'pino';
 import type { Context } from 'zeromq';
-import { startComponents } from '@phoenix/protocol';
+import { startComponents, type Clock } from '@phoenix/protocol';
 import type { MinionConfig } from './config.js';
 import { MinionConnection, type ConnectionState } from './connection/connection.js';
 import { createMinionExecutor, MINION_VERSION } from './executor/minion-executor.js';
@@ -30,7 +30,14 @@ export interface Minion {
  */
 export async function startMinion(
   config: MinionConfig,
-  options: { log?: Logger; context?: Context; configPath?: string } = {},
+  options: {
+    log?: Logger;
+    context?: Context;
+    configPath?: string;
+    /** The connection's timers and time, and its jitter: the system's unless a test gives its own. */
+    clock?: Clock;
+    random?: () => number;
+  } = {},
 ): Promise<Minion> {
   const { id, instanceId } = await resolveMinionId(config);
   const log = (options.log ?? pino({ level: config.logLevel })).child({ minionId: id });
@@ -63,7 +70,9 @@ export async function startMinion(
     onMasters: (masters) => void masterList.applyPushed(masters),
     // Every listed master failed: the table may know live ones (it is read only then, and while none is connected).
     onExhausted: () => void masterList.refreshFromTable(),
-    onState: (state) => masterList.setConnected(state === 'connected'),
+    // A minion whose key is pending has a master answering it (on its enrol port): the table
+    // cannot tell it more, and a fleet enrolling at once would otherwise read it every pollMs each.
+    onState: (state) => masterList.setConnected(state === 'connected' || state === 'pending'),
     clusterPublicKey: config.clusterPublicKey,
     keyPair,
     ...(options.context === undefined ? {} : { context: options.context }),
@@ -77,6 +86,9 @@ export async function startMinion(
     runJob: (job) => executor.run(job),
     returnAfterMs: config.failover.returnAfterMs,
     moveSpreadMs: config.failover.moveSpreadMs,
+    reconnectSpreadMs: config.failover.reconnectSpreadMs,
+    ...(options.clock === undefined ? {} : { clock: options.clock }),
+    ...(options.random === undefined ? {} : { random: options.random }),
     log,
   });
   let unsubscribe: (() => void) | undefined;

@@ -14,6 +14,8 @@ export interface SwarmOptions {
   idPrefix: string;
   /** Minions started at once: bounds the burst of key generation and enrolment at start-up. */
   startConcurrency?: number;
+  /** Told how many minions have started, after each one (a long start says how far it got). */
+  onStarted?: (started: number) => void;
   log: Logger;
 }
 
@@ -45,6 +47,7 @@ export async function startSwarm(base: MinionConfig, options: SwarmOptions): Pro
     while (next < count) {
       const index = next++;
       minions.push(await startMinion(swarmMinionConfig(base, swarmMinionId(idPrefix, index)), { context, log }));
+      options.onStarted?.(minions.length);
     }
   };
   const stopAll = async (): Promise<void> => {

@@ -43,6 +43,41 @@ test('after a failure the next listed master is tried at once; only a whole fail
   assert.equal(p.takeTableRead(), false, 'once');
 });
 
+test('a lost connection: the next master is tried after a random share of the reconnect spread, a failed one at once', () => {
+  const draws = [0.25, 0.9];
+  const p = pool({ reconnectSpreadMs: 1_000 }, () => draws.shift() ?? 0);
+  p.setOrder([a, b, c]);
+  p.connected(a);
+  p.lost(a);
+  assert.deepEqual(p.next(), { master: b, waitMs: 250 }, 'b, after its share of the spread');
+  tick(250);
+  assert.deepEqual(p.next(), { master: b, waitMs: 0 });
+  p.failed(b); // b could not be reached: c is tried at once, the spread is spent
+  assert.deepEqual(p.next(), { master: c, waitMs: 0 });
+  p.connected(c);
+  tick(SETTLE_MS); // a and b are no longer suspect
+  p.lost(c);
+  assert.deepEqual(p.next(), { master: a, waitMs: 900 }, 'a new draw for each loss');
+});
+
+test('10,000 minions losing one master: their first tries spread over the reconnect window, none beyond it', () => {
+  let seed = 7;
+  const random = (): number => ((seed = (seed * 16807) % 2147483647) - 1) / 2147483646;
+  const perTenth = Array.from({ length: 10 }, () => 0);
+  for (let i = 0; i < 10_000; i++) {
+    const p = pool({ reconnectSpreadMs: 1_000 }, random);
+    p.setOrder([a, b]);
+    p.connected(a);
+    p.lost(a);
+    const { master: next, waitMs } = p.next();
+    assert.equal(next, b);
+    assert.ok(waitMs >= 0 && waitMs <= 1_000);
+    perTenth[Math.min(9, Math.floor(waitMs / 100))]! += 1;
+  }
+  // Evenly spread: each tenth of a second takes about a thousand, none a herd.
+  for (const count of perTenth) assert.ok(count > 850 && count < 1_150, `a tenth took ${count}`);
+});
+
 test('a failed master is passed over for the settle time, then tried again in its turn', () => {
   const p = pool();
   p.setOrder([a, b]);

@@ -271,24 +271,56 @@ function decodeWith<T>(schema: z.ZodType<T>, body: Uint8Array, fastPath?: (raw: 
 }
 
 export const decodeMinionMessage = (body: Uint8Array): DecodeResult<MinionMessage> =>
-  decodeWith(MinionMessageSchema, body);
+  decodeWith(MinionMessageSchema, body, isHotMinionMessage);
 export const decodeMasterMessage = (body: Uint8Array): DecodeResult<MasterMessage> =>
-  decodeWith(MasterMessageSchema, body, isMasterHeartbeat);
+  decodeWith(MasterMessageSchema, body, isHotMasterMessage);
 
-/**
- * The master's heartbeat, checked by hand: every minion receives one a second, and in a process
- * hosting thousands of minions the general schema's cost for it would dominate.
- */
-function isMasterHeartbeat(raw: unknown): raw is Extract<MasterMessage, { t: 'heartbeat' }> {
+// Hand checks of the hot messages (a master takes a return from every minion of a job, a swarm an
+// ack for each): each accepts only what the general schema accepts, and anything it does not
+// accept goes on to the schema, which decides and says why. packages/protocol/test/wire-hot-messages.test.ts holds them
+// to the schema.
+const MINION_ID = /^[A-Za-z0-9][A-Za-z0-9._@-]*$/;
+const JID = /^\d{20}$/;
+const isMinionId = (value: unknown): boolean =>
+  typeof value === 'string' && value.length <= 255 && MINION_ID.test(value);
+const isJid = (value: unknown): boolean => typeof value === 'string' && value.length === 20 && JID.test(value);
+const isFiniteNumber = (value: unknown): boolean => typeof value === 'number' && Number.isFinite(value);
+
+/** Whether `message` has exactly these keys (the schemas are strict: no others). */
+function hasExactly(message: Record<string, unknown>, count: number): boolean {
+  let keys = 0;
+  for (const key in message) if (Object.hasOwn(message, key)) keys++;
+  return keys === count && Object.getPrototypeOf(message) === Object.prototype;
+}
+
+function isHotMinionMessage(raw: unknown): raw is MinionMessage {
   if (typeof raw !== 'object' || raw === null) return false;
-  const message = raw as Record<string, unknown>;
-  return (
-    message.t === 'heartbeat' &&
-    message.v === WIRE_VERSION &&
-    typeof message.at === 'number' &&
-    Number.isFinite(message.at) &&
-    Object.keys(message).length === 3
-  );
+  const m = raw as Record<string, unknown>;
+  if (m.v !== WIRE_VERSION || !isMinionId(m.id)) return false;
+  if (m.t === 'return') {
+    return (
+      'ret' in m &&
+      hasExactly(m, 10) &&
+      isJid(m.jid) &&
+      typeof m.fun === 'string' &&
+      m.fun.length <= 255 &&
+      typeof m.success === 'boolean' &&
+      Number.isSafeInteger(m.retcode) &&
+      isFiniteNumber(m.startedAt) &&
+      isFiniteNumber(m.finishedAt)
+    );
+  }
+  if (m.t === 'heartbeat') return hasExactly(m, 4) && isFiniteNumber(m.at);
+  return false;
+}
+
+function isHotMasterMessage(raw: unknown): raw is MasterMessage {
+  if (typeof raw !== 'object' || raw === null) return false;
+  const m = raw as Record<string, unknown>;
+  if (m.v !== WIRE_VERSION) return false;
+  if (m.t === 'heartbeat') return hasExactly(m, 3) && isFiniteNumber(m.at);
+  if (m.t === 'ack') return hasExactly(m, 3) && isJid(m.jid);
+  return false;
 }
 
 /**

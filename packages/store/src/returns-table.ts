@@ -1,3 +1,4 @@
+import type { AttributeValue, DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import type { DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
 import { expiresAt } from './options.js';
 import type { StoreOptions } from './options.js';
@@ -17,6 +18,8 @@ export class ReturnsTable {
     doc: DynamoDBDocumentClient,
     readonly tableName: string,
     private readonly options: StoreOptions,
+    /** The low-level client the batch writes go through, their items marshalled here. */
+    private readonly client: DynamoDBClient,
   ) {
     this.#table = new Table(doc, tableName, ['jid', 'minionId'], ReturnRecordSchema, options.pageSize);
   }
@@ -32,22 +35,30 @@ export class ReturnsTable {
    * copies from re-sends themselves. Resolves once every item is stored.
    */
   putMany(rets: readonly NewReturn[]): Promise<void> {
-    return this.#table.putMany(rets.map((ret) => this.#item(ret)));
+    return this.#table.putManyMarshalled(
+      this.client,
+      rets.map((ret) => this.#item(ret)),
+    );
   }
 
-  #item(ret: NewReturn): Record<string, unknown> {
+  /** A return row as DynamoDB attribute values, built by hand: every attribute is flat and known. */
+  #item(ret: NewReturn): Record<string, AttributeValue> {
     const json = JSON.stringify(ret.ret ?? null);
-    const bytes = Buffer.byteLength(json);
-    return {
-      ...ret,
-      ...(bytes > this.options.maxReturnBytes
-        ? {
-            ret: Buffer.from(json).subarray(0, this.options.maxReturnBytes).toString('utf8'),
-            truncated: { originalBytes: bytes },
-          }
-        : { ret: json }),
-      expiresAt: expiresAt(ret.receivedAt, this.options.returnRetentionMs),
+    // Only a long text can be over the limit (a UTF-8 byte is at most one UTF-16 unit of it).
+    const bytes = json.length * 3 > this.options.maxReturnBytes ? Buffer.byteLength(json) : json.length;
+    const over = bytes > this.options.maxReturnBytes;
+    const item: Record<string, AttributeValue> = {
+      jid: { S: ret.jid },
+      minionId: { S: ret.minionId },
+      success: { BOOL: ret.success },
+      retcode: { N: String(ret.retcode) },
+      ret: { S: over ? Buffer.from(json).subarray(0, this.options.maxReturnBytes).toString('utf8') : json },
+      masterId: { S: ret.masterId },
+      receivedAt: { N: String(ret.receivedAt) },
+      expiresAt: { N: String(expiresAt(ret.receivedAt, this.options.returnRetentionMs)) },
     };
+    if (over) item.truncated = { M: { originalBytes: { N: String(bytes) } } };
+    return item;
   }
 
   get(jid: string, minionId: string): Promise<ReturnRecord | undefined> {

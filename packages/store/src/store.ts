@@ -40,7 +40,7 @@ export class Store {
     this.masters = new MastersTable(doc, names.masters.TableName, parsed);
     this.minions = new MinionsTable(doc, names.minions.TableName, parsed);
     this.jobs = new JobsTable(doc, names.jobs.TableName, parsed);
-    this.returns = new ReturnsTable(doc, names.returns.TableName, parsed);
+    this.returns = new ReturnsTable(doc, names.returns.TableName, parsed, client);
     this.scheduleClaims = new ScheduleClaims(doc, names.jobs.TableName, parsed);
     this.apiTokens = new ApiTokensTable(doc, names.returns.TableName, parsed);
     this.reactionClaims = new ReactionClaims(doc, names.jobs.TableName, parsed);

@@ -65,8 +65,16 @@ async function runSwarm(args: string[]): Promise<RunningProgram> {
   const base = await loadMinionConfig(values.config);
   const log = pino({ name: 'phoenix-minion-swarm', level: base.logLevel });
   installLastResort(process, log);
-  const started = Date.now();
-  const swarm = await startSwarm(base, { count, idPrefix, log });
+  // A line every tenth of the way: a start that stalls shows how far it got.
+  const every = Math.max(1, Math.ceil(count / 10));
+  const onStarted = (started: number): void => {
+    if (started % every === 0 && started < count)
+      process.stdout.write(
+        `${JSON.stringify({ msg: 'swarm progress', started, count, ms: Date.now() - startedAt })}\n`,
+      );
+  };
+  const startedAt = Date.now();
+  const swarm = await startSwarm(base, { count, idPrefix, log, onStarted });
   // For the benchmark: masters-table reads so far, on demand, to tell start-up from steady state.
   const reads = (): void => {
     process.stdout.write(
@@ -74,7 +82,7 @@ async function runSwarm(args: string[]): Promise<RunningProgram> {
     );
   };
   process.on('SIGUSR2', reads);
-  process.stdout.write(`${JSON.stringify({ msg: 'swarm ready', count, idPrefix, startMs: Date.now() - started })}\n`);
+  process.stdout.write(`${JSON.stringify({ msg: 'swarm ready', count, idPrefix, startMs: Date.now() - startedAt })}\n`);
   return {
     async stop(signal) {
       log.info({ signal }, 'stopping swarm');

@@ -12,9 +12,11 @@ import {
   type MasterEndpoint,
   type MasterMessage,
   type MinionMessage,
+  systemClock,
+  type Clock,
 } from '@phoenix/protocol';
 import { describeMaster, type MasterAddress } from './master-address.js';
-import { MasterPool, type PoolClock } from './master-pool.js';
+import { MasterPool } from './master-pool.js';
 import type { SocketSettings } from './master-socket.js';
 import { Enrolment, type EnrolmentOutcome } from './enrolment.js';
 import { Outbox } from './outbox.js';
@@ -56,8 +58,11 @@ export interface ConnectionOptions {
   returnAfterMs: number;
   /** Moves to a better master are spread at random over this window, so minions do not move at once. */
   moveSpreadMs: number;
-  /** For the failover policy (MasterPool): its clock and its jitter. */
-  clock?: PoolClock;
+  /** After a lost connection, the next master is tried after a random share of this. */
+  reconnectSpreadMs?: number;
+  /** Every timer and reading of the time (the failover policy's too); default the system clock. */
+  clock?: Clock;
+  /** The failover policy's jitter, [0, 1) like Math.random (the default). */
   random?: () => number;
   log: Logger;
 }
@@ -91,10 +96,12 @@ export class MinionConnection {
   #accepted = false;
   /** The current connection is being closed on purpose (a move, a drain): not a failure. */
   #leaving = false;
-  #moveTimer: NodeJS.Timeout | undefined;
+  #moveTimer: unknown;
+  readonly #clock: Clock;
 
   constructor(options: ConnectionOptions) {
     this.#o = options;
+    this.#clock = options.clock ?? systemClock;
     this.#settings = {
       clusterPublicKey: options.clusterPublicKey,
       keyPair: options.keyPair,
@@ -106,7 +113,8 @@ export class MinionConnection {
       settleMs: options.returnAfterMs,
       spreadMs: options.moveSpreadMs,
       backoffMaxMs: options.backoffMaxMs,
-      ...(options.clock === undefined ? {} : { clock: options.clock }),
+      ...(options.reconnectSpreadMs === undefined ? {} : { reconnectSpreadMs: options.reconnectSpreadMs }),
+      clock: this.#clock,
       ...(options.random === undefined ? {} : { random: options.random }),
     });
   }
@@ -150,7 +158,7 @@ export class MinionConnection {
 
   /** Stays, leaves, or arms the move to a better master; the timer asks again when it fires. */
   #settle(): void {
-    clearTimeout(this.#moveTimer);
+    this.#clock.clearTimeout(this.#moveTimer);
     this.#moveTimer = undefined;
     const current = this.#master;
     if (this.#state !== 'connected' || current === undefined || this.#leaving) return;
@@ -169,8 +177,8 @@ export class MinionConnection {
       this.#leave();
       return;
     }
-    this.#moveTimer = setTimeout(() => this.#settle(), placement.inMs);
-    this.#moveTimer.unref?.();
+    this.#moveTimer = this.#clock.setTimeout(() => this.#settle(), placement.inMs);
+    (this.#moveTimer as { unref?: () => void }).unref?.();
   }
 
   /** Closes the current connection on purpose: the loop connects again from the top of the order. */
@@ -193,7 +201,7 @@ export class MinionConnection {
   }
 
   async stop(): Promise<void> {
-    clearTimeout(this.#moveTimer);
+    this.#clock.clearTimeout(this.#moveTimer);
     this.#stopped = true;
     this.#closeSaying();
     this.#state = 'stopped';
@@ -257,9 +265,11 @@ export class MinionConnection {
         this.#leaving = false;
         continue;
       }
-      if (outcome === 'failed') {
-        // The next listed master that has not failed is tried at once (the pool says which).
-        this.#pool.failed(master);
+      if (outcome === 'failed' || outcome === 'lost') {
+        // The next listed master that has not failed is tried at once (the pool says which), or,
+        // after a lost connection, after a random share of the reconnect spread.
+        if (outcome === 'lost') this.#pool.lost(master);
+        else this.#pool.failed(master);
         this.#readTableIfExhausted();
       }
     }
@@ -276,7 +286,7 @@ export class MinionConnection {
   }
 
   /** Enrols if needed, then serves one connection until it fails or the minion stops. */
-  async #visit(master: MasterAddress): Promise<'failed' | 'again'> {
+  async #visit(master: MasterAddress): Promise<'failed' | 'lost' | 'again'> {
     if (!this.#accepted) {
       const state = await this.#enrol(master);
       if (this.#stopped) return 'again';
@@ -316,13 +326,13 @@ export class MinionConnection {
     }
   }
 
-  async #serve(master: MasterAddress): Promise<'failed' | 'again'> {
+  async #serve(master: MasterAddress): Promise<'failed' | 'lost' | 'again'> {
     const session = new MasterSession(this.#settings, master, {
       heartbeatMs: this.#o.heartbeatMs,
       missedHeartbeats: this.#o.missedHeartbeats,
     });
     this.#session = session;
-    let alive: NodeJS.Timeout | undefined;
+    let alive: unknown;
     try {
       const welcome = await session.open({
         v: WIRE_VERSION,
@@ -348,10 +358,11 @@ export class MinionConnection {
       this.#settle();
       // Seldom: the master learns of a dead minion from its connection; this only shows that the
       // minion itself (not just its socket) is alive.
-      alive = setInterval(
-        () => session.send({ v: WIRE_VERSION, t: 'heartbeat', id: this.#o.id, at: Date.now() }),
-        this.#o.aliveIntervalMs,
-      );
+      const beat = (): void => {
+        session.send({ v: WIRE_VERSION, t: 'heartbeat', id: this.#o.id, at: this.#clock.now() });
+        alive = this.#clock.setTimeout(beat, this.#o.aliveIntervalMs);
+      };
+      alive = this.#clock.setTimeout(beat, this.#o.aliveIntervalMs);
       for (;;) {
         const message = await session.next();
         // Closed here: a deliberate leave, or the minion is stopping; not a failure.
@@ -363,14 +374,14 @@ export class MinionConnection {
               ? 'lost the connection to the master; failing over'
               : 'master stopped answering; failing over',
           );
-          return 'failed';
+          return 'lost';
         }
         switch (message.t) {
           case 'job':
             this.#onJob(message);
             break;
           case 'ack':
-            this.#outbox.acknowledge(message.jid);
+            if (this.#outbox.acknowledge(message.jid)) this.#o.log.debug({ jid: message.jid }, 'return acknowledged');
             break;
           case 'reply':
             this.#requests.resolve(message);
@@ -393,8 +404,8 @@ export class MinionConnection {
         }
       }
     } finally {
-      if (alive) clearInterval(alive);
-      clearTimeout(this.#moveTimer);
+      this.#clock.clearTimeout(alive);
+      this.#clock.clearTimeout(this.#moveTimer);
       this.#moveTimer = undefined;
       if (this.#state === 'connected') this.#state = 'disconnected';
       if (this.#session === session) this.#session = undefined;
@@ -448,11 +459,11 @@ export class MinionConnection {
   #pause(ms: number): Promise<void> {
     return new Promise((resolve) => {
       const done = (): void => {
-        clearTimeout(timer);
+        this.#clock.clearTimeout(timer);
         if (this.#wake === done) this.#wake = undefined;
         resolve();
       };
-      const timer = setTimeout(done, ms);
+      const timer = this.#clock.setTimeout(done, ms);
       this.#wake = done;
     });
   }

@@ -14,6 +14,8 @@ export interface MasterPoolOptions {
   settleMs: number;
   /** Moves back are spread at random over this window, so a fleet does not move at once. */
   spreadMs: number;
+  /** After a connected master was lost, the next try waits a random share of this (default 0). */
+  reconnectSpreadMs?: number;
   /** The longest wait between rounds once every listed master has failed. */
   backoffMaxMs: number;
   /** The first such wait (it doubles each round, up to backoffMaxMs); default 100 ms. */
@@ -68,6 +70,7 @@ interface Standing {
 export class MasterPool {
   readonly #settleMs: number;
   readonly #spreadMs: number;
+  readonly #reconnectSpreadMs: number;
   readonly #backoffMaxMs: number;
   readonly #backoffBaseMs: number;
   readonly #tableReadEveryMs: number;
@@ -80,12 +83,15 @@ export class MasterPool {
   /** Rounds in which every listed master failed, since the last connection. */
   #rounds = 0;
   #waitUntil = 0;
+  /** Set when a connected master was lost: no master is tried before this (the reconnect spread). */
+  #spreadUntil = 0;
   #tableReadDue = false;
   #lastTableRead = Number.NEGATIVE_INFINITY;
 
   constructor(options: MasterPoolOptions) {
     this.#settleMs = options.settleMs;
     this.#spreadMs = options.spreadMs;
+    this.#reconnectSpreadMs = options.reconnectSpreadMs ?? 0;
     this.#backoffMaxMs = options.backoffMaxMs;
     this.#backoffBaseMs = options.backoffBaseMs ?? 100;
     this.#tableReadEveryMs = options.tableReadEveryMs ?? 10_000;
@@ -117,16 +123,18 @@ export class MasterPool {
     const now = this.#clock.now();
     const candidates = this.#candidates();
     const fresh = candidates.find((m) => !this.#suspect(m, now));
-    if (fresh !== undefined) return { master: fresh, waitMs: 0 };
+    const spread = Math.max(0, this.#spreadUntil - now);
+    if (fresh !== undefined) return { master: fresh, waitMs: spread };
     // Every listed master failed lately (or none is listed): the one that failed longest ago, after a wait.
     const oldest = [...candidates].sort((a, b) => this.#failedAt(a) - this.#failedAt(b))[0];
-    return { master: oldest, waitMs: Math.max(0, this.#waitUntil - now) };
+    return { master: oldest, waitMs: Math.max(spread, this.#waitUntil - now) };
   }
 
   /** A connection to `master` was made (a welcome arrived). */
   connected(master: MasterAddress): void {
     this.#rounds = 0;
     this.#waitUntil = 0;
+    this.#spreadUntil = 0;
     this.#tableReadDue = false;
     const standing = this.#standing.get(keyOf(master));
     if (standing !== undefined) delete standing.failedAt;
@@ -139,6 +147,16 @@ export class MasterPool {
     if (standing !== undefined) standing.failedAt = now;
     // A round is over once every listed master failed: wait before the next, and read the table.
     if (!this.#candidates().some((m) => !this.#suspect(m, now))) this.#endRound(now);
+  }
+
+  /**
+   * A connection to `master` that was made has been lost (it died, froze or cut this minion off):
+   * as `failed`, and the next try waits a random share of `reconnectSpreadMs`, drawn once.
+   */
+  lost(master: MasterAddress): void {
+    this.failed(master);
+    const now = this.#clock.now();
+    this.#spreadUntil = now + this.#draw() * this.#reconnectSpreadMs;
   }
 
   /** No master is listed at all: a round with nothing to try (the wait it sets is `next().waitMs`). */

@@ -33,6 +33,9 @@ const ZMTP_HEARTBEAT = { heartbeatInterval: 1_000, heartbeatTimeout: 3_000, hear
  * something: it turns false at once when the master's end of the connection is gone, and stays
  * false until a handshake completes.
  */
+/** How long a closing socket waits for its queued sends (a goodbye) before it closes anyway. */
+const CLOSE_AFTER_SENDS_MS = 500;
+
 function dealer(settings: SocketSettings): Dealer {
   return new Dealer({
     ...(settings.context === undefined ? {} : { context: settings.context }),
@@ -187,7 +190,14 @@ export class MasterSocket {
   closeAfterSends(): void {
     if (this.#closed) return;
     this.#closed = true;
-    void this.#sending.then(() => this.#socket.close());
+    // Bounded: with `immediate`, a send waits for a live connection, and a master that died has
+    // none, so a goodbye to it would hold the socket (and the process) open for ever.
+    const socket = this.#socket;
+    const timer = setTimeout(() => socket.close(), CLOSE_AFTER_SENDS_MS);
+    void this.#sending.then(() => {
+      clearTimeout(timer);
+      socket.close();
+    });
   }
 
   close(): void {
