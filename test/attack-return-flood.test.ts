@@ -2,7 +2,7 @@ import { after, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { useDevstack, useProcesses, useTempDir, waitFor } from '@phoenix/devstack/testing';
 import { json, phoenix } from './lib/cli.js';
-import { adminEnv, everyMasterAnswers, refused } from './lib/attack.js';
+import { adminEnv, api, everyMasterAnswers, refused } from './lib/attack.js';
 import { startMasterProcess, startMinionProcess, type RunningMaster } from './lib/cluster.js';
 import { HostileMinion } from './lib/hostile-minion.js';
 
@@ -74,8 +74,10 @@ test(`returns for ${DISTINCT_JIDS} made-up jobs, then ${REPEATS_OF_ONE} for one:
       return counted >= total;
     },
     { what: `all ${total} refused returns counted`, timeoutMs: 60_000 },
-  ).catch((err: unknown) => {
-    throw new Error(`${counted} of ${total} counted`, { cause: err });
+  ).catch(async (err: unknown) => {
+    const { text } = await api(master, 'GET', '/metrics');
+    const refusals = text.split('\n').filter((l) => l.startsWith('phoenix_refused_inputs_total{'));
+    throw new Error(`${counted} of ${total} counted; refusals: ${refusals.join('; ')}`, { cause: err });
   });
   assert.equal((await refused(master, 'wire', 'unknown-job')) - before, total, 'each counted once');
   // One line per made-up jid, however many returns named it.

@@ -1,8 +1,10 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { execFileSync } from 'node:child_process';
-import { mkdir, mkdtemp, rename, rm, writeFile } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
+import { execFileSync, spawn } from 'node:child_process';
+import { existsSync } from 'node:fs';
+import { connect } from 'node:net';
+import { mkdir, mkdtemp, readFile, rename, rm, writeFile } from 'node:fs/promises';
+import { tmpdir, userInfo } from 'node:os';
 import { dirname, join } from 'node:path';
 import { pathToFileURL } from 'node:url';
 import pino from 'pino';
@@ -248,3 +250,106 @@ test('every fetchIntervalMs a master fetches on its own', async () => {
     await rm(dir, { recursive: true, force: true });
   }
 });
+
+const SSHD = '/usr/sbin/sshd';
+
+/** A port that is free a moment ago on loopback. */
+async function freeLoopbackPort(): Promise<number> {
+  const { createServer } = await import('node:net');
+  const server = createServer();
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  const { port } = server.address() as { port: number };
+  await new Promise<void>((resolve) => server.close(() => resolve()));
+  return port;
+}
+
+function listening(port: number): Promise<boolean> {
+  return new Promise((resolve) => {
+    const socket = connect(port, '127.0.0.1');
+    socket.once('connect', () => (socket.destroy(), resolve(true)));
+    socket.once('error', () => resolve(false));
+  });
+}
+
+test(
+  'an SSH remote with a deploy key and pinned host keys: served through a real sshd on loopback; a key it does not take, or another host key, leaves nothing served and no key in any message',
+  { skip: existsSync(SSHD) ? false : `${SSHD} is not installed (Debian's openssh-server; .ci/run installs it)` },
+  async () => {
+    const dir = await mkdtemp(join(tmpdir(), 'phoenix-gitssh-'));
+    const keygen = (path: string): string => {
+      execFileSync('ssh-keygen', ['-q', '-t', 'ed25519', '-N', '', '-C', 'phoenix-test', '-f', path]);
+      return path;
+    };
+    const hostKey = keygen(join(dir, 'host_key'));
+    const otherHostKey = keygen(join(dir, 'other_host_key'));
+    const deployKey = keygen(join(dir, 'deploy_key'));
+    const strangerKey = keygen(join(dir, 'stranger_key'));
+    await writeFile(join(dir, 'authorized_keys'), await readFile(`${deployKey}.pub`, 'utf8'));
+    const port = await freeLoopbackPort();
+    const known = async (key: string): Promise<string> => {
+      const [type, body] = (await readFile(`${key}.pub`, 'utf8')).split(' ');
+      return `[127.0.0.1]:${port} ${type} ${body}\n`;
+    };
+    await writeFile(join(dir, 'known_hosts'), await known(hostKey));
+    await writeFile(join(dir, 'other_known_hosts'), await known(otherHostKey));
+    await writeFile(
+      join(dir, 'sshd_config'),
+      [
+        `Port ${port}`,
+        'ListenAddress 127.0.0.1',
+        `HostKey ${hostKey}`,
+        `PidFile ${join(dir, 'sshd.pid')}`,
+        `AuthorizedKeysFile ${join(dir, 'authorized_keys')}`,
+        'AuthenticationMethods publickey',
+        'PasswordAuthentication no',
+        'KbdInteractiveAuthentication no',
+        'PermitRootLogin prohibit-password',
+        'StrictModes no',
+        'UsePAM no',
+        '',
+      ].join('\n'),
+    );
+    // sshd started by root wants its privilege-separation directory.
+    if (process.getuid?.() === 0) await mkdir('/run/sshd', { recursive: true, mode: 0o755 });
+    const sshd = spawn(SSHD, ['-D', '-e', '-f', join(dir, 'sshd_config')], { stdio: ['ignore', 'ignore', 'pipe'] });
+    let sshdLog = '';
+    sshd.stderr.on('data', (chunk: Buffer) => (sshdLog += chunk.toString()));
+    const repo = await repository(join(dir, 'repo'));
+    const commit = await repo.commit({ 'top.sls': "base:\n  '*':\n    - web\n", 'web.sls': 'from: ssh\n' });
+    const url = `ssh://${userInfo().username}@127.0.0.1:${port}${repo.bare}`;
+    const keyText = (await readFile(deployKey, 'utf8')).trim();
+    const root = (key: string, hosts: string) => ({
+      fileRoots: {
+        base: [{ git: url, auth: { username: 'git', sshKey: { file: key }, knownHosts: { file: join(dir, hosts) } } }],
+      },
+    });
+    const served = trees(dir, 'ssh-ok', root(deployKey, 'known_hosts'));
+    const stranger = trees(dir, 'ssh-stranger', root(strangerKey, 'known_hosts'));
+    const spoofed = trees(dir, 'ssh-spoofed', root(deployKey, 'other_known_hosts'));
+    try {
+      await until('sshd to listen', async () => ((await listening(port)) ? true : undefined));
+      await served.trees.update('test');
+      assert.equal(served.trees.commits()['file:base:states'], commit, sshdLog);
+      assert.equal(await text(served.trees, 'web.sls'), 'from: ssh\n');
+
+      for (const [what, tried, why] of [
+        ['a deploy key the server does not take', stranger, /Permission denied \(publickey\)/],
+        ['a server whose host key is not the pinned one', spoofed, /Host key verification failed/],
+      ] as const) {
+        await tried.trees.update('test');
+        const [status] = tried.trees.status();
+        assert.equal(status?.commit, undefined, `${what}: nothing served`);
+        assert.match(status?.error ?? '', /fetching .* failed/, `${what}: the fetch is said to fail`);
+        assert.match(status?.error ?? '', why, `${what}: and why, in ssh's words`);
+        const said = JSON.stringify([tried.trees.status(), tried.events]);
+        assert.ok(!said.includes(keyText.split('\n')[1] ?? keyText), `${what}: no key material in any message`);
+      }
+      assert.ok(!JSON.stringify([served.trees.status(), served.events]).includes(keyText.split('\n')[1] ?? keyText));
+    } finally {
+      await Promise.all([served.trees.stop(), stranger.trees.stop(), spoofed.trees.stop()]);
+      sshd.kill('SIGTERM');
+      await new Promise((resolve) => (sshd.exitCode !== null ? resolve(undefined) : sshd.once('exit', resolve)));
+      await rm(dir, { recursive: true, force: true });
+    }
+  },
+);

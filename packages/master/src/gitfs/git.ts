@@ -114,8 +114,17 @@ function baseEnvironment(): Record<string, string> {
   return env;
 }
 
+/** git's advice after a failed remote: it hides the line that says why (ssh's, say), so it goes. */
+const BOILERPLATE = new Set(['Please make sure you have the correct access rights', 'and the repository exists.']);
+
 function lastLines(text: string): string {
-  return text.split('\n').slice(-4).join(' / ').slice(0, 2_000);
+  return text
+    .split('\n')
+    .map((line) => line.trim())
+    .filter((line) => line !== '' && !BOILERPLATE.has(line))
+    .slice(-4)
+    .join(' / ')
+    .slice(0, 2_000);
 }
 
 function failure(command: GitCommand, why: string): PhoenixError {
