@@ -1,5 +1,6 @@
-// Runs every compiled test file with Node's own test runner: unit tests of each package first
-// (fast, no sockets), then the end-to-end tests in test/ that start real processes.
+// Runs every compiled test file with Node's own test runner, three at a time: the longest first, then
+// the unit tests of each package (fast, no sockets), then the end-to-end tests in test/ that start
+// real processes.
 // Usage: node scripts/run-tests.js [substring ...]  — only files whose path contains a substring.
 import { spawnSync } from 'node:child_process';
 import { randomUUID } from 'node:crypto';
@@ -8,6 +9,10 @@ import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 
 const filters = process.argv.slice(2);
+/** Files that take a minute or more on two cores, longest first (measured with the whole suite). */
+const LONGEST_FIRST = ['fresh-clone', 'state-salt-modules', 'dashboard-jobs', 'aws-states', 'bench-chaos-smoke'];
+// Three files at a time: most of a test's time is spent waiting on the processes it started.
+const CONCURRENCY = 3;
 const dirs = [...readdirSync('packages').map((p) => join('packages', p, 'dist', 'test')), join('test', 'dist')];
 const files = dirs
   .filter((d) => existsSync(d))
@@ -16,7 +21,14 @@ const files = dirs
       .filter((f) => f.endsWith('.test.js'))
       .map((f) => join(d, f)),
   )
-  .filter((f) => filters.length === 0 || filters.some((s) => f.includes(s)));
+  .filter((f) => filters.length === 0 || filters.some((s) => f.includes(s)))
+  // The longest files start first, so the lanes end together instead of one waiting on the last.
+  .sort((a, b) => rank(a) - rank(b));
+
+function rank(file) {
+  const at = LONGEST_FIRST.findIndex((name) => file.endsWith(`/${name}.test.js`));
+  return at < 0 ? LONGEST_FIRST.length : at;
+}
 
 if (files.length === 0) {
   console.error('no test files matched');
@@ -28,7 +40,7 @@ if (files.length === 0) {
 const RUN_MARK = `PHOENIX_TEST_RUN=${randomUUID()}`;
 const result = spawnSync(
   process.execPath,
-  ['--test', '--test-concurrency=2', '--test-timeout=300000', '--test-reporter=spec', ...files],
+  ['--test', `--test-concurrency=${CONCURRENCY}`, '--test-timeout=300000', '--test-reporter=spec', ...files],
   // The AWS SDK's notice that its 2027 releases need Node.js 22 is off in the tests too, as the
   // programs' launchers turn it off (packages/*/bin): the test processes build SDK clients themselves.
   {
