@@ -2,21 +2,18 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { createHash, X509Certificate } from 'node:crypto';
 import { execFileSync } from 'node:child_process';
-import { existsSync, readFileSync } from 'node:fs';
+import { readFileSync } from 'node:fs';
 import { request as httpsRequest } from 'node:https';
 import { request as httpRequest } from 'node:http';
 import { join } from 'node:path';
-import { chromium } from 'playwright-core';
 import { useDevstack, useProcesses, useTempDir, waitFor } from '@phoenix/devstack/testing';
 import { json, phoenix } from './lib/cli.js';
 import { ADMIN_TOKEN, startMasterProcess, startMinionProcess, type RunningMaster } from './lib/cluster.js';
+import { launchChromium, skipWithoutChromium } from './lib/dashboard.js';
 
 // Attacks on the API's trust: lockout by other people's failures, roles that do not hold, tokens
 // that never end or outlive their revocation. Two masters speak HTTPS with a certificate made here;
 // the CLI trusts it with --ca / PHOENIX_CA, the dashboard's browser by the certificate's key.
-
-const CHROMIUM = process.env.PHOENIX_CHROMIUM ?? '/usr/bin/chromium';
-const chromiumMissing = existsSync(CHROMIUM) ? false : `no Chromium at ${CHROMIUM}`;
 
 // Masters stop before the local DynamoDB they heartbeat into (after hooks run in registration order).
 const processes = useProcesses();
@@ -465,23 +462,13 @@ test('tokens: an expired config token is refused; phoenix tokens create, list an
 
 test(
   'the dashboard works over HTTPS in a browser that trusts only this certificate',
-  { skip: chromiumMissing },
+  { skip: skipWithoutChromium },
   async () => {
     // Chromium's --ignore-certificate-errors-spki-list trusts exactly this key, as a CA file would.
     const spki = createHash('sha256')
       .update(new X509Certificate(ca).publicKey.export({ type: 'spki', format: 'der' }))
       .digest('base64');
-    const browser = await chromium.launch({
-      executablePath: CHROMIUM,
-      timeout: 30_000,
-      args: [
-        '--headless=new',
-        '--no-sandbox',
-        '--disable-gpu',
-        '--disable-dev-shm-usage',
-        `--ignore-certificate-errors-spki-list=${spki}`,
-      ],
-    });
+    const browser = await launchChromium([`--ignore-certificate-errors-spki-list=${spki}`]);
     try {
       const page = await browser.newPage();
       page.setDefaultTimeout(15_000);

@@ -1,18 +1,16 @@
 import { after, test, type TestContext } from 'node:test';
 import assert from 'node:assert/strict';
-import { existsSync } from 'node:fs';
 import { mkdir } from 'node:fs/promises';
 import { join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { chromium, type Browser, type Page } from 'playwright-core';
+import type { Browser, Page } from 'playwright-core';
+import { launchChromium, skipWithoutChromium as skip } from './lib/dashboard.js';
 import { useDevstack, useProcesses, useTempDir, waitFor } from '@phoenix/devstack/testing';
 import { ADMIN_TOKEN, startMasterProcess, startMinionProcess, type RunningMaster } from './lib/cluster.js';
 
 // The dashboard as a person uses it: Debian's Chromium, driven by playwright-core, against two real
 // masters and real minion processes on the embedded AWS emulators.
 
-const CHROMIUM = process.env.PHOENIX_CHROMIUM ?? '/usr/bin/chromium';
-const skip = existsSync(CHROMIUM) ? false : `no Chromium at ${CHROMIUM} (.ci/run installs Debian's chromium package)`;
 const ARTIFACTS = resolve(
   process.env.PHOENIX_ARTIFACTS ?? join(fileURLToPath(new URL('../../', import.meta.url)), 'test-artifacts'),
   'dashboard',
@@ -76,17 +74,7 @@ test('the dashboard page is open, strict about scripts, and asks for a token', {
     assert.equal(missing.status, 404, `${path} is no dashboard file`);
   }
 
-  browser = await chromium.launch({
-    executablePath: CHROMIUM,
-    timeout: 30_000,
-    args: [
-      '--headless=new',
-      '--no-sandbox',
-      '--disable-gpu',
-      '--disable-dev-shm-usage',
-      '--disable-background-networking',
-    ],
-  });
+  browser = await launchChromium();
   page = await browser.newPage({ viewport: { width: 1400, height: 1000 } });
   page.setDefaultTimeout(15_000);
   page.on('pageerror', (err) => problems.push(`page error: ${err.message}`));

@@ -34,7 +34,8 @@ const DOCS_SHOTS = new Set([
   'token-revoked',
 ]);
 
-export function launchChromium(): Promise<Browser> {
+/** Debian's Chromium, headless, with the flags every browser test needs and any of its own. */
+export function launchChromium(extraArgs: readonly string[] = []): Promise<Browser> {
   return chromium.launch({
     executablePath: CHROMIUM,
     timeout: 30_000,
@@ -44,6 +45,7 @@ export function launchChromium(): Promise<Browser> {
       '--disable-gpu',
       '--disable-dev-shm-usage',
       '--disable-background-networking',
+      ...extraArgs,
     ],
   });
 }
