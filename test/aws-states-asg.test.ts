@@ -6,7 +6,6 @@ import { useDevstack, useTempDir } from '@phoenix/devstack/testing';
 import {
   devstackEndpoints,
   localAwsMinion,
-  MUTATING_ACTION,
   recordAwsCalls,
   type AwsRecorder,
   type LocalAwsMinion,
@@ -38,8 +37,7 @@ after(async () => {
 const rec = (): AwsRecorder => recorder ?? assert.fail('set up first');
 const mutating = (): string[] =>
   rec()
-    .calls()
-    .filter((c) => MUTATING_ACTION.test(c.action))
+    .mutating()
     .map((c) => c.action);
 
 const GROUP = `

@@ -9,7 +9,6 @@ import { useDevstack, useTempDir } from '@phoenix/devstack/testing';
 import {
   devstackEndpoints,
   localAwsMinion,
-  MUTATING_ACTION,
   recordAwsCalls,
   type AwsRecorder,
   type LocalAwsMinion,
@@ -37,11 +36,7 @@ test("the orders service's environment: predict, create, no changes, then only t
   });
   await cp(`${EXAMPLE}file_roots`, minion.fileRoot, { recursive: true });
   await cp(`${EXAMPLE}pillar_roots`, minion.pillarRoot, { recursive: true });
-  const mutating = () =>
-    rec
-      .calls()
-      .filter((c) => MUTATING_ACTION.test(c.action))
-      .map((c) => `${c.service}:${c.action}`);
+  const mutating = () => rec.mutating().map((c) => `${c.service}:${c.action}`);
   const ids = [
     'orders-staging-payments-dlq',
     'orders-staging-payments',

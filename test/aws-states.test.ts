@@ -16,7 +16,6 @@ import { useDevstack, useTempDir } from '@phoenix/devstack/testing';
 import {
   devstackEndpoints,
   localAwsMinion,
-  MUTATING_ACTION,
   recordAwsCalls,
   type AwsRecorder,
   type LocalAwsMinion,
@@ -62,8 +61,7 @@ async function sls(name: string, text: string): Promise<void> {
 
 const mutating = (): string[] =>
   rec()
-    .calls()
-    .filter((c) => MUTATING_ACTION.test(c.action))
+    .mutating()
     .map((c) => `${c.service}:${c.action}`);
 
 async function queueAttributes(name: string): Promise<Record<string, string>> {

@@ -18,6 +18,8 @@ export interface RecordedCall {
 export interface AwsRecorder {
   readonly endpoints: Readonly<Record<string, string>>;
   calls(): RecordedCall[];
+  /** The calls that change something: a test=True run may make none. */
+  mutating(): RecordedCall[];
   clear(): void;
   close(): Promise<void>;
 }
@@ -65,6 +67,7 @@ export async function recordAwsCalls(targets: Readonly<Record<string, string>>):
   return {
     endpoints,
     calls: () => [...recorded],
+    mutating: () => recorded.filter((c) => MUTATING_ACTION.test(c.action)),
     clear: () => {
       recorded.length = 0;
     },
@@ -94,7 +97,7 @@ export function devstackEndpoints(devstack: Devstack): Record<string, string> {
 }
 
 /** AWS actions that change something: a test=True run may make none of these. */
-export const MUTATING_ACTION =
+const MUTATING_ACTION =
   /^(Create|Delete|Put|Set|Update|Tag|Untag|Subscribe|Unsubscribe|Attach|Detach|Add|Remove|Authorize|Revoke|Suspend|Resume|Enable|Disable|Complete|Record|Terminate|Modify)/;
 
 export interface StateResult {
