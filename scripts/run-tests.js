@@ -12,7 +12,7 @@ const filters = process.argv.slice(2);
 /** Files that take a minute or more on two cores, longest first (measured with the whole suite). */
 const LONGEST_FIRST = ['fresh-clone', 'state-salt-modules', 'dashboard-jobs', 'aws-states', 'bench-chaos-smoke'];
 // Two files at a time: three on two cores pushed the fresh-clone test past its 300 s limit.
-const CONCURRENCY = 2;
+const CONCURRENCY = Number(process.env.PHOENIX_TEST_CONCURRENCY ?? 2);
 const dirs = [...readdirSync('packages').map((p) => join('packages', p, 'dist', 'test')), join('test', 'dist')];
 const files = dirs
   .filter((d) => existsSync(d))

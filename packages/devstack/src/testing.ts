@@ -18,15 +18,21 @@ export interface WaitOptions {
   /** What is awaited, for the error message when time runs out. */
   what: string;
   timeoutMs?: number;
+  /** A fixed pause between probes; by default the pause starts at 25 ms and doubles up to 250 ms. */
   intervalMs?: number;
 }
 
-/** Polls `probe` until it returns something other than undefined/false, within a bound. */
+/**
+ * Polls `probe` until it returns something other than undefined/false, within a bound. A probe is
+ * often an API call that reads the tables: the growing pause keeps a long wait from costing the
+ * machine a request every 25 ms, while a condition that holds soon is still seen soon.
+ */
 export async function waitFor<T>(
   probe: () => Promise<T | undefined | false> | T | undefined | false,
-  { what, timeoutMs = 10_000, intervalMs = 25 }: WaitOptions,
+  { what, timeoutMs = 10_000, intervalMs }: WaitOptions,
 ): Promise<T> {
   const deadline = Date.now() + timeoutMs;
+  let pause = intervalMs ?? 25;
   let lastError: unknown;
   for (;;) {
     try {
@@ -39,7 +45,8 @@ export async function waitFor<T>(
       const cause = lastError instanceof Error ? ` (last error: ${lastError.message})` : '';
       assert.fail(`timed out after ${timeoutMs} ms waiting for ${what}${cause}`);
     }
-    await new Promise((resolve) => setTimeout(resolve, intervalMs));
+    await new Promise((resolve) => setTimeout(resolve, Math.min(pause, Math.max(1, deadline - Date.now()))));
+    if (intervalMs === undefined) pause = Math.min(pause * 2, 250);
   }
 }
 

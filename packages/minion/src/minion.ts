@@ -1,6 +1,7 @@
 import pino, { type Logger } from 'pino';
 import type { Context } from 'zeromq';
 import { startComponents, type Clock } from '@phoenix/protocol';
+import type { RenderWorkers } from '@phoenix/state';
 import type { MinionConfig } from './config.js';
 import { MinionConnection, type ConnectionState } from './connection/connection.js';
 import { createMinionExecutor, MINION_VERSION } from './executor/minion-executor.js';
@@ -37,6 +38,8 @@ export async function startMinion(
     /** The connection's timers and time, and its jitter: the system's unless a test gives its own. */
     clock?: Clock;
     random?: () => number;
+    /** Template workers shared with the other minions of this process (a swarm). */
+    renderWorkers?: RenderWorkers;
   } = {},
 ): Promise<Minion> {
   const { id, instanceId } = await resolveMinionId(config);
@@ -46,6 +49,7 @@ export async function startMinion(
     id,
     ...(instanceId === undefined ? {} : { instanceId }),
     log,
+    ...(options.renderWorkers === undefined ? {} : { renderWorkers: options.renderWorkers }),
     // The connection is made below; an event is only sent once a job runs, by then it exists.
     sendEvent: (tag, data) => connection.sendEvent(tag, data),
     files:

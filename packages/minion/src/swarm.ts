@@ -1,6 +1,7 @@
 import { join } from 'node:path';
 import { Context } from 'zeromq';
 import type { Logger } from 'pino';
+import { RenderWorkers } from '@phoenix/state';
 import { MinionConfigSchema, type MinionConfig } from './config.js';
 import { startMinion, type Minion } from './minion.js';
 
@@ -41,12 +42,16 @@ export async function startSwarm(base: MinionConfig, options: SwarmOptions): Pro
   const concurrency = Math.max(1, options.startConcurrency ?? 50);
   // Each minion holds one ZeroMQ socket (two briefly while enrolling or moving masters).
   const context = new Context({ maxSockets: count * 2 + 64, ioThreads: 2 });
+  // Template workers pass from one minion's state run to another's: a few threads, not one per minion.
+  const renderWorkers = new RenderWorkers({ max: 4 });
   const minions: Minion[] = [];
   let next = 0;
   const worker = async (): Promise<void> => {
     while (next < count) {
       const index = next++;
-      minions.push(await startMinion(swarmMinionConfig(base, swarmMinionId(idPrefix, index)), { context, log }));
+      minions.push(
+        await startMinion(swarmMinionConfig(base, swarmMinionId(idPrefix, index)), { context, log, renderWorkers }),
+      );
       options.onStarted?.(minions.length);
     }
   };
@@ -54,6 +59,7 @@ export async function startSwarm(base: MinionConfig, options: SwarmOptions): Pro
     await Promise.all(
       minions.map((m) => m.stop().catch((err: unknown) => log.warn({ err, minionId: m.id }, 'stop failed'))),
     );
+    await renderWorkers.close();
   };
   try {
     await Promise.all(Array.from({ length: Math.min(concurrency, count) }, worker));

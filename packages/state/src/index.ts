@@ -14,7 +14,7 @@ export { pathOnHost, ownDirectories } from './files/host-path.js';
 export type { RootsConfig } from './files/local-roots.js';
 export { CachedFiles, FILE_CACHE_DIR } from './files/cached-files.js';
 
-export { TemplateRenderer, TemplateRenderError } from './render/template-renderer.js';
+export { RenderWorkers, TemplateRenderer, TemplateRenderError } from './render/template-renderer.js';
 export type {
   RenderIsolation,
   TemplateServices,

@@ -3,7 +3,7 @@ import assert from 'node:assert/strict';
 import { mkdir, mkdtemp, readdir, rm, symlink, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
-import { CachedFiles, LocalRoots, sha256, TemplateRenderer, parseYaml } from '../src/index.js';
+import { CachedFiles, LocalRoots, RenderWorkers, sha256, TemplateRenderer, parseYaml } from '../src/index.js';
 import type { StateFile, StateFiles, TemplateServices } from '../src/index.js';
 
 const bounded = { timeout: 60_000 };
@@ -225,5 +225,58 @@ quoted: 'it''s' 'a b'
     } finally {
       await renderer.close();
     }
+  },
+);
+
+test(
+  'a closed renderer hands its idle worker to the next run; a stopped one never does, and no variable carries over',
+  bounded,
+  async () => {
+    const workers = new RenderWorkers({ max: 1 });
+    const services: TemplateServices = {
+      call: async () => null,
+      read: async () => undefined,
+      slsExists: async () => false,
+    };
+    const render = (renderer: TemplateRenderer, source: string): Promise<string> =>
+      renderer.render({ path: 'salt://t.sls', services, context: { grains: {}, pillar: {}, opts: {} }, source });
+    try {
+      const first = new TemplateRenderer({ timeoutMs: 20_000, workers });
+      assert.equal(await render(first, "{% set secret = 'x' %}{{ secret }}"), 'x');
+      await first.close();
+      assert.equal(workers.idle, 1, 'the first run left its worker');
+      const second = new TemplateRenderer({ timeoutMs: 20_000, workers });
+      assert.equal(await render(second, '{{ secret is defined }}'), 'False', 'a fresh environment in the same worker');
+      assert.equal(workers.idle, 0, 'the second run took it');
+      await second.close();
+      assert.equal(workers.idle, 1);
+
+      // A render stopped at its timeout takes its worker down: nothing is handed on.
+      const stopped = new TemplateRenderer({ timeoutMs: 300, workers });
+      await assert.rejects(render(stopped, '{% for i in range(10000000) %}{% endfor %}'), /took longer than 300 ms/);
+      await stopped.close();
+      assert.equal(workers.idle, 1, 'only the first worker waits');
+      // A render in progress when its renderer closes (waiting on a salt[...] call) is failed, and its worker stopped.
+      let called: () => void = () => undefined;
+      const inCall = new Promise<void>((resolve) => (called = resolve));
+      const closing = new TemplateRenderer({ timeoutMs: 20_000, workers });
+      const pending = closing.render({
+        path: 'salt://t.sls',
+        services: { ...services, call: () => (called(), new Promise<never>(() => undefined)) },
+        context: { grains: {}, pillar: {}, opts: {} },
+        source: "{{ salt['test.sleep'](60) }}",
+      });
+      await inCall;
+      await closing.close();
+      await assert.rejects(pending, /the renderer was closed/);
+      assert.equal(workers.idle, 0, 'the closing renderer had taken the idle worker and stopped it');
+    } finally {
+      await workers.close();
+    }
+    assert.equal(workers.idle, 0);
+    const afterClose = new TemplateRenderer({ timeoutMs: 20_000, workers });
+    assert.equal(await render(afterClose, '{{ 1 + 1 }}'), '2');
+    await afterClose.close();
+    assert.equal(workers.idle, 0, 'a closed pool keeps no worker');
   },
 );

@@ -1,5 +1,6 @@
 import type { Logger } from 'pino';
 import { ownDirectories } from '@phoenix/state';
+import type { RenderWorkers } from '@phoenix/state';
 import type { MinionConfig } from '../config.js';
 import { gatherCoreGrains, GrainStore } from '../grains/index.js';
 import { createHostModules, createModuleRegistry } from '../modules/index.js';
@@ -24,6 +25,8 @@ export async function createMinionExecutor(
     files: Pick<StateModuleOptions, 'files' | 'pillar' | 'pillarFiles'>;
     /** Where event.send goes (the master connection); masterless, nowhere. */
     sendEvent?: (tag: string, data: Record<string, unknown>) => boolean;
+    /** Template workers shared with other minions of this process (a swarm); by default its own. */
+    renderWorkers?: RenderWorkers;
   },
 ): Promise<{ grains: GrainStore; executor: Executor }> {
   const core = await gatherCoreGrains({
@@ -67,6 +70,7 @@ export async function createMinionExecutor(
         jinja: { trimBlocks: config.state.jinjaTrimBlocks, lstripBlocks: config.state.jinjaLstripBlocks },
         opts,
         stateModules: builtinStateModules({ settings: config.aws, profiles: config.awsProfiles }),
+        ...(options.renderWorkers === undefined ? {} : { renderWorkers: options.renderWorkers }),
       }),
     ]),
   });

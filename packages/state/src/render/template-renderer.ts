@@ -35,6 +35,8 @@ export interface TemplateRendererOptions {
   hostFiles?: boolean;
   /** Render in this process (a master's RenderProcess) instead of a thread of this one. */
   isolation?: RenderIsolation;
+  /** Idle workers to start from and to hand the worker back to on close (see RenderWorkers). */
+  workers?: RenderWorkers;
 }
 
 /** Where renders may run instead of a thread of this process: a process of their own (render-process.ts). */
@@ -60,6 +62,85 @@ export interface TemplateSource {
 const DEFAULT_TIMEOUT_MS = 300_000;
 /** Bounds the worker's heap: a template that builds a huge list fails alone, the minion stays up. */
 const WORKER_HEAP_MB = 256;
+
+interface StartedWorker {
+  readonly worker: Worker;
+  readonly port: MessagePort;
+  readonly flag: Int32Array;
+  readonly callTimeoutMs: number;
+}
+
+/**
+ * Workers left idle by closed renderers, for the next renderer to start from: a new worker costs
+ * about a quarter of a second of CPU (a thread, its isolate, nunjucks), which every state run paid.
+ * A worker is handed back only when no render is in progress in it, and each render builds its own
+ * environment from its request, so nothing passes from one run to the next. At most `max` wait, each
+ * for `idleMs` (a minion that runs one highstate an hour holds no thread between them); owned by
+ * whoever creates it (a minion's state service), never shared through the process.
+ */
+export class RenderWorkers {
+  readonly #max: number;
+  readonly #idleMs: number;
+  /** Each idle worker with what forgets it: its expiry and its listener for an end of its own. */
+  readonly #idle = new Map<StartedWorker, { timer: NodeJS.Timeout; onExit: () => void }>();
+  #closed = false;
+
+  constructor(options: { max?: number; idleMs?: number } = {}) {
+    this.#max = options.max ?? 1;
+    this.#idleMs = options.idleMs ?? 60_000;
+  }
+
+  /** An idle worker set up for this call timeout, if one waits. */
+  take(callTimeoutMs: number): StartedWorker | undefined {
+    for (const started of this.#idle.keys()) {
+      if (started.callTimeoutMs !== callTimeoutMs) continue;
+      this.#forget(started);
+      return started;
+    }
+    return undefined;
+  }
+
+  /** Keeps a worker with no render in progress; false when it is not wanted (the caller stops it). */
+  give(started: StartedWorker): boolean {
+    if (this.#closed || this.#idle.size >= this.#max) return false;
+    const timer = setTimeout(() => {
+      this.#forget(started);
+      started.port.close();
+      void started.worker.terminate();
+    }, this.#idleMs);
+    timer.unref();
+    // An idle worker that ends by itself (out of memory, say) is forgotten.
+    const onExit = (): void => this.#forget(started);
+    started.worker.once('exit', onExit);
+    this.#idle.set(started, { timer, onExit });
+    return true;
+  }
+
+  /** How many workers wait for a run. */
+  get idle(): number {
+    return this.#idle.size;
+  }
+
+  async close(): Promise<void> {
+    this.#closed = true;
+    const idle = [...this.#idle.keys()];
+    for (const started of idle) this.#forget(started);
+    await Promise.all(
+      idle.map((started) => {
+        started.port.close();
+        return started.worker.terminate();
+      }),
+    );
+  }
+
+  #forget(started: StartedWorker): void {
+    const held = this.#idle.get(started);
+    if (held === undefined) return;
+    clearTimeout(held.timer);
+    started.worker.off('exit', held.onExit);
+    this.#idle.delete(started);
+  }
+}
 
 /** A render failed: names the template (the included one when the error is there) and the line. */
 export class TemplateRenderError extends PhoenixError {
@@ -104,7 +185,10 @@ export class TemplateRenderer {
   readonly #signal: AbortSignal | undefined;
   readonly #root: string;
   readonly #isolation: { readonly to: RenderIsolation; readonly session: number } | undefined;
-  #worker: { worker: Worker; port: MessagePort; flag: Int32Array } | undefined;
+  readonly #workers: RenderWorkers | undefined;
+  #worker: StartedWorker | undefined;
+  /** The listeners this renderer put on its worker, taken off when it hands the worker back. */
+  #detach: (() => void) | undefined;
   #running: Running | undefined;
   #queue: Promise<unknown> = Promise.resolve();
   #nextId = 1;
@@ -118,6 +202,7 @@ export class TemplateRenderer {
     this.#hostFiles = options.hostFiles ?? true;
     this.#signal = options.signal;
     this.#root = options.root ?? '/';
+    this.#workers = options.workers;
     this.#isolation =
       options.isolation === undefined ? undefined : { to: options.isolation, session: options.isolation.session() };
     this.#signal?.addEventListener('abort', this.#onAbort, { once: true });
@@ -139,6 +224,9 @@ export class TemplateRenderer {
     const running = this.#worker;
     this.#worker = undefined;
     if (running) {
+      this.#detach?.();
+      // A worker that was rendering is stopped; an idle one may serve the next run.
+      if (render === undefined && this.#workers?.give(running) === true) return;
       running.port.close();
       await running.worker.terminate();
     }
@@ -207,23 +295,15 @@ export class TemplateRenderer {
     });
   }
 
-  #start(): { worker: Worker; port: MessagePort; flag: Int32Array } {
+  #start(): StartedWorker {
     if (this.#worker) return this.#worker;
-    const { port1, port2 } = new MessageChannel();
-    const shared = new SharedArrayBuffer(4);
-    const worker = new Worker(new URL('./render-worker.js', import.meta.url), {
-      workerData: { port: port2, flag: shared, callTimeoutMs: this.#timeoutMs },
-      transferList: [port2],
-      resourceLimits: { maxOldGenerationSizeMb: WORKER_HEAP_MB },
-      stdout: false,
-      stderr: false,
-    });
-    const started = { worker, port: port1, flag: new Int32Array(shared) };
+    const started = this.#workers?.take(this.#timeoutMs) ?? this.#spawn();
     this.#worker = started;
-    worker.on('message', (response: RenderResponse) => this.#finish(response));
+    const { worker, port } = started;
+    const onMessage = (response: RenderResponse): void => this.#finish(response);
     // Only the current worker's end fails the render in progress: a worker stopped on purpose
     // (timeout, abort) reports its exit after a new one may already have started.
-    worker.on('error', (err) => {
+    const onError = (err: Error): void => {
       if (this.#worker !== started) return;
       this.#fail(
         new TemplateRenderError(
@@ -233,9 +313,9 @@ export class TemplateRenderer {
           undefined,
         ),
       );
-    });
-    worker.on('exit', () => {
-      port1.close();
+    };
+    const onExit = (): void => {
+      port.close();
       if (this.#worker !== started) return;
       this.#fail(
         new TemplateRenderError(
@@ -245,14 +325,38 @@ export class TemplateRenderer {
           undefined,
         ),
       );
-    });
-    port1.on('message', (request: BridgeRequest) => {
+    };
+    const onBridge = (request: BridgeRequest): void => {
       void this.#answer(started, request);
-    });
-    // A renderer left open must not keep the process alive.
+    };
+    worker.on('message', onMessage);
+    worker.on('error', onError);
+    worker.on('exit', onExit);
+    port.on('message', onBridge);
+    // A renderer left open must not keep the process alive (a listener added refs a port again).
     worker.unref();
-    port1.unref();
+    port.unref();
+    this.#detach = () => {
+      worker.off('message', onMessage);
+      worker.off('error', onError);
+      worker.off('exit', onExit);
+      port.off('message', onBridge);
+      this.#detach = undefined;
+    };
     return started;
+  }
+
+  #spawn(): StartedWorker {
+    const { port1, port2 } = new MessageChannel();
+    const shared = new SharedArrayBuffer(4);
+    const worker = new Worker(new URL('./render-worker.js', import.meta.url), {
+      workerData: { port: port2, flag: shared, callTimeoutMs: this.#timeoutMs },
+      transferList: [port2],
+      resourceLimits: { maxOldGenerationSizeMb: WORKER_HEAP_MB },
+      stdout: false,
+      stderr: false,
+    });
+    return { worker, port: port1, flag: new Int32Array(shared), callTimeoutMs: this.#timeoutMs };
   }
 
   async #answer(target: { port: MessagePort; flag: Int32Array }, request: BridgeRequest): Promise<void> {

@@ -26,6 +26,7 @@ import type {
   ModuleCaller,
   RenderVars,
   TopMatch,
+  RenderWorkers,
 } from '@phoenix/state';
 import { ExecutionError } from '../../modules/errors.js';
 import { createCommands, processEnvironment } from '../../modules/commands.js';
@@ -55,6 +56,8 @@ export interface StateSystemOptions {
   readonly test?: boolean;
   /** Default: file, cmd, pkg, service, user, group, test (see builtinStateModules). */
   readonly stateModules?: readonly StateModule[];
+  /** Template workers one run hands to the next (the state service keeps its own by default). */
+  readonly renderWorkers?: RenderWorkers;
 }
 
 /** The job a run belongs to. */
@@ -110,6 +113,7 @@ export class StateRun {
       ...(options.renderTimeoutMs === undefined ? {} : { timeoutMs: options.renderTimeoutMs }),
       ...(options.jinja?.trimBlocks === undefined ? {} : { trimBlocks: options.jinja.trimBlocks }),
       ...(options.jinja?.lstripBlocks === undefined ? {} : { lstripBlocks: options.jinja.lstripBlocks }),
+      ...(options.renderWorkers === undefined ? {} : { workers: options.renderWorkers }),
     });
     this.#loader = new SlsLoader(this.#files, this.#renderer, ctx.call);
     this.#functions = new StateFunctions(options.stateModules);

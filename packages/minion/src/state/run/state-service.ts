@@ -7,6 +7,7 @@ import {
   startTime,
   StateCompileError,
   StateErrors,
+  RenderWorkers,
 } from '@phoenix/state';
 import type { SlsTarget, StateResults } from '@phoenix/state';
 import type { Killswitch } from './killswitch.js';
@@ -63,7 +64,8 @@ export class StateService {
   readonly #locks = new Map<string, StateRunLock>();
 
   constructor(options: StateSystemOptions, lockOptions: RunLockOptions = {}) {
-    this.#options = options;
+    // One run's template worker serves the next instead of each run starting its own.
+    this.#options = { ...options, renderWorkers: options.renderWorkers ?? new RenderWorkers() };
     this.#lockOptions = lockOptions;
   }
 
