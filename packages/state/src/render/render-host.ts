@@ -1,4 +1,4 @@
-import { TemplateRenderer, TemplateRenderError, type TemplateServices } from './template-renderer.js';
+import { RenderWorkers, TemplateRenderer, TemplateRenderError, type TemplateServices } from './template-renderer.js';
 import type { HostRequest, HostResponse } from './render-host-protocol.js';
 import { PhoenixError } from '@phoenix/protocol';
 import { StateErrors } from '../errors.js';
@@ -10,6 +10,8 @@ import { StateErrors } from '../errors.js';
  */
 
 const sessions = new Map<number, TemplateRenderer>();
+/** A session ended hands its thread to the next (every minion's pillar is one session). */
+const workers = new RenderWorkers({ max: 4 });
 const asked = new Map<number, { resolve(value: unknown): void; reject(err: unknown): void }>();
 let nextAsk = 1;
 
@@ -43,6 +45,7 @@ async function render(request: Extract<HostRequest, { t: 'render' }>): Promise<v
       lstripBlocks: request.lstripBlocks,
       // This host's files are the master's: a template asks the master, which answers for its roots.
       hostFiles: false,
+      workers,
     });
     sessions.set(request.session, renderer);
   }
