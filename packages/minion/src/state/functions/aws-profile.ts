@@ -1,5 +1,5 @@
 import { z } from 'zod';
-import type { AwsSettings } from '@phoenix/protocol';
+import type { AwsSettings, Clock } from '@phoenix/protocol';
 
 /** The AWS services the boto_* states speak to, by the SDK's names (the keys of a profile's `endpoints`). */
 export type AwsStateService = 'sqs' | 'sns' | 'dynamodb' | 'autoscaling' | 'cloudwatch' | 'iam' | 'ec2';
@@ -53,6 +53,8 @@ export interface AwsStateEnvironment {
   readonly profiles?: Readonly<Record<string, AwsProfile>> | undefined;
   /** Sees every SDK client a state makes before its first call (tests add middleware that records requests). */
   readonly onClient?: ((client: object) => void) | undefined;
+  /** The time a state waits by (a table becoming ACTIVE): the system's unless a test gives its own. */
+  readonly clock?: Clock | undefined;
 }
 
 /** Region, endpoint and credentials for one SDK client; credentials absent means the SDK's chain (the instance's role). */

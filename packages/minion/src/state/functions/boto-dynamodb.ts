@@ -1,4 +1,3 @@
-import { setTimeout as delay } from 'node:timers/promises';
 import {
   CreateTableCommand,
   DeleteTableCommand,
@@ -14,6 +13,7 @@ import {
 } from '@aws-sdk/client-dynamodb';
 import type { AttributeDefinition, KeySchemaElement, TableDescription } from '@aws-sdk/client-dynamodb';
 import { z } from 'zod';
+import { systemClock, type Clock } from '@phoenix/protocol';
 import { connectionArgs } from './aws-profile.js';
 import type { AwsStateEnvironment } from './aws-profile.js';
 import { AwsStateFailure, awsErrorCode, converge, remove, runAwsState, stepIf, tagDiff } from './aws-state.js';
@@ -66,8 +66,9 @@ const Present = z
 type PresentArgs = z.output<typeof Present>;
 const Absent = z.strictObject({ name: z.string().min(1), ...connectionArgs });
 
-/** DescribeTable calls while a new table becomes ACTIVE, a second apart. */
-const ACTIVE_POLLS = 300;
+/** How long a new table or index may take to become ACTIVE, asked once a second. */
+const ACTIVE_WAIT_MS = 300_000;
+const ACTIVE_POLL_MS = 1_000;
 
 /**
  * Salt's boto_dynamodb.present/absent: keys, provisioned or on-demand capacity, global and local
@@ -98,7 +99,7 @@ export function botoDynamodbStates(env: AwsStateEnvironment): StateModule {
                   new: summary(args),
                   apply: async () => {
                     const made = await ddb.send(new CreateTableCommand(input));
-                    await waitActive(ddb, args.name);
+                    await waitActive(ddb, args.name, env.clock ?? systemClock);
                     // Tagged after creation: the local DynamoDB ignores CreateTable's Tags, AWS takes either.
                     const arn = made.TableDescription?.TableArn;
                     if (args.tags !== undefined && Object.keys(args.tags).length > 0 && arn !== undefined)
@@ -200,7 +201,7 @@ export function botoDynamodbStates(env: AwsStateEnvironment): StateModule {
                           GlobalSecondaryIndexUpdates: [{ Create: globalIndex(index, args.billing_mode) }],
                         }),
                       );
-                      await waitActive(ddb, args.name, index.name);
+                      await waitActive(ddb, args.name, env.clock ?? systemClock, index.name);
                     }
                   },
                 });
@@ -290,8 +291,9 @@ async function describe(ddb: DynamoDBClient, name: string): Promise<TableDescrip
 }
 
 /** Until the table (and a new global index) is ACTIVE; an index DynamoDB accepted but does not list is a failure. */
-async function waitActive(ddb: DynamoDBClient, name: string, newIndex?: string): Promise<void> {
-  for (let poll = 0; poll < ACTIVE_POLLS; poll++) {
+async function waitActive(ddb: DynamoDBClient, name: string, clock: Clock, newIndex?: string): Promise<void> {
+  const deadline = clock.now() + ACTIVE_WAIT_MS;
+  for (let poll = 0; poll <= ACTIVE_WAIT_MS / ACTIVE_POLL_MS; poll++) {
     const table = await describe(ddb, name);
     const indexes = table?.GlobalSecondaryIndexes ?? [];
     if (newIndex !== undefined && !indexes.some((index) => index.IndexName === newIndex))
@@ -300,9 +302,10 @@ async function waitActive(ddb: DynamoDBClient, name: string, newIndex?: string):
       );
     const indexesReady = indexes.every((index) => index.IndexStatus === 'ACTIVE');
     if (table?.TableStatus === 'ACTIVE' && indexesReady) return;
-    await delay(1_000);
+    if (clock.now() >= deadline) break;
+    await new Promise<void>((resolve) => clock.setTimeout(resolve, ACTIVE_POLL_MS));
   }
-  throw new AwsStateFailure(`DynamoDB table ${name} did not become ACTIVE within ${ACTIVE_POLLS} s`);
+  throw new AwsStateFailure(`DynamoDB table ${name} did not become ACTIVE within ${ACTIVE_WAIT_MS / 1000} s`);
 }
 
 function keySchema(hash: string, range: string | undefined): KeySchemaElement[] {
