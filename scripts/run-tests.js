@@ -1,18 +1,25 @@
-// Runs every compiled test file with Node's own test runner, two at a time: the longest first, then
+// Runs every compiled test file with Node's own test runner, three at a time: the longest first, then
 // the unit tests of each package (fast, no sockets), then the end-to-end tests in test/ that start
 // real processes.
-// Usage: node scripts/run-tests.js [substring ...]  — only files whose path contains a substring.
-import { spawnSync } from 'node:child_process';
+// Usage: node scripts/run-tests.js [--lint] [substring ...]  — only files whose path contains a
+// substring; --lint also runs `npm run lint` alongside (its output shown at the end), and fails the
+// run when it fails: the linters use the cores while the tests wait on their processes.
+import { Buffer } from 'node:buffer';
+import { spawn } from 'node:child_process';
 import { randomUUID } from 'node:crypto';
 import { readdirSync, existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 
-const filters = process.argv.slice(2);
+const withLint = process.argv.includes('--lint');
+const filters = process.argv.slice(2).filter((arg) => arg !== '--lint');
 /** Files that take a minute or more on two cores, longest first (measured with the whole suite). */
-const LONGEST_FIRST = ['fresh-clone', 'state-salt-modules', 'dashboard-jobs', 'aws-states', 'bench-chaos-smoke'];
-// Two files at a time: three on two cores pushed the fresh-clone test past its 300 s limit.
-const CONCURRENCY = Number(process.env.PHOENIX_TEST_CONCURRENCY ?? 2);
+const LONGEST_FIRST = ['fresh-clone', 'dashboard-jobs', 'bench-chaos-smoke', 'salt-tree', 'failover', 'aws-states'];
+// Three files at a time: most of a file's time is spent waiting on the processes it started (on two
+// cores, two at a time kept the machine less than half busy). PHOENIX_TEST_CONCURRENCY overrides it.
+const CONCURRENCY = Number(process.env.PHOENIX_TEST_CONCURRENCY ?? 3);
+// A file's bound: the fresh clone's install and build take minutes when they share the cores.
+const FILE_TIMEOUT_MS = 600_000;
 const dirs = [...readdirSync('packages').map((p) => join('packages', p, 'dist', 'test')), join('test', 'dist')];
 const files = dirs
   .filter((d) => existsSync(d))
@@ -38,9 +45,16 @@ if (files.length === 0) {
 // (a detached `phoenix up` in a fresh clone). A test file the runner kills at its timeout runs no
 // `after` hook, so what it started would outlive the suite: the mark finds it afterwards.
 const RUN_MARK = `PHOENIX_TEST_RUN=${randomUUID()}`;
-const result = spawnSync(
+const lint = withLint ? run('npm', ['run', '-s', 'lint'], { stdio: ['ignore', 'pipe', 'pipe'] }) : undefined;
+const tests = run(
   process.execPath,
-  ['--test', `--test-concurrency=${CONCURRENCY}`, '--test-timeout=300000', '--test-reporter=spec', ...files],
+  [
+    '--test',
+    `--test-concurrency=${CONCURRENCY}`,
+    `--test-timeout=${FILE_TIMEOUT_MS}`,
+    '--test-reporter=spec',
+    ...files,
+  ],
   // The AWS SDK's notice that its 2027 releases need Node.js 22 is off in the tests too, as the
   // programs' launchers turn it off (packages/*/bin): the test processes build SDK clients themselves.
   {
@@ -52,8 +66,26 @@ const result = spawnSync(
     },
   },
 );
+const [tested, linted] = await Promise.all([tests, lint]);
 await stopLeftovers();
-process.exit(result.status ?? 1);
+if (linted !== undefined) {
+  process.stdout.write(
+    `\n== npm run lint (alongside the tests): ${linted.code === 0 ? 'clean' : 'FAILED'}\n${linted.output}`,
+  );
+}
+process.exit(tested.code !== 0 ? tested.code : (linted?.code ?? 0));
+
+/** Runs a command to its end: its exit code (1 for a signal) and, when piped, what it printed. */
+function run(command, args, options) {
+  return new Promise((resolve) => {
+    const child = spawn(command, args, options);
+    const output = [];
+    child.stdout?.on('data', (chunk) => output.push(chunk));
+    child.stderr?.on('data', (chunk) => output.push(chunk));
+    child.once('error', (err) => resolve({ code: 1, output: String(err) }));
+    child.once('close', (code) => resolve({ code: code ?? 1, output: Buffer.concat(output).toString() }));
+  });
+}
 
 /** The processes of this run still alive: given a few seconds to end, then named and killed. */
 async function stopLeftovers() {
