@@ -10,6 +10,7 @@ import {
   KeyStateEnum,
   LifecycleStateEnum,
   MasterViewSchema,
+  MinionHistorySchema,
   MinionViewSchema,
   ReturnSchema,
   RoleSchema,
@@ -68,6 +69,7 @@ export const CONTRACT = {
       vouchedGrains: z
         .record(z.string(), z.unknown())
         .describe('what the master vouches for (id, lifecycle and naming grains, grains set through the master)'),
+      history: MinionHistorySchema,
     }),
   },
   disableMinion: {

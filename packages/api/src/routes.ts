@@ -78,7 +78,8 @@ export const ROUTES = {
   getMinion: {
     method: 'GET',
     url: '/minions/:id',
-    summary: 'one minion, with all its grains: as it reports them, and those the master vouches for',
+    summary:
+      'one minion, with all its grains (as it reports them, and those the master vouches for) and its lifecycle and master histories',
     tag: 'minions',
     role: 'read',
   },

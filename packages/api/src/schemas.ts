@@ -1,7 +1,9 @@
 import { z } from 'zod';
 import {
   KEY_STATES,
+  LifecycleEventSchema,
   LifecycleSchema,
+  MasterEventSchema,
   MasterRecordSchema,
   RUN_KINDS,
   RUN_STATUSES,
@@ -121,6 +123,16 @@ export const MinionViewSchema = z.object({
     .optional(),
 });
 
+/**
+ * A minion's histories, oldest first and bounded (the newest entries are kept): its instance's
+ * lifecycle (states the reactor recorded, key acceptance, first highstate, an abandoned launch)
+ * and the masters it was connected to.
+ */
+export const MinionHistorySchema = z.object({
+  lifecycle: z.array(LifecycleEventSchema),
+  masters: z.array(MasterEventSchema),
+});
+
 export const ClusterEventSchema = z.object({
   /** The same on every master's stream (a reaction claims the event by it). */
   id: z.string(),
@@ -217,6 +229,7 @@ export type KeyState = z.output<typeof KeyStateEnum>;
 export type LifecycleState = z.output<typeof LifecycleStateEnum>;
 export type MasterView = z.output<typeof MasterViewSchema>;
 export type MinionView = z.output<typeof MinionViewSchema>;
+export type MinionHistory = z.output<typeof MinionHistorySchema>;
 export type ClusterEvent = z.output<typeof ClusterEventSchema>;
 export type TokenView = z.output<typeof TokenViewSchema>;
 export type GitRootStatus = z.output<typeof GitRootStatusSchema>;

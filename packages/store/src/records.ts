@@ -58,6 +58,43 @@ export const HighstateSchema = z.object({
 });
 export type Highstate = z.output<typeof HighstateSchema>;
 
+/**
+ * What happened to a minion's instance and key, in order: the lifecycle states the reactor
+ * recorded, the key's acceptance, the first highstate's start and outcome, an abandoned launch.
+ */
+export const LIFECYCLE_EVENTS = [
+  'warming',
+  'warmed',
+  'launching',
+  'key-accepted',
+  'highstate-started',
+  'highstate-succeeded',
+  'highstate-failed',
+  'in-service',
+  'abandoned',
+  'terminating',
+  'terminated',
+] as const;
+export type LifecycleEventName = (typeof LIFECYCLE_EVENTS)[number];
+
+export const LifecycleEventSchema = z.object({
+  at: epochMs,
+  event: z.enum(LIFECYCLE_EVENTS),
+  /** The master that recorded it. */
+  by: z.string().optional(),
+  /** The first highstate's job. */
+  jid: z.string().optional(),
+});
+export type LifecycleEvent = z.output<typeof LifecycleEventSchema>;
+
+/** A minion's connection to a master began or ended, as that master's session saw it. */
+export const MasterEventSchema = z.object({
+  at: epochMs,
+  masterId: z.string(),
+  event: z.enum(['connected', 'disconnected']),
+});
+export type MasterEvent = z.output<typeof MasterEventSchema>;
+
 export const QuarantineSchema = z.object({ at: epochMs, reason: z.string(), by: z.string() });
 export type Quarantine = z.output<typeof QuarantineSchema>;
 
@@ -97,6 +134,10 @@ export const MinionRecordSchema = z.object({
   /** The lifecycle step's order (warming, warmed, launching 1 … terminated 4), so a late message never moves it back. */
   lifecycleRank: z.number().optional(),
   highstate: HighstateSchema.optional(),
+  /** Oldest first, the newest `historyLength` kept (see MinionsTable). */
+  lifecycleHistory: z.array(LifecycleEventSchema).optional(),
+  /** Oldest first, the newest `historyLength` kept: which masters the minion was on, and when. */
+  masterHistory: z.array(MasterEventSchema).optional(),
   /** An admin's disable: `states` are the names it disabled, `*` every state run (absent: `*`). */
   disabled: z
     .object({ by: z.string(), at: epochMs, reason: z.string(), states: z.array(z.string()).optional() })

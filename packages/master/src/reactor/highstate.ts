@@ -212,11 +212,19 @@ export class HighstateCoordinator {
           }),
         );
         this.events.emit('lifecycle/completed', { minionId, group: lifecycle.group, action });
+        if (action === 'ABANDON') {
+          await this.store.minions.noteLifecycle(minionId, 'abandoned', Date.now(), { by: this.options.masterId, jid });
+        }
       }
       if (action === 'CONTINUE') {
         // A warm-pool instance is prepared, not in service: it stays in the pool until it is needed.
         const next = lifecycle.state === 'warming' ? 'warmed' : 'in-service';
-        await this.store.minions.setLifecycle(minionId, { ...lifecycle, state: next });
+        await this.store.minions.setLifecycle(
+          minionId,
+          { ...lifecycle, state: next },
+          Date.now(),
+          this.options.masterId,
+        );
       }
     } finally {
       clearInterval(keepAlive);
