@@ -2,7 +2,7 @@ import { after, test } from 'node:test';
 import assert from 'node:assert/strict';
 import type { Browser, Page } from 'playwright-core';
 import { stopProcess, waitFor } from '@phoenix/devstack/testing';
-import type { RunningMaster } from './lib/cluster.js';
+import { ADMIN_TOKEN, type RunningMaster } from './lib/cluster.js';
 import { api, launchChromium, openDashboard, screenshot, skipWithoutChromium as skip } from './lib/dashboard.js';
 import { useLifecycleCluster } from './lib/lifecycle-cluster.js';
 
@@ -96,6 +96,135 @@ test('the minion page shows its lifecycle history and its master history, with t
   assert.match(await masters.locator('tbody tr').first().innerText(), /master-2\s+connected/, 'newest first');
   await screenshot(t, page, 'minion-histories');
 });
+
+test(
+  "the target preview is the master's own targeting: vouched grains, pcre, compound — and the job agrees",
+  { skip },
+  async () => {
+    await page.goto(`${second.api}/ui/#/`);
+    const runner = page.locator('#job-runner');
+    const preview = page.locator('#target-preview');
+    const type = runner.locator('select[name="targetType"]');
+    const target = runner.locator('input[name="target"]');
+    // A grain the master vouches for (the instance's group, by the naming convention)…
+    await type.selectOption('grain');
+    await target.fill('service_group:demo-web');
+    await preview.and(page.locator('[data-count="1"]')).waitFor();
+    assert.match(await preview.innerText(), new RegExp(`matches 1 accepted minion: ${instanceId}`));
+    // …and one it only reports about itself, which targets nothing (as the job would find).
+    await target.fill('os:Debian');
+    await preview.and(page.locator('[data-count="0"]')).waitFor();
+    await type.selectOption('pcre');
+    await target.fill('i-[0-9a-f]+$');
+    await preview.and(page.locator('[data-count="1"]')).waitFor();
+    await type.selectOption('compound');
+    await target.fill('G@service_group:demo-web and E@^i- and not L@nobody');
+    await preview.and(page.locator('[data-count="1"]')).waitFor();
+    await runner.locator('input[name="fun"]').fill('test.ping');
+    await runner.locator('input[name="args"]').fill('');
+    await runner.locator('button[name="run"]').click();
+    const results = page.locator('#job-results[data-finished="true"]');
+    await results.waitFor({ timeout: 30_000 });
+    const jid = (await results.getAttribute('data-jid')) as string;
+    const job = (await api<{ job: { expected: string[]; targetType: string } }>(second.api, 'GET', `/jobs/${jid}`)).body
+      .job;
+    assert.deepEqual([job.targetType, job.expected], ['compound', [instanceId]], 'the job went where the preview said');
+  },
+);
+
+/** The master's read requests of each table so far, from its /metrics. */
+async function tableReads(): Promise<Record<string, number>> {
+  const text = await (
+    await fetch(`${second.api}/metrics`, {
+      headers: { authorization: `Bearer ${ADMIN_TOKEN}` },
+      signal: AbortSignal.timeout(10_000),
+    })
+  ).text();
+  const reads: Record<string, number> = {};
+  for (const match of text.matchAll(/^phoenix_table_read_requests_total\{[^}]*table="(\w+)"[^}]*\} (\d+)/gm)) {
+    reads[match[1] as string] = Number(match[2]);
+  }
+  return reads;
+}
+
+test(
+  'the job history costs one listing whatever the number of jobs: no read of any job or its returns',
+  { skip },
+  async (t) => {
+    const runJobs = async (n: number): Promise<void> => {
+      const jids: string[] = [];
+      for (let i = 0; i < n; i++) {
+        const answer = await api<{ jid: string }>(second.api, 'POST', '/jobs', {
+          target: [instanceId],
+          targetType: 'list',
+          fun: 'test.ping',
+        });
+        assert.equal(answer.status, 201);
+        jids.push(answer.body.jid);
+      }
+      // Each job's summary is final on its row once its one minion returned.
+      await waitFor(
+        async () => {
+          const listed = (
+            await api<{ jobs: Array<{ jid: string; summary?: { final?: boolean } }> }>(
+              second.api,
+              'GET',
+              '/jobs?limit=100',
+            )
+          ).body.jobs;
+          return jids.every((jid) => listed.find((j) => j.jid === jid)?.summary?.final === true);
+        },
+        { what: `the summaries of ${n} jobs`, timeoutMs: 30_000 },
+      );
+    };
+    /** Opens the dashboard, waits for every listed job's result, and counts what that cost. */
+    const loadHistory = async (): Promise<{
+      shown: number;
+      getJob: number;
+      listJobs: number;
+      reads: Record<string, number>;
+    }> => {
+      const before = await tableReads();
+      const tab = await openDashboard(browser as Browser, second.api);
+      const asked: string[] = [];
+      tab.page.on('request', (request) => asked.push(new URL(request.url()).pathname));
+      await tab.page.reload();
+      await tab.page
+        .locator('#login input[name="token"]')
+        .waitFor({ state: 'detached' })
+        .catch(() => undefined);
+      const rows = tab.page.locator('#job-history tbody tr');
+      await waitFor(
+        async () => {
+          const results = await rows.evaluateAll((trs) => trs.map((tr) => tr.getAttribute('data-result')));
+          return results.length > 0 && results.every((r) => r === 'ok') && results.length;
+        },
+        { what: 'every job in the history with its result', timeoutMs: 20_000 },
+      );
+      const shown = await rows.count();
+      const after = await tableReads();
+      await tab.page.context().close();
+      const delta = Object.fromEntries(Object.entries(after).map(([table, n]) => [table, n - (before[table] ?? 0)]));
+      return {
+        shown,
+        getJob: asked.filter((path) => /^\/api\/v1\/jobs\/[^/]+$/.test(path)).length,
+        listJobs: asked.filter((path) => path === '/api/v1/jobs').length,
+        reads: delta,
+      };
+    };
+    await runJobs(2);
+    const few = await loadHistory();
+    await runJobs(18);
+    const many = await loadHistory();
+    t.diagnostic(`2 jobs: ${JSON.stringify(few)}; 20 jobs: ${JSON.stringify(many)}`);
+    assert.ok(many.shown >= few.shown + 18, `${many.shown} jobs shown, then ${few.shown}`);
+    assert.equal(few.getJob, 0, 'no job was read one by one');
+    assert.equal(many.getJob, 0, 'no job was read one by one');
+    assert.equal(many.listJobs, few.listJobs, 'as many listings for 20 jobs as for 2');
+    assert.equal(many.reads.returns ?? 0, 0, 'no returns were read');
+    assert.equal(many.reads.returns ?? 0, few.reads.returns ?? 0);
+  },
+);
 
 test(
   'a scale-in terminates it through the reactor: terminated on its page, hidden by default, shown by the filter',

@@ -127,6 +127,14 @@ export const ROUTES = {
     role: 'operate',
     status: 201,
   },
+  previewTarget: {
+    method: 'POST',
+    url: '/targets/preview',
+    summary:
+      "the minions a target selects, as a job submitted now would have them: matched by the master's own targeting, with those a state run would skip and those connected to no master (nothing is run)",
+    tag: 'jobs',
+    role: 'read',
+  },
   listJobs: { method: 'GET', url: '/jobs', summary: 'recent jobs, newest first', tag: 'jobs', role: 'read' },
   listRuns: {
     method: 'GET',

@@ -1,5 +1,6 @@
 import { z } from 'zod';
 import {
+  JobSummarySchema,
   KEY_STATES,
   LifecycleEventSchema,
   LifecycleSchema,
@@ -41,6 +42,11 @@ export const JobSchema = z.object({
   /** The schedule entry and tick that fired the job. */
   schedule: z.object({ name: z.string(), tickAt: z.number() }).optional(),
   createdAt: z.number(),
+  /**
+   * Its returns as far as the master it was submitted on heard them (a listing needs no read of
+   * them): `final` once every expected minion returned or the job's time was up.
+   */
+  summary: JobSummarySchema.optional(),
 });
 
 export const ReturnSchema = z.object({

@@ -111,7 +111,7 @@ function Dashboard({ who, onSignOut }: { who: Whoami; onSignOut: () => void }) {
           <Instances fleet={fleet} query={route.query} />
           <Masters feed={feed} />
           <Keys feed={feed} role={who.role} />
-          <JobRunner role={who.role} minions={fleet.minions} />
+          <JobRunner role={who.role} />
           <JobHistory feed={feed} />
           <Runs feed={feed} />
           <EventLog feed={feed} />

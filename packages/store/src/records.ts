@@ -154,6 +154,21 @@ export const MinionRecordSchema = z.object({
 export type MinionRecord = z.output<typeof MinionRecordSchema>;
 
 /**
+ * A job's returns as its listing needs them, so listing jobs is one query whatever their number:
+ * the master the job was submitted on hears every return (its peers forward them) and writes this
+ * while they arrive, then `final` once every expected minion returned or the job's time is up.
+ */
+export const JobSummarySchema = z.object({
+  returned: z.number(),
+  /** Returns that failed: `success` false, or a state run with a state whose result is false. */
+  failed: z.number(),
+  /** When the last return arrived (a job's duration is from its creation to this). */
+  lastReturnAt: epochMs.optional(),
+  final: z.boolean().optional(),
+});
+export type JobSummary = z.output<typeof JobSummarySchema>;
+
+/**
  * A job as stored: `args` and `kwargs` are JSON text, like a return's `ret`, so any value an
  * operator passes (a 20-digit number, deep nesting, empty strings) round-trips exactly.
  */
@@ -177,6 +192,8 @@ const StoredJobSchema = z.object({
   timeoutMs: z.number().optional(),
   /** Each minion waits a random time up to this before it runs the job. */
   splayMs: z.number().optional(),
+  /** What a job listing shows of its returns, kept here by the master it was submitted on (see JobSummarySchema). */
+  summary: JobSummarySchema.optional(),
   createdAt: epochMs,
   /** UTC 'YYYY-MM-DD' of createdAt: the partition of the byDay index. */
   day: z.string(),
