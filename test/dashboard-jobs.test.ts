@@ -434,6 +434,8 @@ test('the runner previews what a target matches, and has test=True and batch opt
   await page.locator('#target-preview', { hasText: 'matches 2 accepted minions: jobs-1, jobs-off' }).waitFor();
   await runner.locator('input[name="target"]').fill('jobs-* and');
   await page.locator('#target-preview.error', { hasText: 'PHX_TARGET_INVALID' }).waitFor();
+  // The refused preview made the console note a 400 (and a target half changed from one type to another may too).
+  problems.splice(0, problems.length, ...problems.filter((p) => !p.includes('status of 400')));
   await runner.locator('input[name="target"]').fill('jobs-1');
   await runner.locator('select[name="targetType"]').selectOption('glob');
 

@@ -317,7 +317,7 @@ function History({ history }: { history: MinionHistory }) {
         {history.lifecycle.length === 0 ? (
           <p class="muted">Nothing recorded: not launched by an auto-scaling group the reactor follows.</p>
         ) : (
-          <div class="scroll">
+          <div class="scroll" tabIndex={0} aria-label="lifecycle history, scrollable">
             <table id="minion-lifecycle-history">
               <thead>
                 <tr>
@@ -352,7 +352,7 @@ function History({ history }: { history: MinionHistory }) {
         {history.masters.length === 0 ? (
           <p class="muted">Never connected.</p>
         ) : (
-          <div class="scroll">
+          <div class="scroll" tabIndex={0} aria-label="master history, scrollable">
             <table id="minion-master-history">
               <thead>
                 <tr>

@@ -107,19 +107,22 @@ export class JobSummaries {
     }, this.#everyMs);
   }
 
-  /** Writes what every followed job has so far, final (a master that stops hears no more of them). */
+  /**
+   * Writes what every followed job has so far, not final: returns that arrive after this master
+   * stopped reach the table through other masters, so a listing reads them for such a job.
+   */
   stop(): Promise<void> {
-    const writes = [...this.#followed.keys()].map((jid) => this.#finish(jid));
+    const writes = [...this.#followed.keys()].map((jid) => this.#finish(jid, false));
     return Promise.all(writes).then(() => undefined);
   }
 
-  #finish(jid: string): Promise<void> {
+  #finish(jid: string, final = true): Promise<void> {
     const followed = this.#followed.get(jid);
     if (followed === undefined) return Promise.resolve();
     this.#followed.delete(jid);
     this.#clock.clearTimeout(followed.timer);
     this.#clock.clearTimeout(followed.deadline);
-    return this.#write(jid, followed, true);
+    return this.#write(jid, followed, final);
   }
 
   #write(jid: string, followed: Followed, final: boolean): Promise<void> {

@@ -236,7 +236,7 @@ export class JobService {
     });
   }
 
-  /** Writes the summaries of the jobs still followed, as they stand. */
+  /** Writes the summaries of the jobs still followed, as they stand (not final). */
   stopSummaries(): Promise<void> {
     return this.#summaries.stop();
   }

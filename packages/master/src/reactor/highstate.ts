@@ -202,6 +202,10 @@ export class HighstateCoordinator {
       const action = success ? 'CONTINUE' : this.options.onFailure(lifecycle.group);
       const held = lifecycle.state === 'launching' || lifecycle.state === 'warming';
       if (lifecycle.token !== undefined && lifecycle.hookName !== undefined && held) {
+        // Recorded before Auto Scaling hears it: its termination of the instance comes after.
+        if (action === 'ABANDON') {
+          await this.store.minions.noteLifecycle(minionId, 'abandoned', Date.now(), { by: this.options.masterId, jid });
+        }
         await this.autoscaling.send(
           new CompleteLifecycleActionCommand({
             AutoScalingGroupName: lifecycle.group,
@@ -212,9 +216,6 @@ export class HighstateCoordinator {
           }),
         );
         this.events.emit('lifecycle/completed', { minionId, group: lifecycle.group, action });
-        if (action === 'ABANDON') {
-          await this.store.minions.noteLifecycle(minionId, 'abandoned', Date.now(), { by: this.options.masterId, jid });
-        }
       }
       if (action === 'CONTINUE') {
         // A warm-pool instance is prepared, not in service: it stays in the pool until it is needed.
