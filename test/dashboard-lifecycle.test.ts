@@ -1,4 +1,6 @@
 import { after, test } from 'node:test';
+import { writeFile } from 'node:fs/promises';
+import { join } from 'node:path';
 import assert from 'node:assert/strict';
 import type { Browser, Page } from 'playwright-core';
 import { stopProcess, waitFor } from '@phoenix/devstack/testing';
@@ -10,7 +12,9 @@ import { useLifecycleCluster } from './lib/lifecycle-cluster.js';
 // auto-scaling simulator launches it (a real phoenix-minion), the lifecycle reactor accepts its
 // key and runs its first highstate, it moves to another master when its own stops, and a scale-in
 // terminates it through the reactor. Its page shows both histories; the table hides it once
-// terminated unless the lifecycle filter asks for terminated instances.
+// terminated unless the lifecycle filter asks for terminated instances. On the same instance: the
+// target preview against the master's own targeting, and what the job history costs. Last, a
+// launch whose first highstate fails, abandoned.
 
 const cluster = useLifecycleCluster();
 let browser: Browser | undefined;
@@ -223,6 +227,8 @@ test(
     assert.equal(many.listJobs, few.listJobs, 'as many listings for 20 jobs as for 2');
     assert.equal(many.reads.returns ?? 0, 0, 'no returns were read');
     assert.equal(many.reads.returns ?? 0, few.reads.returns ?? 0);
+    // The listings' own queries (one per day of retention and page) are all the jobs table is asked.
+    assert.equal(many.reads.jobs, few.reads.jobs, 'as many jobs-table reads for 20 jobs as for 2');
   },
 );
 
@@ -264,3 +270,33 @@ test(
     assert.deepEqual(problems, []);
   },
 );
+
+test('a launch whose first highstate fails is abandoned: its page says so, step by step', { skip }, async () => {
+  const c = cluster();
+  await writeFile(join(c.fileRoot, 'phoenix.sls'), 'broken-on-purpose:\n  cmd.run:\n    - name: exit 3\n');
+  c.scale(1);
+  const id = await waitFor(() => c.instances('Pending:Wait', 'InService').find((i) => i !== instanceId), {
+    what: 'a second instance launching',
+    timeoutMs: 30_000,
+  });
+  await waitFor(async () => (await minion(id)).minion.lifecycle?.state === 'terminated', {
+    what: `${id} abandoned, then terminated through the reactor`,
+    timeoutMs: 60_000,
+  });
+  await page.goto(`${second.api}/ui/#/minions/${id}`);
+  const lifecycle = page.locator('#minion-lifecycle-history');
+  await lifecycle.locator('tr[data-event="terminated"]').waitFor();
+  const steps = await lifecycle
+    .locator('tbody tr')
+    .evaluateAll((rows) => rows.map((r) => r.getAttribute('data-event')).reverse());
+  assert.deepEqual(steps.slice(0, 5), [
+    'launching',
+    'key-accepted',
+    'highstate-started',
+    'highstate-failed',
+    'abandoned',
+  ]);
+  assert.equal(steps.at(-1), 'terminated');
+  assert.match(await lifecycle.locator('tr[data-event="abandoned"]').innerText(), /launch abandoned \d{20}\s+master-2/);
+  assert.deepEqual(problems, []);
+});

@@ -96,7 +96,8 @@ export function useLifecycleCluster(
           join(dir(), 'instances'),
           processes,
           request.instanceId,
-          [master],
+          // The masters up now (one may have been stopped by the test), as an instance's config lists the cluster's.
+          started.filter((m) => m.process.exitCode === null && m.process.signalCode === null),
           {
             instanceId: request.instanceId,
             autoscalingGroup: request.groupName,
