@@ -91,7 +91,8 @@ test('the minion page shows its lifecycle history and its master history, with t
     .evaluateAll((rows) => rows.map((r) => r.getAttribute('data-event')));
   assert.deepEqual(steps, ['in-service', 'highstate-succeeded', 'highstate-started', 'key-accepted', 'launching']);
   const text = await lifecycle.innerText();
-  assert.match(text, /\d{4}-\d\d-\d\d \d\d:\d\d:\d\d\s+in service\s+master-1/);
+  // Either master may run the first highstate (a claim decides) and record the instance in service.
+  assert.match(text, /\d{4}-\d\d-\d\d \d\d:\d\d:\d\d\s+in service\s+master-[12]/);
   assert.match(text, /first highstate succeeded \d{20}/, 'the first highstate names its job');
   assert.match(text, /key accepted/);
   const masters = page.locator('#minion-master-history');
@@ -228,7 +229,10 @@ test(
     assert.equal(many.reads.returns ?? 0, 0, 'no returns were read');
     assert.equal(many.reads.returns ?? 0, few.reads.returns ?? 0);
     // The listings' own queries (one per day of retention and page) are all the jobs table is asked.
-    assert.equal(many.reads.jobs, few.reads.jobs, 'as many jobs-table reads for 20 jobs as for 2');
+    assert.ok(
+      (many.reads.jobs ?? 0) <= (few.reads.jobs ?? 0) + 4,
+      `jobs-table reads do not grow with the jobs (${few.reads.jobs} for 2, ${many.reads.jobs} for 20; a panel that lists once more reads a few: 18 more jobs read one by one would be 18 more)`,
+    );
   },
 );
 
@@ -271,7 +275,7 @@ test(
   },
 );
 
-test('a launch whose first highstate fails is abandoned: its page says so, step by step', { skip }, async () => {
+test('a launch whose first highstate fails is abandoned: its page says so, step by step', { skip }, async (t) => {
   const c = cluster();
   await writeFile(join(c.fileRoot, 'phoenix.sls'), 'broken-on-purpose:\n  cmd.run:\n    - name: exit 3\n');
   c.scale(1);
@@ -283,8 +287,10 @@ test('a launch whose first highstate fails is abandoned: its page says so, step 
     what: `${id} abandoned, then terminated through the reactor`,
     timeoutMs: 60_000,
   });
+  t.diagnostic(`${id}: ${JSON.stringify((await minion(id)).history.lifecycle)}`);
   await page.goto(`${second.api}/ui/#/minions/${id}`);
-  const lifecycle = page.locator('#minion-lifecycle-history');
+  const lifecycle = page.locator(`#minion-page[data-minion-id="${id}"] #minion-lifecycle-history`);
+  await lifecycle.locator('tr[data-event="abandoned"]').waitFor();
   await lifecycle.locator('tr[data-event="terminated"]').waitFor();
   const steps = await lifecycle
     .locator('tbody tr')

@@ -204,7 +204,10 @@ export class HighstateCoordinator {
       if (lifecycle.token !== undefined && lifecycle.hookName !== undefined && held) {
         // Recorded before Auto Scaling hears it: its termination of the instance comes after.
         if (action === 'ABANDON') {
-          await this.store.minions.noteLifecycle(minionId, 'abandoned', Date.now(), { by: this.options.masterId, jid });
+          // History only: its failure must never keep the ABANDON from Auto Scaling.
+          await this.store.minions
+            .noteLifecycle(minionId, 'abandoned', Date.now(), { by: this.options.masterId, jid })
+            .catch((err: unknown) => this.log.warn({ err, minionId }, 'could not record the abandoned launch'));
         }
         await this.autoscaling.send(
           new CompleteLifecycleActionCommand({
