@@ -94,7 +94,7 @@ test('the minion page shows its lifecycle history and its master history, with t
   // Either master may run the first highstate (a claim decides) and record the instance in service.
   assert.match(text, /\d{4}-\d\d-\d\d \d\d:\d\d:\d\d\s+in service\s+master-[12]/);
   assert.match(text, /first highstate succeeded \d{20}/, 'the first highstate names its job');
-  assert.match(text, /key accepted/);
+  assert.match(text, /key accepted\s+master-[12]/, 'the master that accepted it');
   const masters = page.locator('#minion-master-history');
   await masters.locator('tr[data-master-id="master-2"][data-event="connected"]').first().waitFor();
   assert.ok((await masters.locator('tr[data-master-id="master-1"]').count()) >= 1, 'master-1 is there too');
@@ -134,6 +134,8 @@ test(
     const job = (await api<{ job: { expected: string[]; targetType: string } }>(second.api, 'GET', `/jobs/${jid}`)).body
       .job;
     assert.deepEqual([job.targetType, job.expected], ['compound', [instanceId]], 'the job went where the preview said');
+    // A target half changed from one type to another (`*` as a grain) is refused, and the console notes the 400.
+    problems.splice(0, problems.length, ...problems.filter((p) => !p.includes('status of 400')));
   },
 );
 

@@ -137,6 +137,7 @@ export async function masterComponents(config: MasterConfig, baseLog: Logger): P
   const refusals = new Refusals();
   const keys = new KeyRegistry(store, clusterKeys.secretKey, log.child({ component: 'keys' }), {
     maxPendingKeys: config.enrolment.maxPendingKeys,
+    masterId: id,
   });
   // Each master owns its context: the ZAP endpoint is per context, and nothing is shared by accident.
   const context = new Context();

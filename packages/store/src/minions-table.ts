@@ -136,6 +136,7 @@ export class MinionsTable {
     expectedFrom: KeyState | readonly KeyState[],
     to: KeyState,
     now = Date.now(),
+    by?: string,
   ): Promise<MinionRecord> {
     const from = typeof expectedFrom === 'string' ? [expectedFrom] : expectedFrom;
     const values = Object.fromEntries(from.map((state, i) => [`:from${i}`, state]));
@@ -144,17 +145,17 @@ export class MinionsTable {
       { minionId },
       { keyState: to, keyUpdatedAt: now, quarantine: undefined, strikes: undefined },
       { expression: `keyState IN (${Object.keys(values).join(', ')})`, values },
-      to === 'accepted' ? lifecycleEntry('key-accepted', now) : undefined,
+      to === 'accepted' ? lifecycleEntry('key-accepted', now, { by }) : undefined,
     );
   }
 
   /** The reactor's accept: a pending key that no other key contests (ConditionFailedError otherwise). */
-  acceptUncontested(minionId: string, now = Date.now()): Promise<MinionRecord> {
+  acceptUncontested(minionId: string, now = Date.now(), by?: string): Promise<MinionRecord> {
     return this.#update(
       { minionId },
       { keyState: 'accepted', keyUpdatedAt: now },
       { expression: 'keyState = :pending AND attribute_not_exists(contested)', values: { ':pending': 'pending' } },
-      lifecycleEntry('key-accepted', now),
+      lifecycleEntry('key-accepted', now, { by }),
     );
   }
 
@@ -258,6 +259,7 @@ export class MinionsTable {
     chosen: { publicKey: string; fingerprint: string; attestation?: Record<string, unknown> },
     denied: { publicKey: string; fingerprint: string } | undefined,
     now = Date.now(),
+    by?: string,
   ): Promise<MinionRecord> {
     return this.#table.update(
       { minionId: record.minionId },
@@ -274,7 +276,7 @@ export class MinionsTable {
         expression: 'keyState = :pending AND publicKey = :held',
         values: { ':pending': 'pending', ':held': record.publicKey },
       },
-      lifecycleEntry('key-accepted', now),
+      lifecycleEntry('key-accepted', now, { by }),
     );
   }
 

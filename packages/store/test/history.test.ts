@@ -20,7 +20,7 @@ test('an instance launched, accepted, highstated and terminated has each step in
   // A duplicate delivery of the launch rewrites the state but is no second entry.
   await minions.setLifecycle('i-life', { state: 'launching', group: 'web', hookName: 'h', token: 't' }, 11, 'm-2');
   await minions.registerKey('i-life', key, 12);
-  await minions.acceptUncontested('i-life', 20);
+  await minions.acceptUncontested('i-life', 20, 'm-1');
   await minions.claimHighstate('i-life', claim, 5_000, { now: 30 });
   await minions.recordHighstateJob('i-life', claim, 'jid-1');
   await minions.finishHighstate('i-life', claim, { result: 'success', jid: 'jid-1' }, 40);
@@ -31,7 +31,7 @@ test('an instance launched, accepted, highstated and terminated has each step in
   const record = await minions.get('i-life');
   assert.deepEqual(record?.lifecycleHistory, [
     { at: 10, event: 'launching', by: 'm-1' },
-    { at: 20, event: 'key-accepted' },
+    { at: 20, event: 'key-accepted', by: 'm-1' },
     { at: 30, event: 'highstate-started', by: 'm-1' },
     { at: 40, event: 'highstate-succeeded', by: 'm-1', jid: 'jid-1' },
     { at: 50, event: 'in-service', by: 'm-1' },
