@@ -372,6 +372,67 @@ test('bad input is a 400 that names the problem, oversized bodies 413, and injec
   assert.equal(existsSync(canary), false, 'nothing ran');
 });
 
+test("a target is previewed by the master's own targeting, for every target type; a bad one is refused as a job would be", async () => {
+  const preview = async (body: Record<string, unknown>, master = masters[2] as RunningMaster) => {
+    const answer = await call(master, 'POST', '/api/v1/targets/preview', { token: READ_TOKEN, body });
+    return { status: answer.status, body: answer.body as { count: number; minions: string[] }, answer };
+  };
+  const ids = async (body: Record<string, unknown>) => {
+    const { status, body: answer } = await preview(body);
+    assert.equal(status, 200);
+    return [answer.count, answer.minions];
+  };
+  assert.deepEqual(await ids({ target: 'api-*' }), [4, MINION_IDS]);
+  assert.deepEqual(await ids({ target: ['api-2', 'nobody'], targetType: 'list' }), [1, ['api-2']]);
+  assert.deepEqual(await ids({ target: 'api-[12]$', targetType: 'pcre' }), [2, ['api-1', 'api-2']]);
+  assert.deepEqual(await ids({ target: 'id:api-3', targetType: 'grain' }), [1, ['api-3']]);
+  assert.deepEqual(await ids({ target: 'api-* and not ( L@api-4 or E@api-1 )', targetType: 'compound' }), [
+    2,
+    ['api-2', 'api-3'],
+  ]);
+  assert.deepEqual(await ids({ target: 'api-*', limit: 1 }), [4, ['api-1']], 'the count is whole, the list bounded');
+  const bad = await preview({ target: 'api-* and', targetType: 'compound' });
+  assert.equal(bad.status, 400);
+  assert.equal(errorOf(bad.answer).code, 'PHX_TARGET_INVALID');
+  const unsupported = await preview({ target: 'N@web', targetType: 'compound' });
+  assert.equal(unsupported.status, 400, 'nodegroups are refused by the preview as by the job');
+  assert.equal((await call(masters[0] as RunningMaster, 'POST', '/api/v1/targets/preview', { body: {} })).status, 401);
+});
+
+test('a minion answers with the masters it was on; a job row carries the summary its listing shows', async () => {
+  const minion = (await get(masters[0] as RunningMaster, '/api/v1/minions/api-1')).body as {
+    history: { lifecycle: unknown[]; masters: Array<{ masterId: string; event: string; at: number }> };
+  };
+  assert.deepEqual(
+    minion.history.lifecycle.map((e) => (e as { event: string }).event),
+    ['key-accepted'],
+    'not launched by a group: only its key was accepted',
+  );
+  const connected = minion.history.masters.filter((e) => e.event === 'connected');
+  assert.ok(connected.length >= 1, 'its connections are recorded');
+  assert.ok(connected.every((e) => masters.some((m) => m.id === e.masterId) && e.at > 0));
+
+  const submitted = await call(masters[1] as RunningMaster, 'POST', '/api/v1/jobs', {
+    token: OPERATE_TOKEN,
+    body: { target: 'api-*', fun: 'test.ping' },
+  });
+  assert.equal(submitted.status, 201, submitted.text);
+  const { jid } = submitted.body as { jid: string };
+  // Listed by another master: the summary is on the row, written by the master it was submitted on.
+  const summary = await waitFor(
+    async () => {
+      const listed = (await get(masters[2] as RunningMaster, '/api/v1/jobs?limit=20')).body as {
+        jobs: Array<{ jid: string; createdAt: number; summary?: { final?: boolean } }>;
+      };
+      const job = listed.jobs.find((j) => j.jid === jid);
+      return job?.summary?.final === true ? { job, summary: job.summary } : undefined;
+    },
+    { what: "the job's final summary", timeoutMs: 15_000 },
+  );
+  assert.deepEqual({ ...summary.summary, lastReturnAt: 0 }, { returned: 4, failed: 0, lastReturnAt: 0, final: true });
+  assert.ok((summary.summary as { lastReturnAt: number }).lastReturnAt >= summary.job.createdAt);
+});
+
 test('an admin disables and enables a minion; the listing shows who and why', async () => {
   const master = masters[2] as RunningMaster;
   const disabled = await call(master, 'POST', '/api/v1/minions/api-3/disable', {
@@ -399,6 +460,20 @@ test('an admin disables and enables a minion; the listing shows who and why', as
     { what: 'a highstate to skip the disabled minion', timeoutMs: 15_000 },
   );
   assert.match(skipped?.reason ?? '', /disabled by test-admin .*kernel upgrade/);
+  // The preview says what the job did: the same minion skipped, for the same reason.
+  const previewed = await call(masters[1] as RunningMaster, 'POST', '/api/v1/targets/preview', {
+    token: READ_TOKEN,
+    body: { target: 'api-3', fun: 'state.highstate' },
+  });
+  assert.equal(previewed.status, 200, previewed.text);
+  assert.deepEqual(previewed.body, {
+    count: 0,
+    minions: [],
+    skipped: [skipped],
+    skippedCount: 1,
+    notConnected: [],
+    notConnectedCount: 0,
+  });
   const enabled = await call(master, 'POST', '/api/v1/minions/api-3/enable', { token: ADMIN_TOKEN });
   assert.equal(enabled.status, 200, enabled.text);
   await waitFor(
@@ -541,6 +616,7 @@ test('openapi.json describes every route with its input and output schemas', asy
       'POST /api/v1/minions/{id}/disable',
       'POST /api/v1/minions/{id}/enable',
       'POST /api/v1/orchestrations',
+      'POST /api/v1/targets/preview',
       'GET /api/v1/tokens',
       'POST /api/v1/tokens',
       'POST /api/v1/tokens/{id}/revoke',

@@ -28,6 +28,8 @@ const DOCS_SHOTS = new Set([
   'job-page',
   'keys-confirm',
   'minion-page',
+  'minion-histories',
+  'instances-terminated',
   'a11y-dark-1400',
   'a11y-light-390',
   'events-lost',

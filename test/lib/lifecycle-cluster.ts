@@ -55,6 +55,8 @@ export interface LifecycleCluster {
   scale(desired: number): void;
   /** Instances of the minions group in these states, oldest first. */
   instances(...states: string[]): string[];
+  /** Starts another master with the same file roots and reactor (stopped with the cluster). */
+  addMaster(id: string): Promise<RunningMaster>;
 }
 
 /**
@@ -74,6 +76,7 @@ export function useLifecycleCluster(
   let cluster: LifecycleCluster | undefined;
   let dynamodb: DynamoDBClient | undefined;
   let release = (): void => undefined;
+  const started: RunningMaster[] = [];
   before(async () => {
     // The launcher needs the master, which needs the devstack that the launcher is part of: an
     // instance launched before the master is up (a warm pool fills at once) boots once it is.
@@ -93,7 +96,8 @@ export function useLifecycleCluster(
           join(dir(), 'instances'),
           processes,
           request.instanceId,
-          [master],
+          // The masters up now (one may have been stopped by the test), as an instance's config lists the cluster's.
+          started.filter((m) => m.process.exitCode === null && m.process.signalCode === null),
           {
             instanceId: request.instanceId,
             autoscalingGroup: request.groupName,
@@ -115,7 +119,7 @@ export function useLifecycleCluster(
     await writeFile(join(srv, 'salt', 'top.sls'), "base:\n  '*':\n    - phoenix\n");
     await writeFile(join(srv, 'salt', 'phoenix.sls'), 'phoenix-managed:\n  test.succeed_without_changes: []\n');
     await writeFile(join(srv, 'pillar', 'top.sls'), 'base: {}\n');
-    const running = await startMasterProcess(devstack, join(dir(), 'masters'), processes, 'master-1', undefined, {
+    const masterConfig = {
       fileRoots: { base: [join(srv, 'salt')] },
       pillarRoots: { base: [join(srv, 'pillar')] },
       reactor: {
@@ -134,7 +138,13 @@ export function useLifecycleCluster(
         },
         ...options.reactor,
       },
-    });
+    };
+    const addMaster = async (id: string): Promise<RunningMaster> => {
+      const master = await startMasterProcess(devstack, join(dir(), 'masters'), processes, id, undefined, masterConfig);
+      started.push(master);
+      return master;
+    };
+    const running = await addMaster('master-1');
     masterStarted(running);
     dynamodb = new DynamoDBClient(awsClientConfig(devstack.aws, 'dynamodb'));
     const sqs = new SQSClient(awsClientConfig(devstack.aws, 'sqs'));
@@ -186,6 +196,7 @@ export function useLifecycleCluster(
         );
         return AutoScalingInstances[0]?.LifecycleState;
       },
+      addMaster,
       scale: (desired) => devstack.simulator.setDesiredCapacity(groups.minions, desired),
       instances: (...states) =>
         (devstack.simulator.describe().groups.find((g) => g.name === groups.minions)?.instances ?? [])
@@ -198,7 +209,7 @@ export function useLifecycleCluster(
     cluster?.sqs.destroy();
     cluster?.autoscaling.destroy();
     // The master first (it calls the devstack), then the cloud and the instances it runs.
-    if (cluster !== undefined) await stopProcess(cluster.master.process, 10_000);
+    if (cluster !== undefined) await Promise.all(started.map((m) => stopProcess(m.process, 10_000)));
     await cluster?.devstack.stop();
     dynamodb?.destroy();
   });

@@ -10,6 +10,7 @@ import {
   KeyStateEnum,
   LifecycleStateEnum,
   MasterViewSchema,
+  MinionHistorySchema,
   MinionViewSchema,
   ReturnSchema,
   RoleSchema,
@@ -68,6 +69,7 @@ export const CONTRACT = {
       vouchedGrains: z
         .record(z.string(), z.unknown())
         .describe('what the master vouches for (id, lifecycle and naming grains, grains set through the master)'),
+      history: MinionHistorySchema,
     }),
   },
   disableMinion: {
@@ -142,6 +144,32 @@ export const CONTRACT = {
         run: RunRecordViewSchema,
       }),
     ]),
+  },
+  previewTarget: {
+    body: z.strictObject({
+      target: z.union([z.string().min(1).max(4096), z.array(z.string().min(1).max(255)).min(1).max(100_000)]),
+      targetType: TargetTypeSchema.default('glob'),
+      /** The job it is for: a state run skips minions whose state runs are disabled (test=True does not). */
+      fun: z
+        .string()
+        .regex(/^[A-Za-z_][A-Za-z0-9_]*\.[A-Za-z_][A-Za-z0-9_]*$/, 'module.function')
+        .default('test.ping'),
+      args: z.array(z.unknown()).max(1000).default([]),
+      kwargs: z.record(z.string(), z.unknown()).default({}),
+      /** Ids listed at most (the counts are always whole). */
+      limit: z.int().min(0).max(100_000).default(100),
+    }),
+    response: z.object({
+      /** How many minions the job would be sent to, and the first `limit` of them, sorted. */
+      count: z.number(),
+      minions: z.array(z.string()),
+      /** Selected but skipped (state runs disabled there), with the reason; the first `limit`. */
+      skipped: Skipped,
+      skippedCount: z.number(),
+      /** Of `count`, those connected to no master now: they would not get the job. */
+      notConnected: z.array(z.string()),
+      notConnectedCount: z.number(),
+    }),
   },
   listRuns: {
     query: z.strictObject({ limit: z.coerce.number().int().min(1).max(500).default(50) }),

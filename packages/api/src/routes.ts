@@ -78,7 +78,8 @@ export const ROUTES = {
   getMinion: {
     method: 'GET',
     url: '/minions/:id',
-    summary: 'one minion, with all its grains: as it reports them, and those the master vouches for',
+    summary:
+      'one minion, with all its grains (as it reports them, and those the master vouches for) and its lifecycle and master histories',
     tag: 'minions',
     role: 'read',
   },
@@ -125,6 +126,14 @@ export const ROUTES = {
     tag: 'jobs',
     role: 'operate',
     status: 201,
+  },
+  previewTarget: {
+    method: 'POST',
+    url: '/targets/preview',
+    summary:
+      "the minions a target selects, as a job submitted now would have them: matched by the master's own targeting, with those a state run would skip and those connected to no master (nothing is run)",
+    tag: 'jobs',
+    role: 'read',
   },
   listJobs: { method: 'GET', url: '/jobs', summary: 'recent jobs, newest first', tag: 'jobs', role: 'read' },
   listRuns: {

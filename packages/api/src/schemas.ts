@@ -1,7 +1,10 @@
 import { z } from 'zod';
 import {
+  JobSummarySchema,
   KEY_STATES,
+  LifecycleEventSchema,
   LifecycleSchema,
+  MasterEventSchema,
   MasterRecordSchema,
   RUN_KINDS,
   RUN_STATUSES,
@@ -39,6 +42,11 @@ export const JobSchema = z.object({
   /** The schedule entry and tick that fired the job. */
   schedule: z.object({ name: z.string(), tickAt: z.number() }).optional(),
   createdAt: z.number(),
+  /**
+   * Its returns as far as the master it was submitted on heard them (a listing needs no read of
+   * them): `final` once every expected minion returned or the job's time was up.
+   */
+  summary: JobSummarySchema.optional(),
 });
 
 export const ReturnSchema = z.object({
@@ -119,6 +127,16 @@ export const MinionViewSchema = z.object({
   disabled: z
     .object({ by: z.string(), at: z.number(), reason: z.string(), source: z.enum(['killswitch', 'api']) })
     .optional(),
+});
+
+/**
+ * A minion's histories, oldest first and bounded (the newest entries are kept): its instance's
+ * lifecycle (states the reactor recorded, key acceptance, first highstate, an abandoned launch)
+ * and the masters it was connected to.
+ */
+export const MinionHistorySchema = z.object({
+  lifecycle: z.array(LifecycleEventSchema),
+  masters: z.array(MasterEventSchema),
 });
 
 export const ClusterEventSchema = z.object({
@@ -217,6 +235,7 @@ export type KeyState = z.output<typeof KeyStateEnum>;
 export type LifecycleState = z.output<typeof LifecycleStateEnum>;
 export type MasterView = z.output<typeof MasterViewSchema>;
 export type MinionView = z.output<typeof MinionViewSchema>;
+export type MinionHistory = z.output<typeof MinionHistorySchema>;
 export type ClusterEvent = z.output<typeof ClusterEventSchema>;
 export type TokenView = z.output<typeof TokenViewSchema>;
 export type GitRootStatus = z.output<typeof GitRootStatusSchema>;

@@ -96,6 +96,7 @@ th button.sort:focus-visible { outline: 2px solid var(--accent); }
 .filters select, .filters input { max-width: 12rem; }
 .badge.in-service { background: #dcfce7; color: var(--ok); }
 .badge.launching, .badge.warming, .badge.terminating { background: #fef9c3; color: var(--warn); }
+.histories { display: grid; grid-template-columns: repeat(auto-fit, minmax(min(100%, 22rem), 1fr)); gap: 0 1.5rem; }
 .badge.never { background: #eef0f3; color: var(--muted); }
 .fleet-grid { display: grid; grid-template-columns: minmax(0, 1fr) minmax(0, 1fr); gap: 0.5rem 1.5rem; }
 .fleet-grid .wide-cell { grid-column: 1 / -1; }

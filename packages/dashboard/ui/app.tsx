@@ -104,14 +104,15 @@ function Dashboard({ who, onSignOut }: { who: Whoami; onSignOut: () => void }) {
       {route.page === 'job' ? (
         <JobPage jid={route.jid} />
       ) : route.page === 'minion' ? (
-        <MinionPage minionId={route.minionId} feed={feed} role={who.role} />
+        // Keyed by the id: another minion's page starts empty, never showing the last one's facts meanwhile.
+        <MinionPage key={route.minionId} minionId={route.minionId} feed={feed} role={who.role} />
       ) : (
         <main>
           <FleetOverview fleet={fleet} feed={feed} />
           <Instances fleet={fleet} query={route.query} />
           <Masters feed={feed} />
           <Keys feed={feed} role={who.role} />
-          <JobRunner role={who.role} minions={fleet.minions} />
+          <JobRunner role={who.role} />
           <JobHistory feed={feed} />
           <Runs feed={feed} />
           <EventLog feed={feed} />

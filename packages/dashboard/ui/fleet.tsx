@@ -29,6 +29,8 @@ export function fleetStates(minions: Iterable<MinionView>): { total: number; sta
   let failed = 0;
   let launching = 0;
   for (const m of minions) {
+    // A terminated instance is no part of the fleet any more (its row stays as history).
+    if (m.lifecycle?.state === 'terminated') continue;
     total++;
     if (m.connected) connected++;
     else if (m.keyState === 'accepted') offline++;

@@ -139,7 +139,9 @@ export function applyView(minions: Iterable<MinionView>, view: InstanceView): Mi
   for (const m of minions) {
     if (view.key !== '' && (m.keyState ?? 'none') !== view.key) continue;
     if (view.conn !== '' && m.connected !== (view.conn === 'connected')) continue;
-    if (view.lifecycle !== '' && (m.lifecycle?.state ?? 'none') !== view.lifecycle) continue;
+    // A terminated instance is history: shown only when the lifecycle filter asks for it.
+    if (view.lifecycle === '' ? m.lifecycle?.state === 'terminated' : (m.lifecycle?.state ?? 'none') !== view.lifecycle)
+      continue;
     if (master !== '' && !(m.connectedMaster ?? '').toLowerCase().includes(master)) continue;
     if (os !== '' && !`${osText(m)} ${roleText(m)}`.toLowerCase().includes(os)) continue;
     if (view.highstate !== '' && highstateState(m) !== view.highstate) continue;

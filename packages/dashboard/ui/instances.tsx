@@ -31,7 +31,7 @@ async function loadAll(): Promise<Map<string, MinionView>> {
     const page = await client.call('listMinions', {
       query: { limit: 1000, ...(cursor === undefined ? {} : { cursor }) },
     });
-    for (const minion of page.minions) if (minion.lifecycle?.state !== 'terminated') all.set(minion.minionId, minion);
+    for (const minion of page.minions) all.set(minion.minionId, minion);
     cursor = page.cursor;
   } while (cursor !== undefined && ++pages < MAX_PAGES);
   return all;
@@ -100,11 +100,9 @@ export function useFleet(feed: ClusterEventFeed): Fleet {
             .call('getMinion', { params: { id: minionId } })
             .then(({ minion }) =>
               setMinions((old) => {
-                const next = new Map(old);
-                // A terminated instance leaves the table as soon as its event says so.
-                if (minion.lifecycle?.state === 'terminated') next.delete(minionId);
-                else next.set(minionId, minion);
-                return next;
+                // A terminated instance stays in the fleet (its page, the terminated filter) but
+                // leaves the default view as soon as its event says so.
+                return new Map(old).set(minionId, minion);
               }),
             )
             .catch((err: unknown) => {
@@ -139,6 +137,10 @@ export function Instances({ fleet, query }: { fleet: Fleet; query: URLSearchPara
     setHomeQuery(viewToQuery(next));
   };
   const rows = useMemo(() => applyView(minions.values(), view), [minions, view]);
+  const terminated = useMemo(
+    () => [...minions.values()].filter((m) => m.lifecycle?.state === 'terminated').length,
+    [minions],
+  );
 
   const select = (field: keyof InstanceView, label: string, options: ReadonlyArray<readonly [string, string]>) => (
     <select
@@ -187,8 +189,14 @@ export function Instances({ fleet, query }: { fleet: Fleet; query: URLSearchPara
       <h2 id="instances-title">
         Instances{' '}
         <span class="count" id="instances-count">
-          {loaded ? `${rows.length} of ${minions.size}` : 'loading…'}
+          {loaded ? `${rows.length} of ${minions.size - terminated}` : 'loading…'}
         </span>
+        {loaded && terminated > 0 && view.lifecycle !== 'terminated' && (
+          <span class="muted count" id="instances-terminated">
+            {' '}
+            +{terminated} terminated, hidden (lifecycle filter “terminated” shows them)
+          </span>
+        )}
       </h2>
       <div class="row filters">
         <input
@@ -217,6 +225,7 @@ export function Instances({ fleet, query }: { fleet: Fleet; query: URLSearchPara
           ['launching', 'launching'],
           ['in-service', 'in-service'],
           ['terminating', 'terminating'],
+          ['terminated', 'terminated'],
           ['none', 'not launched by a group'],
         ])}
         {select('highstate', 'last highstate', [

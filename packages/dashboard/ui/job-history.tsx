@@ -1,7 +1,7 @@
 import { useCallback, useEffect, useMemo, useRef, useState } from 'preact/hooks';
 import { client } from './api.js';
 import { ago, errorText } from './format.js';
-import { duration, jobOutcome, type JobOutcome } from './job-outcome.js';
+import { duration, jobOutcome, listedOutcome, type JobOutcome } from './job-outcome.js';
 import { coalesce, useClusterEvents, type ClusterEventFeed } from './live.js';
 import { jobHref } from './route.js';
 import type { Job } from '@phoenix/api';
@@ -24,7 +24,8 @@ const matches = (job: Job, f: Filters): boolean =>
 
 /**
  * Recent jobs, newest first, each with its outcome (ok, failed, running), duration and how many of
- * its minions returned, read from the job's returns; filters by function, submitter, target and
+ * its minions returned, from the summary on the job's row: one listing read, whatever the number
+ * of jobs (a job whose row cannot tell has its returns read, once it can no longer change); filters by function, submitter, target and
  * date over the jobs loaded. A job opens at its own URL.
  */
 export function JobHistory({ feed }: { feed: ClusterEventFeed }) {
@@ -37,7 +38,13 @@ export function JobHistory({ feed }: { feed: ClusterEventFeed }) {
   const final = useRef(new Set<string>());
 
   const readOutcomes = useCallback((list: readonly Job[]) => {
+    const listed = new Map<string, JobOutcome>();
     for (const job of list) {
+      const outcome = listedOutcome(job, Date.now());
+      if (outcome !== undefined) {
+        listed.set(job.jid, outcome);
+        continue;
+      }
       if (final.current.has(job.jid)) continue;
       client
         .call('getJob', { params: { jid: job.jid } })
@@ -48,6 +55,7 @@ export function JobHistory({ feed }: { feed: ClusterEventFeed }) {
         })
         .catch(() => undefined);
     }
+    if (listed.size > 0) setOutcomes((old) => new Map([...old, ...listed]));
   }, []);
   const reload = useCallback(() => {
     client

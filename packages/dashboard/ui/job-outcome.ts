@@ -52,6 +52,43 @@ export function jobOutcome(
   };
 }
 
+/**
+ * The outcome from the job's row alone: the summary the master it was submitted on keeps there
+ * (what a listing shows, with no read of the returns), or nothing to wait for (every selected
+ * minion skipped). Undefined when the row cannot tell (a job whose master stopped before it wrote
+ * a summary): then its returns are read.
+ */
+export function listedOutcome(job: Job, now: number): JobOutcome | undefined {
+  const skippedOrOffline = (job.skipped ?? []).length > 0 || (job.notConnected ?? []).length > 0;
+  const summary = job.summary;
+  const young = now - job.createdAt < RUNNING_FOR_MS;
+  if (summary === undefined) {
+    if (job.expected.length > 0) return young ? running(job) : undefined;
+    return { result: skippedOrOffline ? 'failed' : 'ok', returned: 0, expected: 0, failed: 0, durationMs: undefined };
+  }
+  const missing = summary.returned < job.expected.length;
+  if (missing && summary.final !== true && !young) return undefined;
+  const result: JobResult =
+    missing && summary.final !== true
+      ? 'running'
+      : summary.failed > 0 || skippedOrOffline
+        ? 'failed'
+        : missing
+          ? 'incomplete'
+          : 'ok';
+  return {
+    result,
+    returned: summary.returned,
+    expected: job.expected.length,
+    failed: summary.failed,
+    durationMs: summary.lastReturnAt === undefined ? undefined : Math.max(0, summary.lastReturnAt - job.createdAt),
+  };
+}
+
+function running(job: Job): JobOutcome {
+  return { result: 'running', returned: 0, expected: job.expected.length, failed: 0, durationMs: undefined };
+}
+
 /** "850 ms", "12.3 s", "4 min 5 s". */
 export function duration(ms: number | undefined): string {
   if (ms === undefined) return '—';

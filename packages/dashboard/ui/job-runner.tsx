@@ -3,8 +3,7 @@ import { parseCommandLine } from '@phoenix/protocol/arguments';
 import { ApiFailure, client } from './api.js';
 import { errorText } from './format.js';
 import { ReturnsTable, type Skipped } from './returns.js';
-import type { JobReturn, MinionView, Role, TargetType } from '@phoenix/api';
-import { globMatch } from './instance-view.js';
+import type { JobReturn, Role, RouteOutput, TargetType } from '@phoenix/api';
 
 // Every target type the API takes (`satisfies` fails the build when it gains one this list lacks).
 const TARGET_TYPES = Object.keys({
@@ -26,26 +25,7 @@ interface Run {
 }
 
 /** Target + function + arguments → POST /jobs, then the returns as the job's stream delivers them. */
-/**
- * The accepted minions a glob or list target selects, from the fleet the page holds; undefined for
- * the target types only a master resolves (grains, pcre, compound).
- */
-export function previewTarget(
-  minions: Iterable<MinionView>,
-  target: string,
-  targetType: TargetType,
-): string[] | undefined {
-  if (targetType !== 'glob' && targetType !== 'list') return undefined;
-  const listed = new Set(target.split(',').map((id) => id.trim()));
-  const ids: string[] = [];
-  for (const m of minions) {
-    if (m.keyState !== 'accepted') continue;
-    if (targetType === 'list' ? listed.has(m.minionId) : globMatch(target.trim(), m.minionId)) ids.push(m.minionId);
-  }
-  return ids.sort();
-}
-
-export function JobRunner({ role, minions }: { role: Role; minions: ReadonlyMap<string, MinionView> }) {
+export function JobRunner({ role }: { role: Role }) {
   const [target, setTarget] = useState('*');
   const [targetType, setTargetType] = useState<TargetType>('glob');
   const [fun, setFun] = useState('test.ping');
@@ -182,7 +162,7 @@ export function JobRunner({ role, minions }: { role: Role; minions: ReadonlyMap<
           Run
         </button>
       </form>
-      <TargetPreview ids={previewTarget(minions.values(), target, targetType)} />
+      <TargetPreview target={target} targetType={targetType} fun={fun} args={args} dryRun={dryRun} />
       {rollout !== undefined && (
         <p id="job-rollout" data-run-id={rollout}>
           Rollout <code>{rollout}</code> started, {batch.trim()} at a time: follow it under Rollouts and orchestrations.
@@ -214,20 +194,69 @@ export function JobRunner({ role, minions }: { role: Role; minions: ReadonlyMap<
   );
 }
 
-/** "matches 3 minions: a, b, c" before the job runs. */
-function TargetPreview({ ids }: { ids: string[] | undefined }) {
-  if (ids === undefined) {
+type Preview = RouteOutput<'previewTarget'>;
+const SHOWN = 12;
+
+/**
+ * "matches 3 accepted minions: a, b, c" before the job runs, as the master answers it
+ * (POST /targets/preview): its own targeting for every target type, its grains (those it vouches
+ * for), the minions a state run would skip and those connected to no master, so the preview
+ * cannot disagree with the job. Asked again a moment after the typing stops.
+ */
+function TargetPreview(props: { target: string; targetType: TargetType; fun: string; args: string; dryRun: boolean }) {
+  const { target, targetType, fun, args, dryRun } = props;
+  const [preview, setPreview] = useState<Preview | undefined>();
+  const [error, setError] = useState<string | undefined>();
+  const asked = useRef(0);
+  useEffect(() => {
+    const ask = ++asked.current;
+    const timer = setTimeout(() => {
+      if (target.trim() === '') {
+        setPreview(undefined);
+        setError(undefined);
+        return;
+      }
+      const parsed = parseCommandLine(args);
+      const kwargs = 'error' in parsed ? {} : parsed.kwargs;
+      client
+        .call('previewTarget', {
+          body: {
+            target: targetType === 'list' ? target.split(',') : target,
+            targetType,
+            ...(/^[A-Za-z_]\w*\.[A-Za-z_]\w*$/.test(fun) ? { fun } : {}),
+            kwargs: dryRun ? { ...kwargs, test: true } : kwargs,
+            limit: SHOWN,
+          },
+        })
+        .then((answer) => {
+          if (ask !== asked.current) return;
+          setPreview(answer);
+          setError(undefined);
+        })
+        .catch((err: unknown) => {
+          if (ask !== asked.current) return;
+          setPreview(undefined);
+          setError(errorText(err));
+        });
+    }, 250);
+    return () => clearTimeout(timer);
+  }, [target, targetType, fun, args, dryRun]);
+  if (error !== undefined) {
     return (
-      <p class="muted" id="target-preview">
-        The master resolves this target type when the job is sent.
+      <p class="error" id="target-preview" data-count="">
+        {error}
       </p>
     );
   }
-  const shown = ids.slice(0, 12).join(', ');
+  if (preview === undefined) return <p class="muted" id="target-preview" />;
+  const { count, minions, skippedCount, skipped, notConnectedCount } = preview;
   return (
-    <p class="muted" id="target-preview" data-count={ids.length}>
-      matches {ids.length} accepted {ids.length === 1 ? 'minion' : 'minions'}
-      {ids.length > 0 && `: ${shown}${ids.length > 12 ? `, … ${ids.length - 12} more` : ''}`}
+    <p class="muted" id="target-preview" data-count={count} data-skipped={skippedCount}>
+      matches {count} accepted {count === 1 ? 'minion' : 'minions'}
+      {count > 0 && `: ${minions.join(', ')}${count > minions.length ? `, … ${count - minions.length} more` : ''}`}
+      {skippedCount > 0 &&
+        `; skips ${skippedCount}: ${skipped.map((s) => `${s.minionId} (${s.reason})`).join(', ')}${skippedCount > skipped.length ? ', …' : ''}`}
+      {notConnectedCount > 0 && `; ${notConnectedCount} connected to no master`}
     </p>
   );
 }

@@ -1,5 +1,5 @@
 import { useCallback, useEffect, useRef, useState } from 'preact/hooks';
-import type { Job, RouteOutput } from '@phoenix/api';
+import type { Job, MinionHistory, RouteOutput } from '@phoenix/api';
 import { parseCommandLine } from '@phoenix/protocol/arguments';
 import { ApiFailure, client } from './api.js';
 import { ConfirmDialog, type Question } from './confirm.js';
@@ -254,6 +254,8 @@ export function MinionPage({ minionId, feed, role }: { minionId: string; feed: C
               </button>
             </div>
 
+            <History history={shown.history} />
+
             <h3>Last state runs</h3>
             {runs.length === 0 ? (
               <p class="muted">None among the recent jobs.</p>
@@ -280,5 +282,100 @@ export function MinionPage({ minionId, feed, role }: { minionId: string; feed: C
         <ConfirmDialog question={question} onClose={() => setQuestion(undefined)} />
       </section>
     </main>
+  );
+}
+
+const LIFECYCLE_WORDS: Record<MinionHistory['lifecycle'][number]['event'], string> = {
+  warming: 'warming (its warm-pool highstate to run)',
+  warmed: 'warmed, in the pool',
+  launching: 'launching, held by its hook',
+  'key-accepted': 'key accepted',
+  'highstate-started': 'first highstate started',
+  'highstate-succeeded': 'first highstate succeeded',
+  'highstate-failed': 'first highstate failed',
+  'in-service': 'in service',
+  abandoned: 'launch abandoned',
+  terminating: 'terminating',
+  terminated: 'terminated',
+};
+const BADGE: Partial<Record<MinionHistory['lifecycle'][number]['event'], string>> = {
+  'highstate-succeeded': 'ok',
+  'in-service': 'ok',
+  'highstate-failed': 'bad',
+  abandoned: 'bad',
+  terminated: 'never',
+};
+
+const when = (at: number): string => new Date(at).toISOString().replace('T', ' ').slice(0, 19);
+
+/** The instance's lifecycle and the masters it was on, newest first, each with its time (UTC). */
+function History({ history }: { history: MinionHistory }) {
+  return (
+    <div class="histories">
+      <div>
+        <h3>Lifecycle history</h3>
+        {history.lifecycle.length === 0 ? (
+          <p class="muted">Nothing recorded: not launched by an auto-scaling group the reactor follows.</p>
+        ) : (
+          <div class="scroll" tabIndex={0} aria-label="lifecycle history, scrollable">
+            <table id="minion-lifecycle-history">
+              <thead>
+                <tr>
+                  <th scope="col">When (UTC)</th>
+                  <th scope="col">What</th>
+                  <th scope="col">Recorded by</th>
+                </tr>
+              </thead>
+              <tbody>
+                {[...history.lifecycle].reverse().map((entry, i) => (
+                  <tr key={`${entry.at}-${i}`} data-event={entry.event}>
+                    <td title={ago(entry.at)}>{when(entry.at)}</td>
+                    <td>
+                      <span class={`badge ${BADGE[entry.event] ?? ''}`}>{LIFECYCLE_WORDS[entry.event]}</span>
+                      {entry.jid !== undefined && (
+                        <>
+                          {' '}
+                          <a href={jobHref(entry.jid)}>{entry.jid}</a>
+                        </>
+                      )}
+                    </td>
+                    <td>{entry.by ?? '—'}</td>
+                  </tr>
+                ))}
+              </tbody>
+            </table>
+          </div>
+        )}
+      </div>
+      <div>
+        <h3>Master history</h3>
+        {history.masters.length === 0 ? (
+          <p class="muted">Never connected.</p>
+        ) : (
+          <div class="scroll" tabIndex={0} aria-label="master history, scrollable">
+            <table id="minion-master-history">
+              <thead>
+                <tr>
+                  <th scope="col">When (UTC)</th>
+                  <th scope="col">Master</th>
+                  <th scope="col">What</th>
+                </tr>
+              </thead>
+              <tbody>
+                {[...history.masters].reverse().map((entry, i) => (
+                  <tr key={`${entry.at}-${i}`} data-master-id={entry.masterId} data-event={entry.event}>
+                    <td title={ago(entry.at)}>{when(entry.at)}</td>
+                    <td>{entry.masterId}</td>
+                    <td>
+                      <span class={`badge ${entry.event === 'connected' ? 'ok' : 'never'}`}>{entry.event}</span>
+                    </td>
+                  </tr>
+                ))}
+              </tbody>
+            </table>
+          </div>
+        )}
+      </div>
+    </div>
   );
 }

@@ -23,6 +23,11 @@ export class ClusterEvents {
   readonly #masterId: string;
   readonly #log: Logger;
 
+  /** The master whose events these are. */
+  get masterId(): string {
+    return this.#masterId;
+  }
+
   constructor(masterId: string, log: Logger) {
     this.#masterId = masterId;
     this.#log = log;

@@ -1,5 +1,6 @@
 import { EventEmitter } from 'node:events';
 import type { Logger } from 'pino';
+import type { Clock } from '@phoenix/protocol';
 import {
   checkValue,
   compileTarget,
@@ -16,6 +17,7 @@ import {
 import { ConditionFailedError, type JobRecord, type MinionRecord, type ReturnRecord, type Store } from '@phoenix/store';
 import type { KeyRegistry } from './keys.js';
 import { ReturnBatcher } from './return-batcher.js';
+import { JobSummaries } from './job-summaries.js';
 import type { MinionLink, MinionSession } from './minion-link.js';
 import { MasterErrors } from './errors.js';
 import type { Refusals } from './limits/refusals.js';
@@ -145,8 +147,13 @@ export interface JobServiceOptions {
   /** Grains the config gives every instance of an auto-scaling group (reactor.groups.NAME.grains). */
   groupGrains?: (group: string) => Readonly<Record<string, unknown>> | undefined;
   redelivery?: RedeliveryOptions;
+  /** Timers of the job summaries (see JobSummaries). */
+  clock?: Clock;
   log: Logger;
 }
+
+/** How long after a job's time its late returns still count in its summary. */
+const SUMMARY_GRACE_MS = 5_000;
 
 /** Unknown jids remembered at once, and for how long (a job is stored before it is sent, so none turns up later). */
 const UNKNOWN_JIDS_HELD = 10_000;
@@ -190,6 +197,8 @@ export class JobService {
   /** Table reads of jobs under way, by jid. */
   readonly #lookups = new Map<string, Promise<JobFacts | undefined>>();
   readonly #returns: ReturnBatcher;
+  readonly #summaries: JobSummaries;
+  readonly #defaultTimeoutMs: number;
   /** Which master each minion connected elsewhere is on, as their connect and disconnect events said. */
   readonly #presence = new Map<string, string>();
   readonly #liveMasters: () => ReadonlySet<string>;
@@ -219,6 +228,17 @@ export class JobService {
     this.#masterId = options.masterId;
     this.#log = options.log;
     this.#returns = new ReturnBatcher((rets) => store.returns.putMany(rets));
+    this.#defaultTimeoutMs = options.redelivery?.defaultTimeoutMs ?? 30_000;
+    this.#summaries = new JobSummaries({
+      write: (jid, summary) => store.jobs.recordSummary(jid, summary),
+      ...(options.clock === undefined ? {} : { clock: options.clock }),
+      log: options.log,
+    });
+  }
+
+  /** Writes the summaries of the jobs still followed, as they stand (not final). */
+  stopSummaries(): Promise<void> {
+    return this.#summaries.stop();
   }
 
   /** A jid for a job submitted later with `jid` (see JobRequest.jid). */
@@ -425,6 +445,8 @@ export class JobService {
       'job submitted',
     );
     if (expected.length === 0) return job;
+    // Returns may come a little after the job's time: they still count, within a grace.
+    this.#summaries.follow(job.jid, expected, (request.timeoutMs ?? this.#defaultTimeoutMs) + SUMMARY_GRACE_MS);
     const dispatched: DispatchedJob = {
       jid: job.jid,
       fun: job.fun,
@@ -666,6 +688,7 @@ export class JobService {
 
   /** Tells this master's listeners of a return stored elsewhere (a peer forwarded it). */
   announce(event: ReturnEvent): void {
+    this.#summaries.heard(event);
     for (const listener of this.#listeners.listeners(event.jid)) {
       // One listener's failure (a stream gone, say) is its own: the others still hear the return.
       try {

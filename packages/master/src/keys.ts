@@ -56,6 +56,8 @@ export interface EnrolAnswer {
 export interface KeyRegistryOptions {
   /** Pending keys the cluster holds at most: an enrolment of a new id beyond it is refused. */
   maxPendingKeys: number;
+  /** This master: named in a minion's lifecycle history when it accepts the minion's key. */
+  masterId?: string;
 }
 
 /** Key writes in flight at once when an action matches many keys. */
@@ -86,6 +88,7 @@ export class KeyRegistry {
   readonly #store: Store;
   readonly #messageKeys: MessageKeys;
   readonly #log: Logger;
+  readonly #masterId: string | undefined;
   /**
    * Keys this master knows to be pending (id → public key): a pending minion asks again every
    * `enrolRetryMs`, and is answered from here instead of the table. Any change to the id drops it,
@@ -108,6 +111,7 @@ export class KeyRegistry {
     this.#maxPending = options.maxPendingKeys;
     this.#messageKeys = new MessageKeys(clusterSecretKey);
     this.#log = log;
+    this.#masterId = options.masterId;
   }
 
   /** Reloads every accepted key from the table (all pages of the byKeyState index). */
@@ -418,7 +422,9 @@ export class KeyRegistry {
             publicKey = await this.#choose(key.minionId, key.fingerprint, now);
           else if (lifts(key)) publicKey = (await this.#store.minions.liftQuarantine(key.minionId)).publicKey;
           else
-            publicKey = (await this.#store.minions.setKeyState(key.minionId, key.state, to as KeyState, now)).publicKey;
+            publicKey = (
+              await this.#store.minions.setKeyState(key.minionId, key.state, to as KeyState, now, this.#masterId)
+            ).publicKey;
         } catch (err) {
           if (err instanceof ConditionFailedError) continue; // changed meanwhile by someone else: theirs stands
           throw err;
@@ -453,6 +459,7 @@ export class KeyRegistry {
       },
       other && { publicKey: other.publicKey, fingerprint: other.fingerprint },
       now,
+      this.#masterId,
     );
     this.#log.info({ minionId, fingerprint }, 'contested minion id settled by an operator');
     return chosen.publicKey;
@@ -462,7 +469,7 @@ export class KeyRegistry {
   async acceptPending(minionId: string, now = Date.now()): Promise<boolean> {
     let publicKey: string | undefined;
     try {
-      publicKey = (await this.#store.minions.acceptUncontested(minionId, now)).publicKey;
+      publicKey = (await this.#store.minions.acceptUncontested(minionId, now, this.#masterId)).publicKey;
     } catch (err) {
       if (err instanceof ConditionFailedError) return false;
       throw err;

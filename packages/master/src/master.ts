@@ -137,6 +137,7 @@ export async function masterComponents(config: MasterConfig, baseLog: Logger): P
   const refusals = new Refusals();
   const keys = new KeyRegistry(store, clusterKeys.secretKey, log.child({ component: 'keys' }), {
     maxPendingKeys: config.enrolment.maxPendingKeys,
+    masterId: id,
   });
   // Each master owns its context: the ZAP endpoint is per context, and nothing is shared by accident.
   const context = new Context();
@@ -519,6 +520,12 @@ export async function masterComponents(config: MasterConfig, baseLog: Logger): P
     events,
     masters: () => registry.all(),
     connectedMinions: () => link.connectedCount,
+    tableReads: () => ({
+      masters: store.masters.reads,
+      minions: store.minions.reads,
+      jobs: store.jobs.reads,
+      returns: store.returns.reads,
+    }),
     fileServer: {
       starting: () => registry.status === 'starting',
       update: async () => {
@@ -634,6 +641,8 @@ export async function masterComponents(config: MasterConfig, baseLog: Logger): P
         await keys.refresh();
         await jobs.loadGrains();
       },
+      // Stopped late, the store still open: the summaries of jobs still running are written as they stand.
+      stop: () => jobs.stopSummaries(),
     },
     // Started on the first pillar render; closed once nothing can ask for one.
     { name: 'render process', stop: () => renderProcess.close() },

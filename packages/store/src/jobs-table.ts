@@ -3,13 +3,14 @@ import { z } from 'zod';
 import { expiresAt } from './options.js';
 import type { StoreOptions } from './options.js';
 import { JobRecordSchema } from './records.js';
-import type { JobRecord, StoredJob } from './records.js';
+import type { JobRecord, JobSummary, StoredJob } from './records.js';
 import { decodeCursor, encodeCursor } from './pagination.js';
 import type { Page } from './pagination.js';
+import { ConditionFailedError } from './errors.js';
 import { Table } from './table.js';
 import type { ReadCount } from './table.js';
 
-export type NewJob = Omit<JobRecord, 'day' | 'expiresAt'>;
+export type NewJob = Omit<JobRecord, 'day' | 'expiresAt' | 'summary'>;
 
 const DAY_MS = 86_400_000;
 /** Masters' clocks differ a little: a job created just after midnight elsewhere is still listed. */
@@ -52,6 +53,30 @@ export class JobsTable {
     const stored: StoredJob = { ...record, args: JSON.stringify(job.args), kwargs: JSON.stringify(job.kwargs) };
     await this.#table.put(stored, { expression: 'attribute_not_exists(jid)' });
     return record;
+  }
+
+  /**
+   * Keeps what the job's listing shows of its returns on its row (one writer: the master it was
+   * submitted on). A final summary is never replaced by one that is not (false then, and for a
+   * job that is not in the table).
+   */
+  async recordSummary(jid: string, summary: JobSummary): Promise<boolean> {
+    try {
+      await this.#table.update(
+        { jid },
+        { summary },
+        summary.final === true
+          ? { expression: 'attribute_exists(jid)' }
+          : {
+              expression: 'attribute_exists(jid) AND attribute_not_exists(#s.#f)',
+              names: { '#s': 'summary', '#f': 'final' },
+            },
+      );
+      return true;
+    } catch (err) {
+      if (err instanceof ConditionFailedError) return false;
+      throw err;
+    }
   }
 
   get(jid: string): Promise<JobRecord | undefined> {

@@ -3,7 +3,15 @@ import { ConditionFailedError } from './errors.js';
 import { expiresAt } from './options.js';
 import type { StoreOptions } from './options.js';
 import { MinionRecordSchema } from './records.js';
-import type { KeyState, Lifecycle, MinionRecord, Quarantine } from './records.js';
+import type {
+  KeyState,
+  Lifecycle,
+  LifecycleEvent,
+  LifecycleEventName,
+  MasterEvent,
+  MinionRecord,
+  Quarantine,
+} from './records.js';
 import type { Page, PageRequest } from './pagination.js';
 import { Table } from './table.js';
 import type { ExpressionParts } from './update-expression.js';
@@ -34,6 +42,15 @@ const KEY_ATTRIBUTES = [
 const MAX_CLAIMANTS = 16;
 
 export type Claimant = NonNullable<MinionRecord['contested']>['claimants'][number];
+
+/** The histories a minion row keeps, each bounded to the newest `historyLength` entries. */
+type HistoryName = 'lifecycleHistory' | 'masterHistory';
+type HistoryAppends = Partial<{ lifecycleHistory: LifecycleEvent[]; masterHistory: MasterEvent[] }>;
+/**
+ * Entries a history may hold beyond its length before it is cut back: the cut is a second write,
+ * made once in this many appends rather than at each.
+ */
+const HISTORY_SLACK = 10;
 
 /** A strike count read and written back is retried this often when another master wrote meanwhile. */
 const STRIKE_ATTEMPTS = 5;
@@ -119,23 +136,26 @@ export class MinionsTable {
     expectedFrom: KeyState | readonly KeyState[],
     to: KeyState,
     now = Date.now(),
+    by?: string,
   ): Promise<MinionRecord> {
     const from = typeof expectedFrom === 'string' ? [expectedFrom] : expectedFrom;
     const values = Object.fromEntries(from.map((state, i) => [`:from${i}`, state]));
     // A key an operator decides on starts afresh: no quarantine, no strikes.
-    return this.#table.update(
+    return this.#update(
       { minionId },
       { keyState: to, keyUpdatedAt: now, quarantine: undefined, strikes: undefined },
       { expression: `keyState IN (${Object.keys(values).join(', ')})`, values },
+      to === 'accepted' ? lifecycleEntry('key-accepted', now, { by }) : undefined,
     );
   }
 
   /** The reactor's accept: a pending key that no other key contests (ConditionFailedError otherwise). */
-  acceptUncontested(minionId: string, now = Date.now()): Promise<MinionRecord> {
-    return this.#table.update(
+  acceptUncontested(minionId: string, now = Date.now(), by?: string): Promise<MinionRecord> {
+    return this.#update(
       { minionId },
       { keyState: 'accepted', keyUpdatedAt: now },
       { expression: 'keyState = :pending AND attribute_not_exists(contested)', values: { ':pending': 'pending' } },
+      lifecycleEntry('key-accepted', now, { by }),
     );
   }
 
@@ -239,6 +259,7 @@ export class MinionsTable {
     chosen: { publicKey: string; fingerprint: string; attestation?: Record<string, unknown> },
     denied: { publicKey: string; fingerprint: string } | undefined,
     now = Date.now(),
+    by?: string,
   ): Promise<MinionRecord> {
     return this.#table.update(
       { minionId: record.minionId },
@@ -255,6 +276,7 @@ export class MinionsTable {
         expression: 'keyState = :pending AND publicKey = :held',
         values: { ':pending': 'pending', ':held': record.publicKey },
       },
+      lifecycleEntry('key-accepted', now, { by }),
     );
   }
 
@@ -304,9 +326,14 @@ export class MinionsTable {
     return this.#table.update({ minionId }, { grains });
   }
 
-  /** Written on connect only: presence changes live in the masters' memory, not per heartbeat. */
+  /**
+   * Written on connect only: presence changes live in the masters' memory, not per heartbeat. The
+   * connection joins the minion's master history in the same write.
+   */
   setPresence(minionId: string, masterId: string, now = Date.now()): Promise<MinionRecord> {
-    return this.#table.update({ minionId }, { connectedMaster: masterId, connectedAt: now });
+    return this.#update({ minionId }, { connectedMaster: masterId, connectedAt: now }, undefined, {
+      masterHistory: [{ at: now, masterId, event: 'connected' }],
+    });
   }
 
   /**
@@ -314,12 +341,13 @@ export class MinionsTable {
    * disconnect must not erase the connection the minion already made to another master.
    * Returns whether it was cleared.
    */
-  async clearPresence(minionId: string, masterId: string): Promise<boolean> {
+  async clearPresence(minionId: string, masterId: string, now = Date.now()): Promise<boolean> {
     try {
-      await this.#table.update(
+      await this.#update(
         { minionId },
         { connectedMaster: undefined, connectedAt: undefined },
         { expression: 'connectedMaster = :master', values: { ':master': masterId } },
+        { masterHistory: [{ at: now, masterId, event: 'disconnected' }] },
       );
       return true;
     } catch (err) {
@@ -332,29 +360,61 @@ export class MinionsTable {
    * Records a lifecycle step, only moving forward (launching → in-service → terminating →
    * terminated): a duplicate delivery rewrites the same step, and a step older than the one stored
    * (a launch processed after its terminate) changes nothing and returns undefined. A terminated
-   * minion's row expires after the retention for history; any other state never expires.
+   * minion's row expires after the retention for history; any other state never expires. A new
+   * state joins the lifecycle history in the same write (`by`: the master recording it); a
+   * duplicate does not.
    */
   async setLifecycle(
     minionId: string,
     lifecycle: Omit<Lifecycle, 'updatedAt'>,
     now = Date.now(),
+    by?: string,
   ): Promise<MinionRecord | undefined> {
     const rank = LIFECYCLE_RANK[lifecycle.state];
+    const changes = {
+      lifecycle: { ...lifecycle, updatedAt: now },
+      lifecycleRank: rank,
+      expiresAt:
+        lifecycle.state === 'terminated' ? expiresAt(now, this.options.terminatedMinionRetentionMs) : undefined,
+    };
+    const forward = 'attribute_not_exists(lifecycleRank) OR lifecycleRank <= :rank';
     try {
-      return await this.#table.update(
+      // A state the row is not in yet: recorded and remembered. Otherwise (a duplicate delivery,
+      // or a step older than the one stored) the plain write below decides.
+      return await this.#update(
         { minionId },
+        changes,
         {
-          lifecycle: { ...lifecycle, updatedAt: now },
-          lifecycleRank: rank,
-          expiresAt:
-            lifecycle.state === 'terminated' ? expiresAt(now, this.options.terminatedMinionRetentionMs) : undefined,
+          expression: `(${forward}) AND (attribute_not_exists(#lc) OR #lc.#st <> :state)`,
+          names: { '#lc': 'lifecycle', '#st': 'state' },
+          values: { ':rank': rank, ':state': lifecycle.state },
         },
-        { expression: 'attribute_not_exists(lifecycleRank) OR lifecycleRank <= :rank', values: { ':rank': rank } },
+        lifecycleEntry(lifecycle.state, now, { by }),
       );
+    } catch (err) {
+      if (!(err instanceof ConditionFailedError)) throw err;
+    }
+    try {
+      return await this.#table.update({ minionId }, changes, { expression: forward, values: { ':rank': rank } });
     } catch (err) {
       if (err instanceof ConditionFailedError) return undefined;
       throw err;
     }
+  }
+
+  /** Adds an event to the lifecycle history that changes no state (an abandoned launch). */
+  async noteLifecycle(
+    minionId: string,
+    event: LifecycleEventName,
+    now = Date.now(),
+    extra: { by?: string; jid?: string } = {},
+  ): Promise<void> {
+    await this.#update(
+      { minionId },
+      {},
+      { expression: 'attribute_exists(minionId)' },
+      lifecycleEntry(event, now, extra),
+    );
   }
 
   /**
@@ -377,6 +437,7 @@ export class MinionsTable {
         names: { '#lc': 'lifecycle', '#st': 'state' },
         values: { ':warming': 'warming', ':warmed': 'warmed' },
       },
+      lifecycleEntry(lifecycle.state, now),
     );
   }
 
@@ -396,6 +457,7 @@ export class MinionsTable {
         expression: 'attribute_exists(minionId) AND lifecycleRank <= :rank',
         values: { ':rank': LIFECYCLE_RANK['in-service'] },
       },
+      lifecycleEntry('warmed', now),
     );
   }
 
@@ -403,9 +465,10 @@ export class MinionsTable {
     key: { minionId: string },
     changes: Record<string, unknown>,
     condition: ExpressionParts,
+    appends?: HistoryAppends,
   ): Promise<boolean> {
     try {
-      await this.#table.update(key, changes, condition);
+      await this.#update(key, changes, condition, appends);
       return true;
     } catch (err) {
       if (err instanceof ConditionFailedError) return false;
@@ -442,7 +505,7 @@ export class MinionsTable {
   ): Promise<MinionRecord> {
     const now = options.now ?? Date.now();
     const { jid } = options;
-    return this.#table.update(
+    return this.#update(
       { minionId },
       {
         highstate: {
@@ -460,6 +523,7 @@ export class MinionsTable {
           (jid === undefined ? ' AND attribute_not_exists(highstate.jid)))' : ' AND highstate.jid = :jid))'),
         values: { ':now': now, ':claim': claim.claimId, ...(jid === undefined ? {} : { ':jid': jid }) },
       },
+      lifecycleEntry('highstate-started', now, { by: claim.masterId, jid }),
     );
   }
 
@@ -498,11 +562,45 @@ export class MinionsTable {
     now = Date.now(),
   ): Promise<MinionRecord> {
     const held = this.#heldBy(claim);
-    return this.#table.update(
+    return this.#update(
       { minionId },
       { 'highstate.result': outcome.result, 'highstate.finishedAt': now },
       { expression: `${held.expression} AND highstate.jid = :jid`, values: { ...held.values, ':jid': outcome.jid } },
+      lifecycleEntry(outcome.result === 'success' ? 'highstate-succeeded' : 'highstate-failed', now, {
+        by: claim.masterId,
+        jid: outcome.jid,
+      }),
     );
+  }
+
+  /**
+   * An update that also appends to the row's histories; a history grown past its length (plus a
+   * slack) is cut back to the newest entries by a second write, conditional on its size so an
+   * entry another master appended meanwhile is never cut unseen (the next append cuts then).
+   */
+  async #update(
+    key: { minionId: string },
+    changes: Readonly<Record<string, unknown>>,
+    condition: ExpressionParts | undefined,
+    appends: HistoryAppends | undefined,
+  ): Promise<MinionRecord> {
+    let record = await this.#table.update(key, changes, condition, appends);
+    const keep = this.options.historyLength;
+    for (const name of Object.keys(appends ?? {}) as HistoryName[]) {
+      const history = record[name];
+      if (history === undefined || history.length <= keep + HISTORY_SLACK) continue;
+      try {
+        record = await this.#table.update(
+          key,
+          { [name]: history.slice(-keep) },
+          { expression: 'size(#h) = :n', names: { '#h': name }, values: { ':n': history.length } },
+        );
+      } catch {
+        // Lost to another write (the next append cuts it), or failed: the change itself is
+        // written, and a history a little long for a while harms nothing.
+      }
+    }
+    return record;
   }
 
   #heldBy(claim: HighstateClaim) {
@@ -511,4 +609,15 @@ export class MinionsTable {
       values: { ':claim': claim.claimId },
     };
   }
+}
+
+function lifecycleEntry(
+  event: LifecycleEventName,
+  at: number,
+  extra: { by?: string | undefined; jid?: string | undefined } = {},
+): HistoryAppends {
+  const entry: LifecycleEvent = { at, event };
+  if (extra.by !== undefined) entry.by = extra.by;
+  if (extra.jid !== undefined) entry.jid = extra.jid;
+  return { lifecycleHistory: [entry] };
 }

@@ -13,6 +13,8 @@ export const StoreOptionsSchema = z.strictObject({
     .int()
     .positive()
     .default(30 * DAY),
+  /** Entries kept in each of a minion's histories (lifecycle, masters): the newest ones. */
+  historyLength: z.number().int().min(1).max(1000).default(30),
   /** A master row that stops heartbeating is gone after this; readers already ignore it after deadAfter. */
   masterRetentionMs: z.number().int().positive().default(HOUR),
   /** Items per DynamoDB request when reading lists; unset means DynamoDB's own 1 MB pages. */

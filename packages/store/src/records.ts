@@ -58,6 +58,43 @@ export const HighstateSchema = z.object({
 });
 export type Highstate = z.output<typeof HighstateSchema>;
 
+/**
+ * What happened to a minion's instance and key, in order: the lifecycle states the reactor
+ * recorded, the key's acceptance, the first highstate's start and outcome, an abandoned launch.
+ */
+export const LIFECYCLE_EVENTS = [
+  'warming',
+  'warmed',
+  'launching',
+  'key-accepted',
+  'highstate-started',
+  'highstate-succeeded',
+  'highstate-failed',
+  'in-service',
+  'abandoned',
+  'terminating',
+  'terminated',
+] as const;
+export type LifecycleEventName = (typeof LIFECYCLE_EVENTS)[number];
+
+export const LifecycleEventSchema = z.object({
+  at: epochMs,
+  event: z.enum(LIFECYCLE_EVENTS),
+  /** The master that recorded it. */
+  by: z.string().optional(),
+  /** The first highstate's job. */
+  jid: z.string().optional(),
+});
+export type LifecycleEvent = z.output<typeof LifecycleEventSchema>;
+
+/** A minion's connection to a master began or ended, as that master's session saw it. */
+export const MasterEventSchema = z.object({
+  at: epochMs,
+  masterId: z.string(),
+  event: z.enum(['connected', 'disconnected']),
+});
+export type MasterEvent = z.output<typeof MasterEventSchema>;
+
 export const QuarantineSchema = z.object({ at: epochMs, reason: z.string(), by: z.string() });
 export type Quarantine = z.output<typeof QuarantineSchema>;
 
@@ -97,6 +134,10 @@ export const MinionRecordSchema = z.object({
   /** The lifecycle step's order (warming, warmed, launching 1 … terminated 4), so a late message never moves it back. */
   lifecycleRank: z.number().optional(),
   highstate: HighstateSchema.optional(),
+  /** Oldest first, the newest `historyLength` kept (see MinionsTable). */
+  lifecycleHistory: z.array(LifecycleEventSchema).optional(),
+  /** Oldest first, the newest `historyLength` kept: which masters the minion was on, and when. */
+  masterHistory: z.array(MasterEventSchema).optional(),
   /** An admin's disable: `states` are the names it disabled, `*` every state run (absent: `*`). */
   disabled: z
     .object({ by: z.string(), at: epochMs, reason: z.string(), states: z.array(z.string()).optional() })
@@ -111,6 +152,21 @@ export const MinionRecordSchema = z.object({
   expiresAt: epochSeconds.optional(),
 });
 export type MinionRecord = z.output<typeof MinionRecordSchema>;
+
+/**
+ * A job's returns as its listing needs them, so listing jobs is one query whatever their number:
+ * the master the job was submitted on hears every return (its peers forward them) and writes this
+ * while they arrive, then `final` once every expected minion returned or the job's time is up.
+ */
+export const JobSummarySchema = z.object({
+  returned: z.number(),
+  /** Returns that failed: `success` false, or a state run with a state whose result is false. */
+  failed: z.number(),
+  /** When the last return arrived (a job's duration is from its creation to this). */
+  lastReturnAt: epochMs.optional(),
+  final: z.boolean().optional(),
+});
+export type JobSummary = z.output<typeof JobSummarySchema>;
 
 /**
  * A job as stored: `args` and `kwargs` are JSON text, like a return's `ret`, so any value an
@@ -136,6 +192,8 @@ const StoredJobSchema = z.object({
   timeoutMs: z.number().optional(),
   /** Each minion waits a random time up to this before it runs the job. */
   splayMs: z.number().optional(),
+  /** What a job listing shows of its returns, kept here by the master it was submitted on (see JobSummarySchema). */
+  summary: JobSummarySchema.optional(),
   createdAt: epochMs,
   /** UTC 'YYYY-MM-DD' of createdAt: the partition of the byDay index. */
   day: z.string(),

@@ -66,7 +66,6 @@ export class Table<T> {
     );
   }
 
-  /** Applies a change set (undefined removes an attribute) and returns the item as it is now. */
   /**
    * Puts items with BatchWriteItem, 25 to a request; what DynamoDB leaves unprocessed (throttling)
    * is sent again with backoff, a bounded number of times.
@@ -118,8 +117,14 @@ export class Table<T> {
     }
   }
 
-  async update(key: ItemKey, changes: Readonly<Record<string, unknown>>, condition?: ExpressionParts): Promise<T> {
-    const update = updateExpression(changes);
+  /** Applies a change set (undefined removes an attribute), and `appends` to list attributes, and returns the item as it is now. */
+  async update(
+    key: ItemKey,
+    changes: Readonly<Record<string, unknown>>,
+    condition?: ExpressionParts,
+    appends?: Readonly<Record<string, readonly unknown[]>>,
+  ): Promise<T> {
+    const update = updateExpression(changes, appends);
     const { Attributes } = await conditionalWrite(this.name, key, () =>
       this.doc.send(
         new UpdateCommand({

@@ -107,3 +107,20 @@ test('jobs since a time, oldest first, across midnight; timeout and splay kept',
     'the newest within the limit',
   );
 });
+
+test("a job's summary is kept on its row and listed with it; a final one is never replaced by one that is not", async () => {
+  const at = NOW - 2 * HOUR;
+  await env.store.jobs.put({ ...job(at), jid: jidAt(at + 7) });
+  const jid = jidAt(at + 7);
+  assert.equal(await env.store.jobs.recordSummary(jid, { returned: 1, failed: 0, lastReturnAt: at + 50 }), true);
+  assert.equal(
+    await env.store.jobs.recordSummary(jid, { returned: 2, failed: 1, lastReturnAt: at + 90, final: true }),
+    true,
+  );
+  // A late write of a summary as it stood before (not final) loses.
+  assert.equal(await env.store.jobs.recordSummary(jid, { returned: 1, failed: 0, lastReturnAt: at + 50 }), false);
+  const listed = (await env.store.jobs.listRecent({ limit: 50, now: NOW })).items.find((j) => j.jid === jid);
+  assert.deepEqual(listed?.summary, { returned: 2, failed: 1, lastReturnAt: at + 90, final: true });
+  assert.equal(await env.store.jobs.recordSummary(jidAt(at + 8), { returned: 0, failed: 0 }), false, 'no such job');
+  assert.equal(await env.store.jobs.get(jidAt(at + 8)), undefined, 'and none was made');
+});

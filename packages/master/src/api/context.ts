@@ -1,5 +1,5 @@
 import type { Logger } from 'pino';
-import type { MinionsTable } from '@phoenix/store';
+import type { MinionsTable, ReadCount } from '@phoenix/store';
 import type { ApiToken } from '../config.js';
 import type { ClusterEvents } from '../events.js';
 import type { JobService } from '../jobs.js';
@@ -24,6 +24,8 @@ export interface ApiDeps {
   events: ClusterEvents;
   masters: () => Promise<MasterView[]>;
   connectedMinions: () => number;
+  /** Read requests this master made of each table so far. */
+  tableReads?: () => Readonly<Record<string, ReadCount>>;
   /** The git roots: whether this master is still starting, and an update of them now (all masters). */
   fileServer?: {
     starting(): boolean;

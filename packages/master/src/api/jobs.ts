@@ -53,6 +53,23 @@ export function jobRoutes(deps: ApiContext): AnyRoute[] {
         job,
       };
     }),
+    route('previewTarget', ({ body }, request) => {
+      // The very steps submit takes, up to storing and sending: the preview cannot disagree with the job.
+      const selected = deps.jobs.expectedMinions(body.target, body.targetType);
+      const { expected, skipped } = deps.jobs.partitionDisabled(
+        { fun: body.fun, args: body.args, kwargs: body.kwargs, role: request.caller?.role ?? 'read' },
+        selected,
+      );
+      const notConnected = expected.filter((minionId) => !deps.jobs.isConnected(minionId));
+      return Promise.resolve({
+        count: expected.length,
+        minions: expected.slice(0, body.limit),
+        skipped: skipped.slice(0, body.limit),
+        skippedCount: skipped.length,
+        notConnected: notConnected.slice(0, body.limit),
+        notConnectedCount: notConnected.length,
+      });
+    }),
     route('listJobs', async ({ query }) => {
       const page = await deps.jobs.list(query.limit, query.cursor);
       return { jobs: page.items, ...(page.cursor === undefined ? {} : { cursor: page.cursor }) };

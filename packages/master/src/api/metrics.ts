@@ -1,6 +1,7 @@
 import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
 import type { ClusterEvents } from '../events.js';
 import type { Refusals } from '../limits/refusals.js';
+import type { ReadCount } from '@phoenix/store';
 
 /**
  * This master's Prometheus metrics, in a registry of its own (never prom-client's global one), so
@@ -13,6 +14,8 @@ export function createMetrics(options: {
   refusals?: Refusals;
   /** File chunks the file server sent, and their bytes. */
   fileSent?: () => { reads: number; bytes: number };
+  /** Read requests made of each table so far (the store counts them). */
+  tableReads?: () => Readonly<Record<string, ReadCount>>;
 }) {
   const registry = new Registry();
   registry.setDefaultLabels({ master: options.masterId });
@@ -87,6 +90,16 @@ export function createMetrics(options: {
       collect() {
         this.reset();
         this.inc(options.fileSent?.().bytes ?? 0);
+      },
+    }),
+    tableReads: new Counter({
+      name: 'phoenix_table_read_requests_total',
+      help: 'Read requests (GetItem, each Query or Scan page) this master made of each table',
+      labelNames: ['table'] as const,
+      registers: [registry],
+      collect() {
+        this.reset();
+        for (const [table, reads] of Object.entries(options.tableReads?.() ?? {})) this.inc({ table }, reads.requests);
       },
     }),
     requestDuration: new Histogram({

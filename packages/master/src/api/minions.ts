@@ -62,6 +62,7 @@ export function minionRoutes(deps: ApiContext): AnyRoute[] {
         minion: view(record, await liveMasters()),
         grains: record.grains ?? {},
         vouchedGrains: deps.jobs.vouchedGrains(params.id),
+        history: { lifecycle: record.lifecycleHistory ?? [], masters: record.masterHistory ?? [] },
       };
     }),
     route('disableMinion', async ({ params, body }, request) => {

@@ -34,6 +34,7 @@ export function buildApi(deps: ApiDeps): FastifyInstance {
     events: deps.events,
     ...(deps.refusals === undefined ? {} : { refusals: deps.refusals }),
     ...(deps.fileServer?.sent === undefined ? {} : { fileSent: deps.fileServer.sent }),
+    ...(deps.tableReads === undefined ? {} : { tableReads: deps.tableReads }),
   });
   const failures = new AuthFailureLimiter(deps.authFailures ?? { maxFailures: 20, windowMs: 60_000 });
   const fromConfig = staticTokens(deps.tokens);

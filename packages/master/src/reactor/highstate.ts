@@ -202,6 +202,13 @@ export class HighstateCoordinator {
       const action = success ? 'CONTINUE' : this.options.onFailure(lifecycle.group);
       const held = lifecycle.state === 'launching' || lifecycle.state === 'warming';
       if (lifecycle.token !== undefined && lifecycle.hookName !== undefined && held) {
+        // Recorded before Auto Scaling hears it: its termination of the instance comes after.
+        if (action === 'ABANDON') {
+          // History only: its failure must never keep the ABANDON from Auto Scaling.
+          await this.store.minions
+            .noteLifecycle(minionId, 'abandoned', Date.now(), { by: this.options.masterId, jid })
+            .catch((err: unknown) => this.log.warn({ err, minionId }, 'could not record the abandoned launch'));
+        }
         await this.autoscaling.send(
           new CompleteLifecycleActionCommand({
             AutoScalingGroupName: lifecycle.group,
@@ -216,7 +223,12 @@ export class HighstateCoordinator {
       if (action === 'CONTINUE') {
         // A warm-pool instance is prepared, not in service: it stays in the pool until it is needed.
         const next = lifecycle.state === 'warming' ? 'warmed' : 'in-service';
-        await this.store.minions.setLifecycle(minionId, { ...lifecycle, state: next });
+        await this.store.minions.setLifecycle(
+          minionId,
+          { ...lifecycle, state: next },
+          Date.now(),
+          this.options.masterId,
+        );
       }
     } finally {
       clearInterval(keepAlive);

@@ -134,7 +134,9 @@ export class LifecycleReactor {
         };
         if (fromPool && (await this.store.minions.leaveWarmPool(instanceId, lifecycle, now))) {
           this.events.emit('lifecycle/left-warm-pool', { minionId: instanceId, group });
-        } else if ((await this.store.minions.setLifecycle(instanceId, lifecycle, now)) === undefined) {
+        } else if (
+          (await this.store.minions.setLifecycle(instanceId, lifecycle, now, this.events.masterId)) === undefined
+        ) {
           return; // a later step (its termination) was already recorded
         }
         this.events.emit(action === undefined ? 'lifecycle/launched' : 'lifecycle/launching', {
@@ -154,6 +156,7 @@ export class LifecycleReactor {
           instanceId,
           { state: warmPoolHighstate ? 'warming' : 'warmed', group, ...action, launchedAt: now },
           now,
+          this.events.masterId,
         );
         if (stored === undefined) return;
         this.events.emit('lifecycle/warming', { minionId: instanceId, group, highstate: warmPoolHighstate });
@@ -171,7 +174,12 @@ export class LifecycleReactor {
       }
       case 'terminate': {
         if (action !== undefined) {
-          await this.store.minions.setLifecycle(instanceId, { state: 'terminating', group, ...action }, now);
+          await this.store.minions.setLifecycle(
+            instanceId,
+            { state: 'terminating', group, ...action },
+            now,
+            this.events.masterId,
+          );
           this.events.emit('lifecycle/terminating', { minionId: instanceId, group });
         }
         // The instance is going or gone (terminated, or its launch failed): its key goes with it.
@@ -184,7 +192,12 @@ export class LifecycleReactor {
 
   async #forget(instanceId: string, group: string): Promise<void> {
     if (await this.keys.deleteOne(instanceId)) this.events.emit('key/deleted', { minionId: instanceId, by: 'reactor' });
-    await this.store.minions.setLifecycle(instanceId, { state: 'terminated', group }, this.clock());
+    await this.store.minions.setLifecycle(
+      instanceId,
+      { state: 'terminated', group },
+      this.clock(),
+      this.events.masterId,
+    );
     this.events.emit('lifecycle/terminated', { minionId: instanceId, group });
   }
 
