@@ -25,32 +25,6 @@ export interface ReadCount {
   readonly items: number;
 }
 
-/**
- * A BatchWriteItem whose items are attribute values already: its wire body is their JSON, written
- * by `JSON.stringify` once, instead of the SDK's schema walk of every attribute of every item (a
- * third of the SDK's cost of storing a job's returns). The serializer is handed the request with
- * the table's list emptied, and its body is swapped for the real one before anything measures,
- * checksums or signs it (the build step, ahead of content-length; signing is later).
- */
-function prebuiltBatchWrite(table: string, pending: Array<{ PutRequest: { Item: Record<string, AttributeValue> } }>) {
-  const body = JSON.stringify({ RequestItems: { [table]: pending } });
-  const command = new BatchWriteItemCommand({ RequestItems: { [table]: pending } });
-  command.middlewareStack.add((next) => (args) => next({ ...args, input: { RequestItems: { [table]: [] } } }), {
-    step: 'initialize',
-    priority: 'low',
-    name: 'phoenixPrebuiltInput',
-  });
-  command.middlewareStack.add(
-    (next) => (args) => {
-      const request = args.request as { body?: unknown } | undefined;
-      if (request !== undefined) request.body = body;
-      return next(args);
-    },
-    { step: 'build', priority: 'high', name: 'phoenixPrebuiltBody' },
-  );
-  return command;
-}
-
 export type QueryInput = Omit<QueryCommandInput, 'TableName' | 'Limit' | 'ExclusiveStartKey'>;
 
 const StartKeySchema = z.record(z.string(), z.unknown());
@@ -113,7 +87,9 @@ export class Table<T> {
    */
   async putManyMarshalled(client: DynamoDBClient, items: readonly Record<string, AttributeValue>[]): Promise<void> {
     await this.#inBatches(items, async (pending) => {
-      const { UnprocessedItems } = await client.send(prebuiltBatchWrite(this.name, pending));
+      const { UnprocessedItems } = await client.send(
+        new BatchWriteItemCommand({ RequestItems: { [this.name]: pending } }),
+      );
       return (UnprocessedItems?.[this.name] ?? []) as typeof pending;
     });
   }
