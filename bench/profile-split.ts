@@ -31,19 +31,21 @@ const CATEGORIES: Array<[string, (fn: string, url: string) => boolean]> = [
   ['schema checks (zod)', (_, url) => url.includes('node_modules/zod/')],
   [
     'decoding (msgpack, bounds)',
-    (fn, url) => url.includes('@msgpack/') || /protocol\/dist\/(bounds|wire)\.js/.test(url),
+    (fn, url) => url.includes('@msgpack/') || /protocol\/dist\/(src\/)?(bounds|wire)\.js/.test(url),
   ],
   [
     'HMAC, sealing, nonces',
     (fn, url) =>
-      /protocol\/dist\/keys\.js/.test(url) || url.startsWith('node:internal/crypto') || /^(Hmac|createHmac)/.test(fn),
+      /protocol\/dist\/(src\/)?keys\.js/.test(url) ||
+      url.startsWith('node:internal/crypto') ||
+      /^(Hmac|createHmac)/.test(fn),
   ],
   ['DynamoDB request building (AWS SDK)', (_, url) => /node_modules\/(@aws-sdk|@smithy|@aws-crypto)\//.test(url)],
   ['ZeroMQ (zeromq.js)', (_, url) => url.includes('node_modules/zeromq/')],
   ['HTTP API (fastify, SSE)', (_, url) => /node_modules\/(fastify|find-my-way|light-my-request|avvio)\//.test(url)],
-  ['event announcing, job streams', (_, url) => /master\/dist\/(events|api\/)/.test(url)],
-  ['master: returns and jobs', (_, url) => /master\/dist\/(jobs|return-batcher|recent-jobs)\.js/.test(url)],
-  ['master: minion link, keys, ZAP', (_, url) => /master\/dist\/(minion-link|keys|zap|limits\/)/.test(url)],
+  ['event announcing, job streams', (_, url) => /master\/dist\/(src\/)?(events|api\/)/.test(url)],
+  ['master: returns and jobs', (_, url) => /master\/dist\/(src\/)?(jobs|return-batcher|recent-jobs)\.js/.test(url)],
+  ['master: minion link, keys, ZAP', (_, url) => /master\/dist\/(src\/)?(minion-link|keys|zap|limits\/)/.test(url)],
   ['master: other', (_, url) => url.includes('master/dist/')],
   ['store (table code)', (_, url) => url.includes('store/dist/')],
   ['minion (swarm)', (_, url) => url.includes('minion/dist/')],

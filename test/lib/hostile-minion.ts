@@ -77,6 +77,8 @@ export class HostileMinion {
     count: number,
     prefix: string,
     timeoutMs = 30_000,
+    /** The answers are taken as all in once none came for this long. */
+    quietMs = 2_000,
   ): Promise<{ sent: number; answers: Record<string, number> }> {
     const socket = this.#dealer();
     const answers: Record<string, number> = {};
@@ -84,13 +86,13 @@ export class HostileMinion {
     try {
       socket.connect(`tcp://127.0.0.1:${master.ports.enrol}`);
       const listening = (async () => {
-        socket.receiveTimeout = 2_000;
+        socket.receiveTimeout = quietMs;
         for (;;) {
           let reply: Buffer | undefined;
           try {
             [reply] = await socket.receive();
           } catch {
-            return; // quiet for two seconds, or closed
+            return; // quiet for quietMs, or closed
           }
           const decoded = decodeMasterMessage(reply ?? Buffer.alloc(0));
           const state = decoded.ok && decoded.message.t === 'enrolment' ? decoded.message.state : 'other';

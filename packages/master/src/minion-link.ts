@@ -81,6 +81,14 @@ const CHALLENGE_MS = 30_000;
 const ENROL_SOURCES_HELD = 50_000;
 /** Messages taken from a socket before the event loop gets a turn (timers: the heartbeats). */
 const MESSAGES_PER_TURN = 256;
+/**
+ * A minion's heartbeats taken at most this many times per master heartbeat interval (after a burst
+ * of as many): a heartbeat only says the minion is there, so more of them say nothing more, and
+ * the rest of a flood is dropped and counted (`heartbeat-rate`) without a strike.
+ */
+const HEARTBEATS_PER_INTERVAL = 10;
+/** Connected minions whose heartbeat allowance is remembered at once. */
+const HEARTBEAT_SOURCES_HELD = 100_000;
 /** A socket loop that failed starts again after this, so a master never goes deaf for good. */
 const LOOP_RESTART_MS = 100;
 
@@ -116,6 +124,7 @@ export class MinionLink {
   /** Enrolment challenges set, by connection: what an identity document must come back with. */
   readonly #enrolChallenges = new Map<string, { minionId: string; publicKey: string; challenge: string; at: number }>();
   readonly #enrolAllowance: TokenBuckets<string>;
+  readonly #heartbeatAllowance: TokenBuckets<string>;
   #enrolling = 0;
   /** Refusals not yet logged: one line a second says how many, instead of a line a message. */
   readonly #unlogged = new Map<string, { count: number; detail: Record<string, unknown> }>();
@@ -144,6 +153,11 @@ export class MinionLink {
       burst: options.enrolment.burst,
       perSecond: options.enrolment.perSecond,
       maxKeys: ENROL_SOURCES_HELD,
+    });
+    this.#heartbeatAllowance = new TokenBuckets({
+      burst: HEARTBEATS_PER_INTERVAL,
+      perSecond: (HEARTBEATS_PER_INTERVAL * 1000) / options.heartbeatMs,
+      maxKeys: HEARTBEAT_SOURCES_HELD,
     });
     options.keys.onChange((change) => {
       if (change.to === 'accepted') {
@@ -443,6 +457,12 @@ export class MinionLink {
     if (!decoded.ok) return this.#poison(session, decoded.code, { detail: decoded.reason });
     const message = decoded.message;
     if (message.id !== session.minionId) return this.#poison(session, 'wrong-id', { claimed: message.id });
+    // A flood of heartbeats is not poison (a misconfigured minion may send one every 50 ms): the
+    // excess is dropped and counted, and the minion stays in.
+    if (message.t === 'heartbeat' && !this.#heartbeatAllowance.take(session.minionId)) {
+      this.#refuse('wire', 'heartbeat-rate', { minionId: session.minionId });
+      return;
+    }
     session.lastSeen = Date.now();
     switch (message.t) {
       case 'return':

@@ -8,7 +8,9 @@ import {
   decodeMinionMessage,
   encodeMessage,
   generateCurveKeyPair,
+  ManualClock,
   messageKey,
+  systemClock,
   NONCE_BYTES,
   WIRE_VERSION,
   type MasterMessage,
@@ -28,6 +30,7 @@ const settings: SocketSettings = {
   keyPair: minionKeys,
   messageKey: messageKey(minionKeys.secretKey, cluster.publicKey),
   log: pino({ level: 'silent' }),
+  clock: systemClock,
 };
 const hello: Extract<MinionMessage, { t: 'hello' }> = {
   v: WIRE_VERSION,
@@ -119,6 +122,41 @@ test('a session closed on this side says so', async () => {
     session.close();
     assert.equal(await next, 'closed');
   } finally {
+    master.close();
+  }
+});
+
+/** Whether `promise` settles within `ms` of real time (for what must not happen while a clock stands still). */
+async function settlesWithin<T>(promise: Promise<T>, ms: number): Promise<boolean> {
+  let timer: NodeJS.Timeout | undefined;
+  const late = new Promise<false>((resolve) => (timer = setTimeout(() => resolve(false), ms)));
+  const settled = await Promise.race([promise.then(() => true as const), late]);
+  clearTimeout(timer);
+  return settled;
+}
+
+test('silence is judged on the session clock: a quiet master is silent when that clock says so, not the wall', async () => {
+  const master = await fakeMaster();
+  const clock = new ManualClock();
+  const session = new MasterSession({ ...settings, clock }, address(master.port), {
+    heartbeatMs: HEARTBEAT_MS,
+    missedHeartbeats: 3,
+  });
+  try {
+    const welcome = await session.open(hello);
+    assert.equal(typeof welcome === 'string' ? welcome : welcome.t, 'welcome');
+    master.silence();
+    // Drain what was already sent, so the next() below is the one that waits through the silence.
+    let next = session.next();
+    while (await settlesWithin(next, HEARTBEAT_MS * 2)) next = session.next();
+    // Four allowances of wall time pass while the clock stands: the master is not silent yet.
+    assert.equal(await settlesWithin(next, session.silentAfterMs * 4), false);
+    clock.advance(session.silentAfterMs - 1);
+    assert.equal(await settlesWithin(next, HEARTBEAT_MS * 3), false, 'one millisecond short of the allowance');
+    clock.advance(1);
+    assert.equal(await next, 'silent');
+  } finally {
+    session.close();
     master.close();
   }
 });

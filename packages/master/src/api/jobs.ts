@@ -102,8 +102,21 @@ export function jobRoutes(deps: ApiContext): AnyRoute[] {
         ...API_ANSWER_HEADERS,
         connection: 'keep-alive',
       });
+      // The events of one turn of the event loop go out in one write: a job's returns arrive
+      // stored a batch at a time, and a socket write per return was most of announcing them.
+      let queued: string[] = [];
+      let flushing = false;
+      const flush = (): void => {
+        flushing = false;
+        if (queued.length === 0 || raw.destroyed) return;
+        raw.write(queued.join(''));
+        queued = [];
+      };
       const write = (event: string, data: unknown): void => {
-        raw.write(`event: ${event}\ndata: ${JSON.stringify(data)}\n\n`);
+        queued.push(`event: ${event}\ndata: ${JSON.stringify(data)}\n\n`);
+        if (flushing) return;
+        flushing = true;
+        setImmediate(flush);
       };
       let finished = false;
       const finish = (): void => {
@@ -118,6 +131,7 @@ export function jobRoutes(deps: ApiContext): AnyRoute[] {
           missing: unseen.filter((id) => !offline.has(id)),
           notConnected: unseen.filter((id) => offline.has(id)),
         });
+        flush();
         raw.end();
       };
       // Who has yet to return: a set, so a thousand returns cost a thousand deletes, not a million lookups.

@@ -108,6 +108,7 @@ export class MinionConnection {
       messageKey: messageKey(options.keyPair.secretKey, options.clusterPublicKey),
       ...(options.context === undefined ? {} : { context: options.context }),
       log: options.log,
+      clock: this.#clock,
     };
     this.#pool = new MasterPool({
       settleMs: options.returnAfterMs,

@@ -1,4 +1,4 @@
-import { WIRE_VERSION, type KeyState, type MinionMessage } from '@phoenix/protocol';
+import { WIRE_VERSION, type Clock, type KeyState, type MinionMessage } from '@phoenix/protocol';
 import type { MasterAddress } from './master-address.js';
 import { MasterSocket, type SocketSettings } from './master-socket.js';
 
@@ -30,8 +30,10 @@ export type EnrolmentOutcome = KeyState | 'waited' | 'unreachable';
  */
 export class Enrolment {
   readonly #socket: MasterSocket;
+  readonly #clock: Clock;
 
   constructor(settings: SocketSettings, master: MasterAddress) {
+    this.#clock = settings.clock;
     this.#socket = new MasterSocket(settings, master, 'enrol', 'signed');
   }
 
@@ -93,13 +95,13 @@ export class Enrolment {
    * which is what kept a busy master busy.
    */
   async #answer(answerMs: number, patienceMs: number): Promise<Awaited<ReturnType<MasterSocket['receive']>>> {
-    const startedAt = Date.now();
+    const startedAt = this.#clock.now();
     // Probed in steps: a master that is gone is given up on long before a silent one would be.
     const step = Math.max(50, Math.ceil(answerMs / 3));
     for (;;) {
       const message = await this.#socket.receive(step);
       if (message !== undefined || this.#socket.closed) return message;
-      const waited = Date.now() - startedAt;
+      const waited = this.#clock.now() - startedAt;
       if (waited >= answerMs + patienceMs || (waited >= answerMs && !this.#socket.reachable)) return undefined;
       if (!this.#socket.reachable && (await this.#socket.gone(step))) return undefined;
     }

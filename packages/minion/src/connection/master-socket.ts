@@ -9,6 +9,7 @@ import {
   sessionKey,
   signMessage,
   MAX_MESSAGE_BYTES,
+  type Clock,
   type CurveKeyPair,
   type MasterMessage,
   type MinionMessage,
@@ -23,6 +24,8 @@ export interface SocketSettings {
   messageKey: Buffer;
   context?: Context;
   log: Logger;
+  /** The time and the timers of every judgment of this minion's connections (not ZeroMQ's own). */
+  clock: Clock;
 }
 
 const ZMTP_HEARTBEAT = { heartbeatInterval: 1_000, heartbeatTimeout: 3_000, heartbeatTimeToLive: 3_000 };
@@ -107,12 +110,13 @@ export class MasterSocket {
   gone(timeoutMs: number): Promise<boolean> {
     return new Promise((resolve) => {
       const probe = connect({ host: this.#host, port: this.#port });
+      const clock = this.#settings.clock;
       const done = (refused: boolean): void => {
-        clearTimeout(timer);
+        clock.clearTimeout(timer);
         probe.destroy();
         resolve(refused);
       };
-      const timer = setTimeout(() => done(false), timeoutMs);
+      const timer = clock.setTimeout(() => done(false), timeoutMs);
       probe.once('connect', () => done(false));
       probe.once('error', (err: NodeJS.ErrnoException) =>
         done(err.code === 'ECONNREFUSED' || err.code === 'EHOSTUNREACH' || err.code === 'ENETUNREACH'),
@@ -193,9 +197,10 @@ export class MasterSocket {
     // Bounded: with `immediate`, a send waits for a live connection, and a master that died has
     // none, so a goodbye to it would hold the socket (and the process) open for ever.
     const socket = this.#socket;
-    const timer = setTimeout(() => socket.close(), CLOSE_AFTER_SENDS_MS);
+    const clock = this.#settings.clock;
+    const timer = clock.setTimeout(() => socket.close(), CLOSE_AFTER_SENDS_MS);
     void this.#sending.then(() => {
-      clearTimeout(timer);
+      clock.clearTimeout(timer);
       socket.close();
     });
   }

@@ -1,4 +1,4 @@
-import { WIRE_VERSION, type MasterMessage, type MinionMessage } from '@phoenix/protocol';
+import { WIRE_VERSION, type Clock, type MasterMessage, type MinionMessage } from '@phoenix/protocol';
 import type { MasterAddress } from './master-address.js';
 import { MasterSocket, type SocketSettings } from './master-socket.js';
 
@@ -29,10 +29,13 @@ export interface SessionTiming {
 export class MasterSession {
   readonly #socket: MasterSocket;
   readonly #timing: SessionTiming;
+  readonly #clock: Clock;
   #heartbeatMs: number;
-  #lastHeard = Date.now();
+  #lastHeard: number;
 
   constructor(settings: SocketSettings, master: MasterAddress, timing: SessionTiming) {
+    this.#clock = settings.clock;
+    this.#lastHeard = settings.clock.now();
     this.#socket = new MasterSocket(settings, master, 'minion', 'sealed');
     this.#timing = timing;
     this.#heartbeatMs = timing.heartbeatMs;
@@ -43,7 +46,7 @@ export class MasterSession {
    * welcome, or why none came.
    */
   async open(hello: HelloMessage): Promise<WelcomeMessage | SessionEnd> {
-    const startedAt = Date.now();
+    const startedAt = this.#clock.now();
     this.#socket.sendBare({ v: WIRE_VERSION, t: 'knock', id: hello.id });
     const challenge = await this.#await('challenge', startedAt);
     if (typeof challenge === 'string') return challenge;
@@ -52,7 +55,7 @@ export class MasterSession {
     const welcome = await this.#await('welcome', startedAt);
     if (typeof welcome === 'string') return welcome;
     this.#heartbeatMs = welcome.heartbeatMs;
-    this.#lastHeard = Date.now();
+    this.#lastHeard = this.#clock.now();
     return welcome;
   }
 
@@ -67,7 +70,7 @@ export class MasterSession {
       if (message?.t === t) return message as Extract<MasterMessage, { t: T }>;
       if (message !== undefined) continue;
       if (await this.#gone()) return 'gone';
-      if (Date.now() - since >= this.#silentAfter()) return 'silent';
+      if (this.#clock.now() - since >= this.#silentAfter()) return 'silent';
     }
   }
 
@@ -77,11 +80,11 @@ export class MasterSession {
       const message = await this.#socket.receive(this.#heartbeatMs);
       if (this.#socket.closed) return 'closed';
       if (message !== undefined) {
-        this.#lastHeard = Date.now();
+        this.#lastHeard = this.#clock.now();
         return message;
       }
       if (await this.#gone()) return 'gone';
-      if (Date.now() - this.#lastHeard >= this.#silentAfter()) return 'silent';
+      if (this.#clock.now() - this.#lastHeard >= this.#silentAfter()) return 'silent';
     }
   }
 
