@@ -79,6 +79,16 @@ export class MasterRegistry {
       );
   }
 
+  /**
+   * When a master this one knows of turned dead (its last heartbeat plus deadAfter), as of the last
+   * read of the table; undefined for a live master or one not in the table.
+   */
+  deadSince(masterId: string, now = Date.now()): number | undefined {
+    const row = this.#known.find((master) => master.masterId === masterId);
+    if (row === undefined || isLive(row, this.#deadAfterMs, now)) return undefined;
+    return row.heartbeatAt + this.#deadAfterMs;
+  }
+
   /** Every row in the table, with the liveness every reader would give it. */
   async all(now = Date.now()): Promise<MasterView[]> {
     const rows = await this.#store.masters.list();
