@@ -69,9 +69,18 @@ export class MasterRegistry {
     return () => void this.#changes.off('refresh', listener);
   }
 
-  /** Live masters, active ones first, then draining ones (starting ones too: minions are never sent those). */
+  /**
+   * Live masters, active ones first, then draining ones (starting ones too: minions are never sent
+   * those). This master is live to itself while it runs, however late its own heartbeat reached
+   * the table: a busy table must not make a master push its minions a list without it (they would
+   * all leave a master that serves them, to pile onto the others).
+   */
   live(now = Date.now()): MasterRecord[] {
+    const self = this.#row?.masterId;
     return this.#known
+      .map((master) =>
+        master.masterId === self ? { ...master, heartbeatAt: Math.max(master.heartbeatAt, now) } : master,
+      )
       .filter((master) => isLive(master, this.#deadAfterMs, now))
       .sort(
         (a, b) =>
