@@ -30,6 +30,11 @@ export class MasterRegistry {
   #fileServer: { gitCommits: Record<string, string>; fileServerErrors: string[] } | undefined;
   #timer: NodeJS.Timeout | undefined;
   #known: MasterRecord[] = [];
+  /**
+   * By master: the heartbeat time last read, and when (on this master's clock, at the start of
+   * that read) it was first seen to have moved on.
+   */
+  readonly #progress = new Map<string, { heartbeatAt: number; advancedAt: number }>();
   #liveKey = '';
 
   constructor(options: {
@@ -71,16 +76,13 @@ export class MasterRegistry {
 
   /**
    * Live masters, active ones first, then draining ones (starting ones too: minions are never sent
-   * those). This master is live to itself while it runs, however late its own heartbeat reached
-   * the table: a busy table must not make a master push its minions a list without it (they would
-   * all leave a master that serves them, to pile onto the others).
+   * those), as this master judges them (see #judged): a busy table must not make a master push its
+   * minions a list without itself or without a peer that runs (they would leave a master that
+   * serves them, to pile onto the others).
    */
   live(now = Date.now()): MasterRecord[] {
-    const self = this.#row?.masterId;
     return this.#known
-      .map((master) =>
-        master.masterId === self ? { ...master, heartbeatAt: Math.max(master.heartbeatAt, now) } : master,
-      )
+      .map((master) => this.#judged(master, now))
       .filter((master) => isLive(master, this.#deadAfterMs, now))
       .sort(
         (a, b) =>
@@ -93,16 +95,51 @@ export class MasterRegistry {
    * read of the table; undefined for a live master or one not in the table.
    */
   deadSince(masterId: string, now = Date.now()): number | undefined {
-    const row = this.#known.find((master) => master.masterId === masterId);
-    if (row === undefined || isLive(row, this.#deadAfterMs, now)) return undefined;
+    const known = this.#known.find((master) => master.masterId === masterId);
+    if (known === undefined) return undefined;
+    const row = this.#judged(known, now);
+    if (isLive(row, this.#deadAfterMs, now)) return undefined;
     return row.heartbeatAt + this.#deadAfterMs;
+  }
+
+  /**
+   * A row as this master judges it: its own row is as fresh as now (it runs); another master's
+   * heartbeat counts from when this master saw it move on, if that is later than the time in it.
+   * A heartbeat write that took seconds to land (a busy table, a loaded machine) still shows the
+   * writer alive: what kills a master is that its heartbeat stops moving, not that it is late.
+   */
+  #judged(master: MasterRecord, now: number): MasterRecord {
+    if (master.masterId === this.#row?.masterId) return { ...master, heartbeatAt: Math.max(master.heartbeatAt, now) };
+    const advancedAt = this.#progress.get(master.masterId)?.advancedAt;
+    return advancedAt === undefined || advancedAt <= master.heartbeatAt
+      ? master
+      : { ...master, heartbeatAt: advancedAt };
+  }
+
+  /** Notes whose heartbeat moved on since the last read (`readAt`: when this read started). */
+  #noteProgress(rows: readonly MasterRecord[], readAt: number): void {
+    const seen = new Set<string>();
+    for (const row of rows) {
+      seen.add(row.masterId);
+      const before = this.#progress.get(row.masterId);
+      if (before === undefined) {
+        // First sight: only the time in the row counts (a row left by a master long dead is dead).
+        this.#progress.set(row.masterId, { heartbeatAt: row.heartbeatAt, advancedAt: row.heartbeatAt });
+      } else if (row.heartbeatAt > before.heartbeatAt) {
+        this.#progress.set(row.masterId, {
+          heartbeatAt: row.heartbeatAt,
+          advancedAt: Math.max(readAt, row.heartbeatAt),
+        });
+      }
+    }
+    for (const id of this.#progress.keys()) if (!seen.has(id)) this.#progress.delete(id);
   }
 
   /** Every row in the table, with the liveness every reader would give it. */
   async all(now = Date.now()): Promise<MasterView[]> {
     const rows = await this.#store.masters.list();
     return rows
-      .map((row) => ({ ...row, liveness: liveness(row, this.#deadAfterMs, now) }))
+      .map((row) => ({ ...row, liveness: liveness(this.#judged(row, now), this.#deadAfterMs, now) }))
       .sort((a, b) => a.masterId.localeCompare(b.masterId));
   }
 
@@ -129,7 +166,9 @@ export class MasterRegistry {
   }
 
   async refresh(): Promise<void> {
+    const readAt = Date.now();
     this.#known = await this.#store.masters.list();
+    this.#noteProgress(this.#known, readAt);
     this.#changes.emit('refresh', this.#known);
     const live = this.live();
     const key = live.map((m) => `${m.masterId}/${m.status}/${m.host}/${m.ports.minion}`).join(',');
