@@ -303,6 +303,8 @@ export async function masterComponents(config: MasterConfig, baseLog: Logger): P
     minionCount: () => link.connectedCount,
     heartbeatMs: config.heartbeatIntervalMs,
     deadAfterMs: config.deadAfterMs,
+    // Called only once the mesh below runs (the registry judges no peer before it starts).
+    heardFrom: (masterId) => peers.heardFrom(masterId),
     log: log.child({ component: 'registry' }),
   });
   const peers = new PeerMesh({
@@ -312,14 +314,14 @@ export async function masterComponents(config: MasterConfig, baseLog: Logger): P
     masterId: id,
     clusterKeys,
     refusals,
+    helloEveryMs: config.heartbeatIntervalMs,
     log: log.child({ component: 'peers' }),
     onMessage: (message) => {
       switch (message.t) {
         case 'peer-hello':
           // A master this one has not seen yet: read the table now rather than at the next
           // heartbeat, so the mesh is whole before the newcomer's first job is forwarded.
-          if (!registry.live().some((m) => m.masterId === message.masterId))
-            void registry.refresh().catch(() => undefined);
+          if (!registry.knows(message.masterId)) void registry.refresh().catch(() => undefined);
           return;
         case 'peer-job':
           jobs.deliver(message, message.from);

@@ -20,6 +20,8 @@ export interface PeerMeshOptions {
   clusterKeys: { publicKey: string; secretKey: string };
   log: Logger;
   onMessage: (message: PeerMessage) => void;
+  /** Every peer is greeted this often (0: only when its link is made), so each can tell the others run. */
+  helloEveryMs?: number;
   refusals?: Refusals;
 }
 
@@ -27,6 +29,9 @@ export class PeerMesh {
   readonly #o: PeerMeshOptions;
   readonly #router: Router;
   readonly #dealers = new Map<string, { socket: Dealer; endpoint: string }>();
+  /** By master: when a message from it last arrived (its greetings come every helloEveryMs). */
+  readonly #heard = new Map<string, number>();
+  #hello: NodeJS.Timeout | undefined;
   #closed = false;
   port = 0;
 
@@ -47,6 +52,22 @@ export class PeerMesh {
     await this.#router.bind(`tcp://${this.#o.bind}:${this.#o.port === 0 ? '*' : this.#o.port}`);
     this.port = Number(/:(\d+)$/.exec(this.#router.lastEndpoint ?? '')?.[1]);
     void this.#serve();
+    const every = this.#o.helloEveryMs ?? 0;
+    if (every > 0) {
+      this.#hello = setInterval(
+        () => this.broadcast({ v: WIRE_VERSION, t: 'peer-hello', masterId: this.#o.masterId }),
+        every,
+      );
+      this.#hello.unref();
+    }
+  }
+
+  /**
+   * When a message from `masterId` last arrived over the mesh: a master heard from is running,
+   * whatever the masters table says of it (its heartbeat writes may be landing late).
+   */
+  heardFrom(masterId: string): number | undefined {
+    return this.#heard.get(masterId);
   }
 
   /** Connects to every live master but this one, and lets go of those no longer live. */
@@ -94,6 +115,7 @@ export class PeerMesh {
 
   close(): void {
     this.#closed = true;
+    if (this.#hello) clearInterval(this.#hello);
     for (const dealer of this.#dealers.values()) dealer.socket.close();
     this.#dealers.clear();
     this.#router.close();
@@ -130,6 +152,14 @@ export class PeerMesh {
             this.#o.refusals?.count('peer', decoded.code);
             this.#o.log.warn({ reason: decoded.reason }, 'dropped a peer message');
             continue;
+          }
+          const message = decoded.message;
+          const from = message.t === 'peer-hello' ? message.masterId : 'from' in message ? message.from : undefined;
+          if (typeof from === 'string' && from !== this.#o.masterId) {
+            this.#heard.delete(from);
+            this.#heard.set(from, Date.now());
+            // Bounded: the least recently heard go first.
+            if (this.#heard.size > 10_000) this.#heard.delete(this.#heard.keys().next().value as string);
           }
           try {
             this.#o.onMessage(decoded.message);

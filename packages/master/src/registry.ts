@@ -20,6 +20,7 @@ export class MasterRegistry {
   readonly #minionCount: () => number;
   readonly #heartbeatMs: number;
   readonly #deadAfterMs: number;
+  readonly #heardFrom: (masterId: string) => number | undefined;
   readonly #log: Logger;
   readonly #changes = new EventEmitter<{
     change: [readonly MasterRecord[]];
@@ -45,7 +46,10 @@ export class MasterRegistry {
     log: Logger;
     /** `starting` for a master that must fetch its git trees before it takes minions. */
     status?: MasterStatus;
+    /** When a peer master was last heard from directly (the peer mesh), if ever. */
+    heardFrom?: (masterId: string) => number | undefined;
   }) {
+    this.#heardFrom = options.heardFrom ?? (() => undefined);
     this.#status = options.status ?? 'active';
     this.#store = options.store;
     this.#minionCount = options.minionCount;
@@ -104,16 +108,18 @@ export class MasterRegistry {
 
   /**
    * A row as this master judges it: its own row is as fresh as now (it runs); another master's
-   * heartbeat counts from when this master saw it move on, if that is later than the time in it.
+   * heartbeat counts from when this master saw it move on, or last heard from that master over
+   * the peer mesh, if that is later than the time in it.
    * A heartbeat write that took seconds to land (a busy table, a loaded machine) still shows the
    * writer alive: what kills a master is that its heartbeat stops moving, not that it is late.
    */
   #judged(master: MasterRecord, now: number): MasterRecord {
     if (master.masterId === this.#row?.masterId) return { ...master, heartbeatAt: Math.max(master.heartbeatAt, now) };
-    const advancedAt = this.#progress.get(master.masterId)?.advancedAt;
-    return advancedAt === undefined || advancedAt <= master.heartbeatAt
-      ? master
-      : { ...master, heartbeatAt: advancedAt };
+    const seen = Math.max(
+      this.#progress.get(master.masterId)?.advancedAt ?? Number.NEGATIVE_INFINITY,
+      this.#heardFrom(master.masterId) ?? Number.NEGATIVE_INFINITY,
+    );
+    return seen <= master.heartbeatAt ? master : { ...master, heartbeatAt: seen };
   }
 
   /** Notes whose heartbeat moved on since the last read (`readAt`: when this read started). */
@@ -133,6 +139,11 @@ export class MasterRegistry {
       }
     }
     for (const id of this.#progress.keys()) if (!seen.has(id)) this.#progress.delete(id);
+  }
+
+  /** Whether the masters table, as last read, has a row for `masterId`. */
+  knows(masterId: string): boolean {
+    return this.#known.some((master) => master.masterId === masterId);
   }
 
   /** Every row in the table, with the liveness every reader would give it. */
