@@ -326,6 +326,18 @@ export class JobService {
   }
 
   /**
+   * A peer's list of the minions connected to it: fills in what this master does not know of a
+   * peer, and replaces what it believes of itself (sessions it held before a freeze may be stale,
+   * and their end must not leave the minion connected nowhere here). What a peer's own events
+   * said is newer than any list and stays.
+   */
+  notePresenceIfUnknown(minionId: string, masterId: string): void {
+    const known = this.#presence.get(minionId);
+    if (known !== undefined && known !== this.#masterId) return;
+    this.notePresence(minionId, masterId);
+  }
+
+  /**
    * A minion left `masterId`; a later connection elsewhere is kept (the events may cross). One
    * that said goodbye (`left`) is on its way to another master: it counts as connected for the
    * transit time, unless it says hello somewhere first.

@@ -315,6 +315,7 @@ export async function masterComponents(config: MasterConfig, baseLog: Logger): P
     clusterKeys,
     refusals,
     helloEveryMs: config.heartbeatIntervalMs,
+    connectedMinions: () => link.connected(),
     log: log.child({ component: 'peers' }),
     onMessage: (message) => {
       switch (message.t) {
@@ -351,6 +352,9 @@ export async function masterComponents(config: MasterConfig, baseLog: Logger): P
             .get(message.minionId)
             .then((record) => record && jobs.noteRecord(record))
             .catch(() => undefined);
+          return;
+        case 'peer-presence':
+          for (const minionId of message.minions) jobs.notePresenceIfUnknown(minionId, message.from);
           return;
         case 'peer-fileserver-update':
           void gitTrees.update(`asked by ${message.from}`);

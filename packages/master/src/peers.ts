@@ -5,6 +5,8 @@ import type { MasterRecord } from '@phoenix/store';
 import type { Refusals } from './limits/refusals.js';
 
 const ZMTP_HEARTBEAT = { heartbeatInterval: 1_000, heartbeatTimeout: 3_000, heartbeatTimeToLive: 3_000 };
+/** Minion ids in one presence message at most (the wire's bound). */
+const MAX_PRESENCE = 100_000;
 
 /**
  * The connections between masters. Each master binds one router (ZAP domain `peer`: only the
@@ -22,6 +24,8 @@ export interface PeerMeshOptions {
   onMessage: (message: PeerMessage) => void;
   /** Every peer is greeted this often (0: only when its link is made), so each can tell the others run. */
   helloEveryMs?: number;
+  /** The minions connected to this master now: told to a peer on every link made to it. */
+  connectedMinions?: () => readonly string[];
   refusals?: Refusals;
 }
 
@@ -100,6 +104,16 @@ export class PeerMesh {
       socket.connect(endpoint);
       this.#dealers.set(id, { socket, endpoint });
       this.#send(id, { v: WIRE_VERSION, t: 'peer-hello', masterId: this.#o.masterId });
+      // A new link may be to a master that missed this one's connect events (it was frozen, or
+      // taken for dead and let go): it learns who is here at once.
+      const minions = this.#o.connectedMinions?.() ?? [];
+      if (minions.length > 0)
+        this.#send(id, {
+          v: WIRE_VERSION,
+          t: 'peer-presence',
+          from: this.#o.masterId,
+          minions: minions.slice(0, MAX_PRESENCE),
+        });
     }
   }
 
