@@ -366,6 +366,8 @@ async function main(): Promise<void> {
       'out-dir': { type: 'string', default: fileURLToPath(new URL('..', import.meta.url)) },
       /** Every master and swarm writes a CPU profile into this directory; phases.json marks the phases. */
       profile: { type: 'string' },
+      /** Every process's output goes to DIR/<role>.log too; the swarm logs at info. */
+      'log-dir': { type: 'string' },
     },
     strict: true,
   });
@@ -375,6 +377,10 @@ async function main(): Promise<void> {
   if (ns.some((n) => !Number.isInteger(n) || n < 1 || n > 20_000))
     throw new Error('--n: whole numbers 1..20000, comma-separated');
   if (!Number.isInteger(repeats) || repeats < 1 || repeats > 100) throw new Error('--repeats: a whole number 1..100');
+  if (values['log-dir'] !== undefined) {
+    await mkdir(values['log-dir'], { recursive: true });
+    process.env.PHOENIX_BENCH_LOG_DIR = values['log-dir'];
+  }
   if (values.profile !== undefined) {
     await mkdir(values.profile, { recursive: true });
     process.env.PHOENIX_BENCH_PROFILE_DIR = values.profile;

@@ -69,7 +69,7 @@ export class BenchApi {
     fun: string,
     timeoutMs: number,
     args: unknown[] = [],
-  ): Promise<{ jid: string; minions: string[] }> {
+  ): Promise<{ jid: string; minions: string[]; notConnected: string[] }> {
     const answer = await this.#client.call('submitJob', { body: { target, fun, args, timeoutMs } });
     if (!('jid' in answer)) throw new Error('the API answered a job with a run');
     return answer;

@@ -43,6 +43,8 @@ export interface ChaosResult {
     expected: number;
     /** Never executed on a minion that answered the final read. */
     lostJobs: number;
+    /** Of the lost jobs, those whose master said at submission that the minion was connected nowhere. */
+    lostNotConnected: number;
     /** Executed, but no return stored. */
     lostReturns: number;
     /** Executed twice: the stored return is the second run's ("already in the list"); a lower bound. */
@@ -75,7 +77,13 @@ export async function chaos(n: number, rounds: number, progress: (step: string) 
     return master;
   };
   const faults: ChaosFault[] = [];
-  const ledgerJobs: Array<{ jid: string; seq: number; expected: string[]; stream: Promise<number> }> = [];
+  const ledgerJobs: Array<{
+    jid: string;
+    seq: number;
+    expected: string[];
+    notConnected: ReadonlySet<string>;
+    stream: Promise<number>;
+  }> = [];
   let duplicatedReturns = 0;
   try {
     for (let i = 0; i < 3; i++) await addMaster();
@@ -109,11 +117,18 @@ export async function chaos(n: number, rounds: number, progress: (step: string) 
     const publishLedger = async (api: BenchApi): Promise<void> => {
       const current = ++seq;
       lastLedgerAt = Date.now();
-      const { jid, minions } = await api.submit('bench-*', 'grains.append', LEDGER_TIMEOUT_MS, [LEDGER_GRAIN, current]);
+      const { jid, minions, notConnected } = await api.submit('bench-*', 'grains.append', LEDGER_TIMEOUT_MS, [
+        LEDGER_GRAIN,
+        current,
+      ]);
+      progress(
+        `chaos: ledger job ${current} (${jid}) to ${minions.length} minions, ${notConnected.length} connected nowhere`,
+      );
       ledgerJobs.push({
         jid,
         seq: current,
         expected: minions,
+        notConnected: new Set(notConnected),
         stream: api.follow(jid, LEDGER_TIMEOUT_MS).then(
           (followed) => followed.duplicates,
           () => 0,
@@ -189,10 +204,12 @@ export async function chaos(n: number, rounds: number, progress: (step: string) 
     duplicatedReturns += read.duplicates;
     let expected = 0;
     let lostJobs = 0;
+    let lostNotConnected = 0;
     let lostReturns = 0;
     let duplicatedJobs = 0;
     let unread = 0;
     for (const job of ledgerJobs) {
+      const lostBefore = lostJobs;
       duplicatedReturns += await job.stream;
       const stored = new Map((await api.returns(job.jid)).map((r) => [r.minionId, r.ret]));
       for (const minionId of job.expected) {
@@ -205,16 +222,19 @@ export async function chaos(n: number, rounds: number, progress: (step: string) 
         const ledger = ledgers.get(minionId);
         const ran = Array.isArray(ledger) && ledger.includes(job.seq);
         const ret = stored.get(minionId);
-        if (!ran) lostJobs++;
-        else if (ret === undefined) lostReturns++;
+        if (!ran) {
+          lostJobs++;
+          if (job.notConnected.has(minionId)) lostNotConnected++;
+        } else if (ret === undefined) lostReturns++;
         else if (typeof ret === 'string' && ret.includes('was already in the list')) duplicatedJobs++;
       }
+      if (lostJobs > lostBefore) progress(`chaos: ledger job ${job.seq} never ran on ${lostJobs - lostBefore} minions`);
     }
     return {
       n,
       faults,
       failback,
-      ledger: { jobs: ledgerJobs.length, expected, lostJobs, lostReturns, duplicatedJobs, unread },
+      ledger: { jobs: ledgerJobs.length, expected, lostJobs, lostNotConnected, lostReturns, duplicatedJobs, unread },
       duplicatedReturns,
     };
   } finally {

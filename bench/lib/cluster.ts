@@ -1,5 +1,6 @@
 import { createHash, randomBytes } from 'node:crypto';
 import { spawn, type ChildProcess } from 'node:child_process';
+import { createWriteStream } from 'node:fs';
 import { mkdir, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -30,11 +31,28 @@ const profileArgs = (role: string): string[] => {
   return ['--cpu-prof', '--cpu-prof-dir', dir, '--cpu-prof-name', `${role}-${Date.now()}.cpuprofile`];
 };
 
+/**
+ * `--log-dir DIR` (PHOENIX_BENCH_LOG_DIR): every process's whole output goes to DIR/<role>.log as
+ * well, and the swarm logs at info (each minion's connection changes, with times), to see where a
+ * recovery's time went.
+ */
+const logDir = (): string | undefined => {
+  const dir = process.env.PHOENIX_BENCH_LOG_DIR;
+  return dir === undefined || dir === '' ? undefined : dir;
+};
+
 function spawnTracked(args: string[], role: string): BenchProcess {
   const child = spawn(process.execPath, [...profileArgs(role), ...args], { stdio: ['ignore', 'pipe', 'pipe'] });
   if (child.pid === undefined) throw new Error(`could not start ${args.join(' ')}`);
   live.add(child);
   child.once('exit', () => live.delete(child));
+  const dir = logDir();
+  if (dir !== undefined) {
+    const file = createWriteStream(join(dir, `${role}.log`), { flags: 'a' });
+    child.stdout.pipe(file, { end: false });
+    child.stderr.pipe(file, { end: false });
+    child.once('exit', () => file.end());
+  }
   let buffered = '';
   let tail = '';
   const lines: string[] = [];
@@ -178,7 +196,7 @@ export async function startBenchSwarm(
     tablePrefix: devstack.tablePrefix,
     // Acceptance is pushed to a waiting minion; the retry only covers a lost push.
     enrolRetryMs: 5_000,
-    logLevel: 'warn',
+    logLevel: logDir() === undefined ? 'warn' : 'info',
   };
   const path = join(dir, 'swarm.yaml');
   await writeFile(path, JSON.stringify(config));

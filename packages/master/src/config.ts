@@ -274,6 +274,12 @@ export const MasterConfigSchema = z
     /** A minion's connection counts as gone when nothing was heard from it for this long. */
     minionSilenceMs: z.int().min(100).max(600_000).default(30_000),
     /**
+     * A minion between masters (it said goodbye to one, or the one it was on died) still counts as
+     * connected this long after: a job sent meanwhile waits for it and reaches it at its hello,
+     * instead of skipping it as connected nowhere. For a dead master, counted from when it turned dead.
+     */
+    minionTransitMs: z.int().min(0).max(600_000).default(5_000),
+    /**
      * A terminated instance stays in the minion listings this long, then leaves them (`all=true`
      * still shows it); its row carries the TTL attribute for DynamoDB to delete it then.
      */

@@ -139,8 +139,15 @@ export interface JobServiceOptions {
   /** An operator's grains job changed what this master vouches for about a minion. */
   vouched(minionId: string, operatorGrains: Record<string, unknown>): void;
   masterId: string;
-  /** The masters live now, by id (a minion on a master that is gone is not connected). */
+  /** The masters live now, by id (a minion on a master that is gone is not connected, once its transit is over). */
   liveMasters: () => ReadonlySet<string>;
+  /** When a master that is no longer live turned dead; undefined when not known. */
+  deadSince?: (masterId: string) => number | undefined;
+  /**
+   * A minion between masters counts as connected this long: after it said goodbye to one (a move),
+   * or after the master it was on turned dead (it is failing over). Default 0.
+   */
+  transitMs?: number;
   refusals?: Refusals;
   /** Where self-reported grains count; nowhere by default. */
   selfReported?: SelfReportedGrains;
@@ -158,6 +165,8 @@ const SUMMARY_GRACE_MS = 5_000;
 /** Unknown jids remembered at once, and for how long (a job is stored before it is sent, so none turns up later). */
 const UNKNOWN_JIDS_HELD = 10_000;
 const UNKNOWN_JID_MS = 10_000;
+/** Minions remembered as between masters at once (see noteAbsence). */
+const MAX_LEAVING = 100_000;
 
 /** What a master keeps of a recent job to check and announce its returns without a table read. */
 interface JobFacts {
@@ -202,6 +211,10 @@ export class JobService {
   /** Which master each minion connected elsewhere is on, as their connect and disconnect events said. */
   readonly #presence = new Map<string, string>();
   readonly #liveMasters: () => ReadonlySet<string>;
+  readonly #deadSince: (masterId: string) => number | undefined;
+  readonly #transitMs: number;
+  /** Minions that said goodbye to a master and have not said hello to another yet: until when they count as connected. */
+  readonly #leaving = new Map<string, number>();
   readonly #owed: RecentJobs;
   readonly #peers: JobPeers;
   readonly #onVouched: (minionId: string, operatorGrains: Record<string, unknown>) => void;
@@ -214,6 +227,8 @@ export class JobService {
     const { store } = options;
     this.#groupGrains = options.groupGrains ?? (() => undefined);
     this.#liveMasters = options.liveMasters;
+    this.#deadSince = options.deadSince ?? (() => undefined);
+    this.#transitMs = options.transitMs ?? 0;
     this.#selfReported = options.selfReported ?? { pillar: false, targeting: false };
     this.#owed = new RecentJobs({
       ...(options.redelivery ?? { windowMs: 600_000, defaultTimeoutMs: 30_000 }),
@@ -327,18 +342,57 @@ export class JobService {
   /** A minion said hello to `masterId` (this one or a peer: the cluster's `minion/connected` event). */
   notePresence(minionId: string, masterId: string): void {
     this.#presence.set(minionId, masterId);
+    this.#leaving.delete(minionId);
   }
 
-  /** A minion left `masterId`; a later connection elsewhere is kept (the events may cross). */
-  noteAbsence(minionId: string, masterId: string): void {
-    if (this.#presence.get(minionId) === masterId) this.#presence.delete(minionId);
+  /**
+   * A peer's list of the minions connected to it: fills in what this master does not know of a
+   * peer, and replaces what it believes of itself (sessions it held before a freeze may be stale,
+   * and their end must not leave the minion connected nowhere here). What a peer's own events
+   * said is newer than any list and stays.
+   */
+  notePresenceIfUnknown(minionId: string, masterId: string): void {
+    const known = this.#presence.get(minionId);
+    if (known !== undefined && known !== this.#masterId) return;
+    this.notePresence(minionId, masterId);
   }
 
-  /** Connected here, or to a live peer as far as presence says. */
-  isConnected(minionId: string): boolean {
+  /**
+   * A minion left `masterId`; a later connection elsewhere is kept (the events may cross). One
+   * that said goodbye (`left`) is on its way to another master: it counts as connected for the
+   * transit time, unless it says hello somewhere first.
+   */
+  noteAbsence(minionId: string, masterId: string, left = false, now = Date.now()): void {
+    if (this.#presence.get(minionId) !== masterId) return;
+    this.#presence.delete(minionId);
+    if (!left || this.#transitMs <= 0) return;
+    this.#leaving.delete(minionId);
+    this.#leaving.set(minionId, now + this.#transitMs);
+    // Oldest first (insertion order): the expired ones, then any beyond the bound.
+    for (const [id, until] of this.#leaving) {
+      if (this.#leaving.size <= MAX_LEAVING && until > now) break;
+      this.#leaving.delete(id);
+    }
+  }
+
+  /**
+   * Connected here, or to a live peer as far as presence says, or between masters: within the
+   * transit time of a goodbye, or of the death of the master it was on (a job sent now reaches it
+   * at its hello, see redeliver).
+   */
+  isConnected(minionId: string, now = Date.now()): boolean {
     if (this.#link.isConnected(minionId)) return true;
     const master = this.#presence.get(minionId);
-    return master !== undefined && master !== this.#masterId && this.#liveMasters().has(master);
+    if (master !== undefined && master !== this.#masterId) {
+      if (this.#liveMasters().has(master)) return true;
+      const deadSince = this.#deadSince(master);
+      if (deadSince !== undefined && now < deadSince + this.#transitMs) return true;
+    }
+    const until = this.#leaving.get(minionId);
+    if (until === undefined) return false;
+    if (now < until) return true;
+    this.#leaving.delete(minionId);
+    return false;
   }
 
   /**

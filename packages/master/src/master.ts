@@ -217,6 +217,10 @@ export async function masterComponents(config: MasterConfig, baseLog: Logger): P
         void jobs
           .redeliver(session.minionId, message.seen ?? [])
           .catch((err: unknown) => log.warn({ err, minionId: session.minionId }, 'could not send missed jobs'));
+        // Told before the table writes below: a busy table (a master's worth of minions arriving
+        // at once) must not leave the other masters thinking the minion is connected nowhere, or
+        // a job submitted there meanwhile skips it.
+        events.emit('minion/connected', { minionId: session.minionId });
         await noteGrains(session.minionId, message.grains);
         const record = await store.minions.setPresence(session.minionId, id);
         jobs.noteRecord(record);
@@ -226,7 +230,6 @@ export async function masterComponents(config: MasterConfig, baseLog: Logger): P
           keys.refreshSoon(0);
           return;
         }
-        events.emit('minion/connected', { minionId: session.minionId });
         // Disabled through the API while it was away: its own killswitch is set now it is back.
         if (
           record.disabled !== undefined &&
@@ -266,7 +269,10 @@ export async function masterComponents(config: MasterConfig, baseLog: Logger): P
       gone: (session) => {
         // A minion that reconnected here already has a new session: its old one's end changes nothing.
         if (link.isConnected(session.minionId)) return;
-        events.emit('minion/disconnected', { minionId: session.minionId });
+        events.emit('minion/disconnected', {
+          minionId: session.minionId,
+          ...(session.left === true ? { left: true } : {}),
+        });
         void store.minions.clearPresence(session.minionId, id).catch(() => undefined);
       },
     },
@@ -298,6 +304,8 @@ export async function masterComponents(config: MasterConfig, baseLog: Logger): P
     minionCount: () => link.connectedCount,
     heartbeatMs: config.heartbeatIntervalMs,
     deadAfterMs: config.deadAfterMs,
+    // Called only once the mesh below runs (the registry judges no peer before it starts).
+    heardFrom: (masterId) => peers.heardFrom(masterId),
     log: log.child({ component: 'registry' }),
   });
   const peers = new PeerMesh({
@@ -307,14 +315,15 @@ export async function masterComponents(config: MasterConfig, baseLog: Logger): P
     masterId: id,
     clusterKeys,
     refusals,
+    helloEveryMs: config.heartbeatIntervalMs,
+    connectedMinions: () => link.connected(),
     log: log.child({ component: 'peers' }),
     onMessage: (message) => {
       switch (message.t) {
         case 'peer-hello':
           // A master this one has not seen yet: read the table now rather than at the next
           // heartbeat, so the mesh is whole before the newcomer's first job is forwarded.
-          if (!registry.live().some((m) => m.masterId === message.masterId))
-            void registry.refresh().catch(() => undefined);
+          if (!registry.knows(message.masterId)) void registry.refresh().catch(() => undefined);
           return;
         case 'peer-job':
           jobs.deliver(message, message.from);
@@ -345,6 +354,9 @@ export async function masterComponents(config: MasterConfig, baseLog: Logger): P
             .then((record) => record && jobs.noteRecord(record))
             .catch(() => undefined);
           return;
+        case 'peer-presence':
+          for (const minionId of message.minions) jobs.notePresenceIfUnknown(minionId, message.from);
+          return;
         case 'peer-fileserver-update':
           void gitTrees.update(`asked by ${message.from}`);
           return;
@@ -370,6 +382,8 @@ export async function masterComponents(config: MasterConfig, baseLog: Logger): P
     },
     masterId: id,
     liveMasters: () => new Set(registry.live().map((m) => m.masterId)),
+    deadSince: (masterId) => registry.deadSince(masterId),
+    transitMs: config.minionTransitMs,
     refusals,
     selfReported: config.selfReportedGrains,
     groupGrains: (group) => config.reactor.groups[group]?.grains as Readonly<Record<string, unknown>> | undefined,
@@ -565,7 +579,7 @@ export async function masterComponents(config: MasterConfig, baseLog: Logger): P
       });
     }
     if (event.tag === 'minion/connected') jobs.notePresence(minionId, event.masterId);
-    else if (event.tag === 'minion/disconnected') jobs.noteAbsence(minionId, event.masterId);
+    else if (event.tag === 'minion/disconnected') jobs.noteAbsence(minionId, event.masterId, event.data.left === true);
   });
   // This master's events go to every peer's event stream too. Not key changes (each master emits
   // those as it applies them) nor returns (they travel to the job's origin already).

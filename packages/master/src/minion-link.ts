@@ -36,6 +36,8 @@ export interface MinionSession {
   lastSeq: number;
   readonly connectedAt: number;
   lastSeen: number;
+  /** The minion said goodbye (it is moving to another master, or stopping): not a lost connection. */
+  left?: boolean;
 }
 
 /** What the master does with authenticated minion traffic; the link only moves and checks bytes. */
@@ -485,6 +487,7 @@ export class MinionLink {
         );
         return;
       case 'bye':
+        session.left = true;
         this.#drop(session);
         return;
       case 'heartbeat':

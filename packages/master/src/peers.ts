@@ -5,6 +5,8 @@ import type { MasterRecord } from '@phoenix/store';
 import type { Refusals } from './limits/refusals.js';
 
 const ZMTP_HEARTBEAT = { heartbeatInterval: 1_000, heartbeatTimeout: 3_000, heartbeatTimeToLive: 3_000 };
+/** Minion ids in one presence message at most (the wire's bound). */
+const MAX_PRESENCE = 100_000;
 
 /**
  * The connections between masters. Each master binds one router (ZAP domain `peer`: only the
@@ -20,6 +22,10 @@ export interface PeerMeshOptions {
   clusterKeys: { publicKey: string; secretKey: string };
   log: Logger;
   onMessage: (message: PeerMessage) => void;
+  /** Every peer is greeted this often (0: only when its link is made), so each can tell the others run. */
+  helloEveryMs?: number;
+  /** The minions connected to this master now: told to a peer on every link made to it. */
+  connectedMinions?: () => readonly string[];
   refusals?: Refusals;
 }
 
@@ -27,6 +33,9 @@ export class PeerMesh {
   readonly #o: PeerMeshOptions;
   readonly #router: Router;
   readonly #dealers = new Map<string, { socket: Dealer; endpoint: string }>();
+  /** By master: when a message from it last arrived (its greetings come every helloEveryMs). */
+  readonly #heard = new Map<string, number>();
+  #hello: NodeJS.Timeout | undefined;
   #closed = false;
   port = 0;
 
@@ -47,6 +56,22 @@ export class PeerMesh {
     await this.#router.bind(`tcp://${this.#o.bind}:${this.#o.port === 0 ? '*' : this.#o.port}`);
     this.port = Number(/:(\d+)$/.exec(this.#router.lastEndpoint ?? '')?.[1]);
     void this.#serve();
+    const every = this.#o.helloEveryMs ?? 0;
+    if (every > 0) {
+      this.#hello = setInterval(
+        () => this.broadcast({ v: WIRE_VERSION, t: 'peer-hello', masterId: this.#o.masterId }),
+        every,
+      );
+      this.#hello.unref();
+    }
+  }
+
+  /**
+   * When a message from `masterId` last arrived over the mesh: a master heard from is running,
+   * whatever the masters table says of it (its heartbeat writes may be landing late).
+   */
+  heardFrom(masterId: string): number | undefined {
+    return this.#heard.get(masterId);
   }
 
   /** Connects to every live master but this one, and lets go of those no longer live. */
@@ -79,6 +104,16 @@ export class PeerMesh {
       socket.connect(endpoint);
       this.#dealers.set(id, { socket, endpoint });
       this.#send(id, { v: WIRE_VERSION, t: 'peer-hello', masterId: this.#o.masterId });
+      // A new link may be to a master that missed this one's connect events (it was frozen, or
+      // taken for dead and let go): it learns who is here at once.
+      const minions = this.#o.connectedMinions?.() ?? [];
+      if (minions.length > 0)
+        this.#send(id, {
+          v: WIRE_VERSION,
+          t: 'peer-presence',
+          from: this.#o.masterId,
+          minions: minions.slice(0, MAX_PRESENCE),
+        });
     }
   }
 
@@ -94,6 +129,7 @@ export class PeerMesh {
 
   close(): void {
     this.#closed = true;
+    if (this.#hello) clearInterval(this.#hello);
     for (const dealer of this.#dealers.values()) dealer.socket.close();
     this.#dealers.clear();
     this.#router.close();
@@ -130,6 +166,14 @@ export class PeerMesh {
             this.#o.refusals?.count('peer', decoded.code);
             this.#o.log.warn({ reason: decoded.reason }, 'dropped a peer message');
             continue;
+          }
+          const message = decoded.message;
+          const from = message.t === 'peer-hello' ? message.masterId : 'from' in message ? message.from : undefined;
+          if (typeof from === 'string' && from !== this.#o.masterId) {
+            this.#heard.delete(from);
+            this.#heard.set(from, Date.now());
+            // Bounded: the least recently heard go first.
+            if (this.#heard.size > 10_000) this.#heard.delete(this.#heard.keys().next().value as string);
           }
           try {
             this.#o.onMessage(decoded.message);

@@ -20,6 +20,7 @@ export class MasterRegistry {
   readonly #minionCount: () => number;
   readonly #heartbeatMs: number;
   readonly #deadAfterMs: number;
+  readonly #heardFrom: (masterId: string) => number | undefined;
   readonly #log: Logger;
   readonly #changes = new EventEmitter<{
     change: [readonly MasterRecord[]];
@@ -30,6 +31,11 @@ export class MasterRegistry {
   #fileServer: { gitCommits: Record<string, string>; fileServerErrors: string[] } | undefined;
   #timer: NodeJS.Timeout | undefined;
   #known: MasterRecord[] = [];
+  /**
+   * By master: the heartbeat time last read, and when (on this master's clock, at the start of
+   * that read) it was first seen to have moved on.
+   */
+  readonly #progress = new Map<string, { heartbeatAt: number; advancedAt: number }>();
   #liveKey = '';
 
   constructor(options: {
@@ -40,7 +46,10 @@ export class MasterRegistry {
     log: Logger;
     /** `starting` for a master that must fetch its git trees before it takes minions. */
     status?: MasterStatus;
+    /** When a peer master was last heard from directly (the peer mesh), if ever. */
+    heardFrom?: (masterId: string) => number | undefined;
   }) {
+    this.#heardFrom = options.heardFrom ?? (() => undefined);
     this.#status = options.status ?? 'active';
     this.#store = options.store;
     this.#minionCount = options.minionCount;
@@ -69,9 +78,15 @@ export class MasterRegistry {
     return () => void this.#changes.off('refresh', listener);
   }
 
-  /** Live masters, active ones first, then draining ones (starting ones too: minions are never sent those). */
+  /**
+   * Live masters, active ones first, then draining ones (starting ones too: minions are never sent
+   * those), as this master judges them (see #judged): a busy table must not make a master push its
+   * minions a list without itself or without a peer that runs (they would leave a master that
+   * serves them, to pile onto the others).
+   */
   live(now = Date.now()): MasterRecord[] {
     return this.#known
+      .map((master) => this.#judged(master, now))
       .filter((master) => isLive(master, this.#deadAfterMs, now))
       .sort(
         (a, b) =>
@@ -79,11 +94,63 @@ export class MasterRegistry {
       );
   }
 
+  /**
+   * When a master this one knows of turned dead (its last heartbeat plus deadAfter), as of the last
+   * read of the table; undefined for a live master or one not in the table.
+   */
+  deadSince(masterId: string, now = Date.now()): number | undefined {
+    const known = this.#known.find((master) => master.masterId === masterId);
+    if (known === undefined) return undefined;
+    const row = this.#judged(known, now);
+    if (isLive(row, this.#deadAfterMs, now)) return undefined;
+    return row.heartbeatAt + this.#deadAfterMs;
+  }
+
+  /**
+   * A row as this master judges it: its own row is as fresh as now (it runs); another master's
+   * heartbeat counts from when this master saw it move on, or last heard from that master over
+   * the peer mesh, if that is later than the time in it.
+   * A heartbeat write that took seconds to land (a busy table, a loaded machine) still shows the
+   * writer alive: what kills a master is that its heartbeat stops moving, not that it is late.
+   */
+  #judged(master: MasterRecord, now: number): MasterRecord {
+    if (master.masterId === this.#row?.masterId) return { ...master, heartbeatAt: Math.max(master.heartbeatAt, now) };
+    const seen = Math.max(
+      this.#progress.get(master.masterId)?.advancedAt ?? Number.NEGATIVE_INFINITY,
+      this.#heardFrom(master.masterId) ?? Number.NEGATIVE_INFINITY,
+    );
+    return seen <= master.heartbeatAt ? master : { ...master, heartbeatAt: seen };
+  }
+
+  /** Notes whose heartbeat moved on since the last read (`readAt`: when this read started). */
+  #noteProgress(rows: readonly MasterRecord[], readAt: number): void {
+    const seen = new Set<string>();
+    for (const row of rows) {
+      seen.add(row.masterId);
+      const before = this.#progress.get(row.masterId);
+      if (before === undefined) {
+        // First sight: only the time in the row counts (a row left by a master long dead is dead).
+        this.#progress.set(row.masterId, { heartbeatAt: row.heartbeatAt, advancedAt: row.heartbeatAt });
+      } else if (row.heartbeatAt > before.heartbeatAt) {
+        this.#progress.set(row.masterId, {
+          heartbeatAt: row.heartbeatAt,
+          advancedAt: Math.max(readAt, row.heartbeatAt),
+        });
+      }
+    }
+    for (const id of this.#progress.keys()) if (!seen.has(id)) this.#progress.delete(id);
+  }
+
+  /** Whether the masters table, as last read, has a row for `masterId`. */
+  knows(masterId: string): boolean {
+    return this.#known.some((master) => master.masterId === masterId);
+  }
+
   /** Every row in the table, with the liveness every reader would give it. */
   async all(now = Date.now()): Promise<MasterView[]> {
     const rows = await this.#store.masters.list();
     return rows
-      .map((row) => ({ ...row, liveness: liveness(row, this.#deadAfterMs, now) }))
+      .map((row) => ({ ...row, liveness: liveness(this.#judged(row, now), this.#deadAfterMs, now) }))
       .sort((a, b) => a.masterId.localeCompare(b.masterId));
   }
 
@@ -110,7 +177,9 @@ export class MasterRegistry {
   }
 
   async refresh(): Promise<void> {
+    const readAt = Date.now();
     this.#known = await this.#store.masters.list();
+    this.#noteProgress(this.#known, readAt);
     this.#changes.emit('refresh', this.#known);
     const live = this.live();
     const key = live.map((m) => `${m.masterId}/${m.status}/${m.host}/${m.ports.minion}`).join(',');

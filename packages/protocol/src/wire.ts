@@ -380,6 +380,16 @@ export const PeerMessageSchema = z.discriminatedUnion('t', [
     minionId: MinionId,
     grains: Grains,
   }),
+  /**
+   * The minions connected to `from` now, sent on every link a master makes to a peer: a master
+   * that was out of the mesh for a while (frozen, cut off) missed the connect events meanwhile.
+   */
+  z.strictObject({
+    v: z.literal(WIRE_VERSION),
+    t: z.literal('peer-presence'),
+    from: z.string().min(1).max(128),
+    minions: z.array(MinionId).max(100_000),
+  }),
   /** `phoenix fileserver update` reached another master: fetch the git roots now. */
   z.strictObject({
     v: z.literal(WIRE_VERSION),

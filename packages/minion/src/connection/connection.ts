@@ -22,7 +22,7 @@ import { Enrolment, type EnrolmentOutcome } from './enrolment.js';
 import { Outbox } from './outbox.js';
 import { MasterUnavailableError, RequestTable, type ReplyMessage, type RequestBody } from './requests.js';
 import { SeenJobs } from './seen-jobs.js';
-import { MasterSession } from './session.js';
+import { MasterSession, type WelcomeMessage } from './session.js';
 import type { JobOutcome } from '../executor/types.js';
 
 export { MasterUnavailableError, type RequestBody };
@@ -97,6 +97,10 @@ export class MinionConnection {
   /** The current connection is being closed on purpose (a move, a drain): not a failure. */
   #leaving = false;
   #moveTimer: unknown;
+  /** A move under way: a session being opened with a better master while the current one serves. */
+  #moving: MasterSession | undefined;
+  /** A move made: the session the loop serves next, once the current one has said goodbye. */
+  #adopt: { master: MasterAddress; session: MasterSession; welcome: WelcomeMessage } | undefined;
   readonly #clock: Clock;
 
   constructor(options: ConnectionOptions) {
@@ -171,15 +175,68 @@ export class MinionConnection {
       return;
     }
     if (placement.inMs <= 0) {
-      this.#o.log.info(
-        { from: describeMaster(current), to: describeMaster(placement.to) },
-        'moving to the preferred master',
-      );
-      this.#leave();
+      this.#moveTo(current, placement.to);
       return;
     }
     this.#moveTimer = this.#clock.setTimeout(() => this.#settle(), placement.inMs);
     (this.#moveTimer as { unref?: () => void }).unref?.();
+  }
+
+  /**
+   * Moves to a better master make before they break: the session with `to` is opened while the
+   * current one goes on serving, and only once `to` has welcomed this minion is the current master
+   * told goodbye. A master that does not answer in time (busy, or not yet itself again after a
+   * freeze) costs nothing but a later try: the minion is never left between masters by a move,
+   * where a job sent meanwhile would wait for its hello.
+   */
+  #moveTo(current: MasterAddress, to: MasterAddress): void {
+    if (this.#moving !== undefined || this.#adopt !== undefined) return;
+    this.#o.log.info({ from: describeMaster(current), to: describeMaster(to) }, 'moving to the preferred master');
+    const session = new MasterSession(this.#settings, to, {
+      heartbeatMs: this.#o.heartbeatMs,
+      missedHeartbeats: this.#o.missedHeartbeats,
+    });
+    this.#moving = session;
+    void session.open(this.#hello()).then(
+      (welcome) => this.#moved(current, to, session, welcome),
+      (err: unknown) => {
+        this.#o.log.warn({ err, master: describeMaster(to) }, 'connection failed');
+        this.#moved(current, to, session, 'gone');
+      },
+    );
+  }
+
+  #moved(
+    current: MasterAddress,
+    to: MasterAddress,
+    session: MasterSession,
+    welcome: WelcomeMessage | 'gone' | 'silent' | 'closed',
+  ): void {
+    if (this.#moving === session) this.#moving = undefined;
+    const stillHere = !this.#stopped && !this.#leaving && this.#state === 'connected' && this.#master === current;
+    if (typeof welcome === 'string' || !stillHere) {
+      session.close();
+      if (typeof welcome === 'string' && welcome !== 'closed' && stillHere) {
+        // Not now: the pool says when to try again; the minion stays where it is meanwhile.
+        this.#o.log.info({ master: describeMaster(to), why: welcome }, 'the preferred master did not answer; staying');
+        this.#pool.failed(to);
+        this.#settle();
+      }
+      return;
+    }
+    this.#adopt = { master: to, session, welcome };
+    this.#leave();
+  }
+
+  #hello(): Extract<MinionMessage, { t: 'hello' }> {
+    return {
+      v: WIRE_VERSION,
+      t: 'hello',
+      id: this.#o.id,
+      grains: this.#o.grains(),
+      running: [],
+      seen: this.#seen.newest(HELLO_SEEN_MAX),
+    };
   }
 
   /** Closes the current connection on purpose: the loop connects again from the top of the order. */
@@ -204,6 +261,9 @@ export class MinionConnection {
   async stop(): Promise<void> {
     this.#clock.clearTimeout(this.#moveTimer);
     this.#stopped = true;
+    this.#moving?.close();
+    this.#adopt?.session.close();
+    this.#adopt = undefined;
     this.#closeSaying();
     this.#state = 'stopped';
     this.#requests.failAll('the minion is stopping');
@@ -242,6 +302,21 @@ export class MinionConnection {
   async #run(): Promise<void> {
     while (!this.#stopped) {
       this.#pool.setOrder(this.#o.masters());
+      const adopted = this.#adopt;
+      if (adopted !== undefined) {
+        // A move made: the session the better master already welcomed carries on from here.
+        this.#adopt = undefined;
+        this.#master = adopted.master;
+        const outcome = await this.#serve(adopted.master, adopted).catch((err: unknown) => {
+          this.#o.log.warn({ err, master: describeMaster(adopted.master) }, 'connection failed');
+          return 'failed' as const;
+        });
+        if (this.#stopped) break;
+        if (this.#leaving) this.#leaving = false;
+        else if (outcome === 'lost') this.#pool.lost(adopted.master);
+        else if (outcome === 'failed') this.#pool.failed(adopted.master);
+        continue;
+      }
       const choice = this.#pool.next();
       if (choice.master === undefined) {
         this.#pool.nothingListed();
@@ -327,22 +402,20 @@ export class MinionConnection {
     }
   }
 
-  async #serve(master: MasterAddress): Promise<'failed' | 'lost' | 'again'> {
-    const session = new MasterSession(this.#settings, master, {
-      heartbeatMs: this.#o.heartbeatMs,
-      missedHeartbeats: this.#o.missedHeartbeats,
-    });
+  async #serve(
+    master: MasterAddress,
+    adopted?: { session: MasterSession; welcome: WelcomeMessage },
+  ): Promise<'failed' | 'lost' | 'again'> {
+    const session =
+      adopted?.session ??
+      new MasterSession(this.#settings, master, {
+        heartbeatMs: this.#o.heartbeatMs,
+        missedHeartbeats: this.#o.missedHeartbeats,
+      });
     this.#session = session;
     let alive: unknown;
     try {
-      const welcome = await session.open({
-        v: WIRE_VERSION,
-        t: 'hello',
-        id: this.#o.id,
-        grains: this.#o.grains(),
-        running: [],
-        seen: this.#seen.newest(HELLO_SEEN_MAX),
-      });
+      const welcome = adopted?.welcome ?? (await session.open(this.#hello()));
       if (welcome === 'closed') return 'again';
       if (typeof welcome === 'string') {
         // No welcome: the master is down, or its door refused the key (not accepted there): enrol again.
