@@ -412,12 +412,30 @@ test('a minion answers with the masters it was on; a job row carries the summary
   assert.ok(connected.length >= 1, 'its connections are recorded');
   assert.ok(connected.every((e) => masters.some((m) => m.id === e.masterId) && e.at > 0));
 
+  // Another master's event stream hears when the summary is on the row (the dashboard's job
+  // history reloads on it: a reload on the last return alone could read the row before the write).
+  const stream = openEvents(masters[2] as RunningMaster, '');
   const submitted = await call(masters[1] as RunningMaster, 'POST', '/api/v1/jobs', {
     token: OPERATE_TOKEN,
     body: { target: 'api-*', fun: 'test.ping' },
   });
   assert.equal(submitted.status, 201, submitted.text);
   const { jid } = submitted.body as { jid: string };
+  const summarized = await waitFor(
+    () => stream.events.find((e) => e.tag === 'job/summarized' && e.data.jid === jid && e.data.final === true),
+    { what: 'job/summarized, final, relayed to another master', timeoutMs: 15_000 },
+  );
+  stream.close();
+  await stream.done;
+  assert.equal(summarized.masterId, (masters[1] as RunningMaster).id, 'said by the master the job was submitted on');
+  const listedNow = (await get(masters[2] as RunningMaster, '/api/v1/jobs?limit=20')).body as {
+    jobs: Array<{ jid: string; summary?: { final?: boolean; returned?: number } }>;
+  };
+  assert.deepEqual(
+    listedNow.jobs.find((j) => j.jid === jid)?.summary?.returned,
+    4,
+    'the listing read after the event has the summary',
+  );
   // Listed by another master: the summary is on the row, written by the master it was submitted on.
   const summary = await waitFor(
     async () => {

@@ -2,7 +2,7 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { useDevstack, useProcesses, useTempDir, waitFor } from '@phoenix/devstack/testing';
 import { json, phoenix } from './lib/cli.js';
-import { adminEnv, api, everyMasterAnswers } from './lib/attack.js';
+import { acceptOnce, adminEnv, api, everyMasterAnswers, untilAnswers } from './lib/attack.js';
 import { startMasterProcess, startMinionProcess, type RunningMaster } from './lib/cluster.js';
 import { HostileMinion } from './lib/hostile-minion.js';
 
@@ -44,16 +44,8 @@ const pendingKeys = async (): Promise<number> =>
 test('a master and a genuine minion', async () => {
   master = await startMasterProcess(devstack(), dir(), processes, 'm1', undefined, { enrolment: LIMITS });
   await startMinionProcess(devstack(), dir(), processes, 'steady-1', [master]);
-  await waitFor(
-    async () =>
-      json<{ changes: unknown[] }>(await phoenix(['keys', 'accept', 'steady-1', '--out', 'json'], env())).changes
-        .length === 1,
-    { what: 'the genuine minion enrolled and accepted', timeoutMs: 20_000 },
-  );
-  await waitFor(async () => (await phoenix(['run', 'steady-1', 'test.ping', '--timeout', '3'], env())).code === 0, {
-    what: 'the genuine minion to answer',
-    timeoutMs: 30_000,
-  });
+  await acceptOnce(env(), 'steady-1');
+  await untilAnswers(env(), 'steady-1');
 });
 
 test(`${REQUESTS} key requests at once from ${CONNECTIONS} connections: each one a pending key or counted, the minion served`, async () => {

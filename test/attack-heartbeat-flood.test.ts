@@ -2,7 +2,7 @@ import { after, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { useDevstack, useProcesses, useTempDir, waitFor } from '@phoenix/devstack/testing';
 import { json, phoenix } from './lib/cli.js';
-import { adminEnv, everyMasterAnswers, refused } from './lib/attack.js';
+import { acceptWhenPending, adminEnv, everyMasterAnswers, refused, untilAnswers } from './lib/attack.js';
 import { startMasterProcess, startMinionProcess, type RunningMaster } from './lib/cluster.js';
 import { HostileMinion } from './lib/hostile-minion.js';
 
@@ -42,17 +42,8 @@ test('a master, a genuine minion and an accepted hostile one', async () => {
   await startMinionProcess(devstack(), dir(), processes, 'steady-1', [master]);
   rogue = new HostileMinion('rogue-1', devstack().clusterKeys.publicKey);
   assert.equal(await rogue.enrol(master), 'pending');
-  await waitFor(
-    async () =>
-      json<{ keys: unknown[] }>(await phoenix(['keys', 'list', '--state', 'pending', '--out', 'json'], env())).keys
-        .length === 2,
-    { what: 'both keys pending', timeoutMs: 20_000 },
-  );
-  await phoenix(['keys', 'accept', '*'], env());
-  await waitFor(async () => (await phoenix(['run', 'steady-1', 'test.ping', '--timeout', '3'], env())).code === 0, {
-    what: 'the genuine minion to answer',
-    timeoutMs: 30_000,
-  });
+  await acceptWhenPending(env(), 2);
+  await untilAnswers(env(), 'steady-1');
 });
 
 test('heartbeats at 100 times the normal rate: the excess dropped and counted, the genuine minion served', async () => {

@@ -5,7 +5,7 @@ import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import { awsClientConfig } from '@phoenix/protocol';
 import { Store } from '@phoenix/store';
 import { useDevstack, useProcesses, useTempDir, waitFor } from '@phoenix/devstack/testing';
-import { adminEnv, everyMasterAnswers, refused as refusedAt } from './lib/attack.js';
+import { acceptOnce, adminEnv, everyMasterAnswers, refused as refusedAt, untilAnswers } from './lib/attack.js';
 import { json, phoenix } from './lib/cli.js';
 import { startMasterProcess, startMinionProcess, type RunningMaster } from './lib/cluster.js';
 import { HostileMinion } from './lib/hostile-minion.js';
@@ -49,16 +49,8 @@ test('a master with a cap on pending keys, and a genuine minion', async () => {
   dynamodb = new DynamoDBClient(awsClientConfig(devstack().aws, 'dynamodb'));
   store = new Store(dynamodb, devstack().tablePrefix);
   await startMinionProcess(devstack(), dir(), processes, 'steady-1', [master]);
-  await waitFor(
-    async () =>
-      json<{ changes: unknown[] }>(await phoenix(['keys', 'accept', 'steady-1', '--out', 'json'], env())).changes
-        .length === 1,
-    { what: 'the genuine minion enrolled and accepted', timeoutMs: 20_000 },
-  );
-  await waitFor(async () => (await phoenix(['run', 'steady-1', 'test.ping', '--timeout', '3'], env())).code === 0, {
-    what: 'the genuine minion to answer',
-    timeoutMs: 30_000,
-  });
+  await acceptOnce(env(), 'steady-1');
+  await untilAnswers(env(), 'steady-1');
 });
 
 test(`${FLOOD} made-up ids from one connection leave a handful of rows and the master's memory as it was`, async () => {

@@ -4,7 +4,15 @@ import { SendMessageCommand, SQSClient } from '@aws-sdk/client-sqs';
 import { awsClientConfig } from '@phoenix/protocol';
 import { useDevstack, useProcesses, useTempDir, waitFor } from '@phoenix/devstack/testing';
 import { json, phoenix } from './lib/cli.js';
-import { adminEnv, api, everyMasterAnswers as answerThrough, metric, refused } from './lib/attack.js';
+import {
+  acceptWhenPending,
+  adminEnv,
+  api,
+  everyMasterAnswers as answerThrough,
+  metric,
+  refused,
+  untilAnswers,
+} from './lib/attack.js';
 import { startMasterProcess, startMinionProcess, type RunningMaster } from './lib/cluster.js';
 import { deepReturnBody, HostileMinion } from './lib/hostile-minion.js';
 
@@ -44,20 +52,8 @@ test('three masters, a genuine minion and an accepted hostile one', async () => 
   await startMinionProcess(devstack(), dir(), processes, 'steady-1', masters, { heartbeatMs: 500 });
   rogue = new HostileMinion('rogue-1', devstack().clusterKeys.publicKey);
   assert.equal(await rogue.enrol(first()), 'pending');
-  await waitFor(
-    async () =>
-      json<{ keys: unknown[] }>(await phoenix(['keys', 'list', '--state', 'pending', '--out', 'json'], env(first())))
-        .keys.length === 2,
-    { what: 'both keys pending', timeoutMs: 20_000 },
-  );
-  await phoenix(['keys', 'accept', '*'], env(first()));
-  await waitFor(
-    async () => (await phoenix(['run', 'steady-1', 'test.ping', '--timeout', '3'], env(first()))).code === 0,
-    {
-      what: 'the genuine minion to answer',
-      timeoutMs: 30_000,
-    },
-  );
+  await acceptWhenPending(env(first()), 2);
+  await untilAnswers(env(first()), 'steady-1');
 });
 
 test('a return nested 200,000 arrays deep, sent to every master in turn, stops none of them', async () => {

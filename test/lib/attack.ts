@@ -1,4 +1,5 @@
 import assert from 'node:assert/strict';
+import { waitFor } from '@phoenix/devstack/testing';
 import { json, phoenix } from './cli.js';
 import { ADMIN_TOKEN, type RunningMaster } from './cluster.js';
 
@@ -65,4 +66,33 @@ export async function everyMasterAnswers(
     assert.equal(out.code, 0, `a test.ping through ${master.id}: ${out.stdout}${out.stderr}`);
     assert.equal(json<{ returns: Record<string, { ret: unknown }> }>(out).returns[minionId]?.ret, true);
   }
+}
+
+/** Accepts every key once `count` are pending (a genuine minion's and a hostile one's, say). */
+export async function acceptWhenPending(env: NodeJS.ProcessEnv, count: number): Promise<void> {
+  await waitFor(
+    async () =>
+      json<{ keys: unknown[] }>(await phoenix(['keys', 'list', '--state', 'pending', '--out', 'json'], env)).keys
+        .length === count,
+    { what: `${count} keys pending`, timeoutMs: 20_000 },
+  );
+  await phoenix(['keys', 'accept', '*'], env);
+}
+
+/** Accepts `minionId`'s key as soon as it is pending. */
+export async function acceptOnce(env: NodeJS.ProcessEnv, minionId: string): Promise<void> {
+  await waitFor(
+    async () =>
+      json<{ changes: unknown[] }>(await phoenix(['keys', 'accept', minionId, '--out', 'json'], env)).changes.length ===
+      1,
+    { what: `${minionId} enrolled and accepted`, timeoutMs: 20_000 },
+  );
+}
+
+/** Until `minionId` answers a test.ping (its session is up). */
+export async function untilAnswers(env: NodeJS.ProcessEnv, minionId: string): Promise<void> {
+  await waitFor(async () => (await phoenix(['run', minionId, 'test.ping', '--timeout', '3'], env)).code === 0, {
+    what: `${minionId} to answer`,
+    timeoutMs: 30_000,
+  });
 }

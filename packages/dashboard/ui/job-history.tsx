@@ -73,7 +73,9 @@ export function JobHistory({ feed }: { feed: ClusterEventFeed }) {
     return feed.onReconnect(reload);
   }, [feed, reload]);
   const reloadSoon = useMemo(() => coalesce(reload, 300), [reload]);
-  useClusterEvents(feed, ['job/submitted', 'job/return'], reloadSoon);
+  // A return, and the job's summary written on its row after it (what the listing reads): a reload
+  // on the return alone could read the row before the summary lands, and show the job running.
+  useClusterEvents(feed, ['job/submitted', 'job/return', 'job/summarized'], reloadSoon);
 
   const more = (): void => {
     if (cursor === undefined) return;

@@ -35,8 +35,9 @@ export class ClusterEvents {
 
   emit(tag: string, data: Record<string, unknown>): ClusterEvent {
     const event: ClusterEvent = { id: randomUUID(), tag, at: Date.now(), masterId: this.#masterId, data };
-    // A job's returns are one event each: at info they would be most of a busy master's log.
-    if (tag === 'job/return') {
+    // A job's returns are one event each (its summary one a second): at info they would be most of
+    // a busy master's log.
+    if (tag === 'job/return' || tag === 'job/summarized') {
       if (this.#log.isLevelEnabled('debug')) this.#log.debug({ event: tag, ...data }, tag);
     } else this.#log.info({ event: tag, ...data }, tag);
     this.#bus.emit('event', event);

@@ -14,7 +14,14 @@ import {
   type TargetType,
   PhoenixError,
 } from '@phoenix/protocol';
-import { ConditionFailedError, type JobRecord, type MinionRecord, type ReturnRecord, type Store } from '@phoenix/store';
+import {
+  ConditionFailedError,
+  type JobRecord,
+  type JobSummary,
+  type MinionRecord,
+  type ReturnRecord,
+  type Store,
+} from '@phoenix/store';
 import type { KeyRegistry } from './keys.js';
 import { ReturnBatcher } from './return-batcher.js';
 import { JobSummaries } from './job-summaries.js';
@@ -156,6 +163,8 @@ export interface JobServiceOptions {
   redelivery?: RedeliveryOptions;
   /** Timers of the job summaries (see JobSummaries). */
   clock?: Clock;
+  /** A job's summary reached its row: listings read since show it (the dashboard's job history reloads). */
+  summarized?: (jid: string, summary: JobSummary) => void;
   log: Logger;
 }
 
@@ -245,7 +254,10 @@ export class JobService {
     this.#returns = new ReturnBatcher((rets) => store.returns.putMany(rets));
     this.#defaultTimeoutMs = options.redelivery?.defaultTimeoutMs ?? 30_000;
     this.#summaries = new JobSummaries({
-      write: (jid, summary) => store.jobs.recordSummary(jid, summary),
+      write: async (jid, summary) => {
+        await store.jobs.recordSummary(jid, summary);
+        options.summarized?.(jid, summary);
+      },
       ...(options.clock === undefined ? {} : { clock: options.clock }),
       log: options.log,
     });

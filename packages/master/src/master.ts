@@ -381,6 +381,7 @@ export async function masterComponents(config: MasterConfig, baseLog: Logger): P
         .catch((err: unknown) => log.warn({ err, minionId }, 'could not record vouched grains'));
     },
     masterId: id,
+    summarized: (jid, summary) => events.emit('job/summarized', { jid, ...summary }),
     liveMasters: () => new Set(registry.live().map((m) => m.masterId)),
     deadSince: (masterId) => registry.deadSince(masterId),
     transitMs: config.minionTransitMs,
