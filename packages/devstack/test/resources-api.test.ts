@@ -11,7 +11,8 @@ import { AwsResources, answerResourceRequest, startResourceServer } from '../src
  */
 
 const at = new Date('2026-12-01T00:00:00Z');
-const fresh = () => new AwsResources({ accountId: '000000000000', region: 'us-east-1', now: () => at });
+const fresh = () =>
+  new AwsResources({ accountId: '000000000000', region: 'us-east-1', clock: { now: () => at.getTime() } });
 const query = (resources: AwsResources, body: Record<string, string>) =>
   answerResourceRequest(resources, { url: '/', body: new URLSearchParams(body).toString() }, 'req-1');
 const ec2 = (resources: AwsResources, action: string, params: Record<string, string> = {}) =>

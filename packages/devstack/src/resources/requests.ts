@@ -3,6 +3,7 @@
  * CloudWatch by its `X-Amz-Target` (JSON 1.0), EC2 and IAM by the query protocol's `Version`.
  * Pure: no socket here, so every answer can be checked byte for byte.
  */
+import { systemClock, type Clock } from '@phoenix/protocol';
 import { AutoScalingRequestError } from '../autoscaling/errors.js';
 import { QueryParams } from '../autoscaling/query-protocol.js';
 import { CLOUDWATCH_TARGET_PREFIX, MetricAlarms } from './cloudwatch.js';
@@ -13,8 +14,8 @@ import { IAM_API_VERSION, IamRoles, iamErrorXml } from './iam.js';
 export interface AwsResourcesOptions {
   accountId: string;
   region: string;
-  /** The clock of creation dates and alarm timestamps. */
-  now?: () => Date;
+  /** The clock of creation dates and alarm timestamps; the system's by default. */
+  clock?: Pick<Clock, 'now'>;
 }
 
 /** The emulated resources of all three services, in memory: they last as long as the devstack. */
@@ -24,7 +25,8 @@ export class AwsResources {
   readonly alarms: MetricAlarms;
 
   constructor(options: AwsResourcesOptions) {
-    const now = options.now ?? (() => new Date());
+    const clock = options.clock ?? systemClock;
+    const now = (): Date => new Date(clock.now());
     this.securityGroups = new SecurityGroups(options.accountId);
     this.iam = new IamRoles(options.accountId, now);
     this.alarms = new MetricAlarms(options.accountId, options.region, now);
