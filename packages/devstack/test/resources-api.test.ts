@@ -118,6 +118,20 @@ test('EC2: refusals come in EC2’s own shape, and a refused request changes not
     /InvalidParameterValue/,
   );
   assert.match(ec2(resources, 'RunInstances').body, /<Code>InvalidAction<\/Code>/);
+
+  const db = /<groupId>(sg-\w+)<\/groupId>/.exec(
+    ec2(resources, 'CreateSecurityGroup', { GroupName: 'db', GroupDescription: 'db' }).body,
+  )?.[1];
+  ec2(resources, 'AuthorizeSecurityGroupIngress', {
+    GroupId: db ?? '',
+    'IpPermissions.1.IpProtocol': 'tcp',
+    'IpPermissions.1.FromPort': '5432',
+    'IpPermissions.1.ToPort': '5432',
+    'IpPermissions.1.Groups.1.GroupId': id,
+  });
+  assert.match(ec2(resources, 'DeleteSecurityGroup', { GroupId: id }).body, /<Code>DependencyViolation<\/Code>/);
+  assert.equal(ec2(resources, 'DeleteSecurityGroup', { GroupId: db ?? '' }).status, 200);
+  assert.equal(ec2(resources, 'DeleteSecurityGroup', { GroupId: id }).status, 200, 'free once its referrer is gone');
 });
 
 test('IAM: a role, its policies and its instance profile; documents answered URL-encoded; NoSuchEntity as a 404', () => {

@@ -63,9 +63,19 @@ export class SecurityGroups {
       case 'RevokeSecurityGroupEgress':
         this.revoke(params, action.endsWith('Egress') ? 'egress' : 'ingress');
         return reply({ return: true });
-      case 'DeleteSecurityGroup':
-        this.groups.delete(this.target(params).id);
+      case 'DeleteSecurityGroup': {
+        const group = this.target(params);
+        const referrer = [...this.groups.values()].find(
+          (other) => other.id !== group.id && [...other.ingress, ...other.egress].some((r) => r.groupId === group.id),
+        );
+        if (referrer !== undefined)
+          throw new AwsResourceError(
+            'DependencyViolation',
+            `resource ${group.id} has a dependent object (a rule of ${referrer.id})`,
+          );
+        this.groups.delete(group.id);
         return reply({ return: true });
+      }
       default:
         return undefined;
     }
