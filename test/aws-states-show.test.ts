@@ -17,7 +17,9 @@ import {
 /*
  * The example of docs/examples/service-environment, applied as written to the local cloud by a
  * masterless minion: predicted without a mutating call, created, unchanged on the second run, and
- * a change of one pillar value changes only that.
+ * a change of one pillar value changes only that. Queues, topic, table and group run against the
+ * devstack's DynamoDB, SQS/SNS and Auto Scaling; the security group, role and alarms against its
+ * resource emulator (EC2, IAM, CloudWatch).
  */
 
 const EXAMPLE = fileURLToPath(new URL('../../docs/examples/service-environment/', import.meta.url));
@@ -44,7 +46,11 @@ test("the orders service's environment: predict, create, no changes, then only t
     'orders-staging-shipping',
     'orders-staging-events',
     'orders-staging-table',
+    'orders-staging-security-group',
+    'orders-staging-role',
     'orders-staging-group',
+    'orders-staging-cpu-alarm',
+    'orders-staging-backlog-alarm',
   ];
 
   rec.clear();
@@ -57,6 +63,10 @@ test("the orders service's environment: predict, create, no changes, then only t
   );
   assert.deepEqual(mutating(), [], 'test=True made no mutating call');
   assert.equal(devstack().simulator.describe().groups.length, 2, 'only the devstack’s own groups exist');
+  const resources = devstack().resources;
+  assert.deepEqual(resources.securityGroups.describe(), [], 'no security group was made');
+  assert.deepEqual(resources.iam.describe(), { roles: [], instanceProfiles: [] }, 'no role was made');
+  assert.deepEqual(resources.alarms.describe(), [], 'no alarm was made');
 
   rec.clear();
   const first = await minion.apply('state.sls', 'orders');
@@ -81,6 +91,66 @@ test("the orders service's environment: predict, create, no changes, then only t
     ['orders-api-staging-launching'],
   );
   assert.equal(group?.notification?.topicArn.endsWith(':orders-staging-events'), true);
+
+  const [securityGroup, ...otherGroups] = resources.securityGroups.describe();
+  assert.deepEqual(otherGroups, []);
+  assert.equal(securityGroup?.name, 'orders-api-staging');
+  assert.deepEqual(
+    securityGroup?.ingress.map((r) => [r.protocol, r.fromPort, r.toPort, r.cidr]),
+    [
+      ['tcp', 443, 443, '10.0.0.0/8'],
+      ['tcp', 443, 443, '172.16.0.0/12'],
+      ['tcp', 22, 22, '10.20.0.0/16'],
+    ],
+    'the loop over https_from gave one rule two ranges',
+  );
+  assert.deepEqual(securityGroup?.egress, [{ protocol: '-1', cidr: '0.0.0.0/0' }], 'EC2’s default egress kept');
+  const { roles, instanceProfiles } = resources.iam.describe();
+  assert.deepEqual(
+    roles.map((r) => [
+      r.name,
+      JSON.parse(r.trustPolicy).Statement[0].Principal,
+      [...r.inlinePolicies.keys()],
+      r.attachedPolicies,
+    ]),
+    [
+      [
+        'orders-api-staging',
+        { Service: 'ec2.amazonaws.com' },
+        ['consume-queues'],
+        ['arn:aws:iam::aws:policy/CloudWatchAgentServerPolicy'],
+      ],
+    ],
+  );
+  assert.deepEqual(JSON.parse(roles[0]?.inlinePolicies.get('consume-queues') ?? '{}').Statement[0].Resource, [
+    'arn:aws:sqs:us-east-1:000000000000:orders-staging-payments',
+    'arn:aws:sqs:us-east-1:000000000000:orders-staging-shipping',
+  ]);
+  assert.deepEqual(
+    instanceProfiles.map((p) => [p.name, p.roles]),
+    [['orders-api-staging', ['orders-api-staging']]],
+  );
+  assert.deepEqual(
+    resources.alarms
+      .describe()
+      .map((a) => [a.AlarmName, a.ComparisonOperator, a.Threshold, a.Dimensions, a.AlarmActions]),
+    [
+      [
+        'orders-api-staging-cpu-high',
+        'GreaterThanOrEqualToThreshold',
+        80,
+        [{ Name: 'AutoScalingGroupName', Value: 'orders-api-staging' }],
+        ['arn:aws:sns:us-east-1:000000000000:orders-staging-events'],
+      ],
+      [
+        'orders-staging-payments-backlog',
+        'GreaterThanThreshold',
+        1000,
+        [{ Name: 'QueueName', Value: 'orders-staging-payments' }],
+        ['arn:aws:sns:us-east-1:000000000000:orders-staging-events'],
+      ],
+    ],
+  );
   const sqs = new SQSClient(awsClientConfig(devstack().aws, 'sqs'));
   const sns = new SNSClient(awsClientConfig(devstack().aws, 'sns'));
   try {
@@ -125,6 +195,27 @@ test("the orders service's environment: predict, create, no changes, then only t
     const attributes = (await sqs.send(new GetQueueAttributesCommand({ QueueUrl, AttributeNames: ['All'] })))
       .Attributes;
     assert.equal(attributes?.VisibilityTimeout, '300');
+
+    rec.clear();
+    const louder = await minion.apply(
+      'state.sls',
+      'orders',
+      'pillar={"orders": {"queues": {"shipping": {"visibility_timeout": 300}}, "alarms": {"cpu_percent": 90}}}',
+    );
+    assert.deepEqual(
+      Object.values(louder.byId)
+        .filter((r) => Object.keys(r.changes).length > 0)
+        .map((r) => [r.__id__, r.changes]),
+      [['orders-staging-cpu-alarm', { old: { alarm: { Threshold: 80 } }, new: { alarm: { Threshold: 90 } } }]],
+    );
+    assert.deepEqual(mutating(), ['cloudwatch:PutMetricAlarm'], 'one call, for the one alarm');
+    assert.deepEqual(
+      resources.alarms.describe().map((a) => [a.AlarmName, a.Threshold]),
+      [
+        ['orders-api-staging-cpu-high', 90],
+        ['orders-staging-payments-backlog', 1000],
+      ],
+    );
   } finally {
     sqs.destroy();
     sns.destroy();

@@ -89,7 +89,7 @@ export async function recordAwsCalls(targets: Readonly<Record<string, string>>):
 export function devstackEndpoints(devstack: Devstack): Record<string, string> {
   const { endpoints } = devstack.aws;
   const out: Record<string, string> = {};
-  for (const service of ['sqs', 'sns', 'dynamodb', 'autoscaling'] as const) {
+  for (const service of ['sqs', 'sns', 'dynamodb', 'autoscaling', 'ec2', 'iam', 'cloudwatch'] as const) {
     const endpoint = endpoints[service];
     if (endpoint !== undefined) out[service] = endpoint;
   }

@@ -12,6 +12,7 @@ import {
   type GroupConfig,
   type InstanceLauncher,
 } from './autoscaling/index.js';
+import { AwsResources, startResourceServer } from './resources/index.js';
 import { resolveDevstackOptions, type DevstackOptions, type ResolvedDevstackOptions } from './options.js';
 import { startDynamoDb } from './dynamodb.js';
 import { createLifecycleChannels, startMessaging, type LifecycleChannels } from './messaging.js';
@@ -36,6 +37,8 @@ export interface DevstackInfo {
 
 export interface Devstack extends DevstackInfo {
   readonly simulator: AutoScalingSimulator;
+  /** EC2 security groups, IAM roles and CloudWatch alarms, as the resource emulator holds them. */
+  readonly resources: AwsResources;
   stop(): Promise<void>;
 }
 
@@ -47,7 +50,8 @@ export interface DevstackDependencies {
 
 /**
  * Starts the embedded local cloud in this process: DynamoDB with Phoenix's tables, SQS and SNS
- * with the lifecycle queue and topics. A failure part-way stops whatever had started, so nothing
+ * with the lifecycle queue and topics, Auto Scaling, and EC2 security groups, IAM roles and
+ * CloudWatch alarms (the resource emulator). A failure part-way stops whatever had started, so nothing
  * half-started is left listening.
  */
 export async function startDevstack(input: DevstackOptions = {}, deps: DevstackDependencies = {}): Promise<Devstack> {
@@ -143,8 +147,19 @@ export async function startDevstack(input: DevstackOptions = {}, deps: DevstackD
     stops.push(() => server.close());
     stops.push(() => simulator.stop());
     aws.endpoints.autoscaling = server.endpoint;
+    const resources = new AwsResources({ accountId: options.accountId, region: options.region });
+    const resourceServer = await startResourceServer({
+      resources,
+      logger,
+      host: options.host,
+      port: options.ports.resources,
+    });
+    stops.push(() => resourceServer.close());
+    aws.endpoints.ec2 = resourceServer.endpoint;
+    aws.endpoints.iam = resourceServer.endpoint;
+    aws.endpoints.cloudwatch = resourceServer.endpoint;
     await simulator.start();
-    return Object.freeze({ ...info, simulator, stop: stopAll });
+    return Object.freeze({ ...info, simulator, resources, stop: stopAll });
   } catch (err) {
     await stopAll();
     throw err;

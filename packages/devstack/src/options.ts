@@ -25,7 +25,12 @@ export const DevstackOptionsSchema = z.strictObject({
   /** Loopback only: the devstack is a test cloud and must never listen on a public address. */
   host: z.enum(['127.0.0.1', 'localhost', '::1']).default('127.0.0.1'),
   ports: z
-    .strictObject({ dynamodb: Port.default(0), messaging: Port.default(0), autoscaling: Port.default(0) })
+    .strictObject({
+      dynamodb: Port.default(0),
+      messaging: Port.default(0),
+      autoscaling: Port.default(0),
+      resources: Port.default(0),
+    })
     .prefault({}),
   /** DynamoDB keeps its tables here across restarts; in memory when absent. */
   dataDir: z.string().min(1).optional(),

@@ -6,11 +6,10 @@ import { botoCloudwatchAlarmStates } from '../src/state/functions/boto-cloudwatc
 import type { StateCallContext, StateRuntime } from '../src/state/functions/types.js';
 
 /*
- * boto_cloudwatch_alarm has no emulator to run against: the local cloud has no CloudWatch and npm
- * has no well-kept one. These tests check its requests against the SDK's own models instead: the
- * real CloudWatchClient serializes every request and parses every answer; only its transport is
- * replaced, by a small alarm table that answers in CloudWatch's JSON protocol. That proves the
- * requests' shapes and the module's logic, not CloudWatch's behaviour.
+ * The module's logic, without a process, and an AWS refusal the emulator has no reason to give:
+ * the real CloudWatchClient serializes every request and parses every answer; only its transport
+ * is replaced, by a small alarm table that answers in CloudWatch's JSON protocol. The module runs
+ * against the devstack's resource emulator in test/aws-states-show.test.ts.
  */
 
 interface Sent {

@@ -6,10 +6,10 @@ import { botoIamRoleStates } from '../src/state/functions/boto-iam-role.js';
 import type { StateCallContext, StateRuntime } from '../src/state/functions/types.js';
 
 /*
- * boto_iam_role has no emulator to run against (none locally, no well-kept one on npm). The real
- * IAMClient writes every request in IAM's query protocol and reads every XML answer with the SDK's
- * own models; only its transport is replaced by a small table of roles, policies and instance
- * profiles. That proves request shapes and the module's logic, not IAM's behaviour.
+ * The module's logic, without a process: the real IAMClient writes every request in IAM's query
+ * protocol and reads every XML answer with the SDK's own models; only its transport is replaced
+ * by a small table of roles, policies and instance profiles. The module runs against the
+ * devstack's resource emulator in test/aws-states-show.test.ts.
  */
 
 interface RoleRecord {

@@ -6,11 +6,10 @@ import { botoSecgroupStates } from '../src/state/functions/boto-secgroup.js';
 import type { StateCallContext, StateRuntime } from '../src/state/functions/types.js';
 
 /*
- * boto_secgroup has no emulator to run against: the local cloud has no EC2 and npm has no
- * well-kept one. As for the alarms, the real EC2Client serializes every request (EC2's query
- * protocol) and parses every answer (its XML) with the SDK's own models; only its transport is
- * replaced, by a small table of security groups. That proves request shapes and the module's
- * logic, not EC2's behaviour.
+ * The module's logic, without a process: the real EC2Client serializes every request (EC2's
+ * query protocol) and parses every answer (its XML) with the SDK's own models; only its transport
+ * is replaced, by a small table of security groups. The module runs against the devstack's
+ * resource emulator in test/aws-states-show.test.ts.
  */
 
 interface Rule {

@@ -13,6 +13,9 @@ export const AwsSettingsSchema = z.strictObject({
       sqs: z.url().optional(),
       sns: z.url().optional(),
       autoscaling: z.url().optional(),
+      ec2: z.url().optional(),
+      iam: z.url().optional(),
+      cloudwatch: z.url().optional(),
       secretsmanager: z.url().optional(),
       ssm: z.url().optional(),
     })

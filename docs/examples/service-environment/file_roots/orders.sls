@@ -1,6 +1,7 @@
 {#- The orders service's environment in one SLS: its queues (each with a dead-letter queue), the
-    topic that fans events out to them, its table, and its auto-scaling group with a launch hook,
-    tags and notifications. Run it again to change what differs; test=True to see what would. -#}
+    topic that fans events out to them, its table, its servers' security group and IAM role, its
+    auto-scaling group with a launch hook, tags and notifications, and two alarms. Run it again to
+    change what differs; test=True to see what would. -#}
 {%- set env = pillar['orders']['environment'] %}
 {%- set aws = pillar['orders']['aws'] %}
 {%- set sqs_arn = 'arn:aws:sqs:' ~ aws['region'] ~ ':' ~ aws['account_id'] ~ ':' %}
@@ -57,6 +58,44 @@ orders-{{ env }}-table:
         service: orders
         environment: {{ env }}
 
+orders-{{ env }}-security-group:
+  boto_secgroup.present:
+    - name: orders-api-{{ env }}
+    - description: orders API servers ({{ env }})
+    - profile: {{ aws['profile'] }}
+    - rules:
+      - ip_protocol: tcp
+        from_port: 443
+        to_port: 443
+        cidr_ip:
+{%- for cidr in pillar['orders']['https_from'] %}
+          - {{ cidr }}
+{%- endfor %}
+      - ip_protocol: tcp
+        from_port: 22
+        to_port: 22
+        cidr_ip: {{ pillar['orders']['ssh_from'] }}
+    - rules_egress:
+      - ip_protocol: all
+        cidr_ip: 0.0.0.0/0
+
+orders-{{ env }}-role:
+  boto_iam_role.present:
+    - name: orders-api-{{ env }}
+    - profile: {{ aws['profile'] }}
+    - policies:
+        consume-queues:
+          Version: '2012-10-17'
+          Statement:
+            - Effect: Allow
+              Action: ['sqs:ReceiveMessage', 'sqs:DeleteMessage', 'sqs:ChangeMessageVisibility']
+              Resource:
+{%- for queue in pillar['orders']['queues'] %}
+                - {{ sqs_arn }}orders-{{ env }}-{{ queue }}
+{%- endfor %}
+    - managed_policies:
+      - arn:aws:iam::aws:policy/CloudWatchAgentServerPolicy
+
 orders-{{ env }}-group:
   boto_asg.present:
     - name: orders-api-{{ env }}
@@ -82,3 +121,41 @@ orders-{{ env }}-group:
     - notification_arn: {{ sns_arn }}orders-{{ env }}-events
     - require:
       - boto_sns: orders-{{ env }}-events
+
+orders-{{ env }}-cpu-alarm:
+  boto_cloudwatch_alarm.present:
+    - name: orders-api-{{ env }}-cpu-high
+    - profile: {{ aws['profile'] }}
+    - attributes:
+        metric: CPUUtilization
+        namespace: AWS/EC2
+        statistic: Average
+        comparison: '>='
+        threshold: {{ pillar['orders']['alarms']['cpu_percent'] }}
+        period: 300
+        evaluation_periods: 2
+        dimensions:
+          AutoScalingGroupName: orders-api-{{ env }}
+        alarm_actions:
+          - {{ sns_arn }}orders-{{ env }}-events
+    - require:
+      - boto_asg: orders-{{ env }}-group
+
+orders-{{ env }}-backlog-alarm:
+  boto_cloudwatch_alarm.present:
+    - name: orders-{{ env }}-payments-backlog
+    - profile: {{ aws['profile'] }}
+    - attributes:
+        metric: ApproximateNumberOfMessagesVisible
+        namespace: AWS/SQS
+        statistic: Maximum
+        comparison: '>'
+        threshold: {{ pillar['orders']['alarms']['backlog_messages'] }}
+        period: 60
+        evaluation_periods: 5
+        dimensions:
+          QueueName: orders-{{ env }}-payments
+        alarm_actions:
+          - {{ sns_arn }}orders-{{ env }}-events
+    - require:
+      - boto_sqs: orders-{{ env }}-payments

@@ -80,6 +80,31 @@ export class QueryParams {
     );
   }
 
+  /** EC2's lists of structures, `Name.N.Field` (no `member`): one QueryParams of its fields per N, in index order. */
+  indexed(name: string): QueryParams[] {
+    const prefix = `${name}.`;
+    const byIndex = new Map<number, Map<string, string>>();
+    for (const [key, value] of this.values) {
+      if (!key.startsWith(prefix)) continue;
+      const match = /^(\d{1,4})\.(.+)$/.exec(key.slice(prefix.length));
+      if (match === null) continue;
+      const index = Number(match[1]);
+      const fields = byIndex.get(index) ?? new Map<string, string>();
+      fields.set(match[2] as string, value);
+      byIndex.set(index, fields);
+    }
+    return [...byIndex.entries()].sort(([a], [b]) => a - b).map(([, fields]) => new QueryParams(fields));
+  }
+
+  /** EC2's lists of strings, `Name.1`, `Name.2`, … in index order. */
+  indexedList(name: string): string[] {
+    const prefix = `${name}.`;
+    return [...this.values]
+      .filter(([key]) => key.startsWith(prefix) && /^\d{1,4}$/.test(key.slice(prefix.length)))
+      .sort(([a], [b]) => Number(a.slice(prefix.length)) - Number(b.slice(prefix.length)))
+      .map(([, value]) => value);
+  }
+
   /** A list parameter: `Name.member.1`, `Name.member.2`, … in index order. */
   list(name: string): string[] {
     const prefix = `${name}.member.`;
@@ -100,7 +125,7 @@ function invalid(name: string, value: string, constraint: string): AutoScalingRe
 
 /** `<ActionResponse>` with `<ActionResult>` (left out for actions that return nothing) and the request id. */
 export function resultXml(action: string, result: Record<string, XmlValue> | undefined, requestId: string): string {
-  const body = result === undefined ? '' : element(`${action}Result`, result);
+  const body = result === undefined ? '' : xmlElement(`${action}Result`, result);
   return (
     `<${action}Response xmlns="${XML_NAMESPACE}">${body}` +
     `<ResponseMetadata><RequestId>${requestId}</RequestId></ResponseMetadata></${action}Response>`
@@ -115,11 +140,13 @@ export function errorXml(error: AutoScalingRequestError, requestId: string): str
   );
 }
 
-function element(name: string, value: XmlValue): string {
+/** One element with its content; list entries are `<member>` (IAM, Auto Scaling) or `<item>` (EC2). */
+export function xmlElement(name: string, value: XmlValue, listEntry: 'member' | 'item' = 'member'): string {
+  const element = (child: string, content: XmlValue): string => xmlElement(child, content, listEntry);
   if (value === undefined) return '';
   if (value instanceof Date) return `<${name}>${value.toISOString()}</${name}>`;
   if (Array.isArray(value)) {
-    const members = value.map((member: XmlValue) => element('member', member)).join('');
+    const members = value.map((member: XmlValue) => element(listEntry, member)).join('');
     return members === '' ? `<${name}/>` : `<${name}>${members}</${name}>`;
   }
   if (typeof value === 'object') {

@@ -88,7 +88,7 @@ export async function startAutoScalingServer(options: AutoScalingServerOptions):
  * The body as text, or undefined when it is larger than the limit. An oversized body is still
  * read to its end (and discarded) so the client gets the error response rather than a reset.
  */
-function readBody(request: IncomingMessage, limit: number): Promise<string | undefined> {
+export function readBody(request: IncomingMessage, limit: number): Promise<string | undefined> {
   return new Promise((resolve, reject) => {
     const chunks: Buffer[] = [];
     let size = 0;

@@ -110,9 +110,8 @@ export function alarmDiff(
 /**
  * Salt's boto_cloudwatch_alarm.present/absent: one metric alarm, re-put whole when any attribute
  * differs (PutMetricAlarm replaces an alarm). AWS calls: DescribeAlarms (describe);
- * PutMetricAlarm, DeleteAlarms. The local cloud has no CloudWatch and npm has no well-kept
- * emulator of it: the tests check the requests against the SDK's own models (its serializers),
- * not against a CloudWatch.
+ * PutMetricAlarm, DeleteAlarms. Tested against the devstack's resource emulator
+ * (docs/aws-states.md says what it covers).
  */
 export function botoCloudwatchAlarmStates(env: AwsStateEnvironment): StateModule {
   return Object.freeze({

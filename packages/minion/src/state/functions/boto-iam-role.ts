@@ -87,8 +87,8 @@ async function orUndefined<T>(call: Promise<T>): Promise<T | undefined> {
  * GetRolePolicy, ListAttachedRolePolicies, GetInstanceProfile (describe); CreateRole,
  * UpdateAssumeRolePolicy, PutRolePolicy, DeleteRolePolicy, AttachRolePolicy, DetachRolePolicy,
  * CreateInstanceProfile, AddRoleToInstanceProfile, RemoveRoleFromInstanceProfile,
- * DeleteInstanceProfile, DeleteRole. No IAM emulator exists locally or on npm: the tests check the
- * requests against the SDK's own models.
+ * DeleteInstanceProfile, DeleteRole. Tested against the devstack's resource emulator
+ * (docs/aws-states.md says what it covers).
  */
 export function botoIamRoleStates(env: AwsStateEnvironment): StateModule {
   return Object.freeze({

@@ -105,8 +105,8 @@ export function toIpPermissions(permissions: readonly Permission[]): IpPermissio
  * `delete_ingress_rules`/`delete_egress_rules` is False. Sources are CIDRs or a group id
  * (`source_group_name` and tags are not read). AWS calls: DescribeSecurityGroups (describe);
  * CreateSecurityGroup, AuthorizeSecurityGroupIngress, AuthorizeSecurityGroupEgress,
- * RevokeSecurityGroupIngress, RevokeSecurityGroupEgress, DeleteSecurityGroup. No EC2 emulator
- * exists locally or on npm: the tests check the requests against the SDK's own models.
+ * RevokeSecurityGroupIngress, RevokeSecurityGroupEgress, DeleteSecurityGroup. Tested against
+ * the devstack's resource emulator (docs/aws-states.md says what it covers).
  */
 export function botoSecgroupStates(env: AwsStateEnvironment): StateModule {
   return Object.freeze({
