@@ -49,18 +49,7 @@ export class QueryParams {
 
   /** A list of structures, `Name.member.N.Field`: one QueryParams of its fields per N, in index order. */
   structures(name: string): QueryParams[] {
-    const prefix = `${name}.member.`;
-    const byIndex = new Map<number, Map<string, string>>();
-    for (const [key, value] of this.values) {
-      if (!key.startsWith(prefix)) continue;
-      const match = /^(\d{1,4})\.(.+)$/.exec(key.slice(prefix.length));
-      if (match === null) continue;
-      const index = Number(match[1]);
-      const fields = byIndex.get(index) ?? new Map<string, string>();
-      fields.set(match[2] as string, value);
-      byIndex.set(index, fields);
-    }
-    return [...byIndex.entries()].sort(([a], [b]) => a - b).map(([, fields]) => new QueryParams(fields));
+    return this.#grouped(`${name}.member.`);
   }
 
   /** An optional integer. */
@@ -82,7 +71,11 @@ export class QueryParams {
 
   /** EC2's lists of structures, `Name.N.Field` (no `member`): one QueryParams of its fields per N, in index order. */
   indexed(name: string): QueryParams[] {
-    const prefix = `${name}.`;
+    return this.#grouped(`${name}.`);
+  }
+
+  /** The parameters `PREFIX N.Field`, grouped by N: one QueryParams of its fields per N, in index order. */
+  #grouped(prefix: string): QueryParams[] {
     const byIndex = new Map<number, Map<string, string>>();
     for (const [key, value] of this.values) {
       if (!key.startsWith(prefix)) continue;
