@@ -1,5 +1,6 @@
 import { afterEach, beforeEach, mock, test } from 'node:test';
 import assert from 'node:assert/strict';
+import { ManualClock } from '@phoenix/protocol';
 import type { MasterAddress } from '../src/connection/master-address.js';
 import { MasterPool, type MasterPoolOptions } from '../src/connection/master-pool.js';
 
@@ -121,6 +122,55 @@ test('a move asked too early is re-armed, not dropped: a flapping master settles
   assert.deepEqual(p.placement(b), { action: 'move', to: a, inMs: SETTLE_MS });
   tick(SETTLE_MS);
   assert.deepEqual(p.placement(b), { action: 'move', to: a, inMs: 0 });
+});
+
+test('a move that got no welcome is tried again after a short backoff, growing and bounded, not another settle time', () => {
+  // The pool's own clock (a ManualClock), not the mocked Date: it is what MinionConnection passes.
+  const clock = new ManualClock();
+  const p = pool({ clock, moveRetryBaseMs: 500, moveRetryMaxMs: 4_000 }, () => 0.5);
+  p.setOrder([a, b]);
+  p.failed(a);
+  p.connected(b);
+  clock.advance(SETTLE_MS + 0.5 * SPREAD_MS);
+  assert.deepEqual(p.placement(b), { action: 'move', to: a, inMs: 0 }, 'settled: the move is due');
+  // What a failed move cost before: a treated as failed, so a whole settle time plus spread again.
+  const before = pool({ clock }, () => 0.5);
+  before.setOrder([a, b]);
+  before.connected(b);
+  before.failed(a);
+  assert.deepEqual(before.placement(b), { action: 'move', to: a, inMs: SETTLE_MS + 0.5 * SPREAD_MS });
+  // Now: a took the connection but did not welcome within three heartbeats; b served meanwhile.
+  const waits: number[] = [];
+  for (let i = 0; i < 6; i++) {
+    clock.advance(3_000); // the attempt's three heartbeats
+    p.moveFailed(a);
+    const placement = p.placement(b);
+    assert.equal(placement.action, 'move');
+    const inMs = placement.action === 'move' ? placement.inMs : -1;
+    waits.push(inMs);
+    clock.advance(inMs - 1);
+    assert.deepEqual(p.placement(b), { action: 'move', to: a, inMs: 1 }, 'not before its backoff');
+    clock.advance(1);
+    assert.deepEqual(p.placement(b), { action: 'move', to: a, inMs: 0 });
+  }
+  assert.deepEqual(
+    waits,
+    [375, 750, 1_500, 3_000, 3_000, 3_000],
+    'jittered (here 3/4 of each step), doubling, bounded',
+  );
+  assert.deepEqual(p.next(), { master: a, waitMs: 0 }, 'not suspect: if b is lost, a is still first to try');
+  // A welcome ends the backoff; a real failure afterwards settles afresh, with no backoff carried over.
+  p.connected(a);
+  p.setOrder([a, b]);
+  p.failed(a);
+  p.connected(b);
+  assert.deepEqual(p.placement(b), { action: 'move', to: a, inMs: SETTLE_MS + 0.5 * SPREAD_MS });
+  p.moveFailed(a);
+  assert.deepEqual(
+    p.placement(b),
+    { action: 'move', to: a, inMs: SETTLE_MS + 0.5 * SPREAD_MS },
+    'a master still settling after a failure waits its settle time, whatever a move backoff says',
+  );
 });
 
 test('a frozen master that leaves the list and comes back is moved back to settle time + jitter after its return', () => {

@@ -217,9 +217,12 @@ export class MinionConnection {
     if (typeof welcome === 'string' || !stillHere) {
       session.close();
       if (typeof welcome === 'string' && welcome !== 'closed' && stillHere) {
-        // Not now: the pool says when to try again; the minion stays where it is meanwhile.
+        // Not now: the pool says when to try again; the minion stays where it is meanwhile. A master
+        // that is there but slow to welcome (just back from a freeze, or busy with a surge) is tried
+        // again after a short backoff; one whose process is gone settles afresh.
         this.#o.log.info({ master: describeMaster(to), why: welcome }, 'the preferred master did not answer; staying');
-        this.#pool.failed(to);
+        if (welcome === 'silent') this.#pool.moveFailed(to);
+        else this.#pool.failed(to);
         this.#settle();
       }
       return;

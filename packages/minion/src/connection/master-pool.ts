@@ -20,6 +20,14 @@ export interface MasterPoolOptions {
   backoffMaxMs: number;
   /** The first such wait (it doubles each round, up to backoffMaxMs); default 100 ms. */
   backoffBaseMs?: number;
+  /**
+   * After a move that got no welcome in time (the current master still serving), the next try
+   * waits a jittered share (half to all) of this; it doubles per failed move, up to moveRetryMaxMs.
+   * Default 500 ms.
+   */
+  moveRetryBaseMs?: number;
+  /** The longest wait between tries of a move that gets no welcome; default 5 s. */
+  moveRetryMaxMs?: number;
   /** Once every listed master has failed, the masters table is worth a read at most this often; default 10 s. */
   tableReadEveryMs?: number;
   clock?: PoolClock;
@@ -51,6 +59,9 @@ interface Standing {
   /** The random share of spreadMs for a move to it, drawn once per healthy spell (`jitterFor`). */
   jitter?: number;
   jitterFor?: number;
+  /** Moves to it in a row that got no welcome in time, and when the next may be tried. */
+  moveFailures?: number;
+  retryAt?: number;
 }
 
 /**
@@ -66,6 +77,11 @@ interface Standing {
  * - Moving back: a master placed before the current one is due once it has been listed, without
  *   failing this minion, for `settleMs` plus its jitter. A move asked too early (the master failed
  *   again meanwhile) is not dropped: the placement says when to ask next.
+ * - A move that got no welcome in time (`moveFailed`: the master is listed and takes connections,
+ *   but is busy or not itself yet after a freeze) is not a failure of the master: the minion was
+ *   served all along, so the next try comes after a short backoff (jittered, doubling, bounded by
+ *   `moveRetryMaxMs`), not after another settle time. A master that failed this minion (`failed`,
+ *   `lost`) settles afresh.
  */
 export class MasterPool {
   readonly #settleMs: number;
@@ -73,6 +89,8 @@ export class MasterPool {
   readonly #reconnectSpreadMs: number;
   readonly #backoffMaxMs: number;
   readonly #backoffBaseMs: number;
+  readonly #moveRetryBaseMs: number;
+  readonly #moveRetryMaxMs: number;
   readonly #tableReadEveryMs: number;
   readonly #clock: PoolClock;
   readonly #random: () => number;
@@ -94,6 +112,8 @@ export class MasterPool {
     this.#reconnectSpreadMs = options.reconnectSpreadMs ?? 0;
     this.#backoffMaxMs = options.backoffMaxMs;
     this.#backoffBaseMs = options.backoffBaseMs ?? 100;
+    this.#moveRetryBaseMs = options.moveRetryBaseMs ?? 500;
+    this.#moveRetryMaxMs = Math.max(this.#moveRetryBaseMs, options.moveRetryMaxMs ?? 5_000);
     this.#tableReadEveryMs = options.tableReadEveryMs ?? 10_000;
     this.#clock = options.clock ?? { now: () => Date.now() };
     this.#random = options.random ?? Math.random;
@@ -137,14 +157,23 @@ export class MasterPool {
     this.#spreadUntil = 0;
     this.#tableReadDue = false;
     const standing = this.#standing.get(keyOf(master));
-    if (standing !== undefined) delete standing.failedAt;
+    if (standing !== undefined) {
+      delete standing.failedAt;
+      delete standing.moveFailures;
+      delete standing.retryAt;
+    }
   }
 
-  /** A connection to `master` could not be made, or was lost. */
+  /** A connection to `master` could not be made, or was lost: it settles afresh (see `placement`). */
   failed(master: MasterAddress): void {
     const now = this.#clock.now();
     const standing = this.#standing.get(keyOf(master));
-    if (standing !== undefined) standing.failedAt = now;
+    if (standing !== undefined) {
+      standing.failedAt = now;
+      // The settle time it must now serve is longer than any move backoff, which starts over after it.
+      delete standing.moveFailures;
+      delete standing.retryAt;
+    }
     // A round is over once every listed master failed: wait before the next, and read the table.
     if (!this.#candidates().some((m) => !this.#suspect(m, now))) this.#endRound(now);
   }
@@ -157,6 +186,20 @@ export class MasterPool {
     this.failed(master);
     const now = this.#clock.now();
     this.#spreadUntil = now + this.#draw() * this.#reconnectSpreadMs;
+  }
+
+  /**
+   * A move to `master` got no welcome in time while the current master went on serving (see the
+   * class comment): the next try is due after a jittered backoff that grows with each such move,
+   * up to `moveRetryMaxMs`; its settle time, and whether `next()` would try it, are unchanged.
+   */
+  moveFailed(master: MasterAddress): void {
+    const standing = this.#standing.get(keyOf(master));
+    if (standing === undefined) return;
+    const failures = (standing.moveFailures ?? 0) + 1;
+    standing.moveFailures = failures;
+    const ceiling = Math.min(this.#moveRetryMaxMs, this.#moveRetryBaseMs * 2 ** Math.min(failures - 1, 16));
+    standing.retryAt = this.#clock.now() + ceiling / 2 + this.#draw() * (ceiling / 2);
   }
 
   /** No master is listed at all: a round with nothing to try (the wait it sets is `next().waitMs`). */
@@ -217,7 +260,10 @@ export class MasterPool {
     return this.#standing.get(keyOf(master))?.failedAt ?? Number.NEGATIVE_INFINITY;
   }
 
-  /** When a move to `master` is due: settled (listed and not failing) for settleMs, plus its jitter. */
+  /**
+   * When a move to `master` is due: settled (listed and not failing) for settleMs, plus its jitter,
+   * and not before the backoff of a move that got no welcome.
+   */
   #dueAt(master: MasterAddress): number {
     const standing = this.#standing.get(keyOf(master));
     if (standing === undefined) return Number.POSITIVE_INFINITY;
@@ -226,7 +272,8 @@ export class MasterPool {
       standing.jitter = this.#draw() * this.#spreadMs;
       standing.jitterFor = healthySince;
     }
-    return healthySince + this.#settleMs + (standing.jitter ?? 0);
+    const settled = healthySince + this.#settleMs + (standing.jitter ?? 0);
+    return Math.max(settled, standing.retryAt ?? Number.NEGATIVE_INFINITY);
   }
 
   #draw(): number {
