@@ -266,6 +266,8 @@ interface SimMaster {
   address: MasterAddress;
   condition: Condition;
   since: number;
+  /** Up, but too busy to welcome anyone before this (a surge on a master just back from a freeze). */
+  slowUntil?: number;
 }
 
 class Fleet {
@@ -303,8 +305,12 @@ class SimMinion {
   /** Every connection made, with when. */
   readonly history: Array<{ at: number; to: string }> = [];
   tableReads = 0;
+  /** Moves that got no welcome. */
+  turnedAway = 0;
   #busyUntil = 0;
   #lostAt: number | undefined;
+  /** A move under way to a master that will not welcome it: given up at `at`, the current master serving meanwhile. */
+  #moving: { to: MasterAddress; at: number } | undefined;
 
   constructor(
     readonly pool: MasterPool,
@@ -331,7 +337,24 @@ class SimMinion {
       if (m.condition !== 'up') return;
       // Connected: the master pushes the live list.
       this.#setList(this.fleet.listed(this.order));
+      if (this.#moving !== undefined) {
+        // No welcome within three heartbeats: the move is given up, and the pool says when to try again.
+        if (now >= this.#moving.at) {
+          this.pool.moveFailed(this.#moving.to);
+          this.#moving = undefined;
+          this.turnedAway++;
+        }
+        return;
+      }
       const placement = this.pool.placement(this.connectedTo);
+      if (placement.action === 'move' && placement.inMs <= 0) {
+        const target = this.fleet.condition(placement.to);
+        // Make before break: a master that does not welcome leaves the minion where it is.
+        if (target.condition === 'up' && now < (target.slowUntil ?? 0)) {
+          this.#moving = { to: placement.to, at: now + 3 * HEARTBEAT_MS };
+          return;
+        }
+      }
       if (placement.action === 'leave' || (placement.action === 'move' && placement.inMs <= 0))
         this.connectedTo = undefined;
       return;
@@ -449,6 +472,34 @@ test('a freeze of two minutes: minions fail over, and are all home within settle
   }
   // And nobody else moved: only those whose first choice is a went to a.
   assert.ok(minions.filter((m) => !home.includes(m)).every((m) => m.connectedTo?.id !== 'a'));
+});
+
+test('a master slow to welcome after a freeze: minions whose move it does not answer are home soon after it answers, not a settle time later', () => {
+  const { fleet, minions } = fleetOf(30);
+  const home = minions.filter((m) => m.connectedTo?.id === 'a');
+  assert.ok(home.length > 0);
+  fleet.set(a, 'frozen');
+  simulate(fleet, minions, 60_000);
+  fleet.set(a, 'up');
+  const thawedAt = Date.now();
+  // The first two seconds of the move wave (of its five) get no welcome: a surge of handshakes.
+  const welcomesFrom = thawedAt + LISTED_AFTER_MS + SETTLE_MS + 2_000;
+  fleet.condition(a).slowUntil = welcomesFrom;
+  simulate(fleet, minions, LISTED_AFTER_MS + SETTLE_MS + SPREAD_MS + 10_000);
+  for (const m of home) {
+    const back = m.history.at(-1);
+    assert.equal(back?.to, 'a', 'back on its preferred master');
+    // Within settle time + spread of a's listing (the issue's target), though a turned the first away:
+    // a failed move waits three heartbeats and a short backoff, not another settle time plus spread.
+    assert.ok(
+      (back?.at ?? Infinity) - thawedAt <= LISTED_AFTER_MS + SETTLE_MS + SPREAD_MS + 1_000,
+      `home ${(back?.at ?? Infinity) - thawedAt} ms after the freeze ended`,
+    );
+  }
+  assert.ok(
+    home.some((m) => m.turnedAway > 0),
+    'some moves were turned away and tried again',
+  );
 });
 
 test('restart storm: five rounds of kill and re-add, 10 s apart; every round is over within 5 s', () => {
