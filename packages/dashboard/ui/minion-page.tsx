@@ -1,3 +1,4 @@
+import type { VNode } from 'preact';
 import { useCallback, useEffect, useRef, useState } from 'preact/hooks';
 import type { Job, MinionHistory, RouteOutput } from '@phoenix/api';
 import { parseCommandLine } from '@phoenix/protocol/arguments';
@@ -312,70 +313,71 @@ const when = (at: number): string => new Date(at).toISOString().replace('T', ' '
 function History({ history }: { history: MinionHistory }) {
   return (
     <div class="histories">
-      <div>
-        <h3>Lifecycle history</h3>
-        {history.lifecycle.length === 0 ? (
-          <p class="muted">Nothing recorded: not launched by an auto-scaling group the reactor follows.</p>
-        ) : (
-          <div class="scroll" tabIndex={0} aria-label="lifecycle history, scrollable">
-            <table id="minion-lifecycle-history">
-              <thead>
-                <tr>
-                  <th scope="col">When (UTC)</th>
-                  <th scope="col">What</th>
-                  <th scope="col">Recorded by</th>
-                </tr>
-              </thead>
-              <tbody>
-                {[...history.lifecycle].reverse().map((entry, i) => (
-                  <tr key={`${entry.at}-${i}`} data-event={entry.event}>
-                    <td title={ago(entry.at)}>{when(entry.at)}</td>
-                    <td>
-                      <span class={`badge ${BADGE[entry.event] ?? ''}`}>{LIFECYCLE_WORDS[entry.event]}</span>
-                      {entry.jid !== undefined && (
-                        <>
-                          {' '}
-                          <a href={jobHref(entry.jid)}>{entry.jid}</a>
-                        </>
-                      )}
-                    </td>
-                    <td>{entry.by ?? '—'}</td>
-                  </tr>
+      <HistoryTable
+        title="Lifecycle history"
+        id="minion-lifecycle-history"
+        empty="Nothing recorded: not launched by an auto-scaling group the reactor follows."
+        columns={['When (UTC)', 'What', 'Recorded by']}
+      >
+        {[...history.lifecycle].reverse().map((entry, i) => (
+          <tr key={`${entry.at}-${i}`} data-event={entry.event}>
+            <td title={ago(entry.at)}>{when(entry.at)}</td>
+            <td>
+              <span class={`badge ${BADGE[entry.event] ?? ''}`}>{LIFECYCLE_WORDS[entry.event]}</span>
+              {entry.jid !== undefined && (
+                <>
+                  {' '}
+                  <a href={jobHref(entry.jid)}>{entry.jid}</a>
+                </>
+              )}
+            </td>
+            <td>{entry.by ?? '—'}</td>
+          </tr>
+        ))}
+      </HistoryTable>
+      <HistoryTable
+        title="Master history"
+        id="minion-master-history"
+        empty="Never connected."
+        columns={['When (UTC)', 'Master', 'What']}
+      >
+        {[...history.masters].reverse().map((entry, i) => (
+          <tr key={`${entry.at}-${i}`} data-master-id={entry.masterId} data-event={entry.event}>
+            <td title={ago(entry.at)}>{when(entry.at)}</td>
+            <td>{entry.masterId}</td>
+            <td>
+              <span class={`badge ${entry.event === 'connected' ? 'ok' : 'never'}`}>{entry.event}</span>
+            </td>
+          </tr>
+        ))}
+      </HistoryTable>
+    </div>
+  );
+}
+
+/** One history: its heading, then its rows in a table that scrolls by keyboard, or what says there are none. */
+function HistoryTable(props: { title: string; id: string; empty: string; columns: string[]; children: VNode[] }) {
+  return (
+    <div>
+      <h3>{props.title}</h3>
+      {props.children.length === 0 ? (
+        <p class="muted">{props.empty}</p>
+      ) : (
+        <div class="scroll" tabIndex={0} aria-label={`${props.title.toLowerCase()}, scrollable`}>
+          <table id={props.id}>
+            <thead>
+              <tr>
+                {props.columns.map((column) => (
+                  <th scope="col" key={column}>
+                    {column}
+                  </th>
                 ))}
-              </tbody>
-            </table>
-          </div>
-        )}
-      </div>
-      <div>
-        <h3>Master history</h3>
-        {history.masters.length === 0 ? (
-          <p class="muted">Never connected.</p>
-        ) : (
-          <div class="scroll" tabIndex={0} aria-label="master history, scrollable">
-            <table id="minion-master-history">
-              <thead>
-                <tr>
-                  <th scope="col">When (UTC)</th>
-                  <th scope="col">Master</th>
-                  <th scope="col">What</th>
-                </tr>
-              </thead>
-              <tbody>
-                {[...history.masters].reverse().map((entry, i) => (
-                  <tr key={`${entry.at}-${i}`} data-master-id={entry.masterId} data-event={entry.event}>
-                    <td title={ago(entry.at)}>{when(entry.at)}</td>
-                    <td>{entry.masterId}</td>
-                    <td>
-                      <span class={`badge ${entry.event === 'connected' ? 'ok' : 'never'}`}>{entry.event}</span>
-                    </td>
-                  </tr>
-                ))}
-              </tbody>
-            </table>
-          </div>
-        )}
-      </div>
+              </tr>
+            </thead>
+            <tbody>{props.children}</tbody>
+          </table>
+        </div>
+      )}
     </div>
   );
 }
