@@ -39,6 +39,11 @@ test("the orders service's environment: predict, create, no changes, then only t
   await cp(`${EXAMPLE}file_roots`, minion.fileRoot, { recursive: true });
   await cp(`${EXAMPLE}pillar_roots`, minion.pillarRoot, { recursive: true });
   const mutating = () => rec.mutating().map((c) => `${c.service}:${c.action}`);
+  /** The states of a run that changed something, with what they changed. */
+  const changesOf = (run: { byId: Record<string, { __id__: string; changes: object }> }) =>
+    Object.values(run.byId)
+      .filter((r) => Object.keys(r.changes).length > 0)
+      .map((r) => [r.__id__, r.changes]);
   const ids = [
     'orders-staging-payments-dlq',
     'orders-staging-payments',
@@ -179,17 +184,12 @@ test("the orders service's environment: predict, create, no changes, then only t
       'orders',
       'pillar={"orders": {"queues": {"shipping": {"visibility_timeout": 300}}}}',
     );
-    assert.deepEqual(
-      Object.values(changed.byId)
-        .filter((r) => Object.keys(r.changes).length > 0)
-        .map((r) => [r.__id__, r.changes]),
+    assert.deepEqual(changesOf(changed), [
       [
-        [
-          'orders-staging-shipping',
-          { old: { attributes: { VisibilityTimeout: '120' } }, new: { attributes: { VisibilityTimeout: '300' } } },
-        ],
+        'orders-staging-shipping',
+        { old: { attributes: { VisibilityTimeout: '120' } }, new: { attributes: { VisibilityTimeout: '300' } } },
       ],
-    );
+    ]);
     assert.deepEqual(mutating(), ['sqs:SetQueueAttributes'], 'one call, for the one attribute');
     const { QueueUrl } = await sqs.send(new GetQueueUrlCommand({ QueueName: 'orders-staging-shipping' }));
     const attributes = (await sqs.send(new GetQueueAttributesCommand({ QueueUrl, AttributeNames: ['All'] })))
@@ -202,12 +202,9 @@ test("the orders service's environment: predict, create, no changes, then only t
       'orders',
       'pillar={"orders": {"queues": {"shipping": {"visibility_timeout": 300}}, "alarms": {"cpu_percent": 90}}}',
     );
-    assert.deepEqual(
-      Object.values(louder.byId)
-        .filter((r) => Object.keys(r.changes).length > 0)
-        .map((r) => [r.__id__, r.changes]),
-      [['orders-staging-cpu-alarm', { old: { alarm: { Threshold: 80 } }, new: { alarm: { Threshold: 90 } } }]],
-    );
+    assert.deepEqual(changesOf(louder), [
+      ['orders-staging-cpu-alarm', { old: { alarm: { Threshold: 80 } }, new: { alarm: { Threshold: 90 } } }],
+    ]);
     assert.deepEqual(mutating(), ['cloudwatch:PutMetricAlarm'], 'one call, for the one alarm');
     assert.deepEqual(
       resources.alarms.describe().map((a) => [a.AlarmName, a.Threshold]),
