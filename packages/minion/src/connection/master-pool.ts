@@ -198,8 +198,7 @@ export class MasterPool {
     if (standing === undefined) return;
     const failures = (standing.moveFailures ?? 0) + 1;
     standing.moveFailures = failures;
-    const ceiling = Math.min(this.#moveRetryMaxMs, this.#moveRetryBaseMs * 2 ** Math.min(failures - 1, 16));
-    standing.retryAt = this.#clock.now() + ceiling / 2 + this.#draw() * (ceiling / 2);
+    standing.retryAt = this.#clock.now() + this.#backoff(this.#moveRetryBaseMs, this.#moveRetryMaxMs, failures);
   }
 
   /** No master is listed at all: a round with nothing to try (the wait it sets is `next().waitMs`). */
@@ -241,8 +240,7 @@ export class MasterPool {
 
   #endRound(now: number): void {
     this.#rounds++;
-    const ceiling = Math.min(this.#backoffMaxMs, this.#backoffBaseMs * 2 ** Math.min(this.#rounds - 1, 16));
-    this.#waitUntil = now + ceiling / 2 + this.#draw() * (ceiling / 2);
+    this.#waitUntil = now + this.#backoff(this.#backoffBaseMs, this.#backoffMaxMs, this.#rounds);
     if (now - this.#lastTableRead >= this.#tableReadEveryMs) this.#tableReadDue = true;
   }
 
@@ -274,6 +272,12 @@ export class MasterPool {
     }
     const settled = healthySince + this.#settleMs + (standing.jitter ?? 0);
     return Math.max(settled, standing.retryAt ?? Number.NEGATIVE_INFINITY);
+  }
+
+  /** The wait after the `attempt`th failure in a row: half to all of base doubling per attempt, up to max. */
+  #backoff(baseMs: number, maxMs: number, attempt: number): number {
+    const ceiling = Math.min(maxMs, baseMs * 2 ** Math.min(attempt - 1, 16));
+    return ceiling / 2 + this.#draw() * (ceiling / 2);
   }
 
   #draw(): number {
