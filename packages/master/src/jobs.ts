@@ -239,8 +239,10 @@ export class JobService {
     this.#deadSince = options.deadSince ?? (() => undefined);
     this.#transitMs = options.transitMs ?? 0;
     this.#selfReported = options.selfReported ?? { pillar: false, targeting: false };
+    const redelivery = options.redelivery ?? { windowMs: 600_000, defaultTimeoutMs: 30_000 };
+    this.#defaultTimeoutMs = redelivery.defaultTimeoutMs;
     this.#owed = new RecentJobs({
-      ...(options.redelivery ?? { windowMs: 600_000, defaultTimeoutMs: 30_000 }),
+      ...redelivery,
       listSince: (fromMs, now) => store.jobs.listSince(fromMs, { now }),
     });
     this.#store = store;
@@ -252,7 +254,6 @@ export class JobService {
     this.#masterId = options.masterId;
     this.#log = options.log;
     this.#returns = new ReturnBatcher((rets) => store.returns.putMany(rets));
-    this.#defaultTimeoutMs = options.redelivery?.defaultTimeoutMs ?? 30_000;
     this.#summaries = new JobSummaries({
       write: async (jid, summary) => {
         await store.jobs.recordSummary(jid, summary);
