@@ -510,6 +510,23 @@ test('an admin disables and enables a minion; the listing shows who and why', as
   assert.equal(missing.status, 404);
 });
 
+test('a minion whose grains change is announced once its row has them, on every master', async () => {
+  const stream = openEvents(masters[0] as RunningMaster, '');
+  const submitted = await call(masters[1] as RunningMaster, 'POST', '/api/v1/jobs', {
+    token: ADMIN_TOKEN,
+    body: { target: 'api-1', fun: 'grains.setval', args: ['rack', 'r42'] },
+  });
+  assert.equal(submitted.status, 201, submitted.text);
+  await waitFor(() => stream.events.some((e) => e.tag === 'minion/grains' && e.data.minionId === 'api-1'), {
+    what: 'minion/grains for api-1',
+    timeoutMs: 15_000,
+  });
+  stream.close();
+  await stream.done;
+  const detail = await get(masters[0] as RunningMaster, '/api/v1/minions/api-1');
+  assert.equal((detail.body as { grains: { rack?: string } }).grains.rack, 'r42', 'the row read after it has them');
+});
+
 test('a minion disabled through the API while it was away gets its killswitch when it comes back', async () => {
   const index = MINION_IDS.indexOf('api-4');
   await (minions[index] as Minion).stop();

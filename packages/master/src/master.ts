@@ -250,7 +250,12 @@ export async function masterComponents(config: MasterConfig, baseLog: Logger): P
         }
       },
       result: (session, message) => jobs.recordReturn(session, message),
-      grains: (session, message) => noteGrains(session.minionId, message.grains),
+      grains: async (session, message) => {
+        await noteGrains(session.minionId, message.grains);
+        // Said once the row has them: a reader that reloads on it (the dashboard's minion page,
+        // whose killswitch comes from these grains) reads what changed, not the row before it.
+        events.emit('minion/grains', { minionId: session.minionId });
+      },
       event: (session, message) => {
         // The cluster's own tags are not a minion's to send; a big payload is not an event's to carry.
         const bytes = Buffer.byteLength(JSON.stringify(message.data));
