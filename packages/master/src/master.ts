@@ -159,9 +159,10 @@ export async function masterComponents(config: MasterConfig, baseLog: Logger): P
   const mastersMessage = (leaving = false): MasterMessage => ({
     v: WIRE_VERSION,
     t: 'masters',
-    // A starting master does not serve the cluster's tree yet: no minion is sent to it.
+    // A starting master does not serve the cluster's tree yet: no minion is sent to it. The list is
+    // the one the last change announced, so a minion told it at hello hears every change after.
     masters: registry
-      .live()
+      .announced()
       .filter((m) => m.status !== 'starting')
       .map(endpoint),
     ...(leaving ? { draining: leaving } : {}),

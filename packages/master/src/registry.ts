@@ -1,5 +1,6 @@
 import { EventEmitter } from 'node:events';
 import type { Logger } from 'pino';
+import { systemClock, type Clock } from '@phoenix/protocol';
 import { isLive, type MasterRecord, type MasterStatus, type NewMaster, type Store } from '@phoenix/store';
 
 export type MasterLiveness = 'starting' | 'live' | 'draining' | 'dead';
@@ -22,6 +23,7 @@ export class MasterRegistry {
   readonly #deadAfterMs: number;
   readonly #heardFrom: (masterId: string) => number | undefined;
   readonly #log: Logger;
+  readonly #clock: Pick<Clock, 'now'>;
   readonly #changes = new EventEmitter<{
     change: [readonly MasterRecord[]];
     refresh: [readonly MasterRecord[]];
@@ -37,6 +39,7 @@ export class MasterRegistry {
    */
   readonly #progress = new Map<string, { heartbeatAt: number; advancedAt: number }>();
   #liveKey = '';
+  #announced: readonly MasterRecord[] = [];
 
   constructor(options: {
     store: Store;
@@ -48,7 +51,9 @@ export class MasterRegistry {
     status?: MasterStatus;
     /** When a peer master was last heard from directly (the peer mesh), if ever. */
     heardFrom?: (masterId: string) => number | undefined;
+    clock?: Pick<Clock, 'now'>;
   }) {
+    this.#clock = options.clock ?? systemClock;
     this.#heardFrom = options.heardFrom ?? (() => undefined);
     this.#status = options.status ?? 'active';
     this.#store = options.store;
@@ -79,12 +84,21 @@ export class MasterRegistry {
   }
 
   /**
+   * The live masters as the last change announced them (`onChange`): what minions are told. A list
+   * judged on the clock between two reads of the table could leave out a master that the next read
+   * finds alive again, and as nothing changed then, nothing would tell the minion.
+   */
+  announced(): readonly MasterRecord[] {
+    return this.#announced;
+  }
+
+  /**
    * Live masters, active ones first, then draining ones (starting ones too: minions are never sent
    * those), as this master judges them (see #judged): a busy table must not make a master push its
    * minions a list without itself or without a peer that runs (they would leave a master that
    * serves them, to pile onto the others).
    */
-  live(now = Date.now()): MasterRecord[] {
+  live(now = this.#clock.now()): MasterRecord[] {
     return this.#known
       .map((master) => this.#judged(master, now))
       .filter((master) => isLive(master, this.#deadAfterMs, now))
@@ -98,7 +112,7 @@ export class MasterRegistry {
    * When a master this one knows of turned dead (its last heartbeat plus deadAfter), as of the last
    * read of the table; undefined for a live master or one not in the table.
    */
-  deadSince(masterId: string, now = Date.now()): number | undefined {
+  deadSince(masterId: string, now = this.#clock.now()): number | undefined {
     const known = this.#known.find((master) => master.masterId === masterId);
     if (known === undefined) return undefined;
     const row = this.#judged(known, now);
@@ -147,7 +161,7 @@ export class MasterRegistry {
   }
 
   /** Every row in the table, with the liveness every reader would give it. */
-  async all(now = Date.now()): Promise<MasterView[]> {
+  async all(now = this.#clock.now()): Promise<MasterView[]> {
     const rows = await this.#store.masters.list();
     return rows
       .map((row) => ({ ...row, liveness: liveness(this.#judged(row, now), this.#deadAfterMs, now) }))
@@ -177,7 +191,7 @@ export class MasterRegistry {
   }
 
   async refresh(): Promise<void> {
-    const readAt = Date.now();
+    const readAt = this.#clock.now();
     this.#known = await this.#store.masters.list();
     this.#noteProgress(this.#known, readAt);
     this.#changes.emit('refresh', this.#known);
@@ -185,6 +199,7 @@ export class MasterRegistry {
     const key = live.map((m) => `${m.masterId}/${m.status}/${m.host}/${m.ports.minion}`).join(',');
     if (key === this.#liveKey) return;
     this.#liveKey = key;
+    this.#announced = live;
     this.#log.info({ masters: live.map((m) => `${m.masterId}:${m.status}`) }, 'live masters changed');
     this.#changes.emit('change', live);
   }
@@ -198,12 +213,16 @@ export class MasterRegistry {
     if (this.#row === undefined) return;
     try {
       // The status is only ever set to draining here: a draining mark the reactor wrote stays.
-      await this.#store.masters.heartbeat(this.#row.masterId, {
-        minionCount: this.#minionCount(),
-        ...(this.#status === 'draining' ? { status: this.#status } : {}),
-        ...(this.#treeHash === undefined ? {} : { treeHash: this.#treeHash }),
-        ...this.#fileServer,
-      });
+      await this.#store.masters.heartbeat(
+        this.#row.masterId,
+        {
+          minionCount: this.#minionCount(),
+          ...(this.#status === 'draining' ? { status: this.#status } : {}),
+          ...(this.#treeHash === undefined ? {} : { treeHash: this.#treeHash }),
+          ...this.#fileServer,
+        },
+        this.#clock.now(),
+      );
     } catch {
       // The row is gone (swept while this master was frozen, say): write it whole again.
       await this.#write().catch((err: unknown) => this.#log.warn({ err }, 'heartbeat failed'));
@@ -218,7 +237,7 @@ export class MasterRegistry {
       status: this.#status,
       ...(this.#treeHash === undefined ? {} : { treeHash: this.#treeHash }),
       ...this.#fileServer,
-      heartbeatAt: Date.now(),
+      heartbeatAt: this.#clock.now(),
       minionCount: this.#minionCount(),
     });
   }
