@@ -51,6 +51,15 @@ const firstChoice = (minionId: string, ids: readonly string[]): string | undefin
   failoverOrder(minionId, [...ids], (id) => id)[0];
 const onFirstChoice = (ids: readonly string[]): boolean =>
   minions.every(({ minion }) => minion.master === firstChoice(minion.id, ids));
+/** The minions not on their first choice among `ids`, with what they logged since `since` (for a failure's message). */
+const astray = (ids: readonly string[], since: number): object[] =>
+  minions
+    .filter(({ minion }) => minion.master !== firstChoice(minion.id, ids))
+    .map(({ minion, lines }) => ({
+      id: minion.id,
+      on: minion.master,
+      since: lines.filter((l) => l.time >= since).map((l) => `${l.time - since} ${l.msg} ${l.master ?? ''}`),
+    }));
 /** The live master holding the most minions. */
 const busiest = (): RunningMaster =>
   live()
@@ -92,10 +101,13 @@ async function startTestMinion(id: string): Promise<TestMinion> {
   return { minion: await startMinion(config, { context, log }), lines };
 }
 
-async function jobShown(master: RunningMaster, jid: string): Promise<{ returns: unknown[]; missing: string[] }> {
-  return json<{ returns: unknown[]; missing: string[] }>(
-    await phoenix(['jobs', 'show', jid, '--out', 'json'], env(master)),
-  );
+interface ShownJob {
+  returns: unknown[];
+  missing: string[];
+  notConnected: string[];
+}
+async function jobShown(master: RunningMaster, jid: string): Promise<ShownJob> {
+  return json<ShownJob>(await phoenix(['jobs', 'show', jid, '--out', 'json'], env(master)));
 }
 
 /** How many times each minion started the job `jid` (its executor logs every start). */
@@ -152,7 +164,7 @@ test('a frozen master: its minions fail over, and go home once the freeze ends a
     `${frozen.id} thawed: its ${home.length} minions were home ${((Date.now() - thawedAt) / 1000).toFixed(2)} s later ` +
       `(settle ${FAILOVER.returnAfterMs / 1000} s + spread ${FAILOVER.moveSpreadMs / 1000} s, after the registries see it again)`,
   );
-  assert.ok(onFirstChoice(ids), 'every minion on its first choice again');
+  assert.deepEqual(astray(ids, thawedAt - 10_000), [], 'every minion on its first choice again');
 });
 
 test('jobs survive a freeze: one published just before it and one forwarded into it reach every minion once', async () => {
@@ -178,7 +190,11 @@ test('jobs survive a freeze: one published just before it and one forwarded into
         },
         { what: `every minion's return of ${jid}`, timeoutMs: 20_000 },
       );
-      assert.equal(shown.returns.length, MINION_COUNT);
+      assert.equal(
+        shown.returns.length,
+        MINION_COUNT,
+        `${jid}: connected nowhere at submission, as its master judged: ${shown.notConnected.join(', ')}`,
+      );
       assert.deepEqual(starts(jid), Array<number>(MINION_COUNT).fill(1), `${jid} ran once on every minion`);
     }
   } finally {
@@ -191,7 +207,12 @@ test('restart storm: five rounds of kill -9 and a new master; every minion of th
   for (let round = 1; round <= 5; round++) {
     // Each round starts settled: every minion on its first choice among the live masters.
     const ids = live().map((m) => m.id);
-    await waitFor(() => onFirstChoice(ids), { what: `round ${round}: a settled cluster`, timeoutMs: 30_000 });
+    const waitedAt = Date.now();
+    await waitFor(() => onFirstChoice(ids), { what: `round ${round}: a settled cluster`, timeoutMs: 30_000 }).catch(
+      (err: unknown) => {
+        throw new Error(`${String(err)}; astray: ${JSON.stringify(astray(ids, waitedAt - 15_000))}`);
+      },
+    );
     const victim = busiest();
     const held = minions.filter(({ minion }) => minion.master === victim.id);
     const marks = new Map(held.map((m) => [m, m.lines.length]));
