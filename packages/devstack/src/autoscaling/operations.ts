@@ -1,11 +1,11 @@
 /**
  * The Auto Scaling actions the devstack answers: each reads its parameters, calls the simulator
  * and returns the `<ActionResult>` content with AWS's element names (the ones the AWS SDK's
- * deserializers read). Any refusal is an AutoScalingRequestError thrown before anything changes.
+ * deserializers read). Any refusal is an AwsRequestError thrown before anything changes.
  */
 import { validationError } from './errors.js';
 import type { Activity } from './messages.js';
-import { AutoScalingRequestError } from './errors.js';
+import { AwsRequestError } from '../aws-request-error.js';
 import {
   LAUNCHING,
   TERMINATING,
@@ -174,7 +174,7 @@ export const OPERATIONS: ReadonlyMap<string, Operation> = new Map<string, Operat
       const hooks = params.structures('LifecycleHookSpecificationList').map(lifecycleHook);
       const transitions = hooks.map((hook) => hook.transition);
       if (new Set(transitions).size !== transitions.length)
-        throw new AutoScalingRequestError('LimitExceeded', 'The simulator holds one lifecycle hook per transition');
+        throw new AwsRequestError('LimitExceeded', 'The simulator holds one lifecycle hook per transition');
       simulator.createGroup({
         name,
         minSize,

@@ -4,7 +4,8 @@ import { SendMessageCommand, type SQSClient } from '@aws-sdk/client-sqs';
 import { PublishCommand, type SNSClient } from '@aws-sdk/client-sns';
 import type { Logger } from 'pino';
 import { PhoenixError, systemClock, type Clock } from '@phoenix/protocol';
-import { AutoScalingRequestError, validationError } from './errors.js';
+import { AwsRequestError } from '../aws-request-error.js';
+import { validationError } from './errors.js';
 import type { IdentityDocumentSigner } from './identity-signer.js';
 import type { InstanceLauncher } from './launcher.js';
 import { buildGroup, configError, hex, snapshotGroup, snapshotInstance, type Group, type Instance } from './groups.js';
@@ -215,7 +216,7 @@ export class AutoScalingSimulator extends EventEmitter<{ change: [AutoScalingSna
   /** CreateLaunchConfiguration: what the simulator's instances would launch from (it launches its own processes). */
   createLaunchConfiguration(config: Omit<LaunchConfigurationSnapshot, 'arn' | 'createdTime'>): void {
     if (this.launchConfigurations.has(config.name))
-      throw new AutoScalingRequestError(
+      throw new AwsRequestError(
         'AlreadyExists',
         `Launch Configuration by this name already exists - A launch configuration already exists with the name ${config.name}`,
       );
@@ -237,7 +238,7 @@ export class AutoScalingSimulator extends EventEmitter<{ change: [AutoScalingSna
       throw validationError(`Launch configuration name not found - Launch configuration ${name} not found`);
     const user = [...this.groups.values()].find((group) => group.launchConfigurationName === name);
     if (user !== undefined)
-      throw new AutoScalingRequestError(
+      throw new AwsRequestError(
         'ResourceInUse',
         `Cannot delete launch configuration ${name} because it is attached to AutoScalingGroup ${user.name}`,
       );
@@ -248,7 +249,7 @@ export class AutoScalingSimulator extends EventEmitter<{ change: [AutoScalingSna
   /** CreateAutoScalingGroup: refused before anything changes when the name is taken or the sizes or launch source are wrong. */
   createGroup(config: GroupConfig): void {
     if (this.groups.has(config.name))
-      throw new AutoScalingRequestError(
+      throw new AwsRequestError(
         'AlreadyExists',
         `AutoScalingGroup by this name already exists - A group with the name ${config.name} already exists`,
       );
@@ -313,7 +314,7 @@ export class AutoScalingSimulator extends EventEmitter<{ change: [AutoScalingSna
     const group = this.group(name);
     const live = [...group.instances.values()].filter((instance) => !instance.state.endsWith('Terminated'));
     if (live.length > 0 && !forceDelete)
-      throw new AutoScalingRequestError(
+      throw new AwsRequestError(
         'ResourceInUse',
         'You cannot delete an AutoScalingGroup while there are instances or pending Spot instance request(s) still in the group.',
       );
@@ -331,7 +332,7 @@ export class AutoScalingSimulator extends EventEmitter<{ change: [AutoScalingSna
     const same = [...group.hooks.entries()].find(([, existing]) => existing.name === hook.name);
     const other = group.hooks.get(hook.transition);
     if (other !== undefined && other.name !== hook.name)
-      throw new AutoScalingRequestError(
+      throw new AwsRequestError(
         'LimitExceeded',
         `The simulator holds one lifecycle hook per transition: ${groupName} already has ${other.name} for ${hook.transition}`,
       );

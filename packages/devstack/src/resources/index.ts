@@ -1,4 +1,3 @@
-export { AwsResourceError } from './errors.js';
 export { AwsResources, answerResourceRequest } from './requests.js';
 export type { AwsResourcesOptions, ResourceAnswer, ResourceRequest } from './requests.js';
 export type { SecurityGroupRecord, SecurityGroupRule } from './ec2.js';

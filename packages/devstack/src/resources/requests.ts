@@ -4,11 +4,10 @@
  * Pure: no socket here, so every answer can be checked byte for byte.
  */
 import { systemClock, type Clock } from '@phoenix/protocol';
-import { AutoScalingRequestError } from '../autoscaling/errors.js';
 import { QueryParams } from '../autoscaling/query-protocol.js';
 import { CLOUDWATCH_TARGET_PREFIX, MetricAlarms } from './cloudwatch.js';
 import { EC2_API_VERSION, SecurityGroups, ec2ErrorXml } from './ec2.js';
-import { AwsResourceError } from './errors.js';
+import { AwsRequestError } from '../aws-request-error.js';
 import { IAM_API_VERSION, IamRoles, iamErrorXml } from './iam.js';
 
 export interface AwsResourcesOptions {
@@ -63,7 +62,7 @@ export function answerResourceRequest(
   const service = version === EC2_API_VERSION ? 'ec2' : version === IAM_API_VERSION ? 'iam' : undefined;
   const errorXml = service === 'ec2' ? ec2ErrorXml : iamErrorXml;
   try {
-    if (action === undefined) throw new AwsResourceError('MissingAction', 'Missing Action');
+    if (action === undefined) throw new AwsRequestError('MissingAction', 'Missing Action');
     const answered =
       service === 'ec2'
         ? resources.securityGroups.handle(action, params, requestId)
@@ -71,7 +70,7 @@ export function answerResourceRequest(
           ? resources.iam.handle(action, params, requestId)
           : undefined;
     if (answered === undefined)
-      throw new AwsResourceError(
+      throw new AwsRequestError(
         'InvalidAction',
         `Could not find operation ${action} for version ${version ?? 'NO_VERSION_SPECIFIED'}`,
       );
@@ -98,14 +97,14 @@ function answerCloudWatch(alarms: MetricAlarms, request: ResourceRequest, reques
     try {
       input = request.body === '' ? {} : JSON.parse(request.body);
     } catch {
-      throw new AwsResourceError('SerializationException', 'The request body is not JSON.');
+      throw new AwsRequestError('SerializationException', 'The request body is not JSON.');
     }
     if (typeof input !== 'object' || input === null || Array.isArray(input))
-      throw new AwsResourceError('SerializationException', 'The request body is not a JSON object.');
+      throw new AwsRequestError('SerializationException', 'The request body is not a JSON object.');
     const answered = target.startsWith(CLOUDWATCH_TARGET_PREFIX)
       ? alarms.handle(action, input as Record<string, unknown>)
       : undefined;
-    if (answered === undefined) throw new AwsResourceError('UnknownOperationException', `Unknown operation ${target}`);
+    if (answered === undefined) throw new AwsRequestError('UnknownOperationException', `Unknown operation ${target}`);
     return { status: 200, headers, body: JSON.stringify(answered), service: 'cloudwatch', action };
   } catch (err) {
     const error = asAwsError(err);
@@ -122,9 +121,8 @@ function answerCloudWatch(alarms: MetricAlarms, request: ResourceRequest, reques
   }
 }
 
-/** A parameter error from the shared query parser keeps its code; anything else is ours. */
-function asAwsError(err: unknown): AwsResourceError {
-  if (err instanceof AwsResourceError) return err;
-  if (err instanceof AutoScalingRequestError) return new AwsResourceError(err.awsCode, err.message, err.httpStatus);
-  return new AwsResourceError('InternalFailure', 'An internal error occurred.', 500);
+/** A refusal (the shared query parser's included) keeps its code; anything else is ours. */
+function asAwsError(err: unknown): AwsRequestError {
+  if (err instanceof AwsRequestError) return err;
+  return new AwsRequestError('InternalFailure', 'An internal error occurred.', 500);
 }
