@@ -53,6 +53,16 @@ export class QueryParams {
     return this.#grouped(`${name}.member.`);
   }
 
+  /** An optional number (AWS's Double: `70`, `-0.5`, `1e3`). */
+  optionalNumber(name: string): number | undefined {
+    const value = this.optional(name);
+    if (value === undefined) return undefined;
+    const number = Number(value);
+    if (!/^-?(\d+\.?\d*|\.\d+)(e[-+]?\d+)?$/i.test(value) || !Number.isFinite(number))
+      throw invalid(name, `'${value}'`, 'Member must be a number');
+    return number;
+  }
+
   /** An optional integer. */
   optionalInteger(name: string): number | undefined {
     return this.optional(name) === undefined ? undefined : this.integer(name);
