@@ -89,7 +89,7 @@ export async function recordAwsCalls(targets: Readonly<Record<string, string>>):
 export function devstackEndpoints(devstack: Devstack): Record<string, string> {
   const { endpoints } = devstack.aws;
   const out: Record<string, string> = {};
-  for (const service of ['sqs', 'sns', 'dynamodb', 'autoscaling', 'ec2', 'iam', 'cloudwatch'] as const) {
+  for (const service of ['sqs', 'sns', 'dynamodb', 'autoscaling', 'ec2', 'iam', 'cloudwatch', 'elb', 'route53'] as const) {
     const endpoint = endpoints[service];
     if (endpoint !== undefined) out[service] = endpoint;
   }
@@ -98,7 +98,7 @@ export function devstackEndpoints(devstack: Devstack): Record<string, string> {
 
 /** AWS actions that change something: a test=True run may make none of these. */
 const MUTATING_ACTION =
-  /^(Create|Delete|Put|Set|Update|Tag|Untag|Subscribe|Unsubscribe|Attach|Detach|Add|Remove|Authorize|Revoke|Suspend|Resume|Enable|Disable|Complete|Record|Terminate|Modify)/;
+  /^(Create|Delete|Put|Set|Update|Tag|Untag|Subscribe|Unsubscribe|Attach|Detach|Add|Remove|Authorize|Revoke|Suspend|Resume|Enable|Disable|Complete|Record|Terminate|Modify|Configure|Apply|Change|Register|Deregister)/;
 
 export interface StateResult {
   __id__: string;

@@ -6,3 +6,4 @@ export type { InstanceProfileRecord, RoleRecord } from './iam.js';
 export type { AlarmRecord } from './cloudwatch.js';
 export { startResourceServer } from './server.js';
 export type { ResourceServer, ResourceServerOptions } from './server.js';
+export type { HealthCheckRecord, ListenerRecord, LoadBalancerAttributesRecord, LoadBalancerRecord } from './elb.js';

@@ -1,12 +1,13 @@
 /**
  * One request to the resource emulator, answered in the protocol of the service it is for:
- * CloudWatch by its `X-Amz-Target` (JSON 1.0), EC2 and IAM by the query protocol's `Version`.
+ * CloudWatch by its `X-Amz-Target` (JSON 1.0), EC2, IAM and ELB by the query protocol's `Version`.
  * Pure: no socket here, so every answer can be checked byte for byte.
  */
 import { systemClock, type Clock } from '@phoenix/protocol';
 import { QueryParams } from '../autoscaling/query-protocol.js';
 import { CLOUDWATCH_TARGET_PREFIX, MetricAlarms } from './cloudwatch.js';
 import { EC2_API_VERSION, SecurityGroups, ec2ErrorXml } from './ec2.js';
+import { ClassicLoadBalancers, ELB_API_VERSION, elbErrorXml } from './elb.js';
 import { AwsRequestError } from '../aws-request-error.js';
 import { IAM_API_VERSION, IamRoles, iamErrorXml } from './iam.js';
 
@@ -17,11 +18,12 @@ export interface AwsResourcesOptions {
   clock?: Pick<Clock, 'now'>;
 }
 
-/** The emulated resources of all three services, in memory: they last as long as the devstack. */
+/** The emulated resources of every service, in memory: they last as long as the devstack. */
 export class AwsResources {
   readonly securityGroups: SecurityGroups;
   readonly iam: IamRoles;
   readonly alarms: MetricAlarms;
+  readonly loadBalancers: ClassicLoadBalancers;
 
   constructor(options: AwsResourcesOptions) {
     const clock = options.clock ?? systemClock;
@@ -29,6 +31,9 @@ export class AwsResources {
     this.securityGroups = new SecurityGroups(options.accountId);
     this.iam = new IamRoles(options.accountId, now);
     this.alarms = new MetricAlarms(options.accountId, options.region, now);
+    this.loadBalancers = new ClassicLoadBalancers(options.region, now, (id) =>
+      this.securityGroups.describe().some((group) => group.id === id),
+    );
   }
 }
 
@@ -44,7 +49,7 @@ export interface ResourceAnswer {
   readonly headers: Readonly<Record<string, string>>;
   readonly body: string;
   /** For the log: the service, the action and AWS's code when refused. */
-  readonly service: 'ec2' | 'iam' | 'cloudwatch' | undefined;
+  readonly service: 'ec2' | 'iam' | 'cloudwatch' | 'elb' | undefined;
   readonly action: string | undefined;
   readonly refused?: string;
 }
@@ -59,8 +64,15 @@ export function answerResourceRequest(
   const params = QueryParams.parse(new URL(request.url, 'http://localhost').search, request.body);
   const action = params.optional('Action');
   const version = params.optional('Version');
-  const service = version === EC2_API_VERSION ? 'ec2' : version === IAM_API_VERSION ? 'iam' : undefined;
-  const errorXml = service === 'ec2' ? ec2ErrorXml : iamErrorXml;
+  const service =
+    version === EC2_API_VERSION
+      ? 'ec2'
+      : version === IAM_API_VERSION
+        ? 'iam'
+        : version === ELB_API_VERSION
+          ? 'elb'
+          : undefined;
+  const errorXml = service === 'ec2' ? ec2ErrorXml : service === 'elb' ? elbErrorXml : iamErrorXml;
   try {
     if (action === undefined) throw new AwsRequestError('MissingAction', 'Missing Action');
     const answered =
@@ -68,7 +80,9 @@ export function answerResourceRequest(
         ? resources.securityGroups.handle(action, params, requestId)
         : service === 'iam'
           ? resources.iam.handle(action, params, requestId)
-          : undefined;
+          : service === 'elb'
+            ? resources.loadBalancers.handle(action, params, requestId)
+            : undefined;
     if (answered === undefined)
       throw new AwsRequestError(
         'InvalidAction',

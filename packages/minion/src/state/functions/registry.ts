@@ -6,6 +6,7 @@ import type { AwsStateEnvironment } from './aws-profile.js';
 import { botoAsgStates } from './boto-asg.js';
 import { botoCloudwatchAlarmStates } from './boto-cloudwatch-alarm.js';
 import { botoDynamodbStates } from './boto-dynamodb.js';
+import { botoElbStates } from './boto-elb.js';
 import { botoIamRoleStates } from './boto-iam-role.js';
 import { botoSecgroupStates } from './boto-secgroup.js';
 import { botoSnsStates } from './boto-sns.js';
@@ -53,6 +54,7 @@ export function builtinStateModules(aws: AwsStateEnvironment = {}): StateModule[
     botoCloudwatchAlarmStates(aws),
     botoSecgroupStates(aws),
     botoIamRoleStates(aws),
+    botoElbStates(aws),
   ];
 }
 
