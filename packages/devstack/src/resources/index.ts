@@ -7,3 +7,4 @@ export type { AlarmRecord } from './cloudwatch.js';
 export { startResourceServer } from './server.js';
 export type { ResourceServer, ResourceServerOptions } from './server.js';
 export type { HealthCheckRecord, ListenerRecord, LoadBalancerAttributesRecord, LoadBalancerRecord } from './elb.js';
+export type { HostedZoneRecord, RecordSetRecord } from './route53.js';

@@ -1,6 +1,7 @@
 /**
  * One request to the resource emulator, answered in the protocol of the service it is for:
- * CloudWatch by its `X-Amz-Target` (JSON 1.0), EC2, IAM and ELB by the query protocol's `Version`.
+ * CloudWatch by its `X-Amz-Target` (JSON 1.0), EC2, IAM and ELB by the query protocol's `Version`,
+ * Route 53 by its REST path (`/2013-04-01/…`).
  * Pure: no socket here, so every answer can be checked byte for byte.
  */
 import { systemClock, type Clock } from '@phoenix/protocol';
@@ -10,6 +11,7 @@ import { EC2_API_VERSION, SecurityGroups, ec2ErrorXml } from './ec2.js';
 import { ClassicLoadBalancers, ELB_API_VERSION, elbErrorXml } from './elb.js';
 import { AwsRequestError } from '../aws-request-error.js';
 import { IAM_API_VERSION, IamRoles, iamErrorXml } from './iam.js';
+import { HostedZones, ROUTE53_API_VERSION } from './route53.js';
 
 export interface AwsResourcesOptions {
   accountId: string;
@@ -24,6 +26,7 @@ export class AwsResources {
   readonly iam: IamRoles;
   readonly alarms: MetricAlarms;
   readonly loadBalancers: ClassicLoadBalancers;
+  readonly hostedZones: HostedZones;
 
   constructor(options: AwsResourcesOptions) {
     const clock = options.clock ?? systemClock;
@@ -31,6 +34,7 @@ export class AwsResources {
     this.securityGroups = new SecurityGroups(options.accountId);
     this.iam = new IamRoles(options.accountId, now);
     this.alarms = new MetricAlarms(options.accountId, options.region, now);
+    this.hostedZones = new HostedZones(now);
     this.loadBalancers = new ClassicLoadBalancers(options.region, now, (id) =>
       this.securityGroups.describe().some((group) => group.id === id),
     );
@@ -40,6 +44,8 @@ export class AwsResources {
 export interface ResourceRequest {
   /** The request's path and query string. */
   readonly url: string;
+  /** GET unless given: only Route 53's REST protocol tells actions apart by method. */
+  readonly method?: string | undefined;
   readonly target?: string | undefined;
   readonly body: string;
 }
@@ -49,7 +55,7 @@ export interface ResourceAnswer {
   readonly headers: Readonly<Record<string, string>>;
   readonly body: string;
   /** For the log: the service, the action and AWS's code when refused. */
-  readonly service: 'ec2' | 'iam' | 'cloudwatch' | 'elb' | undefined;
+  readonly service: 'ec2' | 'iam' | 'cloudwatch' | 'elb' | 'route53' | undefined;
   readonly action: string | undefined;
   readonly refused?: string;
 }
@@ -60,6 +66,22 @@ export function answerResourceRequest(
   requestId: string,
 ): ResourceAnswer {
   if (request.target !== undefined) return answerCloudWatch(resources.alarms, request, requestId);
+  if (request.url.startsWith(`/${ROUTE53_API_VERSION}/`)) {
+    const answer = resources.hostedZones.handle(request.method ?? 'GET', request.url, request.body, requestId) ?? {
+      status: 404,
+      action: undefined,
+      body: '',
+      refused: 'UnknownOperation',
+    };
+    return {
+      status: answer.status,
+      headers: { 'content-type': 'text/xml', 'x-amzn-requestid': requestId },
+      body: answer.body,
+      service: 'route53',
+      action: answer.action,
+      ...(answer.refused === undefined ? {} : { refused: answer.refused }),
+    };
+  }
   const headers = { 'content-type': 'text/xml', 'x-amzn-requestid': requestId };
   const params = QueryParams.parse(new URL(request.url, 'http://localhost').search, request.body);
   const action = params.optional('Action');

@@ -8,6 +8,7 @@ import { botoCloudwatchAlarmStates } from './boto-cloudwatch-alarm.js';
 import { botoDynamodbStates } from './boto-dynamodb.js';
 import { botoElbStates } from './boto-elb.js';
 import { botoIamRoleStates } from './boto-iam-role.js';
+import { botoRoute53States } from './boto-route53.js';
 import { botoSecgroupStates } from './boto-secgroup.js';
 import { botoSnsStates } from './boto-sns.js';
 import { botoSqsStates } from './boto-sqs.js';
@@ -55,6 +56,7 @@ export function builtinStateModules(aws: AwsStateEnvironment = {}): StateModule[
     botoSecgroupStates(aws),
     botoIamRoleStates(aws),
     botoElbStates(aws),
+    botoRoute53States(aws),
   ];
 }
 
