@@ -281,3 +281,45 @@ fine:
     'the refused two and the fine one; nothing for the malformed ones',
   );
 });
+
+test('boto_elb with a security group made by the state before it: predicted by name, then created with its id', async () => {
+  await setUp();
+  await writeFile(
+    join(minion.fileRoot, 'elb-together.sls'),
+    `
+api-sg:
+  boto_secgroup.present:
+    - name: api-elb-sg
+    - description: api load balancer
+    - profile: local
+api-elb:
+  boto_elb.present:
+    - name: api-elb
+    - profile: local
+    - subnets: [subnet-0a1b2c3d]
+    - security_groups: [api-elb-sg]
+    - listeners: [{elb_port: 80, instance_port: 80, elb_protocol: HTTP}]
+`,
+  );
+  rec().clear();
+  const predicted = await minion.apply('state.sls', 'elb-together', 'test=True');
+  assert.equal(predicted.byId['api-sg']?.result, null, predicted.byId['api-sg']?.comment);
+  assert.equal(predicted.byId['api-elb']?.result, null, predicted.byId['api-elb']?.comment);
+  assert.deepEqual(
+    (predicted.byId['api-elb']?.changes as { new: { load_balancer: { security_groups: string[] } } }).new.load_balancer
+      .security_groups,
+    ['api-elb-sg'],
+  );
+  assert.deepEqual(mutating(), []);
+  const made = await minion.apply('state.sls', 'elb-together');
+  assert.equal(made.byId['api-elb']?.result, true, made.byId['api-elb']?.comment);
+  const sgId = devstack()
+    .resources.securityGroups.describe()
+    .find((g) => g.name === 'api-elb-sg')?.id;
+  assert.deepEqual(
+    devstack()
+      .resources.loadBalancers.describe()
+      .find((lb) => lb.name === 'api-elb')?.securityGroups,
+    [sgId],
+  );
+});
