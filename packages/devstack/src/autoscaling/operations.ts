@@ -91,11 +91,7 @@ function scalingPolicy(params: QueryParams): Omit<ScalingPolicy, 'arn'> {
   const type = params.optional('PolicyType') ?? 'SimpleScaling';
   const only = (allowed: string, ...fields: string[]): void => {
     for (const field of fields)
-      if (
-        params.optional(field) !== undefined ||
-        params.structures(field).length > 0 ||
-        params.structure(field).optional('TargetValue') !== undefined
-      )
+      if (params.mentions(field))
         throw validationError(`${field} is not supported for policy type ${type}; it is for ${allowed} only.`);
   };
   const adjustmentType = (): string => {

@@ -53,6 +53,11 @@ export class QueryParams {
     return this.#grouped(`${name}.member.`);
   }
 
+  /** Whether the request gives the parameter, or any field of it (`Name`, `Name.…`), with a value. */
+  mentions(name: string): boolean {
+    return [...this.values].some(([key, value]) => value !== '' && (key === name || key.startsWith(`${name}.`)));
+  }
+
   /** An optional number (AWS's Double: `70`, `-0.5`, `1e3`). */
   optionalNumber(name: string): number | undefined {
     const value = this.optional(name);
