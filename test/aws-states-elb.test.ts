@@ -250,6 +250,18 @@ unknown-group:
     - subnets: [subnet-0a1b2c3d]
     - security_groups: [no-such-group]
     - listeners: [{elb_port: 80, instance_port: 80, elb_protocol: HTTP}]
+in-vpc:
+  boto_elb.present:
+    - name: vpc-elb
+    - profile: local
+    - subnets: [subnet-0a1b2c3d]
+    - listeners: [{elb_port: 80, instance_port: 80, elb_protocol: HTTP}]
+zones-for-vpc:
+  boto_elb.present:
+    - name: vpc-elb
+    - profile: local
+    - availability_zones: [us-east-1b]
+    - listeners: [{elb_port: 80, instance_port: 80, elb_protocol: HTTP}]
 fine:
   boto_elb.present:
     - name: fine-elb
@@ -274,11 +286,17 @@ fine:
   assert.match(run.byId['no-listeners']?.comment ?? '', /listeners/);
   assert.equal(run.byId['unknown-group']?.result, false);
   assert.match(run.byId['unknown-group']?.comment ?? '', /Security group no-such-group does not exist/);
+  assert.equal(run.byId['in-vpc']?.result, true, run.byId['in-vpc']?.comment);
+  assert.equal(run.byId['zones-for-vpc']?.result, false);
+  assert.equal(
+    run.byId['zones-for-vpc']?.comment,
+    'Load balancer vpc-elb is in a VPC: its zones come from its subnets, so give subnets',
+  );
   assert.equal(run.byId.fine?.result, true, run.byId.fine?.comment);
   assert.deepEqual(
     mutating(),
-    ['elb:CreateLoadBalancer', 'elb:CreateLoadBalancer', 'elb:CreateLoadBalancer'],
-    'the refused two and the fine one; nothing for the malformed ones',
+    ['elb:CreateLoadBalancer', 'elb:CreateLoadBalancer', 'elb:CreateLoadBalancer', 'elb:CreateLoadBalancer'],
+    'the refused two, the VPC one and the fine one; nothing for the malformed ones',
   );
 });
 

@@ -440,7 +440,9 @@ async function present(
           await elb.send(new DetachLoadBalancerFromSubnetsCommand({ LoadBalancerName: name, Subnets: detach }));
       }),
     );
-  } else if (args.availability_zones !== undefined && !inVpc) {
+  } else if (args.availability_zones !== undefined && inVpc) {
+    throw new AwsStateFailure(`${what} is in a VPC: its zones come from its subnets, so give subnets`);
+  } else if (args.availability_zones !== undefined) {
     const now = sorted(current.AvailabilityZones);
     const wanted = sorted(args.availability_zones);
     const enable = wanted.filter((z) => !now.includes(z));
