@@ -253,3 +253,168 @@ test('boto_asg.absent deletes a group (force: True with instances), predicting f
     timeoutMs: 15_000,
   });
 });
+
+const NETWORKED = `
+net-group:
+  boto_asg.present:
+    - name: net-api
+    - profile: local
+    - launch_template: {launch_template_name: net}
+    - min_size: 0
+    - max_size: 2
+    - vpc_zone_identifier: {{ pillar.get('subnets', ['subnet-0a1b2c3d', 'subnet-0a1b2c3e']) | json }}
+    - load_balancers: {{ pillar.get('elbs', ['web-elb']) | json }}
+    - scaling_policies:
+      - name: cpu-target
+        policy_type: TargetTrackingScaling
+        estimated_instance_warmup: 120
+        target_tracking_configuration:
+          predefined_metric_specification: {predefined_metric_type: ASGAverageCPUUtilization}
+          target_value: {{ pillar.get('target', 60) }}
+      - name: backlog-steps
+        policy_type: StepScaling
+        adjustment_type: ChangeInCapacity
+        step_adjustments:
+          - {metric_interval_lower_bound: 0, metric_interval_upper_bound: 100, scaling_adjustment: 1}
+          - {metric_interval_lower_bound: 100, scaling_adjustment: 2}
+      - name: scale-down
+        adjustment_type: ChangeInCapacity
+        scaling_adjustment: -1
+        cooldown: 300
+`;
+
+const netGroup = () =>
+  devstack()
+    .simulator.describe()
+    .groups.find((g) => g.name === 'net-api');
+const onlyChange = async (pillar: string) => {
+  rec().clear();
+  const run = await minion.apply('state.sls', 'asg-net', `pillar=${pillar}`);
+  const result = run.byId['net-group'];
+  assert.equal(result?.result, true, result?.comment);
+  return result?.changes as { old: Record<string, unknown>; new: Record<string, unknown> };
+};
+
+test('boto_asg.present: subnets, load balancers, step and target-tracking policies are created, kept, and changed one at a time', async () => {
+  await setUp();
+  await writeFile(join(minion.fileRoot, 'asg-net.sls'), NETWORKED);
+  rec().clear();
+  const predicted = await minion.apply('state.sls', 'asg-net', 'test=True');
+  assert.equal(predicted.byId['net-group']?.result, null, predicted.byId['net-group']?.comment);
+  assert.deepEqual(mutating(), []);
+
+  rec().clear();
+  const first = await minion.apply('state.sls', 'asg-net');
+  assert.equal(first.byId['net-group']?.result, true, first.byId['net-group']?.comment);
+  assert.deepEqual(mutating(), ['CreateAutoScalingGroup', 'PutScalingPolicy', 'PutScalingPolicy', 'PutScalingPolicy']);
+  const made = netGroup();
+  assert.deepEqual(made?.vpcZoneIdentifier, ['subnet-0a1b2c3d', 'subnet-0a1b2c3e']);
+  assert.deepEqual(made?.loadBalancerNames, ['web-elb']);
+  assert.deepEqual(
+    made?.scalingPolicies.map((p) => [p.name, p.policyType]),
+    [
+      ['cpu-target', 'TargetTrackingScaling'],
+      ['backlog-steps', 'StepScaling'],
+      ['scale-down', 'SimpleScaling'],
+    ],
+  );
+  assert.deepEqual(made?.scalingPolicies[0]?.targetTracking, {
+    predefinedMetric: { type: 'ASGAverageCPUUtilization' },
+    targetValue: 60,
+    disableScaleIn: false,
+  });
+  assert.deepEqual(made?.scalingPolicies[1]?.stepAdjustments, [
+    { metricIntervalLowerBound: 0, metricIntervalUpperBound: 100, scalingAdjustment: 1 },
+    { metricIntervalLowerBound: 100, scalingAdjustment: 2 },
+  ]);
+
+  rec().clear();
+  const second = await minion.apply('state.sls', 'asg-net');
+  assert.deepEqual(second.byId['net-group']?.changes, {}, second.byId['net-group']?.comment);
+  assert.deepEqual(mutating(), [], 'the described policies, subnets and load balancers compare equal to the SLS');
+
+  const retargeted = await onlyChange('{"target": 45.5}');
+  assert.deepEqual(Object.keys(retargeted.new), ['scaling_policies']);
+  assert.deepEqual(
+    (retargeted.new.scaling_policies as Record<string, { target_tracking_configuration?: unknown }>)['cpu-target']
+      ?.target_tracking_configuration,
+    {
+      predefined_metric_specification: { predefined_metric_type: 'ASGAverageCPUUtilization' },
+      target_value: 45.5,
+      disable_scale_in: false,
+    },
+  );
+  assert.deepEqual(mutating(), ['PutScalingPolicy'], 'only the changed policy is put');
+  assert.equal(netGroup()?.scalingPolicies.find((p) => p.name === 'cpu-target')?.targetTracking?.targetValue, 45.5);
+
+  const moved = await onlyChange('{"target": 45.5, "subnets": ["subnet-0a1b2c3e", "subnet-0a1b2c3f"]}');
+  assert.deepEqual(moved, {
+    old: { vpc_zone_identifier: ['subnet-0a1b2c3d', 'subnet-0a1b2c3e'] },
+    new: { vpc_zone_identifier: ['subnet-0a1b2c3e', 'subnet-0a1b2c3f'] },
+  });
+  assert.deepEqual(mutating(), ['UpdateAutoScalingGroup']);
+
+  const rebalanced = await onlyChange(
+    '{"target": 45.5, "subnets": ["subnet-0a1b2c3e", "subnet-0a1b2c3f"], "elbs": ["api-elb"]}',
+  );
+  assert.deepEqual(rebalanced, { old: { load_balancers: ['web-elb'] }, new: { load_balancers: ['api-elb'] } });
+  assert.deepEqual(mutating(), ['AttachLoadBalancers', 'DetachLoadBalancers']);
+  assert.deepEqual(netGroup()?.loadBalancerNames, ['api-elb']);
+});
+
+test('boto_asg.present: a policy AWS refuses, a bad subnet and a malformed policy each fail their own state', async () => {
+  await setUp();
+  await writeFile(
+    join(minion.fileRoot, 'asg-bad-policies.sls'),
+    `
+bad-subnet:
+  boto_asg.present:
+    - name: subnet-api
+    - profile: local
+    - launch_template: {launch_template_name: x}
+    - min_size: 0
+    - max_size: 1
+    - vpc_zone_identifier: subnet-0a1b2c3d, not-a-subnet
+no-steps:
+  boto_asg.present:
+    - name: steps-api
+    - profile: local
+    - launch_template: {launch_template_name: x}
+    - min_size: 0
+    - max_size: 1
+    - scaling_policies:
+      - {name: steps, policy_type: StepScaling, adjustment_type: ChangeInCapacity}
+alb-without-label:
+  boto_asg.present:
+    - name: alb-api
+    - profile: local
+    - launch_template: {launch_template_name: x}
+    - min_size: 0
+    - max_size: 1
+    - scaling_policies:
+      - name: requests
+        policy_type: TargetTrackingScaling
+        target_tracking_configuration:
+          predefined_metric_specification: {predefined_metric_type: ALBRequestCountPerTarget}
+          target_value: 100
+fine:
+  test.succeed_without_changes: []
+`,
+  );
+  rec().clear();
+  const run = await minion.apply('state.sls', 'asg-bad-policies');
+  assert.equal(run.byId['bad-subnet']?.result, false);
+  assert.match(
+    run.byId['bad-subnet']?.comment ?? '',
+    /^Failed to create Auto scaling group subnet-api: ValidationError: The subnet ID 'not-a-subnet' does not exist \(nothing was changed\)$/,
+  );
+  assert.equal(run.byId['no-steps']?.result, false);
+  assert.match(run.byId['no-steps']?.comment ?? '', /step_adjustments/);
+  assert.equal(run.byId['alb-without-label']?.result, false);
+  assert.match(
+    run.byId['alb-without-label']?.comment ?? '',
+    /^Failed to set scaling_policies of Auto scaling group alb-api: ValidationError: ResourceLabel is required .*\(already changed: group\)$/,
+  );
+  assert.equal(run.byId.fine?.result, true);
+  assert.deepEqual(mutating(), ['CreateAutoScalingGroup', 'CreateAutoScalingGroup', 'PutScalingPolicy']);
+});

@@ -435,6 +435,8 @@ const SERVICES: Record<string, string> = {
   '@aws-sdk/client-ssm': 'ssm',
   '@aws-sdk/client-cloudwatch': 'cloudwatch',
   '@aws-sdk/client-iam': 'iam',
+  '@aws-sdk/client-elastic-load-balancing': 'elasticloadbalancing',
+  '@aws-sdk/client-route-53': 'route53',
 };
 
 /** The document client's commands are named after what they wrap. */

@@ -39,7 +39,9 @@ export async function recordAwsCalls(targets: Readonly<Record<string, string>>):
         const action =
           typeof amzTarget === 'string'
             ? amzTarget.slice(amzTarget.lastIndexOf('.') + 1)
-            : (new URLSearchParams(body.toString('utf8')).get('Action') ?? '?');
+            : (restAction(req.method ?? 'GET', req.url ?? '/') ??
+              new URLSearchParams(body.toString('utf8')).get('Action') ??
+              '?');
         recorded.push({ service, action });
         const forward = httpRequest(
           {
@@ -85,11 +87,35 @@ export async function recordAwsCalls(targets: Readonly<Record<string, string>>):
   };
 }
 
+/** Route 53's REST calls by method and path (the only REST protocol the states speak). */
+function restAction(method: string, url: string): string | undefined {
+  const path = new URL(url, 'http://localhost').pathname;
+  if (!path.startsWith('/2013-04-01/')) return undefined;
+  const rest = path.slice('/2013-04-01'.length);
+  if (rest === '/hostedzone') return method === 'POST' ? 'CreateHostedZone' : 'ListHostedZones';
+  if (rest === '/hostedzonesbyname') return 'ListHostedZonesByName';
+  if (/^\/hostedzone\/[^/]+\/rrset\/?$/.test(rest))
+    return method === 'POST' ? 'ChangeResourceRecordSets' : 'ListResourceRecordSets';
+  if (rest.startsWith('/change/')) return 'GetChange';
+  if (/^\/hostedzone\/[^/]+$/.test(rest)) return method === 'DELETE' ? 'DeleteHostedZone' : 'GetHostedZone';
+  return `${method} ${rest}`;
+}
+
 /** The devstack's endpoints by the names a profile's `endpoints` uses. */
 export function devstackEndpoints(devstack: Devstack): Record<string, string> {
   const { endpoints } = devstack.aws;
   const out: Record<string, string> = {};
-  for (const service of ['sqs', 'sns', 'dynamodb', 'autoscaling', 'ec2', 'iam', 'cloudwatch'] as const) {
+  for (const service of [
+    'sqs',
+    'sns',
+    'dynamodb',
+    'autoscaling',
+    'ec2',
+    'iam',
+    'cloudwatch',
+    'elb',
+    'route53',
+  ] as const) {
     const endpoint = endpoints[service];
     if (endpoint !== undefined) out[service] = endpoint;
   }
@@ -98,7 +124,7 @@ export function devstackEndpoints(devstack: Devstack): Record<string, string> {
 
 /** AWS actions that change something: a test=True run may make none of these. */
 const MUTATING_ACTION =
-  /^(Create|Delete|Put|Set|Update|Tag|Untag|Subscribe|Unsubscribe|Attach|Detach|Add|Remove|Authorize|Revoke|Suspend|Resume|Enable|Disable|Complete|Record|Terminate|Modify)/;
+  /^(Create|Delete|Put|Set|Update|Tag|Untag|Subscribe|Unsubscribe|Attach|Detach|Add|Remove|Authorize|Revoke|Suspend|Resume|Enable|Disable|Complete|Record|Terminate|Modify|Configure|Apply|Change|Register|Deregister)/;
 
 export interface StateResult {
   __id__: string;

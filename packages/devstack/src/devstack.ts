@@ -158,6 +158,8 @@ export async function startDevstack(input: DevstackOptions = {}, deps: DevstackD
     aws.endpoints.ec2 = resourceServer.endpoint;
     aws.endpoints.iam = resourceServer.endpoint;
     aws.endpoints.cloudwatch = resourceServer.endpoint;
+    aws.endpoints.elb = resourceServer.endpoint;
+    aws.endpoints.route53 = resourceServer.endpoint;
     await simulator.start();
     return Object.freeze({ ...info, simulator, resources, stop: stopAll });
   } catch (err) {

@@ -7,12 +7,9 @@ export const DevstackErrors = defineErrors({
   PHX_DEVSTACK_ASG_CONFIG_INVALID: {
     message: "the auto-scaling simulator's own configuration is wrong (its groups, at construction)",
   },
-  PHX_DEVSTACK_ASG_REQUEST_REJECTED: {
-    message: "a request was refused the way AWS Auto Scaling refuses it; the details carry AWS's code",
-  },
   PHX_DEVSTACK_AWS_REQUEST_REJECTED: {
     message:
-      "a request was refused the way AWS EC2, IAM or CloudWatch refuses it (the resource emulator); the details carry AWS's code",
+      "a request was refused the way the AWS service refuses it (the auto-scaling simulator or the resource emulator); the details carry AWS's code",
   },
   PHX_DEVSTACK_ASG_WAIT_TIMEOUT: { message: 'the auto-scaling simulator did not reach the awaited state in time' },
 });

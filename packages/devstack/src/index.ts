@@ -1,4 +1,5 @@
 export * from './errors.js';
+export { AwsRequestError } from './aws-request-error.js';
 export * from './options.js';
 export * from './devstack.js';
 export type { LifecycleChannels } from './messaging.js';

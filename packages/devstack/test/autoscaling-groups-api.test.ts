@@ -12,6 +12,8 @@ import {
   DescribeAutoScalingGroupsCommand,
   DescribeLaunchConfigurationsCommand,
   DescribeLifecycleHooksCommand,
+  DescribePoliciesCommand,
+  PutScalingPolicyCommand,
   PutLifecycleHookCommand,
   ResumeProcessesCommand,
   SuspendProcessesCommand,
@@ -199,6 +201,110 @@ test('suspended Launch holds a raised capacity until the process is resumed', as
     await devstack().simulator.waitFor(
       (s) => (s.groups.find((g) => g.name === 'held-api')?.instances.length ?? 0) === 1,
       { what: 'the held capacity launches once resumed', timeoutMs: 10_000 },
+    );
+  } finally {
+    asg.destroy();
+  }
+});
+
+test('policies of the three kinds are kept with their fields, and a field of another kind is refused', async () => {
+  const asg = new AutoScalingClient(awsClientConfig(devstack().aws, 'autoscaling'));
+  try {
+    await asg.send(
+      new CreateAutoScalingGroupCommand({
+        AutoScalingGroupName: 'policy-api',
+        LaunchTemplate: { LaunchTemplateName: 'policy' },
+        MinSize: 0,
+        MaxSize: 2,
+        VPCZoneIdentifier: 'subnet-0a1b2c3d,subnet-0a1b2c3e',
+        LoadBalancerNames: ['policy-elb'],
+      }),
+    );
+    const made = await group(asg, 'policy-api');
+    assert.equal(made?.VPCZoneIdentifier, 'subnet-0a1b2c3d,subnet-0a1b2c3e');
+    assert.deepEqual(made?.LoadBalancerNames, ['policy-elb']);
+    await asg.send(
+      new PutScalingPolicyCommand({
+        AutoScalingGroupName: 'policy-api',
+        PolicyName: 'steps',
+        PolicyType: 'StepScaling',
+        AdjustmentType: 'PercentChangeInCapacity',
+        MinAdjustmentMagnitude: 1,
+        StepAdjustments: [
+          { MetricIntervalUpperBound: 0, ScalingAdjustment: -10 },
+          { MetricIntervalLowerBound: 0, ScalingAdjustment: 20.0 },
+        ],
+      }),
+    );
+    await asg.send(
+      new PutScalingPolicyCommand({
+        AutoScalingGroupName: 'policy-api',
+        PolicyName: 'queue-depth',
+        PolicyType: 'TargetTrackingScaling',
+        TargetTrackingConfiguration: {
+          CustomizedMetricSpecification: {
+            MetricName: 'Backlog',
+            Namespace: 'Orders',
+            Statistic: 'Average',
+            Dimensions: [{ Name: 'Queue', Value: 'jobs' }],
+          },
+          TargetValue: 12.5,
+          DisableScaleIn: true,
+        },
+      }),
+    );
+    const policies = (await asg.send(new DescribePoliciesCommand({ AutoScalingGroupName: 'policy-api' })))
+      .ScalingPolicies;
+    assert.deepEqual(
+      policies?.map((p) => [p.PolicyName, p.PolicyType, p.MetricAggregationType, p.StepAdjustments?.length]),
+      [
+        ['steps', 'StepScaling', 'Average', 2],
+        ['queue-depth', 'TargetTrackingScaling', undefined, undefined],
+      ],
+    );
+    assert.deepEqual(policies?.[0]?.StepAdjustments?.[0], { MetricIntervalUpperBound: 0, ScalingAdjustment: -10 });
+    assert.deepEqual(policies?.[1]?.TargetTrackingConfiguration, {
+      CustomizedMetricSpecification: {
+        MetricName: 'Backlog',
+        Namespace: 'Orders',
+        Statistic: 'Average',
+        Dimensions: [{ Name: 'Queue', Value: 'jobs' }],
+      },
+      TargetValue: 12.5,
+      DisableScaleIn: true,
+    });
+    await assert.rejects(
+      asg.send(
+        new PutScalingPolicyCommand({
+          AutoScalingGroupName: 'policy-api',
+          PolicyName: 'steps',
+          PolicyType: 'StepScaling',
+          AdjustmentType: 'ChangeInCapacity',
+          Cooldown: 60,
+          StepAdjustments: [{ MetricIntervalLowerBound: 0, ScalingAdjustment: 1 }],
+        }),
+      ),
+      { name: 'ValidationError', message: /Cooldown is not supported for policy type StepScaling/ },
+    );
+    await assert.rejects(
+      asg.send(
+        new PutScalingPolicyCommand({
+          AutoScalingGroupName: 'policy-api',
+          PolicyName: 'steps',
+          PolicyType: 'StepScaling',
+          AdjustmentType: 'ChangeInCapacity',
+          StepAdjustments: [{ ScalingAdjustment: 1 }, { ScalingAdjustment: 2 }],
+        }),
+      ),
+      { name: 'ValidationError', message: /Only one step adjustment may have an open upper bound/ },
+    );
+    assert.equal(
+      devstack()
+        .simulator.describe()
+        .groups.find((g) => g.name === 'policy-api')
+        ?.scalingPolicies.find((p) => p.name === 'steps')?.adjustmentType,
+      'PercentChangeInCapacity',
+      'a refused put changes nothing',
     );
   } finally {
     asg.destroy();

@@ -83,7 +83,7 @@ test('a refused request changes nothing, and snapshots cannot be changed by thei
   t.after(() => sim.stop());
   const before = sim.describe();
   assert.throws(() => sim.setDesiredCapacity(GROUP, 0), {
-    name: 'AutoScalingRequestError',
+    name: 'AwsRequestError',
     awsCode: 'ValidationError',
   });
   assert.throws(() => sim.setDesiredCapacity('nope', 1), { awsCode: 'ValidationError' });

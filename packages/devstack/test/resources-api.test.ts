@@ -19,6 +19,10 @@ const ec2 = (resources: AwsResources, action: string, params: Record<string, str
   query(resources, { Action: action, Version: '2016-11-15', ...params });
 const iam = (resources: AwsResources, action: string, params: Record<string, string> = {}) =>
   query(resources, { Action: action, Version: '2010-05-08', ...params });
+const elb = (resources: AwsResources, action: string, params: Record<string, string> = {}) =>
+  query(resources, { Action: action, Version: '2012-06-01', ...params });
+const route53 = (resources: AwsResources, method: string, path: string, body = '') =>
+  answerResourceRequest(resources, { url: `/2013-04-01${path}`, method, body }, 'req-1');
 const cloudwatch = (resources: AwsResources, action: string, input: unknown) =>
   answerResourceRequest(
     resources,
@@ -255,6 +259,101 @@ test('CloudWatch: JSON 1.0 by X-Amz-Target, alarms kept as put, and query-compat
     'r',
   );
   assert.equal(JSON.parse(garbage.body).__type, 'com.amazonaws.cloudwatch#SerializationException');
+});
+
+test('ELB: a load balancer answered in ELB’s shapes; a refused change changes nothing; errors as ErrorResponse', () => {
+  const resources = fresh();
+  const made = elb(resources, 'CreateLoadBalancer', {
+    LoadBalancerName: 'web',
+    'Listeners.member.1.Protocol': 'http',
+    'Listeners.member.1.LoadBalancerPort': '80',
+    'Listeners.member.1.InstancePort': '8080',
+    'AvailabilityZones.member.1': 'us-east-1a',
+    'Tags.member.1.Key': 'team',
+    'Tags.member.1.Value': 'web',
+  });
+  assert.equal(made.status, 200, made.body);
+  assert.equal(
+    made.body,
+    '<CreateLoadBalancerResponse xmlns="http://elasticloadbalancing.amazonaws.com/doc/2012-06-01/">' +
+      '<CreateLoadBalancerResult><DNSName>web-1000000001.us-east-1.elb.amazonaws.com</DNSName></CreateLoadBalancerResult>' +
+      '<ResponseMetadata><RequestId>req-1</RequestId></ResponseMetadata></CreateLoadBalancerResponse>',
+  );
+  const described = elb(resources, 'DescribeLoadBalancers', { 'LoadBalancerNames.member.1': 'web' });
+  assert.match(
+    described.body,
+    /<ListenerDescriptions><member><Listener><Protocol>HTTP<\/Protocol><LoadBalancerPort>80<\/LoadBalancerPort><InstanceProtocol>HTTP<\/InstanceProtocol><InstancePort>8080<\/InstancePort><\/Listener><PolicyNames\/><\/member><\/ListenerDescriptions>/,
+  );
+  assert.match(
+    described.body,
+    /<HealthCheck><Target>TCP:8080<\/Target><Interval>30<\/Interval>/,
+    'AWS’s default check',
+  );
+
+  const refused = elb(resources, 'ModifyLoadBalancerAttributes', {
+    LoadBalancerName: 'web',
+    'LoadBalancerAttributes.ConnectionSettings.IdleTimeout': '5000',
+  });
+  assert.equal(refused.status, 400);
+  assert.equal(
+    refused.body,
+    '<ErrorResponse xmlns="http://elasticloadbalancing.amazonaws.com/doc/2012-06-01/"><Error><Type>Sender</Type>' +
+      '<Code>ValidationError</Code><Message>IdleTimeout must be between 1 and 4000 seconds</Message></Error>' +
+      '<RequestId>req-1</RequestId></ErrorResponse>',
+  );
+  assert.equal(resources.loadBalancers.describe()[0]?.attributes.idleTimeout, 60);
+  const unknownGroup = elb(resources, 'ApplySecurityGroupsToLoadBalancer', {
+    LoadBalancerName: 'web',
+    'SecurityGroups.member.1': 'sg-00000000000000009',
+  });
+  assert.match(unknownGroup.body, /<Code>InvalidSecurityGroup<\/Code>/, 'a group must exist in the EC2 emulator');
+  assert.match(
+    elb(resources, 'DescribeLoadBalancers', { 'LoadBalancerNames.member.1': 'nope' }).body,
+    /<Code>LoadBalancerNotFound<\/Code>/,
+  );
+});
+
+test('Route 53: REST paths and XML bodies; a change batch is applied whole or not at all', () => {
+  const resources = fresh();
+  const created = route53(
+    resources,
+    'POST',
+    '/hostedzone',
+    '<?xml version="1.0" encoding="UTF-8"?><CreateHostedZoneRequest xmlns="https://route53.amazonaws.com/doc/2013-04-01/">' +
+      '<Name>Example.com</Name><CallerReference>one</CallerReference></CreateHostedZoneRequest>',
+  );
+  assert.equal(created.status, 201, created.body);
+  const id = resources.hostedZones.describe()[0]?.id ?? '';
+  assert.match(created.body, new RegExp(`<HostedZone><Id>/hostedzone/${id}</Id><Name>example.com.</Name>`));
+  const change = (changes: string) =>
+    route53(
+      resources,
+      'POST',
+      `/hostedzone/${id}/rrset`,
+      '<ChangeResourceRecordSetsRequest xmlns="https://route53.amazonaws.com/doc/2013-04-01/"><ChangeBatch><Changes>' +
+        changes +
+        '</Changes></ChangeBatch></ChangeResourceRecordSetsRequest>',
+    );
+  const set = (action: string, name: string, value: string) =>
+    `<Change><Action>${action}</Action><ResourceRecordSet><Name>${name}</Name><Type>A</Type><TTL>60</TTL>` +
+    `<ResourceRecords><ResourceRecord><Value>${value}</Value></ResourceRecord></ResourceRecords></ResourceRecordSet></Change>`;
+  const ok = change(set('CREATE', '*.example.com', '192.0.2.1'));
+  assert.equal(ok.status, 200, ok.body);
+  assert.match(ok.body, /<ChangeInfo><Id>\/change\/C[0-9A-F]{13}<\/Id><Status>PENDING<\/Status>/);
+  const refused = change(set('CREATE', 'www.example.com', '192.0.2.2') + set('CREATE', '*.example.com', '192.0.2.3'));
+  assert.equal(refused.status, 400);
+  assert.match(
+    refused.body,
+    /<Code>InvalidChangeBatch<\/Code><Message>\[Tried to create resource record set \[name=&apos;\\052.example.com.&apos;, type=&apos;A&apos;\] but it already exists\]<\/Message>/,
+  );
+  const listed = route53(resources, 'GET', `/hostedzone/${id}/rrset?name=example.com&type=A`);
+  assert.deepEqual(
+    [...listed.body.matchAll(/<Name>([^<]*)<\/Name><Type>([A-Z]+)<\/Type>/g)].map((m) => `${m[1]} ${m[2]}`),
+    ['example.com. NS', 'example.com. SOA', '\\052.example.com. A'],
+    "from (example.com., A) on in AWS's order; the first change of the refused batch was not kept",
+  );
+  assert.equal(route53(resources, 'GET', '/hostedzone/ZNOSUCHZONE/rrset').status, 404);
+  assert.equal(route53(resources, 'GET', '/change/C0000000000000').status, 404);
 });
 
 test('the resource server listens on loopback only and refuses an oversized body', async () => {

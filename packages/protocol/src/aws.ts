@@ -16,6 +16,8 @@ export const AwsSettingsSchema = z.strictObject({
       ec2: z.url().optional(),
       iam: z.url().optional(),
       cloudwatch: z.url().optional(),
+      elb: z.url().optional(),
+      route53: z.url().optional(),
       secretsmanager: z.url().optional(),
       ssm: z.url().optional(),
     })

@@ -45,6 +45,8 @@ export interface Group {
   /** SuspendProcesses: with `Launch` or `Terminate` suspended, capacity changes wait. */
   readonly suspended: Set<string>;
   readonly policies: Map<string, ScalingPolicy>;
+  vpcZoneIdentifier: readonly string[];
+  readonly loadBalancerNames: Set<string>;
   warmPool: Readonly<WarmPoolConfig> | undefined;
   readonly instances: Map<string, Instance>;
   /** The last change of desired capacity, in AWS's words: the first sentence of later Causes. */
@@ -119,7 +121,7 @@ export function buildGroup(config: GroupConfig, options: { region: string; accou
     createdTime: now,
     availabilityZone: config.availabilityZone ?? `${options.region}a`,
     instanceType: config.instanceType ?? 't3.micro',
-    subnetId: `subnet-${hex(17)}`,
+    subnetId: config.vpcZoneIdentifier?.[0] ?? `subnet-${hex(17)}`,
     topicArn: config.topicArn,
     notificationTypes: undefined,
     hooks,
@@ -129,6 +131,8 @@ export function buildGroup(config: GroupConfig, options: { region: string; accou
     deleting: false,
     suspended: new Set(),
     policies: new Map(),
+    vpcZoneIdentifier: Object.freeze([...(config.vpcZoneIdentifier ?? [])]),
+    loadBalancerNames: new Set(config.loadBalancerNames ?? []),
     warmPool: warmPool === undefined ? undefined : Object.freeze({ ...warmPool }),
     instances: new Map(),
     capacityCause: `At ${causeTime(now)} a user request created an AutoScalingGroup changing the desired capacity from 0 to ${desiredCapacity}.`,
@@ -162,6 +166,8 @@ export function snapshotGroup(group: Group): GroupSnapshot {
     ...(group.deleting ? { status: 'Delete in progress' } : {}),
     suspendedProcesses: Object.freeze([...group.suspended].sort()),
     scalingPolicies: Object.freeze([...group.policies.values()]),
+    vpcZoneIdentifier: group.vpcZoneIdentifier,
+    loadBalancerNames: Object.freeze([...group.loadBalancerNames]),
     instances: Object.freeze([...group.instances.values()].map(snapshotInstance)),
   });
 }

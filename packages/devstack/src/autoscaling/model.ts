@@ -66,13 +66,50 @@ export interface GroupTag {
   propagateAtLaunch: boolean;
 }
 
-/** A simple scaling policy as PutScalingPolicy records it (the simulator has no alarms to run it). */
+/** One step of a step scaling policy: bounds relative to the alarm's threshold (either may be open). */
+export interface StepAdjustment {
+  readonly metricIntervalLowerBound?: number;
+  readonly metricIntervalUpperBound?: number;
+  readonly scalingAdjustment: number;
+}
+
+/** A target-tracking policy's metric and target, as PutScalingPolicy's TargetTrackingConfiguration. */
+export interface TargetTrackingConfiguration {
+  readonly predefinedMetric?: { readonly type: string; readonly resourceLabel?: string };
+  readonly customizedMetric?: {
+    readonly metricName: string;
+    readonly namespace: string;
+    readonly statistic: string;
+    readonly unit?: string;
+    readonly dimensions: readonly { readonly name: string; readonly value: string }[];
+  };
+  readonly targetValue: number;
+  readonly disableScaleIn: boolean;
+}
+
+export type PolicyType = 'SimpleScaling' | 'StepScaling' | 'TargetTrackingScaling';
+
+/**
+ * A scaling policy as PutScalingPolicy records it, of any of the three kinds; the fields of the
+ * other kinds are absent. The simulator has no alarms or metrics to run one.
+ */
 export interface ScalingPolicy {
   readonly name: string;
   readonly arn: string;
-  readonly adjustmentType: string;
-  readonly scalingAdjustment: number;
+  readonly policyType: PolicyType;
+  /** Simple and step scaling. */
+  readonly adjustmentType?: string;
+  readonly minAdjustmentMagnitude?: number;
+  /** Simple scaling only. */
+  readonly scalingAdjustment?: number;
   readonly cooldown?: number;
+  /** Step scaling only. */
+  readonly stepAdjustments?: readonly StepAdjustment[];
+  readonly metricAggregationType?: string;
+  /** Step and target-tracking scaling. */
+  readonly estimatedInstanceWarmup?: number;
+  /** Target-tracking scaling only. */
+  readonly targetTracking?: TargetTrackingConfiguration;
 }
 
 /** Which launch template a group launches from (by id or name, and a version). */
@@ -111,6 +148,10 @@ export interface GroupConfig {
   tags?: readonly GroupTag[];
   launchConfigurationName?: string;
   launchTemplate?: LaunchTemplateRef;
+  /** The subnets instances launch in (AWS's VPCZoneIdentifier, a list here). None: EC2-Classic style. */
+  vpcZoneIdentifier?: readonly string[];
+  /** Classic load balancers the group's instances are registered with (by name). */
+  loadBalancerNames?: readonly string[];
 }
 
 export interface InstanceSnapshot {
@@ -142,6 +183,8 @@ export interface GroupSnapshot {
   /** Where group notifications go (PutNotificationConfiguration), and which. */
   readonly notification?: { readonly topicArn: string; readonly types: readonly string[] };
   readonly scalingPolicies: readonly ScalingPolicy[];
+  readonly vpcZoneIdentifier: readonly string[];
+  readonly loadBalancerNames: readonly string[];
   /** SuspendProcesses' names; `Launch` and `Terminate` hold capacity changes. */
   readonly suspendedProcesses: readonly string[];
   /** `Delete in progress` after a forced DeleteAutoScalingGroup, until its instances are gone. */

@@ -1,11 +1,11 @@
 /**
  * The Auto Scaling actions the devstack answers: each reads its parameters, calls the simulator
  * and returns the `<ActionResult>` content with AWS's element names (the ones the AWS SDK's
- * deserializers read). Any refusal is an AutoScalingRequestError thrown before anything changes.
+ * deserializers read). Any refusal is an AwsRequestError thrown before anything changes.
  */
 import { validationError } from './errors.js';
 import type { Activity } from './messages.js';
-import { AutoScalingRequestError } from './errors.js';
+import { AwsRequestError } from '../aws-request-error.js';
 import {
   LAUNCHING,
   TERMINATING,
@@ -14,6 +14,8 @@ import {
   type InstanceSnapshot,
   type LaunchTemplateRef,
   type LifecycleHookConfig,
+  type ScalingPolicy,
+  type TargetTrackingConfiguration,
 } from './model.js';
 import type { QueryParams, XmlValue } from './query-protocol.js';
 import type { AutoScalingSimulator } from './simulator.js';
@@ -68,6 +70,205 @@ function lifecycleHook(params: QueryParams): LifecycleHookConfig {
     notifyQueue: target !== undefined,
   };
 }
+/** AWS's comma-separated subnet list; absent when not given. */
+function vpcZoneIdentifier(params: QueryParams): string[] | undefined {
+  const value = params.optional('VPCZoneIdentifier');
+  return value === undefined ? undefined : value.split(',').map((subnet) => subnet.trim());
+}
+
+const ADJUSTMENT_TYPES = ['ChangeInCapacity', 'ExactCapacity', 'PercentChangeInCapacity'];
+const PREDEFINED_METRICS = [
+  'ASGAverageCPUUtilization',
+  'ASGAverageNetworkIn',
+  'ASGAverageNetworkOut',
+  'ALBRequestCountPerTarget',
+];
+const STATISTICS = ['Average', 'Minimum', 'Maximum', 'SampleCount', 'Sum'];
+
+/** PutScalingPolicy's parameters for its PolicyType, refused as AWS refuses them (fields of another kind included). */
+function scalingPolicy(params: QueryParams): Omit<ScalingPolicy, 'arn'> {
+  const name = params.required('PolicyName');
+  const type = params.optional('PolicyType') ?? 'SimpleScaling';
+  const only = (allowed: string, ...fields: string[]): void => {
+    for (const field of fields)
+      if (params.mentions(field))
+        throw validationError(`${field} is not supported for policy type ${type}; it is for ${allowed} only.`);
+  };
+  const adjustmentType = (): string => {
+    const value = params.required('AdjustmentType');
+    if (!ADJUSTMENT_TYPES.includes(value)) throw validationError(`Invalid AdjustmentType: ${value}`);
+    return value;
+  };
+  const magnitude = params.optionalInteger('MinAdjustmentMagnitude');
+  const warmup = params.optionalInteger('EstimatedInstanceWarmup');
+  switch (type) {
+    case 'SimpleScaling': {
+      only(
+        'StepScaling or TargetTrackingScaling',
+        'StepAdjustments',
+        'MetricAggregationType',
+        'EstimatedInstanceWarmup',
+        'TargetTrackingConfiguration',
+      );
+      const cooldown = params.optionalInteger('Cooldown');
+      return {
+        name,
+        policyType: type,
+        adjustmentType: adjustmentType(),
+        scalingAdjustment: params.integer('ScalingAdjustment'),
+        ...(cooldown === undefined ? {} : { cooldown }),
+        ...(magnitude === undefined ? {} : { minAdjustmentMagnitude: magnitude }),
+      };
+    }
+    case 'StepScaling': {
+      only('SimpleScaling or TargetTrackingScaling', 'ScalingAdjustment', 'Cooldown', 'TargetTrackingConfiguration');
+      const steps = params.structures('StepAdjustments').map((step) => {
+        const lower = step.optionalNumber('MetricIntervalLowerBound');
+        const upper = step.optionalNumber('MetricIntervalUpperBound');
+        if (lower !== undefined && upper !== undefined && upper <= lower)
+          throw validationError('The upper bound of a step adjustment must be greater than its lower bound.');
+        return {
+          ...(lower === undefined ? {} : { metricIntervalLowerBound: lower }),
+          ...(upper === undefined ? {} : { metricIntervalUpperBound: upper }),
+          scalingAdjustment: step.integer('ScalingAdjustment'),
+        };
+      });
+      if (steps.length === 0) throw validationError('StepAdjustments must be specified for policy type StepScaling.');
+      if (
+        steps.filter((step) => step.metricIntervalUpperBound === undefined).length > 1 ||
+        steps.filter((step) => step.metricIntervalLowerBound === undefined).length > 1
+      )
+        throw validationError('Only one step adjustment may have an open upper bound, and one an open lower bound.');
+      const aggregation = params.optional('MetricAggregationType') ?? 'Average';
+      if (!['Average', 'Minimum', 'Maximum'].includes(aggregation))
+        throw validationError(`Invalid MetricAggregationType: ${aggregation}`);
+      return {
+        name,
+        policyType: type,
+        adjustmentType: adjustmentType(),
+        stepAdjustments: steps,
+        metricAggregationType: aggregation,
+        ...(magnitude === undefined ? {} : { minAdjustmentMagnitude: magnitude }),
+        ...(warmup === undefined ? {} : { estimatedInstanceWarmup: warmup }),
+      };
+    }
+    case 'TargetTrackingScaling': {
+      only(
+        'SimpleScaling or StepScaling',
+        'AdjustmentType',
+        'ScalingAdjustment',
+        'Cooldown',
+        'StepAdjustments',
+        'MetricAggregationType',
+        'MinAdjustmentMagnitude',
+      );
+      const config = params.structure('TargetTrackingConfiguration');
+      const targetValue = config.optionalNumber('TargetValue');
+      if (targetValue === undefined)
+        throw validationError('TargetValue must be specified for policy type TargetTrackingScaling.');
+      const predefined = config.structure('PredefinedMetricSpecification');
+      const customized = config.structure('CustomizedMetricSpecification');
+      const predefinedType = predefined.optional('PredefinedMetricType');
+      const metricName = customized.optional('MetricName');
+      if (
+        (predefinedType === undefined) ===
+        (metricName === undefined && customized.optional('Namespace') === undefined)
+      )
+        throw validationError(
+          'Exactly one of PredefinedMetricSpecification and CustomizedMetricSpecification must be specified.',
+        );
+      let targetTracking: TargetTrackingConfiguration;
+      const disableScaleIn = config.optional('DisableScaleIn') === undefined ? false : config.boolean('DisableScaleIn');
+      if (predefinedType !== undefined) {
+        if (!PREDEFINED_METRICS.includes(predefinedType))
+          throw validationError(`Invalid PredefinedMetricType: ${predefinedType}`);
+        const label = predefined.optional('ResourceLabel');
+        if ((predefinedType === 'ALBRequestCountPerTarget') !== (label !== undefined))
+          throw validationError('ResourceLabel is required for ALBRequestCountPerTarget, and only for it.');
+        targetTracking = {
+          predefinedMetric: { type: predefinedType, ...(label === undefined ? {} : { resourceLabel: label }) },
+          targetValue,
+          disableScaleIn,
+        };
+      } else {
+        const statistic = customized.required('Statistic');
+        if (!STATISTICS.includes(statistic)) throw validationError(`Invalid Statistic: ${statistic}`);
+        const unit = customized.optional('Unit');
+        targetTracking = {
+          customizedMetric: {
+            metricName: customized.required('MetricName'),
+            namespace: customized.required('Namespace'),
+            statistic,
+            ...(unit === undefined ? {} : { unit }),
+            dimensions: customized
+              .structures('Dimensions')
+              .map((d) => ({ name: d.required('Name'), value: d.required('Value') })),
+          },
+          targetValue,
+          disableScaleIn,
+        };
+      }
+      return {
+        name,
+        policyType: type,
+        targetTracking,
+        ...(warmup === undefined ? {} : { estimatedInstanceWarmup: warmup }),
+      };
+    }
+    default:
+      throw validationError(
+        `The simulator answers SimpleScaling, StepScaling and TargetTrackingScaling policies, not ${type}`,
+      );
+  }
+}
+
+function policyXml(groupName: string, p: ScalingPolicy): XmlValue {
+  const tracking = p.targetTracking;
+  return {
+    AutoScalingGroupName: groupName,
+    PolicyName: p.name,
+    PolicyARN: p.arn,
+    PolicyType: p.policyType,
+    AdjustmentType: p.adjustmentType,
+    MinAdjustmentMagnitude: p.minAdjustmentMagnitude,
+    ScalingAdjustment: p.scalingAdjustment,
+    Cooldown: p.cooldown,
+    StepAdjustments: p.stepAdjustments?.map((step) => ({
+      MetricIntervalLowerBound: step.metricIntervalLowerBound,
+      MetricIntervalUpperBound: step.metricIntervalUpperBound,
+      ScalingAdjustment: step.scalingAdjustment,
+    })),
+    MetricAggregationType: p.metricAggregationType,
+    EstimatedInstanceWarmup: p.estimatedInstanceWarmup,
+    Alarms: [],
+    TargetTrackingConfiguration:
+      tracking === undefined
+        ? undefined
+        : {
+            PredefinedMetricSpecification:
+              tracking.predefinedMetric === undefined
+                ? undefined
+                : {
+                    PredefinedMetricType: tracking.predefinedMetric.type,
+                    ResourceLabel: tracking.predefinedMetric.resourceLabel,
+                  },
+            CustomizedMetricSpecification:
+              tracking.customizedMetric === undefined
+                ? undefined
+                : {
+                    MetricName: tracking.customizedMetric.metricName,
+                    Namespace: tracking.customizedMetric.namespace,
+                    Dimensions: tracking.customizedMetric.dimensions.map((d) => ({ Name: d.name, Value: d.value })),
+                    Statistic: tracking.customizedMetric.statistic,
+                    Unit: tracking.customizedMetric.unit,
+                  },
+            TargetValue: tracking.targetValue,
+            DisableScaleIn: tracking.disableScaleIn,
+          },
+    Enabled: true,
+  };
+}
+
 export type Operation = (params: QueryParams, simulator: AutoScalingSimulator) => Result;
 
 /** A Map, not an object: an Action such as `constructor` or `__proto__` must find nothing. */
@@ -172,9 +373,10 @@ export const OPERATIONS: ReadonlyMap<string, Operation> = new Map<string, Operat
       const template = launchTemplate(params);
       const config = params.optional('LaunchConfigurationName');
       const hooks = params.structures('LifecycleHookSpecificationList').map(lifecycleHook);
+      const subnets = vpcZoneIdentifier(params);
       const transitions = hooks.map((hook) => hook.transition);
       if (new Set(transitions).size !== transitions.length)
-        throw new AutoScalingRequestError('LimitExceeded', 'The simulator holds one lifecycle hook per transition');
+        throw new AwsRequestError('LimitExceeded', 'The simulator holds one lifecycle hook per transition');
       simulator.createGroup({
         name,
         minSize,
@@ -184,6 +386,8 @@ export const OPERATIONS: ReadonlyMap<string, Operation> = new Map<string, Operat
         hooks,
         ...(config === undefined ? {} : { launchConfigurationName: config }),
         ...(template === undefined ? {} : { launchTemplate: template }),
+        ...(subnets === undefined ? {} : { vpcZoneIdentifier: subnets }),
+        loadBalancerNames: params.list('LoadBalancerNames'),
       });
       return undefined;
     },
@@ -196,7 +400,9 @@ export const OPERATIONS: ReadonlyMap<string, Operation> = new Map<string, Operat
       const minSize = params.optionalInteger('MinSize');
       const maxSize = params.optionalInteger('MaxSize');
       const desired = params.optionalInteger('DesiredCapacity');
+      const subnets = vpcZoneIdentifier(params);
       simulator.updateGroup(params.required('AutoScalingGroupName'), {
+        ...(subnets === undefined ? {} : { vpcZoneIdentifier: subnets }),
         ...(minSize === undefined ? {} : { minSize }),
         ...(maxSize === undefined ? {} : { maxSize }),
         ...(desired === undefined ? {} : { desiredCapacity: desired }),
@@ -272,19 +478,7 @@ export const OPERATIONS: ReadonlyMap<string, Operation> = new Map<string, Operat
   [
     'PutScalingPolicy',
     (params, simulator) => {
-      const type = params.optional('PolicyType') ?? 'SimpleScaling';
-      if (type !== 'SimpleScaling')
-        throw validationError(`The simulator answers SimpleScaling policies only, not ${type}`);
-      const adjustmentType = params.required('AdjustmentType');
-      if (!['ChangeInCapacity', 'ExactCapacity', 'PercentChangeInCapacity'].includes(adjustmentType))
-        throw validationError(`Invalid AdjustmentType: ${adjustmentType}`);
-      const cooldown = params.optionalInteger('Cooldown');
-      const arn = simulator.putScalingPolicy(params.required('AutoScalingGroupName'), {
-        name: params.required('PolicyName'),
-        adjustmentType,
-        scalingAdjustment: params.integer('ScalingAdjustment'),
-        ...(cooldown === undefined ? {} : { cooldown }),
-      });
+      const arn = simulator.putScalingPolicy(params.required('AutoScalingGroupName'), scalingPolicy(params));
       return { PolicyARN: arn, Alarms: [] };
     },
   ],
@@ -301,26 +495,46 @@ export const OPERATIONS: ReadonlyMap<string, Operation> = new Map<string, Operat
     (params, simulator) => {
       const name = params.optional('AutoScalingGroupName');
       const names = params.list('PolicyNames');
+      const types = params.list('PolicyTypes');
       return {
         ScalingPolicies: simulator
           .describe()
           .groups.filter((g) => name === undefined || g.name === name)
           .flatMap((g) =>
             g.scalingPolicies
-              .filter((p) => names.length === 0 || names.includes(p.name))
-              .map((p) => ({
-                AutoScalingGroupName: g.name,
-                PolicyName: p.name,
-                PolicyARN: p.arn,
-                PolicyType: 'SimpleScaling',
-                AdjustmentType: p.adjustmentType,
-                ScalingAdjustment: p.scalingAdjustment,
-                Cooldown: p.cooldown,
-                Alarms: [],
-                Enabled: true,
-              })),
+              .filter(
+                (p) =>
+                  (names.length === 0 || names.includes(p.name)) &&
+                  (types.length === 0 || types.includes(p.policyType)),
+              )
+              .map((p) => policyXml(g.name, p)),
           ),
       };
+    },
+  ],
+  [
+    'AttachLoadBalancers',
+    (params, simulator) => {
+      simulator.attachLoadBalancers(params.required('AutoScalingGroupName'), params.list('LoadBalancerNames'));
+      return {};
+    },
+  ],
+  [
+    'DetachLoadBalancers',
+    (params, simulator) => {
+      simulator.detachLoadBalancers(params.required('AutoScalingGroupName'), params.list('LoadBalancerNames'));
+      return {};
+    },
+  ],
+  [
+    'DescribeLoadBalancers',
+    (params, simulator) => {
+      const name = params.required('AutoScalingGroupName');
+      const group = simulator.describe().groups.find((candidate) => candidate.name === name);
+      if (group === undefined)
+        throw validationError(`AutoScalingGroup name not found - AutoScalingGroup ${name} not found`);
+      // `Added`: the simulator registers no instance with a load balancer, so none is ever InService.
+      return { LoadBalancers: group.loadBalancerNames.map((lb) => ({ LoadBalancerName: lb, State: 'Added' })) };
     },
   ],
   [
@@ -456,7 +670,7 @@ function groupXml(group: GroupSnapshot): XmlValue {
     DesiredCapacity: group.desiredCapacity,
     DefaultCooldown: 300,
     AvailabilityZones: [group.availabilityZone],
-    LoadBalancerNames: [],
+    LoadBalancerNames: [...group.loadBalancerNames],
     TargetGroupARNs: [],
     HealthCheckType: 'EC2',
     HealthCheckGracePeriod: 300,
@@ -490,6 +704,7 @@ function groupXml(group: GroupSnapshot): XmlValue {
             LaunchTemplateName: group.launchTemplate.launchTemplateName,
             Version: group.launchTemplate.version,
           },
+    VPCZoneIdentifier: group.vpcZoneIdentifier.length === 0 ? undefined : group.vpcZoneIdentifier.join(','),
     Status: group.status,
     TerminationPolicies: ['Default'],
     NewInstancesProtectedFromScaleIn: false,

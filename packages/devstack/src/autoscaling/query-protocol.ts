@@ -2,7 +2,8 @@
  * AWS's Query protocol as Auto Scaling speaks it: form-encoded parameters in, XML out, errors as
  * `ErrorResponse`. Pure: no socket here, so every answer can be checked byte for byte.
  */
-import { validationError, type AutoScalingRequestError } from './errors.js';
+import type { AwsRequestError } from '../aws-request-error.js';
+import { validationError } from './errors.js';
 
 export const API_VERSION = '2011-01-01';
 export const XML_NAMESPACE = 'http://autoscaling.amazonaws.com/doc/2011-01-01/';
@@ -50,6 +51,21 @@ export class QueryParams {
   /** A list of structures, `Name.member.N.Field`: one QueryParams of its fields per N, in index order. */
   structures(name: string): QueryParams[] {
     return this.#grouped(`${name}.member.`);
+  }
+
+  /** Whether the request gives the parameter, or any field of it (`Name`, `Name.…`), with a value. */
+  mentions(name: string): boolean {
+    return [...this.values].some(([key, value]) => value !== '' && (key === name || key.startsWith(`${name}.`)));
+  }
+
+  /** An optional number (AWS's Double: `70`, `-0.5`, `1e3`). */
+  optionalNumber(name: string): number | undefined {
+    const value = this.optional(name);
+    if (value === undefined) return undefined;
+    const number = Number(value);
+    if (!/^-?(\d+\.?\d*|\.\d+)(e[-+]?\d+)?$/i.test(value) || !Number.isFinite(number))
+      throw invalid(name, `'${value}'`, 'Member must be a number');
+    return number;
   }
 
   /** An optional integer. */
@@ -109,7 +125,7 @@ export class QueryParams {
 }
 
 /** AWS words a parameter error with the member's name in lower camel case. */
-function invalid(name: string, value: string, constraint: string): AutoScalingRequestError {
+function invalid(name: string, value: string, constraint: string): AwsRequestError {
   const member = name.charAt(0).toLowerCase() + name.slice(1);
   return validationError(
     `1 validation error detected: Value ${value} at '${member}' failed to satisfy constraint: ${constraint}`,
@@ -125,7 +141,7 @@ export function resultXml(action: string, result: Record<string, XmlValue> | und
   );
 }
 
-export function errorXml(error: AutoScalingRequestError, requestId: string): string {
+export function errorXml(error: AwsRequestError, requestId: string): string {
   const type = error.httpStatus >= 500 ? 'Receiver' : 'Sender';
   return (
     `<ErrorResponse xmlns="${XML_NAMESPACE}"><Error><Type>${type}</Type><Code>${error.awsCode}</Code>` +

@@ -2,7 +2,7 @@ import { createServer, type IncomingMessage, type ServerResponse } from 'node:ht
 import { randomUUID } from 'node:crypto';
 import type { Logger } from 'pino';
 import { close, listen, urlFor } from '../listen.js';
-import { AutoScalingRequestError } from './errors.js';
+import { AwsRequestError } from '../aws-request-error.js';
 import { OPERATIONS } from './operations.js';
 import { API_VERSION, QueryParams, errorXml, resultXml } from './query-protocol.js';
 import type { AutoScalingSimulator } from './simulator.js';
@@ -49,19 +49,15 @@ export async function startAutoScalingServer(options: AutoScalingServerOptions):
     let action: string | undefined;
     try {
       if (body === undefined) {
-        throw new AutoScalingRequestError(
-          'RequestEntityTooLarge',
-          `Request body must be at most ${maxBodyBytes} bytes.`,
-          413,
-        );
+        throw new AwsRequestError('RequestEntityTooLarge', `Request body must be at most ${maxBodyBytes} bytes.`, 413);
       }
       const params = QueryParams.parse(new URL(request.url ?? '/', 'http://localhost').search, body);
       action = params.optional('Action');
-      if (action === undefined) throw new AutoScalingRequestError('MissingAction', 'Missing Action');
+      if (action === undefined) throw new AwsRequestError('MissingAction', 'Missing Action');
       const version = params.optional('Version');
       const operation = OPERATIONS.get(action);
       if (operation === undefined || version !== API_VERSION) {
-        throw new AutoScalingRequestError(
+        throw new AwsRequestError(
           'InvalidAction',
           `Could not find operation ${action} for version ${version ?? 'NO_VERSION_SPECIFIED'}`,
         );
@@ -70,9 +66,9 @@ export async function startAutoScalingServer(options: AutoScalingServerOptions):
       log.debug({ action, requestId }, 'auto-scaling request answered');
     } catch (err) {
       const error =
-        err instanceof AutoScalingRequestError
+        err instanceof AwsRequestError
           ? err
-          : new AutoScalingRequestError('InternalFailure', 'An internal error occurred.', 500);
+          : new AwsRequestError('InternalFailure', 'An internal error occurred.', 500);
       if (error === err)
         log.info({ action, requestId, code: error.awsCode, reason: error.message }, 'auto-scaling request refused');
       else log.error({ err, action, requestId }, 'auto-scaling request failed');

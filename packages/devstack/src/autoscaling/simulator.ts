@@ -4,7 +4,8 @@ import { SendMessageCommand, type SQSClient } from '@aws-sdk/client-sqs';
 import { PublishCommand, type SNSClient } from '@aws-sdk/client-sns';
 import type { Logger } from 'pino';
 import { PhoenixError, systemClock, type Clock } from '@phoenix/protocol';
-import { AutoScalingRequestError, validationError } from './errors.js';
+import { AwsRequestError } from '../aws-request-error.js';
+import { validationError } from './errors.js';
 import type { IdentityDocumentSigner } from './identity-signer.js';
 import type { InstanceLauncher } from './launcher.js';
 import { buildGroup, configError, hex, snapshotGroup, snapshotInstance, type Group, type Instance } from './groups.js';
@@ -76,6 +77,23 @@ const SCALING_PROCESSES: readonly string[] = [
   'ReplaceUnhealthy',
   'ScheduledActions',
 ];
+
+/** AWS's subnet ids: `subnet-` and 8 or 17 hex digits. */
+const SUBNET_ID = /^subnet-(?:[0-9a-f]{8}|[0-9a-f]{17})$/;
+
+function checkSubnets(subnets: readonly string[]): void {
+  const bad = subnets.find((subnet) => !SUBNET_ID.test(subnet));
+  if (bad !== undefined) throw validationError(`The subnet ID '${bad}' does not exist`);
+  if (new Set(subnets).size !== subnets.length) throw validationError('The VPCZoneIdentifier names a subnet twice');
+}
+
+/** AWS takes at most 10 classic load balancers in one call. */
+function checkLoadBalancerCount(names: readonly string[]): void {
+  if (names.length > 10)
+    throw validationError(
+      `1 validation error detected: Value at 'loadBalancerNames' failed to satisfy constraint: Member must have length less than or equal to 10`,
+    );
+}
 
 /** Instances that count towards desired capacity: all but those leaving. */
 const COUNTED: ReadonlySet<LifecycleState> = new Set(['Pending', 'Pending:Wait', 'Pending:Proceed', 'InService']);
@@ -215,7 +233,7 @@ export class AutoScalingSimulator extends EventEmitter<{ change: [AutoScalingSna
   /** CreateLaunchConfiguration: what the simulator's instances would launch from (it launches its own processes). */
   createLaunchConfiguration(config: Omit<LaunchConfigurationSnapshot, 'arn' | 'createdTime'>): void {
     if (this.launchConfigurations.has(config.name))
-      throw new AutoScalingRequestError(
+      throw new AwsRequestError(
         'AlreadyExists',
         `Launch Configuration by this name already exists - A launch configuration already exists with the name ${config.name}`,
       );
@@ -237,7 +255,7 @@ export class AutoScalingSimulator extends EventEmitter<{ change: [AutoScalingSna
       throw validationError(`Launch configuration name not found - Launch configuration ${name} not found`);
     const user = [...this.groups.values()].find((group) => group.launchConfigurationName === name);
     if (user !== undefined)
-      throw new AutoScalingRequestError(
+      throw new AwsRequestError(
         'ResourceInUse',
         `Cannot delete launch configuration ${name} because it is attached to AutoScalingGroup ${user.name}`,
       );
@@ -248,11 +266,13 @@ export class AutoScalingSimulator extends EventEmitter<{ change: [AutoScalingSna
   /** CreateAutoScalingGroup: refused before anything changes when the name is taken or the sizes or launch source are wrong. */
   createGroup(config: GroupConfig): void {
     if (this.groups.has(config.name))
-      throw new AutoScalingRequestError(
+      throw new AwsRequestError(
         'AlreadyExists',
         `AutoScalingGroup by this name already exists - A group with the name ${config.name} already exists`,
       );
     this.checkLaunchSource(config.launchConfigurationName, config.launchTemplate);
+    checkSubnets(config.vpcZoneIdentifier ?? []);
+    checkLoadBalancerCount(config.loadBalancerNames ?? []);
     if (!(config.minSize <= config.desiredCapacity && config.desiredCapacity <= config.maxSize))
       throw validationError(
         `Desired capacity:${config.desiredCapacity} must be between the specified min size:${config.minSize} and max size:${config.maxSize}`,
@@ -277,11 +297,13 @@ export class AutoScalingSimulator extends EventEmitter<{ change: [AutoScalingSna
       desiredCapacity?: number;
       launchConfigurationName?: string;
       launchTemplate?: LaunchTemplateRef;
+      vpcZoneIdentifier?: readonly string[];
     },
   ): void {
     const group = this.group(name);
     if (update.launchConfigurationName !== undefined || update.launchTemplate !== undefined)
       this.checkLaunchSource(update.launchConfigurationName, update.launchTemplate);
+    if (update.vpcZoneIdentifier !== undefined) checkSubnets(update.vpcZoneIdentifier);
     const minSize = update.minSize ?? group.minSize;
     const maxSize = update.maxSize ?? group.maxSize;
     // AWS moves desired capacity into the new bounds when it is not given.
@@ -304,6 +326,8 @@ export class AutoScalingSimulator extends EventEmitter<{ change: [AutoScalingSna
       group.launchTemplate = Object.freeze({ ...update.launchTemplate });
       group.launchConfigurationName = undefined;
     }
+    // Instances already running stay in their subnets, as on AWS; new ones launch in the new ones.
+    if (update.vpcZoneIdentifier !== undefined) group.vpcZoneIdentifier = Object.freeze([...update.vpcZoneIdentifier]);
     this.log.info({ group: name, minSize, maxSize, desired }, 'group updated');
     this.changed(group);
   }
@@ -313,7 +337,7 @@ export class AutoScalingSimulator extends EventEmitter<{ change: [AutoScalingSna
     const group = this.group(name);
     const live = [...group.instances.values()].filter((instance) => !instance.state.endsWith('Terminated'));
     if (live.length > 0 && !forceDelete)
-      throw new AutoScalingRequestError(
+      throw new AwsRequestError(
         'ResourceInUse',
         'You cannot delete an AutoScalingGroup while there are instances or pending Spot instance request(s) still in the group.',
       );
@@ -331,7 +355,7 @@ export class AutoScalingSimulator extends EventEmitter<{ change: [AutoScalingSna
     const same = [...group.hooks.entries()].find(([, existing]) => existing.name === hook.name);
     const other = group.hooks.get(hook.transition);
     if (other !== undefined && other.name !== hook.name)
-      throw new AutoScalingRequestError(
+      throw new AwsRequestError(
         'LimitExceeded',
         `The simulator holds one lifecycle hook per transition: ${groupName} already has ${other.name} for ${hook.transition}`,
       );
@@ -365,7 +389,23 @@ export class AutoScalingSimulator extends EventEmitter<{ change: [AutoScalingSna
     for (const group of new Set(groups)) this.changed(group);
   }
 
-  /** PutScalingPolicy (simple scaling): recorded and described; nothing here raises alarms to run it. */
+  /** AttachLoadBalancers: the group's instances would be registered with them (no instance is, here). */
+  attachLoadBalancers(groupName: string, names: readonly string[]): void {
+    const group = this.group(groupName);
+    checkLoadBalancerCount(names);
+    for (const name of names) group.loadBalancerNames.add(name);
+    this.changed(group);
+  }
+
+  /** DetachLoadBalancers: a name the group does not have is no error, as on AWS. */
+  detachLoadBalancers(groupName: string, names: readonly string[]): void {
+    const group = this.group(groupName);
+    checkLoadBalancerCount(names);
+    for (const name of names) group.loadBalancerNames.delete(name);
+    this.changed(group);
+  }
+
+  /** PutScalingPolicy (any kind): recorded and described; nothing here raises alarms to run it. */
   putScalingPolicy(groupName: string, policy: Omit<ScalingPolicy, 'arn'>): string {
     const group = this.group(groupName);
     const arn =

@@ -5,7 +5,7 @@
  * `x-amzn-query-error`. Pure: a JSON body in, a JSON body out. Alarms never leave
  * INSUFFICIENT_DATA: no metrics are collected.
  */
-import { AwsResourceError } from './errors.js';
+import { AwsRequestError } from '../aws-request-error.js';
 
 export const CLOUDWATCH_TARGET_PREFIX = 'GraniteServiceVersion20100801.';
 
@@ -77,7 +77,7 @@ export class MetricAlarms {
         const names = strings(input, 'AlarmNames', 100) ?? [];
         const unknown = names.filter((name) => !this.alarms.has(name));
         if (unknown.length > 0)
-          throw new AwsResourceError('ResourceNotFound', `${unknown.join(', ')} alarm(s) not found`, 404);
+          throw new AwsRequestError('ResourceNotFound', `${unknown.join(', ')} alarm(s) not found`, 404);
         for (const name of names) this.alarms.delete(name);
         return {};
       }
@@ -105,14 +105,14 @@ export class MetricAlarms {
       );
     const period = integer(input, 'Period');
     if (period !== undefined && !(period === 10 || period === 30 || (period > 0 && period % 60 === 0)))
-      throw new AwsResourceError('InvalidParameterValue', 'The parameter Period must be 10, 30 or a multiple of 60.');
+      throw new AwsRequestError('InvalidParameterValue', 'The parameter Period must be 10, 30 or a multiple of 60.');
     const metricName = optionalString(input, 'MetricName');
     const namespace = optionalString(input, 'Namespace');
     if (
       metricName !== undefined &&
       (namespace === undefined || (statistic === undefined && input.ExtendedStatistic === undefined))
     )
-      throw new AwsResourceError(
+      throw new AwsRequestError(
         'MissingParameter',
         'A metric alarm needs Namespace and Statistic or ExtendedStatistic.',
       );
@@ -122,7 +122,7 @@ export class MetricAlarms {
     const actions = (key: string): string[] => {
       const arns = strings(input, key, 5) ?? [];
       for (const arn of arns)
-        if (!ACTION_ARN.test(arn)) throw new AwsResourceError('ValidationError', `Invalid arn syntax: ${arn}`);
+        if (!ACTION_ARN.test(arn)) throw new AwsRequestError('ValidationError', `Invalid arn syntax: ${arn}`);
       return arns;
     };
     const dimensions = (Array.isArray(input.Dimensions) ? input.Dimensions : []).map((d: unknown) => {
@@ -162,8 +162,8 @@ export class MetricAlarms {
   }
 }
 
-function validation(detail: string): AwsResourceError {
-  return new AwsResourceError('ValidationError', `1 validation error detected: ${detail}`);
+function validation(detail: string): AwsRequestError {
+  return new AwsRequestError('ValidationError', `1 validation error detected: ${detail}`);
 }
 
 function optionalString(input: Record<string, unknown>, key: string): string | undefined {

@@ -3,7 +3,7 @@
  * authorize and revoke ingress and egress, delete. Pure: parameters in, an XML document out.
  */
 import { escapeXml, xmlElement, type QueryParams, type XmlValue } from '../autoscaling/query-protocol.js';
-import { AwsResourceError } from './errors.js';
+import { AwsRequestError } from '../aws-request-error.js';
 
 export const EC2_API_VERSION = '2016-11-15';
 const EC2_NAMESPACE = `http://ec2.amazonaws.com/doc/${EC2_API_VERSION}/`;
@@ -69,7 +69,7 @@ export class SecurityGroups {
           (other) => other.id !== group.id && [...other.ingress, ...other.egress].some((r) => r.groupId === group.id),
         );
         if (referrer !== undefined)
-          throw new AwsResourceError(
+          throw new AwsRequestError(
             'DependencyViolation',
             `resource ${group.id} has a dependent object (a rule of ${referrer.id})`,
           );
@@ -102,7 +102,7 @@ export class SecurityGroups {
         description: (g) => g.description,
       };
       const of = field[name];
-      if (of === undefined) throw new AwsResourceError('InvalidParameterValue', `The filter '${name}' is invalid`);
+      if (of === undefined) throw new AwsRequestError('InvalidParameterValue', `The filter '${name}' is invalid`);
       found = found.filter((g) => values.includes(of(g)));
     }
     return found;
@@ -114,10 +114,10 @@ export class SecurityGroups {
     if (name === undefined) throw missing('GroupName');
     if (description === undefined) throw missing('GroupDescription');
     if (name.length > 255 || description.length > 255)
-      throw new AwsResourceError('InvalidParameterValue', 'GroupName and GroupDescription are at most 255 characters');
+      throw new AwsRequestError('InvalidParameterValue', 'GroupName and GroupDescription are at most 255 characters');
     const vpcId = params.optional('VpcId') ?? DEFAULT_VPC_ID;
     if ([...this.groups.values()].some((g) => g.name === name && g.vpcId === vpcId))
-      throw new AwsResourceError(
+      throw new AwsRequestError(
         'InvalidGroup.Duplicate',
         `The security group '${name}' already exists for VPC '${vpcId}'`,
       );
@@ -146,7 +146,7 @@ export class SecurityGroups {
     const seen = new Set<string>();
     for (const rule of rules) {
       if (held.has(keyOf(rule)) || seen.has(keyOf(rule)))
-        throw new AwsResourceError(
+        throw new AwsRequestError(
           'InvalidPermission.Duplicate',
           `the specified rule "peer: ${rule.cidr ?? rule.groupId}, ${ruleText(rule)}, ALLOW" already exists`,
         );
@@ -161,7 +161,7 @@ export class SecurityGroups {
     const held = new Set(group[direction].map(keyOf));
     const unknown = rules.find((r) => !held.has(keyOf(r)));
     if (unknown !== undefined)
-      throw new AwsResourceError(
+      throw new AwsRequestError(
         'InvalidPermission.NotFound',
         `The specified rule does not exist in this security group (${ruleText(unknown)}).`,
       );
@@ -177,15 +177,15 @@ export class SecurityGroups {
       const raw = permission.required('IpProtocol').toLowerCase();
       const protocol = raw === 'all' ? '-1' : raw;
       if (!['-1', 'tcp', 'udp', 'icmp', 'icmpv6'].includes(protocol) && !/^\d{1,3}$/.test(protocol))
-        throw new AwsResourceError('InvalidParameterValue', `Invalid value '${raw}' for IP protocol.`);
+        throw new AwsRequestError('InvalidParameterValue', `Invalid value '${raw}' for IP protocol.`);
       const ports =
         protocol === '-1' ? {} : { fromPort: permission.integer('FromPort'), toPort: permission.integer('ToPort') };
       if (ports.fromPort !== undefined && ports.toPort !== undefined && ports.fromPort > ports.toPort)
-        throw new AwsResourceError('InvalidParameterValue', 'The from port is higher than the to port.');
+        throw new AwsRequestError('InvalidParameterValue', 'The from port is higher than the to port.');
       const cidrs = permission.indexed('IpRanges').map((range) => range.required('CidrIp'));
       for (const cidr of cidrs) {
         if (!/^\d{1,3}(\.\d{1,3}){3}\/\d{1,2}$/.test(cidr))
-          throw new AwsResourceError('InvalidParameterValue', `CIDR block ${cidr} is malformed`);
+          throw new AwsRequestError('InvalidParameterValue', `CIDR block ${cidr} is malformed`);
       }
       const groups = permission.indexed('Groups').map((pair) => pair.required('GroupId'));
       for (const id of groups) if (!this.groups.has(id)) throw notFound(`The security group '${id}' does not exist`);
@@ -237,16 +237,16 @@ function ruleText(rule: SecurityGroupRule): string {
   return rule.protocol === '-1' ? 'ALL' : `${rule.protocol} ${rule.fromPort}-${rule.toPort}`;
 }
 
-function notFound(message: string): AwsResourceError {
-  return new AwsResourceError('InvalidGroup.NotFound', message);
+function notFound(message: string): AwsRequestError {
+  return new AwsRequestError('InvalidGroup.NotFound', message);
 }
 
-function missing(name: string): AwsResourceError {
-  return new AwsResourceError('MissingParameter', `The request must contain the parameter ${name}`);
+function missing(name: string): AwsRequestError {
+  return new AwsRequestError('MissingParameter', `The request must contain the parameter ${name}`);
 }
 
 /** EC2's own error shape: `<Response><Errors><Error>`, with `RequestID` (capital D) beside it. */
-export function ec2ErrorXml(error: AwsResourceError, requestId: string): string {
+export function ec2ErrorXml(error: AwsRequestError, requestId: string): string {
   return (
     `<?xml version="1.0" encoding="UTF-8"?><Response><Errors><Error><Code>${escapeXml(error.awsCode)}</Code>` +
     `<Message>${escapeXml(error.message)}</Message></Error></Errors><RequestID>${requestId}</RequestID></Response>`

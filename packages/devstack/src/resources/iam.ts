@@ -3,7 +3,7 @@
  * managed policies and the instance profile. Pure: parameters in, an XML document out.
  */
 import { escapeXml, xmlElement, type QueryParams, type XmlValue } from '../autoscaling/query-protocol.js';
-import { AwsResourceError } from './errors.js';
+import { AwsRequestError } from '../aws-request-error.js';
 
 export const IAM_API_VERSION = '2010-05-08';
 const IAM_NAMESPACE = `https://iam.amazonaws.com/doc/${IAM_API_VERSION}/`;
@@ -68,7 +68,7 @@ export class IamRoles {
       case 'CreateRole': {
         const name = named(params, 'RoleName');
         if (this.roles.has(name))
-          throw new AwsResourceError('EntityAlreadyExists', `Role with name ${name} already exists.`, 409);
+          throw new AwsRequestError('EntityAlreadyExists', `Role with name ${name} already exists.`, 409);
         const role: RoleRecord = {
           name,
           id: this.id('AROA'),
@@ -140,7 +140,7 @@ export class IamRoles {
       case 'CreateInstanceProfile': {
         const name = named(params, 'InstanceProfileName');
         if (this.profiles.has(name))
-          throw new AwsResourceError('EntityAlreadyExists', `Instance Profile ${name} already exists.`, 409);
+          throw new AwsRequestError('EntityAlreadyExists', `Instance Profile ${name} already exists.`, 409);
         const profile = { name, id: this.id('AIPA'), path: path(params), created: this.now(), roles: [] };
         this.profiles.set(name, profile);
         return { InstanceProfile: this.profileXml(profile) };
@@ -150,7 +150,7 @@ export class IamRoles {
         const role = this.role(params);
         // An instance profile holds one role at most.
         if (profile.roles.length > 0)
-          throw new AwsResourceError(
+          throw new AwsRequestError(
             'LimitExceeded',
             'Cannot exceed quota for InstanceSessionsPerInstanceProfile: 1',
             409,
@@ -227,12 +227,12 @@ export class IamRoles {
 function named(params: QueryParams, parameter: string): string {
   const value = params.optional(parameter);
   if (value === undefined)
-    throw new AwsResourceError(
+    throw new AwsRequestError(
       'ValidationError',
       `1 validation error detected: Value null at '${lowerFirst(parameter)}' failed to satisfy constraint: Member must not be null`,
     );
   if (!NAME.test(value))
-    throw new AwsResourceError(
+    throw new AwsRequestError(
       'ValidationError',
       `1 validation error detected: Value '${value}' at '${lowerFirst(parameter)}' failed to satisfy constraint: Member must satisfy regular expression pattern: [\\w+=,.@-]+`,
     );
@@ -242,19 +242,19 @@ function named(params: QueryParams, parameter: string): string {
 function path(params: QueryParams): string {
   const value = params.optional('Path') ?? '/';
   if (!/^\/([\x21-\x7e]*\/)?$/.test(value))
-    throw new AwsResourceError('ValidationError', `The specified value for path is invalid.`);
+    throw new AwsRequestError('ValidationError', `The specified value for path is invalid.`);
   return value;
 }
 
 /** A policy document must be JSON; IAM keeps the text as sent. */
 function document(params: QueryParams, parameter: string): string {
   const value = params.optional(parameter);
-  if (value === undefined) throw new AwsResourceError('ValidationError', `${parameter} must not be null`);
+  if (value === undefined) throw new AwsRequestError('ValidationError', `${parameter} must not be null`);
   try {
     const parsed: unknown = JSON.parse(value);
     if (typeof parsed !== 'object' || parsed === null || Array.isArray(parsed)) throw new TypeError('not an object');
   } catch {
-    throw new AwsResourceError('MalformedPolicyDocument', 'This policy contains invalid Json');
+    throw new AwsRequestError('MalformedPolicyDocument', 'This policy contains invalid Json');
   }
   return value;
 }
@@ -262,16 +262,16 @@ function document(params: QueryParams, parameter: string): string {
 function policyArn(params: QueryParams): string {
   const arn = params.optional('PolicyArn');
   if (arn === undefined || !POLICY_ARN.test(arn))
-    throw new AwsResourceError('InvalidInput', `ARN ${arn ?? ''} is not valid.`);
+    throw new AwsRequestError('InvalidInput', `ARN ${arn ?? ''} is not valid.`);
   return arn;
 }
 
 const lowerFirst = (text: string): string => text.charAt(0).toLowerCase() + text.slice(1);
-const noSuchEntity = (message: string): AwsResourceError => new AwsResourceError('NoSuchEntity', message, 404);
-const conflict = (message: string): AwsResourceError => new AwsResourceError('DeleteConflict', message, 409);
+const noSuchEntity = (message: string): AwsRequestError => new AwsRequestError('NoSuchEntity', message, 404);
+const conflict = (message: string): AwsRequestError => new AwsRequestError('DeleteConflict', message, 409);
 
 /** IAM's error shape, as every query-protocol service but EC2 has it. */
-export function iamErrorXml(error: AwsResourceError, requestId: string): string {
+export function iamErrorXml(error: AwsRequestError, requestId: string): string {
   const type = error.httpStatus >= 500 ? 'Receiver' : 'Sender';
   return (
     `<ErrorResponse xmlns="${IAM_NAMESPACE}"><Error><Type>${type}</Type><Code>${escapeXml(error.awsCode)}</Code>` +

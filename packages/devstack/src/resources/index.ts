@@ -1,4 +1,3 @@
-export { AwsResourceError } from './errors.js';
 export { AwsResources, answerResourceRequest } from './requests.js';
 export type { AwsResourcesOptions, ResourceAnswer, ResourceRequest } from './requests.js';
 export type { SecurityGroupRecord, SecurityGroupRule } from './ec2.js';
@@ -7,3 +6,5 @@ export type { InstanceProfileRecord, RoleRecord } from './iam.js';
 export type { AlarmRecord } from './cloudwatch.js';
 export { startResourceServer } from './server.js';
 export type { ResourceServer, ResourceServerOptions } from './server.js';
+export type { HealthCheckRecord, ListenerRecord, LoadBalancerAttributesRecord, LoadBalancerRecord } from './elb.js';
+export type { HostedZoneRecord, RecordSetRecord } from './route53.js';

@@ -44,7 +44,12 @@ export async function startResourceServer(options: ResourceServerOptions): Promi
         const target = request.headers['x-amz-target'];
         const answer = answerResourceRequest(
           options.resources,
-          { url: request.url ?? '/', target: typeof target === 'string' ? target : undefined, body },
+          {
+            url: request.url ?? '/',
+            method: request.method,
+            target: typeof target === 'string' ? target : undefined,
+            body,
+          },
           requestId,
         );
         response.writeHead(answer.status, answer.headers).end(answer.body);

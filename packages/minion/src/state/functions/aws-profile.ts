@@ -2,7 +2,8 @@ import { z } from 'zod';
 import type { AwsSettings, Clock } from '@phoenix/protocol';
 
 /** The AWS services the boto_* states speak to, by the SDK's names (the keys of a profile's `endpoints`). */
-export type AwsStateService = 'sqs' | 'sns' | 'dynamodb' | 'autoscaling' | 'cloudwatch' | 'iam' | 'ec2';
+export type AwsStateService =
+  'sqs' | 'sns' | 'dynamodb' | 'autoscaling' | 'cloudwatch' | 'iam' | 'ec2' | 'elb' | 'route53';
 
 /** Salt's prefix for per-service options (`sqs.region`, `asg.keyid`) in pillar. */
 const SALT_PREFIX: Readonly<Record<AwsStateService, string>> = {
@@ -13,6 +14,8 @@ const SALT_PREFIX: Readonly<Record<AwsStateService, string>> = {
   cloudwatch: 'cloudwatch',
   iam: 'iam',
   ec2: 'secgroup',
+  elb: 'elb',
+  route53: 'route53',
 };
 
 const Url = z.url({ protocol: /^https?$/ });
@@ -27,7 +30,7 @@ export const AwsProfileSchema = z.strictObject({
   key: z.string().min(1).optional(),
   endpoint: Url.optional(),
   endpoints: z
-    .partialRecord(z.enum(['sqs', 'sns', 'dynamodb', 'autoscaling', 'cloudwatch', 'iam', 'ec2']), Url)
+    .partialRecord(z.enum(['sqs', 'sns', 'dynamodb', 'autoscaling', 'cloudwatch', 'iam', 'ec2', 'elb', 'route53']), Url)
     .optional(),
 });
 export type AwsProfile = z.output<typeof AwsProfileSchema>;

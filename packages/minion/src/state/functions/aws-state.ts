@@ -62,19 +62,23 @@ export async function runAwsState(
   const resolved = resolveConnection(service, args, call.rt.pillar, env);
   if (!resolved.ok) return outcome(false, resolved.comment);
   const { connection } = resolved;
-  const clientConfig: AwsClientOptions = {
-    region: connection.region,
-    maxAttempts: 2,
-    ...(connection.endpoint === undefined ? {} : { endpoint: connection.endpoint }),
-    ...(connection.credentials === undefined ? {} : { credentials: { ...connection.credentials } }),
-  };
   try {
-    return await body({ test: call.test, connection, clientConfig });
+    return await body({ test: call.test, connection, clientConfig: clientConfigOf(connection) });
   } catch (err) {
     if (err instanceof AwsStateFailure) return outcome(false, redact(err.comment, connection.secrets));
     if (err instanceof ConvergeFailure) return err.outcome;
     return outcome(false, redact(`AWS call failed: ${describeAwsError(err)}`, connection.secrets));
   }
+}
+
+/** The configuration of an SDK v3 client for a connection. */
+export function clientConfigOf(connection: AwsConnection): AwsClientOptions {
+  return {
+    region: connection.region,
+    maxAttempts: 2,
+    ...(connection.endpoint === undefined ? {} : { endpoint: connection.endpoint }),
+    ...(connection.credentials === undefined ? {} : { credentials: { ...connection.credentials } }),
+  };
 }
 
 /** AWS's error code and message (`QueueDoesNotExist: The specified queue does not exist.`). */

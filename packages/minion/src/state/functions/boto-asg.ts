@@ -1,4 +1,5 @@
 import {
+  AttachLoadBalancersCommand,
   AutoScalingClient,
   CreateAutoScalingGroupCommand,
   CreateLaunchConfigurationCommand,
@@ -10,11 +11,9 @@ import {
   DescribeLaunchConfigurationsCommand,
   DescribeLifecycleHooksCommand,
   DescribeNotificationConfigurationsCommand,
+  DetachLoadBalancersCommand,
   PutLifecycleHookCommand,
   PutNotificationConfigurationCommand,
-  PutScalingPolicyCommand,
-  DeletePolicyCommand,
-  DescribePoliciesCommand,
   ResumeProcessesCommand,
   SuspendProcessesCommand,
   UpdateAutoScalingGroupCommand,
@@ -24,6 +23,7 @@ import { z } from 'zod';
 import { connectionArgs } from './aws-profile.js';
 import type { AwsStateEnvironment } from './aws-profile.js';
 import { AwsStateFailure, converge, remove, runAwsState, stepIf } from './aws-state.js';
+import { Policy, newPolicySteps, policySteps } from './boto-asg-policies.js';
 import type { Step } from './aws-state.js';
 import { defineState } from './types.js';
 import type { StateModule } from './types.js';
@@ -80,14 +80,6 @@ const Hook = z.strictObject({
 });
 type HookArgs = z.output<typeof Hook>;
 
-const Policy = z.strictObject({
-  name: z.string().min(1).max(255),
-  adjustment_type: z.enum(['ChangeInCapacity', 'ExactCapacity', 'PercentChangeInCapacity']),
-  scaling_adjustment: z.int(),
-  cooldown: z.int().min(0).optional(),
-});
-type PolicyArgs = z.output<typeof Policy>;
-
 const Present = z
   .strictObject({
     name: z.string().min(1),
@@ -99,8 +91,16 @@ const Present = z
     desired_capacity: Size.optional(),
     tags: z.array(Tag).max(50).optional(),
     lifecycle_hooks: z.array(Hook).max(50).optional(),
-    /** Salt's simple scaling policies; the group gets exactly these. */
+    /** Salt's simple scaling policies, and step and target-tracking ones; the group gets exactly these. */
     scaling_policies: z.array(Policy).max(50).optional(),
+    /** Salt's: the subnets, as a list or AWS's comma-separated text. */
+    vpc_zone_identifier: z
+      .union([z.array(z.string()), z.string()])
+      .transform((value) => (Array.isArray(value) ? value : value.split(',')).map((s) => s.trim()))
+      .pipe(z.array(z.string().min(1)).min(1).max(100))
+      .optional(),
+    /** Salt's: classic load balancers, by name; attached and detached to match. */
+    load_balancers: z.array(z.string().min(1).max(32)).max(50).optional(),
     /** Salt's: the processes to keep suspended; others are resumed. */
     suspended_processes: z.array(z.string().min(1)).max(20).optional(),
     notification_arn: z.string().min(1).optional(),
@@ -126,14 +126,15 @@ const Absent = z.strictObject({ name: z.string().min(1), force: z.boolean().defa
 
 /**
  * Salt's boto_asg.present/absent: the launch configuration (created from `launch_config` when
- * missing) or a launch template, sizes, tags with propagate_at_launch, group notifications, and
- * Phoenix's `lifecycle_hooks`. Launch configurations cannot change on AWS: one that differs from
- * `launch_config` fails the state (give a new `launch_config_name`). AWS calls:
- * DescribeAutoScalingGroups, DescribeLaunchConfigurations, DescribeLifecycleHooks,
- * DescribeNotificationConfigurations, DescribePolicies (describe); CreateLaunchConfiguration,
- * CreateAutoScalingGroup, UpdateAutoScalingGroup, CreateOrUpdateTags, DeleteTags,
- * PutLifecycleHook, DeleteLifecycleHook, PutScalingPolicy, DeletePolicy,
- * SuspendProcesses, ResumeProcesses,
+ * missing) or a launch template, sizes, subnets (`vpc_zone_identifier`), classic load balancers,
+ * tags with propagate_at_launch, scaling policies (simple, step, target tracking), suspended
+ * processes, group notifications, and Phoenix's `lifecycle_hooks`. Launch configurations cannot
+ * change on AWS: one that differs from `launch_config` fails the state (give a new
+ * `launch_config_name`). AWS calls: DescribeAutoScalingGroups, DescribeLaunchConfigurations,
+ * DescribeLifecycleHooks, DescribeNotificationConfigurations, DescribePolicies (describe);
+ * CreateLaunchConfiguration, CreateAutoScalingGroup, UpdateAutoScalingGroup, AttachLoadBalancers,
+ * DetachLoadBalancers, CreateOrUpdateTags, DeleteTags, PutLifecycleHook, DeleteLifecycleHook,
+ * PutScalingPolicy, DeletePolicy, SuspendProcesses, ResumeProcesses,
  * PutNotificationConfiguration, DeleteAutoScalingGroup.
  */
 export function botoAsgStates(env: AwsStateEnvironment): StateModule {
@@ -245,6 +246,8 @@ async function present(
         desired_capacity: desired,
         ...(args.tags === undefined ? {} : { tags: args.tags }),
         ...(args.lifecycle_hooks === undefined ? {} : { lifecycle_hooks: args.lifecycle_hooks.map((h) => h.name) }),
+        ...(args.vpc_zone_identifier === undefined ? {} : { vpc_zone_identifier: args.vpc_zone_identifier }),
+        ...(args.load_balancers === undefined ? {} : { load_balancers: args.load_balancers }),
       },
       apply: () =>
         asg.send(
@@ -255,23 +258,19 @@ async function present(
             MaxSize: args.max_size,
             DesiredCapacity: desired,
             ...(tags.length === 0 ? {} : { Tags: tags }),
+            ...(args.vpc_zone_identifier === undefined || args.vpc_zone_identifier.length === 0
+              ? {}
+              : { VPCZoneIdentifier: args.vpc_zone_identifier.join(',') }),
+            ...(args.load_balancers === undefined || args.load_balancers.length === 0
+              ? {}
+              : { LoadBalancerNames: args.load_balancers }),
             ...(args.lifecycle_hooks === undefined || args.lifecycle_hooks.length === 0
               ? {}
               : { LifecycleHookSpecificationList: args.lifecycle_hooks.map(hookSpecification) }),
           }),
         ),
     });
-    if (args.scaling_policies !== undefined && args.scaling_policies.length > 0) {
-      const policies = args.scaling_policies;
-      steps.push({
-        key: 'scaling_policies',
-        old: {},
-        new: Object.fromEntries(policies.map((p) => [p.name, policyView(p)])),
-        apply: async () => {
-          for (const policy of policies) await asg.send(new PutScalingPolicyCommand(policyInput(args.name, policy)));
-        },
-      });
-    }
+    steps.push(...newPolicySteps(asg, args.name, args.scaling_policies ?? []));
     if (args.suspended_processes !== undefined && args.suspended_processes.length > 0) {
       const processes = [...new Set(args.suspended_processes)].sort();
       steps.push({
@@ -319,6 +318,39 @@ async function present(
       ),
     ),
   );
+  if (args.vpc_zone_identifier !== undefined) {
+    const subnets = args.vpc_zone_identifier;
+    const now = (group.VPCZoneIdentifier ?? '')
+      .split(',')
+      .map((s) => s.trim())
+      .filter((s) => s !== '')
+      .sort();
+    steps.push(
+      ...stepIf('vpc_zone_identifier', now, [...subnets].sort(), () =>
+        asg.send(
+          new UpdateAutoScalingGroupCommand({ AutoScalingGroupName: args.name, VPCZoneIdentifier: subnets.join(',') }),
+        ),
+      ),
+    );
+  }
+  if (args.load_balancers !== undefined) {
+    const now = [...(group.LoadBalancerNames ?? [])].sort();
+    const wanted = [...new Set(args.load_balancers)].sort();
+    const attach = wanted.filter((name) => !now.includes(name));
+    const detach = now.filter((name) => !wanted.includes(name));
+    steps.push(
+      ...stepIf('load_balancers', now, wanted, async () => {
+        if (attach.length > 0)
+          await asg.send(
+            new AttachLoadBalancersCommand({ AutoScalingGroupName: args.name, LoadBalancerNames: attach }),
+          );
+        if (detach.length > 0)
+          await asg.send(
+            new DetachLoadBalancersCommand({ AutoScalingGroupName: args.name, LoadBalancerNames: detach }),
+          );
+      }),
+    );
+  }
   if (args.tags !== undefined) {
     const now = Object.fromEntries(
       (group.Tags ?? []).map((tag) => [
@@ -404,46 +436,6 @@ async function present(
       steps.push(notificationStep(asg, args, current, topics[0]));
   }
   return converge(steps, { what, test, secrets });
-}
-
-function policyView(policy: {
-  adjustment_type?: string | undefined;
-  scaling_adjustment?: number | undefined;
-  cooldown?: number | undefined;
-}) {
-  return {
-    adjustment_type: policy.adjustment_type,
-    scaling_adjustment: policy.scaling_adjustment,
-    ...(policy.cooldown === undefined ? {} : { cooldown: policy.cooldown }),
-  };
-}
-
-function policyInput(group: string, policy: PolicyArgs) {
-  return {
-    AutoScalingGroupName: group,
-    PolicyName: policy.name,
-    PolicyType: 'SimpleScaling',
-    AdjustmentType: policy.adjustment_type,
-    ScalingAdjustment: policy.scaling_adjustment,
-    ...(policy.cooldown === undefined ? {} : { Cooldown: policy.cooldown }),
-  };
-}
-
-async function policySteps(asg: AutoScalingClient, group: string, policies: readonly PolicyArgs[]): Promise<Step[]> {
-  const listed = (await asg.send(new DescribePoliciesCommand({ AutoScalingGroupName: group }))).ScalingPolicies ?? [];
-  const now = Object.fromEntries(
-    listed.map((p) => [
-      p.PolicyName ?? '',
-      policyView({ adjustment_type: p.AdjustmentType, scaling_adjustment: p.ScalingAdjustment, cooldown: p.Cooldown }),
-    ]),
-  );
-  const wanted = Object.fromEntries(policies.map((p) => [p.name, policyView(p)]));
-  const put = policies.filter((p) => JSON.stringify(now[p.name]) !== JSON.stringify(wanted[p.name]));
-  const gone = Object.keys(now).filter((name) => !(name in wanted));
-  return stepIf('scaling_policies', now, wanted, async () => {
-    for (const policy of put) await asg.send(new PutScalingPolicyCommand(policyInput(group, policy)));
-    for (const name of gone) await asg.send(new DeletePolicyCommand({ AutoScalingGroupName: group, PolicyName: name }));
-  });
 }
 
 function notificationStep(

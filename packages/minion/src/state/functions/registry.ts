@@ -6,7 +6,9 @@ import type { AwsStateEnvironment } from './aws-profile.js';
 import { botoAsgStates } from './boto-asg.js';
 import { botoCloudwatchAlarmStates } from './boto-cloudwatch-alarm.js';
 import { botoDynamodbStates } from './boto-dynamodb.js';
+import { botoElbStates } from './boto-elb.js';
 import { botoIamRoleStates } from './boto-iam-role.js';
+import { botoRoute53States } from './boto-route53.js';
 import { botoSecgroupStates } from './boto-secgroup.js';
 import { botoSnsStates } from './boto-sns.js';
 import { botoSqsStates } from './boto-sqs.js';
@@ -53,6 +55,8 @@ export function builtinStateModules(aws: AwsStateEnvironment = {}): StateModule[
     botoCloudwatchAlarmStates(aws),
     botoSecgroupStates(aws),
     botoIamRoleStates(aws),
+    botoElbStates(aws),
+    botoRoute53States(aws),
   ];
 }
 
