@@ -1,4 +1,5 @@
 import { EventEmitter } from 'node:events';
+import { isDeepStrictEqual } from 'node:util';
 import type { Logger } from 'pino';
 import type { Clock } from '@phoenix/protocol';
 import {
@@ -287,6 +288,12 @@ export class JobService {
       }
       cursor = page.cursor;
     } while (cursor !== undefined);
+  }
+
+  /** Whether the grains this master holds for the minion are exactly these (a reconnect that changed nothing). */
+  hasGrains(minionId: string, grains: Record<string, unknown>): boolean {
+    const known = this.#grains.get(minionId);
+    return known !== undefined && isDeepStrictEqual(known, grains);
   }
 
   rememberGrains(minionId: string, grains: Record<string, unknown>): void {

@@ -183,10 +183,13 @@ export async function masterComponents(config: MasterConfig, baseLog: Logger): P
     events,
     log.child({ component: 'auto-accept' }),
   );
-  /** A minion's grains, as it reported them: cached here, told to the peers, kept in the table. */
-  const noteGrains = async (minionId: string, grains: Record<string, unknown>): Promise<void> => {
+  /** A minion's grains, as it reported them: cached here and told to the peers (noteGrains also keeps them in the table). */
+  const rememberGrains = (minionId: string, grains: Record<string, unknown>): void => {
     jobs.rememberGrains(minionId, grains);
     peers.broadcast({ v: WIRE_VERSION, t: 'peer-grains', from: id, minionId, grains });
+  };
+  const noteGrains = async (minionId: string, grains: Record<string, unknown>): Promise<void> => {
+    rememberGrains(minionId, grains);
     await store.minions.updateGrains(minionId, grains);
   };
   // A minion that keeps sending what must be refused is quarantined, cluster-wide.
@@ -222,8 +225,16 @@ export async function masterComponents(config: MasterConfig, baseLog: Logger): P
         // at once) must not leave the other masters thinking the minion is connected nowhere, or
         // a job submitted there meanwhile skips it.
         events.emit('minion/connected', { minionId: session.minionId });
-        await noteGrains(session.minionId, message.grains);
-        const record = await store.minions.setPresence(session.minionId, id);
+        // A minion back from another master mostly reports the grains every master already has:
+        // only changed ones are told to the peers, and written with the presence, in one write.
+        const changed = !jobs.hasGrains(session.minionId, message.grains);
+        if (changed) rememberGrains(session.minionId, message.grains);
+        const record = await store.minions.setPresence(
+          session.minionId,
+          id,
+          Date.now(),
+          changed ? message.grains : undefined,
+        );
         jobs.noteRecord(record);
         // Quarantined while this master was not told (a lost peer message): the row says so.
         if (record.quarantine !== undefined) {

@@ -328,12 +328,22 @@ export class MinionsTable {
 
   /**
    * Written on connect only: presence changes live in the masters' memory, not per heartbeat. The
-   * connection joins the minion's master history in the same write.
+   * connection joins the minion's master history in the same write, and so do the grains it
+   * reported when they changed (`grains`): a master's worth of minions reconnecting costs one
+   * write each.
    */
-  setPresence(minionId: string, masterId: string, now = Date.now()): Promise<MinionRecord> {
-    return this.#update({ minionId }, { connectedMaster: masterId, connectedAt: now }, undefined, {
-      masterHistory: [{ at: now, masterId, event: 'connected' }],
-    });
+  setPresence(
+    minionId: string,
+    masterId: string,
+    now = Date.now(),
+    grains?: Record<string, unknown>,
+  ): Promise<MinionRecord> {
+    return this.#update(
+      { minionId },
+      { connectedMaster: masterId, connectedAt: now, ...(grains === undefined ? {} : { grains }) },
+      undefined,
+      { masterHistory: [{ at: now, masterId, event: 'connected' }] },
+    );
   }
 
   /**

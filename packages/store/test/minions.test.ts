@@ -128,6 +128,14 @@ test('listing minions with a limit returns a cursor that resumes exactly where i
   assert.deepEqual((await env.store.minions.get('i-page-4'))?.grains, { os: 'Linux', n: 4 });
 });
 
+test('a connection records the grains it reported in the same write, and leaves them be when it reports none', async () => {
+  await env.store.minions.setPresence('i-grains', 'm1', 10, { os: 'Linux', role: 'web' });
+  assert.deepEqual((await env.store.minions.get('i-grains'))?.grains, { os: 'Linux', role: 'web' });
+  const moved = await env.store.minions.setPresence('i-grains', 'm2', 20);
+  assert.equal(moved.connectedMaster, 'm2');
+  assert.deepEqual(moved.grains, { os: 'Linux', role: 'web' });
+});
+
 test('a late disconnect does not erase the connection the minion made to another master', async () => {
   await env.store.minions.setPresence('i-move', 'm1', 10);
   await env.store.minions.setPresence('i-move', 'm2', 20);
