@@ -15,6 +15,12 @@ const PER_CONNECTION = 50;
 const REQUESTS = CONNECTIONS * PER_CONNECTION;
 /** A small per-connection burst, so the table work (in this test's one process) stays seconds. */
 const LIMITS = { burst: 4, perSecond: 2 };
+/**
+ * How long the connected minion's `test.ping` (CLI start included) may take during the burst: a few
+ * quiet pings' worth, and never less than 2 s. Its job's two table writes once queued behind the
+ * burst's (one connection pool for both): 3.7–5.4 s, against 0.4–0.5 s quiet.
+ */
+const pingBoundMs = (quietMs: number): number => Math.max(2_000, 3 * quietMs);
 
 const devstack = useDevstack();
 const dir = useTempDir();
@@ -102,6 +108,10 @@ test(`${REQUESTS} key requests at once from ${CONNECTIONS} connections: each one
     `# ${REQUESTS} key requests in ${seconds.toFixed(1)} s: ${pending - pendingBefore} pending, ${counted} refused and counted ` +
       `${JSON.stringify(Object.fromEntries(Object.entries(refused.byReason).map(([r, n]) => [r, n - (refusedBefore.byReason[r] ?? 0)])))}; ` +
       `answers seen ${JSON.stringify(answers)}; test.ping (CLI included) ${Math.round(quietMs)} ms before, during it: ${pings.map(Math.round).join(', ')} ms`,
+  );
+  assert.ok(
+    Math.max(...pings) <= pingBoundMs(quietMs),
+    `the connected minion waited on the burst: test.ping took ${pings.map(Math.round).join(', ')} ms during it, ${Math.round(quietMs)} ms before (bound ${Math.round(pingBoundMs(quietMs))} ms)`,
   );
   await everyMasterAnswers([master], 'steady-1', dir());
 });
