@@ -16,11 +16,12 @@ const REQUESTS = CONNECTIONS * PER_CONNECTION;
 /** A small per-connection burst, so the table work (in this test's one process) stays seconds. */
 const LIMITS = { burst: 4, perSecond: 2 };
 /**
- * How long the connected minion's `test.ping` (CLI start included) may take during the burst: a few
- * quiet pings' worth, and never less than 2 s. Its job's two table writes once queued behind the
- * burst's (one connection pool for both): 3.7–5.4 s, against 0.4–0.5 s quiet.
+ * How long the connected minion's `test.ping` (CLI start included) may take during the burst: four
+ * quiet pings' worth, and never less than 2.5 s. Its job's two table writes once queued behind the
+ * burst's (one connection pool for both): 3.7–5.4 s, against 0.4–0.5 s quiet; with a pool of their
+ * own, 0.8–1.8 s (most of it this process, which holds the table and the 200 senders, catching up).
  */
-const pingBoundMs = (quietMs: number): number => Math.max(2_000, 3 * quietMs);
+const pingBoundMs = (quietMs: number): number => Math.max(2_500, 4 * quietMs);
 
 const devstack = useDevstack();
 const dir = useTempDir();

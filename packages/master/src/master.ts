@@ -16,7 +16,7 @@ import {
   type MasterEndpoint,
   type MasterMessage,
 } from '@phoenix/protocol';
-import { isLive, Store, type MasterRecord } from '@phoenix/store';
+import { isLive, Store, type MasterRecord, type ReadCount } from '@phoenix/store';
 import { RenderProcess } from '@phoenix/state';
 import { buildApi } from './api/server.js';
 import { TokenRegistry } from './api/token-registry.js';
@@ -133,9 +133,22 @@ export async function masterComponents(config: MasterConfig, baseLog: Logger): P
   const store = new Store(dynamodb, config.tablePrefix, {
     terminatedMinionRetentionMs: config.terminatedMinionRetentionMs,
   });
+  // Keys and presence come in herds (a fleet launched at once, an acceptance of thousands, their
+  // hellos, a flood of made-up ids): their table requests go through a client with a few
+  // connections of its own and queue there, while jobs, returns and this master's heartbeat keep
+  // the main client's. One pool for both made a connected minion's job wait seconds behind an
+  // enrolment burst (test/attack-enrol-burst.test.ts).
+  const herdPool = { maxSockets: config.enrolment.tableConnections };
+  const herdDynamodb = new DynamoDBClient({
+    ...awsClientConfig(config.aws, 'dynamodb'),
+    requestHandler: { httpAgent: herdPool, httpsAgent: herdPool, logger: sdkLogger(log) },
+  });
+  const herdStore = new Store(herdDynamodb, config.tablePrefix, {
+    terminatedMinionRetentionMs: config.terminatedMinionRetentionMs,
+  });
   // Every input refused at this master's boundaries, by where and why: /metrics shows them.
   const refusals = new Refusals();
-  const keys = new KeyRegistry(store, clusterKeys.secretKey, log.child({ component: 'keys' }), {
+  const keys = new KeyRegistry(herdStore, clusterKeys.secretKey, log.child({ component: 'keys' }), {
     maxPendingKeys: config.enrolment.maxPendingKeys,
     masterId: id,
   });
@@ -169,7 +182,7 @@ export async function masterComponents(config: MasterConfig, baseLog: Logger): P
   });
   // The lifecycle reactor: auto-accept, first highstate exactly once, lifecycle actions.
   const autoAccept = new AutoAcceptor(
-    store,
+    herdStore,
     keys,
     autoscaling,
     {
@@ -222,8 +235,16 @@ export async function masterComponents(config: MasterConfig, baseLog: Logger): P
         // at once) must not leave the other masters thinking the minion is connected nowhere, or
         // a job submitted there meanwhile skips it.
         events.emit('minion/connected', { minionId: session.minionId });
-        await noteGrains(session.minionId, message.grains);
-        const record = await store.minions.setPresence(session.minionId, id);
+        // Grains and presence in one write: a thousand minions accepted at once make a thousand hellos.
+        jobs.rememberGrains(session.minionId, message.grains);
+        peers.broadcast({
+          v: WIRE_VERSION,
+          t: 'peer-grains',
+          from: id,
+          minionId: session.minionId,
+          grains: message.grains,
+        });
+        const record = await herdStore.minions.setPresence(session.minionId, id, Date.now(), message.grains);
         jobs.noteRecord(record);
         // Quarantined while this master was not told (a lost peer message): the row says so.
         if (record.quarantine !== undefined) {
@@ -279,7 +300,7 @@ export async function masterComponents(config: MasterConfig, baseLog: Logger): P
           minionId: session.minionId,
           ...(session.left === true ? { left: true } : {}),
         });
-        void store.minions.clearPresence(session.minionId, id).catch(() => undefined);
+        void herdStore.minions.clearPresence(session.minionId, id).catch(() => undefined);
       },
     },
   });
@@ -543,7 +564,7 @@ export async function masterComponents(config: MasterConfig, baseLog: Logger): P
     connectedMinions: () => link.connectedCount,
     tableReads: () => ({
       masters: store.masters.reads,
-      minions: store.minions.reads,
+      minions: sumReads(store.minions.reads, herdStore.minions.reads),
       jobs: store.jobs.reads,
       returns: store.returns.reads,
     }),
@@ -649,6 +670,7 @@ export async function masterComponents(config: MasterConfig, baseLog: Logger): P
       name: 'aws clients',
       stop: () => {
         dynamodb.destroy();
+        herdDynamodb.destroy();
         autoscaling.destroy();
         sqs?.destroy();
       },
@@ -749,6 +771,16 @@ export async function masterComponents(config: MasterConfig, baseLog: Logger): P
     },
   ];
   return { id, log, components, ports };
+}
+
+function sumReads(a: ReadCount, b: ReadCount): ReadCount {
+  return { requests: a.requests + b.requests, items: a.items + b.items };
+}
+
+/** The SDK's own warnings (a connection pool at capacity) as this master's log lines. */
+function sdkLogger(log: Logger): { warn(message: string): void } {
+  const sdk = log.child({ component: 'aws-sdk' });
+  return { warn: (message) => sdk.debug({ sdk: message }, 'AWS SDK warning') };
 }
 
 /** `opts.file_roots` in templates: directories, and git roots by URL (their credentials' sources stay here). */

@@ -17,6 +17,7 @@ import {
 import type { AcceptedKey, Attestation, KeyRegistry } from './keys.js';
 import type { Refusals } from './limits/refusals.js';
 import { TokenBuckets } from './limits/token-buckets.js';
+import { FairQueue, FairQueueFullError } from './limits/fair-queue.js';
 import { MasterErrors } from './errors.js';
 
 /** An enrolment challenge is good for one answer, on the connection it was set on, this long. */
@@ -68,7 +69,7 @@ export interface MinionLinkOptions {
   heartbeatMs: number;
   silenceMs: number;
   /** Enrolments one connection may make that need the table (burst, then per second), and at once overall. */
-  enrolment: { burst: number; perSecond: number; inFlight: number; maxPendingKeys: number };
+  enrolment: { burst: number; perSecond: number; inFlight: number; waiting: number; maxPendingKeys: number };
   refusals: Refusals;
   log: Logger;
   handlers: MinionLinkHandlers;
@@ -83,6 +84,12 @@ const CHALLENGE_MS = 30_000;
 const ENROL_SOURCES_HELD = 50_000;
 /** Messages taken from a socket before the event loop gets a turn (timers: the heartbeats). */
 const MESSAGES_PER_TURN = 256;
+/**
+ * The same for the enrol socket, whose messages are strangers' and may come ten thousand at once:
+ * fewer a turn, so the API, the table's answers and the minion socket (jobs, returns) are served
+ * between them (test/attack-enrol-burst.test.ts).
+ */
+const ENROL_MESSAGES_PER_TURN = 32;
 /**
  * A minion's heartbeats taken at most this many times per master heartbeat interval (after a burst
  * of as many): a heartbeat only says the minion is there, so more of them say nothing more, and
@@ -127,6 +134,13 @@ export class MinionLink {
   readonly #enrolChallenges = new Map<string, { minionId: string; publicKey: string; challenge: string; at: number }>();
   readonly #enrolAllowance: TokenBuckets<string>;
   readonly #heartbeatAllowance: TokenBuckets<string>;
+  /**
+   * Enrolments that need the table: `inFlight` at once, the rest waiting their turn by connection,
+   * so a herd's table work starts as fast as the table answers instead of all at once (thousands
+   * of requests built in one turn kept the job path waiting).
+   */
+  readonly #enrolQueue: FairQueue;
+  /** Enrolments admitted and not answered yet (working or waiting). */
   #enrolling = 0;
   /** Refusals not yet logged: one line a second says how many, instead of a line a message. */
   readonly #unlogged = new Map<string, { count: number; detail: Record<string, unknown> }>();
@@ -156,6 +170,11 @@ export class MinionLink {
       perSecond: options.enrolment.perSecond,
       maxKeys: ENROL_SOURCES_HELD,
     });
+    this.#enrolQueue = new FairQueue({
+      concurrency: options.enrolment.inFlight,
+      perKeyRunning: 1,
+      perKeyWaiting: options.enrolment.burst,
+    });
     this.#heartbeatAllowance = new TokenBuckets({
       burst: HEARTBEATS_PER_INTERVAL,
       perSecond: (HEARTBEATS_PER_INTERVAL * 1000) / options.heartbeatMs,
@@ -176,8 +195,8 @@ export class MinionLink {
     await this.#enrol.bind(`tcp://${bind}:${enrolPort === 0 ? '*' : enrolPort}`);
     await this.#minion.bind(`tcp://${bind}:${minionPort === 0 ? '*' : minionPort}`);
     this.ports = { enrol: portOf(this.#enrol.lastEndpoint), minion: portOf(this.#minion.lastEndpoint) };
-    void this.#serve(this.#enrol, (route, body, mac) => this.#onEnrol(route, body, mac));
-    void this.#serve(this.#minion, (route, body, seal) => this.#onMinion(route, body, seal));
+    void this.#serve(this.#enrol, ENROL_MESSAGES_PER_TURN, (route, body, mac) => this.#onEnrol(route, body, mac));
+    void this.#serve(this.#minion, MESSAGES_PER_TURN, (route, body, seal) => this.#onMinion(route, body, seal));
     this.#sweep = setInterval(
       () => this.#contained('sweep', () => this.#expire()),
       Math.max(100, this.#o.silenceMs / 3),
@@ -258,6 +277,7 @@ export class MinionLink {
 
   async #serve(
     socket: Router,
+    perTurn: number,
     handle: (route: Buffer, body: Buffer, mac: Buffer | undefined) => Promise<void>,
   ): Promise<void> {
     while (!this.#closed) {
@@ -266,8 +286,8 @@ export class MinionLink {
         for await (const [route, body, mac, ...extra] of socket) {
           // A socket with thousands of returns queued can hand them over one after another while
           // timers wait: the heartbeat timer (what keeps every minion from failing over) and the
-          // table writes' answers get a turn at least every MESSAGES_PER_TURN messages.
-          if (++sinceTurn >= MESSAGES_PER_TURN) {
+          // table writes' answers get a turn at least every `perTurn` messages.
+          if (++sinceTurn >= perTurn) {
             sinceTurn = 0;
             await new Promise((resolve) => setImmediate(resolve));
           }
@@ -308,14 +328,12 @@ export class MinionLink {
     if (!known) {
       const refusal = !this.#enrolAllowance.take(route.toString('hex'))
         ? 'rate'
-        : this.#enrolling >= this.#o.enrolment.inFlight
+        : this.#enrolling >= this.#o.enrolment.inFlight + this.#o.enrolment.waiting
           ? 'busy'
           : undefined;
       if (refusal !== undefined) {
         this.#refuse('enrol', refusal, { minionId: message.id });
-        const reason =
-          refusal === 'rate' ? 'too many enrolments on this connection; enrol again later' : 'busy; enrol again later';
-        this.#sendOn(this.#enrol, route, encode({ v: WIRE_VERSION, t: 'enrolment', state: 'rejected', reason }), noop);
+        this.#sendOn(this.#enrol, route, REFUSED_ENROLMENT[refusal], noop);
         return;
       }
     }
@@ -332,10 +350,18 @@ export class MinionLink {
       return;
     }
     const attestation = this.#proven(route, message);
+    const enrol = (): ReturnType<KeyRegistry['enrol']> =>
+      this.#o.keys.enrol(message.id, message.publicKey, attestation);
     this.#enrolling++;
     let answer: Awaited<ReturnType<KeyRegistry['enrol']>>;
     try {
-      answer = await this.#o.keys.enrol(message.id, message.publicKey, attestation);
+      // Answered from memory: no table work, no turn to wait for.
+      answer = known ? await enrol() : await this.#enrolQueue.run(route.toString('hex'), enrol);
+    } catch (err) {
+      if (!(err instanceof FairQueueFullError)) throw err;
+      this.#refuse('enrol', 'busy', { minionId: message.id });
+      this.#sendOn(this.#enrol, route, REFUSED_ENROLMENT.busy, noop);
+      return;
     } finally {
       this.#enrolling--;
     }
@@ -626,6 +652,17 @@ export class MinionLink {
 }
 
 const noop = (): void => undefined;
+
+/** The answers to an enrolment refused before any work, encoded once: a flood's replies cost a send each. */
+const REFUSED_ENROLMENT = {
+  rate: encode({
+    v: WIRE_VERSION,
+    t: 'enrolment',
+    state: 'rejected',
+    reason: 'too many enrolments on this connection; enrol again later',
+  }),
+  busy: encode({ v: WIRE_VERSION, t: 'enrolment', state: 'rejected', reason: 'busy; enrol again later' }),
+} as const;
 
 /** The encoder refuses what is nested too deep for the wire: that is the caller's input, refused as such. */
 function encode(message: MasterMessage): Uint8Array {

@@ -330,10 +330,19 @@ export class MinionsTable {
    * Written on connect only: presence changes live in the masters' memory, not per heartbeat. The
    * connection joins the minion's master history in the same write.
    */
-  setPresence(minionId: string, masterId: string, now = Date.now()): Promise<MinionRecord> {
-    return this.#update({ minionId }, { connectedMaster: masterId, connectedAt: now }, undefined, {
-      masterHistory: [{ at: now, masterId, event: 'connected' }],
-    });
+  setPresence(
+    minionId: string,
+    masterId: string,
+    now = Date.now(),
+    /** The grains the minion said hello with, in the same write. */
+    grains?: Record<string, unknown>,
+  ): Promise<MinionRecord> {
+    return this.#update(
+      { minionId },
+      { connectedMaster: masterId, connectedAt: now, ...(grains === undefined ? {} : { grains }) },
+      undefined,
+      { masterHistory: [{ at: now, masterId, event: 'connected' }] },
+    );
   }
 
   /**

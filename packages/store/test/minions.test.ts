@@ -137,6 +137,22 @@ test('a late disconnect does not erase the connection the minion made to another
   assert.equal((await env.store.minions.get('i-move'))?.connectedMaster, undefined);
 });
 
+test("a hello's presence and grains are one write, and a connection without grains keeps the row's", async () => {
+  await env.store.minions.registerKey('i-hello', key('hello'));
+  const record = await env.store.minions.setPresence('i-hello', 'm1', 10, { os: 'Linux', roles: ['web'] });
+  assert.equal(record.connectedMaster, 'm1');
+  assert.deepEqual(record.grains, { os: 'Linux', roles: ['web'] });
+  assert.equal(record.keyState, 'pending');
+  await env.store.minions.setPresence('i-hello', 'm2', 20);
+  const after = await env.store.minions.get('i-hello');
+  assert.equal(after?.connectedMaster, 'm2');
+  assert.deepEqual(after?.grains, { os: 'Linux', roles: ['web'] });
+  assert.deepEqual(
+    after?.masterHistory?.map((e) => e.masterId),
+    ['m1', 'm2'],
+  );
+});
+
 test('a highstate claim held by another master is refused until its lease expires', async () => {
   await env.store.minions.registerKey('i-hs', key('hs'));
   const m1 = { masterId: 'm1', claimId: 'm1-a' };
