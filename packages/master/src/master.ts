@@ -583,8 +583,8 @@ export async function masterComponents(config: MasterConfig, baseLog: Logger): P
   });
 
   // Whichever master hears of an acceptance (its own, or a peer's) tries the claim; one wins.
-  keys.onChange((change) => {
-    if (change.to === 'accepted') void highstate.consider(change.minionId);
+  keys.onChange((change, _local, row) => {
+    if (change.to === 'accepted') void highstate.consider(change.minionId, row);
   });
   keys.onChange((change, local) => {
     if (local) peers.broadcast({ v: WIRE_VERSION, t: 'peer-key', from: id, minionId: change.minionId, to: change.to });
