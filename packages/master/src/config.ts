@@ -258,6 +258,12 @@ export const MasterConfigSchema = z
          * hello writes): a pool of its own, so a herd of those queues there, not ahead of jobs and returns.
          */
         tableConnections: z.int().min(1).max(1_000).default(8),
+        /**
+         * Minions waiting here whose key was accepted are told at most this many a second (a
+         * second's worth at once): each then connects, and a thousand handshakes and hellos at
+         * once left most of them without a welcome in time.
+         */
+        tellAcceptedPerSecond: z.int().min(1).max(1_000_000).default(400),
       })
       .prefault({}),
     /** A minion whose messages masters refused `after` times within `windowMs` (cluster-wide) is quarantined. */

@@ -69,7 +69,16 @@ export interface MinionLinkOptions {
   heartbeatMs: number;
   silenceMs: number;
   /** Enrolments one connection may make that need the table (burst, then per second), and at once overall. */
-  enrolment: { burst: number; perSecond: number; inFlight: number; waiting: number; maxPendingKeys: number };
+  enrolment: {
+    burst: number;
+    perSecond: number;
+    inFlight: number;
+    waiting: number;
+    maxPendingKeys: number;
+    tellAcceptedPerSecond: number;
+  };
+  /** The clock the pace of acceptance news is kept by. */
+  now?: () => number;
   refusals: Refusals;
   log: Logger;
   handlers: MinionLinkHandlers;
@@ -98,6 +107,8 @@ const ENROL_MESSAGES_PER_TURN = 32;
 const HEARTBEATS_PER_INTERVAL = 10;
 /** Connected minions whose heartbeat allowance is remembered at once. */
 const HEARTBEAT_SOURCES_HELD = 100_000;
+/** How often minions still to be told of their acceptance are looked at again. */
+const TELL_EVERY_MS = 50;
 /** A socket loop that failed starts again after this, so a master never goes deaf for good. */
 const LOOP_RESTART_MS = 100;
 
@@ -142,6 +153,10 @@ export class MinionLink {
   readonly #enrolQueue: FairQueue;
   /** Enrolments admitted and not answered yet (working or waiting). */
   #enrolling = 0;
+  /** Waiting minions whose key was accepted, oldest first: told at `tellAcceptedPerSecond`. */
+  readonly #toTell = new Set<string>();
+  readonly #tellAllowance: TokenBuckets<'accepted'>;
+  #tellTimer: NodeJS.Timeout | undefined;
   /** Refusals not yet logged: one line a second says how many, instead of a line a message. */
   readonly #unlogged = new Map<string, { count: number; detail: Record<string, unknown> }>();
   #sweep: NodeJS.Timeout | undefined;
@@ -175,6 +190,12 @@ export class MinionLink {
       perKeyRunning: 1,
       perKeyWaiting: options.enrolment.burst,
     });
+    this.#tellAllowance = new TokenBuckets({
+      burst: options.enrolment.tellAcceptedPerSecond,
+      perSecond: options.enrolment.tellAcceptedPerSecond,
+      maxKeys: 1,
+      ...(options.now === undefined ? {} : { now: options.now }),
+    });
     this.#heartbeatAllowance = new TokenBuckets({
       burst: HEARTBEATS_PER_INTERVAL,
       perSecond: (HEARTBEATS_PER_INTERVAL * 1000) / options.heartbeatMs,
@@ -182,7 +203,9 @@ export class MinionLink {
     });
     options.keys.onChange((change) => {
       if (change.to === 'accepted') {
-        this.#tellWaiting(change.minionId, { v: WIRE_VERSION, t: 'enrolment', state: 'accepted' });
+        this.#toTell.delete(change.minionId);
+        this.#toTell.add(change.minionId);
+        this.#tellAccepted();
       } else if (change.to === 'rejected' || change.to === 'deleted' || change.to === 'quarantined') {
         // Cut off at once: whether it waits to enrol here or holds a connection.
         this.revoke(change.minionId, `key ${change.to}`);
@@ -262,6 +285,7 @@ export class MinionLink {
       this.#drop(session);
       this.#o.log.info({ minionId, reason }, 'minion cut off');
     }
+    this.#toTell.delete(minionId);
     this.#tellWaiting(minionId, { v: WIRE_VERSION, t: 'revoked', reason });
   }
 
@@ -270,6 +294,7 @@ export class MinionLink {
     if (this.#sweep) clearInterval(this.#sweep);
     if (this.#heartbeat) clearInterval(this.#heartbeat);
     if (this.#logTimer) clearInterval(this.#logTimer);
+    clearTimeout(this.#tellTimer);
     this.#logRefusals();
     this.#enrol.close();
     this.#minion.close();
@@ -601,6 +626,21 @@ export class MinionLink {
       if (oldest.done !== true) this.#waiting.delete(oldest.value);
     }
     this.#waiting.set(minionId, route);
+  }
+
+  /** Tells waiting minions their key was accepted, as many as the pace allows now; the rest soon. */
+  #tellAccepted(): void {
+    for (const minionId of this.#toTell) {
+      if (!this.#tellAllowance.take('accepted')) break;
+      this.#toTell.delete(minionId);
+      this.#tellWaiting(minionId, { v: WIRE_VERSION, t: 'enrolment', state: 'accepted' });
+    }
+    if (this.#toTell.size === 0 || this.#tellTimer !== undefined || this.#closed) return;
+    this.#tellTimer = setTimeout(() => {
+      this.#tellTimer = undefined;
+      this.#contained('tell accepted', () => this.#tellAccepted());
+    }, TELL_EVERY_MS);
+    this.#tellTimer.unref();
   }
 
   #tellWaiting(minionId: string, message: MasterMessage): void {
