@@ -259,11 +259,10 @@ export const MasterConfigSchema = z
          */
         tableConnections: z.int().min(1).max(1_000).default(8),
         /**
-         * Minions waiting here whose key was accepted are told at most this many a second (a
-         * second's worth at once): each then connects, and a thousand handshakes and hellos at
-         * once left most of them without a welcome in time.
+         * Minions waiting here whose key was accepted that are told so and not connected yet, at
+         * most: the next is told as one says hello (each told minion connects at once).
          */
-        tellAcceptedPerSecond: z.int().min(1).max(1_000_000).default(400),
+        tellAcceptedAtOnce: z.int().min(1).max(100_000).default(16),
       })
       .prefault({}),
     /** A minion whose messages masters refused `after` times within `windowMs` (cluster-wide) is quarantined. */

@@ -75,9 +75,9 @@ export interface MinionLinkOptions {
     inFlight: number;
     waiting: number;
     maxPendingKeys: number;
-    tellAcceptedPerSecond: number;
+    tellAcceptedAtOnce: number;
   };
-  /** The clock the pace of acceptance news is kept by. */
+  /** The clock told minions are timed by. */
   now?: () => number;
   refusals: Refusals;
   log: Logger;
@@ -107,8 +107,8 @@ const ENROL_MESSAGES_PER_TURN = 32;
 const HEARTBEATS_PER_INTERVAL = 10;
 /** Connected minions whose heartbeat allowance is remembered at once. */
 const HEARTBEAT_SOURCES_HELD = 100_000;
-/** How often minions still to be told of their acceptance are looked at again. */
-const TELL_EVERY_MS = 50;
+/** A minion told of its acceptance that has not said hello within this no longer holds a place. */
+const TOLD_MS = 3_000;
 /** A socket loop that failed starts again after this, so a master never goes deaf for good. */
 const LOOP_RESTART_MS = 100;
 
@@ -153,9 +153,15 @@ export class MinionLink {
   readonly #enrolQueue: FairQueue;
   /** Enrolments admitted and not answered yet (working or waiting). */
   #enrolling = 0;
-  /** Waiting minions whose key was accepted, oldest first: told at `tellAcceptedPerSecond`. */
+  /**
+   * Waiting minions whose key was accepted, oldest first: `tellAcceptedAtOnce` are told and not
+   * connected yet at any time, and the next is told as one says hello, so the news goes out as fast
+   * as this master welcomes (a thousand told at once left most of them without a welcome in time).
+   */
   readonly #toTell = new Set<string>();
-  readonly #tellAllowance: TokenBuckets<'accepted'>;
+  /** Told, not connected yet: when each was told. */
+  readonly #told = new Map<string, number>();
+  readonly #now: () => number;
   #tellTimer: NodeJS.Timeout | undefined;
   /** Refusals not yet logged: one line a second says how many, instead of a line a message. */
   readonly #unlogged = new Map<string, { count: number; detail: Record<string, unknown> }>();
@@ -190,12 +196,7 @@ export class MinionLink {
       perKeyRunning: 1,
       perKeyWaiting: options.enrolment.burst,
     });
-    this.#tellAllowance = new TokenBuckets({
-      burst: options.enrolment.tellAcceptedPerSecond,
-      perSecond: options.enrolment.tellAcceptedPerSecond,
-      maxKeys: 1,
-      ...(options.now === undefined ? {} : { now: options.now }),
-    });
+    this.#now = options.now ?? Date.now;
     this.#heartbeatAllowance = new TokenBuckets({
       burst: HEARTBEATS_PER_INTERVAL,
       perSecond: (HEARTBEATS_PER_INTERVAL * 1000) / options.heartbeatMs,
@@ -490,6 +491,7 @@ export class MinionLink {
       lastSeen: now,
     };
     this.#sessions.set(message.id, session);
+    if (this.#told.delete(message.id)) this.#tellAccepted();
     this.#byRoute.set(routeKey, session);
     this.#send(session, {
       v: WIRE_VERSION,
@@ -630,16 +632,29 @@ export class MinionLink {
 
   /** Tells waiting minions their key was accepted, as many as the pace allows now; the rest soon. */
   #tellAccepted(): void {
+    const now = this.#now();
+    // In the order told: the first one still young means the rest are too.
+    for (const [minionId, at] of this.#told) {
+      if (now - at < TOLD_MS) break;
+      this.#told.delete(minionId);
+    }
     for (const minionId of this.#toTell) {
-      if (!this.#tellAllowance.take('accepted')) break;
+      if (this.#told.size >= this.#o.enrolment.tellAcceptedAtOnce) break;
       this.#toTell.delete(minionId);
+      if (!this.#waiting.has(minionId)) continue; // not waiting here: nobody to tell
+      this.#told.set(minionId, now);
       this.#tellWaiting(minionId, { v: WIRE_VERSION, t: 'enrolment', state: 'accepted' });
     }
-    if (this.#toTell.size === 0 || this.#tellTimer !== undefined || this.#closed) return;
-    this.#tellTimer = setTimeout(() => {
-      this.#tellTimer = undefined;
-      this.#contained('tell accepted', () => this.#tellAccepted());
-    }, TELL_EVERY_MS);
+    const oldest = this.#told.values().next();
+    if (this.#toTell.size === 0 || oldest.done === true || this.#tellTimer !== undefined || this.#closed) return;
+    // Told minions that never say hello free their places in time.
+    this.#tellTimer = setTimeout(
+      () => {
+        this.#tellTimer = undefined;
+        this.#contained('tell accepted', () => this.#tellAccepted());
+      },
+      Math.max(10, oldest.value + TOLD_MS - now),
+    );
     this.#tellTimer.unref();
   }
 
