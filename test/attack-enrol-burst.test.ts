@@ -16,12 +16,19 @@ const REQUESTS = CONNECTIONS * PER_CONNECTION;
 /** A small per-connection burst, so the table work (in this test's one process) stays seconds. */
 const LIMITS = { burst: 4, perSecond: 2 };
 /**
- * How long the connected minion's `test.ping` (CLI start included) may take during the burst: four
- * quiet pings' worth, and never less than 2.5 s. Its job's two table writes once queued behind the
- * burst's (one connection pool for both): 3.7–5.4 s, against 0.4–0.5 s quiet; with a pool of their
- * own, 0.8–1.8 s (most of it this process, which holds the table and the 200 senders, catching up).
+ * How long the connected minion's `test.ping` (CLI start included) may take during the burst, as the
+ * median of the pings made while it lasts: four quiet pings' worth, and 2 s at least. Its job's two
+ * table writes once queued behind the burst's (one connection pool for both), so a ping waited for
+ * the burst's end: medians 2.9–5.4 s (one or two pings in all), 0.4–0.5 s quiet. With a pool of
+ * their own, 0.3–0.9 s; the first ping of the burst is the slowest (0.8–3.4 s), mostly this
+ * process, which holds the table and the 200 senders, catching up.
  */
-const pingBoundMs = (quietMs: number): number => Math.max(2_500, 4 * quietMs);
+const pingBoundMs = (quietMs: number): number => Math.max(2_000, 4 * quietMs);
+const median = (values: readonly number[]): number => {
+  const sorted = [...values].sort((a, b) => a - b);
+  const mid = Math.floor(sorted.length / 2);
+  return sorted.length % 2 === 1 ? (sorted[mid] ?? 0) : ((sorted[mid - 1] ?? 0) + (sorted[mid] ?? 0)) / 2;
+};
 
 const devstack = useDevstack();
 const dir = useTempDir();
@@ -111,8 +118,8 @@ test(`${REQUESTS} key requests at once from ${CONNECTIONS} connections: each one
       `answers seen ${JSON.stringify(answers)}; test.ping (CLI included) ${Math.round(quietMs)} ms before, during it: ${pings.map(Math.round).join(', ')} ms`,
   );
   assert.ok(
-    Math.max(...pings) <= pingBoundMs(quietMs),
-    `the connected minion waited on the burst: test.ping took ${pings.map(Math.round).join(', ')} ms during it, ${Math.round(quietMs)} ms before (bound ${Math.round(pingBoundMs(quietMs))} ms)`,
+    median(pings) <= pingBoundMs(quietMs),
+    `the connected minion waited on the burst: test.ping took ${pings.map(Math.round).join(', ')} ms during it (median ${Math.round(median(pings))}), ${Math.round(quietMs)} ms before (bound ${Math.round(pingBoundMs(quietMs))} ms)`,
   );
   await everyMasterAnswers([master], 'steady-1', dir());
 });
