@@ -105,6 +105,12 @@ export class KeyRegistry {
   readonly #changes = new EventEmitter<{ change: [KeyChange, boolean, MinionRecord | undefined] }>().setMaxListeners(0);
   #lastRefresh = 0;
   #refreshing: Promise<void> | undefined;
+  /**
+   * For each refresh reading the table now, the ids whose key changed here meanwhile: its older
+   * view of them must not undo the change (a key rejected during the read admitted again, or one
+   * accepted during it forgotten, until the next refresh).
+   */
+  readonly #readsInFlight = new Set<Set<string>>();
 
   constructor(store: Store, clusterSecretKey: string, log: Logger, options: KeyRegistryOptions) {
     this.#store = store;
@@ -118,18 +124,24 @@ export class KeyRegistry {
   async refresh(now = Date.now()): Promise<void> {
     this.#lastRefresh = now;
     const fresh = new Map<string, AcceptedKey>();
-    let cursor: string | undefined;
-    do {
-      const page = await this.#store.minions.listByKeyState('accepted', { limit: 1000, cursor });
-      for (const record of page.items) {
-        // A quarantined key is accepted in the table, but lets nobody in.
-        if (record.publicKey !== undefined && record.quarantine === undefined)
-          fresh.set(record.minionId, this.#entry(record.minionId, record.publicKey));
-      }
-      cursor = page.cursor;
-    } while (cursor !== undefined);
-    for (const id of [...this.#byId.keys()]) if (!fresh.has(id)) this.#forget(id);
-    for (const entry of fresh.values()) this.#remember(entry);
+    const changed = new Set<string>();
+    this.#readsInFlight.add(changed);
+    try {
+      let cursor: string | undefined;
+      do {
+        const page = await this.#store.minions.listByKeyState('accepted', { limit: 1000, cursor });
+        for (const record of page.items) {
+          // A quarantined key is accepted in the table, but lets nobody in.
+          if (record.publicKey !== undefined && record.quarantine === undefined)
+            fresh.set(record.minionId, this.#entry(record.minionId, record.publicKey));
+        }
+        cursor = page.cursor;
+      } while (cursor !== undefined);
+    } finally {
+      this.#readsInFlight.delete(changed);
+    }
+    for (const id of [...this.#byId.keys()]) if (!fresh.has(id) && !changed.has(id)) this.#forget(id);
+    for (const entry of fresh.values()) if (!changed.has(entry.minionId)) this.#remember(entry);
   }
 
   /**
@@ -496,6 +508,7 @@ export class KeyRegistry {
   /** Brings the cache in line with a change made here or reported by a peer, and tells listeners. */
   async applyChange(change: KeyChange, local: boolean, acceptedPublicKey?: string, row?: MinionRecord): Promise<void> {
     this.#pending.delete(change.minionId);
+    for (const changed of this.#readsInFlight) changed.add(change.minionId);
     if (change.to === 'accepted') {
       // The writer knows the key it accepted; a peer's report is checked against the table.
       const publicKey = acceptedPublicKey ?? (await this.#acceptedPublicKeyInTable(change.minionId));
