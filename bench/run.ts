@@ -47,6 +47,8 @@ export interface ScenarioResult {
     swarmStartMs: number;
     /** Keys accepted per second by one `keys accept` of all N pending keys. */
     keysAcceptedPerSecond: number;
+    /** From that `keys accept` until a job gets every minion's return (all connected again). */
+    acceptToAnsweringMs: number;
     /** Masters-table reads per minion while the swarm started and enrolled (before all answered). */
     tableReadsAtStartPerMinion: number;
     /** Masters-table reads per minion-hour once every minion answered (the steady state). */
@@ -68,7 +70,7 @@ async function stopDevstack(devstack: Devstack): Promise<void> {
 }
 
 /** Waits until every minion has asked to enrol, accepts them in one call, waits until all are accepted. */
-async function acceptAll(api: BenchApi, n: number): Promise<{ keysPerSecond: number }> {
+async function acceptAll(api: BenchApi, n: number): Promise<{ keysPerSecond: number; acceptStart: number }> {
   const deadline = Date.now() + 60_000 + n * 100;
   const waitKeys = async (state: 'accepted' | undefined, what: string): Promise<void> => {
     for (let seen = await api.keyCount('bench-*', state); seen < n; seen = await api.keyCount('bench-*', state)) {
@@ -85,7 +87,7 @@ async function acceptAll(api: BenchApi, n: number): Promise<{ keysPerSecond: num
   await api.accept('bench-*');
   const keysPerSecond = n / ((Date.now() - acceptStart) / 1000);
   await waitKeys('accepted', 'were accepted');
-  return { keysPerSecond };
+  return { keysPerSecond, acceptStart };
 }
 
 /**
@@ -118,7 +120,7 @@ async function scenario(n: number, repeats: number): Promise<ScenarioResult> {
     swarm = await startBenchSwarm(devstack, dir, [master], n, 'bench');
     const swarmStartMs = Date.now() - swarmStarted;
     progress(n, `swarm ready in ${swarmStartMs} ms`);
-    const { keysPerSecond } = await acceptAll(api, n);
+    const { keysPerSecond, acceptStart } = await acceptAll(api, n);
     mark(n, 'keys-accepted');
     progress(
       n,
@@ -131,7 +133,11 @@ async function scenario(n: number, repeats: number): Promise<ScenarioResult> {
       progress(n, `warm-up: ${warm.latencies.length} of ${warm.expected} targeted minions answered`);
       if (Date.now() > warmDeadline) throw new Error(`only ${warm.latencies.length} of ${n} minions answer`);
     }
-    progress(n, `every minion answers, ${Date.now() - swarmStarted} ms after the swarm started`);
+    const acceptToAnsweringMs = Date.now() - acceptStart;
+    progress(
+      n,
+      `every minion answers, ${Date.now() - swarmStarted} ms after the swarm started, ${acceptToAnsweringMs} ms after the accept`,
+    );
     swarm.child.kill('SIGUSR2');
     const settled = await swarm.line<{ mastersTableReads: number; at: number }>('swarm reads', 30_000);
     const rssAfter = await rssKb(master.proc.pid);
@@ -179,6 +185,7 @@ async function scenario(n: number, repeats: number): Promise<ScenarioResult> {
         masterCpuMsPerJob: (cpuAfter - cpuBefore) / repeats,
         swarmStartMs,
         keysAcceptedPerSecond: keysPerSecond,
+        acceptToAnsweringMs,
         tableReadsAtStartPerMinion,
         tableReadsPerMinionHour,
       },
@@ -324,6 +331,13 @@ function scenarioTables(scenarios: ScenarioResult[]): string[] {
     ...scenarios.map(
       (s) =>
         `| ${s.n} | ${fmt(s.cli.phoenixRunMs)} | ${fmt(s.cli.nodeMs)} | ${fmt(s.cli.ratio, 2)} | ${fmt(s.cli.startupMs)} |`,
+    ),
+    '',
+    '| N | swarm started ms | keys accepted/s (one `keys accept` of all N) | accept → every minion answering ms |',
+    '| -: | -: | -: | -: |',
+    ...scenarios.map(
+      (s) =>
+        `| ${s.n} | ${fmt(s.cost.swarmStartMs)} | ${fmt(s.cost.keysAcceptedPerSecond)} | ${fmt(s.cost.acceptToAnsweringMs)} |`,
     ),
     '',
     'Latencies run from just before `POST /api/v1/jobs` to each return’s arrival at the master;',

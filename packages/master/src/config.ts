@@ -249,8 +249,20 @@ export const MasterConfigSchema = z
         /** Enrolments one connection may make that need the table: a burst, then `perSecond`. */
         burst: z.int().min(1).max(1_000_000).default(20),
         perSecond: z.number().positive().max(1_000_000).default(2),
-        /** Enrolments this master works on at once; one more is refused at once (its minion asks again). */
-        inFlight: z.int().min(1).max(100_000).default(256),
+        /** Enrolments needing the table this master works on at once; the next ones wait their turn. */
+        inFlight: z.int().min(1).max(100_000).default(32),
+        /** Enrolments waiting for one of those, taking turns by connection; one more is refused (`busy`). */
+        waiting: z.int().min(0).max(1_000_000).default(2_048),
+        /**
+         * Connections to DynamoDB for key and presence traffic (enrolments, acceptances, the rows a
+         * hello writes): a pool of its own, so a herd of those queues there, not ahead of jobs and returns.
+         */
+        tableConnections: z.int().min(1).max(1_000).default(8),
+        /**
+         * Minions waiting here whose key was accepted that are told so and not connected yet, at
+         * most: the next is told as one says hello (each told minion connects at once).
+         */
+        tellAcceptedAtOnce: z.int().min(1).max(100_000).default(16),
       })
       .prefault({}),
     /** A minion whose messages masters refused `after` times within `windowMs` (cluster-wide) is quarantined. */

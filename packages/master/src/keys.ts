@@ -102,9 +102,15 @@ export class KeyRegistry {
   #reserved = 0;
   readonly #byId = new Map<string, AcceptedKey>();
   readonly #byPublicKey = new Map<string, AcceptedKey>();
-  readonly #changes = new EventEmitter<{ change: [KeyChange, boolean] }>().setMaxListeners(0);
+  readonly #changes = new EventEmitter<{ change: [KeyChange, boolean, MinionRecord | undefined] }>().setMaxListeners(0);
   #lastRefresh = 0;
   #refreshing: Promise<void> | undefined;
+  /**
+   * For each refresh reading the table now, the ids whose key changed here meanwhile: its older
+   * view of them must not undo the change (a key rejected during the read admitted again, or one
+   * accepted during it forgotten, until the next refresh).
+   */
+  readonly #readsInFlight = new Set<Set<string>>();
 
   constructor(store: Store, clusterSecretKey: string, log: Logger, options: KeyRegistryOptions) {
     this.#store = store;
@@ -118,18 +124,24 @@ export class KeyRegistry {
   async refresh(now = Date.now()): Promise<void> {
     this.#lastRefresh = now;
     const fresh = new Map<string, AcceptedKey>();
-    let cursor: string | undefined;
-    do {
-      const page = await this.#store.minions.listByKeyState('accepted', { limit: 1000, cursor });
-      for (const record of page.items) {
-        // A quarantined key is accepted in the table, but lets nobody in.
-        if (record.publicKey !== undefined && record.quarantine === undefined)
-          fresh.set(record.minionId, this.#entry(record.minionId, record.publicKey));
-      }
-      cursor = page.cursor;
-    } while (cursor !== undefined);
-    for (const id of [...this.#byId.keys()]) if (!fresh.has(id)) this.#forget(id);
-    for (const entry of fresh.values()) this.#remember(entry);
+    const changed = new Set<string>();
+    this.#readsInFlight.add(changed);
+    try {
+      let cursor: string | undefined;
+      do {
+        const page = await this.#store.minions.listByKeyState('accepted', { limit: 1000, cursor });
+        for (const record of page.items) {
+          // A quarantined key is accepted in the table, but lets nobody in.
+          if (record.publicKey !== undefined && record.quarantine === undefined)
+            fresh.set(record.minionId, this.#entry(record.minionId, record.publicKey));
+        }
+        cursor = page.cursor;
+      } while (cursor !== undefined);
+    } finally {
+      this.#readsInFlight.delete(changed);
+    }
+    for (const id of [...this.#byId.keys()]) if (!fresh.has(id) && !changed.has(id)) this.#forget(id);
+    for (const entry of fresh.values()) if (!changed.has(entry.minionId)) this.#remember(entry);
   }
 
   /**
@@ -160,8 +172,11 @@ export class KeyRegistry {
     return [...this.#byId.keys()];
   }
 
-  /** Hears every key change: `local` when made on this master, else reported by a peer. */
-  onChange(listener: (change: KeyChange, local: boolean) => void): () => void {
+  /**
+   * Hears every key change: `local` when made on this master, else reported by a peer; `row` is the
+   * minion's row as the change wrote it, when this master wrote it (a listener need not read it again).
+   */
+  onChange(listener: (change: KeyChange, local: boolean, row: MinionRecord | undefined) => void): () => void {
     this.#changes.on('change', listener);
     return () => void this.#changes.off('change', listener);
   }
@@ -411,32 +426,35 @@ export class KeyRegistry {
         !seen.has(key.minionId) &&
         seen.add(key.minionId),
     );
-    const changes: KeyChange[] = [];
+    const written: Array<{ change: KeyChange; publicKey: string | undefined; row: MinionRecord | undefined }> = [];
     // A few writes at a time: accepting a fleet of thousands is seconds, not a write after a write.
     const worker = async (): Promise<void> => {
       for (let key = todo.shift(); key !== undefined; key = todo.shift()) {
         let publicKey: string | undefined;
+        let row: MinionRecord | undefined;
         try {
           if (action === 'delete') await this.#store.minions.deleteKey(key.minionId);
           else if (action === 'accept' && contested.includes(key.minionId))
             publicKey = await this.#choose(key.minionId, key.fingerprint, now);
           else if (lifts(key)) publicKey = (await this.#store.minions.liftQuarantine(key.minionId)).publicKey;
-          else
-            publicKey = (
-              await this.#store.minions.setKeyState(key.minionId, key.state, to as KeyState, now, this.#masterId)
-            ).publicKey;
+          else {
+            row = await this.#store.minions.setKeyState(key.minionId, key.state, to as KeyState, now, this.#masterId);
+            publicKey = row.publicKey;
+          }
         } catch (err) {
           if (err instanceof ConditionFailedError) continue; // changed meanwhile by someone else: theirs stands
           throw err;
         }
         const from = lifts(key) ? 'quarantined' : key.state;
-        const change: KeyChange = { minionId: key.minionId, from, to };
-        changes.push(change);
-        await this.applyChange(change, true, publicKey);
+        written.push({ change: { minionId: key.minionId, from, to }, publicKey, row });
       }
     };
     await Promise.all(Array.from({ length: KEY_WRITES_AT_ONCE }, worker));
-    return changes.sort((a, b) => a.minionId.localeCompare(b.minionId));
+    // Told once every write is done: an accepted minion connects at once and its hello writes to
+    // the table too, so telling each as its key is written made the writes still to come queue
+    // behind a thousand hellos (keys accepted at 25–90 a second instead of hundreds).
+    for (const { change, publicKey, row } of written) await this.applyChange(change, true, publicKey, row);
+    return written.map(({ change }) => change).sort((a, b) => a.minionId.localeCompare(b.minionId));
   }
 
   /** Settles a contested id on the key with `fingerprint`; returns the accepted public key. */
@@ -467,14 +485,14 @@ export class KeyRegistry {
 
   /** Accepts one pending key (the reactor's auto-accept); false when it was not pending any more. */
   async acceptPending(minionId: string, now = Date.now()): Promise<boolean> {
-    let publicKey: string | undefined;
+    let row: MinionRecord;
     try {
-      publicKey = (await this.#store.minions.acceptUncontested(minionId, now, this.#masterId)).publicKey;
+      row = await this.#store.minions.acceptUncontested(minionId, now, this.#masterId);
     } catch (err) {
       if (err instanceof ConditionFailedError) return false;
       throw err;
     }
-    await this.applyChange({ minionId, from: 'pending', to: 'accepted' }, true, publicKey);
+    await this.applyChange({ minionId, from: 'pending', to: 'accepted' }, true, row.publicKey, row);
     return true;
   }
 
@@ -488,8 +506,9 @@ export class KeyRegistry {
   }
 
   /** Brings the cache in line with a change made here or reported by a peer, and tells listeners. */
-  async applyChange(change: KeyChange, local: boolean, acceptedPublicKey?: string): Promise<void> {
+  async applyChange(change: KeyChange, local: boolean, acceptedPublicKey?: string, row?: MinionRecord): Promise<void> {
     this.#pending.delete(change.minionId);
+    for (const changed of this.#readsInFlight) changed.add(change.minionId);
     if (change.to === 'accepted') {
       // The writer knows the key it accepted; a peer's report is checked against the table.
       const publicKey = acceptedPublicKey ?? (await this.#acceptedPublicKeyInTable(change.minionId));
@@ -498,7 +517,7 @@ export class KeyRegistry {
       this.#forget(change.minionId);
     }
     this.#log.info(change, 'key state changed');
-    this.#changes.emit('change', change, local);
+    this.#changes.emit('change', change, local, row);
   }
 
   async #acceptedPublicKeyInTable(minionId: string): Promise<string | undefined> {

@@ -16,7 +16,7 @@ import {
   type MasterEndpoint,
   type MasterMessage,
 } from '@phoenix/protocol';
-import { isLive, Store, type MasterRecord } from '@phoenix/store';
+import { isLive, Store, type MasterRecord, type ReadCount } from '@phoenix/store';
 import { RenderProcess } from '@phoenix/state';
 import { buildApi } from './api/server.js';
 import { TokenRegistry } from './api/token-registry.js';
@@ -133,9 +133,22 @@ export async function masterComponents(config: MasterConfig, baseLog: Logger): P
   const store = new Store(dynamodb, config.tablePrefix, {
     terminatedMinionRetentionMs: config.terminatedMinionRetentionMs,
   });
+  // Keys and presence come in herds (a fleet launched at once, an acceptance of thousands, their
+  // hellos, a flood of made-up ids): their table requests go through a client with a few
+  // connections of its own and queue there, while jobs, returns and this master's heartbeat keep
+  // the main client's. One pool for both made a connected minion's job wait seconds behind an
+  // enrolment burst (test/attack-enrol-burst.test.ts).
+  const herdPool = { maxSockets: config.enrolment.tableConnections };
+  const herdDynamodb = new DynamoDBClient({
+    ...awsClientConfig(config.aws, 'dynamodb'),
+    requestHandler: { httpAgent: herdPool, httpsAgent: herdPool, logger: sdkLogger(log) },
+  });
+  const herdStore = new Store(herdDynamodb, config.tablePrefix, {
+    terminatedMinionRetentionMs: config.terminatedMinionRetentionMs,
+  });
   // Every input refused at this master's boundaries, by where and why: /metrics shows them.
   const refusals = new Refusals();
-  const keys = new KeyRegistry(store, clusterKeys.secretKey, log.child({ component: 'keys' }), {
+  const keys = new KeyRegistry(herdStore, clusterKeys.secretKey, log.child({ component: 'keys' }), {
     maxPendingKeys: config.enrolment.maxPendingKeys,
     masterId: id,
   });
@@ -169,7 +182,7 @@ export async function masterComponents(config: MasterConfig, baseLog: Logger): P
   });
   // The lifecycle reactor: auto-accept, first highstate exactly once, lifecycle actions.
   const autoAccept = new AutoAcceptor(
-    store,
+    herdStore,
     keys,
     autoscaling,
     {
@@ -226,10 +239,11 @@ export async function masterComponents(config: MasterConfig, baseLog: Logger): P
         // a job submitted there meanwhile skips it.
         events.emit('minion/connected', { minionId: session.minionId });
         // A minion back from another master mostly reports the grains every master already has:
-        // only changed ones are told to the peers, and written with the presence, in one write.
+        // only changed ones are told to the peers, and written with the presence, in one write (on
+        // the herd's table client: a thousand minions accepted at once make a thousand hellos).
         const changed = !jobs.hasGrains(session.minionId, message.grains);
         if (changed) rememberGrains(session.minionId, message.grains);
-        const record = await store.minions.setPresence(
+        const record = await herdStore.minions.setPresence(
           session.minionId,
           id,
           Date.now(),
@@ -290,7 +304,7 @@ export async function masterComponents(config: MasterConfig, baseLog: Logger): P
           minionId: session.minionId,
           ...(session.left === true ? { left: true } : {}),
         });
-        void store.minions.clearPresence(session.minionId, id).catch(() => undefined);
+        void herdStore.minions.clearPresence(session.minionId, id).catch(() => undefined);
       },
     },
   });
@@ -554,7 +568,7 @@ export async function masterComponents(config: MasterConfig, baseLog: Logger): P
     connectedMinions: () => link.connectedCount,
     tableReads: () => ({
       masters: store.masters.reads,
-      minions: store.minions.reads,
+      minions: sumReads(store.minions.reads, herdStore.minions.reads),
       jobs: store.jobs.reads,
       returns: store.returns.reads,
     }),
@@ -573,8 +587,8 @@ export async function masterComponents(config: MasterConfig, baseLog: Logger): P
   });
 
   // Whichever master hears of an acceptance (its own, or a peer's) tries the claim; one wins.
-  keys.onChange((change) => {
-    if (change.to === 'accepted') void highstate.consider(change.minionId);
+  keys.onChange((change, _local, row) => {
+    if (change.to === 'accepted') void highstate.consider(change.minionId, row);
   });
   keys.onChange((change, local) => {
     if (local) peers.broadcast({ v: WIRE_VERSION, t: 'peer-key', from: id, minionId: change.minionId, to: change.to });
@@ -660,6 +674,7 @@ export async function masterComponents(config: MasterConfig, baseLog: Logger): P
       name: 'aws clients',
       stop: () => {
         dynamodb.destroy();
+        herdDynamodb.destroy();
         autoscaling.destroy();
         sqs?.destroy();
       },
@@ -760,6 +775,16 @@ export async function masterComponents(config: MasterConfig, baseLog: Logger): P
     },
   ];
   return { id, log, components, ports };
+}
+
+function sumReads(a: ReadCount, b: ReadCount): ReadCount {
+  return { requests: a.requests + b.requests, items: a.items + b.items };
+}
+
+/** The SDK's own warnings (a connection pool at capacity) as this master's log lines. */
+function sdkLogger(log: Logger): { warn(message: string): void } {
+  const sdk = log.child({ component: 'aws-sdk' });
+  return { warn: (message) => sdk.debug({ sdk: message }, 'AWS SDK warning') };
 }
 
 /** `opts.file_roots` in templates: directories, and git roots by URL (their credentials' sources stay here). */

@@ -17,6 +17,7 @@ import {
 import type { AcceptedKey, Attestation, KeyRegistry } from './keys.js';
 import type { Refusals } from './limits/refusals.js';
 import { TokenBuckets } from './limits/token-buckets.js';
+import { FairQueue, FairQueueFullError } from './limits/fair-queue.js';
 import { MasterErrors } from './errors.js';
 
 /** An enrolment challenge is good for one answer, on the connection it was set on, this long. */
@@ -68,7 +69,16 @@ export interface MinionLinkOptions {
   heartbeatMs: number;
   silenceMs: number;
   /** Enrolments one connection may make that need the table (burst, then per second), and at once overall. */
-  enrolment: { burst: number; perSecond: number; inFlight: number; maxPendingKeys: number };
+  enrolment: {
+    burst: number;
+    perSecond: number;
+    inFlight: number;
+    waiting: number;
+    maxPendingKeys: number;
+    tellAcceptedAtOnce: number;
+  };
+  /** The clock told minions are timed by. */
+  now?: () => number;
   refusals: Refusals;
   log: Logger;
   handlers: MinionLinkHandlers;
@@ -84,6 +94,12 @@ const ENROL_SOURCES_HELD = 50_000;
 /** Messages taken from a socket before the event loop gets a turn (timers: the heartbeats). */
 const MESSAGES_PER_TURN = 256;
 /**
+ * The same for the enrol socket, whose messages are strangers' and may come ten thousand at once:
+ * fewer a turn, so the API, the table's answers and the minion socket (jobs, returns) are served
+ * between them (test/attack-enrol-burst.test.ts).
+ */
+const ENROL_MESSAGES_PER_TURN = 32;
+/**
  * A minion's heartbeats taken at most this many times per master heartbeat interval (after a burst
  * of as many): a heartbeat only says the minion is there, so more of them say nothing more, and
  * the rest of a flood is dropped and counted (`heartbeat-rate`) without a strike.
@@ -91,6 +107,8 @@ const MESSAGES_PER_TURN = 256;
 const HEARTBEATS_PER_INTERVAL = 10;
 /** Connected minions whose heartbeat allowance is remembered at once. */
 const HEARTBEAT_SOURCES_HELD = 100_000;
+/** A minion told of its acceptance that has not said hello within this no longer holds a place. */
+const TOLD_MS = 3_000;
 /** A socket loop that failed starts again after this, so a master never goes deaf for good. */
 const LOOP_RESTART_MS = 100;
 
@@ -127,7 +145,24 @@ export class MinionLink {
   readonly #enrolChallenges = new Map<string, { minionId: string; publicKey: string; challenge: string; at: number }>();
   readonly #enrolAllowance: TokenBuckets<string>;
   readonly #heartbeatAllowance: TokenBuckets<string>;
+  /**
+   * Enrolments that need the table: `inFlight` at once, the rest waiting their turn by connection,
+   * so a herd's table work starts as fast as the table answers instead of all at once (thousands
+   * of requests built in one turn kept the job path waiting).
+   */
+  readonly #enrolQueue: FairQueue;
+  /** Enrolments admitted and not answered yet (working or waiting). */
   #enrolling = 0;
+  /**
+   * Waiting minions whose key was accepted, oldest first: `tellAcceptedAtOnce` are told and not
+   * connected yet at any time, and the next is told as one says hello, so the news goes out as fast
+   * as this master welcomes (a thousand told at once left most of them without a welcome in time).
+   */
+  readonly #toTell = new Set<string>();
+  /** Told, not connected yet: when each was told. */
+  readonly #told = new Map<string, number>();
+  readonly #now: () => number;
+  #tellTimer: NodeJS.Timeout | undefined;
   /** Refusals not yet logged: one line a second says how many, instead of a line a message. */
   readonly #unlogged = new Map<string, { count: number; detail: Record<string, unknown> }>();
   #sweep: NodeJS.Timeout | undefined;
@@ -156,6 +191,12 @@ export class MinionLink {
       perSecond: options.enrolment.perSecond,
       maxKeys: ENROL_SOURCES_HELD,
     });
+    this.#enrolQueue = new FairQueue({
+      concurrency: options.enrolment.inFlight,
+      perKeyRunning: 1,
+      perKeyWaiting: options.enrolment.burst,
+    });
+    this.#now = options.now ?? Date.now;
     this.#heartbeatAllowance = new TokenBuckets({
       burst: HEARTBEATS_PER_INTERVAL,
       perSecond: (HEARTBEATS_PER_INTERVAL * 1000) / options.heartbeatMs,
@@ -163,7 +204,9 @@ export class MinionLink {
     });
     options.keys.onChange((change) => {
       if (change.to === 'accepted') {
-        this.#tellWaiting(change.minionId, { v: WIRE_VERSION, t: 'enrolment', state: 'accepted' });
+        this.#toTell.delete(change.minionId);
+        this.#toTell.add(change.minionId);
+        this.#tellAccepted();
       } else if (change.to === 'rejected' || change.to === 'deleted' || change.to === 'quarantined') {
         // Cut off at once: whether it waits to enrol here or holds a connection.
         this.revoke(change.minionId, `key ${change.to}`);
@@ -176,8 +219,8 @@ export class MinionLink {
     await this.#enrol.bind(`tcp://${bind}:${enrolPort === 0 ? '*' : enrolPort}`);
     await this.#minion.bind(`tcp://${bind}:${minionPort === 0 ? '*' : minionPort}`);
     this.ports = { enrol: portOf(this.#enrol.lastEndpoint), minion: portOf(this.#minion.lastEndpoint) };
-    void this.#serve(this.#enrol, (route, body, mac) => this.#onEnrol(route, body, mac));
-    void this.#serve(this.#minion, (route, body, seal) => this.#onMinion(route, body, seal));
+    void this.#serve(this.#enrol, ENROL_MESSAGES_PER_TURN, (route, body, mac) => this.#onEnrol(route, body, mac));
+    void this.#serve(this.#minion, MESSAGES_PER_TURN, (route, body, seal) => this.#onMinion(route, body, seal));
     this.#sweep = setInterval(
       () => this.#contained('sweep', () => this.#expire()),
       Math.max(100, this.#o.silenceMs / 3),
@@ -243,6 +286,7 @@ export class MinionLink {
       this.#drop(session);
       this.#o.log.info({ minionId, reason }, 'minion cut off');
     }
+    this.#toTell.delete(minionId);
     this.#tellWaiting(minionId, { v: WIRE_VERSION, t: 'revoked', reason });
   }
 
@@ -251,6 +295,7 @@ export class MinionLink {
     if (this.#sweep) clearInterval(this.#sweep);
     if (this.#heartbeat) clearInterval(this.#heartbeat);
     if (this.#logTimer) clearInterval(this.#logTimer);
+    clearTimeout(this.#tellTimer);
     this.#logRefusals();
     this.#enrol.close();
     this.#minion.close();
@@ -258,6 +303,7 @@ export class MinionLink {
 
   async #serve(
     socket: Router,
+    perTurn: number,
     handle: (route: Buffer, body: Buffer, mac: Buffer | undefined) => Promise<void>,
   ): Promise<void> {
     while (!this.#closed) {
@@ -266,8 +312,8 @@ export class MinionLink {
         for await (const [route, body, mac, ...extra] of socket) {
           // A socket with thousands of returns queued can hand them over one after another while
           // timers wait: the heartbeat timer (what keeps every minion from failing over) and the
-          // table writes' answers get a turn at least every MESSAGES_PER_TURN messages.
-          if (++sinceTurn >= MESSAGES_PER_TURN) {
+          // table writes' answers get a turn at least every `perTurn` messages.
+          if (++sinceTurn >= perTurn) {
             sinceTurn = 0;
             await new Promise((resolve) => setImmediate(resolve));
           }
@@ -308,14 +354,12 @@ export class MinionLink {
     if (!known) {
       const refusal = !this.#enrolAllowance.take(route.toString('hex'))
         ? 'rate'
-        : this.#enrolling >= this.#o.enrolment.inFlight
+        : this.#enrolling >= this.#o.enrolment.inFlight + this.#o.enrolment.waiting
           ? 'busy'
           : undefined;
       if (refusal !== undefined) {
         this.#refuse('enrol', refusal, { minionId: message.id });
-        const reason =
-          refusal === 'rate' ? 'too many enrolments on this connection; enrol again later' : 'busy; enrol again later';
-        this.#sendOn(this.#enrol, route, encode({ v: WIRE_VERSION, t: 'enrolment', state: 'rejected', reason }), noop);
+        this.#sendOn(this.#enrol, route, REFUSED_ENROLMENT[refusal], noop);
         return;
       }
     }
@@ -332,10 +376,18 @@ export class MinionLink {
       return;
     }
     const attestation = this.#proven(route, message);
+    const enrol = (): ReturnType<KeyRegistry['enrol']> =>
+      this.#o.keys.enrol(message.id, message.publicKey, attestation);
     this.#enrolling++;
     let answer: Awaited<ReturnType<KeyRegistry['enrol']>>;
     try {
-      answer = await this.#o.keys.enrol(message.id, message.publicKey, attestation);
+      // Answered from memory: no table work, no turn to wait for.
+      answer = known ? await enrol() : await this.#enrolQueue.run(route.toString('hex'), enrol);
+    } catch (err) {
+      if (!(err instanceof FairQueueFullError)) throw err;
+      this.#refuse('enrol', 'busy', { minionId: message.id });
+      this.#sendOn(this.#enrol, route, REFUSED_ENROLMENT.busy, noop);
+      return;
     } finally {
       this.#enrolling--;
     }
@@ -439,6 +491,7 @@ export class MinionLink {
       lastSeen: now,
     };
     this.#sessions.set(message.id, session);
+    if (this.#told.delete(message.id)) this.#tellAccepted();
     this.#byRoute.set(routeKey, session);
     this.#send(session, {
       v: WIRE_VERSION,
@@ -577,6 +630,34 @@ export class MinionLink {
     this.#waiting.set(minionId, route);
   }
 
+  /** Tells waiting minions their key was accepted, as many as the pace allows now; the rest soon. */
+  #tellAccepted(): void {
+    const now = this.#now();
+    // In the order told: the first one still young means the rest are too.
+    for (const [minionId, at] of this.#told) {
+      if (now - at < TOLD_MS) break;
+      this.#told.delete(minionId);
+    }
+    for (const minionId of this.#toTell) {
+      if (this.#told.size >= this.#o.enrolment.tellAcceptedAtOnce) break;
+      this.#toTell.delete(minionId);
+      if (!this.#waiting.has(minionId)) continue; // not waiting here: nobody to tell
+      this.#told.set(minionId, now);
+      this.#tellWaiting(minionId, { v: WIRE_VERSION, t: 'enrolment', state: 'accepted' });
+    }
+    const oldest = this.#told.values().next();
+    if (this.#toTell.size === 0 || oldest.done === true || this.#tellTimer !== undefined || this.#closed) return;
+    // Told minions that never say hello free their places in time.
+    this.#tellTimer = setTimeout(
+      () => {
+        this.#tellTimer = undefined;
+        this.#contained('tell accepted', () => this.#tellAccepted());
+      },
+      Math.max(10, oldest.value + TOLD_MS - now),
+    );
+    this.#tellTimer.unref();
+  }
+
   #tellWaiting(minionId: string, message: MasterMessage): void {
     const route = this.#waiting.get(minionId);
     if (route === undefined) return;
@@ -626,6 +707,17 @@ export class MinionLink {
 }
 
 const noop = (): void => undefined;
+
+/** The answers to an enrolment refused before any work, encoded once: a flood's replies cost a send each. */
+const REFUSED_ENROLMENT = {
+  rate: encode({
+    v: WIRE_VERSION,
+    t: 'enrolment',
+    state: 'rejected',
+    reason: 'too many enrolments on this connection; enrol again later',
+  }),
+  busy: encode({ v: WIRE_VERSION, t: 'enrolment', state: 'rejected', reason: 'busy; enrol again later' }),
+} as const;
 
 /** The encoder refuses what is nested too deep for the wire: that is the caller's input, refused as such. */
 function encode(message: MasterMessage): Uint8Array {

@@ -336,6 +336,7 @@ export class MinionsTable {
     minionId: string,
     masterId: string,
     now = Date.now(),
+    /** The grains the minion said hello with, when they changed: in the same write. */
     grains?: Record<string, unknown>,
   ): Promise<MinionRecord> {
     return this.#update(

@@ -128,14 +128,6 @@ test('listing minions with a limit returns a cursor that resumes exactly where i
   assert.deepEqual((await env.store.minions.get('i-page-4'))?.grains, { os: 'Linux', n: 4 });
 });
 
-test('a connection records the grains it reported in the same write, and leaves them be when it reports none', async () => {
-  await env.store.minions.setPresence('i-grains', 'm1', 10, { os: 'Linux', role: 'web' });
-  assert.deepEqual((await env.store.minions.get('i-grains'))?.grains, { os: 'Linux', role: 'web' });
-  const moved = await env.store.minions.setPresence('i-grains', 'm2', 20);
-  assert.equal(moved.connectedMaster, 'm2');
-  assert.deepEqual(moved.grains, { os: 'Linux', role: 'web' });
-});
-
 test('a late disconnect does not erase the connection the minion made to another master', async () => {
   await env.store.minions.setPresence('i-move', 'm1', 10);
   await env.store.minions.setPresence('i-move', 'm2', 20);
@@ -143,6 +135,22 @@ test('a late disconnect does not erase the connection the minion made to another
   assert.equal((await env.store.minions.get('i-move'))?.connectedMaster, 'm2');
   assert.equal(await env.store.minions.clearPresence('i-move', 'm2'), true);
   assert.equal((await env.store.minions.get('i-move'))?.connectedMaster, undefined);
+});
+
+test("a hello's presence and grains are one write, and a connection without grains keeps the row's", async () => {
+  await env.store.minions.registerKey('i-hello', key('hello'));
+  const record = await env.store.minions.setPresence('i-hello', 'm1', 10, { os: 'Linux', roles: ['web'] });
+  assert.equal(record.connectedMaster, 'm1');
+  assert.deepEqual(record.grains, { os: 'Linux', roles: ['web'] });
+  assert.equal(record.keyState, 'pending');
+  await env.store.minions.setPresence('i-hello', 'm2', 20);
+  const after = await env.store.minions.get('i-hello');
+  assert.equal(after?.connectedMaster, 'm2');
+  assert.deepEqual(after?.grains, { os: 'Linux', roles: ['web'] });
+  assert.deepEqual(
+    after?.masterHistory?.map((e) => e.masterId),
+    ['m1', 'm2'],
+  );
 });
 
 test('a highstate claim held by another master is refused until its lease expires', async () => {

@@ -110,12 +110,13 @@ export class HighstateCoordinator {
    * sweep, may ask together), and once in the cluster: the claim is per attempt, so this master's
    * own second attempt is refused by the table too.
    */
-  async consider(minionId: string): Promise<void> {
+  /** `row`: the minion's row as a write just returned it, if the caller has it (no read then). */
+  async consider(minionId: string, row?: MinionRecord): Promise<void> {
     // Taken before the first await: a second caller must not get past this line meanwhile.
     if (this.#running.has(minionId)) return;
     this.#running.add(minionId);
     try {
-      const record = await this.store.minions.get(minionId);
+      const record = row ?? (await this.store.minions.get(minionId));
       if (record === undefined || !this.#due(record, Date.now())) return;
       const claim: HighstateClaim = { masterId: this.options.masterId, claimId: randomUUID() };
       // A job recorded by a claimant whose lease lapsed is adopted, never run a second time.
