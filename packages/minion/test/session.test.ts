@@ -41,11 +41,14 @@ const hello: Extract<MinionMessage, { t: 'hello' }> = {
 };
 
 /** A master's minion port that welcomes one minion and heartbeats it until told to stop. */
-async function fakeMaster(): Promise<{ port: number; silence(): void; close(): void }> {
+async function fakeMaster(
+  options: { holdWelcome?: boolean } = {},
+): Promise<{ port: number; silence(): void; welcome(): void; close(): void }> {
   const router = new Router({ curveServer: true, curveSecretKey: cluster.secretKey, linger: 0 });
   await router.bind('tcp://127.0.0.1:*');
   const port = Number(/:(\d+)$/.exec(router.lastEndpoint ?? '')?.[1]);
   let beating: NodeJS.Timeout | undefined;
+  let held: (() => void) | undefined;
   const send = (route: Buffer, message: MasterMessage): void => void router.send([route, encodeMessage(message)]);
   void (async () => {
     try {
@@ -56,8 +59,12 @@ async function fakeMaster(): Promise<{ port: number; silence(): void; close(): v
         if (decoded.message.t === 'knock')
           send(route, { v: WIRE_VERSION, t: 'challenge', nonce: randomBytes(NONCE_BYTES) });
         if (decoded.message.t === 'hello') {
-          send(route, { v: WIRE_VERSION, t: 'welcome', masterId: 'm1', heartbeatMs: HEARTBEAT_MS });
-          beating = setInterval(() => send(route, { v: WIRE_VERSION, t: 'heartbeat', at: Date.now() }), HEARTBEAT_MS);
+          const welcome = (): void => {
+            send(route, { v: WIRE_VERSION, t: 'welcome', masterId: 'm1', heartbeatMs: HEARTBEAT_MS });
+            beating = setInterval(() => send(route, { v: WIRE_VERSION, t: 'heartbeat', at: Date.now() }), HEARTBEAT_MS);
+          };
+          if (options.holdWelcome === true) held = welcome;
+          else welcome();
         }
       }
     } catch {
@@ -67,6 +74,7 @@ async function fakeMaster(): Promise<{ port: number; silence(): void; close(): v
   return {
     port,
     silence: () => clearInterval(beating),
+    welcome: () => held?.(),
     close: () => {
       clearInterval(beating);
       router.close();
@@ -159,5 +167,33 @@ test('silence is judged on the session clock: a quiet master is silent when that
   } finally {
     session.close();
     master.close();
+  }
+});
+
+test('a session opened with more patience waits that long for a slow welcome; by default it is silent sooner', async () => {
+  for (const patient of [true, false]) {
+    const master = await fakeMaster({ holdWelcome: true });
+    const clock = new ManualClock();
+    const session = new MasterSession({ ...settings, clock }, address(master.port), {
+      heartbeatMs: HEARTBEAT_MS,
+      missedHeartbeats: 3,
+    });
+    try {
+      const opened = patient ? session.open(hello, session.silentAfterMs * 3) : session.open(hello);
+      // Past the allowance of silence, short of three times it, on the session's clock.
+      assert.equal(await settlesWithin(opened, HEARTBEAT_MS * 3), false, 'the master holds its welcome');
+      clock.advance(session.silentAfterMs * 2);
+      if (patient) {
+        assert.equal(await settlesWithin(opened, HEARTBEAT_MS * 3), false, 'still waiting');
+        master.welcome();
+        const welcome = await opened;
+        assert.equal(typeof welcome === 'string' ? welcome : welcome.t, 'welcome');
+      } else {
+        assert.equal(await opened, 'silent');
+      }
+    } finally {
+      session.close();
+      master.close();
+    }
   }
 });

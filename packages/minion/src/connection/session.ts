@@ -43,26 +43,28 @@ export class MasterSession {
 
   /**
    * Knocks, seals the session with the nonce the master answers with, says hello: the master's
-   * welcome, or why none came.
+   * welcome, or why none came. `patienceMs`: how long a master that is there may take to welcome
+   * before it counts as silent (by default the silence allowed once connected).
    */
-  async open(hello: HelloMessage): Promise<WelcomeMessage | SessionEnd> {
+  async open(hello: HelloMessage, patienceMs = this.#silentAfter()): Promise<WelcomeMessage | SessionEnd> {
     const startedAt = this.#clock.now();
     this.#socket.sendBare({ v: WIRE_VERSION, t: 'knock', id: hello.id });
-    const challenge = await this.#await('challenge', startedAt);
+    const challenge = await this.#await('challenge', startedAt, patienceMs);
     if (typeof challenge === 'string') return challenge;
     this.#socket.sealWith(challenge.nonce);
     this.#socket.send(hello);
-    const welcome = await this.#await('welcome', startedAt);
+    const welcome = await this.#await('welcome', startedAt, patienceMs);
     if (typeof welcome === 'string') return welcome;
     this.#heartbeatMs = welcome.heartbeatMs;
     this.#lastHeard = this.#clock.now();
     return welcome;
   }
 
-  /** The master's answer of type `t` (anything else before it means nothing), within a few heartbeats of `since`. */
+  /** The master's answer of type `t` (anything else before it means nothing), within `patienceMs` of `since`. */
   async #await<T extends 'challenge' | 'welcome'>(
     t: T,
     since: number,
+    patienceMs: number,
   ): Promise<Extract<MasterMessage, { t: T }> | SessionEnd> {
     for (;;) {
       const message = await this.#socket.receive(this.#heartbeatMs);
@@ -70,7 +72,7 @@ export class MasterSession {
       if (message?.t === t) return message as Extract<MasterMessage, { t: T }>;
       if (message !== undefined) continue;
       if (await this.#gone()) return 'gone';
-      if (this.#clock.now() - since >= this.#silentAfter()) return 'silent';
+      if (this.#clock.now() - since >= patienceMs) return 'silent';
     }
   }
 
