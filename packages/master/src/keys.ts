@@ -508,12 +508,21 @@ export class KeyRegistry {
   /** Brings the cache in line with a change made here or reported by a peer, and tells listeners. */
   async applyChange(change: KeyChange, local: boolean, acceptedPublicKey?: string, row?: MinionRecord): Promise<void> {
     this.#pending.delete(change.minionId);
-    for (const changed of this.#readsInFlight) changed.add(change.minionId);
+    // A refresh under way keeps its hands off what changes here, marked as it changes: a peer's
+    // report still checking the table must not hide the key from a refresh that read it (a fleet
+    // accepted at once on one master is a thousand such reports, and they take seconds).
+    const mark = (): void => {
+      for (const changed of this.#readsInFlight) changed.add(change.minionId);
+    };
     if (change.to === 'accepted') {
       // The writer knows the key it accepted; a peer's report is checked against the table.
       const publicKey = acceptedPublicKey ?? (await this.#acceptedPublicKeyInTable(change.minionId));
-      if (publicKey !== undefined) this.#remember(this.#entry(change.minionId, publicKey));
+      if (publicKey !== undefined) {
+        mark();
+        this.#remember(this.#entry(change.minionId, publicKey));
+      }
     } else {
+      mark();
       this.#forget(change.minionId);
     }
     this.#log.info(change, 'key state changed');

@@ -94,3 +94,32 @@ test('a key accepted while a refresh reads the table stays accepted after it', a
   await next;
   assert.equal(again.keys.isAcceptedPublicKey(publicKey), true);
 });
+
+test("a peer's report of an accepted key, still checking the table, does not hide the key from a refresh that read it", async () => {
+  const publicKey = await pendingKey('m-peer');
+  // Accepted on another master: the table says so, and its report reaches this one.
+  await store.minions.acceptUncontested('m-peer', Date.now(), 'other-master');
+  let release = (): void => undefined;
+  const held = new Promise<void>((resolve) => (release = resolve));
+  const slowGet: Store['minions']['get'] = async (...args) => {
+    await held;
+    return store.minions.get(...args);
+  };
+  const minions = new Proxy(store.minions, {
+    get(target, prop) {
+      if (prop === 'get') return slowGet;
+      const value: unknown = Reflect.get(target, prop, target);
+      return typeof value === 'function' ? (value as (...a: unknown[]) => unknown).bind(target) : value;
+    },
+  });
+  const slow = new Proxy(store, { get: (target, prop) => (prop === 'minions' ? minions : Reflect.get(target, prop)) });
+  const keys = new KeyRegistry(slow, curveKeyPair().secretKey, pino({ level: 'silent' }), { maxPendingKeys: 100 });
+  // The report arrives while a refresh reads the table (a refused knock started it).
+  const refreshing = keys.refresh();
+  const report = keys.applyChange({ minionId: 'm-peer', to: 'accepted' }, false);
+  await refreshing;
+  assert.equal(keys.isAcceptedPublicKey(publicKey), true, 'the refresh left out a key it read as accepted');
+  release();
+  await report;
+  assert.equal(keys.isAcceptedPublicKey(publicKey), true);
+});
