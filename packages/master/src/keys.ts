@@ -105,6 +105,8 @@ export class KeyRegistry {
   readonly #changes = new EventEmitter<{ change: [KeyChange, boolean, MinionRecord | undefined] }>().setMaxListeners(0);
   #lastRefresh = 0;
   #refreshing: Promise<void> | undefined;
+  /** A refresh that starts once the one under way ends: what peers' reports of accepted keys wait for. */
+  #nextRefresh: Promise<void> | undefined;
   /**
    * For each refresh reading the table now, the ids whose key changed here meanwhile: its older
    * view of them must not undo the change (a key rejected during the read admitted again, or one
@@ -148,6 +150,22 @@ export class KeyRegistry {
    * A refresh triggered by an unknown key at the door: a key accepted on another master becomes
    * usable here within about a second, without polling the table while nothing changes.
    */
+  /**
+   * Resolves once a refresh that started after this call has read the table (it fails as that read
+   * does). A thousand callers at once share one or two reads.
+   */
+  #refreshAfterNow(): Promise<void> {
+    this.#nextRefresh ??= (this.#refreshing ?? Promise.resolve()).then(() => {
+      this.#nextRefresh = undefined;
+      const read = this.refresh();
+      this.#refreshing = read
+        .catch((err: unknown) => this.#log.warn({ err }, 'could not refresh accepted keys'))
+        .finally(() => (this.#refreshing = undefined));
+      return read;
+    });
+    return this.#nextRefresh;
+  }
+
   refreshSoon(minIntervalMs = 1_000): void {
     if (this.#refreshing !== undefined || Date.now() - this.#lastRefresh < minIntervalMs) return;
     this.#refreshing = this.refresh()
@@ -515,8 +533,15 @@ export class KeyRegistry {
       for (const changed of this.#readsInFlight) changed.add(change.minionId);
     };
     if (change.to === 'accepted') {
-      // The writer knows the key it accepted; a peer's report is checked against the table.
-      const publicKey = acceptedPublicKey ?? (await this.#acceptedPublicKeyInTable(change.minionId));
+      // The writer knows the key it accepted; a peer's report is checked against the table, by
+      // one read of every accepted key that all reports arriving meanwhile share (a fleet accepted
+      // at once elsewhere is a thousand reports: read one by one, they took 13 s), else by its row.
+      const publicKey =
+        acceptedPublicKey ??
+        (await this.#refreshAfterNow().then(
+          () => this.#byId.get(change.minionId)?.publicKey,
+          () => this.#acceptedPublicKeyInTable(change.minionId),
+        ));
       if (publicKey !== undefined) {
         mark();
         this.#remember(this.#entry(change.minionId, publicKey));

@@ -363,9 +363,6 @@ export async function masterComponents(config: MasterConfig, baseLog: Logger): P
           jobs.announce(message);
           return;
         case 'peer-key':
-          // A fleet accepted at once elsewhere is a thousand reports, each checked against the
-          // table one by one: one read of every accepted key (at most one a second) knows them sooner.
-          if (message.to === 'accepted') keys.refreshSoon();
           void keys
             .applyChange({ minionId: message.minionId, to: message.to }, false)
             .catch((err: unknown) => log.warn({ err }, 'could not apply a key change from a peer'));
