@@ -1,35 +1,25 @@
 import { after, before, test } from 'node:test';
 import assert from 'node:assert/strict';
-import type { AddressInfo } from 'node:net';
-import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
+import type { DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import { DynamoDBDocumentClient, ScanCommand } from '@aws-sdk/lib-dynamodb';
-import dynalite from 'dynalite';
 import { pino } from 'pino';
-import { Store } from '@phoenix/store';
+import type { Store } from '@phoenix/store';
 import { hashToken, staticTokens } from '../src/api/auth.js';
 import { TokenRegistry } from '../src/api/token-registry.js';
+import { startLocalStore } from './local-store.js';
 
 // Tokens made with `phoenix tokens create`, as two masters see them through one real (local)
 // DynamoDB, on a clock the test moves: expiry needs no waiting.
 
-let server: ReturnType<typeof dynalite>;
-let client: DynamoDBClient;
+let local: Awaited<ReturnType<typeof startLocalStore>>;
 let store: Store;
+let client: DynamoDBClient;
 before(async () => {
-  server = dynalite({ createTableMs: 0, deleteTableMs: 0, updateTableMs: 0 });
-  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
-  client = new DynamoDBClient({
-    region: 'us-east-1',
-    endpoint: `http://127.0.0.1:${(server.address() as AddressInfo).port}`,
-    credentials: { accessKeyId: 'test', secretAccessKey: 'test' },
-  });
-  store = new Store(client, 'tokens-test');
-  await store.createTables();
+  local = await startLocalStore('tokens-test');
+  store = local.store;
+  client = local.client;
 });
-after(async () => {
-  client.destroy();
-  await new Promise<void>((resolve) => server.close(() => resolve()));
-});
+after(() => local.close());
 
 const log = pino({ level: 'silent' });
 

@@ -1,36 +1,23 @@
 import { after, before, test } from 'node:test';
 import assert from 'node:assert/strict';
-import type { AddressInfo } from 'node:net';
-import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
-import dynalite from 'dynalite';
 import { pino } from 'pino';
 import { curveKeyPair } from 'zeromq';
 import { keyFingerprint } from '@phoenix/protocol';
-import { Store } from '@phoenix/store';
+import type { Store } from '@phoenix/store';
 import { KeyRegistry } from '../src/keys.js';
+import { startLocalStore } from './local-store.js';
 
 // A master's cache of accepted keys (what its ZAP handler admits), over one real (local) DynamoDB:
 // a refresh reads the whole table, and a key changed on this master while that read is under way
 // must keep its change, not the read's older view.
 
-let server: ReturnType<typeof dynalite>;
-let client: DynamoDBClient;
+let local: Awaited<ReturnType<typeof startLocalStore>>;
 let store: Store;
 before(async () => {
-  server = dynalite({ createTableMs: 0, deleteTableMs: 0, updateTableMs: 0 });
-  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
-  client = new DynamoDBClient({
-    region: 'us-east-1',
-    endpoint: `http://127.0.0.1:${(server.address() as AddressInfo).port}`,
-    credentials: { accessKeyId: 'test', secretAccessKey: 'test' },
-  });
-  store = new Store(client, 'key-registry-test');
-  await store.createTables();
+  local = await startLocalStore('key-registry-test');
+  store = local.store;
 });
-after(async () => {
-  client.destroy();
-  await new Promise<void>((resolve) => server.close(() => resolve()));
-});
+after(() => local.close());
 
 /** A registry whose refreshes get the table's answer only once `release` is called (a slow table). */
 function withSlowRefresh(): { keys: KeyRegistry; release: () => void; read: Promise<void> } {

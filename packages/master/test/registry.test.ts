@@ -1,34 +1,21 @@
 import { after, before, test } from 'node:test';
 import assert from 'node:assert/strict';
-import type { AddressInfo } from 'node:net';
-import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
-import dynalite from 'dynalite';
 import { pino } from 'pino';
 import { ManualClock } from '@phoenix/protocol';
-import { Store, type NewMaster } from '@phoenix/store';
+import type { NewMaster, Store } from '@phoenix/store';
 import { MasterRegistry } from '../src/registry.js';
+import { startLocalStore } from './local-store.js';
 
 // A master's view of the masters table, through one real (local) DynamoDB, on a clock the test
 // moves: what it tells a minion that connects between two reads of the table.
 
-let server: ReturnType<typeof dynalite>;
-let client: DynamoDBClient;
+let local: Awaited<ReturnType<typeof startLocalStore>>;
 let store: Store;
 before(async () => {
-  server = dynalite({ createTableMs: 0, deleteTableMs: 0, updateTableMs: 0 });
-  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
-  client = new DynamoDBClient({
-    region: 'us-east-1',
-    endpoint: `http://127.0.0.1:${(server.address() as AddressInfo).port}`,
-    credentials: { accessKeyId: 'test', secretAccessKey: 'test' },
-  });
-  store = new Store(client, 'registry-test');
-  await store.createTables();
+  local = await startLocalStore('registry-test');
+  store = local.store;
 });
-after(async () => {
-  client.destroy();
-  await new Promise<void>((resolve) => server.close(() => resolve()));
-});
+after(() => local.close());
 
 const row = (masterId: string, port: number): Omit<NewMaster, 'heartbeatAt' | 'minionCount' | 'status'> => ({
   masterId,
