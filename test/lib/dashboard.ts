@@ -78,7 +78,8 @@ export async function openDashboard(
   const problems: string[] = [];
   page.on('pageerror', (err) => problems.push(`page error: ${err.message}`));
   page.on('console', (message) => {
-    if (message.type() === 'error') problems.push(`console: ${message.text()}`);
+    // The location names the resource of a "Failed to load resource" line, which its text does not.
+    if (message.type() === 'error') problems.push(`console: ${message.text()} (${message.location().url})`);
   });
   page.on('request', (request) => {
     if (!request.url().startsWith(api)) problems.push(`request outside the master: ${request.url()}`);
