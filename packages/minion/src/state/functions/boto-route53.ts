@@ -92,10 +92,7 @@ export function botoRoute53States(env: AwsStateEnvironment): StateModule {
             const r53 = new Route53Client(aws.clientConfig);
             env.onClient?.(r53);
             try {
-              const zone = await findZone(r53, args);
-              const name = fqdn(args.name);
-              const current = await findRecord(r53, zone, name, args.record_type, args.identifier);
-              const what = `Route53 record ${name} (${args.record_type}${args.identifier === undefined ? '' : ` ${args.identifier}`})`;
+              const { zone, name, current, what } = await lookUp(r53, args);
               const wanted = desiredView(args);
               const now = current === undefined ? undefined : recordView(current);
               const differing = Object.keys(wanted).filter(
@@ -143,11 +140,9 @@ export function botoRoute53States(env: AwsStateEnvironment): StateModule {
             const r53 = new Route53Client(aws.clientConfig);
             env.onClient?.(r53);
             try {
-              const zone = await findZone(r53, args);
-              const name = fqdn(args.name);
-              const current = await findRecord(r53, zone, name, args.record_type, args.identifier);
+              const { zone, name, current, what } = await lookUp(r53, args);
               return await remove(current !== undefined, {
-                what: `Route53 record ${name} (${args.record_type}${args.identifier === undefined ? '' : ` ${args.identifier}`})`,
+                what,
                 test: aws.test,
                 secrets: aws.connection.secrets,
                 key: 'record',
@@ -203,6 +198,18 @@ async function findZone(r53: Route53Client, args: ZoneArgs): Promise<HostedZone>
       `There are ${matching.length} hosted zones named ${name}; give split_dns and private_zone to choose one`,
     );
   return matching[0] as HostedZone;
+}
+
+/** The record set the state is about, where it lives, and how its comments name it. */
+async function lookUp(
+  r53: Route53Client,
+  args: ZoneArgs & Pick<PresentArgs, 'name' | 'record_type' | 'identifier'>,
+): Promise<{ zone: HostedZone; name: string; current: ResourceRecordSet | undefined; what: string }> {
+  const zone = await findZone(r53, args);
+  const name = fqdn(args.name);
+  const current = await findRecord(r53, zone, name, args.record_type, args.identifier);
+  const what = `Route53 record ${name} (${args.record_type}${args.identifier === undefined ? '' : ` ${args.identifier}`})`;
+  return { zone, name, current, what };
 }
 
 async function findRecord(
