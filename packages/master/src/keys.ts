@@ -157,20 +157,23 @@ export class KeyRegistry {
   #refreshAfterNow(): Promise<void> {
     this.#nextRefresh ??= (this.#refreshing ?? Promise.resolve()).then(() => {
       this.#nextRefresh = undefined;
-      const read = this.refresh();
-      this.#refreshing = read
-        .catch((err: unknown) => this.#log.warn({ err }, 'could not refresh accepted keys'))
-        .finally(() => (this.#refreshing = undefined));
-      return read;
+      return this.#startRefresh();
     });
     return this.#nextRefresh;
   }
 
   refreshSoon(minIntervalMs = 1_000): void {
     if (this.#refreshing !== undefined || Date.now() - this.#lastRefresh < minIntervalMs) return;
-    this.#refreshing = this.refresh()
+    void this.#startRefresh().catch(() => undefined);
+  }
+
+  /** A refresh that `#refreshing` follows (its failure logged there); the read itself, which may fail. */
+  #startRefresh(): Promise<void> {
+    const read = this.refresh();
+    this.#refreshing = read
       .catch((err: unknown) => this.#log.warn({ err }, 'could not refresh accepted keys'))
       .finally(() => (this.#refreshing = undefined));
+    return read;
   }
 
   isAcceptedPublicKey(publicKey: string): boolean {
