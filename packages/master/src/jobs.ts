@@ -28,6 +28,7 @@ import { ReturnBatcher } from './return-batcher.js';
 import { JobSummaries } from './job-summaries.js';
 import type { MinionLink, MinionSession } from './minion-link.js';
 import { MasterErrors } from './errors.js';
+import { Presence } from './presence.js';
 import type { Refusals } from './limits/refusals.js';
 import { dispatchedFrom, RecentJobs, type DispatchedJob } from './recent-jobs.js';
 
@@ -175,8 +176,6 @@ const SUMMARY_GRACE_MS = 5_000;
 /** Unknown jids remembered at once, and for how long (a job is stored before it is sent, so none turns up later). */
 const UNKNOWN_JIDS_HELD = 10_000;
 const UNKNOWN_JID_MS = 10_000;
-/** Minions remembered as between masters at once (see noteAbsence). */
-const MAX_LEAVING = 100_000;
 
 /** What a master keeps of a recent job to check and announce its returns without a table read. */
 interface JobFacts {
@@ -218,18 +217,9 @@ export class JobService {
   readonly #returns: ReturnBatcher;
   readonly #summaries: JobSummaries;
   readonly #defaultTimeoutMs: number;
-  /** Which master each minion connected elsewhere is on, as their connect and disconnect events said. */
-  readonly #presence = new Map<string, string>();
-  /**
-   * Minions whose presence above was read from the table at start and not heard of since: rows go
-   * stale when a master dies (nobody clears them), so any peer's list of its minions is newer.
-   */
-  readonly #presenceFromTable = new Set<string>();
+  /** Which master each minion is on: fed the cluster's connect and disconnect events by the master. */
+  readonly presence: Presence;
   readonly #liveMasters: () => ReadonlySet<string>;
-  readonly #deadSince: (masterId: string) => number | undefined;
-  readonly #transitMs: number;
-  /** Minions that said goodbye to a master and have not said hello to another yet: until when they count as connected. */
-  readonly #leaving = new Map<string, number>();
   readonly #owed: RecentJobs;
   readonly #peers: JobPeers;
   readonly #onVouched: (minionId: string, operatorGrains: Record<string, unknown>) => void;
@@ -242,8 +232,13 @@ export class JobService {
     const { store } = options;
     this.#groupGrains = options.groupGrains ?? (() => undefined);
     this.#liveMasters = options.liveMasters;
-    this.#deadSince = options.deadSince ?? (() => undefined);
-    this.#transitMs = options.transitMs ?? 0;
+    this.presence = new Presence({
+      masterId: options.masterId,
+      connectedHere: (minionId) => options.link.isConnected(minionId),
+      liveMasters: options.liveMasters,
+      deadSince: options.deadSince ?? (() => undefined),
+      transitMs: options.transitMs ?? 0,
+    });
     this.#selfReported = options.selfReported ?? { pillar: false, targeting: false };
     const redelivery = options.redelivery ?? { windowMs: 600_000, defaultTimeoutMs: 30_000 };
     this.#defaultTimeoutMs = redelivery.defaultTimeoutMs;
@@ -289,10 +284,7 @@ export class JobService {
         if (record.grains) this.#grains.set(record.minionId, record.grains);
         if (record.disabled) this.#adminDisabled.set(record.minionId, record.disabled);
         this.noteRecord(record);
-        if (record.connectedMaster !== undefined && !this.#presence.has(record.minionId)) {
-          this.#presence.set(record.minionId, record.connectedMaster);
-          this.#presenceFromTable.add(record.minionId);
-        }
+        if (record.connectedMaster !== undefined) this.presence.readFromTable(record.minionId, record.connectedMaster);
       }
       cursor = page.cursor;
     } while (cursor !== undefined);
@@ -367,65 +359,9 @@ export class JobService {
     return this.#adminDisabled.get(minionId);
   }
 
-  /** A minion said hello to `masterId` (this one or a peer: the cluster's `minion/connected` event). */
-  notePresence(minionId: string, masterId: string): void {
-    this.#presence.set(minionId, masterId);
-    this.#presenceFromTable.delete(minionId);
-    this.#leaving.delete(minionId);
-  }
-
-  /**
-   * A peer's list of the minions connected to it: fills in what this master does not know of a
-   * peer, and replaces what it believes of itself (sessions it held before a freeze may be stale,
-   * and their end must not leave the minion connected nowhere here), and what the table said at
-   * this master's start: a row still naming a master killed as this one started, whose minions
-   * went to a peer before the peer's link to this master was up, made a restart storm's new
-   * master call up to 156 of 1,000 minions connected nowhere, and skip them. What a peer's own
-   * events said is newer than any list and stays.
-   */
-  notePresenceIfUnknown(minionId: string, masterId: string): void {
-    const known = this.#presence.get(minionId);
-    if (known !== undefined && known !== this.#masterId && !this.#presenceFromTable.has(minionId)) return;
-    this.notePresence(minionId, masterId);
-  }
-
-  /**
-   * A minion left `masterId`; a later connection elsewhere is kept (the events may cross). One
-   * that said goodbye (`left`) is on its way to another master: it counts as connected for the
-   * transit time, unless it says hello somewhere first.
-   */
-  noteAbsence(minionId: string, masterId: string, left = false, now = Date.now()): void {
-    if (this.#presence.get(minionId) !== masterId) return;
-    this.#presence.delete(minionId);
-    this.#presenceFromTable.delete(minionId);
-    if (!left || this.#transitMs <= 0) return;
-    this.#leaving.delete(minionId);
-    this.#leaving.set(minionId, now + this.#transitMs);
-    // Oldest first (insertion order): the expired ones, then any beyond the bound.
-    for (const [id, until] of this.#leaving) {
-      if (this.#leaving.size <= MAX_LEAVING && until > now) break;
-      this.#leaving.delete(id);
-    }
-  }
-
-  /**
-   * Connected here, or to a live peer as far as presence says, or between masters: within the
-   * transit time of a goodbye, or of the death of the master it was on (a job sent now reaches it
-   * at its hello, see redeliver).
-   */
+  /** Connected here, to a live peer, or between masters (see Presence). */
   isConnected(minionId: string, now = Date.now()): boolean {
-    if (this.#link.isConnected(minionId)) return true;
-    const master = this.#presence.get(minionId);
-    if (master !== undefined && master !== this.#masterId) {
-      if (this.#liveMasters().has(master)) return true;
-      const deadSince = this.#deadSince(master);
-      if (deadSince !== undefined && now < deadSince + this.#transitMs) return true;
-    }
-    const until = this.#leaving.get(minionId);
-    if (until === undefined) return false;
-    if (now < until) return true;
-    this.#leaving.delete(minionId);
-    return false;
+    return this.presence.isConnected(minionId, now);
   }
 
   /**
@@ -439,7 +375,7 @@ export class JobService {
       if (this.isConnected(minionId)) continue;
       const record = await this.#store.minions.get(minionId);
       if (record?.connectedMaster !== undefined && live.has(record.connectedMaster))
-        this.notePresence(minionId, record.connectedMaster);
+        this.presence.connected(minionId, record.connectedMaster);
     }
   }
 

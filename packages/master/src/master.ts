@@ -237,7 +237,11 @@ export async function masterComponents(config: MasterConfig, baseLog: Logger): P
         // Told before the table writes below: a busy table (a master's worth of minions arriving
         // at once) must not leave the other masters thinking the minion is connected nowhere, or
         // a job submitted there meanwhile skips it.
-        events.emit('minion/connected', { minionId: session.minionId });
+        // With the minion's own time of this hello, which orders its hellos on every master (see Presence).
+        events.emit('minion/connected', {
+          minionId: session.minionId,
+          ...(message.at === undefined ? {} : { helloAt: message.at }),
+        });
         // A minion back from another master mostly reports the grains every master already has:
         // only changed ones are told to the peers, and written with the presence, in one write (on
         // the herd's table client: a thousand minions accepted at once make a thousand hellos).
@@ -248,6 +252,7 @@ export async function masterComponents(config: MasterConfig, baseLog: Logger): P
           id,
           Date.now(),
           changed ? message.grains : undefined,
+          message.at,
         );
         jobs.noteRecord(record);
         // Quarantined while this master was not told (a lost peer message): the row says so.
@@ -386,7 +391,7 @@ export async function masterComponents(config: MasterConfig, baseLog: Logger): P
             .catch(() => undefined);
           return;
         case 'peer-presence':
-          for (const minionId of message.minions) jobs.notePresenceIfUnknown(minionId, message.from);
+          for (const minionId of message.minions) jobs.presence.listedBy(minionId, message.from);
           return;
         case 'peer-fileserver-update':
           void gitTrees.update(`asked by ${message.from}`);
@@ -610,8 +615,11 @@ export async function masterComponents(config: MasterConfig, baseLog: Logger): P
         ...(Array.isArray(states) ? { states: states.map(String) } : {}),
       });
     }
-    if (event.tag === 'minion/connected') jobs.notePresence(minionId, event.masterId);
-    else if (event.tag === 'minion/disconnected') jobs.noteAbsence(minionId, event.masterId, event.data.left === true);
+    if (event.tag === 'minion/connected') {
+      const helloAt = event.data.helloAt;
+      jobs.presence.connected(minionId, event.masterId, typeof helloAt === 'number' ? helloAt : undefined);
+    } else if (event.tag === 'minion/disconnected')
+      jobs.presence.disconnected(minionId, event.masterId, event.data.left === true, Date.now());
   });
   // This master's events go to every peer's event stream too. Not key changes (each master emits
   // those as it applies them) nor returns (they travel to the job's origin already).

@@ -89,6 +89,11 @@ export const MinionMessageSchema = z.discriminatedUnion('t', [
      * within its timeout that targeted it and that it has neither seen nor returned.
      */
     seen: z.array(Jid).max(HELLO_SEEN_MAX).optional(),
+    /**
+     * The minion's own time of this hello (ms), higher with every hello it makes: the masters order
+     * its connect events by it, which can cross on their way between masters.
+     */
+    at: z.number().int().nonnegative().optional(),
   }),
   z.strictObject({ v: z.literal(WIRE_VERSION), t: z.literal('heartbeat'), id: MinionId, at: z.number() }),
   /** The minion is leaving this master on purpose (moving, or stopping): its session ends at once. */

@@ -312,7 +312,7 @@ export class MinionsTable {
     } catch (err) {
       if (!(err instanceof ConditionFailedError)) throw err;
     }
-    const removed = [...KEY_ATTRIBUTES, 'grains', 'connectedMaster', 'connectedAt'];
+    const removed = [...KEY_ATTRIBUTES, 'grains', 'connectedMaster', 'connectedAt', 'helloAt'];
     return this.#table.update({ minionId }, Object.fromEntries(removed.map((name) => [name, undefined])), {
       expression: 'attribute_exists(minionId)',
     });
@@ -330,21 +330,37 @@ export class MinionsTable {
    * Written on connect only: presence changes live in the masters' memory, not per heartbeat. The
    * connection joins the minion's master history in the same write, and so do the grains it
    * reported when they changed (`grains`): a master's worth of minions reconnecting costs one
-   * write each.
+   * write each. `helloAt`, the minion's own time of the hello, orders the writes of two masters: a
+   * busy master's late write of an older hello changes nothing, and the row is returned as it is.
    */
-  setPresence(
+  async setPresence(
     minionId: string,
     masterId: string,
     now = Date.now(),
     /** The grains the minion said hello with, when they changed: in the same write. */
     grains?: Record<string, unknown>,
+    helloAt?: number,
   ): Promise<MinionRecord> {
-    return this.#update(
-      { minionId },
-      { connectedMaster: masterId, connectedAt: now, ...(grains === undefined ? {} : { grains }) },
-      undefined,
-      { masterHistory: [{ at: now, masterId, event: 'connected' }] },
-    );
+    try {
+      return await this.#update(
+        { minionId },
+        {
+          connectedMaster: masterId,
+          connectedAt: now,
+          ...(grains === undefined ? {} : { grains }),
+          ...(helloAt === undefined ? {} : { helloAt }),
+        },
+        helloAt === undefined
+          ? undefined
+          : { expression: 'attribute_not_exists(helloAt) OR helloAt < :helloAt', values: { ':helloAt': helloAt } },
+        { masterHistory: [{ at: now, masterId, event: 'connected' }] },
+      );
+    } catch (err) {
+      if (!(err instanceof ConditionFailedError)) throw err;
+      const record = await this.get(minionId);
+      if (record === undefined) throw err;
+      return record;
+    }
   }
 
   /**

@@ -130,6 +130,8 @@ export const MinionRecordSchema = z.object({
   vouchedGrains: z.record(z.string(), z.unknown()).optional(),
   connectedMaster: z.string().optional(),
   connectedAt: epochMs.optional(),
+  /** The minion's own time of the hello that wrote the presence above: orders the masters' writes. */
+  helloAt: z.number().optional(),
   lifecycle: LifecycleSchema.optional(),
   /** The lifecycle step's order (warming, warmed, launching 1 … terminated 4), so a late message never moves it back. */
   lifecycleRank: z.number().optional(),

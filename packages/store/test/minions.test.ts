@@ -137,6 +137,19 @@ test('a late disconnect does not erase the connection the minion made to another
   assert.equal((await env.store.minions.get('i-move'))?.connectedMaster, undefined);
 });
 
+test("a busy master's late write of an older hello does not move the minion back, and the late disconnect after it clears nothing", async () => {
+  // The minion said hello to m1 at its time 1,000, then moved to m3 at 1,001; m3's write landed first.
+  await env.store.minions.setPresence('i-cross', 'm3', 30, undefined, 1_001);
+  const late = await env.store.minions.setPresence('i-cross', 'm1', 40, { os: 'old' }, 1_000);
+  assert.equal(late.connectedMaster, 'm3', 'the row as it is');
+  assert.equal(late.grains, undefined, 'nothing of the older hello was written');
+  assert.equal(await env.store.minions.clearPresence('i-cross', 'm1'), false);
+  assert.equal((await env.store.minions.get('i-cross'))?.connectedMaster, 'm3');
+  // A later hello (its time higher) moves it as always.
+  await env.store.minions.setPresence('i-cross', 'm1', 50, undefined, 1_002);
+  assert.equal((await env.store.minions.get('i-cross'))?.connectedMaster, 'm1');
+});
+
 test("a hello's presence and grains are one write, and a connection without grains keeps the row's", async () => {
   await env.store.minions.registerKey('i-hello', key('hello'));
   const record = await env.store.minions.setPresence('i-hello', 'm1', 10, { os: 'Linux', roles: ['web'] });

@@ -86,6 +86,8 @@ export class MinionConnection {
   readonly #outbox = new Outbox();
   readonly #requests = new RequestTable();
   readonly #seen = new SeenJobs();
+  /** The time of the last hello: the next one's is later, even if the clock is not (see `at` in hello). */
+  #lastHelloAt = 0;
   readonly #pool: MasterPool;
   #current: ConnectionState = 'disconnected';
   /** The master being visited (enrolling on, connecting to, or connected to). */
@@ -246,6 +248,7 @@ export class MinionConnection {
       grains: this.#o.grains(),
       running: [],
       seen: this.#seen.newest(HELLO_SEEN_MAX),
+      at: (this.#lastHelloAt = Math.max(Math.floor(this.#clock.now()), this.#lastHelloAt + 1)),
     };
   }
 
