@@ -94,15 +94,24 @@ export class Table<T> {
   }
 
   /** 25 items to a request, the requests at once; what DynamoDB leaves unprocessed is sent again, bounded. */
-  async #inBatches<I>(
+  async #inBatches<I extends Record<string, unknown>>(
     items: readonly I[],
     send: (pending: Array<{ PutRequest: { Item: I } }>) => Promise<Array<{ PutRequest: { Item: I } }>>,
   ): Promise<void> {
+    // DynamoDB refuses a whole batch that names one key twice (a minion's return sent again while
+    // its first copy waits for the batch): one item per key, the last, as consecutive puts would leave.
+    const distinct = this.#onePerKey(items);
     const requests: Promise<void>[] = [];
-    for (let i = 0; i < items.length; i += BATCH_WRITE_ITEMS) {
-      requests.push(this.#batchPut(items.slice(i, i + BATCH_WRITE_ITEMS), send));
+    for (let i = 0; i < distinct.length; i += BATCH_WRITE_ITEMS) {
+      requests.push(this.#batchPut(distinct.slice(i, i + BATCH_WRITE_ITEMS), send));
     }
     await Promise.all(requests);
+  }
+
+  #onePerKey<I extends Record<string, unknown>>(items: readonly I[]): readonly I[] {
+    const byKey = new Map<string, I>();
+    for (const item of items) byKey.set(JSON.stringify(this.keyNames.map((name) => item[name])), item);
+    return byKey.size === items.length ? items : [...byKey.values()];
   }
 
   async #batchPut<I>(
