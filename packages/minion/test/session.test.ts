@@ -2,7 +2,7 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { randomBytes } from 'node:crypto';
 import { createServer } from 'node:net';
-import { Router } from 'zeromq';
+import { Context, Router } from 'zeromq';
 import pino from 'pino';
 import {
   decodeMinionMessage,
@@ -42,9 +42,28 @@ const hello: Extract<MinionMessage, { t: 'hello' }> = {
 
 /** A master's minion port that welcomes one minion and heartbeats it until told to stop. */
 async function fakeMaster(
-  options: { holdWelcome?: boolean } = {},
+  options: { holdWelcome?: boolean; refuseKeys?: boolean } = {},
 ): Promise<{ port: number; silence(): void; welcome(): void; close(): void }> {
-  const router = new Router({ curveServer: true, curveSecretKey: cluster.secretKey, linger: 0 });
+  // A door (ZAP handler, in the router's own context) that refuses every key, as a master's does a key it does not accept.
+  const context = options.refuseKeys === true ? new Context() : undefined;
+  const door = context === undefined ? undefined : new Router({ context, linger: 0 });
+  if (door !== undefined) {
+    await door.bind('inproc://zeromq.zap.01');
+    void (async () => {
+      try {
+        for await (const [route, empty, , requestId] of door)
+          void door.send([route ?? '', empty ?? '', '1.0', requestId ?? '', '400', 'Denied', '', '']);
+      } catch {
+        // closed
+      }
+    })();
+  }
+  const router = new Router({
+    ...(context === undefined ? {} : { context }),
+    curveServer: true,
+    curveSecretKey: cluster.secretKey,
+    linger: 0,
+  });
   await router.bind('tcp://127.0.0.1:*');
   const port = Number(/:(\d+)$/.exec(router.lastEndpoint ?? '')?.[1]);
   let beating: NodeJS.Timeout | undefined;
@@ -78,6 +97,7 @@ async function fakeMaster(
     close: () => {
       clearInterval(beating);
       router.close();
+      door?.close();
     },
   };
 }
@@ -191,6 +211,23 @@ test('a session opened with more patience waits that long for a slow welcome; by
       } else {
         assert.equal(await opened, 'silent');
       }
+    } finally {
+      session.close();
+      master.close();
+    }
+  }
+});
+
+test('a master silent after the handshake admitted this minion says nothing against its key; one whose door refused it never admitted it', async () => {
+  for (const refuseKeys of [false, true]) {
+    const master = await fakeMaster({ holdWelcome: true, refuseKeys });
+    const session = new MasterSession(settings, address(master.port), {
+      heartbeatMs: HEARTBEAT_MS,
+      missedHeartbeats: 3,
+    });
+    try {
+      assert.equal(await session.open(hello), 'silent');
+      assert.equal(session.admitted, !refuseKeys, refuseKeys ? 'refused at the door' : 'let in, then no welcome');
     } finally {
       session.close();
       master.close();

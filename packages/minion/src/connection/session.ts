@@ -32,6 +32,7 @@ export class MasterSession {
   readonly #clock: Clock;
   #heartbeatMs: number;
   #lastHeard: number;
+  #admitted = false;
 
   constructor(settings: SocketSettings, master: MasterAddress, timing: SessionTiming) {
     this.#clock = settings.clock;
@@ -51,6 +52,7 @@ export class MasterSession {
     this.#socket.sendBare({ v: WIRE_VERSION, t: 'knock', id: hello.id });
     const challenge = await this.#await('challenge', startedAt, patienceMs);
     if (typeof challenge === 'string') return challenge;
+    this.#admitted = true;
     this.#socket.sealWith(challenge.nonce);
     this.#socket.send(hello);
     const welcome = await this.#await('welcome', startedAt, patienceMs);
@@ -71,6 +73,8 @@ export class MasterSession {
       if (this.#socket.closed) return 'closed';
       if (message?.t === t) return message as Extract<MasterMessage, { t: T }>;
       if (message !== undefined) continue;
+      // A completed connection: the handshake is done, so the master's door admitted this key.
+      if (this.#socket.reachable) this.#admitted = true;
       if (await this.#gone()) return 'gone';
       if (this.#clock.now() - since >= patienceMs) return 'silent';
     }
@@ -94,6 +98,15 @@ export class MasterSession {
   async #gone(): Promise<boolean> {
     if (this.#socket.reachable) return false;
     return this.#socket.gone(this.#heartbeatMs);
+  }
+
+  /**
+   * Whether the master let this minion in: the CURVE handshake completed (its door admitted the
+   * key) or it answered the knock. A master that is silent after that is busy, and says nothing
+   * against the key; one that never completed the handshake may not know the key (or is frozen).
+   */
+  get admitted(): boolean {
+    return this.#admitted;
   }
 
   /** How long silence may last before the master counts as gone: a few of its heartbeats. */
