@@ -350,9 +350,11 @@ function chaosMarkdown(c: ChaosResult): string[] {
   return [
     `Chaos, N=${c.n}, three masters: time from each fault until every minion answered a job again.`,
     '',
-    '| fault | master | its minions | every minion answering after |',
-    '| --- | --- | -: | -: |',
-    ...c.faults.map((f) => `| ${f.fault} | ${f.victim} | ${f.victimHeld} | ${ms(f.recoveryMs)} |`),
+    '| fault | master | its minions | every minion answering one job after | each minion answering some job after |',
+    '| --- | --- | -: | -: | -: |',
+    ...c.faults.map(
+      (f) => `| ${f.fault} | ${f.victim} | ${f.victimHeld} | ${ms(f.recoveryMs)} | ${ms(f.eachAnsweredMs)} |`,
+    ),
     '',
     `After SIGCONT: ${c.failback.onPreferred} of ${c.failback.of} minions on their first choice of master ${c.failback.ms === null ? `after ${fmt(c.failback.boundMs / 1000, 0)} s` : `after ${fmt(c.failback.ms, 0)} ms`}.`,
     `Ledger jobs published into the faults: ${c.ledger.jobs} (${c.ledger.expected} job-minion pairs); lost jobs ${c.ledger.lostJobs}, lost returns ${c.ledger.lostReturns}, duplicated jobs ${c.ledger.duplicatedJobs}, minions whose ledger could not be read ${c.ledger.unread}; duplicated returns on the job streams ${c.duplicatedReturns}.`,

@@ -11,7 +11,13 @@ const benchRun = fileURLToPath(new URL('../../bench/dist/run.js', import.meta.ur
 
 interface Chaos {
   n: number;
-  faults: Array<{ fault: string; victim: string; victimHeld: number; recoveryMs: number | null }>;
+  faults: Array<{
+    fault: string;
+    victim: string;
+    victimHeld: number;
+    recoveryMs: number | null;
+    eachAnsweredMs: number | null;
+  }>;
   failback: { ms: number | null; onPreferred: number; of: number; boundMs: number };
   ledger: Record<'jobs' | 'expected' | 'lostJobs' | 'lostReturns' | 'duplicatedJobs' | 'unread', number>;
   duplicatedReturns: number;
@@ -50,6 +56,12 @@ test(
       assert.match(fault.victim, /^chaos-master-\d+$/);
       count(fault.victimHeld, `${fault.fault}: minions held`);
       assert.ok(fault.recoveryMs === null || fault.recoveryMs > 0, `${fault.fault}: a recovery time or none`);
+      // Each minion answered some probe no later than the first probe all of them answered.
+      if (fault.recoveryMs !== null)
+        assert.ok(
+          fault.eachAnsweredMs !== null && fault.eachAnsweredMs > 0 && fault.eachAnsweredMs <= fault.recoveryMs,
+          `${fault.fault}: each answered after ${fault.eachAnsweredMs} ms, all in one job after ${fault.recoveryMs} ms`,
+        );
     }
     assert.equal(chaos.failback.of, 5);
     count(chaos.failback.onPreferred, 'minions back on their first choice');

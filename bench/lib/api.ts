@@ -54,14 +54,22 @@ export class BenchApi {
     fun: string,
     timeoutMs: number,
     args: unknown[] = [],
-  ): Promise<{ jid: string; expected: number; latencies: number[]; allMs: number; duplicates: number }> {
+  ): Promise<{
+    jid: string;
+    expected: number;
+    latencies: number[];
+    /** Each answering minion's first return, as the master stamped its arrival. */
+    firstAt: Map<string, number>;
+    allMs: number;
+    duplicates: number;
+  }> {
     const start = Date.now();
     const startHr = process.hrtime.bigint();
     const { jid, minions } = await this.submit(target, fun, timeoutMs, args);
     const { firstAt, duplicates } = await this.follow(jid, timeoutMs);
     const allMs = Number(process.hrtime.bigint() - startHr) / 1e6;
     const latencies = [...firstAt.values()].map((at) => at - start);
-    return { jid, expected: minions.length, latencies, allMs, duplicates };
+    return { jid, expected: minions.length, latencies, firstAt, allMs, duplicates };
   }
 
   async submit(

@@ -29,6 +29,11 @@ export interface ChaosFault {
   victimHeld: number;
   /** From the fault to the last return of the first job every minion answered; null: not within the bound. */
   recoveryMs: number | null;
+  /**
+   * From the fault until each minion had answered some probe sent after it (not necessarily the
+   * same one): when the last minion was reachable again. Null: not within the bound.
+   */
+  eachAnsweredMs: number | null;
 }
 
 export interface ChaosResult {
@@ -135,10 +140,13 @@ export async function chaos(n: number, rounds: number, progress: (step: string) 
         ),
       });
     };
-    const recover = async (api: BenchApi, since: number): Promise<number | null> => {
+    const recover = async (
+      api: BenchApi,
+      since: number,
+    ): Promise<Pick<ChaosFault, 'recoveryMs' | 'eachAnsweredMs'>> => {
       const found = await untilAllAnswer(api, n, since, RECOVERY_BOUND_MS);
       duplicatedReturns += found.duplicates;
-      return found.ms;
+      return { recoveryMs: found.ms, eachAnsweredMs: found.eachMs };
     };
     const forget = (master: BenchMaster): void => {
       masters.delete(master.id);
@@ -152,9 +160,9 @@ export async function chaos(n: number, rounds: number, progress: (step: string) 
       victim.proc.child.kill('SIGKILL');
       forget(victim);
       await publishLedger(api);
-      const recoveryMs = await recover(api, at);
-      faults.push({ fault: 'kill -9', victim: victim.id, victimHeld: held, recoveryMs });
-      progress(`chaos: kill -9 of ${victim.id} (${held} minions): every minion answered after ${recoveryMs} ms`);
+      const recovery = await recover(api, at);
+      faults.push({ fault: 'kill -9', victim: victim.id, victimHeld: held, ...recovery });
+      progress(`chaos: kill -9 of ${victim.id} (${held} minions): ${answered(recovery)}`);
       await addMaster();
     }
 
@@ -166,9 +174,9 @@ export async function chaos(n: number, rounds: number, progress: (step: string) 
       victim.proc.child.kill('SIGSTOP');
       await new Promise((resolve) => setTimeout(resolve, 1_000));
       await publishLedger(api);
-      const recoveryMs = await recover(api, at);
-      faults.push({ fault: 'SIGSTOP', victim: victim.id, victimHeld: held, recoveryMs });
-      progress(`chaos: SIGSTOP of ${victim.id} (${held} minions): every minion answered after ${recoveryMs} ms`);
+      const recovery = await recover(api, at);
+      faults.push({ fault: 'SIGSTOP', victim: victim.id, victimHeld: held, ...recovery });
+      progress(`chaos: SIGSTOP of ${victim.id} (${held} minions): ${answered(recovery)}`);
       victim.proc.child.kill('SIGCONT');
       failback = await untilHome(api, n, victim.id, Date.now());
       progress(
@@ -185,12 +193,10 @@ export async function chaos(n: number, rounds: number, progress: (step: string) 
       forget(victim);
       const joining = addMaster();
       await publishLedger(api);
-      const recoveryMs = await recover(api, at);
+      const recovery = await recover(api, at);
       await joining;
-      faults.push({ fault: `restart storm, round ${round}`, victim: victim.id, victimHeld: held, recoveryMs });
-      progress(
-        `chaos: storm round ${round}, ${victim.id} (${held} minions): every minion answered after ${recoveryMs} ms`,
-      );
+      faults.push({ fault: `restart storm, round ${round}`, victim: victim.id, victimHeld: held, ...recovery });
+      progress(`chaos: storm round ${round}, ${victim.id} (${held} minions): ${answered(recovery)}`);
       const rest = roundStart + 10_000 - Date.now();
       if (rest > 0 && round < rounds) await new Promise((resolve) => setTimeout(resolve, rest));
     }
@@ -268,20 +274,27 @@ async function untilAllAnswer(
   n: number,
   since: number,
   boundMs: number,
-): Promise<{ ms: number | null; duplicates: number }> {
+): Promise<{ ms: number | null; eachMs: number | null; duplicates: number }> {
   let duplicates = 0;
+  let eachMs: number | null = null;
+  const firstAnswer = new Map<string, number>();
   for (;;) {
-    const sentAt = Date.now();
     const job = await api.runJob('bench-*', 'test.ping', PROBE_TIMEOUT_MS).catch(() => undefined);
     if (job !== undefined) {
       duplicates += job.duplicates;
+      for (const [minionId, at] of job.firstAt) if (!firstAnswer.has(minionId)) firstAnswer.set(minionId, at);
+      if (eachMs === null && firstAnswer.size >= n) eachMs = Math.max(...firstAnswer.values()) - since;
       if (job.expected === n && job.latencies.length === n) {
-        return { ms: sentAt - since + Math.max(...job.latencies), duplicates };
+        return { ms: Math.max(...job.firstAt.values()) - since, eachMs, duplicates };
       }
     }
-    if (Date.now() - since > boundMs) return { ms: null, duplicates };
+    if (Date.now() - since > boundMs) return { ms: null, eachMs, duplicates };
     if (job === undefined) await new Promise((resolve) => setTimeout(resolve, 250));
   }
+}
+
+function answered(recovery: Pick<ChaosFault, 'recoveryMs' | 'eachAnsweredMs'>): string {
+  return `every minion answered one job after ${recovery.recoveryMs} ms (each had answered some job after ${recovery.eachAnsweredMs} ms)`;
 }
 
 /**
