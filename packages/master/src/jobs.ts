@@ -673,16 +673,22 @@ export class JobService {
    * arrives twice. Resolves with the jids sent.
    */
   async redeliver(minionId: string, seen: readonly string[]): Promise<string[]> {
-    const owed = await this.#owed.owedTo(minionId, new Set(seen));
+    // What this master holds goes at once; what only the table knows follows its read.
+    const handled = new Set(seen);
     const sent: string[] = [];
-    for (const job of owed) {
-      if (await this.#returned(job.jid, minionId)) continue;
-      try {
-        if (this.#link.send(minionId, jobMessage(job))) sent.push(job.jid);
-      } catch (err) {
-        this.#log.warn({ err, jid: job.jid, minionId }, 'a job could not be sent');
+    const send = async (owed: readonly DispatchedJob[]): Promise<void> => {
+      for (const job of owed) {
+        handled.add(job.jid);
+        if (await this.#returned(job.jid, minionId)) continue;
+        try {
+          if (this.#link.send(minionId, jobMessage(job))) sent.push(job.jid);
+        } catch (err) {
+          this.#log.warn({ err, jid: job.jid, minionId }, 'a job could not be sent');
+        }
       }
-    }
+    };
+    await send(this.#owed.owedNow(minionId, handled));
+    await send(await this.#owed.owedTo(minionId, handled));
     if (sent.length > 0) this.#log.info({ minionId, jids: sent }, 'sent a minion the jobs it missed');
     return sent;
   }

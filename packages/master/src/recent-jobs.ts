@@ -14,6 +14,12 @@ export interface DispatchedJob {
   splayMs?: number;
 }
 
+/**
+ * How far before its last read the next read of the table starts: a job is stored a moment after
+ * its jid is made (seconds on a loaded master), and the read is by jid time.
+ */
+export const TABLE_READ_LAG_MS = 30_000;
+
 /** Jobs kept at most (the oldest go first): a bound on memory whatever the rate of jobs. */
 const MAX_JOBS = 10_000;
 
@@ -51,6 +57,8 @@ export class RecentJobs {
   /** By jid, oldest first (a Map iterates in insertion order; jobs arrive roughly in jid order). */
   readonly #jobs = new Map<string, Owed>();
   #table: { at: number; read: Promise<void> } | undefined;
+  /** When the last read that succeeded started: the next reads only what was created since (less the lag). */
+  #readFrom: number | undefined;
   #prunedAt = Number.NEGATIVE_INFINITY;
 
   constructor(options: RecentJobsOptions) {
@@ -84,6 +92,11 @@ export class RecentJobs {
   /** The jobs still within their time that targeted `minionId` and that it has not seen, oldest first. */
   async owedTo(minionId: string, seen: ReadonlySet<string>): Promise<DispatchedJob[]> {
     await this.#readTable();
+    return this.owedNow(minionId, seen);
+  }
+
+  /** What `owedTo` would say from memory alone: no wait for the table. */
+  owedNow(minionId: string, seen: ReadonlySet<string>): DispatchedJob[] {
     this.#prune();
     const now = this.#now();
     const owed: DispatchedJob[] = [];
@@ -94,12 +107,17 @@ export class RecentJobs {
     return owed;
   }
 
-  /** One table read for every minion that connects within `tableEveryMs` of it. */
+  /**
+   * One table read for every minion that connects within `tableEveryMs` of it: the whole window
+   * the first time, then what was created since the last read (jobs already read are in memory).
+   */
   #readTable(): Promise<void> {
     const now = this.#now();
     if (this.#table !== undefined && now - this.#table.at < this.#tableEveryMs) return this.#table.read;
-    const read = this.#o.listSince(now - this.#o.windowMs, now).then((records) => {
+    const from = Math.max(now - this.#o.windowMs, (this.#readFrom ?? -Infinity) - TABLE_READ_LAG_MS);
+    const read = this.#o.listSince(from, now).then((records) => {
       for (const record of records) this.note(dispatchedFrom(record));
+      this.#readFrom = Math.max(this.#readFrom ?? -Infinity, now);
     });
     this.#table = { at: now, read: read.catch(() => undefined) };
     return read;

@@ -2,7 +2,7 @@ import { afterEach, beforeEach, mock, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { JidGenerator } from '@phoenix/protocol';
 import type { JobRecord } from '@phoenix/store';
-import { RecentJobs, type DispatchedJob } from '../src/recent-jobs.js';
+import { RecentJobs, TABLE_READ_LAG_MS, type DispatchedJob } from '../src/recent-jobs.js';
 
 // What a master owes a minion that connects: on a fake clock, with the jobs table as a function
 // (the table's own query is tested against DynamoDB in packages/store).
@@ -86,4 +86,37 @@ test('the table’s copy says who was not connected, where a peer’s forward di
   const jobs = recent([{ ...forwarded, notConnected: ['web-1'] }]);
   jobs.note(forwarded);
   assert.deepEqual(await jobs.owedTo('web-1', new Set()), []);
+});
+
+test('after its first read, the table is asked only for jobs created since the last read (less a lag for slow stores), not the whole window', async () => {
+  // Seen in a chaos run: every read took the whole window's jobs (hundreds, each naming 1,000
+  // minions), once a second on a master taking a herd, and a minion that connected waited 4.8 s
+  // for a job it had missed.
+  const calls: number[] = [];
+  const jobs = recent([], calls);
+  await jobs.owedTo('web-1', new Set());
+  mock.timers.tick(5_000);
+  await jobs.owedTo('web-1', new Set());
+  assert.deepEqual(calls, [START - 600_000, START - TABLE_READ_LAG_MS]);
+  mock.timers.tick(60_000);
+  await jobs.owedTo('web-1', new Set());
+  assert.equal(calls[2], START + 5_000 - TABLE_READ_LAG_MS);
+});
+
+test('what a master holds in memory is owed at once, without waiting for the table', async () => {
+  let release: () => void = () => undefined;
+  const jobs = new RecentJobs({
+    windowMs: 600_000,
+    defaultTimeoutMs: 30_000,
+    listSince: () => new Promise((resolve) => (release = () => resolve([]))),
+  });
+  const ping = job(['web-1']);
+  jobs.note(ping);
+  assert.deepEqual(
+    jobs.owedNow('web-1', new Set()).map((j) => j.jid),
+    [ping.jid],
+  );
+  const fromTable = jobs.owedTo('web-1', new Set([ping.jid]));
+  release();
+  assert.deepEqual(await fromTable, []);
 });
