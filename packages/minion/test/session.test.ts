@@ -234,3 +234,31 @@ test('a master silent after the handshake admitted this minion says nothing agai
     }
   }
 });
+
+test('a master that let this minion in gets the longer patience to welcome it; one whose door refused it only the short one', async () => {
+  for (const refuseKeys of [false, true]) {
+    const master = await fakeMaster({ holdWelcome: true, refuseKeys });
+    const clock = new ManualClock();
+    const session = new MasterSession({ ...settings, clock }, address(master.port), {
+      heartbeatMs: HEARTBEAT_MS,
+      missedHeartbeats: 3,
+    });
+    try {
+      const opened = session.open(hello, session.silentAfterMs, session.silentAfterMs * 3);
+      // Past the short patience, short of the long one, on the session's clock.
+      clock.advance(session.silentAfterMs * 2);
+      if (refuseKeys) {
+        assert.equal(await opened, 'silent');
+        assert.equal(session.admitted, false);
+      } else {
+        assert.equal(await settlesWithin(opened, HEARTBEAT_MS * 3), false, 'still waiting for a busy master');
+        master.welcome();
+        const welcome = await opened;
+        assert.equal(typeof welcome === 'string' ? welcome : welcome.t, 'welcome');
+      }
+    } finally {
+      session.close();
+      master.close();
+    }
+  }
+});

@@ -67,7 +67,10 @@ export interface ConnectionOptions {
   log: Logger;
 }
 
-/** How many times a failover's allowance a move waits for the better master's welcome. */
+/**
+ * How many times a failover's allowance a move waits for the better master's welcome, and a
+ * connection for the welcome of a master that has let the minion in (see MasterSession.open).
+ */
 const MOVE_PATIENCE = 3;
 
 export type ConnectionState = 'enrolling' | 'pending' | 'connected' | 'disconnected' | 'stopped';
@@ -430,7 +433,9 @@ export class MinionConnection {
     this.#session = session;
     let alive: unknown;
     try {
-      const welcome = adopted?.welcome ?? (await session.open(this.#hello()));
+      const welcome =
+        adopted?.welcome ??
+        (await session.open(this.#hello(), session.silentAfterMs, session.silentAfterMs * MOVE_PATIENCE));
       if (welcome === 'closed') return 'again';
       if (typeof welcome === 'string') {
         // No welcome. A master that is gone, or that let this minion in and is too busy to welcome

@@ -45,17 +45,25 @@ export class MasterSession {
   /**
    * Knocks, seals the session with the nonce the master answers with, says hello: the master's
    * welcome, or why none came. `patienceMs`: how long a master that is there may take to welcome
-   * before it counts as silent (by default the silence allowed once connected).
+   * before it counts as silent (by default the silence allowed once connected);
+   * `admittedPatienceMs`, how long once it has let this minion in (see `admitted`): a master
+   * taking a herd is alive and working through it, and a new try elsewhere only adds a handshake
+   * to another busy master.
    */
-  async open(hello: HelloMessage, patienceMs = this.#silentAfter()): Promise<WelcomeMessage | SessionEnd> {
+  async open(
+    hello: HelloMessage,
+    patienceMs = this.#silentAfter(),
+    admittedPatienceMs = patienceMs,
+  ): Promise<WelcomeMessage | SessionEnd> {
     const startedAt = this.#clock.now();
     this.#socket.sendBare({ v: WIRE_VERSION, t: 'knock', id: hello.id });
-    const challenge = await this.#await('challenge', startedAt, patienceMs);
+    const patience = (): number => (this.#admitted ? Math.max(patienceMs, admittedPatienceMs) : patienceMs);
+    const challenge = await this.#await('challenge', startedAt, patience);
     if (typeof challenge === 'string') return challenge;
     this.#admitted = true;
     this.#socket.sealWith(challenge.nonce);
     this.#socket.send(hello);
-    const welcome = await this.#await('welcome', startedAt, patienceMs);
+    const welcome = await this.#await('welcome', startedAt, patience);
     if (typeof welcome === 'string') return welcome;
     this.#heartbeatMs = welcome.heartbeatMs;
     this.#lastHeard = this.#clock.now();
@@ -66,7 +74,7 @@ export class MasterSession {
   async #await<T extends 'challenge' | 'welcome'>(
     t: T,
     since: number,
-    patienceMs: number,
+    patienceMs: () => number,
   ): Promise<Extract<MasterMessage, { t: T }> | SessionEnd> {
     for (;;) {
       const message = await this.#socket.receive(this.#heartbeatMs);
@@ -76,7 +84,7 @@ export class MasterSession {
       // A completed connection: the handshake is done, so the master's door admitted this key.
       if (this.#socket.reachable) this.#admitted = true;
       if (await this.#gone()) return 'gone';
-      if (this.#clock.now() - since >= patienceMs) return 'silent';
+      if (this.#clock.now() - since >= patienceMs()) return 'silent';
     }
   }
 
